@@ -1,0 +1,23 @@
+//! cutover: runs connector migration guides as sandboxed WebAssembly components over a
+//! fleet of connections.
+//!
+//! A connector's breaking version ships as a plugin (a component implementing the
+//! `cutover:migration` WIT contract). For every connection of a fleet, cutover works out the
+//! chain of versions from where the connection is to where the fleet wants it
+//! ([`policy`]), runs each step's plugin in a sandbox that grants nothing ([`sandbox`]),
+//! shows the result as a plan ([`plan`]), and applies it with a snapshot first and an
+//! atomic write per connection, every step in a ledger ([`apply`], [`ledger`]), so that it
+//! can be rolled back byte for byte ([`rollback`]).
+//!
+//! The `cutover` binary is a thin command line over this library.
+
+pub mod connection;
+pub mod manifest;
+pub mod migration;
+pub mod sandbox;
+pub mod settings;
+pub mod store;
+pub mod fleet;
+pub mod plan;
+pub mod policy;
+pub mod registry;

@@ -1,0 +1,504 @@
+//! Planning: for every connection, the chain of steps to its target, run in the sandbox,
+//! with what would change and what the operator must still do. Nothing is written.
+//!
+//! A plan records the sha256 of every input document and every plugin, and of every
+//! output document. [`crate::apply`] recomputes each connection's migration and refuses
+//! to write unless all three still match: a plan is never applied to inputs it did not see.
+
+use crate::connection::Connection;
+use crate::fleet::{Entry, Fleet};
+use crate::manifest::DeadlineAction;
+use crate::migration::{Action, Input};
+use crate::policy::{self, Step};
+use crate::registry::{Plugin, Registry, sha256_hex};
+use crate::sandbox::{LogLine, Sandbox};
+use anyhow::{Context, Result, bail};
+use semver::Version;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The plan file format; bumped when a saved plan would be read differently.
+pub const FORMAT: &str = "cutover-plan/1";
+
+/// What the operator asked for.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Options {
+    /// Opt every connection in to breaking steps.
+    pub all: bool,
+    /// Connections (by id) opted in to breaking steps.
+    pub opt_in: BTreeSet<String>,
+    /// Per connector, a target overriding cutover.toml.
+    pub targets: BTreeMap<String, Version>,
+    /// Only these connections (by id); empty means all.
+    pub only: BTreeSet<String>,
+}
+
+impl Options {
+    fn opted_in(&self, id: &str) -> bool {
+        self.all || self.opt_in.contains(id)
+    }
+}
+
+/// What happens to a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Breaking steps run by plugins, opted in: apply writes it.
+    Migrate,
+    /// Patch/minor only: apply writes it.
+    Upgrade,
+    /// Already at (or past) the target.
+    UpToDate,
+    /// Pinned: left alone.
+    Pinned,
+    /// Breaking steps the operator has not opted in to: left alone.
+    NeedsOptIn,
+    /// The policy cannot proceed: no plugin, a precondition, no target.
+    Blocked,
+    /// The document itself is invalid.
+    Invalid,
+    /// A plugin failed for this connection.
+    Failed,
+}
+
+impl Status {
+    /// Whether apply writes the connection.
+    pub fn writes(self) -> bool {
+        matches!(self, Status::Migrate | Status::Upgrade)
+    }
+
+    /// Whether the status is an error in the fleet's inputs, which stops an apply.
+    pub fn is_input_error(self) -> bool {
+        matches!(self, Status::Blocked | Status::Invalid)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Migrate => "migrate",
+            Status::Upgrade => "upgrade",
+            Status::UpToDate => "up-to-date",
+            Status::Pinned => "pinned",
+            Status::NeedsOptIn => "needs-opt-in",
+            Status::Blocked => "blocked",
+            Status::Invalid => "invalid",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// A plugin as a plan refers to it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PluginRef {
+    pub file: String,
+    pub sha256: String,
+}
+
+impl From<&Plugin> for PluginRef {
+    fn from(p: &Plugin) -> Self {
+        Self { file: p.file.clone(), sha256: p.sha256.clone() }
+    }
+}
+
+/// The breaking change a plugin step carries, as the operator needs to read it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Breaking {
+    pub message: String,
+    pub upgrade_deadline: Option<String>,
+    pub deadline_action: Option<DeadlineAction>,
+    pub documentation_url: String,
+    pub scoped_streams: Vec<String>,
+    /// Whether the connection syncs a scoped stream (always, when nothing is scoped).
+    pub affected: bool,
+}
+
+/// One step of a connection's chain.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StepPlan {
+    pub from: Version,
+    pub to: Version,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<PluginRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breaking: Option<Breaking>,
+    /// sha256 of the documents (config, catalog, state) before and after the step.
+    pub input_sha256: String,
+    pub output_sha256: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<LogLine>,
+}
+
+/// RFC 6902 patches from the old documents to the new.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Changes {
+    pub config: json_patch::Patch,
+    pub catalog: json_patch::Patch,
+    pub state: json_patch::Patch,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.config.0.is_empty() && self.catalog.0.is_empty() && self.state.0.is_empty()
+    }
+}
+
+/// The plan for one connection.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ConnectionPlan {
+    /// The connection's id (the file name when the document is unreadable).
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The document's key in the store.
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
+    pub input_sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<Version>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<Version>,
+    pub status: Status,
+    /// Why the status is what it is, when that needs saying.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepPlan>,
+    #[serde(default)]
+    pub changes: Changes,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<Action>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_sha256: Option<String>,
+    /// The new document (not saved in plan files: apply recomputes and checks its hash).
+    #[serde(skip)]
+    pub output: Option<Vec<u8>>,
+}
+
+/// A whole plan.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Plan {
+    pub format: String,
+    pub cutover_version: String,
+    pub fleet: String,
+    pub options: Options,
+    pub plugins: Vec<PluginRef>,
+    pub connections: Vec<ConnectionPlan>,
+}
+
+/// Counts of connections per status.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Summary(pub BTreeMap<Status, usize>);
+
+impl Summary {
+    pub fn get(&self, s: Status) -> usize {
+        self.0.get(&s).copied().unwrap_or(0)
+    }
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.connections {
+            *s.0.entry(c.status).or_default() += 1;
+        }
+        s
+    }
+
+    /// Whether any connection has an input error (which stops an apply).
+    pub fn has_input_errors(&self) -> bool {
+        self.connections.iter().any(|c| c.status.is_input_error())
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.connections.iter().any(|c| c.status.is_input_error() || c.status == Status::Failed)
+    }
+
+    /// Reads a saved plan.
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read(path).with_context(|| format!("reading plan {}", path.display()))?;
+        let plan: Plan = serde_json::from_slice(&text)
+            .with_context(|| format!("{} is not a cutover plan (make one with `cutover plan --out FILE`)", path.display()))?;
+        if plan.format != FORMAT {
+            bail!("{} is a {:?} plan; this cutover reads {FORMAT:?}: plan again", path.display(), plan.format);
+        }
+        Ok(plan)
+    }
+}
+
+/// Works out plans. Holds what every connection's plan needs.
+pub struct Planner<'a> {
+    pub fleet: &'a Fleet,
+    pub registry: &'a Registry,
+    pub sandbox: &'a Sandbox,
+    pub options: &'a Options,
+}
+
+impl Planner<'_> {
+    /// Plans every connection of the fleet (or those in `options.only`), calling `progress`
+    /// after each.
+    pub fn plan(&self, mut progress: impl FnMut(&ConnectionPlan)) -> Result<Plan> {
+        let entries = self.fleet.entries()?;
+        for id in &self.options.only {
+            if !entries.iter().any(|e| e.parsed.as_ref().is_ok_and(|c| &c.id == id)) {
+                bail!("no connection {id:?} in fleet {}; `cutover status` lists them", self.fleet.root().display());
+            }
+        }
+        let mut connections = Vec::new();
+        for entry in &entries {
+            if !self.options.only.is_empty()
+                && !entry.parsed.as_ref().is_ok_and(|c| self.options.only.contains(&c.id))
+            {
+                continue;
+            }
+            let plan = self.plan_entry(entry);
+            progress(&plan);
+            connections.push(plan);
+        }
+        Ok(Plan {
+            format: FORMAT.into(),
+            cutover_version: env!("CARGO_PKG_VERSION").into(),
+            fleet: self.fleet.root().display().to_string(),
+            options: self.options.clone(),
+            plugins: self.registry.all().iter().map(PluginRef::from).collect(),
+            connections,
+        })
+    }
+
+    /// Plans one connection document.
+    pub fn plan_entry(&self, entry: &Entry) -> ConnectionPlan {
+        let mut plan = ConnectionPlan {
+            id: entry.key.trim_end_matches(".json").to_owned(),
+            name: None,
+            file: entry.key.clone(),
+            connector: None,
+            input_sha256: entry.sha256.clone(),
+            from: None,
+            to: None,
+            status: Status::Invalid,
+            reason: None,
+            steps: Vec::new(),
+            changes: Changes::default(),
+            actions: Vec::new(),
+            notes: Vec::new(),
+            output_sha256: None,
+            output: None,
+        };
+        let connection = match &entry.parsed {
+            Ok(c) => c,
+            Err(e) => {
+                plan.reason = Some(format!("{}: {e}", self.fleet.display_key(&entry.key)));
+                return plan;
+            }
+        };
+        plan.id = connection.id.clone();
+        plan.name = connection.name.clone();
+        plan.connector = Some(connection.connector.clone());
+        plan.from = Some(connection.version.clone());
+
+        let plugins = self.registry.for_connector(&connection.connector);
+        let target = match self.options.targets.get(&connection.connector).or(self.fleet.settings.target(&connection.connector)) {
+            Some(t) => t.clone(),
+            None if plugins.is_empty() => {
+                plan.status = Status::Blocked;
+                plan.reason = Some(format!(
+                    "unknown connector {:?}: the fleet sets no target for it and no plugin migrates it; add [connectors.\"{}\"] target = \"X.Y.Z\" to cutover.toml",
+                    connection.connector, connection.connector
+                ));
+                return plan;
+            }
+            // With plugins but no explicit target, aim at the newest version a plugin produces.
+            None => plugins.iter().map(|p| p.produces.clone()).max().expect("plugins is not empty"),
+        };
+        plan.to = Some(target.clone());
+
+        if let Some(pin) = &connection.pin {
+            plan.status = Status::Pinned;
+            plan.reason = Some(match &pin.reason {
+                Some(r) => format!("pinned by {} at {}: {r}", pin.origin, connection.version),
+                None => format!("pinned by {} at {}", pin.origin, connection.version),
+            });
+            return plan;
+        }
+        if connection.version >= target {
+            plan.status = Status::UpToDate;
+            if connection.version > target {
+                plan.reason = Some(format!("already past the fleet's target {target}"));
+            }
+            return plan;
+        }
+        let steps = match policy::chain(&connection.connector, &connection.version, &target, &plugins) {
+            Ok(s) => s,
+            Err(e) => {
+                plan.status = Status::Blocked;
+                plan.reason = Some(e.to_string());
+                return plan;
+            }
+        };
+        if let Err(reason) = self.check_preconditions(&steps, &plugins) {
+            plan.status = Status::Blocked;
+            plan.reason = Some(reason);
+            return plan;
+        }
+        let breaking = steps.iter().any(|s| matches!(s, Step::Plugin { .. }));
+        match self.run_chain(connection, &steps, &plugins, &mut plan) {
+            Ok(()) => {}
+            Err(reason) => {
+                plan.status = Status::Failed;
+                plan.reason = Some(reason);
+                plan.output = None;
+                plan.output_sha256 = None;
+                return plan;
+            }
+        }
+        plan.status = if !breaking {
+            Status::Upgrade
+        } else if self.options.opted_in(&connection.id) {
+            Status::Migrate
+        } else {
+            plan.reason = Some(format!(
+                "breaking upgrade: opt in with --opt-in {} (or --all) to apply it",
+                connection.id
+            ));
+            Status::NeedsOptIn
+        };
+        plan
+    }
+
+    fn check_preconditions(&self, steps: &[Step], plugins: &[&Plugin]) -> Result<(), String> {
+        for step in steps {
+            let Step::Plugin { plugin, .. } = step else { continue };
+            let plugin = plugins[*plugin];
+            for p in &plugin.manifest.preconditions {
+                let req = semver::VersionReq::parse(&p.requirement).map_err(|e| e.to_string())?;
+                match self.fleet.settings.platform.get(&p.subject) {
+                    Some(v) if req.matches(v) => {}
+                    Some(v) => {
+                        return Err(format!(
+                            "precondition of {}: {} {} is required, the fleet has {v}; upgrade it first, then set [platform] {} = \"…\" in cutover.toml",
+                            plugin.file, p.subject, p.requirement, p.subject
+                        ));
+                    }
+                    None => {
+                        return Err(format!(
+                            "precondition of {}: {} {} is required, and cutover.toml does not say which {} the fleet runs; set [platform] {} = \"X.Y.Z\"",
+                            plugin.file, p.subject, p.requirement, p.subject, p.subject
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs each step on the previous step's output. Fills in steps, changes, actions,
+    /// notes and the output document; an error names the step and plugin.
+    fn run_chain(
+        &self,
+        connection: &Connection,
+        steps: &[Step],
+        plugins: &[&Plugin],
+        plan: &mut ConnectionPlan,
+    ) -> Result<(), String> {
+        let streams: BTreeSet<&str> = connection.stream_names().into_iter().collect();
+        let (mut config, mut catalog, mut state) = (connection.config().clone(), connection.catalog().clone(), connection.state());
+        for step in steps {
+            let input_sha256 = documents_sha256(&config, &catalog, &state);
+            match step {
+                Step::Automatic { from, to } => {
+                    plan.steps.push(StepPlan {
+                        from: from.clone(),
+                        to: to.clone(),
+                        plugin: None,
+                        breaking: None,
+                        output_sha256: input_sha256.clone(),
+                        input_sha256,
+                        log: Vec::new(),
+                    });
+                }
+                Step::Plugin { from, to, plugin } => {
+                    let plugin = plugins[*plugin];
+                    let input = Input {
+                        id: connection.id.clone(),
+                        connector: connection.connector.clone(),
+                        version: from.to_string(),
+                        config: config.to_string(),
+                        catalog: catalog.to_string(),
+                        state: state.to_string(),
+                    };
+                    let call = self
+                        .sandbox
+                        .migrate(&plugin.loaded, &input)
+                        .map_err(|e| format!("step {from} → {to}, plugin {}: {e}", plugin.label()))?;
+                    let parse = |what: &str, text: &str| -> Result<Value, String> {
+                        serde_json::from_str(text).map_err(|e| {
+                            format!("step {from} → {to}, plugin {}: returned {what} that is not valid JSON: {e}", plugin.label())
+                        })
+                    };
+                    config = parse("config", &call.value.config)?;
+                    catalog = parse("catalog", &call.value.catalog)?;
+                    state = parse("state", &call.value.state)?;
+                    check_shapes(&config, &catalog, &state)
+                        .map_err(|e| format!("step {from} → {to}, plugin {}: returned {e}", plugin.label()))?;
+                    let m = &plugin.manifest;
+                    let affected = m.scoped_streams.is_empty() || m.scoped_streams.iter().any(|s| streams.contains(s.as_str()));
+                    plan.steps.push(StepPlan {
+                        from: from.clone(),
+                        to: to.clone(),
+                        plugin: Some(plugin.into()),
+                        breaking: Some(Breaking {
+                            message: m.message.clone(),
+                            upgrade_deadline: m.upgrade_deadline.clone(),
+                            deadline_action: m.deadline_action,
+                            documentation_url: m.documentation_url.clone(),
+                            scoped_streams: m.scoped_streams.clone(),
+                            affected,
+                        }),
+                        output_sha256: documents_sha256(&config, &catalog, &state),
+                        input_sha256,
+                        log: call.log,
+                    });
+                    for a in call.value.actions {
+                        if !plan.actions.contains(&a) {
+                            plan.actions.push(a);
+                        }
+                    }
+                    plan.notes.extend(call.value.notes.into_iter().map(|n| format!("{to}: {n}")));
+                }
+            }
+        }
+        plan.changes = Changes {
+            config: json_patch::diff(connection.config(), &config),
+            catalog: json_patch::diff(connection.catalog(), &catalog),
+            state: json_patch::diff(&connection.state(), &state),
+        };
+        let to = steps.last().map(|s| s.to().clone()).unwrap_or_else(|| connection.version.clone());
+        let output = connection.migrated(&to, config, catalog, state).to_bytes();
+        // The output must itself be a valid document, or the next run could not read it.
+        Connection::parse(&output).map_err(|e| format!("the migrated document is invalid: {e:#}"))?;
+        plan.output_sha256 = Some(sha256_hex(&output));
+        plan.output = Some(output);
+        Ok(())
+    }
+}
+
+/// The outer shapes every version of every connector shares.
+fn check_shapes(config: &Value, catalog: &Value, state: &Value) -> Result<(), String> {
+    if !config.is_object() {
+        return Err("a config that is not a JSON object".into());
+    }
+    if !catalog.get("streams").is_some_and(Value::is_array) {
+        return Err("a catalog without a \"streams\" array".into());
+    }
+    if !state.is_array() {
+        return Err("a state that is not an array of state messages".into());
+    }
+    Ok(())
+}
+
+/// One hash over a connection's three documents, for the ledger's per-step records.
+fn documents_sha256(config: &Value, catalog: &Value, state: &Value) -> String {
+    sha256_hex(serde_json::to_string(&(config, catalog, state)).expect("JSON values serialize").as_bytes())
+}

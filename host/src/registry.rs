@@ -1,0 +1,137 @@
+//! The plugins a fleet can use: every `*.wasm` in its plugins directory, checked, compiled,
+//! and described by its own manifest.
+//!
+//! A plugin is identified by the sha256 of its file. That digest goes into every plan and
+//! every ledger entry, so a plan made with one build of a plugin is never applied with
+//! another.
+
+use crate::manifest::Manifest;
+use crate::policy::Candidate;
+use crate::sandbox::wit::ContractVersion;
+use crate::sandbox::{LoadedPlugin, Sandbox};
+use anyhow::{Context, Result, bail};
+use semver::{Version, VersionReq};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// The sha256 of some bytes, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// One plugin, loaded.
+pub struct Plugin {
+    /// The file name inside the plugins directory.
+    pub file: String,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    pub manifest: Manifest,
+    pub applies_to: VersionReq,
+    pub produces: Version,
+    pub loaded: LoadedPlugin,
+}
+
+impl Plugin {
+    pub fn contract(&self) -> ContractVersion {
+        self.loaded.contract()
+    }
+
+    /// `file@sha256-prefix`, for messages.
+    pub fn label(&self) -> String {
+        format!("{} (sha256 {})", self.file, &self.sha256[..12])
+    }
+}
+
+impl Candidate for &Plugin {
+    fn applies_to(&self) -> &VersionReq {
+        &self.applies_to
+    }
+    fn produces(&self) -> &Version {
+        &self.produces
+    }
+}
+
+/// Every plugin of a fleet.
+pub struct Registry {
+    dir: PathBuf,
+    plugins: Vec<Plugin>,
+}
+
+impl Registry {
+    /// Loads every `*.wasm` in `dir`, in file-name order. Any plugin that cannot be used
+    /// (not a component, over-privileged, a bad manifest, a clash with another plugin)
+    /// stops the load with an error naming the file: running a fleet with some of its
+    /// plugins silently missing would be worse.
+    pub fn load(dir: &Path, sandbox: &Sandbox) -> Result<Self> {
+        let mut files = Vec::new();
+        if dir.exists() {
+            for entry in std::fs::read_dir(dir).with_context(|| format!("reading plugins directory {}", dir.display()))? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| e == "wasm") {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        let mut plugins: Vec<Plugin> = Vec::new();
+        for path in files {
+            let plugin = Self::load_one(&path, sandbox).with_context(|| format!("plugin {} refused", path.display()))?;
+            if let Some(other) = plugins.iter().find(|o| {
+                o.manifest.connector == plugin.manifest.connector && o.produces == plugin.produces
+            }) {
+                bail!(
+                    "plugins {} and {} both migrate {} to {}; remove one of them from {}",
+                    other.file,
+                    plugin.file,
+                    plugin.manifest.connector,
+                    plugin.produces,
+                    dir.display()
+                );
+            }
+            tracing::debug!(plugin = %plugin.label(), connector = %plugin.manifest.connector, produces = %plugin.produces, "loaded plugin");
+            plugins.push(plugin);
+        }
+        Ok(Self { dir: dir.to_owned(), plugins })
+    }
+
+    fn load_one(path: &Path, sandbox: &Sandbox) -> Result<Plugin> {
+        let bytes = std::fs::read(path).context("reading it")?;
+        let sha256 = sha256_hex(&bytes);
+        let loaded = sandbox.load(&bytes)?;
+        let manifest = sandbox.manifest(&loaded).context("its manifest() failed")?.value;
+        let checked = manifest.check().context("its manifest is invalid")?;
+        Ok(Plugin {
+            file: path.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+            path: path.to_owned(),
+            sha256,
+            size: bytes.len() as u64,
+            manifest,
+            applies_to: checked.applies_to,
+            produces: checked.produces,
+            loaded,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn all(&self) -> &[Plugin] {
+        &self.plugins
+    }
+
+    /// The plugins of one connector, in file-name order.
+    pub fn for_connector(&self, connector: &str) -> Vec<&Plugin> {
+        self.plugins.iter().filter(|p| p.manifest.connector == connector).collect()
+    }
+
+    /// Finds a plugin by file name, file stem or sha256 prefix (at least 8 characters).
+    pub fn find(&self, key: &str) -> Option<&Plugin> {
+        self.plugins.iter().find(|p| {
+            p.file == key
+                || p.file.strip_suffix(".wasm") == Some(key)
+                || (key.len() >= 8 && p.sha256.starts_with(key))
+        })
+    }
+}

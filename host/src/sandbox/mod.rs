@@ -1,0 +1,248 @@
+//! The sandbox: runs plugin components under wasmtime with nothing granted and every
+//! resource bounded.
+//!
+//! One [`Sandbox`] (one `Engine`) serves a whole process. Each plugin is compiled once and
+//! pre-linked ([`LoadedPlugin`]); every call then gets a **fresh store**, so no state leaks
+//! from one connection to the next and a trap only ever spoils the call it happened in.
+//! Deadlines use epoch interruption: a background thread ticks the engine's epoch and each
+//! call may run for a fixed number of ticks.
+
+mod imports;
+mod store;
+mod wasi;
+pub mod wit;
+
+pub use store::{LimitHit, LogLevel, LogLine};
+
+use crate::manifest::Manifest;
+use crate::migration::{Input, MigrationError, Outcome};
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use store::HostState;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store, Trap};
+use wit::ContractVersion;
+
+/// How long one epoch tick lasts; deadlines are counted in ticks.
+const TICK: Duration = Duration::from_millis(5);
+
+/// What one plugin call may use. Settable per fleet (`[limits]` in cutover.toml).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Wall time for one call, in milliseconds.
+    pub timeout_ms: u64,
+    /// The size of everything a call returns (documents, actions, notes), and of what it
+    /// may write to stdout and stderr, in bytes.
+    pub output_bytes: usize,
+    /// Log lines kept per call.
+    pub log_lines: usize,
+    /// Bytes kept per log line.
+    pub log_line_bytes: usize,
+    /// Table elements.
+    pub table_elements: usize,
+    /// Component instances (a plugin is a handful of core instances).
+    pub instances: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 256 << 20,
+            timeout_ms: 10_000,
+            output_bytes: 64 << 20,
+            log_lines: 1_000,
+            log_line_bytes: 4_096,
+            table_elements: 100_000,
+            instances: 64,
+        }
+    }
+}
+
+/// Why a sandboxed call failed. Each is scoped to the one call (one connection).
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("the plugin refused the connection: {0}")]
+    Refused(#[from] MigrationError),
+    #[error("the plugin ran past its {timeout_ms} ms deadline and was stopped; raise [limits] timeout_ms in cutover.toml only if the plugin is known to need it")]
+    Timeout { timeout_ms: u64 },
+    #[error("the plugin tried to grow its memory to {requested} bytes, over the {limit}-byte limit; raise [limits] memory_bytes in cutover.toml only if the connection is known to be that large")]
+    MemoryLimit { requested: usize, limit: usize },
+    #[error("the plugin exceeded its {0} limit")]
+    ResourceLimit(&'static str),
+    #[error("the plugin returned {size} bytes, over the {limit}-byte output limit")]
+    OutputTooLarge { size: usize, limit: usize },
+    #[error("the plugin crashed (trap: {trap}){}", stderr_suffix(.stderr))]
+    Trap { trap: String, stderr: String },
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    if stderr.is_empty() { String::new() } else { format!("; it wrote: {stderr}") }
+}
+
+/// The result of a successful call, with what the plugin logged.
+#[derive(Debug)]
+pub struct Call<T> {
+    pub value: T,
+    pub log: Vec<LogLine>,
+    pub log_dropped: usize,
+}
+
+/// A plugin compiled and linked, ready to instantiate cheaply for each call.
+pub struct LoadedPlugin {
+    contract: ContractVersion,
+    pre: wit::since_v1_0_0::BindingsPre<HostState>,
+}
+
+impl LoadedPlugin {
+    pub fn contract(&self) -> ContractVersion {
+        self.contract
+    }
+}
+
+/// Ticks the engine's epoch until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("cutover-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        Self { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The process-wide sandbox.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<HostState>,
+    limits: Limits,
+    _ticker: EpochTicker,
+}
+
+impl Sandbox {
+    pub fn new(limits: Limits) -> Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        // Deep recursion must trap cleanly, not overflow the host's stack.
+        config.max_wasm_stack(1 << 20);
+        let engine = Engine::new(&config).map_err(anyhow::Error::from).context("creating the wasmtime engine")?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("linking WASI")?;
+        wit::since_v1_0_0::add_to_linker(&mut linker).context("linking the cutover host interface")?;
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(Self { engine, linker, limits, _ticker: ticker })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Compiles a component, refuses it if it imports more than the contract allows,
+    /// and links it.
+    pub fn load(&self, bytes: &[u8]) -> Result<LoadedPlugin> {
+        let component = Component::new(&self.engine, bytes)
+            .map_err(anyhow::Error::from)
+            .context("it is not a valid WebAssembly component")?;
+        imports::check(&self.engine, &component)?;
+        let contract = ContractVersion::of(&self.engine, &component)?;
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(anyhow::Error::from).context("linking it")?;
+        let pre = match contract {
+            ContractVersion::V1_0_0 => wit::since_v1_0_0::BindingsPre::new(instance_pre)
+                .map_err(anyhow::Error::from)
+                .context("it does not export the cutover:migration@1.0.0 plugin world")?,
+        };
+        Ok(LoadedPlugin { contract, pre })
+    }
+
+    /// Calls the plugin's `manifest()`.
+    pub fn manifest(&self, plugin: &LoadedPlugin) -> Result<Call<Manifest>, SandboxError> {
+        self.call(plugin, |store, bindings| {
+            let m = bindings.call_manifest(&mut *store)?;
+            Ok(Ok(Manifest::from(m)))
+        })
+    }
+
+    /// Calls the plugin's `migrate()` for one connection.
+    pub fn migrate(&self, plugin: &LoadedPlugin, input: &Input) -> Result<Call<Outcome>, SandboxError> {
+        let call = self.call(plugin, |store, bindings| {
+            let arg = input.into();
+            Ok(bindings.call_migrate(&mut *store, &arg)?.map(Outcome::from).map_err(MigrationError::from))
+        })?;
+        let o = &call.value;
+        let size = o.config.len()
+            + o.catalog.len()
+            + o.state.len()
+            + o.notes.iter().map(String::len).sum::<usize>()
+            + o.actions.len() * 64;
+        if size > self.limits.output_bytes {
+            return Err(SandboxError::OutputTooLarge { size, limit: self.limits.output_bytes });
+        }
+        Ok(call)
+    }
+
+    /// Runs `f` against a freshly instantiated plugin in a fresh store.
+    fn call<T>(
+        &self,
+        plugin: &LoadedPlugin,
+        f: impl FnOnce(&mut Store<HostState>, &wit::since_v1_0_0::Bindings) -> wasmtime::Result<Result<T, MigrationError>>,
+    ) -> Result<Call<T>, SandboxError> {
+        let mut store = Store::new(&self.engine, HostState::new(&self.limits));
+        store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
+        let ticks = self.limits.timeout_ms.div_ceil(TICK.as_millis() as u64).max(1);
+        store.set_epoch_deadline(ticks);
+        let result = plugin.pre.instantiate(&mut store).and_then(|bindings| f(&mut store, &bindings));
+        let value = match result {
+            Ok(Ok(v)) => v,
+            Ok(Err(refusal)) => return Err(SandboxError::Refused(refusal)),
+            Err(e) => return Err(self.classify(&store, e)),
+        };
+        let state = store.into_data();
+        Ok(Call { value, log: state.log.lines, log_dropped: state.log.dropped })
+    }
+
+    /// Turns a wasmtime error into the limit or crash it stands for.
+    fn classify(&self, store: &Store<HostState>, e: wasmtime::Error) -> SandboxError {
+        match store.data().limit_hit {
+            Some(LimitHit::Memory { requested, limit }) => return SandboxError::MemoryLimit { requested, limit },
+            Some(LimitHit::Tables) => return SandboxError::ResourceLimit("table"),
+            Some(LimitHit::Instances) => return SandboxError::ResourceLimit("instance"),
+            None => {}
+        }
+        if let Some(Trap::Interrupt) = e.downcast_ref::<Trap>() {
+            return SandboxError::Timeout { timeout_ms: self.limits.timeout_ms };
+        }
+        let trap = match e.downcast_ref::<Trap>() {
+            Some(t) => t.to_string(),
+            None => format!("{e:#}"),
+        };
+        SandboxError::Trap { trap, stderr: store.data().stderr_tail(2_000) }
+    }
+}

@@ -1,0 +1,174 @@
+//! Helpers over a `ConfiguredAirbyteCatalog`: `{"streams": [ConfiguredAirbyteStream, …]}`,
+//! where each entry is `{"stream": AirbyteStream, "sync_mode", "cursor_field",
+//! "destination_sync_mode", "primary_key"}`.
+//!
+//! Every helper changes only what it names and keeps the user's choices (sync mode, cursor,
+//! primary key, destination sync mode) as they were.
+
+use crate::StreamDescriptor;
+use serde_json::Value;
+
+/// The configured streams, or an empty slice when the catalog has none.
+pub fn streams(catalog: &Value) -> &[Value] {
+    catalog.get("streams").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// The configured streams, mutably.
+pub fn streams_mut(catalog: &mut Value) -> &mut [Value] {
+    match catalog.get_mut("streams").and_then(Value::as_array_mut) {
+        Some(streams) => streams.as_mut_slice(),
+        None => &mut [],
+    }
+}
+
+/// The descriptor of a configured stream entry.
+pub fn descriptor(entry: &Value) -> Option<StreamDescriptor> {
+    StreamDescriptor::from_json(entry.get("stream")?)
+}
+
+/// The configured entry for `name`, if the connection syncs it.
+pub fn find<'a>(catalog: &'a Value, name: &str) -> Option<&'a Value> {
+    streams(catalog).iter().find(|e| stream_name(e) == Some(name))
+}
+
+/// The configured entry for `name`, mutably.
+pub fn find_mut<'a>(catalog: &'a mut Value, name: &str) -> Option<&'a mut Value> {
+    streams_mut(catalog).iter_mut().find(|e| stream_name(e) == Some(name))
+}
+
+fn stream_name(entry: &Value) -> Option<&str> {
+    entry.get("stream")?.get("name")?.as_str()
+}
+
+/// Whether the connection syncs `name` incrementally.
+pub fn is_incremental(catalog: &Value, name: &str) -> bool {
+    find(catalog, name).and_then(|e| e.get("sync_mode")).and_then(Value::as_str) == Some("incremental")
+}
+
+/// The descriptors of every stream synced incrementally.
+pub fn incremental_streams(catalog: &Value) -> Vec<StreamDescriptor> {
+    streams(catalog)
+        .iter()
+        .filter(|e| e.get("sync_mode").and_then(Value::as_str) == Some("incremental"))
+        .filter_map(descriptor)
+        .collect()
+}
+
+/// Renames a stream in the catalog, keeping the user's sync mode, cursor and primary key.
+/// Returns whether the connection syncs the stream.
+pub fn rename_stream(catalog: &mut Value, from: &str, to: &str) -> bool {
+    match find_mut(catalog, from).and_then(|e| e.get_mut("stream")) {
+        Some(stream) => {
+            stream["name"] = Value::String(to.to_owned());
+            true
+        }
+        None => false,
+    }
+}
+
+/// Replaces what the source declares about a stream (its `AirbyteStream`: schema,
+/// supported sync modes, default cursor, source-defined primary key) with `declared`, the
+/// new version's, while keeping the user's configuration of it. A user's sync mode the
+/// new version no longer supports falls back to `full_refresh`, and the user's cursor or
+/// primary key yields to a source-defined one, as the platform does on a schema refresh.
+/// Returns the names of the user's choices that had to change.
+pub fn refresh_stream(entry: &mut Value, declared: &Value) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    let namespace = entry.get("stream").and_then(|s| s.get("namespace")).cloned();
+    let mut stream = declared.clone();
+    if let (Some(ns), Some(obj)) = (namespace, stream.as_object_mut()) {
+        obj.insert("namespace".into(), ns);
+    }
+    let supported: Vec<&str> = stream
+        .get("supported_sync_modes")
+        .and_then(Value::as_array)
+        .map(|m| m.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if let Some(mode) = entry.get("sync_mode").and_then(Value::as_str)
+        && !supported.is_empty()
+        && !supported.contains(&mode)
+    {
+        entry["sync_mode"] = Value::String("full_refresh".into());
+        changed.push("sync_mode");
+    }
+    if stream.get("source_defined_cursor").and_then(Value::as_bool) == Some(true)
+        && let Some(default) = stream.get("default_cursor_field")
+        && entry.get("cursor_field").is_some_and(|c| c != default)
+    {
+        entry["cursor_field"] = default.clone();
+        changed.push("cursor_field");
+    }
+    if let Some(pk) = stream.get("source_defined_primary_key")
+        && entry.get("primary_key").is_some_and(|p| p != pk)
+    {
+        entry["primary_key"] = pk.clone();
+        changed.push("primary_key");
+    }
+    entry["stream"] = stream;
+    changed
+}
+
+/// Applies `f` to the `json_schema` of every configured stream.
+pub fn for_each_schema(catalog: &mut Value, mut f: impl FnMut(&str, &mut Value)) {
+    for entry in streams_mut(catalog) {
+        let Some(stream) = entry.get_mut("stream") else { continue };
+        let name = stream.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if let Some(schema) = stream.get_mut("json_schema") {
+            f(&name, schema);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn catalog() -> Value {
+        json!({"streams": [
+            {"stream": {"name": "AdvertizerReport", "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"],
+                        "source_defined_cursor": true, "default_cursor_field": ["DATE"]},
+             "sync_mode": "incremental", "cursor_field": ["DATE"], "destination_sync_mode": "append_dedup", "primary_key": [["id"]]},
+            {"stream": {"name": "boards", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+             "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
+        ]})
+    }
+
+    #[test]
+    fn rename_keeps_user_choices() {
+        let mut c = catalog();
+        assert!(rename_stream(&mut c, "AdvertizerReport", "AdvertiserReport"));
+        let e = find(&c, "AdvertiserReport").unwrap();
+        assert_eq!(e["sync_mode"], "incremental");
+        assert_eq!(e["cursor_field"], json!(["DATE"]));
+        assert_eq!(e["primary_key"], json!([["id"]]));
+        assert_eq!(e["destination_sync_mode"], "append_dedup");
+        assert!(find(&c, "AdvertizerReport").is_none());
+        assert!(!rename_stream(&mut c, "missing", "x"));
+    }
+
+    #[test]
+    fn incremental_streams_are_listed() {
+        assert_eq!(incremental_streams(&catalog()), vec![StreamDescriptor::named("AdvertizerReport")]);
+        assert!(is_incremental(&catalog(), "AdvertizerReport"));
+        assert!(!is_incremental(&catalog(), "boards"));
+    }
+
+    #[test]
+    fn refresh_keeps_supported_mode_and_drops_unsupported() {
+        let mut c = catalog();
+        let e = find_mut(&mut c, "AdvertizerReport").unwrap();
+        let declared = json!({"name": "AdvertizerReport", "json_schema": {"type": "object"},
+            "supported_sync_modes": ["full_refresh", "incremental"], "source_defined_cursor": true,
+            "default_cursor_field": ["DATE"]});
+        assert!(refresh_stream(e, &declared).is_empty());
+        assert_eq!(e["sync_mode"], "incremental");
+        assert_eq!(e["stream"]["json_schema"], json!({"type": "object"}));
+
+        let declared = json!({"name": "AdvertizerReport", "json_schema": {},
+            "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"], ["date"]]});
+        assert_eq!(refresh_stream(e, &declared), vec!["sync_mode", "primary_key"]);
+        assert_eq!(e["sync_mode"], "full_refresh");
+        assert_eq!(e["primary_key"], json!([["id"], ["date"]]));
+    }
+}

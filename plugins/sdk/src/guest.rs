@@ -1,0 +1,99 @@
+//! The component glue: the WIT bindings and the conversions between them and the SDK's
+//! plain Rust types. Only built for `wasm32`.
+//!
+//! The bindings are exported here, once, and call into the plugin through two symbols its
+//! [`export!`](crate::export) defines. That keeps wit-bindgen out of plugin crates entirely.
+
+use crate::{Action, Connection, DeadlineAction, Error, Manifest, Outcome};
+
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit/since_v1.0.0",
+        world: "plugin",
+    });
+}
+
+use bindings::Guest;
+use bindings::cutover::migration::types as wit;
+
+unsafe extern "Rust" {
+    fn __cutover_plugin_manifest() -> Manifest;
+    fn __cutover_plugin_migrate(connection: Connection) -> crate::Result<Outcome>;
+}
+
+struct Component;
+
+impl Guest for Component {
+    fn manifest() -> wit::Manifest {
+        // SAFETY: defined by the plugin's `export!`, with exactly this signature.
+        let m = unsafe { __cutover_plugin_manifest() };
+        wit::Manifest {
+            connector: m.connector,
+            applies_to: m.applies_to,
+            produces: m.produces,
+            message: m.message,
+            upgrade_deadline: m.upgrade_deadline,
+            deadline_action: m.deadline_action.map(|a| match a {
+                DeadlineAction::Disable => wit::DeadlineAction::Disable,
+                DeadlineAction::AutoUpgrade => wit::DeadlineAction::AutoUpgrade,
+            }),
+            documentation_url: m.documentation_url,
+            scoped_streams: m.scoped_streams,
+            preconditions: m
+                .preconditions
+                .into_iter()
+                .map(|p| wit::Precondition { subject: p.subject, requirement: p.requirement })
+                .collect(),
+            guide: m.guide,
+        }
+    }
+
+    fn migrate(c: wit::Connection) -> Result<wit::Outcome, wit::MigrationError> {
+        let connection = Connection::parse(c.id, c.connector, c.version, &c.config, &c.catalog, &c.state)
+            .map_err(into_wit_error)?;
+        // SAFETY: defined by the plugin's `export!`, with exactly this signature.
+        let outcome = unsafe { __cutover_plugin_migrate(connection) }.map_err(into_wit_error)?;
+        let (config, catalog, state) = outcome.documents();
+        Ok(wit::Outcome {
+            config,
+            catalog,
+            state,
+            actions: outcome.actions.into_iter().map(into_wit_action).collect(),
+            notes: outcome.notes,
+        })
+    }
+}
+
+fn into_wit_error(e: Error) -> wit::MigrationError {
+    match e {
+        Error::InvalidInput(m) => wit::MigrationError::InvalidInput(m),
+        Error::UnsupportedShape(m) => wit::MigrationError::UnsupportedShape(m),
+        Error::NeedsOperator(m) => wit::MigrationError::NeedsOperator(m),
+    }
+}
+
+fn into_wit_action(a: Action) -> wit::Action {
+    match a {
+        Action::RefreshSchema { reason } => wit::Action::RefreshSchema(reason),
+        Action::ClearStream { stream, reason } => wit::Action::ClearStream(wit::StreamAction {
+            stream: wit::StreamDescriptor { name: stream.name, namespace: stream.namespace },
+            reason,
+        }),
+        Action::ReviewField { pointer, reason } => {
+            wit::Action::ReviewField(wit::FieldAction { pointer, reason })
+        }
+        Action::RetestSource { reason } => wit::Action::RetestSource(reason),
+    }
+}
+
+pub(crate) fn log(level: crate::log::Level, message: &str) {
+    use bindings::cutover::migration::host::{Level, log};
+    let level = match level {
+        crate::log::Level::Debug => Level::Debug,
+        crate::log::Level::Info => Level::Info,
+        crate::log::Level::Warn => Level::Warn,
+    };
+    log(level, message);
+}
+
+bindings::export!(Component with_types_in bindings);

@@ -1,0 +1,67 @@
+//! The SDK for writing cutover migration plugins in Rust.
+//!
+//! A plugin is one connector's migration guide for one breaking version, compiled to a
+//! WebAssembly component (`cargo build --target wasm32-wasip2`). This crate hides the WIT
+//! bindings: a plugin implements [`Migration`] on plain Rust types and calls [`export!`];
+//! the transforms real guides need (rename a stream in catalog *and* state, mark date-time
+//! fields, move a config field, reset a stream's state) are typed helpers in [`catalog`],
+//! [`state`], [`schema`] and [`config`].
+//!
+//! Everything except the component glue also builds natively, so a plugin's logic is unit
+//! tested with plain `cargo test` and then again through the real sandbox by the host's tests.
+//!
+//! ```text
+//! struct Mine;
+//! impl cutover_plugin::Migration for Mine {
+//!     fn manifest() -> cutover_plugin::Manifest { /* … */ }
+//!     fn migrate(c: cutover_plugin::Connection) -> cutover_plugin::Result<cutover_plugin::Outcome> { /* … */ }
+//! }
+//! cutover_plugin::export!(Mine);
+//! ```
+
+pub mod catalog;
+pub mod config;
+mod log;
+pub mod schema;
+pub mod state;
+mod types;
+
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+pub mod guest;
+
+pub use log::{debug, info, warn};
+pub use serde_json::{self, Value, json};
+pub use types::*;
+
+/// A migration for one breaking version of one connector.
+pub trait Migration {
+    /// Describes the breaking change. Called whenever the host loads the plugin.
+    fn manifest() -> Manifest;
+    /// Migrates one connection. Must be deterministic: same input, same bytes out.
+    fn migrate(connection: Connection) -> Result<Outcome>;
+}
+
+/// Exports a [`Migration`] as the plugin's component interface.
+///
+/// Natively this expands to nothing, so the same crate also builds and tests on the host.
+#[macro_export]
+macro_rules! export {
+    ($migration:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(no_mangle)]
+        #[doc(hidden)]
+        pub fn __cutover_plugin_manifest() -> $crate::Manifest {
+            <$migration as $crate::Migration>::manifest()
+        }
+
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(no_mangle)]
+        #[doc(hidden)]
+        pub fn __cutover_plugin_migrate(
+            connection: $crate::Connection,
+        ) -> $crate::Result<$crate::Outcome> {
+            <$migration as $crate::Migration>::migrate(connection)
+        }
+    };
+}

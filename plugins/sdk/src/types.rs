@@ -1,0 +1,184 @@
+//! The plain Rust side of the contract: what a plugin receives, returns and describes.
+
+use serde_json::Value;
+
+/// What the platform does when the upgrade deadline passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeadlineAction {
+    Disable,
+    AutoUpgrade,
+}
+
+/// A requirement checked by the host before the step runs, e.g. `platform` `>=0.50.0`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Precondition {
+    pub subject: String,
+    pub requirement: String,
+}
+
+impl Precondition {
+    pub fn new(subject: &str, requirement: &str) -> Self {
+        Self { subject: subject.into(), requirement: requirement.into() }
+    }
+}
+
+/// The breaking change this plugin migrates; one `breakingChanges` entry of the
+/// connector's metadata plus the guide.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Manifest {
+    pub connector: String,
+    pub applies_to: String,
+    pub produces: String,
+    pub message: String,
+    pub upgrade_deadline: Option<String>,
+    pub deadline_action: Option<DeadlineAction>,
+    pub documentation_url: String,
+    pub scoped_streams: Vec<String>,
+    pub preconditions: Vec<Precondition>,
+    pub guide: String,
+}
+
+/// One connection, parsed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Connection {
+    pub id: String,
+    pub connector: String,
+    pub version: String,
+    /// The source config.
+    pub config: Value,
+    /// The `ConfiguredAirbyteCatalog`.
+    pub catalog: Value,
+    /// The `AirbyteStateMessage`s.
+    pub state: Vec<Value>,
+}
+
+impl Connection {
+    /// Parses the documents as the host passes them, checking the outer shapes
+    /// (config an object, catalog an object with a `streams` array, state an array).
+    pub fn parse(
+        id: String,
+        connector: String,
+        version: String,
+        config: &str,
+        catalog: &str,
+        state: &str,
+    ) -> Result<Self> {
+        let parse = |what: &str, text: &str| -> Result<Value> {
+            serde_json::from_str(text)
+                .map_err(|e| Error::InvalidInput(format!("{what} is not valid JSON: {e}")))
+        };
+        let config = parse("config", config)?;
+        if !config.is_object() {
+            return Err(Error::InvalidInput("config must be a JSON object".into()));
+        }
+        let catalog = parse("catalog", catalog)?;
+        if !catalog.get("streams").is_some_and(Value::is_array) {
+            return Err(Error::InvalidInput(
+                "catalog must be a ConfiguredAirbyteCatalog: an object with a \"streams\" array".into(),
+            ));
+        }
+        let state = match parse("state", state)? {
+            Value::Array(messages) => messages,
+            Value::Null => Vec::new(),
+            _ => {
+                return Err(Error::InvalidInput(
+                    "state must be a JSON array of AirbyteStateMessage".into(),
+                ));
+            }
+        };
+        Ok(Self { id, connector, version, config, catalog, state })
+    }
+
+    /// Starts an outcome that leaves every document as it is.
+    pub fn into_outcome(self) -> Outcome {
+        Outcome {
+            config: self.config,
+            catalog: self.catalog,
+            state: self.state,
+            actions: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// A stream, as Airbyte's `StreamDescriptor` names it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamDescriptor {
+    pub name: String,
+    pub namespace: Option<String>,
+}
+
+impl StreamDescriptor {
+    pub fn named(name: &str) -> Self {
+        Self { name: name.into(), namespace: None }
+    }
+
+    /// Reads `{"name": …, "namespace": …}`.
+    pub fn from_json(v: &Value) -> Option<Self> {
+        Some(Self {
+            name: v.get("name")?.as_str()?.to_owned(),
+            namespace: v.get("namespace").and_then(Value::as_str).map(str::to_owned),
+        })
+    }
+}
+
+/// Something the operator must still do after the migration is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    RefreshSchema { reason: String },
+    ClearStream { stream: StreamDescriptor, reason: String },
+    ReviewField { pointer: String, reason: String },
+    RetestSource { reason: String },
+}
+
+/// The migrated connection and what is left to do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub config: Value,
+    pub catalog: Value,
+    pub state: Vec<Value>,
+    pub actions: Vec<Action>,
+    pub notes: Vec<String>,
+}
+
+impl Outcome {
+    /// Adds an action for the operator.
+    pub fn action(&mut self, action: Action) {
+        if !self.actions.contains(&action) {
+            self.actions.push(action);
+        }
+    }
+
+    /// Adds a remark for the plan.
+    pub fn note(&mut self, note: impl Into<String>) {
+        self.notes.push(note.into());
+    }
+
+    /// The three documents as compact JSON text, in the order config, catalog, state.
+    pub fn documents(&self) -> (String, String, String) {
+        let text = |v: &Value| serde_json::to_string(v).expect("a serde_json::Value always serializes");
+        (text(&self.config), text(&self.catalog), text(&Value::Array(self.state.clone())))
+    }
+}
+
+/// Why a migration refused a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    InvalidInput(String),
+    UnsupportedShape(String),
+    NeedsOperator(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::InvalidInput(m) => write!(f, "invalid input: {m}"),
+            Error::UnsupportedShape(m) => write!(f, "unsupported shape: {m}"),
+            Error::NeedsOperator(m) => write!(f, "needs the operator: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
