@@ -21,3 +21,8 @@ pub mod fleet;
 pub mod plan;
 pub mod policy;
 pub mod registry;
+pub mod ledger;
+pub mod lock;
+pub mod apply;
+pub mod journal;
+pub mod rollback;

@@ -234,6 +234,9 @@ pub struct Planner<'a> {
     pub registry: &'a Registry,
     pub sandbox: &'a Sandbox,
     pub options: &'a Options,
+    /// Whether to run the plugins. Without, the plan only says what the policy decides
+    /// (the chain, opt-ins, pins, blockers): what `cutover status` shows.
+    pub run_plugins: bool,
 }
 
 impl Planner<'_> {
@@ -343,7 +346,24 @@ impl Planner<'_> {
             return plan;
         }
         let breaking = steps.iter().any(|s| matches!(s, Step::Plugin { .. }));
-        match self.run_chain(connection, &steps, &plugins, &mut plan) {
+        let ran = if self.run_plugins {
+            self.run_chain(connection, &steps, &plugins, &mut plan)
+        } else {
+            plan.steps = steps.iter().map(|s| StepPlan {
+                from: s.from().clone(),
+                to: s.to().clone(),
+                plugin: match s {
+                    Step::Plugin { plugin, .. } => Some(plugins[*plugin].into()),
+                    Step::Automatic { .. } => None,
+                },
+                breaking: None,
+                input_sha256: String::new(),
+                output_sha256: String::new(),
+                log: Vec::new(),
+            }).collect();
+            Ok(())
+        };
+        match ran {
             Ok(()) => {}
             Err(reason) => {
                 plan.status = Status::Failed;

@@ -1,0 +1,149 @@
+//! Apply: write what a plan says, connection by connection, with a snapshot first.
+//!
+//! A saved plan is only applied to the inputs it was made from: every plugin digest and
+//! every input document hash must still match, and each migration is run again and must
+//! give the very bytes the plan promised. Anything else refuses the whole apply before
+//! one byte is written. A plugin failing for one connection fails only that connection.
+
+use crate::fleet::Fleet;
+use crate::journal::Writer;
+use crate::ledger::{NewChange, NewStep, RunKind};
+use crate::plan::{ConnectionPlan, Plan, PluginRef, Status};
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+/// What an apply did.
+#[derive(Debug, Default, Serialize)]
+pub struct Applied {
+    /// The ledger run, if anything was written or failed.
+    pub run: Option<i64>,
+    pub written: Vec<String>,
+    pub failed: Vec<(String, String)>,
+    /// Connections the plan leaves alone (up to date, pinned, not opted in).
+    pub unchanged: usize,
+    pub recovered: usize,
+}
+
+/// Why an apply refused to start.
+pub fn refusal(plan: &Plan) -> Option<String> {
+    let errors: Vec<String> = plan
+        .connections
+        .iter()
+        .filter(|c| c.status.is_input_error())
+        .map(|c| format!("  {} ({}): {}", c.id, c.status.as_str(), c.reason.as_deref().unwrap_or("")))
+        .collect();
+    if errors.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "{} connection(s) cannot be planned; fix them (or leave them out with --only) and apply again. Nothing was written.\n{}",
+            errors.len(),
+            errors.join("\n")
+        ))
+    }
+}
+
+/// Checks a saved plan against the fleet as it is now. `replan` recomputes one
+/// connection's plan from the current document.
+pub fn check_saved(
+    plan: &Plan,
+    fleet: &Fleet,
+    plugins: &[PluginRef],
+    mut replan: impl FnMut(&ConnectionPlan) -> Result<ConnectionPlan>,
+) -> Result<Vec<ConnectionPlan>> {
+    if plan.fleet != fleet.root().display().to_string() {
+        bail!("the plan was made for fleet {}, not {}; plan again", plan.fleet, fleet.root().display());
+    }
+    if plan.plugins != plugins {
+        bail!("the fleet's plugins changed since the plan was made (added, removed or rebuilt); plan again. Nothing was written.");
+    }
+    let mut fresh = Vec::new();
+    let mut stale = Vec::new();
+    for planned in plan.connections.iter().filter(|c| c.status.writes() || c.status == Status::Failed) {
+        let now = replan(planned)?;
+        if now.input_sha256 != planned.input_sha256 {
+            stale.push(format!("  {}: its document changed since the plan", planned.id));
+        } else if now.status != planned.status || now.output_sha256 != planned.output_sha256 {
+            stale.push(format!(
+                "  {}: the migration no longer gives what the plan showed (was {}, now {}){}",
+                planned.id,
+                planned.status.as_str(),
+                now.status.as_str(),
+                if now.status == planned.status { "; is a plugin non-deterministic?" } else { "" }
+            ));
+        } else {
+            fresh.push(now);
+        }
+    }
+    if !stale.is_empty() {
+        bail!("the plan is stale; plan again. Nothing was written.\n{}", stale.join("\n"));
+    }
+    Ok(fresh)
+}
+
+/// Writes every connection the plan migrates or upgrades, and records the failures.
+/// `connections` are the plans with their output documents.
+pub fn apply(
+    fleet: &Fleet,
+    plan: &Plan,
+    connections: &[ConnectionPlan],
+    writer: &mut Writer,
+    mut progress: impl FnMut(&ConnectionPlan),
+) -> Result<Applied> {
+    let mut applied = Applied {
+        recovered: writer.recovery.completed + writer.recovery.aborted,
+        unchanged: plan.connections.iter().filter(|c| !c.status.writes() && c.status != Status::Failed).count(),
+        ..Default::default()
+    };
+    let to_write: Vec<&ConnectionPlan> = connections.iter().filter(|c| c.status.writes()).collect();
+    let failed: Vec<&ConnectionPlan> = connections.iter().filter(|c| c.status == Status::Failed).collect();
+    if to_write.is_empty() && failed.is_empty() {
+        return Ok(applied);
+    }
+    let detail = serde_json::json!({"options": plan.options, "summary": plan.summary()});
+    let run = writer.begin(RunKind::Apply, &detail)?;
+    applied.run = Some(run);
+    for c in failed {
+        let reason = c.reason.clone().unwrap_or_default();
+        writer.ledger.record_failure(run, &c.id, &c.file, &c.input_sha256, &reason)?;
+        applied.failed.push((c.id.clone(), reason));
+    }
+    for c in to_write {
+        let before = fleet.store().read(&c.file)?;
+        let after = c.output.as_deref().expect("a writing plan carries its output");
+        let change = NewChange {
+            connection_id: &c.id,
+            file: &c.file,
+            from_version: c.from.as_ref().map(ToString::to_string),
+            to_version: c.to.as_ref().map(ToString::to_string),
+            before: &before,
+            after,
+            steps: c
+                .steps
+                .iter()
+                .map(|s| NewStep {
+                    from_version: s.from.to_string(),
+                    to_version: s.to.to_string(),
+                    plugin_file: s.plugin.as_ref().map(|p| p.file.clone()),
+                    plugin_sha256: s.plugin.as_ref().map(|p| p.sha256.clone()),
+                    input_sha256: s.input_sha256.clone(),
+                    output_sha256: s.output_sha256.clone(),
+                })
+                .collect(),
+        };
+        match writer.write(run, &change) {
+            Ok(_) => applied.written.push(c.id.clone()),
+            Err(e) => applied.failed.push((c.id.clone(), format!("{e:#}"))),
+        }
+        progress(c);
+    }
+    let status = if applied.failed.is_empty() { "completed" } else if applied.written.is_empty() { "failed" } else { "partial" };
+    let detail = serde_json::json!({
+        "options": plan.options,
+        "summary": plan.summary(),
+        "written": applied.written.len(),
+        "failed": applied.failed.len(),
+    });
+    writer.ledger.finish_run(run, status, &detail)?;
+    Ok(applied)
+}

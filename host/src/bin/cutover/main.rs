@@ -1,0 +1,387 @@
+//! `cutover`: the command line over the cutover library.
+//!
+//! Exit codes: 0 success; 1 the run completed but some connections failed or could not be
+//! planned; 2 the command refused to run (bad input, stale plan, locked fleet) and wrote
+//! nothing.
+
+mod render;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use cutover::apply::{self, Applied};
+use cutover::connection::Pin;
+use cutover::fleet::Fleet;
+use cutover::journal::Writer;
+use cutover::ledger::{Ledger, NewChange, RunKind};
+use cutover::plan::{ConnectionPlan, Options, Plan, Planner};
+use cutover::registry::Registry;
+use cutover::rollback;
+use cutover::sandbox::Sandbox;
+use indicatif::{ProgressBar, ProgressStyle};
+use semver::Version;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cutover", version, about = "Plan and apply connector migrations, run as sandboxed WebAssembly plugins, over a fleet of connections.")]
+struct Cli {
+    /// The fleet directory (holding cutover.toml, plugins/ and connections/).
+    #[arg(long, global = true, env = "CUTOVER_FLEET", default_value = ".")]
+    fleet: PathBuf,
+    /// More logging (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Each connection's version, target, pin and what an upgrade would take.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Work out what an upgrade would do to each connection, without writing anything.
+    Plan {
+        #[command(flatten)]
+        select: Select,
+        /// Save the plan to this file, for `cutover apply FILE`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply a saved plan, or plan and apply in one go.
+    Apply {
+        /// A plan saved by `cutover plan --out`. Without one, cutover plans now.
+        plan: Option<PathBuf>,
+        #[command(flatten)]
+        select: Select,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore the documents a run wrote, byte for byte, from its snapshots.
+    Rollback {
+        /// The run to roll back (default: the newest run with writes in force).
+        #[arg(long)]
+        run: Option<i64>,
+        /// Only this connection.
+        #[arg(long)]
+        connection: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The ledger: every run and what it wrote.
+    History {
+        /// Only runs touching this connection.
+        #[arg(long)]
+        connection: Option<String>,
+        /// At most this many runs, newest first.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pin a connection at its version: no upgrade touches it until unpinned.
+    Pin {
+        connection: String,
+        /// Why, for whoever finds the pin later.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Remove a connection's pin.
+    Unpin { connection: String },
+    /// The fleet's migration plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// Every plugin with its digest and what it migrates.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One plugin's manifest and guide.
+    Inspect {
+        /// File name, file stem or sha256 prefix.
+        plugin: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Which connections a plan covers and what the operator opts in to.
+#[derive(Args, Clone, Default)]
+struct Select {
+    /// Opt every connection in to breaking (major) upgrades.
+    #[arg(long)]
+    all: bool,
+    /// Opt this connection in to breaking upgrades (repeatable, or comma-separated).
+    #[arg(long = "opt-in", value_name = "ID", value_delimiter = ',')]
+    opt_in: Vec<String>,
+    /// Upgrade a connector to this version instead of cutover.toml's target.
+    #[arg(long, value_name = "CONNECTOR=VERSION", value_parser = parse_target)]
+    target: Vec<(String, Version)>,
+    /// Plan only these connections (repeatable, or comma-separated).
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+fn parse_target(s: &str) -> Result<(String, Version), String> {
+    let (connector, version) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not CONNECTOR=VERSION (e.g. airbyte/source-pinterest=2.0.0)"))?;
+    let version = Version::parse(version).map_err(|e| format!("{version:?} is not a semver version: {e}"))?;
+    Ok((connector.to_owned(), version))
+}
+
+impl Select {
+    fn options(&self) -> Options {
+        Options {
+            all: self.all,
+            opt_in: self.opt_in.iter().cloned().collect(),
+            targets: self.target.iter().cloned().collect(),
+            only: self.only.iter().cloned().collect(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+/// What every command that runs plugins needs.
+struct Loaded {
+    fleet: Fleet,
+    sandbox: Sandbox,
+    registry: Registry,
+}
+
+fn load(fleet: &std::path::Path) -> Result<Loaded> {
+    let fleet = Fleet::open(fleet)?;
+    let sandbox = Sandbox::new(fleet.settings.limits.clone())?;
+    let registry = Registry::load(&fleet.plugins_dir(), &sandbox)?;
+    Ok(Loaded { fleet, sandbox, registry })
+}
+
+impl Loaded {
+    fn planner<'a>(&'a self, options: &'a Options, run_plugins: bool) -> Planner<'a> {
+        Planner { fleet: &self.fleet, registry: &self.registry, sandbox: &self.sandbox, options, run_plugins }
+    }
+
+    /// Plans, with a progress bar on long runs.
+    fn plan(&self, options: &Options, run_plugins: bool) -> Result<Plan> {
+        let bar = progress_bar(self.fleet.store().keys()?.len() as u64, "planning");
+        let plan = self.planner(options, run_plugins).plan(|_| bar.inc(1))?;
+        bar.finish_and_clear();
+        Ok(plan)
+    }
+}
+
+/// A progress bar on stderr, shown only for runs long enough to need one.
+fn progress_bar(len: u64, what: &'static str) -> ProgressBar {
+    if len < 200 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} connections ({per_sec}, {eta} left)")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what);
+    bar
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Status { json } => {
+            let loaded = load(&cli.fleet)?;
+            let plan = loaded.plan(&Options::default(), false)?;
+            if json {
+                print_json(&render::status_json(&plan))?;
+            } else {
+                print!("{}", render::status(&plan));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan { select, out, json } => {
+            let loaded = load(&cli.fleet)?;
+            let plan = loaded.plan(&select.options(), true)?;
+            if let Some(path) = &out {
+                std::fs::write(path, serde_json::to_vec_pretty(&plan)?)
+                    .with_context(|| format!("saving the plan to {}", path.display()))?;
+            }
+            if json {
+                print_json(&plan)?;
+            } else {
+                print!("{}", render::plan(&plan, &loaded.registry, &loaded.fleet));
+                if let Some(path) = &out {
+                    println!("\nSaved the plan to {}. Apply it with: cutover apply {}", path.display(), path.display());
+                }
+            }
+            Ok(if plan.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Apply { plan: saved, select, json } => {
+            let loaded = load(&cli.fleet)?;
+            let (plan, connections) = match &saved {
+                Some(path) => {
+                    let plan = Plan::read(path)?;
+                    let plugins: Vec<_> = loaded.registry.all().iter().map(Into::into).collect();
+                    let planner = loaded.planner(&plan.options, true);
+                    let connections = apply::check_saved(&plan, &loaded.fleet, &plugins, |c: &ConnectionPlan| {
+                        Ok(planner.plan_entry(&loaded.fleet.read(&c.file)?))
+                    })?;
+                    (plan, connections)
+                }
+                None => {
+                    let plan = loaded.plan(&select.options(), true)?;
+                    let connections = plan.connections.clone();
+                    (plan, connections)
+                }
+            };
+            if let Some(reason) = apply::refusal(&plan) {
+                bail!("{reason}");
+            }
+            let mut writer = Writer::open(&loaded.fleet, "apply")?;
+            let bar = progress_bar(connections.iter().filter(|c| c.status.writes()).count() as u64, "applying");
+            let applied = apply::apply(&loaded.fleet, &plan, &connections, &mut writer, |_| bar.inc(1))?;
+            bar.finish_and_clear();
+            if json {
+                print_json(&applied)?;
+            } else {
+                print!("{}", render::applied(&applied, &plan));
+            }
+            Ok(exit_for(&applied))
+        }
+        Command::Rollback { run, connection, json } => {
+            let fleet = Fleet::open(&cli.fleet)?;
+            let mut writer = Writer::open(&fleet, "rollback")?;
+            let done = rollback::rollback(&fleet, &mut writer, run, connection.as_deref())?;
+            if json {
+                print_json(&done)?;
+            } else {
+                println!(
+                    "Rolled back run {}: restored {} connection(s) byte for byte ({}). Recorded as run {}.",
+                    done.of_run,
+                    done.restored.len(),
+                    done.restored.join(", "),
+                    done.run
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::History { connection, limit, json } => {
+            let fleet = Fleet::open(&cli.fleet)?;
+            let ledger = Ledger::open(&fleet.state_dir()?.join("ledger.sqlite"))?;
+            let runs = ledger.runs(connection.as_deref(), limit)?;
+            if json {
+                print_json(&runs)?;
+            } else {
+                print!("{}", render::history(&runs));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Pin { connection, reason } => {
+            set_pin(&cli.fleet, &connection, Some(Pin { origin: "user".into(), reason }))
+        }
+        Command::Unpin { connection } => set_pin(&cli.fleet, &connection, None),
+        Command::Plugins { command } => {
+            let loaded = load(&cli.fleet)?;
+            match command {
+                PluginsCommand::List { json } => {
+                    if json {
+                        print_json(&render::plugins_json(&loaded.registry))?;
+                    } else {
+                        print!("{}", render::plugins(&loaded.registry));
+                    }
+                }
+                PluginsCommand::Inspect { plugin, json } => {
+                    let Some(p) = loaded.registry.find(&plugin) else {
+                        bail!(
+                            "no plugin {plugin:?} in {}; `cutover plugins list` shows them",
+                            loaded.registry.dir().display()
+                        );
+                    };
+                    if json {
+                        print_json(&render::plugin_json(p))?;
+                    } else {
+                        print!("{}", render::plugin(p));
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn exit_for(applied: &Applied) -> ExitCode {
+    if applied.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// Pins or unpins a connection: a journaled write like any other, so it shows in the
+/// history and can be rolled back.
+fn set_pin(fleet: &std::path::Path, id: &str, pin: Option<Pin>) -> Result<ExitCode> {
+    let fleet = Fleet::open(fleet)?;
+    let entry = fleet.find(id)?;
+    let connection = entry
+        .parsed
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", fleet.display_key(&entry.key)))?;
+    if connection.pin == pin {
+        println!("{} is already {}.", connection.id, if pin.is_some() { "pinned" } else { "unpinned" });
+        return Ok(ExitCode::SUCCESS);
+    }
+    let after = connection.with_pin(pin.clone()).to_bytes();
+    let mut writer = Writer::open(&fleet, if pin.is_some() { "pin" } else { "unpin" })?;
+    let kind = if pin.is_some() { RunKind::Pin } else { RunKind::Unpin };
+    let run = writer.begin(kind, &serde_json::json!({"connection": connection.id}))?;
+    let version = Some(connection.version.to_string());
+    writer.write(
+        run,
+        &NewChange {
+            connection_id: &connection.id,
+            file: &entry.key,
+            from_version: version.clone(),
+            to_version: version,
+            before: &entry.bytes,
+            after: &after,
+            steps: Vec::new(),
+        },
+    )?;
+    writer.ledger.finish_run(run, "completed", &serde_json::json!({"connection": connection.id}))?;
+    match pin {
+        Some(_) => println!("Pinned {} at {}. Upgrades leave it alone until `cutover unpin {}`.", connection.id, connection.version, connection.id),
+        None => println!("Unpinned {}.", connection.id),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,425 @@
+//! What the commands print for a person. The `--json` forms print the library's own
+//! types; these read like `terraform plan`: what changes, what the operator must do.
+
+use cutover::apply::Applied;
+use cutover::fleet::Fleet;
+use cutover::ledger::Run;
+use cutover::plan::{ConnectionPlan, Plan, Status, StepPlan};
+use cutover::registry::{Plugin, Registry};
+use serde_json::{Value, json};
+use std::fmt::Write;
+
+/// The mark in front of a connection: what happens to it.
+fn mark(status: Status) -> char {
+    match status {
+        Status::Migrate => '~',
+        Status::Upgrade => '+',
+        Status::UpToDate => '=',
+        Status::Pinned => '#',
+        Status::NeedsOptIn => '?',
+        Status::Blocked | Status::Invalid | Status::Failed => '!',
+    }
+}
+
+fn version_span(c: &ConnectionPlan) -> String {
+    match (&c.from, &c.to) {
+        (Some(f), Some(t)) if f != t && c.status != Status::UpToDate => format!("{f} → {t}"),
+        (Some(f), _) => f.to_string(),
+        _ => "?".into(),
+    }
+}
+
+fn title(c: &ConnectionPlan) -> String {
+    match &c.name {
+        Some(n) => format!("{} ({n})", c.id),
+        None => c.id.clone(),
+    }
+}
+
+pub fn status(plan: &Plan) -> String {
+    let mut out = String::new();
+    let rows: Vec<[String; 5]> = plan
+        .connections
+        .iter()
+        .map(|c| {
+            [
+                c.id.clone(),
+                c.connector.clone().unwrap_or_else(|| "?".into()),
+                c.from.as_ref().map(ToString::to_string).unwrap_or_else(|| "?".into()),
+                c.to.as_ref().map(ToString::to_string).unwrap_or_else(|| "-".into()),
+                next(c),
+            ]
+        })
+        .collect();
+    let header = ["CONNECTION", "CONNECTOR", "VERSION", "TARGET", "NEXT"];
+    let widths: Vec<usize> =
+        (0..4).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let line = |out: &mut String, cells: [&str; 5]| {
+        for i in 0..4 {
+            let _ = write!(out, "{:<w$}  ", cells[i], w = widths[i]);
+        }
+        let _ = writeln!(out, "{}", cells[4]);
+    };
+    line(&mut out, header);
+    for r in &rows {
+        line(&mut out, [&r[0], &r[1], &r[2], &r[3], &r[4]]);
+    }
+    let _ = writeln!(out, "\n{}", summary_line(plan));
+    out
+}
+
+fn next(c: &ConnectionPlan) -> String {
+    let plugins: Vec<&str> = c.steps.iter().filter_map(|s| s.plugin.as_ref().map(|p| p.file.as_str())).collect();
+    match c.status {
+        Status::UpToDate => "up to date".into(),
+        Status::Upgrade => "automatic upgrade (patch/minor)".into(),
+        Status::Migrate | Status::NeedsOptIn => format!("breaking upgrade via {} (needs opt-in)", plugins.join(" → ")),
+        Status::Pinned => c.reason.clone().unwrap_or_else(|| "pinned".into()),
+        _ => format!("{}: {}", c.status.as_str(), c.reason.as_deref().unwrap_or("")),
+    }
+}
+
+pub fn status_json(plan: &Plan) -> Value {
+    let connections: Vec<Value> = plan
+        .connections
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id, "name": c.name, "file": c.file, "connector": c.connector,
+                "version": c.from, "target": c.to, "status": c.status,
+                "breaking": c.steps.iter().any(|s| s.plugin.is_some()),
+                "chain": c.steps.iter().map(|s| json!({"from": s.from, "to": s.to, "plugin": s.plugin})).collect::<Vec<_>>(),
+                "reason": c.reason,
+            })
+        })
+        .collect();
+    json!({"fleet": plan.fleet, "connections": connections})
+}
+
+fn summary_line(plan: &Plan) -> String {
+    let s = plan.summary();
+    let mut parts = Vec::new();
+    for (status, label) in [
+        (Status::Migrate, "to migrate"),
+        (Status::Upgrade, "to upgrade"),
+        (Status::NeedsOptIn, "awaiting opt-in"),
+        (Status::Pinned, "pinned"),
+        (Status::UpToDate, "up to date"),
+        (Status::Blocked, "blocked"),
+        (Status::Invalid, "invalid"),
+        (Status::Failed, "failed"),
+    ] {
+        let n = s.get(status);
+        if n > 0 || matches!(status, Status::Migrate | Status::Upgrade) {
+            parts.push(format!("{n} {label}"));
+        }
+    }
+    format!("{} connection(s): {}.", plan.connections.len(), parts.join(", "))
+}
+
+/// A value, short enough for one line.
+fn brief(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() > 120 { format!("{}…", text.chars().take(119).collect::<String>()) } else { text }
+}
+
+/// Replaces array indices in a patch path with the names of what they index, so
+/// `/streams/3/stream/json_schema` reads `/streams[boards]/stream/json_schema`.
+fn readable_path(path: &str, doc: &Value, named: &dyn Fn(&Value) -> Option<String>) -> String {
+    let mut out = String::new();
+    let mut node = Some(doc);
+    for token in path.split('/').skip(1) {
+        let next = node.and_then(|n| match n {
+            Value::Array(a) => token.parse::<usize>().ok().and_then(|i| a.get(i)),
+            Value::Object(o) => o.get(&token.replace("~1", "/").replace("~0", "~")),
+            _ => None,
+        });
+        match (node, next.and_then(named)) {
+            (Some(Value::Array(_)), Some(name)) => {
+                let _ = write!(out, "[{name}]");
+            }
+            _ => {
+                let _ = write!(out, "/{token}");
+            }
+        }
+        node = next;
+    }
+    out
+}
+
+/// The stream an array element is about: a configured stream (`stream.name`), a
+/// `STREAM` state message (`stream.stream_descriptor.name`) or a global per-stream state
+/// (`stream_descriptor.name`).
+fn stream_label(v: &Value) -> Option<String> {
+    let stream = v.get("stream");
+    let name = stream
+        .and_then(|s| s.get("stream_descriptor"))
+        .or(v.get("stream_descriptor"))
+        .or(stream)
+        .and_then(|d| d.get("name"))?;
+    name.as_str().map(str::to_owned)
+}
+
+fn render_patch(out: &mut String, label: &str, patch: &json_patch::Patch, before: &Value) {
+    if patch.0.is_empty() {
+        let _ = writeln!(out, "    {label}: no changes");
+        return;
+    }
+    let _ = writeln!(out, "    {label}: {} change(s)", patch.0.len());
+    for op in &patch.0 {
+        use json_patch::PatchOperation as Op;
+        let (sign, path, value) = match op {
+            Op::Add(a) => ('+', a.path.to_string(), Some(&a.value)),
+            Op::Remove(r) => ('-', r.path.to_string(), None),
+            Op::Replace(r) => ('~', r.path.to_string(), Some(&r.value)),
+            Op::Move(m) => ('>', format!("{} → {}", m.from, m.path), None),
+            Op::Copy(c) => ('>', format!("{} ⇒ {}", c.from, c.path), None),
+            Op::Test(t) => ('?', t.path.to_string(), Some(&t.value)),
+        };
+        let shown = readable_path(&path, before, &stream_label);
+        let old = before.pointer(&path).filter(|_| sign != '+');
+        match (old, value) {
+            (Some(o), Some(n)) => {
+                let _ = writeln!(out, "      {sign} {shown}: {} → {}", brief(o), brief(n));
+            }
+            (None, Some(n)) => {
+                let _ = writeln!(out, "      {sign} {shown}: {}", brief(n));
+            }
+            (Some(o), None) => {
+                let _ = writeln!(out, "      {sign} {shown} (was {})", brief(o));
+            }
+            (None, None) => {
+                let _ = writeln!(out, "      {sign} {shown}");
+            }
+        }
+    }
+}
+
+fn render_step(out: &mut String, step: &StepPlan, today: &str) {
+    match &step.plugin {
+        None => {
+            let _ = writeln!(out, "    step {} → {}: automatic (patch/minor, documents unchanged)", step.from, step.to);
+        }
+        Some(p) => {
+            let _ = writeln!(out, "    step {} → {}: plugin {} (sha256 {})", step.from, step.to, p.file, &p.sha256[..12]);
+        }
+    }
+    if let Some(b) = &step.breaking {
+        let _ = writeln!(out, "      ! {}", b.message);
+        let mut facts = Vec::new();
+        if let Some(d) = &b.upgrade_deadline {
+            let passed = if d.as_str() < today { " (passed)" } else { "" };
+            facts.push(format!("deadline {d}{passed}"));
+        }
+        if let Some(a) = b.deadline_action {
+            facts.push(format!("then {}", serde_json::to_value(a).unwrap_or_default().as_str().unwrap_or("")));
+        }
+        facts.push(format!("guide {}", b.documentation_url));
+        let _ = writeln!(out, "      {}", facts.join(" · "));
+        if !b.scoped_streams.is_empty() {
+            let _ = writeln!(
+                out,
+                "      scoped to streams: {}{}",
+                b.scoped_streams.join(", "),
+                if b.affected { "" } else { " (this connection syncs none of them)" }
+            );
+        }
+    }
+    for l in &step.log {
+        let _ = writeln!(out, "      log {:?}: {}", l.level, l.message);
+    }
+}
+
+pub fn plan(plan: &Plan, registry: &Registry, fleet: &Fleet) -> String {
+    let today = cutover::ledger::now()[..10].to_owned();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "cutover plan for fleet {} ({} connection(s), {} plugin(s))\n",
+        plan.fleet,
+        plan.connections.len(),
+        registry.all().len()
+    );
+    for c in &plan.connections {
+        let _ = writeln!(
+            out,
+            "{} {}  {} {}  [{}]",
+            mark(c.status),
+            title(c),
+            c.connector.as_deref().unwrap_or("?"),
+            version_span(c),
+            c.status.as_str()
+        );
+        if let Some(r) = &c.reason {
+            let _ = writeln!(out, "    {r}");
+        }
+        for s in &c.steps {
+            render_step(&mut out, s, &today);
+        }
+        if c.output.is_some() && !c.steps.is_empty() {
+            // The documents as planned from, to name what each patch path points at.
+            let before: Value = fleet
+                .store()
+                .read(&c.file)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or(Value::Null);
+            render_patch(&mut out, "config", &c.changes.config, &before["config"]);
+            render_patch(&mut out, "catalog", &c.changes.catalog, &before["catalog"]);
+            render_patch(&mut out, "state", &c.changes.state, before.get("state").unwrap_or(&Value::Null));
+        }
+        if !c.actions.is_empty() {
+            let _ = writeln!(out, "    the operator must, after apply:");
+            for (i, a) in c.actions.iter().enumerate() {
+                let _ = writeln!(out, "      {}. {a}", i + 1);
+            }
+        }
+        if !c.notes.is_empty() {
+            let _ = writeln!(out, "    notes:");
+            for n in &c.notes {
+                let _ = writeln!(out, "      - {n}");
+            }
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "Plan: {}", summary_line(plan));
+    let waiting: Vec<&str> = plan.connections.iter().filter(|c| c.status == Status::NeedsOptIn).map(|c| c.id.as_str()).collect();
+    if !waiting.is_empty() {
+        let _ = writeln!(out, "Breaking upgrades wait for an opt-in: --opt-in {} (or --all).", waiting.join(","));
+    }
+    out
+}
+
+pub fn applied(applied: &Applied, plan: &Plan) -> String {
+    let mut out = String::new();
+    if applied.recovered > 0 {
+        let _ = writeln!(out, "Settled {} write(s) of an interrupted run first.", applied.recovered);
+    }
+    match applied.run {
+        None => {
+            let _ = writeln!(out, "No changes: every connection is up to date, pinned or awaiting opt-in ({} left alone).", applied.unchanged);
+        }
+        Some(run) => {
+            let _ = writeln!(
+                out,
+                "Applied run {run}: {} connection(s) written, {} failed, {} left alone. Snapshots are in the ledger: `cutover rollback --run {run}` undoes it.",
+                applied.written.len(),
+                applied.failed.len(),
+                applied.unchanged
+            );
+            for (id, reason) in &applied.failed {
+                let _ = writeln!(out, "  failed {id}: {reason}");
+            }
+        }
+    }
+    let actions: Vec<(&str, String)> = plan
+        .connections
+        .iter()
+        .filter(|c| applied.written.contains(&c.id))
+        .flat_map(|c| c.actions.iter().map(move |a| (c.id.as_str(), a.to_string())))
+        .collect();
+    if !actions.is_empty() {
+        let _ = writeln!(out, "\nStill to do by the operator:");
+        for (id, a) in actions {
+            let _ = writeln!(out, "  {id}: {a}");
+        }
+    }
+    out
+}
+
+pub fn history(runs: &[Run]) -> String {
+    let mut out = String::new();
+    if runs.is_empty() {
+        let _ = writeln!(out, "No runs yet.");
+    }
+    for r in runs {
+        let _ = writeln!(out, "run {} · {} · {} · {} · by {}", r.id, r.kind, r.status, r.started_at, r.actor);
+        for c in &r.changes {
+            let versions = match (&c.from_version, &c.to_version) {
+                (Some(f), Some(t)) if f != t => format!("{f} → {t}"),
+                (Some(f), _) => f.clone(),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  {} {} {} [{}] {} → {}",
+                c.connection_id,
+                c.file,
+                versions,
+                c.state,
+                &c.before_sha256[..12],
+                c.after_sha256.as_deref().map(|s| &s[..12]).unwrap_or("-")
+            );
+            for s in &c.steps {
+                let _ = writeln!(
+                    out,
+                    "    step {} {} → {} {}",
+                    s.seq,
+                    s.from_version,
+                    s.to_version,
+                    match (&s.plugin_file, &s.plugin_sha256) {
+                        (Some(f), Some(h)) => format!("via {f} (sha256 {})", &h[..12]),
+                        _ => "automatic".into(),
+                    }
+                );
+            }
+            if let Some(e) = &c.error {
+                let _ = writeln!(out, "    error: {e}");
+            }
+        }
+    }
+    out
+}
+
+pub fn plugins(registry: &Registry) -> String {
+    let mut out = String::new();
+    if registry.all().is_empty() {
+        let _ = writeln!(out, "No plugins in {}.", registry.dir().display());
+    }
+    for p in registry.all() {
+        let m = &p.manifest;
+        let _ = writeln!(
+            out,
+            "{}  {}  {} {} → {}  deadline {}  contract {}",
+            p.file,
+            &p.sha256[..12],
+            m.connector,
+            m.applies_to,
+            m.produces,
+            m.upgrade_deadline.as_deref().unwrap_or("-"),
+            p.contract().as_str()
+        );
+    }
+    out
+}
+
+pub fn plugin_json(p: &Plugin) -> Value {
+    json!({
+        "file": p.file, "sha256": p.sha256, "size": p.size,
+        "contract": p.contract().as_str(), "manifest": p.manifest,
+    })
+}
+
+pub fn plugins_json(registry: &Registry) -> Value {
+    Value::Array(registry.all().iter().map(plugin_json).collect())
+}
+
+pub fn plugin(p: &Plugin) -> String {
+    let m = &p.manifest;
+    let mut out = String::new();
+    let _ = writeln!(out, "{} (sha256 {}, {} bytes, contract cutover:migration@{})", p.file, p.sha256, p.size, p.contract().as_str());
+    let _ = writeln!(out, "connector:     {}", m.connector);
+    let _ = writeln!(out, "migrates:      {} → {}", m.applies_to, m.produces);
+    let _ = writeln!(out, "deadline:      {}", m.upgrade_deadline.as_deref().unwrap_or("-"));
+    if let Some(a) = m.deadline_action {
+        let _ = writeln!(out, "at deadline:   {}", serde_json::to_value(a).unwrap_or_default().as_str().unwrap_or(""));
+    }
+    let _ = writeln!(out, "guide:         {}", m.documentation_url);
+    let scoped = if m.scoped_streams.is_empty() { "the whole connector".into() } else { m.scoped_streams.join(", ") };
+    let _ = writeln!(out, "scoped to:     {scoped}");
+    for pc in &m.preconditions {
+        let _ = writeln!(out, "precondition:  {} {}", pc.subject, pc.requirement);
+    }
+    let _ = writeln!(out, "\n{}\n\n{}", m.message, m.guide.trim_end());
+    out
+}
