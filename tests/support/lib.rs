@@ -1,0 +1,183 @@
+//! The test kit: what cutover's integration tests share.
+//!
+//! - [`plugin`] builds the real plugin components from `plugins/` and `tests/guests/` for
+//!   `wasm32-wasip2` (once per test process, in their own target directory so the nested
+//!   cargo does not wait on the outer build's lock) and returns a `.wasm` path.
+//! - [`Fleet`] lays out a fixture fleet in a temporary directory, from the bundled example
+//!   fleet or from scratch, and reads it back byte for byte.
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_owned()
+}
+
+/// The plugin packages the tests use: the real migrations and the hostile test plugin.
+pub const PACKAGES: &[&str] = &["source-pinterest-v1", "source-pinterest-v2", "hostile-plugin"];
+
+fn build_plugins() -> Result<PathBuf> {
+    let root = root();
+    let target_dir = root.join("target").join("plugins");
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(&root)
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(&target_dir);
+    for p in PACKAGES {
+        cmd.args(["-p", p]);
+    }
+    // The outer build's settings are for the host, not for the guests.
+    for var in ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_MAKEFLAGS"] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().context("running cargo to build the plugins")?;
+    if !status.success() {
+        bail!("building the plugins failed ({status}); is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)");
+    }
+    Ok(target_dir.join("wasm32-wasip2").join("release"))
+}
+
+/// The path of a built plugin component, by package name (`source-pinterest-v2`).
+pub fn plugin(package: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| build_plugins().map_err(|e| format!("{e:#}"))).as_ref().expect("plugins build");
+    let path = dir.join(format!("{}.wasm", package.replace('-', "_")));
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// A fleet in a temporary directory.
+pub struct Fleet {
+    dir: tempfile::TempDir,
+}
+
+impl Fleet {
+    /// An empty fleet with the given cutover.toml.
+    pub fn new(settings: &str) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        std::fs::create_dir_all(dir.path().join("connections")).unwrap();
+        std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+        std::fs::write(dir.path().join("cutover.toml"), settings).unwrap();
+        Self { dir }
+    }
+
+    /// A copy of `examples/fleet`, with the real Pinterest plugins.
+    pub fn example() -> Self {
+        let src = root().join("examples").join("fleet");
+        let fleet = Self::new(&std::fs::read_to_string(src.join("cutover.toml")).unwrap());
+        for entry in std::fs::read_dir(src.join("connections")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), fleet.path().join("connections").join(entry.file_name())).unwrap();
+        }
+        fleet.add_plugin("source-pinterest-v1");
+        fleet.add_plugin("source-pinterest-v2");
+        fleet
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Copies a built plugin into the fleet.
+    pub fn add_plugin(&self, package: &str) -> PathBuf {
+        let src = plugin(package);
+        let dst = self.path().join("plugins").join(src.file_name().unwrap());
+        std::fs::copy(&src, &dst).unwrap();
+        dst
+    }
+
+    /// Writes a connection document as given (bytes, not necessarily valid).
+    pub fn write_raw(&self, file: &str, bytes: &[u8]) {
+        std::fs::write(self.path().join("connections").join(file), bytes).unwrap();
+    }
+
+    /// Writes a connection document.
+    pub fn write(&self, doc: &Value) {
+        let id = doc["id"].as_str().expect("a document with an id");
+        self.write_raw(&format!("{id}.json"), &serde_json::to_vec_pretty(doc).unwrap());
+    }
+
+    /// The bytes of a connection document.
+    pub fn read_raw(&self, id: &str) -> Vec<u8> {
+        std::fs::read(self.path().join("connections").join(format!("{id}.json"))).unwrap()
+    }
+
+    /// A connection document, parsed.
+    pub fn read(&self, id: &str) -> Value {
+        serde_json::from_slice(&self.read_raw(id)).unwrap()
+    }
+
+    /// Every connection document's bytes, by file name.
+    pub fn documents(&self) -> BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(self.path().join("connections"))
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+            .collect()
+    }
+}
+
+/// A minimal connection document of `test/source-hostile` 1.0.0 behaving as `mode`.
+pub fn hostile_connection(id: &str, mode: &str) -> Value {
+    serde_json::json!({
+        "id": id,
+        "connector": "test/source-hostile",
+        "version": "1.0.0",
+        "pin": null,
+        "config": {"hostile": mode},
+        "catalog": {"streams": []},
+        "state": []
+    })
+}
+
+/// What one run of the `cutover` binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The stdout as JSON (for `--json` commands).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    pub fn expect(self, code: i32) -> Self {
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// Runs the `cutover` binary at `bin` on `fleet`.
+pub fn cutover(bin: &str, fleet: &Path, args: &[&str]) -> Run {
+    let out = Command::new(bin)
+        .arg("--fleet")
+        .arg(fleet)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("running cutover");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The sha256 of some bytes, as lowercase hex (what cutover records).
+pub fn sha256(bytes: &[u8]) -> String {
+    let out = Command::new("sha256sum").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn();
+    let mut child = out.expect("sha256sum");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+}
