@@ -126,6 +126,13 @@ pub struct StepPlan {
     pub output_sha256: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log: Vec<LogLine>,
+    /// Log lines past the limit, counted but not kept.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub log_dropped: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// RFC 6902 patches from the old documents to the new.
@@ -360,6 +367,7 @@ impl Planner<'_> {
                 input_sha256: String::new(),
                 output_sha256: String::new(),
                 log: Vec::new(),
+                log_dropped: 0,
             }).collect();
             Ok(())
         };
@@ -436,6 +444,7 @@ impl Planner<'_> {
                         output_sha256: input_sha256.clone(),
                         input_sha256,
                         log: Vec::new(),
+                        log_dropped: 0,
                     });
                 }
                 Step::Plugin { from, to, plugin } => {
@@ -479,6 +488,7 @@ impl Planner<'_> {
                         output_sha256: documents_sha256(&config, &catalog, &state),
                         input_sha256,
                         log: call.log,
+                        log_dropped: call.log_dropped,
                     });
                     for a in call.value.actions {
                         if !plan.actions.contains(&a) {

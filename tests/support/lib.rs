@@ -18,8 +18,8 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_owned()
 }
 
-/// The plugin packages the tests use: the real migrations and the hostile test plugin.
-pub const PACKAGES: &[&str] = &["source-pinterest-v1", "source-pinterest-v2", "hostile-plugin"];
+/// The plugin packages the tests use: the real migrations and the misbehaving test plugins.
+pub const PACKAGES: &[&str] = &["source-pinterest-v1", "source-pinterest-v2", "hostile-plugin", "forbidden-plugin"];
 
 fn build_plugins() -> Result<PathBuf> {
     let root = root();

@@ -78,12 +78,17 @@ pub enum SandboxError {
     ResourceLimit(&'static str),
     #[error("the plugin returned {size} bytes, over the {limit}-byte output limit")]
     OutputTooLarge { size: usize, limit: usize },
-    #[error("the plugin crashed (trap: {trap}){}", stderr_suffix(.stderr))]
+    #[error("the plugin crashed (trap: {trap}){}; this is a bug in the plugin: report it to its author with the connection", stderr_suffix(.stderr))]
     Trap { trap: String, stderr: String },
 }
 
 fn stderr_suffix(stderr: &str) -> String {
-    if stderr.is_empty() { String::new() } else { format!("; it wrote: {stderr}") }
+    if stderr.is_empty() {
+        return String::new();
+    }
+    // One line: a plan shows each connection's error on a line of its own.
+    let flat: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    format!("; it wrote: {}", flat.join(" / "))
 }
 
 /// The result of a successful call, with what the plugin logged.

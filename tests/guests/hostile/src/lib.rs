@@ -3,7 +3,8 @@
 //! It migrates `test/source-hostile` 1.x → 2.0.0, and what it does is chosen per connection
 //! by the config field `hostile`: behave (`none`), trap, loop forever, exhaust memory,
 //! recurse without end, panic, return invalid JSON or a giant output, spam the log, or probe
-//! the clock, randomness, environment and arguments and report what it saw.
+//! the clock, randomness, environment and arguments and report what it saw. (Files are
+//! probed by `tests/guests/forbidden`: using them at all gets a plugin refused at load.)
 
 use cutover_plugin::{Connection, Error, Manifest, Migration, Outcome, Result, Value, info, json};
 use std::hint::black_box;
@@ -47,8 +48,9 @@ impl Migration for Hostile {
             "refuse" => return Err(Error::NeedsOperator("hostile plugin wants a human".into())),
             "giant-output" => out.config["blob"] = json!("x".repeat(96 << 20)),
             "log-spam" => {
-                for i in 0..100_000 {
-                    info(&format!("line {i} {}", "y".repeat(10_000)));
+                let filler = "y".repeat(10_000);
+                for i in 0..20_000 {
+                    info(&format!("line {i} {filler}"));
                 }
                 out.config["logged"] = json!(true);
             }
@@ -67,8 +69,6 @@ impl Migration for Hostile {
                     "hash": h.finish(),
                     "env": std::env::vars().count(),
                     "args": std::env::args().count(),
-                    "cwd": std::env::current_dir().is_ok(),
-                    "root_listing": std::fs::read_dir("/").is_ok(),
                 });
             }
             other => return Err(Error::InvalidInput(format!("unknown hostile mode {other:?}"))),
