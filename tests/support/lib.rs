@@ -21,9 +21,36 @@ pub fn root() -> PathBuf {
 /// The plugin packages the tests use: the real migrations and the misbehaving test plugins.
 pub const PACKAGES: &[&str] = &["source-pinterest-v1", "source-pinterest-v2", "hostile-plugin", "forbidden-plugin"];
 
+/// Installs the `wasm32-wasip2` target through rustup when it is missing, as
+/// `plugins/build` does, so the tests run on a machine fresh from `rustup`.
+fn ensure_wasm_target() -> Result<()> {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    match installed {
+        Ok(out) if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") => Ok(()),
+        Ok(_) => {
+            let status = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status()?;
+            if !status.success() {
+                bail!("`rustup target add wasm32-wasip2` failed ({status})");
+            }
+            Ok(())
+        }
+        // No rustup: let cargo say whether the target is there.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Where the guests are built: beside the host's build, in their own directory.
+fn plugin_target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir).join("plugins"),
+        None => root().join("target").join("plugins"),
+    }
+}
+
 fn build_plugins() -> Result<PathBuf> {
+    ensure_wasm_target()?;
     let root = root();
-    let target_dir = root.join("target").join("plugins");
+    let target_dir = plugin_target_dir();
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(&root)
         .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--target-dir"])
