@@ -18,10 +18,17 @@ pub struct Applied {
     /// The ledger run, if anything was written or failed.
     pub run: Option<i64>,
     pub written: Vec<String>,
-    pub failed: Vec<(String, String)>,
+    pub failed: Vec<Failure>,
     /// Connections the plan leaves alone (up to date, pinned, not opted in).
     pub unchanged: usize,
     pub recovered: usize,
+}
+
+/// A connection an apply could not migrate, and why.
+#[derive(Debug, Serialize)]
+pub struct Failure {
+    pub id: String,
+    pub error: String,
 }
 
 /// Why an apply refused to start.
@@ -106,7 +113,8 @@ pub fn apply(
     for c in failed {
         let reason = c.reason.clone().unwrap_or_default();
         writer.ledger.record_failure(run, &c.id, &c.file, &c.input_sha256, &reason)?;
-        applied.failed.push((c.id.clone(), reason));
+        tracing::warn!(connection = %c.id, error = %reason, "connection failed");
+        applied.failed.push(Failure { id: c.id.clone(), error: reason });
     }
     for c in to_write {
         let before = fleet.store().read(&c.file)?;
@@ -126,14 +134,21 @@ pub fn apply(
                     to_version: s.to.to_string(),
                     plugin_file: s.plugin.as_ref().map(|p| p.file.clone()),
                     plugin_sha256: s.plugin.as_ref().map(|p| p.sha256.clone()),
+                    plugin_signer: s.plugin.as_ref().and_then(|p| p.signer.clone()),
                     input_sha256: s.input_sha256.clone(),
                     output_sha256: s.output_sha256.clone(),
                 })
                 .collect(),
         };
         match writer.write(run, &change) {
-            Ok(_) => applied.written.push(c.id.clone()),
-            Err(e) => applied.failed.push((c.id.clone(), format!("{e:#}"))),
+            Ok(_) => {
+                tracing::info!(connection = %c.id, from = ?c.from, to = ?c.to, "written");
+                applied.written.push(c.id.clone());
+            }
+            Err(e) => {
+                tracing::error!(connection = %c.id, error = %format!("{e:#}"), "write failed");
+                applied.failed.push(Failure { id: c.id.clone(), error: format!("{e:#}") });
+            }
         }
         progress(c);
     }

@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS steps (
     to_version TEXT NOT NULL,
     plugin_file TEXT,
     plugin_sha256 TEXT,
+    plugin_signer TEXT,
     input_sha256 TEXT NOT NULL,
     output_sha256 TEXT NOT NULL
 );
@@ -92,6 +93,7 @@ pub struct NewStep {
     pub to_version: String,
     pub plugin_file: Option<String>,
     pub plugin_sha256: Option<String>,
+    pub plugin_signer: Option<String>,
     pub input_sha256: String,
     pub output_sha256: String,
 }
@@ -134,6 +136,7 @@ pub struct Step {
     pub to_version: String,
     pub plugin_file: Option<String>,
     pub plugin_sha256: Option<String>,
+    pub plugin_signer: Option<String>,
     pub input_sha256: String,
     pub output_sha256: String,
 }
@@ -238,9 +241,9 @@ impl Ledger {
         let id = tx.last_insert_rowid();
         for (seq, s) in change.steps.iter().enumerate() {
             tx.execute(
-                "INSERT INTO steps (change_id, seq, from_version, to_version, plugin_file, plugin_sha256, input_sha256, output_sha256)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![id, seq as i64 + 1, s.from_version, s.to_version, s.plugin_file, s.plugin_sha256, s.input_sha256, s.output_sha256],
+                "INSERT INTO steps (change_id, seq, from_version, to_version, plugin_file, plugin_sha256, plugin_signer, input_sha256, output_sha256)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![id, seq as i64 + 1, s.from_version, s.to_version, s.plugin_file, s.plugin_sha256, s.plugin_signer, s.input_sha256, s.output_sha256],
             )?;
         }
         tx.commit().context("committing the journal entry")?;
@@ -347,7 +350,7 @@ impl Ledger {
             })?
             .collect::<Result<_, _>>()?;
         let mut steps = self.db.prepare(
-            "SELECT seq, from_version, to_version, plugin_file, plugin_sha256, input_sha256, output_sha256 FROM steps WHERE change_id = ?1 ORDER BY seq",
+            "SELECT seq, from_version, to_version, plugin_file, plugin_sha256, plugin_signer, input_sha256, output_sha256 FROM steps WHERE change_id = ?1 ORDER BY seq",
         )?;
         changes
             .into_iter()
@@ -360,8 +363,9 @@ impl Ledger {
                             to_version: r.get(2)?,
                             plugin_file: r.get(3)?,
                             plugin_sha256: r.get(4)?,
-                            input_sha256: r.get(5)?,
-                            output_sha256: r.get(6)?,
+                            plugin_signer: r.get(5)?,
+                            input_sha256: r.get(6)?,
+                            output_sha256: r.get(7)?,
                         })
                     })?
                     .collect::<Result<_, _>>()?;

@@ -26,3 +26,4 @@ pub mod lock;
 pub mod apply;
 pub mod journal;
 pub mod rollback;
+pub mod trust;

@@ -92,11 +92,14 @@ impl Status {
 pub struct PluginRef {
     pub file: String,
     pub sha256: String,
+    /// The trusted key that signed it, if signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
 }
 
 impl From<&Plugin> for PluginRef {
     fn from(p: &Plugin) -> Self {
-        Self { file: p.file.clone(), sha256: p.sha256.clone() }
+        Self { file: p.file.clone(), sha256: p.sha256.clone(), signer: p.signer.clone() }
     }
 }
 
@@ -264,6 +267,7 @@ impl Planner<'_> {
                 continue;
             }
             let plan = self.plan_entry(entry);
+            tracing::debug!(connection = %plan.id, status = plan.status.as_str(), reason = plan.reason.as_deref().unwrap_or(""), "planned");
             progress(&plan);
             connections.push(plan);
         }

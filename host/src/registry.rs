@@ -8,7 +8,8 @@
 use crate::manifest::Manifest;
 use crate::policy::Candidate;
 use crate::sandbox::wit::ContractVersion;
-use crate::sandbox::{LoadedPlugin, Sandbox};
+use crate::sandbox::{CompileCache, LoadedPlugin, Sandbox};
+use crate::trust::{Lock, Trust};
 use anyhow::{Context, Result, bail};
 use semver::{Version, VersionReq};
 use sha2::{Digest, Sha256};
@@ -29,6 +30,8 @@ pub struct Plugin {
     pub manifest: Manifest,
     pub applies_to: VersionReq,
     pub produces: Version,
+    /// The name of the trusted key that signed it, if it is signed.
+    pub signer: Option<String>,
     pub loaded: LoadedPlugin,
 }
 
@@ -60,10 +63,11 @@ pub struct Registry {
 
 impl Registry {
     /// Loads every `*.wasm` in `dir`, in file-name order. Any plugin that cannot be used
-    /// (not a component, over-privileged, a bad manifest, a clash with another plugin)
-    /// stops the load with an error naming the file: running a fleet with some of its
-    /// plugins silently missing would be worse.
-    pub fn load(dir: &Path, sandbox: &Sandbox) -> Result<Self> {
+    /// (not pinned by the lock, a bad signature, not a component, over-privileged, a bad
+    /// manifest, a clash with another plugin) stops the load with an error naming the
+    /// file: running a fleet with some of its plugins silently missing would be worse.
+    pub fn load(dir: &Path, sandbox: &Sandbox, trust: &Trust, cache: Option<&CompileCache>) -> Result<Self> {
+        let lock = Lock::read(dir)?;
         let mut files = Vec::new();
         if dir.exists() {
             for entry in std::fs::read_dir(dir).with_context(|| format!("reading plugins directory {}", dir.display()))? {
@@ -74,9 +78,23 @@ impl Registry {
             }
         }
         files.sort();
+        if let Some(lock) = &lock {
+            for locked in &lock.plugins {
+                if !files.iter().any(|f| f.file_name().is_some_and(|n| n.to_string_lossy() == locked.file)) {
+                    bail!(
+                        "{} pins {} (sha256 {}), which is missing from {}; restore it, or remove its entry from the lock",
+                        crate::trust::LOCK_FILE,
+                        locked.file,
+                        locked.sha256,
+                        dir.display()
+                    );
+                }
+            }
+        }
         let mut plugins: Vec<Plugin> = Vec::new();
         for path in files {
-            let plugin = Self::load_one(&path, sandbox).with_context(|| format!("plugin {} refused", path.display()))?;
+            let plugin = Self::load_one(&path, sandbox, trust, lock.as_ref(), cache)
+                .with_context(|| format!("plugin {} refused", path.display()))?;
             if let Some(other) = plugins.iter().find(|o| {
                 o.manifest.connector == plugin.manifest.connector && o.produces == plugin.produces
             }) {
@@ -95,20 +113,34 @@ impl Registry {
         Ok(Self { dir: dir.to_owned(), plugins })
     }
 
-    fn load_one(path: &Path, sandbox: &Sandbox) -> Result<Plugin> {
+    /// Loads one plugin file: integrity first (lock, signature), then compile, imports
+    /// and manifest. Nothing of a plugin runs before its bytes are known to be trusted.
+    pub fn load_one(
+        path: &Path,
+        sandbox: &Sandbox,
+        trust: &Trust,
+        lock: Option<&Lock>,
+        cache: Option<&CompileCache>,
+    ) -> Result<Plugin> {
         let bytes = std::fs::read(path).context("reading it")?;
         let sha256 = sha256_hex(&bytes);
-        let loaded = sandbox.load(&bytes)?;
+        let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        if let Some(lock) = lock {
+            lock.check(&file, &sha256)?;
+        }
+        let signer = crate::trust::verify_signature(trust, path, &bytes)?;
+        let loaded = sandbox.load(&bytes, &sha256, cache)?;
         let manifest = sandbox.manifest(&loaded).context("its manifest() failed")?.value;
         let checked = manifest.check().context("its manifest is invalid")?;
         Ok(Plugin {
-            file: path.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+            file,
             path: path.to_owned(),
             sha256,
             size: bytes.len() as u64,
             manifest,
             applies_to: checked.applies_to,
             produces: checked.produces,
+            signer,
             loaded,
         })
     }

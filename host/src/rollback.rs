@@ -3,7 +3,7 @@
 //! The bytes come from the snapshots the run took. A document that changed again since
 //! that run is not overwritten: the rollback refuses, names it and the later run, and
 //! writes nothing. The rollback is itself a journaled run with snapshots, so it can be
-//! rolled back too.
+//! rolled back too, and rerunning an interrupted rollback finishes it.
 
 use crate::fleet::Fleet;
 use crate::journal::Writer;
@@ -49,9 +49,16 @@ pub fn rollback(fleet: &Fleet, writer: &mut Writer, run: Option<i64>, connection
     // Check everything before writing anything.
     let mut conflicts = Vec::new();
     let mut restores = Vec::new();
+    let mut already = Vec::new();
     for c in changes {
         let current = fleet.store().read(&c.file)?;
-        if Some(sha256_hex(&current)) != c.after_sha256 {
+        let current_sha = sha256_hex(&current);
+        if current_sha == c.before_sha256 {
+            // Restored by an earlier rollback that was interrupted before it could say so.
+            already.push(c);
+            continue;
+        }
+        if Some(current_sha) != c.after_sha256 {
             let by = writer.ledger.later_write(&c.connection_id, of_run)?;
             conflicts.push(format!(
                 "  {}: changed since run {of_run}{}",
@@ -66,8 +73,11 @@ pub fn rollback(fleet: &Fleet, writer: &mut Writer, run: Option<i64>, connection
     if !conflicts.is_empty() {
         bail!("cannot roll back run {of_run}; nothing was written.\n{}", conflicts.join("\n"));
     }
+    for c in &already {
+        writer.ledger.mark(c.id, "rolled-back")?;
+    }
     let rollback_run = writer.begin(RunKind::Rollback, &serde_json::json!({"of_run": of_run, "connection": connection}))?;
-    let mut restored = Vec::new();
+    let mut restored: Vec<String> = already.iter().map(|c| c.connection_id.clone()).collect();
     for (c, current, snapshot) in &restores {
         let change = NewChange {
             connection_id: &c.connection_id,

@@ -15,6 +15,7 @@
 //! ```
 
 use crate::sandbox::Limits;
+use crate::trust::Trust;
 use anyhow::{Context, Result};
 use semver::Version;
 use serde::Deserialize;
@@ -35,6 +36,9 @@ pub struct Settings {
     pub connectors: BTreeMap<String, ConnectorSettings>,
     #[serde(default)]
     pub limits: Limits,
+    /// Which plugins may run.
+    #[serde(default)]
+    pub trust: Trust,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -185,11 +185,18 @@ impl Run {
 
 /// Runs the `cutover` binary at `bin` on `fleet`.
 pub fn cutover(bin: &str, fleet: &Path, args: &[&str]) -> Run {
+    cutover_with_env(bin, fleet, args, &[])
+}
+
+/// Runs the `cutover` binary with extra environment variables.
+pub fn cutover_with_env(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = Command::new(bin)
         .arg("--fleet")
         .arg(fleet)
         .args(args)
         .env_remove("RUST_LOG")
+        .env_remove("CUTOVER_FAILPOINT")
+        .envs(env.iter().copied())
         .output()
         .expect("running cutover");
     Run {
@@ -207,4 +214,29 @@ pub fn sha256(bytes: &[u8]) -> String {
     child.stdin.take().unwrap().write_all(bytes).unwrap();
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+}
+
+/// A minisign key pair for signing test plugins.
+pub struct SigningKey {
+    pair: minisign::KeyPair,
+}
+
+impl SigningKey {
+    pub fn generate() -> Self {
+        Self { pair: minisign::KeyPair::generate_unencrypted_keypair().expect("a key pair") }
+    }
+
+    /// The public key as cutover.toml's `[trust.keys]` takes it.
+    pub fn public(&self) -> String {
+        self.pair.pk.to_base64()
+    }
+
+    /// Writes `<file>.minisig` beside `file`.
+    pub fn sign(&self, file: &Path) {
+        let bytes = std::fs::read(file).unwrap();
+        let sig = minisign::sign(Some(&self.pair.pk), &self.pair.sk, std::io::Cursor::new(bytes), None, None).unwrap();
+        let mut name = file.file_name().unwrap().to_owned();
+        name.push(".minisig");
+        std::fs::write(file.with_file_name(name), sig.to_string()).unwrap();
+    }
 }

@@ -7,11 +7,13 @@
 //! Deadlines use epoch interruption: a background thread ticks the engine's epoch and each
 //! call may run for a fixed number of ticks.
 
+mod cache;
 mod imports;
 mod store;
 mod wasi;
 pub mod wit;
 
+pub use cache::CompileCache;
 pub use store::{LimitHit, LogLevel, LogLine};
 
 use crate::manifest::Manifest;
@@ -170,12 +172,15 @@ impl Sandbox {
         &self.limits
     }
 
-    /// Compiles a component, refuses it if it imports more than the contract allows,
-    /// and links it.
-    pub fn load(&self, bytes: &[u8]) -> Result<LoadedPlugin> {
-        let component = Component::new(&self.engine, bytes)
-            .map_err(anyhow::Error::from)
-            .context("it is not a valid WebAssembly component")?;
+    /// Compiles a component (or takes it from `cache`), refuses it if it imports more than
+    /// the contract allows, and links it.
+    pub fn load(&self, bytes: &[u8], sha256: &str, cache: Option<&CompileCache>) -> Result<LoadedPlugin> {
+        let component = match cache {
+            Some(cache) => cache.component(&self.engine, bytes, sha256)?,
+            None => Component::new(&self.engine, bytes)
+                .map_err(anyhow::Error::from)
+                .context("it is not a valid WebAssembly component")?,
+        };
         imports::check(&self.engine, &component)?;
         let contract = ContractVersion::of(&self.engine, &component)?;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(anyhow::Error::from).context("linking it")?;

@@ -16,7 +16,7 @@ use cutover::ledger::{Ledger, NewChange, RunKind};
 use cutover::plan::{ConnectionPlan, Options, Plan, Planner};
 use cutover::registry::Registry;
 use cutover::rollback;
-use cutover::sandbox::Sandbox;
+use cutover::sandbox::{CompileCache, Sandbox};
 use indicatif::{ProgressBar, ProgressStyle};
 use semver::Version;
 use std::path::PathBuf;
@@ -101,6 +101,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PluginsCommand {
+    /// Check a plugin (signature, imports, manifest), copy it into the fleet and pin its
+    /// sha256 in plugins.lock. A `FILE.minisig` beside it is checked and copied too.
+    Add {
+        /// The plugin component (.wasm).
+        file: PathBuf,
+    },
     /// Every plugin with its digest and what it migrates.
     List {
         #[arg(long)]
@@ -184,7 +190,8 @@ struct Loaded {
 fn load(fleet: &std::path::Path) -> Result<Loaded> {
     let fleet = Fleet::open(fleet)?;
     let sandbox = Sandbox::new(fleet.settings.limits.clone())?;
-    let registry = Registry::load(&fleet.plugins_dir(), &sandbox)?;
+    let cache = CompileCache::new(fleet.state_dir()?.join("cache"));
+    let registry = Registry::load(&fleet.plugins_dir(), &sandbox, &fleet.settings.trust, Some(&cache))?;
     Ok(Loaded { fleet, sandbox, registry })
 }
 
@@ -315,9 +322,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             set_pin(&cli.fleet, &connection, Some(Pin { origin: "user".into(), reason }))
         }
         Command::Unpin { connection } => set_pin(&cli.fleet, &connection, None),
+        Command::Plugins { command: PluginsCommand::Add { file } } => add_plugin(&cli.fleet, &file),
         Command::Plugins { command } => {
             let loaded = load(&cli.fleet)?;
             match command {
+                PluginsCommand::Add { .. } => unreachable!("handled above"),
                 PluginsCommand::List { json } => {
                     if json {
                         print_json(&render::plugins_json(&loaded.registry))?;
@@ -383,5 +392,65 @@ fn set_pin(fleet: &std::path::Path, id: &str, pin: Option<Pin>) -> Result<ExitCo
         Some(_) => println!("Pinned {} at {}. Upgrades leave it alone until `cutover unpin {}`.", connection.id, connection.version, connection.id),
         None => println!("Unpinned {}.", connection.id),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cutover plugins add`: everything a plugin must pass to run, checked before it enters the
+/// fleet; then the copy and the lock entry. The first add creates plugins.lock, pinning the
+/// plugins already in the directory as well.
+fn add_plugin(fleet: &std::path::Path, file: &std::path::Path) -> Result<ExitCode> {
+    use cutover::trust::{Lock, Locked, signature_path};
+    let fleet = Fleet::open(fleet)?;
+    let _lock = cutover::lock::FleetLock::acquire(&fleet.state_dir()?, "plugins add")?;
+    let sandbox = Sandbox::new(fleet.settings.limits.clone())?;
+    let trust = &fleet.settings.trust;
+    let plugin = Registry::load_one(file, &sandbox, trust, None, None)
+        .with_context(|| format!("plugin {} refused; nothing was added", file.display()))?;
+    let dir = fleet.plugins_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let existing = Registry::load(&dir, &sandbox, trust, None).context("the fleet's current plugins do not load; fix them first")?;
+    if let Some(other) = existing.all().iter().find(|o| {
+        o.file != plugin.file && o.manifest.connector == plugin.manifest.connector && o.produces == plugin.produces
+    }) {
+        bail!(
+            "{} already migrates {} to {}; remove it (and its plugins.lock entry) first if {} replaces it",
+            other.file, plugin.manifest.connector, plugin.produces, plugin.file
+        );
+    }
+    let mut lock = Lock::read(&dir)?.unwrap_or_else(|| Lock {
+        plugins: existing.all().iter().map(|p| Locked {
+            file: p.file.clone(),
+            sha256: p.sha256.clone(),
+            connector: p.manifest.connector.clone(),
+            produces: p.produces.to_string(),
+            signer: p.signer.clone(),
+        }).collect(),
+    });
+    cutover::store::write_atomic(&dir.join(&plugin.file), &std::fs::read(file)?)?;
+    let signature = signature_path(file);
+    if signature.exists() {
+        cutover::store::write_atomic(&signature_path(&dir.join(&plugin.file)), &std::fs::read(&signature)?)?;
+    }
+    lock.upsert(Locked {
+        file: plugin.file.clone(),
+        sha256: plugin.sha256.clone(),
+        connector: plugin.manifest.connector.clone(),
+        produces: plugin.produces.to_string(),
+        signer: plugin.signer.clone(),
+    });
+    lock.write(&dir)?;
+    println!(
+        "Added {} (sha256 {}): {} {} → {}, {}. Pinned in {}.",
+        plugin.file,
+        plugin.sha256,
+        plugin.manifest.connector,
+        plugin.manifest.applies_to,
+        plugin.produces,
+        match &plugin.signer {
+            Some(key) => format!("signed by {key}"),
+            None => "unsigned".into(),
+        },
+        dir.join(cutover::trust::LOCK_FILE).display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -307,8 +307,8 @@ pub fn applied(applied: &Applied, plan: &Plan) -> String {
                 applied.failed.len(),
                 applied.unchanged
             );
-            for (id, reason) in &applied.failed {
-                let _ = writeln!(out, "  failed {id}: {reason}");
+            for f in &applied.failed {
+                let _ = writeln!(out, "  failed {}: {}", f.id, f.error);
             }
         }
     }
@@ -358,7 +358,11 @@ pub fn history(runs: &[Run]) -> String {
                     s.from_version,
                     s.to_version,
                     match (&s.plugin_file, &s.plugin_sha256) {
-                        (Some(f), Some(h)) => format!("via {f} (sha256 {})", &h[..12]),
+                        (Some(f), Some(h)) => format!(
+                            "via {f} (sha256 {}{})",
+                            &h[..12],
+                            s.plugin_signer.as_deref().map(|k| format!(", signed by {k}")).unwrap_or_default()
+                        ),
                         _ => "automatic".into(),
                     }
                 );
@@ -380,14 +384,15 @@ pub fn plugins(registry: &Registry) -> String {
         let m = &p.manifest;
         let _ = writeln!(
             out,
-            "{}  {}  {} {} → {}  deadline {}  contract {}",
+            "{}  {}  {} {} → {}  deadline {}  contract {}  {}",
             p.file,
             &p.sha256[..12],
             m.connector,
             m.applies_to,
             m.produces,
             m.upgrade_deadline.as_deref().unwrap_or("-"),
-            p.contract().as_str()
+            p.contract().as_str(),
+            p.signer.as_deref().map(|k| format!("signed by {k}")).unwrap_or_else(|| "unsigned".into())
         );
     }
     out
@@ -395,7 +400,7 @@ pub fn plugins(registry: &Registry) -> String {
 
 pub fn plugin_json(p: &Plugin) -> Value {
     json!({
-        "file": p.file, "sha256": p.sha256, "size": p.size,
+        "file": p.file, "sha256": p.sha256, "size": p.size, "signer": p.signer,
         "contract": p.contract().as_str(), "manifest": p.manifest,
     })
 }

@@ -9,14 +9,14 @@ wasmtime::component::bindgen!({
     world: "plugin",
 });
 
-use cutover::migration::types as wit;
+use self::cutover::migration::types as wit;
 
 pub use self::Plugin as Bindings;
 pub use self::PluginPre as BindingsPre;
 
-impl cutover::migration::host::Host for HostState {
-    fn log(&mut self, level: cutover::migration::host::Level, message: String) {
-        use cutover::migration::host::Level;
+impl self::cutover::migration::host::Host for HostState {
+    fn log(&mut self, level: self::cutover::migration::host::Level, message: String) {
+        use self::cutover::migration::host::Level;
         use crate::sandbox::LogLevel;
         let level = match level {
             Level::Trace => LogLevel::Trace,
@@ -29,7 +29,7 @@ impl cutover::migration::host::Host for HostState {
     }
 }
 
-impl cutover::migration::types::Host for HostState {}
+impl self::cutover::migration::types::Host for HostState {}
 
 pub fn add_to_linker(linker: &mut wasmtime::component::Linker<HostState>) -> anyhow::Result<()> {
     Ok(Plugin::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(linker, |s| s)?)

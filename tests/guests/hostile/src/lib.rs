@@ -1,17 +1,30 @@
 //! A plugin that misbehaves on purpose, for the sandbox tests.
 //!
-//! It migrates `test/source-hostile` 1.x → 2.0.0, and what it does is chosen per connection
-//! by the config field `hostile`: behave (`none`), trap, loop forever, exhaust memory,
-//! recurse without end, panic, return invalid JSON or a giant output, spam the log, or probe
-//! the clock, randomness, environment and arguments and report what it saw. (Files are
-//! probed by `tests/guests/forbidden`: using them at all gets a plugin refused at load.)
+//! It is written against the raw WIT bindings, not the SDK, since a hostile plugin would
+//! not use the SDK's guard rails: it can return any text at all. It migrates
+//! `test/source-hostile` 1.x → 2.0.0, and what it does is chosen per connection by the
+//! config field `hostile`: behave (`none`), trap after partial work, loop forever, exhaust
+//! memory, recurse without end, panic, refuse, return invalid JSON, the wrong shapes or a
+//! giant output, spam the log, or probe the clock, randomness, environment and arguments and
+//! report what it saw. (Files are probed by `tests/guests/forbidden`: using them at all gets
+//! a plugin refused at load.)
+#![cfg(target_arch = "wasm32")]
 
-use cutover_plugin::{Connection, Error, Manifest, Migration, Outcome, Result, Value, info, json};
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../../wit/since_v1.0.0",
+        world: "plugin",
+    });
+}
+
+use bindings::cutover::migration::host::{Level, log};
+use bindings::cutover::migration::types::{Connection, Manifest, MigrationError, Outcome};
+use serde_json::{Value, json};
 use std::hint::black_box;
 
-pub struct Hostile;
+struct Hostile;
 
-impl Migration for Hostile {
+impl bindings::Guest for Hostile {
     fn manifest() -> Manifest {
         Manifest {
             connector: "test/source-hostile".into(),
@@ -19,23 +32,33 @@ impl Migration for Hostile {
             produces: "2.0.0".into(),
             message: "A breaking change that exists to test the sandbox.".into(),
             upgrade_deadline: Some("2030-01-01".into()),
+            deadline_action: None,
             documentation_url: "https://example.invalid/hostile".into(),
+            scoped_streams: Vec::new(),
+            preconditions: Vec::new(),
             guide: "Nothing to read.".into(),
-            ..Default::default()
         }
     }
 
-    fn migrate(connection: Connection) -> Result<Outcome> {
-        let mode = connection.config.get("hostile").and_then(Value::as_str).unwrap_or("none").to_owned();
-        let mut out = connection.into_outcome();
+    fn migrate(c: Connection) -> Result<Outcome, MigrationError> {
+        let mut config: Value = serde_json::from_str(&c.config).map_err(|e| MigrationError::InvalidInput(e.to_string()))?;
+        let mode = config.get("hostile").and_then(Value::as_str).unwrap_or("none").to_owned();
+        let outcome = |config: String| Outcome {
+            config,
+            catalog: c.catalog.clone(),
+            state: c.state.clone(),
+            actions: Vec::new(),
+            notes: Vec::new(),
+        };
         match mode.as_str() {
-            "none" => out.config["migrated"] = json!(true),
+            "none" => config["migrated"] = json!(true),
             "trap" => {
-                out.config["half"] = json!("done");
+                config["half"] = json!("done");
+                black_box(&config);
                 std::process::abort()
             }
             "loop" => loop {
-                black_box(&mut out);
+                black_box(&mut config);
             },
             "memory" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
@@ -43,16 +66,18 @@ impl Migration for Hostile {
                     hoard.push(black_box(vec![7u8; 1 << 20]));
                 }
             }
-            "recursion" => out.config["depth"] = json!(recurse(0)),
+            "recursion" => config["depth"] = json!(recurse(0)),
             "panic" => panic!("hostile plugin panicked on purpose"),
-            "refuse" => return Err(Error::NeedsOperator("hostile plugin wants a human".into())),
-            "giant-output" => out.config["blob"] = json!("x".repeat(96 << 20)),
+            "refuse" => return Err(MigrationError::NeedsOperator("hostile plugin wants a human".into())),
+            "invalid-json" => return Ok(outcome("{\"config\": not json".into())),
+            "wrong-shape" => return Ok(Outcome { state: "{\"not\": \"a list\"}".into(), ..outcome(c.config.clone()) }),
+            "giant-output" => config["blob"] = json!("x".repeat(96 << 20)),
             "log-spam" => {
                 let filler = "y".repeat(10_000);
                 for i in 0..20_000 {
-                    info(&format!("line {i} {filler}"));
+                    log(Level::Info, &format!("line {i} {filler}"));
                 }
-                out.config["logged"] = json!(true);
+                config["logged"] = json!(true);
             }
             "probe" => {
                 let now = std::time::SystemTime::now()
@@ -63,7 +88,7 @@ impl Migration for Hostile {
                 use std::hash::{BuildHasher, Hasher};
                 let mut h = std::collections::hash_map::RandomState::new().build_hasher();
                 h.write_u8(1);
-                out.config["probe"] = json!({
+                config["probe"] = json!({
                     "wall_clock_secs": now,
                     "monotonic_elapsed_nanos": mono.elapsed().as_nanos() as u64,
                     "hash": h.finish(),
@@ -71,9 +96,9 @@ impl Migration for Hostile {
                     "args": std::env::args().count(),
                 });
             }
-            other => return Err(Error::InvalidInput(format!("unknown hostile mode {other:?}"))),
+            other => return Err(MigrationError::InvalidInput(format!("unknown hostile mode {other:?}"))),
         }
-        Ok(out)
+        Ok(outcome(config.to_string()))
     }
 }
 
@@ -82,4 +107,4 @@ fn recurse(depth: u64) -> u64 {
     if black_box(depth) == u64::MAX { pad[0] } else { recurse(depth + 1) + pad[1] }
 }
 
-cutover_plugin::export!(Hostile);
+bindings::export!(Hostile with_types_in bindings);
