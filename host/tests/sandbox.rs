@@ -36,7 +36,7 @@ fn by_id<'a>(plan: &'a Value, id: &str) -> &'a Value {
 
 #[test]
 fn every_failure_stays_with_its_connection() {
-    let modes = ["none", "trap", "loop", "memory", "recursion", "panic", "giant-output", "refuse", "invalid-json", "wrong-shape"];
+    let modes = ["none", "trap", "loop", "memory", "recursion", "panic", "giant-output", "refuse", "invalid-json", "wrong-shape", "invalid-utf8"];
     let fleet = hostile_fleet(&modes);
     fleet.write(&hostile_connection("also-fine", "none"));
     let before = fleet.documents();
@@ -63,9 +63,10 @@ fn every_failure_stays_with_its_connection() {
     assert!(reason("refuse").contains("needs the operator: hostile plugin wants a human"), "{}", reason("refuse"));
     assert!(reason("invalid-json").contains("returned config that is not valid JSON"), "{}", reason("invalid-json"));
     assert!(reason("wrong-shape").contains("returned a state that is not an array"), "{}", reason("wrong-shape"));
+    assert!(reason("invalid-utf8").contains("utf-8"), "{}", reason("invalid-utf8"));
 
     let out = cutover(&fleet, &["apply", "--all"]).expect(1).stdout;
-    assert!(out.contains("2 connection(s) written, 9 failed"), "{out}");
+    assert!(out.contains("2 connection(s) written, 10 failed"), "{out}");
     let after = fleet.documents();
     for mode in &modes[1..] {
         let file = format!("{mode}.json");
@@ -76,7 +77,7 @@ fn every_failure_stays_with_its_connection() {
     let history = cutover(&fleet, &["history", "--json"]).expect(0).json();
     assert_eq!(history[0]["status"], "partial");
     let failed = history[0]["changes"].as_array().unwrap().iter().filter(|c| c["state"] == "failed").count();
-    assert_eq!(failed, 9);
+    assert_eq!(failed, 10);
     // Two runs of the whole hostile fleet, each bounded by the 1 s deadline per call.
     assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
 }

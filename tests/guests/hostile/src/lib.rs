@@ -4,10 +4,10 @@
 //! not use the SDK's guard rails: it can return any text at all. It migrates
 //! `test/source-hostile` 1.x → 2.0.0, and what it does is chosen per connection by the
 //! config field `hostile`: behave (`none`), trap after partial work, loop forever, exhaust
-//! memory, recurse without end, panic, refuse, return invalid JSON, the wrong shapes or a
-//! giant output, spam the log, or probe the clock, randomness, environment and arguments and
-//! report what it saw. (Files are probed by `tests/guests/forbidden`: using them at all gets
-//! a plugin refused at load.)
+//! memory, recurse without end, panic, refuse, return invalid JSON, invalid UTF-8, the wrong
+//! shapes or a giant output, spam the log, or probe the clock, randomness, environment and
+//! arguments and report what it saw. (Files are probed by `tests/guests/forbidden`: using
+//! them at all gets a plugin refused at load.)
 #![cfg(target_arch = "wasm32")]
 
 mod bindings {
@@ -72,6 +72,14 @@ impl bindings::Guest for Hostile {
             "invalid-json" => return Ok(outcome("{\"config\": not json".into())),
             "wrong-shape" => return Ok(Outcome { state: "{\"not\": \"a list\"}".into(), ..outcome(c.config.clone()) }),
             "giant-output" => config["blob"] = json!("x".repeat(96 << 20)),
+            "invalid-utf8" => {
+                // Not valid UTF-8: exactly what a hostile plugin would hand the host. The
+                // canonical ABI must refuse to lift it.
+                let bytes = vec![b'o', b'k', 0xff, 0xfe];
+                // SAFETY: deliberately violated; the string is only passed through the ABI.
+                let note = unsafe { String::from_utf8_unchecked(bytes) };
+                return Ok(Outcome { notes: vec![note], ..outcome(c.config.clone()) });
+            }
             "log-spam" => {
                 let filler = "y".repeat(10_000);
                 for i in 0..20_000 {
