@@ -7,7 +7,7 @@
 
 use crate::fleet::Fleet;
 use crate::journal::Writer;
-use crate::ledger::{NewChange, NewStep, RunKind};
+use crate::ledger::{NewChange, RunKind, Step};
 use crate::plan::{ConnectionPlan, Plan, PluginRef, Status};
 use anyhow::{Result, bail};
 use serde::Serialize;
@@ -129,7 +129,7 @@ pub fn apply(
             steps: c
                 .steps
                 .iter()
-                .map(|s| NewStep {
+                .map(|s| Step {
                     from_version: s.from.to_string(),
                     to_version: s.to.to_string(),
                     plugin_file: s.plugin.as_ref().map(|p| p.file.clone()),

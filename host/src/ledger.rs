@@ -84,18 +84,7 @@ pub struct NewChange<'a> {
     pub to_version: Option<String>,
     pub before: &'a [u8],
     pub after: &'a [u8],
-    pub steps: Vec<NewStep>,
-}
-
-/// One migration step of a change.
-pub struct NewStep {
-    pub from_version: String,
-    pub to_version: String,
-    pub plugin_file: Option<String>,
-    pub plugin_sha256: Option<String>,
-    pub plugin_signer: Option<String>,
-    pub input_sha256: String,
-    pub output_sha256: String,
+    pub steps: Vec<Step>,
 }
 
 /// A run, as history shows it.
@@ -128,10 +117,9 @@ pub struct Change {
     pub steps: Vec<Step>,
 }
 
-/// A recorded migration step.
+/// One migration step of a change, in chain order.
 #[derive(Clone, Debug, Serialize)]
 pub struct Step {
-    pub seq: i64,
     pub from_version: String,
     pub to_version: String,
     pub plugin_file: Option<String>,
@@ -350,7 +338,7 @@ impl Ledger {
             })?
             .collect::<Result<_, _>>()?;
         let mut steps = self.db.prepare(
-            "SELECT seq, from_version, to_version, plugin_file, plugin_sha256, plugin_signer, input_sha256, output_sha256 FROM steps WHERE change_id = ?1 ORDER BY seq",
+            "SELECT from_version, to_version, plugin_file, plugin_sha256, plugin_signer, input_sha256, output_sha256 FROM steps WHERE change_id = ?1 ORDER BY seq",
         )?;
         changes
             .into_iter()
@@ -358,14 +346,13 @@ impl Ledger {
                 c.steps = steps
                     .query_map(params![c.id], |r| {
                         Ok(Step {
-                            seq: r.get(0)?,
-                            from_version: r.get(1)?,
-                            to_version: r.get(2)?,
-                            plugin_file: r.get(3)?,
-                            plugin_sha256: r.get(4)?,
-                            plugin_signer: r.get(5)?,
-                            input_sha256: r.get(6)?,
-                            output_sha256: r.get(7)?,
+                            from_version: r.get(0)?,
+                            to_version: r.get(1)?,
+                            plugin_file: r.get(2)?,
+                            plugin_sha256: r.get(3)?,
+                            plugin_signer: r.get(4)?,
+                            input_sha256: r.get(5)?,
+                            output_sha256: r.get(6)?,
                         })
                     })?
                     .collect::<Result<_, _>>()?;

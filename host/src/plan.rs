@@ -147,6 +147,15 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// The patches from a connection's documents to new ones.
+    pub fn between(old: &Connection, config: &Value, catalog: &Value, state: &Value) -> Self {
+        Self {
+            config: json_patch::diff(old.config(), config),
+            catalog: json_patch::diff(old.catalog(), catalog),
+            state: json_patch::diff(&old.state(), state),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.config.0.is_empty() && self.catalog.0.is_empty() && self.state.0.is_empty()
     }
@@ -228,11 +237,16 @@ impl Plan {
 
     /// Reads a saved plan.
     pub fn read(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read(path).with_context(|| format!("reading plan {}", path.display()))?;
-        let plan: Plan = serde_json::from_slice(&text)
-            .with_context(|| format!("{} is not a cutover plan (make one with `cutover plan --out FILE`)", path.display()))?;
+        let bytes = std::fs::read(path).with_context(|| format!("reading plan {}", path.display()))?;
+        Self::from_slice(&bytes).with_context(|| format!("{} is not a usable plan", path.display()))
+    }
+
+    /// Parses a saved plan.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self> {
+        let plan: Plan =
+            serde_json::from_slice(bytes).context("it is not a cutover plan (make one with `cutover plan --out FILE`)")?;
         if plan.format != FORMAT {
-            bail!("{} is a {:?} plan; this cutover reads {FORMAT:?}: plan again", path.display(), plan.format);
+            bail!("it is a {:?} plan; this cutover reads {FORMAT:?}: plan again", plan.format);
         }
         Ok(plan)
     }
@@ -465,16 +479,9 @@ impl Planner<'_> {
                         .sandbox
                         .migrate(&plugin.loaded, &input)
                         .map_err(|e| format!("step {from} → {to}, plugin {}: {e}", plugin.label()))?;
-                    let parse = |what: &str, text: &str| -> Result<Value, String> {
-                        serde_json::from_str(text).map_err(|e| {
-                            format!("step {from} → {to}, plugin {}: returned {what} that is not valid JSON: {e}", plugin.label())
-                        })
-                    };
-                    config = parse("config", &call.value.config)?;
-                    catalog = parse("catalog", &call.value.catalog)?;
-                    state = parse("state", &call.value.state)?;
-                    check_shapes(&config, &catalog, &state)
+                    let (c, k, st) = read_outcome(&call.value)
                         .map_err(|e| format!("step {from} → {to}, plugin {}: returned {e}", plugin.label()))?;
+                    (config, catalog, state) = (c, k, st);
                     let m = &plugin.manifest;
                     let affected = m.scoped_streams.is_empty() || m.scoped_streams.iter().any(|s| streams.contains(s.as_str()));
                     plan.steps.push(StepPlan {
@@ -503,11 +510,7 @@ impl Planner<'_> {
                 }
             }
         }
-        plan.changes = Changes {
-            config: json_patch::diff(connection.config(), &config),
-            catalog: json_patch::diff(connection.catalog(), &catalog),
-            state: json_patch::diff(&connection.state(), &state),
-        };
+        plan.changes = Changes::between(connection, &config, &catalog, &state);
         let to = steps.last().map(|s| s.to().clone()).unwrap_or_else(|| connection.version.clone());
         let output = connection.migrated(&to, config, catalog, state).to_bytes();
         // The output must itself be a valid document, or the next run could not read it.
@@ -516,6 +519,19 @@ impl Planner<'_> {
         plan.output = Some(output);
         Ok(())
     }
+}
+
+/// Reads what a plugin returned: three JSON documents with the outer shapes every version
+/// of every connector shares. Anything else is the plugin's error, described for the plan.
+pub fn read_outcome(outcome: &crate::migration::Outcome) -> Result<(Value, Value, Value), String> {
+    let parse = |what: &str, text: &str| -> Result<Value, String> {
+        serde_json::from_str(text).map_err(|e| format!("{what} that is not valid JSON: {e}"))
+    };
+    let config = parse("config", &outcome.config)?;
+    let catalog = parse("catalog", &outcome.catalog)?;
+    let state = parse("state", &outcome.state)?;
+    check_shapes(&config, &catalog, &state)?;
+    Ok((config, catalog, state))
 }
 
 /// The outer shapes every version of every connector shares.

@@ -145,27 +145,47 @@ impl Drop for EpochTicker {
     }
 }
 
+/// How a runaway call is stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interruption {
+    /// Epoch interruption against the wall-clock deadline (`timeout_ms`): what cutover uses.
+    /// It costs a load and compare at loop headers and function entries.
+    Epoch,
+    /// Fuel: a budget of wasm operations, counted as they run. Deterministic, but it costs
+    /// more per instruction (see BENCHMARKS.md) and bounds work, not time; kept so the
+    /// difference can be measured.
+    Fuel(u64),
+}
+
 /// The process-wide sandbox.
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<HostState>,
     limits: Limits,
-    _ticker: EpochTicker,
+    interruption: Interruption,
+    _ticker: Option<EpochTicker>,
 }
 
 impl Sandbox {
     pub fn new(limits: Limits) -> Result<Self> {
+        Self::with_interruption(limits, Interruption::Epoch)
+    }
+
+    pub fn with_interruption(limits: Limits, interruption: Interruption) -> Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
-        config.epoch_interruption(true);
+        match interruption {
+            Interruption::Epoch => config.epoch_interruption(true),
+            Interruption::Fuel(_) => config.consume_fuel(true),
+        };
         // Deep recursion must trap cleanly, not overflow the host's stack.
         config.max_wasm_stack(1 << 20);
         let engine = Engine::new(&config).map_err(anyhow::Error::from).context("creating the wasmtime engine")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("linking WASI")?;
         wit::since_v1_0_0::add_to_linker(&mut linker).context("linking the cutover host interface")?;
-        let ticker = EpochTicker::start(engine.clone());
-        Ok(Self { engine, linker, limits, _ticker: ticker })
+        let ticker = (interruption == Interruption::Epoch).then(|| EpochTicker::start(engine.clone()));
+        Ok(Self { engine, linker, limits, interruption, _ticker: ticker })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -226,8 +246,10 @@ impl Sandbox {
     ) -> Result<Call<T>, SandboxError> {
         let mut store = Store::new(&self.engine, HostState::new(&self.limits));
         store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
-        let ticks = self.limits.timeout_ms.div_ceil(TICK.as_millis() as u64).max(1);
-        store.set_epoch_deadline(ticks);
+        match self.interruption {
+            Interruption::Epoch => store.set_epoch_deadline(self.limits.timeout_ms.div_ceil(TICK.as_millis() as u64).max(1)),
+            Interruption::Fuel(units) => store.set_fuel(units).expect("fuel is enabled in this engine's config"),
+        }
         let result = plugin.pre.instantiate(&mut store).and_then(|bindings| f(&mut store, &bindings));
         let value = match result {
             Ok(Ok(v)) => v,
@@ -246,7 +268,7 @@ impl Sandbox {
             Some(LimitHit::Instances) => return SandboxError::ResourceLimit("instance"),
             None => {}
         }
-        if let Some(Trap::Interrupt) = e.downcast_ref::<Trap>() {
+        if let Some(Trap::Interrupt | Trap::OutOfFuel) = e.downcast_ref::<Trap>() {
             return SandboxError::Timeout { timeout_ms: self.limits.timeout_ms };
         }
         let trap = match e.downcast_ref::<Trap>() {

@@ -350,11 +350,11 @@ pub fn history(runs: &[Run]) -> String {
                 &c.before_sha256[..12],
                 c.after_sha256.as_deref().map(|s| &s[..12]).unwrap_or("-")
             );
-            for s in &c.steps {
+            for (seq, s) in c.steps.iter().enumerate() {
                 let _ = writeln!(
                     out,
                     "    step {} {} → {} {}",
-                    s.seq,
+                    seq + 1,
                     s.from_version,
                     s.to_version,
                     match (&s.plugin_file, &s.plugin_sha256) {
