@@ -87,7 +87,7 @@ fn main() {
         });
         println!(
             "{:<28} {:>12?} {:>12?} {:>12?} {:>13.2}x {:>10.2}x",
-            format!("{label} ({} KB)", input.len() / 1024),
+            format!("{label} ({} B)", input.len()),
             native,
             with_epoch,
             with_fuel,

@@ -264,27 +264,21 @@ pub struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    /// Plans every connection of the fleet (or those in `options.only`), calling `progress`
-    /// after each.
-    pub fn plan(&self, mut progress: impl FnMut(&ConnectionPlan)) -> Result<Plan> {
+    /// Plans every connection of the fleet (or those in `options.only`) on every core,
+    /// calling `progress` after each. The plan lists connections in file-name order,
+    /// whatever order the workers finish in.
+    pub fn plan(&self, progress: impl FnMut(&ConnectionPlan) + Send) -> Result<Plan> {
         let entries = self.fleet.entries()?;
         for id in &self.options.only {
             if !entries.iter().any(|e| e.parsed.as_ref().is_ok_and(|c| &c.id == id)) {
                 bail!("no connection {id:?} in fleet {}; `cutover status` lists them", self.fleet.root().display());
             }
         }
-        let mut connections = Vec::new();
-        for entry in &entries {
-            if !self.options.only.is_empty()
-                && !entry.parsed.as_ref().is_ok_and(|c| self.options.only.contains(&c.id))
-            {
-                continue;
-            }
-            let plan = self.plan_entry(entry);
-            tracing::debug!(connection = %plan.id, status = plan.status.as_str(), reason = plan.reason.as_deref().unwrap_or(""), "planned");
-            progress(&plan);
-            connections.push(plan);
-        }
+        let selected: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| self.options.only.is_empty() || e.parsed.as_ref().is_ok_and(|c| self.options.only.contains(&c.id)))
+            .collect();
+        let connections = self.plan_parallel(&selected, progress);
         Ok(Plan {
             format: FORMAT.into(),
             cutover_version: env!("CARGO_PKG_VERSION").into(),
@@ -293,6 +287,32 @@ impl Planner<'_> {
             plugins: self.registry.all().iter().map(PluginRef::from).collect(),
             connections,
         })
+    }
+
+    /// Plans `entries` on up to one worker per core. Each plugin call has its own store,
+    /// so workers share nothing but the compiled plugins.
+    fn plan_parallel(&self, entries: &[&Entry], progress: impl FnMut(&ConnectionPlan) + Send) -> Vec<ConnectionPlan> {
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(entries.len()).max(1);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let progress = std::sync::Mutex::new(progress);
+        let mut slots: Vec<Option<ConnectionPlan>> = Vec::new();
+        slots.resize_with(entries.len(), || None);
+        let slots = std::sync::Mutex::new(slots);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(entry) = entries.get(i) else { break };
+                        let plan = self.plan_entry(entry);
+                        tracing::debug!(connection = %plan.id, status = plan.status.as_str(), reason = plan.reason.as_deref().unwrap_or(""), "planned");
+                        (progress.lock().expect("progress callback panicked"))(&plan);
+                        slots.lock().expect("a planning worker panicked")[i] = Some(plan);
+                    }
+                });
+            }
+        });
+        slots.into_inner().expect("a planning worker panicked").into_iter().map(|p| p.expect("every entry planned")).collect()
     }
 
     /// Plans one connection document.

@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use store::HostState;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, Store, Trap};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 use wit::ContractVersion;
 
 /// How long one epoch tick lasts; deadlines are counted in ticks.
@@ -145,6 +145,24 @@ impl Drop for EpochTicker {
     }
 }
 
+/// Instances the pooling allocator keeps ready: enough for a call on every core at once,
+/// with room to spare.
+const POOL_INSTANCES: u32 = 64;
+
+/// The pooling allocator: instance slots (memories, tables, stacks) reserved once and
+/// reused, so a fresh store per call costs a slot reset instead of fresh mappings. Each
+/// slot is sized by the fleet's limits.
+fn pool(limits: &Limits) -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(POOL_INSTANCES)
+        .total_core_instances(POOL_INSTANCES * 8)
+        .total_memories(POOL_INSTANCES * 2)
+        .total_tables(POOL_INSTANCES * 8)
+        .max_memory_size(limits.memory_bytes)
+        .table_elements(limits.table_elements);
+    pool
+}
+
 /// How a runaway call is stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interruption {
@@ -174,6 +192,7 @@ impl Sandbox {
     pub fn with_interruption(limits: Limits, interruption: Interruption) -> Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(&limits)));
         match interruption {
             Interruption::Epoch => config.epoch_interruption(true),
             Interruption::Fuel(_) => config.consume_fuel(true),
