@@ -5,12 +5,14 @@
 //!   cutover.toml            settings: plugins directory, platform versions, targets, limits
 //!   plugins/*.wasm          migration plugins
 //!   connections/<id>.json   one document per connection
+//!   specs/<connector>/<version>.json   connector specs migrated configs are checked against
 //!   .cutover/               ledger.sqlite (history, snapshots, journal) and the run lock
 //! ```
 
 use crate::connection::Connection;
 use crate::registry::sha256_hex;
 use crate::settings::Settings;
+use crate::specs::Specs;
 use crate::store::{DirStore, Store};
 use anyhow::{Context, Result, bail};
 use std::collections::HashMap;
@@ -20,6 +22,7 @@ pub struct Fleet {
     root: PathBuf,
     pub settings: Settings,
     store: DirStore,
+    specs: Specs,
 }
 
 /// One connection document as read, before and after parsing.
@@ -46,7 +49,7 @@ impl Fleet {
             );
         }
         let settings = Settings::load(&root.join("cutover.toml"))?;
-        Ok(Self { store: DirStore::new(connections), settings, root })
+        Ok(Self { store: DirStore::new(connections), settings, specs: Specs::new(&root), root })
     }
 
     pub fn root(&self) -> &Path {
@@ -66,6 +69,11 @@ impl Fleet {
 
     pub fn store(&self) -> &dyn Store {
         &self.store
+    }
+
+    /// The connector specs the fleet holds (`specs/`).
+    pub fn specs(&self) -> &Specs {
+        &self.specs
     }
 
     /// The path of a document, for messages.

@@ -27,3 +27,4 @@ pub mod apply;
 pub mod journal;
 pub mod rollback;
 pub mod trust;
+pub mod specs;

@@ -472,8 +472,13 @@ impl Planner<'_> {
         let (mut config, mut catalog, mut state) = (connection.config().clone(), connection.catalog().clone(), connection.state());
         for step in steps {
             let input_sha256 = documents_sha256(&config, &catalog, &state);
+            let (from, to) = (step.from(), step.to());
+            let conforms = |config: &Value| {
+                self.fleet.specs().check(&connection.connector, to, config).map_err(|e| format!("step {from} → {to}: {e}"))
+            };
             match step {
                 Step::Automatic { from, to } => {
+                    conforms(&config)?;
                     plan.steps.push(StepPlan {
                         from: from.clone(),
                         to: to.clone(),
@@ -502,6 +507,7 @@ impl Planner<'_> {
                     let (c, k, st) = read_outcome(&call.value)
                         .map_err(|e| format!("step {from} → {to}, plugin {}: returned {e}", plugin.label()))?;
                     (config, catalog, state) = (c, k, st);
+                    conforms(&config)?;
                     let m = &plugin.manifest;
                     let affected = m.scoped_streams.is_empty() || m.scoped_streams.iter().any(|s| streams.contains(s.as_str()));
                     plan.steps.push(StepPlan {

@@ -175,3 +175,22 @@ fn a_missing_precondition_blocks_the_step_and_names_it() {
     assert!(err.contains("pinterest-ads-eu (blocked)") && err.contains("Nothing was written"), "{err}");
     assert_eq!(fleet.documents(), before);
 }
+
+#[test]
+fn a_config_the_target_spec_rejects_fails_with_its_pointer() {
+    let fleet = fleet_with(&["pinterest-ads-eu", "pinterest-organic"]);
+    let mut doc = fleet.read("pinterest-ads-eu");
+    doc["config"]["start_date"] = "2023/01/01".into();
+    doc["config"]["status"] = serde_json::json!(["ACTIVE", "DELETED"]);
+    fleet.write(&doc);
+    let before = fleet.read_raw("pinterest-ads-eu");
+    let plan = cutover(&fleet, &["plan", "--all", "--json"]).expect(1).json();
+    let failed = &plan["connections"][0];
+    assert_eq!(failed["status"], "failed");
+    let reason = failed["reason"].as_str().unwrap();
+    assert!(reason.contains("does not conform to the airbyte/source-pinterest 2.0.0 spec"), "{reason}");
+    assert!(reason.contains("/start_date: ") && reason.contains("/status/1: "), "each problem with its pointer: {reason}");
+    cutover(&fleet, &["apply", "--all"]).expect(1);
+    assert_eq!(fleet.read_raw("pinterest-ads-eu"), before, "nothing written for it");
+    assert_eq!(fleet.read("pinterest-organic")["version"], "2.0.0", "the others are applied");
+}

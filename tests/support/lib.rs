@@ -78,6 +78,20 @@ pub fn plugin(package: &str) -> PathBuf {
     path
 }
 
+/// Copies a directory tree (files and folders only).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// A fleet in a temporary directory.
 pub struct Fleet {
     dir: tempfile::TempDir,
@@ -93,7 +107,8 @@ impl Fleet {
         Self { dir }
     }
 
-    /// A copy of `examples/fleet`, with the real Pinterest plugins.
+    /// A copy of `examples/fleet` (settings, connections, specs), with the real Pinterest
+    /// plugins.
     pub fn example() -> Self {
         let src = root().join("examples").join("fleet");
         let fleet = Self::new(&std::fs::read_to_string(src.join("cutover.toml")).unwrap());
@@ -101,6 +116,7 @@ impl Fleet {
             let entry = entry.unwrap();
             std::fs::copy(entry.path(), fleet.path().join("connections").join(entry.file_name())).unwrap();
         }
+        copy_tree(&src.join("specs"), &fleet.path().join("specs"));
         fleet.add_plugin("source-pinterest-v1");
         fleet.add_plugin("source-pinterest-v2");
         fleet

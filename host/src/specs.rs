@@ -1,0 +1,73 @@
+//! Connector specs: the JSON Schema a version's config must satisfy.
+//!
+//! A fleet may hold the spec of any connector version under
+//! `specs/<connector>/<version>.json` (for example `specs/airbyte/source-pinterest/2.0.0.json`):
+//! either the `connectionSpecification` schema itself or a whole connector spec containing one.
+//! Whenever a step produces a version whose spec the fleet has, the migrated config is validated
+//! against it, and a config that does not conform fails the connection with the JSON Pointer of
+//! each problem, before anything could be written.
+
+use semver::Version;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+type Validators = HashMap<(String, Version), Option<Arc<jsonschema::Validator>>>;
+
+pub struct Specs {
+    root: PathBuf,
+    loaded: Mutex<Validators>,
+}
+
+impl Specs {
+    pub fn new(fleet_root: &Path) -> Self {
+        Self { root: fleet_root.join("specs"), loaded: Mutex::new(HashMap::new()) }
+    }
+
+    /// Where the spec of `connector` at `version` lives.
+    pub fn path(&self, connector: &str, version: &Version) -> PathBuf {
+        self.root.join(connector).join(format!("{version}.json"))
+    }
+
+    fn validator(&self, connector: &str, version: &Version) -> Result<Option<Arc<jsonschema::Validator>>, String> {
+        let key = (connector.to_owned(), version.clone());
+        if let Some(v) = self.loaded.lock().expect("specs cache poisoned").get(&key) {
+            return Ok(v.clone());
+        }
+        let path = self.path(connector, version);
+        let validator = if path.exists() {
+            let text = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+            let spec: Value = serde_json::from_slice(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+            let schema = spec.get("connectionSpecification").unwrap_or(&spec);
+            let v = jsonschema::validator_for(schema)
+                .map_err(|e| format!("{} is not a usable JSON Schema: {e}", path.display()))?;
+            Some(Arc::new(v))
+        } else {
+            None
+        };
+        self.loaded.lock().expect("specs cache poisoned").insert(key, validator.clone());
+        Ok(validator)
+    }
+
+    /// Checks `config` against the spec of `connector` at `version`, if the fleet has it.
+    pub fn check(&self, connector: &str, version: &Version, config: &Value) -> Result<(), String> {
+        let Some(validator) = self.validator(connector, version)? else { return Ok(()) };
+        let problems: Vec<String> = validator
+            .iter_errors(config)
+            .take(10)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                format!("{}: {e}", if at.is_empty() { "/".to_owned() } else { at })
+            })
+            .collect();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "the migrated config does not conform to the {connector} {version} spec ({}): {}",
+            self.path(connector, version).display(),
+            problems.join("; ")
+        ))
+    }
+}
