@@ -12,20 +12,6 @@ use cutover::registry::Registry;
 use cutover::sandbox::Sandbox;
 use std::time::Instant;
 
-fn connection(i: usize) -> serde_json::Value {
-    serde_json::json!({
-        "id": format!("c{i:06}"), "connector": "airbyte/source-pinterest", "version": "1.3.3", "pin": null,
-        "config": {"start_date": "2023-01-01", "credentials": {"auth_method": "oauth2.0", "client_id": "1", "client_secret": "s", "refresh_token": "r"}},
-        "catalog": {"streams": [
-            {"stream": {"name": "campaigns", "json_schema": {"type": "object", "properties": {"id": {"type": ["null", "string"]}, "updated_time": {"type": ["null", "integer"]}}},
-                        "supported_sync_modes": ["full_refresh", "incremental"], "source_defined_cursor": true, "default_cursor_field": ["updated_time"], "source_defined_primary_key": [["id"]]},
-             "sync_mode": "incremental", "cursor_field": ["updated_time"], "destination_sync_mode": "append_dedup", "primary_key": [["id"]]},
-            {"stream": {"name": "boards", "json_schema": {"type": "object", "properties": {"id": {"type": ["null", "string"]}}}, "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"]]},
-             "sync_mode": "full_refresh", "destination_sync_mode": "overwrite", "primary_key": [["id"]]}
-        ]},
-        "state": [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": {"updated_time": 1714521600 + i}}}]
-    })
-}
 
 fn fleet(n: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -34,7 +20,7 @@ fn fleet(n: usize) -> tempfile::TempDir {
     std::fs::write(dir.path().join("cutover.toml"), "[platform]\nplatform = \"0.63.14\"\n[connectors.\"airbyte/source-pinterest\"]\ntarget = \"2.0.0\"\n").unwrap();
     std::fs::copy(cutover_tests::plugin("source-pinterest-v2"), dir.path().join("plugins/source_pinterest_v2.wasm")).unwrap();
     for i in 0..n {
-        let doc = connection(i);
+        let doc = cutover_tests::small_pinterest_connection(&format!("c{i:06}"), 1714521600 + i as u64);
         std::fs::write(dir.path().join(format!("connections/c{i:06}.json")), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
     }
     dir

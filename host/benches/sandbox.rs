@@ -35,20 +35,6 @@ fn input_from(doc: &serde_json::Value) -> Input {
     }
 }
 
-fn tiny() -> serde_json::Value {
-    serde_json::json!({
-        "id": "tiny", "connector": "airbyte/source-pinterest", "version": "1.3.3",
-        "config": {"start_date": "2023-01-01", "credentials": {"auth_method": "oauth2.0", "client_id": "1", "client_secret": "s", "refresh_token": "r"}},
-        "catalog": {"streams": [
-            {"stream": {"name": "campaigns", "json_schema": {"type": "object", "properties": {"id": {"type": ["null", "string"]}, "updated_time": {"type": ["null", "integer"]}}},
-                        "supported_sync_modes": ["full_refresh", "incremental"], "source_defined_cursor": true, "default_cursor_field": ["updated_time"], "source_defined_primary_key": [["id"]]},
-             "sync_mode": "incremental", "cursor_field": ["updated_time"], "destination_sync_mode": "append_dedup", "primary_key": [["id"]]},
-            {"stream": {"name": "boards", "json_schema": {"type": "object", "properties": {"id": {"type": ["null", "string"]}}}, "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"]]},
-             "sync_mode": "full_refresh", "destination_sync_mode": "overwrite", "primary_key": [["id"]]}
-        ]},
-        "state": [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": {"updated_time": 1714521600}}}]
-    })
-}
 
 fn main() {
     let wasm = std::fs::read(cutover_tests::plugin("source-pinterest-v2")).unwrap();
@@ -65,7 +51,7 @@ fn main() {
     .unwrap();
     println!("source-pinterest 1.3.3 → 2.0.0, median of repeated runs, one connection per call");
     println!("{:<28} {:>12} {:>12} {:>12} {:>14} {:>11}", "connection", "native", "epoch", "fuel", "epoch/native", "fuel/epoch");
-    for (label, doc, runs) in [("tiny", tiny(), 2000), ("full, 33 streams", full, 40)] {
+    for (label, doc, runs) in [("tiny", cutover_tests::small_pinterest_connection("tiny", 1714521600), 2000), ("full, 33 streams", full, 40)] {
         let input = input_from(&doc);
         let native = median(runs, || {
             let c = Connection::parse(

@@ -226,11 +226,7 @@ impl Plan {
         s
     }
 
-    /// Whether any connection has an input error (which stops an apply).
-    pub fn has_input_errors(&self) -> bool {
-        self.connections.iter().any(|c| c.status.is_input_error())
-    }
-
+    /// Whether any connection could not be planned or failed.
     pub fn has_errors(&self) -> bool {
         self.connections.iter().any(|c| c.status.is_input_error() || c.status == Status::Failed)
     }

@@ -40,7 +40,7 @@ impl Plugin {
         self.loaded.contract()
     }
 
-    /// `file@sha256-prefix`, for messages.
+    /// `file (sha256 prefix)`, for messages.
     pub fn label(&self) -> String {
         format!("{} (sha256 {})", self.file, &self.sha256[..12])
     }

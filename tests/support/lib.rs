@@ -165,6 +165,23 @@ impl Fleet {
     }
 }
 
+/// A small source-pinterest 1.3.3 connection (2 streams, about 1 KB): `campaigns`
+/// incremental with its 1.x cursor at `updated_time`, `boards` full refresh.
+pub fn small_pinterest_connection(id: &str, updated_time: u64) -> Value {
+    serde_json::json!({
+        "id": id, "connector": "airbyte/source-pinterest", "version": "1.3.3", "pin": null,
+        "config": {"start_date": "2023-01-01", "credentials": {"auth_method": "oauth2.0", "client_id": "1", "client_secret": "s", "refresh_token": "r"}},
+        "catalog": {"streams": [
+            {"stream": {"name": "campaigns", "json_schema": {"type": "object", "properties": {"id": {"type": ["null", "string"]}, "updated_time": {"type": ["null", "integer"]}}},
+                        "supported_sync_modes": ["full_refresh", "incremental"], "source_defined_cursor": true, "default_cursor_field": ["updated_time"], "source_defined_primary_key": [["id"]]},
+             "sync_mode": "incremental", "cursor_field": ["updated_time"], "destination_sync_mode": "append_dedup", "primary_key": [["id"]]},
+            {"stream": {"name": "boards", "json_schema": {"type": "object", "properties": {"id": {"type": ["null", "string"]}}}, "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"]]},
+             "sync_mode": "full_refresh", "destination_sync_mode": "overwrite", "primary_key": [["id"]]}
+        ]},
+        "state": [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": {"updated_time": updated_time}}}]
+    })
+}
+
 /// A minimal connection document of `test/source-hostile` 1.0.0 behaving as `mode`.
 pub fn hostile_connection(id: &str, mode: &str) -> Value {
     serde_json::json!({

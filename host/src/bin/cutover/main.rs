@@ -323,30 +323,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Unpin { connection } => set_pin(&cli.fleet, &connection, None),
         Command::Plugins { command: PluginsCommand::Add { file } } => add_plugin(&cli.fleet, &file),
-        Command::Plugins { command } => {
+        Command::Plugins { command: PluginsCommand::List { json } } => {
             let loaded = load(&cli.fleet)?;
-            match command {
-                PluginsCommand::Add { .. } => unreachable!("handled above"),
-                PluginsCommand::List { json } => {
-                    if json {
-                        print_json(&render::plugins_json(&loaded.registry))?;
-                    } else {
-                        print!("{}", render::plugins(&loaded.registry));
-                    }
-                }
-                PluginsCommand::Inspect { plugin, json } => {
-                    let Some(p) = loaded.registry.find(&plugin) else {
-                        bail!(
-                            "no plugin {plugin:?} in {}; `cutover plugins list` shows them",
-                            loaded.registry.dir().display()
-                        );
-                    };
-                    if json {
-                        print_json(&render::plugin_json(p))?;
-                    } else {
-                        print!("{}", render::plugin(p));
-                    }
-                }
+            if json {
+                print_json(&render::plugins_json(&loaded.registry))?;
+            } else {
+                print!("{}", render::plugins(&loaded.registry));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugins { command: PluginsCommand::Inspect { plugin, json } } => {
+            let loaded = load(&cli.fleet)?;
+            let Some(p) = loaded.registry.find(&plugin) else {
+                bail!("no plugin {plugin:?} in {}; `cutover plugins list` shows them", loaded.registry.dir().display());
+            };
+            if json {
+                print_json(&render::plugin_json(p))?;
+            } else {
+                print!("{}", render::plugin(p));
             }
             Ok(ExitCode::SUCCESS)
         }
