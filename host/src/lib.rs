@@ -9,6 +9,10 @@
 //! atomic write per connection, every step in a ledger ([`apply`], [`ledger`]), so that it
 //! can be rolled back byte for byte ([`rollback`]).
 //!
+//! Plugin authors get their toolkit in [`author`]: scaffolding, golden fixtures run
+//! through the real sandbox, guides rendered from the plugin, and manifests read from a
+//! connector's metadata.
+//!
 //! The `cutover` binary is a thin command line over this library.
 
 pub mod connection;
@@ -28,3 +32,4 @@ pub mod journal;
 pub mod rollback;
 pub mod trust;
 pub mod specs;
+pub mod author;

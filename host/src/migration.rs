@@ -15,6 +15,18 @@ pub struct Input {
 }
 
 impl Input {
+    /// The input of one step: the documents as they stand before it, as compact JSON.
+    pub fn new(id: &str, connector: &str, version: &str, config: &serde_json::Value, catalog: &serde_json::Value, state: &serde_json::Value) -> Self {
+        Self {
+            id: id.to_owned(),
+            connector: connector.to_owned(),
+            version: version.to_owned(),
+            config: config.to_string(),
+            catalog: catalog.to_string(),
+            state: state.to_string(),
+        }
+    }
+
     /// The total size of the documents, for limits and progress.
     pub fn len(&self) -> usize {
         self.config.len() + self.catalog.len() + self.state.len()

@@ -488,14 +488,7 @@ impl Planner<'_> {
                 }
                 Step::Plugin { from, to, plugin } => {
                     let plugin = plugins[*plugin];
-                    let input = Input {
-                        id: connection.id.clone(),
-                        connector: connection.connector.clone(),
-                        version: from.to_string(),
-                        config: config.to_string(),
-                        catalog: catalog.to_string(),
-                        state: state.to_string(),
-                    };
+                    let input = Input::new(&connection.id, &connection.connector, &from.to_string(), &config, &catalog, &state);
                     let call = self
                         .sandbox
                         .migrate(&plugin.loaded, &input)

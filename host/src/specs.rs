@@ -13,11 +13,47 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-type Validators = HashMap<(String, Version), Option<Arc<jsonschema::Validator>>>;
+type Loaded = HashMap<(String, Version), Option<Arc<Spec>>>;
 
+/// One connector spec read from a file, ready to validate configs.
+pub struct Spec {
+    path: PathBuf,
+    validator: jsonschema::Validator,
+}
+
+impl Spec {
+    /// Reads a spec file: a `connectionSpecification` schema, or a whole connector spec
+    /// (`spec.json` as connectors ship it) holding one.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let spec: Value = serde_json::from_slice(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+        let schema = spec.get("connectionSpecification").unwrap_or(&spec);
+        let validator = jsonschema::validator_for(schema)
+            .map_err(|e| format!("{} is not a usable JSON Schema: {e}", path.display()))?;
+        Ok(Self { path: path.to_owned(), validator })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every way `config` breaks the spec (the first ten), each as `<JSON Pointer>: <problem>`.
+    pub fn problems(&self, config: &Value) -> Vec<String> {
+        self.validator
+            .iter_errors(config)
+            .take(10)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                format!("{}: {e}", if at.is_empty() { "/".to_owned() } else { at })
+            })
+            .collect()
+    }
+}
+
+/// The specs of a fleet, loaded on first use.
 pub struct Specs {
     root: PathBuf,
-    loaded: Mutex<Validators>,
+    loaded: Mutex<Loaded>,
 }
 
 impl Specs {
@@ -30,43 +66,27 @@ impl Specs {
         self.root.join(connector).join(format!("{version}.json"))
     }
 
-    fn validator(&self, connector: &str, version: &Version) -> Result<Option<Arc<jsonschema::Validator>>, String> {
+    fn spec(&self, connector: &str, version: &Version) -> Result<Option<Arc<Spec>>, String> {
         let key = (connector.to_owned(), version.clone());
         if let Some(v) = self.loaded.lock().expect("specs cache poisoned").get(&key) {
             return Ok(v.clone());
         }
         let path = self.path(connector, version);
-        let validator = if path.exists() {
-            let text = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-            let spec: Value = serde_json::from_slice(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
-            let schema = spec.get("connectionSpecification").unwrap_or(&spec);
-            let v = jsonschema::validator_for(schema)
-                .map_err(|e| format!("{} is not a usable JSON Schema: {e}", path.display()))?;
-            Some(Arc::new(v))
-        } else {
-            None
-        };
-        self.loaded.lock().expect("specs cache poisoned").insert(key, validator.clone());
-        Ok(validator)
+        let spec = if path.exists() { Some(Arc::new(Spec::read(&path)?)) } else { None };
+        self.loaded.lock().expect("specs cache poisoned").insert(key, spec.clone());
+        Ok(spec)
     }
 
     /// Checks `config` against the spec of `connector` at `version`, if the fleet has it.
     pub fn check(&self, connector: &str, version: &Version, config: &Value) -> Result<(), String> {
-        let Some(validator) = self.validator(connector, version)? else { return Ok(()) };
-        let problems: Vec<String> = validator
-            .iter_errors(config)
-            .take(10)
-            .map(|e| {
-                let at = e.instance_path().to_string();
-                format!("{}: {e}", if at.is_empty() { "/".to_owned() } else { at })
-            })
-            .collect();
+        let Some(spec) = self.spec(connector, version)? else { return Ok(()) };
+        let problems = spec.problems(config);
         if problems.is_empty() {
             return Ok(());
         }
         Err(format!(
             "the migrated config does not conform to the {connector} {version} spec ({}): {}",
-            self.path(connector, version).display(),
+            spec.path().display(),
             problems.join("; ")
         ))
     }

@@ -11,7 +11,7 @@
 //! date-time field of every configured stream. What it leaves to the operator: refresh the
 //! schema, and clear each stream whose destination columns or table name change.
 
-use cutover_plugin::{Action, Connection, DeadlineAction, Manifest, Migration, Outcome, Result, StreamDescriptor};
+use cutover_plugin::{Action, Connection, Manifest, Migration, Outcome, Result, StreamDescriptor};
 use cutover_plugin::{catalog, schema, state};
 
 /// Stream renames of 1.0.0: old name, new name.
@@ -30,9 +30,9 @@ impl Migration for PinterestV1 {
             connector: "airbyte/source-pinterest".into(),
             applies_to: ">=0.1.0, <1.0.0".into(),
             produces: "1.0.0".into(),
-            message: "This release updates the date-time fields to use the Airbyte format `timestamp_without_timezone`. This change affects all streams where date-time fields are present, including BoardPins, BoardSectionPins, Boards, Catalogs, and CatalogFeeds. Additionally, the stream names AdvertizerReport and AdvertizerTargetingReport have been renamed to AdvertiserReport and AdvertiserTargetingReport, respectively. Users will need to refresh the source schema and reset affected streams after upgrading.".into(),
+            message: "This release updates the date-time fields to use the Airbyte format `timestamp_without_timezone`. This change affects all streams where date-time fields are present, ensuring more accurate and standardized time representations: BoardPins, BoardSectionPins, Boards, Catalogs, and CatalogFeeds. Additionally, the stream names AdvertizerReport and AdvertizerTargetingReport have been renamed to AdvertiserReport and AdvertiserTargetingReport, respectively. Users will need to refresh the source schema and reset affected streams after upgrading.".into(),
             upgrade_deadline: Some("2023-12-14".into()),
-            deadline_action: Some(DeadlineAction::Disable),
+            deadline_action: None,
             documentation_url: "https://docs.airbyte.com/integrations/sources/pinterest-migrations#1.0.0".into(),
             scoped_streams: Vec::new(),
             preconditions: Vec::new(),

@@ -4,9 +4,11 @@
 //! planned; 2 the command refused to run (bad input, stale plan, locked fleet) and wrote
 //! nothing.
 
+mod author;
 mod render;
 
 use anyhow::{Context, Result, bail};
+use author::AuthorPlugin;
 use clap::{Args, Parser, Subcommand};
 use cutover::apply::{self, Applied};
 use cutover::connection::Pin;
@@ -92,15 +94,17 @@ enum Command {
     },
     /// Remove a connection's pin.
     Unpin { connection: String },
-    /// The fleet's migration plugins.
-    Plugins {
+    /// Migration plugins: the fleet's (list, inspect, add) and the author's toolkit (new,
+    /// test, guide, import-metadata).
+    #[command(alias = "plugins")]
+    Plugin {
         #[command(subcommand)]
-        command: PluginsCommand,
+        command: PluginCommand,
     },
 }
 
 #[derive(Subcommand)]
-enum PluginsCommand {
+enum PluginCommand {
     /// Check a plugin (signature, imports, manifest), copy it into the fleet and pin its
     /// sha256 in plugins.lock. A `FILE.minisig` beside it is checked and copied too.
     Add {
@@ -119,7 +123,48 @@ enum PluginsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Scaffold a plugin crate for one breaking version, with a golden fixture that passes.
+    New {
+        /// The connector, as <vendor>/<name> (a bare source-x means airbyte/source-x).
+        connector: String,
+        /// The breaking version the plugin migrates to, e.g. 2.0.0.
+        version: Version,
+        /// The folder the crate is created in.
+        #[arg(long, default_value = "plugins")]
+        dir: PathBuf,
+        /// The connector's metadata.yaml: the manifest is filled in from its breakingChanges entry.
+        #[arg(long)]
+        metadata: Option<PathBuf>,
+    },
+    /// Build a plugin crate and run its golden fixtures through the real sandbox.
+    Test {
+        #[command(flatten)]
+        plugin: AuthorPlugin,
+        /// Write expected.json / actions.json (or refused.txt) from what the plugin does now.
+        #[arg(long)]
+        bless: bool,
+    },
+    /// Render a plugin's migration guide (markdown) from its manifest and golden fixtures.
+    Guide {
+        #[command(flatten)]
+        plugin: AuthorPlugin,
+        /// Write the guide to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Read a connector's metadata.yaml: the manifest of each breaking version, and which
+    /// have a plugin.
+    ImportMetadata {
+        /// The connector's metadata.yaml.
+        file: PathBuf,
+        /// A folder of built plugins (.wasm) to match the breaking versions against.
+        #[arg(long)]
+        plugins: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
+
 
 /// Which connections a plan covers and what the operator opts in to.
 #[derive(Args, Clone, Default)]
@@ -322,8 +367,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             set_pin(&cli.fleet, &connection, Some(Pin { origin: "user".into(), reason }))
         }
         Command::Unpin { connection } => set_pin(&cli.fleet, &connection, None),
-        Command::Plugins { command: PluginsCommand::Add { file } } => add_plugin(&cli.fleet, &file),
-        Command::Plugins { command: PluginsCommand::List { json } } => {
+        Command::Plugin { command: PluginCommand::Add { file } } => add_plugin(&cli.fleet, &file),
+        Command::Plugin { command: PluginCommand::New { connector, version, dir, metadata } } => {
+            author::new(connector, version, dir, metadata.as_deref())
+        }
+        Command::Plugin { command: PluginCommand::Test { plugin, bless } } => author::test(&plugin.resolve()?, bless),
+        Command::Plugin { command: PluginCommand::Guide { plugin, out } } => author::guide(&plugin.resolve()?, out.as_deref()),
+        Command::Plugin { command: PluginCommand::ImportMetadata { file, plugins, json } } => {
+            author::import_metadata(&file, plugins.as_deref(), json)
+        }
+        Command::Plugin { command: PluginCommand::List { json } } => {
             let loaded = load(&cli.fleet)?;
             if json {
                 print_json(&render::plugins_json(&loaded.registry))?;
@@ -332,7 +385,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plugins { command: PluginsCommand::Inspect { plugin, json } } => {
+        Command::Plugin { command: PluginCommand::Inspect { plugin, json } } => {
             let loaded = load(&cli.fleet)?;
             let Some(p) = loaded.registry.find(&plugin) else {
                 bail!("no plugin {plugin:?} in {}; `cutover plugins list` shows them", loaded.registry.dir().display());

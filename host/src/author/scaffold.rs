@@ -1,0 +1,243 @@
+//! `cutover plugin new`: a plugin crate that builds, passes its own tests and its golden
+//! fixture from the first minute, for the author to fill in.
+//!
+//! Inside a workspace that declares `cutover-plugin` in `[workspace.dependencies]` (this
+//! repository's `plugins/`), the crate inherits its dependencies from it; anywhere else it
+//! is a workspace of its own depending on the SDK by path.
+
+use crate::manifest::Manifest;
+use anyhow::{Context, Result, bail};
+use semver::Version;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// Where the SDK of the cutover this binary was built from lives.
+pub fn sdk_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("plugins").join("sdk")
+}
+
+/// What to scaffold.
+pub struct Request {
+    /// `<vendor>/<name>`; a bare `source-x` means `airbyte/source-x`.
+    pub connector: String,
+    pub version: Version,
+    /// The folder the crate goes into (the crate is `<dir>/<crate name>`).
+    pub dir: PathBuf,
+    /// The breaking change from the connector's metadata, if the author has it.
+    pub manifest: Option<Manifest>,
+}
+
+/// The crate name for a connector version: `source-x-v2` for 2.0.0, `source-x-v3-1` for 3.1.0.
+pub fn crate_name(connector: &str, version: &Version) -> String {
+    let name = connector.rsplit('/').next().unwrap_or(connector);
+    match version.minor {
+        0 => format!("{name}-v{}", version.major),
+        minor => format!("{name}-v{}-{minor}", version.major),
+    }
+}
+
+/// Writes the crate and returns its directory.
+pub fn scaffold(request: &Request) -> Result<PathBuf> {
+    let connector = if request.connector.contains('/') { request.connector.clone() } else { format!("airbyte/{}", request.connector) };
+    let name = crate_name(&connector, &request.version);
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        bail!("{connector:?} does not make a crate name; use <vendor>/<name> with letters, digits and dashes");
+    }
+    let root = request.dir.join(&name);
+    if root.exists() {
+        bail!("{} already exists; pick another --dir or remove it", root.display());
+    }
+    let previous = previous_version(&request.version);
+    let manifest = match &request.manifest {
+        Some(m) => m.clone(),
+        None => Manifest {
+            connector: connector.clone(),
+            applies_to: format!(">={previous}, <{}", request.version),
+            produces: request.version.to_string(),
+            message: format!("Describe the breaking change of {} {} (its breakingChanges message).", connector, request.version),
+            upgrade_deadline: None,
+            deadline_action: None,
+            documentation_url: format!(
+                "https://docs.airbyte.com/integrations/sources/{}-migrations#{}",
+                name_of(&connector).trim_start_matches("source-"),
+                request.version
+            ),
+            scoped_streams: Vec::new(),
+            preconditions: Vec::new(),
+            guide: String::new(),
+        },
+    };
+    manifest.check().context("the manifest the new plugin would carry is invalid")?;
+    let input_version = match manifest.applies_to.trim().strip_prefix(">=").and_then(|r| r.split(',').next()) {
+        Some(v) => Version::parse(v.trim()).unwrap_or(previous),
+        None => previous,
+    };
+    let dependencies = match workspace_with_sdk(&request.dir)? {
+        Some(_) => "cutover-plugin.workspace = true\nserde_json.workspace = true\n".to_owned(),
+        None => format!(
+            "cutover-plugin = {{ path = {:?} }}\nserde_json = {{ version = \"1\", features = [\"preserve_order\"] }}\n",
+            std::fs::canonicalize(sdk_dir()).unwrap_or_else(|_| sdk_dir()).display().to_string()
+        ),
+    };
+    let standalone = if dependencies.contains("workspace = true") { "" } else { "\n# A workspace of its own, so the crate builds wherever it lives.\n[workspace]\n" };
+    let cargo = format!(
+        r#"[package]
+name = "{name}"
+version = "{version}"
+edition = "2024"
+publish = false
+
+[lib]
+crate-type = ["cdylib", "rlib"]
+
+[dependencies]
+{dependencies}
+# Specs for `cutover plugin test`: the real spec of the version this plugin produces (and,
+# optionally, of the versions it migrates from); fixture configs are validated against them.
+[package.metadata.cutover]
+# target-spec = "fixtures/spec-{version}.json"
+{standalone}"#,
+        version = request.version,
+    );
+    let case = root.join("fixtures").join("basic");
+    std::fs::create_dir_all(&case).with_context(|| format!("creating {}", case.display()))?;
+    std::fs::create_dir_all(root.join("src"))?;
+    std::fs::write(root.join("Cargo.toml"), cargo)?;
+    std::fs::write(root.join("src").join("lib.rs"), lib_rs(&manifest))?;
+    let input = json!({
+        "id": "example",
+        "name": "An example connection",
+        "connector": connector,
+        "version": input_version.to_string(),
+        "pin": null,
+        "config": {"start_date": "2024-01-01T00:00:00Z"},
+        "catalog": {"streams": [{
+            "stream": {
+                "name": "users",
+                "json_schema": {"type": "object", "properties": {"id": {"type": "integer"}, "updated_at": {"type": ["null", "string"], "format": "date-time"}}},
+                "supported_sync_modes": ["full_refresh", "incremental"],
+                "source_defined_cursor": true,
+                "default_cursor_field": ["updated_at"],
+                "source_defined_primary_key": [["id"]]
+            },
+            "sync_mode": "incremental",
+            "cursor_field": ["updated_at"],
+            "destination_sync_mode": "append_dedup",
+            "primary_key": [["id"]]
+        }]},
+        "state": [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"updated_at": "2024-06-01T00:00:00Z"}}}]
+    });
+    let mut expected = input.clone();
+    expected["version"] = json!(manifest.produces);
+    let pretty = |v: &serde_json::Value| {
+        let mut bytes = serde_json::to_vec_pretty(v).expect("JSON serializes");
+        bytes.push(b'\n');
+        bytes
+    };
+    std::fs::write(case.join("input.json"), pretty(&input))?;
+    std::fs::write(case.join("expected.json"), pretty(&expected))?;
+    std::fs::write(case.join("actions.json"), "[]\n")?;
+    Ok(root)
+}
+
+/// The previous major (or minor, for a breaking minor) of `version`: where its range starts.
+fn previous_version(version: &Version) -> Version {
+    match (version.major, version.minor) {
+        (0, m) => Version::new(0, m.saturating_sub(1), 0),
+        (major, 0) => Version::new(major - 1, 0, 0),
+        (major, minor) => Version::new(major, minor - 1, 0),
+    }
+}
+
+fn name_of(connector: &str) -> &str {
+    connector.rsplit('/').next().unwrap_or(connector)
+}
+
+/// The nearest enclosing workspace manifest that declares `cutover-plugin` as a workspace
+/// dependency, if any.
+fn workspace_with_sdk(dir: &Path) -> Result<Option<PathBuf>> {
+    let start = if dir.exists() { std::fs::canonicalize(dir)? } else { std::path::absolute(dir)? };
+    for ancestor in start.ancestors() {
+        let manifest = ancestor.join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
+        let doc: toml::Table = text.parse().with_context(|| format!("{} is not valid TOML", manifest.display()))?;
+        if let Some(workspace) = doc.get("workspace") {
+            let has_sdk = workspace.get("dependencies").and_then(|d| d.get("cutover-plugin")).is_some();
+            return Ok(has_sdk.then_some(manifest));
+        }
+    }
+    Ok(None)
+}
+
+fn lib_rs(m: &Manifest) -> String {
+    let manifest = super::metadata::to_rust(m).replace('\n', "\n        ");
+    let uses_deadline = m.deadline_action.is_some();
+    format!(
+        r#"//! {connector} {produces}: the connector's migration guide for this version, as code.
+//!
+//! Say here what changed in {produces}, what this plugin does to each connection's config,
+//! catalog and state, and what it leaves to the operator (the actions it returns).
+
+use cutover_plugin::{{Connection, {deadline}Manifest, Migration, Outcome, Result}};
+
+/// The guide shown by `cutover plugin guide` and in plans: what changes and what to do.
+const GUIDE: &str = "Describe what the migration changes and what the operator must still do.";
+
+pub struct Plugin;
+
+impl Migration for Plugin {{
+    fn manifest() -> Manifest {{
+        {manifest}
+    }}
+
+    fn migrate(connection: Connection) -> Result<Outcome> {{
+        let out = connection.into_outcome();
+        // Transform out.config, out.catalog and out.state with the helpers in
+        // cutover_plugin::{{catalog, state, schema, config}}; add what is left to the
+        // operator with out.action(…) and explain what was done with out.note(…).
+        Ok(out)
+    }}
+}}
+
+cutover_plugin::export!(Plugin);
+
+#[cfg(test)]
+mod tests {{
+    use super::*;
+    use cutover_plugin::json;
+
+    #[test]
+    fn keeps_a_connection_it_has_nothing_to_change_in() {{
+        let connection = Connection {{
+            id: "c".into(),
+            connector: {connector:?}.into(),
+            version: "0.0.0".into(),
+            config: json!({{"start_date": "2024-01-01T00:00:00Z"}}),
+            catalog: json!({{"streams": []}}),
+            state: Vec::new(),
+        }};
+        let out = Plugin::migrate(connection.clone()).unwrap();
+        assert_eq!(out.config, connection.config);
+        assert!(out.actions.is_empty());
+        assert_eq!(Plugin::manifest().produces, {produces:?});
+    }}
+}}
+"#,
+        connector = m.connector,
+        produces = m.produces,
+        deadline = if uses_deadline { "DeadlineAction, " } else { "" },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_ranges() {
+        assert_eq!(crate_name("airbyte/source-github", &Version::new(3, 0, 0)), "source-github-v3");
+        assert_eq!(crate_name("airbyte/source-facebook-marketing", &Version::new(3, 1, 0)), "source-facebook-marketing-v3-1");
+        assert_eq!(previous_version(&Version::new(3, 1, 0)), Version::new(3, 0, 0));
+        assert_eq!(previous_version(&Version::new(2, 0, 0)), Version::new(1, 0, 0));
+    }
+}
