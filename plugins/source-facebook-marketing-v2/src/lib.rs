@@ -282,7 +282,7 @@ fn migrate_config(out: &mut Outcome) -> Result<bool> {
                 changed = true;
                 out.actions.push(Action::ReviewField {
                     pointer: pointer.clone(),
-                    reason: format!("removed {}: the 2.0.0 spec (Graph API v19) no longer offers them", dropped.join(", ")),
+                    reason: format!("removed {}, which the 2.0.0 spec (Graph API v19) no longer accepts", dropped.join(", ")),
                 });
             }
             let gone: Vec<&str> =
@@ -291,7 +291,7 @@ fn migrate_config(out: &mut Outcome) -> Result<bool> {
                 out.actions.push(Action::ReviewField {
                     pointer,
                     reason: format!(
-                        "{} are no longer in 2.0.0's insights schema, so the report will not have these columns; the migration guide asks to remove unsupported fields",
+                        "not in 2.0.0's insights schema any more: {}; the report will not have these columns, and the migration guide asks to remove unsupported fields",
                         gone.join(", ")
                     ),
                 });
