@@ -17,6 +17,12 @@
 //! when its config changed, review the custom insights that lost fields, and refresh the schema.
 //! No stream needs a clear: columns are only removed or added, no type or key changes (the
 //! migration guide has no 3.1.0 section and the breaking change asks for nothing else).
+//!
+//! Config: besides the custom insights fields, nothing moves. The connector's next config
+//! migration, `MigrateSecretsPathInConnector` (root `client_id`/`client_secret`/`access_token`
+//! under `credentials`; its docstring says 2.2.0, a version never published), first ships in
+//! 3.2.0, a non-breaking minor whose connector applies it itself at startup; the 3.1.0 spec still
+//! requires a root `access_token`, so no plugin up to 3.1.0 may move it.
 
 use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog, json};
 
