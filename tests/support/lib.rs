@@ -18,8 +18,27 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_owned()
 }
 
-/// The plugin packages the tests use: the real migrations and the misbehaving test plugins.
-pub const PACKAGES: &[&str] = &["source-pinterest-v1", "source-pinterest-v2", "hostile-plugin", "forbidden-plugin"];
+/// The misbehaving test plugins, built beside the real ones.
+const GUESTS: &[&str] = &["hostile-plugin", "forbidden-plugin"];
+
+/// The real migration plugin crates: every folder under `plugins/` but the SDK.
+pub fn plugin_crates() -> Vec<PathBuf> {
+    let mut crates: Vec<PathBuf> = std::fs::read_dir(root().join("plugins"))
+        .expect("reading plugins/")
+        .map(|e| e.expect("a plugins/ entry").path())
+        .filter(|p| p.join("Cargo.toml").is_file() && p.file_name().is_some_and(|n| n != "sdk"))
+        .collect();
+    crates.sort();
+    crates
+}
+
+/// The package names of every plugin the tests build: the real ones and the test guests.
+fn packages() -> Vec<String> {
+    let mut names: Vec<String> =
+        plugin_crates().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    names.extend(GUESTS.iter().map(|g| (*g).to_owned()));
+    names
+}
 
 /// Installs the `wasm32-wasip2` target through rustup when it is missing, as
 /// `plugins/build` does, so the tests run on a machine fresh from `rustup`.
@@ -39,8 +58,9 @@ fn ensure_wasm_target() -> Result<()> {
     }
 }
 
-/// Where the guests are built: beside the host's build, in their own directory.
-fn plugin_target_dir() -> PathBuf {
+/// Where the guests are built: beside the host's build, in their own directory (where
+/// `plugins/build` and `cutover plugin test` build them too).
+pub fn plugin_target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => PathBuf::from(dir).join("plugins"),
         None => root().join("target").join("plugins"),
@@ -55,8 +75,8 @@ fn build_plugins() -> Result<PathBuf> {
     cmd.current_dir(&root)
         .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--target-dir"])
         .arg(&target_dir);
-    for p in PACKAGES {
-        cmd.args(["-p", p]);
+    for p in packages() {
+        cmd.args(["-p", &p]);
     }
     // The outer build's settings are for the host, not for the guests.
     for var in ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_MAKEFLAGS"] {
