@@ -1,0 +1,241 @@
+//! Properties every real plugin must have, on connections generated from its golden inputs
+//! (which are built from the connectors' real catalogs): any subset of the streams, any sync
+//! and destination mode each stream supports, with or without its state.
+//!
+//! - the plugin migrates it (no refusal, no trap) in the real sandbox;
+//! - the migrated config conforms to the real spec of the produced version, every stream
+//!   exists in the produced version's catalog with a sync mode it supports, and every
+//!   clear-stream action names a stream the connection syncs;
+//! - migrating twice is refused by the host (the produced version is outside the plugin's
+//!   range) and, forced through the plugin anyway, changes nothing more;
+//! - for each connector, one plan takes a connection from the oldest version a plugin
+//!   migrates to the newest, through every plugin, and apply writes it there.
+
+use cutover::author::package::Package;
+use cutover::migration::{Action, Input};
+use cutover::plan::read_outcome;
+use cutover::registry::{Plugin, Registry};
+use cutover::sandbox::{Limits, Sandbox, SandboxError};
+use cutover::specs::Spec;
+use cutover::trust::Trust;
+use cutover_tests::{Fleet, cutover, plugin, plugin_crates};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cutover");
+
+/// A plugin with what its properties are checked against.
+struct Subject {
+    name: String,
+    dir: PathBuf,
+    plugin: Plugin,
+    target_spec: Option<Spec>,
+    /// Stream name → supported sync modes, in the produced version's real catalog.
+    target_streams: Option<BTreeMap<String, Vec<String>>>,
+    /// The golden inputs the plugin migrates (refusal cases left out).
+    bases: Vec<Value>,
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn subjects(sandbox: &Sandbox) -> Vec<Subject> {
+    plugin_crates()
+        .into_iter()
+        .map(|dir| {
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let package = Package::open(&dir).unwrap();
+            let plugin = Registry::load_one(&plugin(&name), sandbox, &Trust::default(), None, None).unwrap();
+            let target_spec = package.target_spec.as_deref().map(|p| Spec::read(p).unwrap());
+            // The discovered catalog lives beside the spec: <connector>/<version>/{spec,catalog}.json.
+            let target_streams = package.target_spec.as_deref().map(|p| p.with_file_name("catalog.json")).filter(|p| p.is_file()).map(|p| {
+                read_json(&p)["streams"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| {
+                        let modes = s["supported_sync_modes"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_owned()).collect();
+                        (s["name"].as_str().unwrap().to_owned(), modes)
+                    })
+                    .collect()
+            });
+            let mut bases = Vec::new();
+            for case in std::fs::read_dir(dir.join("fixtures")).unwrap() {
+                let case = case.unwrap().path();
+                if case.join("input.json").is_file() && !case.join("refused.txt").exists() {
+                    bases.push(read_json(&case.join("input.json")));
+                }
+            }
+            assert!(!bases.is_empty(), "{name} has no golden input it migrates");
+            Subject { name, dir, plugin, target_spec, target_streams, bases }
+        })
+        .collect()
+}
+
+/// A connection like `base`, with the streams, modes and states the genes pick.
+fn variant(base: &Value, keep: &[bool], modes: &[u8]) -> Value {
+    let mut doc = base.clone();
+    let entries = base["catalog"]["streams"].as_array().unwrap();
+    let mut streams = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        if !keep[i % keep.len()] && !(streams.is_empty() && i + 1 == entries.len()) {
+            continue;
+        }
+        let gene = modes[i % modes.len()];
+        let stream = &entry["stream"];
+        let supported = |m: &str| stream["supported_sync_modes"].as_array().is_some_and(|a| a.iter().any(|x| x == m));
+        let cursor = entry.get("cursor_field").filter(|c| c.as_array().is_some_and(|a| !a.is_empty())).or_else(|| stream.get("default_cursor_field")).cloned();
+        let pk = entry.get("primary_key").filter(|p| p.as_array().is_some_and(|a| !a.is_empty())).or_else(|| stream.get("source_defined_primary_key")).cloned();
+        let mut e = entry.clone();
+        let incremental = gene & 1 == 0 && supported("incremental") && cursor.as_ref().is_some_and(|c| c.as_array().is_some_and(|a| !a.is_empty()));
+        if incremental || !supported("full_refresh") {
+            e["sync_mode"] = json!("incremental");
+            if let Some(c) = cursor {
+                e["cursor_field"] = c;
+            }
+            let dedup = gene & 2 == 0 && pk.as_ref().is_some_and(|p| p.as_array().is_some_and(|a| !a.is_empty()));
+            e["destination_sync_mode"] = json!(if dedup { "append_dedup" } else { "append" });
+            if let (true, Some(pk)) = (dedup, pk) {
+                e["primary_key"] = pk;
+            }
+        } else {
+            e["sync_mode"] = json!("full_refresh");
+            e["destination_sync_mode"] = json!(if gene & 4 == 0 { "overwrite" } else { "append" });
+        }
+        streams.push(e);
+    }
+    let synced: BTreeMap<String, (bool, u8)> = streams
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e["stream"]["name"].as_str().unwrap().to_owned(), (e["sync_mode"] == "incremental", modes[(i + 7) % modes.len()])))
+        .collect();
+    // Keep a stream's state only while it is synced incrementally, and then only sometimes;
+    // global and legacy state stays as it is.
+    let state: Vec<Value> = base["state"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| match m["stream"]["stream_descriptor"]["name"].as_str() {
+            Some(name) => synced.get(name).is_some_and(|(inc, gene)| *inc && gene & 8 == 0),
+            None => true,
+        })
+        .cloned()
+        .collect();
+    doc["catalog"]["streams"] = Value::Array(streams);
+    doc["state"] = Value::Array(state);
+    doc
+}
+
+fn migrate(sandbox: &Sandbox, plugin: &Plugin, doc: &Value) -> Result<(Value, Value, Value, Vec<Action>), SandboxError> {
+    let input = Input::new(
+        doc["id"].as_str().unwrap(),
+        doc["connector"].as_str().unwrap(),
+        doc["version"].as_str().unwrap(),
+        &doc["config"],
+        &doc["catalog"],
+        &doc["state"],
+    );
+    let call = sandbox.migrate(&plugin.loaded, &input)?;
+    let (config, catalog, state) = read_outcome(&call.value).expect("the plugin returns documents of the right shapes");
+    Ok((config, catalog, state, call.value.actions))
+}
+
+fn check(sandbox: &Sandbox, s: &Subject, doc: &Value) -> Result<(), TestCaseError> {
+    let names: Vec<&str> = doc["catalog"]["streams"].as_array().unwrap().iter().map(|e| e["stream"]["name"].as_str().unwrap()).collect();
+    let (config, catalog, state, actions) =
+        migrate(sandbox, &s.plugin, doc).map_err(|e| TestCaseError::fail(format!("{}: refused {names:?}: {e}", s.name)))?;
+    if let Some(spec) = &s.target_spec {
+        let problems = spec.problems(&config);
+        prop_assert!(problems.is_empty(), "{}: migrated config breaks the {} spec: {problems:?}", s.name, s.plugin.produces);
+    }
+    let out: BTreeSet<String> = catalog["streams"].as_array().unwrap().iter().map(|e| e["stream"]["name"].as_str().unwrap().to_owned()).collect();
+    for e in catalog["streams"].as_array().unwrap() {
+        let name = e["stream"]["name"].as_str().unwrap();
+        let mode = e["sync_mode"].as_str().unwrap_or("full_refresh");
+        let own = e["stream"]["supported_sync_modes"].as_array().unwrap();
+        prop_assert!(own.iter().any(|m| m == mode), "{}: {name} is synced {mode}, which its schema does not support", s.name);
+        if let Some(target) = &s.target_streams {
+            // Streams a config defines (custom reports/insights) are not in a discovered catalog.
+            if let Some(modes) = target.get(name) {
+                prop_assert!(modes.iter().any(|m| m == mode), "{}: {name} does not support {mode} in {}", s.name, s.plugin.produces);
+            } else {
+                prop_assert!(names.contains(&name), "{}: {name} is neither in the {} catalog nor in the input", s.name, s.plugin.produces);
+            }
+        }
+    }
+    for a in &actions {
+        if let Action::ClearStream { stream, .. } = a {
+            prop_assert!(out.contains(&stream.name), "{}: clears {} which the connection does not sync", s.name, stream.name);
+        }
+    }
+    // Twice: the host never runs the step on its own output; the plugin, forced, changes nothing.
+    prop_assert!(!s.plugin.applies_to.matches(&s.plugin.produces));
+    let mut again = doc.clone();
+    again["version"] = json!(s.plugin.produces.to_string());
+    (again["config"], again["catalog"], again["state"]) = (config.clone(), catalog.clone(), state.clone());
+    if let Ok((c2, k2, s2, _)) = migrate(sandbox, &s.plugin, &again) {
+        prop_assert!(c2 == config && k2 == catalog && s2 == state, "{}: a second migration changed the documents again", s.name);
+    }
+    Ok(())
+}
+
+#[test]
+fn generated_connections_migrate_to_valid_documents_and_only_once() {
+    let sandbox = Sandbox::new(Limits::default()).unwrap();
+    for s in subjects(&sandbox) {
+        let mut runner = TestRunner::new(Config { cases: 40, failure_persistence: None, ..Config::default() });
+        let strategy = (0..s.bases.len(), prop::collection::vec(any::<bool>(), 1..48), prop::collection::vec(any::<u8>(), 1..48));
+        runner
+            .run(&strategy, |(base, keep, modes)| check(&sandbox, &s, &variant(&s.bases[base], &keep, &modes)))
+            .unwrap_or_else(|e| panic!("{} ({}): {e}", s.name, s.dir.display()));
+    }
+}
+
+#[test]
+fn one_plan_chains_each_connector_from_its_oldest_plugin_to_its_newest() {
+    let sandbox = Sandbox::new(Limits::default()).unwrap();
+    let mut by_connector: BTreeMap<String, Vec<Subject>> = BTreeMap::new();
+    for s in subjects(&sandbox) {
+        by_connector.entry(s.plugin.manifest.connector.clone()).or_default().push(s);
+    }
+    for (connector, mut chain) in by_connector {
+        chain.sort_by(|a, b| a.plugin.produces.cmp(&b.plugin.produces));
+        let (first, last) = (&chain[0], chain.last().unwrap());
+        let target = last.plugin.produces.to_string();
+        let fleet = Fleet::new(&format!(
+            "plugins = \"plugins\"\n[platform]\nplatform = \"0.63.14\"\n[connectors.\"{connector}\"]\ntarget = \"{target}\"\n"
+        ));
+        for s in &chain {
+            fleet.add_plugin(&s.name);
+        }
+        if let Some(spec) = &last.target_spec {
+            let dir = fleet.path().join("specs").join(&connector);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(spec.path(), dir.join(format!("{target}.json"))).unwrap();
+        }
+        // The oldest input of the first plugin: the longest chain its fixtures allow.
+        let mut doc = first
+            .bases
+            .iter()
+            .min_by_key(|b| semver::Version::parse(b["version"].as_str().unwrap()).unwrap())
+            .unwrap()
+            .clone();
+        doc["id"] = json!("chained");
+        fleet.write(&doc);
+        let plan = cutover(BIN, fleet.path(), &["plan", "--all", "--json"]).expect(0).json();
+        let c = &plan["connections"][0];
+        assert_eq!(c["status"], "migrate", "{connector}: {c}");
+        let steps: Vec<&str> = c["steps"].as_array().unwrap().iter().filter_map(|s| s["plugin"]["file"].as_str()).collect();
+        assert_eq!(steps.len(), chain.len(), "{connector}: every plugin is a step of the chain: {steps:?}");
+        cutover(BIN, fleet.path(), &["apply", "--all"]).expect(0);
+        let written = fleet.read("chained");
+        assert_eq!(written["version"], json!(target), "{connector}");
+        if let Some(spec) = &last.target_spec {
+            assert!(spec.problems(&written["config"]).is_empty(), "{connector}: the chained config conforms to {target}");
+        }
+    }
+}
