@@ -1,7 +1,7 @@
 //! Whether a plugin file may run: the fleet's `plugins.lock` and minisign signatures.
 //!
 //! - `plugins/plugins.lock` pins the sha256 of every plugin the fleet runs (written by
-//!   `cutover plugins add`). When it exists, a plugin file that is not in it, or whose bytes
+//!   `cutover plugin add`). When it exists, a plugin file that is not in it, or whose bytes
 //!   no longer match, is refused before it is compiled.
 //! - `<plugin>.wasm.minisig` is a minisign signature of the plugin. When one is present, it
 //!   must verify against one of the fleet's trusted keys (`[trust.keys]` in cutover.toml),
@@ -63,7 +63,7 @@ impl Lock {
         let mut sorted = self.clone();
         sorted.plugins.sort_by(|a, b| a.file.cmp(&b.file));
         let text = format!(
-            "# The sha256 of every plugin this fleet runs, written by `cutover plugins add`.\n# A plugin file that is not listed here, or no longer matches, is refused.\n\n{}",
+            "# The sha256 of every plugin this fleet runs, written by `cutover plugin add`.\n# A plugin file that is not listed here, or no longer matches, is refused.\n\n{}",
             toml::to_string(&sorted)?
         );
         crate::store::write_atomic(&dir.join(LOCK_FILE), text.as_bytes())
@@ -82,9 +82,9 @@ impl Lock {
     /// Refuses a plugin the lock does not pin to these bytes.
     pub fn check(&self, file: &str, sha256: &str) -> Result<()> {
         match self.get(file) {
-            None => bail!("it is not in {LOCK_FILE}; if it is meant to run, add it with `cutover plugins add {file}`"),
+            None => bail!("it is not in {LOCK_FILE}; if it is meant to run, add it with `cutover plugin add {file}`"),
             Some(l) if l.sha256 != sha256 => bail!(
-                "its sha256 is {sha256}, but {LOCK_FILE} pins {}: the file changed after it was added. If the new build is intended, add it again with `cutover plugins add`",
+                "its sha256 is {sha256}, but {LOCK_FILE} pins {}: the file changed after it was added. If the new build is intended, add it again with `cutover plugin add`",
                 l.sha256
             ),
             Some(_) => Ok(()),

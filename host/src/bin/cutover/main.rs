@@ -388,7 +388,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plugin { command: PluginCommand::Inspect { plugin, json } } => {
             let loaded = load(&cli.fleet)?;
             let Some(p) = loaded.registry.find(&plugin) else {
-                bail!("no plugin {plugin:?} in {}; `cutover plugins list` shows them", loaded.registry.dir().display());
+                bail!("no plugin {plugin:?} in {}; `cutover plugin list` shows them", loaded.registry.dir().display());
             };
             if json {
                 print_json(&render::plugin_json(p))?;
@@ -442,7 +442,7 @@ fn set_pin(fleet: &std::path::Path, id: &str, pin: Option<Pin>) -> Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-/// `cutover plugins add`: everything a plugin must pass to run, checked before it enters the
+/// `cutover plugin add`: everything a plugin must pass to run, checked before it enters the
 /// fleet; then the copy and the lock entry. The first add creates plugins.lock, pinning the
 /// plugins already in the directory as well.
 fn add_plugin(fleet: &std::path::Path, file: &std::path::Path) -> Result<ExitCode> {
