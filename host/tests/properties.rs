@@ -186,7 +186,9 @@ fn check(sandbox: &Sandbox, s: &Subject, doc: &Value) -> Result<(), TestCaseErro
 #[test]
 fn generated_connections_migrate_to_valid_documents_and_only_once() {
     let sandbox = Sandbox::new(Limits::default()).unwrap();
-    for s in subjects(&sandbox) {
+    let subjects = subjects(&sandbox);
+    assert!(subjects.len() >= 10, "the catalogue holds at least ten real migrations");
+    for s in subjects {
         let mut runner = TestRunner::new(Config { cases: 40, failure_persistence: None, ..Config::default() });
         let strategy = (0..s.bases.len(), prop::collection::vec(any::<bool>(), 1..48), prop::collection::vec(any::<u8>(), 1..48));
         runner
@@ -238,4 +240,26 @@ fn one_plan_chains_each_connector_from_its_oldest_plugin_to_its_newest() {
             assert!(spec.problems(&written["config"]).is_empty(), "{connector}: the chained config conforms to {target}");
         }
     }
+}
+
+/// facebook-marketing declares 3.1.0, a minor, as breaking: it waits for an opt-in like a
+/// major, and runs its plugin once opted in.
+#[test]
+fn a_breaking_minor_waits_for_an_opt_in() {
+    let fleet = Fleet::new(
+        "plugins = \"plugins\"\n[platform]\nplatform = \"0.63.14\"\n[connectors.\"airbyte/source-facebook-marketing\"]\ntarget = \"3.1.0\"\n",
+    );
+    fleet.add_plugin("source-facebook-marketing-v3-1");
+    let dir = plugin_crates().into_iter().find(|d| d.ends_with("source-facebook-marketing-v3-1")).unwrap();
+    let mut doc = read_json(&dir.join("fixtures/lead-fields/input.json"));
+    doc["id"] = json!("ads");
+    fleet.write(&doc);
+    let before = fleet.read_raw("ads");
+    let plan = cutover(BIN, fleet.path(), &["plan", "--json"]).expect(0).json();
+    assert_eq!(plan["connections"][0]["status"], "needs-opt-in", "{}", plan["connections"][0]);
+    cutover(BIN, fleet.path(), &["apply"]).expect(0);
+    assert_eq!(fleet.read_raw("ads"), before, "nothing is written without the opt-in");
+    let plan = cutover(BIN, fleet.path(), &["plan", "--opt-in", "ads", "--json"]).expect(0).json();
+    assert_eq!(plan["connections"][0]["status"], "migrate");
+    assert_eq!(plan["connections"][0]["steps"][0]["plugin"]["file"], "source_facebook_marketing_v3_1.wasm");
 }
