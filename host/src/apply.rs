@@ -9,6 +9,7 @@ use crate::fleet::Fleet;
 use crate::journal::Writer;
 use crate::ledger::{NewChange, RunKind, Step};
 use crate::plan::{ConnectionPlan, Plan, PluginRef, Status};
+use crate::registry::sha256_hex;
 use anyhow::{Result, bail};
 use serde::Serialize;
 
@@ -79,7 +80,9 @@ pub fn check_saved(
                 if now.status == planned.status { "; is a plugin non-deterministic?" } else { "" }
             ));
         } else {
-            fresh.push(now);
+            // Apply migrates again when it writes; keeping every output here would make
+            // memory grow with the fleet.
+            fresh.push(ConnectionPlan { output: None, ..now });
         }
     }
     if !stale.is_empty() {
@@ -89,12 +92,18 @@ pub fn check_saved(
 }
 
 /// Writes every connection the plan migrates or upgrades, and records the failures.
-/// `connections` are the plans with their output documents.
+///
+/// Plans keep hashes, not documents, so that a plan of any size fits in memory: a batch at
+/// a time, `migrate` plans each connection again (with its output document) and the
+/// result is written only if it is exactly what was planned (same input, status and
+/// output hashes). A connection whose document changed since, or whose plugin no longer
+/// gives the planned output, fails alone and is left as it is.
 pub fn apply(
     fleet: &Fleet,
     plan: &Plan,
     connections: &[ConnectionPlan],
     writer: &mut Writer,
+    mut migrate: impl FnMut(&ConnectionPlan) -> Result<ConnectionPlan>,
     mut progress: impl FnMut(&ConnectionPlan),
 ) -> Result<Applied> {
     let mut applied = Applied {
@@ -116,41 +125,34 @@ pub fn apply(
         tracing::warn!(connection = %c.id, error = %reason, "connection failed");
         applied.failed.push(Failure { id: c.id.clone(), error: reason });
     }
-    for c in to_write {
-        let before = fleet.store().read(&c.file)?;
-        let after = c.output.as_deref().expect("a writing plan carries its output");
-        let change = NewChange {
-            connection_id: &c.id,
-            file: &c.file,
-            from_version: c.from.as_ref().map(ToString::to_string),
-            to_version: c.to.as_ref().map(ToString::to_string),
-            before: &before,
-            after,
-            steps: c
-                .steps
-                .iter()
-                .map(|s| Step {
-                    from_version: s.from.to_string(),
-                    to_version: s.to.to_string(),
-                    plugin_file: s.plugin.as_ref().map(|p| p.file.clone()),
-                    plugin_sha256: s.plugin.as_ref().map(|p| p.sha256.clone()),
-                    plugin_signer: s.plugin.as_ref().and_then(|p| p.signer.clone()),
-                    input_sha256: s.input_sha256.clone(),
-                    output_sha256: s.output_sha256.clone(),
-                })
-                .collect(),
-        };
-        match writer.write(run, &change) {
-            Ok(_) => {
-                tracing::info!(connection = %c.id, from = ?c.from, to = ?c.to, "written");
-                applied.written.push(c.id.clone());
-            }
-            Err(e) => {
-                tracing::error!(connection = %c.id, error = %format!("{e:#}"), "write failed");
-                applied.failed.push(Failure { id: c.id.clone(), error: format!("{e:#}") });
+    for batch in to_write.chunks(BATCH) {
+        let mut ready = Vec::with_capacity(batch.len());
+        for &planned in batch {
+            match migrate_again(fleet, planned, &mut migrate) {
+                Ok(now) => ready.push(now),
+                Err(e) => {
+                    let error = format!("{e:#}");
+                    writer.ledger.record_failure(run, &planned.id, &planned.file, &planned.input_sha256, &error)?;
+                    tracing::error!(connection = %planned.id, %error, "not written");
+                    applied.failed.push(Failure { id: planned.id.clone(), error });
+                    progress(planned);
+                }
             }
         }
-        progress(c);
+        let changes: Vec<NewChange> = ready.iter().map(|(c, before)| new_change(c, before)).collect();
+        for ((c, _), result) in ready.iter().zip(writer.write_batch(run, &changes)?) {
+            match result {
+                Ok(_) => {
+                    tracing::info!(connection = %c.id, from = ?c.from, to = ?c.to, "written");
+                    applied.written.push(c.id.clone());
+                }
+                Err(e) => {
+                    tracing::error!(connection = %c.id, error = %format!("{e:#}"), "write failed");
+                    applied.failed.push(Failure { id: c.id.clone(), error: format!("{e:#}") });
+                }
+            }
+            progress(c);
+        }
     }
     let status = if applied.failed.is_empty() { "completed" } else if applied.written.is_empty() { "failed" } else { "partial" };
     let detail = serde_json::json!({
@@ -161,4 +163,52 @@ pub fn apply(
     });
     writer.ledger.finish_run(run, status, &detail)?;
     Ok(applied)
+}
+
+/// Plans `planned` again with its output, and reads the document it replaces; refuses
+/// unless both are exactly what was planned.
+fn migrate_again(
+    fleet: &Fleet,
+    planned: &ConnectionPlan,
+    migrate: &mut impl FnMut(&ConnectionPlan) -> Result<ConnectionPlan>,
+) -> Result<(ConnectionPlan, Vec<u8>)> {
+    let now = migrate(planned)?;
+    let before = fleet.store().read(&planned.file)?;
+    if now.input_sha256 != planned.input_sha256 || sha256_hex(&before) != planned.input_sha256 {
+        bail!("its document changed since it was planned; plan again");
+    }
+    if now.status != planned.status || now.output_sha256 != planned.output_sha256 || now.output.is_none() {
+        bail!("its migration no longer gives the planned output (is a plugin non-deterministic?); plan again");
+    }
+    Ok((now, before))
+}
+
+/// How many connections are written per batch: their intents share one ledger commit and
+/// their documents one flush. Large enough to amortize the flushes, small enough that an
+/// interrupted run leaves little to settle and a batch's snapshots stay in memory briefly.
+pub const BATCH: usize = 256;
+
+/// The journal entry of one planned write.
+fn new_change<'a>(c: &'a ConnectionPlan, before: &'a [u8]) -> NewChange<'a> {
+    NewChange {
+        connection_id: &c.id,
+        file: &c.file,
+        from_version: c.from.as_ref().map(ToString::to_string),
+        to_version: c.to.as_ref().map(ToString::to_string),
+        before,
+        after: c.output.as_deref().expect("a writing plan carries its output"),
+        steps: c
+            .steps
+            .iter()
+            .map(|s| Step {
+                from_version: s.from.to_string(),
+                to_version: s.to.to_string(),
+                plugin_file: s.plugin.as_ref().map(|p| p.file.clone()),
+                plugin_sha256: s.plugin.as_ref().map(|p| p.sha256.clone()),
+                plugin_signer: s.plugin.as_ref().and_then(|p| p.signer.clone()),
+                input_sha256: s.input_sha256.clone(),
+                output_sha256: s.output_sha256.clone(),
+            })
+            .collect(),
+    }
 }

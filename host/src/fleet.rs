@@ -94,19 +94,29 @@ impl Fleet {
         for key in self.store.keys()? {
             entries.push(self.read(&key)?);
         }
-        let mut seen: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, e) in entries.iter().enumerate() {
-            if let Ok(c) = &e.parsed {
-                seen.entry(c.id.clone()).or_default().push(i);
-            }
-        }
-        for (id, at) in seen.into_iter().filter(|(_, at)| at.len() > 1) {
-            let files: Vec<String> = at.iter().map(|&i| self.display_key(&entries[i].key)).collect();
-            for &i in &at {
-                entries[i].parsed = Err(format!("id {id:?} is used by {} documents ({}); give each connection its own id", at.len(), files.join(", ")));
-            }
+        let ids = entries.iter().enumerate().filter_map(|(i, e)| e.parsed.as_ref().ok().map(|c| (i, c.id.clone())));
+        for (i, problem) in self.duplicate_ids(ids, |i| entries[i].key.clone()) {
+            entries[i].parsed = Err(problem);
         }
         Ok(entries)
+    }
+
+    /// The documents that share an id with another, each with the problem to report:
+    /// every one of them is invalid until each connection has its own id. `ids` are
+    /// (index, id) pairs; `key` gives an index's document key.
+    pub fn duplicate_ids(&self, ids: impl IntoIterator<Item = (usize, String)>, key: impl Fn(usize) -> String) -> Vec<(usize, String)> {
+        let mut seen: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, id) in ids {
+            seen.entry(id).or_default().push(i);
+        }
+        let mut problems = Vec::new();
+        for (id, at) in seen.into_iter().filter(|(_, at)| at.len() > 1) {
+            let files: Vec<String> = at.iter().map(|&i| self.display_key(&key(i))).collect();
+            for &i in &at {
+                problems.push((i, format!("id {id:?} is used by {} documents ({}); give each connection its own id", at.len(), files.join(", "))));
+            }
+        }
+        problems
     }
 
     /// Finds the document of a connection by id (or by file name).

@@ -26,6 +26,10 @@ impl<'a> Writer<'a> {
         let lock = FleetLock::acquire(&dir, command)?;
         let ledger = Ledger::open(&dir.join("ledger.sqlite"))?;
         let recovery = ledger.recover(fleet.store()).context("settling an interrupted run")?;
+        let leftovers = fleet.store().remove_leftovers().context("removing what an interrupted write left")?;
+        if leftovers > 0 {
+            tracing::warn!(leftovers, "removed temporary files an interrupted write left");
+        }
         if recovery.completed + recovery.aborted > 0 {
             tracing::warn!(
                 completed = recovery.completed,
@@ -59,6 +63,30 @@ impl<'a> Writer<'a> {
         failpoint("after-write");
         self.ledger.mark(id, "written")?;
         Ok(id)
+    }
+
+    /// Writes several documents as one batch, with the same guarantees as [`write`] for
+    /// each: all intents (with snapshots) in one committed transaction, the documents
+    /// replaced with shared flushes ([`crate::store::Store::write_batch`]), then all
+    /// marks in one transaction. One result per change, in order.
+    ///
+    /// [`write`]: Self::write
+    pub fn write_batch(&mut self, run: i64, changes: &[NewChange]) -> Result<Vec<Result<i64>>> {
+        let ids = self.ledger.record_intents(run, changes)?;
+        for _ in changes {
+            failpoint("after-intent");
+        }
+        let docs: Vec<(&str, &[u8])> = changes.iter().map(|c| (c.file, c.after)).collect();
+        let results = self.fleet.store().write_batch(&docs, &mut |_| failpoint("after-write"));
+        let marks: Vec<(i64, &str)> =
+            ids.iter().zip(&results).map(|(id, r)| (*id, if r.is_ok() { "written" } else { "aborted" })).collect();
+        self.ledger.mark_many(&marks)?;
+        Ok(ids
+            .into_iter()
+            .zip(results)
+            .zip(changes)
+            .map(|((id, r), c)| r.map(|()| id).with_context(|| format!("writing connection {}", c.connection_id)))
+            .collect())
     }
 }
 

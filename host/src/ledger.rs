@@ -210,37 +210,72 @@ impl Ledger {
 
     /// Records the intent to write, with the snapshot of the old document, durably.
     pub fn record_intent(&mut self, run: i64, change: &NewChange) -> Result<i64> {
+        Ok(self.record_intents(run, std::slice::from_ref(change))?[0])
+    }
+
+    /// Records the intents of several writes in one transaction (one flush), each with
+    /// the snapshot of its old document.
+    pub fn record_intents(&mut self, run: i64, changes: &[NewChange]) -> Result<Vec<i64>> {
         let tx = self.db.transaction()?;
-        tx.execute(
-            "INSERT INTO changes (run_id, connection_id, file, from_version, to_version, before_sha256, after_sha256, snapshot, state, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'intent', ?9)",
-            params![
-                run,
-                change.connection_id,
-                change.file,
-                change.from_version,
-                change.to_version,
-                sha256_hex(change.before),
-                sha256_hex(change.after),
-                change.before,
-                now()
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        for (seq, s) in change.steps.iter().enumerate() {
-            tx.execute(
+        let mut ids = Vec::with_capacity(changes.len());
+        {
+            let mut change_row = tx.prepare_cached(
+                "INSERT INTO changes (run_id, connection_id, file, from_version, to_version, before_sha256, after_sha256, snapshot, state, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'intent', ?9)",
+            )?;
+            let mut step_row = tx.prepare_cached(
                 "INSERT INTO steps (change_id, seq, from_version, to_version, plugin_file, plugin_sha256, plugin_signer, input_sha256, output_sha256)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![id, seq as i64 + 1, s.from_version, s.to_version, s.plugin_file, s.plugin_sha256, s.plugin_signer, s.input_sha256, s.output_sha256],
             )?;
+            let at = now();
+            for change in changes {
+                let id = change_row.insert(params![
+                    run,
+                    change.connection_id,
+                    change.file,
+                    change.from_version,
+                    change.to_version,
+                    sha256_hex(change.before),
+                    sha256_hex(change.after),
+                    change.before,
+                    at
+                ])?;
+                for (seq, s) in change.steps.iter().enumerate() {
+                    step_row.execute(params![
+                        id,
+                        seq as i64 + 1,
+                        s.from_version,
+                        s.to_version,
+                        s.plugin_file,
+                        s.plugin_sha256,
+                        s.plugin_signer,
+                        s.input_sha256,
+                        s.output_sha256
+                    ])?;
+                }
+                ids.push(id);
+            }
         }
-        tx.commit().context("committing the journal entry")?;
-        Ok(id)
+        tx.commit().context("committing the journal entries")?;
+        Ok(ids)
     }
 
     /// Marks a change's state (`written`, `aborted`, `rolled-back`).
     pub fn mark(&self, change: i64, state: &str) -> Result<()> {
         self.db.execute("UPDATE changes SET state = ?2 WHERE id = ?1", params![change, state])?;
+        Ok(())
+    }
+
+    /// Marks several changes in one transaction.
+    pub fn mark_many(&mut self, marks: &[(i64, &str)]) -> Result<()> {
+        let tx = self.db.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached("UPDATE changes SET state = ?2 WHERE id = ?1")?;
+            for (id, state) in marks {
+                stmt.execute(params![id, state])?;
+            }
+        }
+        tx.commit().context("committing the change states")?;
         Ok(())
     }
 

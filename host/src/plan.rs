@@ -196,6 +196,29 @@ pub struct ConnectionPlan {
     pub output: Option<Vec<u8>>,
 }
 
+impl ConnectionPlan {
+    /// The plan of a document that cannot be planned, and why.
+    fn invalid(key: &str, input_sha256: String, reason: String) -> Self {
+        ConnectionPlan {
+            id: key.trim_end_matches(".json").to_owned(),
+            name: None,
+            file: key.to_owned(),
+            connector: None,
+            input_sha256,
+            from: None,
+            to: None,
+            status: Status::Invalid,
+            reason: Some(reason),
+            steps: Vec::new(),
+            changes: Changes::default(),
+            actions: Vec::new(),
+            notes: Vec::new(),
+            output_sha256: None,
+            output: None,
+        }
+    }
+}
+
 /// A whole plan.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Plan {
@@ -263,80 +286,94 @@ impl Planner<'_> {
     /// Plans every connection of the fleet (or those in `options.only`) on every core,
     /// calling `progress` after each. The plan lists connections in file-name order,
     /// whatever order the workers finish in.
+    ///
+    /// Memory stays flat in the fleet's size: each worker reads, plans and lets go of one
+    /// document at a time, and the plan keeps each migrated document's hash, not the
+    /// document (apply migrates again and checks the hash, see [`crate::apply`]).
     pub fn plan(&self, progress: impl FnMut(&ConnectionPlan) + Send) -> Result<Plan> {
-        let entries = self.fleet.entries()?;
+        let keys = self.fleet.store().keys()?;
+        let planned = self.plan_parallel(&keys, progress)?;
+        let mut slots: Vec<Option<ConnectionPlan>> = Vec::with_capacity(keys.len());
+        let mut ids = Vec::new();
+        for (i, (id, plan)) in planned.into_iter().enumerate() {
+            if let Some(id) = id {
+                ids.push((i, id));
+            }
+            slots.push(plan);
+        }
         for id in &self.options.only {
-            if !entries.iter().any(|e| e.parsed.as_ref().is_ok_and(|c| &c.id == id)) {
+            if !ids.iter().any(|(_, seen)| seen == id) {
                 bail!("no connection {id:?} in fleet {}; `cutover status` lists them", self.fleet.root().display());
             }
         }
-        let selected: Vec<&Entry> = entries
-            .iter()
-            .filter(|e| self.options.only.is_empty() || e.parsed.as_ref().is_ok_and(|c| self.options.only.contains(&c.id)))
-            .collect();
-        let connections = self.plan_parallel(&selected, progress);
+        for (i, problem) in self.fleet.duplicate_ids(ids, |i| keys[i].clone()) {
+            if let Some(plan) = &mut slots[i] {
+                *plan = ConnectionPlan::invalid(&keys[i], plan.input_sha256.clone(), format!("{}: {problem}", self.fleet.display_key(&keys[i])));
+            }
+        }
         Ok(Plan {
             format: FORMAT.into(),
             cutover_version: env!("CARGO_PKG_VERSION").into(),
             fleet: self.fleet.root().display().to_string(),
             options: self.options.clone(),
             plugins: self.registry.all().iter().map(PluginRef::from).collect(),
-            connections,
+            connections: slots.into_iter().flatten().collect(),
         })
     }
 
-    /// Plans `entries` on up to one worker per core. Each plugin call has its own store,
-    /// so workers share nothing but the compiled plugins.
-    fn plan_parallel(&self, entries: &[&Entry], progress: impl FnMut(&ConnectionPlan) + Send) -> Vec<ConnectionPlan> {
-        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(entries.len()).max(1);
+    /// Reads and plans the documents under `keys` on up to one worker per core. Each
+    /// plugin call has its own store, so workers share nothing but the compiled plugins.
+    /// Returns, per key, the connection id (if the document parses) and its plan (unless
+    /// `options.only` leaves it out).
+    fn plan_parallel(&self, keys: &[String], progress: impl FnMut(&ConnectionPlan) + Send) -> Result<Vec<(Option<String>, Option<ConnectionPlan>)>> {
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(keys.len()).max(1);
         let next = std::sync::atomic::AtomicUsize::new(0);
         let progress = std::sync::Mutex::new(progress);
-        let mut slots: Vec<Option<ConnectionPlan>> = Vec::new();
-        slots.resize_with(entries.len(), || None);
+        let mut slots: Vec<Option<(Option<String>, Option<ConnectionPlan>)>> = Vec::new();
+        slots.resize_with(keys.len(), || None);
         let slots = std::sync::Mutex::new(slots);
+        let failure = std::sync::Mutex::new(None);
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(entry) = entries.get(i) else { break };
-                        let plan = self.plan_entry(entry);
-                        tracing::debug!(connection = %plan.id, status = plan.status.as_str(), reason = plan.reason.as_deref().unwrap_or(""), "planned");
-                        (progress.lock().expect("progress callback panicked"))(&plan);
-                        slots.lock().expect("a planning worker panicked")[i] = Some(plan);
+                        let Some(key) = keys.get(i) else { break };
+                        let entry = match self.fleet.read(key) {
+                            Ok(entry) => entry,
+                            Err(e) => {
+                                failure.lock().expect("a planning worker panicked").get_or_insert(e);
+                                break;
+                            }
+                        };
+                        let id = entry.parsed.as_ref().ok().map(|c| c.id.clone());
+                        let selected = self.options.only.is_empty() || id.as_ref().is_some_and(|id| self.options.only.contains(id));
+                        let plan = selected.then(|| {
+                            let mut plan = self.plan_entry(&entry);
+                            plan.output = None;
+                            tracing::debug!(connection = %plan.id, status = plan.status.as_str(), reason = plan.reason.as_deref().unwrap_or(""), "planned");
+                            (progress.lock().expect("progress callback panicked"))(&plan);
+                            plan
+                        });
+                        slots.lock().expect("a planning worker panicked")[i] = Some((id, plan));
                     }
                 });
             }
         });
-        slots.into_inner().expect("a planning worker panicked").into_iter().map(|p| p.expect("every entry planned")).collect()
+        if let Some(e) = failure.into_inner().expect("a planning worker panicked") {
+            return Err(e);
+        }
+        Ok(slots.into_inner().expect("a planning worker panicked").into_iter().map(|p| p.expect("every document read")).collect())
     }
 
     /// Plans one connection document.
     pub fn plan_entry(&self, entry: &Entry) -> ConnectionPlan {
-        let mut plan = ConnectionPlan {
-            id: entry.key.trim_end_matches(".json").to_owned(),
-            name: None,
-            file: entry.key.clone(),
-            connector: None,
-            input_sha256: entry.sha256.clone(),
-            from: None,
-            to: None,
-            status: Status::Invalid,
-            reason: None,
-            steps: Vec::new(),
-            changes: Changes::default(),
-            actions: Vec::new(),
-            notes: Vec::new(),
-            output_sha256: None,
-            output: None,
-        };
         let connection = match &entry.parsed {
             Ok(c) => c,
-            Err(e) => {
-                plan.reason = Some(format!("{}: {e}", self.fleet.display_key(&entry.key)));
-                return plan;
-            }
+            Err(e) => return ConnectionPlan::invalid(&entry.key, entry.sha256.clone(), format!("{}: {e}", self.fleet.display_key(&entry.key))),
         };
+        let mut plan = ConnectionPlan::invalid(&entry.key, entry.sha256.clone(), String::new());
+        plan.reason = None;
         plan.id = connection.id.clone();
         plan.name = connection.name.clone();
         plan.connector = Some(connection.connector.clone());

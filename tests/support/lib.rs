@@ -180,8 +180,23 @@ impl Fleet {
         std::fs::read_dir(self.path().join("connections"))
             .unwrap()
             .map(|e| e.unwrap())
+            .filter(|e| Self::is_document(&e.file_name().to_string_lossy()))
             .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
             .collect()
+    }
+
+    /// Anything in `connections/` that is not a connection document (such as a temporary
+    /// file an interrupted write left).
+    pub fn strays(&self) -> Vec<String> {
+        std::fs::read_dir(self.path().join("connections"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| !Self::is_document(name))
+            .collect()
+    }
+
+    fn is_document(name: &str) -> bool {
+        name.ends_with(".json") && !name.starts_with('.')
     }
 }
 

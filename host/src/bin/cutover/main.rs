@@ -326,7 +326,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let mut writer = Writer::open(&loaded.fleet, "apply")?;
             let bar = progress_bar(connections.iter().filter(|c| c.status.writes()).count() as u64, "applying");
-            let applied = apply::apply(&loaded.fleet, &plan, &connections, &mut writer, |_| bar.inc(1))?;
+            let planner = loaded.planner(&plan.options, true);
+            let migrate = |c: &ConnectionPlan| Ok(planner.plan_entry(&loaded.fleet.read(&c.file)?));
+            let applied = apply::apply(&loaded.fleet, &plan, &connections, &mut writer, migrate, |_| bar.inc(1))?;
             bar.finish_and_clear();
             if json {
                 print_json(&applied)?;

@@ -256,7 +256,7 @@ pub fn plan(plan: &Plan, registry: &Registry, fleet: &Fleet) -> String {
         for s in &c.steps {
             render_step(&mut out, s, &today);
         }
-        if c.output.is_some() && !c.steps.is_empty() {
+        if c.output_sha256.is_some() && !c.steps.is_empty() {
             // The documents as planned from, to name what each patch path points at.
             let before: Value = fleet
                 .store()
