@@ -27,7 +27,12 @@ fn fleet(n: usize) -> tempfile::TempDir {
     dir
 }
 
-/// The process's peak resident memory so far, in MiB (Linux `VmHWM`).
+/// Starts a new peak-memory measurement (Linux: resets `VmHWM` to the current RSS).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak resident memory since the last reset, in MiB (Linux `VmHWM`).
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -47,6 +52,7 @@ fn main() {
         let sandbox = Sandbox::new(fleet.settings.limits.clone()).unwrap();
         let registry = Registry::load(&fleet.plugins_dir(), &sandbox, &fleet.settings.trust, None).unwrap();
         let planner = Planner { fleet: &fleet, registry: &registry, sandbox: &sandbox, options: &options, run_plugins: true };
+        reset_peak_rss();
         let start = Instant::now();
         let plan = planner.plan(|_| {}).unwrap();
         let took = start.elapsed();
@@ -55,6 +61,7 @@ fn main() {
 
         if n <= 10_000 {
             let mut writer = Writer::open(&fleet, "bench").unwrap();
+            reset_peak_rss();
             let start = Instant::now();
             let migrate = |c: &cutover::plan::ConnectionPlan| Ok(planner.plan_entry(&fleet.read(&c.file)?));
             let applied = cutover::apply::apply(&fleet, &plan, &plan.connections, &mut writer, migrate, |_| {}).unwrap();
@@ -63,4 +70,37 @@ fn main() {
             println!("{:<24} {:>12.2?} {:>16.0} {:>16.1}", format!("durable apply {n}"), took, n as f64 / took.as_secs_f64(), peak_rss_mib());
         }
     }
+    cold_start();
+}
+
+/// `cutover plan` of one connection in a fleet holding every real plugin, as a new process:
+/// with an empty compile cache (every plugin compiled) and with a warm one (each loaded
+/// from its precompiled, digest-checked image).
+fn cold_start() {
+    let dir = fleet(1);
+    for package in ["source-pinterest-v1", "source-github-v2", "source-github-v3", "source-hubspot-v2", "source-hubspot-v5", "source-facebook-marketing-v2"] {
+        let wasm = cutover_tests::plugin(package);
+        std::fs::copy(&wasm, dir.path().join("plugins").join(wasm.file_name().unwrap())).unwrap();
+    }
+    let plugins = std::fs::read_dir(dir.path().join("plugins")).unwrap().count();
+    let run = || {
+        let start = Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .args(["--fleet", dir.path().to_str().unwrap(), "plan", "--all", "--only", "c000000"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        start.elapsed()
+    };
+    let median = |mut times: Vec<std::time::Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let cold = median((0..5).map(|_| {
+        let _ = std::fs::remove_dir_all(dir.path().join(".cutover/cache"));
+        run()
+    }).collect());
+    let warm = median((0..5).map(|_| run()).collect());
+    println!("{:<24} {:>12.2?}   ({plugins} plugins compiled)", "cold plan, no cache", cold);
+    println!("{:<24} {:>12.2?}   ({plugins} plugins from the cache; {:.0}x faster)", "cold plan, warm cache", warm, cold.as_secs_f64() / warm.as_secs_f64());
 }
