@@ -4,7 +4,7 @@
 //! The bindings are exported here, once, and call into the plugin through two symbols its
 //! [`export!`](crate::export) defines. That keeps wit-bindgen out of plugin crates entirely.
 
-use crate::{Action, Connection, DeadlineAction, Error, Manifest, Outcome};
+use crate::{Action, DeadlineAction, Error, Manifest, RawConnection, RawOutcome};
 
 mod bindings {
     wit_bindgen::generate!({
@@ -18,7 +18,7 @@ use bindings::cutover::migration::types as wit;
 
 unsafe extern "Rust" {
     fn __cutover_plugin_manifest() -> Manifest;
-    fn __cutover_plugin_migrate(connection: Connection) -> crate::Result<Outcome>;
+    fn __cutover_plugin_migrate(connection: RawConnection) -> crate::Result<RawOutcome>;
 }
 
 struct Component;
@@ -49,15 +49,20 @@ impl Guest for Component {
     }
 
     fn migrate(c: wit::Connection) -> Result<wit::Outcome, wit::MigrationError> {
-        let connection = Connection::parse(c.id, c.connector, c.version, &c.config, &c.catalog, &c.state)
-            .map_err(into_wit_error)?;
+        let connection = RawConnection {
+            id: c.id,
+            connector: c.connector,
+            version: c.version,
+            config: c.config,
+            catalog: c.catalog,
+            state: c.state,
+        };
         // SAFETY: defined by the plugin's `export!`, with exactly this signature.
         let outcome = unsafe { __cutover_plugin_migrate(connection) }.map_err(into_wit_error)?;
-        let (config, catalog, state) = outcome.documents();
         Ok(wit::Outcome {
-            config,
-            catalog,
-            state,
+            config: outcome.config,
+            catalog: outcome.catalog,
+            state: outcome.state,
             actions: outcome.actions.into_iter().map(into_wit_action).collect(),
             notes: outcome.notes,
         })

@@ -40,6 +40,15 @@ pub trait Migration {
     fn manifest() -> Manifest;
     /// Migrates one connection. Must be deterministic: same input, same bytes out.
     fn migrate(connection: Connection) -> Result<Outcome>;
+
+    /// Migrates one connection given as JSON text. The default parses the documents and
+    /// calls [`migrate`](Self::migrate). A plugin whose states can be very large (per-partition
+    /// cursors with millions of partitions) overrides it and transforms the state text
+    /// without a DOM, as [`state::legacy_to_per_partition`] does: a DOM of such a state
+    /// costs several times its size in guest memory and most of the time.
+    fn migrate_documents(connection: RawConnection) -> Result<RawOutcome> {
+        Self::migrate(connection.parse()?).map(RawOutcome::from)
+    }
 }
 
 /// Exports a [`Migration`] as the plugin's component interface.
@@ -59,9 +68,9 @@ macro_rules! export {
         #[unsafe(no_mangle)]
         #[doc(hidden)]
         pub fn __cutover_plugin_migrate(
-            connection: $crate::Connection,
-        ) -> $crate::Result<$crate::Outcome> {
-            <$migration as $crate::Migration>::migrate(connection)
+            connection: $crate::RawConnection,
+        ) -> $crate::Result<$crate::RawOutcome> {
+            <$migration as $crate::Migration>::migrate_documents(connection)
         }
     };
 }

@@ -8,6 +8,10 @@
 
 use serde_json::{Map, Value};
 
+mod partition;
+
+pub use partition::legacy_to_per_partition;
+
 /// The form of one state message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

@@ -101,6 +101,45 @@ impl Connection {
     }
 }
 
+/// A connection as the host passes it: the documents still as JSON text. Plugins whose
+/// states can be very large override [`Migration::migrate_documents`](crate::Migration::migrate_documents)
+/// to transform the text without building a DOM of it; every other plugin gets the parsed
+/// [`Connection`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawConnection {
+    pub id: String,
+    pub connector: String,
+    pub version: String,
+    pub config: String,
+    pub catalog: String,
+    /// A JSON array of `AirbyteStateMessage`.
+    pub state: String,
+}
+
+impl RawConnection {
+    /// Parses the documents (see [`Connection::parse`]).
+    pub fn parse(self) -> Result<Connection> {
+        Connection::parse(self.id, self.connector, self.version, &self.config, &self.catalog, &self.state)
+    }
+}
+
+/// A migrated connection with its documents as JSON text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawOutcome {
+    pub config: String,
+    pub catalog: String,
+    pub state: String,
+    pub actions: Vec<Action>,
+    pub notes: Vec<String>,
+}
+
+impl From<Outcome> for RawOutcome {
+    fn from(outcome: Outcome) -> Self {
+        let (config, catalog, state) = outcome.documents();
+        Self { config, catalog, state, actions: outcome.actions, notes: outcome.notes }
+    }
+}
+
 /// A stream, as Airbyte's `StreamDescriptor` names it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StreamDescriptor {
