@@ -75,8 +75,10 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-/// `cdk N=… bytes=… ms=… cdk=…` lines from the Python side, by N; or why it was skipped.
-fn cdk() -> Result<BTreeMap<usize, f64>, String> {
+/// `cdk N=… bytes=… ms=… json_ms=… cdk=…` lines from the Python side, by N: the migration
+/// alone on a dict, and with `json.loads`/`json.dumps` around it (what cutover's side
+/// includes); or why it was skipped.
+fn cdk() -> Result<BTreeMap<usize, (f64, f64)>, String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/cdk/run.sh");
     if !std::path::Path::new(script).exists() {
         return Err("benches/cdk/run.sh is missing".into());
@@ -90,11 +92,11 @@ fn cdk() -> Result<BTreeMap<usize, f64>, String> {
     let mut times = BTreeMap::new();
     for line in text.lines().filter(|l| l.starts_with("cdk ")) {
         let field = |name: &str| line.split_whitespace().find_map(|w| w.strip_prefix(name)).map(str::to_owned);
-        if let (Some(n), Some(t)) = (field("N="), field("ms=")) {
-            times.insert(n.parse().unwrap_or(0), t.parse().unwrap_or(f64::NAN));
+        if let (Some(n), Some(t), Some(j)) = (field("N="), field("ms="), field("json_ms=")) {
+            times.insert(n.parse().unwrap_or(0), (t.parse().unwrap_or(f64::NAN), j.parse().unwrap_or(f64::NAN)));
         }
-        if let Some(v) = field("cdk=") {
-            eprintln!("(Python side: airbyte-cdk {v})");
+        if let Some(v) = field("cdk=").filter(|_| times.len() == 1) {
+            println!("(Python side: airbyte-cdk {v}, through benches/cdk/run.sh)");
         }
     }
     if times.is_empty() {
@@ -123,8 +125,8 @@ fn main() {
         println!("(the CDK side is skipped: {reason})\n");
     }
     println!(
-        "{:>10} {:>9} | {:>11} {:>11} | {:>11} {:>11} | {:>11} | {:>9} {:>9}",
-        "partitions", "state", "native text", "native DOM", "sandbox txt", "sandbox DOM", "CDK Python", "sbx÷nat", "CDK÷sbx"
+        "{:>10} {:>9} | {:>11} {:>11} | {:>11} {:>11} | {:>11} {:>11} | {:>8} {:>8} {:>8}",
+        "partitions", "state", "native text", "native DOM", "sandbox txt", "sandbox DOM", "CDK dict", "CDK JSON", "sbx÷nat", "CDK÷sbx", "JSON÷sbx"
     );
     for n in SIZES {
         let runs = if n >= 1_000_000 { 3 } else { 5 };
@@ -142,21 +144,23 @@ fn main() {
         };
         let cdk_ms = cdk.as_ref().ok().and_then(|t| t.get(&n).copied());
         let ratio = sandbox_text.as_ref().map(|d| d.as_secs_f64() / native_text.as_secs_f64()).unwrap_or(f64::NAN);
-        let vs_cdk = match (&sandbox_text, cdk_ms) {
-            (Ok(d), Some(c)) => format!("{:.0}x", c / (d.as_secs_f64() * 1e3)),
+        let versus = |python: Option<f64>| match (&sandbox_text, python) {
+            (Ok(d), Some(c)) => format!("{:.1}x", c / (d.as_secs_f64() * 1e3)),
             _ => "-".into(),
         };
         println!(
-            "{:>10} {:>6} MB | {:>11} {:>11} | {:>11} {:>11} | {:>11} | {:>8.2}x {:>9}",
+            "{:>10} {:>6} MB | {:>11} {:>11} | {:>11} {:>11} | {:>11} {:>11} | {:>7.2}x {:>8} {:>8}",
             n,
             format!("{:.1}", text.state.len() as f64 / 1e6),
             ms(native_text),
             ms(native_dom),
             show(&sandbox_text),
             show(&sandbox_dom),
-            cdk_ms.map(|c| format!("{c:.1} ms")).unwrap_or_else(|| "-".into()),
+            cdk_ms.map(|(c, _)| format!("{c:.1} ms")).unwrap_or_else(|| "-".into()),
+            cdk_ms.map(|(_, j)| format!("{j:.1} ms")).unwrap_or_else(|| "-".into()),
             ratio,
-            vs_cdk
+            versus(cdk_ms.map(|(c, _)| c)),
+            versus(cdk_ms.map(|(_, j)| j))
         );
     }
 }
