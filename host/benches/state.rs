@@ -12,7 +12,7 @@
 
 use cutover::migration::Input;
 use cutover::sandbox::{Limits, Sandbox, SandboxError};
-use cutover_plugin::{Migration, RawConnection};
+use cutover_plugin::{Migration, RawConnection, StateOut};
 use partition_state_plugin::{PartitionState, STREAM};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -114,7 +114,7 @@ fn main() {
     // The fixed cost of a call: a ~2 KB connection with nothing to migrate.
     let small = RawConnection { state: "[]".into(), config: format!("{{\"mode\":\"text\",\"pad\":\"{}\"}}", "x".repeat(1900)), ..connection(0, "text") };
     let small_input = input(&small);
-    let native_small = median(2001, || PartitionState::migrate_documents(small.clone()).map(drop)).unwrap();
+    let native_small = median(2001, || PartitionState::migrate_documents(small.clone(), &mut StateOut::default()).map(drop)).unwrap();
     let sandbox_small = median(2001, || sandbox.migrate(&plugin, &small_input).map(drop)).unwrap();
     println!("one call on a {} B connection: native {:.1} µs, sandbox {:.1} µs, overhead {:.1} µs\n",
         small_input.len(), native_small.as_secs_f64() * 1e6, sandbox_small.as_secs_f64() * 1e6,
@@ -132,8 +132,8 @@ fn main() {
         let runs = if n >= 1_000_000 { 3 } else { 5 };
         let text = connection(n, "text");
         let dom = connection(n, "dom");
-        let native_text = median(runs, || PartitionState::migrate_documents(text.clone()).map(drop)).unwrap();
-        let native_dom = median(runs, || PartitionState::migrate_documents(dom.clone()).map(drop)).unwrap();
+        let native_text = median(runs, || PartitionState::migrate_documents(text.clone(), &mut StateOut::default()).map(drop)).unwrap();
+        let native_dom = median(runs, || PartitionState::migrate_documents(dom.clone(), &mut StateOut::default()).map(drop)).unwrap();
         let (text_in, dom_in) = (input(&text), input(&dom));
         let sandbox_text = median(runs, || sandbox.migrate(&plugin, &text_in).map(drop));
         let sandbox_dom = median(runs, || sandbox.migrate(&plugin, &dom_in).map(drop));

@@ -103,7 +103,7 @@ pub fn apply(
     plan: &Plan,
     connections: &[ConnectionPlan],
     writer: &mut Writer,
-    mut migrate: impl FnMut(&ConnectionPlan) -> Result<ConnectionPlan>,
+    migrate: impl Fn(&ConnectionPlan) -> Result<ConnectionPlan> + Sync,
     mut progress: impl FnMut(&ConnectionPlan),
 ) -> Result<Applied> {
     let mut applied = Applied {
@@ -127,8 +127,9 @@ pub fn apply(
     }
     for batch in to_write.chunks(BATCH) {
         let mut ready = Vec::with_capacity(batch.len());
-        for &planned in batch {
-            match migrate_again(fleet, planned, &mut migrate) {
+        let migrated = on_every_core(batch, |planned| migrate_again(fleet, planned, &migrate));
+        for (&planned, migrated) in batch.iter().zip(migrated) {
+            match migrated {
                 Ok(now) => ready.push(now),
                 Err(e) => {
                     let error = format!("{e:#}");
@@ -170,7 +171,7 @@ pub fn apply(
 fn migrate_again(
     fleet: &Fleet,
     planned: &ConnectionPlan,
-    migrate: &mut impl FnMut(&ConnectionPlan) -> Result<ConnectionPlan>,
+    migrate: &impl Fn(&ConnectionPlan) -> Result<ConnectionPlan>,
 ) -> Result<(ConnectionPlan, Vec<u8>)> {
     let now = migrate(planned)?;
     let before = fleet.store().read(&planned.file)?;
@@ -181,6 +182,16 @@ fn migrate_again(
         bail!("its migration no longer gives the planned output (is a plugin non-deterministic?); plan again");
     }
     Ok((now, before))
+}
+
+/// `f` over `items` on one worker per core, results in the order of `items`.
+fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(items.len()).max(1);
+    let chunk = items.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items.chunks(chunk).map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("an apply worker panicked")).collect()
+    })
 }
 
 /// How many connections are written per batch: their intents share one ledger commit and

@@ -9,6 +9,7 @@
 use anyhow::{Result, bail};
 use wasmtime::Engine;
 use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
 
 /// Interfaces (before the `@version`) a plugin may import; an entry ending in `/` or `-`
 /// admits every interface it prefixes.
@@ -45,6 +46,9 @@ pub fn check(engine: &Engine, component: &Component) -> Result<()> {
     let denied: Vec<String> = component
         .component_type()
         .imports(engine)
+        // A type import (such as the stream resources a 1.1.0 world `use`s) grants nothing:
+        // only instances and functions reach the host.
+        .filter(|(_, item)| !matches!(item.ty, ComponentItem::Type(_) | ComponentItem::Resource(_)))
         .map(|(name, _)| name.to_owned())
         .filter(|name| !allowed(name))
         .collect();

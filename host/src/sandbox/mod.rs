@@ -10,6 +10,7 @@
 mod cache;
 mod imports;
 mod store;
+pub mod stream;
 mod wasi;
 pub mod wit;
 
@@ -25,9 +26,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use store::HostState;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, Linker, Resource};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 use wit::ContractVersion;
+
+/// A streamed state that went over the output limit (contract 1.1.0).
+#[derive(Debug)]
+struct OutputOverflow(usize);
+
+impl std::fmt::Display for OutputOverflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the streamed state reached {} bytes, over the output limit", self.0)
+    }
+}
+
+impl std::error::Error for OutputOverflow {}
 
 /// How long one epoch tick lasts; deadlines are counted in ticks.
 const TICK: Duration = Duration::from_millis(5);
@@ -104,7 +117,19 @@ pub struct Call<T> {
 /// A plugin compiled and linked, ready to instantiate cheaply for each call.
 pub struct LoadedPlugin {
     contract: ContractVersion,
-    pre: wit::since_v1_0_0::BindingsPre<HostState>,
+    pre: Pre,
+}
+
+/// The pre-linked plugin, by the contract version it was built against.
+enum Pre {
+    V1_0_0(wit::since_v1_0_0::BindingsPre<HostState>),
+    V1_1_0(wit::since_v1_1_0::BindingsPre<HostState>),
+}
+
+/// One instance of a plugin, by contract version.
+enum Bindings {
+    V1_0_0(wit::since_v1_0_0::Bindings),
+    V1_1_0(wit::since_v1_1_0::Bindings),
 }
 
 impl LoadedPlugin {
@@ -202,7 +227,8 @@ impl Sandbox {
         let engine = Engine::new(&config).map_err(anyhow::Error::from).context("creating the wasmtime engine")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("linking WASI")?;
-        wit::since_v1_0_0::add_to_linker(&mut linker).context("linking the cutover host interface")?;
+        wit::since_v1_0_0::add_to_linker(&mut linker).context("linking the cutover 1.0.0 host interface")?;
+        wit::since_v1_1_0::add_to_linker(&mut linker).context("linking the cutover 1.1.0 host interface")?;
         let ticker = (interruption == Interruption::Epoch).then(|| EpochTicker::start(engine.clone()));
         Ok(Self { engine, linker, limits, interruption, _ticker: ticker })
     }
@@ -224,9 +250,16 @@ impl Sandbox {
         let contract = ContractVersion::of(&self.engine, &component)?;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(anyhow::Error::from).context("linking it")?;
         let pre = match contract {
-            ContractVersion::V1_0_0 => wit::since_v1_0_0::BindingsPre::new(instance_pre)
-                .map_err(anyhow::Error::from)
-                .context("it does not export the cutover:migration@1.0.0 plugin world")?,
+            ContractVersion::V1_0_0 => Pre::V1_0_0(
+                wit::since_v1_0_0::BindingsPre::new(instance_pre)
+                    .map_err(anyhow::Error::from)
+                    .context("it does not export the cutover:migration@1.0.0 plugin world")?,
+            ),
+            ContractVersion::V1_1_0 => Pre::V1_1_0(
+                wit::since_v1_1_0::BindingsPre::new(instance_pre)
+                    .map_err(anyhow::Error::from)
+                    .context("it does not export the cutover:migration@1.1.0 plugin world")?,
+            ),
         };
         Ok(LoadedPlugin { contract, pre })
     }
@@ -234,16 +267,37 @@ impl Sandbox {
     /// Calls the plugin's `manifest()`.
     pub fn manifest(&self, plugin: &LoadedPlugin) -> Result<Call<Manifest>, SandboxError> {
         self.call(plugin, |store, bindings| {
-            let m = bindings.call_manifest(&mut *store)?;
-            Ok(Ok(Manifest::from(m)))
+            Ok(Ok(match bindings {
+                Bindings::V1_0_0(b) => Manifest::from(b.call_manifest(&mut *store)?),
+                Bindings::V1_1_0(b) => Manifest::from(b.call_manifest(&mut *store)?),
+            }))
         })
     }
 
     /// Calls the plugin's `migrate()` for one connection.
     pub fn migrate(&self, plugin: &LoadedPlugin, input: &Input) -> Result<Call<Outcome>, SandboxError> {
-        let call = self.call(plugin, |store, bindings| {
-            let arg = input.into();
-            Ok(bindings.call_migrate(&mut *store, &arg)?.map(Outcome::from).map_err(MigrationError::from))
+        let call = self.call(plugin, |store, bindings| match bindings {
+            Bindings::V1_0_0(b) => {
+                let arg = input.into();
+                Ok(b.call_migrate(&mut *store, &arg)?.map(Outcome::from).map_err(MigrationError::from))
+            }
+            Bindings::V1_1_0(b) => {
+                let arg = input.into();
+                let table = store.data_mut().table();
+                let reader = table.push(stream::StateReader::new(input.state.as_bytes().to_vec()))?;
+                let writer = table.push(stream::StateWriter::new(self.limits.output_bytes))?;
+                let (reader_handle, writer_handle) = (Resource::new_borrow(reader.rep()), Resource::new_borrow(writer.rep()));
+                let result = b.call_migrate(&mut *store, &arg, reader_handle, writer_handle)?;
+                let table = store.data_mut().table();
+                table.delete(reader)?;
+                let written = table.delete(writer)?;
+                if let Some(size) = written.overflow {
+                    return Err(wasmtime::Error::new(OutputOverflow(size)));
+                }
+                let state = String::from_utf8(written.into_bytes())
+                    .map_err(|_| wasmtime::Error::msg("the plugin wrote a state that is not UTF-8"))?;
+                Ok(result.map(|o| Outcome { state, ..Outcome::from(o) }).map_err(MigrationError::from))
+            }
         })?;
         let o = &call.value;
         let size = o.config.len()
@@ -261,7 +315,7 @@ impl Sandbox {
     fn call<T>(
         &self,
         plugin: &LoadedPlugin,
-        f: impl FnOnce(&mut Store<HostState>, &wit::since_v1_0_0::Bindings) -> wasmtime::Result<Result<T, MigrationError>>,
+        f: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<Result<T, MigrationError>>,
     ) -> Result<Call<T>, SandboxError> {
         let mut store = Store::new(&self.engine, HostState::new(&self.limits));
         store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
@@ -269,7 +323,11 @@ impl Sandbox {
             Interruption::Epoch => store.set_epoch_deadline(self.limits.timeout_ms.div_ceil(TICK.as_millis() as u64).max(1)),
             Interruption::Fuel(units) => store.set_fuel(units).expect("fuel is enabled in this engine's config"),
         }
-        let result = plugin.pre.instantiate(&mut store).and_then(|bindings| f(&mut store, &bindings));
+        let instance = match &plugin.pre {
+            Pre::V1_0_0(pre) => pre.instantiate(&mut store).map(Bindings::V1_0_0),
+            Pre::V1_1_0(pre) => pre.instantiate(&mut store).map(Bindings::V1_1_0),
+        };
+        let result = instance.and_then(|bindings| f(&mut store, &bindings));
         let value = match result {
             Ok(Ok(v)) => v,
             Ok(Err(refusal)) => return Err(SandboxError::Refused(refusal)),
@@ -286,6 +344,9 @@ impl Sandbox {
             Some(LimitHit::Tables) => return SandboxError::ResourceLimit("table"),
             Some(LimitHit::Instances) => return SandboxError::ResourceLimit("instance"),
             None => {}
+        }
+        if let Some(OutputOverflow(size)) = e.downcast_ref::<OutputOverflow>() {
+            return SandboxError::OutputTooLarge { size: *size, limit: self.limits.output_bytes };
         }
         if let Some(Trap::Interrupt | Trap::OutOfFuel) = e.downcast_ref::<Trap>() {
             return SandboxError::Timeout { timeout_ms: self.limits.timeout_ms };

@@ -94,6 +94,11 @@ impl HostState {
         }
     }
 
+    /// The call's resources (WASI's, and the state streams of contract 1.1.0).
+    pub fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
     /// The tail of what the plugin wrote to stderr (a Rust panic message lands there).
     pub fn stderr_tail(&self, max: usize) -> String {
         let bytes = self.stderr.contents();

@@ -4,11 +4,12 @@
 //! The bindings are exported here, once, and call into the plugin through two symbols its
 //! [`export!`](crate::export) defines. That keeps wit-bindgen out of plugin crates entirely.
 
-use crate::{Action, DeadlineAction, Error, Manifest, RawConnection, RawOutcome};
+use crate::{Action, DeadlineAction, Error, Manifest, RawConnection, RawOutcome, StateOut};
+use bindings::cutover::migration::state_stream::{StateReader, StateWriter};
 
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/since_v1.0.0",
+        path: "../../wit/since_v1.1.0",
         world: "plugin",
     });
 }
@@ -18,7 +19,7 @@ use bindings::cutover::migration::types as wit;
 
 unsafe extern "Rust" {
     fn __cutover_plugin_manifest() -> Manifest;
-    fn __cutover_plugin_migrate(connection: RawConnection) -> crate::Result<RawOutcome>;
+    fn __cutover_plugin_migrate(connection: RawConnection, state: &mut StateOut<'_>) -> crate::Result<RawOutcome>;
 }
 
 struct Component;
@@ -48,26 +49,44 @@ impl Guest for Component {
         }
     }
 
-    fn migrate(c: wit::Connection) -> Result<wit::Outcome, wit::MigrationError> {
+    fn migrate(c: wit::Connection, state: &StateReader, out: &StateWriter) -> Result<wit::Outcome, wit::MigrationError> {
         let connection = RawConnection {
             id: c.id,
             connector: c.connector,
             version: c.version,
             config: c.config,
             catalog: c.catalog,
-            state: c.state,
+            state: read_all(state)?,
         };
+        let mut sink = StateOut::streaming(out);
         // SAFETY: defined by the plugin's `export!`, with exactly this signature.
-        let outcome = unsafe { __cutover_plugin_migrate(connection) }.map_err(into_wit_error)?;
+        let outcome = unsafe { __cutover_plugin_migrate(connection, &mut sink) }.map_err(into_wit_error)?;
+        std::io::Write::flush(&mut sink).map_err(|e| wit::MigrationError::UnsupportedShape(format!("writing the migrated state: {e}")))?;
         Ok(wit::Outcome {
             config: outcome.config,
             catalog: outcome.catalog,
-            state: outcome.state,
+            state: String::new(),
             actions: outcome.actions.into_iter().map(into_wit_action).collect(),
             notes: outcome.notes,
         })
     }
 }
+
+/// Reads the whole state from the host, reserving its memory once.
+fn read_all(state: &StateReader) -> Result<String, wit::MigrationError> {
+    let mut bytes = Vec::with_capacity(state.size() as usize);
+    loop {
+        let chunk = state.read(1 << 20);
+        if chunk.is_empty() {
+            break;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| wit::MigrationError::InvalidInput("the state is not UTF-8".into()))
+}
+
+/// The host's state writer, as [`StateOut`] sends to it.
+pub(crate) type Sink = StateWriter;
 
 fn into_wit_error(e: Error) -> wit::MigrationError {
     match e {

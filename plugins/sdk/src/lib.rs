@@ -46,8 +46,11 @@ pub trait Migration {
     /// cursors with millions of partitions) overrides it and transforms the state text
     /// without a DOM, as [`state::legacy_to_per_partition`] does: a DOM of such a state
     /// costs several times its size in guest memory and most of the time.
-    fn migrate_documents(connection: RawConnection) -> Result<RawOutcome> {
-        Self::migrate(connection.parse()?).map(RawOutcome::from)
+    ///
+    /// The new state goes to `state` (the host streams it out of the sandbox as it is
+    /// written); config and catalog come back in the [`RawOutcome`].
+    fn migrate_documents(connection: RawConnection, state: &mut StateOut<'_>) -> Result<RawOutcome> {
+        RawOutcome::write(Self::migrate(connection.parse()?)?, state)
     }
 }
 
@@ -69,8 +72,9 @@ macro_rules! export {
         #[doc(hidden)]
         pub fn __cutover_plugin_migrate(
             connection: $crate::RawConnection,
+            state: &mut $crate::StateOut<'_>,
         ) -> $crate::Result<$crate::RawOutcome> {
-            <$migration as $crate::Migration>::migrate_documents(connection)
+            <$migration as $crate::Migration>::migrate_documents(connection, state)
         }
     };
 }

@@ -123,20 +123,74 @@ impl RawConnection {
     }
 }
 
-/// A migrated connection with its documents as JSON text.
+/// A migrated connection with its config and catalog as JSON text; its state has been
+/// written to the [`StateOut`] the migration was given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawOutcome {
     pub config: String,
     pub catalog: String,
-    pub state: String,
     pub actions: Vec<Action>,
     pub notes: Vec<String>,
 }
 
-impl From<Outcome> for RawOutcome {
-    fn from(outcome: Outcome) -> Self {
-        let (config, catalog, state) = outcome.documents();
-        Self { config, catalog, state, actions: outcome.actions, notes: outcome.notes }
+impl RawOutcome {
+    /// Writes a parsed outcome's state to `state` and keeps the rest as text.
+    pub fn write(outcome: Outcome, state: &mut StateOut<'_>) -> Result<Self> {
+        let (config, catalog) = {
+            let text = |v: &Value| serde_json::to_string(v).expect("a serde_json::Value always serializes");
+            (text(&outcome.config), text(&outcome.catalog))
+        };
+        serde_json::to_writer(&mut *state, &outcome.state).map_err(|e| Error::UnsupportedShape(format!("writing the migrated state: {e}")))?;
+        Ok(Self { config, catalog, actions: outcome.actions, notes: outcome.notes })
+    }
+}
+
+/// Where a migration writes the connection's new state (a JSON array of state messages).
+///
+/// In the sandbox it sends the bytes to the host in chunks as they come (contract 1.1.0),
+/// so a state of hundreds of megabytes never has to be held whole in guest memory; natively
+/// (in tests) it collects them.
+#[derive(Default)]
+pub struct StateOut<'a> {
+    buffer: Vec<u8>,
+    #[cfg(target_arch = "wasm32")]
+    sink: Option<&'a crate::guest::Sink>,
+    _call: std::marker::PhantomData<&'a ()>,
+}
+
+impl<'a> StateOut<'a> {
+    /// Chunks this large go to the host at once.
+    #[cfg(target_arch = "wasm32")]
+    const CHUNK: usize = 1 << 16;
+
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn streaming(sink: &'a crate::guest::Sink) -> Self {
+        Self { buffer: Vec::with_capacity(Self::CHUNK), sink: Some(sink), _call: std::marker::PhantomData }
+    }
+
+    /// What was written, when nothing streamed it away (native runs).
+    pub fn into_string(self) -> String {
+        String::from_utf8(self.buffer).expect("a state is written as JSON text")
+    }
+}
+
+impl std::io::Write for StateOut<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        #[cfg(target_arch = "wasm32")]
+        if self.buffer.len() >= Self::CHUNK {
+            self.flush()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        #[cfg(target_arch = "wasm32")]
+        if let Some(sink) = self.sink {
+            sink.write(&self.buffer).map_err(std::io::Error::other)?;
+            self.buffer.clear();
+        }
+        Ok(())
     }
 }
 

@@ -15,39 +15,79 @@ use serde::de::{self, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
+use std::io::Write;
 
-/// Rewrites the state of stream `stream` (a `STREAM` message) from the legacy flat form to
-/// the per-partition form, naming each partition by `partition_field` and keeping each
-/// cursor value as it is. Each partition gets `"parent_slice": {}`, which is what the CDK's
-/// runtime partitions carry (the CDK's own `LegacyToPerPartitionStateMigration` omits it,
-/// airbytehq/airbyte#38028, so its migrated partitions never match).
+/// Writes `state` to `out` with the state of stream `stream` (a `STREAM` message) moved from
+/// the legacy flat form to the per-partition form, naming each partition by
+/// `partition_field` and keeping each cursor value as it is; returns whether it moved. Each
+/// partition gets `"parent_slice": {}`, which is what the CDK's runtime partitions carry (the
+/// CDK's own `LegacyToPerPartitionStateMigration` omits it, airbytehq/airbyte#38028, so its
+/// migrated partitions never match).
 ///
-/// Returns `None`, and leaves the state as it is, when the stream has no state or its state
-/// is not in the legacy form: already per-partition, empty, or a value that is not a
-/// one-key object holding `cursor_field` (the conditions of the CDK's `should_migrate`).
-pub fn legacy_to_per_partition(state: &str, stream: &str, partition_field: &str, cursor_field: &str) -> Result<Option<String>> {
+/// The state is written unchanged when the stream has no state or its state is not in the
+/// legacy form: already per-partition, empty, or a value that is not a one-key object
+/// holding `cursor_field` (the conditions of the CDK's `should_migrate`). The stream's state
+/// is checked in a first pass and written in a second, so nothing of the new state is held
+/// in memory: with [`StateOut`](crate::StateOut) it streams to the host as it is written.
+pub fn legacy_to_per_partition(
+    state: &str,
+    stream: &str,
+    partition_field: &str,
+    cursor_field: &str,
+    out: &mut impl Write,
+) -> Result<bool> {
     let invalid = |e: serde_json::Error| Error::InvalidInput(format!("state is not a JSON array of state messages: {e}"));
+    let written = |e: std::io::Error| Error::UnsupportedShape(format!("writing the migrated state: {e}"));
     let messages: Vec<&RawValue> = serde_json::from_str(state).map_err(invalid)?;
-    let mut out = Vec::with_capacity(state.len() + state.len() / 2);
-    out.push(b'[');
-    let mut migrated = false;
+    let mut target = None;
+    for (i, message) in messages.iter().enumerate() {
+        if let Some(found) = legacy_state_of(message, stream).map_err(invalid)? {
+            if partitions(found, partition_field, cursor_field, None).map_err(invalid)?.is_some_and(|n| n > 0) {
+                target = Some((i, found));
+            }
+            break;
+        }
+    }
+    let Some((at, legacy)) = target else {
+        out.write_all(state.as_bytes()).map_err(written)?;
+        return Ok(false);
+    };
+    out.write_all(b"[").map_err(written)?;
     for (i, message) in messages.iter().enumerate() {
         if i > 0 {
-            out.push(b',');
+            out.write_all(b",").map_err(written)?;
         }
-        let mark = out.len();
-        if !migrated && write_migrated(message, stream, partition_field, cursor_field, &mut out).map_err(invalid)? {
-            migrated = true;
-        } else {
-            out.truncate(mark);
-            out.extend_from_slice(message.get().as_bytes());
+        if i != at {
+            out.write_all(message.get().as_bytes()).map_err(written)?;
+            continue;
         }
+        let descriptor = serde_json::from_str::<Message>(message.get()).map_err(invalid)?.stream.expect("checked").stream_descriptor;
+        out.write_all(br#"{"type":"STREAM","stream":{"stream_descriptor":"#).map_err(written)?;
+        out.write_all(descriptor.get().as_bytes()).map_err(written)?;
+        out.write_all(br#","stream_state":{"states":["#).map_err(written)?;
+        partitions(legacy, partition_field, cursor_field, Some(&mut *out as &mut dyn Write)).map_err(invalid)?;
+        out.write_all(b"]}}}").map_err(written)?;
     }
-    out.push(b']');
-    if !migrated {
-        return Ok(None);
+    out.write_all(b"]").map_err(written)?;
+    Ok(true)
+}
+
+/// The state of `stream` if `message` is its `STREAM` message.
+fn legacy_state_of<'a>(message: &'a RawValue, stream: &str) -> serde_json::Result<Option<&'a RawValue>> {
+    let m: Message = serde_json::from_str(message.get())?;
+    let Some(part) = m.stream.filter(|_| m.kind.as_deref() == Some("STREAM")) else { return Ok(None) };
+    let descriptor: Descriptor = serde_json::from_str(part.stream_descriptor.get())?;
+    Ok(part.stream_state.filter(|_| descriptor.name == stream))
+}
+
+/// Reads a stream state entry by entry: `None` if it is not in the legacy form, else the
+/// number of partitions, each written to `out` if given.
+fn partitions<'o>(state: &RawValue, partition_field: &'o str, cursor_field: &'o str, out: Option<&'o mut dyn Write>) -> serde_json::Result<Option<usize>> {
+    let mut de = serde_json::Deserializer::from_str(state.get());
+    match de::Deserializer::deserialize_any(&mut de, Partitions { out, partition_field, cursor_field }) {
+        Err(e) if e.is_data() => Ok(None),
+        other => other,
     }
-    Ok(Some(String::from_utf8(out).expect("built from UTF-8 text and JSON escapes")))
 }
 
 #[derive(Deserialize)]
@@ -72,35 +112,10 @@ struct Descriptor<'a> {
     name: Cow<'a, str>,
 }
 
-/// Writes `message` migrated if it is the legacy state of `stream`; `false` (with partial
-/// output the caller discards) otherwise.
-fn write_migrated(message: &RawValue, stream: &str, partition_field: &str, cursor_field: &str, out: &mut Vec<u8>) -> serde_json::Result<bool> {
-    let m: Message = serde_json::from_str(message.get())?;
-    let Some(part) = m.stream.filter(|_| m.kind.as_deref() == Some("STREAM")) else { return Ok(false) };
-    let descriptor: Descriptor = serde_json::from_str(part.stream_descriptor.get())?;
-    let Some(state) = part.stream_state.filter(|_| descriptor.name == stream) else { return Ok(false) };
-    out.extend_from_slice(br#"{"type":"STREAM","stream":{"stream_descriptor":"#);
-    out.extend_from_slice(part.stream_descriptor.get().as_bytes());
-    out.extend_from_slice(br#","stream_state":{"states":["#);
-    let writer = Partitions { out: &mut *out, partition_field, cursor_field };
-    let mut de = serde_json::Deserializer::from_str(state.get());
-    let count = match de::Deserializer::deserialize_any(&mut de, writer) {
-        Ok(Some(count)) => count,
-        Ok(None) => return Ok(false),
-        Err(e) if e.is_data() => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    if count == 0 {
-        return Ok(false);
-    }
-    out.extend_from_slice(b"]}}}");
-    Ok(true)
-}
-
 /// Reads a legacy state object entry by entry, writing each partition as it goes; `None`
 /// if the object is not in the legacy form.
 struct Partitions<'o> {
-    out: &'o mut Vec<u8>,
+    out: Option<&'o mut dyn Write>,
     partition_field: &'o str,
     cursor_field: &'o str,
 }
@@ -112,7 +127,7 @@ impl<'de> Visitor<'de> for Partitions<'_> {
         f.write_str("a legacy per-partition state object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<usize>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Option<usize>, A::Error> {
         let mut count = 0;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             let value: &'de RawValue = map.next_value()?;
@@ -124,16 +139,9 @@ impl<'de> Visitor<'de> for Partitions<'_> {
                 while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
                 return Ok(None);
             }
-            if count > 0 {
-                self.out.push(b',');
+            if let Some(out) = self.out.as_deref_mut() {
+                write_partition(out, count > 0, self.partition_field, &key, value).map_err(de::Error::custom)?;
             }
-            self.out.extend_from_slice(br#"{"partition":{"#);
-            serde_json::to_writer(&mut *self.out, self.partition_field).map_err(de::Error::custom)?;
-            self.out.push(b':');
-            serde_json::to_writer(&mut *self.out, key.as_ref()).map_err(de::Error::custom)?;
-            self.out.extend_from_slice(br#","parent_slice":{}},"cursor":"#);
-            self.out.extend_from_slice(value.get().as_bytes());
-            self.out.push(b'}');
             count += 1;
         }
         Ok(Some(count))
@@ -166,6 +174,19 @@ impl<'de> Visitor<'de> for Partitions<'_> {
     fn visit_unit<E: de::Error>(self) -> Result<Option<usize>, E> {
         Ok(None)
     }
+}
+
+fn write_partition(out: &mut dyn Write, comma: bool, field: &str, id: &str, cursor: &RawValue) -> std::io::Result<()> {
+    if comma {
+        out.write_all(b",")?;
+    }
+    out.write_all(br#"{"partition":{"#)?;
+    serde_json::to_writer(&mut *out, field)?;
+    out.write_all(b":")?;
+    serde_json::to_writer(&mut *out, id)?;
+    out.write_all(br#","parent_slice":{}},"cursor":"#)?;
+    out.write_all(cursor.get().as_bytes())?;
+    out.write_all(b"}")
 }
 
 /// The entries of a small object, borrowed.
@@ -208,10 +229,21 @@ mod tests {
         .to_string()
     }
 
+    /// The state as written, if it was migrated.
+    fn migrate(state: &str, stream: &str, cursor: &str) -> crate::Result<Option<String>> {
+        let mut out = Vec::new();
+        let moved = legacy_to_per_partition(state, stream, "id", cursor, &mut out)?;
+        let out = String::from_utf8(out).unwrap();
+        if !moved {
+            assert_eq!(out, state, "an unmigrated state is written as it was");
+        }
+        Ok(moved.then_some(out))
+    }
+
     #[test]
     fn migrates_every_partition_in_order_and_copies_other_messages() {
         let input = legacy(3);
-        let out = legacy_to_per_partition(&input, "campaigns", "id", "updated_time").unwrap().unwrap();
+        let out = migrate(&input, "campaigns", "updated_time").unwrap().unwrap();
         let out: Value = serde_json::from_str(&out).unwrap();
         let input: Value = serde_json::from_str(&input).unwrap();
         assert_eq!(out[0], input[0], "the other stream's message is untouched");
@@ -225,19 +257,19 @@ mod tests {
     #[test]
     fn leaves_states_that_are_not_legacy() {
         let per_partition = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": {"states": []}}}]).to_string();
-        assert_eq!(legacy_to_per_partition(&per_partition, "campaigns", "id", "updated_time").unwrap(), None);
+        assert_eq!(migrate(&per_partition, "campaigns", "updated_time").unwrap(), None);
         let global_cursor = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": {"updated_time": 7}}}]).to_string();
-        assert_eq!(legacy_to_per_partition(&global_cursor, "campaigns", "id", "updated_time").unwrap(), None);
+        assert_eq!(migrate(&global_cursor, "campaigns", "updated_time").unwrap(), None);
         let other_cursor = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": {"1": {"DATE": "x"}}}}]).to_string();
-        assert_eq!(legacy_to_per_partition(&other_cursor, "campaigns", "id", "updated_time").unwrap(), None);
-        assert_eq!(legacy_to_per_partition(&legacy(2), "ads", "id", "updated_time").unwrap(), None);
-        assert!(legacy_to_per_partition("{", "campaigns", "id", "updated_time").is_err());
+        assert_eq!(migrate(&other_cursor, "campaigns", "updated_time").unwrap(), None);
+        assert_eq!(migrate(&legacy(2), "ads", "updated_time").unwrap(), None);
+        assert!(legacy_to_per_partition("{", "campaigns", "id", "updated_time", &mut Vec::new()).is_err());
     }
 
     #[test]
     fn escapes_partition_ids() {
         let input = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "s"}, "stream_state": {"a\"b\\n": {"c": 1}}}}]).to_string();
-        let out = legacy_to_per_partition(&input, "s", "id", "c").unwrap().unwrap();
+        let out = migrate(&input, "s", "c").unwrap().unwrap();
         let out: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(out[0]["stream"]["stream_state"]["states"][0]["partition"]["id"], "a\"b\\n");
     }

@@ -7,7 +7,7 @@
 //! `serde_json::Value`s, the way a plugin written against the parsed [`Connection`] would.
 //! The same crate runs natively in the benchmark, so the two sides run the same code.
 
-use cutover_plugin::{Connection, Manifest, Migration, Outcome, RawConnection, RawOutcome, Result, Value, json, state};
+use cutover_plugin::{Connection, Manifest, Migration, Outcome, RawConnection, RawOutcome, Result, StateOut, Value, json, state};
 
 pub const STREAM: &str = "campaigns";
 
@@ -38,13 +38,13 @@ impl Migration for PartitionState {
         Ok(out)
     }
 
-    fn migrate_documents(connection: RawConnection) -> Result<RawOutcome> {
+    fn migrate_documents(connection: RawConnection, out: &mut StateOut<'_>) -> Result<RawOutcome> {
         let config: Value = serde_json::from_str(&connection.config).unwrap_or(Value::Null);
         if config["mode"] == "dom" {
-            return Self::migrate(connection.parse()?).map(RawOutcome::from);
+            return RawOutcome::write(Self::migrate(connection.parse()?)?, out);
         }
-        let state = state::legacy_to_per_partition(&connection.state, STREAM, "id", "updated_time")?.unwrap_or(connection.state);
-        Ok(RawOutcome { config: connection.config, catalog: connection.catalog, state, actions: Vec::new(), notes: Vec::new() })
+        state::legacy_to_per_partition(&connection.state, STREAM, "id", "updated_time", out)?;
+        Ok(RawOutcome { config: connection.config, catalog: connection.catalog, actions: Vec::new(), notes: Vec::new() })
     }
 }
 
@@ -66,8 +66,12 @@ mod tests {
             catalog: r#"{"streams":[]}"#.into(),
             state: state.to_string(),
         };
-        let text: Value = serde_json::from_str(&PartitionState::migrate_documents(raw("text")).unwrap().state).unwrap();
-        let dom: Value = serde_json::from_str(&PartitionState::migrate_documents(raw("dom")).unwrap().state).unwrap();
+        let run = |mode: &str| -> Value {
+            let mut out = StateOut::default();
+            PartitionState::migrate_documents(raw(mode), &mut out).unwrap();
+            serde_json::from_str(&out.into_string()).unwrap()
+        };
+        let (text, dom) = (run("text"), run("dom"));
         assert_eq!(text, dom);
         assert_eq!(text[0]["stream"]["stream_state"]["states"][1]["partition"]["id"], "549755885176");
     }
