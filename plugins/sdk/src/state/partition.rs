@@ -129,18 +129,25 @@ impl<'de> Visitor<'de> for Partitions<'_> {
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Option<usize>, A::Error> {
         let mut count = 0;
+        // One partition is built here and written at once: one write per partition.
+        let mut scratch = Vec::with_capacity(128);
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             let value: &'de RawValue = map.next_value()?;
-            let legacy = key != "states"
-                && key != "state"
-                && serde_json::from_str::<OneKey>(value.get()).is_ok_and(|OneKey(c)| c.len() == 1 && c[0].0 == self.cursor_field);
-            if !legacy {
-                // Read to the end of the object, so the document as a whole still parses.
-                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
-                return Ok(None);
-            }
-            if let Some(out) = self.out.as_deref_mut() {
-                write_partition(out, count > 0, self.partition_field, &key, value).map_err(de::Error::custom)?;
+            match self.out.as_deref_mut() {
+                // Writing: the first pass has checked every entry.
+                Some(out) => {
+                    scratch.clear();
+                    partition_json(&mut scratch, count > 0, self.partition_field, &key, value);
+                    out.write_all(&scratch).map_err(de::Error::custom)?;
+                }
+                None => {
+                    let legacy = key != "states" && key != "state" && is_cursor(value, self.cursor_field);
+                    if !legacy {
+                        // Read to the end of the object, so the document as a whole still parses.
+                        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                        return Ok(None);
+                    }
+                }
             }
             count += 1;
         }
@@ -176,40 +183,41 @@ impl<'de> Visitor<'de> for Partitions<'_> {
     }
 }
 
-fn write_partition(out: &mut dyn Write, comma: bool, field: &str, id: &str, cursor: &RawValue) -> std::io::Result<()> {
+/// Appends one partition of the new state to `out`.
+fn partition_json(out: &mut Vec<u8>, comma: bool, field: &str, id: &str, cursor: &RawValue) {
     if comma {
-        out.write_all(b",")?;
+        out.push(b',');
     }
-    out.write_all(br#"{"partition":{"#)?;
-    serde_json::to_writer(&mut *out, field)?;
-    out.write_all(b":")?;
-    serde_json::to_writer(&mut *out, id)?;
-    out.write_all(br#","parent_slice":{}},"cursor":"#)?;
-    out.write_all(cursor.get().as_bytes())?;
-    out.write_all(b"}")
+    out.extend_from_slice(br#"{"partition":{"#);
+    serde_json::to_writer(&mut *out, field).expect("writing to a Vec cannot fail");
+    out.push(b':');
+    serde_json::to_writer(&mut *out, id).expect("writing to a Vec cannot fail");
+    out.extend_from_slice(br#","parent_slice":{}},"cursor":"#);
+    out.extend_from_slice(cursor.get().as_bytes());
+    out.push(b'}');
 }
 
-/// The entries of a small object, borrowed.
-struct OneKey<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for OneKey<'a> {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Entries;
-        impl<'de> Visitor<'de> for Entries {
-            type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry::<Cow<'de, str>, &'de RawValue>()? {
-                    entries.push(entry);
-                }
-                Ok(entries)
-            }
+/// Whether `value` is `{"<cursor_field>": …}`: an object with that one key.
+fn is_cursor(value: &RawValue, cursor_field: &str) -> bool {
+    struct OneKey<'f>(&'f str);
+    impl<'de> Visitor<'de> for OneKey<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a cursor object")
         }
-        d.deserialize_map(Entries).map(OneKey)
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let mut keys = 0;
+            let mut matches = true;
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                map.next_value::<de::IgnoredAny>()?;
+                keys += 1;
+                matches &= key == self.0;
+            }
+            Ok(keys == 1 && matches)
+        }
     }
+    let mut de = serde_json::Deserializer::from_str(value.get());
+    de::Deserializer::deserialize_map(&mut de, OneKey(cursor_field)).unwrap_or(false)
 }
 
 #[cfg(test)]
