@@ -196,8 +196,37 @@ pub struct ConnectionPlan {
     pub output: Option<Vec<u8>>,
 }
 
+/// The documents a plan covers: keys in file-name order, each with the problem that makes
+/// it invalid before it is planned, if any.
+pub struct Selection {
+    documents: Vec<(String, Option<String>)>,
+}
+
+impl Selection {
+    pub fn len(&self) -> usize {
+        self.documents.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.documents.is_empty()
+    }
+}
+
+/// Only a document's id, read without building the rest.
+#[derive(Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
 impl ConnectionPlan {
+    /// The plan without what only a reader of the plan needs (diffs, notes, per-step
+    /// details): what apply keeps of each connection while it works through a fleet.
+    pub fn slim(self) -> Self {
+        ConnectionPlan { changes: Changes::default(), notes: Vec::new(), steps: Vec::new(), output: None, ..self }
+    }
+
     /// The plan of a document that cannot be planned, and why.
+
     fn invalid(key: &str, input_sha256: String, reason: String) -> Self {
         ConnectionPlan {
             id: key.trim_end_matches(".json").to_owned(),
@@ -284,86 +313,123 @@ pub struct Planner<'a> {
 
 impl Planner<'_> {
     /// Plans every connection of the fleet (or those in `options.only`) on every core,
-    /// calling `progress` after each. The plan lists connections in file-name order,
-    /// whatever order the workers finish in.
-    ///
-    /// Memory stays flat in the fleet's size: each worker reads, plans and lets go of one
-    /// document at a time, and the plan keeps each migrated document's hash, not the
-    /// document (apply migrates again and checks the hash, see [`crate::apply`]).
-    pub fn plan(&self, progress: impl FnMut(&ConnectionPlan) + Send) -> Result<Plan> {
+    /// calling `progress` after each, and collects the plan. The plan lists connections in
+    /// file-name order, whatever order the workers finish in.
+    pub fn plan(&self, mut progress: impl FnMut(&ConnectionPlan) + Send) -> Result<Plan> {
+        let selection = self.select()?;
+        let mut connections = Vec::with_capacity(selection.len());
+        self.plan_each(&selection, |plan| {
+            progress(&plan);
+            connections.push(plan);
+            Ok(())
+        })?;
+        Ok(Plan { connections, ..self.header() })
+    }
+
+    /// The plan's header: everything but the connections.
+    pub fn header(&self) -> Plan {
+        Plan {
+            format: FORMAT.into(),
+            cutover_version: env!("CARGO_PKG_VERSION").into(),
+            fleet: self.fleet.root().display().to_string(),
+            options: self.options.clone(),
+            plugins: self.registry.all().iter().map(PluginRef::from).collect(),
+            connections: Vec::new(),
+        }
+    }
+
+    /// Which documents the plan covers, in file-name order, each with the problem that
+    /// makes it invalid before it is planned (an id another document also uses). Reads only
+    /// each document's id.
+    pub fn select(&self) -> Result<Selection> {
         let keys = self.fleet.store().keys()?;
-        let planned = self.plan_parallel(&keys, progress)?;
-        let mut slots: Vec<Option<ConnectionPlan>> = Vec::with_capacity(keys.len());
-        let mut ids = Vec::new();
-        for (i, (id, plan)) in planned.into_iter().enumerate() {
-            if let Some(id) = id {
-                ids.push((i, id));
+        let mut ids = Vec::with_capacity(keys.len());
+        for (i, key) in keys.iter().enumerate() {
+            let bytes = self.fleet.store().read(key)?;
+            if let Ok(doc) = serde_json::from_slice::<IdOnly>(&bytes) {
+                ids.push((i, doc.id));
             }
-            slots.push(plan);
         }
         for id in &self.options.only {
             if !ids.iter().any(|(_, seen)| seen == id) {
                 bail!("no connection {id:?} in fleet {}; `cutover status` lists them", self.fleet.root().display());
             }
         }
-        for (i, problem) in self.fleet.duplicate_ids(ids, |i| keys[i].clone()) {
-            if let Some(plan) = &mut slots[i] {
-                *plan = ConnectionPlan::invalid(&keys[i], plan.input_sha256.clone(), format!("{}: {problem}", self.fleet.display_key(&keys[i])));
-            }
+        let mut problems: Vec<Option<String>> = vec![None; keys.len()];
+        for (i, problem) in self.fleet.duplicate_ids(ids.iter().cloned(), |i| keys[i].clone()) {
+            problems[i] = Some(format!("{}: {problem}", self.fleet.display_key(&keys[i])));
         }
-        Ok(Plan {
-            format: FORMAT.into(),
-            cutover_version: env!("CARGO_PKG_VERSION").into(),
-            fleet: self.fleet.root().display().to_string(),
-            options: self.options.clone(),
-            plugins: self.registry.all().iter().map(PluginRef::from).collect(),
-            connections: slots.into_iter().flatten().collect(),
-        })
+        let mut id_of: Vec<Option<String>> = vec![None; keys.len()];
+        for (i, id) in ids {
+            id_of[i] = Some(id);
+        }
+        let documents = keys
+            .into_iter()
+            .zip(problems)
+            .zip(id_of)
+            .filter(|(_, id)| self.options.only.is_empty() || id.as_ref().is_some_and(|id| self.options.only.contains(id)))
+            .map(|(document, _)| document)
+            .collect();
+        Ok(Selection { documents })
     }
 
-    /// Reads and plans the documents under `keys` on up to one worker per core. Each
-    /// plugin call has its own store, so workers share nothing but the compiled plugins.
-    /// Returns, per key, the connection id (if the document parses) and its plan (unless
-    /// `options.only` leaves it out).
-    fn plan_parallel(&self, keys: &[String], progress: impl FnMut(&ConnectionPlan) + Send) -> Result<Vec<(Option<String>, Option<ConnectionPlan>)>> {
-        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(keys.len()).max(1);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let progress = std::sync::Mutex::new(progress);
-        let mut slots: Vec<Option<(Option<String>, Option<ConnectionPlan>)>> = Vec::new();
-        slots.resize_with(keys.len(), || None);
-        let slots = std::sync::Mutex::new(slots);
-        let failure = std::sync::Mutex::new(None);
+    /// Plans the selected documents on up to one worker per core and hands each plan to
+    /// `emit` in file-name order, as soon as it and every one before it are done.
+    ///
+    /// Memory stays flat in the fleet's size: each worker reads, plans and lets go of one
+    /// document at a time, a plan keeps the hash of a migrated document, not the document
+    /// (apply migrates again and checks the hash, see [`crate::apply`]), and only plans that
+    /// finished ahead of an earlier one wait here.
+    pub fn plan_each(&self, selection: &Selection, mut emit: impl FnMut(ConnectionPlan) -> Result<()>) -> Result<()> {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+        let documents = &selection.documents;
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(documents.len()).max(1);
+        let (next, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
+        // Bounded: workers wait while the emitter is behind.
+        let (send, receive) = std::sync::mpsc::sync_channel::<(usize, Result<ConnectionPlan>)>(workers * 4);
         std::thread::scope(|scope| {
             for _ in 0..workers {
-                scope.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(key) = keys.get(i) else { break };
-                        let entry = match self.fleet.read(key) {
-                            Ok(entry) => entry,
-                            Err(e) => {
-                                failure.lock().expect("a planning worker panicked").get_or_insert(e);
-                                break;
-                            }
-                        };
-                        let id = entry.parsed.as_ref().ok().map(|c| c.id.clone());
-                        let selected = self.options.only.is_empty() || id.as_ref().is_some_and(|id| self.options.only.contains(id));
-                        let plan = selected.then(|| {
-                            let mut plan = self.plan_entry(&entry);
+                let send = send.clone();
+                let (next, stop) = (&next, &stop);
+                scope.spawn(move || {
+                    while !stop.load(Relaxed) {
+                        let i = next.fetch_add(1, Relaxed);
+                        let Some((key, problem)) = documents.get(i) else { break };
+                        let plan = self.fleet.read(key).map(|entry| {
+                            let mut plan = match problem {
+                                Some(problem) => ConnectionPlan::invalid(key, entry.sha256.clone(), problem.clone()),
+                                None => self.plan_entry(&entry),
+                            };
                             plan.output = None;
                             tracing::debug!(connection = %plan.id, status = plan.status.as_str(), reason = plan.reason.as_deref().unwrap_or(""), "planned");
-                            (progress.lock().expect("progress callback panicked"))(&plan);
                             plan
                         });
-                        slots.lock().expect("a planning worker panicked")[i] = Some((id, plan));
+                        if send.send((i, plan)).is_err() {
+                            break;
+                        }
                     }
                 });
             }
-        });
-        if let Some(e) = failure.into_inner().expect("a planning worker panicked") {
-            return Err(e);
-        }
-        Ok(slots.into_inner().expect("a planning worker panicked").into_iter().map(|p| p.expect("every document read")).collect())
+            drop(send);
+            let mut waiting = std::collections::BTreeMap::new();
+            let mut due = 0;
+            let mut result = Ok(());
+            for (i, plan) in receive.iter() {
+                if result.is_err() {
+                    continue; // drain, so every worker can finish
+                }
+                waiting.insert(i, plan);
+                while let Some(plan) = waiting.remove(&due) {
+                    due += 1;
+                    if let Err(e) = plan.and_then(&mut emit) {
+                        stop.store(true, Relaxed);
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            result
+        })
     }
 
     /// Plans one connection document.

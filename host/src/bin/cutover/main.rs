@@ -21,6 +21,7 @@ use cutover::rollback;
 use cutover::sandbox::{CompileCache, Sandbox};
 use indicatif::{ProgressBar, ProgressStyle};
 use semver::Version;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -269,6 +270,64 @@ fn progress_bar(len: u64, what: &'static str) -> ProgressBar {
     bar
 }
 
+/// A plan written as JSON one connection at a time: the header's fields, then the
+/// `connections` array as it grows. The result reads back with `Plan::read`.
+struct PlanWriter {
+    file: Option<(std::io::BufWriter<std::fs::File>, PathBuf)>,
+    first: bool,
+}
+
+impl PlanWriter {
+    fn create(path: &std::path::Path, header: &Plan) -> Result<Self> {
+        let file = std::fs::File::create(path).with_context(|| format!("saving the plan to {}", path.display()))?;
+        let mut file = std::io::BufWriter::new(file);
+        Self::write_header(&mut file, header)?;
+        Ok(Self { file: Some((file, path.to_owned())), first: true })
+    }
+
+    fn start(out: &mut impl std::io::Write, header: &Plan) -> Result<Self> {
+        Self::write_header(out, header)?;
+        Ok(Self { file: None, first: true })
+    }
+
+    /// The header as JSON, left open at the start of the connections array.
+    fn write_header(out: &mut impl std::io::Write, header: &Plan) -> Result<()> {
+        let text = serde_json::to_string_pretty(header)?;
+        let open = text.rfind("[]").context("a plan header serializes with an empty connections array")?;
+        out.write_all(text[..open + 1].as_bytes())?;
+        Ok(())
+    }
+
+    fn connection(&mut self, c: &ConnectionPlan) -> Result<()> {
+        let (file, _) = self.file.as_mut().expect("a plan file");
+        let first = std::mem::replace(&mut self.first, false);
+        Self::write_connection(file, c, first)
+    }
+
+    fn connection_to(&mut self, out: &mut impl std::io::Write, c: &ConnectionPlan) -> Result<()> {
+        let first = std::mem::replace(&mut self.first, false);
+        Self::write_connection(out, c, first)
+    }
+
+    fn write_connection(out: &mut impl std::io::Write, c: &ConnectionPlan, first: bool) -> Result<()> {
+        out.write_all(if first { b"\n" } else { b",\n" })?;
+        serde_json::to_writer_pretty(&mut *out, c)?;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        let (mut file, path) = self.file.expect("a plan file");
+        file.write_all(b"\n]\n}\n")?;
+        file.flush().with_context(|| format!("saving the plan to {}", path.display()))?;
+        Ok(())
+    }
+
+    fn finish_to(self, out: &mut impl std::io::Write) -> Result<()> {
+        out.write_all(b"\n]\n}\n")?;
+        Ok(())
+    }
+}
+
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -288,20 +347,57 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Plan { select, out, json } => {
             let loaded = load(&cli.fleet)?;
-            let plan = loaded.plan(&select.options(), true)?;
-            if let Some(path) = &out {
-                std::fs::write(path, serde_json::to_vec_pretty(&plan)?)
-                    .with_context(|| format!("saving the plan to {}", path.display()))?;
+            let options = select.options();
+            let planner = loaded.planner(&options, true);
+            let selection = planner.select()?;
+            let header = planner.header();
+            let bar = progress_bar(selection.len() as u64, "planning");
+            // The plan streams out as it is made: a connection at a time to the terminal
+            // (or as JSON) and to the saved plan file, so memory does not grow with the fleet.
+            let mut saved = match &out {
+                Some(path) => Some(PlanWriter::create(path, &header)?),
+                None => None,
+            };
+            let stdout = std::io::stdout();
+            let mut terminal = std::io::BufWriter::new(stdout.lock());
+            let mut json_out = if json { Some(PlanWriter::start(&mut terminal, &header)?) } else { None };
+            if !json {
+                write!(terminal, "{}", render::plan_header(&header, selection.len(), &loaded.registry))?;
             }
-            if json {
-                print_json(&plan)?;
-            } else {
-                print!("{}", render::plan(&plan, &loaded.registry, &loaded.fleet));
-                if let Some(path) = &out {
-                    println!("\nSaved the plan to {}. Apply it with: cutover apply {}", path.display(), path.display());
+            let today = cutover::ledger::now()[..10].to_owned();
+            let mut summary = cutover::plan::Summary::default();
+            let mut waiting = Vec::new();
+            planner.plan_each(&selection, |c| {
+                bar.inc(1);
+                *summary.0.entry(c.status).or_default() += 1;
+                if c.status == cutover::plan::Status::NeedsOptIn {
+                    waiting.push(c.id.clone());
+                }
+                if let Some(file) = &mut saved {
+                    file.connection(&c)?;
+                }
+                match &mut json_out {
+                    Some(j) => j.connection_to(&mut terminal, &c)?,
+                    None => bar.suspend(|| write!(terminal, "{}", render::plan_connection(&c, &loaded.fleet, &today)))?,
+                }
+                Ok(())
+            })?;
+            bar.finish_and_clear();
+            if let Some(file) = saved {
+                file.finish()?;
+            }
+            match json_out {
+                Some(j) => j.finish_to(&mut terminal)?,
+                None => {
+                    write!(terminal, "{}", render::plan_footer(&summary, selection.len(), &waiting))?;
+                    if let Some(path) = &out {
+                        writeln!(terminal, "\nSaved the plan to {}. Apply it with: cutover apply {}", path.display(), path.display())?;
+                    }
                 }
             }
-            Ok(if plan.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            terminal.flush()?;
+            let errors = summary.get(cutover::plan::Status::Failed) + summary.get(cutover::plan::Status::Blocked) + summary.get(cutover::plan::Status::Invalid);
+            Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
         Command::Apply { plan: saved, select, json } => {
             let loaded = load(&cli.fleet)?;
@@ -316,8 +412,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     (plan, connections)
                 }
                 None => {
-                    let plan = loaded.plan(&select.options(), true)?;
-                    let connections = plan.connections.clone();
+                    // What apply keeps of each connection while it plans: no diffs, notes
+                    // or step details, which it does not need to write.
+                    let options = select.options();
+                    let planner = loaded.planner(&options, true);
+                    let selection = planner.select()?;
+                    let bar = progress_bar(selection.len() as u64, "planning");
+                    let mut connections = Vec::with_capacity(selection.len());
+                    planner.plan_each(&selection, |c| {
+                        bar.inc(1);
+                        connections.push(c.slim());
+                        Ok(())
+                    })?;
+                    bar.finish_and_clear();
+                    let plan = Plan { connections: connections.clone(), ..planner.header() };
                     (plan, connections)
                 }
             };

@@ -4,7 +4,7 @@
 use cutover::apply::Applied;
 use cutover::fleet::Fleet;
 use cutover::ledger::Run;
-use cutover::plan::{ConnectionPlan, Plan, Status, StepPlan};
+use cutover::plan::{ConnectionPlan, Plan, Status, StepPlan, Summary};
 use cutover::registry::{Plugin, Registry};
 use serde_json::{Value, json};
 use std::fmt::Write;
@@ -64,7 +64,7 @@ pub fn status(plan: &Plan) -> String {
     for r in &rows {
         line(&mut out, [&r[0], &r[1], &r[2], &r[3], &r[4]]);
     }
-    let _ = writeln!(out, "\n{}", summary_line(plan));
+    let _ = writeln!(out, "\n{}", summary_line(&plan.summary(), plan.connections.len()));
     out
 }
 
@@ -96,8 +96,7 @@ pub fn status_json(plan: &Plan) -> Value {
     json!({"fleet": plan.fleet, "connections": connections})
 }
 
-fn summary_line(plan: &Plan) -> String {
-    let s = plan.summary();
+fn summary_line(s: &Summary, connections: usize) -> String {
     let mut parts = Vec::new();
     for (status, label) in [
         (Status::Migrate, "to migrate"),
@@ -114,7 +113,7 @@ fn summary_line(plan: &Plan) -> String {
             parts.push(format!("{n} {label}"));
         }
     }
-    format!("{} connection(s): {}.", plan.connections.len(), parts.join(", "))
+    format!("{connections} connection(s): {}.", parts.join(", "))
 }
 
 /// A value, short enough for one line.
@@ -230,60 +229,61 @@ fn render_step(out: &mut String, step: &StepPlan, today: &str) {
     }
 }
 
-pub fn plan(plan: &Plan, registry: &Registry, fleet: &Fleet) -> String {
-    let today = cutover::ledger::now()[..10].to_owned();
+/// The first line of a rendered plan.
+pub fn plan_header(plan: &Plan, connections: usize, registry: &Registry) -> String {
+    format!("cutover plan for fleet {} ({} connection(s), {} plugin(s))\n\n", plan.fleet, connections, registry.all().len())
+}
+
+/// One connection of a rendered plan: chain, breaking changes, diff, actions, notes.
+pub fn plan_connection(c: &ConnectionPlan, fleet: &Fleet, today: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "cutover plan for fleet {} ({} connection(s), {} plugin(s))\n",
-        plan.fleet,
-        plan.connections.len(),
-        registry.all().len()
+        "{} {}  {} {}  [{}]",
+        mark(c.status),
+        title(c),
+        c.connector.as_deref().unwrap_or("?"),
+        version_span(c),
+        c.status.as_str()
     );
-    for c in &plan.connections {
-        let _ = writeln!(
-            out,
-            "{} {}  {} {}  [{}]",
-            mark(c.status),
-            title(c),
-            c.connector.as_deref().unwrap_or("?"),
-            version_span(c),
-            c.status.as_str()
-        );
-        if let Some(r) = &c.reason {
-            let _ = writeln!(out, "    {r}");
-        }
-        for s in &c.steps {
-            render_step(&mut out, s, &today);
-        }
-        if c.output_sha256.is_some() && !c.steps.is_empty() {
-            // The documents as planned from, to name what each patch path points at.
-            let before: Value = fleet
-                .store()
-                .read(&c.file)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or(Value::Null);
-            render_patch(&mut out, "config", &c.changes.config, &before["config"]);
-            render_patch(&mut out, "catalog", &c.changes.catalog, &before["catalog"]);
-            render_patch(&mut out, "state", &c.changes.state, before.get("state").unwrap_or(&Value::Null));
-        }
-        if !c.actions.is_empty() {
-            let _ = writeln!(out, "    the operator must, after apply:");
-            for (i, a) in c.actions.iter().enumerate() {
-                let _ = writeln!(out, "      {}. {a}", i + 1);
-            }
-        }
-        if !c.notes.is_empty() {
-            let _ = writeln!(out, "    notes:");
-            for n in &c.notes {
-                let _ = writeln!(out, "      - {n}");
-            }
-        }
-        out.push('\n');
+    if let Some(r) = &c.reason {
+        let _ = writeln!(out, "    {r}");
     }
-    let _ = writeln!(out, "Plan: {}", summary_line(plan));
-    let waiting: Vec<&str> = plan.connections.iter().filter(|c| c.status == Status::NeedsOptIn).map(|c| c.id.as_str()).collect();
+    for s in &c.steps {
+        render_step(&mut out, s, today);
+    }
+    if c.output_sha256.is_some() && !c.steps.is_empty() {
+        // The documents as planned from, to name what each patch path points at.
+        let before: Value = fleet
+            .store()
+            .read(&c.file)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
+        render_patch(&mut out, "config", &c.changes.config, &before["config"]);
+        render_patch(&mut out, "catalog", &c.changes.catalog, &before["catalog"]);
+        render_patch(&mut out, "state", &c.changes.state, before.get("state").unwrap_or(&Value::Null));
+    }
+    if !c.actions.is_empty() {
+        let _ = writeln!(out, "    the operator must, after apply:");
+        for (i, a) in c.actions.iter().enumerate() {
+            let _ = writeln!(out, "      {}. {a}", i + 1);
+        }
+    }
+    if !c.notes.is_empty() {
+        let _ = writeln!(out, "    notes:");
+        for n in &c.notes {
+            let _ = writeln!(out, "      - {n}");
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// The end of a rendered plan: the summary, and who waits for an opt-in.
+pub fn plan_footer(summary: &Summary, connections: usize, waiting: &[String]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Plan: {}", summary_line(summary, connections));
     if !waiting.is_empty() {
         let _ = writeln!(out, "Breaking upgrades wait for an opt-in: --opt-in {} (or --all).", waiting.join(","));
     }
