@@ -5,7 +5,7 @@
 //! Every helper changes only what it names and keeps the user's choices (sync mode, cursor,
 //! primary key, destination sync mode) as they were.
 
-use crate::StreamDescriptor;
+use crate::{Error, Result, StreamDescriptor};
 use serde_json::Value;
 
 /// The configured streams, or an empty slice when the catalog has none.
@@ -117,6 +117,20 @@ pub fn for_each_schema(catalog: &mut Value, mut f: impl FnMut(&str, &mut Value))
             f(&name, schema);
         }
     }
+}
+
+/// Refuses a catalog with a stream the target version does not have (`known` says which
+/// it has), with the message `unknown` gives for that stream name.
+pub fn check_known(catalog: &Value, known: impl Fn(&str) -> bool, unknown: impl Fn(&str) -> String) -> Result<()> {
+    for entry in streams(catalog) {
+        let Some(d) = descriptor(entry) else {
+            return Err(Error::InvalidInput("a configured stream has no stream.name".into()));
+        };
+        if !known(&d.name) {
+            return Err(Error::UnsupportedShape(unknown(&d.name)));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

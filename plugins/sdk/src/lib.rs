@@ -22,6 +22,7 @@
 pub mod catalog;
 pub mod config;
 mod log;
+pub mod naming;
 pub mod schema;
 pub mod state;
 mod types;

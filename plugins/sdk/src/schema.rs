@@ -1,5 +1,6 @@
 //! Helpers over a stream's JSON Schema.
 
+use crate::{Error, Result};
 use serde_json::Value;
 
 /// Sets `airbyte_type` to `airbyte_type` on every date-time field of `schema` (a string
@@ -38,6 +39,40 @@ fn is_date_time(schema: &Value) -> bool {
     stringy && schema.get("format").and_then(Value::as_str) == Some("date-time")
 }
 
+/// A property whose type changes in a new connector version: the stream, the property's
+/// JSON Pointer in the stream's json_schema, and the schema keywords the new version gives
+/// it (merged over the old ones).
+pub struct TypeChange {
+    pub stream: &'static str,
+    pub pointer: &'static str,
+    pub new: fn() -> Value,
+}
+
+/// Applies the type changes of `stream` to its json_schema; returns each change made, as
+/// `<pointer> from <old type> to <new type>`. A property already of the new type, or absent
+/// (not selected), is left alone, so a second run changes nothing.
+pub fn retype(schema: &mut Value, stream: &str, changes: &[TypeChange]) -> Result<Vec<String>> {
+    let mut changed = Vec::new();
+    for change in changes.iter().filter(|c| c.stream == stream) {
+        let Some(node) = schema.pointer_mut(change.pointer) else { continue };
+        let Some(node) = node.as_object_mut() else {
+            return Err(Error::UnsupportedShape(format!("{stream} json_schema{} is not a schema object", change.pointer)));
+        };
+        let new = (change.new)();
+        let new = new.as_object().expect("type changes are objects");
+        if new.iter().all(|(k, v)| node.get(k) == Some(v)) {
+            continue;
+        }
+        let old = node.get("type").map(Value::to_string).unwrap_or_else(|| "untyped".into());
+        for (k, v) in new {
+            node.insert(k.clone(), v.clone());
+        }
+        let to = if new.contains_key("format") { format!("{} ({})", new["type"], new["format"]) } else { new["type"].to_string() };
+        changed.push(format!("{} from {old} to {to}", change.pointer));
+    }
+    Ok(changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +91,20 @@ mod tests {
         assert!(s["properties"]["day"].get("airbyte_type").is_none());
         assert_eq!(s["properties"]["media"]["properties"]["images"]["items"]["properties"]["at"]["airbyte_type"], "timestamp_without_timezone");
         assert_eq!(mark_date_time(&mut s, "timestamp_without_timezone"), 0);
+    }
+
+    #[test]
+    fn retypes_listed_properties_once() {
+        const CHANGES: &[TypeChange] = &[
+            TypeChange { stream: "deals", pointer: "/properties/id", new: || serde_json::json!({"type": ["null", "string"]}) },
+            TypeChange { stream: "other", pointer: "/properties/id", new: || serde_json::json!({"type": "boolean"}) },
+        ];
+        let mut schema = serde_json::json!({"properties": {"id": {"type": ["null", "integer"]}}});
+        let changed = retype(&mut schema, "deals", CHANGES).unwrap();
+        assert_eq!(changed, vec![r#"/properties/id from ["null","integer"] to ["null","string"]"#]);
+        assert_eq!(schema["properties"]["id"]["type"], serde_json::json!(["null", "string"]));
+        assert!(retype(&mut schema, "deals", CHANGES).unwrap().is_empty(), "a second run changes nothing");
+        let mut odd = serde_json::json!({"properties": {"id": 3}});
+        assert!(retype(&mut odd, "deals", CHANGES).is_err());
     }
 }

@@ -32,6 +32,7 @@
 use cutover_plugin::{
     Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value, catalog, json, state,
 };
+use cutover_plugin::naming;
 
 /// The streams the connector's `scopedImpact` lists for 2.0.0.
 pub const SCOPED: &[&str] = &[
@@ -146,7 +147,7 @@ impl Migration for FacebookMarketingV2 {
     }
 
     fn migrate(connection: Connection) -> Result<Outcome> {
-        let customs = custom_stream_names(&connection.config)?;
+        let customs = naming::config_stream_names(&connection.config, "custom_insights", "Custom")?;
         check_catalog(&connection.catalog, &customs)?;
         let mut out = connection.into_outcome();
         let config_changed = migrate_config(&mut out)?;
@@ -371,77 +372,13 @@ fn cursor_dates(s: &Value) -> Vec<Date> {
     dates
 }
 
-/// The stream names of the config's custom insights: the connector names each
-/// `camel_to_snake("Custom" + name)`.
-fn custom_stream_names(config: &Value) -> Result<Vec<String>> {
-    let Some(insights) = config.get("custom_insights") else { return Ok(Vec::new()) };
-    let Some(insights) = insights.as_array() else {
-        return Err(Error::InvalidInput("/custom_insights must be an array".into()));
-    };
-    insights
-        .iter()
-        .enumerate()
-        .map(|(i, c)| match c.get("name").and_then(Value::as_str) {
-            Some(name) => Ok(camel_to_snake(&format!("Custom{name}"))),
-            None => Err(Error::InvalidInput(format!("/custom_insights/{i}/name must be a string"))),
-        })
-        .collect()
-}
-
-/// The CDK's `casing.camel_to_snake`: `re.sub("(.)([A-Z][a-z]+)", r"\1_\2", s)`, then
-/// `re.sub("([a-z0-9])([A-Z])", r"\1_\2", s)`, then `lower()`.
-pub fn camel_to_snake(s: &str) -> String {
-    let c: Vec<char> = s.chars().collect();
-    let mut first = Vec::with_capacity(c.len() + 4);
-    let mut i = 0;
-    while i < c.len() {
-        if c[i] != '\n' && i + 2 < c.len() && c[i + 1].is_ascii_uppercase() && c[i + 2].is_ascii_lowercase() {
-            let mut j = i + 3;
-            while j < c.len() && c[j].is_ascii_lowercase() {
-                j += 1;
-            }
-            first.push(c[i]);
-            first.push('_');
-            first.extend_from_slice(&c[i + 1..j]);
-            i = j;
-        } else {
-            first.push(c[i]);
-            i += 1;
-        }
-    }
-    let mut out = String::with_capacity(first.len() + 4);
-    let mut i = 0;
-    while i < first.len() {
-        let a = first[i];
-        if (a.is_ascii_lowercase() || a.is_ascii_digit()) && i + 1 < first.len() && first[i + 1].is_ascii_uppercase() {
-            out.push(a);
-            out.push('_');
-            out.push(first[i + 1]);
-            i += 2;
-        } else {
-            out.push(a);
-            i += 1;
-        }
-    }
-    out.to_lowercase()
-}
-
-/// Every configured stream must be one 2.0.0 has: a built-in stream or one of the config's
-/// custom insights.
+/// Every configured stream must be a built-in stream or one of the config's custom insights.
 fn check_catalog(catalog: &Value, customs: &[String]) -> Result<()> {
-    for entry in catalog::streams(catalog) {
-        let Some(d) = catalog::descriptor(entry) else {
-            return Err(Error::InvalidInput("a configured stream has no stream.name".into()));
-        };
-        let known = INSIGHTS.contains(&d.name.as_str()) || OTHER_STREAMS.contains(&d.name.as_str()) || customs.contains(&d.name);
-        if !known {
-            return Err(Error::UnsupportedShape(format!(
-                "stream {} is neither a source-facebook-marketing stream nor one of the config's custom_insights; remove it from the catalog (refresh the schema) and retry",
-                d.name
-            )));
-        }
-    }
-    Ok(())
+    catalog::check_known(
+        catalog,
+        |name| INSIGHTS.contains(&name) || OTHER_STREAMS.contains(&name) || customs.iter().any(|c| c == name),
+        |name| format!("stream {name} is neither a source-facebook-marketing stream nor one of the config's custom_insights; remove it from the catalog (refresh the schema) and retry"),
+    )
 }
 
 cutover_plugin::export!(FacebookMarketingV2);
@@ -608,17 +545,5 @@ mod tests {
     fn unknown_streams_are_refused() {
         let cat = json!({"streams": [entry(json!({"name": "customother", "json_schema": {}}), "full_refresh")]});
         assert!(matches!(FacebookMarketingV2::migrate(connection(config(), cat, vec![])), Err(Error::UnsupportedShape(_))));
-    }
-
-    #[test]
-    fn snake_case_like_the_cdk() {
-        assert_eq!(camel_to_snake("Customasset_report"), "customasset_report");
-        assert_eq!(camel_to_snake("CustomMyReport"), "custom_my_report");
-        assert_eq!(camel_to_snake("CustomAbCDe"), "custom_ab_c_de");
-        assert_eq!(camel_to_snake("CustomHTTPReport2x"), "custom_http_report2x");
-        assert_eq!(camel_to_snake("Custom"), "custom");
-        assert_eq!(camel_to_snake("CustomaBcDe"), "customa_bc_de");
-        assert_eq!(camel_to_snake("Custom_Weird Name"), "custom__weird _name");
-        assert_eq!(camel_to_snake("CustomAB"), "custom_ab");
     }
 }

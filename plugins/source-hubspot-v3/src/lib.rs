@@ -20,17 +20,10 @@
 //! destination columns change type.
 
 use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog, json};
+use cutover_plugin::schema::{self, TypeChange};
 
 /// The stream 3.0.0 changes (its `scopedImpact`).
 pub const STREAM: &str = "marketing_emails";
-
-/// A property whose type changes: its JSON Pointer in the stream's json_schema and the
-/// schema keywords 3.0.0 gives it.
-pub struct TypeChange {
-    pub stream: &'static str,
-    pub pointer: &'static str,
-    pub new: fn() -> Value,
-}
 
 /// Every type change of 3.0.0, from the schemas of 2.0.2 and 3.0.0.
 pub const TYPE_CHANGES: &[TypeChange] = &[
@@ -90,7 +83,7 @@ impl Migration for HubspotV3 {
         let Some(schema) = entry.get_mut("stream").and_then(|s| s.get_mut("json_schema")) else {
             return Err(Error::InvalidInput(format!("{STREAM} has no stream.json_schema")));
         };
-        let changed = retype(schema, STREAM)?;
+        let changed = schema::retype(schema, STREAM, TYPE_CHANGES)?;
         if changed.is_empty() {
             out.note(format!("{STREAM}: none of the properties whose type 3.0.0 changes is selected or they already have their 3.0.0 types; nothing to do"));
             return Ok(out);
@@ -105,28 +98,6 @@ impl Migration for HubspotV3 {
         });
         Ok(out)
     }
-}
-
-/// Applies the type changes of `stream` to its json_schema. Returns what changed.
-fn retype(schema: &mut Value, stream: &str) -> Result<Vec<String>> {
-    let mut changed = Vec::new();
-    for change in TYPE_CHANGES.iter().filter(|c| c.stream == stream) {
-        let Some(node) = schema.pointer_mut(change.pointer) else { continue };
-        let Some(node) = node.as_object_mut() else {
-            return Err(Error::UnsupportedShape(format!("{stream} json_schema{} is not a schema object", change.pointer)));
-        };
-        let new = (change.new)();
-        let new = new.as_object().expect("type changes are objects");
-        if new.iter().all(|(k, v)| node.get(k) == Some(v)) {
-            continue;
-        }
-        let old = node.get("type").map(Value::to_string).unwrap_or_else(|| "untyped".into());
-        for (k, v) in new {
-            node.insert(k.clone(), v.clone());
-        }
-        changed.push(format!("{} from {old} to {}", change.pointer, new["type"]));
-    }
-    Ok(changed)
 }
 
 cutover_plugin::export!(HubspotV3);

@@ -24,17 +24,10 @@
 //! their primary key `timestamp` with them).
 
 use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value, catalog, json, state};
+use cutover_plugin::schema::{self, TypeChange};
 
 /// The streams 4.0.0 changes (its `scopedImpact`).
 pub const SCOPED: &[&str] = &["deals_property_history", "companies_property_history"];
-
-/// A property whose type changes: its JSON Pointer in the stream's json_schema and the
-/// schema keywords 4.0.0 gives it.
-pub struct TypeChange {
-    pub stream: &'static str,
-    pub pointer: &'static str,
-    pub new: fn() -> Value,
-}
 
 fn timestamp() -> Value {
     json!({"type": ["null", "string"], "format": "date-time", "airbyte_type": "timestamp_with_timezone"})
@@ -87,7 +80,7 @@ impl Migration for HubspotV4 {
             let Some(schema) = entry.get_mut("stream").and_then(|s| s.get_mut("json_schema")) else {
                 return Err(Error::InvalidInput(format!("{name} has no stream.json_schema")));
             };
-            retyped.push((descriptor, retype(schema, name)?));
+            retyped.push((descriptor, schema::retype(schema, name, TYPE_CHANGES)?));
         }
         let mut any = false;
         for (stream, changed) in retyped {
@@ -137,29 +130,6 @@ fn check_cursor(name: &str, s: &Value) -> Result<()> {
             "the state of {name} has cursor {CURSOR} = {cursor}, which is not epoch milliseconds as 3.x writes and 4.0.0 reads it; clear the stream's state and retry"
         )))
     }
-}
-
-/// Applies the type changes of `stream` to its json_schema. Returns what changed.
-fn retype(schema: &mut Value, stream: &str) -> Result<Vec<String>> {
-    let mut changed = Vec::new();
-    for change in TYPE_CHANGES.iter().filter(|c| c.stream == stream) {
-        let Some(node) = schema.pointer_mut(change.pointer) else { continue };
-        let Some(node) = node.as_object_mut() else {
-            return Err(Error::UnsupportedShape(format!("{stream} json_schema{} is not a schema object", change.pointer)));
-        };
-        let new = (change.new)();
-        let new = new.as_object().expect("type changes are objects");
-        if new.iter().all(|(k, v)| node.get(k) == Some(v)) {
-            continue;
-        }
-        let old = node.get("type").map(Value::to_string).unwrap_or_else(|| "untyped".into());
-        for (k, v) in new {
-            node.insert(k.clone(), v.clone());
-        }
-        let to = if new.contains_key("format") { format!("{} ({})", new["type"], new["format"]) } else { new["type"].to_string() };
-        changed.push(format!("{} from {old} to {to}", change.pointer));
-    }
-    Ok(changed)
 }
 
 cutover_plugin::export!(HubspotV4);
