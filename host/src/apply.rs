@@ -125,36 +125,45 @@ pub fn apply(
         tracing::warn!(connection = %c.id, error = %reason, "connection failed");
         applied.failed.push(Failure { id: c.id.clone(), error: reason });
     }
-    for batch in to_write.chunks(BATCH) {
-        let mut ready = Vec::with_capacity(batch.len());
-        let migrated = on_every_core(batch, |planned| migrate_again(fleet, planned, &migrate));
-        for (&planned, migrated) in batch.iter().zip(migrated) {
-            match migrated {
-                Ok(now) => ready.push(now),
-                Err(e) => {
-                    let error = format!("{e:#}");
-                    writer.ledger.record_failure(run, &planned.id, &planned.file, &planned.input_sha256, &error)?;
-                    tracing::error!(connection = %planned.id, %error, "not written");
-                    applied.failed.push(Failure { id: planned.id.clone(), error });
-                    progress(planned);
+    let batches: Vec<&[&ConnectionPlan]> = to_write.chunks(BATCH).collect();
+    let migrate_batch = |batch: &[&ConnectionPlan]| on_every_core(batch, |planned| migrate_again(fleet, planned, &migrate));
+    // The next batch is migrated (on every core) while this one is written (mostly waiting
+    // on the disk): the two overlap, and a batch is written only once it is migrated.
+    std::thread::scope(|scope| -> Result<()> {
+        let mut next = batches.first().map(|&batch| scope.spawn(move || migrate_batch(batch)));
+        for (k, &batch) in batches.iter().enumerate() {
+            let migrated = next.take().expect("each batch is migrated before it is written").join().expect("a migrating worker panicked");
+            next = batches.get(k + 1).map(|&batch| scope.spawn(move || migrate_batch(batch)));
+            let mut ready = Vec::with_capacity(batch.len());
+            for (&planned, migrated) in batch.iter().zip(migrated) {
+                match migrated {
+                    Ok(now) => ready.push(now),
+                    Err(e) => {
+                        let error = format!("{e:#}");
+                        writer.ledger.record_failure(run, &planned.id, &planned.file, &planned.input_sha256, &error)?;
+                        tracing::error!(connection = %planned.id, %error, "not written");
+                        applied.failed.push(Failure { id: planned.id.clone(), error });
+                        progress(planned);
+                    }
                 }
             }
-        }
-        let changes: Vec<NewChange> = ready.iter().map(|(c, before)| new_change(c, before)).collect();
-        for ((c, _), result) in ready.iter().zip(writer.write_batch(run, &changes)?) {
-            match result {
-                Ok(_) => {
-                    tracing::info!(connection = %c.id, from = ?c.from, to = ?c.to, "written");
-                    applied.written.push(c.id.clone());
+            let changes: Vec<NewChange> = ready.iter().map(|(c, before)| new_change(c, before)).collect();
+            for ((c, _), result) in ready.iter().zip(writer.write_batch(run, &changes)?) {
+                match result {
+                    Ok(_) => {
+                        tracing::info!(connection = %c.id, from = ?c.from, to = ?c.to, "written");
+                        applied.written.push(c.id.clone());
+                    }
+                    Err(e) => {
+                        tracing::error!(connection = %c.id, error = %format!("{e:#}"), "write failed");
+                        applied.failed.push(Failure { id: c.id.clone(), error: format!("{e:#}") });
+                    }
                 }
-                Err(e) => {
-                    tracing::error!(connection = %c.id, error = %format!("{e:#}"), "write failed");
-                    applied.failed.push(Failure { id: c.id.clone(), error: format!("{e:#}") });
-                }
+                progress(c);
             }
-            progress(c);
         }
-    }
+        Ok(())
+    })?;
     let status = if applied.failed.is_empty() { "completed" } else if applied.written.is_empty() { "failed" } else { "partial" };
     let detail = serde_json::json!({
         "options": plan.options,
