@@ -5,6 +5,9 @@
 //! 1k, 10k and 100k connections with the peak memory of the process so far, and for a
 //! durable apply (journal with snapshots, atomic writes, flushes shared per batch) at 1k
 //! and 10k.
+//!
+//! Arguments choose what runs: `plan`, `apply`, `cold` and fleet sizes (`1000`, `10000`,
+//! `100000`), for example `cargo bench -p cutover --bench fleet -- plan 10000`; none runs all.
 
 use cutover::fleet::Fleet;
 use cutover::journal::Writer;
@@ -43,31 +46,54 @@ fn peak_rss_mib() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// What the arguments ask to run (`cargo bench` itself passes `--bench`, which is ignored).
+struct Chosen(Vec<String>);
+
+impl Chosen {
+    fn from_args() -> Self {
+        Self(std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect())
+    }
+
+    fn part(&self, name: &str) -> bool {
+        let parts = ["plan", "apply", "cold"];
+        !self.0.iter().any(|a| parts.contains(&a.as_str())) || self.0.iter().any(|a| a == name)
+    }
+
+    fn size(&self, n: usize) -> bool {
+        let sizes: Vec<usize> = self.0.iter().filter_map(|a| a.parse().ok()).collect();
+        sizes.is_empty() || sizes.contains(&n)
+    }
+}
+
 fn main() {
+    let chosen = Chosen::from_args();
     let options = Options { all: true, ..Options::default() };
     println!("{:<24} {:>12} {:>16} {:>16}", "fleet", "time", "connections/s", "peak RSS (MiB)");
-    for n in [1_000, 10_000, 100_000] {
+    for n in [1_000, 10_000, 100_000].into_iter().filter(|n| chosen.size(*n)) {
         let dir = fleet(n);
         let fleet = Fleet::open(dir.path()).unwrap();
         let sandbox = Sandbox::new(fleet.settings.limits.clone()).unwrap();
         let registry = Registry::load(&fleet.plugins_dir(), &sandbox, &fleet.settings.trust, None).unwrap();
         let planner = Planner { fleet: &fleet, registry: &registry, sandbox: &sandbox, options: &options, run_plugins: true };
         // As `cutover plan` does: each connection's plan is handed on (here: counted) and let go.
-        reset_peak_rss();
-        let start = Instant::now();
+        if chosen.part("plan") {
+            reset_peak_rss();
+            let start = Instant::now();
+            let selection = planner.select().unwrap();
+            let mut migrating = 0;
+            planner
+                .plan_each(&selection, |c| {
+                    migrating += usize::from(c.status == cutover::plan::Status::Migrate);
+                    Ok(())
+                })
+                .unwrap();
+            let took = start.elapsed();
+            assert_eq!(migrating, n);
+            println!("{:<24} {:>12.2?} {:>16.0} {:>16.1}", format!("plan {n}"), took, n as f64 / took.as_secs_f64(), peak_rss_mib());
+        }
         let selection = planner.select().unwrap();
-        let mut migrating = 0;
-        planner
-            .plan_each(&selection, |c| {
-                migrating += usize::from(c.status == cutover::plan::Status::Migrate);
-                Ok(())
-            })
-            .unwrap();
-        let took = start.elapsed();
-        assert_eq!(migrating, n);
-        println!("{:<24} {:>12.2?} {:>16.0} {:>16.1}", format!("plan {n}"), took, n as f64 / took.as_secs_f64(), peak_rss_mib());
 
-        if n <= 10_000 {
+        if n <= 10_000 && chosen.part("apply") {
             // As `cutover apply` does: slim plans kept, then written a batch at a time.
             reset_peak_rss();
             let mut connections = Vec::new();
@@ -85,7 +111,9 @@ fn main() {
             println!("{:<24} {:>12.2?} {:>16.0} {:>16.1}", format!("durable apply {n}"), took, n as f64 / took.as_secs_f64(), peak_rss_mib());
         }
     }
-    cold_start();
+    if chosen.part("cold") {
+        cold_start();
+    }
 }
 
 /// `cutover plan` of one connection in a fleet holding every real plugin, as a new process:

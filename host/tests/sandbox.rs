@@ -99,6 +99,25 @@ fn plugins_observe_nothing_real_and_run_deterministically() {
     assert_eq!(again.read("probe")["config"]["probe"], *probe, "randomness is seeded: same hash every run");
 }
 
+/// Many calls in one process reuse the pool's instance slots; a slot is reset between
+/// calls (by copy where the kernel lists the written pages), so no call sees another's
+/// writes to its data segment or zero-initialized memory.
+#[test]
+fn no_call_sees_what_an_earlier_one_wrote() {
+    let fleet = Fleet::new(LIMITS);
+    fleet.add_plugin("hostile-plugin");
+    let ids: Vec<String> = (0..24).map(|i| format!("remember-{i:02}")).collect();
+    for id in &ids {
+        fleet.write(&hostile_connection(id, "remember"));
+    }
+    // Plan, then apply (which migrates each connection again): 48 calls in one process.
+    cutover(&fleet, &["apply", "--all"]).expect(0);
+    for id in &ids {
+        let seen = &fleet.read(id)["config"]["remembered"];
+        assert_eq!(*seen, serde_json::json!({"calls": 0, "dirty_bytes": 0}), "{id} saw an earlier call's memory");
+    }
+}
+
 #[test]
 fn log_volume_is_bounded() {
     let fleet = hostile_fleet(&["log-spam"]);

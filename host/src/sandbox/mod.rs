@@ -174,9 +174,22 @@ impl Drop for EpochTicker {
 /// with room to spare.
 const POOL_INSTANCES: u32 = 64;
 
+/// How many bytes of a slot's memory a reset may copy back by hand, when the kernel can
+/// say which pages a call wrote (`PAGEMAP_SCAN`, Linux 6.7+). A call on a small connection
+/// writes well under this, so its slot goes back to the pool without an `madvise`; a call
+/// that writes more has the rest released as before.
+const KEEP_RESIDENT: usize = 1 << 20;
+
 /// The pooling allocator: instance slots (memories, tables, stacks) reserved once and
 /// reused, so a fresh store per call costs a slot reset instead of fresh mappings. Each
 /// slot is sized by the fleet's limits.
+///
+/// By default a reset releases the pages a call touched (`madvise`): the next call faults
+/// them in again, and with workers on several cores every release also interrupts the other
+/// cores to flush their TLBs, which was most of a small call's cost. Where the kernel can
+/// list the written pages, only those are restored, by copy, and the slot stays mapped
+/// (BENCHMARKS.md, "Per call"). Without that scan, keeping pages resident would mean
+/// restoring the whole kept range on every reset, which measured slower, so it stays off.
 fn pool(limits: &Limits) -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(POOL_INSTANCES)
@@ -185,6 +198,11 @@ fn pool(limits: &Limits) -> PoolingAllocationConfig {
         .total_tables(POOL_INSTANCES * 8)
         .max_memory_size(limits.memory_bytes)
         .table_elements(limits.table_elements);
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        pool.pagemap_scan(wasmtime::Enabled::Yes)
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT);
+    }
     pool
 }
 

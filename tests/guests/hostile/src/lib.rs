@@ -5,8 +5,8 @@
 //! `test/source-hostile` 1.x → 2.0.0, and what it does is chosen per connection by the
 //! config field `hostile`: behave (`none`), trap after partial work, loop forever, exhaust
 //! memory, recurse without end, panic, refuse, return invalid JSON, invalid UTF-8, the wrong
-//! shapes or a giant output, spam the log, or probe the clock, randomness, environment and
-//! arguments and report what it saw. (Files are probed by `tests/guests/forbidden`: using
+//! shapes or a giant output, spam the log, probe the clock, randomness, environment and
+//! arguments and report what it saw, or report what an earlier call left in its memory. (Files are probed by `tests/guests/forbidden`: using
 //! them at all gets a plugin refused at load.)
 #![cfg(target_arch = "wasm32")]
 
@@ -21,6 +21,7 @@ use bindings::cutover::migration::host::{Level, log};
 use bindings::cutover::migration::types::{Connection, Manifest, MigrationError, Outcome};
 use serde_json::{Value, json};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 struct Hostile;
 
@@ -103,6 +104,19 @@ impl bindings::Guest for Hostile {
                     "env": std::env::vars().count(),
                     "args": std::env::args().count(),
                 });
+            }
+            "remember" => {
+                // A counter in the data segment and a buffer in .bss: after any earlier call
+                // in the same process, a reused instance slot must hold neither's writes.
+                static CALLS: AtomicU64 = AtomicU64::new(0);
+                static mut SCRATCH: [u8; 1 << 16] = [0; 1 << 16];
+                let calls = CALLS.fetch_add(1, Ordering::Relaxed);
+                // SAFETY: a guest runs one call at a time, on one thread.
+                let scratch = unsafe { &mut *std::ptr::addr_of_mut!(SCRATCH) };
+                let dirty = black_box(&*scratch).iter().filter(|b| **b != 0).count();
+                scratch.fill(0xab);
+                black_box(&*scratch);
+                config["remembered"] = json!({"calls": calls, "dirty_bytes": dirty});
             }
             other => return Err(MigrationError::InvalidInput(format!("unknown hostile mode {other:?}"))),
         }
