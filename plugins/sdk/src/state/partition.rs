@@ -4,18 +4,21 @@
 //! (`{"<partition id>": {"<cursor>": v}, …}`) to the CDK's per-partition cursor state
 //! (`{"states": [{"partition": {…}, "cursor": {…}}, …]}`) carry states with one entry per
 //! partition: millions for some accounts. A DOM of such a state costs several times its
-//! size and most of the time, so this works on borrowed text: the array of state messages
-//! is split without parsing the messages, the one stream's state is read entry by entry,
-//! and the new state is written straight to the output. Every other message is copied
-//! byte for byte.
+//! size and most of the time, so this scans the borrowed text instead. A first pass checks
+//! the whole document, finds the stream's state and records where each of its entries'
+//! key and cursor lie (two bytes an entry); a second writes the output from that record,
+//! copying each other message with one write and each cursor value as it is. Nothing is
+//! held but positions in the text.
+//!
+//! What counts as a state message, a legacy state or an error is what serde_json made of it
+//! when this read the messages with `#[derive(Deserialize)]` structs: the tests compare the
+//! two on generated states.
+
+mod scan;
 
 use crate::{Error, Result};
-use serde::Deserialize;
-use serde::de::{self, MapAccess, Visitor};
-use serde_json::value::RawValue;
-use std::borrow::Cow;
-use std::fmt;
-use std::io::Write;
+use scan::{Scanner, Span, Str};
+use std::io::{BufWriter, Write};
 
 /// Writes `state` to `out` with the state of stream `stream` (a `STREAM` message) moved from
 /// the legacy flat form to the per-partition form, naming each partition by
@@ -26,9 +29,13 @@ use std::io::Write;
 ///
 /// The state is written unchanged when the stream has no state or its state is not in the
 /// legacy form: already per-partition, empty, or a value that is not a one-key object
-/// holding `cursor_field` (the conditions of the CDK's `should_migrate`). The stream's state
-/// is checked in a first pass and written in a second, so nothing of the new state is held
-/// in memory: with [`StateOut`](crate::StateOut) it streams to the host as it is written.
+/// holding `cursor_field` (the conditions of the CDK's `should_migrate`). When it moves, the
+/// stream's message becomes `{"type":"STREAM","stream":{"stream_descriptor":…,"stream_state":…}}`
+/// and the other messages are written without the whitespace between them.
+///
+/// The whole state is checked before anything is written, and the new state is written from
+/// the old one's text, so nothing of it is held in memory: with
+/// [`StateOut`](crate::StateOut) it streams to the host as it is written.
 pub fn legacy_to_per_partition(
     state: &str,
     stream: &str,
@@ -36,249 +43,414 @@ pub fn legacy_to_per_partition(
     cursor_field: &str,
     out: &mut impl Write,
 ) -> Result<bool> {
-    let invalid = |e: serde_json::Error| Error::InvalidInput(format!("state is not a JSON array of state messages: {e}"));
-    let written = |e: std::io::Error| Error::UnsupportedShape(format!("writing the migrated state: {e}"));
-    let messages: Vec<&RawValue> = serde_json::from_str(state).map_err(invalid)?;
-    let mut target = None;
-    for (i, message) in messages.iter().enumerate() {
-        if let Some(found) = legacy_state_of(message, stream).map_err(invalid)? {
-            if partitions(found, partition_field, cursor_field, None).map_err(invalid)?.is_some_and(|n| n > 0) {
-                target = Some((i, found));
-            }
-            break;
-        }
-    }
-    let Some((at, legacy)) = target else {
-        out.write_all(state.as_bytes()).map_err(written)?;
+    let cursor = Cursor::new(cursor_field);
+    let Some(target) = find_legacy(state, stream, &cursor)? else {
+        put(out, state.as_bytes())?;
         return Ok(false);
     };
-    out.write_all(b"[").map_err(written)?;
-    for (i, message) in messages.iter().enumerate() {
-        if i > 0 {
-            out.write_all(b",").map_err(written)?;
-        }
-        if i != at {
-            out.write_all(message.get().as_bytes()).map_err(written)?;
-            continue;
-        }
-        let descriptor = serde_json::from_str::<Message>(message.get()).map_err(invalid)?.stream.expect("checked").stream_descriptor;
-        out.write_all(br#"{"type":"STREAM","stream":{"stream_descriptor":"#).map_err(written)?;
-        out.write_all(descriptor.get().as_bytes()).map_err(written)?;
-        out.write_all(br#","stream_state":{"states":["#).map_err(written)?;
-        partitions(legacy, partition_field, cursor_field, Some(&mut *out as &mut dyn Write)).map_err(invalid)?;
-        out.write_all(b"]}}}").map_err(written)?;
-    }
-    out.write_all(b"]").map_err(written)?;
+    write_migrated(state, &target, partition_field, out)?;
     Ok(true)
 }
 
-/// The state of `stream` if `message` is its `STREAM` message.
-fn legacy_state_of<'a>(message: &'a RawValue, stream: &str) -> serde_json::Result<Option<&'a RawValue>> {
-    let m: Message = serde_json::from_str(message.get())?;
-    let Some(part) = m.stream.filter(|_| m.kind.as_deref() == Some("STREAM")) else { return Ok(None) };
-    let descriptor: Descriptor = serde_json::from_str(part.stream_descriptor.get())?;
-    Ok(part.stream_state.filter(|_| descriptor.name == stream))
+/// The cursor field, with the form its key takes when written plainly, for
+/// [`Scanner::plain_entry`].
+struct Cursor<'f> {
+    field: &'f str,
+    /// `"<field>":`, when the field needs no escape.
+    plain_key: Option<Vec<u8>>,
 }
 
-/// Reads a stream state entry by entry: `None` if it is not in the legacy form, else the
-/// number of partitions, each written to `out` if given.
-fn partitions<'o>(state: &RawValue, partition_field: &'o str, cursor_field: &'o str, out: Option<&'o mut dyn Write>) -> serde_json::Result<Option<usize>> {
-    let mut de = serde_json::Deserializer::from_str(state.get());
-    match de::Deserializer::deserialize_any(&mut de, Partitions { out, partition_field, cursor_field }) {
-        Err(e) if e.is_data() => Ok(None),
-        other => other,
+impl<'f> Cursor<'f> {
+    fn new(field: &'f str) -> Self {
+        let mut key = json_string(field);
+        let plain = key.len() == field.len() + 2;
+        key.push(b':');
+        Self { field, plain_key: plain.then_some(key) }
+    }
+
+    /// The next entry of a state object, `"<id>":{"<field>":<value>}`, if it is written
+    /// plainly: its id and the span of its cursor object.
+    #[inline]
+    fn plain_entry(&self, s: &mut Scanner) -> Option<(Str, Span)> {
+        s.plain_entry(self.plain_key.as_deref()?)
     }
 }
 
-#[derive(Deserialize)]
-struct Message<'a> {
-    #[serde(rename = "type", default)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    stream: Option<StreamPart<'a>>,
+/// Where the legacy state to move lies in the text.
+struct Target {
+    /// The whole `STREAM` message, which is rewritten.
+    message: Span,
+    /// Its `stream_descriptor`, which is kept.
+    descriptor: Span,
+    /// Where its `stream_state` starts: an object of at least one partition.
+    state: usize,
+    /// Where the entries of that object lie.
+    layout: Layout,
 }
 
-#[derive(Deserialize)]
-struct StreamPart<'a> {
-    #[serde(borrow)]
-    stream_descriptor: &'a RawValue,
-    #[serde(borrow, default)]
-    stream_state: Option<&'a RawValue>,
-}
+/// Where the key and the cursor object of each entry of a legacy state lie, recorded as the
+/// state is checked so that writing it need not scan it again: the lengths of both for an
+/// entry [`Scanner::plain_entry`] read, when each is under 256 bytes, and zeros for any
+/// other, which is read again. Two bytes an entry.
+#[derive(Default)]
+struct Layout(Vec<[u8; 2]>);
 
-#[derive(Deserialize)]
-struct Descriptor<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-}
-
-/// Reads a legacy state object entry by entry, writing each partition as it goes; `None`
-/// if the object is not in the legacy form.
-struct Partitions<'o> {
-    out: Option<&'o mut dyn Write>,
-    partition_field: &'o str,
-    cursor_field: &'o str,
-}
-
-impl<'de> Visitor<'de> for Partitions<'_> {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a legacy per-partition state object")
+impl Layout {
+    /// Records the next entry: `plain` is what [`Scanner::plain_entry`] read of it, if it did.
+    #[inline]
+    fn record(&mut self, plain: Option<&(Str, Span)>) {
+        let lengths = plain.and_then(|(key, object)| Some([u8::try_from(key.span.len()).ok()?, u8::try_from(object.len()).ok()?]));
+        self.0.push(lengths.unwrap_or_default());
     }
+}
 
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Option<usize>, A::Error> {
-        let mut count = 0;
-        // One partition is built here and written at once: one write per partition.
-        let mut scratch = Vec::with_capacity(128);
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let value: &'de RawValue = map.next_value()?;
-            match self.out.as_deref_mut() {
-                // Writing: the first pass has checked every entry.
-                Some(out) => {
-                    scratch.clear();
-                    partition_json(&mut scratch, count > 0, self.partition_field, &key, value);
-                    out.write_all(&scratch).map_err(de::Error::custom)?;
-                }
-                None => {
-                    let legacy = key != "states" && key != "state" && is_cursor(value, self.cursor_field);
-                    if !legacy {
-                        // Read to the end of the object, so the document as a whole still parses.
-                        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
-                        return Ok(None);
-                    }
-                }
+/// Checks the whole text and finds the legacy state to move: the state of the first
+/// `STREAM` message for `stream` that has one (not missing or null), if that state is in
+/// the legacy form. The messages before it (and it) must be well-formed messages, the ones
+/// after it only JSON.
+fn find_legacy(text: &str, stream: &str, cursor: &Cursor) -> Result<Option<Target>> {
+    let mut s = Scanner::at(text, 0);
+    s.expect(b'[', "an array of state messages")?;
+    let mut target = None;
+    let mut searching = true;
+    let mut first = true;
+    while s.more(b']', first)? {
+        first = false;
+        if !searching {
+            s.skip_value()?;
+            continue;
+        }
+        let start = s.token_start();
+        let message = Message::read(&mut s, cursor)?;
+        let Some((descriptor, state)) = message.state_of(text, stream)? else { continue };
+        searching = false;
+        match state.shape {
+            Shape::Legacy(layout) => target = Some(Target { message: start..s.pos(), descriptor, state: state.start, layout }),
+            Shape::Other => {}
+            Shape::Refused(e) => return Err(e),
+        }
+    }
+    s.end()?;
+    Ok(target)
+}
+
+/// Writes the state with the target's message rewritten: every other message is copied as
+/// it is, without the whitespace around it.
+///
+/// A partition is written in five pieces, so they are gathered in a buffer: a write to
+/// `out` costs more than a copy.
+fn write_migrated(text: &str, target: &Target, partition_field: &str, out: &mut impl Write) -> Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 14, out);
+    write_messages(text, target, partition_field, &mut out)?;
+    out.flush().map_err(write_error)
+}
+
+/// Writes the array of messages, in order.
+fn write_messages(text: &str, target: &Target, partition_field: &str, out: &mut impl Write) -> Result<()> {
+    let mut s = Scanner::at(text, 0);
+    s.expect(b'[', "an array of state messages")?;
+    put(out, b"[")?;
+    let mut first = true;
+    while s.more(b']', first)? {
+        if !first {
+            put(out, b",")?;
+        }
+        first = false;
+        if s.token_start() == target.message.start {
+            write_message(text, target, partition_field, out)?;
+            s.seek(target.message.end);
+        } else {
+            let message = s.skip_value()?;
+            put(out, text[message].as_bytes())?;
+        }
+    }
+    put(out, b"]")
+}
+
+/// Writes the target's message with its state in the per-partition form.
+fn write_message(text: &str, target: &Target, partition_field: &str, out: &mut impl Write) -> Result<()> {
+    put(out, br#"{"type":"STREAM","stream":{"stream_descriptor":"#)?;
+    put(out, text[target.descriptor.clone()].as_bytes())?;
+    put(out, br#","stream_state":{"states":["#)?;
+    write_partitions(text, target, partition_field, out)?;
+    put(out, b"]}}}")
+}
+
+/// Writes one partition per entry of the target's legacy state, in order, duplicates
+/// included: `{"partition":{"<field>":"<id>","parent_slice":{}},"cursor":<value>}`. The
+/// entries the layout does not place are read again.
+fn write_partitions(text: &str, target: &Target, partition_field: &str, out: &mut impl Write) -> Result<()> {
+    // Everything before the id is the same for each partition (a comma apart).
+    let mut head = br#",{"partition":{"#.to_vec();
+    head.extend_from_slice(&json_string(partition_field));
+    head.push(b':');
+    let mut s = Scanner::at(text, target.state);
+    s.expect(b'{', "a legacy state object")?;
+    let mut layout = target.layout.0.iter();
+    let mut first = true;
+    while s.more(b'}', first)? {
+        let (id, value) = match layout.next() {
+            Some(&[key, object]) if key > 0 => s.plain_entry_again(key.into(), object.into()),
+            _ => (s.key()?, s.skip_value()?),
+        };
+        // The first partition has no comma before it.
+        put(out, &head[usize::from(first)..])?;
+        first = false;
+        if id.escaped {
+            put(out, &json_string(&s.decode(&id)?))?;
+        } else {
+            // Unescaped, the key as written is already the string serde_json would write.
+            put(out, text[id.span].as_bytes())?;
+        }
+        put(out, br#","parent_slice":{}},"cursor":"#)?;
+        put(out, text[value].as_bytes())?;
+        put(out, b"}")?;
+    }
+    Ok(())
+}
+
+/// `s` as a JSON string, escaped as serde_json escapes it.
+fn json_string(s: &str) -> Vec<u8> {
+    serde_json::to_vec(s).expect("a string always serializes")
+}
+
+#[inline]
+fn put(out: &mut impl Write, bytes: &[u8]) -> Result<()> {
+    out.write_all(bytes).map_err(write_error)
+}
+
+#[cold]
+fn write_error(e: std::io::Error) -> Error {
+    Error::UnsupportedShape(format!("writing the migrated state: {e}"))
+}
+
+/// What a state message says about where a stream's state is: `type` (null or a string)
+/// and `stream` (null or a [`StreamPart`]); other fields are skipped.
+struct Message {
+    /// `type` is `"STREAM"`.
+    stream_type: bool,
+    stream: Option<StreamPart>,
+}
+
+/// A message's `stream`: `stream_descriptor` (any value, required) and `stream_state`.
+struct StreamPart {
+    descriptor: Span,
+    /// `None` when missing or null.
+    state: Option<State>,
+}
+
+/// A stream state: where it starts and whether it is in the legacy form.
+struct State {
+    start: usize,
+    shape: Shape,
+}
+
+enum Shape {
+    /// An object of one or more partitions, each `{"<cursor_field>": v}`.
+    Legacy(Layout),
+    /// Anything else: left as it is.
+    Other,
+    /// An error if this is the state to migrate; see [`classify`].
+    Refused(Error),
+}
+
+impl Message {
+    /// Reads a message (the whole of it), with the state of each stream it names classified.
+    fn read(s: &mut Scanner, cursor: &Cursor) -> Result<Self> {
+        let (mut kind, mut stream) = (None, None);
+        read_struct(s, "state message", ["type", "stream"], |s, field| {
+            let null = s.null()?;
+            match field {
+                0 if !null => kind = Some(s.string()?),
+                1 if !null => stream = Some(StreamPart::read(s, cursor)?),
+                _ => {}
             }
-            count += 1;
-        }
-        Ok(Some(count))
+            Ok(())
+        })?;
+        let stream_type = match kind {
+            Some(kind) => s.decode(&kind)? == "STREAM",
+            None => false,
+        };
+        Ok(Self { stream_type, stream })
     }
 
-    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Option<usize>, A::Error> {
-        Ok(None)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Option<usize>, E> {
-        Ok(None)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Option<usize>, E> {
-        Ok(None)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Option<usize>, E> {
-        Ok(None)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Option<usize>, E> {
-        Ok(None)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<usize>, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Option<usize>, E> {
-        Ok(None)
+    /// The descriptor and state of `stream` if this is its `STREAM` message with a state.
+    fn state_of(self, text: &str, stream: &str) -> Result<Option<(Span, State)>> {
+        let Some(part) = self.stream.filter(|_| self.stream_type) else { return Ok(None) };
+        let named = descriptor_name_is(text, &part.descriptor, stream)?;
+        Ok(part.state.filter(|_| named).map(|state| (part.descriptor, state)))
     }
 }
 
-/// Appends one partition of the new state to `out`.
-fn partition_json(out: &mut Vec<u8>, comma: bool, field: &str, id: &str, cursor: &RawValue) {
-    if comma {
-        out.push(b',');
-    }
-    out.extend_from_slice(br#"{"partition":{"#);
-    serde_json::to_writer(&mut *out, field).expect("writing to a Vec cannot fail");
-    out.push(b':');
-    serde_json::to_writer(&mut *out, id).expect("writing to a Vec cannot fail");
-    out.extend_from_slice(br#","parent_slice":{}},"cursor":"#);
-    out.extend_from_slice(cursor.get().as_bytes());
-    out.push(b'}');
-}
-
-/// Whether `value` is `{"<cursor_field>": …}`: an object with that one key.
-fn is_cursor(value: &RawValue, cursor_field: &str) -> bool {
-    struct OneKey<'f>(&'f str);
-    impl<'de> Visitor<'de> for OneKey<'_> {
-        type Value = bool;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a cursor object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-            let mut keys = 0;
-            let mut matches = true;
-            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                map.next_value::<de::IgnoredAny>()?;
-                keys += 1;
-                matches &= key == self.0;
+impl StreamPart {
+    fn read(s: &mut Scanner, cursor: &Cursor) -> Result<Self> {
+        let (mut descriptor, mut state) = (None, None);
+        read_struct(s, "stream", ["stream_descriptor", "stream_state"], |s, field| {
+            match field {
+                0 => descriptor = Some(s.skip_value()?),
+                _ => state = if s.null()? { None } else { Some(classify(s, cursor)?) },
             }
-            Ok(keys == 1 && matches)
+            Ok(())
+        })?;
+        let descriptor = descriptor.ok_or_else(|| s.error("missing field `stream_descriptor` in a stream"))?;
+        Ok(Self { descriptor, state })
+    }
+}
+
+/// Whether the stream descriptor at `span` is named `stream`: it must be a struct with a
+/// string `name`; other fields (`namespace`) are not looked at.
+fn descriptor_name_is(text: &str, span: &Span, stream: &str) -> Result<bool> {
+    let mut s = Scanner::at(text, span.start);
+    let mut name = None;
+    read_struct(&mut s, "stream_descriptor", ["name"], |s, _| {
+        name = Some(s.string()?);
+        Ok(())
+    })?;
+    let name = name.ok_or_else(|| s.error("missing field `name` in a stream_descriptor"))?;
+    Ok(s.decode(&name)? == stream)
+}
+
+/// Reads a struct as serde reads a derived one: either an object, in which each of `names`
+/// may appear once and other keys are skipped, or an array of the fields in order, of which
+/// there may be fewer than `names` but not more. `field(s, i)` reads the value of
+/// `names[i]`. Keys are decoded to be compared, so they must decode.
+fn read_struct<const N: usize>(
+    s: &mut Scanner,
+    what: &str,
+    names: [&str; N],
+    mut field: impl FnMut(&mut Scanner, usize) -> Result<()>,
+) -> Result<()> {
+    let close = if s.eat(b'{') {
+        b'}'
+    } else if s.eat(b'[') {
+        b']'
+    } else {
+        return Err(s.error(format_args!("expected a {what} (an object)")));
+    };
+    let mut seen = [false; N];
+    let mut first = true;
+    while s.more(close, first)? {
+        let index = if close == b'}' {
+            let key = s.key()?;
+            let key = s.decode(&key)?;
+            names.iter().position(|name| *name == key)
+        } else {
+            // In an array the fields come in order: this is the first one not read yet.
+            let next = seen.iter().position(|seen| !seen);
+            if next.is_none() {
+                return Err(s.error(format_args!("a {what} given as an array has at most {N} fields")));
+            }
+            next
+        };
+        match index {
+            Some(i) if seen[i] => return Err(s.error(format_args!("duplicate field `{}` in a {what}", names[i]))),
+            Some(i) => {
+                seen[i] = true;
+                field(s, i)?;
+            }
+            None => {
+                s.skip_value()?;
+            }
+        }
+        first = false;
+    }
+    Ok(())
+}
+
+/// Reads a stream state and tells whether it is in the legacy form, the way the
+/// `Deserialize` visitor that decided it did:
+/// - an object is legacy if it has at least one entry and each holds a one-key object
+///   `{"<cursor_field>": v}` under a key that is neither `states` nor `state`. Every key
+///   must decode, or the state is refused.
+/// - an empty array is not legacy; a non-empty one is refused (serde_json's
+///   `deserialize_any` found the array's elements where it expected its end).
+/// - a scalar is not legacy, but it is refused if serde_json cannot read it as a value: a
+///   string that does not decode, a number beyond an `f64`.
+fn classify(s: &mut Scanner, cursor: &Cursor) -> Result<State> {
+    let start = s.token_start();
+    let shape = if s.eat(b'{') {
+        entries(s, cursor)?
+    } else if s.eat(b'[') {
+        if !s.more(b']', true)? {
+            return Ok(State { start, shape: Shape::Other });
+        }
+        let refused = s.error("a stream state that is a non-empty array");
+        s.skip_value()?;
+        s.skip_rest(b']')?;
+        Shape::Refused(refused)
+    } else {
+        let scalar = s.skip_value()?;
+        match serde_json::from_str::<serde_json::Value>(s.slice(scalar)) {
+            Ok(_) => Shape::Other,
+            Err(e) => Shape::Refused(scan::invalid_at(start, scan::reason(&e))),
+        }
+    };
+    Ok(State { start, shape })
+}
+
+/// The entries of a state object whose `{` has been read, to its end: see [`classify`].
+/// Once an entry is not legacy, the values of the rest are only skipped.
+fn entries(s: &mut Scanner, cursor: &Cursor) -> Result<Shape> {
+    let (mut first, mut legacy) = (true, true);
+    let mut layout = Layout::default();
+    while s.more(b'}', first)? {
+        first = false;
+        let plain = cursor.plain_entry(s);
+        if legacy {
+            layout.record(plain.as_ref());
+        }
+        if let Some((id, _)) = plain {
+            legacy &= !is_reserved(&s.decode(&id)?);
+            continue;
+        }
+        let key = s.key()?;
+        let id = match s.decode(&key) {
+            Ok(id) => id,
+            Err(e) => {
+                s.skip_value()?;
+                s.skip_rest(b'}')?;
+                return Ok(Shape::Refused(e));
+            }
+        };
+        if legacy {
+            legacy = is_cursor(s, cursor.field)? && !is_reserved(&id);
+        } else {
+            s.skip_value()?;
         }
     }
-    let mut de = serde_json::Deserializer::from_str(value.get());
-    de::Deserializer::deserialize_map(&mut de, OneKey(cursor_field)).unwrap_or(false)
+    Ok(if legacy && !first { Shape::Legacy(layout) } else { Shape::Other })
+}
+
+/// Whether a partition id is one of the per-partition form's keys, so that the state is
+/// not in the legacy form.
+fn is_reserved(id: &str) -> bool {
+    id == "states" || id == "state"
+}
+
+/// Reads a value and tells whether it is `{"<cursor_field>": …}`: an object with that one
+/// key. A key that does not decode is not `cursor_field`.
+fn is_cursor(s: &mut Scanner, cursor_field: &str) -> Result<bool> {
+    if !s.eat(b'{') {
+        s.skip_value()?;
+        return Ok(false);
+    }
+    let (mut keys, mut matches) = (0, true);
+    while s.more(b'}', keys == 0)? {
+        let key = s.key()?;
+        matches &= decodes_to(s, &key, cursor_field);
+        s.skip_value()?;
+        keys += 1;
+    }
+    Ok(keys == 1 && matches)
+}
+
+/// Whether string `key` is `value`; it is not if it does not decode.
+fn decodes_to(s: &Scanner, key: &Str, value: &str) -> bool {
+    s.decode(key).is_ok_and(|key| key == value)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::{Value, json};
+mod reference;
 
-    fn legacy(n: u64) -> String {
-        let mut state = serde_json::Map::new();
-        for i in 0..n {
-            state.insert((549755885175 + i).to_string(), json!({"updated_time": 1628867244 + i}));
-        }
-        json!([
-            {"type": "STREAM", "stream": {"stream_descriptor": {"name": "boards"}, "stream_state": {"updated_time": 5}}},
-            {"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": state}}
-        ])
-        .to_string()
-    }
-
-    /// The state as written, if it was migrated.
-    fn migrate(state: &str, stream: &str, cursor: &str) -> crate::Result<Option<String>> {
-        let mut out = Vec::new();
-        let moved = legacy_to_per_partition(state, stream, "id", cursor, &mut out)?;
-        let out = String::from_utf8(out).unwrap();
-        if !moved {
-            assert_eq!(out, state, "an unmigrated state is written as it was");
-        }
-        Ok(moved.then_some(out))
-    }
-
-    #[test]
-    fn migrates_every_partition_in_order_and_copies_other_messages() {
-        let input = legacy(3);
-        let out = migrate(&input, "campaigns", "updated_time").unwrap().unwrap();
-        let out: Value = serde_json::from_str(&out).unwrap();
-        let input: Value = serde_json::from_str(&input).unwrap();
-        assert_eq!(out[0], input[0], "the other stream's message is untouched");
-        let states = out[1]["stream"]["stream_state"]["states"].as_array().unwrap();
-        assert_eq!(states.len(), 3);
-        assert_eq!(states[0], json!({"partition": {"id": "549755885175", "parent_slice": {}}, "cursor": {"updated_time": 1628867244}}));
-        assert_eq!(states[2]["partition"]["id"], "549755885177");
-        assert_eq!(out[1]["stream"]["stream_descriptor"], json!({"name": "campaigns"}));
-    }
-
-    #[test]
-    fn leaves_states_that_are_not_legacy() {
-        let per_partition = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": {"states": []}}}]).to_string();
-        assert_eq!(migrate(&per_partition, "campaigns", "updated_time").unwrap(), None);
-        let global_cursor = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": {"updated_time": 7}}}]).to_string();
-        assert_eq!(migrate(&global_cursor, "campaigns", "updated_time").unwrap(), None);
-        let other_cursor = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": {"1": {"DATE": "x"}}}}]).to_string();
-        assert_eq!(migrate(&other_cursor, "campaigns", "updated_time").unwrap(), None);
-        assert_eq!(migrate(&legacy(2), "ads", "updated_time").unwrap(), None);
-        assert!(legacy_to_per_partition("{", "campaigns", "id", "updated_time", &mut Vec::new()).is_err());
-    }
-
-    #[test]
-    fn escapes_partition_ids() {
-        let input = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "s"}, "stream_state": {"a\"b\\n": {"c": 1}}}}]).to_string();
-        let out = migrate(&input, "s", "c").unwrap().unwrap();
-        let out: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(out[0]["stream"]["stream_state"]["states"][0]["partition"]["id"], "a\"b\\n");
-    }
-}
+#[cfg(test)]
+mod tests;
