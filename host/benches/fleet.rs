@@ -30,6 +30,18 @@ fn fleet(n: usize) -> tempfile::TempDir {
     dir
 }
 
+/// CPU time (user and system, every thread) the process has used so far.
+fn cpu_time() -> std::time::Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| std::time::Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
 /// Starts a new peak-memory measurement (Linux: resets `VmHWM` to the current RSS).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -68,7 +80,10 @@ impl Chosen {
 fn main() {
     let chosen = Chosen::from_args();
     let options = Options { all: true, ..Options::default() };
-    println!("{:<24} {:>12} {:>16} {:>16}", "fleet", "time", "connections/s", "peak RSS (MiB)");
+    println!("{:<24} {:>12} {:>16} {:>16} {:>16}", "fleet", "time", "connections/s", "CPU µs/conn", "peak RSS (MiB)");
+    let row = |what: String, n: usize, took: std::time::Duration, cpu: std::time::Duration| {
+        println!("{what:<24} {took:>12.2?} {:>16.0} {:>16.1} {:>16.1}", n as f64 / took.as_secs_f64(), cpu.as_secs_f64() * 1e6 / n as f64, peak_rss_mib());
+    };
     for n in [1_000, 10_000, 100_000].into_iter().filter(|n| chosen.size(*n)) {
         let dir = fleet(n);
         let fleet = Fleet::open(dir.path()).unwrap();
@@ -78,7 +93,7 @@ fn main() {
         // As `cutover plan` does: each connection's plan is handed on (here: counted) and let go.
         if chosen.part("plan") {
             reset_peak_rss();
-            let start = Instant::now();
+            let (start, cpu) = (Instant::now(), cpu_time());
             let selection = planner.select().unwrap();
             let mut migrating = 0;
             planner
@@ -87,13 +102,12 @@ fn main() {
                     Ok(())
                 })
                 .unwrap();
-            let took = start.elapsed();
+            let (took, cpu) = (start.elapsed(), cpu_time() - cpu);
             assert_eq!(migrating, n);
-            println!("{:<24} {:>12.2?} {:>16.0} {:>16.1}", format!("plan {n}"), took, n as f64 / took.as_secs_f64(), peak_rss_mib());
+            row(format!("plan {n}"), n, took, cpu);
         }
-        let selection = planner.select().unwrap();
-
         if n <= 10_000 && chosen.part("apply") {
+            let selection = planner.select().unwrap();
             // As `cutover apply` does: slim plans kept, then written a batch at a time.
             reset_peak_rss();
             let mut connections = Vec::new();
@@ -103,12 +117,12 @@ fn main() {
             }).unwrap();
             let plan = cutover::plan::Plan { connections, ..planner.header() };
             let mut writer = Writer::open(&fleet, "bench").unwrap();
-            let start = Instant::now();
+            let (start, cpu) = (Instant::now(), cpu_time());
             let migrate = |c: &cutover::plan::ConnectionPlan| Ok(planner.plan_entry(&fleet.read(&c.file)?));
             let applied = cutover::apply::apply(&fleet, &plan, &plan.connections, &mut writer, migrate, |_| {}).unwrap();
-            let took = start.elapsed();
+            let (took, cpu) = (start.elapsed(), cpu_time() - cpu);
             assert_eq!(applied.written.len(), n);
-            println!("{:<24} {:>12.2?} {:>16.0} {:>16.1}", format!("durable apply {n}"), took, n as f64 / took.as_secs_f64(), peak_rss_mib());
+            row(format!("durable apply {n}"), n, took, cpu);
         }
     }
     if chosen.part("cold") {

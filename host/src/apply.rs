@@ -5,6 +5,7 @@
 //! give the very bytes the plan promised. Anything else refuses the whole apply before
 //! one byte is written. A plugin failing for one connection fails only that connection.
 
+use crate::cores;
 use crate::fleet::Fleet;
 use crate::journal::Writer;
 use crate::ledger::{NewChange, RunKind, Step};
@@ -126,7 +127,7 @@ pub fn apply(
         applied.failed.push(Failure { id: c.id.clone(), error: reason });
     }
     let batches: Vec<&[&ConnectionPlan]> = to_write.chunks(BATCH).collect();
-    let migrate_batch = |batch: &[&ConnectionPlan]| on_every_core(batch, |planned| migrate_again(fleet, planned, &migrate));
+    let migrate_batch = |batch: &[&ConnectionPlan]| cores::map(batch, |planned| migrate_again(fleet, planned, &migrate));
     // The next batch is migrated (on every core) while this one is written (mostly waiting
     // on the disk): the two overlap, and a batch is written only once it is migrated.
     std::thread::scope(|scope| -> Result<()> {
@@ -191,16 +192,6 @@ fn migrate_again(
         bail!("its migration no longer gives the planned output (is a plugin non-deterministic?); plan again");
     }
     Ok((now, before))
-}
-
-/// `f` over `items` on one worker per core, results in the order of `items`.
-fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(items.len()).max(1);
-    let chunk = items.len().div_ceil(workers).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items.chunks(chunk).map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("an apply worker panicked")).collect()
-    })
 }
 
 /// How many connections are written per batch: their intents share one ledger commit and

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use semver::Version;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Why a connection is pinned; a pinned connection is never upgraded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,9 +82,14 @@ impl Connection {
 
     /// The state messages (an empty array if the document has none).
     pub fn state(&self) -> Value {
+        self.state_ref().into_owned()
+    }
+
+    /// The state messages, borrowed when the document has them.
+    pub fn state_ref(&self) -> Cow<'_, Value> {
         match self.doc.get("state") {
-            Some(v @ Value::Array(_)) => v.clone(),
-            _ => Value::Array(Vec::new()),
+            Some(v @ Value::Array(_)) => Cow::Borrowed(v),
+            _ => Cow::Owned(Value::Array(Vec::new())),
         }
     }
 
@@ -108,6 +114,21 @@ impl Connection {
         next
     }
 
+    /// What [`Self::migrated`] then [`Self::to_bytes`] give, without copying the document:
+    /// fields in the same order, the four replaced in place (or added at the end, in this
+    /// order, where the document lacks them).
+    pub fn migrated_bytes(&self, version: &Version, config: &Value, catalog: &Value, state: &Value) -> Vec<u8> {
+        let version = Value::String(version.to_string());
+        let replaced: [(&str, &Value); 4] = [("version", &version), ("config", config), ("catalog", catalog), ("state", state)];
+        let replacement = |key: &str| replaced.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        let fields = self
+            .doc
+            .iter()
+            .map(|(k, v)| (k.as_str(), replacement(k).unwrap_or(v)))
+            .chain(replaced.iter().filter(|(k, _)| !self.doc.contains_key(*k)).copied());
+        pretty_with_newline(&Fields(std::cell::Cell::new(Some(fields))))
+    }
+
     /// A copy with the pin set or cleared.
     pub fn with_pin(&self, pin: Option<Pin>) -> Self {
         let mut next = self.clone();
@@ -122,14 +143,28 @@ impl Connection {
 
     /// The document as cutover writes it: pretty JSON with a trailing newline.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(&self.doc).expect("a JSON object serializes");
-        out.push(b'\n');
-        out
+        pretty_with_newline(&self.doc)
     }
 
     /// The whole document as JSON.
     pub fn as_json(&self) -> &Map<String, Value> {
         &self.doc
+    }
+}
+
+/// Pretty JSON with a trailing newline: how cutover writes every document.
+fn pretty_with_newline(value: &impl Serialize) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(value).expect("a JSON object serializes");
+    out.push(b'\n');
+    out
+}
+
+/// An object's fields from an iterator, serialized once.
+struct Fields<I>(std::cell::Cell<Option<I>>);
+
+impl<'v, I: Iterator<Item = (&'v str, &'v Value)>> Serialize for Fields<I> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.take().expect("serialized once"))
     }
 }
 
@@ -149,6 +184,17 @@ mod tests {
         let text = String::from_utf8(next.to_bytes()).unwrap();
         assert!(text.find("\"extra\"").unwrap() < text.find("\"config\"").unwrap());
         assert!(text.contains("\"version\": \"2.0.0\""));
+    }
+
+    #[test]
+    fn migrated_bytes_are_the_migrated_document() {
+        for doc in [DOC.to_owned(), DOC.replace(",\"state\":[]", "")] {
+            let c = Connection::parse(doc.as_bytes()).unwrap();
+            let (config, catalog, state) = (serde_json::json!({"new": 1}), serde_json::json!({"streams": []}), serde_json::json!([{"type": "GLOBAL"}]));
+            let v2 = Version::new(2, 0, 0);
+            let bytes = c.migrated_bytes(&v2, &config, &catalog, &state);
+            assert_eq!(String::from_utf8(bytes).unwrap(), String::from_utf8(c.migrated(&v2, config, catalog, state).to_bytes()).unwrap());
+        }
     }
 
     #[test]

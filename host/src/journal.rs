@@ -90,6 +90,15 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// The run is over: the store lets go of what it kept for the next batch.
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.fleet.store().release_spares() {
+            tracing::warn!("{e:#}; `cutover` removes it at the start of the next run");
+        }
+    }
+}
+
 /// Crash-test hook: with `CUTOVER_FAILPOINT=<name>:<n>`, the process kills itself
 /// (`SIGKILL`, no cleanup) the `n`th time it passes failpoint `<name>`. Only the crash
 /// consistency tests set it.

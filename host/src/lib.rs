@@ -16,6 +16,7 @@
 //! The `cutover` binary is a thin command line over this library.
 
 pub mod connection;
+pub mod cores;
 pub mod manifest;
 pub mod migration;
 pub mod sandbox;

@@ -6,6 +6,7 @@
 //! to write unless all three still match: a plan is never applied to inputs it did not see.
 
 use crate::connection::Connection;
+use crate::cores;
 use crate::fleet::{Entry, Fleet};
 use crate::manifest::DeadlineAction;
 use crate::migration::{Action, Input};
@@ -16,6 +17,8 @@ use anyhow::{Context, Result, bail};
 use semver::Version;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The plan file format; bumped when a saved plan would be read differently.
@@ -152,7 +155,7 @@ impl Changes {
         Self {
             config: json_patch::diff(old.config(), config),
             catalog: json_patch::diff(old.catalog(), catalog),
-            state: json_patch::diff(&old.state(), state),
+            state: json_patch::diff(&old.state_ref(), state),
         }
     }
 
@@ -343,11 +346,14 @@ impl Planner<'_> {
     /// each document's id.
     pub fn select(&self) -> Result<Selection> {
         let keys = self.fleet.store().keys()?;
-        let mut ids = Vec::with_capacity(keys.len());
-        for (i, key) in keys.iter().enumerate() {
+        let id_of = |key: &String| -> Result<Option<String>> {
             let bytes = self.fleet.store().read(key)?;
-            if let Ok(doc) = serde_json::from_slice::<IdOnly>(&bytes) {
-                ids.push((i, doc.id));
+            Ok(serde_json::from_slice::<IdOnly>(&bytes).ok().map(|doc| doc.id))
+        };
+        let mut ids = Vec::with_capacity(keys.len());
+        for (i, id) in cores::map(&keys, id_of).into_iter().enumerate() {
+            if let Some(id) = id? {
+                ids.push((i, id));
             }
         }
         for id in &self.options.only {
@@ -383,7 +389,7 @@ impl Planner<'_> {
     pub fn plan_each(&self, selection: &Selection, mut emit: impl FnMut(ConnectionPlan) -> Result<()>) -> Result<()> {
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
         let documents = &selection.documents;
-        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(documents.len()).max(1);
+        let workers = cores::workers(documents.len());
         let (next, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
         // Bounded: workers wait while the emitter is behind.
         let (send, receive) = std::sync::mpsc::sync_channel::<(usize, Result<ConnectionPlan>)>(workers * 4);
@@ -568,16 +574,16 @@ impl Planner<'_> {
         plan: &mut ConnectionPlan,
     ) -> Result<(), String> {
         let streams: BTreeSet<&str> = connection.stream_names().into_iter().collect();
-        let (mut config, mut catalog, mut state) = (connection.config().clone(), connection.catalog().clone(), connection.state());
+        let mut documents = Documents::of(connection);
         for step in steps {
-            let input_sha256 = documents_sha256(&config, &catalog, &state);
+            let input_sha256 = documents.sha256();
             let (from, to) = (step.from(), step.to());
             let conforms = |config: &Value| {
                 self.fleet.specs().check(&connection.connector, to, config).map_err(|e| format!("step {from} → {to}: {e}"))
             };
             match step {
                 Step::Automatic { from, to } => {
-                    conforms(&config)?;
+                    conforms(&documents.config)?;
                     plan.steps.push(StepPlan {
                         from: from.clone(),
                         to: to.clone(),
@@ -591,15 +597,15 @@ impl Planner<'_> {
                 }
                 Step::Plugin { from, to, plugin } => {
                     let plugin = plugins[*plugin];
-                    let input = Input::new(&connection.id, &connection.connector, &from.to_string(), &config, &catalog, &state);
+                    let input = documents.input(connection, from);
                     let call = self
                         .sandbox
                         .migrate(&plugin.loaded, &input)
                         .map_err(|e| format!("step {from} → {to}, plugin {}: {e}", plugin.label()))?;
                     let (c, k, st) = read_outcome(&call.value)
                         .map_err(|e| format!("step {from} → {to}, plugin {}: returned {e}", plugin.label()))?;
-                    (config, catalog, state) = (c, k, st);
-                    conforms(&config)?;
+                    documents = Documents::new(c, k, st);
+                    conforms(&documents.config)?;
                     let m = &plugin.manifest;
                     let affected = m.scoped_streams.is_empty() || m.scoped_streams.iter().any(|s| streams.contains(s.as_str()));
                     plan.steps.push(StepPlan {
@@ -614,7 +620,7 @@ impl Planner<'_> {
                             scoped_streams: m.scoped_streams.clone(),
                             affected,
                         }),
-                        output_sha256: documents_sha256(&config, &catalog, &state),
+                        output_sha256: documents.sha256(),
                         input_sha256,
                         log: call.log,
                         log_dropped: call.log_dropped,
@@ -628,11 +634,13 @@ impl Planner<'_> {
                 }
             }
         }
-        plan.changes = Changes::between(connection, &config, &catalog, &state);
+        let Documents { config, catalog, state, .. } = &documents;
+        plan.changes = Changes::between(connection, config, catalog, state);
         let to = steps.last().map(|s| s.to().clone()).unwrap_or_else(|| connection.version.clone());
-        let output = connection.migrated(&to, config, catalog, state).to_bytes();
-        // The output must itself be a valid document, or the next run could not read it.
-        Connection::parse(&output).map_err(|e| format!("the migrated document is invalid: {e:#}"))?;
+        // A valid document, so the next run can read it: the connection's own fields are
+        // unchanged and `read_outcome` checked the three documents' shapes.
+        let output = connection.migrated_bytes(&to, config, catalog, state);
+        debug_assert!(Connection::parse(&output).is_ok(), "a migrated document must parse");
         plan.output_sha256 = Some(sha256_hex(&output));
         plan.output = Some(output);
         Ok(())
@@ -666,7 +674,64 @@ fn check_shapes(config: &Value, catalog: &Value, state: &Value) -> Result<(), St
     Ok(())
 }
 
-/// One hash over a connection's three documents, for the ledger's per-step records.
-fn documents_sha256(config: &Value, catalog: &Value, state: &Value) -> String {
-    sha256_hex(serde_json::to_string(&(config, catalog, state)).expect("JSON values serialize").as_bytes())
+/// A connection's three documents as they go from step to step of a chain: parsed (for
+/// spec checks and the plan's diffs) and as the compact JSON a plugin receives, made once
+/// per step and used for both the step's hash and the next plugin's input.
+struct Documents<'a> {
+    config: Cow<'a, Value>,
+    catalog: Cow<'a, Value>,
+    state: Cow<'a, Value>,
+    text: [String; 3],
+}
+
+impl<'a> Documents<'a> {
+    /// The documents of a connection as it is, borrowed from it.
+    fn of(connection: &'a Connection) -> Self {
+        Self::with(Cow::Borrowed(connection.config()), Cow::Borrowed(connection.catalog()), connection.state_ref())
+    }
+
+    /// The documents a step returned.
+    fn new(config: Value, catalog: Value, state: Value) -> Self {
+        Self::with(Cow::Owned(config), Cow::Owned(catalog), Cow::Owned(state))
+    }
+
+    fn with(config: Cow<'a, Value>, catalog: Cow<'a, Value>, state: Cow<'a, Value>) -> Self {
+        let text = [config.to_string(), catalog.to_string(), state.to_string()];
+        Self { config, catalog, state, text }
+    }
+
+    /// One hash over the three documents, for the ledger's per-step records: the sha256 of
+    /// `[config,catalog,state]` as compact JSON.
+    fn sha256(&self) -> String {
+        let mut hash = Sha256::new();
+        hash.update(b"[");
+        for (i, text) in self.text.iter().enumerate() {
+            if i > 0 {
+                hash.update(b",");
+            }
+            hash.update(text.as_bytes());
+        }
+        hash.update(b"]");
+        hex::encode(hash.finalize())
+    }
+
+    /// A plugin's input for the step from `version`.
+    fn input(&self, connection: &Connection, version: &Version) -> Input {
+        let [config, catalog, state] = self.text.clone();
+        Input { id: connection.id.clone(), connector: connection.connector.clone(), version: version.to_string(), config, catalog, state }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Step hashes in ledgers written before keep their meaning: the sha256 of the three
+    /// documents serialized together as one compact JSON array.
+    #[test]
+    fn a_step_hash_is_that_of_the_documents_as_one_array() {
+        let (config, catalog, state) = (serde_json::json!({"a": [1, "é"]}), serde_json::json!({"streams": []}), serde_json::json!([]));
+        let expected = sha256_hex(serde_json::to_string(&(&config, &catalog, &state)).unwrap().as_bytes());
+        assert_eq!(Documents::new(config, catalog, state).sha256(), expected);
+    }
 }

@@ -5,6 +5,7 @@
 //! every ledger entry, so a plan made with one build of a plugin is never applied with
 //! another.
 
+use crate::cores;
 use crate::manifest::Manifest;
 use crate::policy::Candidate;
 use crate::sandbox::wit::ContractVersion;
@@ -92,9 +93,13 @@ impl Registry {
             }
         }
         let mut plugins: Vec<Plugin> = Vec::new();
-        for path in files {
-            let plugin = Self::load_one(&path, sandbox, trust, lock.as_ref(), cache)
-                .with_context(|| format!("plugin {} refused", path.display()))?;
+        // Each plugin is checked, compiled (or read from the cache) and asked for its
+        // manifest independently: on every core, then taken in file-name order.
+        let loaded = cores::map(&files, |path| {
+            Self::load_one(path, sandbox, trust, lock.as_ref(), cache).with_context(|| format!("plugin {} refused", path.display()))
+        });
+        for plugin in loaded {
+            let plugin = plugin?;
             if let Some(other) = plugins.iter().find(|o| {
                 o.manifest.connector == plugin.manifest.connector && o.produces == plugin.produces
             }) {

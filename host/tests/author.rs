@@ -110,6 +110,9 @@ fn new_plugin_builds_passes_its_tests_and_blesses_a_changed_migration() {
     // The same dependency versions as this workspace, so nothing new is fetched or built.
     std::fs::copy(root().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
     let krate = crate_dir.to_str().unwrap();
+    // A crate outside the workspace carries the workspace's settings for plugins.
+    let settings = std::fs::read_to_string(crate_dir.join(".cargo/config.toml")).unwrap();
+    assert_eq!(settings, std::fs::read_to_string(root().join(".cargo/config.toml")).unwrap());
 
     let run = cutover(&["plugin", "test", krate]).expect(0);
     assert!(run.stdout.contains("1 case(s): 1 passed, 0 failed"), "{}", run.stdout);

@@ -6,7 +6,9 @@ use cutover_tests::{Fleet, Run, hostile_connection};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-const CONNECTIONS: usize = 120;
+/// More than one batch, so a kill can land in a batch that reuses the files the one
+/// before it replaced.
+const CONNECTIONS: usize = cutover::apply::BATCH + 44;
 
 fn cutover(fleet: &Fleet, args: &[&str], failpoint: Option<&str>) -> Run {
     let env: Vec<(&str, &str)> = failpoint.map(|f| ("CUTOVER_FAILPOINT", f)).into_iter().collect();
@@ -66,7 +68,7 @@ fn expected_new() -> BTreeMap<String, Vec<u8>> {
 fn apply_killed_at_every_boundary_converges() {
     let new = expected_new();
     for point in ["after-intent", "after-write"] {
-        for n in [1, CONNECTIONS / 2, CONNECTIONS] {
+        for n in [1, CONNECTIONS / 2, cutover::apply::BATCH + 10, CONNECTIONS] {
             let fleet = fleet();
             let old = fleet.documents();
             let spec = format!("{point}:{n}");

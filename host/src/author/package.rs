@@ -71,11 +71,13 @@ impl Package {
     /// Builds the component (release, `wasm32-wasip2`) and returns its path.
     pub fn build(&self) -> Result<PathBuf> {
         tracing::info!(package = %self.name, "building the plugin for {TARGET}");
+        // From the crate's directory, so its cargo settings for plugins apply
+        // (`.cargo/config.toml` of the crate or of its workspace).
         let status = Command::new(cargo())
+            .current_dir(&self.dir)
             .args(["build", "--quiet", "--release", "--target", TARGET, "--target-dir"])
             .arg(&self.target_dir)
-            .arg("--manifest-path")
-            .arg(self.dir.join("Cargo.toml"))
+            .args(["--manifest-path", "Cargo.toml"])
             .status()
             .context("running cargo build")?;
         if !status.success() {

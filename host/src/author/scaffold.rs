@@ -37,6 +37,10 @@ pub fn crate_name(connector: &str, version: &Version) -> String {
 }
 
 /// Writes the crate and returns its directory.
+/// The cargo settings plugins are built with (the workspace's own), written into a new
+/// crate that stands alone so it is built the same way.
+const PLUGIN_CARGO_CONFIG: &str = include_str!("../../../.cargo/config.toml");
+
 pub fn scaffold(request: &Request) -> Result<PathBuf> {
     let connector = if request.connector.contains('/') { request.connector.clone() } else { format!("airbyte/{}", request.connector) };
     let name = crate_name(&connector, &request.version);
@@ -103,6 +107,10 @@ crate-type = ["cdylib", "rlib"]
     std::fs::create_dir_all(&case).with_context(|| format!("creating {}", case.display()))?;
     std::fs::create_dir_all(root.join("src"))?;
     std::fs::write(root.join("Cargo.toml"), cargo)?;
+    if !standalone.is_empty() {
+        std::fs::create_dir_all(root.join(".cargo"))?;
+        std::fs::write(root.join(".cargo").join("config.toml"), PLUGIN_CARGO_CONFIG)?;
+    }
     std::fs::write(root.join("src").join("lib.rs"), lib_rs(&manifest))?;
     let input = json!({
         "id": "example",

@@ -59,10 +59,14 @@ impl CompileCache {
             tracing::warn!(path = %code_path.display(), "compile cache entry does not match its digest; recompiling");
             return None;
         }
-        // SAFETY: the bytes are the ones this process's engine configuration serialized
-        // (the key holds the engine's compatibility hash) and their digest was checked above;
-        // wasmtime also checks the header matches this engine before using them.
-        match unsafe { Component::deserialize(engine, &code) } {
+        drop(code);
+        // Mapped from the file rather than copied from `code`: the pages come from the page
+        // cache instead of being allocated and filled.
+        // SAFETY: the file holds what this process's engine configuration serialized (the
+        // key holds the engine's compatibility hash) and its digest was checked above;
+        // wasmtime also checks the header matches this engine before using it. (Whoever could
+        // replace the file between the check and the mapping could write the plugins too.)
+        match unsafe { Component::deserialize_file(engine, code_path) } {
             Ok(c) => Some(c),
             Err(e) => {
                 tracing::warn!(error = %e, "compile cache entry unusable; recompiling");
