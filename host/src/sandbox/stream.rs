@@ -34,8 +34,11 @@ pub struct StateWriter {
 }
 
 impl StateWriter {
-    pub fn new(limit: usize) -> Self {
-        Self { bytes: Vec::new(), limit, overflow: None }
+    /// A writer of at most `limit` bytes, with room for `expected` (a migrated state is
+    /// mostly about as large as the one it replaces, so that many bytes are not copied
+    /// again and again as the buffer grows).
+    pub fn new(limit: usize, expected: usize) -> Self {
+        Self { bytes: Vec::with_capacity(expected.min(limit)), limit, overflow: None }
     }
 
     pub fn write(&mut self, chunk: &[u8]) -> Result<(), String> {
@@ -64,7 +67,7 @@ mod tests {
         assert_eq!(r.read(4), b"[1,2");
         assert_eq!(r.read(100), b",3]");
         assert!(r.read(1).is_empty());
-        let mut w = StateWriter::new(5);
+        let mut w = StateWriter::new(5, 64);
         assert!(w.write(b"[1,2").is_ok());
         assert!(w.write(b",3]").is_err());
         assert_eq!(w.overflow, Some(7));
