@@ -112,10 +112,12 @@ impl Store for DirStore {
         Ok(removed)
     }
 
-    /// Every new document goes to its temporary file first; one flush makes them all
-    /// durable (`syncfs` on Linux, a flush per file elsewhere); then each is renamed over
-    /// its old file and the directory is flushed once. A crash at any moment still leaves
-    /// each document old or new, and the cost of the flushes is paid once per batch.
+    /// Every new document goes to a temporary file first (a spare from the batch before,
+    /// or a new one); one flush makes them all durable (`syncfs` on Linux, a flush per file
+    /// elsewhere); then each takes its old file's place (swapped with it on Linux, which
+    /// keeps the old file as a spare; renamed over it elsewhere) and the directory is
+    /// flushed once. A crash at any moment still leaves each document old or new, and the
+    /// cost of the flushes is paid once per batch.
     fn write_batch(&self, docs: &[(&str, &[u8])], replaced: &mut dyn FnMut(usize)) -> Vec<Result<()>> {
         let mut spares = std::mem::take(&mut *self.spares.lock().expect("spares lock poisoned"));
         let mut staged: Vec<Result<Staged>> = docs
@@ -126,14 +128,16 @@ impl Store for DirStore {
             })
             .collect();
         spares.iter().for_each(|spare| drop(std::fs::remove_file(spare)));
+        let mut kept = Vec::new();
         if let Err(e) = flush_all(&self.dir, &staged) {
             let message = format!("{e:#}");
             for s in staged.iter_mut().filter(|s| s.is_ok()) {
-                *s = Err(anyhow::anyhow!("{message}"));
+                if let Ok(Staged::Spare(spare)) = std::mem::replace(s, Err(anyhow::anyhow!("{message}"))) {
+                    kept.push(spare);
+                }
             }
         }
         let mut results = Vec::with_capacity(docs.len());
-        let mut kept = Vec::new();
         for (i, (staged, (key, _))) in staged.into_iter().zip(docs).enumerate() {
             let path = self.path(key);
             let result = staged.and_then(|staged| {
@@ -189,10 +193,19 @@ enum Staged {
 
 /// Writes `bytes` over the spare at `path` in place (no new file, no blocks freed while the
 /// new document is no longer than the old one).
+/// A spare that cannot be written is removed.
 fn restage(path: PathBuf, bytes: &[u8]) -> Result<Staged> {
-    let mut file = std::fs::OpenOptions::new().write(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
-    file.write_all(bytes).and_then(|()| file.set_len(bytes.len() as u64)).with_context(|| format!("writing {}", path.display()))?;
-    Ok(Staged::Spare(path))
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.set_len(bytes.len() as u64)));
+    match written {
+        Ok(()) => Ok(Staged::Spare(path)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            Err(e).with_context(|| format!("writing {}", path.display()))
+        }
+    }
 }
 
 impl Staged {
