@@ -31,7 +31,7 @@ fn input_from(doc: &serde_json::Value) -> Input {
         version: doc["version"].as_str().unwrap().into(),
         config: doc["config"].to_string(),
         catalog: doc["catalog"].to_string(),
-        state: doc["state"].to_string(),
+        state: doc["state"].to_string().into(),
     }
 }
 

@@ -54,7 +54,7 @@ fn input(c: &RawConnection) -> Input {
         version: c.version.clone(),
         config: c.config.clone(),
         catalog: c.catalog.clone(),
-        state: c.state.clone(),
+        state: c.state.as_str().into(),
     }
 }
 

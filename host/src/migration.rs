@@ -11,7 +11,9 @@ pub struct Input {
     pub version: String,
     pub config: String,
     pub catalog: String,
-    pub state: String,
+    /// Shared, not copied, with the reader a 1.1.0 plugin streams it from: states can be
+    /// hundreds of megabytes.
+    pub state: std::sync::Arc<str>,
 }
 
 impl Input {
@@ -23,7 +25,7 @@ impl Input {
             version: version.to_owned(),
             config: config.to_string(),
             catalog: catalog.to_string(),
-            state: state.to_string(),
+            state: state.to_string().into(),
         }
     }
 

@@ -597,7 +597,7 @@ impl Planner<'_> {
                 }
                 Step::Plugin { from, to, plugin } => {
                     let plugin = plugins[*plugin];
-                    let input = documents.input(connection, from);
+                    let input = documents.into_input(connection, from);
                     let call = self
                         .sandbox
                         .migrate(&plugin.loaded, &input)
@@ -715,10 +715,11 @@ impl<'a> Documents<'a> {
         hex::encode(hash.finalize())
     }
 
-    /// A plugin's input for the step from `version`.
-    fn input(&self, connection: &Connection, version: &Version) -> Input {
-        let [config, catalog, state] = self.text.clone();
-        Input { id: connection.id.clone(), connector: connection.connector.clone(), version: version.to_string(), config, catalog, state }
+    /// A plugin's input for the step from `version`, made of the text without copying it
+    /// (the step's output replaces these documents).
+    fn into_input(self, connection: &Connection, version: &Version) -> Input {
+        let [config, catalog, state] = self.text;
+        Input { id: connection.id.clone(), connector: connection.connector.clone(), version: version.to_string(), config, catalog, state: state.into() }
     }
 }
 

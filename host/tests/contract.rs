@@ -61,7 +61,7 @@ fn a_100_mb_state_migrates_within_256_mib_of_guest_memory() {
         version: "1.9.0".into(),
         config: format!("{{\"mode\":\"{mode}\"}}"),
         catalog: r#"{"streams":[]}"#.into(),
-        state: state.clone(),
+        state: state.as_str().into(),
     };
     let out = sandbox.migrate(&loaded, &input("text")).expect("the streamed migration fits").value;
     assert!(out.state.len() > 2 * state.len(), "the per-partition state is larger: {} bytes", out.state.len());

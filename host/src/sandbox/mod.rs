@@ -302,7 +302,7 @@ impl Sandbox {
             Bindings::V1_1_0(b) => {
                 let arg = input.into();
                 let table = store.data_mut().table();
-                let reader = table.push(stream::StateReader::new(input.state.as_bytes().to_vec()))?;
+                let reader = table.push(stream::StateReader::new(input.state.clone()))?;
                 let writer = table.push(stream::StateWriter::new(self.limits.output_bytes, input.state.len()))?;
                 let (reader_handle, writer_handle) = (Resource::new_borrow(reader.rep()), Resource::new_borrow(writer.rep()));
                 let result = b.call_migrate(&mut *store, &arg, reader_handle, writer_handle)?;

@@ -1,25 +1,26 @@
 //! The host side of the state streams of contract 1.1.0: the state a plugin reads in
 //! chunks, and the buffer its migrated state is written to, bounded by the output limit.
 
-/// The connection's state, read front to back.
+/// The connection's state, read front to back (shared with the call's input, not copied).
 pub struct StateReader {
-    bytes: Vec<u8>,
+    text: std::sync::Arc<str>,
     at: usize,
 }
 
 impl StateReader {
-    pub fn new(bytes: Vec<u8>) -> Self {
-        Self { bytes, at: 0 }
+    pub fn new(text: std::sync::Arc<str>) -> Self {
+        Self { text, at: 0 }
     }
 
     pub fn size(&self) -> u64 {
-        self.bytes.len() as u64
+        self.text.len() as u64
     }
 
     /// The next at most `max` bytes (empty at the end).
     pub fn read(&mut self, max: usize) -> Vec<u8> {
-        let end = self.bytes.len().min(self.at.saturating_add(max));
-        let chunk = self.bytes[self.at..end].to_vec();
+        let bytes = self.text.as_bytes();
+        let end = bytes.len().min(self.at.saturating_add(max));
+        let chunk = bytes[self.at..end].to_vec();
         self.at = end;
         chunk
     }
@@ -62,7 +63,7 @@ mod tests {
 
     #[test]
     fn reads_in_chunks_and_bounds_writes() {
-        let mut r = StateReader::new(b"[1,2,3]".to_vec());
+        let mut r = StateReader::new("[1,2,3]".into());
         assert_eq!(r.size(), 7);
         assert_eq!(r.read(4), b"[1,2");
         assert_eq!(r.read(100), b",3]");

@@ -72,9 +72,13 @@ impl Guest for Component {
     }
 }
 
-/// Reads the whole state from the host, reserving its memory once.
+/// Reads the whole state from the host. The first read asks for all of it, so the list the
+/// host writes into guest memory is the state's buffer itself: no second copy, and no
+/// chunk beside it at the peak. Whatever the host hands out beyond that first read (it may
+/// give less than asked) is appended.
 fn read_all(state: &StateReader) -> Result<String, wit::MigrationError> {
-    let mut bytes = Vec::with_capacity(state.size() as usize);
+    let size = u32::try_from(state.size()).unwrap_or(u32::MAX);
+    let mut bytes = state.read(size);
     loop {
         let chunk = state.read(1 << 20);
         if chunk.is_empty() {

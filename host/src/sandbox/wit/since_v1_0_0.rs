@@ -28,7 +28,7 @@ impl From<&crate::migration::Input> for wit::Connection {
             version: c.version.clone(),
             config: c.config.clone(),
             catalog: c.catalog.clone(),
-            state: c.state.clone(),
+            state: c.state.to_string(),
         }
     }
 }
