@@ -79,6 +79,10 @@ pub fn plan(remote: &Remote, current: &Parts, target: &Parts, clears: &[StreamDe
     if current.pin != target.pin {
         bail!("a user's pin is set in Airbyte (the source's version override), not by cutover");
     }
+    let config_changes = canonical(&current.config) != canonical(&target.config);
+    if config_changes {
+        check_masks(current, target, definition, supplied)?;
+    }
     let mut requests = Vec::new();
     let catalog_changes = canonical(&current.catalog.configured) != canonical(&target.catalog.configured) || current.catalog.unselected != target.catalog.unselected;
     let state_body = if canonical(&Value::Array(current.state.clone())) != canonical(&Value::Array(target.state.clone())) {
@@ -91,10 +95,6 @@ pub fn plan(remote: &Remote, current: &Parts, target: &Parts, clears: &[StreamDe
         None
     };
     let version = version_requests(current, target, definition)?;
-    let config_changes = canonical(&current.config) != canonical(&target.config);
-    if config_changes {
-        check_masks(current, target, definition, supplied)?;
-    }
     let anything = catalog_changes || state_body.is_some() || !version.is_empty() || config_changes || !clears.is_empty();
     let deactivate = anything && current.status == "active";
     if deactivate || catalog_changes {

@@ -48,6 +48,12 @@ impl Fault {
         Self { path: Some(path.to_owned()), skip: n.saturating_sub(1), times: 1, failure, seen: 0 }
     }
 
+    /// The same fault, striking only after `n` matching requests passed.
+    pub fn skipping(mut self, n: usize) -> Self {
+        self.skip = n;
+        self
+    }
+
     /// Whether it strikes this request (counting it).
     pub fn strikes(&mut self, path: &str) -> bool {
         if self.path.as_deref().is_some_and(|p| p != path) {

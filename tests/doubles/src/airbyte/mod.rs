@@ -19,6 +19,7 @@ mod endpoints;
 mod faults;
 pub mod model;
 mod secrets;
+pub mod seed;
 pub mod state;
 
 pub use faults::{Failure, Fault};
@@ -111,7 +112,7 @@ pub struct ConnectionSeed {
 }
 
 struct Inner {
-    spec: Spec,
+    spec: Arc<Spec>,
     token: String,
     model: Mutex<Model>,
     faults: Mutex<Vec<Fault>>,
@@ -135,7 +136,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl AirbyteDouble {
     /// Starts a double with one workspace, accepting `Bearer <token>`.
     pub fn start(token: &str) -> Self {
-        let spec = Spec::load(SPEC, ERRATA, "KnownExceptionInfo").expect("the vendored spec loads");
+        // Compiling the spec's validators takes a while; every double of a process shares them.
+        static LOADED: std::sync::OnceLock<Arc<Spec>> = std::sync::OnceLock::new();
+        let spec = LOADED.get_or_init(|| Arc::new(Spec::load(SPEC, ERRATA, "KnownExceptionInfo").expect("the vendored spec loads"))).clone();
         let mut model = Model::default();
         let workspace = model.new_id();
         let organization_id = model.new_id();

@@ -1,0 +1,98 @@
+//! The example fleet's source-pinterest connections, loaded into a double as a deployment
+//! would hold them: the connector defined with its real specs and breaking changes
+//! (`tests/fixtures/source-pinterest`), its default at 2.0.0, and each connection's source
+//! pinned where the platform pins it (its old version, origin `breaking_change`) or where
+//! its owner did (`user`).
+
+use super::{AirbyteDouble, BreakingChange, ConnectorSeed, seed_from_document};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The workspace root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))).expect("JSON")
+}
+
+/// One seeded connection.
+#[derive(Clone, Debug)]
+pub struct Seeded {
+    /// The document it came from (`pinterest-ads-eu`).
+    pub document_id: String,
+    pub connection_id: String,
+    pub source_id: String,
+    /// The document, as the directory fleet holds it.
+    pub document: Value,
+}
+
+/// The breaking changes of a connector's `metadata.yaml`.
+pub fn breaking_changes(metadata: &Path) -> Vec<BreakingChange> {
+    let yaml: Value = serde_yaml::from_str(&std::fs::read_to_string(metadata).expect("metadata.yaml")).expect("YAML");
+    let url = yaml.pointer("/data/documentationUrl").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let mut changes: Vec<BreakingChange> = yaml
+        .pointer("/data/releases/breakingChanges")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(version, c)| BreakingChange {
+            version: version.clone(),
+            message: c["message"].as_str().unwrap_or_default().to_owned(),
+            upgrade_deadline: c["upgradeDeadline"].as_str().unwrap_or_default().to_owned(),
+            documentation_url: c.get("migrationDocumentationUrl").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| format!("{url}-migrations#{version}")),
+            deadline_action: c.get("deadlineAction").and_then(Value::as_str).map(str::to_owned),
+            scoped_streams: c
+                .get("scopedImpact")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s["impactedScopes"].as_array().cloned().unwrap_or_default())
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect(),
+        })
+        .collect();
+    changes.sort_by(|a, b| a.version.cmp(&b.version));
+    changes
+}
+
+/// Defines source-pinterest in the double: the versions the example fleet's connections run
+/// and the target, with real specs. 1.1.0 and 1.2.0 ship the very spec of 1.3.3 (their PyPI
+/// packages' `spec.json` are identical); 0.8.2 was never published to PyPI, and the oldest
+/// published 1.x spec stands in for it.
+pub fn define_pinterest(double: &AirbyteDouble) -> String {
+    let fixtures = root().join("tests/fixtures/source-pinterest");
+    let v1 = json(&fixtures.join("1.3.3/spec.json"));
+    let v2 = json(&fixtures.join("2.0.0/spec.json"));
+    double.define_connector(ConnectorSeed {
+        repository: "airbyte/source-pinterest".into(),
+        name: "Pinterest".into(),
+        versions: vec![
+            ("0.8.2".into(), v1.clone()),
+            ("1.1.0".into(), v1.clone()),
+            ("1.2.0".into(), v1.clone()),
+            ("1.3.3".into(), v1),
+            ("2.0.0".into(), v2),
+        ],
+        default_version: "2.0.0".into(),
+        breaking: breaking_changes(&fixtures.join("metadata.yaml")),
+    })
+}
+
+/// Loads every source-pinterest connection of `examples/fleet` into the double.
+pub fn example_pinterest(double: &AirbyteDouble) -> Vec<Seeded> {
+    let definition = define_pinterest(double);
+    let dir = root().join("examples/fleet/connections");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).expect("examples/fleet/connections").map(|e| e.expect("an entry").path()).collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| json(&f))
+        .filter(|doc| doc["connector"] == "airbyte/source-pinterest")
+        .map(|document| {
+            let (connection_id, source_id) = double.add_connection(seed_from_document(&document, &definition));
+            Seeded { document_id: document["id"].as_str().expect("an id").to_owned(), connection_id, source_id, document }
+        })
+        .collect()
+}
