@@ -19,7 +19,7 @@ pub fn root() -> PathBuf {
 }
 
 /// The misbehaving test plugins, built beside the real ones.
-const GUESTS: &[&str] = &["hostile-plugin", "forbidden-plugin", "partition-state-plugin"];
+const GUESTS: &[&str] = &["hostile-plugin", "forbidden-plugin", "partition-state-plugin", "secret-mover-plugin"];
 
 /// The real migration plugin crates: every folder under `plugins/` but the SDK.
 pub fn plugin_crates() -> Vec<PathBuf> {

@@ -153,9 +153,21 @@ impl AirbyteDocuments {
             .cloned())
     }
 
-    /// Forgets the pins read, after a write that changed one.
-    fn pins_changed(&self) {
-        *self.pins.lock().expect("pins lock") = None;
+    /// Keeps the pins read in step with a write that removed a pin: that of a source, or the
+    /// one with that id.
+    fn pin_removed(&self, source_or_pin: &str) {
+        if let Some(all) = self.pins.lock().expect("pins lock").as_mut() {
+            all.retain(|p| p.get("scope_id").and_then(Value::as_str) != Some(source_or_pin) && p.get("id").and_then(Value::as_str) != Some(source_or_pin));
+        }
+    }
+
+    /// Keeps the pins read in step with a write that created one (its `ScopedConfigurationRead`).
+    fn pin_added(&self, read: Option<&Value>) {
+        let mut pins = self.pins.lock().expect("pins lock");
+        match (pins.as_mut(), read) {
+            (Some(all), Some(pin)) => all.push(pin.clone()),
+            _ => *pins = None,
+        }
     }
 
     /// (docker repository, default version) of a definition.
@@ -311,8 +323,8 @@ impl Documents for AirbyteDocuments {
 
     fn display_key(&self, key: &str) -> String {
         match self.lock_listed().get(key) {
-            Some(l) if !l.name.is_empty() => format!("connection {key} ({})", l.name),
-            _ => format!("connection {key}"),
+            Some(l) if !l.name.is_empty() => format!("connection {} ({})", client::inert(key), client::inert(&l.name)),
+            _ => format!("connection {}", client::inert(key)),
         }
     }
 

@@ -103,8 +103,10 @@ impl<'a> AirbyteWriter<'a> {
     /// Sends one request and checks that its answer shows the part written.
     fn send(&self, key: &str, request: &Request) -> Result<()> {
         let answer = self.documents.call(key, request.endpoint, &request.body).with_context(|| format!("writing {}", request.what))?;
-        if request.endpoint.starts_with("scoped_configuration/") || request.endpoint == "sources/upgrade_version" {
-            self.documents.pins_changed();
+        match request.endpoint {
+            "sources/upgrade_version" | "scoped_configuration/delete" => self.documents.pin_removed(request.body.get("sourceId").or(request.body.get("scopedConfigurationId")).and_then(Value::as_str).unwrap_or_default()),
+            "scoped_configuration/create" => self.documents.pin_added(answer.as_ref().and_then(|a| a.get("data"))),
+            _ => {}
         }
         let shown = match (&request.expect, &answer) {
             (Expect::Nothing, _) => return Ok(()),
