@@ -37,16 +37,19 @@ fn main() {
     // SAFETY: set before any thread reads the environment.
     unsafe { std::env::set_var("CUTOVER_BENCH_AIRBYTE_TOKEN", TOKEN) };
     println!("{n} connections, {} ms per request", LATENCY.as_millis());
-    println!("{:<22} {:>10} {:>14} {:>14} {:>14} {:>10}", "", "time", "connections/s", "reads/conn", "writes/conn", "ratio");
+    println!("{:<24} {:>9} {:>14} {:>11} {:>12} {:>12} {:>8}", "", "time", "connections/s", "reads/conn", "writes/conn", "CPU µs/conn", "ratio");
     let mut base = None;
     for concurrency in settings {
         let run = Run::new(n, concurrency);
+        let cpu = cpu_time();
         let (reads, took_reads) = run.read_all();
-        println!("{:<22} {:>10.2?} {:>14.0} {:>14.2} {:>14} {:>10}", format!("read, {concurrency} at once"), took_reads, n as f64 / took_reads.as_secs_f64(), reads, "-", "");
-        let (took, reads, writes) = run.write_all();
+        let cpu_reads = cpu_time() - cpu;
+        let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+        println!("{:<24} {:>9.2?} {:>14.0} {:>11.2} {:>12} {:>12.0} {:>8}", format!("read, {concurrency} at once"), took_reads, n as f64 / took_reads.as_secs_f64(), reads, "-", us(cpu_reads), "");
+        let (took, reads, writes, cpu_writes) = run.write_all();
         let per_second = n as f64 / took.as_secs_f64();
         let ratio = per_second / *base.get_or_insert(per_second);
-        println!("{:<22} {:>10.2?} {:>14.0} {:>14.2} {:>14.2} {:>9.2}x", format!("write, concurrency {concurrency}"), took, per_second, reads, writes, ratio);
+        println!("{:<24} {:>9.2?} {:>14.0} {:>11.2} {:>12.2} {:>12.0} {:>7.2}x", format!("write, concurrency {concurrency}"), took, per_second, reads, writes, us(cpu_writes), ratio);
         assert!(run.double.violations().is_empty(), "{:?}", run.double.violations());
     }
 }
@@ -114,15 +117,15 @@ impl Run {
     }
 
     /// Writes every connection's migrated document, in apply's batches; (time, reads and
-    /// writes per connection).
-    fn write_all(&self) -> (Duration, f64, f64) {
+    /// writes per connection, CPU time).
+    fn write_all(&self) -> (Duration, f64, f64, Duration) {
         self.double.set_latency(Duration::ZERO);
         let befores: Vec<Vec<u8>> = self.keys.iter().map(|k| self.documents.read(k).unwrap()).collect();
         let afters: Vec<Vec<u8>> = self.keys.iter().zip(&befores).map(|(k, b)| self.documents.as_written(k, b, migrated(b)).unwrap()).collect();
         let actions = [Action::ClearStream { stream: StreamDescriptor { name: "campaigns".into(), namespace: None }, reason: "2.0.0 changes its state".into() }];
         self.double.set_latency(LATENCY);
         self.double.clear_requests();
-        let start = Instant::now();
+        let (start, cpu) = (Instant::now(), cpu_time());
         let mut writer = self.documents.writer().unwrap();
         for chunk in (0..self.keys.len()).collect::<Vec<_>>().chunks(BATCH) {
             let writes: Vec<Write> = chunk.iter().map(|&i| Write { key: &self.keys[i], before: &befores[i], after: &afters[i], actions: &actions }).collect();
@@ -130,11 +133,24 @@ impl Run {
                 result.unwrap();
             }
         }
-        let took = start.elapsed();
+        let (took, cpu) = (start.elapsed(), cpu_time() - cpu);
         let (reads, writes) = self.requests();
         let n = self.keys.len() as f64;
-        (took, reads as f64 / n, writes as f64 / n)
+        (took, reads as f64 / n, writes as f64 / n, cpu)
     }
+}
+
+/// CPU time (user and system, every thread: the client's and the double's) the process has
+/// used so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 fn is_write(path: &str) -> bool {

@@ -49,6 +49,14 @@ impl Setup {
         self.seeded.iter().find(|s| s.document_id == document_id).unwrap()
     }
 
+    /// A connection, its document, and that document as a migration to 2.0.0 leaves it.
+    fn prepared(&self, document_id: &str) -> (&Seeded, Vec<u8>, Vec<u8>) {
+        let c = self.connection(document_id);
+        let before = self.documents.read(&c.connection_id).unwrap();
+        let after = self.documents.as_written(&c.connection_id, &before, migrated(&before)).unwrap();
+        (c, before, after)
+    }
+
     /// The paths of the write requests the double answered since it was last cleared.
     fn writes(&self) -> Vec<String> {
         const READS: &[&str] = &["/v1/connections/get", "/v1/sources/get", "/v1/actor_definition_versions/get_for_source", "/v1/state/get", "/v1/scoped_configuration/list",
@@ -158,9 +166,7 @@ fn each_write_failing_once_still_converges() {
     for endpoint in endpoints {
         for failure in &failures {
             let s = setup("");
-            let c = s.connection("pinterest-ads-eu");
-            let before = s.documents.read(&c.connection_id).unwrap();
-            let after = s.documents.as_written(&c.connection_id, &before, migrated(&before)).unwrap();
+            let (c, before, after) = s.prepared("pinterest-ads-eu");
             s.double.inject(Fault::once(endpoint, failure.clone()));
             let results = s.documents.writer().unwrap().write_batch(&[Write { key: &c.connection_id, before: &before, after: &after, actions: &[clear("campaigns")] }], &mut |_| {});
             assert!(results[0].is_ok(), "{endpoint} {failure:?}: {:?}", results[0]);
@@ -184,9 +190,7 @@ fn a_write_cut_after_each_request_is_finished_by_settling() {
     let writes = ["/v1/connections/update", "/v1/state/create_or_update_safe", "/v1/sources/upgrade_version", "/v1/sources/update", "/v1/connections/clear/stream", "/v1/connections/update"];
     for k in 1..writes.len() {
         let s = setup("");
-        let c = s.connection("pinterest-ads-eu");
-        let before = s.documents.read(&c.connection_id).unwrap();
-        let after = s.documents.as_written(&c.connection_id, &before, migrated(&before)).unwrap();
+        let (c, before, after) = s.prepared("pinterest-ads-eu");
         let nth_of_same = writes[..=k].iter().filter(|w| **w == writes[k]).count();
         s.double.inject(Fault::always(writes[k], Failure::Status(500)).skipping(nth_of_same - 1));
         let write = Write { key: &c.connection_id, before: &before, after: &after, actions: &[clear("campaigns")] };
@@ -215,9 +219,7 @@ fn a_write_cut_after_each_request_is_finished_by_settling() {
 #[test]
 fn a_sync_starting_mid_write_is_waited_for() {
     let s = setup("sync_wait_ms = 20000");
-    let c = s.connection("pinterest-ads-eu");
-    let before = s.documents.read(&c.connection_id).unwrap();
-    let after = s.documents.as_written(&c.connection_id, &before, migrated(&before)).unwrap();
+    let (c, before, after) = s.prepared("pinterest-ads-eu");
     s.double.inject(Fault::once("/v1/connections/update", Failure::SyncStarts(Duration::from_millis(2000))));
     let results = s.documents.writer().unwrap().write_batch(&[Write { key: &c.connection_id, before: &before, after: &after, actions: &[] }], &mut |_| {});
     assert!(results[0].is_ok(), "{:?}", results[0]);
@@ -229,9 +231,7 @@ fn a_sync_starting_mid_write_is_waited_for() {
 #[test]
 fn a_document_changed_since_it_was_read_is_a_conflict_and_nothing_is_written() {
     let s = setup("");
-    let c = s.connection("pinterest-ads-eu");
-    let before = s.documents.read(&c.connection_id).unwrap();
-    let after = s.documents.as_written(&c.connection_id, &before, migrated(&before)).unwrap();
+    let (c, before, after) = s.prepared("pinterest-ads-eu");
     s.double.edit(|m| m.sources.get_mut(&c.source_id).unwrap().config["start_date"] = json!("2020-01-01"));
     s.double.clear_requests();
     let results = s.documents.writer().unwrap().write_batch(&[Write { key: &c.connection_id, before: &before, after: &after, actions: &[] }], &mut |_| {});
@@ -264,9 +264,7 @@ fn a_moved_secret_needs_the_operator_and_is_never_sent_masked() {
 #[test]
 fn a_dry_run_reads_and_writes_nothing() {
     let s = setup("");
-    let c = s.connection("pinterest-legacy-us");
-    let before = s.documents.read(&c.connection_id).unwrap();
-    let after = s.documents.as_written(&c.connection_id, &before, migrated(&before)).unwrap();
+    let (c, before, after) = s.prepared("pinterest-legacy-us");
     s.double.clear_requests();
     let preview = s.documents.preview(&Write { key: &c.connection_id, before: &before, after: &after, actions: &[clear("ads")] }).unwrap();
     let endpoints: Vec<&str> = preview.iter().map(|p| p.split(':').next().unwrap()).collect();

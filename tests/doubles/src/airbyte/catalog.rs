@@ -4,50 +4,52 @@
 //! `ConfiguredAirbyteCatalog`; the API shows it as a camelCase `AirbyteCatalog` whose streams
 //! are split into `stream` (what the source discovered) and `config` (what the user chose),
 //! and takes back a whole catalog on update, dropping the streams that are not selected.
-//! Settings the protocol has no field for (field selection, mappers, alias) are kept beside
-//! each stream as the API sent them.
+//! Each camelCase field is kept under its snake_case name (`jsonSchema` ↔ `json_schema`,
+//! `syncMode` ↔ `sync_mode`, `aliasName` ↔ `alias_name`), which is how the server's generated
+//! models name the same fields on both sides.
 
 use super::state::Descriptor;
 use serde_json::{Map, Value};
 
-/// `AirbyteStream` fields: (API name, stored name).
-const STREAM_FIELDS: &[(&str, &str)] = &[
-    ("name", "name"),
-    ("jsonSchema", "json_schema"),
-    ("supportedSyncModes", "supported_sync_modes"),
-    ("sourceDefinedCursor", "source_defined_cursor"),
-    ("defaultCursorField", "default_cursor_field"),
-    ("sourceDefinedPrimaryKey", "source_defined_primary_key"),
-    ("namespace", "namespace"),
-    ("isResumable", "is_resumable"),
-    ("isFileBased", "is_file_based"),
-];
-
-/// `AirbyteStreamConfiguration` fields with a place in the stored stream.
-const CONFIG_FIELDS: &[(&str, &str)] = &[
-    ("syncMode", "sync_mode"),
-    ("cursorField", "cursor_field"),
-    ("destinationSyncMode", "destination_sync_mode"),
-    ("primaryKey", "primary_key"),
-    ("generationId", "generation_id"),
-    ("minimumGenerationId", "minimum_generation_id"),
-    ("syncId", "sync_id"),
-    ("includeFiles", "include_files"),
-    ("destinationObjectName", "destination_object_name"),
-];
-
-/// Where the API-only settings of a stream are kept beside it.
-const API_ONLY: &str = "api_settings";
-
-fn rename(from: &Map<String, Value>, fields: &[(&str, &str)], api_to_stored: bool) -> Map<String, Value> {
-    let mut out = Map::new();
-    for (api, stored) in fields {
-        let (src, dst) = if api_to_stored { (api, stored) } else { (stored, api) };
-        if let Some(v) = from.get(*src) {
-            out.insert((*dst).to_owned(), v.clone());
+/// `syncMode` → `sync_mode`.
+fn snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
         }
     }
     out
+}
+
+/// `sync_mode` → `syncMode`.
+fn camel(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        match (c, upper) {
+            ('_', _) => upper = true,
+            (c, true) => {
+                out.push(c.to_ascii_uppercase());
+                upper = false;
+            }
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+fn renamed(fields: Option<&Value>, rename: fn(&str) -> String, skip: &[&str]) -> Map<String, Value> {
+    fields
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !skip.contains(&k.as_str()))
+        .map(|(k, v)| (rename(k), v.clone()))
+        .collect()
 }
 
 /// The stored catalog of an update's `syncCatalog`: its selected streams.
@@ -59,16 +61,8 @@ pub fn stored_from_api(catalog: &Value) -> Value {
         .flatten()
         .filter(|s| s.pointer("/config/selected").and_then(Value::as_bool) == Some(true))
         .map(|s| {
-            let empty = Map::new();
-            let stream = s.get("stream").and_then(Value::as_object).unwrap_or(&empty);
-            let config = s.get("config").and_then(Value::as_object).unwrap_or(&empty);
-            let mut stored = rename(config, CONFIG_FIELDS, true);
-            stored.insert("stream".into(), Value::Object(rename(stream, STREAM_FIELDS, true)));
-            let known: Vec<&str> = CONFIG_FIELDS.iter().map(|(a, _)| *a).chain(["selected"]).collect();
-            let extra: Map<String, Value> = config.iter().filter(|(k, _)| !known.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
-            if !extra.is_empty() {
-                stored.insert(API_ONLY.into(), Value::Object(extra));
-            }
+            let mut stored = renamed(s.get("config"), snake, &["selected"]);
+            stored.insert("stream".into(), Value::Object(renamed(s.get("stream"), snake, &[])));
             Value::Object(stored)
         })
         .collect();
@@ -83,15 +77,9 @@ pub fn api_from_stored(stored: &Value) -> Value {
         .into_iter()
         .flatten()
         .map(|s| {
-            let empty = Map::new();
-            let s = s.as_object().unwrap_or(&empty);
-            let stream = s.get("stream").and_then(Value::as_object).unwrap_or(&empty);
-            let mut config = rename(s, CONFIG_FIELDS, false);
+            let mut config = renamed(Some(s), camel, &["stream"]);
             config.insert("selected".into(), Value::Bool(true));
-            if let Some(Value::Object(extra)) = s.get(API_ONLY) {
-                config.extend(extra.clone());
-            }
-            serde_json::json!({"stream": Value::Object(rename(stream, STREAM_FIELDS, false)), "config": Value::Object(config)})
+            serde_json::json!({"stream": Value::Object(renamed(s.get("stream"), camel, &[])), "config": Value::Object(config)})
         })
         .collect();
     serde_json::json!({ "streams": streams })
@@ -122,7 +110,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn unselected_streams_are_dropped_and_api_settings_kept() {
+    fn unselected_streams_are_dropped_and_every_setting_kept() {
         let api = json!({"streams": [
             {"stream": {"name": "a", "jsonSchema": {}, "supportedSyncModes": ["incremental"]}, "config": {"syncMode": "incremental", "destinationSyncMode": "append", "cursorField": ["u"], "selected": true, "aliasName": "a_alias", "fieldSelectionEnabled": false}},
             {"stream": {"name": "b", "jsonSchema": {}}, "config": {"syncMode": "full_refresh", "destinationSyncMode": "overwrite", "selected": false}}
@@ -131,6 +119,7 @@ mod tests {
         assert_eq!(stored["streams"].as_array().unwrap().len(), 1);
         assert_eq!(stored["streams"][0]["stream"]["json_schema"], json!({}));
         assert_eq!(stored["streams"][0]["sync_mode"], "incremental");
+        assert_eq!(stored["streams"][0]["alias_name"], "a_alias");
         let back = api_from_stored(&stored);
         assert_eq!(back["streams"][0], api["streams"][0]);
     }
