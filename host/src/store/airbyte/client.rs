@@ -39,6 +39,12 @@ impl ApiError {
 
 /// The API of one deployment.
 pub struct Client {
+    inner: std::sync::Arc<Inner>,
+    /// Threads that send the other requests of [`Client::call_all`].
+    pool: Pool,
+}
+
+struct Inner {
     agent: ureq::Agent,
     base: String,
     authorization: Option<String>,
@@ -55,17 +61,61 @@ enum Attempt {
     Final(ApiError),
 }
 
+/// A request for a pool thread, and where its answer goes.
+type Job = (String, Value, std::sync::mpsc::Sender<Result<Option<Value>, ApiError>>);
+
+/// Long-lived threads sending requests side by side: a thread per request would cost more
+/// than the request.
+struct Pool {
+    jobs: std::sync::Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+}
+
+impl Pool {
+    fn new(inner: &std::sync::Arc<Inner>, threads: usize) -> Self {
+        let (send, receive) = std::sync::mpsc::channel::<Job>();
+        let receive = std::sync::Arc::new(std::sync::Mutex::new(receive));
+        for _ in 0..threads {
+            let (inner, receive) = (inner.clone(), receive.clone());
+            let spawned = std::thread::Builder::new().name("airbyte-request".into()).stack_size(256 * 1024).spawn(move || {
+                loop {
+                    let job = receive.lock().map(|r| r.recv());
+                    let Ok(Ok((endpoint, body, answer))) = job else { break };
+                    let _ = answer.send(inner.call(&endpoint, &body));
+                }
+            });
+            if spawned.is_err() {
+                break;
+            }
+        }
+        Self { jobs: std::sync::Mutex::new(Some(send)) }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // Closing the queue ends the threads.
+        self.jobs.lock().map(|mut j| j.take()).ok();
+    }
+}
+
 impl Client {
     pub fn new(settings: &AirbyteSettings) -> Result<Self> {
         settings.check()?;
+        // Per-phase timeouts rather than one for the whole call: ureq resolves the host on a
+        // thread of its own whenever a whole-call timeout is set.
+        let timeout = Some(Duration::from_millis(settings.timeout_ms));
         let config = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_millis(settings.timeout_ms)))
+            .timeout_connect(timeout)
+            .timeout_send_request(timeout)
+            .timeout_send_body(timeout)
+            .timeout_recv_response(timeout)
+            .timeout_recv_body(timeout)
             .http_status_as_error(false)
             .max_idle_connections(settings.concurrency * 4 + 8)
             .max_idle_connections_per_host(settings.concurrency * 4 + 8)
             .user_agent(concat!("cutover/", env!("CARGO_PKG_VERSION")))
             .build();
-        Ok(Self {
+        let inner = std::sync::Arc::new(Inner {
             agent: config.into(),
             base: settings.url.trim_end_matches('/').to_owned(),
             authorization: settings.authorization()?,
@@ -73,22 +123,54 @@ impl Client {
             backoff: Duration::from_millis(settings.backoff_ms),
             sync_wait: Duration::from_millis(settings.sync_wait_ms),
             requests: AtomicU64::new(0),
-        })
+        });
+        let pool = Pool::new(&inner, settings.concurrency * 3 + 2);
+        Ok(Self { inner, pool })
+    }
+
+    /// Calls every endpoint at once; one answer per call, in order.
+    pub fn call_all(&self, calls: &[(&str, &Value)]) -> Vec<Result<Option<Value>, ApiError>> {
+        let Some((first, rest)) = calls.split_first() else { return Vec::new() };
+        let queued: Vec<_> = rest
+            .iter()
+            .map(|(endpoint, body)| {
+                let (send, receive) = std::sync::mpsc::channel();
+                let sent = self.pool.jobs.lock().ok().and_then(|jobs| jobs.as_ref().map(|j| j.send((endpoint.to_string(), (*body).clone(), send))));
+                match sent {
+                    Some(Ok(())) => Ok(receive),
+                    _ => Err((*endpoint, *body)),
+                }
+            })
+            .collect();
+        let mut answers = vec![self.call(first.0, first.1)];
+        for q in queued {
+            answers.push(match q {
+                Ok(receive) => receive.recv().unwrap_or_else(|_| Err(ApiError::Unavailable { endpoint: "?".into(), detail: "a request thread ended".into(), attempts: 0 })),
+                Err((endpoint, body)) => self.call(endpoint, body),
+            });
+        }
+        answers
     }
 
     /// The base URL, for messages (it holds no credentials: those are headers).
     pub fn base(&self) -> &str {
-        &self.base
+        &self.inner.base
     }
 
     /// How many requests were sent (attempts included).
     pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.inner.requests.load(Ordering::Relaxed)
     }
 
     /// Calls `endpoint` (`sources/get`) with `body`; the answer's JSON, or `None` for an
     /// answer without a body.
     pub fn call(&self, endpoint: &str, body: &Value) -> Result<Option<Value>, ApiError> {
+        self.inner.call(endpoint, body)
+    }
+}
+
+impl Inner {
+    fn call(&self, endpoint: &str, body: &Value) -> Result<Option<Value>, ApiError> {
         let started = Instant::now();
         let bytes = serde_json::to_vec(body).expect("a JSON value serializes");
         let mut attempt = 0;

@@ -46,8 +46,8 @@ pub struct AirbyteDocuments {
     definitions: Mutex<HashMap<String, (String, String)>>,
     /// Per (definition, version): the spec of a definition's default version.
     specs: Mutex<HashMap<(String, String), Value>>,
-    /// The deployment's version pins, read once and dropped whenever a write changes one.
-    pins: Mutex<Option<Vec<Value>>>,
+    /// The deployment's version pins by source, read once and kept in step with the writes.
+    pins: Mutex<Option<HashMap<String, Value>>>,
 }
 
 #[derive(Clone)]
@@ -85,50 +85,43 @@ impl AirbyteDocuments {
     /// Calls an endpoint for a connection; errors name both, as [`StoreError`]s the write path
     /// can act on.
     fn call(&self, key: &str, endpoint: &str, body: &Value) -> Result<Option<Value>> {
-        self.client.call(endpoint, body).map_err(|e| {
-            let detail = format!("connection {key}: {e}");
-            match &e {
-                ApiError::Refused { status: 404, .. } => anyhow::Error::new(StoreError::NotFound { key: key.to_owned() }).context(detail),
-                ApiError::Unavailable { .. } => anyhow::Error::new(StoreError::Unavailable { detail }),
-                ApiError::Refused { .. } => anyhow::anyhow!(detail),
-            }
-        })
+        self.client.call(endpoint, body).map_err(|e| store_error(key, e))
     }
 
     fn answer(&self, key: &str, endpoint: &str, body: &Value) -> Result<Value> {
-        self.call(key, endpoint, body)?.with_context(|| format!("connection {key}: {endpoint} answered without a body"))
+        with_body(key, endpoint, self.call(key, endpoint, body)?)
     }
 
-    /// Reads everything one connection's document is made of; the source's requests go out
-    /// at once when its id is known.
+    /// Calls several endpoints at once for a connection; their answers, in order.
+    fn answers(&self, key: &str, calls: &[(&str, &Value)]) -> Result<Vec<Value>> {
+        self.client
+            .call_all(calls)
+            .into_iter()
+            .zip(calls)
+            .map(|(answer, (endpoint, _))| with_body(key, endpoint, answer.map_err(|e| store_error(key, e))?))
+            .collect()
+    }
+
+    /// Reads everything one connection's document is made of, in one round of requests when
+    /// its source is known (a connection never changes source), else in two.
     fn fetch(&self, key: &str, source_hint: Option<&str>) -> Result<Remote> {
         let known = source_hint.map(str::to_owned).or_else(|| self.lock_listed().get(key).map(|l| l.source_id.clone()));
         let id = json!({"connectionId": key});
-        let source_body = known.as_ref().map(|source_id| json!({"sourceId": source_id}));
-        let (connection, state, source, version) = std::thread::scope(|scope| {
-            let state = scope.spawn(|| self.answer(key, "state/get", &id));
-            let (connection, source, version) = match &source_body {
-                Some(body) => {
-                    let source = scope.spawn(move || self.answer(key, "sources/get", body));
-                    let version = scope.spawn(move || self.answer(key, "actor_definition_versions/get_for_source", body));
-                    let connection = self.answer(key, "connections/get", &id);
-                    (connection, join(source), join(version))
-                }
-                None => {
-                    let connection = self.answer(key, "connections/get", &id);
-                    let source_id = connection.as_ref().ok().and_then(|c| c.get("sourceId")).and_then(Value::as_str).unwrap_or_default().to_owned();
-                    let body = json!({"sourceId": source_id});
-                    let version = {
-                        let body = body.clone();
-                        scope.spawn(move || self.answer(key, "actor_definition_versions/get_for_source", &body))
-                    };
-                    let source = self.answer(key, "sources/get", &body);
-                    (connection, source, join(version))
-                }
-            };
-            (connection, join(state), source, version)
-        });
-        let (connection, state, source, version) = (connection?, state?, source?, version?);
+        let (connection, state, source, version) = match known {
+            Some(source_id) => {
+                let body = json!({"sourceId": source_id});
+                let calls = [("connections/get", &id), ("state/get", &id), ("sources/get", &body), ("actor_definition_versions/get_for_source", &body)];
+                let [connection, state, source, version]: [Value; 4] = self.answers(key, &calls)?.try_into().expect("four answers");
+                (connection, state, source, version)
+            }
+            None => {
+                let [connection, state]: [Value; 2] = self.answers(key, &[("connections/get", &id), ("state/get", &id)])?.try_into().expect("two answers");
+                let body = json!({"sourceId": connection.get("sourceId").cloned().unwrap_or_default()});
+                let [source, version]: [Value; 2] =
+                    self.answers(key, &[("sources/get", &body), ("actor_definition_versions/get_for_source", &body)])?.try_into().expect("two answers");
+                (connection, state, source, version)
+            }
+        };
         if connection.get("sourceId") != source.get("sourceId") {
             anyhow::bail!("connection {key} reads from source {}, not {}", connection["sourceId"], source["sourceId"]);
         }
@@ -145,27 +138,37 @@ impl AirbyteDocuments {
         let mut pins = self.pins.lock().expect("pins lock");
         if pins.is_none() {
             let list = self.answer(key, "scoped_configuration/list", &json!({"config_key": "connector_version"}))?;
-            *pins = Some(list.get("scopedConfigurations").and_then(Value::as_array).cloned().unwrap_or_default());
+            let by_source = list
+                .get("scopedConfigurations")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|p| p.get("scope_type").and_then(Value::as_str) == Some("actor"))
+                .filter_map(|p| Some((p.get("scope_id")?.as_str()?.to_owned(), p.clone())))
+                .collect();
+            *pins = Some(by_source);
         }
-        Ok(pins
-            .as_ref()
-            .and_then(|all| all.iter().find(|p| p.get("scope_type").and_then(Value::as_str) == Some("actor") && p.get("scope_id").and_then(Value::as_str) == Some(source_id)))
-            .cloned())
+        Ok(pins.as_ref().and_then(|all| all.get(source_id)).cloned())
     }
 
     /// Keeps the pins read in step with a write that removed a pin: that of a source, or the
     /// one with that id.
     fn pin_removed(&self, source_or_pin: &str) {
         if let Some(all) = self.pins.lock().expect("pins lock").as_mut() {
-            all.retain(|p| p.get("scope_id").and_then(Value::as_str) != Some(source_or_pin) && p.get("id").and_then(Value::as_str) != Some(source_or_pin));
+            if all.remove(source_or_pin).is_none() {
+                all.retain(|_, p| p.get("id").and_then(Value::as_str) != Some(source_or_pin));
+            }
         }
     }
 
     /// Keeps the pins read in step with a write that created one (its `ScopedConfigurationRead`).
     fn pin_added(&self, read: Option<&Value>) {
         let mut pins = self.pins.lock().expect("pins lock");
-        match (pins.as_mut(), read) {
-            (Some(all), Some(pin)) => all.push(pin.clone()),
+        let source = read.and_then(|p| p.get("scope_id")).and_then(Value::as_str);
+        match (pins.as_mut(), read, source) {
+            (Some(all), Some(pin), Some(source)) => {
+                all.insert(source.to_owned(), pin.clone());
+            }
             _ => *pins = None,
         }
     }
@@ -255,8 +258,18 @@ impl AirbyteDocuments {
     }
 }
 
-fn join<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
-    handle.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a request thread panicked")))
+/// An API error as a [`StoreError`] the write path can act on, naming the connection.
+fn store_error(key: &str, e: ApiError) -> anyhow::Error {
+    let detail = format!("connection {key}: {e}");
+    match &e {
+        ApiError::Refused { status: 404, .. } => anyhow::Error::new(StoreError::NotFound { key: key.to_owned() }).context(detail),
+        ApiError::Unavailable { .. } => anyhow::Error::new(StoreError::Unavailable { detail }),
+        ApiError::Refused { .. } => anyhow::anyhow!(detail),
+    }
+}
+
+fn with_body(key: &str, endpoint: &str, answer: Option<Value>) -> Result<Value> {
+    answer.with_context(|| format!("connection {key}: {endpoint} answered without a body"))
 }
 
 impl Documents for AirbyteDocuments {

@@ -92,7 +92,7 @@ pub fn call(model: &mut Model, path: &str, body: &Value) -> Answer {
         "/v1/scoped_configuration/list" => {
             let rows: Vec<Value> = model
                 .pins
-                .iter()
+                .values()
                 .filter(|_| body.get("config_key").and_then(Value::as_str).is_none_or(|k| k == "connector_version"))
                 .filter(|p| body.get("origin_type").and_then(Value::as_str).is_none_or(|o| o == p.origin_type))
                 .map(|p| pin_read(model, p))
@@ -102,11 +102,10 @@ pub fn call(model: &mut Model, path: &str, body: &Value) -> Answer {
         "/v1/scoped_configuration/create" => create_pin(model, body),
         "/v1/scoped_configuration/delete" => {
             let id = text(body, "scopedConfigurationId");
-            let before = model.pins.len();
-            model.pins.retain(|p| p.id != id);
-            if model.pins.len() == before {
+            let Some(source) = model.pins.values().find(|p| p.id == id).map(|p| p.source_id.clone()) else {
                 return not_found("scoped configuration", id);
-            }
+            };
+            model.pins.remove(&source);
             (200, Some(json!({"scopedConfigurationId": id})))
         }
         "/v1/jobs/get" => {
@@ -210,17 +209,20 @@ fn clear(model: &mut Model, id: &str, body: &Value, config_type: &str) -> Answer
     }
     let resets = resets.clone();
     let created_at = model.now();
-    let job = match model.jobs.iter_mut().find(|j| j.connection_id == id && j.status == "pending" && j.config_type == config_type) {
-        Some(job) => {
-            job.streams = resets;
-            job
+    let pending = (id.to_owned(), config_type.to_owned());
+    let at = match model.pending.get(&pending) {
+        Some(&i) => {
+            model.jobs[i].streams = resets;
+            i
         }
         None => {
             let next = model.jobs.len() as i64 + 1;
             model.jobs.push(Job { id: next, config_type: config_type.into(), connection_id: id.to_owned(), status: "pending".into(), streams: resets, created_at, ends_at: None });
-            model.jobs.last_mut().expect("just pushed")
+            model.pending.insert(pending, model.jobs.len() - 1);
+            model.jobs.len() - 1
         }
     };
+    let job = &model.jobs[at];
     (200, Some(job_info(job)))
 }
 
@@ -326,7 +328,7 @@ fn upgrade_version(model: &mut Model, id: &str) -> Answer {
         if pin.origin_type == "user" {
             return known(400, format!("Cannot upgrade version for source {id}: its version was pinned by a user ({}).", pin.origin), "io.airbyte.commons.server.errors.BadRequestException");
         }
-        model.pins.retain(|p| p.source_id != id);
+        model.pins.remove(id);
     }
     (204, None)
 }
@@ -355,7 +357,7 @@ fn update_definition(model: &mut Model, body: &Value) -> Answer {
         let affecting = crossed.iter().find(|b| b.scoped_streams.is_empty() || b.scoped_streams.iter().any(|s| streams.contains(s)));
         if let Some(b) = affecting {
             let pin_id = model.new_id();
-            model.pins.push(Pin {
+            model.pins.insert(source_id.clone(), Pin {
                 id: pin_id,
                 definition_id: id.clone(),
                 source_id,
@@ -397,7 +399,7 @@ fn create_pin(model: &mut Model, body: &Value) -> Answer {
         created_at: "2024-01-01T00:00:00Z".into(),
     };
     let read = pin_read(model, &pin);
-    model.pins.push(pin);
+    model.pins.insert(pin.source_id.clone(), pin);
     (200, Some(json!({"data": read})))
 }
 

@@ -230,7 +230,7 @@ impl AirbyteDouble {
                 None => ("breaking_change".to_owned(), m.definition(&seed.definition_id).expect("defined").default_version.clone()),
             };
             let id = m.new_id();
-            m.pins.push(Pin {
+            m.pins.insert(source_id.clone(), Pin {
                 id,
                 definition_id: seed.definition_id,
                 source_id: source_id.clone(),
@@ -310,6 +310,8 @@ impl AirbyteDouble {
                 c.state.delete_streams(&streams);
             }
             m.stream_resets.remove(&connection);
+            let config_type = m.jobs[i].config_type.clone();
+            m.pending.remove(&(connection, config_type));
             m.jobs[i].status = "succeeded".into();
         }
     }

@@ -105,8 +105,13 @@ pub struct Model {
     pub definitions: Vec<Definition>,
     pub sources: BTreeMap<String, Source>,
     pub connections: BTreeMap<String, Connection>,
-    pub pins: Vec<Pin>,
+    /// Version pins by source (a source has one at most).
+    pub pins: BTreeMap<String, Pin>,
     pub jobs: Vec<Job>,
+    /// The jobs still running, by index.
+    running: Vec<usize>,
+    /// The pending job of each (connection, config type), by index.
+    pub pending: HashMap<(String, String), usize>,
     /// Streams with a clear requested and not yet done, per connection (`stream_reset`,
     /// unique per connection and stream).
     pub stream_resets: BTreeMap<String, Vec<Descriptor>>,
@@ -134,7 +139,7 @@ impl Model {
 
     /// The pin of a source, if any.
     pub fn pin(&self, source_id: &str) -> Option<&Pin> {
-        self.pins.iter().find(|p| p.source_id == source_id)
+        self.pins.get(source_id)
     }
 
     /// The version a source runs: its pin's, or its definition's default.
@@ -149,17 +154,20 @@ impl Model {
     /// Marks the jobs whose time is up as done.
     pub fn finish_jobs(&mut self) {
         let now = Instant::now();
-        for job in &mut self.jobs {
-            if job.status == "running" && job.ends_at.is_some_and(|t| t <= now) {
-                job.status = "succeeded".into();
+        let jobs = &mut self.jobs;
+        self.running.retain(|&i| {
+            let ended = jobs[i].ends_at.is_some_and(|t| t <= now);
+            if ended {
+                jobs[i].status = "succeeded".into();
             }
-        }
+            !ended
+        });
     }
 
     /// Whether a sync runs on the connection now.
     pub fn sync_running(&mut self, connection_id: &str) -> bool {
         self.finish_jobs();
-        self.jobs.iter().any(|j| j.connection_id == connection_id && j.config_type == "sync" && j.status == "running")
+        self.running.iter().any(|&i| self.jobs[i].connection_id == connection_id && self.jobs[i].config_type == "sync")
     }
 
     /// Starts a sync job on a connection that runs for `duration`.
@@ -175,6 +183,7 @@ impl Model {
             created_at,
             ends_at: Some(Instant::now() + duration),
         });
+        self.running.push(self.jobs.len() - 1);
         id
     }
 }
