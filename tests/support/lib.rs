@@ -307,18 +307,7 @@ pub fn cutover(bin: &str, fleet: &Path, args: &[&str]) -> Run {
 pub fn cutover_with_env(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     // A `postgres://` fleet takes its settings from the current directory: a new empty one.
     let cwd = tempfile::tempdir().expect("a temporary directory");
-    let out = Command::new(bin)
-        .current_dir(cwd.path())
-        .arg("--fleet")
-        .arg(fleet)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("CUTOVER_FAILPOINT")
-        .env_remove("CUTOVER_PAUSE")
-        .env_remove("PGPASSWORD")
-        .envs(env.iter().copied())
-        .output()
-        .expect("running cutover");
+    let out = command(bin, fleet, args, env, cwd.path()).output().expect("running cutover");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -326,20 +315,30 @@ pub fn cutover_with_env(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &s
     }
 }
 
-/// Starts the `cutover` binary without waiting for it (its output discarded).
+/// Starts the `cutover` binary without waiting for it (its output piped).
 pub fn spawn_cutover(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
-    Command::new(bin)
+    command(bin, fleet, args, env, &std::env::temp_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting cutover")
+}
+
+/// The `cutover` binary at `bin` on `fleet`, run from `cwd` (a `postgres://` fleet takes its
+/// settings from the current directory), with no variables of the test's own environment
+/// that change what it does.
+fn command(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(cwd)
         .arg("--fleet")
         .arg(fleet)
         .args(args)
         .env_remove("RUST_LOG")
         .env_remove("CUTOVER_FAILPOINT")
         .env_remove("CUTOVER_PAUSE")
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("starting cutover")
+        .env_remove("PGPASSWORD")
+        .envs(env.iter().copied());
+    cmd
 }
 
 /// The sha256 of some bytes, as lowercase hex (what cutover records).
