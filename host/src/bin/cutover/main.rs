@@ -407,8 +407,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 // One entry per connection; runs in progress are in `history --json`.
                 print_json(&render::status_json(&plan))?;
             } else {
-                // Runs still going, as any host sees them (a shared fleet's workers and leases).
-                let live: Vec<_> = loaded.fleet.ledger()?.runs(None, 20)?.into_iter().filter(|r| r.status == "running").collect();
+                // Runs going in a shared fleet, as any host sees them: workers, leases, progress.
+                let live: Vec<_> = match loaded.fleet.ledger_home() {
+                    cutover::store::LedgerHome::Postgres(_) => {
+                        loaded.fleet.ledger()?.runs(None, 20)?.into_iter().filter(|r| r.status == "running").collect()
+                    }
+                    cutover::store::LedgerHome::Sqlite(_) => Vec::new(),
+                };
                 print!("{}{}", render::status(&plan), render::live_runs(&live));
             }
             Ok(ExitCode::SUCCESS)
