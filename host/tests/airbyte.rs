@@ -77,6 +77,18 @@ fn snapshots(double: &AirbyteDouble, seeded: &[Seeded]) -> BTreeMap<String, Snap
     seeded.iter().map(|s| (s.document_id.clone(), double.snapshot(&s.connection_id))).collect()
 }
 
+/// Asserts two sets of snapshots are equal, naming the connections and parts that differ.
+fn assert_same(now: &BTreeMap<String, Snapshot>, want: &BTreeMap<String, Snapshot>, what: &str) {
+    let differing: Vec<String> = want
+        .iter()
+        .filter_map(|(id, w)| {
+            let parts = now.get(id).map(|n| n.differences(w)).unwrap_or(vec!["missing"]);
+            (!parts.is_empty()).then(|| format!("{id}: {}", parts.join(", ")))
+        })
+        .collect();
+    assert!(differing.is_empty(), "{what}: {}", differing.join("; "));
+}
+
 /// What the directory fleet makes of the example's connections: `apply --all`.
 fn directory_result() -> BTreeMap<String, Value> {
     let fleet = cutover_tests::Fleet::example();
@@ -169,7 +181,7 @@ fn the_example_connections_migrate_through_the_api_as_in_a_directory_and_roll_ba
 
     let rolled = run(fleet.path(), &["rollback", "--json"]).expect(0).json();
     assert_eq!(rolled["restored"].as_array().unwrap().len(), 3);
-    assert_eq!(snapshots(&double, &seeded), original, "config, catalog, state, version and pins restored exactly");
+    assert_same(&snapshots(&double, &seeded), &original, "config, catalog, state, version and pins restored exactly");
     assert_eq!(double.violations(), Vec::<String>::new());
 }
 
@@ -195,10 +207,10 @@ fn an_apply_killed_after_every_write_converges() {
         let killed = run_with(fleet.path(), &["apply", "--all"], &[("CUTOVER_FAILPOINT", &format!("airbyte-write:{n}"))]);
         assert_ne!(killed.code, 0, "killed after write {n}");
         run(fleet.path(), &["apply", "--all"]).expect(0);
-        assert_eq!(snapshots(&double, &seeded), expected, "killed after write {n}, then applied again");
+        assert_same(&snapshots(&double, &seeded), &expected, &format!("killed after write {n}, then applied again"));
         assert_clears(&double, &seeded, &clears);
         run(fleet.path(), &["rollback"]).expect(0);
-        assert_eq!(snapshots(&double, &seeded), original, "killed after write {n}: rollback");
+        assert_same(&snapshots(&double, &seeded), &original, &format!("killed after write {n}: rollback"));
         assert_eq!(double.violations(), Vec::<String>::new());
     }
 }
@@ -218,7 +230,7 @@ fn each_write_endpoint_failing_once_still_applies_everything_once() {
             let now = snapshots(&double, &seeded);
             match &expected {
                 None => expected = Some(now),
-                Some(e) => assert_eq!(&now, e, "{endpoint} {failure:?}"),
+                Some(e) => assert_same(&now, e, &format!("{endpoint} {failure:?}")),
             }
             assert_clears(&double, &seeded, &clears);
             assert!(double.requests().iter().any(|r| r.path == endpoint && r.status != Some(200) && r.status != Some(204)), "{endpoint} failed once");
@@ -234,7 +246,7 @@ fn a_dry_run_reads_everything_and_writes_nothing() {
     let fleet = airbyte_fleet(&double, "");
     let out = run(fleet.path(), &["apply", "--all", "--dry-run"]).expect(0);
     assert!(out.stdout.contains("sources/upgrade_version") && out.stdout.contains("connections/clear/stream"), "{}", out.stdout);
-    assert_eq!(snapshots(&double, &seeded), original);
+    assert_same(&snapshots(&double, &seeded), &original, "a dry run");
     assert!(double.requests().iter().all(|r| r.path.ends_with("get") || r.path.ends_with("list") || r.path.ends_with("list_paginated") || r.path.ends_with("get_for_source") || r.path.ends_with("resolve")));
     let history = run(fleet.path(), &["history", "--json"]).expect(0).json();
     assert_eq!(history.as_array().unwrap().len(), 0, "a dry run records no run");

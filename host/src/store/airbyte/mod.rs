@@ -345,6 +345,10 @@ impl Documents for AirbyteDocuments {
         Ok(Box::new(writer::AirbyteWriter::new(self)))
     }
 
+    fn id_of(&self, key: &str) -> Option<String> {
+        Some(key.to_owned())
+    }
+
     fn as_written(&self, key: &str, before: &[u8], after: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
         let parse = |bytes: &[u8], what: &str| Parts::from_document(bytes).map_err(|e| format!("the {what} document of {key} is not an Airbyte connection's: {e:#}"));
         let (before, mut after) = (parse(before, "current")?, parse(&after, "migrated")?);

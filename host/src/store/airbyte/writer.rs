@@ -81,7 +81,7 @@ impl<'a> AirbyteWriter<'a> {
                 match self.send(key, &request) {
                     Ok(()) => {
                         sent += 1;
-                        crate::journal::failpoint("airbyte-write");
+                        crate::write::failpoint("airbyte-write");
                     }
                     Err(e) if recoveries < RECOVERIES => {
                         // The request may have landed without its answer: read again and send

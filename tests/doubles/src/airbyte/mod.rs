@@ -75,7 +75,8 @@ pub struct Snapshot {
     pub config: Value,
     /// The stored configured catalog (snake_case, selected streams).
     pub catalog: Value,
-    /// The state as `state/get` gives it.
+    /// The state as `state/get` gives it, its streams ordered by name (the server keeps no
+    /// order of its rows).
     pub state: Value,
     /// The version the source runs.
     pub version: String,
@@ -252,7 +253,7 @@ impl AirbyteDouble {
         Snapshot {
             config: source.config.clone(),
             catalog: c.catalog.clone(),
-            state: c.state.to_api(connection_id),
+            state: ordered_streams(c.state.to_api(connection_id)),
             version: m.resolved_version(source).tag.clone(),
             pin: m.pin(&source.id).map(|p| (p.origin_type.clone(), p.origin.clone())),
             status: c.status.clone(),
@@ -424,6 +425,36 @@ impl Inner {
             }
         }
         struck
+    }
+}
+
+/// A `ConnectionState` with its stream entries ordered by descriptor.
+fn ordered_streams(mut state: Value) -> Value {
+    for list in ["/streamState", "/globalState/streamStates"] {
+        if let Some(Value::Array(streams)) = state.pointer_mut(list) {
+            streams.sort_by_key(|s| s["streamDescriptor"].to_string());
+        }
+    }
+    state
+}
+
+impl Snapshot {
+    /// Which parts differ from `other`, by name: a short message for a failing comparison.
+    pub fn differences(&self, other: &Snapshot) -> Vec<&'static str> {
+        let mut parts = Vec::new();
+        for (name, same) in [
+            ("config", self.config == other.config),
+            ("catalog", self.catalog == other.catalog),
+            ("state", self.state == other.state),
+            ("version", self.version == other.version),
+            ("pin", self.pin == other.pin),
+            ("status", self.status == other.status),
+        ] {
+            if !same {
+                parts.push(name);
+            }
+        }
+        parts
     }
 }
 

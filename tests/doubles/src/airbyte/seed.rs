@@ -59,17 +59,18 @@ pub fn breaking_changes(metadata: &Path) -> Vec<BreakingChange> {
 
 /// Defines source-pinterest in the double: the versions the example fleet's connections run
 /// and the target, with real specs. 1.1.0 and 1.2.0 ship the very spec of 1.3.3 (their PyPI
-/// packages' `spec.json` are identical); 0.8.2 was never published to PyPI, and the oldest
-/// published 1.x spec stands in for it.
+/// packages' `spec.json` are identical); 0.8.2 was never published to PyPI, and a 0.x
+/// `spec.json` from the connector's repository stands in for it (`0.x/extract.sh`).
 pub fn define_pinterest(double: &AirbyteDouble) -> String {
     let fixtures = root().join("tests/fixtures/source-pinterest");
+    let v0 = json(&fixtures.join("0.x/spec.json"));
     let v1 = json(&fixtures.join("1.3.3/spec.json"));
     let v2 = json(&fixtures.join("2.0.0/spec.json"));
     double.define_connector(ConnectorSeed {
         repository: "airbyte/source-pinterest".into(),
         name: "Pinterest".into(),
         versions: vec![
-            ("0.8.2".into(), v1.clone()),
+            ("0.8.2".into(), v0),
             ("1.1.0".into(), v1.clone()),
             ("1.2.0".into(), v1.clone()),
             ("1.3.3".into(), v1),
