@@ -486,6 +486,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if join.is_some() {
                 bail!("--join works on fleets shared in PostgreSQL; {} is not one", loaded.fleet.documents().summary());
             }
+            // The writer settles what an interrupted run left before anything is planned: a
+            // store whose writes take several requests finishes them then, which changes
+            // documents.
+            let mut writer = write::open(&loaded.fleet, "apply")?;
             let (plan, connections) = match &saved {
                 Some(path) => loaded.checked_plan(path)?,
                 None => loaded.plan_to_apply(&select)?,
@@ -493,7 +497,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(reason) = apply::refusal(&plan) {
                 bail!("{reason}");
             }
-            let mut writer = write::open(&loaded.fleet, "apply")?;
             let bar = progress_bar(connections.iter().filter(|c| c.status.writes()).count() as u64, "applying");
             let planner = loaded.planner(&plan.options, true);
             let migrate = |c: &ConnectionPlan| Ok(planner.plan_entry(&loaded.fleet.read(&c.key)?));
@@ -502,7 +505,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&applied)?;
             } else {
-                print!("{}", render::applied(&applied, &plan));
+                print!("{}", render::applied(&applied, &plan, &loaded.fleet));
             }
             Ok(exit_for(&applied))
         }
@@ -668,7 +671,7 @@ fn apply_shared(
                     unchanged: plan.connections.len(),
                     ..Default::default()
                 };
-                if json { print_json(&applied)? } else { print!("{}", render::applied(&applied, &plan)) }
+                if json { print_json(&applied)? } else { print!("{}", render::applied(&applied, &plan, &loaded.fleet)) }
                 return Ok(ExitCode::SUCCESS);
             }
             (pg.worker(Start::Plan(&plan))?, plan.options.clone(), Some(plan))
@@ -684,7 +687,7 @@ fn apply_shared(
     if json {
         print_json(&applied)?;
     } else {
-        print!("{}", render::applied(&applied, &plan));
+        print!("{}", render::applied(&applied, &plan, &loaded.fleet));
     }
     Ok(exit_for(&applied))
 }

@@ -297,7 +297,7 @@ pub fn plan_footer(summary: &Summary, connections: usize, waiting: &[String]) ->
     out
 }
 
-pub fn applied(applied: &Applied, plan: &Plan) -> String {
+pub fn applied(applied: &Applied, plan: &Plan, fleet: &Fleet) -> String {
     let mut out = String::new();
     if applied.recovered > 0 {
         let _ = writeln!(out, "Settled {} write(s) of an interrupted run first.", applied.recovered);
@@ -345,8 +345,12 @@ pub fn applied(applied: &Applied, plan: &Plan) -> String {
         .connections
         .iter()
         .filter(|c| written.contains(c.id.as_str()))
-        .flat_map(|c| c.actions.iter().map(move |a| (c.id.as_str(), a.to_string())))
+        .flat_map(|c| c.actions.iter().filter(|a| !fleet.documents().performs(a)).map(move |a| (c.id.as_str(), a.to_string())))
         .collect();
+    let done = plan.connections.iter().filter(|c| written.contains(c.id.as_str())).flat_map(|c| &c.actions).filter(|a| fleet.documents().performs(a)).count();
+    if done > 0 {
+        let _ = writeln!(out, "Done as part of the writes: {done} operator action(s) the store performs (such as clearing streams).");
+    }
     if !actions.is_empty() {
         let _ = writeln!(out, "\nStill to do by the operator:");
         for (id, a) in actions {
