@@ -272,3 +272,20 @@ fn a_dry_run_reads_and_writes_nothing() {
     assert_eq!(s.writes(), Vec::<String>::new());
 }
 
+
+#[test]
+fn a_source_shared_by_two_connections_is_not_migrated_through_one() {
+    let double = AirbyteDouble::start(TOKEN);
+    let seeded = example_pinterest(&double);
+    let (a, b) = (&seeded[0], &seeded[1]);
+    // b reads from a's source, as two connections of one Airbyte source do.
+    double.edit(|m| m.connections.get_mut(&b.connection_id).unwrap().source_id = a.source_id.clone());
+    let documents = AirbyteDocuments::open(std::path::Path::new("."), &settings(&double, "")).unwrap();
+    documents.keys().unwrap();
+    let before = documents.read(&a.connection_id).unwrap();
+    let why = documents.as_written(&a.connection_id, &before, migrated(&before)).unwrap_err();
+    assert!(why.contains("also feeds 1 other connection"), "{why}");
+    let mut state_only: Value = serde_json::from_slice(&before).unwrap();
+    state_only["state"] = json!([]);
+    assert!(documents.as_written(&a.connection_id, &before, serde_json::to_vec(&state_only).unwrap()).is_ok(), "a connection's own parts can still change");
+}
