@@ -289,7 +289,7 @@ impl Loaded {
         let plugins: Vec<_> = self.registry.all().iter().map(Into::into).collect();
         let planner = self.planner(&plan.options, true);
         let connections =
-            apply::check_saved(&plan, &self.fleet, &plugins, |c: &ConnectionPlan| Ok(planner.plan_entry(&self.fleet.read(&c.key)?)))?;
+            apply::check_saved(&plan, &self.fleet, &plugins, |entry| planner.plan_entry(entry))?;
         Ok((plan, connections))
     }
 
@@ -490,7 +490,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut writer = write::open(&loaded.fleet, "apply")?;
             let bar = progress_bar(connections.iter().filter(|c| c.status.writes()).count() as u64, "applying");
             let planner = loaded.planner(&plan.options, true);
-            let migrate = |c: &ConnectionPlan| Ok(planner.plan_entry(&loaded.fleet.read(&c.key)?));
+            let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);
             let applied = apply::apply(&loaded.fleet, &plan, &connections, &mut *writer, migrate, |_| bar.inc(1))?;
             bar.finish_and_clear();
             if json {
@@ -651,7 +651,7 @@ fn apply_shared(
     };
     tracing::info!(run = worker.run(), worker = worker.id(), "working on a shared run");
     let planner = loaded.planner(&options, true);
-    let migrate = |c: &ConnectionPlan| Ok(planner.plan_entry(&loaded.fleet.read(&c.key)?));
+    let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);
     let bar = progress_bar(plan.as_ref().map_or(0, |p| p.connections.iter().filter(|c| c.status.writes()).count()) as u64, "applying");
     let applied = apply::apply_shared(&loaded.fleet, worker, migrate, |_| bar.inc(1))?;
     bar.finish_and_clear();
