@@ -292,7 +292,7 @@ impl Loaded {
         let plugins: Vec<_> = self.registry.all().iter().map(Into::into).collect();
         let planner = self.planner(&plan.options, true);
         let connections =
-            apply::check_saved(&plan, &self.fleet, &plugins, |c: &ConnectionPlan| Ok(planner.plan_entry(&self.fleet.read(&c.key)?)))?;
+            apply::check_saved(&plan, &self.fleet, &plugins, |entry| planner.plan_entry(entry))?;
         Ok((plan, connections))
     }
 
@@ -499,7 +499,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let bar = progress_bar(connections.iter().filter(|c| c.status.writes()).count() as u64, "applying");
             let planner = loaded.planner(&plan.options, true);
-            let migrate = |c: &ConnectionPlan| Ok(planner.plan_entry(&loaded.fleet.read(&c.key)?));
+            let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);
             let applied = apply::apply(&loaded.fleet, &plan, &connections, &mut *writer, migrate, |_| bar.inc(1))?;
             bar.finish_and_clear();
             if json {
@@ -616,7 +616,7 @@ fn dry_run_apply(loaded: &Loaded, saved: Option<&std::path::Path>, select: &Sele
         bail!("{reason}");
     }
     let planner = loaded.planner(&plan.options, true);
-    let previews = apply::dry_run(&loaded.fleet, &connections, |c: &ConnectionPlan| Ok(planner.plan_entry(&loaded.fleet.read(&c.key)?)));
+    let previews = apply::dry_run(&loaded.fleet, &connections, |entry: &cutover::fleet::Entry| planner.plan_entry(entry));
     if json {
         print_json(&previews)?;
     } else {
@@ -679,7 +679,7 @@ fn apply_shared(
     };
     tracing::info!(run = worker.run(), worker = worker.id(), "working on a shared run");
     let planner = loaded.planner(&options, true);
-    let migrate = |c: &ConnectionPlan| Ok(planner.plan_entry(&loaded.fleet.read(&c.key)?));
+    let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);
     let bar = progress_bar(plan.as_ref().map_or(0, |p| p.connections.iter().filter(|c| c.status.writes()).count()) as u64, "applying");
     let applied = apply::apply_shared(&loaded.fleet, worker, migrate, |_| bar.inc(1))?;
     bar.finish_and_clear();

@@ -334,6 +334,25 @@ impl Documents for AirbyteDocuments {
         Ok(parts.to_document())
     }
 
+    /// `[airbyte] concurrency` connections read at once.
+    fn read_many(&self, keys: &[&str]) -> Vec<Result<Vec<u8>>> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let next = AtomicUsize::new(0);
+        let results: Vec<Mutex<Option<Result<Vec<u8>>>>> = keys.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..self.settings.concurrency.min(keys.len()) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(key) = keys.get(i) else { break };
+                        *results[i].lock().expect("result lock") = Some(self.read(key));
+                    }
+                });
+            }
+        });
+        results.into_iter().map(|r| r.into_inner().expect("result lock").unwrap_or_else(|| Err(anyhow::anyhow!("not read")))).collect()
+    }
+
     fn display_key(&self, key: &str) -> String {
         match self.lock_listed().get(key) {
             Some(l) if !l.name.is_empty() => format!("connection {} ({})", client::inert(key), client::inert(&l.name)),
