@@ -417,3 +417,94 @@ fn pin_read(model: &Model, p: &Pin) -> Value {
     }
     read
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::airbyte::model::{BreakingChange, DefinitionVersion};
+    use crate::airbyte::state::Rows;
+
+    /// A definition at 1.0.0 with a breaking 2.0.0 scoped to `orders`, and two sources, one
+    /// syncing `orders` and one `users`.
+    fn model() -> (Model, String, [String; 2]) {
+        let mut m = Model::default();
+        let definition = m.new_id();
+        let versions = ["1.0.0", "2.0.0"].map(|tag| DefinitionVersion { id: m.new_id(), tag: tag.into(), spec: json!({"type": "object"}) }).into_iter().collect();
+        m.definitions.push(Definition {
+            id: definition.clone(),
+            name: "x".into(),
+            repository: "airbyte/source-x".into(),
+            default_version: "1.0.0".into(),
+            versions,
+            breaking: vec![BreakingChange { version: "2.0.0".into(), message: "m".into(), upgrade_deadline: "2024-01-01".into(), documentation_url: "u".into(), deadline_action: None, scoped_streams: vec!["orders".into()] }],
+        });
+        let sources = ["orders", "users"].map(|stream| {
+            let (source, connection) = (m.new_id(), m.new_id());
+            m.sources.insert(source.clone(), Source { id: source.clone(), workspace_id: "w".into(), definition_id: definition.clone(), name: stream.into(), config: json!({}), created_at: 0 });
+            m.connections.insert(
+                connection.clone(),
+                crate::airbyte::model::Connection {
+                    id: connection,
+                    workspace_id: "w".into(),
+                    name: stream.into(),
+                    source_id: source.clone(),
+                    destination_id: "d".into(),
+                    catalog: json!({"streams": [{"stream": {"name": stream}, "sync_mode": "incremental"}]}),
+                    status: "active".into(),
+                    state: Rows::default(),
+                    created_at: 0,
+                },
+            );
+            source
+        });
+        (m, definition, sources)
+    }
+
+    #[test]
+    fn moving_the_default_past_a_breaking_change_pins_the_sources_it_affects() {
+        let (mut m, definition, [orders, users]) = model();
+        let (status, _) = call(&mut m, "/v1/source_definitions/update", &json!({"sourceDefinitionId": definition, "dockerImageTag": "2.0.0", "workspaceId": "w"}));
+        assert_eq!(status, 200);
+        assert_eq!(m.pin(&orders).map(|p| (p.origin_type.as_str(), p.origin.as_str())), Some(("breaking_change", "2.0.0")));
+        assert!(m.pin(&users).is_none(), "a source that syncs no scoped stream moves with the default");
+        assert_eq!(m.resolved_version(&m.sources[&orders]).tag, "1.0.0");
+        assert_eq!(call(&mut m, "/v1/sources/upgrade_version", &json!({"sourceId": orders})).0, 204);
+        assert_eq!(m.resolved_version(&m.sources[&orders]).tag, "2.0.0");
+    }
+
+    #[test]
+    fn upgrade_version_refuses_a_users_pin() {
+        let (mut m, definition, [orders, _]) = model();
+        let version = m.definition(&definition).unwrap().version("1.0.0").unwrap().id.clone();
+        let pin = json!({"config_key": "connector_version", "value": version, "scope_type": "actor", "scope_id": orders, "origin_type": "user", "origin": "ops@example.com"});
+        assert_eq!(call(&mut m, "/v1/scoped_configuration/create", &pin).0, 200);
+        let (status, body) = call(&mut m, "/v1/sources/upgrade_version", &json!({"sourceId": orders}));
+        assert_eq!(status, 400);
+        assert!(body.unwrap()["message"].as_str().unwrap().contains("pinned by a user"));
+        assert_eq!(m.pin(&orders).unwrap().origin_type, "user", "the pin stays");
+    }
+
+    #[test]
+    fn a_catalog_update_deletes_the_state_of_streams_whose_sync_mode_changed() {
+        let (mut m, _, _) = model();
+        let id = m.connections.values().find(|c| c.name == "orders").unwrap().id.clone();
+        call(&mut m, "/v1/state/create_or_update", &json!({"connectionId": id, "connectionState": {"connectionId": id, "stateType": "stream", "streamState": [{"streamDescriptor": {"name": "orders"}, "streamState": {"c": 1}}]}}));
+        let catalog = json!({"streams": [{"stream": {"name": "orders", "jsonSchema": {}}, "config": {"syncMode": "full_refresh", "destinationSyncMode": "overwrite", "selected": true}}]});
+        assert_eq!(call(&mut m, "/v1/connections/update", &json!({"connectionId": id, "syncCatalog": catalog})).0, 200);
+        assert_eq!(m.connections[&id].state.to_api(&id)["stateType"], "not_set");
+    }
+
+    #[test]
+    fn a_safe_state_write_is_refused_while_a_sync_runs_and_a_clear_makes_one_job() {
+        let (mut m, _, _) = model();
+        let id = m.connections.keys().next().unwrap().clone();
+        m.start_sync(&id, std::time::Duration::from_secs(60));
+        let state = json!({"connectionId": id, "connectionState": {"connectionId": id, "stateType": "stream", "streamState": []}});
+        assert_eq!(call(&mut m, "/v1/state/create_or_update_safe", &state).0, 423);
+        assert_eq!(call(&mut m, "/v1/state/create_or_update", &state).0, 200, "the admin endpoint writes anyway");
+        let clear = json!({"connectionId": id, "streams": [{"streamName": "orders"}]});
+        let (_, first) = call(&mut m, "/v1/connections/clear/stream", &clear);
+        let (_, again) = call(&mut m, "/v1/connections/clear/stream", &clear);
+        assert_eq!(first.unwrap()["job"]["id"], again.unwrap()["job"]["id"], "a pending clear is asked once");
+    }
+}
