@@ -24,18 +24,26 @@ fn spawn(fleet: &Path, args: &[&str]) -> Child {
     Command::new(BIN).arg("--fleet").arg(fleet).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
-/// Waits for a worker; its peak resident memory in MiB (from the kernel's accounting).
-fn wait(child: Child) -> f64 {
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: wait4 writes only the status and the usage it is given.
-    let usage = unsafe {
-        let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::wait4(pid, &mut status, 0, &mut usage);
-        usage
-    };
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "a worker failed ({status})");
-    usage.ru_maxrss as f64 / 1024.0
+/// Waits for a worker; its peak resident memory in MiB. Read from `/proc` while it runs
+/// (`VmHWM`), not from its exit status: a child spawned by this process counts this
+/// process's memory in its own peak until it execs.
+fn wait(mut child: Child) -> f64 {
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0.0f64;
+    loop {
+        if let Some(kib) = std::fs::read_to_string(&status)
+            .ok()
+            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches("kB").trim().to_owned())))
+            .and_then(|v| v.parse::<f64>().ok())
+        {
+            peak = peak.max(kib / 1024.0);
+        }
+        if let Some(exit) = child.try_wait().unwrap() {
+            assert!(exit.success(), "a worker failed ({exit})");
+            return peak;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// A host of the PostgreSQL fleet: the directory fleet's settings and plugin, and the
