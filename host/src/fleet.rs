@@ -9,7 +9,9 @@
 //!   .cutover/               ledger.sqlite (history, snapshots, journal) and the run lock
 //! ```
 
-use crate::connection::Connection;
+use crate::document::Document;
+use crate::elastic::spec::ElasticSpecs;
+use crate::elastic::versions::Versions;
 use crate::registry::sha256_hex;
 use crate::settings::Settings;
 use crate::specs::Specs;
@@ -23,6 +25,9 @@ pub struct Fleet {
     pub settings: Settings,
     store: DirStore,
     specs: Specs,
+    elastic_specs: ElasticSpecs,
+    /// The versions of the Elastic documents, read from the ledger on first use.
+    elastic_versions: std::sync::OnceLock<Result<Versions, String>>,
 }
 
 /// One connection document as read, before and after parsing.
@@ -32,7 +37,7 @@ pub struct Entry {
     pub bytes: Vec<u8>,
     pub sha256: String,
     /// The parsed document, or why it could not be parsed.
-    pub parsed: Result<Connection, String>,
+    pub parsed: Result<Document, String>,
 }
 
 impl Fleet {
@@ -49,7 +54,14 @@ impl Fleet {
             );
         }
         let settings = Settings::load(&root.join("cutover.toml"))?;
-        Ok(Self { store: DirStore::new(connections), settings, specs: Specs::new(&root), root })
+        Ok(Self {
+            store: DirStore::new(connections),
+            settings,
+            specs: Specs::new(&root),
+            elastic_specs: ElasticSpecs::new(root.join("specs")),
+            elastic_versions: std::sync::OnceLock::new(),
+            root,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -76,6 +88,24 @@ impl Fleet {
         &self.specs
     }
 
+    /// The Elastic data sources' default configurations and service types the fleet holds
+    /// (`specs/elastic/`).
+    pub fn elastic_specs(&self) -> &ElasticSpecs {
+        &self.elastic_specs
+    }
+
+    /// Which version each Elastic document is valid for: the declared connectors service
+    /// version and the ledger's record (see [`crate::elastic::versions`]).
+    pub fn elastic_versions(&self) -> Result<&Versions, String> {
+        self.elastic_versions
+            .get_or_init(|| {
+                let ledger = self.root.join(".cutover").join("ledger.sqlite");
+                Versions::load(self.settings.elastic.connectors_service.clone(), &ledger).map_err(|e| format!("reading the ledger: {e:#}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     /// The path of a document, for messages.
     pub fn display_key(&self, key: &str) -> String {
         format!("connections/{key}")
@@ -84,7 +114,7 @@ impl Fleet {
     /// Reads one document.
     pub fn read(&self, key: &str) -> Result<Entry> {
         let bytes = self.store.read(key)?;
-        let parsed = Connection::parse(&bytes).map_err(|e| format!("{e:#}"));
+        let parsed = Document::parse(&bytes).map_err(|e| format!("{e:#}"));
         Ok(Entry { key: key.to_owned(), sha256: sha256_hex(&bytes), bytes, parsed })
     }
 
@@ -94,7 +124,7 @@ impl Fleet {
         for key in self.store.keys()? {
             entries.push(self.read(&key)?);
         }
-        let ids = entries.iter().enumerate().filter_map(|(i, e)| e.parsed.as_ref().ok().map(|c| (i, c.id.clone())));
+        let ids = entries.iter().enumerate().filter_map(|(i, e)| e.parsed.as_ref().ok().map(|c| (i, c.id().to_owned())));
         for (i, problem) in self.duplicate_ids(ids, |i| entries[i].key.clone()) {
             entries[i].parsed = Err(problem);
         }
@@ -123,7 +153,7 @@ impl Fleet {
     pub fn find(&self, id: &str) -> Result<Entry> {
         for e in self.entries()? {
             let matches = match &e.parsed {
-                Ok(c) => c.id == id,
+                Ok(c) => c.id() == id,
                 Err(_) => false,
             } || e.key == id
                 || e.key.strip_suffix(".json") == Some(id);

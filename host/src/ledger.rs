@@ -87,6 +87,19 @@ pub struct NewChange<'a> {
     pub steps: Vec<Step>,
 }
 
+impl Ledger {
+    /// For every document written, the version of its newest write in force and that
+    /// write's run: (document key, version, run), oldest first. Apply writes record the
+    /// version they migrated to; rollback writes the version they restored.
+    pub fn versions_written(&self) -> Result<Vec<(String, String, i64)>> {
+        let mut statement = self.db.prepare(
+            "SELECT file, to_version, run_id FROM changes WHERE state = 'written' AND to_version IS NOT NULL ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
 /// A run, as history shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Run {

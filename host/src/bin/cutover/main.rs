@@ -523,10 +523,19 @@ fn exit_for(applied: &Applied) -> ExitCode {
 fn set_pin(fleet: &std::path::Path, id: &str, pin: Option<Pin>) -> Result<ExitCode> {
     let fleet = Fleet::open(fleet)?;
     let entry = fleet.find(id)?;
-    let connection = entry
+    let document = entry
         .parsed
         .as_ref()
         .map_err(|e| anyhow::anyhow!("{}: {e}", fleet.display_key(&entry.key)))?;
+    let connection = match document {
+        cutover::document::Document::Airbyte(c) => c,
+        cutover::document::Document::Elastic(c) => bail!(
+            "{} is an Elastic connector: its document has no field of cutover's own for a pin; pin it in cutover.toml instead:\n[elastic.pins]\n{} = \"{}\"",
+            c.id,
+            c.id,
+            pin.as_ref().and_then(|p| p.reason.as_deref()).unwrap_or("why it waits")
+        ),
+    };
     if connection.pin == pin {
         println!("{} is already {}.", connection.id, if pin.is_some() { "pinned" } else { "unpinned" });
         return Ok(ExitCode::SUCCESS);
