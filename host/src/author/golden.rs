@@ -96,10 +96,11 @@ pub struct Golden<'a> {
     pub target_spec: Option<&'a Spec>,
     /// The spec of the versions it migrates from, if known: inputs must conform to it.
     pub source_spec: Option<&'a Spec>,
-    /// For an Elastic plugin: the data source's default configuration in the version it
-    /// produces, and in the version it migrates from.
-    pub target_defaults: Option<&'a Defaults>,
-    pub source_defaults: Option<&'a Defaults>,
+    /// For an Elastic plugin: the folders of the data sources' default configurations
+    /// (`<service type>.json`) of the version it produces, and of the version it migrates
+    /// from (`tests/fixtures/elastic/8.8.0`).
+    pub target_defaults: Option<&'a Path>,
+    pub source_defaults: Option<&'a Path>,
 }
 
 impl Golden<'_> {
@@ -116,8 +117,11 @@ impl Golden<'_> {
                 }
             }
             Document::Elastic(input) => {
-                if let Some(defaults) = self.source_defaults {
-                    problems.extend(configuration_problems("input.json configuration", input.configuration(), defaults, false));
+                if let Some(folder) = self.source_defaults {
+                    match defaults_in(folder, &input.service_type) {
+                        Ok(defaults) => problems.extend(configuration_problems("input.json configuration", input.configuration(), &defaults, false)),
+                        Err(e) => problems.push(e),
+                    }
                 }
             }
         }
@@ -129,9 +133,12 @@ impl Golden<'_> {
             (Ok(_), Err(_)) | (Err(_), Ok(_)) => problems.push("one run succeeded and the other did not".into()),
             _ => {}
         }
-        if let (Some(defaults), Ok(m), Document::Elastic(_)) = (self.target_defaults, &run.result, &run.input) {
+        if let (Some(folder), Ok(m), Document::Elastic(_)) = (self.target_defaults, &run.result, &run.input) {
             let config = m.document["configuration"].as_object().cloned().unwrap_or_default();
-            problems.extend(configuration_problems("the migrated configuration", &config, defaults, true));
+            match defaults_in(folder, m.document["service_type"].as_str().unwrap_or_default()) {
+                Ok(defaults) => problems.extend(configuration_problems("the migrated configuration", &config, &defaults, true)),
+                Err(e) => problems.push(e),
+            }
         }
         if let (Some(spec), Ok(m), Document::Airbyte(_)) = (self.target_spec, &run.result, &run.input) {
             for p in spec.problems(&m.document["config"]) {
@@ -279,6 +286,15 @@ impl Golden<'_> {
             }
         }
     }
+}
+
+/// The default configuration of `service_type` in a version's folder.
+fn defaults_in(folder: &Path, service_type: &str) -> Result<Defaults, String> {
+    let path = folder.join(format!("{service_type}.json"));
+    if !path.is_file() {
+        return Err(format!("{} has no default configuration for {service_type} ({} is missing)", folder.display(), path.display()));
+    }
+    elastic::spec::read_defaults(&path)
 }
 
 /// How a configuration misses `defaults`: values of other types, fields the version does

@@ -10,9 +10,7 @@ use cutover::author::scaffold::{self, Request};
 use cutover::connection::Connection;
 use cutover::registry::{Plugin, Registry};
 use cutover::sandbox::{Limits, Sandbox};
-use cutover::elastic::spec::read_defaults;
 use cutover::specs::Spec;
-use cutover_plugin::elastic::Defaults;
 use cutover::trust::Trust;
 use semver::Version;
 use std::path::{Path, PathBuf};
@@ -41,8 +39,9 @@ pub struct Resolved {
     fixtures: Option<PathBuf>,
     target_spec: Option<Spec>,
     source_spec: Option<Spec>,
-    target_defaults: Option<Defaults>,
-    source_defaults: Option<Defaults>,
+    /// An Elastic plugin's folders of default configurations, by version.
+    target_defaults: Option<PathBuf>,
+    source_defaults: Option<PathBuf>,
 }
 
 impl AuthorPlugin {
@@ -69,8 +68,12 @@ impl AuthorPlugin {
         let spec = |path: &Option<PathBuf>| -> Result<Option<Spec>> {
             path.as_ref().filter(|_| !elastic).map(|p| Spec::read(p).map_err(anyhow::Error::msg)).transpose()
         };
-        let defaults = |path: &Option<PathBuf>| -> Result<Option<Defaults>> {
-            path.as_ref().filter(|_| elastic).map(|p| read_defaults(p).map_err(anyhow::Error::msg)).transpose()
+        let defaults = |path: &Option<PathBuf>| -> Result<Option<PathBuf>> {
+            match path.as_ref().filter(|_| elastic) {
+                Some(p) if p.is_dir() => Ok(Some(p.clone())),
+                Some(p) => bail!("{} is not a folder of default configurations (<service type>.json), as an Elastic plugin's spec is", p.display()),
+                None => Ok(None),
+            }
         };
         Ok(Resolved {
             target_spec: spec(&target)?,
@@ -91,8 +94,8 @@ impl Resolved {
             plugin: &self.plugin,
             target_spec: self.target_spec.as_ref(),
             source_spec: self.source_spec.as_ref(),
-            target_defaults: self.target_defaults.as_ref(),
-            source_defaults: self.source_defaults.as_ref(),
+            target_defaults: self.target_defaults.as_deref(),
+            source_defaults: self.source_defaults.as_deref(),
         }
     }
 }
@@ -121,7 +124,7 @@ pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
     println!("{}: {} {} → {} (sha256 {})", p.file, p.manifest.connector, p.manifest.applies_to, p.produces, &p.sha256[..16]);
     match (&resolved.target_spec, &resolved.target_defaults) {
         (Some(spec), _) => println!("migrated configs checked against {}", spec.path().display()),
-        (None, Some(defaults)) => println!("migrated configs checked against the {} default configuration", defaults.label()),
+        (None, Some(folder)) => println!("migrated configs checked against the default configurations in {}", folder.display()),
         (None, None) => println!("no target spec: set package.metadata.cutover.target-spec or pass --spec to check migrated configs"),
     }
     let golden = resolved.golden();

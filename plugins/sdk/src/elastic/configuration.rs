@@ -100,13 +100,25 @@ pub fn invert(config: &mut Configuration, from: &str, to: &str, new: &Defaults) 
     Ok(true)
 }
 
-/// Gives field `key` the type `new` defines for it, converting its value (a list of one
-/// item becomes that item; a list of several, for a field that now takes one value, needs
-/// the operator). Returns whether the field was there.
-pub fn retype(config: &mut Configuration, key: &str, new: &Defaults) -> Result<bool> {
-    let Some(old) = value(config, key).cloned() else { return Ok(false) };
+/// Gives field `key` the type `new` defines for it instead of the one it had (its own
+/// `type`, or `old`'s), converting its value as the old type read it: text in an old `list`
+/// field is a comma-separated list. A list of one item becomes that item; a list of several,
+/// for a field that now takes one value, needs the operator. Returns whether the field was
+/// there.
+pub fn retype(config: &mut Configuration, key: &str, old: &Defaults, new: &Defaults) -> Result<bool> {
+    let Some(value) = value(config, key).cloned() else { return Ok(false) };
+    let old_type = match config[key].get("type") {
+        Some(_) => FieldType::of(&config[key]).ok(),
+        None => old.field_type(key),
+    };
     let sensitive = is_sensitive(config, key, new);
-    let field = new_field(key, &old, sensitive, new)?;
+    let as_old = match old_type {
+        Some(ty) => ty.convert(&value).map_err(|e| {
+            Error::InvalidInput(format!("configuration field {key} of {}: {}", old.label(), if sensitive { "its value is not of its type".into() } else { e }))
+        })?,
+        None => value,
+    };
+    let field = new_field(key, &as_old, sensitive, new)?;
     config.insert(key.to_owned(), field);
     Ok(true)
 }
@@ -147,6 +159,13 @@ pub fn conform(config: &mut Configuration, new: &Defaults) -> Result<Vec<String>
     let mut next = Configuration::new();
     for (key, default) in &new.fields {
         let field = match config.get(key).and_then(|f| f.get("value")) {
+            // A field whose type did not change keeps its value as written (a list as text
+            // stays text); one without a type of its own (8.7) or of another type is converted.
+            Some(v) if kept_as_is(&config[key], default, v) => {
+                let mut field = default.clone();
+                field["value"] = v.clone();
+                field
+            }
             Some(v) => new_field(key, v, is_sensitive(config, key, new), new)?,
             None => {
                 let v = default.get("value").unwrap_or(&Value::Null);
@@ -158,6 +177,15 @@ pub fn conform(config: &mut Configuration, new: &Defaults) -> Result<Vec<String>
     }
     *config = next;
     Ok(notes)
+}
+
+/// Whether a field's value can stay as written under `default`: the field declares the same
+/// type and the value is one that type takes.
+fn kept_as_is(field: &Value, default: &Value, value: &Value) -> bool {
+    match (field.get("type"), FieldType::of(default)) {
+        (Some(_), Ok(new_type)) => FieldType::of(field).ok() == Some(new_type) && new_type.accepts(value),
+        _ => false,
+    }
 }
 
 /// Checks that every field's value is of the field's type: its own `type` property, or
@@ -240,18 +268,28 @@ mod tests {
         assert!(matches!(invert(&mut bad, "ssl_disabled", "ssl_enabled", &v88()), Err(Error::InvalidInput(m)) if m.contains("ssl_disabled")));
     }
 
+    fn v87() -> Defaults {
+        Defaults::parse("mysql", "8.7.0", &json!({"database": {"label": "Databases", "type": "list", "value": "customerinfo"}}).to_string()).unwrap()
+    }
+
     #[test]
     fn retypes_one_item_lists_and_refuses_to_pick_among_several() {
         let mut one = config(json!({"database": {"type": "list", "value": ["shop"]}}));
-        assert!(retype(&mut one, "database", &v88()).unwrap());
+        assert!(retype(&mut one, "database", &v87(), &v88()).unwrap());
         assert_eq!(one["database"]["value"], "shop");
         assert_eq!(one["database"]["type"], "str");
         let mut text = config(json!({"port": {"value": "3307"}}));
-        retype(&mut text, "port", &v88()).unwrap();
+        retype(&mut text, "port", &v87(), &v88()).unwrap();
         assert_eq!(text["port"]["value"], 3307);
         let mut several = config(json!({"database": {"value": ["a", "b"]}}));
-        let err = retype(&mut several, "database", &v88()).unwrap_err();
+        let err = retype(&mut several, "database", &v87(), &v88()).unwrap_err();
         assert!(matches!(&err, Error::NeedsOperator(m) if m.contains("database") && m.contains("several")), "{err}");
+        // Text in a field the old version typed `list` is a comma-separated list.
+        let mut listed = config(json!({"database": {"label": "Databases", "value": "a, b"}}));
+        assert!(matches!(retype(&mut listed, "database", &v87(), &v88()), Err(Error::NeedsOperator(_))));
+        let mut single = config(json!({"database": {"label": "Databases", "value": "shop"}}));
+        retype(&mut single, "database", &v87(), &v88()).unwrap();
+        assert_eq!(single["database"]["value"], "shop");
     }
 
     #[test]
@@ -262,6 +300,10 @@ mod tests {
         assert_eq!(c["port"]["value"], 3307);
         assert_eq!(c["password"]["value"], "hunter2");
         assert_eq!(c["tables"]["value"], "*");
+        // A field of an unchanged type keeps its value as written.
+        let mut typed = config(json!({"port": {"type": "int", "value": "3308"}}));
+        conform(&mut typed, &v88()).unwrap();
+        assert_eq!(typed["port"]["value"], "3308");
         assert!(notes.iter().any(|n| n.contains("dropped the empty configuration field old_empty")));
         assert!(notes.iter().any(|n| n.contains("added configuration field tables")));
         let mut lost = config(json!({"legacy": {"value": "something"}}));

@@ -14,6 +14,7 @@
 pub mod configuration;
 mod defaults;
 mod document;
+pub mod testing;
 
 pub use defaults::{Defaults, FieldType};
 pub use document::{Connector, ConnectorOutcome};
