@@ -23,6 +23,7 @@ pub mod chain;
 pub mod connector;
 pub mod jobs;
 pub mod plan;
+pub mod redact;
 pub mod settings;
 pub mod spec;
 pub mod stack;

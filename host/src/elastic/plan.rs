@@ -217,7 +217,8 @@ fn run_chain<'a>(planner: &Planner<'a>, connector: &Connector, mut steps: Vec<St
         }
     }
     plan.connector = Some(super::connector_name(&service_type));
-    plan.changes = Changes { document: json_patch::diff(&Value::Object(original), &Value::Object(document.clone())), ..Changes::default() };
+    let diff = json_patch::diff(&Value::Object(original.clone()), &Value::Object(document.clone()));
+    plan.changes = Changes { document: super::redact::patch(diff, &original, &document), ..Changes::default() };
     let output = connector.migrated_bytes(&document);
     plan.output_sha256 = Some(sha256_hex(&output));
     plan.output = Some(output);

@@ -58,22 +58,28 @@ pub fn check<'a>(stack: &Stack, platform: &BTreeMap<String, Version>, steps: imp
     if unmet.is_empty() {
         return Ok(());
     }
-    let rank = |s: &str| ORDER.iter().position(|(k, _)| *k == s).unwrap_or(ORDER.len());
-    unmet.sort_by_key(|u| rank(&u.subject));
-    let mut lines: Vec<String> = Vec::new();
-    for u in &unmet {
-        let name = ORDER.iter().find(|(k, _)| *k == u.subject).map(|(_, n)| *n).unwrap_or(&u.subject);
-        let line = match &u.declared {
-            Some(d) => format!("{name} {} (the fleet declares {d}), for {}", u.requirement, u.step),
-            None => format!("{name} {} (cutover.toml does not say which version runs), for {}", u.requirement, u.step),
+    let mut components: Vec<String> = Vec::new();
+    let mut steps: Vec<&str> = Vec::new();
+    for (subject, name) in ORDER.iter().map(|(s, n)| (*s, *n)).chain(unmet.iter().filter(|u| !ORDER.iter().any(|(s, _)| *s == u.subject)).map(|u| (u.subject.as_str(), u.subject.as_str()))) {
+        // The last step's requirement on a component is the one that covers the others.
+        let Some(last) = unmet.iter().filter(|u| u.subject == subject).last() else { continue };
+        let line = match &last.declared {
+            Some(d) => format!("{name} {d} → {}", last.requirement),
+            None => format!("{name} (cutover.toml does not say which version runs) → {}", last.requirement),
         };
-        if !lines.contains(&line) {
-            lines.push(line);
+        if !components.contains(&line) {
+            components.push(line);
+        }
+        for u in unmet.iter().filter(|u| u.subject == subject) {
+            if !steps.contains(&u.step.as_str()) {
+                steps.push(&u.step);
+            }
         }
     }
     Err(format!(
-        "the stack must be upgraded before this connector is migrated: upgrade {}; then declare the new versions in [elastic.stack] (or [platform]) in cutover.toml. The connectors service is upgraded last",
-        lines.join("; then ")
+        "upgrade the stack first, in this order: {} (needed by {}); then declare what runs in [elastic.stack] in cutover.toml. The connectors service is upgraded last",
+        components.join(", then "),
+        steps.join(", ")
     ))
 }
 
@@ -94,7 +100,7 @@ mod tests {
     fn names_each_component_to_upgrade_in_the_guides_order() {
         let pre = needs("8.8.0");
         let err = check(&stack("8.7.0", "8.7.0", Some("8.7.0")), &BTreeMap::new(), [("step 8.7.0 → 8.8.0".to_owned(), &pre[..])]).unwrap_err();
-        let es = err.find("Elasticsearch >=8.8.0 (the fleet declares 8.7.0)").expect(&err);
+        let es = err.find("Elasticsearch 8.7.0 → >=8.8.0").expect(&err);
         let ent = err.find("Enterprise Search").unwrap();
         let kibana = err.find("Kibana").unwrap();
         assert!(es < ent && ent < kibana, "{err}");
@@ -107,6 +113,6 @@ mod tests {
         assert!(check(&stack("9.0.0", "9.0.0", None), &BTreeMap::new(), [("s".to_owned(), &pre[..])]).is_ok());
         assert!(check(&stack("8.9.0", "8.9.0", Some("none")), &BTreeMap::new(), [("s".to_owned(), &pre[..])]).is_ok());
         let err = check(&stack("8.9.0", "8.9.0", None), &BTreeMap::new(), [("s".to_owned(), &pre[..])]).unwrap_err();
-        assert!(err.contains("Enterprise Search >=8.8.0 (cutover.toml does not say"), "{err}");
+        assert!(err.contains("Enterprise Search (cutover.toml does not say which version runs) → >=8.8.0"), "{err}");
     }
 }

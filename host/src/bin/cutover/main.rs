@@ -371,8 +371,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let today = cutover::ledger::now()[..10].to_owned();
             let mut summary = cutover::plan::Summary::default();
             let mut waiting = Vec::new();
+            let mut elastic = false;
             planner.plan_each(&selection, |c| {
                 bar.inc(1);
+                elastic |= c.connector.as_deref().is_some_and(|n| n.starts_with(cutover::elastic::PREFIX));
                 *summary.0.entry(c.status).or_default() += 1;
                 if c.status == cutover::plan::Status::NeedsOptIn {
                     waiting.push(c.id.clone());
@@ -393,7 +395,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             match json_out {
                 Some(j) => j.finish_to(&mut terminal)?,
                 None => {
-                    write!(terminal, "{}", render::plan_footer(&summary, selection.len(), &waiting))?;
+                    write!(terminal, "{}", render::plan_footer(&summary, selection.len(), &waiting, elastic))?;
                     if let Some(path) = &out {
                         writeln!(terminal, "\nSaved the plan to {}. Apply it with: cutover apply {}", path.display(), path.display())?;
                     }
