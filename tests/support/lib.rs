@@ -32,10 +32,32 @@ pub fn plugin_crates() -> Vec<PathBuf> {
     crates
 }
 
+/// The real Elastic migration plugin crates: every folder under `plugins/elastic/`.
+pub fn elastic_plugin_crates() -> Vec<PathBuf> {
+    let mut crates: Vec<PathBuf> = std::fs::read_dir(root().join("plugins").join("elastic"))
+        .expect("reading plugins/elastic/")
+        .map(|e| e.expect("a plugins/elastic/ entry").path())
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .collect();
+    crates.sort();
+    crates
+}
+
+/// A crate's package name, from its Cargo.toml.
+fn package_name(dir: &Path) -> String {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("reading a plugin's Cargo.toml");
+    manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("name = \"").and_then(|rest| rest.strip_suffix('"')))
+        .expect("a package name")
+        .to_owned()
+}
+
 /// The package names of every plugin the tests build: the real ones and the test guests.
 fn packages() -> Vec<String> {
     let mut names: Vec<String> =
         plugin_crates().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    names.extend(elastic_plugin_crates().iter().map(|p| package_name(p)));
     names.extend(GUESTS.iter().map(|g| (*g).to_owned()));
     names
 }
@@ -144,6 +166,23 @@ impl Fleet {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Copies the Elastic data sources' default configurations and service types
+    /// (`tests/fixtures/elastic`) into the fleet's `specs/elastic/`, in the fleet's layout
+    /// (`<service type>/<version>.json`).
+    pub fn add_elastic_specs(&self) {
+        let fixtures = root().join("tests").join("fixtures").join("elastic");
+        let specs = self.path().join("specs").join("elastic");
+        std::fs::create_dir_all(&specs).unwrap();
+        std::fs::copy(fixtures.join("service-types.json"), specs.join("service-types.json")).unwrap();
+        for version in std::fs::read_dir(&fixtures).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
+            for defaults in std::fs::read_dir(&version).unwrap().map(|e| e.unwrap().path()) {
+                let dir = specs.join(defaults.file_stem().unwrap());
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::copy(&defaults, dir.join(format!("{}.json", version.file_name().unwrap().to_string_lossy()))).unwrap();
+            }
+        }
     }
 
     /// Copies a built plugin into the fleet.
@@ -265,6 +304,29 @@ pub fn cutover_with_env(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &s
         .env_remove("RUST_LOG")
         .env_remove("CUTOVER_FAILPOINT")
         .envs(env.iter().copied())
+        .output()
+        .expect("running cutover");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs the `cutover` binary at `bin` from the workspace root (as a plugin author does),
+/// with plugin builds sharing the test kit's target directory and none of the outer build's
+/// settings.
+pub fn cutover_in_workspace(bin: &str, args: &[&str]) -> Run {
+    let target = plugin_target_dir().parent().expect("the plugin target dir has a parent").to_owned();
+    let out = Command::new(bin)
+        .current_dir(root())
+        .args(args)
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("RUST_LOG")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_MAKEFLAGS")
         .output()
         .expect("running cutover");
     Run {

@@ -5,7 +5,8 @@
 //!   in that version (`get_default_configuration()` as the service writes it into a new
 //!   connector; `tests/fixtures/elastic/regenerate.sh` extracts them). A document at that
 //!   version must hold values of the types it declares; a plugin's output for that version
-//!   must hold exactly its fields, or a value would be lost or left unused.
+//!   must hold no field it does not declare (its value would be left unused) and, from the
+//!   data source's own plugin, every field it declares.
 //! - `specs/elastic/service-types.json`: the data sources each version ships
 //!   (`{"8.7.0": ["mysql", …], …}`). A service type the document's version does not ship
 //!   is refused before anything runs.
