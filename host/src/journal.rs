@@ -102,7 +102,7 @@ impl Drop for Writer<'_> {
 /// Crash-test hook: with `CUTOVER_FAILPOINT=<name>:<n>`, the process kills itself
 /// (`SIGKILL`, no cleanup) the `n`th time it passes failpoint `<name>`. Only the crash
 /// consistency tests set it.
-fn failpoint(name: &str) {
+pub fn failpoint(name: &str) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static HITS: AtomicUsize = AtomicUsize::new(0);
     let Ok(spec) = std::env::var("CUTOVER_FAILPOINT") else { return };

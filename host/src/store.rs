@@ -5,9 +5,111 @@
 //! over the old file, and then the directory itself is flushed: a crash at any moment
 //! leaves either the old bytes or the new ones.
 
+use crate::migration::Action;
 use anyhow::{Context, Result};
-use std::io::Write;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+pub mod airbyte;
+
+/// Where a fleet's connection documents live, for backends reached over a network (the
+/// directory keeps [`Store`] until the fleet holds a `Box<dyn Documents>`).
+pub trait Documents: Send + Sync {
+    /// Where the documents live, for messages and plans. Never contains a secret.
+    fn summary(&self) -> String;
+    /// What identifies this fleet across hosts and over time, for plans.
+    fn identity(&self) -> String;
+    /// The key of every document, sorted. A key is what [`read`](Self::read) takes.
+    fn keys(&self) -> Result<Vec<String>>;
+    /// One document's bytes: the JSON text cutover plans from. The same stored document
+    /// always gives the same bytes (plans and the ledger compare their sha256).
+    fn read(&self, key: &str) -> Result<Vec<u8>>;
+    /// How messages name a document.
+    fn display_key(&self, key: &str) -> String;
+    /// Starts the document writes of one mutating run.
+    fn writer(&self) -> Result<Box<dyn DocumentWriter + '_>>;
+    /// The bytes the backend will hold once `after` is written over `before` (a backend that
+    /// cannot keep a document's exact bytes, such as an API, gives them in its canonical
+    /// form), or why it cannot be written at all and what the operator must do. Plans hash
+    /// these bytes, so that apply, the ledger and rollback compare what is really stored.
+    fn as_written(&self, key: &str, before: &[u8], after: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+        let _ = (key, before);
+        Ok(after)
+    }
+    /// Which of a plan's operator actions the backend does itself as part of a write
+    /// ([`Write::actions`]); the others stay with the operator.
+    fn performs(&self, action: &Action) -> bool {
+        let _ = action;
+        false
+    }
+    /// What writing `write` would send, read from the store as it is now and written nowhere
+    /// (`apply --dry-run`).
+    fn preview(&self, write: &Write<'_>) -> Result<Vec<String>> {
+        Ok(vec![format!("replace {}", self.display_key(write.key))])
+    }
+}
+
+/// The document writes of one run. The write path has already recorded each write's intent,
+/// with the snapshot of `before`, and records each result.
+pub trait DocumentWriter: Send {
+    /// Replaces each document with `after`, only where it still holds `before`; otherwise
+    /// that write fails as a [`StoreError::Conflict`]. One result per write, in order, each
+    /// final (`Ok` means the document now holds `after`; a [`StoreError::Partial`] that it
+    /// holds part of it, for [`settle`](Self::settle) to finish); `replaced(i)` is called as
+    /// write `i` takes effect.
+    fn write_batch(&mut self, writes: &[Write<'_>], replaced: &mut dyn FnMut(usize)) -> Vec<Result<()>>;
+
+    /// After a crash: a write whose intent was recorded but never settled, and whose
+    /// document holds neither `before` nor `after`. A backend whose one write takes several
+    /// requests finishes it here; by default someone else wrote the document.
+    fn settle(&mut self, write: &Write<'_>) -> Result<Settled> {
+        let _ = write;
+        Ok(Settled::Conflict)
+    }
+
+    /// Whether [`settle`](Self::settle) finishes writes cut part-way, and so needs their
+    /// new bytes: the journal then keeps them until each write is settled.
+    fn settles_partial_writes(&self) -> bool {
+        false
+    }
+}
+
+/// One document write: the bytes it replaces, the new ones, and the operator actions of its
+/// plan (which a backend may do itself, see [`Documents::performs`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Write<'a> {
+    pub key: &'a str,
+    pub before: &'a [u8],
+    pub after: &'a [u8],
+    pub actions: &'a [Action],
+}
+
+/// How [`DocumentWriter::settle`] left an interrupted write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// The document now holds the new bytes.
+    Written,
+    /// The document holds the old bytes again.
+    Aborted,
+    /// The document holds something else, which someone else wrote.
+    Conflict,
+}
+
+/// Failures a backend reports in terms the write path can act on (wrapped in
+/// [`anyhow::Error`]; find them with `downcast_ref`).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{key}: no such document")]
+    NotFound { key: String },
+    #[error("{key} changed since it was read: {detail}")]
+    Conflict { key: String, detail: String },
+    #[error("the fleet's store is unavailable: {detail}")]
+    Unavailable { detail: String },
+    /// The write stopped part-way and holds part of the new document: the intent stays, and
+    /// the next run settles it.
+    #[error("{key} was written only in part ({detail}); the next run finishes it")]
+    Partial { key: String, detail: String },
+}
 
 /// A place connection documents are read from and written to, by key.
 pub trait Store: Send + Sync {
