@@ -11,6 +11,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 pub mod airbyte;
+pub mod elastic;
 
 /// Where a fleet's connection documents live, for backends reached over a network (the
 /// directory keeps [`Store`] until the fleet holds a `Box<dyn Documents>`).

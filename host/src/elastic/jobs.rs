@@ -6,8 +6,8 @@
 //!
 //! The fleet's document lists them under `pending_sync_jobs`, each as the job's type, how
 //! it was triggered and its status, which is what a new job needs to be queued again (a
-//! rollback does that). A job in progress means the connectors service is running: the
-//! upgrade order says to stop it first, so such a connector is blocked.
+//! rollback does that), in that order. A job in progress means the connectors service is
+//! running: the upgrade order says to stop it first, so such a connector is blocked.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -23,14 +23,20 @@ pub struct Job {
     pub job_type: String,
     /// `on_demand` or `scheduled`.
     pub trigger_method: String,
-    /// `pending`, `suspended` (resumes with its copy) or `in_progress`, `canceling`.
+    /// `pending`, `suspended` (resumes with its copy) or `in_progress`.
     pub status: String,
 }
 
 impl Job {
     /// Whether the job is running now: the connectors service is up.
     pub fn is_running(&self) -> bool {
-        matches!(self.status.as_str(), "in_progress" | "canceling")
+        self.status == "in_progress"
+    }
+
+    /// Whether a job in `status` is unfinished and may still run with its copy (a
+    /// `canceling` job will not: the service cancels it when it claims it).
+    pub fn is_unfinished(status: &str) -> bool {
+        matches!(status, "pending" | "suspended" | "in_progress")
     }
 }
 

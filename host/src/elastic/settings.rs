@@ -13,12 +13,21 @@
 //! [elastic.pins]                 # connectors left alone, by id
 //! legacy-crawler = "waiting for the search team"
 //! ```
+//!
+//! With `url`, the connectors are read from and written to the cluster itself through the
+//! Connector API ([`crate::store::elastic`]); without it, from `connections/`.
+//!
+//! ```toml
+//! [elastic]
+//! url = "https://search.example:9200"
+//! api_key_env = "ELASTIC_API_KEY"  # the variable holding an encoded API key (never stored)
+//! ```
 
 use semver::Version;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ElasticSettings {
     /// The connectors service version that last ran on the documents: what a document is
@@ -32,6 +41,35 @@ pub struct ElasticSettings {
     /// cutover's own to hold a pin).
     #[serde(default)]
     pub pins: BTreeMap<String, String>,
+    /// The cluster whose connectors the fleet migrates, if they live there.
+    pub url: Option<String>,
+    /// The environment variable holding the API key (`Authorization: ApiKey <it>`).
+    #[serde(default = "default_api_key_env")]
+    pub api_key_env: String,
+    /// Per request, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Attempts per request when the cluster is unavailable (5xx, a dropped connection).
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+}
+
+fn default_api_key_env() -> String {
+    "ELASTIC_API_KEY".into()
+}
+
+fn default_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_attempts() -> u32 {
+    4
+}
+
+impl Default for ElasticSettings {
+    fn default() -> Self {
+        toml::from_str("").expect("every field has a default")
+    }
 }
 
 /// The versions of the stack around the connectors service.

@@ -118,8 +118,8 @@ impl ElasticDouble {
     /// Stores a connector as the Connector API returns it (`id` and the rest).
     pub fn put_connector(&self, document: &Value) {
         let mut source = document.as_object().expect("a connector document").clone();
-        let id = source.remove("id").and_then(|v| v.as_str().map(str::to_owned)).expect("a connector with an id");
-        source.remove("pending_sync_jobs");
+        let id = source.shift_remove("id").and_then(|v| v.as_str().map(str::to_owned)).expect("a connector with an id");
+        source.shift_remove("pending_sync_jobs");
         self.api.mapping.check(&source).expect("a connector the index takes");
         let mut state = self.api.lock();
         let seq_no = state.connectors.values().map(|c| c.seq_no + 1).max().unwrap_or(0);

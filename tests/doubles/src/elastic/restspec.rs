@@ -90,8 +90,10 @@ impl RestSpec {
                         !s.is_empty()
                     }
                 });
-                if matched && best.as_ref().is_none_or(|(n, ..)| literals > *n) {
-                    best = Some((literals, api, parts, methods.iter().any(|m| m == method)));
+                let method_ok = methods.iter().any(|m| m == method);
+                // More literal segments win; on a tie, the API that takes the method.
+                if matched && best.as_ref().is_none_or(|(n, _, _, ok)| literals > *n || (literals == *n && method_ok && !ok)) {
+                    best = Some((literals, api, parts, method_ok));
                 }
             }
         }
@@ -183,5 +185,6 @@ mod tests {
         assert!(s.check("POST", "/_connector/crm", "", None, b"").unwrap_err().to_string().contains("Incorrect HTTP method"));
         assert!(s.check("PUT", "/_connector/_sync_job/j1/_cancel", "", Some("application/json"), b"{}").unwrap_err().to_string().contains("does not support having a body"));
         assert_eq!(s.check("GET", "/.elastic-connectors/_doc/crm", "", None, b"").unwrap().parts["index"], ".elastic-connectors");
+        assert_eq!(s.check("POST", "/_connector/_sync_job", "", Some("application/json"), b"{\"id\":\"crm\"}").unwrap().api.name, "connector.sync_job_post");
     }
 }
