@@ -278,6 +278,15 @@ pub struct Run {
 }
 
 impl Run {
+    /// What a finished process gave.
+    pub fn of(out: std::process::Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// The stdout as JSON (for `--json` commands).
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
@@ -306,11 +315,7 @@ pub fn cutover_with_env(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &s
         .envs(env.iter().copied())
         .output()
         .expect("running cutover");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(out)
 }
 
 /// Runs the `cutover` binary at `bin` from the workspace root (as a plugin author does),
@@ -329,11 +334,7 @@ pub fn cutover_in_workspace(bin: &str, args: &[&str]) -> Run {
         .env_remove("CARGO_MAKEFLAGS")
         .output()
         .expect("running cutover");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(out)
 }
 
 /// The sha256 of some bytes, as lowercase hex (what cutover records).

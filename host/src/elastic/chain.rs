@@ -75,24 +75,7 @@ pub fn chain<C: Candidate>(connector: &str, current: &Version, target: &Version,
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct P(VersionReq, Version);
-    impl Candidate for P {
-        fn applies_to(&self) -> &VersionReq {
-            &self.0
-        }
-        fn produces(&self) -> &Version {
-            &self.1
-        }
-    }
-
-    fn p(req: &str, v: &str) -> P {
-        P(VersionReq::parse(req).unwrap(), Version::parse(v).unwrap())
-    }
-
-    fn v(s: &str) -> Version {
-        Version::parse(s).unwrap()
-    }
+    use crate::policy::testing::{P, p, v};
 
     #[test]
     fn stops_at_every_declared_break_and_major() {

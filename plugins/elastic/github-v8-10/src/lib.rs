@@ -3,21 +3,16 @@
 //! new `data_source` (default `github_server`) and `host`, `ssl_enabled`, `ssl_ca`. The 8.9
 //! connector read only `https://api.github.com`, so its `data_source` is `github_cloud`.
 
-use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration};
-use cutover_plugin::{Manifest, Precondition, Result, Value};
+use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, upgrade_order};
+use cutover_plugin::{Manifest, Result, Value};
 
-pub const V8_9: &str = include_str!("../../../../tests/fixtures/elastic/8.9.0/github.json");
-pub const V8_10: &str = include_str!("../../../../tests/fixtures/elastic/8.10.0/github.json");
+/// The github data source's default configurations on both sides (tests/fixtures/elastic).
+pub fn defaults() -> (Defaults, Defaults) {
+    cutover_plugin::defaults!("../../../tests/fixtures/elastic", "github", "8.9.0" => "8.10.0")
+}
 
 /// The one service 8.9 connected to.
 pub const CLOUD: &str = "github_cloud";
-
-pub fn defaults() -> (Defaults, Defaults) {
-    (
-        Defaults::parse("github", "8.9.0", V8_9).expect("the 8.9 defaults parse"),
-        Defaults::parse("github", "8.10.0", V8_10).expect("the 8.10 defaults parse"),
-    )
-}
 
 pub struct GithubV8_10;
 
@@ -28,12 +23,10 @@ impl ConnectorMigration for GithubV8_10 {
             applies_to: ">=8.9.0, <8.10.0".into(),
             produces: "8.10.0".into(),
             message: "The GitHub connector supports GitHub Server: github_token is renamed token, and the new data_source field (default github_server) chooses between GitHub Cloud and a server at host.".into(),
-            upgrade_deadline: None,
-            deadline_action: None,
             documentation_url: "https://www.elastic.co/guide/en/enterprise-search/8.10/connectors-github.html".into(),
-            scoped_streams: Vec::new(),
-            preconditions: ["elasticsearch", "enterprise_search", "kibana"].iter().map(|s| Precondition::new(s, ">=8.10.0")).collect(),
+            preconditions: upgrade_order("8.10.0"),
             guide: include_str!("../GUIDE.md").into(),
+            ..Default::default()
         }
     }
 
@@ -66,7 +59,7 @@ mod tests {
         assert_eq!(cfg.keys().cloned().collect::<Vec<_>>(), defaults().1.fields.keys().cloned().collect::<Vec<_>>());
         assert_eq!(cfg["token"]["value"], "ghp_secret");
         assert_eq!(cfg["data_source"]["value"], CLOUD);
-        assert_eq!(cfg["repositories"]["value"], json!(["elastic/connectors", "elastic/kibana"]));
+        assert_eq!(cfg["repositories"]["value"], "elastic/connectors, elastic/kibana", "a list field keeps its value as written");
         assert!(out.notes.iter().all(|n| !n.contains("ghp_secret")));
     }
 

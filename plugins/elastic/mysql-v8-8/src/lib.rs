@@ -3,18 +3,13 @@
 //! source's `get_default_configuration()` of the two branches: `ssl_disabled` became
 //! `ssl_enabled` (inverted), `database` went from a list to one database, `tables` is new.
 
-use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration};
-use cutover_plugin::{Action, Error, Manifest, Precondition, Result, Value};
+use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, upgrade_order};
+use cutover_plugin::{Action, Error, Manifest, Result, Value};
 
 /// The MySQL data source's defaults in 8.7 and 8.8.
-pub const V8_7: &str = include_str!("../../../../tests/fixtures/elastic/8.7.0/mysql.json");
-pub const V8_8: &str = include_str!("../../../../tests/fixtures/elastic/8.8.0/mysql.json");
-
+/// The mysql data source's default configurations on both sides (tests/fixtures/elastic).
 pub fn defaults() -> (Defaults, Defaults) {
-    (
-        Defaults::parse("mysql", "8.7.0", V8_7).expect("the 8.7 defaults parse"),
-        Defaults::parse("mysql", "8.8.0", V8_8).expect("the 8.8 defaults parse"),
-    )
+    cutover_plugin::defaults!("../../../tests/fixtures/elastic", "mysql", "8.7.0" => "8.8.0")
 }
 
 pub struct MysqlV8_8;
@@ -26,12 +21,10 @@ impl ConnectorMigration for MysqlV8_8 {
             applies_to: ">=8.7.0, <8.8.0".into(),
             produces: "8.8.0".into(),
             message: "Connectors created before 8.8 are missing configuration fields in 8.8 that must be added by hand. MySQL: ssl_disabled is replaced by ssl_enabled (its opposite), database takes a single database, and the new tables field lists the tables to sync.".into(),
-            upgrade_deadline: None,
-            deadline_action: None,
             documentation_url: "https://www.elastic.co/guide/en/enterprise-search/8.8/known-issues.html".into(),
-            scoped_streams: Vec::new(),
-            preconditions: ["elasticsearch", "enterprise_search", "kibana"].iter().map(|s| Precondition::new(s, ">=8.8.0")).collect(),
+            preconditions: upgrade_order("8.8.0"),
             guide: include_str!("../GUIDE.md").into(),
+            ..Default::default()
         }
     }
 

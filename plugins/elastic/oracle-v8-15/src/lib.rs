@@ -3,17 +3,12 @@
 //! `database` (used as the SID in the connection's DSN) → `connection_source` (`sid` or
 //! `service_name`) with `sid` and `service_name`.
 
-use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration};
-use cutover_plugin::{Manifest, Precondition, Result, Value};
+use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, upgrade_order};
+use cutover_plugin::{Manifest, Result, Value};
 
-pub const V8_14: &str = include_str!("../../../../tests/fixtures/elastic/8.14.0/oracle.json");
-pub const V8_15: &str = include_str!("../../../../tests/fixtures/elastic/8.15.0/oracle.json");
-
+/// The oracle data source's default configurations on both sides (tests/fixtures/elastic).
 pub fn defaults() -> (Defaults, Defaults) {
-    (
-        Defaults::parse("oracle", "8.14.0", V8_14).expect("the 8.14 defaults parse"),
-        Defaults::parse("oracle", "8.15.0", V8_15).expect("the 8.15 defaults parse"),
-    )
+    cutover_plugin::defaults!("../../../tests/fixtures/elastic", "oracle", "8.14.0" => "8.15.0")
 }
 
 pub struct OracleV8_15;
@@ -25,12 +20,10 @@ impl ConnectorMigration for OracleV8_15 {
             applies_to: ">=8.14.0, <8.15.0".into(),
             produces: "8.15.0".into(),
             message: "The Oracle connector connects by SID or by service name: the database field is replaced by connection_source with sid and service_name.".into(),
-            upgrade_deadline: None,
-            deadline_action: None,
             documentation_url: "https://www.elastic.co/guide/en/elasticsearch/reference/8.15/es-connectors-oracle.html".into(),
-            scoped_streams: Vec::new(),
-            preconditions: ["elasticsearch", "enterprise_search", "kibana"].iter().map(|s| Precondition::new(s, ">=8.15.0")).collect(),
+            preconditions: upgrade_order("8.15.0"),
             guide: include_str!("../GUIDE.md").into(),
+            ..Default::default()
         }
     }
 

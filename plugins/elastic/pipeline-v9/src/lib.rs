@@ -18,12 +18,10 @@ impl ConnectorMigration for PipelineV9 {
             applies_to: ">=8.0.0, <9.0.0".into(),
             produces: "9.0.0".into(),
             message: "Enterprise Search and managed connectors are removed in 9.0; the default ingest pipeline ent-search-generic-ingestion is replaced by search-default-ingestion.".into(),
-            upgrade_deadline: None,
-            deadline_action: None,
             documentation_url: "https://www.elastic.co/guide/en/elasticsearch/reference/9.0/es-connectors-release-notes.html".into(),
-            scoped_streams: Vec::new(),
             preconditions: ["elasticsearch", "kibana"].iter().map(|s| Precondition::new(s, ">=9.0.0")).collect(),
             guide: include_str!("../GUIDE.md").into(),
+            ..Default::default()
         }
     }
 
@@ -50,12 +48,11 @@ cutover_plugin::export_connector!(PipelineV9);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cutover_plugin::elastic::{Defaults, testing};
+    use cutover_plugin::elastic::testing;
     use cutover_plugin::json;
 
     fn connector() -> Connector {
-        let defaults = Defaults::parse("mysql", "8.8.0", include_str!("../../../../tests/fixtures/elastic/8.8.0/mysql.json")).unwrap();
-        testing::connector(&defaults, &[])
+        testing::connector(&cutover_plugin::defaults!("../../../tests/fixtures/elastic", "mysql", "8.8.0"), &[])
     }
 
     #[test]

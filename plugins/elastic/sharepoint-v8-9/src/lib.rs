@@ -4,12 +4,8 @@
 //! (elastic/connectors #1065; the fields by comparing `get_default_configuration()` of the
 //! 8.8 `sharepoint` and the 8.9 `sharepoint_server` and `sharepoint_online` data sources).
 
-use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration};
-use cutover_plugin::{Action, Error, Manifest, Precondition, Result};
-
-pub const V8_8: &str = include_str!("../../../../tests/fixtures/elastic/8.8.0/sharepoint.json");
-pub const SERVER_8_9: &str = include_str!("../../../../tests/fixtures/elastic/8.9.0/sharepoint_server.json");
-pub const ONLINE_8_9: &str = include_str!("../../../../tests/fixtures/elastic/8.9.0/sharepoint_online.json");
+use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, upgrade_order};
+use cutover_plugin::{Action, Error, Manifest, Result};
 
 pub const SERVER: &str = "sharepoint_server";
 pub const ONLINE: &str = "sharepoint_online";
@@ -18,8 +14,17 @@ pub const ONLINE: &str = "sharepoint_online";
 const SERVER_FIELDS: &[&str] = &["username", "password", "host_url", "ssl_enabled", "ssl_ca", "retry_count"];
 const ONLINE_FIELDS: &[&str] = &["client_id", "client_secret", "tenant", "tenant_id"];
 
-fn defaults(service_type: &str, version: &str, json: &str) -> Defaults {
-    Defaults::parse(service_type, version, json).expect("the extracted defaults parse")
+/// The data sources' default configurations (tests/fixtures/elastic): 8.8's one, 8.9's two.
+fn old() -> Defaults {
+    cutover_plugin::defaults!("../../../tests/fixtures/elastic", "sharepoint", "8.8.0")
+}
+
+fn server() -> Defaults {
+    cutover_plugin::defaults!("../../../tests/fixtures/elastic", "sharepoint_server", "8.9.0")
+}
+
+fn online() -> Defaults {
+    cutover_plugin::defaults!("../../../tests/fixtures/elastic", "sharepoint_online", "8.9.0")
 }
 
 pub struct SharepointV8_9;
@@ -31,17 +36,15 @@ impl ConnectorMigration for SharepointV8_9 {
             applies_to: ">=8.8.0, <8.9.0".into(),
             produces: "8.9.0".into(),
             message: "The SharePoint connector is split in two: SharePoint Server (service type sharepoint_server) and SharePoint Online (sharepoint_online), each with its own configuration. An existing sharepoint connector must move to the service type of its data source.".into(),
-            upgrade_deadline: None,
-            deadline_action: None,
             documentation_url: "https://www.elastic.co/guide/en/enterprise-search/8.9/connectors-sharepoint.html".into(),
-            scoped_streams: Vec::new(),
-            preconditions: ["elasticsearch", "enterprise_search", "kibana"].iter().map(|s| Precondition::new(s, ">=8.9.0")).collect(),
+            preconditions: upgrade_order("8.9.0"),
             guide: include_str!("../GUIDE.md").into(),
+            ..Default::default()
         }
     }
 
     fn migrate(connector: Connector) -> Result<ConnectorOutcome> {
-        let old = defaults("sharepoint", "8.8.0", V8_8);
+        let old = old();
         connector.check_types(Some(&old))?;
         let source = match configuration::value(connector.configuration(), "data_source").and_then(|v| v.as_str()) {
             None | Some("") => SERVER,
@@ -58,9 +61,9 @@ impl ConnectorMigration for SharepointV8_9 {
         out.rename_service_type("sharepoint", source)?;
         configuration::remove(out.configuration_mut(), "data_source");
         let (unused, new) = if source == SERVER {
-            (ONLINE_FIELDS, defaults(SERVER, "8.9.0", SERVER_8_9))
+            (ONLINE_FIELDS, server())
         } else {
-            let new = defaults(ONLINE, "8.9.0", ONLINE_8_9);
+            let new = online();
             configuration::rename(out.configuration_mut(), "tenant", "tenant_name", &new)?;
             configuration::rename(out.configuration_mut(), "client_secret", "secret_value", &new)?;
             (SERVER_FIELDS, new)
@@ -93,7 +96,7 @@ mod tests {
     use cutover_plugin::{Value, json};
 
     fn migrate(values: &[(&str, Value)]) -> Result<ConnectorOutcome> {
-        let mut c = testing::connector(&defaults("sharepoint", "8.8.0", V8_8), values);
+        let mut c = testing::connector(&old(), values);
         c.document.insert("sync_cursor".into(), json!({"site_drives": {"d1": "https://graph/delta?token=1"}}));
         SharepointV8_9::migrate(c)
     }
@@ -106,7 +109,7 @@ mod tests {
     fn a_server_connector_becomes_sharepoint_server() {
         let out = migrate(&[("data_source", json!("sharepoint_server")), ("host_url", json!("https://sp.corp")), ("password", json!("pw"))]).unwrap();
         assert_eq!(out.service_type(), SERVER);
-        assert_eq!(keys(&out), defaults(SERVER, "8.9.0", SERVER_8_9).fields.keys().cloned().collect::<Vec<_>>());
+        assert_eq!(keys(&out), server().fields.keys().cloned().collect::<Vec<_>>());
         assert_eq!(out.configuration()["host_url"]["value"], "https://sp.corp");
         assert_eq!(out.document["sync_cursor"], Value::Null);
         assert!(out.actions.iter().any(|a| matches!(a, Action::FullSync { .. })));
@@ -116,7 +119,7 @@ mod tests {
     fn an_online_connector_becomes_sharepoint_online_with_its_values() {
         let out = migrate(&[("data_source", json!("sharepoint_online")), ("tenant", json!("contoso")), ("client_secret", json!("shh")), ("tenant_id", json!("t-1"))]).unwrap();
         assert_eq!(out.service_type(), ONLINE);
-        assert_eq!(keys(&out), defaults(ONLINE, "8.9.0", ONLINE_8_9).fields.keys().cloned().collect::<Vec<_>>());
+        assert_eq!(keys(&out), online().fields.keys().cloned().collect::<Vec<_>>());
         assert_eq!(out.configuration()["tenant_name"]["value"], "contoso");
         assert_eq!(out.configuration()["secret_value"]["value"], "shh");
         assert_eq!(out.configuration()["tenant_id"]["value"], "t-1");
