@@ -32,8 +32,7 @@ impl ConnectorMigration for GithubV8_10 {
 
     fn migrate(connector: Connector) -> Result<ConnectorOutcome> {
         let (old, new) = defaults();
-        connector.check_types(Some(&old))?;
-        let mut out = connector.into_outcome();
+        let mut out = connector.into_checked_outcome(&old)?;
         let config = out.configuration_mut();
         configuration::rename(config, "github_token", "token", &new)?;
         configuration::set(config, "data_source", Value::String(CLOUD.into()), &new)?;

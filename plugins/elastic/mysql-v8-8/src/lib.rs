@@ -30,8 +30,7 @@ impl ConnectorMigration for MysqlV8_8 {
 
     fn migrate(connector: Connector) -> Result<ConnectorOutcome> {
         let (old, new) = defaults();
-        connector.check_types(Some(&old))?;
-        let mut out = connector.into_outcome();
+        let mut out = connector.into_checked_outcome(&old)?;
         let config = out.configuration_mut();
         let databases = configuration::value(config, "database").cloned();
         configuration::invert(config, "ssl_disabled", "ssl_enabled", &new)?;

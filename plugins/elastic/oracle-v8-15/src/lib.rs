@@ -29,8 +29,7 @@ impl ConnectorMigration for OracleV8_15 {
 
     fn migrate(connector: Connector) -> Result<ConnectorOutcome> {
         let (old, new) = defaults();
-        connector.check_types(Some(&old))?;
-        let mut out = connector.into_outcome();
+        let mut out = connector.into_checked_outcome(&old)?;
         let config = out.configuration_mut();
         if configuration::rename(config, "database", "sid", &new)? {
             configuration::set(config, "connection_source", Value::String("sid".into()), &new)?;

@@ -51,6 +51,13 @@ impl Connector {
         })
     }
 
+    /// Checks the values against `old` (the version the connector is at, see
+    /// [`check_types`](Self::check_types)) and starts an outcome from the document.
+    pub fn into_checked_outcome(self, old: &Defaults) -> Result<ConnectorOutcome> {
+        self.check_types(Some(old))?;
+        Ok(self.into_outcome())
+    }
+
     /// Starts an outcome that leaves the document as it is.
     pub fn into_outcome(self) -> ConnectorOutcome {
         ConnectorOutcome { id: self.id, document: self.document, actions: Vec::new(), notes: Vec::new() }
