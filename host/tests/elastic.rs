@@ -231,3 +231,27 @@ fn an_elastic_connector_is_pinned_in_the_settings() {
     assert_eq!(by_id["reporting-mysql"], "pinned");
     assert_eq!(by_id["crm-mysql"], "needs-opt-in");
 }
+
+#[test]
+fn a_new_elastic_plugin_builds_and_passes_its_fixture_and_its_own_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = cutover_in_workspace(BIN, &["plugin", "new", "elastic/box", "9.1.0", "--dir", dir.path().to_str().unwrap()]).expect(0);
+    let crate_dir = dir.path().join("elastic-box-v9-1");
+    assert!(run.stdout.contains("Created"), "{}", run.stdout);
+    let lib = std::fs::read_to_string(crate_dir.join("src/lib.rs")).unwrap();
+    assert!(lib.contains("impl ConnectorMigration for Plugin") && lib.contains("export_connector!(Plugin)"), "{lib}");
+    let run = cutover_in_workspace(BIN, &["plugin", "test", crate_dir.to_str().unwrap()]).expect(0);
+    assert!(run.stdout.contains("elastic/box >=9.0.0, <9.1.0 → 9.1.0") && run.stdout.contains("1 case(s): 1 passed, 0 failed"), "{}", run.stdout);
+    let native = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["test", "--quiet", "--manifest-path"])
+        .arg(crate_dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(cutover_tests::plugin_target_dir().with_file_name("scaffold"))
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_MAKEFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(native.status.success(), "{}", String::from_utf8_lossy(&native.stderr));
+}
