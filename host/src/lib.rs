@@ -6,8 +6,9 @@
 //! chain of versions from where the connection is to where the fleet wants it
 //! ([`policy`]), runs each step's plugin in a sandbox that grants nothing ([`sandbox`]),
 //! shows the result as a plan ([`plan`]), and applies it with a snapshot first and an
-//! atomic write per connection, every step in a ledger ([`apply`], [`ledger`]), so that it
-//! can be rolled back byte for byte ([`rollback`]).
+//! atomic write per connection, every step in a ledger ([`write`], [`ledger`]), so that it
+//! can be rolled back byte for byte ([`write::rollback`]). Where the documents live (a
+//! directory, a PostgreSQL database shared by several hosts) is the [`store`]'s business.
 //!
 //! A document is an Airbyte connection or an Elastic connector ([`document`]); Elastic's
 //! versions, upgrade order and sync jobs are in [`elastic`].
@@ -32,10 +33,8 @@ pub mod plan;
 pub mod policy;
 pub mod registry;
 pub mod ledger;
-pub mod lock;
-pub mod apply;
-pub mod journal;
-pub mod rollback;
+pub mod write;
+pub mod transfer;
 pub mod trust;
 pub mod specs;
 pub mod author;

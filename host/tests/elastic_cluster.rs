@@ -61,21 +61,21 @@ fn migrated_in_a_directory() -> Vec<(String, Vec<u8>, Vec<u8>)> {
     let before = fleet.documents();
     cutover(BIN, fleet.path(), &["apply", "--all"]).expect(0);
     let after = fleet.documents();
-    before.into_iter().map(|(k, b)| (k.clone(), b, after[&k].clone())).collect()
+    before.into_iter().map(|(k, b)| (k.trim_end_matches(".json").to_owned(), b, after[&k].clone())).collect()
 }
 
 #[test]
 fn reads_each_connector_as_the_directory_fleet_holds_it() {
     let (_double, cluster) = cluster();
     let keys = cluster.keys().unwrap();
-    assert_eq!(keys, ["crm-mysql.json", "inventory-mysql.json", "orders-mysql.json", "reporting-mysql.json"]);
+    assert_eq!(keys, ["crm-mysql", "inventory-mysql", "orders-mysql", "reporting-mysql"]);
     for key in &keys {
-        let file = std::fs::read(root().join("examples/elastic-fleet/connections").join(key)).unwrap();
+        let file = std::fs::read(root().join("examples/elastic-fleet/connections").join(format!("{key}.json"))).unwrap();
         assert_eq!(String::from_utf8(cluster.read(key).unwrap()).unwrap(), String::from_utf8(file).unwrap(), "{key}");
     }
-    assert_eq!(cluster.display_key("crm-mysql.json"), "connector crm-mysql");
+    assert_eq!(cluster.display_key("crm-mysql"), "connector crm-mysql");
     assert!(cluster.summary().starts_with("Elasticsearch http://127.0.0.1:"));
-    let missing = cluster.read("nope.json").unwrap_err();
+    let missing = cluster.read("nope").unwrap_err();
     assert!(matches!(missing.downcast_ref::<StoreError>(), Some(StoreError::NotFound { .. })), "{missing:#}");
 }
 
@@ -100,7 +100,7 @@ fn writes_the_planned_migration_in_the_servers_order_and_rolls_it_back_byte_for_
     let mut writer = cluster.writer().unwrap();
     for (key, before, after) in &migrations {
         assert_eq!(text(&cluster.read(key).unwrap()), text(before), "{key}: the plan's input is what the cluster holds");
-        let write = Write { key, before, after, actions: &[] };
+        let write = Write { key, before, after };
         let mut replaced = Vec::new();
         let results = writer.write_batch(&[write], &mut |i| replaced.push(i));
         assert!(results[0].is_ok(), "{key}: {:#}", results[0].as_ref().unwrap_err());
@@ -116,7 +116,7 @@ fn writes_the_planned_migration_in_the_servers_order_and_rolls_it_back_byte_for_
 
     // Rollback: each snapshot written back the same way.
     for (key, before, after) in &migrations {
-        let results = writer.write_batch(&[Write { key, before: after, after: before, actions: &[] }], &mut |_| {});
+        let results = writer.write_batch(&[Write { key, before: after, after: before }], &mut |_| {});
         assert!(results[0].is_ok(), "{key}: {:#}", results[0].as_ref().unwrap_err());
         assert_eq!(text(&cluster.read(key).unwrap()), text(before), "{key}: restored byte for byte");
     }
@@ -130,7 +130,7 @@ fn writes_the_planned_migration_in_the_servers_order_and_rolls_it_back_byte_for_
 fn a_connector_changed_since_the_plan_or_during_the_write_is_a_conflict() {
     let (double, cluster) = cluster();
     let migrations = migrated_in_a_directory();
-    let (key, before, after) = migrations.iter().find(|(k, ..)| k == "inventory-mysql.json").unwrap();
+    let (key, before, after) = migrations.iter().find(|(k, ..)| k == "inventory-mysql").unwrap();
     let mut writer = cluster.writer().unwrap();
 
     // Changed before: nothing is sent.
@@ -138,7 +138,7 @@ fn a_connector_changed_since_the_plan_or_during_the_write_is_a_conflict() {
     changed["name"] = json!("Inventory (renamed)");
     double.put_connector(&changed);
     let sent = double.calls().len();
-    let result = writer.write_batch(&[Write { key, before, after, actions: &[] }], &mut |_| panic!("not replaced"));
+    let result = writer.write_batch(&[Write { key, before, after }], &mut |_| panic!("not replaced"));
     let err = result.into_iter().next().unwrap().unwrap_err();
     assert!(matches!(err.downcast_ref::<StoreError>(), Some(StoreError::Conflict { .. })), "{err:#}");
     assert!(double.calls()[sent..].iter().all(|c| c == "get" || c.ends_with("_list") || c == "connector.get"), "only reads: {:?}", &double.calls()[sent..]);
@@ -147,11 +147,11 @@ fn a_connector_changed_since_the_plan_or_during_the_write_is_a_conflict() {
     let original = serde_json::from_slice::<Value>(before).unwrap();
     double.put_connector(&original);
     double.inject("connector.update_pipeline", Fault::WriteBefore { connector: "inventory-mysql".into(), field: "last_seen".into(), value: json!("2026-01-01T00:00:00Z") });
-    let result = writer.write_batch(&[Write { key, before, after, actions: &[] }], &mut |_| {});
+    let result = writer.write_batch(&[Write { key, before, after }], &mut |_| {});
     let err = result.into_iter().next().unwrap().unwrap_err();
     assert!(matches!(err.downcast_ref::<StoreError>(), Some(StoreError::Conflict { detail, .. }) if detail.contains("_seq_no")), "{err:#}");
     // Settling finds a part that is neither old nor new: someone else's.
-    let settled = writer.settle(&Write { key, before, after, actions: &[] }).unwrap();
+    let settled = writer.settle(&Write { key, before, after }).unwrap();
     assert_eq!(settled, Settled::Conflict);
 }
 
@@ -159,30 +159,30 @@ fn a_connector_changed_since_the_plan_or_during_the_write_is_a_conflict() {
 fn a_write_cut_part_way_is_finished_at_the_next_run() {
     let (double, cluster) = cluster();
     let migrations = migrated_in_a_directory();
-    let (key, before, after) = migrations.iter().find(|(k, ..)| k == "crm-mysql.json").unwrap();
+    let (key, before, after) = migrations.iter().find(|(k, ..)| k == "crm-mysql").unwrap();
     let mut writer = cluster.writer().unwrap();
     double.inject("connector.update_pipeline", Fault::Unavailable);
     double.inject("connector.update_pipeline", Fault::Unavailable);
-    let result = writer.write_batch(&[Write { key, before, after, actions: &[] }], &mut |_| panic!("not replaced"));
+    let result = writer.write_batch(&[Write { key, before, after }], &mut |_| panic!("not replaced"));
     let err = result.into_iter().next().unwrap().unwrap_err();
     assert!(matches!(err.downcast_ref::<StoreError>(), Some(StoreError::Partial { .. })), "{err:#}");
     let held = cluster.read(key).unwrap();
     assert!(&held != before && &held != after, "part of it is written");
-    assert_eq!(writer.settle(&Write { key, before, after, actions: &[] }).unwrap(), Settled::Written);
+    assert_eq!(writer.settle(&Write { key, before, after }).unwrap(), Settled::Written);
     assert_eq!(text(&cluster.read(key).unwrap()), text(after));
 }
 
 #[test]
 fn a_change_the_api_cannot_write_is_refused_before_anything_is_sent() {
     let (double, cluster) = cluster();
-    let key = "orders-mysql.json";
+    let key = "orders-mysql";
     let before = cluster.read(key).unwrap();
     let mut after: Value = serde_json::from_slice(&before).unwrap();
     after["index_name"] = json!("search-orders-v2");
     let after = cutover::elastic::connector::pretty_with_newline(after.as_object().unwrap());
     let sent = double.calls().len();
     let mut writer = cluster.writer().unwrap();
-    let err = writer.write_batch(&[Write { key, before: &before, after: &after, actions: &[] }], &mut |_| {}).into_iter().next().unwrap().unwrap_err();
+    let err = writer.write_batch(&[Write { key, before: &before, after: &after }], &mut |_| {}).into_iter().next().unwrap().unwrap_err();
     assert!(format!("{err:#}").contains("index_name") && format!("{err:#}").contains("nothing was sent"), "{err:#}");
     assert_eq!(double.calls().len(), sent);
 }

@@ -20,7 +20,6 @@ use crate::ledger::Ledger;
 use anyhow::Result;
 use semver::Version;
 use std::collections::HashMap;
-use std::path::Path;
 
 /// Where a document's version comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,14 +39,12 @@ pub struct Versions {
 }
 
 impl Versions {
-    /// The declared version and, if the fleet has a ledger, what it records.
-    pub fn load(declared: Option<Version>, ledger: &Path) -> Result<Self> {
+    /// The declared version and what the fleet's ledger records.
+    pub fn load(declared: Option<Version>, ledger: &dyn Ledger) -> Result<Self> {
         let mut written = HashMap::new();
-        if ledger.exists() {
-            for (key, version, run) in Ledger::open(ledger)?.versions_written()? {
-                if let Ok(v) = Version::parse(&version) {
-                    written.insert(key, (v, run));
-                }
+        for (key, version, run) in ledger.versions_written()? {
+            if let Ok(v) = Version::parse(&version) {
+                written.insert(key, (v, run));
             }
         }
         Ok(Self { declared, written })

@@ -34,13 +34,12 @@ impl ElasticDocuments {
         Ok(Self { client: Client::new(settings)? })
     }
 
-    /// A document key is the connector's id, as the file name of a directory fleet's
-    /// document would be: `<id>.json`.
+    /// A document key is the connector's id, as a directory fleet's key is its file's name.
     fn id_of(&self, key: &str) -> Result<String> {
-        match key.strip_suffix(".json") {
-            Some(id) if !id.is_empty() => Ok(id.to_owned()),
-            _ => bail!("{key:?} is not a connector key (<connector id>.json)"),
+        if key.is_empty() {
+            bail!("an empty key names no connector");
         }
+        Ok(key.to_owned())
     }
 
     fn display_key_of(&self, id: &str) -> String {
@@ -78,7 +77,7 @@ impl Documents for ElasticDocuments {
             let results = page["results"].as_array().cloned().unwrap_or_default();
             for c in &results {
                 if let Some(id) = c["id"].as_str() {
-                    keys.push(format!("{id}.json"));
+                    keys.push(id.to_owned());
                 }
             }
             from += results.len();
