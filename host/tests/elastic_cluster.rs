@@ -8,19 +8,18 @@
 use cutover::store::elastic::ElasticDocuments;
 use cutover::store::{Documents, Settled, StoreError, Write};
 use cutover_doubles::elastic::{ElasticDouble, Fault};
-use cutover_tests::{Fleet, cutover, root};
+use cutover_tests::{Fleet, cutover, cutover_with_env, root};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 
-/// A double holding the example fleet's connectors and their jobs, and the backend on it.
-fn cluster() -> (ElasticDouble, ElasticDocuments) {
+/// A double holding the example fleet's connectors and their jobs, with the API key it
+/// takes and the environment variable (of this test's own) holding it.
+fn double() -> (ElasticDouble, String, String) {
     static N: AtomicUsize = AtomicUsize::new(0);
     let key = format!("test-key-{}", N.fetch_add(1, Ordering::SeqCst));
     let var = format!("CUTOVER_TEST_ELASTIC_KEY_{key}").replace('-', "_").to_uppercase();
-    // SAFETY: each test sets a variable of its own, read once when the backend opens.
-    unsafe { std::env::set_var(&var, &key) };
     let double = ElasticDouble::start(&key).unwrap();
     for doc in example_documents() {
         double.put_connector(&doc);
@@ -28,8 +27,39 @@ fn cluster() -> (ElasticDouble, ElasticDocuments) {
             double.queue_job(doc["id"].as_str().unwrap(), job["job_type"].as_str().unwrap(), job["trigger_method"].as_str().unwrap(), job["status"].as_str().unwrap());
         }
     }
+    (double, key, var)
+}
+
+/// The double and the backend on it.
+fn cluster() -> (ElasticDouble, ElasticDocuments) {
+    let (double, key, var) = double();
+    // SAFETY: each test sets a variable of its own, read once when the backend opens.
+    unsafe { std::env::set_var(&var, &key) };
     let settings = toml::from_str(&format!("url = \"{}\"\napi_key_env = \"{var}\"\ntimeout_ms = 5000\nattempts = 2\n", double.url())).unwrap();
     (double, ElasticDocuments::open(&settings).unwrap())
+}
+
+/// A fleet directory whose documents are the double's connectors: the example fleet's
+/// settings with the stack upgraded and `[elastic] url`, its plugins and specs.
+fn cluster_fleet(double: &ElasticDouble, var: &str) -> Fleet {
+    let settings = std::fs::read_to_string(root().join("examples/elastic-fleet/cutover.toml"))
+        .unwrap()
+        .replace("target = \"9.0.0\"", &format!("target = \"9.0.0\"\nurl = \"{}\"\napi_key_env = \"{var}\"\nattempts = 2", double.url()))
+        .replace("elasticsearch = \"8.7.0\"", "elasticsearch = \"9.0.0\"")
+        .replace("kibana = \"8.7.0\"", "kibana = \"9.0.0\"")
+        .replace("enterprise_search = \"8.7.0\"", "enterprise_search = \"none\"");
+    let fleet = Fleet::new(&settings);
+    std::fs::remove_dir(fleet.path().join("connections")).unwrap();
+    for p in ["elastic-mysql-v8-8", "elastic-pipeline-v9"] {
+        fleet.add_plugin(p);
+    }
+    fleet.add_elastic_specs();
+    fleet
+}
+
+/// Every connector as the cluster holds it now, by id.
+fn held(cluster: &ElasticDocuments) -> Vec<(String, String)> {
+    cluster.keys().unwrap().into_iter().map(|k| (k.clone(), text(&cluster.read(&k).unwrap()))).collect()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -198,4 +228,69 @@ fn the_api_key_comes_from_the_environment_and_is_never_shown() {
     let wrong: cutover::elastic::ElasticSettings = toml::from_str(&format!("url = \"{}\"\napi_key_env = \"CUTOVER_TEST_WRONG_KEY\"\n", double.url())).unwrap();
     let err = format!("{:#}", ElasticDocuments::open(&wrong).unwrap().keys().unwrap_err());
     assert!(err.contains("manage_connector") && !err.contains("not-the-key"), "{err}");
+}
+
+#[test]
+fn a_fleet_on_a_cluster_plans_applies_once_and_rolls_back_through_the_cli() {
+    let (double, key, var) = double();
+    let fleet = cluster_fleet(&double, &var);
+    let env = [(var.as_str(), key.as_str())];
+    let run = |args: &[&str], code: i32| cutover_with_env(BIN, fleet.path(), args, &env).expect(code);
+    // SAFETY: this test's own variable, for reading the cluster from the test itself.
+    unsafe { std::env::set_var(&var, &key) };
+    let settings = toml::from_str(&format!("url = \"{}\"\napi_key_env = \"{var}\"\n", double.url())).unwrap();
+    let cluster = ElasticDocuments::open(&settings).unwrap();
+    let before = held(&cluster);
+
+    let plan = run(&["plan", "--all", "--json"], 0).json();
+    let statuses: Vec<(&str, &str)> = plan["connections"].as_array().unwrap().iter().map(|c| (c["id"].as_str().unwrap(), c["status"].as_str().unwrap())).collect();
+    assert_eq!(statuses, [("crm-mysql", "migrate"), ("inventory-mysql", "migrate"), ("orders-mysql", "migrate"), ("reporting-mysql", "pinned")]);
+    let text_plan = run(&["plan", "--all"], 0).stdout;
+    assert!(text_plan.contains("for fleet elasticsearch http://127.0.0.1:"), "{text_plan}");
+    assert!(!text_plan.contains("s3cr3t-crm") && !text_plan.contains(&key), "no secret in a plan");
+
+    run(&["apply", "--all"], 0);
+    let crm = double.connector("crm-mysql").unwrap().source;
+    assert_eq!(crm["configuration"]["ssl_enabled"]["value"], true);
+    assert_eq!(crm["pipeline"]["name"], "search-default-ingestion");
+    assert_eq!(crm["status"], "connected");
+    assert!(double.jobs("crm-mysql").iter().all(|j| j.source["status"] == "canceling"));
+    let migrated = held(&cluster);
+
+    // The ledger in the fleet directory knows the cluster's connectors are at 9.0.
+    let again = run(&["plan", "--all", "--json"], 0).json();
+    assert!(again["connections"].as_array().unwrap().iter().filter(|c| c["id"] != "reporting-mysql").all(|c| c["status"] == "up-to-date"), "{again}");
+    assert!(run(&["apply", "--all"], 0).stdout.contains("No changes"));
+    assert_eq!(held(&cluster), migrated);
+
+    run(&["rollback"], 0);
+    let restored = held(&cluster);
+    for ((k, a), (_, b)) in restored.iter().zip(&before) {
+        assert_eq!(a, b, "{k}: restored byte for byte");
+    }
+    assert!(!std::fs::read_to_string(fleet.path().join("cutover.toml")).unwrap().contains(&key), "the key is never stored");
+}
+
+#[test]
+fn an_apply_cut_part_way_is_finished_by_the_next_run() {
+    let (double, key, var) = double();
+    let fleet = cluster_fleet(&double, &var);
+    let env = [(var.as_str(), key.as_str())];
+    // The cluster goes away in the middle of the first connector's write, for both attempts.
+    double.inject("connector.update_pipeline", Fault::Unavailable);
+    double.inject("connector.update_pipeline", Fault::Unavailable);
+    let first = cutover_with_env(BIN, fleet.path(), &["apply", "--all"], &env).expect(1);
+    assert!(first.stdout.contains("crm-mysql") && (first.stdout.contains("written only in part") || first.stderr.contains("written only in part")), "{}\n{}", first.stdout, first.stderr);
+    let cut = double.connector("crm-mysql").unwrap().source;
+    assert_eq!(cut["configuration"]["ssl_enabled"]["value"], true, "the configuration went through");
+    assert_eq!(cut["pipeline"]["name"], "ent-search-generic-ingestion", "the pipeline did not");
+    // The next run finishes it before anything else, and the connector is not migrated twice.
+    let second = cutover_with_env(BIN, fleet.path(), &["apply", "--all"], &env).expect(0);
+    assert!(second.stdout.contains("Settled 1 write(s)"), "{}", second.stdout);
+    let done = double.connector("crm-mysql").unwrap().source;
+    assert_eq!(done["pipeline"]["name"], "search-default-ingestion");
+    assert_eq!(done["status"], "connected");
+    let history = cutover_with_env(BIN, fleet.path(), &["history", "--json"], &env).expect(0).json();
+    let crm_writes = history.as_array().unwrap().iter().flat_map(|r| r["changes"].as_array().unwrap().iter()).filter(|c| c["connection_id"] == "crm-mysql" && c["state"] == "written").count();
+    assert_eq!(crm_writes, 1, "written once: {history}");
 }

@@ -477,6 +477,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if join.is_some() {
                 bail!("--join works on fleets shared in PostgreSQL; {} is not one", loaded.fleet.documents().summary());
             }
+            // The writer settles what an interrupted run left before anything is planned: a
+            // write an API backend cut part-way is finished first, not planned from half-done.
+            let mut writer = write::open(&loaded.fleet, "apply")?;
             let (plan, connections) = match &saved {
                 Some(path) => loaded.checked_plan(path)?,
                 None => loaded.plan_to_apply(&select)?,
@@ -484,7 +487,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(reason) = apply::refusal(&plan) {
                 bail!("{reason}");
             }
-            let mut writer = write::open(&loaded.fleet, "apply")?;
             let bar = progress_bar(connections.iter().filter(|c| c.status.writes()).count() as u64, "applying");
             let planner = loaded.planner(&plan.options, true);
             let migrate = |c: &ConnectionPlan| Ok(planner.plan_entry(&loaded.fleet.read(&c.key)?));
