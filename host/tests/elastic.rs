@@ -4,7 +4,7 @@
 //! once, rolled back byte for byte; chains that hand over to a new service type; and bad
 //! documents refused before anything is written.
 
-use cutover_tests::{Fleet, cutover, cutover_in_workspace, elastic_plugin_crates, plugin, root};
+use cutover_tests::{Fleet, cutover, cutover_in_workspace, elastic_plugin_crates, golden_failures, plugin, root};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -65,21 +65,7 @@ fn every_elastic_plugin_passes_its_golden_fixtures_against_both_versions_default
     plugin("elastic-mysql-v8-8"); // builds every plugin once, up front
     let crates = elastic_plugin_crates();
     assert_eq!(crates.len(), ELASTIC_PLUGINS.len(), "plugins/elastic holds the five migrations");
-    let mut failures = Vec::new();
-    for dir in &crates {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let run = cutover_in_workspace(BIN, &["plugin", "test", dir.to_str().unwrap()]);
-        let cases = std::fs::read_dir(dir.join("fixtures")).unwrap().filter(|e| e.as_ref().unwrap().path().join("input.json").is_file()).count();
-        if run.code != 0 {
-            failures.push(format!("{name}: exit {}\n{}{}", run.code, run.stdout, run.stderr));
-        } else if cases < 2 {
-            failures.push(format!("{name}: {cases} golden case(s); every plugin needs at least two"));
-        } else if !run.stdout.contains("migrated configs checked against the default configurations in") {
-            failures.push(format!("{name}: no target defaults (package.metadata.cutover.target-spec)"));
-        } else if !run.stdout.contains(&format!("{cases} case(s): {cases} passed, 0 failed")) {
-            failures.push(format!("{name}: not every case ran:\n{}", run.stdout));
-        }
-    }
+    let failures = golden_failures(BIN, &crates, "migrated configs checked against the default configurations in");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 

@@ -378,6 +378,30 @@ pub fn cutover_in_workspace(bin: &str, args: &[&str]) -> Run {
     Run::of(out)
 }
 
+/// What is wrong with each plugin crate's golden fixtures, by `cutover plugin test` (the
+/// binary at `bin`): a failing case, fewer than two cases, or no target spec (whose line in
+/// the output starts with `checked`).
+pub fn golden_failures(bin: &str, crates: &[PathBuf], checked: &str) -> Vec<String> {
+    let mut failures = Vec::new();
+    for dir in crates {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let run = cutover_in_workspace(bin, &["plugin", "test", dir.to_str().unwrap()]);
+        let cases = std::fs::read_dir(dir.join("fixtures"))
+            .map(|d| d.filter(|e| e.as_ref().unwrap().path().join("input.json").is_file()).count())
+            .unwrap_or(0);
+        if run.code != 0 {
+            failures.push(format!("{name}: exit {}\n{}{}", run.code, run.stdout, run.stderr));
+        } else if cases < 2 {
+            failures.push(format!("{name}: {cases} golden case(s); every plugin needs at least two"));
+        } else if !run.stdout.contains(checked) {
+            failures.push(format!("{name}: no target spec (package.metadata.cutover.target-spec)"));
+        } else if !run.stdout.contains(&format!("{cases} case(s): {cases} passed, 0 failed")) {
+            failures.push(format!("{name}: not every case ran:\n{}", run.stdout));
+        }
+    }
+    failures
+}
+
 /// Starts the `cutover` binary without waiting for it (its output piped).
 pub fn spawn_cutover(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
     command(bin, fleet, args, env, &std::env::temp_dir())
