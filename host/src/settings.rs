@@ -14,6 +14,7 @@
 //! timeout_ms = 10000
 //! ```
 
+use crate::elastic::ElasticSettings;
 use crate::sandbox::Limits;
 use crate::trust::Trust;
 use anyhow::{Context, Result};
@@ -39,6 +40,9 @@ pub struct Settings {
     /// Which plugins may run.
     #[serde(default)]
     pub trust: Trust,
+    /// Elastic connectors: the connectors service version, the stack, the target, pins.
+    #[serde(default)]
+    pub elastic: ElasticSettings,
     /// Where documents and the ledger live, when not in this directory.
     #[serde(default)]
     pub store: StoreSettings,

@@ -176,7 +176,7 @@ fn status_and_plugins_commands() {
 
     let list = cutover(&fleet, &["plugins", "list", "--json"]).expect(0).json();
     assert_eq!(list[1]["manifest"]["produces"], "2.0.0");
-    assert_eq!(list[1]["contract"], "1.1.0", "plugins built with the SDK use the newest contract");
+    assert_eq!(list[1]["contract"], cutover::sandbox::wit::latest::VERSION, "plugins built with the SDK use the newest contract");
     let inspect = cutover(&fleet, &["plugins", "inspect", "source_pinterest_v2"]).expect(0).stdout;
     assert!(inspect.contains("scoped to:     ad_account_analytics, ad_analytics"), "{inspect}");
     assert!(inspect.contains("precondition:  platform >=0.50.0"), "{inspect}");

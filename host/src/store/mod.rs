@@ -12,8 +12,13 @@
 //! - [`postgres`]: documents, ledger, snapshots and the work queue of runs shared by several
 //!   hosts, in one database, where a batch of writes and its ledger rows commit in one
 //!   transaction, so there is nothing to settle after a crash.
+//! - [`elastic`]: the connectors of an Elasticsearch cluster, through its Connector API, each
+//!   write several requests guarded by the index's `_seq_no`; the ledger in SQLite beside the
+//!   settings, journaled like the directory's, and a write cut part-way finished at the next
+//!   run.
 
 pub mod directory;
+pub mod elastic;
 pub mod postgres;
 
 use crate::settings::Settings;
@@ -98,6 +103,10 @@ pub enum StoreError {
     Conflict { key: String, detail: String },
     #[error("the fleet's store is unavailable: {detail}")]
     Unavailable { detail: String },
+    /// The write stopped part-way and the document holds part of the new one: its intent
+    /// stays, and the next run finishes it ([`DocumentWriter::settle`]).
+    #[error("{key} was written only in part ({detail}); the next run finishes it")]
+    Partial { key: String, detail: String },
 }
 
 /// A fleet's backend: where its documents live and where its ledger is kept, which
@@ -117,15 +126,20 @@ pub enum LedgerHome {
 }
 
 /// The backend a fleet's settings choose: PostgreSQL when `[store] url` (or `--fleet
-/// postgres://…`) names a database, else the `connections/` directory under `root`, with
-/// the ledger in `state_dir`.
+/// postgres://…`) names a database, an Elasticsearch cluster when `[elastic] url` does,
+/// else the `connections/` directory under `root`, with the ledger in `state_dir`.
 pub fn open(root: &Path, state_dir: &Path, settings: &Settings) -> Result<Backend> {
-    match &settings.store.url {
-        Some(url) => {
+    match (&settings.store.url, &settings.elastic.url) {
+        (Some(_), Some(_)) => anyhow::bail!("cutover.toml names both a database ([store] url) and a cluster ([elastic] url); a fleet's documents live in one place"),
+        (Some(url), None) => {
             let fleet = Arc::new(postgres::PgFleet::connect(url, &settings.store)?);
             Ok(Backend { documents: fleet.clone(), ledger: LedgerHome::Postgres(fleet) })
         }
-        None => Ok(Backend {
+        (None, Some(_)) => Ok(Backend {
+            documents: Arc::new(elastic::ElasticDocuments::open(&settings.elastic)?),
+            ledger: LedgerHome::Sqlite(state_dir.join("ledger.sqlite")),
+        }),
+        (None, None) => Ok(Backend {
             documents: Arc::new(directory::DirDocuments::open(&root.join("connections"))?),
             ledger: LedgerHome::Sqlite(state_dir.join("ledger.sqlite")),
         }),

@@ -15,7 +15,7 @@ use crate::fleet::Fleet;
 use crate::ledger::sqlite::SqliteLedger;
 use crate::ledger::{Ledger, NewChange, NewFailure, RunKind};
 use crate::registry::sha256_hex;
-use crate::store::{DocumentWriter, Settled, Write};
+use crate::store::{DocumentWriter, Settled, StoreError, Write};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 
@@ -104,8 +104,14 @@ impl Writer for Journaled<'_> {
         }
         let writes: Vec<Write> = changes.iter().map(|c| Write { key: c.key, before: c.before, after: c.after }).collect();
         let results = self.documents.write_batch(&writes, &mut |_| failpoint("after-write"));
-        let marks: Vec<(i64, &str)> =
-            ids.iter().zip(&results).map(|(id, r)| (*id, if r.is_ok() { "written" } else { "aborted" })).collect();
+        // A write cut part-way keeps its intent, for the next run to finish.
+        let partial = |r: &Result<()>| r.as_ref().err().is_some_and(|e| matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Partial { .. })));
+        let marks: Vec<(i64, &str)> = ids
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| !partial(r))
+            .map(|(id, r)| (*id, if r.is_ok() { "written" } else { "aborted" }))
+            .collect();
         self.ledger.mark(&marks)?;
         Ok(ids
             .into_iter()

@@ -437,8 +437,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let today = cutover::ledger::now()[..10].to_owned();
             let mut summary = cutover::plan::Summary::default();
             let mut waiting = Vec::new();
+            let mut elastic = false;
             planner.plan_each(&selection, |c| {
                 bar.inc(1);
+                elastic |= c.connector.as_deref().is_some_and(|n| n.starts_with(cutover::elastic::PREFIX));
                 *summary.0.entry(c.status).or_default() += 1;
                 if c.status == cutover::plan::Status::NeedsOptIn {
                     waiting.push(c.id.clone());
@@ -459,7 +461,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             match json_out {
                 Some(j) => j.finish_to(&mut terminal)?,
                 None => {
-                    write!(terminal, "{}", render::plan_footer(&summary, selection.len(), &waiting))?;
+                    write!(terminal, "{}", render::plan_footer(&summary, selection.len(), &waiting, elastic))?;
                     if let Some(path) = &out {
                         writeln!(terminal, "\nSaved the plan to {}. Apply it with: cutover apply {}", path.display(), path.display())?;
                     }
@@ -477,6 +479,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if join.is_some() {
                 bail!("--join works on fleets shared in PostgreSQL; {} is not one", loaded.fleet.documents().summary());
             }
+            // The writer settles what an interrupted run left before anything is planned: a
+            // write an API backend cut part-way is finished first, not planned from half-done.
+            let mut writer = write::open(&loaded.fleet, "apply")?;
             let plan = match &saved {
                 Some(path) => loaded.checked_plan(path)?,
                 None => loaded.plan_to_apply(&select)?,
@@ -484,7 +489,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(reason) = apply::refusal(&plan) {
                 bail!("{reason}");
             }
-            let mut writer = write::open(&loaded.fleet, "apply")?;
             let bar = progress_bar(plan.connections.iter().filter(|c| c.status.writes()).count() as u64, "applying");
             let planner = loaded.planner(&plan.options, true);
             let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);

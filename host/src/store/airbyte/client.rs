@@ -1,0 +1,170 @@
+//! Calls to the Configuration API: `POST {base}/v1/<family>/<method>` with a JSON body,
+//! retried with backoff where a retry is safe and useful.
+//!
+//! A live service fails in passing: a 5xx, a timeout, a connection dropped by a restarting
+//! pod. Those are retried (up to `retries` attempts, with exponential backoff and jitter); a
+//! `423` (a state write while a sync runs) is retried until `sync_wait_ms` has passed; any
+//! other answer is final and comes back as an [`ApiError`] naming the endpoint and the
+//! server's message. Every write cutover sends is safe to repeat (the writer makes them so),
+//! which is what lets a request whose answer was lost be sent again.
+//!
+//! Request and response bodies are never logged: they hold configs, and configs hold secrets.
+
+use super::settings::AirbyteSettings;
+use anyhow::Result;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A call that did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The server answered, and refused.
+    #[error("{endpoint} answered {status}: {message}")]
+    Refused { endpoint: String, status: u16, message: String },
+    /// No usable answer after every attempt.
+    #[error("{endpoint}: {detail} (after {attempts} attempt(s))")]
+    Unavailable { endpoint: String, detail: String, attempts: u32 },
+}
+
+impl ApiError {
+    /// The status of a refusal.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Refused { status, .. } => Some(*status),
+            ApiError::Unavailable { .. } => None,
+        }
+    }
+}
+
+/// The API of one deployment.
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    authorization: Option<String>,
+    retries: u32,
+    backoff: Duration,
+    sync_wait: Duration,
+    requests: AtomicU64,
+}
+
+/// What one attempt gave.
+enum Attempt {
+    Done(Option<Value>),
+    Retry(String),
+    Final(ApiError),
+}
+
+impl Client {
+    pub fn new(settings: &AirbyteSettings) -> Result<Self> {
+        settings.check()?;
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_millis(settings.timeout_ms)))
+            .http_status_as_error(false)
+            .max_idle_connections(settings.concurrency * 4 + 8)
+            .max_idle_connections_per_host(settings.concurrency * 4 + 8)
+            .user_agent(concat!("cutover/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Self {
+            agent: config.into(),
+            base: settings.url.trim_end_matches('/').to_owned(),
+            authorization: settings.authorization()?,
+            retries: settings.retries,
+            backoff: Duration::from_millis(settings.backoff_ms),
+            sync_wait: Duration::from_millis(settings.sync_wait_ms),
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    /// The base URL, for messages (it holds no credentials: those are headers).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// How many requests were sent (attempts included).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Calls `endpoint` (`sources/get`) with `body`; the answer's JSON, or `None` for an
+    /// answer without a body.
+    pub fn call(&self, endpoint: &str, body: &Value) -> Result<Option<Value>, ApiError> {
+        let started = Instant::now();
+        let bytes = serde_json::to_vec(body).expect("a JSON value serializes");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let detail = match self.attempt(endpoint, &bytes) {
+                Attempt::Done(answer) => {
+                    tracing::debug!(endpoint, attempt, ms = started.elapsed().as_millis() as u64, "called");
+                    return Ok(answer);
+                }
+                Attempt::Final(e) => return Err(e),
+                Attempt::Retry(detail) => detail,
+            };
+            let locked = detail.starts_with("423");
+            let out_of_attempts = if locked { started.elapsed() >= self.sync_wait } else { attempt >= self.retries };
+            if out_of_attempts {
+                return Err(ApiError::Unavailable { endpoint: endpoint.to_owned(), detail, attempts: attempt });
+            }
+            let delay = self.delay(attempt);
+            tracing::warn!(endpoint, attempt, %detail, delay_ms = delay.as_millis() as u64, "retrying");
+            std::thread::sleep(delay);
+        }
+    }
+
+    fn attempt(&self, endpoint: &str, body: &[u8]) -> Attempt {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let url = format!("{}/v1/{endpoint}", self.base);
+        let mut request = self.agent.post(&url).header("Content-Type", "application/json").header("Accept", "application/json");
+        if let Some(auth) = &self.authorization {
+            request = request.header("Authorization", auth);
+        }
+        let mut response = match request.send(body) {
+            Ok(r) => r,
+            Err(e) => return Attempt::Retry(transport(&e)),
+        };
+        let status = response.status().as_u16();
+        let text = match response.body_mut().with_config().limit(u64::MAX).read_to_vec() {
+            Ok(t) => t,
+            Err(e) => return Attempt::Retry(format!("reading the answer: {}", transport(&e))),
+        };
+        let json = if text.is_empty() { None } else { serde_json::from_slice::<Value>(&text).ok() };
+        match status {
+            200..=299 => match (text.is_empty(), json) {
+                (true, _) => Attempt::Done(None),
+                (false, Some(v)) => Attempt::Done(Some(v)),
+                (false, None) => Attempt::Final(ApiError::Refused { endpoint: endpoint.to_owned(), status, message: "the answer is not JSON".into() }),
+            },
+            423 | 429 | 500 | 502 | 503 | 504 => Attempt::Retry(format!("{status} {}", message(json.as_ref(), &text))),
+            _ => Attempt::Final(ApiError::Refused { endpoint: endpoint.to_owned(), status, message: message(json.as_ref(), &text) }),
+        }
+    }
+
+    /// Exponential backoff with jitter: between half and all of `backoff · 2^(n-1)`, at most 5 s.
+    fn delay(&self, attempt: u32) -> Duration {
+        let full = self.backoff.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(Duration::from_secs(5));
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        full / 2 + full.mul_f64(f64::from(nanos % 1000) / 2000.0)
+    }
+}
+
+/// What went wrong on the wire, without the URL's details.
+fn transport(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(_) => "timed out".into(),
+        ureq::Error::ConnectionFailed => "could not connect".into(),
+        ureq::Error::HostNotFound => "host not found".into(),
+        ureq::Error::Io(io) => format!("connection error: {io}"),
+        other => other.to_string(),
+    }
+}
+
+/// The server's message from an error body (`KnownExceptionInfo.message`), or the start of
+/// the text.
+fn message(json: Option<&Value>, text: &[u8]) -> String {
+    match json.and_then(|j| j.get("message")).and_then(Value::as_str) {
+        Some(m) => m.to_owned(),
+        None => String::from_utf8_lossy(&text[..text.len().min(200)]).into_owned(),
+    }
+}

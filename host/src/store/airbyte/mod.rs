@@ -1,0 +1,351 @@
+//! A running Airbyte deployment as the place a fleet's connections live, through its
+//! Configuration API.
+//!
+//! `[airbyte] url = "https://airbyte.example/api"` in cutover.toml makes cutover plan and
+//! apply against the deployment itself: each connection of the chosen workspaces (and
+//! connectors) is read from the API into one cutover connection document ([`document`]),
+//! planned with the real plugins like any other, and written back through the same API in
+//! the order the server's rules require ([`steps`]), with the snapshot and the intent in the
+//! fleet's ledger first. A write takes several requests and the API has no transactions, so
+//! a write cut part-way is finished at the next run ([`writer`]), and every part of it is
+//! written only if the server does not hold it already.
+//!
+//! One module per concern: [`settings`] (the `[airbyte]` section), [`client`] (HTTP,
+//! retries, typed errors), [`mapping`] (API shapes ↔ protocol shapes), [`document`] (the
+//! document of one connection), [`secrets`] (what masked secrets allow), [`steps`] (the
+//! requests of one write), [`writer`] (writes, concurrency, resuming).
+
+pub mod client;
+pub mod document;
+pub mod mapping;
+pub mod secrets;
+pub mod settings;
+pub mod steps;
+pub mod writer;
+
+use super::{DocumentWriter, Documents, StoreError, Write};
+use crate::migration::Action;
+use anyhow::{Context, Result};
+use client::{ApiError, Client};
+use document::{Parts, Remote};
+use serde_json::{Value, json};
+use settings::AirbyteSettings;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// The connections of an Airbyte deployment.
+pub struct AirbyteDocuments {
+    client: Client,
+    settings: AirbyteSettings,
+    supplied: secrets::Supplied,
+    /// What listing the connections learnt: each connection's source and name. A connection
+    /// never changes source, so this is safe to keep for the process's life.
+    listed: Mutex<HashMap<String, Listed>>,
+    /// Per definition: (docker repository, default version), read once per process.
+    definitions: Mutex<HashMap<String, (String, String)>>,
+    /// Per (definition, version): the spec of a definition's default version.
+    specs: Mutex<HashMap<(String, String), Value>>,
+    /// The deployment's version pins, read once and dropped whenever a write changes one.
+    pins: Mutex<Option<Vec<Value>>>,
+}
+
+#[derive(Clone)]
+struct Listed {
+    source_id: String,
+    name: String,
+    /// How many listed connections read from the same source.
+    sharing: usize,
+}
+
+impl AirbyteDocuments {
+    /// Connects to the deployment `[airbyte]` names (`root` is the fleet's directory, which
+    /// relative paths in the settings start from).
+    pub fn open(root: &Path, settings: &AirbyteSettings) -> Result<Self> {
+        let supplied = match &settings.secrets {
+            Some(path) => secrets::Supplied::read(&root.join(path))?,
+            None => secrets::Supplied::default(),
+        };
+        Ok(Self {
+            client: Client::new(settings)?,
+            settings: settings.clone(),
+            supplied,
+            listed: Mutex::default(),
+            definitions: Mutex::default(),
+            specs: Mutex::default(),
+            pins: Mutex::default(),
+        })
+    }
+
+    /// How many requests this process sent.
+    pub fn requests(&self) -> u64 {
+        self.client.requests()
+    }
+
+    /// Calls an endpoint for a connection; errors name both, as [`StoreError`]s the write path
+    /// can act on.
+    fn call(&self, key: &str, endpoint: &str, body: &Value) -> Result<Option<Value>> {
+        self.client.call(endpoint, body).map_err(|e| {
+            let detail = format!("connection {key}: {e}");
+            match &e {
+                ApiError::Refused { status: 404, .. } => anyhow::Error::new(StoreError::NotFound { key: key.to_owned() }).context(detail),
+                ApiError::Unavailable { .. } => anyhow::Error::new(StoreError::Unavailable { detail }),
+                ApiError::Refused { .. } => anyhow::anyhow!(detail),
+            }
+        })
+    }
+
+    fn answer(&self, key: &str, endpoint: &str, body: &Value) -> Result<Value> {
+        self.call(key, endpoint, body)?.with_context(|| format!("connection {key}: {endpoint} answered without a body"))
+    }
+
+    /// Reads everything one connection's document is made of; the source's requests go out
+    /// at once when its id is known.
+    fn fetch(&self, key: &str, source_hint: Option<&str>) -> Result<Remote> {
+        let known = source_hint.map(str::to_owned).or_else(|| self.lock_listed().get(key).map(|l| l.source_id.clone()));
+        let id = json!({"connectionId": key});
+        let source_body = known.as_ref().map(|source_id| json!({"sourceId": source_id}));
+        let (connection, state, source, version) = std::thread::scope(|scope| {
+            let state = scope.spawn(|| self.answer(key, "state/get", &id));
+            let (connection, source, version) = match &source_body {
+                Some(body) => {
+                    let source = scope.spawn(move || self.answer(key, "sources/get", body));
+                    let version = scope.spawn(move || self.answer(key, "actor_definition_versions/get_for_source", body));
+                    let connection = self.answer(key, "connections/get", &id);
+                    (connection, join(source), join(version))
+                }
+                None => {
+                    let connection = self.answer(key, "connections/get", &id);
+                    let source_id = connection.as_ref().ok().and_then(|c| c.get("sourceId")).and_then(Value::as_str).unwrap_or_default().to_owned();
+                    let body = json!({"sourceId": source_id});
+                    let version = {
+                        let body = body.clone();
+                        scope.spawn(move || self.answer(key, "actor_definition_versions/get_for_source", &body))
+                    };
+                    let source = self.answer(key, "sources/get", &body);
+                    (connection, source, join(version))
+                }
+            };
+            (connection, join(state), source, version)
+        });
+        let (connection, state, source, version) = (connection?, state?, source?, version?);
+        if connection.get("sourceId") != source.get("sourceId") {
+            anyhow::bail!("connection {key} reads from source {}, not {}", connection["sourceId"], source["sourceId"]);
+        }
+        let pin = if version.get("isVersionOverrideApplied").and_then(Value::as_bool) == Some(true) {
+            self.pin_of(key, source["sourceId"].as_str().unwrap_or_default())?
+        } else {
+            None
+        };
+        Ok(Remote { connection, source, version, state, pin })
+    }
+
+    /// The version pin of a source, from the deployment's pins.
+    fn pin_of(&self, key: &str, source_id: &str) -> Result<Option<Value>> {
+        let mut pins = self.pins.lock().expect("pins lock");
+        if pins.is_none() {
+            let list = self.answer(key, "scoped_configuration/list", &json!({"config_key": "connector_version"}))?;
+            *pins = Some(list.get("scopedConfigurations").and_then(Value::as_array).cloned().unwrap_or_default());
+        }
+        Ok(pins
+            .as_ref()
+            .and_then(|all| all.iter().find(|p| p.get("scope_type").and_then(Value::as_str) == Some("actor") && p.get("scope_id").and_then(Value::as_str) == Some(source_id)))
+            .cloned())
+    }
+
+    /// Forgets the pins read, after a write that changed one.
+    fn pins_changed(&self) {
+        *self.pins.lock().expect("pins lock") = None;
+    }
+
+    /// (docker repository, default version) of a definition.
+    fn definition(&self, key: &str, definition_id: &str) -> Result<(String, String)> {
+        if let Some(d) = self.definitions.lock().expect("definitions lock").get(definition_id) {
+            return Ok(d.clone());
+        }
+        let read = self.answer(key, "source_definitions/get", &json!({"sourceDefinitionId": definition_id}))?;
+        let text = |k: &str| read.get(k).and_then(Value::as_str).map(str::to_owned).with_context(|| format!("source definition {definition_id} has no {k}"));
+        let d = (text("dockerRepository")?, text("dockerImageTag")?);
+        self.definitions.lock().expect("definitions lock").insert(definition_id.to_owned(), d.clone());
+        Ok(d)
+    }
+
+    /// The spec of a definition's default version.
+    fn default_spec(&self, key: &str, parts: &Parts, version: &str) -> Result<Value> {
+        let cache_key = (parts.definition_id.clone(), version.to_owned());
+        if let Some(spec) = self.specs.lock().expect("specs lock").get(&cache_key) {
+            return Ok(spec.clone());
+        }
+        let read = self.answer(key, "source_definition_specifications/get", &json!({"sourceDefinitionId": parts.definition_id, "workspaceId": parts.workspace_id}))?;
+        let spec = read.get("connectionSpecification").cloned().unwrap_or_else(|| json!({}));
+        self.specs.lock().expect("specs lock").insert(cache_key, spec.clone());
+        Ok(spec)
+    }
+
+    /// What the requests of a write need to know of the connector's definition.
+    fn definition_for(&self, key: &str, current: &Parts, target: &Parts) -> Result<steps::Definition> {
+        let mut d = steps::Definition::default();
+        if !steps::moves_version(current, target) {
+            return Ok(d);
+        }
+        d.default_version = self.definition(key, &current.definition_id)?.1;
+        if target.version == d.default_version && target.version_pin.is_none() && !secrets::masked(&target.config).is_empty() {
+            d.default_spec = Some(self.default_spec(key, current, &d.default_version)?);
+        }
+        if let Some(pin) = &target.version_pin {
+            let resolved = self.call(key, "actor_definition_versions/resolve", &json!({"actorDefinitionId": current.definition_id, "actorType": "source", "dockerImageTag": pin.version}))?;
+            d.pinned_version_id = resolved.as_ref().and_then(|r| r.get("versionId")).and_then(Value::as_str).map(str::to_owned);
+            if current.version_pin.is_some() {
+                d.current_pin_id = self.pin_of(key, &current.source_id)?.and_then(|p| p.get("id").and_then(Value::as_str).map(str::to_owned));
+            }
+        }
+        Ok(d)
+    }
+
+    fn lock_listed(&self) -> std::sync::MutexGuard<'_, HashMap<String, Listed>> {
+        self.listed.lock().expect("listed lock")
+    }
+
+    /// The workspaces to read: those the settings name, or every one the credentials see.
+    fn workspaces(&self) -> Result<Vec<String>> {
+        if !self.settings.workspaces.is_empty() {
+            return Ok(self.settings.workspaces.clone());
+        }
+        let mut all = Vec::new();
+        loop {
+            let page = self
+                .client
+                .call("workspaces/list_paginated", &json!({"workspaceIds": [], "pagination": {"pageSize": 100, "rowOffset": all.len()}}))
+                .map_err(|e| anyhow::Error::new(StoreError::Unavailable { detail: format!("listing workspaces: {e}") }))?
+                .unwrap_or_default();
+            let ids: Vec<String> = page.get("workspaces").and_then(Value::as_array).into_iter().flatten().filter_map(|w| w.get("workspaceId")?.as_str().map(str::to_owned)).collect();
+            let done = ids.len() < 100;
+            all.extend(ids);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Why a source shared with other connections cannot take this write, if it cannot:
+    /// its version and config are every sharing connection's.
+    fn shared_source(&self, key: &str, before: &Parts, after: &Parts) -> Option<String> {
+        let sharing = self.lock_listed().get(key).map_or(1, |l| l.sharing);
+        let source_changes = before.version != after.version || document::canonical(&before.config) != document::canonical(&after.config);
+        (sharing > 1 && source_changes).then(|| {
+            format!(
+                "its source {} ({}) also feeds {} other connection(s), whose config and version would change with it; give each connection its own source in Airbyte, or migrate them together by hand",
+                after.source_id,
+                after.source_name,
+                sharing - 1
+            )
+        })
+    }
+}
+
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
+    handle.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a request thread panicked")))
+}
+
+impl Documents for AirbyteDocuments {
+    fn summary(&self) -> String {
+        match self.settings.workspaces.as_slice() {
+            [] => format!("Airbyte {}, every workspace", self.client.base()),
+            ws => format!("Airbyte {}, workspace(s) {}", self.client.base(), ws.join(", ")),
+        }
+    }
+
+    fn identity(&self) -> String {
+        let mut ws = self.settings.workspaces.clone();
+        ws.sort();
+        format!("airbyte {} {}", self.client.base(), ws.join(","))
+    }
+
+    fn keys(&self) -> Result<Vec<String>> {
+        let mut connections: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut repositories: HashMap<String, String> = HashMap::new();
+        for workspace in self.workspaces()? {
+            let listing = |endpoint: &str, body: Value| {
+                self.client.call(endpoint, &body).map_err(|e| anyhow::Error::new(StoreError::Unavailable { detail: format!("workspace {workspace}: {e}") }))
+            };
+            let list = listing("connections/list", json!({"workspaceId": workspace}))?.unwrap_or_default();
+            let sources = listing("sources/list", json!({"workspaceId": workspace}))?.unwrap_or_default();
+            let definition_of: HashMap<&str, &str> = sources
+                .get("sources")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|s| Some((s.get("sourceId")?.as_str()?, s.get("sourceDefinitionId")?.as_str()?)))
+                .collect();
+            for c in list.get("connections").and_then(Value::as_array).into_iter().flatten() {
+                let (Some(id), Some(source)) = (c.get("connectionId").and_then(Value::as_str), c.get("sourceId").and_then(Value::as_str)) else { continue };
+                let Some(definition) = definition_of.get(source) else { continue };
+                if !repositories.contains_key(*definition) {
+                    let repo = self.definition(id, definition)?.0;
+                    repositories.insert((*definition).to_owned(), repo);
+                }
+                let repository = &repositories[*definition];
+                if self.settings.connectors.is_empty() || self.settings.connectors.iter().any(|c| c == repository) {
+                    let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+                    connections.insert(id.to_owned(), (source.to_owned(), name.to_owned()));
+                }
+            }
+        }
+        let mut sharing: HashMap<&str, usize> = HashMap::new();
+        for (source, _) in connections.values() {
+            *sharing.entry(source).or_default() += 1;
+        }
+        let listed: HashMap<String, Listed> = connections
+            .iter()
+            .map(|(id, (source, name))| (id.clone(), Listed { source_id: source.clone(), name: name.clone(), sharing: sharing[source.as_str()] }))
+            .collect();
+        *self.lock_listed() = listed;
+        Ok(connections.into_keys().collect())
+    }
+
+    fn read(&self, key: &str) -> Result<Vec<u8>> {
+        let remote = self.fetch(key, None)?;
+        let parts = remote.parts().with_context(|| format!("reading connection {key}"))?;
+        Ok(parts.to_document())
+    }
+
+    fn display_key(&self, key: &str) -> String {
+        match self.lock_listed().get(key) {
+            Some(l) if !l.name.is_empty() => format!("connection {key} ({})", l.name),
+            _ => format!("connection {key}"),
+        }
+    }
+
+    fn writer(&self) -> Result<Box<dyn DocumentWriter + '_>> {
+        Ok(Box::new(writer::AirbyteWriter::new(self)))
+    }
+
+    fn as_written(&self, key: &str, before: &[u8], after: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+        let parse = |bytes: &[u8], what: &str| Parts::from_document(bytes).map_err(|e| format!("the {what} document of {key} is not an Airbyte connection's: {e:#}"));
+        let (before, mut after) = (parse(before, "current")?, parse(&after, "migrated")?);
+        if let Some(why) = secrets::needs_operator(&after.id, &before.config, &after.config, &self.supplied) {
+            return Err(why);
+        }
+        if let Some(why) = self.shared_source(key, &before, &after) {
+            return Err(why);
+        }
+        // Moving the version removes the platform's pin.
+        if after.version_pin.as_ref().is_some_and(|p| p.version != after.version) {
+            after.version_pin = None;
+        }
+        let not_set = json!({"connectionId": after.id, "stateType": "not_set"});
+        let state = mapping::state_to_api(&after.id, &after.state, &not_set).map_err(|e| format!("{e:#}"))?;
+        after.state = mapping::state_from_api(state.as_ref().unwrap_or(&not_set)).map_err(|e| format!("{e:#}"))?;
+        let catalog = mapping::catalog_to_api(&after.catalog).map_err(|e| format!("{e:#}"))?;
+        after.catalog = mapping::catalog_from_api(&catalog).map_err(|e| format!("{e:#}"))?;
+        Ok(after.to_document())
+    }
+
+    fn performs(&self, action: &Action) -> bool {
+        matches!(action, Action::ClearStream { .. })
+    }
+
+    fn preview(&self, write: &Write<'_>) -> Result<Vec<String>> {
+        writer::AirbyteWriter::new(self).preview(write)
+    }
+}

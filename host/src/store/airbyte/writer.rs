@@ -1,0 +1,234 @@
+//! Writing connection documents to Airbyte: each write is the requests [`super::steps`]
+//! plans, sent one after the other; several connections are written at once, up to
+//! `[airbyte] concurrency`.
+//!
+//! A write is conditional: it starts only if the server still holds the document it
+//! replaces (the API has no ETags, so the writer reads the connection first and compares).
+//! It is idempotent: each part is sent only if the server does not hold it already, so a
+//! request whose answer was lost can be sent again, and a write cut part-way (a crash, a
+//! service that stays down) is finished by [`DocumentWriter::settle`] at the next run, from
+//! whatever part the server holds, without doing any part twice.
+
+use super::AirbyteDocuments;
+use super::document::{Parts, canonical};
+use super::mapping;
+use super::steps::{self, Expect, Request};
+use crate::migration::{Action, StreamDescriptor};
+use crate::store::{DocumentWriter, Documents, Settled, StoreError, Write};
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// The writes of one run.
+pub struct AirbyteWriter<'a> {
+    documents: &'a AirbyteDocuments,
+}
+
+/// Whether a write starts fresh (the server must hold `before`) or finishes one a crash cut.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Start {
+    Fresh,
+    Resume,
+}
+
+/// How many times a write reads the server again and carries on after a request failed.
+const RECOVERIES: usize = 2;
+
+impl<'a> AirbyteWriter<'a> {
+    pub fn new(documents: &'a AirbyteDocuments) -> Self {
+        Self { documents }
+    }
+
+    /// What writing `write` would send now, sending nothing.
+    pub fn preview(&self, write: &Write<'_>) -> Result<Vec<String>> {
+        let (target, before) = parse(write)?;
+        let remote = self.documents.fetch(write.key, Some(&before.source_id))?;
+        let current = remote.parts()?;
+        if current.to_document() != write.before && current.to_document() != write.after {
+            bail!("{} changed since it was planned; plan again", self.documents.display_key(write.key));
+        }
+        let definition = self.documents.definition_for(write.key, &current, &target)?;
+        let requests = steps::plan(&remote, &current, &target, &clears(write.actions), &definition, &self.documents.supplied)?;
+        Ok(requests.iter().map(|r| format!("{}: {}", r.endpoint, r.what)).collect())
+    }
+
+    /// Writes one document; `Settled::Conflict` only when resuming.
+    fn write(&self, write: &Write<'_>, start: Start) -> Result<Settled> {
+        let key = write.key;
+        let (target, before) = parse(write)?;
+        let clears = clears(write.actions);
+        let mut sent = 0;
+        let mut recoveries = 0;
+        'read: loop {
+            let remote = self.documents.fetch(key, Some(&before.source_id))?;
+            let current = remote.parts().with_context(|| format!("reading connection {key}"))?;
+            let now = current.to_document();
+            if now == write.after {
+                return Ok(Settled::Written);
+            }
+            if sent == 0 && recoveries == 0 {
+                match start {
+                    Start::Fresh if now != write.before => {
+                        return Err(StoreError::Conflict { key: key.to_owned(), detail: format!("the server now holds a different {}; plan again", differences(&current, &before)) }.into());
+                    }
+                    Start::Resume if !between(&current, &before, &target) => return Ok(Settled::Conflict),
+                    _ => {}
+                }
+            }
+            let definition = self.documents.definition_for(key, &current, &target)?;
+            let requests = steps::plan(&remote, &current, &target, &clears, &definition, &self.documents.supplied)
+                .with_context(|| format!("{} cannot be written through the API; nothing was sent for it", self.documents.display_key(key)))?;
+            for request in requests {
+                match self.send(key, &request) {
+                    Ok(()) => {
+                        sent += 1;
+                        crate::journal::failpoint("airbyte-write");
+                    }
+                    Err(e) if recoveries < RECOVERIES => {
+                        // The request may have landed without its answer: read again and send
+                        // only what is still missing.
+                        tracing::warn!(connection = key, endpoint = request.endpoint, error = %format!("{e:#}"), "reading the connection again to carry on");
+                        recoveries += 1;
+                        continue 'read;
+                    }
+                    Err(e) if sent == 0 => return Err(e.context(format!("{}: nothing was written", self.documents.display_key(key)))),
+                    Err(e) => {
+                        return Err(StoreError::Partial { key: key.to_owned(), detail: format!("{} did not go through: {e:#}", request.endpoint) }.into());
+                    }
+                }
+            }
+            return Ok(Settled::Written);
+        }
+    }
+
+    /// Sends one request and checks that its answer shows the part written.
+    fn send(&self, key: &str, request: &Request) -> Result<()> {
+        let answer = self.documents.call(key, request.endpoint, &request.body).with_context(|| format!("writing {}", request.what))?;
+        if request.endpoint.starts_with("scoped_configuration/") || request.endpoint == "sources/upgrade_version" {
+            self.documents.pins_changed();
+        }
+        let shown = match (&request.expect, &answer) {
+            (Expect::Nothing, _) => return Ok(()),
+            (Expect::Catalog(_), Some(a)) => canonical(&mapping::catalog_from_api(a.get("syncCatalog").unwrap_or(&Value::Null))?.configured),
+            (Expect::State(_), Some(a)) => canonical(&Value::Array(mapping::state_from_api(a)?)),
+            (Expect::Config(_), Some(a)) => canonical(a.get("connectionConfiguration").unwrap_or(&Value::Null)),
+            (_, None) => bail!("{} answered without a body", request.endpoint),
+        };
+        match &request.expect {
+            Expect::Catalog(want) | Expect::State(want) | Expect::Config(want) if *want != shown => {
+                let part = match request.expect {
+                    Expect::Catalog(_) => "catalog",
+                    Expect::State(_) => "state",
+                    _ => "config",
+                };
+                bail!("{} answered with a different {part} than was sent", request.endpoint)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl DocumentWriter for AirbyteWriter<'_> {
+    fn write_batch(&mut self, writes: &[Write<'_>], replaced: &mut dyn FnMut(usize)) -> Vec<Result<()>> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let workers = self.documents.settings.concurrency.min(writes.len()).max(1);
+        let next = AtomicUsize::new(0);
+        let (send, receive) = std::sync::mpsc::channel::<(usize, Result<()>)>();
+        let mut results: Vec<Option<Result<()>>> = writes.iter().map(|_| None).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let send = send.clone();
+                let next = &next;
+                let this = &*self;
+                scope.spawn(move || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(write) = writes.get(i) else { break };
+                        let result = this.write(write, Start::Fresh).map(drop);
+                        if send.send((i, result)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(send);
+            for (i, result) in receive {
+                if result.is_ok() {
+                    replaced(i);
+                }
+                results[i] = Some(result);
+            }
+        });
+        results.into_iter().map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("the write was never attempted")))).collect()
+    }
+
+    fn settle(&mut self, write: &Write<'_>) -> Result<Settled> {
+        self.write(write, Start::Resume)
+    }
+
+    fn settles_partial_writes(&self) -> bool {
+        true
+    }
+}
+
+fn parse(write: &Write<'_>) -> Result<(Parts, Parts)> {
+    let target = Parts::from_document(write.after).with_context(|| format!("the new document of {}", write.key))?;
+    let before = Parts::from_document(write.before).with_context(|| format!("the old document of {}", write.key))?;
+    if target.id != write.key || before.id != write.key {
+        bail!("the documents of {} are of connections {} and {}", write.key, before.id, target.id);
+    }
+    Ok((target, before))
+}
+
+/// The streams a plan's actions say to clear.
+fn clears(actions: &[Action]) -> Vec<StreamDescriptor> {
+    let mut streams: Vec<StreamDescriptor> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::ClearStream { stream, .. } => Some(stream.clone()),
+            _ => None,
+        })
+        .collect();
+    streams.sort();
+    streams.dedup();
+    streams
+}
+
+/// Whether every part the server holds is either the old document's or the new one's: what
+/// a write cut part-way leaves (the connection may still be inactive).
+fn between(current: &Parts, before: &Parts, after: &Parts) -> bool {
+    let either = |c: Value, b: Value, a: Value| c == b || c == a;
+    let state = |p: &Parts| canonical(&Value::Array(p.state.clone()));
+    either(canonical(&current.config), canonical(&before.config), canonical(&after.config))
+        && either(canonical(&current.catalog.configured), canonical(&before.catalog.configured), canonical(&after.catalog.configured))
+        && either(state(current), state(before), state(after))
+        && ((current.version == before.version && current.version_pin == before.version_pin) || (current.version == after.version && current.version_pin == after.version_pin))
+        && current.pin == before.pin
+        && (current.status == before.status || current.status == after.status || current.status == "inactive")
+}
+
+/// Which parts differ, for a conflict's message (never their values: they hold secrets).
+fn differences(current: &Parts, before: &Parts) -> String {
+    let mut parts = Vec::new();
+    if canonical(&current.config) != canonical(&before.config) {
+        parts.push("config");
+    }
+    if current.catalog != before.catalog {
+        parts.push("catalog");
+    }
+    if canonical(&Value::Array(current.state.clone())) != canonical(&Value::Array(before.state.clone())) {
+        parts.push("state");
+    }
+    if current.version != before.version || current.version_pin != before.version_pin {
+        parts.push("version");
+    }
+    if current.pin != before.pin {
+        parts.push("pin");
+    }
+    if current.status != before.status {
+        parts.push("status");
+    }
+    if current.name != before.name || current.source_name != before.source_name {
+        parts.push("name");
+    }
+    if parts.is_empty() { "document".into() } else { parts.join(", ") }
+}

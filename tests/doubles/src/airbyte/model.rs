@@ -1,0 +1,180 @@
+//! What the double's Airbyte holds: workspaces, connector definitions with their versions
+//! and specs, sources, connections, state rows, version pins (scoped configurations) and
+//! jobs, in the relations of the config database (`configs_database_schema_dump.txt`).
+
+use super::state::{Descriptor, Rows};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+    pub organization_id: String,
+}
+
+/// A breaking change of a connector definition (`actor_definition_breaking_change`).
+#[derive(Clone, Debug)]
+pub struct BreakingChange {
+    pub version: String,
+    pub message: String,
+    pub upgrade_deadline: String,
+    pub documentation_url: String,
+    pub deadline_action: Option<String>,
+    /// Streams in the change's scope; empty: every connection is affected.
+    pub scoped_streams: Vec<String>,
+}
+
+pub struct DefinitionVersion {
+    pub id: String,
+    pub tag: String,
+    /// The `connectionSpecification` of this version.
+    pub spec: Value,
+}
+
+pub struct Definition {
+    pub id: String,
+    pub name: String,
+    pub repository: String,
+    pub default_version: String,
+    pub versions: Vec<DefinitionVersion>,
+    pub breaking: Vec<BreakingChange>,
+}
+
+impl Definition {
+    pub fn version(&self, tag: &str) -> Option<&DefinitionVersion> {
+        self.versions.iter().find(|v| v.tag == tag)
+    }
+}
+
+pub struct Source {
+    pub id: String,
+    pub workspace_id: String,
+    pub definition_id: String,
+    pub name: String,
+    /// The configuration with its secrets (the double keeps them in place of a secret store).
+    pub config: Value,
+    pub created_at: i64,
+}
+
+pub struct Connection {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub source_id: String,
+    pub destination_id: String,
+    /// The stored (snake_case, selected streams only) configured catalog.
+    pub catalog: Value,
+    pub status: String,
+    pub state: Rows,
+    pub created_at: i64,
+}
+
+/// A `scoped_configuration` row pinning a source to a version.
+#[derive(Clone, Debug)]
+pub struct Pin {
+    pub id: String,
+    pub definition_id: String,
+    pub source_id: String,
+    /// The pinned `actor_definition_version` id.
+    pub version_id: String,
+    /// `user` or `breaking_change`.
+    pub origin_type: String,
+    pub origin: String,
+    pub description: Option<String>,
+    pub created_at: String,
+}
+
+pub struct Job {
+    pub id: i64,
+    /// `sync`, `clear` or `reset_connection`.
+    pub config_type: String,
+    pub connection_id: String,
+    pub status: String,
+    pub streams: Vec<Descriptor>,
+    pub created_at: i64,
+    /// When a running job ends (a sync a test started).
+    pub ends_at: Option<Instant>,
+}
+
+/// Everything the double's server holds.
+#[derive(Default)]
+pub struct Model {
+    pub workspaces: Vec<Workspace>,
+    pub definitions: Vec<Definition>,
+    pub sources: BTreeMap<String, Source>,
+    pub connections: BTreeMap<String, Connection>,
+    pub pins: Vec<Pin>,
+    pub jobs: Vec<Job>,
+    /// Streams with a clear requested and not yet done, per connection (`stream_reset`,
+    /// unique per connection and stream).
+    pub stream_resets: BTreeMap<String, Vec<Descriptor>>,
+    /// Config validators by version id, compiled once.
+    pub validators: HashMap<String, Arc<jsonschema::Validator>>,
+    next: u64,
+}
+
+impl Model {
+    /// A new id, a valid UUID, in creation order.
+    pub fn new_id(&mut self) -> String {
+        self.next += 1;
+        format!("00000000-0000-4000-8000-{:012x}", self.next)
+    }
+
+    /// Seconds since the epoch, increasing by one per call, so records keep an order.
+    pub fn now(&mut self) -> i64 {
+        self.next += 1;
+        1_700_000_000 + self.next as i64
+    }
+
+    pub fn definition(&self, id: &str) -> Option<&Definition> {
+        self.definitions.iter().find(|d| d.id == id)
+    }
+
+    /// The pin of a source, if any.
+    pub fn pin(&self, source_id: &str) -> Option<&Pin> {
+        self.pins.iter().find(|p| p.source_id == source_id)
+    }
+
+    /// The version a source runs: its pin's, or its definition's default.
+    pub fn resolved_version(&self, source: &Source) -> &DefinitionVersion {
+        let definition = self.definition(&source.definition_id).expect("a source's definition exists");
+        match self.pin(&source.id) {
+            Some(pin) => definition.versions.iter().find(|v| v.id == pin.version_id).expect("a pin names a version of its definition"),
+            None => definition.version(&definition.default_version).expect("the default version exists"),
+        }
+    }
+
+    /// Marks the jobs whose time is up as done.
+    pub fn finish_jobs(&mut self) {
+        let now = Instant::now();
+        for job in &mut self.jobs {
+            if job.status == "running" && job.ends_at.is_some_and(|t| t <= now) {
+                job.status = "succeeded".into();
+            }
+        }
+    }
+
+    /// Whether a sync runs on the connection now.
+    pub fn sync_running(&mut self, connection_id: &str) -> bool {
+        self.finish_jobs();
+        self.jobs.iter().any(|j| j.connection_id == connection_id && j.config_type == "sync" && j.status == "running")
+    }
+
+    /// Starts a sync job on a connection that runs for `duration`.
+    pub fn start_sync(&mut self, connection_id: &str, duration: Duration) -> i64 {
+        let id = self.jobs.len() as i64 + 1;
+        let created_at = self.now();
+        self.jobs.push(Job {
+            id,
+            config_type: "sync".into(),
+            connection_id: connection_id.to_owned(),
+            status: "running".into(),
+            streams: Vec::new(),
+            created_at,
+            ends_at: Some(Instant::now() + duration),
+        });
+        id
+    }
+}
