@@ -16,7 +16,9 @@
 //! PostgreSQL instead, shared by every host that runs cutover against it
 //! ([`crate::store::postgres`]).
 
-use crate::connection::Connection;
+use crate::document::Document;
+use crate::elastic::spec::ElasticSpecs;
+use crate::elastic::versions::Versions;
 use crate::registry::sha256_hex;
 use crate::settings::Settings;
 use crate::specs::Specs;
@@ -32,6 +34,9 @@ pub struct Fleet {
     documents: Arc<dyn Documents>,
     ledger: LedgerHome,
     specs: Specs,
+    elastic_specs: ElasticSpecs,
+    /// The versions of the Elastic documents, read from the ledger on first use.
+    elastic_versions: std::sync::OnceLock<Result<Versions, String>>,
 }
 
 /// One connection document as read, before and after parsing.
@@ -41,13 +46,13 @@ pub struct Entry {
     pub bytes: Vec<u8>,
     pub sha256: String,
     /// The parsed document, or why it could not be parsed.
-    pub parsed: Result<Connection, String>,
+    pub parsed: Result<Document, String>,
 }
 
 impl Entry {
     /// A document as read: its hash, and the parsed document or why it does not parse.
     pub fn new(key: &str, bytes: Vec<u8>) -> Self {
-        let parsed = Connection::parse(&bytes).map_err(|e| format!("{e:#}"));
+        let parsed = Document::parse(&bytes).map_err(|e| format!("{e:#}"));
         Entry { key: key.to_owned(), sha256: sha256_hex(&bytes), bytes, parsed }
     }
 }
@@ -76,9 +81,20 @@ impl Fleet {
         Self::with_settings(root, settings)
     }
 
-    fn with_settings(root: PathBuf, settings: Settings) -> Result<Self> {
+    fn with_settings(root: PathBuf, mut settings: Settings) -> Result<Self> {
+        if let Some(ca_file) = &mut settings.store.ca_file {
+            *ca_file = root.join(&*ca_file);
+        }
         let backend = store::open(&root, &root.join(".cutover"), &settings)?;
-        Ok(Self { documents: backend.documents, ledger: backend.ledger, settings, specs: Specs::new(&root), root })
+        Ok(Self {
+            documents: backend.documents,
+            ledger: backend.ledger,
+            settings,
+            specs: Specs::new(&root),
+            elastic_specs: ElasticSpecs::new(root.join("specs")),
+            elastic_versions: std::sync::OnceLock::new(),
+            root,
+        })
     }
 
     /// The directory holding the settings, plugins and specs (and, for an embedded fleet,
@@ -130,6 +146,24 @@ impl Fleet {
         &self.specs
     }
 
+    /// The Elastic data sources' default configurations and service types the fleet holds
+    /// (`specs/elastic/`).
+    pub fn elastic_specs(&self) -> &ElasticSpecs {
+        &self.elastic_specs
+    }
+
+    /// Which version each Elastic document is valid for: the declared connectors service
+    /// version and the ledger's record (see [`crate::elastic::versions`]).
+    pub fn elastic_versions(&self) -> Result<&Versions, String> {
+        self.elastic_versions
+            .get_or_init(|| {
+                let ledger = self.ledger().map_err(|e| format!("opening the ledger: {e:#}"))?;
+                Versions::load(self.settings.elastic.connectors_service.clone(), &*ledger).map_err(|e| format!("reading the ledger: {e:#}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     /// How messages name a document.
     pub fn display_key(&self, key: &str) -> String {
         self.documents.display_key(key)
@@ -146,7 +180,7 @@ impl Fleet {
         for key in self.documents.keys()? {
             entries.push(self.read(&key)?);
         }
-        let ids = entries.iter().enumerate().filter_map(|(i, e)| e.parsed.as_ref().ok().map(|c| (i, c.id.clone())));
+        let ids = entries.iter().enumerate().filter_map(|(i, e)| e.parsed.as_ref().ok().map(|c| (i, c.id().to_owned())));
         for (i, problem) in self.duplicate_ids(ids, |i| entries[i].key.clone()) {
             entries[i].parsed = Err(problem);
         }
@@ -175,7 +209,7 @@ impl Fleet {
     pub fn find(&self, id: &str) -> Result<Entry> {
         for e in self.entries()? {
             let matches = match &e.parsed {
-                Ok(c) => c.id == id,
+                Ok(c) => c.id() == id,
                 Err(_) => false,
             } || e.key == id;
             if matches {

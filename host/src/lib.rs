@@ -10,6 +10,9 @@
 //! can be rolled back byte for byte ([`write::rollback`]). Where the documents live (a
 //! directory, a PostgreSQL database shared by several hosts) is the [`store`]'s business.
 //!
+//! A document is an Airbyte connection or an Elastic connector ([`document`]); Elastic's
+//! versions, upgrade order and sync jobs are in [`elastic`].
+//!
 //! Plugin authors get their toolkit in [`author`]: scaffolding, golden fixtures run
 //! through the real sandbox, guides rendered from the plugin, and manifests read from a
 //! connector's metadata.
@@ -17,6 +20,8 @@
 //! The `cutover` binary is a thin command line over this library.
 
 pub mod connection;
+pub mod document;
+pub mod elastic;
 pub mod cores;
 pub mod manifest;
 pub mod migration;

@@ -64,6 +64,8 @@ pub enum Action {
     ClearStream { stream: StreamDescriptor, reason: String },
     ReviewField { pointer: String, reason: String },
     RetestSource { reason: String },
+    /// Elastic: run a full sync (the sync cursor was cleared or no longer fits).
+    FullSync { reason: String },
 }
 
 impl std::fmt::Display for Action {
@@ -73,6 +75,7 @@ impl std::fmt::Display for Action {
             Action::ClearStream { stream, reason } => write!(f, "clear stream {stream}: {reason}"),
             Action::ReviewField { pointer, reason } => write!(f, "review config field {pointer}: {reason}"),
             Action::RetestSource { reason } => write!(f, "re-test the source: {reason}"),
+            Action::FullSync { reason } => write!(f, "run a full sync: {reason}"),
         }
     }
 }
@@ -83,6 +86,24 @@ pub struct Outcome {
     pub config: String,
     pub catalog: String,
     pub state: String,
+    pub actions: Vec<Action>,
+    pub notes: Vec<String>,
+}
+
+/// An Elastic connector document as it crosses into the sandbox (contract 1.2.0).
+#[derive(Clone, Debug)]
+pub struct ConnectorInput {
+    pub id: String,
+    /// The connectors service version the document is valid for now.
+    pub version: String,
+    /// The connector document, as JSON text.
+    pub document: String,
+}
+
+/// What a plugin returned for one Elastic connector.
+#[derive(Clone, Debug)]
+pub struct ConnectorOutcome {
+    pub document: String,
     pub actions: Vec<Action>,
     pub notes: Vec<String>,
 }

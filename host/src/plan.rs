@@ -7,6 +7,7 @@
 
 use crate::connection::Connection;
 use crate::cores;
+use crate::document::Document;
 use crate::fleet::{Entry, Fleet};
 use crate::manifest::DeadlineAction;
 use crate::migration::{Action, Input};
@@ -145,12 +146,20 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-/// RFC 6902 patches from the old documents to the new.
+/// RFC 6902 patches from the old documents to the new: an Airbyte connection's three, or
+/// an Elastic connector's one.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Changes {
     pub config: json_patch::Patch,
     pub catalog: json_patch::Patch,
     pub state: json_patch::Patch,
+    /// An Elastic connector document's changes.
+    #[serde(default, skip_serializing_if = "is_empty_patch")]
+    pub document: json_patch::Patch,
+}
+
+fn is_empty_patch(p: &json_patch::Patch) -> bool {
+    p.0.is_empty()
 }
 
 impl Changes {
@@ -160,11 +169,12 @@ impl Changes {
             config: json_patch::diff(old.config(), config),
             catalog: json_patch::diff(old.catalog(), catalog),
             state: json_patch::diff(&old.state_ref(), state),
+            document: json_patch::Patch(Vec::new()),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.config.0.is_empty() && self.catalog.0.is_empty() && self.state.0.is_empty()
+        self.config.0.is_empty() && self.catalog.0.is_empty() && self.state.0.is_empty() && self.document.0.is_empty()
     }
 }
 
@@ -226,10 +236,11 @@ struct IdOnly {
 }
 
 impl ConnectionPlan {
-    /// The plan without what only a reader of the plan needs (diffs, notes, per-step
-    /// details): what apply keeps of each connection while it works through a fleet.
+    /// The plan without what only a reader of the plan needs (diffs, actions, notes,
+    /// per-step details): what apply keeps of each connection while it works through a
+    /// fleet. Apply takes the actions from each migration as it writes it.
     pub fn slim(self) -> Self {
-        ConnectionPlan { changes: Changes::default(), notes: Vec::new(), steps: Vec::new(), output: None, ..self }
+        ConnectionPlan { changes: Changes::default(), actions: Vec::new(), notes: Vec::new(), steps: Vec::new(), output: None, ..self }
     }
 
     /// What a shared run keeps of a connection's plan: enough to check that migrating it
@@ -239,8 +250,7 @@ impl ConnectionPlan {
     }
 
     /// The plan of a document that cannot be planned, and why.
-
-    fn invalid(key: &str, input_sha256: String, reason: String) -> Self {
+    pub(crate) fn invalid(key: &str, input_sha256: String, reason: String) -> Self {
         ConnectionPlan {
             id: key.to_owned(),
             name: None,
@@ -481,7 +491,8 @@ impl Planner<'_> {
     /// Plans one connection document.
     pub fn plan_entry(&self, entry: &Entry) -> ConnectionPlan {
         let connection = match &entry.parsed {
-            Ok(c) => c,
+            Ok(Document::Airbyte(c)) => c,
+            Ok(Document::Elastic(c)) => return crate::elastic::plan::plan(self, entry, c),
             Err(e) => return ConnectionPlan::invalid(&entry.key, entry.sha256.clone(), format!("{}: {e}", self.fleet.display_key(&entry.key))),
         };
         let mut plan = ConnectionPlan::invalid(&entry.key, entry.sha256.clone(), String::new());

@@ -89,11 +89,14 @@ pub fn chain<C: Candidate>(
     Ok(steps)
 }
 
+/// Plugins as the policy sees them, for tests of chains.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
 
-    struct P(VersionReq, Version);
+    /// A plugin: what it applies to and what it produces.
+    pub struct P(VersionReq, Version);
+
     impl Candidate for P {
         fn applies_to(&self) -> &VersionReq {
             &self.0
@@ -103,13 +106,19 @@ mod tests {
         }
     }
 
-    fn p(req: &str, v: &str) -> P {
+    pub fn p(req: &str, v: &str) -> P {
         P(VersionReq::parse(req).unwrap(), Version::parse(v).unwrap())
     }
 
-    fn v(s: &str) -> Version {
+    pub fn v(s: &str) -> Version {
         Version::parse(s).unwrap()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{P, p, v};
+    use super::*;
 
     fn pinterest() -> Vec<P> {
         vec![p(">=1.0.0, <2.0.0", "2.0.0"), p(">=0.1.0, <1.0.0", "1.0.0")]

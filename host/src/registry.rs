@@ -137,6 +137,13 @@ impl Registry {
         let loaded = sandbox.load(&bytes, &sha256, cache)?;
         let manifest = sandbox.manifest(&loaded).context("its manifest() failed")?.value;
         let checked = manifest.check().context("its manifest is invalid")?;
+        if manifest.connector.starts_with(crate::elastic::PREFIX) && !loaded.contract().carries_connectors() {
+            bail!(
+                "it migrates {} but was built against cutover:migration@{}, which cannot carry Elastic connector documents; rebuild it with the cutover-plugin SDK (1.2.0 or later)",
+                manifest.connector,
+                loaded.contract().as_str()
+            );
+        }
         Ok(Plugin {
             file,
             path: path.to_owned(),

@@ -14,6 +14,7 @@
 //! timeout_ms = 10000
 //! ```
 
+use crate::elastic::ElasticSettings;
 use crate::sandbox::Limits;
 use crate::trust::Trust;
 use anyhow::{Context, Result};
@@ -39,6 +40,9 @@ pub struct Settings {
     /// Which plugins may run.
     #[serde(default)]
     pub trust: Trust,
+    /// Elastic connectors: the connectors service version, the stack, the target, pins.
+    #[serde(default)]
+    pub elastic: ElasticSettings,
     /// Where documents and the ledger live, when not in this directory.
     #[serde(default)]
     pub store: StoreSettings,
@@ -65,11 +69,14 @@ pub struct StoreSettings {
     /// transaction.
     #[serde(default = "default_batch")]
     pub batch: usize,
+    /// The CA certificates (PEM) the server's TLS certificate is verified against; setting
+    /// it turns TLS on. Without it, `sslmode=require` verifies against the public roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        Self { url: None, password_env: default_password_env(), lease_seconds: default_lease_seconds(), batch: default_batch() }
+        Self { url: None, password_env: default_password_env(), lease_seconds: default_lease_seconds(), batch: default_batch(), ca_file: None }
     }
 }
 

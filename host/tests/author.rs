@@ -3,7 +3,7 @@
 //! rendered from the Pinterest 2.0.0 plugin, and manifests checked against the connectors'
 //! own metadata.yaml.
 
-use cutover_tests::{Run, plugin, plugin_crates, plugin_target_dir, root};
+use cutover_tests::{Run, cutover_in_workspace, golden_failures, plugin, plugin_crates, plugin_target_dir, root};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -11,26 +11,9 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 
-/// Runs `cutover` from the workspace root, with plugin builds sharing the test kit's target
-/// directory and none of the outer build's settings.
+/// Runs `cutover` from the workspace root (see [`cutover_in_workspace`]).
 fn cutover(args: &[&str]) -> Run {
-    let target = plugin_target_dir().parent().expect("the plugin target dir has a parent").to_owned();
-    let out = Command::new(BIN)
-        .current_dir(root())
-        .args(args)
-        .env("CARGO_TARGET_DIR", target)
-        .env_remove("RUST_LOG")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_MAKEFLAGS")
-        .output()
-        .expect("running cutover");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cutover_in_workspace(BIN, args)
 }
 
 fn read_json(path: &Path) -> Value {
@@ -42,23 +25,7 @@ fn every_plugin_passes_its_golden_fixtures_against_the_real_target_spec() {
     plugin("source-pinterest-v2"); // builds every plugin once, up front
     let crates = plugin_crates();
     assert!(crates.len() >= 2, "plugins/ holds the real migrations");
-    let mut failures = Vec::new();
-    for dir in &crates {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let run = cutover(&["plugin", "test", dir.to_str().unwrap()]);
-        let cases = std::fs::read_dir(dir.join("fixtures"))
-            .map(|d| d.filter(|e| e.as_ref().unwrap().path().join("input.json").is_file()).count())
-            .unwrap_or(0);
-        if run.code != 0 {
-            failures.push(format!("{name}: exit {}\n{}{}", run.code, run.stdout, run.stderr));
-        } else if cases < 2 {
-            failures.push(format!("{name}: {cases} golden case(s); every plugin needs at least two"));
-        } else if !run.stdout.contains("migrated configs checked against") {
-            failures.push(format!("{name}: no target spec (package.metadata.cutover.target-spec)"));
-        } else if !run.stdout.contains(&format!("{cases} case(s): {cases} passed, 0 failed")) {
-            failures.push(format!("{name}: not every case ran:\n{}", run.stdout));
-        }
-    }
+    let failures = golden_failures(BIN, &crates, "migrated configs checked against");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 

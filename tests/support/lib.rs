@@ -34,10 +34,32 @@ pub fn plugin_crates() -> Vec<PathBuf> {
     crates
 }
 
+/// The real Elastic migration plugin crates: every folder under `plugins/elastic/`.
+pub fn elastic_plugin_crates() -> Vec<PathBuf> {
+    let mut crates: Vec<PathBuf> = std::fs::read_dir(root().join("plugins").join("elastic"))
+        .expect("reading plugins/elastic/")
+        .map(|e| e.expect("a plugins/elastic/ entry").path())
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .collect();
+    crates.sort();
+    crates
+}
+
+/// A crate's package name, from its Cargo.toml.
+fn package_name(dir: &Path) -> String {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("reading a plugin's Cargo.toml");
+    manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("name = \"").and_then(|rest| rest.strip_suffix('"')))
+        .expect("a package name")
+        .to_owned()
+}
+
 /// The package names of every plugin the tests build: the real ones and the test guests.
 fn packages() -> Vec<String> {
     let mut names: Vec<String> =
         plugin_crates().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    names.extend(elastic_plugin_crates().iter().map(|p| package_name(p)));
     names.extend(GUESTS.iter().map(|g| (*g).to_owned()));
     names
 }
@@ -146,6 +168,23 @@ impl Fleet {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Copies the Elastic data sources' default configurations and service types
+    /// (`tests/fixtures/elastic`) into the fleet's `specs/elastic/`, in the fleet's layout
+    /// (`<service type>/<version>.json`).
+    pub fn add_elastic_specs(&self) {
+        let fixtures = root().join("tests").join("fixtures").join("elastic");
+        let specs = self.path().join("specs").join("elastic");
+        std::fs::create_dir_all(&specs).unwrap();
+        std::fs::copy(fixtures.join("service-types.json"), specs.join("service-types.json")).unwrap();
+        for version in std::fs::read_dir(&fixtures).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
+            for defaults in std::fs::read_dir(&version).unwrap().map(|e| e.unwrap().path()) {
+                let dir = specs.join(defaults.file_stem().unwrap());
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::copy(&defaults, dir.join(format!("{}.json", version.file_name().unwrap().to_string_lossy()))).unwrap();
+            }
+        }
     }
 
     /// Copies a built plugin into the fleet.
@@ -286,6 +325,15 @@ pub struct Run {
 }
 
 impl Run {
+    /// What a finished process gave.
+    pub fn of(out: std::process::Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// The stdout as JSON (for `--json` commands).
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
@@ -308,11 +356,50 @@ pub fn cutover_with_env(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &s
     // A `postgres://` fleet takes its settings from the current directory: a new empty one.
     let cwd = tempfile::tempdir().expect("a temporary directory");
     let out = command(bin, fleet, args, env, cwd.path()).output().expect("running cutover");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    Run::of(out)
+}
+
+/// Runs the `cutover` binary at `bin` from the workspace root (as a plugin author does),
+/// with plugin builds sharing the test kit's target directory and none of the outer build's
+/// settings.
+pub fn cutover_in_workspace(bin: &str, args: &[&str]) -> Run {
+    let target = plugin_target_dir().parent().expect("the plugin target dir has a parent").to_owned();
+    let out = Command::new(bin)
+        .current_dir(root())
+        .args(args)
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("RUST_LOG")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_MAKEFLAGS")
+        .output()
+        .expect("running cutover");
+    Run::of(out)
+}
+
+/// What is wrong with each plugin crate's golden fixtures, by `cutover plugin test` (the
+/// binary at `bin`): a failing case, fewer than two cases, or no target spec (whose line in
+/// the output starts with `checked`).
+pub fn golden_failures(bin: &str, crates: &[PathBuf], checked: &str) -> Vec<String> {
+    let mut failures = Vec::new();
+    for dir in crates {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let run = cutover_in_workspace(bin, &["plugin", "test", dir.to_str().unwrap()]);
+        let cases = std::fs::read_dir(dir.join("fixtures"))
+            .map(|d| d.filter(|e| e.as_ref().unwrap().path().join("input.json").is_file()).count())
+            .unwrap_or(0);
+        if run.code != 0 {
+            failures.push(format!("{name}: exit {}\n{}{}", run.code, run.stdout, run.stderr));
+        } else if cases < 2 {
+            failures.push(format!("{name}: {cases} golden case(s); every plugin needs at least two"));
+        } else if !run.stdout.contains(checked) {
+            failures.push(format!("{name}: no target spec (package.metadata.cutover.target-spec)"));
+        } else if !run.stdout.contains(&format!("{cases} case(s): {cases} passed, 0 failed")) {
+            failures.push(format!("{name}: not every case ran:\n{}", run.stdout));
+        }
     }
+    failures
 }
 
 /// Starts the `cutover` binary without waiting for it (its output piped).

@@ -11,9 +11,16 @@
 //! against the target version's real spec when one is given, so a fixture cannot bless a
 //! config the new connector would reject. `bless` writes the expected files from what the
 //! plugin does now, for the author to read and commit.
+//!
+//! An Elastic plugin's `input.json` is a connector document at the lowest version the plugin
+//! migrates (or the one `version.txt` names), and its specs are the data source's default
+//! configurations of both versions: the migrated configuration must hold exactly the target
+//! version's fields, with values of their types.
 
-use crate::connection::Connection;
-use crate::migration::{Action, Input};
+use crate::document::Document;
+use crate::elastic;
+use crate::migration::{Action, ConnectorInput, Input};
+use cutover_plugin::elastic::{Defaults, configuration};
 use crate::plan::read_outcome;
 use crate::registry::Plugin;
 use crate::sandbox::{Sandbox, SandboxError};
@@ -70,7 +77,7 @@ pub enum Verdict {
 
 /// The migration of one case as the plugin does it now.
 struct Run {
-    input: Connection,
+    input: Document,
     result: Result<Migrated, String>,
 }
 
@@ -89,6 +96,11 @@ pub struct Golden<'a> {
     pub target_spec: Option<&'a Spec>,
     /// The spec of the versions it migrates from, if known: inputs must conform to it.
     pub source_spec: Option<&'a Spec>,
+    /// For an Elastic plugin: the folders of the data sources' default configurations
+    /// (`<service type>.json`) of the version it produces, and of the version it migrates
+    /// from (`tests/fixtures/elastic/8.8.0`).
+    pub target_defaults: Option<&'a Path>,
+    pub source_defaults: Option<&'a Path>,
 }
 
 impl Golden<'_> {
@@ -96,9 +108,21 @@ impl Golden<'_> {
         let run = self.run(case)?;
         let again = self.run(case)?;
         let mut problems = Vec::new();
-        if let Some(spec) = self.source_spec {
-            for p in spec.problems(run.input.config()) {
-                problems.push(format!("input.json config does not conform to the source spec {}: {p}", spec.path().display()));
+        match &run.input {
+            Document::Airbyte(input) => {
+                if let Some(spec) = self.source_spec {
+                    for p in spec.problems(input.config()) {
+                        problems.push(format!("input.json config does not conform to the source spec {}: {p}", spec.path().display()));
+                    }
+                }
+            }
+            Document::Elastic(input) => {
+                if let Some(folder) = self.source_defaults {
+                    match defaults_in(folder, &input.service_type) {
+                        Ok(defaults) => problems.extend(configuration_problems("input.json configuration", input.configuration(), &defaults, false)),
+                        Err(e) => problems.push(e),
+                    }
+                }
             }
         }
         match (&run.result, &again.result) {
@@ -109,7 +133,14 @@ impl Golden<'_> {
             (Ok(_), Err(_)) | (Err(_), Ok(_)) => problems.push("one run succeeded and the other did not".into()),
             _ => {}
         }
-        if let (Some(spec), Ok(m)) = (self.target_spec, &run.result) {
+        if let (Some(folder), Ok(m), Document::Elastic(_)) = (self.target_defaults, &run.result, &run.input) {
+            let config = m.document["configuration"].as_object().cloned().unwrap_or_default();
+            match defaults_in(folder, m.document["service_type"].as_str().unwrap_or_default()) {
+                Ok(defaults) => problems.extend(configuration_problems("the migrated configuration", &config, &defaults, true)),
+                Err(e) => problems.push(e),
+            }
+        }
+        if let (Some(spec), Ok(m), Document::Airbyte(_)) = (self.target_spec, &run.result, &run.input) {
             for p in spec.problems(&m.document["config"]) {
                 problems.push(format!(
                     "the migrated config does not conform to the {} {} spec {}: {p}",
@@ -156,7 +187,10 @@ impl Golden<'_> {
     fn run(&self, case: &Case) -> Result<Run> {
         let path = case.file("input.json");
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let input = Connection::parse(&bytes).with_context(|| format!("{} is not a connection document", path.display()))?;
+        let input = match Document::parse(&bytes).with_context(|| format!("{} is not a connection document", path.display()))? {
+            Document::Airbyte(input) => input,
+            Document::Elastic(input) => return self.run_connector(case, input),
+        };
         let manifest = &self.plugin.manifest;
         if input.connector != manifest.connector {
             bail!("{}: the connection is {}, the plugin migrates {}", path.display(), input.connector, manifest.connector);
@@ -192,7 +226,39 @@ impl Golden<'_> {
                 })
             }
         };
-        Ok(Run { input, result })
+        Ok(Run { input: Document::Airbyte(input), result })
+    }
+
+    /// Runs an Elastic connector case.
+    fn run_connector(&self, case: &Case, input: elastic::Connector) -> Result<Run> {
+        let manifest = &self.plugin.manifest;
+        if manifest.connector != input.connector() && manifest.connector != elastic::EVERY_SOURCE {
+            bail!("case {}: the connector is {}, the plugin migrates {}", case.name, input.connector(), manifest.connector);
+        }
+        let version = match std::fs::read_to_string(case.file("version.txt")) {
+            Ok(text) => semver::Version::parse(text.trim()).with_context(|| format!("case {}: version.txt is not a version", case.name))?,
+            Err(_) => elastic::chain::lower_bound(&self.plugin.applies_to)
+                .with_context(|| format!("case {}: the plugin's range has no lowest version; say the input's in version.txt", case.name))?,
+        };
+        if !self.plugin.applies_to.matches(&version) {
+            bail!("case {}: version {version} is outside the plugin's applies-to {}", case.name, manifest.applies_to);
+        }
+        let call = ConnectorInput {
+            id: input.id.clone(),
+            version: version.to_string(),
+            document: serde_json::to_string(&input.plugin_document()).expect("a JSON object serializes"),
+        };
+        let result = match self.sandbox.migrate_connector(&self.plugin.loaded, &call) {
+            Err(SandboxError::Refused(e)) => Err(e.to_string()),
+            Err(e) => bail!("case {}: {e}", case.name),
+            Ok(call) => {
+                let document = elastic::plan::read_document(&call.value.document, &input.id)
+                    .map_err(|e| anyhow::anyhow!("case {}: the plugin returned {e}", case.name))?;
+                let bytes = input.migrated_bytes(&document);
+                Ok(Migrated { document: serde_json::from_slice(&bytes)?, bytes, actions: call.value.actions, notes: call.value.notes })
+            }
+        };
+        Ok(Run { input: Document::Elastic(input), result })
     }
 
     fn bless(&self, case: &Case, result: Result<Migrated, String>) -> Result<Verdict> {
@@ -220,6 +286,33 @@ impl Golden<'_> {
             }
         }
     }
+}
+
+/// The default configuration of `service_type` in a version's folder.
+fn defaults_in(folder: &Path, service_type: &str) -> Result<Defaults, String> {
+    let path = folder.join(format!("{service_type}.json"));
+    if !path.is_file() {
+        return Err(format!("{} has no default configuration for {service_type} ({} is missing)", folder.display(), path.display()));
+    }
+    elastic::spec::read_defaults(&path)
+}
+
+/// How a configuration misses `defaults`: values of other types, fields the version does
+/// not have and, when `exact`, fields it has that are missing.
+fn configuration_problems(what: &str, config: &serde_json::Map<String, Value>, defaults: &Defaults, exact: bool) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Err(e) = configuration::check_types(config, Some(defaults)) {
+        problems.push(format!("{what} does not fit {}: {e}", defaults.label()));
+    }
+    let extra: Vec<&str> = config.keys().filter(|k| defaults.field(k).is_none()).map(String::as_str).collect();
+    if !extra.is_empty() {
+        problems.push(format!("{what} has fields {} that {} does not", extra.join(", "), defaults.label()));
+    }
+    let missing: Vec<&str> = defaults.fields.keys().filter(|k| !config.contains_key(*k)).map(String::as_str).collect();
+    if exact && !missing.is_empty() {
+        problems.push(format!("{what} lacks fields {} of {}", missing.join(", "), defaults.label()));
+    }
+    problems
 }
 
 fn finish(problems: Vec<String>, actions: Vec<Action>, notes: Vec<String>, refusal: Option<String>) -> Result<Verdict> {

@@ -2,10 +2,11 @@
 //! does, as a library.
 //!
 //! An author starts from the connector's own breaking-change entry ([`metadata`]), scaffolds
-//! a crate ([`scaffold`]), pins its behaviour down in golden fixtures checked through the
+//! a crate ([`scaffold`]; an Elastic connector's from [`elastic_template`]), pins its behaviour down in golden fixtures checked through the
 //! real sandbox ([`golden`]), and publishes a guide rendered from the plugin itself
 //! ([`guide`]). [`package`] finds and builds the crate.
 
+pub mod elastic_template;
 pub mod golden;
 pub mod guide;
 pub mod metadata;

@@ -5,6 +5,7 @@
 //! repository's `plugins/`), the crate inherits its dependencies from it; anywhere else it
 //! is a workspace of its own depending on the SDK by path.
 
+use super::elastic_template;
 use crate::manifest::Manifest;
 use anyhow::{Context, Result, bail};
 use semver::Version;
@@ -27,9 +28,15 @@ pub struct Request {
     pub manifest: Option<Manifest>,
 }
 
-/// The crate name for a connector version: `source-x-v2` for 2.0.0, `source-x-v3-1` for 3.1.0.
+/// The crate name for a connector version: `source-x-v2` for 2.0.0, `source-x-v3-1` for 3.1.0;
+/// `elastic-mysql-v8-8` for Elastic's `elastic/mysql` 8.8.0 (`elastic-every-source-v9` for
+/// `elastic/*`).
 pub fn crate_name(connector: &str, version: &Version) -> String {
-    let name = connector.rsplit('/').next().unwrap_or(connector);
+    let name = match connector.strip_prefix(crate::elastic::PREFIX) {
+        Some("*") => "elastic-every-source".to_owned(),
+        Some(service_type) => format!("elastic-{}", service_type.replace('_', "-")),
+        None => connector.rsplit('/').next().unwrap_or(connector).to_owned(),
+    };
     match version.minor {
         0 => format!("{name}-v{}", version.major),
         minor => format!("{name}-v{}-{minor}", version.major),
@@ -52,8 +59,10 @@ pub fn scaffold(request: &Request) -> Result<PathBuf> {
         bail!("{} already exists; pick another --dir or remove it", root.display());
     }
     let previous = previous_version(&request.version);
+    let elastic = connector.starts_with(crate::elastic::PREFIX);
     let manifest = match &request.manifest {
         Some(m) => m.clone(),
+        None if elastic => elastic_template::manifest(&connector, &request.version, &previous),
         None => Manifest {
             connector: connector.clone(),
             applies_to: format!(">={previous}, <{}", request.version),
@@ -96,12 +105,13 @@ crate-type = ["cdylib", "rlib"]
 
 [dependencies]
 {dependencies}
-# Specs for `cutover plugin test`: the real spec of the version this plugin produces (and,
-# optionally, of the versions it migrates from); fixture configs are validated against them.
-[package.metadata.cutover]
-# target-spec = "fixtures/spec-{version}.json"
-{standalone}"#,
+{metadata}{standalone}"#,
         version = request.version,
+        metadata = if elastic {
+            format!("# Specs for `cutover plugin test`: the folders of the data sources' default configurations\n# (<service type>.json, from get_default_configuration()) of the version this plugin produces\n# and of the version it migrates from; fixture configurations are checked against them.\n[package.metadata.cutover]\n# target-spec = \"fixtures/defaults/{}\"\n# source-spec = \"fixtures/defaults/{input_version}\"\n", request.version)
+        } else {
+            format!("# Specs for `cutover plugin test`: the real spec of the version this plugin produces (and,\n# optionally, of the versions it migrates from); fixture configs are validated against them.\n[package.metadata.cutover]\n# target-spec = \"fixtures/spec-{}.json\"\n", request.version)
+        },
     );
     let case = root.join("fixtures").join("basic");
     std::fs::create_dir_all(&case).with_context(|| format!("creating {}", case.display()))?;
@@ -111,7 +121,19 @@ crate-type = ["cdylib", "rlib"]
         std::fs::create_dir_all(root.join(".cargo"))?;
         std::fs::write(root.join(".cargo").join("config.toml"), PLUGIN_CARGO_CONFIG)?;
     }
-    std::fs::write(root.join("src").join("lib.rs"), lib_rs(&manifest))?;
+    std::fs::write(root.join("src").join("lib.rs"), if elastic { elastic_template::lib_rs(&manifest) } else { lib_rs(&manifest) })?;
+    let pretty = |v: &serde_json::Value| {
+        let mut bytes = serde_json::to_vec_pretty(v).expect("JSON serializes");
+        bytes.push(b'\n');
+        bytes
+    };
+    if elastic {
+        let document = elastic_template::fixture(&connector);
+        std::fs::write(case.join("input.json"), pretty(&document))?;
+        std::fs::write(case.join("expected.json"), pretty(&document))?;
+        std::fs::write(case.join("actions.json"), "[]\n")?;
+        return Ok(root);
+    }
     let input = json!({
         "id": "example",
         "name": "An example connection",
@@ -137,11 +159,6 @@ crate-type = ["cdylib", "rlib"]
     });
     let mut expected = input.clone();
     expected["version"] = json!(manifest.produces);
-    let pretty = |v: &serde_json::Value| {
-        let mut bytes = serde_json::to_vec_pretty(v).expect("JSON serializes");
-        bytes.push(b'\n');
-        bytes
-    };
     std::fs::write(case.join("input.json"), pretty(&input))?;
     std::fs::write(case.join("expected.json"), pretty(&expected))?;
     std::fs::write(case.join("actions.json"), "[]\n")?;
@@ -247,5 +264,7 @@ mod tests {
         assert_eq!(crate_name("airbyte/source-facebook-marketing", &Version::new(3, 1, 0)), "source-facebook-marketing-v3-1");
         assert_eq!(previous_version(&Version::new(3, 1, 0)), Version::new(3, 0, 0));
         assert_eq!(previous_version(&Version::new(2, 0, 0)), Version::new(1, 0, 0));
+        assert_eq!(crate_name("elastic/sharepoint_online", &Version::new(8, 9, 0)), "elastic-sharepoint-online-v8-9");
+        assert_eq!(crate_name("elastic/*", &Version::new(9, 0, 0)), "elastic-every-source-v9");
     }
 }

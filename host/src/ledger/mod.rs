@@ -117,6 +117,11 @@ pub trait Ledger {
     fn last_rollbackable(&self) -> Result<Option<i64>>;
     /// The newest run after `run` with a write to `connection_id` still in force.
     fn later_write(&self, connection_id: &str, run: i64) -> Result<Option<i64>>;
+    /// For every document written, the version of its newest write in force and that
+    /// write's run: (document key, version, run), oldest first. Apply writes record the
+    /// version they migrated to; rollback writes the version they restored. (What an
+    /// Elastic connector document is valid for: [`crate::elastic::versions`].)
+    fn versions_written(&self) -> Result<Vec<(String, String, i64)>>;
 }
 
 /// Now, as RFC 3339 UTC.

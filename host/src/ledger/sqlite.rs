@@ -404,6 +404,14 @@ impl Ledger for SqliteLedger {
             )
             .optional()?)
     }
+
+    fn versions_written(&self) -> Result<Vec<(String, String, i64)>> {
+        let mut statement = self.db.prepare(
+            "SELECT key, to_version, run_id FROM changes WHERE state = 'written' AND to_version IS NOT NULL ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
 }
 
 fn has_table(db: &Db, name: &str) -> Result<bool> {

@@ -18,7 +18,7 @@ pub use cache::CompileCache;
 pub use store::{LimitHit, LogLevel, LogLine};
 
 use crate::manifest::Manifest;
-use crate::migration::{Input, MigrationError, Outcome};
+use crate::migration::{ConnectorInput, ConnectorOutcome, Input, MigrationError, Outcome};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -26,21 +26,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use store::HostState;
-use wasmtime::component::{Component, Linker, Resource};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
-use wit::ContractVersion;
-
-/// A streamed state that went over the output limit (contract 1.1.0).
-#[derive(Debug)]
-struct OutputOverflow(usize);
-
-impl std::fmt::Display for OutputOverflow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the streamed state reached {} bytes, over the output limit", self.0)
-    }
-}
-
-impl std::error::Error for OutputOverflow {}
+use wit::{Bindings, ContractVersion, OutputOverflow, Pre};
 
 /// How long one epoch tick lasts; deadlines are counted in ticks.
 const TICK: Duration = Duration::from_millis(5);
@@ -118,18 +106,6 @@ pub struct Call<T> {
 pub struct LoadedPlugin {
     contract: ContractVersion,
     pre: Pre,
-}
-
-/// The pre-linked plugin, by the contract version it was built against.
-enum Pre {
-    V1_0_0(wit::since_v1_0_0::BindingsPre<HostState>),
-    V1_1_0(wit::since_v1_1_0::BindingsPre<HostState>),
-}
-
-/// One instance of a plugin, by contract version.
-enum Bindings {
-    V1_0_0(wit::since_v1_0_0::Bindings),
-    V1_1_0(wit::since_v1_1_0::Bindings),
 }
 
 impl LoadedPlugin {
@@ -221,7 +197,8 @@ pub enum Interruption {
 /// The process-wide sandbox.
 pub struct Sandbox {
     engine: Engine,
-    linker: Linker<HostState>,
+    /// One linker per contract version, in the order of [`wit::KNOWN`].
+    linkers: Vec<(ContractVersion, Linker<HostState>)>,
     limits: Limits,
     interruption: Interruption,
     _ticker: Option<EpochTicker>,
@@ -243,12 +220,13 @@ impl Sandbox {
         // Deep recursion must trap cleanly, not overflow the host's stack.
         config.max_wasm_stack(1 << 20);
         let engine = Engine::new(&config).map_err(anyhow::Error::from).context("creating the wasmtime engine")?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("linking WASI")?;
-        wit::since_v1_0_0::add_to_linker(&mut linker).context("linking the cutover 1.0.0 host interface")?;
-        wit::since_v1_1_0::add_to_linker(&mut linker).context("linking the cutover 1.1.0 host interface")?;
+        let mut linkers = Vec::with_capacity(wit::KNOWN.len());
+        for version in wit::KNOWN {
+            let linker = version.linker(&engine).with_context(|| format!("linking the cutover {} host interface", version.as_str()))?;
+            linkers.push((version, linker));
+        }
         let ticker = (interruption == Interruption::Epoch).then(|| EpochTicker::start(engine.clone()));
-        Ok(Self { engine, linker, limits, interruption, _ticker: ticker })
+        Ok(Self { engine, linkers, limits, interruption, _ticker: ticker })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -266,63 +244,37 @@ impl Sandbox {
         };
         imports::check(&self.engine, &component)?;
         let contract = ContractVersion::of(&self.engine, &component)?;
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(anyhow::Error::from).context("linking it")?;
-        let pre = match contract {
-            ContractVersion::V1_0_0 => Pre::V1_0_0(
-                wit::since_v1_0_0::BindingsPre::new(instance_pre)
-                    .map_err(anyhow::Error::from)
-                    .context("it does not export the cutover:migration@1.0.0 plugin world")?,
-            ),
-            ContractVersion::V1_1_0 => Pre::V1_1_0(
-                wit::since_v1_1_0::BindingsPre::new(instance_pre)
-                    .map_err(anyhow::Error::from)
-                    .context("it does not export the cutover:migration@1.1.0 plugin world")?,
-            ),
-        };
+        let linker = &self.linkers.iter().find(|(v, _)| *v == contract).expect("a linker for every known version").1;
+        let instance_pre = linker.instantiate_pre(&component).map_err(anyhow::Error::from).context("linking it")?;
+        let pre = Pre::new(contract, instance_pre)?;
         Ok(LoadedPlugin { contract, pre })
     }
 
     /// Calls the plugin's `manifest()`.
     pub fn manifest(&self, plugin: &LoadedPlugin) -> Result<Call<Manifest>, SandboxError> {
-        self.call(plugin, |store, bindings| {
-            Ok(Ok(match bindings {
-                Bindings::V1_0_0(b) => Manifest::from(b.call_manifest(&mut *store)?),
-                Bindings::V1_1_0(b) => Manifest::from(b.call_manifest(&mut *store)?),
-            }))
-        })
+        self.call(plugin, |store, bindings| Ok(Ok(bindings.manifest(store)?)))
     }
 
-    /// Calls the plugin's `migrate()` for one connection.
+    /// Calls the plugin's `migrate()` for one Airbyte connection.
     pub fn migrate(&self, plugin: &LoadedPlugin, input: &Input) -> Result<Call<Outcome>, SandboxError> {
-        let call = self.call(plugin, |store, bindings| match bindings {
-            Bindings::V1_0_0(b) => {
-                let arg = input.into();
-                Ok(b.call_migrate(&mut *store, &arg)?.map(Outcome::from).map_err(MigrationError::from))
-            }
-            Bindings::V1_1_0(b) => {
-                let arg = input.into();
-                let table = store.data_mut().table();
-                let reader = table.push(stream::StateReader::new(input.state.clone()))?;
-                let writer = table.push(stream::StateWriter::new(self.limits.output_bytes, input.state.len()))?;
-                let (reader_handle, writer_handle) = (Resource::new_borrow(reader.rep()), Resource::new_borrow(writer.rep()));
-                let result = b.call_migrate(&mut *store, &arg, reader_handle, writer_handle)?;
-                let table = store.data_mut().table();
-                table.delete(reader)?;
-                let written = table.delete(writer)?;
-                if let Some(size) = written.overflow {
-                    return Err(wasmtime::Error::new(OutputOverflow(size)));
-                }
-                let state = String::from_utf8(written.into_bytes())
-                    .map_err(|_| wasmtime::Error::msg("the plugin wrote a state that is not UTF-8"))?;
-                Ok(result.map(|o| Outcome { state, ..Outcome::from(o) }).map_err(MigrationError::from))
-            }
-        })?;
+        let call = self.call(plugin, |store, bindings| bindings.migrate(store, input, self.limits.output_bytes))?;
         let o = &call.value;
         let size = o.config.len()
             + o.catalog.len()
             + o.state.len()
             + o.notes.iter().map(String::len).sum::<usize>()
             + o.actions.len() * 64;
+        if size > self.limits.output_bytes {
+            return Err(SandboxError::OutputTooLarge { size, limit: self.limits.output_bytes });
+        }
+        Ok(call)
+    }
+
+    /// Calls the plugin's `migrate-connector()` for one Elastic connector document.
+    pub fn migrate_connector(&self, plugin: &LoadedPlugin, input: &ConnectorInput) -> Result<Call<ConnectorOutcome>, SandboxError> {
+        let call = self.call(plugin, |store, bindings| bindings.migrate_connector(store, input))?;
+        let o = &call.value;
+        let size = o.document.len() + o.notes.iter().map(String::len).sum::<usize>() + o.actions.len() * 64;
         if size > self.limits.output_bytes {
             return Err(SandboxError::OutputTooLarge { size, limit: self.limits.output_bytes });
         }
@@ -341,10 +293,7 @@ impl Sandbox {
             Interruption::Epoch => store.set_epoch_deadline(self.limits.timeout_ms.div_ceil(TICK.as_millis() as u64).max(1)),
             Interruption::Fuel(units) => store.set_fuel(units).expect("fuel is enabled in this engine's config"),
         }
-        let instance = match &plugin.pre {
-            Pre::V1_0_0(pre) => pre.instantiate(&mut store).map(Bindings::V1_0_0),
-            Pre::V1_1_0(pre) => pre.instantiate(&mut store).map(Bindings::V1_1_0),
-        };
+        let instance = plugin.pre.instantiate(&mut store);
         let result = instance.and_then(|bindings| f(&mut store, &bindings));
         let value = match result {
             Ok(Ok(v)) => v,

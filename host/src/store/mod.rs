@@ -12,11 +12,17 @@
 //! - [`postgres`]: documents, ledger, snapshots and the work queue of runs shared by several
 //!   hosts, in one database, where a batch of writes and its ledger rows commit in one
 //!   transaction, so there is nothing to settle after a crash.
+//! - [`elastic`]: the connectors of an Elasticsearch cluster, through its Connector API, each
+//!   write several requests guarded by the index's `_seq_no`; the ledger in SQLite beside the
+//!   settings, journaled like the directory's, and a write cut part-way finished at the next
+//!   run.
 //! - [`airbyte`]: the connections of a running Airbyte, through its Configuration API; one
-//!   write is several requests, so the journal keeps each intent until the write is settled.
+//!   write is several requests in the order the server's rules require, the ledger in SQLite
+//!   beside the settings, and a write cut part-way finished at the next run.
 
 pub mod airbyte;
 pub mod directory;
+pub mod elastic;
 pub mod postgres;
 
 use crate::migration::Action;
@@ -79,8 +85,7 @@ pub trait Documents: Send + Sync {
 pub trait DocumentWriter: Send {
     /// Replaces each document with `after`, only where it still holds `before`; otherwise
     /// that write fails as a [`StoreError::Conflict`]. One result per write, in order, each
-    /// final (`Ok` means the document now holds `after`; [`StoreError::Partial`] that it holds
-    /// part of it, for [`settle`](Self::settle) to finish); `replaced(i)` is called as write
+    /// final (`Ok` means the document now holds `after`); `replaced(i)` is called as write
     /// `i` takes effect.
     fn write_batch(&mut self, writes: &[Write<'_>], replaced: &mut dyn FnMut(usize)) -> Vec<Result<()>>;
 
@@ -130,8 +135,8 @@ pub enum StoreError {
     Conflict { key: String, detail: String },
     #[error("the fleet's store is unavailable: {detail}")]
     Unavailable { detail: String },
-    /// The write stopped part-way: the document holds part of the new one. The intent stays
-    /// unsettled, and the next run finishes it ([`DocumentWriter::settle`]).
+    /// The write stopped part-way and the document holds part of the new one: its intent
+    /// stays, and the next run finishes it ([`DocumentWriter::settle`]).
     #[error("{key} was written only in part ({detail}); the next run finishes it")]
     Partial { key: String, detail: String },
 }
@@ -153,24 +158,30 @@ pub enum LedgerHome {
 }
 
 /// The backend a fleet's settings choose: PostgreSQL when `[store] url` (or `--fleet
-/// postgres://…`) names a database, an Airbyte deployment when `[airbyte]` names one, else
-/// the `connections/` directory under `root`, with the ledger in `state_dir`.
+/// postgres://…`) names a database, an Elasticsearch cluster when `[elastic] url` does, an
+/// Airbyte deployment when `[airbyte]` names one, else the `connections/` directory under
+/// `root`, with the ledger in `state_dir`.
 pub fn open(root: &Path, state_dir: &Path, settings: &Settings) -> Result<Backend> {
     if let Some(airbyte) = &settings.airbyte {
-        if settings.store.url.is_some() {
-            anyhow::bail!("cutover.toml names both [store] url and [airbyte]: a fleet's connections live in one place");
+        if settings.store.url.is_some() || settings.elastic.url.is_some() {
+            anyhow::bail!("cutover.toml names [airbyte] and also [store] url or [elastic] url; a fleet's documents live in one place");
         }
         return Ok(Backend {
             documents: Arc::new(airbyte::AirbyteDocuments::open(root, airbyte)?),
             ledger: LedgerHome::Sqlite(state_dir.join("ledger.sqlite")),
         });
     }
-    match &settings.store.url {
-        Some(url) => {
+    match (&settings.store.url, &settings.elastic.url) {
+        (Some(_), Some(_)) => anyhow::bail!("cutover.toml names both a database ([store] url) and a cluster ([elastic] url); a fleet's documents live in one place"),
+        (Some(url), None) => {
             let fleet = Arc::new(postgres::PgFleet::connect(url, &settings.store)?);
             Ok(Backend { documents: fleet.clone(), ledger: LedgerHome::Postgres(fleet) })
         }
-        None => Ok(Backend {
+        (None, Some(_)) => Ok(Backend {
+            documents: Arc::new(elastic::ElasticDocuments::open(&settings.elastic)?),
+            ledger: LedgerHome::Sqlite(state_dir.join("ledger.sqlite")),
+        }),
+        (None, None) => Ok(Backend {
             documents: Arc::new(directory::DirDocuments::open(&root.join("connections"))?),
             ledger: LedgerHome::Sqlite(state_dir.join("ledger.sqlite")),
         }),

@@ -104,7 +104,7 @@ impl Writer for Journaled<'_> {
         }
         let writes: Vec<Write> = changes.iter().map(|c| Write { key: c.key, before: c.before, after: c.after, actions: c.actions }).collect();
         let results = self.documents.write_batch(&writes, &mut |_| failpoint("after-write"));
-        // A write the store left part-way stays an intent, for the next run to finish.
+        // A write cut part-way keeps its intent, for the next run to finish.
         let partial = |r: &Result<()>| r.as_ref().err().is_some_and(|e| matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Partial { .. })));
         let marks: Vec<(i64, &str)> = ids
             .iter()

@@ -3,9 +3,10 @@
 
 use super::{Writer, write_one};
 use crate::connection::{Connection, Pin};
+use crate::document::Document;
 use crate::fleet::Fleet;
 use crate::ledger::{NewChange, RunKind};
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 /// What setting a pin did.
 pub enum Pinned {
@@ -18,7 +19,15 @@ pub enum Pinned {
 /// Pins (`Some`) or unpins (`None`) the connection `id`.
 pub fn set(fleet: &Fleet, id: &str, pin: Option<Pin>) -> Result<Pinned> {
     let entry = fleet.find(id)?;
-    let connection = entry.parsed.map_err(|e| anyhow::anyhow!("{}: {e}", fleet.display_key(&entry.key)))?;
+    let connection = match entry.parsed.map_err(|e| anyhow::anyhow!("{}: {e}", fleet.display_key(&entry.key)))? {
+        Document::Airbyte(c) => c,
+        Document::Elastic(c) => bail!(
+            "{} is an Elastic connector: its document has no field of cutover's own for a pin; pin it in cutover.toml instead:\n[elastic.pins]\n{} = \"{}\"",
+            c.id,
+            c.id,
+            pin.as_ref().and_then(|p| p.reason.as_deref()).unwrap_or("why it waits")
+        ),
+    };
     if connection.pin == pin {
         return Ok(Pinned::Already(connection));
     }

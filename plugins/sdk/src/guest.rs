@@ -9,7 +9,7 @@ use bindings::cutover::migration::state_stream::{StateReader, StateWriter};
 
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/since_v1.1.0",
+        path: "../../wit/since_v1.2.0",
         world: "plugin",
     });
 }
@@ -20,6 +20,7 @@ use bindings::cutover::migration::types as wit;
 unsafe extern "Rust" {
     fn __cutover_plugin_manifest() -> Manifest;
     fn __cutover_plugin_migrate(connection: RawConnection, state: &mut StateOut<'_>) -> crate::Result<RawOutcome>;
+    fn __cutover_plugin_migrate_connector(connector: crate::elastic::Connector) -> crate::Result<crate::elastic::ConnectorOutcome>;
 }
 
 struct Component;
@@ -70,6 +71,17 @@ impl Guest for Component {
             notes: outcome.notes,
         })
     }
+
+    fn migrate_connector(c: wit::Connector) -> Result<wit::ConnectorOutcome, wit::MigrationError> {
+        let connector = crate::elastic::Connector::parse(c.id, c.version, &c.document).map_err(into_wit_error)?;
+        // SAFETY: defined by the plugin's `export!` or `export_connector!`, with exactly this signature.
+        let outcome = unsafe { __cutover_plugin_migrate_connector(connector) }.map_err(into_wit_error)?;
+        Ok(wit::ConnectorOutcome {
+            document: outcome.document_text(),
+            actions: outcome.actions.into_iter().map(into_wit_action).collect(),
+            notes: outcome.notes,
+        })
+    }
 }
 
 /// Reads the whole state from the host. The first read asks for all of it, so the list the
@@ -111,6 +123,7 @@ fn into_wit_action(a: Action) -> wit::Action {
             wit::Action::ReviewField(wit::FieldAction { pointer, reason })
         }
         Action::RetestSource { reason } => wit::Action::RetestSource(reason),
+        Action::FullSync { reason } => wit::Action::FullSync(reason),
     }
 }
 

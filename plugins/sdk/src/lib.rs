@@ -7,6 +7,10 @@
 //! fields, move a config field, reset a stream's state) are typed helpers in [`catalog`],
 //! [`state`], [`schema`] and [`config`].
 //!
+//! An Elastic connector is one document, not three: its migration implements
+//! [`elastic::ConnectorMigration`] and is exported with [`export_connector!`]; the helpers
+//! that keep a configuration consistent with a version's defaults are in [`elastic`].
+//!
 //! Everything except the component glue also builds natively, so a plugin's logic is unit
 //! tested with plain `cargo test` and then again through the real sandbox by the host's tests.
 //!
@@ -21,6 +25,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod elastic;
 mod log;
 pub mod naming;
 pub mod schema;
@@ -55,7 +60,7 @@ pub trait Migration {
     }
 }
 
-/// Exports a [`Migration`] as the plugin's component interface.
+/// Exports a [`Migration`] (an Airbyte connector's) as the plugin's component interface.
 ///
 /// Natively this expands to nothing, so the same crate also builds and tests on the host.
 #[macro_export]
@@ -77,5 +82,51 @@ macro_rules! export {
         ) -> $crate::Result<$crate::RawOutcome> {
             <$migration as $crate::Migration>::migrate_documents(connection, state)
         }
+
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(no_mangle)]
+        #[doc(hidden)]
+        pub fn __cutover_plugin_migrate_connector(connector: $crate::elastic::Connector) -> $crate::Result<$crate::elastic::ConnectorOutcome> {
+            $crate::__not_this_platform(&connector.id, "an Airbyte connection, not an Elastic connector")
+        }
     };
+}
+
+/// Exports a [`elastic::ConnectorMigration`] (an Elastic connector's) as the plugin's
+/// component interface.
+///
+/// Natively this expands to nothing, so the same crate also builds and tests on the host.
+#[macro_export]
+macro_rules! export_connector {
+    ($migration:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(no_mangle)]
+        #[doc(hidden)]
+        pub fn __cutover_plugin_manifest() -> $crate::Manifest {
+            <$migration as $crate::elastic::ConnectorMigration>::manifest()
+        }
+
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(no_mangle)]
+        #[doc(hidden)]
+        pub fn __cutover_plugin_migrate(
+            connection: $crate::RawConnection,
+            _state: &mut $crate::StateOut<'_>,
+        ) -> $crate::Result<$crate::RawOutcome> {
+            $crate::__not_this_platform(&connection.id, "an Elastic connector, not an Airbyte connection")
+        }
+
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(no_mangle)]
+        #[doc(hidden)]
+        pub fn __cutover_plugin_migrate_connector(connector: $crate::elastic::Connector) -> $crate::Result<$crate::elastic::ConnectorOutcome> {
+            <$migration as $crate::elastic::ConnectorMigration>::migrate(connector)
+        }
+    };
+}
+
+/// The refusal a plugin gives when called for the other platform's documents.
+#[doc(hidden)]
+pub fn __not_this_platform<T>(id: &str, what: &str) -> Result<T> {
+    Err(Error::UnsupportedShape(format!("{id}: this plugin migrates {what}")))
 }

@@ -222,6 +222,8 @@ pub enum Action {
     ClearStream { stream: StreamDescriptor, reason: String },
     ReviewField { pointer: String, reason: String },
     RetestSource { reason: String },
+    /// Elastic: run a full sync (the sync cursor was cleared or no longer fits).
+    FullSync { reason: String },
 }
 
 /// The migrated connection and what is left to do.

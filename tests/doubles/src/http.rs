@@ -19,6 +19,8 @@ pub struct Request {
     pub method: String,
     /// The path, without the query string.
     pub path: String,
+    /// The query string (after `?`, still percent-encoded), empty when there is none.
+    pub query: String,
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -146,7 +148,10 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, String> {
     let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
         return Err(format!("malformed request line {line:?}"));
     };
-    let path = target.split('?').next().unwrap_or(target).to_owned();
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path.to_owned(), query.to_owned()),
+        None => (target.to_owned(), String::new()),
+    };
     let method = method.to_owned();
     let mut headers = Vec::new();
     loop {
@@ -170,7 +175,7 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, String> {
         reader.read_exact(&mut body).map_err(|e| format!("reading the body: {e}"))?;
         body
     };
-    Ok(Some(Request { method, path, headers, body }))
+    Ok(Some(Request { method, path, query, headers, body }))
 }
 
 fn read_chunked(reader: &mut impl BufRead) -> Result<Vec<u8>, String> {
@@ -196,6 +201,7 @@ fn write_response(out: &mut impl Write, response: &Response, close: bool) -> std
         401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        409 => "Conflict",
         422 => "Unprocessable Entity",
         423 => "Locked",
         500 => "Internal Server Error",

@@ -39,6 +39,9 @@ pub struct Resolved {
     fixtures: Option<PathBuf>,
     target_spec: Option<Spec>,
     source_spec: Option<Spec>,
+    /// An Elastic plugin's folders of default configurations, by version.
+    target_defaults: Option<PathBuf>,
+    source_defaults: Option<PathBuf>,
 }
 
 impl AuthorPlugin {
@@ -58,12 +61,29 @@ impl AuthorPlugin {
         let plugin = Registry::load_one(&wasm, &sandbox, &Trust::default(), None, None)
             .with_context(|| format!("loading plugin {}", wasm.display()))?;
         let fixtures = self.fixtures.or_else(|| package.as_ref().map(Package::fixtures)).filter(|f| f.is_dir());
-        let spec = |given: Option<PathBuf>, declared: Option<PathBuf>| -> Result<Option<Spec>> {
-            given.or(declared).map(|p| Spec::read(&p).map_err(anyhow::Error::msg)).transpose()
+        let target = self.spec.or_else(|| package.as_ref().and_then(|p| p.target_spec.clone()));
+        let source = self.source_spec.or_else(|| package.as_ref().and_then(|p| p.source_spec.clone()));
+        // An Elastic plugin's specs are its data source's default configurations.
+        let elastic = plugin.manifest.connector.starts_with(cutover::elastic::PREFIX);
+        let spec = |path: &Option<PathBuf>| -> Result<Option<Spec>> {
+            path.as_ref().filter(|_| !elastic).map(|p| Spec::read(p).map_err(anyhow::Error::msg)).transpose()
         };
-        let target_spec = spec(self.spec, package.as_ref().and_then(|p| p.target_spec.clone()))?;
-        let source_spec = spec(self.source_spec, package.as_ref().and_then(|p| p.source_spec.clone()))?;
-        Ok(Resolved { sandbox, plugin, fixtures, target_spec, source_spec })
+        let defaults = |path: &Option<PathBuf>| -> Result<Option<PathBuf>> {
+            match path.as_ref().filter(|_| elastic) {
+                Some(p) if p.is_dir() => Ok(Some(p.clone())),
+                Some(p) => bail!("{} is not a folder of default configurations (<service type>.json), as an Elastic plugin's spec is", p.display()),
+                None => Ok(None),
+            }
+        };
+        Ok(Resolved {
+            target_spec: spec(&target)?,
+            source_spec: spec(&source)?,
+            target_defaults: defaults(&target)?,
+            source_defaults: defaults(&source)?,
+            sandbox,
+            plugin,
+            fixtures,
+        })
     }
 }
 
@@ -74,6 +94,8 @@ impl Resolved {
             plugin: &self.plugin,
             target_spec: self.target_spec.as_ref(),
             source_spec: self.source_spec.as_ref(),
+            target_defaults: self.target_defaults.as_deref(),
+            source_defaults: self.source_defaults.as_deref(),
         }
     }
 }
@@ -100,9 +122,10 @@ pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
         bail!("no fixtures for {}: pass --fixtures DIR, or add <crate>/fixtures/<case>/input.json", p.file);
     };
     println!("{}: {} {} → {} (sha256 {})", p.file, p.manifest.connector, p.manifest.applies_to, p.produces, &p.sha256[..16]);
-    match &resolved.target_spec {
-        Some(spec) => println!("migrated configs checked against {}", spec.path().display()),
-        None => println!("no target spec: set package.metadata.cutover.target-spec or pass --spec to check migrated configs"),
+    match (&resolved.target_spec, &resolved.target_defaults) {
+        (Some(spec), _) => println!("migrated configs checked against {}", spec.path().display()),
+        (None, Some(folder)) => println!("migrated configs checked against the default configurations in {}", folder.display()),
+        (None, None) => println!("no target spec: set package.metadata.cutover.target-spec or pass --spec to check migrated configs"),
     }
     let golden = resolved.golden();
     let (mut passed, mut failed) = (0, 0);

@@ -231,6 +231,64 @@ fn render_step(out: &mut String, step: &StepPlan, today: &str) {
     }
 }
 
+/// A connector document's changes, each configuration field's properties other than its
+/// value (taken from the new version's defaults) counted on one line rather than listed.
+fn render_document_patch(out: &mut String, patch: &json_patch::Patch, before: &Value) {
+    use json_patch::PatchOperation as Op;
+    let property_of = |op: &Op| -> Option<String> {
+        let path = match op {
+            Op::Add(a) => a.path.to_string(),
+            Op::Replace(r) => r.path.to_string(),
+            Op::Remove(r) => r.path.to_string(),
+            _ => return None,
+        };
+        let parts: Vec<&str> = path.split('/').collect();
+        match parts.as_slice() {
+            ["", "configuration", key, property, ..] if *property != "value" => Some((*key).to_owned()),
+            _ => None,
+        }
+    };
+    // A whole field added or removed shows as its value.
+    let field_of = |path: String| -> Option<String> {
+        let parts: Vec<&str> = path.split('/').collect();
+        match parts.as_slice() {
+            ["", "configuration", key] => Some((*key).to_owned()),
+            _ => None,
+        }
+    };
+    let mut counted: Vec<(String, usize)> = Vec::new();
+    let mut shown = Vec::new();
+    for op in &patch.0 {
+        let op = match op {
+            Op::Add(a) => match field_of(a.path.to_string()) {
+                Some(key) => Op::Add(json_patch::AddOperation {
+                    path: format!("/configuration/{key}/value").parse().expect("a JSON Pointer"),
+                    value: a.value.get("value").cloned().unwrap_or(Value::Null),
+                }),
+                None => op.clone(),
+            },
+            _ => op.clone(),
+        };
+        let op = &op;
+        match property_of(op) {
+            Some(key) => match counted.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => counted.push((key, 1)),
+            },
+            None => shown.push(op.clone()),
+        }
+    }
+    render_patch(out, "document", &json_patch::Patch(shown), before);
+    if !counted.is_empty() {
+        let fields: Vec<String> = counted.iter().map(|(k, n)| format!("{k} ({n})")).collect();
+        let _ = writeln!(out, "      ~ properties other than the value, from the new version's defaults: {}", fields.join(", "));
+    }
+}
+
+fn is_elastic(c: &ConnectionPlan) -> bool {
+    c.connector.as_deref().is_some_and(|n| n.starts_with(cutover::elastic::PREFIX))
+}
+
 /// The first line of a rendered plan.
 pub fn plan_header(plan: &Plan, connections: usize, registry: &Registry) -> String {
     format!("cutover plan for fleet {} ({} connection(s), {} plugin(s))\n\n", plan.fleet, connections, registry.all().len())
@@ -262,9 +320,13 @@ pub fn plan_connection(c: &ConnectionPlan, fleet: &Fleet, today: &str) -> String
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or(Value::Null);
-        render_patch(&mut out, "config", &c.changes.config, &before["config"]);
-        render_patch(&mut out, "catalog", &c.changes.catalog, &before["catalog"]);
-        render_patch(&mut out, "state", &c.changes.state, before.get("state").unwrap_or(&Value::Null));
+        if is_elastic(c) {
+            render_document_patch(&mut out, &c.changes.document, &cutover::elastic::redact::document(&before));
+        } else {
+            render_patch(&mut out, "config", &c.changes.config, &before["config"]);
+            render_patch(&mut out, "catalog", &c.changes.catalog, &before["catalog"]);
+            render_patch(&mut out, "state", &c.changes.state, before.get("state").unwrap_or(&Value::Null));
+        }
     }
     // What the store does itself as part of the write (an Airbyte clears streams), and what
     // is left to the operator.
@@ -287,9 +349,16 @@ pub fn plan_connection(c: &ConnectionPlan, fleet: &Fleet, today: &str) -> String
     out
 }
 
+/// What cutover's snapshots cover for Elastic connectors, and what only an Elasticsearch
+/// snapshot does: Elastic's upgrade guide begins with "take a snapshot".
+pub const ELASTIC_SNAPSHOTS: &str = "Snapshots: before writing a connector, cutover keeps its whole document (configuration, pipeline, sync cursor, filtering, scheduling) in the ledger, and `cutover rollback` restores it byte for byte. An Elasticsearch snapshot taken first also covers what cutover does not hold: the content indices (search-*), the sync jobs index and the connector secrets (the ent_search feature state).";
+
 /// The end of a rendered plan: the summary, and who waits for an opt-in.
-pub fn plan_footer(summary: &Summary, connections: usize, waiting: &[String]) -> String {
+pub fn plan_footer(summary: &Summary, connections: usize, waiting: &[String], elastic: bool) -> String {
     let mut out = String::new();
+    if elastic {
+        let _ = writeln!(out, "{ELASTIC_SNAPSHOTS}");
+    }
     let _ = writeln!(out, "Plan: {}", summary_line(summary, connections));
     if !waiting.is_empty() {
         let _ = writeln!(out, "Breaking upgrades wait for an opt-in: --opt-in {} (or --all).", waiting.join(","));
@@ -297,7 +366,7 @@ pub fn plan_footer(summary: &Summary, connections: usize, waiting: &[String]) ->
     out
 }
 
-pub fn applied(applied: &Applied, plan: &Plan, fleet: &Fleet) -> String {
+pub fn applied(applied: &Applied) -> String {
     let mut out = String::new();
     if applied.recovered > 0 {
         let _ = writeln!(out, "Settled {} write(s) of an interrupted run first.", applied.recovered);
@@ -340,21 +409,20 @@ pub fn applied(applied: &Applied, plan: &Plan, fleet: &Fleet) -> String {
             }
         }
     }
-    let written: std::collections::HashSet<&str> = applied.written.iter().map(String::as_str).collect();
-    let actions: Vec<(&str, String)> = plan
-        .connections
-        .iter()
-        .filter(|c| written.contains(c.id.as_str()))
-        .flat_map(|c| c.actions.iter().filter(|a| !fleet.documents().performs(a)).map(move |a| (c.id.as_str(), a.to_string())))
-        .collect();
-    let done = plan.connections.iter().filter(|c| written.contains(c.id.as_str())).flat_map(|c| &c.actions).filter(|a| fleet.documents().performs(a)).count();
-    if done > 0 {
-        let _ = writeln!(out, "Done as part of the writes: {done} operator action(s) the store performs (such as clearing streams).");
+    if applied.done_by_store > 0 {
+        let _ = writeln!(out, "Done as part of the writes: {} operator action(s) the store performs (such as clearing streams).", applied.done_by_store);
     }
-    if !actions.is_empty() {
+    if !applied.todo.is_empty() {
         let _ = writeln!(out, "\nStill to do by the operator:");
-        for (id, a) in actions {
-            let _ = writeln!(out, "  {id}: {a}");
+        for t in &applied.todo {
+            let more = t.connections - t.examples.len();
+            let _ = writeln!(
+                out,
+                "  {}: {}{}",
+                t.examples.join(", "),
+                t.action,
+                if more > 0 { format!(" (and {more} more connection(s))") } else { String::new() }
+            );
         }
     }
     out

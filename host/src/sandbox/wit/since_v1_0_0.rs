@@ -1,8 +1,11 @@
-//! Host bindings for `cutover:migration@1.0.0`.
+//! Host bindings for `cutover:migration@1.0.0`: the state crosses as one string.
 
 use crate::manifest::{self as host, DeadlineAction, Precondition};
 use crate::migration::{self, Action, StreamDescriptor};
 use crate::sandbox::store::HostState;
+
+/// The contract version these bindings implement.
+pub const VERSION: &str = "1.0.0";
 
 wasmtime::component::bindgen!({
     path: "../wit/since_v1.0.0",
@@ -31,4 +34,10 @@ impl From<&crate::migration::Input> for wit::Connection {
             state: c.state.to_string(),
         }
     }
+}
+
+/// Calls `migrate` with the state as one string.
+pub fn migrate(bindings: &Bindings, store: &mut wasmtime::Store<HostState>, input: &migration::Input) -> super::CallResult<migration::Outcome> {
+    let arg = input.into();
+    Ok(bindings.call_migrate(store, &arg)?.map(migration::Outcome::from).map_err(migration::MigrationError::from))
 }

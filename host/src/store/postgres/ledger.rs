@@ -196,4 +196,12 @@ impl Ledger for PgLedger {
             )?
             .map(|r| r.get(0)))
     }
+
+    fn versions_written(&self) -> Result<Vec<(String, String, i64)>> {
+        let rows = self.client.borrow_mut().query(
+            "SELECT key, to_version, run_id FROM cutover.changes WHERE state = 'written' AND to_version IS NOT NULL ORDER BY id",
+            &[],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
 }
