@@ -11,26 +11,8 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 
-/// Runs `cutover` from the workspace root, with plugin builds sharing the test kit's target
-/// directory and none of the outer build's settings.
 fn cutover(args: &[&str]) -> Run {
-    let target = plugin_target_dir().parent().expect("the plugin target dir has a parent").to_owned();
-    let out = Command::new(BIN)
-        .current_dir(root())
-        .args(args)
-        .env("CARGO_TARGET_DIR", target)
-        .env_remove("RUST_LOG")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_MAKEFLAGS")
-        .output()
-        .expect("running cutover");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cutover_tests::toolkit(BIN, args)
 }
 
 fn read_json(path: &Path) -> Value {

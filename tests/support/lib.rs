@@ -2,7 +2,10 @@
 //!
 //! - [`plugin`] builds the real plugin components from `plugins/` and `tests/guests/` for
 //!   `wasm32-wasip2` (once per test process, in their own target directory so the nested
-//!   cargo does not wait on the outer build's lock) and returns a `.wasm` path.
+//!   cargo does not wait on the outer build's lock) and returns a `.wasm` path;
+//!   [`python_plugin`] does the same for the Python plugins (`plugins/python/`,
+//!   `tests/guests/python/`), with the `cutover` binary under test (`plugin build`), and
+//!   [`compile_cache_dir`] is where compiled plugins are kept between tests.
 //! - [`Fleet`] lays out a fixture fleet in a temporary directory, from the bundled example
 //!   fleet or from scratch, and reads it back byte for byte.
 
@@ -98,6 +101,66 @@ pub fn plugin(package: &str) -> PathBuf {
     path
 }
 
+/// The Python plugin projects: every folder under `plugins/python/` but the SDK.
+pub fn python_plugin_projects() -> Vec<PathBuf> {
+    let mut projects: Vec<PathBuf> = std::fs::read_dir(root().join("plugins").join("python"))
+        .expect("reading plugins/python/")
+        .map(|e| e.expect("a plugins/python/ entry").path())
+        .filter(|p| p.join("pyproject.toml").is_file() && p.file_name().is_some_and(|n| n != "sdk"))
+        .collect();
+    projects.sort();
+    projects
+}
+
+/// The Python test guests (`tests/guests/python/`): a hostile plugin and the state
+/// benchmark's plugin.
+fn python_guests() -> Vec<PathBuf> {
+    ["hostile", "partition-state"].iter().map(|g| root().join("tests").join("guests").join("python").join(g)).collect()
+}
+
+/// The `cutover` binary built beside the running test (or bench) executable.
+fn cutover_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let dir = exe.parent().and_then(Path::parent).expect("the test executable is in <profile>/deps");
+    let bin = dir.join("cutover");
+    assert!(bin.is_file(), "{} is missing; build it first (cargo build -p cutover)", bin.display());
+    bin
+}
+
+fn build_python_plugins() -> Result<PathBuf> {
+    let target = plugin_target_dir();
+    let target_root = target.parent().expect("the plugin target dir has a parent").to_owned();
+    let mut cmd = Command::new(cutover_binary());
+    cmd.args(["plugin", "build"]).args(python_plugin_projects()).args(python_guests());
+    cmd.env("CARGO_TARGET_DIR", &target_root).env_remove("RUST_LOG");
+    let out = cmd.output().context("running cutover plugin build")?;
+    if !out.status.success() {
+        bail!(
+            "building the Python plugins failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(target.join("python"))
+}
+
+/// The path of a built Python plugin component, by project name (`source-pinterest-v2`,
+/// `hostile-python`).
+pub fn python_plugin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| build_python_plugins().map_err(|e| format!("{e:#}"))).as_ref().expect("Python plugins build");
+    let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// Where the tests keep compiled plugin code, shared by every fleet they make with a Python
+/// plugin (compiling one takes many seconds) and by `cutover plugin test`.
+pub fn compile_cache_dir() -> PathBuf {
+    plugin_target_dir().join("cache")
+}
+
 /// Copies a directory tree (files and folders only).
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -144,6 +207,28 @@ impl Fleet {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Copies a built Python plugin (by project name) into the fleet, and points the
+    /// fleet's compile cache at the tests' shared one.
+    pub fn add_python_plugin(&self, name: &str) -> PathBuf {
+        let src = python_plugin(name);
+        let dst = self.path().join("plugins").join(src.file_name().unwrap());
+        std::fs::copy(&src, &dst).unwrap();
+        self.share_compile_cache();
+        dst
+    }
+
+    /// Makes the fleet's compile cache (`.cutover/cache`) the tests' shared one.
+    pub fn share_compile_cache(&self) {
+        let state = self.path().join(".cutover");
+        let link = state.join("cache");
+        if link.exists() {
+            return;
+        }
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::create_dir_all(compile_cache_dir()).unwrap();
+        std::os::unix::fs::symlink(compile_cache_dir(), link).unwrap();
     }
 
     /// Copies a built plugin into the fleet.
@@ -265,6 +350,29 @@ pub fn cutover_with_env(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &s
         .env_remove("RUST_LOG")
         .env_remove("CUTOVER_FAILPOINT")
         .envs(env.iter().copied())
+        .output()
+        .expect("running cutover");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs the `cutover` binary at `bin` the way a plugin author does: from the workspace root,
+/// with plugin builds sharing the test kit's target directory and none of the outer
+/// build's settings.
+pub fn toolkit(bin: &str, args: &[&str]) -> Run {
+    let target = plugin_target_dir().parent().expect("the plugin target dir has a parent").to_owned();
+    let out = Command::new(bin)
+        .current_dir(root())
+        .args(args)
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("RUST_LOG")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_MAKEFLAGS")
         .output()
         .expect("running cutover");
     Run {

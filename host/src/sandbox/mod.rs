@@ -373,6 +373,6 @@ impl Sandbox {
             Some(t) => t.to_string(),
             None => format!("{e:#}"),
         };
-        SandboxError::Trap { trap, stderr: store.data().stderr_tail(2_000) }
+        SandboxError::Trap { trap, stderr: store.data().crash_report(2_000) }
     }
 }

@@ -105,6 +105,23 @@ impl HostState {
         let start = bytes.len().saturating_sub(max);
         String::from_utf8_lossy(&bytes[start..]).trim().to_owned()
     }
+
+    /// What the plugin said before it crashed, at most `max` bytes of it: the tail of its
+    /// stderr, or else the start of its last error-level log line. A Python plugin is built
+    /// with stubbed WASI and has no stderr; its SDK logs an exception it did not mean at
+    /// error level, the exception first and its traceback after, before the call traps.
+    pub fn crash_report(&self, max: usize) -> String {
+        let stderr = self.stderr_tail(max);
+        if !stderr.is_empty() {
+            return stderr;
+        }
+        let Some(line) = self.log.lines.iter().rev().find(|l| l.level == LogLevel::Error) else { return String::new() };
+        let mut end = line.message.len().min(max);
+        while !line.message.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.message[..end].trim().to_owned()
+    }
 }
 
 impl WasiView for HostState {

@@ -87,8 +87,10 @@ def _error(e):
 
 
 def _crash(e):
-    """Logs the traceback of an exception the plugin did not mean, then lets it trap."""
-    host.log(host.Level.ERROR, "".join(traceback.format_exception(e)).strip())
+    """Logs an exception the plugin did not mean (first the exception, then its traceback:
+    the host keeps the start of a long line), then lets it trap."""
+    summary = "".join(traceback.format_exception_only(e)).strip()
+    host.log(host.Level.ERROR, summary + "\n" + "".join(traceback.format_exception(e)).strip())
 
 
 def component(migration_class):
