@@ -15,7 +15,7 @@ mod wasi;
 pub mod wit;
 
 pub use cache::CompileCache;
-pub use store::{LimitHit, LogLevel, LogLine};
+pub use store::{LimitHit, LogLevel, LogLine, MemoryUse};
 
 use crate::manifest::Manifest;
 use crate::migration::{Input, MigrationError, Outcome};
@@ -112,6 +112,8 @@ pub struct Call<T> {
     pub value: T,
     pub log: Vec<LogLine>,
     pub log_dropped: usize,
+    /// The instance's linear memory, as it started and at its largest.
+    pub memory: MemoryUse,
 }
 
 /// A plugin compiled and linked, ready to instantiate cheaply for each call.
@@ -352,7 +354,7 @@ impl Sandbox {
             Err(e) => return Err(self.classify(&store, e)),
         };
         let state = store.into_data();
-        Ok(Call { value, log: state.log.lines, log_dropped: state.log.dropped })
+        Ok(Call { value, log: state.log.lines, log_dropped: state.log.dropped, memory: state.memory })
     }
 
     /// Turns a wasmtime error into the limit or crash it stands for.

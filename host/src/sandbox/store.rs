@@ -66,6 +66,14 @@ pub enum LimitHit {
     Instances,
 }
 
+/// The linear memory of one call's instance: what it started with (its memories' initial
+/// sizes: an interpreter's snapshot, a Rust plugin's stack and data) and the most it grew to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryUse {
+    pub initial: usize,
+    pub peak: usize,
+}
+
 /// The per-call store data.
 pub struct HostState {
     wasi: WasiCtx,
@@ -73,6 +81,8 @@ pub struct HostState {
     pub log: LogBuffer,
     pub stderr: MemoryOutputPipe,
     pub limit_hit: Option<LimitHit>,
+    pub memory: MemoryUse,
+    memory_now: usize,
     memory_limit: usize,
     table_elements: usize,
     instances: usize,
@@ -88,6 +98,8 @@ impl HostState {
             log: LogBuffer::new(limits),
             stderr,
             limit_hit: None,
+            memory: MemoryUse::default(),
+            memory_now: 0,
             memory_limit: limits.memory_bytes,
             table_elements: limits.table_elements,
             instances: limits.instances,
@@ -133,11 +145,17 @@ impl WasiView for HostState {
 /// Errors (traps) rather than failed growth, so the call stops at once and the limiter
 /// has recorded which limit it was.
 impl ResourceLimiter for HostState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.memory_limit {
             self.limit_hit = Some(LimitHit::Memory { requested: desired, limit: self.memory_limit });
             wasmtime::bail!("memory limit of {} bytes exceeded (requested {desired})", self.memory_limit);
         }
+        // A memory being created reports growing from nothing to its initial size.
+        if current == 0 {
+            self.memory.initial += desired;
+        }
+        self.memory_now += desired.saturating_sub(current);
+        self.memory.peak = self.memory.peak.max(self.memory_now);
         Ok(true)
     }
 

@@ -428,153 +428,34 @@ fn state_helpers_agree() {
     same(&calls);
 }
 
-/// Renders a value as JSON text with whitespace and needless escapes chosen by `seed`.
-struct Render {
-    rng: u64,
-    spaces: u64,
-    escapes: u64,
-    out: String,
-}
-
-impl Render {
-    fn text(v: &Value, seed: u64, spaces: u64, escapes: u64) -> String {
-        let mut r = Render { rng: seed, spaces, escapes, out: String::new() };
-        r.value(v);
-        r.out
-    }
-
-    /// splitmix64
-    fn next(&mut self, below: u64) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        (z ^ (z >> 31)) % below
-    }
-
-    fn space(&mut self) {
-        if self.next(8) < self.spaces {
-            let ws = [" ", "\n", "\t", "\r\n  "][self.next(4) as usize];
-            self.out.push_str(ws);
-        }
-    }
-
-    fn value(&mut self, v: &Value) {
-        self.space();
-        match v {
-            Value::Array(items) => {
-                self.out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(',');
-                    }
-                    self.value(item);
-                }
-                self.space();
-                self.out.push(']');
-            }
-            Value::Object(fields) => {
-                self.out.push('{');
-                for (i, (k, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(',');
-                    }
-                    self.space();
-                    self.string(k);
-                    self.space();
-                    self.out.push(':');
-                    self.value(v);
-                }
-                self.space();
-                self.out.push('}');
-            }
-            Value::String(s) => self.string(s),
-            other => self.out.push_str(&other.to_string()),
-        }
-        self.space();
-    }
-
-    fn string(&mut self, s: &str) {
-        if self.next(8) >= self.escapes {
-            self.out.push_str(&serde_json::to_string(s).unwrap());
-            return;
-        }
-        self.out.push('"');
-        for c in s.chars() {
-            let mut units = [0; 2];
-            for unit in c.encode_utf16(&mut units) {
-                self.out.push_str(&format!("\\u{unit:04x}"));
-            }
-        }
-        self.out.push('"');
-    }
-}
-
-/// A state whose `campaigns` stream is mostly in the legacy form.
-fn partition_states() -> impl Strategy<Value = Value> {
-    let cursor = prop_oneof![
-        8 => prop_oneof![numbers(), names().prop_map(Value::String), Just(Value::Null), any::<bool>().prop_map(Value::Bool), values()]
-            .prop_map(|v| json!({"updated_time": v})),
-        1 => values(),
-    ];
-    let ids = prop_oneof![3 => "[0-9]{1,12}", 1 => names()];
-    let legacy = prop_oneof![
-        8 => prop::collection::vec((ids, cursor), 1..6).prop_map(|e| Value::Object(e.into_iter().collect())),
-        1 => Just(json!({"states": []})),
-        1 => values(),
-    ];
-    let target = (legacy, any::<bool>()).prop_map(|(s, first)| {
-        let m = json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": s}});
-        if first { m } else { json!({"stream": m["stream"].clone(), "type": "STREAM"}) }
-    });
-    (prop::collection::vec(messages(), 0..3), target, prop::collection::vec(messages(), 0..2)).prop_map(|(before, t, after)| {
-        let mut all = before;
-        all.push(t);
-        all.extend(after);
-        Value::Array(all)
-    })
-}
-
-/// Breaks a text the ways a state can be broken: a character dropped, one put in, the end cut off.
-fn mutate(text: &str, at: usize, how: u8) -> String {
-    let mut at = at % (text.len() + 1);
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    let (head, tail) = text.split_at(at);
-    let insert = [",", "]", "}", "\"", "\\", ":", " ", "0", "-", "x", "{", "["];
-    match how % 3 {
-        0 => format!("{head}{}", tail.chars().skip(1).collect::<String>()),
-        1 => format!("{head}{}{tail}", insert[usize::from(how / 3) % insert.len()]),
-        _ => head.to_owned(),
-    }
-}
+#[path = "support/generated_states.rs"]
+mod generated;
 
 #[test]
 fn legacy_to_per_partition_agrees_on_text_in_any_form() {
+    // The Rust scanner's own generated states: in any whitespace, with needless escapes,
+    // lone surrogates and repeated keys, and broken in every way.
+    let strategy = (generated::states(), any::<u64>(), 0..4u64, 0..3u64, generated::arguments(), (any::<usize>(), any::<u8>()));
     let mut calls = Vec::new();
-    let (mut compact, mut loose) = (0, 0);
-    for (i, (state, (at, how), partition_field)) in
-        sample((partition_states(), (any::<usize>(), any::<u8>()), prop::sample::select(vec!["id", "a\"b\u{1}é"])), 700).into_iter().enumerate()
-    {
-        let i = i as u64;
-        let texts = [
-            serde_json::to_string(&state).unwrap(),
-            Render::text(&state, i, 1 + i % 3, i % 2),
-            mutate(&serde_json::to_string(&state).unwrap(), at, how),
-        ];
-        compact += 1;
-        loose += 1;
-        for text in texts {
-            calls.push(call("state.legacy_to_per_partition", vec![json!(text), json!("campaigns"), json!(partition_field), json!("updated_time")]));
+    for (state, seed, spaces, escapes, (partition, cursor), (at, how)) in sample(strategy, 1500) {
+        let text = generated::Render::state(&state, seed, spaces, escapes);
+        let broken = generated::mutate(&generated::Render::state(&state, seed, spaces.min(2), 1), at, how);
+        for text in [text, broken] {
+            calls.push(call("state.legacy_to_per_partition", vec![json!(text), json!("campaigns"), json!(partition), json!(cursor)]));
         }
     }
-    assert!(compact > 0 && loose > 0);
+    // And states as the host passes them: compact, as serde_json writes them.
+    for state in sample(generated::states(), 500) {
+        let text = generated::Render::state(&state, 0, 0, 0);
+        if let Ok(value) = serde_json::from_str::<Value>(&text) {
+            calls.push(call("state.legacy_to_per_partition", vec![json!(value.to_string()), json!("campaigns"), json!("id"), json!("updated_time")]));
+        }
+    }
     same(&calls);
     // The generated states reach every outcome often, or agreeing proves little.
     let outcomes: Vec<Value> = calls.iter().map(rust).collect();
     let moved = outcomes.iter().filter(|o| o["ok"][0] == true).count();
     let kept = outcomes.iter().filter(|o| o["ok"][0] == false).count();
     let refused = outcomes.iter().filter(|o| o.get("error").is_some()).count();
-    assert!(moved > 300 && kept > 200 && refused > 200, "moved {moved}, kept {kept}, refused {refused}");
+    assert!(moved > 250 && kept > 400 && refused > 400, "moved {moved}, kept {kept}, refused {refused}");
 }

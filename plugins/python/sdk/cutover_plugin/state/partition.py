@@ -153,7 +153,10 @@ class _Scanner:
         return start, self.pos, value
 
     def skip_rest(self, close):
+        """Skips the rest of an open array (`]`) or object (`}`), to its end."""
         while self.more(close, False):
+            if close == "}":
+                self.key()
             self.skip_value()
 
     def end(self):
