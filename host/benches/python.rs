@@ -34,14 +34,7 @@ fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
 }
 
 fn input_from(doc: &serde_json::Value) -> Input {
-    Input::new(
-        doc["id"].as_str().unwrap(),
-        doc["connector"].as_str().unwrap(),
-        doc["version"].as_str().unwrap(),
-        &doc["config"],
-        &doc["catalog"],
-        &doc["state"],
-    )
+    Input::of_document(doc).expect("a connection document")
 }
 
 fn ms(d: Duration) -> String {
@@ -147,17 +140,12 @@ fn calls() {
     assert_eq!(outputs[0], outputs[1], "both plugins return the same bytes");
 }
 
-/// The legacy state of `n` partitions in one `campaigns` stream, as `benches/state.rs` builds it.
+/// The legacy state of `n` partitions in one `campaigns` stream, as `benches/state.rs` has it.
 fn partition_input(n: usize, mode: &str) -> Input {
-    let mut state = String::with_capacity(n * 48 + 128);
-    state.push_str("[{\"type\":\"STREAM\",\"stream\":{\"stream_descriptor\":{\"name\":\"campaigns\"},\"stream_state\":{");
-    for i in 0..n {
-        if i > 0 {
-            state.push(',');
-        }
-        state.push_str(&format!("\"{}\":{{\"updated_time\":{}}}", 549755885175u64 + i as u64, 1628867244u64 + i as u64));
-    }
-    state.push_str("}}}]");
+    let state = format!(
+        "[{{\"type\":\"STREAM\",\"stream\":{{\"stream_descriptor\":{{\"name\":\"campaigns\"}},\"stream_state\":{}}}}}]",
+        cutover_tests::legacy_partitions(n)
+    );
     Input {
         id: format!("partitions-{n}"),
         connector: "test/source-partitioned".into(),

@@ -21,16 +21,7 @@ const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
 /// The legacy state of `n` partitions, byte for byte what `benches/cdk` builds in Python.
 fn legacy_state(n: usize) -> String {
-    let mut out = String::with_capacity(n * 48 + 128);
-    out.push('{');
-    for i in 0..n {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&format!("\"{}\":{{\"updated_time\":{}}}", 549755885175u64 + i as u64, 1628867244u64 + i as u64));
-    }
-    out.push('}');
-    out
+    cutover_tests::legacy_partitions(n)
 }
 
 fn connection(n: usize, mode: &str) -> RawConnection {

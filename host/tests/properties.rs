@@ -145,14 +145,7 @@ fn variant(base: &Value, keep: &[bool], modes: &[u8]) -> Value {
 }
 
 fn migrate(sandbox: &Sandbox, plugin: &Plugin, doc: &Value) -> Result<(Value, Value, Value, Vec<Action>), SandboxError> {
-    let input = Input::new(
-        doc["id"].as_str().unwrap(),
-        doc["connector"].as_str().unwrap(),
-        doc["version"].as_str().unwrap(),
-        &doc["config"],
-        &doc["catalog"],
-        &doc["state"],
-    );
+    let input = Input::of_document(doc).unwrap();
     let call = sandbox.migrate(&plugin.loaded, &input)?;
     let (config, catalog, state) = read_outcome(&call.value).expect("the plugin returns documents of the right shapes");
     Ok((config, catalog, state, call.value.actions))
@@ -261,14 +254,7 @@ fn one_plan_chains_each_connector_from_its_oldest_plugin_to_its_newest() {
 /// What a plugin returned for a connection, as the host received it: the documents' text,
 /// actions and notes, or the refusal.
 fn raw_outcome(sandbox: &Sandbox, plugin: &Plugin, doc: &Value) -> Result<(String, String, String, Vec<Action>, Vec<String>), String> {
-    let input = Input::new(
-        doc["id"].as_str().unwrap(),
-        doc["connector"].as_str().unwrap(),
-        doc["version"].as_str().unwrap(),
-        &doc["config"],
-        &doc["catalog"],
-        &doc["state"],
-    );
+    let input = Input::of_document(doc).unwrap();
     match sandbox.migrate(&plugin.loaded, &input) {
         Ok(call) => {
             let o = call.value;

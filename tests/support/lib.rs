@@ -26,13 +26,19 @@ const GUESTS: &[&str] = &["hostile-plugin", "forbidden-plugin", "partition-state
 
 /// The real migration plugin crates: every folder under `plugins/` but the SDK.
 pub fn plugin_crates() -> Vec<PathBuf> {
-    let mut crates: Vec<PathBuf> = std::fs::read_dir(root().join("plugins"))
-        .expect("reading plugins/")
-        .map(|e| e.expect("a plugins/ entry").path())
-        .filter(|p| p.join("Cargo.toml").is_file() && p.file_name().is_some_and(|n| n != "sdk"))
+    plugin_folders(&root().join("plugins"), "Cargo.toml")
+}
+
+/// The folders under `dir` holding `marker` (a plugin's manifest), the SDK's excepted, in
+/// name order.
+fn plugin_folders(dir: &Path, marker: &str) -> Vec<PathBuf> {
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.join(marker).is_file() && p.file_name().is_some_and(|n| n != "sdk"))
         .collect();
-    crates.sort();
-    crates
+    folders.sort();
+    folders
 }
 
 /// The package names of every plugin the tests build: the real ones and the test guests.
@@ -103,13 +109,7 @@ pub fn plugin(package: &str) -> PathBuf {
 
 /// The Python plugin projects: every folder under `plugins/python/` but the SDK.
 pub fn python_plugin_projects() -> Vec<PathBuf> {
-    let mut projects: Vec<PathBuf> = std::fs::read_dir(root().join("plugins").join("python"))
-        .expect("reading plugins/python/")
-        .map(|e| e.expect("a plugins/python/ entry").path())
-        .filter(|p| p.join("pyproject.toml").is_file() && p.file_name().is_some_and(|n| n != "sdk"))
-        .collect();
-    projects.sort();
-    projects
+    plugin_folders(&root().join("plugins").join("python"), "pyproject.toml")
 }
 
 /// The Python test guests (`tests/guests/python/`): a hostile plugin and the state
@@ -283,6 +283,21 @@ impl Fleet {
     fn is_document(name: &str) -> bool {
         name.ends_with(".json") && !name.starts_with('.')
     }
+}
+
+/// The legacy state of `n` partitions of one stream, source-pinterest-shaped (one cursor
+/// per ad account), as the state benchmarks and `benches/cdk` build it: a JSON object.
+pub fn legacy_partitions(n: usize) -> String {
+    let mut out = String::with_capacity(n * 48 + 128);
+    out.push('{');
+    for i in 0..n {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!("\"{}\":{{\"updated_time\":{}}}", 549755885175u64 + i as u64, 1628867244u64 + i as u64));
+    }
+    out.push('}');
+    out
 }
 
 /// A small source-pinterest 1.3.3 connection (2 streams, about 1 KB): `campaigns`

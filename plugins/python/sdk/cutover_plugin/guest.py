@@ -87,10 +87,16 @@ def _error(e):
 
 
 def _crash(e):
-    """Logs an exception the plugin did not mean (first the exception, then its traceback:
-    the host keeps the start of a long line), then lets it trap."""
-    summary = "".join(traceback.format_exception_only(e)).strip()
-    host.log(host.Level.ERROR, summary + "\n" + "".join(traceback.format_exception(e)).strip())
+    """Logs an exception the plugin did not mean (first the exception, then where it was
+    raised: the host keeps the start of a long line), then lets it trap. The traceback is
+    written from the frames alone: the standard library's would read the source files,
+    and there are none to read in the sandbox."""
+    where = [
+        f'  File "{frame.f_code.co_filename}", line {line}, in {frame.f_code.co_name}'
+        for frame, line in traceback.walk_tb(e.__traceback__)
+    ]
+    summary = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    host.log(host.Level.ERROR, "\n".join([summary, "Traceback (most recent call last):", *where]))
 
 
 def component(migration_class):

@@ -3,12 +3,12 @@ plugin (`tests/guests/hostile`) does, done by an interpreter.
 
 It migrates `test/source-hostile-python` 1.x → 2.0.0, and what it does is chosen per
 connection by the config field `hostile`: behave (`none`), loop forever, exhaust memory,
-recurse past the wasm stack (`recursion`, with Python's own limit lifted) or into Python's
+recurse without end (`recursion`, with Python's own limit lifted: its frames fill memory) or into Python's
 limit (`python-recursion`), raise an exception it does not mean, refuse, return invalid JSON
-or the wrong shapes or a giant output, spam the log, read the clock, entropy, the
-environment or a file (each of which the stubbed WASI of a `--stub-wasi` build turns into a
-trap), report what the interpreter's seeded `random` gives, or report what an earlier call
-left in its memory.
+or the wrong shapes or a giant output, spam the log, read the clock, entropy or a file (each
+of which the stubbed WASI of a `--stub-wasi` build turns into a trap), report the
+environment it sees or what the interpreter's seeded `random` gives, or report what an
+earlier call left in its memory.
 """
 
 import os
