@@ -122,11 +122,13 @@ fn calls() {
     row("cold start, warm cache: load + 1st call", ms(warm[0]), ms(warm[1]), warm[1].as_secs_f64() / warm[0].as_secs_f64());
     let process: Vec<Duration> = [&pair.rust, &pair.python].iter().map(|p| cold_plan(p)).collect();
     row("cold `cutover plan`, warm cache", ms(process[0]), ms(process[1]), process[1].as_secs_f64() / process[0].as_secs_f64());
+    let manifest: Vec<Duration> = loaded.iter().zip([2001, 301]).map(|((sandbox, plugin, _, _), runs)| median(runs, || sandbox.manifest(plugin).unwrap())).collect();
+    let show = |d: Duration| format!("{:.1} µs", d.as_secs_f64() * 1e6);
+    row("one call to manifest()", show(manifest[0]), show(manifest[1]), manifest[1].as_secs_f64() / manifest[0].as_secs_f64());
     for (label, input, runs) in [("tiny", &tiny, [2001, 301]), ("full, 33 streams", &full, [41, 21])] {
         let times: Vec<Duration> =
             loaded.iter().zip(runs).map(|((sandbox, plugin, _, _), runs)| median(runs, || sandbox.migrate(plugin, input).unwrap())).collect();
         let what = format!("one call, {label} ({} B)", input.len());
-        let show = |d: Duration| format!("{:.1} µs", d.as_secs_f64() * 1e6);
         row(&what, show(times[0]), show(times[1]), times[1].as_secs_f64() / times[0].as_secs_f64());
         let memory: Vec<_> = loaded.iter().map(|(sandbox, plugin, _, _)| sandbox.migrate(plugin, input).unwrap().memory).collect();
         row(&format!("  linear memory at start, {label}"), mib(memory[0].initial), mib(memory[1].initial), memory[1].initial as f64 / memory[0].initial as f64);
@@ -203,8 +205,22 @@ fn states() {
     }
 }
 
+/// Only calls, for a profiler (`perf record … python-<hash> profile`): 3,000 calls of the
+/// Python plugin on the tiny connection, compiled code from the tests' shared cache.
+fn profile() {
+    let sandbox = Sandbox::new(Limits::default()).unwrap();
+    let bytes = std::fs::read(cutover_tests::python_plugin("source-pinterest-v2")).unwrap();
+    let plugin = sandbox.load(&bytes, &sha256_hex(&bytes), Some(&CompileCache::new(cutover_tests::compile_cache_dir()))).unwrap();
+    let tiny = input_from(&cutover_tests::small_pinterest_connection("tiny", 1714521600));
+    let took = median(3000, || sandbox.migrate(&plugin, &tiny).unwrap());
+    println!("one call, tiny: {:.1} µs", took.as_secs_f64() * 1e6);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    if args.iter().any(|a| a == "profile") {
+        return profile();
+    }
     let part = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
     if part("calls") {
         calls();

@@ -99,6 +99,9 @@ impl Project {
         let sources = self.sources()?;
         let digest = inputs_digest(&self.module, &sources)?;
         let stamp = out_dir.join(format!("{}.inputs", module_name(&self.name)));
+        // One build of a plugin at a time (tests build in parallel): the second waits, then
+        // finds the first one's output up to date.
+        let _building = exclusive(&out_dir.join(format!(".{}.lock", module_name(&self.name))))?;
         if wasm.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == digest) {
             tracing::info!(plugin = %self.name, "Python plugin unchanged since its last build");
             return Ok(wasm);
@@ -235,6 +238,8 @@ impl Toolchain {
         let venv = dir.join(format!("componentize-py-{COMPONENTIZE_PY}"));
         let program = venv.join("bin").join("componentize-py");
         let ready = venv.join(".ready");
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let _installing = exclusive(&dir.join(format!(".componentize-py-{COMPONENTIZE_PY}.lock")))?;
         if program.is_file() && ready.is_file() {
             return Ok(Self { program });
         }
@@ -243,7 +248,6 @@ impl Toolchain {
         if venv.exists() {
             std::fs::remove_dir_all(&venv).with_context(|| format!("removing the unfinished environment {}", venv.display()))?;
         }
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         run(Command::new(&python).args(["-m", "venv"]).arg(&venv), &format!(
             "creating a virtual environment with {python} (Python plugins need Python 3 with venv; install it, or set CUTOVER_PYTHON to an interpreter)"
         ))?;
@@ -257,6 +261,18 @@ impl Toolchain {
         std::fs::write(&ready, COMPONENTIZE_PY)?;
         Ok(Self { program })
     }
+}
+
+/// An exclusive lock on `path` (created if missing), held until the file is dropped.
+fn exclusive(path: &Path) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    file.lock().with_context(|| format!("locking {}", path.display()))?;
+    Ok(file)
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<()> {

@@ -217,41 +217,39 @@ class _Refused:
 
 
 class _Plain:
-    """The fast path for one cursor field: a legacy state written compactly, every partition
-    id unescaped and every cursor value a number, a plain string, a boolean or null.
+    """The fast path: a legacy state written compactly, every partition id and the cursor
+    field unescaped and every cursor value a number, a plain string, a boolean or null.
 
     Such an object ends at its first `}}` (no plain value holds a quote, so a `}}` inside a
     string leaves a piece that is not an entry). Splitting its inside by the entry pattern
-    gives `['', id, value, ',', id, value, …, '']`: it is plain exactly when every piece
-    between entries is one comma. Both steps, and writing the partitions, run in C."""
+    gives `['', id, cursor, value, ',', id, cursor, value, …, '']`: it is legacy and plain
+    exactly when every piece between entries is one comma and every cursor is the cursor
+    field. Both steps, and writing the partitions, run in C; the pattern is compiled when
+    the module is imported, so a plugin's component carries it compiled."""
 
-    _ID = r'"([^"\\\x00-\x1f]*)"'
-    _VALUE = r'(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|"[^"\\\x00-\x1f]*"|true|false|null)'
-    _cache = {}
-
-    def __init__(self, cursor_field):
-        key = re.escape(jsontext.string(cursor_field))
-        self.entry = re.compile(self._ID + r":\{" + key + ":" + self._VALUE + r"\}")
+    ENTRY = re.compile(
+        r'"([^"\\\x00-\x1f]*)":\{"([^"\\\x00-\x1f]*)":'
+        r'(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|"[^"\\\x00-\x1f]*"|true|false|null)\}'
+    )
 
     @classmethod
-    def of(cls, cursor_field):
-        plain = cls._cache.get(cursor_field)
-        if plain is None:
-            plain = cls._cache[cursor_field] = cls(cursor_field)
-        return plain
-
-    def match(self, text, start):
+    def match(cls, text, start, cursor_field):
         """The end of a plain legacy object at `start` and its pieces, or `None`."""
+        if jsontext.string(cursor_field) != f'"{cursor_field}"':
+            return None
         close = text.find("}}", start)
         if close < 0:
             return None
         end = close + 2
-        pieces = self.entry.split(text[start + 1:end - 1])
-        gaps = pieces[0::3]
+        pieces = cls.ENTRY.split(text[start + 1:end - 1])
+        gaps = pieces[0::4]
         between = gaps[1:-1]
         if len(gaps) < 2 or gaps[0] or gaps[-1] or between.count(",") != len(between):
             return None
-        ids = pieces[1::3]
+        cursors = pieces[2::4]
+        if cursors.count(cursor_field) != len(cursors):
+            return None
+        ids = pieces[1::4]
         if "states" in ids or "state" in ids:
             return None
         return end, pieces
@@ -262,7 +260,7 @@ def _classify(s, cursor_field):
     SDK does (and serde_json's visitor did before it)."""
     start = s.token_start()
     if s.text.startswith("{", start):
-        plain = _Plain.of(cursor_field).match(s.text, start)
+        plain = _Plain.match(s.text, start, cursor_field)
         if plain is not None:
             s.pos, pieces = plain
             return _Legacy(start, s.pos, pieces)
@@ -434,13 +432,13 @@ def _partitions(text, legacy, partition_field, cursor_field):
     head = '{"partition":{' + jsontext.string(partition_field) + ":"
     tail = ',"parent_slice":{}},"cursor":'
     if legacy.pieces is not None:
-        # [gap, id, value, gap, id, value, …, gap] becomes, joined,
-        # head id tail+cursor value }} , head id …: the gaps carry what lies between.
+        # [gap, id, cursor, value, gap, …, gap] becomes, joined,
+        # head id tail{"cursor": value }},head id …: the gaps carry what lies between.
         pieces = legacy.pieces
-        count = len(pieces) // 3
-        cursor = "{" + jsontext.string(cursor_field) + ":"
-        pieces[0::3] = [head + '"'] + [ '}},' + head + '"'] * (count - 1) + ["}}"]
-        pieces[1::3] = map(str.__add__, pieces[1::3], itertools.repeat('"' + tail + cursor))
+        count = len(pieces) // 4
+        pieces[0::4] = [head + '"'] + ["}}," + head + '"'] * (count - 1) + ["}}"]
+        pieces[1::4] = map(str.__add__, pieces[1::4], itertools.repeat('"' + tail + '{"'))
+        pieces[2::4] = map(str.__add__, pieces[2::4], itertools.repeat('":'))
         return "".join(pieces)
     return ",".join(
         head + jsontext.string(key) + tail + text[start:end] + "}" for key, start, end in legacy.entries
