@@ -97,7 +97,7 @@ enum Command {
     /// Remove a connection's pin.
     Unpin { connection: String },
     /// Migration plugins: the fleet's (list, inspect, add) and the author's toolkit (new,
-    /// test, guide, import-metadata).
+    /// build, test, guide, import-metadata), for plugins in Rust or Python.
     #[command(alias = "plugins")]
     Plugin {
         #[command(subcommand)]
