@@ -144,17 +144,13 @@ fn calls() {
 
 /// The legacy state of `n` partitions in one `campaigns` stream, as `benches/state.rs` has it.
 fn partition_input(n: usize, mode: &str) -> Input {
-    let state = format!(
-        "[{{\"type\":\"STREAM\",\"stream\":{{\"stream_descriptor\":{{\"name\":\"campaigns\"}},\"stream_state\":{}}}}}]",
-        cutover_tests::legacy_partitions(n)
-    );
     Input {
         id: format!("partitions-{n}"),
         connector: "test/source-partitioned".into(),
         version: "1.9.0".into(),
         config: format!("{{\"mode\":\"{mode}\"}}"),
         catalog: r#"{"streams":[]}"#.into(),
-        state: state.into(),
+        state: cutover_tests::legacy_partition_state(n).into(),
     }
 }
 

@@ -101,8 +101,13 @@ fn build_plugins() -> Result<PathBuf> {
 /// The path of a built plugin component, by package name (`source-pinterest-v2`).
 pub fn plugin(package: &str) -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| build_plugins().map_err(|e| format!("{e:#}"))).as_ref().expect("plugins build");
-    let path = dir.join(format!("{}.wasm", package.replace('-', "_")));
+    built(&BUILT, build_plugins, package)
+}
+
+/// The component `name` among those `build` builds, once per test process.
+fn built(once: &OnceLock<Result<PathBuf, String>>, build: fn() -> Result<PathBuf>, name: &str) -> PathBuf {
+    let dir = once.get_or_init(|| build().map_err(|e| format!("{e:#}"))).as_ref().expect("the plugins build");
+    let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
     assert!(path.exists(), "{} was not built", path.display());
     path
 }
@@ -149,10 +154,7 @@ fn build_python_plugins() -> Result<PathBuf> {
 /// `hostile-python`).
 pub fn python_plugin(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| build_python_plugins().map_err(|e| format!("{e:#}"))).as_ref().expect("Python plugins build");
-    let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
-    assert!(path.exists(), "{} was not built", path.display());
-    path
+    built(&BUILT, build_python_plugins, name)
 }
 
 /// Where the tests keep compiled plugin code, shared by every fleet they make with a Python
@@ -298,6 +300,15 @@ pub fn legacy_partitions(n: usize) -> String {
     }
     out.push('}');
     out
+}
+
+/// A state (a JSON array of state messages) whose one `STREAM` message holds
+/// [`legacy_partitions`]`(n)` for the stream `campaigns`.
+pub fn legacy_partition_state(n: usize) -> String {
+    format!(
+        "[{{\"type\":\"STREAM\",\"stream\":{{\"stream_descriptor\":{{\"name\":\"campaigns\"}},\"stream_state\":{}}}}}]",
+        legacy_partitions(n)
+    )
 }
 
 /// A small source-pinterest 1.3.3 connection (2 streams, about 1 KB): `campaigns`
