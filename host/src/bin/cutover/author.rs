@@ -135,7 +135,7 @@ pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
     println!("{}: {} {} → {} (sha256 {})", p.file, p.manifest.connector, p.manifest.applies_to, p.produces, &p.sha256[..16]);
     match &resolved.target_spec {
         Some(spec) => println!("migrated configs checked against {}", spec.path().display()),
-        None => println!("no target spec: set package.metadata.cutover.target-spec or pass --spec to check migrated configs"),
+        None => println!("no target spec: set target-spec ([package.metadata.cutover] in Cargo.toml, [tool.cutover] in pyproject.toml) or pass --spec to check migrated configs"),
     }
     let golden = resolved.golden();
     let (mut passed, mut failed) = (0, 0);
