@@ -378,10 +378,16 @@ pub fn cutover_with_env(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &s
         .envs(env.iter().copied())
         .output()
         .expect("running cutover");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    Run::from(out)
+}
+
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 }
 
@@ -401,11 +407,7 @@ pub fn toolkit(bin: &str, args: &[&str]) -> Run {
         .env_remove("CARGO_MAKEFLAGS")
         .output()
         .expect("running cutover");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 /// The sha256 of some bytes, as lowercase hex (what cutover records).
