@@ -378,7 +378,11 @@ pub fn cutover_with_env(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &s
         .envs(env.iter().copied())
         .output()
         .expect("running cutover");
-    Run::from(out)
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 impl From<std::process::Output> for Run {
