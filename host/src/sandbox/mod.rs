@@ -15,7 +15,7 @@ mod wasi;
 pub mod wit;
 
 pub use cache::CompileCache;
-pub use store::{LimitHit, LogLevel, LogLine};
+pub use store::{LimitHit, LogLevel, LogLine, MemoryUse};
 
 use crate::manifest::Manifest;
 use crate::migration::{ConnectorInput, ConnectorOutcome, Input, MigrationError, Outcome};
@@ -100,6 +100,8 @@ pub struct Call<T> {
     pub value: T,
     pub log: Vec<LogLine>,
     pub log_dropped: usize,
+    /// The instance's linear memory, as it started and at its largest.
+    pub memory: MemoryUse,
 }
 
 /// A plugin compiled and linked, ready to instantiate cheaply for each call.
@@ -301,7 +303,7 @@ impl Sandbox {
             Err(e) => return Err(self.classify(&store, e)),
         };
         let state = store.into_data();
-        Ok(Call { value, log: state.log.lines, log_dropped: state.log.dropped })
+        Ok(Call { value, log: state.log.lines, log_dropped: state.log.dropped, memory: state.memory })
     }
 
     /// Turns a wasmtime error into the limit or crash it stands for.
@@ -322,6 +324,6 @@ impl Sandbox {
             Some(t) => t.to_string(),
             None => format!("{e:#}"),
         };
-        SandboxError::Trap { trap, stderr: store.data().stderr_tail(2_000) }
+        SandboxError::Trap { trap, stderr: store.data().crash_report(2_000) }
     }
 }

@@ -9,6 +9,7 @@ mod render;
 
 use anyhow::{Context, Result, bail};
 use author::AuthorPlugin;
+use cutover::author::scaffold::Language;
 use clap::{Args, Parser, Subcommand};
 use cutover::connection::Pin;
 use cutover::fleet::Fleet;
@@ -105,7 +106,7 @@ enum Command {
         command: FleetCommand,
     },
     /// Migration plugins: the fleet's (list, inspect, add) and the author's toolkit (new,
-    /// test, guide, import-metadata).
+    /// build, test, guide, import-metadata), for plugins in Rust or Python.
     #[command(alias = "plugins")]
     Plugin {
         #[command(subcommand)]
@@ -156,7 +157,8 @@ enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Scaffold a plugin crate for one breaking version, with a golden fixture that passes.
+    /// Scaffold a plugin for one breaking version (a Rust crate, or a Python project with
+    /// --lang python), with a golden fixture that passes.
     New {
         /// The connector, as <vendor>/<name> (a bare source-x means airbyte/source-x).
         connector: String,
@@ -168,8 +170,20 @@ enum PluginCommand {
         /// The connector's metadata.yaml: the manifest is filled in from its breakingChanges entry.
         #[arg(long)]
         metadata: Option<PathBuf>,
+        /// The language of the plugin.
+        #[arg(long, value_enum, default_value_t)]
+        lang: Language,
     },
-    /// Build a plugin crate and run its golden fixtures through the real sandbox.
+    /// Build plugins (crates with cargo, Python projects with componentize-py) into components.
+    Build {
+        /// The plugin folders.
+        #[arg(required = true)]
+        plugins: Vec<PathBuf>,
+        /// Copy the built components into this folder (default: print where they were built).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Build a plugin and run its golden fixtures through the real sandbox.
     Test {
         #[command(flatten)]
         plugin: AuthorPlugin,
@@ -195,6 +209,9 @@ enum PluginCommand {
         plugins: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+        /// The language to print each manifest in, ready to paste.
+        #[arg(long, value_enum, default_value_t)]
+        lang: Language,
     },
 }
 
@@ -566,13 +583,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Unpin { connection } => set_pin(&cli.fleet, &connection, None),
         Command::Plugin { command: PluginCommand::Add { file } } => add_plugin(&cli.fleet, &file),
-        Command::Plugin { command: PluginCommand::New { connector, version, dir, metadata } } => {
-            author::new(connector, version, dir, metadata.as_deref())
+        Command::Plugin { command: PluginCommand::New { connector, version, dir, metadata, lang } } => {
+            author::new(lang, connector, version, dir, metadata.as_deref())
         }
+        Command::Plugin { command: PluginCommand::Build { plugins, out } } => author::build(&plugins, out.as_deref()),
         Command::Plugin { command: PluginCommand::Test { plugin, bless } } => author::test(&plugin.resolve()?, bless),
         Command::Plugin { command: PluginCommand::Guide { plugin, out } } => author::guide(&plugin.resolve()?, out.as_deref()),
-        Command::Plugin { command: PluginCommand::ImportMetadata { file, plugins, json } } => {
-            author::import_metadata(&file, plugins.as_deref(), json)
+        Command::Plugin { command: PluginCommand::ImportMetadata { file, plugins, json, lang } } => {
+            author::import_metadata(&file, plugins.as_deref(), json, lang)
         }
         Command::Plugin { command: PluginCommand::List { json } } => {
             let loaded = load(&cli.fleet)?;
