@@ -63,7 +63,7 @@ impl Fleet {
     /// Where cutover keeps its own data: the ledger and the lock.
     pub fn state_dir(&self) -> Result<PathBuf> {
         let dir = self.root.join(".cutover");
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::private_files::owner_only_dir(&dir)?;
         Ok(dir)
     }
 

@@ -180,6 +180,10 @@ impl Ledger {
         let db = Db::open(path).with_context(|| format!("opening ledger {}", path.display()))?;
         db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .context("configuring the ledger")?;
+        // Snapshots hold every document's credentials: owner-only, with the WAL beside it.
+        for suffix in ["", "-wal", "-shm"] {
+            crate::private_files::owner_only(&std::path::PathBuf::from(format!("{}{suffix}", path.display())))?;
+        }
         db.execute_batch(SCHEMA).context("creating the ledger tables")?;
         Ok(Self { db })
     }

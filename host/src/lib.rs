@@ -9,6 +9,12 @@
 //! atomic write per connection, every step in a ledger ([`apply`], [`ledger`]), so that it
 //! can be rolled back byte for byte ([`rollback`]).
 //!
+//! What a plugin hands back is untrusted: its output is lifted under per-call limits
+//! ([`sandbox`]), checked against the rules of a catalog and state and the target
+//! version's real catalog before it is believed ([`conformance`], [`catalogs`]), shown
+//! with every secret value redacted ([`redact`]) and with its text made inert for a
+//! terminal ([`terminal`]).
+//!
 //! Plugin authors get their toolkit in [`author`]: scaffolding, golden fixtures run
 //! through the real sandbox, guides rendered from the plugin, and manifests read from a
 //! connector's metadata.
@@ -33,4 +39,9 @@ pub mod journal;
 pub mod rollback;
 pub mod trust;
 pub mod specs;
+pub mod catalogs;
+pub mod conformance;
+pub mod redact;
+pub mod terminal;
+pub mod private_files;
 pub mod author;
