@@ -6,9 +6,11 @@
 //!   plugins/*.wasm          migration plugins
 //!   connections/<id>.json   one document per connection
 //!   specs/<connector>/<version>.json   connector specs migrated configs are checked against
+//!   catalogs/<connector>/<version>.json   discovered catalogs migrated streams must match
 //!   .cutover/               ledger.sqlite (history, snapshots, journal) and the run lock
 //! ```
 
+use crate::catalogs::Catalogs;
 use crate::connection::Connection;
 use crate::registry::sha256_hex;
 use crate::settings::Settings;
@@ -23,6 +25,7 @@ pub struct Fleet {
     pub settings: Settings,
     store: DirStore,
     specs: Specs,
+    catalogs: Catalogs,
 }
 
 /// One connection document as read, before and after parsing.
@@ -49,7 +52,7 @@ impl Fleet {
             );
         }
         let settings = Settings::load(&root.join("cutover.toml"))?;
-        Ok(Self { store: DirStore::new(connections), settings, specs: Specs::new(&root), root })
+        Ok(Self { store: DirStore::new(connections), settings, specs: Specs::new(&root), catalogs: Catalogs::new(&root), root })
     }
 
     pub fn root(&self) -> &Path {
@@ -74,6 +77,11 @@ impl Fleet {
     /// The connector specs the fleet holds (`specs/`).
     pub fn specs(&self) -> &Specs {
         &self.specs
+    }
+
+    /// The discovered catalogs the fleet holds (`catalogs/`).
+    pub fn catalogs(&self) -> &Catalogs {
+        &self.catalogs
     }
 
     /// The path of a document, for messages.

@@ -13,8 +13,9 @@
 //! [`line`] is for text shown on one line (everything but a guide), [`block`] keeps
 //! newlines and tabs for multi-line text. [`Inert`] wraps a writer so that whatever goes
 //! through it (the plan, errors, logs) is escaped as a block: the second line of
-//! defence behind the per-field escaping. `--json` output is not escaped: JSON encodes
-//! every control character itself, so the data stays exact.
+//! defence behind the per-field escaping. `--json` output stays exact JSON: serde_json
+//! already writes C0 characters as `\u00XX`, and [`write_json`] writes DEL, C1 and bidi
+//! controls the same way, so the data is unchanged and nothing raw reaches a terminal.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -110,6 +111,57 @@ impl<W: std::io::Write> std::io::Write for Inert<W> {
     }
 }
 
+/// serde_json's pretty printer, writing every character [`is_control`] matches as a
+/// `\uXXXX` escape (serde_json itself escapes C0 only).
+struct InertJson(serde_json::ser::PrettyFormatter<'static>);
+
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $ty:ty),*)),* $(,)?) => {$(
+        fn $name<W: ?Sized + std::io::Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> std::io::Result<()> {
+            serde_json::ser::Formatter::$name(&mut self.0, w $(, $arg)*)
+        }
+    )*};
+}
+
+impl serde_json::ser::Formatter for InertJson {
+    delegate!(
+        begin_array(),
+        end_array(),
+        begin_array_value(first: bool),
+        end_array_value(),
+        begin_object(),
+        end_object(),
+        begin_object_key(first: bool),
+        begin_object_value(),
+        end_object_value(),
+    );
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(&mut self, w: &mut W, fragment: &str) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if is_control(c) {
+                w.write_all(fragment[start..i].as_bytes())?;
+                write!(w, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        w.write_all(fragment[start..].as_bytes())
+    }
+}
+
+/// Writes `value` as pretty JSON with no raw control character in it.
+pub fn write_json<W: std::io::Write, T: serde::Serialize + ?Sized>(out: W, value: &T) -> serde_json::Result<()> {
+    let mut serializer = serde_json::Serializer::with_formatter(out, InertJson(serde_json::ser::PrettyFormatter::new()));
+    value.serialize(&mut serializer)
+}
+
+/// `value` as pretty JSON with no raw control character in it.
+pub fn json_string<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+    let mut out = Vec::new();
+    write_json(&mut out, value)?;
+    Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +174,17 @@ mod tests {
         assert_eq!(line("abc\u{202e}cba"), "abc\\u{202e}cba");
         assert_eq!(block("one\ntwo\tthree\r\x1b]0;title\x07"), "one\ntwo\tthree\\r\\u{1b}]0;title\\u{7}");
         assert!(matches!(line("plain text, é ünïcode"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_keeps_its_data_and_loses_raw_controls() {
+        let value = serde_json::json!({"note\u{9b}": "a\u{1b}[2J\u{7f}\u{202e}b\n", "n": [1, 2]});
+        let text = json_string(&value).unwrap();
+        assert!(!text.chars().any(|c| is_control(c) && c != '\n'), "{text:?}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), value);
+        assert!(text.contains("\\u009b") && text.contains("\\u007f") && text.contains("\\u202e"), "{text}");
+        assert_eq!(text, json_string(&value).unwrap());
+        assert_eq!(serde_json::to_string_pretty(&serde_json::json!({"a": [1]})).unwrap(), json_string(&serde_json::json!({"a": [1]})).unwrap());
     }
 
     #[test]

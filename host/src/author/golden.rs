@@ -9,9 +9,13 @@
 //!
 //! Each case runs twice (plugins must be deterministic). The migrated config is checked
 //! against the target version's real spec when one is given, so a fixture cannot bless a
-//! config the new connector would reject. `bless` writes the expected files from what the
+//! config the new connector would reject, and the migrated catalog and state get the checks
+//! a fleet makes of any plugin's output, against the target version's real discovered
+//! catalog when one is given. `bless` writes the expected files from what the
 //! plugin does now, for the author to read and commit.
 
+use crate::catalogs::TargetCatalog;
+use crate::conformance;
 use crate::connection::Connection;
 use crate::migration::{Action, Input};
 use crate::plan::read_outcome;
@@ -89,6 +93,9 @@ pub struct Golden<'a> {
     pub target_spec: Option<&'a Spec>,
     /// The spec of the versions it migrates from, if known: inputs must conform to it.
     pub source_spec: Option<&'a Spec>,
+    /// The real discovered catalog of the version it produces, if known: the migrated
+    /// catalog and state must pass the checks a fleet makes ([`crate::conformance`]).
+    pub target_catalog: Option<&'a TargetCatalog>,
 }
 
 impl Golden<'_> {
@@ -108,6 +115,13 @@ impl Golden<'_> {
             (Err(a), Err(b)) if a != b => problems.push(format!("two runs refused differently: {a} / {b}")),
             (Ok(_), Err(_)) | (Err(_), Ok(_)) => problems.push("one run succeeded and the other did not".into()),
             _ => {}
+        }
+        if let Ok(m) = &run.result {
+            let before = conformance::Documents { catalog: run.input.catalog(), state: &run.input.state() };
+            let after = conformance::Documents { catalog: &m.document["catalog"], state: &m.document["state"] };
+            for p in conformance::problems(&before, &after, self.target_catalog) {
+                problems.push(format!("the migrated output is not believed: {p}"));
+            }
         }
         if let (Some(spec), Ok(m)) = (self.target_spec, &run.result) {
             for p in spec.problems(&m.document["config"]) {

@@ -7,6 +7,9 @@
 //! target-spec = "../../tests/fixtures/source-pinterest/2.0.0/spec.json"
 //! # Optional: the spec of the versions it migrates from; fixture inputs must conform.
 //! source-spec = "../../tests/fixtures/source-pinterest/1.3.3/spec.json"
+//! # Optional: the real discovered catalog of the produced version (default: the
+//! # catalog.json beside target-spec, if there is one); migrated streams must match it.
+//! target-catalog = "../../tests/fixtures/source-pinterest/2.0.0/catalog.json"
 //! ```
 
 use anyhow::{Context, Result, bail};
@@ -26,6 +29,7 @@ pub struct Package {
     pub target_dir: PathBuf,
     pub target_spec: Option<PathBuf>,
     pub source_spec: Option<PathBuf>,
+    pub target_catalog: Option<PathBuf>,
 }
 
 impl Package {
@@ -56,7 +60,10 @@ impl Package {
         let target_dir = PathBuf::from(meta["target_directory"].as_str().context("cargo metadata gave no target directory")?)
             .join("plugins");
         let spec = |key: &str| package["metadata"]["cutover"][key].as_str().map(|rel| dir.join(rel));
-        Ok(Self { name, dir: dir.to_owned(), target_spec: spec("target-spec"), source_spec: spec("source-spec"), target_dir })
+        let target_spec = spec("target-spec");
+        let beside_spec = target_spec.as_ref().map(|s| s.with_file_name("catalog.json")).filter(|c| c.is_file());
+        let target_catalog = spec("target-catalog").or(beside_spec);
+        Ok(Self { name, dir: dir.to_owned(), target_spec, source_spec: spec("source-spec"), target_catalog, target_dir })
     }
 
     /// The component cargo builds.

@@ -10,7 +10,9 @@ use cutover::author::scaffold::{self, Request};
 use cutover::connection::Connection;
 use cutover::registry::{Plugin, Registry};
 use cutover::sandbox::{Limits, Sandbox};
+use cutover::catalogs::TargetCatalog;
 use cutover::specs::Spec;
+use cutover::terminal::line;
 use cutover::trust::Trust;
 use semver::Version;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,10 @@ pub struct AuthorPlugin {
     /// The spec of the versions migrated from (default: package.metadata.cutover.source-spec).
     #[arg(long)]
     source_spec: Option<PathBuf>,
+    /// The discovered catalog of the produced version (default: package.metadata.cutover.target-catalog,
+    /// or the catalog.json beside the target spec).
+    #[arg(long)]
+    catalog: Option<PathBuf>,
 }
 
 /// A plugin loaded in a sandbox, with its fixtures and specs.
@@ -39,6 +45,7 @@ pub struct Resolved {
     fixtures: Option<PathBuf>,
     target_spec: Option<Spec>,
     source_spec: Option<Spec>,
+    target_catalog: Option<TargetCatalog>,
 }
 
 impl AuthorPlugin {
@@ -63,7 +70,12 @@ impl AuthorPlugin {
         };
         let target_spec = spec(self.spec, package.as_ref().and_then(|p| p.target_spec.clone()))?;
         let source_spec = spec(self.source_spec, package.as_ref().and_then(|p| p.source_spec.clone()))?;
-        Ok(Resolved { sandbox, plugin, fixtures, target_spec, source_spec })
+        let target_catalog = self
+            .catalog
+            .or_else(|| package.as_ref().and_then(|p| p.target_catalog.clone()))
+            .map(|p| TargetCatalog::read(&p).map_err(anyhow::Error::msg))
+            .transpose()?;
+        Ok(Resolved { sandbox, plugin, fixtures, target_spec, source_spec, target_catalog })
     }
 }
 
@@ -74,6 +86,7 @@ impl Resolved {
             plugin: &self.plugin,
             target_spec: self.target_spec.as_ref(),
             source_spec: self.source_spec.as_ref(),
+            target_catalog: self.target_catalog.as_ref(),
         }
     }
 }
@@ -104,6 +117,10 @@ pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
         Some(spec) => println!("migrated configs checked against {}", spec.path().display()),
         None => println!("no target spec: set package.metadata.cutover.target-spec or pass --spec to check migrated configs"),
     }
+    match &resolved.target_catalog {
+        Some(catalog) => println!("migrated streams checked against {}", catalog.path().display()),
+        None => println!("no target catalog: set package.metadata.cutover.target-catalog or pass --catalog to check migrated streams"),
+    }
     let golden = resolved.golden();
     let (mut passed, mut failed) = (0, 0);
     for case in golden::cases(fixtures)? {
@@ -122,8 +139,8 @@ pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
             Verdict::Failed(problems) => {
                 failed += 1;
                 println!("  FAILED   {}", case.name);
-                for line in problems {
-                    println!("           {line}");
+                for problem in problems {
+                    println!("           {}", line(&problem));
                 }
             }
         }
@@ -159,7 +176,7 @@ pub fn guide(resolved: &Resolved, out: Option<&Path>) -> Result<ExitCode> {
     let text = guide::render(&resolved.plugin.manifest, &examples);
     match out {
         Some(path) => std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?,
-        None => print!("{text}"),
+        None => print!("{}", cutover::terminal::block(&text)),
     }
     Ok(ExitCode::SUCCESS)
 }

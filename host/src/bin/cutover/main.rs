@@ -19,6 +19,7 @@ use cutover::plan::{ConnectionPlan, Options, Plan, Planner};
 use cutover::registry::Registry;
 use cutover::rollback;
 use cutover::sandbox::{CompileCache, Sandbox};
+use cutover::terminal::block;
 use indicatif::{ProgressBar, ProgressStyle};
 use semver::Version;
 use std::io::Write;
@@ -209,7 +210,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // An error may quote a plugin or a document: shown inert.
+            eprintln!("error: {}", cutover::terminal::block(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -223,7 +225,14 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // Log fields may quote a plugin or a document: every control character is escaped, so
+    // no colours either.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| cutover::terminal::Inert::new(std::io::stderr()))
+        .with_ansi(false)
+        .with_target(false)
+        .init();
 }
 
 /// What every command that runs plugins needs.
@@ -283,7 +292,8 @@ struct PlanWriter {
 
 impl PlanWriter {
     fn create(path: &std::path::Path, header: &Plan) -> Result<Self> {
-        let file = std::fs::File::create(path).with_context(|| format!("saving the plan to {}", path.display()))?;
+        // The plan's diffs are document content: owner-only, like the ledger.
+        let file = cutover::private_files::create(path).with_context(|| format!("saving the plan to {}", path.display()))?;
         let mut file = std::io::BufWriter::new(file);
         Self::write_header(&mut file, header)?;
         Ok(Self { file: Some((file, path.to_owned())), first: true })
@@ -296,7 +306,7 @@ impl PlanWriter {
 
     /// The header as JSON, left open at the start of the connections array.
     fn write_header(out: &mut impl std::io::Write, header: &Plan) -> Result<()> {
-        let text = serde_json::to_string_pretty(header)?;
+        let text = cutover::terminal::json_string(header)?;
         let open = text.rfind("[]").context("a plan header serializes with an empty connections array")?;
         out.write_all(text[..open + 1].as_bytes())?;
         Ok(())
@@ -315,7 +325,7 @@ impl PlanWriter {
 
     fn write_connection(out: &mut impl std::io::Write, c: &ConnectionPlan, first: bool) -> Result<()> {
         out.write_all(if first { b"\n" } else { b",\n" })?;
-        serde_json::to_writer_pretty(&mut *out, c)?;
+        cutover::terminal::write_json(&mut *out, c)?;
         Ok(())
     }
 
@@ -333,7 +343,7 @@ impl PlanWriter {
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    println!("{}", cutover::terminal::json_string(value)?);
     Ok(())
 }
 
@@ -345,7 +355,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&render::status_json(&plan))?;
             } else {
-                print!("{}", render::status(&plan));
+                print!("{}", block(&render::status(&plan)));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -366,7 +376,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut terminal = std::io::BufWriter::new(stdout.lock());
             let mut json_out = if json { Some(PlanWriter::start(&mut terminal, &header)?) } else { None };
             if !json {
-                write!(terminal, "{}", render::plan_header(&header, selection.len(), &loaded.registry))?;
+                write!(terminal, "{}", block(&render::plan_header(&header, selection.len(), &loaded.registry)))?;
             }
             let today = cutover::ledger::now()[..10].to_owned();
             let mut summary = cutover::plan::Summary::default();
@@ -382,7 +392,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 match &mut json_out {
                     Some(j) => j.connection_to(&mut terminal, &c)?,
-                    None => bar.suspend(|| write!(terminal, "{}", render::plan_connection(&c, &loaded.fleet, &today)))?,
+                    None => bar.suspend(|| write!(terminal, "{}", block(&render::plan_connection(&c, &loaded.fleet, &today))))?,
                 }
                 Ok(())
             })?;
@@ -445,7 +455,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&applied)?;
             } else {
-                print!("{}", render::applied(&applied, &plan));
+                print!("{}", block(&render::applied(&applied, &plan)));
             }
             Ok(exit_for(&applied))
         }
@@ -460,7 +470,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "Rolled back run {}: restored {} connection(s) byte for byte ({}). Recorded as run {}.",
                     done.of_run,
                     done.restored.len(),
-                    done.restored.join(", "),
+                    cutover::terminal::line(&done.restored.join(", ")),
                     done.run
                 );
             }
@@ -473,7 +483,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&runs)?;
             } else {
-                print!("{}", render::history(&runs));
+                print!("{}", block(&render::history(&runs)));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -495,7 +505,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&render::plugins_json(&loaded.registry))?;
             } else {
-                print!("{}", render::plugins(&loaded.registry));
+                print!("{}", block(&render::plugins(&loaded.registry)));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -507,7 +517,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&render::plugin_json(p))?;
             } else {
-                print!("{}", render::plugin(p));
+                print!("{}", block(&render::plugin(p)));
             }
             Ok(ExitCode::SUCCESS)
         }
