@@ -186,38 +186,25 @@ impl Secrets {
     }
 
     /// A config patch as it may be shown: a secret's new value masked, and a secret that
-    /// only moved shown as a move (`from` → `path`), not as a removal and an addition.
-    /// `before` is the config the patch applies to.
+    /// only moved shown as a move (`from` → `path`) besides what was added. `before` is
+    /// the config the patch applies to.
     pub fn redact_config_patch(&self, patch: &mut Patch, before: &Value) {
-        // A removal whose value reappears, unchanged, at an addition is a move.
-        let removed: Vec<(usize, String, &Value)> = patch
-            .0
-            .iter()
-            .enumerate()
-            .filter_map(|(i, op)| match op {
-                PatchOperation::Remove(r) => before.pointer(&r.path.to_string()).map(|v| (i, r.path.to_string(), v)),
-                _ => None,
-            })
-            .collect();
-        let mut moved_from = BTreeSet::new();
-        for op in patch.0.iter_mut() {
-            let PatchOperation::Add(add) = op else { continue };
-            let to = add.path.to_string();
-            let found = removed.iter().find(|(i, from, old)| {
-                !moved_from.contains(i) && **old == add.value && (self.is_secret_pointer(from) || self.is_secret_pointer(&to))
-            });
-            if let Some((i, from, _)) = found {
-                moved_from.insert(*i);
-                let from = from.parse().expect("a pointer from a patch parses back");
-                *op = PatchOperation::Move(MoveOperation { from, path: add.path.clone() });
+        let mut moves = Vec::new();
+        for op in &patch.0 {
+            let PatchOperation::Remove(removed) = op else { continue };
+            let from = removed.path.to_string();
+            let Some(old) = before.pointer(&from).filter(|_| self.is_secret_pointer(&from)) else { continue };
+            if let Some(to) = self.new_place(patch, old) {
+                moves.push(PatchOperation::Move(MoveOperation { from: removed.path.clone(), path: to.parse().expect("a pointer made of a patch's pointers") }));
             }
         }
-        let mut i = 0;
-        patch.0.retain(|_| {
-            let keep = !moved_from.contains(&i);
-            i += 1;
-            keep
-        });
+        // A move says where the value went; the removal would only repeat where it was.
+        let moved: BTreeSet<String> = moves.iter().filter_map(|m| match m {
+            PatchOperation::Move(m) => Some(m.from.to_string()),
+            _ => None,
+        }).collect();
+        patch.0.retain(|op| !matches!(op, PatchOperation::Remove(r) if moved.contains(&r.path.to_string())));
+        patch.0.extend(moves);
         for op in patch.0.iter_mut() {
             match op {
                 PatchOperation::Add(a) => self.mask_at(&a.path.to_string(), &mut a.value),
@@ -226,6 +213,29 @@ impl Secrets {
                 PatchOperation::Remove(_) | PatchOperation::Move(_) | PatchOperation::Copy(_) => {}
             }
         }
+    }
+
+    /// Where a removed secret value reappears among a patch's additions: a secret field
+    /// holding exactly it (at an addition or inside an added object), else any addition
+    /// of exactly it.
+    fn new_place(&self, patch: &Patch, old: &Value) -> Option<String> {
+        let added = || patch.0.iter().filter_map(|op| match op {
+            PatchOperation::Add(a) => Some((a.path.to_string(), &a.value)),
+            _ => None,
+        });
+        fn inside(value: &Value, wanted: &Value, at: String, secrets: &Secrets) -> Option<String> {
+            if value == wanted && secrets.is_secret_pointer(&at) {
+                return Some(at);
+            }
+            match value {
+                Value::Object(map) => map.iter().find_map(|(k, v)| inside(v, wanted, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), secrets)),
+                Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| inside(v, wanted, format!("{at}/{i}"), secrets)),
+                _ => None,
+            }
+        }
+        added()
+            .find_map(|(path, value)| inside(value, old, path, self))
+            .or_else(|| added().find(|(_, value)| *value == old).map(|(path, _)| path))
     }
 
     /// Masks a value set at `pointer` in a config: whole if the pointer is secret, else
