@@ -21,6 +21,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod discovered;
 mod log;
 pub mod naming;
 pub mod schema;

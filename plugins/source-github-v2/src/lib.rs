@@ -20,11 +20,13 @@
 //! appends keeps its older snapshots with the old keys, which a clear would destroy, so that is
 //! a note rather than an action.
 //!
-//! `issue_timeline_events` is not in scope: 2.0.0 declares `plus_one` in its nested event
-//! schemas too, but its records never pass through the rename (they still carry `+1`/`-1`), and
-//! the platform treats a connection that syncs only it as unaffected. Its catalog entry is kept
-//! as it is, with a note.
+//! `issue_timeline_events` is not in scope, but 2.0.0 declares `plus_one`/`minus_one` in its
+//! nested event schemas too: the real 2.0.0 catalog differs from 1.9.2's in it. The plugin
+//! does not rename its records' keys (they still carry `+1`/`-1`, which is why the connector
+//! does not list it), but its catalog entry is conformed to 2.0.0's like every stream's
+//! ([`Discovered`]), and the plan says that the breaking change does not list it.
 
+use cutover_plugin::discovered::Discovered;
 use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog};
 use serde_json::Map;
 
@@ -33,9 +35,6 @@ pub const SCOPED: &[&str] = &["comments", "commit_comments", "issue_events", "is
 
 /// The reaction counters 2.0.0 renames: old key, new key.
 pub const RENAMES: &[(&str, &str)] = &[("+1", "plus_one"), ("-1", "minus_one")];
-
-/// A stream 2.0.0 also redeclares but does not list in scope (see the crate docs).
-const UNSCOPED_TIMELINE: &str = "issue_timeline_events";
 
 pub struct GithubV2;
 
@@ -56,70 +55,71 @@ impl Migration for GithubV2 {
     }
 
     fn migrate(connection: Connection) -> Result<Outcome> {
-        let mut out = connection.into_outcome();
-        let mut changed = Vec::new();
-        for entry in catalog::streams_mut(&mut out.catalog) {
-            let Some(d) = catalog::descriptor(entry) else {
-                return Err(Error::InvalidInput("a configured stream has no stream.name".into()));
-            };
-            let timeline = d.name == UNSCOPED_TIMELINE;
-            if !SCOPED.contains(&d.name.as_str()) && !timeline {
-                continue;
-            }
-            let Some(schema) = entry.get_mut("stream").and_then(|s| s.get_mut("json_schema")).filter(|s| s.is_object())
-            else {
-                return Err(Error::InvalidInput(format!(
-                    "stream {} has no json_schema object; refresh the source schema on 1.x and retry",
-                    d.name
-                )));
-            };
-            if timeline {
-                if count_old_keys(schema) > 0 {
-                    out.notes.push(format!(
-                        "{}: kept as it is; 2.0.0 declares plus_one/minus_one in its nested event schemas too, but does not list it in scope and its records still carry +1/-1",
-                        d.name
-                    ));
-                }
-                continue;
-            }
-            let mut renamed = 0;
-            rename_reactions(schema, &d.name, "", &mut renamed)?;
-            let mode = entry.get("sync_mode").and_then(Value::as_str).unwrap_or("full_refresh").to_owned();
-            let dest = entry.get("destination_sync_mode").and_then(Value::as_str).unwrap_or_default().to_owned();
-            if renamed == 0 {
-                out.notes.push(format!(
-                    "{}: its configured schema has no reactions.+1/-1 (not selected, or already renamed); nothing to change",
-                    d.name
-                ));
-                continue;
-            }
-            out.notes.push(format!("{}: {renamed} reaction field(s) renamed +1/-1 to plus_one/minus_one; its state is kept", d.name));
-            changed.push((d, mode, dest));
-        }
-
-        if changed.is_empty() {
-            return Ok(out);
-        }
-        out.action(Action::RefreshSchema {
-            reason: "2.0.0 renames the reaction fields +1/-1 to plus_one/minus_one in comments, commit_comments, issue_events, issues, releases and review_comments".into(),
-        });
-        for (d, mode, dest) in changed {
-            if mode == "incremental" {
-                out.action(Action::ClearStream {
-                    reason: format!(
-                        "rows already in the destination keep reactions +1/-1; clear the stream so its history is re-synced with plus_one/minus_one (incremental, {dest})"
-                    ),
-                    stream: d,
-                });
-            } else if dest.starts_with("append") {
-                out.notes.push(format!(
-                    "{}: full refresh appending to the destination: snapshots written before the upgrade keep +1/-1; clearing would delete them, so it is left to the operator",
-                    d.name
-                ));
-            }
-        }
+        let mut out = migrate_by_the_guide(connection)?;
+        out.conform_to(&TARGET)?;
         Ok(out)
     }
+}
+
+/// The 2.0.0 catalog as an offline `discover` of the real package prints it: every migrated
+/// stream it knows gets its schema, sync modes, cursor and primary key.
+const TARGET: Discovered = Discovered::new("2.0.0", include_str!("../../../tests/fixtures/source-github/2.0.0/catalog.json"));
+
+/// What the migration guide asks for, before the catalog is conformed to the target's.
+fn migrate_by_the_guide(connection: Connection) -> Result<Outcome> {
+    let mut out = connection.into_outcome();
+    let mut changed = Vec::new();
+    for entry in catalog::streams_mut(&mut out.catalog) {
+        let Some(d) = catalog::descriptor(entry) else {
+            return Err(Error::InvalidInput("a configured stream has no stream.name".into()));
+        };
+        if !SCOPED.contains(&d.name.as_str()) {
+            continue;
+        }
+        let Some(schema) = entry.get_mut("stream").and_then(|s| s.get_mut("json_schema")).filter(|s| s.is_object())
+        else {
+            return Err(Error::InvalidInput(format!(
+                "stream {} has no json_schema object; refresh the source schema on 1.x and retry",
+                d.name
+            )));
+        };
+        let mut renamed = 0;
+        rename_reactions(schema, &d.name, "", &mut renamed)?;
+        let mode = entry.get("sync_mode").and_then(Value::as_str).unwrap_or("full_refresh").to_owned();
+        let dest = entry.get("destination_sync_mode").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if renamed == 0 {
+            out.notes.push(format!(
+                "{}: its configured schema has no reactions.+1/-1 (not selected, or already renamed); nothing to change",
+                d.name
+            ));
+            continue;
+        }
+        out.notes.push(format!("{}: {renamed} reaction field(s) renamed +1/-1 to plus_one/minus_one; its state is kept", d.name));
+        changed.push((d, mode, dest));
+    }
+
+    if changed.is_empty() {
+        return Ok(out);
+    }
+    out.action(Action::RefreshSchema {
+        reason: "2.0.0 renames the reaction fields +1/-1 to plus_one/minus_one in comments, commit_comments, issue_events, issues, releases and review_comments".into(),
+    });
+    for (d, mode, dest) in changed {
+        if mode == "incremental" {
+            out.action(Action::ClearStream {
+                reason: format!(
+                    "rows already in the destination keep reactions +1/-1; clear the stream so its history is re-synced with plus_one/minus_one (incremental, {dest})"
+                ),
+                stream: d,
+            });
+        } else if dest.starts_with("append") {
+            out.notes.push(format!(
+                "{}: full refresh appending to the destination: snapshots written before the upgrade keep +1/-1; clearing would delete them, so it is left to the operator",
+                d.name
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Renames `+1`/`-1` inside the `properties` of every `reactions` object of `schema`, keeping
@@ -236,7 +236,7 @@ mod tests {
             entry("pull_requests", "incremental", "append_dedup", top(reactions())),
         ]});
         let states = vec![stream_state("issues"), stream_state("pull_requests")];
-        let out = GithubV2::migrate(connection(catalog.clone(), states.clone())).unwrap();
+        let out = migrate_by_the_guide(connection(catalog.clone(), states.clone())).unwrap();
         let keys: Vec<_> = catalog::find(&out.catalog, "issues").unwrap()["stream"]["json_schema"]["properties"]["reactions"]["properties"]
             .as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["url", "total_count", "plus_one", "minus_one", "laugh"]);
@@ -255,8 +255,8 @@ mod tests {
     #[test]
     fn migrating_its_own_output_changes_nothing() {
         let catalog = json!({"streams": [entry("comments", "incremental", "append", top(reactions()))]});
-        let once = GithubV2::migrate(connection(catalog, vec![stream_state("comments")])).unwrap();
-        let twice = GithubV2::migrate(connection(once.catalog.clone(), once.state.clone())).unwrap();
+        let once = migrate_by_the_guide(connection(catalog, vec![stream_state("comments")])).unwrap();
+        let twice = migrate_by_the_guide(connection(once.catalog.clone(), once.state.clone())).unwrap();
         assert_eq!(once.catalog, twice.catalog);
         assert!(twice.actions.is_empty());
     }
@@ -264,25 +264,29 @@ mod tests {
     #[test]
     fn no_scoped_stream_means_only_the_version_bump() {
         let catalog = json!({"streams": [entry("workflow_runs", "incremental", "append_dedup", top(json!({"type": "object"})))]});
-        let out = GithubV2::migrate(connection(catalog.clone(), vec![stream_state("workflow_runs")])).unwrap();
+        let out = migrate_by_the_guide(connection(catalog.clone(), vec![stream_state("workflow_runs")])).unwrap();
         assert_eq!(out.catalog, catalog);
         assert!(out.actions.is_empty() && out.notes.is_empty());
     }
 
     #[test]
-    fn timeline_events_are_kept_with_a_note() {
+    fn timeline_events_are_left_to_the_target_catalog() {
         let schema = json!({"type": "object", "properties": {"commented": {"type": "object", "properties": {"reactions": reactions()}}}});
         let catalog = json!({"streams": [entry("issue_timeline_events", "full_refresh", "overwrite", schema)]});
-        let out = GithubV2::migrate(connection(catalog.clone(), vec![])).unwrap();
-        assert_eq!(out.catalog, catalog);
-        assert!(out.actions.is_empty());
-        assert_eq!(out.notes.len(), 1);
+        let out = migrate_by_the_guide(connection(catalog.clone(), vec![])).unwrap();
+        assert_eq!(out.catalog, catalog, "the guide does not touch it");
+        assert!(out.actions.is_empty() && out.notes.is_empty());
+        let out = GithubV2::migrate(connection(catalog, vec![])).unwrap();
+        let conformed = &out.catalog["streams"][0]["stream"];
+        assert_eq!(*conformed, TARGET.stream("issue_timeline_events").unwrap().unwrap(), "2.0.0's own declaration");
+        assert_eq!(count_old_keys(conformed), 0);
+        assert!(out.notes[0].starts_with("issue_timeline_events: json_schema"), "{:?}", out.notes);
     }
 
     #[test]
     fn full_refresh_append_is_a_note_not_a_clear() {
         let catalog = json!({"streams": [entry("review_comments", "full_refresh", "append", top(reactions()))]});
-        let out = GithubV2::migrate(connection(catalog, vec![])).unwrap();
+        let out = migrate_by_the_guide(connection(catalog, vec![])).unwrap();
         assert_eq!(out.actions.len(), 1);
         assert!(out.notes.iter().any(|n| n.contains("snapshots")));
     }
@@ -292,18 +296,18 @@ mod tests {
         let mut r = reactions();
         r["properties"]["plus_one"] = json!({"type": "string"});
         let catalog = json!({"streams": [entry("issues", "incremental", "append", top(r))]});
-        assert!(matches!(GithubV2::migrate(connection(catalog, vec![])), Err(Error::NeedsOperator(_))));
+        assert!(matches!(migrate_by_the_guide(connection(catalog, vec![])), Err(Error::NeedsOperator(_))));
         let catalog = json!({"streams": [{"stream": {"name": "issues"}, "sync_mode": "incremental"}]});
-        assert!(matches!(GithubV2::migrate(connection(catalog, vec![])), Err(Error::InvalidInput(_))));
+        assert!(matches!(migrate_by_the_guide(connection(catalog, vec![])), Err(Error::InvalidInput(_))));
         let catalog = json!({"streams": [{"stream": {}, "sync_mode": "incremental"}]});
-        assert!(matches!(GithubV2::migrate(connection(catalog, vec![])), Err(Error::InvalidInput(_))));
+        assert!(matches!(migrate_by_the_guide(connection(catalog, vec![])), Err(Error::InvalidInput(_))));
     }
 
     #[test]
     fn namespaces_are_kept_in_actions() {
         let mut e = entry("comments", "incremental", "append", top(reactions()));
         e["stream"]["namespace"] = json!("gh");
-        let out = GithubV2::migrate(connection(json!({"streams": [e]}), vec![])).unwrap();
+        let out = migrate_by_the_guide(connection(json!({"streams": [e]}), vec![])).unwrap();
         assert!(out.actions.iter().any(|a| matches!(a, Action::ClearStream { stream, .. } if *stream == StreamDescriptor { name: "comments".into(), namespace: Some("gh".into()) })));
     }
 
@@ -313,16 +317,22 @@ mod tests {
         let old: Value = serde_json::from_str(include_str!("../../../tests/fixtures/source-github/1.9.2/catalog.json")).unwrap();
         let new: Value = serde_json::from_str(include_str!("../../../tests/fixtures/source-github/2.0.0/catalog.json")).unwrap();
         let declared = |c: &Value, n: &str| c["streams"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap().clone();
-        let names = SCOPED.iter().chain([&UNSCOPED_TIMELINE, &"pull_requests"]);
+        let names = SCOPED.iter().chain([&"issue_timeline_events", &"pull_requests"]);
         let streams: Vec<Value> = names.clone().map(|n| json!({"stream": declared(&old, n), "sync_mode": "incremental", "destination_sync_mode": "append"})).collect();
-        let out = GithubV2::migrate(connection(json!({"streams": streams}), vec![])).unwrap();
+        let out = migrate_by_the_guide(connection(json!({"streams": streams}), vec![])).unwrap();
         for name in SCOPED {
             let got = &catalog::find(&out.catalog, name).unwrap()["stream"];
             assert_eq!(serde_json::to_string(got).unwrap(), serde_json::to_string(&declared(&new, name)).unwrap(), "{name}");
         }
         assert_eq!(catalog::find(&out.catalog, "pull_requests").unwrap()["stream"], declared(&old, "pull_requests"));
-        assert_eq!(catalog::find(&out.catalog, UNSCOPED_TIMELINE).unwrap()["stream"], declared(&old, UNSCOPED_TIMELINE));
+        assert_eq!(catalog::find(&out.catalog, "issue_timeline_events").unwrap()["stream"], declared(&old, "issue_timeline_events"));
         assert_eq!(cleared(&out), SCOPED);
+        // Conformed to the real 2.0.0 catalog, every stream is as 2.0.0 declares it.
+        let mut out = out;
+        out.conform_to(&TARGET).unwrap();
+        for name in names {
+            assert_eq!(catalog::find(&out.catalog, name).unwrap()["stream"], declared(&new, name), "{name}");
+        }
     }
 
     #[test]
