@@ -127,8 +127,8 @@ impl Fleet {
         Self { dir }
     }
 
-    /// A copy of `examples/fleet` (settings, connections, specs), with the real Pinterest
-    /// plugins.
+    /// A copy of `examples/fleet` (settings, connections, specs, catalogs), with the real
+    /// Pinterest plugins.
     pub fn example() -> Self {
         let src = root().join("examples").join("fleet");
         let fleet = Self::new(&std::fs::read_to_string(src.join("cutover.toml")).unwrap());
@@ -137,6 +137,7 @@ impl Fleet {
             std::fs::copy(entry.path(), fleet.path().join("connections").join(entry.file_name())).unwrap();
         }
         copy_tree(&src.join("specs"), &fleet.path().join("specs"));
+        copy_tree(&src.join("catalogs"), &fleet.path().join("catalogs"));
         fleet.add_plugin("source-pinterest-v1");
         fleet.add_plugin("source-pinterest-v2");
         fleet
