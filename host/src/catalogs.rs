@@ -12,9 +12,10 @@
 
 use semver::Version;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use crate::per_version::PerVersion;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// A stream as Airbyte's `StreamDescriptor` names it: name and namespace.
 pub type StreamKey = (String, Option<String>);
@@ -82,33 +83,21 @@ impl TargetCatalog {
     }
 }
 
-type Loaded = HashMap<(String, Version), Option<Arc<TargetCatalog>>>;
-
 /// The catalogs of a fleet, loaded on first use.
-pub struct Catalogs {
-    root: PathBuf,
-    loaded: Mutex<Loaded>,
-}
+pub struct Catalogs(PerVersion<TargetCatalog>);
 
 impl Catalogs {
     pub fn new(fleet_root: &Path) -> Self {
-        Self { root: fleet_root.join("catalogs"), loaded: Mutex::new(HashMap::new()) }
+        Self(PerVersion::new(fleet_root.join("catalogs")))
     }
 
     /// Where the catalog of `connector` at `version` lives.
     pub fn path(&self, connector: &str, version: &Version) -> PathBuf {
-        self.root.join(connector).join(format!("{version}.json"))
+        self.0.path(connector, version)
     }
 
     /// The catalog of `connector` at `version`, if the fleet has it.
     pub fn get(&self, connector: &str, version: &Version) -> Result<Option<Arc<TargetCatalog>>, String> {
-        let key = (connector.to_owned(), version.clone());
-        if let Some(v) = self.loaded.lock().expect("catalogs cache poisoned").get(&key) {
-            return Ok(v.clone());
-        }
-        let path = self.path(connector, version);
-        let catalog = if path.exists() { Some(Arc::new(TargetCatalog::read(&path)?)) } else { None };
-        self.loaded.lock().expect("catalogs cache poisoned").insert(key, catalog.clone());
-        Ok(catalog)
+        self.0.get(connector, version, TargetCatalog::read)
     }
 }

@@ -39,6 +39,7 @@ pub mod journal;
 pub mod rollback;
 pub mod trust;
 pub mod specs;
+pub mod per_version;
 pub mod catalogs;
 pub mod conformance;
 pub mod redact;

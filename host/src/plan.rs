@@ -660,8 +660,10 @@ impl Planner<'_> {
                         log: call.log,
                         log_dropped: call.log_dropped,
                     });
+                    // Each action once, in a time linear in their number.
+                    let mut seen: std::collections::HashSet<Action> = plan.actions.iter().cloned().collect();
                     for a in call.value.actions {
-                        if !plan.actions.contains(&a) {
+                        if seen.insert(a.clone()) {
                             plan.actions.push(a);
                         }
                     }

@@ -9,11 +9,9 @@
 
 use semver::Version;
 use serde_json::Value;
-use std::collections::HashMap;
+use crate::per_version::PerVersion;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-
-type Loaded = HashMap<(String, Version), Option<Arc<Spec>>>;
+use std::sync::Arc;
 
 /// One connector spec read from a file, ready to validate configs.
 pub struct Spec {
@@ -64,30 +62,20 @@ impl Spec {
 }
 
 /// The specs of a fleet, loaded on first use.
-pub struct Specs {
-    root: PathBuf,
-    loaded: Mutex<Loaded>,
-}
+pub struct Specs(PerVersion<Spec>);
 
 impl Specs {
     pub fn new(fleet_root: &Path) -> Self {
-        Self { root: fleet_root.join("specs"), loaded: Mutex::new(HashMap::new()) }
+        Self(PerVersion::new(fleet_root.join("specs")))
     }
 
     /// Where the spec of `connector` at `version` lives.
     pub fn path(&self, connector: &str, version: &Version) -> PathBuf {
-        self.root.join(connector).join(format!("{version}.json"))
+        self.0.path(connector, version)
     }
 
     fn spec(&self, connector: &str, version: &Version) -> Result<Option<Arc<Spec>>, String> {
-        let key = (connector.to_owned(), version.clone());
-        if let Some(v) = self.loaded.lock().expect("specs cache poisoned").get(&key) {
-            return Ok(v.clone());
-        }
-        let path = self.path(connector, version);
-        let spec = if path.exists() { Some(Arc::new(Spec::read(&path)?)) } else { None };
-        self.loaded.lock().expect("specs cache poisoned").insert(key, spec.clone());
-        Ok(spec)
+        self.0.get(connector, version, Spec::read)
     }
 
     /// The names of the config fields the spec of `connector` at `version` marks secret,

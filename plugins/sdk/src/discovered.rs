@@ -4,16 +4,20 @@
 //! follows it (`scopedImpact`, the message) can leave a stream that did change with its
 //! old schema; a migrated catalog must match what the new version discovers, and the host
 //! refuses one that does not. So a plugin embeds the real catalog of the version it
-//! produces (the `AirbyteCatalog` an offline `discover` printed, `include_str!`-ed) and
-//! conforms every configured stream to it: [`Outcome::conform_to`] gives each stream the
+//! produces (the `AirbyteCatalog` an offline `discover` printed, `include_str!`-ed) as its
+//! [`Migration::TARGET_CATALOG`](crate::Migration::TARGET_CATALOG), and every configured
+//! stream is conformed to it after `migrate`: [`Outcome::conform_to`] gives each stream the
 //! version knows that version's schema, supported sync modes, cursor and primary key,
 //! keeps the user's choices where they remain valid (as [`catalog::refresh_stream`]), and
 //! notes each stream it changed. Streams the version does not discover (those a config
 //! defines, such as custom reports) are left alone.
 //!
 //! ```text
-//! const TARGET: Discovered = Discovered::new("2.0.0", include_str!("../../../tests/fixtures/source-x/2.0.0/catalog.json"));
-//! let changed = out.conform_to(&TARGET)?;   // after the plugin's own work
+//! const CATALOG: Discovered = Discovered::new("2.0.0", include_str!("../../../tests/fixtures/source-x/2.0.0/catalog.json"));
+//! impl Migration for Mine {
+//!     const TARGET_CATALOG: Option<&'static Discovered> = Some(&CATALOG);
+//!     // manifest(), migrate() as usual
+//! }
 //! ```
 
 use crate::catalog;

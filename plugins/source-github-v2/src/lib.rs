@@ -54,73 +54,68 @@ impl Migration for GithubV2 {
         }
     }
 
+    const TARGET_CATALOG: Option<&'static Discovered> = Some(&CATALOG);
+
     fn migrate(connection: Connection) -> Result<Outcome> {
-        let mut out = migrate_by_the_guide(connection)?;
-        out.conform_to(&TARGET)?;
+        let mut out = connection.into_outcome();
+        let mut changed = Vec::new();
+        for entry in catalog::streams_mut(&mut out.catalog) {
+            let Some(d) = catalog::descriptor(entry) else {
+                return Err(Error::InvalidInput("a configured stream has no stream.name".into()));
+            };
+            if !SCOPED.contains(&d.name.as_str()) {
+                continue;
+            }
+            let Some(schema) = entry.get_mut("stream").and_then(|s| s.get_mut("json_schema")).filter(|s| s.is_object())
+            else {
+                return Err(Error::InvalidInput(format!(
+                    "stream {} has no json_schema object; refresh the source schema on 1.x and retry",
+                    d.name
+                )));
+            };
+            let mut renamed = 0;
+            rename_reactions(schema, &d.name, "", &mut renamed)?;
+            let mode = entry.get("sync_mode").and_then(Value::as_str).unwrap_or("full_refresh").to_owned();
+            let dest = entry.get("destination_sync_mode").and_then(Value::as_str).unwrap_or_default().to_owned();
+            if renamed == 0 {
+                out.notes.push(format!(
+                    "{}: its configured schema has no reactions.+1/-1 (not selected, or already renamed); nothing to change",
+                    d.name
+                ));
+                continue;
+            }
+            out.notes.push(format!("{}: {renamed} reaction field(s) renamed +1/-1 to plus_one/minus_one; its state is kept", d.name));
+            changed.push((d, mode, dest));
+        }
+
+        if changed.is_empty() {
+            return Ok(out);
+        }
+        out.action(Action::RefreshSchema {
+            reason: "2.0.0 renames the reaction fields +1/-1 to plus_one/minus_one in comments, commit_comments, issue_events, issues, releases and review_comments".into(),
+        });
+        for (d, mode, dest) in changed {
+            if mode == "incremental" {
+                out.action(Action::ClearStream {
+                    reason: format!(
+                        "rows already in the destination keep reactions +1/-1; clear the stream so its history is re-synced with plus_one/minus_one (incremental, {dest})"
+                    ),
+                    stream: d,
+                });
+            } else if dest.starts_with("append") {
+                out.notes.push(format!(
+                    "{}: full refresh appending to the destination: snapshots written before the upgrade keep +1/-1; clearing would delete them, so it is left to the operator",
+                    d.name
+                ));
+            }
+        }
         Ok(out)
     }
 }
 
 /// The 2.0.0 catalog as an offline `discover` of the real package prints it: every migrated
 /// stream it knows gets its schema, sync modes, cursor and primary key.
-const TARGET: Discovered = Discovered::new("2.0.0", include_str!("../../../tests/fixtures/source-github/2.0.0/catalog.json"));
-
-/// What the migration guide asks for, before the catalog is conformed to the target's.
-fn migrate_by_the_guide(connection: Connection) -> Result<Outcome> {
-    let mut out = connection.into_outcome();
-    let mut changed = Vec::new();
-    for entry in catalog::streams_mut(&mut out.catalog) {
-        let Some(d) = catalog::descriptor(entry) else {
-            return Err(Error::InvalidInput("a configured stream has no stream.name".into()));
-        };
-        if !SCOPED.contains(&d.name.as_str()) {
-            continue;
-        }
-        let Some(schema) = entry.get_mut("stream").and_then(|s| s.get_mut("json_schema")).filter(|s| s.is_object())
-        else {
-            return Err(Error::InvalidInput(format!(
-                "stream {} has no json_schema object; refresh the source schema on 1.x and retry",
-                d.name
-            )));
-        };
-        let mut renamed = 0;
-        rename_reactions(schema, &d.name, "", &mut renamed)?;
-        let mode = entry.get("sync_mode").and_then(Value::as_str).unwrap_or("full_refresh").to_owned();
-        let dest = entry.get("destination_sync_mode").and_then(Value::as_str).unwrap_or_default().to_owned();
-        if renamed == 0 {
-            out.notes.push(format!(
-                "{}: its configured schema has no reactions.+1/-1 (not selected, or already renamed); nothing to change",
-                d.name
-            ));
-            continue;
-        }
-        out.notes.push(format!("{}: {renamed} reaction field(s) renamed +1/-1 to plus_one/minus_one; its state is kept", d.name));
-        changed.push((d, mode, dest));
-    }
-
-    if changed.is_empty() {
-        return Ok(out);
-    }
-    out.action(Action::RefreshSchema {
-        reason: "2.0.0 renames the reaction fields +1/-1 to plus_one/minus_one in comments, commit_comments, issue_events, issues, releases and review_comments".into(),
-    });
-    for (d, mode, dest) in changed {
-        if mode == "incremental" {
-            out.action(Action::ClearStream {
-                reason: format!(
-                    "rows already in the destination keep reactions +1/-1; clear the stream so its history is re-synced with plus_one/minus_one (incremental, {dest})"
-                ),
-                stream: d,
-            });
-        } else if dest.starts_with("append") {
-            out.notes.push(format!(
-                "{}: full refresh appending to the destination: snapshots written before the upgrade keep +1/-1; clearing would delete them, so it is left to the operator",
-                d.name
-            ));
-        }
-    }
-    Ok(out)
-}
+const CATALOG: Discovered = Discovered::new("2.0.0", include_str!("../../../tests/fixtures/source-github/2.0.0/catalog.json"));
 
 /// Renames `+1`/`-1` inside the `properties` of every `reactions` object of `schema`, keeping
 /// each key's position and definition. Counts the renamed keys into `renamed`.
@@ -167,21 +162,6 @@ fn rename_keys(props: &mut Map<String, Value>, stream: &str, path: &str) -> Resu
     Ok(n)
 }
 
-/// How many `+1`/`-1` reaction properties `schema` still declares.
-fn count_old_keys(schema: &Value) -> usize {
-    match schema {
-        Value::Object(map) => {
-            let here = map
-                .get("reactions")
-                .and_then(|r| r.get("properties"))
-                .and_then(Value::as_object)
-                .map_or(0, |p| RENAMES.iter().filter(|(from, _)| p.contains_key(*from)).count());
-            here + map.values().map(count_old_keys).sum::<usize>()
-        }
-        Value::Array(items) => items.iter().map(count_old_keys).sum(),
-        _ => 0,
-    }
-}
 
 cutover_plugin::export!(GithubV2);
 
@@ -191,6 +171,22 @@ const GUIDE: &str = include_str!("../GUIDE.md");
 mod tests {
     use super::*;
     use cutover_plugin::{StreamDescriptor, json, state};
+
+    /// How many `+1`/`-1` reaction properties `schema` still declares.
+    fn count_old_keys(schema: &Value) -> usize {
+        match schema {
+            Value::Object(map) => {
+                let here = map
+                    .get("reactions")
+                    .and_then(|r| r.get("properties"))
+                    .and_then(Value::as_object)
+                    .map_or(0, |p| RENAMES.iter().filter(|(from, _)| p.contains_key(*from)).count());
+                here + map.values().map(count_old_keys).sum::<usize>()
+            }
+            Value::Array(items) => items.iter().map(count_old_keys).sum(),
+            _ => 0,
+        }
+    }
 
     fn reactions() -> Value {
         json!({"type": ["null", "object"], "properties": {
@@ -236,7 +232,7 @@ mod tests {
             entry("pull_requests", "incremental", "append_dedup", top(reactions())),
         ]});
         let states = vec![stream_state("issues"), stream_state("pull_requests")];
-        let out = migrate_by_the_guide(connection(catalog.clone(), states.clone())).unwrap();
+        let out = GithubV2::migrate(connection(catalog.clone(), states.clone())).unwrap();
         let keys: Vec<_> = catalog::find(&out.catalog, "issues").unwrap()["stream"]["json_schema"]["properties"]["reactions"]["properties"]
             .as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["url", "total_count", "plus_one", "minus_one", "laugh"]);
@@ -255,8 +251,8 @@ mod tests {
     #[test]
     fn migrating_its_own_output_changes_nothing() {
         let catalog = json!({"streams": [entry("comments", "incremental", "append", top(reactions()))]});
-        let once = migrate_by_the_guide(connection(catalog, vec![stream_state("comments")])).unwrap();
-        let twice = migrate_by_the_guide(connection(once.catalog.clone(), once.state.clone())).unwrap();
+        let once = GithubV2::migrate(connection(catalog, vec![stream_state("comments")])).unwrap();
+        let twice = GithubV2::migrate(connection(once.catalog.clone(), once.state.clone())).unwrap();
         assert_eq!(once.catalog, twice.catalog);
         assert!(twice.actions.is_empty());
     }
@@ -264,7 +260,7 @@ mod tests {
     #[test]
     fn no_scoped_stream_means_only_the_version_bump() {
         let catalog = json!({"streams": [entry("workflow_runs", "incremental", "append_dedup", top(json!({"type": "object"})))]});
-        let out = migrate_by_the_guide(connection(catalog.clone(), vec![stream_state("workflow_runs")])).unwrap();
+        let out = GithubV2::migrate(connection(catalog.clone(), vec![stream_state("workflow_runs")])).unwrap();
         assert_eq!(out.catalog, catalog);
         assert!(out.actions.is_empty() && out.notes.is_empty());
     }
@@ -273,12 +269,12 @@ mod tests {
     fn timeline_events_are_left_to_the_target_catalog() {
         let schema = json!({"type": "object", "properties": {"commented": {"type": "object", "properties": {"reactions": reactions()}}}});
         let catalog = json!({"streams": [entry("issue_timeline_events", "full_refresh", "overwrite", schema)]});
-        let out = migrate_by_the_guide(connection(catalog.clone(), vec![])).unwrap();
+        let out = GithubV2::migrate(connection(catalog.clone(), vec![])).unwrap();
         assert_eq!(out.catalog, catalog, "the guide does not touch it");
         assert!(out.actions.is_empty() && out.notes.is_empty());
-        let out = GithubV2::migrate(connection(catalog, vec![])).unwrap();
+        let out = GithubV2::migrate_and_conform(connection(catalog, vec![])).unwrap();
         let conformed = &out.catalog["streams"][0]["stream"];
-        assert_eq!(*conformed, TARGET.stream("issue_timeline_events").unwrap().unwrap(), "2.0.0's own declaration");
+        assert_eq!(*conformed, CATALOG.stream("issue_timeline_events").unwrap().unwrap(), "2.0.0's own declaration");
         assert_eq!(count_old_keys(conformed), 0);
         assert!(out.notes[0].starts_with("issue_timeline_events: json_schema"), "{:?}", out.notes);
     }
@@ -286,7 +282,7 @@ mod tests {
     #[test]
     fn full_refresh_append_is_a_note_not_a_clear() {
         let catalog = json!({"streams": [entry("review_comments", "full_refresh", "append", top(reactions()))]});
-        let out = migrate_by_the_guide(connection(catalog, vec![])).unwrap();
+        let out = GithubV2::migrate(connection(catalog, vec![])).unwrap();
         assert_eq!(out.actions.len(), 1);
         assert!(out.notes.iter().any(|n| n.contains("snapshots")));
     }
@@ -296,18 +292,18 @@ mod tests {
         let mut r = reactions();
         r["properties"]["plus_one"] = json!({"type": "string"});
         let catalog = json!({"streams": [entry("issues", "incremental", "append", top(r))]});
-        assert!(matches!(migrate_by_the_guide(connection(catalog, vec![])), Err(Error::NeedsOperator(_))));
+        assert!(matches!(GithubV2::migrate(connection(catalog, vec![])), Err(Error::NeedsOperator(_))));
         let catalog = json!({"streams": [{"stream": {"name": "issues"}, "sync_mode": "incremental"}]});
-        assert!(matches!(migrate_by_the_guide(connection(catalog, vec![])), Err(Error::InvalidInput(_))));
+        assert!(matches!(GithubV2::migrate(connection(catalog, vec![])), Err(Error::InvalidInput(_))));
         let catalog = json!({"streams": [{"stream": {}, "sync_mode": "incremental"}]});
-        assert!(matches!(migrate_by_the_guide(connection(catalog, vec![])), Err(Error::InvalidInput(_))));
+        assert!(matches!(GithubV2::migrate(connection(catalog, vec![])), Err(Error::InvalidInput(_))));
     }
 
     #[test]
     fn namespaces_are_kept_in_actions() {
         let mut e = entry("comments", "incremental", "append", top(reactions()));
         e["stream"]["namespace"] = json!("gh");
-        let out = migrate_by_the_guide(connection(json!({"streams": [e]}), vec![])).unwrap();
+        let out = GithubV2::migrate(connection(json!({"streams": [e]}), vec![])).unwrap();
         assert!(out.actions.iter().any(|a| matches!(a, Action::ClearStream { stream, .. } if *stream == StreamDescriptor { name: "comments".into(), namespace: Some("gh".into()) })));
     }
 
@@ -319,7 +315,7 @@ mod tests {
         let declared = |c: &Value, n: &str| c["streams"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap().clone();
         let names = SCOPED.iter().chain([&"issue_timeline_events", &"pull_requests"]);
         let streams: Vec<Value> = names.clone().map(|n| json!({"stream": declared(&old, n), "sync_mode": "incremental", "destination_sync_mode": "append"})).collect();
-        let out = migrate_by_the_guide(connection(json!({"streams": streams}), vec![])).unwrap();
+        let out = GithubV2::migrate(connection(json!({"streams": streams}), vec![])).unwrap();
         for name in SCOPED {
             let got = &catalog::find(&out.catalog, name).unwrap()["stream"];
             assert_eq!(serde_json::to_string(got).unwrap(), serde_json::to_string(&declared(&new, name)).unwrap(), "{name}");
@@ -329,7 +325,7 @@ mod tests {
         assert_eq!(cleared(&out), SCOPED);
         // Conformed to the real 2.0.0 catalog, every stream is as 2.0.0 declares it.
         let mut out = out;
-        out.conform_to(&TARGET).unwrap();
+        out.conform_to(&CATALOG).unwrap();
         for name in names {
             assert_eq!(catalog::find(&out.catalog, name).unwrap()["stream"], declared(&new, name), "{name}");
         }

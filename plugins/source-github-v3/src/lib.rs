@@ -59,89 +59,84 @@ impl Migration for GithubV3 {
         }
     }
 
+    const TARGET_CATALOG: Option<&'static Discovered> = Some(&CATALOG);
+
     fn migrate(connection: Connection) -> Result<Outcome> {
-        let mut out = migrate_by_the_guide(connection)?;
-        out.conform_to(&TARGET)?;
+        let mut out = connection.into_outcome();
+        for entry in catalog::streams(&out.catalog) {
+            if catalog::descriptor(entry).is_none() {
+                return Err(Error::InvalidInput("a configured stream has no stream.name".into()));
+            }
+        }
+        let Some(entry) = catalog::find_mut(&mut out.catalog, STREAM) else { return Ok(out) };
+        let descriptor = catalog::descriptor(entry).expect("checked above");
+        let mut changes = Vec::new();
+
+        let stream = entry.get_mut("stream").and_then(Value::as_object_mut).expect("descriptor found a stream object");
+        match stream.get("source_defined_primary_key") {
+            Some(k) if *k == new_key() => {}
+            None => {
+                stream.insert("source_defined_primary_key".into(), new_key());
+                changes.push("source_defined_primary_key set to [[\"id\"], [\"run_attempt\"]]".to_owned());
+            }
+            Some(k) if *k == old_key() => {
+                stream.insert("source_defined_primary_key".into(), new_key());
+                changes.push("source_defined_primary_key [[\"id\"]] -> [[\"id\"], [\"run_attempt\"]]".to_owned());
+            }
+            Some(k) => {
+                return Err(Error::UnsupportedShape(format!(
+                    "{STREAM} declares primary key {k}, which is neither 2.x's [[\"id\"]] nor 3.0.0's; refresh the source schema on 2.x and retry"
+                )));
+            }
+        }
+        let Some(properties) = stream
+            .get_mut("json_schema")
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(Value::as_object_mut)
+        else {
+            return Err(Error::InvalidInput(format!(
+                "{STREAM} has no json_schema.properties; refresh the source schema on 2.x and retry"
+            )));
+        };
+        if !properties.contains_key("run_attempt") {
+            properties.insert("run_attempt".into(), run_attempt());
+            changes.push("run_attempt added to its schema (a primary key field is always selected)".to_owned());
+        }
+
+        match entry.get("primary_key") {
+            Some(k) if *k == new_key() => {}
+            None => {}
+            Some(k) => {
+                let was = k.to_string();
+                entry["primary_key"] = new_key();
+                changes.push(format!("primary_key {was} -> [[\"id\"], [\"run_attempt\"]]"));
+            }
+        }
+
+        if changes.is_empty() {
+            return Ok(out);
+        }
+        let mode = entry.get("sync_mode").and_then(Value::as_str).unwrap_or("full_refresh").to_owned();
+        let dest = entry.get("destination_sync_mode").and_then(Value::as_str).unwrap_or_default().to_owned();
+        out.note(format!("{STREAM}: {}; its cursor (updated_at) and state are kept", changes.join("; ")));
+        out.action(Action::RefreshSchema {
+            reason: "3.0.0 declares the primary key of workflow_runs as [id, run_attempt]".into(),
+        });
+        if mode == "incremental" || dest == "append_dedup" {
+            out.action(Action::ClearStream {
+                stream: descriptor,
+                reason: format!(
+                    "the destination holds workflow runs keyed by [id] ({mode}, {dest}); clear the stream so they are re-synced under [id, run_attempt]"
+                ),
+            });
+        }
         Ok(out)
     }
 }
 
 /// The 3.0.0 catalog as an offline `discover` of the real package prints it: every migrated
 /// stream it knows gets its schema, sync modes, cursor and primary key.
-const TARGET: Discovered = Discovered::new("3.0.0", include_str!("../../../tests/fixtures/source-github/3.0.0/catalog.json"));
-
-/// What the migration guide asks for, before the catalog is conformed to the target's.
-fn migrate_by_the_guide(connection: Connection) -> Result<Outcome> {
-    let mut out = connection.into_outcome();
-    for entry in catalog::streams(&out.catalog) {
-        if catalog::descriptor(entry).is_none() {
-            return Err(Error::InvalidInput("a configured stream has no stream.name".into()));
-        }
-    }
-    let Some(entry) = catalog::find_mut(&mut out.catalog, STREAM) else { return Ok(out) };
-    let descriptor = catalog::descriptor(entry).expect("checked above");
-    let mut changes = Vec::new();
-
-    let stream = entry.get_mut("stream").and_then(Value::as_object_mut).expect("descriptor found a stream object");
-    match stream.get("source_defined_primary_key") {
-        Some(k) if *k == new_key() => {}
-        None => {
-            stream.insert("source_defined_primary_key".into(), new_key());
-            changes.push("source_defined_primary_key set to [[\"id\"], [\"run_attempt\"]]".to_owned());
-        }
-        Some(k) if *k == old_key() => {
-            stream.insert("source_defined_primary_key".into(), new_key());
-            changes.push("source_defined_primary_key [[\"id\"]] -> [[\"id\"], [\"run_attempt\"]]".to_owned());
-        }
-        Some(k) => {
-            return Err(Error::UnsupportedShape(format!(
-                "{STREAM} declares primary key {k}, which is neither 2.x's [[\"id\"]] nor 3.0.0's; refresh the source schema on 2.x and retry"
-            )));
-        }
-    }
-    let Some(properties) = stream
-        .get_mut("json_schema")
-        .and_then(|s| s.get_mut("properties"))
-        .and_then(Value::as_object_mut)
-    else {
-        return Err(Error::InvalidInput(format!(
-            "{STREAM} has no json_schema.properties; refresh the source schema on 2.x and retry"
-        )));
-    };
-    if !properties.contains_key("run_attempt") {
-        properties.insert("run_attempt".into(), run_attempt());
-        changes.push("run_attempt added to its schema (a primary key field is always selected)".to_owned());
-    }
-
-    match entry.get("primary_key") {
-        Some(k) if *k == new_key() => {}
-        None => {}
-        Some(k) => {
-            let was = k.to_string();
-            entry["primary_key"] = new_key();
-            changes.push(format!("primary_key {was} -> [[\"id\"], [\"run_attempt\"]]"));
-        }
-    }
-
-    if changes.is_empty() {
-        return Ok(out);
-    }
-    let mode = entry.get("sync_mode").and_then(Value::as_str).unwrap_or("full_refresh").to_owned();
-    let dest = entry.get("destination_sync_mode").and_then(Value::as_str).unwrap_or_default().to_owned();
-    out.note(format!("{STREAM}: {}; its cursor (updated_at) and state are kept", changes.join("; ")));
-    out.action(Action::RefreshSchema {
-        reason: "3.0.0 declares the primary key of workflow_runs as [id, run_attempt]".into(),
-    });
-    if mode == "incremental" || dest == "append_dedup" {
-        out.action(Action::ClearStream {
-            stream: descriptor,
-            reason: format!(
-                "the destination holds workflow runs keyed by [id] ({mode}, {dest}); clear the stream so they are re-synced under [id, run_attempt]"
-            ),
-        });
-    }
-    Ok(out)
-}
+const CATALOG: Discovered = Discovered::new("3.0.0", include_str!("../../../tests/fixtures/source-github/3.0.0/catalog.json"));
 
 cutover_plugin::export!(GithubV3);
 
@@ -190,7 +185,7 @@ mod tests {
     fn sets_the_new_key_keeps_state_and_asks_for_a_clear() {
         let catalog = json!({"streams": [entry("workflow_runs", "incremental", "append_dedup"), entry("workflows", "incremental", "append_dedup")]});
         let state = vec![runs_state()];
-        let out = migrate_by_the_guide(connection(catalog.clone(), state.clone())).unwrap();
+        let out = GithubV3::migrate(connection(catalog.clone(), state.clone())).unwrap();
         let runs = catalog::find(&out.catalog, "workflow_runs").unwrap();
         assert_eq!(runs["primary_key"], new_key());
         // What 3.0.0 declares, but for the CDK's `is_file_based: false` the 2.7.1 discover adds.
@@ -207,7 +202,7 @@ mod tests {
     #[test]
     fn full_refresh_overwrite_needs_no_clear() {
         let catalog = json!({"streams": [entry("workflow_runs", "full_refresh", "overwrite")]});
-        let out = migrate_by_the_guide(connection(catalog, vec![])).unwrap();
+        let out = GithubV3::migrate(connection(catalog, vec![])).unwrap();
         assert_eq!(catalog::find(&out.catalog, "workflow_runs").unwrap()["primary_key"], new_key());
         assert_eq!(out.actions.len(), 1);
         assert!(cleared(&out).is_empty());
@@ -217,15 +212,15 @@ mod tests {
     fn a_deselected_run_attempt_is_selected_again() {
         let mut e = entry("workflow_runs", "incremental", "append");
         e["stream"]["json_schema"]["properties"].as_object_mut().unwrap().shift_remove("run_attempt");
-        let out = migrate_by_the_guide(connection(json!({"streams": [e]}), vec![])).unwrap();
+        let out = GithubV3::migrate(connection(json!({"streams": [e]}), vec![])).unwrap();
         assert_eq!(catalog::find(&out.catalog, "workflow_runs").unwrap()["stream"]["json_schema"]["properties"]["run_attempt"], run_attempt());
     }
 
     #[test]
     fn migrating_its_own_output_changes_nothing() {
         let catalog = json!({"streams": [entry("workflow_runs", "incremental", "append_dedup")]});
-        let once = migrate_by_the_guide(connection(catalog, vec![runs_state()])).unwrap();
-        let twice = migrate_by_the_guide(connection(once.catalog.clone(), once.state.clone())).unwrap();
+        let once = GithubV3::migrate(connection(catalog, vec![runs_state()])).unwrap();
+        let twice = GithubV3::migrate(connection(once.catalog.clone(), once.state.clone())).unwrap();
         assert_eq!(once.catalog, twice.catalog);
         assert!(twice.actions.is_empty() && twice.notes.is_empty());
     }
@@ -233,7 +228,7 @@ mod tests {
     #[test]
     fn no_scoped_stream_means_only_the_version_bump() {
         let catalog = json!({"streams": [entry("workflows", "incremental", "append_dedup")]});
-        let out = migrate_by_the_guide(connection(catalog.clone(), vec![])).unwrap();
+        let out = GithubV3::migrate(connection(catalog.clone(), vec![])).unwrap();
         assert_eq!(out.catalog, catalog);
         assert!(out.actions.is_empty() && out.notes.is_empty());
     }
@@ -242,16 +237,16 @@ mod tests {
     fn foreign_keys_and_missing_schemas_are_refused() {
         let mut e = entry("workflow_runs", "incremental", "append_dedup");
         e["stream"]["source_defined_primary_key"] = json!([["node_id"]]);
-        assert!(matches!(migrate_by_the_guide(connection(json!({"streams": [e]}), vec![])), Err(Error::UnsupportedShape(_))));
+        assert!(matches!(GithubV3::migrate(connection(json!({"streams": [e]}), vec![])), Err(Error::UnsupportedShape(_))));
         let e = json!({"stream": {"name": "workflow_runs", "source_defined_primary_key": [["id"]]}, "sync_mode": "incremental"});
-        assert!(matches!(migrate_by_the_guide(connection(json!({"streams": [e]}), vec![])), Err(Error::InvalidInput(_))));
+        assert!(matches!(GithubV3::migrate(connection(json!({"streams": [e]}), vec![])), Err(Error::InvalidInput(_))));
     }
 
     #[test]
     fn namespaces_are_kept_in_actions() {
         let mut e = entry("workflow_runs", "incremental", "append");
         e["stream"]["namespace"] = json!("gh");
-        let out = migrate_by_the_guide(connection(json!({"streams": [e]}), vec![])).unwrap();
+        let out = GithubV3::migrate(connection(json!({"streams": [e]}), vec![])).unwrap();
         assert!(out.actions.iter().any(|a| matches!(a, Action::ClearStream { stream, .. } if *stream == StreamDescriptor { name: "workflow_runs".into(), namespace: Some("gh".into()) })));
     }
 

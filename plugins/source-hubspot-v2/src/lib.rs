@@ -50,72 +50,67 @@ impl Migration for HubspotV2 {
         }
     }
 
+    const TARGET_CATALOG: Option<&'static Discovered> = Some(&CATALOG);
+
     fn migrate(connection: Connection) -> Result<Outcome> {
-        let mut out = migrate_by_the_guide(connection)?;
-        out.conform_to(&TARGET)?;
+        let mut out = connection.into_outcome();
+        let has_old = catalog::find(&out.catalog, OLD).is_some();
+        let has_new = catalog::find(&out.catalog, NEW).is_some();
+        if has_old && has_new {
+            return Err(Error::UnsupportedShape(format!(
+                "the catalog configures both {OLD} and {NEW}; 1.x has no {NEW} stream and 2.0.0 no {OLD}: remove one of them and retry"
+            )));
+        }
+        if has_old && state::stream_state(&out.state, NEW).is_some() {
+            return Err(Error::UnsupportedShape(format!(
+                "the state already holds {NEW}, which 1.x does not have; remove that state message and retry"
+            )));
+        }
+
+        let mut dropped = Vec::new();
+        while let Some(old) = state::remove_stream(&mut out.state, OLD) {
+            dropped.push(old);
+        }
+
+        if has_old {
+            let declared: Value = serde_json::from_str(DECLARED).expect("the embedded AirbyteStream is valid JSON");
+            let entry = catalog::find_mut(&mut out.catalog, OLD).expect("checked above");
+            let before = entry.clone();
+            let changed = catalog::refresh_stream(entry, &declared);
+            if entry.get("sync_mode").and_then(Value::as_str) == Some("incremental") && entry.get("cursor_field").is_none() {
+                entry["cursor_field"] = declared["default_cursor_field"].clone();
+            }
+            let descriptor = catalog::descriptor(entry).unwrap_or_else(|| StreamDescriptor::named(NEW));
+            let choices: Vec<String> = changed
+                .into_iter()
+                .map(|what| format!("{NEW}: {what} {} became {}, as 2.0.0 declares it", show(before.get(what)), show(entry.get(what))))
+                .collect();
+            out.note(format!(
+                "{OLD} is now {NEW} (the same contact property history, from the same v1 endpoint), with the AirbyteStream 2.0.0 declares: fields portal-id, is-contact and canonical-vid added, incremental on timestamp supported"
+            ));
+            for note in choices {
+                out.note(note);
+            }
+            out.action(Action::RefreshSchema {
+                reason: format!("2.0.0 replaces {OLD} by {NEW} and adds companies_property_history and deals_property_history"),
+            });
+            out.action(Action::ClearStream {
+                stream: descriptor,
+                reason: format!("{NEW} is a new destination table; clear it so it is filled from start_date, and drop the old {OLD} table if it is no longer wanted"),
+            });
+        }
+        for old in dropped {
+            out.note(format!(
+                "{OLD}: state {old} dropped; 2.0.0 has no such stream and {NEW} starts from start_date"
+            ));
+        }
         Ok(out)
     }
 }
 
 /// The 2.0.0 catalog as an offline `discover` of the real package prints it: every migrated
 /// stream it knows gets its schema, sync modes, cursor and primary key.
-const TARGET: Discovered = Discovered::new("2.0.0", include_str!("../../../tests/fixtures/source-hubspot/2.0.0/catalog.json"));
-
-/// What the migration guide asks for, before the catalog is conformed to the target's.
-fn migrate_by_the_guide(connection: Connection) -> Result<Outcome> {
-    let mut out = connection.into_outcome();
-    let has_old = catalog::find(&out.catalog, OLD).is_some();
-    let has_new = catalog::find(&out.catalog, NEW).is_some();
-    if has_old && has_new {
-        return Err(Error::UnsupportedShape(format!(
-            "the catalog configures both {OLD} and {NEW}; 1.x has no {NEW} stream and 2.0.0 no {OLD}: remove one of them and retry"
-        )));
-    }
-    if has_old && state::stream_state(&out.state, NEW).is_some() {
-        return Err(Error::UnsupportedShape(format!(
-            "the state already holds {NEW}, which 1.x does not have; remove that state message and retry"
-        )));
-    }
-
-    let mut dropped = Vec::new();
-    while let Some(old) = state::remove_stream(&mut out.state, OLD) {
-        dropped.push(old);
-    }
-
-    if has_old {
-        let declared: Value = serde_json::from_str(DECLARED).expect("the embedded AirbyteStream is valid JSON");
-        let entry = catalog::find_mut(&mut out.catalog, OLD).expect("checked above");
-        let before = entry.clone();
-        let changed = catalog::refresh_stream(entry, &declared);
-        if entry.get("sync_mode").and_then(Value::as_str) == Some("incremental") && entry.get("cursor_field").is_none() {
-            entry["cursor_field"] = declared["default_cursor_field"].clone();
-        }
-        let descriptor = catalog::descriptor(entry).unwrap_or_else(|| StreamDescriptor::named(NEW));
-        let choices: Vec<String> = changed
-            .into_iter()
-            .map(|what| format!("{NEW}: {what} {} became {}, as 2.0.0 declares it", show(before.get(what)), show(entry.get(what))))
-            .collect();
-        out.note(format!(
-            "{OLD} is now {NEW} (the same contact property history, from the same v1 endpoint), with the AirbyteStream 2.0.0 declares: fields portal-id, is-contact and canonical-vid added, incremental on timestamp supported"
-        ));
-        for note in choices {
-            out.note(note);
-        }
-        out.action(Action::RefreshSchema {
-            reason: format!("2.0.0 replaces {OLD} by {NEW} and adds companies_property_history and deals_property_history"),
-        });
-        out.action(Action::ClearStream {
-            stream: descriptor,
-            reason: format!("{NEW} is a new destination table; clear it so it is filled from start_date, and drop the old {OLD} table if it is no longer wanted"),
-        });
-    }
-    for old in dropped {
-        out.note(format!(
-            "{OLD}: state {old} dropped; 2.0.0 has no such stream and {NEW} starts from start_date"
-        ));
-    }
-    Ok(out)
-}
+const CATALOG: Discovered = Discovered::new("2.0.0", include_str!("../../../tests/fixtures/source-hubspot/2.0.0/catalog.json"));
 
 fn show(v: Option<&Value>) -> String {
     v.map(Value::to_string).unwrap_or_else(|| "(unset)".into())
@@ -177,7 +172,7 @@ mod tests {
         old["primary_key"] = json!([["vid"]]);
         let catalog = json!({"streams": [old, entry("contacts", "incremental", "append")]});
         let states = vec![stream_state("contacts", json!({"updatedAt": 1700000000000u64})), stream_state(OLD, json!({"timestamp": 1700000000000u64}))];
-        let out = migrate_by_the_guide(connection(catalog.clone(), states.clone())).unwrap();
+        let out = HubspotV2::migrate(connection(catalog.clone(), states.clone())).unwrap();
         let new = catalog::find(&out.catalog, NEW).unwrap();
         assert_eq!(new["stream"], serde_json::from_str::<Value>(DECLARED).unwrap());
         assert_eq!(new["sync_mode"], "full_refresh");
@@ -193,7 +188,7 @@ mod tests {
     #[test]
     fn incremental_gets_the_declared_cursor() {
         let catalog = json!({"streams": [entry(OLD, "incremental", "append")]});
-        let out = migrate_by_the_guide(connection(catalog, vec![json!({"data": {OLD: {"timestamp": 1}, "contacts": {"updatedAt": 2}}})])).unwrap();
+        let out = HubspotV2::migrate(connection(catalog, vec![json!({"data": {OLD: {"timestamp": 1}, "contacts": {"updatedAt": 2}}})])).unwrap();
         let new = catalog::find(&out.catalog, NEW).unwrap();
         assert_eq!(new["sync_mode"], "incremental");
         assert_eq!(new["cursor_field"], json!(["timestamp"]));
@@ -204,7 +199,7 @@ mod tests {
     fn other_connections_only_change_version() {
         let catalog = json!({"streams": [entry("contacts", "incremental", "append")]});
         let states = vec![stream_state("contacts", json!({"updatedAt": 1}))];
-        let out = migrate_by_the_guide(connection(catalog.clone(), states.clone())).unwrap();
+        let out = HubspotV2::migrate(connection(catalog.clone(), states.clone())).unwrap();
         assert_eq!((out.catalog, out.state), (catalog, states));
         assert!(out.actions.is_empty() && out.notes.is_empty());
     }
@@ -212,8 +207,8 @@ mod tests {
     #[test]
     fn migrating_its_own_output_changes_nothing() {
         let catalog = json!({"streams": [entry(OLD, "incremental", "append")]});
-        let once = migrate_by_the_guide(connection(catalog, vec![stream_state(OLD, json!({"timestamp": 1}))])).unwrap();
-        let twice = migrate_by_the_guide(connection(once.catalog.clone(), once.state.clone())).unwrap();
+        let once = HubspotV2::migrate(connection(catalog, vec![stream_state(OLD, json!({"timestamp": 1}))])).unwrap();
+        let twice = HubspotV2::migrate(connection(once.catalog.clone(), once.state.clone())).unwrap();
         assert_eq!((&once.catalog, &once.state), (&twice.catalog, &twice.state));
         assert!(twice.actions.is_empty());
     }
@@ -221,7 +216,7 @@ mod tests {
     #[test]
     fn both_streams_are_refused() {
         let catalog = json!({"streams": [entry(OLD, "full_refresh", "overwrite"), entry(NEW, "full_refresh", "overwrite")]});
-        assert!(matches!(migrate_by_the_guide(connection(catalog, vec![])), Err(Error::UnsupportedShape(_))));
+        assert!(matches!(HubspotV2::migrate(connection(catalog, vec![])), Err(Error::UnsupportedShape(_))));
     }
 
     #[test]

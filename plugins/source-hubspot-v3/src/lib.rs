@@ -69,48 +69,43 @@ impl Migration for HubspotV3 {
         }
     }
 
+    const TARGET_CATALOG: Option<&'static Discovered> = Some(&CATALOG);
+
     fn migrate(connection: Connection) -> Result<Outcome> {
-        let mut out = migrate_by_the_guide(connection)?;
-        out.conform_to(&TARGET)?;
+        if let Some(entry) = catalog::find(&connection.catalog, STREAM)
+            && entry.get("sync_mode").and_then(Value::as_str) != Some("full_refresh")
+        {
+            return Err(Error::InvalidInput(format!(
+                "{STREAM} is configured with sync_mode {}, but it supports only full_refresh in 2.x and 3.0.0; set it to full_refresh and retry",
+                entry.get("sync_mode").unwrap_or(&Value::Null)
+            )));
+        }
+        let mut out = connection.into_outcome();
+        let Some(entry) = catalog::find_mut(&mut out.catalog, STREAM) else { return Ok(out) };
+        let descriptor = catalog::descriptor(entry);
+        let Some(schema) = entry.get_mut("stream").and_then(|s| s.get_mut("json_schema")) else {
+            return Err(Error::InvalidInput(format!("{STREAM} has no stream.json_schema")));
+        };
+        let changed = schema::retype(schema, STREAM, TYPE_CHANGES)?;
+        if changed.is_empty() {
+            out.note(format!("{STREAM}: none of the properties whose type 3.0.0 changes is selected or they already have their 3.0.0 types; nothing to do"));
+            return Ok(out);
+        }
+        out.note(format!("{STREAM}: retyped {}", changed.join("; ")));
+        out.action(Action::RefreshSchema {
+            reason: format!("3.0.0 extends the {STREAM} schema (rootMicId, stats.qualifierStats, styleSettings fonts and colours, flexAreas.main)"),
+        });
+        out.action(Action::ClearStream {
+            stream: descriptor.unwrap_or_else(|| cutover_plugin::StreamDescriptor::named(STREAM)),
+            reason: "aifeatures becomes an object and styleSettings.heading_one_font's bold/italic/underline become booleans; clear the stream so the destination columns are retyped".into(),
+        });
         Ok(out)
     }
 }
 
 /// The 3.0.0 catalog as an offline `discover` of the real package prints it: every migrated
 /// stream it knows gets its schema, sync modes, cursor and primary key.
-const TARGET: Discovered = Discovered::new("3.0.0", include_str!("../../../tests/fixtures/source-hubspot/3.0.0/catalog.json"));
-
-/// What the migration guide asks for, before the catalog is conformed to the target's.
-fn migrate_by_the_guide(connection: Connection) -> Result<Outcome> {
-    if let Some(entry) = catalog::find(&connection.catalog, STREAM)
-        && entry.get("sync_mode").and_then(Value::as_str) != Some("full_refresh")
-    {
-        return Err(Error::InvalidInput(format!(
-            "{STREAM} is configured with sync_mode {}, but it supports only full_refresh in 2.x and 3.0.0; set it to full_refresh and retry",
-            entry.get("sync_mode").unwrap_or(&Value::Null)
-        )));
-    }
-    let mut out = connection.into_outcome();
-    let Some(entry) = catalog::find_mut(&mut out.catalog, STREAM) else { return Ok(out) };
-    let descriptor = catalog::descriptor(entry);
-    let Some(schema) = entry.get_mut("stream").and_then(|s| s.get_mut("json_schema")) else {
-        return Err(Error::InvalidInput(format!("{STREAM} has no stream.json_schema")));
-    };
-    let changed = schema::retype(schema, STREAM, TYPE_CHANGES)?;
-    if changed.is_empty() {
-        out.note(format!("{STREAM}: none of the properties whose type 3.0.0 changes is selected or they already have their 3.0.0 types; nothing to do"));
-        return Ok(out);
-    }
-    out.note(format!("{STREAM}: retyped {}", changed.join("; ")));
-    out.action(Action::RefreshSchema {
-        reason: format!("3.0.0 extends the {STREAM} schema (rootMicId, stats.qualifierStats, styleSettings fonts and colours, flexAreas.main)"),
-    });
-    out.action(Action::ClearStream {
-        stream: descriptor.unwrap_or_else(|| cutover_plugin::StreamDescriptor::named(STREAM)),
-        reason: "aifeatures becomes an object and styleSettings.heading_one_font's bold/italic/underline become booleans; clear the stream so the destination columns are retyped".into(),
-    });
-    Ok(out)
-}
+const CATALOG: Discovered = Discovered::new("3.0.0", include_str!("../../../tests/fixtures/source-hubspot/3.0.0/catalog.json"));
 
 cutover_plugin::export!(HubspotV3);
 
@@ -197,7 +192,7 @@ mod tests {
         let catalog = json!({"streams": [entry(fixture("2.0.2", STREAM), "full_refresh"), other.clone()]});
         let c = connection(catalog);
         let state = c.state.clone();
-        let out = migrate_by_the_guide(c).unwrap();
+        let out = HubspotV3::migrate(c).unwrap();
         let schema = &catalog::find(&out.catalog, STREAM).unwrap()["stream"]["json_schema"];
         let mut left = Vec::new();
         type_diff(schema, &fixture("3.0.0", STREAM)["json_schema"], String::new(), &mut left);
@@ -206,7 +201,7 @@ mod tests {
         assert_eq!(out.state, state);
         assert_eq!(out.actions.len(), 2);
 
-        let again = migrate_by_the_guide(connection(out.catalog.clone())).unwrap();
+        let again = HubspotV3::migrate(connection(out.catalog.clone())).unwrap();
         assert_eq!(again.catalog, out.catalog);
         assert!(again.actions.is_empty());
     }
@@ -217,12 +212,12 @@ mod tests {
         let props = stream["json_schema"]["properties"].as_object_mut().unwrap();
         props.shift_remove("aifeatures");
         props.shift_remove("styleSettings");
-        let out = migrate_by_the_guide(connection(json!({"streams": [entry(stream.clone(), "full_refresh")]}))).unwrap();
+        let out = HubspotV3::migrate(connection(json!({"streams": [entry(stream.clone(), "full_refresh")]}))).unwrap();
         assert_eq!(out.catalog["streams"][0]["stream"], stream);
         assert!(out.actions.is_empty());
 
         let catalog = json!({"streams": [entry(fixture("2.0.2", "owners"), "full_refresh")]});
-        let out = migrate_by_the_guide(connection(catalog.clone())).unwrap();
+        let out = HubspotV3::migrate(connection(catalog.clone())).unwrap();
         assert_eq!(out.catalog, catalog);
         assert!(out.actions.is_empty() && out.notes.is_empty());
     }
@@ -230,6 +225,6 @@ mod tests {
     #[test]
     fn incremental_marketing_emails_is_refused() {
         let catalog = json!({"streams": [entry(fixture("2.0.2", STREAM), "incremental")]});
-        assert!(matches!(migrate_by_the_guide(connection(catalog)), Err(Error::InvalidInput(_))));
+        assert!(matches!(HubspotV3::migrate(connection(catalog)), Err(Error::InvalidInput(_))));
     }
 }

@@ -67,60 +67,55 @@ impl Migration for HubspotV4 {
         }
     }
 
+    const TARGET_CATALOG: Option<&'static Discovered> = Some(&CATALOG);
+
     fn migrate(connection: Connection) -> Result<Outcome> {
-        let mut out = migrate_by_the_guide(connection)?;
-        out.conform_to(&TARGET)?;
+        for name in SCOPED {
+            if let Some(s) = state::stream_state(&connection.state, name) {
+                check_cursor(name, s)?;
+            }
+        }
+        let mut out = connection.into_outcome();
+        let mut retyped: Vec<(StreamDescriptor, Vec<String>)> = Vec::new();
+        for name in SCOPED {
+            let Some(entry) = catalog::find_mut(&mut out.catalog, name) else { continue };
+            let descriptor = catalog::descriptor(entry).unwrap_or_else(|| StreamDescriptor::named(name));
+            let Some(schema) = entry.get_mut("stream").and_then(|s| s.get_mut("json_schema")) else {
+                return Err(Error::InvalidInput(format!("{name} has no stream.json_schema")));
+            };
+            retyped.push((descriptor, schema::retype(schema, name, TYPE_CHANGES)?));
+        }
+        let mut any = false;
+        for (stream, changed) in retyped {
+            if changed.is_empty() {
+                out.note(format!("{}: its fields already have their 4.0.0 types; nothing to do", stream.name));
+                continue;
+            }
+            any = true;
+            out.note(format!("{}: retyped {}", stream.name, changed.join("; ")));
+            out.action(Action::ClearStream {
+                reason: format!(
+                    "{} now comes from the v3 CRM API: timestamp becomes a date-time string and the record id a string, so the destination columns (and the primary key) change type; clear the stream to re-sync it typed the new way",
+                    stream.name
+                ),
+                stream,
+            });
+        }
+        if any {
+            out.actions.insert(
+                0,
+                Action::RefreshSchema {
+                    reason: "4.0.0 drops the v1-only fields of deals_property_history and companies_property_history (portalId, isDeleted, sourceVid, …) and adds sourceType and archived".into(),
+                },
+            );
+        }
         Ok(out)
     }
 }
 
 /// The 4.0.0 catalog as an offline `discover` of the real package prints it: every migrated
 /// stream it knows gets its schema, sync modes, cursor and primary key.
-const TARGET: Discovered = Discovered::new("4.0.0", include_str!("../../../tests/fixtures/source-hubspot/4.0.0/catalog.json"));
-
-/// What the migration guide asks for, before the catalog is conformed to the target's.
-fn migrate_by_the_guide(connection: Connection) -> Result<Outcome> {
-    for name in SCOPED {
-        if let Some(s) = state::stream_state(&connection.state, name) {
-            check_cursor(name, s)?;
-        }
-    }
-    let mut out = connection.into_outcome();
-    let mut retyped: Vec<(StreamDescriptor, Vec<String>)> = Vec::new();
-    for name in SCOPED {
-        let Some(entry) = catalog::find_mut(&mut out.catalog, name) else { continue };
-        let descriptor = catalog::descriptor(entry).unwrap_or_else(|| StreamDescriptor::named(name));
-        let Some(schema) = entry.get_mut("stream").and_then(|s| s.get_mut("json_schema")) else {
-            return Err(Error::InvalidInput(format!("{name} has no stream.json_schema")));
-        };
-        retyped.push((descriptor, schema::retype(schema, name, TYPE_CHANGES)?));
-    }
-    let mut any = false;
-    for (stream, changed) in retyped {
-        if changed.is_empty() {
-            out.note(format!("{}: its fields already have their 4.0.0 types; nothing to do", stream.name));
-            continue;
-        }
-        any = true;
-        out.note(format!("{}: retyped {}", stream.name, changed.join("; ")));
-        out.action(Action::ClearStream {
-            reason: format!(
-                "{} now comes from the v3 CRM API: timestamp becomes a date-time string and the record id a string, so the destination columns (and the primary key) change type; clear the stream to re-sync it typed the new way",
-                stream.name
-            ),
-            stream,
-        });
-    }
-    if any {
-        out.actions.insert(
-            0,
-            Action::RefreshSchema {
-                reason: "4.0.0 drops the v1-only fields of deals_property_history and companies_property_history (portalId, isDeleted, sourceVid, …) and adds sourceType and archived".into(),
-            },
-        );
-    }
-    Ok(out)
-}
+const CATALOG: Discovered = Discovered::new("4.0.0", include_str!("../../../tests/fixtures/source-hubspot/4.0.0/catalog.json"));
 
 /// 3.x and 4.0.0 both read the cursor with pendulum's format `x`: epoch milliseconds, as a
 /// number or a string of digits; an empty string means "from start_date".
@@ -241,7 +236,7 @@ mod tests {
                                          entry(fixture("3.3.0", "companies_property_history"), "full_refresh")]});
         let states = vec![stream_state("deals_property_history", json!({"timestamp": "1709251200000"})),
                           stream_state("contacts_property_history", json!({"timestamp": 1709251200000u64}))];
-        let out = migrate_by_the_guide(connection(catalog, states.clone())).unwrap();
+        let out = HubspotV4::migrate(connection(catalog, states.clone())).unwrap();
         for name in SCOPED {
             let mut left = Vec::new();
             type_diff(&catalog::find(&out.catalog, name).unwrap()["stream"]["json_schema"], &fixture("4.0.0", name)["json_schema"], String::new(), &mut left);
@@ -253,7 +248,7 @@ mod tests {
         let cleared: Vec<_> = out.actions.iter().filter_map(|a| match a { Action::ClearStream { stream, .. } => Some(stream.name.as_str()), _ => None }).collect();
         assert_eq!(cleared, SCOPED);
 
-        let again = migrate_by_the_guide(connection(out.catalog.clone(), out.state.clone())).unwrap();
+        let again = HubspotV4::migrate(connection(out.catalog.clone(), out.state.clone())).unwrap();
         assert_eq!(again.catalog, out.catalog);
         assert!(again.actions.is_empty());
     }
@@ -262,7 +257,7 @@ mod tests {
     fn connections_without_the_streams_only_change_version() {
         let catalog = json!({"streams": [entry(fixture("3.3.0", "contacts_property_history"), "incremental")]});
         let states = vec![stream_state("contacts_property_history", json!({"timestamp": 1}))];
-        let out = migrate_by_the_guide(connection(catalog.clone(), states.clone())).unwrap();
+        let out = HubspotV4::migrate(connection(catalog.clone(), states.clone())).unwrap();
         assert_eq!((out.catalog, out.state), (catalog, states));
         assert!(out.actions.is_empty() && out.notes.is_empty());
     }
@@ -271,11 +266,11 @@ mod tests {
     fn unreadable_cursors_are_refused() {
         let catalog = json!({"streams": [entry(fixture("3.3.0", "deals_property_history"), "incremental")]});
         for bad in [json!({"timestamp": "2024-03-01T00:00:00Z"}), json!({"updatedAt": 1}), json!({"timestamp": -5})] {
-            let r = migrate_by_the_guide(connection(catalog.clone(), vec![stream_state("deals_property_history", bad)]));
+            let r = HubspotV4::migrate(connection(catalog.clone(), vec![stream_state("deals_property_history", bad)]));
             assert!(matches!(r, Err(Error::NeedsOperator(_))));
         }
         for good in [json!({"timestamp": ""}), json!({"timestamp": 1709251200000u64})] {
-            assert!(migrate_by_the_guide(connection(catalog.clone(), vec![stream_state("deals_property_history", good)])).is_ok());
+            assert!(HubspotV4::migrate(connection(catalog.clone(), vec![stream_state("deals_property_history", good)])).is_ok());
         }
     }
 }

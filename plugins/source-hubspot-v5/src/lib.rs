@@ -57,96 +57,91 @@ impl Migration for HubspotV5 {
         }
     }
 
+    const TARGET_CATALOG: Option<&'static Discovered> = Some(&CATALOG);
+
     fn migrate(connection: Connection) -> Result<Outcome> {
-        let mut out = migrate_by_the_guide(connection)?;
-        out.conform_to(&TARGET)?;
+        if let Some(s) = state::stream_state(&connection.state, MOVED) {
+            check_cursor(s)?;
+        }
+        let mut out = connection.into_outcome();
+        let mut removed_any = false;
+
+        for name in REMOVED {
+            let entry = remove_entry(&mut out.catalog, name);
+            let mut dropped = Vec::new();
+            while let Some(old) = state::remove_stream(&mut out.state, name) {
+                dropped.push(old.to_string());
+            }
+            if entry.is_none() && dropped.is_empty() {
+                continue;
+            }
+            removed_any = true;
+            let mut note = format!("{name}: removed in 5.0.0 (HubSpot's v1 contacts API is retired)");
+            if let Some(e) = &entry {
+                let mode = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("unset").to_owned();
+                note.push_str(&format!(
+                    "; taken out of the catalog, where it synced {} into {}: that destination table is no longer written",
+                    mode("sync_mode"),
+                    mode("destination_sync_mode")
+                ));
+            }
+            if !dropped.is_empty() {
+                note.push_str(&format!("; its state {} is dropped", dropped.join(", ")));
+            }
+            if *name == "contacts_form_submissions" {
+                note.push_str("; the form_submissions stream carries similar data");
+            }
+            out.note(note);
+        }
+        if removed_any && catalog::streams(&out.catalog).is_empty() {
+            out.note("the connection syncs no stream any more: every stream it synced was removed in 5.0.0");
+        }
+
+        let mut cleared = None;
+        if let Some(entry) = catalog::find_mut(&mut out.catalog, MOVED) {
+            let declared: Value = serde_json::from_str(DECLARED).expect("the embedded AirbyteStream is valid JSON");
+            let mut wanted = declared.clone();
+            if let Some(ns) = entry.get("stream").and_then(|s| s.get("namespace")) {
+                wanted["namespace"] = ns.clone();
+            }
+            if entry.get("stream") != Some(&wanted) {
+                let before = entry.clone();
+                let changed = catalog::refresh_stream(entry, &declared);
+                let descriptor = catalog::descriptor(entry).unwrap_or_else(|| StreamDescriptor::named(MOVED));
+                let notes: Vec<String> = changed
+                    .into_iter()
+                    .map(|what| format!("{MOVED}: {what} {} became {}, as 5.0.0 declares it", show(before.get(what)), show(entry.get(what))))
+                    .collect();
+                cleared = Some((descriptor, notes));
+            }
+        }
+        if let Some((_, notes)) = &cleared {
+            out.note(format!(
+                "{MOVED}: now read from HubSpot's v3 lists API, declared as 5.0.0 declares it (listId a string, updatedAt a date-time; metaData and filters gone; processingType, objectTypeId, additionalProperties and more added); its state is kept, 5.0.0 reads the epoch-millisecond cursor"
+            ));
+            for note in notes {
+                out.note(note.clone());
+            }
+        }
+
+        if removed_any || cleared.is_some() {
+            out.action(Action::RefreshSchema {
+                reason: "5.0.0 removes contacts_form_submissions, contacts_list_memberships and contacts_merged_audit and gives contact_lists the v3 lists schema".into(),
+            });
+        }
+        if let Some((stream, _)) = cleared {
+            out.action(Action::ClearStream {
+                stream,
+                reason: "contact_lists now comes from the v3 lists API, whose list ids and fields differ from v1's; clear it so the destination holds only v3 lists".into(),
+            });
+        }
         Ok(out)
     }
 }
 
 /// The 5.0.0 catalog as an offline `discover` of the real package prints it: every migrated
 /// stream it knows gets its schema, sync modes, cursor and primary key.
-const TARGET: Discovered = Discovered::new("5.0.0", include_str!("../../../tests/fixtures/source-hubspot/5.0.0/catalog.json"));
-
-/// What the migration guide asks for, before the catalog is conformed to the target's.
-fn migrate_by_the_guide(connection: Connection) -> Result<Outcome> {
-    if let Some(s) = state::stream_state(&connection.state, MOVED) {
-        check_cursor(s)?;
-    }
-    let mut out = connection.into_outcome();
-    let mut removed_any = false;
-
-    for name in REMOVED {
-        let entry = remove_entry(&mut out.catalog, name);
-        let mut dropped = Vec::new();
-        while let Some(old) = state::remove_stream(&mut out.state, name) {
-            dropped.push(old.to_string());
-        }
-        if entry.is_none() && dropped.is_empty() {
-            continue;
-        }
-        removed_any = true;
-        let mut note = format!("{name}: removed in 5.0.0 (HubSpot's v1 contacts API is retired)");
-        if let Some(e) = &entry {
-            let mode = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("unset").to_owned();
-            note.push_str(&format!(
-                "; taken out of the catalog, where it synced {} into {}: that destination table is no longer written",
-                mode("sync_mode"),
-                mode("destination_sync_mode")
-            ));
-        }
-        if !dropped.is_empty() {
-            note.push_str(&format!("; its state {} is dropped", dropped.join(", ")));
-        }
-        if *name == "contacts_form_submissions" {
-            note.push_str("; the form_submissions stream carries similar data");
-        }
-        out.note(note);
-    }
-    if removed_any && catalog::streams(&out.catalog).is_empty() {
-        out.note("the connection syncs no stream any more: every stream it synced was removed in 5.0.0");
-    }
-
-    let mut cleared = None;
-    if let Some(entry) = catalog::find_mut(&mut out.catalog, MOVED) {
-        let declared: Value = serde_json::from_str(DECLARED).expect("the embedded AirbyteStream is valid JSON");
-        let mut wanted = declared.clone();
-        if let Some(ns) = entry.get("stream").and_then(|s| s.get("namespace")) {
-            wanted["namespace"] = ns.clone();
-        }
-        if entry.get("stream") != Some(&wanted) {
-            let before = entry.clone();
-            let changed = catalog::refresh_stream(entry, &declared);
-            let descriptor = catalog::descriptor(entry).unwrap_or_else(|| StreamDescriptor::named(MOVED));
-            let notes: Vec<String> = changed
-                .into_iter()
-                .map(|what| format!("{MOVED}: {what} {} became {}, as 5.0.0 declares it", show(before.get(what)), show(entry.get(what))))
-                .collect();
-            cleared = Some((descriptor, notes));
-        }
-    }
-    if let Some((_, notes)) = &cleared {
-        out.note(format!(
-            "{MOVED}: now read from HubSpot's v3 lists API, declared as 5.0.0 declares it (listId a string, updatedAt a date-time; metaData and filters gone; processingType, objectTypeId, additionalProperties and more added); its state is kept, 5.0.0 reads the epoch-millisecond cursor"
-        ));
-        for note in notes {
-            out.note(note.clone());
-        }
-    }
-
-    if removed_any || cleared.is_some() {
-        out.action(Action::RefreshSchema {
-            reason: "5.0.0 removes contacts_form_submissions, contacts_list_memberships and contacts_merged_audit and gives contact_lists the v3 lists schema".into(),
-        });
-    }
-    if let Some((stream, _)) = cleared {
-        out.action(Action::ClearStream {
-            stream,
-            reason: "contact_lists now comes from the v3 lists API, whose list ids and fields differ from v1's; clear it so the destination holds only v3 lists".into(),
-        });
-    }
-    Ok(out)
-}
+const CATALOG: Discovered = Discovered::new("5.0.0", include_str!("../../../tests/fixtures/source-hubspot/5.0.0/catalog.json"));
 
 /// Removes the configured entry of `name`, returning it.
 fn remove_entry(catalog: &mut Value, name: &str) -> Option<Value> {
@@ -272,7 +267,7 @@ mod tests {
             stream_state("contacts", json!({"updatedAt": "2025-05-01T00:00:00Z"})),
             json!({"data": {MOVED: {"updatedAt": 1746057600000u64}, "contacts_form_submissions": {"vid-offset": 5}}}),
         ];
-        let out = migrate_by_the_guide(connection(catalog, states.clone())).unwrap();
+        let out = HubspotV5::migrate(connection(catalog, states.clone())).unwrap();
         let names: Vec<_> = catalog::streams(&out.catalog).iter().map(|e| e["stream"]["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["contacts", MOVED]);
         assert_eq!(out.catalog["streams"][0], contacts);
@@ -285,7 +280,7 @@ mod tests {
         assert!(matches!(&out.actions[1], Action::ClearStream { stream, .. } if stream.name == MOVED));
         assert_eq!(out.notes.iter().filter(|n| n.contains("removed in 5.0.0")).count(), 3);
 
-        let again = migrate_by_the_guide(connection(out.catalog.clone(), out.state.clone())).unwrap();
+        let again = HubspotV5::migrate(connection(out.catalog.clone(), out.state.clone())).unwrap();
         assert_eq!((&again.catalog, &again.state), (&out.catalog, &out.state));
         assert!(again.actions.is_empty() && again.notes.is_empty());
     }
@@ -294,7 +289,7 @@ mod tests {
     fn other_connections_only_change_version() {
         let catalog = json!({"streams": [entry("contacts", "incremental"), entry("form_submissions", "full_refresh")]});
         let states = vec![stream_state("contacts", json!({"updatedAt": "2025-05-01T00:00:00Z"}))];
-        let out = migrate_by_the_guide(connection(catalog.clone(), states.clone())).unwrap();
+        let out = HubspotV5::migrate(connection(catalog.clone(), states.clone())).unwrap();
         assert_eq!((out.catalog, out.state), (catalog, states));
         assert!(out.actions.is_empty() && out.notes.is_empty());
     }
@@ -303,10 +298,10 @@ mod tests {
     fn contact_lists_cursors_are_checked() {
         let catalog = json!({"streams": [entry(MOVED, "incremental")]});
         for good in [json!({"updatedAt": 1746057600000u64}), json!({"updatedAt": "2025-05-01T00:00:00.000000Z"}), json!({})] {
-            assert!(migrate_by_the_guide(connection(catalog.clone(), vec![stream_state(MOVED, good)])).is_ok());
+            assert!(HubspotV5::migrate(connection(catalog.clone(), vec![stream_state(MOVED, good)])).is_ok());
         }
         for bad in [json!({"updatedAt": "last week"}), json!({"timestamp": 1})] {
-            assert!(matches!(migrate_by_the_guide(connection(catalog.clone(), vec![stream_state(MOVED, bad)])), Err(Error::NeedsOperator(_))));
+            assert!(matches!(HubspotV5::migrate(connection(catalog.clone(), vec![stream_state(MOVED, bad)])), Err(Error::NeedsOperator(_))));
         }
     }
 }
