@@ -112,7 +112,7 @@ pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
     let Some(fixtures) = &resolved.fixtures else {
         bail!("no fixtures for {}: pass --fixtures DIR, or add <crate>/fixtures/<case>/input.json", p.file);
     };
-    println!("{}: {} {} → {} (sha256 {})", p.file, p.manifest.connector, p.manifest.applies_to, p.produces, &p.sha256[..16]);
+    println!("{}: {} {} → {} (sha256 {})", line(&p.file), line(&p.manifest.connector), line(&p.manifest.applies_to), p.produces, &p.sha256[..16]);
     match &resolved.target_spec {
         Some(spec) => println!("migrated configs checked against {}", spec.path().display()),
         None => println!("no target spec: set package.metadata.cutover.target-spec or pass --spec to check migrated configs"),

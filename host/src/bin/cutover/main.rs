@@ -612,10 +612,10 @@ fn add_plugin(fleet: &std::path::Path, file: &std::path::Path) -> Result<ExitCod
     lock.write(&dir)?;
     println!(
         "Added {} (sha256 {}): {} {} → {}, {}. Pinned in {}.",
-        plugin.file,
+        cutover::terminal::line(&plugin.file),
         plugin.sha256,
-        plugin.manifest.connector,
-        plugin.manifest.applies_to,
+        cutover::terminal::line(&plugin.manifest.connector),
+        cutover::terminal::line(&plugin.manifest.applies_to),
         plugin.produces,
         match &plugin.signer {
             Some(key) => format!("signed by {key}"),
