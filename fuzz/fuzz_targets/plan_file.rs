@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(plan) = Plan::from_slice(data) else { return };
-    let _ = cutover::apply::refusal(&plan);
+    let _ = cutover::write::apply::refusal(&plan);
     let _ = plan.summary();
     let saved = serde_json::to_vec(&plan).expect("a plan serializes");
     let again = Plan::from_slice(&saved).expect("cutover reads the plans it saves");

@@ -16,25 +16,10 @@
 //! runs all.
 
 use cutover::fleet::Fleet;
-use cutover::journal::Writer;
 use cutover::plan::{Options, Planner};
 use cutover::registry::Registry;
 use cutover::sandbox::Sandbox;
 use std::time::Instant;
-
-
-fn fleet(n: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("connections")).unwrap();
-    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
-    std::fs::write(dir.path().join("cutover.toml"), "[platform]\nplatform = \"0.63.14\"\n[connectors.\"airbyte/source-pinterest\"]\ntarget = \"2.0.0\"\n").unwrap();
-    std::fs::copy(cutover_tests::plugin("source-pinterest-v2"), dir.path().join("plugins/source_pinterest_v2.wasm")).unwrap();
-    for i in 0..n {
-        let doc = cutover_tests::small_pinterest_connection(&format!("c{i:06}"), 1714521600 + i as u64);
-        std::fs::write(dir.path().join(format!("connections/c{i:06}.json")), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
-    }
-    dir
-}
 
 /// CPU time (user and system, every thread) the process has used so far.
 fn cpu_time() -> std::time::Duration {
@@ -91,7 +76,7 @@ fn main() {
         println!("{what:<24} {took:>12.2?} {:>16.0} {:>16.1} {:>16.1}", n as f64 / took.as_secs_f64(), cpu.as_secs_f64() * 1e6 / n as f64, peak_rss_mib());
     };
     for n in [1_000, 10_000, 100_000].into_iter().filter(|n| chosen.size(*n)) {
-        let dir = fleet(n);
+        let dir = cutover_tests::small_pinterest_fleet(n);
         let fleet = Fleet::open(dir.path()).unwrap();
         let sandbox = Sandbox::new(fleet.settings.limits.clone()).unwrap();
         let registry = Registry::load(&fleet.plugins_dir(), &sandbox, &fleet.settings.trust, None).unwrap();
@@ -122,10 +107,10 @@ fn main() {
                 Ok(())
             }).unwrap();
             let plan = cutover::plan::Plan { connections, ..planner.header() };
-            let mut writer = Writer::open(&fleet, "bench").unwrap();
+            let mut writer = cutover::write::open(&fleet, "bench").unwrap();
             let (start, cpu) = (Instant::now(), cpu_time());
-            let migrate = |c: &cutover::plan::ConnectionPlan| Ok(planner.plan_entry(&fleet.read(&c.file)?));
-            let applied = cutover::apply::apply(&fleet, &plan, &plan.connections, &mut writer, migrate, |_| {}).unwrap();
+            let migrate = |c: &cutover::plan::ConnectionPlan| Ok(planner.plan_entry(&fleet.read(&c.key)?));
+            let applied = cutover::write::apply::apply(&fleet, &plan, &plan.connections, &mut *writer, migrate, |_| {}).unwrap();
             let (took, cpu) = (start.elapsed(), cpu_time() - cpu);
             assert_eq!(applied.written.len(), n);
             row(format!("durable apply {n}"), n, took, cpu);
@@ -187,7 +172,7 @@ fn flood() {
 /// with an empty compile cache (every plugin compiled) and with a warm one (each loaded
 /// from its precompiled, digest-checked image).
 fn cold_start() {
-    let dir = fleet(1);
+    let dir = cutover_tests::small_pinterest_fleet(1);
     for package in ["source-pinterest-v1", "source-github-v2", "source-github-v3", "source-hubspot-v2", "source-hubspot-v5", "source-facebook-marketing-v2"] {
         let wasm = cutover_tests::plugin(package);
         std::fs::copy(&wasm, dir.path().join("plugins").join(wasm.file_name().unwrap())).unwrap();

@@ -1,4 +1,6 @@
-//! A fleet: a directory holding the operator's connections, plugins, settings and ledger.
+//! A fleet: the operator's connections, plugins, settings and ledger.
+//!
+//! The embedded default is one directory:
 //!
 //! ```text
 //! fleet/
@@ -7,30 +9,37 @@
 //!   connections/<id>.json   one document per connection
 //!   specs/<connector>/<version>.json   connector specs migrated configs are checked against
 //!   catalogs/<connector>/<version>.json   discovered catalogs migrated streams must match
-//!   .cutover/               ledger.sqlite (history, snapshots, journal) and the run lock
+//!   .cutover/               ledger.sqlite (history, snapshots, journal), the run lock, the compile cache (owner-only)
 //! ```
+//!
+//! With `[store] url = "postgres://…"` in cutover.toml (or `--fleet postgres://…`, with
+//! the settings and plugins of the current directory), the documents and the ledger live in
+//! PostgreSQL instead, shared by every host that runs cutover against it
+//! ([`crate::store::postgres`]).
 
 use crate::catalogs::Catalogs;
 use crate::connection::Connection;
 use crate::registry::sha256_hex;
 use crate::settings::Settings;
 use crate::specs::Specs;
-use crate::store::{DirStore, Store};
+use crate::store::{self, Documents, LedgerHome};
 use anyhow::{Context, Result, bail};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub struct Fleet {
     root: PathBuf,
     pub settings: Settings,
-    store: DirStore,
+    documents: Arc<dyn Documents>,
+    ledger: LedgerHome,
     specs: Specs,
     catalogs: Catalogs,
 }
 
 /// One connection document as read, before and after parsing.
 pub struct Entry {
-    /// The document's key in the store (its file name in `connections/`).
+    /// The document's key in the store (for a directory, its file name without `.json`).
     pub key: String,
     pub bytes: Vec<u8>,
     pub sha256: String,
@@ -38,40 +47,77 @@ pub struct Entry {
     pub parsed: Result<Connection, String>,
 }
 
+/// Whether `--fleet` names a database rather than a directory.
+pub fn is_database_url(fleet: &str) -> bool {
+    fleet.starts_with("postgres://") || fleet.starts_with("postgresql://")
+}
+
 impl Fleet {
-    /// Opens the fleet at `root`, which must have a `connections/` directory.
-    pub fn open(root: &Path) -> Result<Self> {
-        let root = root.canonicalize().with_context(|| {
-            format!("fleet directory {} does not exist; pass --fleet DIR (or set CUTOVER_FLEET)", root.display())
-        })?;
-        let connections = root.join("connections");
-        if !connections.is_dir() {
-            bail!(
-                "{} is not a cutover fleet: it has no connections/ directory (one <id>.json per connection)",
-                root.display()
-            );
+    /// Opens the fleet `--fleet` names: a directory (which must have a `connections/`
+    /// directory unless its cutover.toml names a database), or a `postgres://` URL, whose
+    /// settings and plugins are those of the current directory.
+    pub fn open(fleet: &Path) -> Result<Self> {
+        let text = fleet.to_string_lossy();
+        if is_database_url(&text) {
+            let root = std::env::current_dir().context("reading the current directory")?;
+            let mut settings = Settings::load(&root.join("cutover.toml"))?;
+            settings.store.url = Some(text.into_owned());
+            return Self::with_settings(root, settings);
         }
+        let root = fleet.canonicalize().with_context(|| {
+            format!("fleet directory {} does not exist; pass --fleet DIR (or set CUTOVER_FLEET)", fleet.display())
+        })?;
         let settings = Settings::load(&root.join("cutover.toml"))?;
-        Ok(Self { store: DirStore::new(connections), settings, specs: Specs::new(&root), catalogs: Catalogs::new(&root), root })
+        Self::with_settings(root, settings)
     }
 
+    fn with_settings(root: PathBuf, settings: Settings) -> Result<Self> {
+        let backend = store::open(&root, &root.join(".cutover"), &settings)?;
+        Ok(Self { documents: backend.documents, ledger: backend.ledger, settings, specs: Specs::new(&root), catalogs: Catalogs::new(&root), root })
+    }
+
+    /// The directory holding the settings, plugins and specs (and, for an embedded fleet,
+    /// the documents and the ledger).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// What identifies the fleet in plans: its directory, or its database.
+    pub fn identity(&self) -> String {
+        self.documents.identity()
     }
 
     pub fn plugins_dir(&self) -> PathBuf {
         self.root.join(&self.settings.plugins)
     }
 
-    /// Where cutover keeps its own data: the ledger and the lock.
+    /// Where cutover keeps its own data on this host: the compile cache, and for an
+    /// embedded fleet the ledger and the lock.
     pub fn state_dir(&self) -> Result<PathBuf> {
         let dir = self.root.join(".cutover");
         crate::private_files::owner_only_dir(&dir)?;
         Ok(dir)
     }
 
-    pub fn store(&self) -> &dyn Store {
-        &self.store
+    /// Where the documents live.
+    pub fn documents(&self) -> &dyn Documents {
+        &*self.documents
+    }
+
+    /// Where the ledger lives.
+    pub fn ledger_home(&self) -> &LedgerHome {
+        &self.ledger
+    }
+
+    /// The ledger, for reading history.
+    pub fn ledger(&self) -> Result<Box<dyn crate::ledger::Ledger>> {
+        match &self.ledger {
+            LedgerHome::Sqlite(path) => {
+                self.state_dir()?;
+                Ok(Box::new(crate::ledger::sqlite::SqliteLedger::open(path)?))
+            }
+            LedgerHome::Postgres(pg) => Ok(Box::new(pg.ledger()?)),
+        }
     }
 
     /// The connector specs the fleet holds (`specs/`).
@@ -84,14 +130,14 @@ impl Fleet {
         &self.catalogs
     }
 
-    /// The path of a document, for messages.
+    /// How messages name a document.
     pub fn display_key(&self, key: &str) -> String {
-        format!("connections/{key}")
+        self.documents.display_key(key)
     }
 
     /// Reads one document.
     pub fn read(&self, key: &str) -> Result<Entry> {
-        let bytes = self.store.read(key)?;
+        let bytes = self.documents.read(key)?;
         let parsed = Connection::parse(&bytes).map_err(|e| format!("{e:#}"));
         Ok(Entry { key: key.to_owned(), sha256: sha256_hex(&bytes), bytes, parsed })
     }
@@ -99,7 +145,7 @@ impl Fleet {
     /// Reads every document. Two documents with the same id make both invalid.
     pub fn entries(&self) -> Result<Vec<Entry>> {
         let mut entries = Vec::new();
-        for key in self.store.keys()? {
+        for key in self.documents.keys()? {
             entries.push(self.read(&key)?);
         }
         let ids = entries.iter().enumerate().filter_map(|(i, e)| e.parsed.as_ref().ok().map(|c| (i, c.id.clone())));
@@ -133,12 +179,11 @@ impl Fleet {
             let matches = match &e.parsed {
                 Ok(c) => c.id == id,
                 Err(_) => false,
-            } || e.key == id
-                || e.key.strip_suffix(".json") == Some(id);
+            } || e.key == id;
             if matches {
                 return Ok(e);
             }
         }
-        bail!("no connection {id:?} in fleet {}; `cutover status` lists them", self.root.display())
+        bail!("no connection {id:?} in fleet {}; `cutover status` lists them", self.documents.summary())
     }
 }

@@ -6,8 +6,9 @@
 //! chain of versions from where the connection is to where the fleet wants it
 //! ([`policy`]), runs each step's plugin in a sandbox that grants nothing ([`sandbox`]),
 //! shows the result as a plan ([`plan`]), and applies it with a snapshot first and an
-//! atomic write per connection, every step in a ledger ([`apply`], [`ledger`]), so that it
-//! can be rolled back byte for byte ([`rollback`]).
+//! atomic write per connection, every step in a ledger ([`write`], [`ledger`]), so that it
+//! can be rolled back byte for byte ([`write::rollback`]). Where the documents live (a
+//! directory, a PostgreSQL database shared by several hosts) is the [`store`]'s business.
 //!
 //! What a plugin hands back is untrusted: its output is lifted under per-call limits
 //! ([`sandbox`]), checked against the rules of a catalog and state and the target
@@ -33,10 +34,8 @@ pub mod plan;
 pub mod policy;
 pub mod registry;
 pub mod ledger;
-pub mod lock;
-pub mod apply;
-pub mod journal;
-pub mod rollback;
+pub mod write;
+pub mod transfer;
 pub mod trust;
 pub mod specs;
 pub mod per_version;

@@ -24,7 +24,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The plan file format; bumped when a saved plan would be read differently.
-pub const FORMAT: &str = "cutover-plan/1";
+pub const FORMAT: &str = "cutover-plan/2";
 
 /// What the operator asked for.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -174,12 +174,12 @@ impl Changes {
 /// The plan for one connection.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ConnectionPlan {
-    /// The connection's id (the file name when the document is unreadable).
+    /// The connection's id (the document's key when the document is unreadable).
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The document's key in the store.
-    pub file: String,
+    pub key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connector: Option<String>,
     pub input_sha256: String,
@@ -206,7 +206,7 @@ pub struct ConnectionPlan {
     pub output: Option<Vec<u8>>,
 }
 
-/// The documents a plan covers: keys in file-name order, each with the problem that makes
+/// The documents a plan covers: keys in key order, each with the problem that makes
 /// it invalid before it is planned, if any.
 pub struct Selection {
     documents: Vec<(String, Option<String>)>,
@@ -235,13 +235,19 @@ impl ConnectionPlan {
         ConnectionPlan { changes: Changes::default(), notes: Vec::new(), steps: Vec::new(), output: None, ..self }
     }
 
+    /// What a shared run keeps of a connection's plan: enough to check that migrating it
+    /// again gives what was planned.
+    pub fn of_item(key: String, id: String, status: Status, input_sha256: String, output_sha256: Option<String>) -> Self {
+        ConnectionPlan { id, status, output_sha256, reason: None, ..Self::invalid(&key, input_sha256, String::new()) }
+    }
+
     /// The plan of a document that cannot be planned, and why.
 
     fn invalid(key: &str, input_sha256: String, reason: String) -> Self {
         ConnectionPlan {
-            id: key.trim_end_matches(".json").to_owned(),
+            id: key.to_owned(),
             name: None,
-            file: key.to_owned(),
+            key: key.to_owned(),
             connector: None,
             input_sha256,
             from: None,
@@ -341,20 +347,20 @@ impl Planner<'_> {
         Plan {
             format: FORMAT.into(),
             cutover_version: env!("CARGO_PKG_VERSION").into(),
-            fleet: self.fleet.root().display().to_string(),
+            fleet: self.fleet.identity(),
             options: self.options.clone(),
             plugins: self.registry.all().iter().map(PluginRef::from).collect(),
             connections: Vec::new(),
         }
     }
 
-    /// Which documents the plan covers, in file-name order, each with the problem that
+    /// Which documents the plan covers, in key order, each with the problem that
     /// makes it invalid before it is planned (an id another document also uses). Reads only
     /// each document's id.
     pub fn select(&self) -> Result<Selection> {
-        let keys = self.fleet.store().keys()?;
+        let keys = self.fleet.documents().keys()?;
         let id_of = |key: &String| -> Result<Option<String>> {
-            let bytes = self.fleet.store().read(key)?;
+            let bytes = self.fleet.documents().read(key)?;
             Ok(serde_json::from_slice::<IdOnly>(&bytes).ok().map(|doc| doc.id))
         };
         let mut ids = Vec::with_capacity(keys.len());
@@ -365,7 +371,7 @@ impl Planner<'_> {
         }
         for id in &self.options.only {
             if !ids.iter().any(|(_, seen)| seen == id) {
-                bail!("no connection {id:?} in fleet {}; `cutover status` lists them", self.fleet.root().display());
+                bail!("no connection {id:?} in fleet {}; `cutover status` lists them", self.fleet.documents().summary());
             }
         }
         let mut problems: Vec<Option<String>> = vec![None; keys.len()];
@@ -387,7 +393,7 @@ impl Planner<'_> {
     }
 
     /// Plans the selected documents on up to one worker per core and hands each plan to
-    /// `emit` in file-name order, as soon as it and every one before it are done.
+    /// `emit` in key order, as soon as it and every one before it are done.
     ///
     /// Memory stays flat in the fleet's size: each worker reads, plans and lets go of one
     /// document at a time, a plan keeps the hash of a migrated document, not the document

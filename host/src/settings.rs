@@ -42,6 +42,47 @@ pub struct Settings {
     /// Which plugins may run.
     #[serde(default)]
     pub trust: Trust,
+    /// Where documents and the ledger live, when not in this directory.
+    #[serde(default)]
+    pub store: StoreSettings,
+}
+
+/// `[store]`: a fleet whose documents and ledger live in PostgreSQL.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `postgres://user@host:port/database` (or `?host=/socket/dir`). Never with a password:
+    /// that comes from the environment.
+    pub url: Option<String>,
+    /// The environment variable holding the database password.
+    #[serde(default = "default_password_env")]
+    pub password_env: String,
+    /// How long a worker's lease on a batch of a shared run lasts unless renewed; a worker
+    /// that died is taken over after this long.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u64,
+    /// How many connections a worker leases at once: each batch commits in one
+    /// transaction.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self { url: None, password_env: default_password_env(), lease_seconds: default_lease_seconds(), batch: default_batch() }
+    }
+}
+
+fn default_password_env() -> String {
+    "PGPASSWORD".into()
+}
+
+fn default_lease_seconds() -> u64 {
+    30
+}
+
+fn default_batch() -> usize {
+    crate::write::apply::BATCH
 }
 
 #[derive(Clone, Debug, Deserialize)]

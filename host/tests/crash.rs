@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 /// More than one batch, so a kill can land in a batch that reuses the files the one
 /// before it replaced.
-const CONNECTIONS: usize = cutover::apply::BATCH + 44;
+const CONNECTIONS: usize = cutover::write::apply::BATCH + 44;
 
 fn cutover(fleet: &Fleet, args: &[&str], failpoint: Option<&str>) -> Run {
     let env: Vec<(&str, &str)> = failpoint.map(|f| ("CUTOVER_FAILPOINT", f)).into_iter().collect();
@@ -49,7 +49,7 @@ fn ledger_consistent(fleet: &Fleet) {
         for c in run["changes"].as_array().unwrap() {
             assert_ne!(c["state"], "intent", "change {} left pending", c["id"]);
             if c["state"] == "written" {
-                in_force.insert(c["file"].as_str().unwrap().to_owned(), c["after_sha256"].as_str().unwrap().to_owned());
+                in_force.insert(format!("{}.json", c["key"].as_str().unwrap()), c["after_sha256"].as_str().unwrap().to_owned());
             }
         }
     }
@@ -68,7 +68,7 @@ fn expected_new() -> BTreeMap<String, Vec<u8>> {
 fn apply_killed_at_every_boundary_converges() {
     let new = expected_new();
     for point in ["after-intent", "after-write"] {
-        for n in [1, CONNECTIONS / 2, cutover::apply::BATCH + 10, CONNECTIONS] {
+        for n in [1, CONNECTIONS / 2, cutover::write::apply::BATCH + 10, CONNECTIONS] {
             let fleet = fleet();
             let old = fleet.documents();
             let spec = format!("{point}:{n}");
@@ -77,7 +77,7 @@ fn apply_killed_at_every_boundary_converges() {
             let (_, written) = old_or_new(&fleet, &old, &new);
             // Intents are committed a batch at a time: a kill after the nth intent leaves
             // the batches before its own written, and nothing of its own.
-            let batch = cutover::apply::BATCH;
+            let batch = cutover::write::apply::BATCH;
             let expect = if point == "after-write" { n } else { (n - 1) / batch * batch };
             assert_eq!(written, expect, "{spec}");
 

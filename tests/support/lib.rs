@@ -6,6 +6,8 @@
 //! - [`Fleet`] lays out a fixture fleet in a temporary directory, from the bundled example
 //!   fleet or from scratch, and reads it back byte for byte.
 
+pub mod postgres;
+
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -199,6 +201,36 @@ impl Fleet {
     fn is_document(name: &str) -> bool {
         name.ends_with(".json") && !name.starts_with('.')
     }
+
+    /// Moves the fleet's documents and ledger to the PostgreSQL database at `url`, with
+    /// the `[store]` settings given (`lease_seconds = 2`, …).
+    pub fn set_store_with(&self, url: &str, settings: &str) {
+        let path = self.path().join("cutover.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&format!("\n[store]\nurl = {url:?}\n{settings}\n"));
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Moves the fleet's documents and ledger to the PostgreSQL database at `url`.
+    pub fn set_store(&self, url: &str) {
+        self.set_store_with(url, "");
+    }
+
+    /// The `[store] url` of the fleet's settings, if it has one.
+    pub fn store_url(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.path().join("cutover.toml")).unwrap();
+        text.lines().find_map(|l| l.strip_prefix("url = ").map(|v| v.trim_matches('"').to_owned()))
+    }
+}
+
+/// Every connection document of the embedded fleet at `dir`, by file name.
+pub fn read_documents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir.join("connections"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| Fleet::is_document(&e.file_name().to_string_lossy()))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect()
 }
 
 /// A small source-pinterest 1.3.3 connection (2 streams, about 1 KB): `campaigns`
@@ -216,6 +248,21 @@ pub fn small_pinterest_connection(id: &str, updated_time: u64) -> Value {
         ]},
         "state": [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": {"updated_time": updated_time}}}]
     })
+}
+
+/// A fleet of `n` small source-pinterest 1.3.3 connections (`c000000`, …) with the real
+/// 2.0.0 plugin, targeting 2.0.0, in a temporary directory: what the benchmarks apply.
+pub fn small_pinterest_fleet(n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("connections")).unwrap();
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    std::fs::write(dir.path().join("cutover.toml"), "[platform]\nplatform = \"0.63.14\"\n[connectors.\"airbyte/source-pinterest\"]\ntarget = \"2.0.0\"\n").unwrap();
+    std::fs::copy(plugin("source-pinterest-v2"), dir.path().join("plugins/source_pinterest_v2.wasm")).unwrap();
+    for i in 0..n {
+        let doc = small_pinterest_connection(&format!("c{i:06}"), 1714521600 + i as u64);
+        std::fs::write(dir.path().join(format!("connections/c{i:06}.json")), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    }
+    dir
 }
 
 /// A minimal connection document of `test/source-hostile` 1.0.0 behaving as `mode`.
@@ -259,20 +306,40 @@ pub fn cutover(bin: &str, fleet: &Path, args: &[&str]) -> Run {
 
 /// Runs the `cutover` binary with extra environment variables.
 pub fn cutover_with_env(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let out = Command::new(bin)
-        .arg("--fleet")
-        .arg(fleet)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("CUTOVER_FAILPOINT")
-        .envs(env.iter().copied())
-        .output()
-        .expect("running cutover");
+    // A `postgres://` fleet takes its settings from the current directory: a new empty one.
+    let cwd = tempfile::tempdir().expect("a temporary directory");
+    let out = command(bin, fleet, args, env, cwd.path()).output().expect("running cutover");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// Starts the `cutover` binary without waiting for it (its output piped).
+pub fn spawn_cutover(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    command(bin, fleet, args, env, &std::env::temp_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting cutover")
+}
+
+/// The `cutover` binary at `bin` on `fleet`, run from `cwd` (a `postgres://` fleet takes its
+/// settings from the current directory), with no variables of the test's own environment
+/// that change what it does.
+fn command(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(cwd)
+        .arg("--fleet")
+        .arg(fleet)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("CUTOVER_FAILPOINT")
+        .env_remove("CUTOVER_PAUSE")
+        .env_remove("PGPASSWORD")
+        .envs(env.iter().copied());
+    cmd
 }
 
 /// The sha256 of some bytes, as lowercase hex (what cutover records).

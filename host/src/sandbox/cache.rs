@@ -78,7 +78,7 @@ impl CompileCache {
     fn store(&self, component: &Component, code_path: &Path, digest_path: &Path) -> Result<()> {
         std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
         let code = component.serialize().map_err(anyhow::Error::from)?;
-        crate::store::write_atomic(code_path, &code)?;
-        crate::store::write_atomic(digest_path, sha256_hex(&code).as_bytes())
+        crate::store::directory::write_atomic(code_path, &code)?;
+        crate::store::directory::write_atomic(digest_path, sha256_hex(&code).as_bytes())
     }
 }

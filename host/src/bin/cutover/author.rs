@@ -199,7 +199,7 @@ pub fn import_metadata(file: &Path, plugins: Option<&Path>, json: bool) -> Resul
             .iter()
             .map(|m| serde_json::json!({"manifest": m, "plugin": plugin_for(m).map(|p| &p.file)}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", cutover::terminal::json_string(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(

@@ -10,16 +10,14 @@ mod render;
 use anyhow::{Context, Result, bail};
 use author::AuthorPlugin;
 use clap::{Args, Parser, Subcommand};
-use cutover::apply::{self, Applied};
 use cutover::connection::Pin;
 use cutover::fleet::Fleet;
-use cutover::journal::Writer;
-use cutover::ledger::{Ledger, NewChange, RunKind};
 use cutover::plan::{ConnectionPlan, Options, Plan, Planner};
 use cutover::registry::Registry;
-use cutover::rollback;
 use cutover::sandbox::{CompileCache, Sandbox};
 use cutover::terminal::block;
+use cutover::write::apply::{self, Applied};
+use cutover::write::{self, rollback};
 use indicatif::{ProgressBar, ProgressStyle};
 use semver::Version;
 use std::io::Write;
@@ -29,7 +27,9 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "cutover", version, about = "Plan and apply connector migrations, run as sandboxed WebAssembly plugins, over a fleet of connections.")]
 struct Cli {
-    /// The fleet directory (holding cutover.toml, plugins/ and connections/).
+    /// The fleet: a directory (holding cutover.toml, plugins/ and connections/), or a
+    /// postgres://user@host/database URL (settings and plugins from the current directory;
+    /// the password from $PGPASSWORD).
     #[arg(long, global = true, env = "CUTOVER_FLEET", default_value = ".")]
     fleet: PathBuf,
     /// More logging (-v info, -vv debug); RUST_LOG overrides.
@@ -56,10 +56,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Apply a saved plan, or plan and apply in one go.
+    /// Apply a saved plan, or plan and apply in one go. On a PostgreSQL fleet, every host
+    /// that applies the same plan (or joins its run) works on one shared run.
     Apply {
         /// A plan saved by `cutover plan --out`. Without one, cutover plans now.
         plan: Option<PathBuf>,
+        /// Work on shared run RUN (PostgreSQL fleets), with the plan it was started with.
+        #[arg(long, value_name = "RUN", conflicts_with = "plan")]
+        join: Option<i64>,
         #[command(flatten)]
         select: Select,
         #[arg(long)]
@@ -96,12 +100,40 @@ enum Command {
     },
     /// Remove a connection's pin.
     Unpin { connection: String },
+    /// Move the fleet's documents (and history) to or from an embedded fleet directory.
+    Fleet {
+        #[command(subcommand)]
+        command: FleetCommand,
+    },
     /// Migration plugins: the fleet's (list, inspect, add) and the author's toolkit (new,
     /// test, guide, import-metadata).
     #[command(alias = "plugins")]
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FleetCommand {
+    /// Write this fleet as an embedded fleet in DIR: documents, settings (without the
+    /// database), plugins and specs; with --ledger, every run with its snapshots.
+    Export {
+        dir: PathBuf,
+        /// Also the history, with its snapshots, so that rollback works from DIR.
+        #[arg(long)]
+        ledger: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read the embedded fleet in DIR into this fleet (say, a PostgreSQL one): its
+    /// documents, and with --ledger its history first (into a fleet with none yet).
+    Import {
+        dir: PathBuf,
+        #[arg(long)]
+        ledger: bool,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -259,9 +291,38 @@ impl Loaded {
         Planner { fleet: &self.fleet, registry: &self.registry, sandbox: &self.sandbox, options, run_plugins }
     }
 
+    /// A saved plan, checked against the fleet as it is now: the plan, and the connections
+    /// to write (or record as failed), planned again.
+    fn checked_plan(&self, path: &std::path::Path) -> Result<(Plan, Vec<ConnectionPlan>)> {
+        let plan = Plan::read(path)?;
+        let plugins: Vec<_> = self.registry.all().iter().map(Into::into).collect();
+        let planner = self.planner(&plan.options, true);
+        let connections =
+            apply::check_saved(&plan, &self.fleet, &plugins, |c: &ConnectionPlan| Ok(planner.plan_entry(&self.fleet.read(&c.key)?)))?;
+        Ok((plan, connections))
+    }
+
+    /// Plans now for an apply, keeping of each connection only what apply needs to write
+    /// it (no diffs, notes or step details).
+    fn plan_to_apply(&self, select: &Select) -> Result<(Plan, Vec<ConnectionPlan>)> {
+        let options = select.options();
+        let planner = self.planner(&options, true);
+        let selection = planner.select()?;
+        let bar = progress_bar(selection.len() as u64, "planning");
+        let mut connections = Vec::with_capacity(selection.len());
+        planner.plan_each(&selection, |c| {
+            bar.inc(1);
+            connections.push(c.slim());
+            Ok(())
+        })?;
+        bar.finish_and_clear();
+        let plan = Plan { connections: connections.clone(), ..planner.header() };
+        Ok((plan, connections))
+    }
+
     /// Plans, with a progress bar on long runs.
     fn plan(&self, options: &Options, run_plugins: bool) -> Result<Plan> {
-        let bar = progress_bar(self.fleet.store().keys()?.len() as u64, "planning");
+        let bar = progress_bar(self.fleet.documents().keys()?.len() as u64, "planning");
         let plan = self.planner(options, run_plugins).plan(|_| bar.inc(1))?;
         bar.finish_and_clear();
         Ok(plan)
@@ -353,9 +414,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let loaded = load(&cli.fleet)?;
             let plan = loaded.plan(&Options::default(), false)?;
             if json {
+                // One entry per connection; runs in progress are in `history --json`.
                 print_json(&render::status_json(&plan))?;
             } else {
-                print!("{}", block(&render::status(&plan)));
+                // Runs still going, as any host sees them (a shared fleet's workers and leases).
+                let live: Vec<_> = loaded.fleet.ledger()?.runs(None, 20)?.into_iter().filter(|r| r.status == "running").collect();
+                print!("{}", block(&format!("{}{}", render::status(&plan), render::live_runs(&live))));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -413,44 +477,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let errors = summary.get(cutover::plan::Status::Failed) + summary.get(cutover::plan::Status::Blocked) + summary.get(cutover::plan::Status::Invalid);
             Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
-        Command::Apply { plan: saved, select, json } => {
+        Command::Apply { plan: saved, select, join, json } => {
             let loaded = load(&cli.fleet)?;
+            if let cutover::store::LedgerHome::Postgres(pg) = loaded.fleet.ledger_home() {
+                return apply_shared(&loaded, pg, saved.as_deref(), &select, join, json);
+            }
+            if join.is_some() {
+                bail!("--join works on fleets shared in PostgreSQL; {} is not one", loaded.fleet.documents().summary());
+            }
             let (plan, connections) = match &saved {
-                Some(path) => {
-                    let plan = Plan::read(path)?;
-                    let plugins: Vec<_> = loaded.registry.all().iter().map(Into::into).collect();
-                    let planner = loaded.planner(&plan.options, true);
-                    let connections = apply::check_saved(&plan, &loaded.fleet, &plugins, |c: &ConnectionPlan| {
-                        Ok(planner.plan_entry(&loaded.fleet.read(&c.file)?))
-                    })?;
-                    (plan, connections)
-                }
-                None => {
-                    // What apply keeps of each connection while it plans: no diffs, notes
-                    // or step details, which it does not need to write.
-                    let options = select.options();
-                    let planner = loaded.planner(&options, true);
-                    let selection = planner.select()?;
-                    let bar = progress_bar(selection.len() as u64, "planning");
-                    let mut connections = Vec::with_capacity(selection.len());
-                    planner.plan_each(&selection, |c| {
-                        bar.inc(1);
-                        connections.push(c.slim());
-                        Ok(())
-                    })?;
-                    bar.finish_and_clear();
-                    let plan = Plan { connections: connections.clone(), ..planner.header() };
-                    (plan, connections)
-                }
+                Some(path) => loaded.checked_plan(path)?,
+                None => loaded.plan_to_apply(&select)?,
             };
             if let Some(reason) = apply::refusal(&plan) {
                 bail!("{reason}");
             }
-            let mut writer = Writer::open(&loaded.fleet, "apply")?;
+            let mut writer = write::open(&loaded.fleet, "apply")?;
             let bar = progress_bar(connections.iter().filter(|c| c.status.writes()).count() as u64, "applying");
             let planner = loaded.planner(&plan.options, true);
-            let migrate = |c: &ConnectionPlan| Ok(planner.plan_entry(&loaded.fleet.read(&c.file)?));
-            let applied = apply::apply(&loaded.fleet, &plan, &connections, &mut writer, migrate, |_| bar.inc(1))?;
+            let migrate = |c: &ConnectionPlan| Ok(planner.plan_entry(&loaded.fleet.read(&c.key)?));
+            let applied = apply::apply(&loaded.fleet, &plan, &connections, &mut *writer, migrate, |_| bar.inc(1))?;
             bar.finish_and_clear();
             if json {
                 print_json(&applied)?;
@@ -461,8 +507,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Rollback { run, connection, json } => {
             let fleet = Fleet::open(&cli.fleet)?;
-            let mut writer = Writer::open(&fleet, "rollback")?;
-            let done = rollback::rollback(&fleet, &mut writer, run, connection.as_deref())?;
+            let mut writer = write::open(&fleet, "rollback")?;
+            let done = rollback::rollback(&fleet, &mut *writer, run, connection.as_deref())?;
             if json {
                 print_json(&done)?;
             } else {
@@ -478,12 +524,44 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::History { connection, limit, json } => {
             let fleet = Fleet::open(&cli.fleet)?;
-            let ledger = Ledger::open(&fleet.state_dir()?.join("ledger.sqlite"))?;
-            let runs = ledger.runs(connection.as_deref(), limit)?;
+            let runs = fleet.ledger()?.runs(connection.as_deref(), limit)?;
             if json {
                 print_json(&runs)?;
             } else {
                 print!("{}", block(&render::history(&runs)));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fleet { command: FleetCommand::Export { dir, ledger, json } } => {
+            let fleet = Fleet::open(&cli.fleet)?;
+            let moved = cutover::transfer::export(&fleet, &dir, ledger)?;
+            if json {
+                print_json(&moved)?;
+            } else {
+                println!(
+                    "Exported {} document(s){} from {} to {}.",
+                    moved.documents,
+                    if ledger { format!(" and {} run(s) of history", moved.runs) } else { String::new() },
+                    fleet.documents().summary(),
+                    dir.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fleet { command: FleetCommand::Import { dir, ledger, json } } => {
+            let fleet = Fleet::open(&cli.fleet)?;
+            let moved = cutover::transfer::import(&fleet, &dir, ledger)?;
+            if json {
+                print_json(&moved)?;
+            } else {
+                println!(
+                    "Imported {} document(s){} from {} into {}{}.",
+                    moved.documents,
+                    if ledger { format!(" and {} run(s) of history", moved.runs) } else { String::new() },
+                    dir.display(),
+                    fleet.documents().summary(),
+                    if moved.unchanged > 0 { format!(" ({} already there with the same bytes)", moved.unchanged) } else { String::new() }
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -525,43 +603,83 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn exit_for(applied: &Applied) -> ExitCode {
-    if applied.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    let run_failed = applied.shared.as_ref().is_some_and(|end| end.ended && end.failed > 0);
+    if applied.failed.is_empty() && !run_failed { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
-/// Pins or unpins a connection: a journaled write like any other, so it shows in the
+/// `cutover apply` on a PostgreSQL fleet: this process becomes one worker of the shared
+/// run of its plan (made now, read from a file, or the plan of run `join`).
+fn apply_shared(
+    loaded: &Loaded,
+    pg: &cutover::store::postgres::PgFleet,
+    saved: Option<&std::path::Path>,
+    select: &Select,
+    join: Option<i64>,
+    json: bool,
+) -> Result<ExitCode> {
+    use cutover::store::postgres::work::Start;
+    let plugins: Vec<cutover::plan::PluginRef> = loaded.registry.all().iter().map(Into::into).collect();
+    let (worker, options, plan) = match join {
+        Some(run) => {
+            let shared = pg.run_plan(run)?;
+            if shared.plugins != plugins {
+                bail!(
+                    "run {run} was planned with other plugins than this host's {} (added, removed or rebuilt); give this host the same plugins. Nothing was written.",
+                    loaded.fleet.plugins_dir().display()
+                );
+            }
+            (pg.worker(Start::Join(run))?, shared.options, None)
+        }
+        None => {
+            let plan = match saved {
+                Some(path) => {
+                    let plan = Plan::read(path)?;
+                    // A live run of the same plan was checked by the worker that started it;
+                    // a run of another plan refuses this one before it is checked.
+                    if pg.run_of_plan(&plan)?.is_some() && plan.plugins == plugins { plan } else { loaded.checked_plan(path)?.0 }
+                }
+                None => loaded.plan_to_apply(select)?.0,
+            };
+            if let Some(reason) = apply::refusal(&plan) {
+                bail!("{reason}");
+            }
+            if !plan.connections.iter().any(|c| c.status.writes() || c.status == cutover::plan::Status::Failed) {
+                let applied = Applied {
+                    unchanged: plan.connections.len(),
+                    ..Default::default()
+                };
+                if json { print_json(&applied)? } else { print!("{}", block(&render::applied(&applied, &plan))) }
+                return Ok(ExitCode::SUCCESS);
+            }
+            (pg.worker(Start::Plan(&plan))?, plan.options.clone(), Some(plan))
+        }
+    };
+    tracing::info!(run = worker.run(), worker = worker.id(), "working on a shared run");
+    let planner = loaded.planner(&options, true);
+    let migrate = |c: &ConnectionPlan| Ok(planner.plan_entry(&loaded.fleet.read(&c.key)?));
+    let bar = progress_bar(plan.as_ref().map_or(0, |p| p.connections.iter().filter(|c| c.status.writes()).count()) as u64, "applying");
+    let applied = apply::apply_shared(&loaded.fleet, worker, migrate, |_| bar.inc(1))?;
+    bar.finish_and_clear();
+    let plan = plan.unwrap_or_else(|| Plan { connections: Vec::new(), ..loaded.planner(&options, false).header() });
+    if json {
+        print_json(&applied)?;
+    } else {
+        print!("{}", block(&render::applied(&applied, &plan)));
+    }
+    Ok(exit_for(&applied))
+}
+
+/// Pins or unpins a connection: a recorded write like any other, so it shows in the
 /// history and can be rolled back.
 fn set_pin(fleet: &std::path::Path, id: &str, pin: Option<Pin>) -> Result<ExitCode> {
     let fleet = Fleet::open(fleet)?;
-    let entry = fleet.find(id)?;
-    let connection = entry
-        .parsed
-        .as_ref()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", fleet.display_key(&entry.key)))?;
-    if connection.pin == pin {
-        println!("{} is already {}.", connection.id, if pin.is_some() { "pinned" } else { "unpinned" });
-        return Ok(ExitCode::SUCCESS);
-    }
-    let after = connection.with_pin(pin.clone()).to_bytes();
-    let mut writer = Writer::open(&fleet, if pin.is_some() { "pin" } else { "unpin" })?;
-    let kind = if pin.is_some() { RunKind::Pin } else { RunKind::Unpin };
-    let run = writer.begin(kind, &serde_json::json!({"connection": connection.id}))?;
-    let version = Some(connection.version.to_string());
-    writer.write(
-        run,
-        &NewChange {
-            connection_id: &connection.id,
-            file: &entry.key,
-            from_version: version.clone(),
-            to_version: version,
-            before: &entry.bytes,
-            after: &after,
-            steps: Vec::new(),
-        },
-    )?;
-    writer.ledger.finish_run(run, "completed", &serde_json::json!({"connection": connection.id}))?;
-    match pin {
-        Some(_) => println!("Pinned {} at {}. Upgrades leave it alone until `cutover unpin {}`.", connection.id, connection.version, connection.id),
-        None => println!("Unpinned {}.", connection.id),
+    let pinned = pin.is_some();
+    match write::pin::set(&fleet, id, pin)? {
+        write::pin::Pinned::Already(c) => println!("{} is already {}.", c.id, if pinned { "pinned" } else { "unpinned" }),
+        write::pin::Pinned::Now(c) if pinned => {
+            println!("Pinned {} at {}. Upgrades leave it alone until `cutover unpin {}`.", c.id, c.version, c.id)
+        }
+        write::pin::Pinned::Now(c) => println!("Unpinned {}.", c.id),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -572,7 +690,7 @@ fn set_pin(fleet: &std::path::Path, id: &str, pin: Option<Pin>) -> Result<ExitCo
 fn add_plugin(fleet: &std::path::Path, file: &std::path::Path) -> Result<ExitCode> {
     use cutover::trust::{Lock, Locked, signature_path};
     let fleet = Fleet::open(fleet)?;
-    let _lock = cutover::lock::FleetLock::acquire(&fleet.state_dir()?, "plugins add")?;
+    let _lock = write::lock::FleetLock::acquire(&fleet.state_dir()?, "plugins add")?;
     let sandbox = Sandbox::new(fleet.settings.limits.clone())?;
     let trust = &fleet.settings.trust;
     let plugin = Registry::load_one(file, &sandbox, trust, None, None)
@@ -597,10 +715,10 @@ fn add_plugin(fleet: &std::path::Path, file: &std::path::Path) -> Result<ExitCod
             signer: p.signer.clone(),
         }).collect(),
     });
-    cutover::store::write_atomic(&dir.join(&plugin.file), &std::fs::read(file)?)?;
+    cutover::store::directory::write_atomic(&dir.join(&plugin.file), &std::fs::read(file)?)?;
     let signature = signature_path(file);
     if signature.exists() {
-        cutover::store::write_atomic(&signature_path(&dir.join(&plugin.file)), &std::fs::read(&signature)?)?;
+        cutover::store::directory::write_atomic(&signature_path(&dir.join(&plugin.file)), &std::fs::read(&signature)?)?;
     }
     lock.upsert(Locked {
         file: plugin.file.clone(),

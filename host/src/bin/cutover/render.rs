@@ -1,7 +1,7 @@
 //! What the commands print for a person. The `--json` forms print the library's own
 //! types; these read like `terraform plan`: what changes, what the operator must do.
 
-use cutover::apply::Applied;
+use cutover::write::apply::Applied;
 use cutover::fleet::Fleet;
 use cutover::ledger::Run;
 use cutover::plan::{ConnectionPlan, Plan, Status, StepPlan, Summary};
@@ -87,7 +87,7 @@ pub fn status_json(plan: &Plan) -> Value {
         .iter()
         .map(|c| {
             json!({
-                "id": c.id, "name": c.name, "file": c.file, "connector": c.connector,
+                "id": c.id, "name": c.name, "key": c.key, "connector": c.connector,
                 "version": c.from, "target": c.to, "status": c.status,
                 "breaking": c.steps.iter().any(|s| s.plugin.is_some()),
                 "chain": c.steps.iter().map(|s| json!({"from": s.from, "to": s.to, "plugin": s.plugin})).collect::<Vec<_>>(),
@@ -273,8 +273,8 @@ pub fn plan_connection(c: &ConnectionPlan, fleet: &Fleet, today: &str) -> String
     if c.output_sha256.is_some() && !c.steps.is_empty() {
         // The documents as planned from, to name what each patch path points at.
         let mut before: Value = fleet
-            .store()
-            .read(&c.file)
+            .documents()
+            .read(&c.key)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or(Value::Null);
@@ -339,6 +339,27 @@ pub fn applied(applied: &Applied, plan: &Plan) -> String {
         None => {
             let _ = writeln!(out, "No changes: every connection is up to date, pinned or awaiting opt-in ({} left alone).", applied.unchanged);
         }
+        Some(run) if applied.shared.is_some() => {
+            let end = applied.shared.as_ref().expect("a shared run");
+            let _ = writeln!(
+                out,
+                "Worked on shared run {run}: this worker wrote {} connection(s), {} failed.",
+                applied.written.len(),
+                applied.failed.len()
+            );
+            let _ = writeln!(
+                out,
+                "Run {run} {}: {} of {} connection(s) written, {} failed, by {} worker(s). Snapshots are in the ledger: `cutover rollback --run {run}` undoes it.",
+                if end.ended || end.status != "running" { format!("is {}", end.status) } else { "goes on with the other workers".to_owned() },
+                end.written,
+                end.connections,
+                end.failed,
+                end.workers
+            );
+            for f in &applied.failed {
+                let _ = writeln!(out, "  failed {}: {}", f.id, f.error);
+            }
+        }
         Some(run) => {
             let _ = writeln!(
                 out,
@@ -352,10 +373,11 @@ pub fn applied(applied: &Applied, plan: &Plan) -> String {
             }
         }
     }
+    let written: std::collections::HashSet<&str> = applied.written.iter().map(String::as_str).collect();
     let actions: Vec<(&str, String)> = plan
         .connections
         .iter()
-        .filter(|c| applied.written.contains(&c.id))
+        .filter(|c| written.contains(c.id.as_str()))
         .flat_map(|c| c.actions.iter().map(move |a| (c.id.as_str(), a.to_string())))
         .collect();
     if !actions.is_empty() {
@@ -367,6 +389,38 @@ pub fn applied(applied: &Applied, plan: &Plan) -> String {
     out
 }
 
+/// The runs still going (a shared run's workers, leases and progress), for `status`.
+pub fn live_runs(runs: &[Run]) -> String {
+    let mut out = String::new();
+    for r in runs.iter().filter(|r| r.status == "running") {
+        let _ = writeln!(out, "\nRun {} ({}) is going, started by {} at {}.", r.id, r.kind, r.actor, r.started_at);
+        live(&mut out, r);
+    }
+    out
+}
+
+/// A shared run's progress and workers, from its `live` detail.
+fn live(out: &mut String, r: &Run) {
+    let Some(live) = r.detail.get("live") else { return };
+    let _ = writeln!(
+        out,
+        "  {} of {} connection(s) written, {} failed; batches: {}",
+        live["written"], live["connections"], live["failed"], live["batches"]
+    );
+    for w in live["workers"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  worker {} · {} · wrote {}, failed {} · last seen {} · holds batches {}",
+            w["worker"].as_str().unwrap_or("?"),
+            w["state"].as_str().unwrap_or("?"),
+            w["written"],
+            w["failed"],
+            w["heartbeat_at"].as_str().unwrap_or("?"),
+            w["leases"]
+        );
+    }
+}
+
 pub fn history(runs: &[Run]) -> String {
     let mut out = String::new();
     if runs.is_empty() {
@@ -374,6 +428,7 @@ pub fn history(runs: &[Run]) -> String {
     }
     for r in runs {
         let _ = writeln!(out, "run {} · {} · {} · {} · by {}", r.id, r.kind, r.status, r.started_at, r.actor);
+        live(&mut out, r);
         for c in &r.changes {
             let versions = match (&c.from_version, &c.to_version) {
                 (Some(f), Some(t)) if f != t => format!("{f} → {t}"),
@@ -384,7 +439,7 @@ pub fn history(runs: &[Run]) -> String {
                 out,
                 "  {} {} {} [{}] {} → {}",
                 line(&c.connection_id),
-                line(&c.file),
+                line(&c.key),
                 versions,
                 c.state,
                 &c.before_sha256[..12],

@@ -5,8 +5,8 @@
 //! writes nothing. The rollback is itself a journaled run with snapshots, so it can be
 //! rolled back too, and rerunning an interrupted rollback finishes it.
 
+use super::Writer;
 use crate::fleet::Fleet;
-use crate::journal::Writer;
 use crate::ledger::{NewChange, RunKind};
 use crate::registry::sha256_hex;
 use anyhow::{Result, bail};
@@ -23,15 +23,15 @@ pub struct RolledBack {
 
 /// Rolls back `run` (default: the newest run with writes still in force), for every
 /// connection it wrote or only `connection`.
-pub fn rollback(fleet: &Fleet, writer: &mut Writer, run: Option<i64>, connection: Option<&str>) -> Result<RolledBack> {
+pub fn rollback(fleet: &Fleet, writer: &mut dyn Writer, run: Option<i64>, connection: Option<&str>) -> Result<RolledBack> {
     let of_run = match run {
         Some(r) => r,
-        None => match writer.ledger.last_rollbackable()? {
+        None => match writer.ledger().last_rollbackable()? {
             Some(r) => r,
             None => bail!("nothing to roll back: no run has writes still in force (`cutover history` lists runs)"),
         },
     };
-    let Some(record) = writer.ledger.run(of_run)? else {
+    let Some(record) = writer.ledger().run(of_run)? else {
         bail!("there is no run {of_run}; `cutover history` lists runs");
     };
     let changes: Vec<_> = record
@@ -46,20 +46,20 @@ pub fn rollback(fleet: &Fleet, writer: &mut Writer, run: Option<i64>, connection
             connection.map(|c| format!(" for connection {c}")).unwrap_or_default()
         );
     }
-    // Check everything before writing anything.
+    // Check everything before writing anything. Documents and snapshots are read again a
+    // batch at a time when they are written, so that memory does not grow with the run.
     let mut conflicts = Vec::new();
     let mut restores = Vec::new();
     let mut already = Vec::new();
     for c in changes {
-        let current = fleet.store().read(&c.file)?;
-        let current_sha = sha256_hex(&current);
+        let current_sha = sha256_hex(&fleet.documents().read(&c.key)?);
         if current_sha == c.before_sha256 {
             // Restored by an earlier rollback that was interrupted before it could say so.
             already.push(c);
             continue;
         }
         if Some(current_sha) != c.after_sha256 {
-            let by = writer.ledger.later_write(&c.connection_id, of_run)?;
+            let by = writer.ledger().later_write(&c.connection_id, of_run)?;
             conflicts.push(format!(
                 "  {}: changed since run {of_run}{}",
                 c.connection_id,
@@ -67,34 +67,57 @@ pub fn rollback(fleet: &Fleet, writer: &mut Writer, run: Option<i64>, connection
             ));
             continue;
         }
-        let snapshot = writer.ledger.snapshot(c.id)?;
-        restores.push((c, current, snapshot));
+        restores.push(c);
     }
     if !conflicts.is_empty() {
         bail!("cannot roll back run {of_run}; nothing was written.\n{}", conflicts.join("\n"));
     }
-    for c in &already {
-        writer.ledger.mark(c.id, "rolled-back")?;
-    }
+    writer.mark_rolled_back(&already.iter().map(|c| c.id).collect::<Vec<_>>())?;
     let rollback_run = writer.begin(RunKind::Rollback, &serde_json::json!({"of_run": of_run, "connection": connection}))?;
     let mut restored: Vec<String> = already.iter().map(|c| c.connection_id.clone()).collect();
-    for (c, current, snapshot) in &restores {
-        let change = NewChange {
-            connection_id: &c.connection_id,
-            file: &c.file,
-            from_version: c.to_version.clone(),
-            to_version: c.from_version.clone(),
-            before: current,
-            after: snapshot,
-            steps: Vec::new(),
-        };
-        writer.write(rollback_run, &change)?;
-        writer.ledger.mark(c.id, "rolled-back")?;
-        restored.push(c.connection_id.clone());
+    let mut failed = Vec::new();
+    for batch in restores.chunks(super::apply::BATCH) {
+        let mut bytes = Vec::with_capacity(batch.len());
+        for c in batch {
+            bytes.push((fleet.documents().read(&c.key)?, writer.ledger().snapshot(c.id)?));
+        }
+        let changes: Vec<NewChange> = batch
+            .iter()
+            .zip(&bytes)
+            .map(|(c, (current, snapshot))| NewChange {
+                connection_id: &c.connection_id,
+                key: &c.key,
+                from_version: c.to_version.clone(),
+                to_version: c.from_version.clone(),
+                before: current,
+                after: snapshot,
+                steps: Vec::new(),
+            })
+            .collect();
+        let mut done = Vec::new();
+        for (c, result) in batch.iter().zip(writer.write_batch(rollback_run, &changes)?) {
+            match result {
+                Ok(_) => {
+                    done.push(c.id);
+                    restored.push(c.connection_id.clone());
+                }
+                Err(e) => failed.push(format!("  {}: {e:#}", c.connection_id)),
+            }
+        }
+        writer.mark_rolled_back(&done)?;
     }
-    writer.ledger.finish_run(rollback_run, "completed", &serde_json::json!({"of_run": of_run, "restored": restored.len()}))?;
-    if writer.ledger.run(of_run)?.is_some_and(|r| r.changes.iter().all(|c| c.state != "written")) {
-        writer.ledger.set_status(of_run, "rolled-back")?;
+    let status = if failed.is_empty() { "completed" } else { "partial" };
+    writer.finish(rollback_run, status, &serde_json::json!({"of_run": of_run, "restored": restored.len(), "failed": failed.len()}))?;
+    if writer.ledger().run(of_run)?.is_some_and(|r| r.changes.iter().all(|c| c.state != "written")) {
+        writer.set_status(of_run, "rolled-back")?;
+    }
+    if !failed.is_empty() {
+        bail!(
+            "rolled back {} connection(s) of run {of_run} (recorded as run {rollback_run}), but {} could not be restored; `cutover rollback --run {of_run}` again once they are fixed:\n{}",
+            restored.len(),
+            failed.len(),
+            failed.join("\n")
+        );
     }
     Ok(RolledBack { of_run, run: rollback_run, restored })
 }

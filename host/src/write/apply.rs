@@ -5,10 +5,10 @@
 //! give the very bytes the plan promised. Anything else refuses the whole apply before
 //! one byte is written. A plugin failing for one connection fails only that connection.
 
+use super::Writer;
 use crate::cores;
 use crate::fleet::Fleet;
-use crate::journal::Writer;
-use crate::ledger::{NewChange, RunKind, Step};
+use crate::ledger::{NewChange, NewFailure, RunKind, Step};
 use crate::plan::{ConnectionPlan, Plan, PluginRef, Status};
 use crate::registry::sha256_hex;
 use anyhow::{Result, bail};
@@ -24,6 +24,10 @@ pub struct Applied {
     /// Connections the plan leaves alone (up to date, pinned, not opted in).
     pub unchanged: usize,
     pub recovered: usize,
+    /// For a run shared by several workers: how the run stands as this worker leaves it
+    /// (`written` and `failed` above are this worker's share).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<crate::store::postgres::work::RunEnd>,
 }
 
 /// A connection an apply could not migrate, and why.
@@ -58,32 +62,35 @@ pub fn check_saved(
     plan: &Plan,
     fleet: &Fleet,
     plugins: &[PluginRef],
-    mut replan: impl FnMut(&ConnectionPlan) -> Result<ConnectionPlan>,
+    replan: impl Fn(&ConnectionPlan) -> Result<ConnectionPlan> + Sync,
 ) -> Result<Vec<ConnectionPlan>> {
-    if plan.fleet != fleet.root().display().to_string() {
-        bail!("the plan was made for fleet {}, not {}; plan again", plan.fleet, fleet.root().display());
+    if plan.fleet != fleet.identity() {
+        bail!("the plan was made for fleet {}, not {}; plan again", plan.fleet, fleet.identity());
     }
     if plan.plugins != plugins {
         bail!("the fleet's plugins changed since the plan was made (added, removed or rebuilt); plan again. Nothing was written.");
     }
     let mut fresh = Vec::new();
     let mut stale = Vec::new();
-    for planned in plan.connections.iter().filter(|c| c.status.writes() || c.status == Status::Failed) {
-        let now = replan(planned)?;
-        if now.input_sha256 != planned.input_sha256 {
-            stale.push(format!("  {}: its document changed since the plan", planned.id));
-        } else if now.status != planned.status || now.output_sha256 != planned.output_sha256 {
-            stale.push(format!(
-                "  {}: the migration no longer gives what the plan showed (was {}, now {}){}",
-                planned.id,
-                planned.status.as_str(),
-                now.status.as_str(),
-                if now.status == planned.status { "; is a plugin non-deterministic?" } else { "" }
-            ));
-        } else {
-            // Apply migrates again when it writes; keeping every output here would make
-            // memory grow with the fleet.
-            fresh.push(ConnectionPlan { output: None, ..now });
+    let planned: Vec<&ConnectionPlan> = plan.connections.iter().filter(|c| c.status.writes() || c.status == Status::Failed).collect();
+    // On every core, a slice at a time; apply migrates again when it writes, so only what
+    // it needs of each connection is kept, and memory does not grow with the fleet.
+    for slice in planned.chunks(4 * BATCH) {
+        for (planned, now) in slice.iter().zip(cores::map(slice, |planned| replan(planned).map(ConnectionPlan::slim))) {
+            let now = now?;
+            if now.input_sha256 != planned.input_sha256 {
+                stale.push(format!("  {}: its document changed since the plan", planned.id));
+            } else if now.status != planned.status || now.output_sha256 != planned.output_sha256 {
+                stale.push(format!(
+                    "  {}: the migration no longer gives what the plan showed (was {}, now {}){}",
+                    planned.id,
+                    planned.status.as_str(),
+                    now.status.as_str(),
+                    if now.status == planned.status { "; is a plugin non-deterministic?" } else { "" }
+                ));
+            } else {
+                fresh.push(now);
+            }
         }
     }
     if !stale.is_empty() {
@@ -103,12 +110,12 @@ pub fn apply(
     fleet: &Fleet,
     plan: &Plan,
     connections: &[ConnectionPlan],
-    writer: &mut Writer,
+    writer: &mut dyn Writer,
     migrate: impl Fn(&ConnectionPlan) -> Result<ConnectionPlan> + Sync,
     mut progress: impl FnMut(&ConnectionPlan),
 ) -> Result<Applied> {
     let mut applied = Applied {
-        recovered: writer.recovery.completed + writer.recovery.aborted,
+        recovered: writer.settled(),
         unchanged: plan.connections.iter().filter(|c| !c.status.writes() && c.status != Status::Failed).count(),
         ..Default::default()
     };
@@ -122,7 +129,7 @@ pub fn apply(
     applied.run = Some(run);
     for c in failed {
         let reason = c.reason.clone().unwrap_or_default();
-        writer.ledger.record_failure(run, &c.id, &c.file, &c.input_sha256, &reason)?;
+        writer.record_failure(run, &NewFailure { connection_id: &c.id, key: &c.key, before_sha256: &c.input_sha256, error: &reason })?;
         tracing::warn!(connection = %c.id, error = %reason, "connection failed");
         applied.failed.push(Failure { id: c.id.clone(), error: reason });
     }
@@ -141,7 +148,10 @@ pub fn apply(
                     Ok(now) => ready.push(now),
                     Err(e) => {
                         let error = format!("{e:#}");
-                        writer.ledger.record_failure(run, &planned.id, &planned.file, &planned.input_sha256, &error)?;
+                        writer.record_failure(
+                            run,
+                            &NewFailure { connection_id: &planned.id, key: &planned.key, before_sha256: &planned.input_sha256, error: &error },
+                        )?;
                         tracing::error!(connection = %planned.id, %error, "not written");
                         applied.failed.push(Failure { id: planned.id.clone(), error });
                         progress(planned);
@@ -172,7 +182,7 @@ pub fn apply(
         "written": applied.written.len(),
         "failed": applied.failed.len(),
     });
-    writer.ledger.finish_run(run, status, &detail)?;
+    writer.finish(run, status, &detail)?;
     Ok(applied)
 }
 
@@ -184,7 +194,7 @@ fn migrate_again(
     migrate: &impl Fn(&ConnectionPlan) -> Result<ConnectionPlan>,
 ) -> Result<(ConnectionPlan, Vec<u8>)> {
     let now = migrate(planned)?;
-    let before = fleet.store().read(&planned.file)?;
+    let before = fleet.documents().read(&planned.key)?;
     if now.input_sha256 != planned.input_sha256 || sha256_hex(&before) != planned.input_sha256 {
         bail!("its document changed since it was planned; plan again");
     }
@@ -203,7 +213,7 @@ pub const BATCH: usize = 256;
 fn new_change<'a>(c: &'a ConnectionPlan, before: &'a [u8]) -> NewChange<'a> {
     NewChange {
         connection_id: &c.id,
-        file: &c.file,
+        key: &c.key,
         from_version: c.from.as_ref().map(ToString::to_string),
         to_version: c.to.as_ref().map(ToString::to_string),
         before,
@@ -222,4 +232,53 @@ fn new_change<'a>(c: &'a ConnectionPlan, before: &'a [u8]) -> NewChange<'a> {
             })
             .collect(),
     }
+}
+
+/// Works on a run shared by every worker that starts on the same plan (or joins the run),
+/// on any host: a leased batch at a time, until every batch of the run is done
+/// ([`crate::store::postgres::work`]). Each connection is migrated again and written only
+/// if it gives exactly what was planned, as in [`apply`].
+pub fn apply_shared(
+    fleet: &Fleet,
+    mut worker: crate::store::postgres::Worker<'_>,
+    migrate: impl Fn(&ConnectionPlan) -> Result<ConnectionPlan> + Sync,
+    mut progress: impl FnMut(&ConnectionPlan),
+) -> Result<Applied> {
+    use crate::store::postgres::work::Committed;
+    let mut applied = Applied { run: Some(worker.run()), ..Default::default() };
+    while let Some(lease) = worker.lease()? {
+        let migrated = cores::map(&lease.items, |planned| migrate_again(fleet, planned, &migrate));
+        let mut ready = Vec::with_capacity(migrated.len());
+        let mut errors = Vec::new();
+        for (planned, migrated) in lease.items.iter().zip(migrated) {
+            match migrated {
+                Ok(now) => ready.push(now),
+                Err(e) => errors.push((planned, format!("{e:#}"))),
+            }
+        }
+        let failures: Vec<NewFailure> = errors
+            .iter()
+            .map(|(c, error)| NewFailure { connection_id: &c.id, key: &c.key, before_sha256: &c.input_sha256, error })
+            .collect();
+        let changes: Vec<NewChange> = ready.iter().map(|(c, before)| new_change(c, before)).collect();
+        match worker.commit(&lease, &changes, &failures)? {
+            Committed::LeaseLost => continue,
+            Committed::Done(results) => {
+                for (planned, error) in errors {
+                    tracing::error!(connection = %planned.id, %error, "not written");
+                    applied.failed.push(Failure { id: planned.id.clone(), error });
+                    progress(planned);
+                }
+                for ((c, _), result) in ready.iter().zip(results) {
+                    match result {
+                        Ok(_) => applied.written.push(c.id.clone()),
+                        Err(e) => applied.failed.push(Failure { id: c.id.clone(), error: format!("{e:#}") }),
+                    }
+                    progress(c);
+                }
+            }
+        }
+    }
+    applied.shared = Some(worker.finish()?);
+    Ok(applied)
 }

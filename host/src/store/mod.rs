@@ -1,0 +1,128 @@
+//! Where a fleet's connection documents live: one small interface, one module per backend.
+//!
+//! The planner and the sandbox do not care where documents come from; the write path does.
+//! A backend answers two questions: which documents are there and what do they hold
+//! ([`Documents`]), and how one run replaces some of them ([`DocumentWriter`]). What a write
+//! must also leave behind (the snapshot of the old bytes, the ledger rows, the settling of a
+//! crash) is the write path's job ([`crate::write`]), not the backend's, so that each
+//! backend only says what it alone knows:
+//!
+//! - [`directory`]: `connections/<key>.json` files, each swapped in atomically; the embedded
+//!   default, with the ledger in SQLite beside it and a journal to settle crashes.
+//! - [`postgres`]: documents, ledger, snapshots and the work queue of runs shared by several
+//!   hosts, in one database, where a batch of writes and its ledger rows commit in one
+//!   transaction, so there is nothing to settle after a crash.
+
+pub mod directory;
+pub mod postgres;
+
+use crate::settings::Settings;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where a fleet's connection documents live.
+pub trait Documents: Send + Sync {
+    /// Where the documents live, for messages ("directory /srv/fleet/connections",
+    /// "PostgreSQL cutover@db:5432/fleet"). Never contains a secret.
+    fn summary(&self) -> String;
+    /// What identifies this fleet across hosts and over time, for plans: a plan made from
+    /// one fleet is never applied to another.
+    fn identity(&self) -> String;
+    /// The key of every document, sorted. A key is what [`read`](Self::read) takes.
+    fn keys(&self) -> Result<Vec<String>>;
+    /// One document's bytes: the JSON text cutover plans from. The same stored document
+    /// always gives the same bytes (plans and the ledger compare their sha256).
+    fn read(&self, key: &str) -> Result<Vec<u8>>;
+    /// How messages name a document (`connections/a.json`).
+    fn display_key(&self, key: &str) -> String;
+    /// Starts the document writes of one mutating run.
+    fn writer(&self) -> Result<Box<dyn DocumentWriter + '_>>;
+}
+
+/// The document writes of one run. The write path has already recorded each write's intent,
+/// with the snapshot of `before`, and records each result.
+pub trait DocumentWriter: Send {
+    /// Replaces each document with `after`, only where it still holds `before`; otherwise
+    /// that write fails as a [`StoreError::Conflict`]. One result per write, in order, each
+    /// final (`Ok` means the document now holds `after`); `replaced(i)` is called as write
+    /// `i` takes effect.
+    fn write_batch(&mut self, writes: &[Write<'_>], replaced: &mut dyn FnMut(usize)) -> Vec<Result<()>>;
+
+    /// After a crash: a write whose intent was recorded but never settled, and whose
+    /// document holds neither `before` nor `after`. A backend whose one write takes several
+    /// requests finishes it here; by default someone else wrote the document.
+    fn settle(&mut self, write: &Write<'_>) -> Result<Settled> {
+        let _ = write;
+        Ok(Settled::Conflict)
+    }
+
+    /// Whether [`settle`](Self::settle) finishes writes cut part-way, and so needs their
+    /// new bytes: the journal then keeps them until each write is settled.
+    fn settles_partial_writes(&self) -> bool {
+        false
+    }
+}
+
+/// One document write: the bytes it replaces and the new ones.
+#[derive(Clone, Copy, Debug)]
+pub struct Write<'a> {
+    pub key: &'a str,
+    pub before: &'a [u8],
+    pub after: &'a [u8],
+}
+
+/// How [`DocumentWriter::settle`] left an interrupted write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// The document now holds the new bytes.
+    Written,
+    /// The document holds the old bytes again.
+    Aborted,
+    /// The document holds something else, which someone else wrote.
+    Conflict,
+}
+
+/// Failures a backend reports in terms the write path can act on (wrapped in
+/// [`anyhow::Error`]; find them with `downcast_ref`).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{key}: no such document")]
+    NotFound { key: String },
+    #[error("{key} changed since it was read: {detail}")]
+    Conflict { key: String, detail: String },
+    #[error("the fleet's store is unavailable: {detail}")]
+    Unavailable { detail: String },
+}
+
+/// A fleet's backend: where its documents live and where its ledger is kept, which
+/// decides how a run writes ([`crate::write`]).
+pub struct Backend {
+    pub documents: Arc<dyn Documents>,
+    pub ledger: LedgerHome,
+}
+
+/// Where a fleet's ledger lives.
+#[derive(Clone)]
+pub enum LedgerHome {
+    /// A SQLite file on this host (`.cutover/ledger.sqlite`); writes are journaled in it.
+    Sqlite(PathBuf),
+    /// The same PostgreSQL database as the documents; writes are transactions.
+    Postgres(Arc<postgres::PgFleet>),
+}
+
+/// The backend a fleet's settings choose: PostgreSQL when `[store] url` (or `--fleet
+/// postgres://…`) names a database, else the `connections/` directory under `root`, with
+/// the ledger in `state_dir`.
+pub fn open(root: &Path, state_dir: &Path, settings: &Settings) -> Result<Backend> {
+    match &settings.store.url {
+        Some(url) => {
+            let fleet = Arc::new(postgres::PgFleet::connect(url, &settings.store)?);
+            Ok(Backend { documents: fleet.clone(), ledger: LedgerHome::Postgres(fleet) })
+        }
+        None => Ok(Backend {
+            documents: Arc::new(directory::DirDocuments::open(&root.join("connections"))?),
+            ledger: LedgerHome::Sqlite(state_dir.join("ledger.sqlite")),
+        }),
+    }
+}

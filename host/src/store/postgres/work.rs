@@ -1,0 +1,459 @@
+//! Shared apply runs: one plan, carried out by any number of workers on any hosts.
+//!
+//! A run's connections are rows (`run_items`), grouped in batches (`batches`). A worker
+//! leases the next batch with `SELECT … FOR UPDATE SKIP LOCKED` (so two workers never wait
+//! on each other, let alone take the same batch), migrates it, and commits its documents,
+//! snapshots and ledger rows in one transaction that also marks the batch done, only while
+//! the worker still holds the lease. A thread renews the worker's leases and heartbeat while
+//! it works; a worker that dies stops renewing, its lease expires, and another worker takes
+//! the batch over, from the start, since nothing of it was committed. So every connection is
+//! written at most once per run (the database's unique index on a run's writes says so too),
+//! and the run ends, recorded by whichever worker commits its last batch, when every batch
+//! is done.
+//!
+//! A lost connection (a database restart) fails only the request in flight: the worker
+//! reconnects, finds out whether its last commit made it, and goes on.
+
+use super::connect::is_connection_lost;
+use super::writer::{WRITER_LOCK, begin_run, commit, worker_name};
+use super::PgFleet;
+use crate::ledger::{NewChange, NewFailure, RunKind, now};
+use crate::plan::{ConnectionPlan, Options, Plan, PluginRef, Status};
+use crate::registry::sha256_hex;
+use crate::write::failpoint;
+use anyhow::{Context, Result, bail};
+use postgres::Client;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Names the creation of shared runs among advisory locks, so two hosts starting the same
+/// plan at once make one run.
+const CREATE_LOCK: i64 = 0x6375_746f_7665_7203;
+
+/// How long a worker keeps trying to reach the database again after losing it.
+const RECONNECT_FOR: Duration = Duration::from_secs(120);
+
+/// What a worker joins: a new run of a plan (or the live run of the same plan), or a run
+/// by its id.
+pub enum Start<'a> {
+    Plan(&'a Plan),
+    Join(i64),
+}
+
+/// The plan a shared run carries out, as a worker that joins it needs it.
+pub struct RunPlan {
+    pub run: i64,
+    pub options: Options,
+    pub plugins: Vec<PluginRef>,
+}
+
+/// A batch this worker holds, with the plan of each of its connections.
+pub struct Lease {
+    pub batch: i32,
+    pub items: Vec<ConnectionPlan>,
+    /// Whether another worker held it before and died.
+    pub taken_over: bool,
+}
+
+/// How a commit went.
+pub enum Committed {
+    /// The batch is done: one result per change (its ledger id, or why it was not written).
+    Done(Vec<Result<i64>>),
+    /// The lease expired and another worker took the batch over; nothing was written.
+    LeaseLost,
+}
+
+/// How the run stands when this worker leaves it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunEnd {
+    pub run: i64,
+    /// Whether this worker recorded the end of the run (it committed the last batch, or
+    /// found the run over).
+    pub ended: bool,
+    pub status: String,
+    pub connections: i64,
+    pub written: i64,
+    pub failed: i64,
+    pub workers: i64,
+}
+
+/// The digest that makes two plans the same run: the fleet, the options, the plugins and
+/// every connection's key, input, status and output.
+pub fn plan_sha256(plan: &Plan) -> String {
+    let items: Vec<_> = plan
+        .connections
+        .iter()
+        .map(|c| (&c.key, &c.input_sha256, c.status.as_str(), &c.output_sha256))
+        .collect();
+    sha256_hex(serde_json::to_string(&(&plan.fleet, &plan.options, &plan.plugins, items)).expect("a plan serializes").as_bytes())
+}
+
+impl PgFleet {
+    /// The live shared run of `plan`, if one is going: another worker's, to join. Refuses
+    /// while a run of another plan is going, naming it and its workers.
+    pub fn run_of_plan(&self, plan: &Plan) -> Result<Option<i64>> {
+        let mut client = self.connect_new()?;
+        live_run(&mut client, &plan_sha256(plan), self.summary_text())
+    }
+
+    /// The plan of shared run `run`, for a worker joining it.
+    pub fn run_plan(&self, run: i64) -> Result<RunPlan> {
+        let mut client = self.connect_new()?;
+        let Some(row) = client.query_opt("SELECT kind, status, options, plugins FROM cutover.runs WHERE id = $1", &[&run])? else {
+            bail!("there is no run {run} in {}; `cutover history` lists runs", self.summary_text());
+        };
+        let (kind, status): (String, String) = (row.get(0), row.get(1));
+        let (Some(options), Some(plugins)) = (row.get::<_, Option<serde_json::Value>>(2), row.get::<_, Option<serde_json::Value>>(3)) else {
+            bail!("run {run} is a {kind} run, not a shared apply that workers can join");
+        };
+        if !matches!(status.as_str(), "running" | "interrupted") {
+            bail!("run {run} is {status}: there is nothing left to join");
+        }
+        Ok(RunPlan {
+            run,
+            options: serde_json::from_value(options).context("reading the run's options")?,
+            plugins: serde_json::from_value(plugins).context("reading the run's plugins")?,
+        })
+    }
+
+    /// Starts a worker: on a new run of `plan` (joining the live run of the same plan if
+    /// another host made it first), or on run `id`. Refuses while another plan's run is
+    /// being applied, naming it and its workers.
+    pub fn worker(&self, start: Start<'_>) -> Result<Worker<'_>> {
+        let mut client = self.connect_new()?;
+        take_shared_lock(&mut client, self.summary_text())?;
+        let id = format!("{} #{:x}", worker_name(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos());
+        let run = match start {
+            Start::Join(run) => {
+                client.execute("UPDATE cutover.runs SET status = 'running', finished_at = NULL WHERE id = $1 AND status = 'interrupted'", &[&run])?;
+                run
+            }
+            Start::Plan(plan) => create_or_join(&mut client, plan, self.summary_text(), self.batch_size())?,
+        };
+        client.execute(
+            "INSERT INTO cutover.workers (id, run_id, actor, pid) VALUES ($1, $2, $3, $4)",
+            &[&id, &run, &crate::ledger::actor(), &(std::process::id() as i32)],
+        )?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let renewer = std::thread::spawn({
+            let (stop, target, id, seconds) = (stop.clone(), self.target.clone(), id.clone(), self.lease_seconds());
+            move || renew(&stop, &target, &id, seconds)
+        });
+        failpoint("worker-started");
+        Ok(Worker { fleet: self, client, id, run, stop, renewer: Some(renewer) })
+    }
+}
+
+/// Creates the run of `plan`, or returns the live run of the same plan.
+fn create_or_join(client: &mut Client, plan: &Plan, summary: &str, batch_size: usize) -> Result<i64> {
+    let sha = plan_sha256(plan);
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CREATE_LOCK])?;
+    if let Some(run) = live_run(&mut tx, &sha, summary)? {
+        return Ok(run);
+    }
+    let writes: Vec<&ConnectionPlan> = plan.connections.iter().filter(|c| c.status.writes()).collect();
+    let detail = serde_json::json!({"options": plan.options, "summary": plan.summary(), "shared": true});
+    let options = serde_json::to_value(&plan.options)?;
+    let plugins = serde_json::to_value(&plan.plugins)?;
+    let run = begin_run(&mut tx, RunKind::Apply, &detail, Some((&sha, &options, &plugins)))?;
+    let mut seq = Vec::new();
+    let mut batch = Vec::new();
+    let mut writing = 0usize;
+    for (i, c) in plan.connections.iter().enumerate() {
+        seq.push(i as i32);
+        batch.push(if c.status.writes() {
+            writing += 1;
+            ((writing - 1) / batch_size) as i32
+        } else {
+            -1
+        });
+    }
+    let keys: Vec<&str> = plan.connections.iter().map(|c| c.key.as_str()).collect();
+    let ids: Vec<&str> = plan.connections.iter().map(|c| c.id.as_str()).collect();
+    let status: Vec<&str> = plan.connections.iter().map(|c| c.status.as_str()).collect();
+    let reason: Vec<Option<&str>> = plan.connections.iter().map(|c| c.reason.as_deref()).collect();
+    let input: Vec<&str> = plan.connections.iter().map(|c| c.input_sha256.as_str()).collect();
+    let output: Vec<Option<&str>> = plan.connections.iter().map(|c| c.output_sha256.as_deref()).collect();
+    tx.execute(
+        "INSERT INTO cutover.run_items (run_id, seq, batch, key, connection_id, status, reason, input_sha256, output_sha256)
+         SELECT $1, * FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])",
+        &[&run, &seq, &batch, &keys, &ids, &status, &reason, &input, &output],
+    )
+    .context("recording the run's plan")?;
+    let batches = writing.div_ceil(batch_size) as i32;
+    tx.execute("INSERT INTO cutover.batches (run_id, batch) SELECT $1, generate_series(0, $2 - 1)", &[&run, &batches])?;
+    let failed: Vec<NewFailure> = plan
+        .connections
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .map(|c| NewFailure { connection_id: &c.id, key: &c.key, before_sha256: &c.input_sha256, error: c.reason.as_deref().unwrap_or("") })
+        .collect();
+    super::writer::record_failures(&mut tx, run, &worker_name(), &failed)?;
+    tx.commit().context("starting the shared run")?;
+    tracing::info!(run, connections = writes.len(), batches, "started a shared run");
+    Ok(run)
+}
+
+/// The apply run going with plan digest `sha`, if any; refuses while a run of another plan
+/// is going, naming it and its live workers.
+fn live_run(client: &mut impl postgres::GenericClient, sha: &str, summary: &str) -> Result<Option<i64>> {
+    let live = client.query(
+        "SELECT r.id, r.plan_sha256, r.actor, r.started_at,
+                (SELECT string_agg(w.id, ', ' ORDER BY w.started_at) FROM cutover.workers w
+                  WHERE w.run_id = r.id AND w.state = 'working' AND w.heartbeat_at > now() - interval '1 minute')
+         FROM cutover.runs r WHERE r.kind = 'apply' AND r.status = 'running' ORDER BY r.id",
+        &[],
+    )?;
+    if let Some(same) = live.iter().find(|r| r.get::<_, Option<String>>(1).as_deref() == Some(sha)) {
+        return Ok(Some(same.get(0)));
+    }
+    if let Some(other) = live.first() {
+        let (id, actor, since, workers): (i64, String, String, Option<String>) = (other.get(0), other.get(2), other.get(3), other.get(4));
+        bail!(
+            "run {id} (another plan, started by {actor} at {since}) is applying fleet {summary}{}; nothing was written. Wait for it to end, or share it: `cutover apply --join {id}`",
+            match workers {
+                Some(w) => format!(" with workers {w}"),
+                None => " and has no live worker (`cutover apply --join` finishes it)".into(),
+            }
+        );
+    }
+    Ok(None)
+}
+
+/// Takes the fleet's writer lock, shared with the other apply workers.
+fn take_shared_lock(client: &mut Client, summary: &str) -> Result<()> {
+    let taken: bool = client.query_one("SELECT pg_try_advisory_lock_shared($1)", &[&WRITER_LOCK])?.get(0);
+    if !taken {
+        bail!("the fleet {summary} is locked by a rollback, pin or import in progress; apply again when it ends");
+    }
+    Ok(())
+}
+
+/// Renews a worker's leases and heartbeat every third of a lease, on its own connection,
+/// until told to stop. A lost connection is opened again at the next turn.
+fn renew(stop: &AtomicBool, target: &super::connect::Target, worker: &str, seconds: u64) {
+    let period = Duration::from_millis(seconds * 1000 / 3).max(Duration::from_millis(100));
+    let mut client: Option<Client> = None;
+    let mut next = Instant::now() + period;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50));
+        if Instant::now() < next {
+            continue;
+        }
+        next = Instant::now() + period;
+        let c = match client.as_mut() {
+            Some(c) if !c.is_closed() => c,
+            _ => match target.connect() {
+                Ok(c) => client.insert(c),
+                Err(e) => {
+                    tracing::warn!("renewing leases: {e:#}");
+                    continue;
+                }
+            },
+        };
+        let seconds = seconds as f64;
+        let renewed = c
+            .execute(
+                "UPDATE cutover.batches SET lease_until = now() + $2 * interval '1 second' WHERE worker = $1 AND state = 'leased'",
+                &[&worker, &seconds],
+            )
+            .and_then(|_| c.execute("UPDATE cutover.workers SET heartbeat_at = now() WHERE id = $1", &[&worker]));
+        if let Err(e) = renewed {
+            tracing::warn!("renewing leases: {e}");
+            client = None;
+        }
+    }
+}
+
+/// One worker of a shared run.
+pub struct Worker<'f> {
+    fleet: &'f PgFleet,
+    client: Client,
+    id: String,
+    run: i64,
+    stop: Arc<AtomicBool>,
+    renewer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker<'_> {
+    pub fn run(&self) -> i64 {
+        self.run
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs `f` on the worker's connection; a lost connection is opened again (with the
+    /// shared lock taken again) and `f` retried, for up to two minutes.
+    fn retrying<T>(&mut self, what: &str, mut f: impl FnMut(&mut Client, &str, i64) -> Result<T>) -> Result<T> {
+        let deadline = Instant::now() + RECONNECT_FOR;
+        let mut wait = Duration::from_millis(200);
+        loop {
+            match f(&mut self.client, &self.id, self.run) {
+                Ok(value) => return Ok(value),
+                Err(e) if is_connection_lost(&e) && Instant::now() < deadline => {
+                    tracing::warn!("{what}: lost the database ({e:#}); reconnecting");
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                    if let Ok(mut client) = self.fleet.connect_new() {
+                        take_shared_lock(&mut client, self.fleet.summary_text())?;
+                        self.client = client;
+                    }
+                }
+                Err(e) => return Err(e).with_context(|| format!("{what} (run {}, worker {})", self.run, self.id)),
+            }
+        }
+    }
+
+    /// The next batch to work on: a pending one, or one whose worker's lease expired.
+    /// Waits while other workers hold the rest; `None` once every batch is done.
+    pub fn lease(&mut self) -> Result<Option<Lease>> {
+        let seconds = self.fleet.lease_seconds() as f64;
+        loop {
+            let leased = self.retrying("leasing a batch", |client, id, run| {
+                let mut tx = client.transaction()?;
+                let row = tx.query_opt(
+                    "SELECT batch, state, worker FROM cutover.batches
+                     WHERE run_id = $1 AND (state = 'pending' OR (state = 'leased' AND (lease_until < now() OR worker = $2)))
+                     ORDER BY (worker = $2) DESC NULLS LAST, batch LIMIT 1 FOR UPDATE SKIP LOCKED",
+                    &[&run, &id],
+                )?;
+                let Some(row) = row else {
+                    let open: i64 = tx.query_one("SELECT count(*) FROM cutover.batches WHERE run_id = $1 AND state <> 'done'", &[&run])?.get(0);
+                    tx.commit()?;
+                    return Ok(Err(open));
+                };
+                let (batch, state, holder): (i32, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
+                tx.execute(
+                    "UPDATE cutover.batches SET state = 'leased', worker = $3, lease_until = now() + $4 * interval '1 second', attempts = attempts + 1
+                     WHERE run_id = $1 AND batch = $2",
+                    &[&run, &batch, &id, &seconds],
+                )?;
+                let items = tx.query(
+                    "SELECT key, connection_id, status, input_sha256, output_sha256 FROM cutover.run_items WHERE run_id = $1 AND batch = $2 ORDER BY seq",
+                    &[&run, &batch],
+                )?;
+                tx.commit()?;
+                let taken_over = state == "leased" && holder.as_deref() != Some(id);
+                Ok(Ok(Lease { batch, items: items.iter().map(item).collect::<Result<_>>()?, taken_over }))
+            })?;
+            match leased {
+                Ok(lease) => {
+                    if lease.taken_over {
+                        tracing::warn!(batch = lease.batch, "took over a batch whose worker's lease expired");
+                    }
+                    failpoint("worker-leased");
+                    return Ok(Some(lease));
+                }
+                Err(0) => return Ok(None),
+                // Other workers hold the rest: wait for them to finish, or for their leases to expire.
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    /// Commits a batch: its documents, snapshots, ledger rows and failures, and the batch
+    /// marked done, in one transaction, only while this worker holds its lease.
+    pub fn commit(&mut self, lease: &Lease, changes: &[NewChange], failures: &[NewFailure]) -> Result<Committed> {
+        let result = self.retrying("committing a batch", |client, id, run| {
+            let mut tx = client.transaction()?;
+            let held = tx.execute(
+                "UPDATE cutover.batches SET state = 'done', lease_until = NULL WHERE run_id = $1 AND batch = $2 AND worker = $3 AND state = 'leased'",
+                &[&run, &lease.batch, &id],
+            )?;
+            if held == 0 {
+                // Done by this worker already (a commit whose answer the connection lost),
+                // or taken over by another.
+                let done_here: bool = tx
+                    .query_one("SELECT count(*) > 0 FROM cutover.batches WHERE run_id = $1 AND batch = $2 AND worker = $3 AND state = 'done'", &[&run, &lease.batch, &id])?
+                    .get(0);
+                return Ok(if done_here { Some(recorded(&mut tx, run, id, changes)?) } else { None });
+            }
+            let results = commit(&mut tx, run, id, changes, failures)?;
+            let written = results.iter().filter(|r| r.is_ok()).count() as i32;
+            let failed = (results.len() - written as usize + failures.len()) as i32;
+            tx.execute("UPDATE cutover.batches SET written = $3, failed = $4 WHERE run_id = $1 AND batch = $2", &[&run, &lease.batch, &written, &failed])?;
+            tx.execute("UPDATE cutover.workers SET written = written + $2, failed = failed + $3, heartbeat_at = now() WHERE id = $1", &[&id, &written, &failed])?;
+            failpoint("worker-in-commit");
+            tx.commit()?;
+            Ok(Some(results))
+        })?;
+        failpoint("worker-committed");
+        Ok(match result {
+            Some(results) => Committed::Done(results),
+            None => {
+                tracing::warn!(batch = lease.batch, "lost the lease on a batch to another worker; leaving it to them");
+                Committed::LeaseLost
+            }
+        })
+    }
+
+    /// Leaves the run; the worker that finds every batch done records the run's end.
+    pub fn finish(mut self) -> Result<RunEnd> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(renewer) = self.renewer.take() {
+            let _ = renewer.join();
+        }
+        self.retrying("ending the run", |client, id, run| {
+            let mut tx = client.transaction()?;
+            let status: String = tx.query_one("SELECT status FROM cutover.runs WHERE id = $1 FOR UPDATE", &[&run])?.get(0);
+            let open: i64 = tx.query_one("SELECT count(*) FROM cutover.batches WHERE run_id = $1 AND state <> 'done'", &[&run])?.get(0);
+            let totals = tx.query_one(
+                "SELECT (SELECT count(*) FROM cutover.run_items WHERE run_id = $1 AND status IN ('migrate', 'upgrade', 'failed')),
+                        count(*) FILTER (WHERE state = 'written' OR state = 'rolled-back'),
+                        count(*) FILTER (WHERE state = 'failed'),
+                        (SELECT count(*) FROM cutover.workers WHERE run_id = $1)
+                 FROM cutover.changes WHERE run_id = $1",
+                &[&run],
+            )?;
+            let (connections, written, failed, workers): (i64, i64, i64, i64) = (totals.get(0), totals.get(1), totals.get(2), totals.get(3));
+            tx.execute("UPDATE cutover.workers SET state = 'done', heartbeat_at = now() WHERE id = $1", &[&id])?;
+            let mut end = RunEnd { run, ended: false, status: status.clone(), connections, written, failed, workers };
+            if open == 0 && status == "running" {
+                end.status = if failed == 0 { "completed" } else if written == 0 { "failed" } else { "partial" }.into();
+                let detail = serde_json::json!({"shared": true, "connections": connections, "written": written, "failed": failed, "workers": workers});
+                tx.execute(
+                    "UPDATE cutover.runs SET status = $2, finished_at = $3, detail = detail || $4 WHERE id = $1",
+                    &[&run, &end.status, &now(), &detail],
+                )?;
+                end.ended = true;
+            }
+            tx.commit()?;
+            Ok(end)
+        })
+    }
+}
+
+impl Drop for Worker<'_> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(renewer) = self.renewer.take() {
+            let _ = renewer.join();
+        }
+    }
+}
+
+/// A run item as the plan of its connection (what apply checks the migration against).
+fn item(row: &postgres::Row) -> Result<ConnectionPlan> {
+    let status: String = row.get(2);
+    let status: Status = serde_json::from_value(serde_json::Value::String(status.clone()))
+        .with_context(|| format!("a run item with status {status:?}"))?;
+    Ok(ConnectionPlan::of_item(row.get(0), row.get(1), status, row.get(3), row.get(4)))
+}
+
+/// The ledger ids of a batch this worker committed, found again after its answer was lost.
+fn recorded(tx: &mut postgres::Transaction<'_>, run: i64, worker: &str, changes: &[NewChange]) -> Result<Vec<Result<i64>>> {
+    let keys: Vec<&str> = changes.iter().map(|c| c.key).collect();
+    let rows = tx.query(
+        "SELECT key, id FROM cutover.changes WHERE run_id = $1 AND worker = $2 AND key = ANY($3) AND state = 'written'",
+        &[&run, &worker, &keys],
+    )?;
+    let ids: std::collections::HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    Ok(changes
+        .iter()
+        .map(|c| ids.get(c.key).copied().with_context(|| format!("connection {} was not written (its document changed since it was planned)", c.connection_id)))
+        .collect())
+}

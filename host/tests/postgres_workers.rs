@@ -1,0 +1,236 @@
+//! Several workers on one run of a PostgreSQL fleet: they share the run, a worker killed at a
+//! batch boundary or inside a batch is taken over, a database restart in the middle of an
+//! apply loses nothing, and two operators with different plans never migrate a connection
+//! twice.
+
+use cutover_tests::{Fleet, Run, hostile_connection, postgres};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Child;
+
+const CONNECTIONS: usize = 60;
+/// Small batches, so a run has many, and short leases, so a dead worker's batch is taken
+/// over quickly.
+const STORE: &str = "lease_seconds = 2\nbatch = 6";
+
+fn cutover(fleet: &Path, args: &[&str]) -> Run {
+    cutover_tests::cutover(env!("CARGO_BIN_EXE_cutover"), fleet, args)
+}
+
+fn spawn(fleet: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+    cutover_tests::spawn_cutover(env!("CARGO_BIN_EXE_cutover"), fleet, args, env)
+}
+
+/// What a finished process did.
+fn finish(child: Child) -> Run {
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A directory fleet of hostile-plugin connections, and the bytes apply gives them.
+fn documents() -> (Fleet, BTreeMap<String, Vec<u8>>, BTreeMap<String, Vec<u8>>) {
+    let fleet = Fleet::new("[connectors.\"test/source-hostile\"]\ntarget = \"2.0.0\"\n");
+    fleet.add_plugin("hostile-plugin");
+    for i in 0..CONNECTIONS {
+        fleet.write(&hostile_connection(&format!("c{i:03}"), "none"));
+    }
+    let old = fleet.documents();
+    let reference = Fleet::new("[connectors.\"test/source-hostile\"]\ntarget = \"2.0.0\"\n");
+    reference.add_plugin("hostile-plugin");
+    for (file, bytes) in &old {
+        reference.write_raw(file, bytes);
+    }
+    cutover(reference.path(), &["apply", "--all"]).expect(0);
+    let new = reference.documents();
+    (fleet, old, new)
+}
+
+/// A host: the same settings and plugins, documents and ledger in `url`.
+fn host(url: &str) -> Fleet {
+    let fleet = Fleet::new("[connectors.\"test/source-hostile\"]\ntarget = \"2.0.0\"\n");
+    fleet.add_plugin("hostile-plugin");
+    fleet.set_store_with(url, STORE);
+    fleet
+}
+
+/// Every document, read back by exporting the fleet.
+fn exported(fleet: &Path) -> BTreeMap<String, Vec<u8>> {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("export");
+    cutover(fleet, &["fleet", "export", dir.to_str().unwrap()]).expect(0);
+    cutover_tests::read_documents(&dir)
+}
+
+/// The one apply run: every connection written exactly once, by whom.
+fn writes_of_the_run(fleet: &Path) -> (Value, BTreeMap<String, String>) {
+    let history = cutover(fleet, &["history", "--json", "--limit", "100"]).expect(0).json();
+    let applies: Vec<&Value> = history.as_array().unwrap().iter().filter(|r| r["kind"] == "apply").collect();
+    assert_eq!(applies.len(), 1, "one shared run: {history:#}");
+    let run = applies[0].clone();
+    let mut by = BTreeMap::new();
+    for c in run["changes"].as_array().unwrap() {
+        assert_eq!(c["state"], "written", "{c}");
+        let previous = by.insert(c["key"].as_str().unwrap().to_owned(), c["by"].as_str().unwrap().to_owned());
+        assert!(previous.is_none(), "{} written twice", c["key"]);
+    }
+    assert_eq!(by.len(), CONNECTIONS);
+    (run, by)
+}
+
+/// Three workers on one saved plan, the first killed at `failpoint`: the others finish the
+/// run; every document is new, written once; a rollback from another host restores all.
+fn three_workers_one_killed(server: &postgres::Server, name: &str, failpoint: &str) {
+    let url = server.database(name);
+    let (source, old, new) = documents();
+    let a = host(&url);
+    cutover(a.path(), &["fleet", "import", source.path().to_str().unwrap()]).expect(0);
+    let plan = a.path().join("plan.json");
+    cutover(a.path(), &["plan", "--all", "--out", plan.to_str().unwrap()]).expect(0);
+    let (b, c) = (host(&url), host(&url));
+    let plan_arg = plan.to_str().unwrap();
+    // Each worker pauses a little after each lease, so that all three take part.
+    let victim = spawn(
+        a.path(),
+        &["apply", plan_arg],
+        &[("CUTOVER_FAILPOINT", failpoint), ("CUTOVER_PAUSE", "worker-started:1000,worker-leased:150")],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pause = [("CUTOVER_PAUSE", "worker-leased:150")];
+    let others = [spawn(b.path(), &["apply", plan_arg], &pause), spawn(c.path(), &["apply", plan_arg], &pause)];
+    let killed = finish(victim);
+    assert_ne!(killed.code, 0, "{failpoint}: the first worker should have been killed: {}", killed.stdout);
+    for other in others {
+        let run = finish(other);
+        assert_eq!(run.code, 0, "{failpoint}: a surviving worker failed:\n{}\n{}", run.stdout, run.stderr);
+    }
+    assert_eq!(exported(a.path()), new, "{failpoint}: every connection new");
+    let (run, by) = writes_of_the_run(a.path());
+    assert_eq!(run["status"], "completed", "{failpoint}: {run:#}");
+    let workers: BTreeSet<&String> = by.values().collect();
+    assert!(workers.len() >= 2, "{failpoint}: the survivors shared the work: {workers:?}");
+
+    // A rollback from a fourth host restores every byte.
+    let d = host(&url);
+    cutover(d.path(), &["rollback"]).expect(0);
+    assert_eq!(exported(d.path()), old, "{failpoint}");
+    assert_eq!(old.len(), CONNECTIONS);
+}
+
+#[test]
+fn a_worker_killed_at_a_batch_boundary_or_inside_a_batch_is_taken_over() {
+    if !postgres::available() {
+        return;
+    }
+    let server = postgres::shared();
+    for (i, failpoint) in [
+        "worker-committed:1",
+        "worker-committed:2",
+        "worker-committed:3",
+        "worker-leased:1",
+        "worker-leased:2",
+        "worker-leased:3",
+        "worker-in-commit:1",
+        "worker-in-commit:2",
+    ]
+    .iter()
+    .enumerate()
+    {
+        three_workers_one_killed(server, &format!("killed_{i}"), failpoint);
+    }
+}
+
+#[test]
+fn workers_started_together_share_one_run() {
+    if !postgres::available() {
+        return;
+    }
+    let url = postgres::shared().database("shared_together");
+    let (source, _, new) = documents();
+    let hosts = [host(&url), host(&url), host(&url)];
+    cutover(hosts[0].path(), &["fleet", "import", source.path().to_str().unwrap()]).expect(0);
+    // No saved plan: each plans for itself, finds the same plan and joins its run; a late
+    // one joins by the run's id.
+    // Each waits a while before its first lease, so that both have planned before either
+    // writes, and the third has joined.
+    let pause = [("CUTOVER_PAUSE", "worker-started:2000,worker-leased:100")];
+    let workers: Vec<Child> = hosts[..2].iter().map(|h| spawn(h.path(), &["apply", "--all"], &pause)).collect();
+    let server = postgres::shared();
+    while server.psql("shared_together", "SELECT count(*) FROM cutover.runs WHERE kind = 'apply'").trim() == "0" {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let late = finish(spawn(hosts[2].path(), &["apply", "--join", "2"], &[("CUTOVER_PAUSE", "worker-started:1000,worker-leased:100")]));
+    for w in workers {
+        let run = finish(w);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("Worked on shared run 2"), "{}", run.stdout);
+    }
+    assert!(late.code == 0 || late.stderr.contains("nothing left to join"), "{}\n{}", late.stdout, late.stderr);
+    assert_eq!(exported(hosts[0].path()), new);
+    let (run, by) = writes_of_the_run(hosts[0].path());
+    assert_eq!(run["id"], 2);
+    assert!(by.values().collect::<BTreeSet<_>>().len() >= 2, "{by:?}");
+    let live = &run["detail"];
+    assert_eq!(live["written"], CONNECTIONS, "{live}");
+}
+
+#[test]
+fn a_database_restart_in_the_middle_of_an_apply_loses_nothing() {
+    if !postgres::available() {
+        return;
+    }
+    // A server of its own: the restart cuts every session.
+    let server = postgres::Server::start();
+    let url = server.database("restarted");
+    let (source, old, new) = documents();
+    let (a, b) = (host(&url), host(&url));
+    cutover(a.path(), &["fleet", "import", source.path().to_str().unwrap()]).expect(0);
+    let plan = a.path().join("plan.json");
+    cutover(a.path(), &["plan", "--all", "--out", plan.to_str().unwrap()]).expect(0);
+    let workers = [a.path(), b.path()].map(|p| spawn(p, &["apply", plan.to_str().unwrap()], &[("CUTOVER_PAUSE", "worker-leased:100")]));
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    server.restart();
+    for w in workers {
+        let run = finish(w);
+        assert_eq!(run.code, 0, "a worker did not survive the restart:\n{}\n{}", run.stdout, run.stderr);
+    }
+    assert_eq!(exported(a.path()), new);
+    let (run, _) = writes_of_the_run(a.path());
+    assert_eq!(run["status"], "completed");
+    cutover(b.path(), &["rollback"]).expect(0);
+    assert_eq!(exported(b.path()), old);
+}
+
+#[test]
+fn two_operators_with_different_plans_never_migrate_twice() {
+    if !postgres::available() {
+        return;
+    }
+    let url = postgres::shared().database("two_operators");
+    let (source, _, new) = documents();
+    let (alice, bob) = (host(&url), host(&url));
+    cutover(alice.path(), &["fleet", "import", source.path().to_str().unwrap()]).expect(0);
+    let alice_plan = alice.path().join("plan.json");
+    cutover(alice.path(), &["plan", "--all", "--out", alice_plan.to_str().unwrap()]).expect(0);
+    let bob_plan = bob.path().join("plan.json");
+    cutover(bob.path(), &["plan", "--opt-in", "c001,c002", "--out", bob_plan.to_str().unwrap()]).expect(0);
+
+    let running = spawn(alice.path(), &["apply", alice_plan.to_str().unwrap()], &[("CUTOVER_PAUSE", "worker-leased:150")]);
+    let server = postgres::shared();
+    while server.psql("two_operators", "SELECT count(*) FROM cutover.workers").trim() == "0" {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let refused = cutover(bob.path(), &["apply", bob_plan.to_str().unwrap()]).expect(2).stderr;
+    assert!(refused.contains("run 2 (another plan, started by") && refused.contains("with workers") && refused.contains("--join 2"), "{refused}");
+    let done = finish(running);
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    // Bob's plan is stale now: his connections were migrated by Alice's run.
+    let stale = cutover(bob.path(), &["apply", bob_plan.to_str().unwrap()]).expect(2).stderr;
+    assert!(stale.contains("the plan is stale"), "{stale}");
+    assert_eq!(exported(alice.path()), new);
+    writes_of_the_run(alice.path());
+}
