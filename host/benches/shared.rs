@@ -121,7 +121,7 @@ fn copy_fleet(from: &Path, to: &Path) {
 /// beyond the writes themselves.
 fn lease_overhead(server: &postgres::Server) {
     use cutover::plan::{ConnectionPlan, Status};
-    use cutover::store::postgres::work::{Committed, Start};
+    use cutover::store::postgres::work::{Committed, Next, Start};
     let url = server.database("bench_lease");
     let settings = cutover::settings::StoreSettings { url: Some(url.clone()), ..Default::default() };
     let pg = cutover::store::postgres::PgFleet::connect(&url, &settings).unwrap();
@@ -140,7 +140,7 @@ fn lease_overhead(server: &postgres::Server) {
     let mut worker = pg.worker(Start::Plan(&plan)).unwrap();
     let start = Instant::now();
     let mut done = 0;
-    while let Some(lease) = worker.lease().unwrap() {
+    while let Next::Lease(lease) = worker.next(&[]).unwrap() {
         assert!(matches!(worker.commit(&lease, &[], &[]).unwrap(), Committed::Done(_)));
         done += 1;
     }

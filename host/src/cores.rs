@@ -17,3 +17,18 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
         handles.into_iter().flat_map(|h| h.join().expect("a worker panicked")).collect()
     })
 }
+
+/// `f` of every item, taken by value, on every core (contiguous chunks, one per worker), in
+/// the items' order.
+pub fn map_owned<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let chunk = items.len().div_ceil(workers(items.len())).max(1);
+    let mut parts: Vec<Vec<T>> = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        parts.push(items.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts.into_iter().map(|part| scope.spawn(|| part.into_iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a worker panicked")).collect()
+    })
+}

@@ -47,6 +47,14 @@ pub struct Entry {
     pub parsed: Result<Connection, String>,
 }
 
+impl Entry {
+    /// A document as read: its hash, and the parsed document or why it does not parse.
+    pub fn new(key: &str, bytes: Vec<u8>) -> Self {
+        let parsed = Connection::parse(&bytes).map_err(|e| format!("{e:#}"));
+        Entry { key: key.to_owned(), sha256: sha256_hex(&bytes), bytes, parsed }
+    }
+}
+
 /// Whether `--fleet` names a database rather than a directory.
 pub fn is_database_url(fleet: &str) -> bool {
     fleet.starts_with("postgres://") || fleet.starts_with("postgresql://")
@@ -137,9 +145,7 @@ impl Fleet {
 
     /// Reads one document.
     pub fn read(&self, key: &str) -> Result<Entry> {
-        let bytes = self.documents.read(key)?;
-        let parsed = Connection::parse(&bytes).map_err(|e| format!("{e:#}"));
-        Ok(Entry { key: key.to_owned(), sha256: sha256_hex(&bytes), bytes, parsed })
+        Ok(Entry::new(key, self.documents.read(key)?))
     }
 
     /// Reads every document. Two documents with the same id make both invalid.

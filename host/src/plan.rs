@@ -272,7 +272,29 @@ pub struct Plan {
     pub fleet: String,
     pub options: Options,
     pub plugins: Vec<PluginRef>,
+    /// Read back without what apply does not need of each connection (diffs, notes, step
+    /// details), one connection at a time, so that a saved plan of any size can be applied.
+    #[serde(deserialize_with = "slim_each")]
     pub connections: Vec<ConnectionPlan>,
+}
+
+/// Reads a plan's connections, each [`ConnectionPlan::slim`] as soon as it is read.
+fn slim_each<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<ConnectionPlan>, D::Error> {
+    struct Slim;
+    impl<'de> serde::de::Visitor<'de> for Slim {
+        type Value = Vec<ConnectionPlan>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of connection plans")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut connections = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(c) = seq.next_element::<ConnectionPlan>()? {
+                connections.push(c.slim());
+            }
+            Ok(connections)
+        }
+    }
+    deserializer.deserialize_seq(Slim)
 }
 
 /// Counts of connections per status.
@@ -299,16 +321,21 @@ impl Plan {
         self.connections.iter().any(|c| c.status.is_input_error() || c.status == Status::Failed)
     }
 
-    /// Reads a saved plan.
+    /// Reads a saved plan, streaming it from the file.
     pub fn read(path: &std::path::Path) -> Result<Self> {
-        let bytes = std::fs::read(path).with_context(|| format!("reading plan {}", path.display()))?;
-        Self::from_slice(&bytes).with_context(|| format!("{} is not a usable plan", path.display()))
+        let file = std::fs::File::open(path).with_context(|| format!("reading plan {}", path.display()))?;
+        Self::check(serde_json::from_reader(std::io::BufReader::new(file)))
+            .with_context(|| format!("{} is not a usable plan", path.display()))
     }
 
     /// Parses a saved plan.
     pub fn from_slice(bytes: &[u8]) -> Result<Self> {
-        let plan: Plan =
-            serde_json::from_slice(bytes).context("it is not a cutover plan (make one with `cutover plan --out FILE`)")?;
+        Self::check(serde_json::from_slice(bytes))
+    }
+
+    /// A plan as parsed, if it is one this cutover reads.
+    fn check(parsed: serde_json::Result<Plan>) -> Result<Self> {
+        let plan = parsed.context("it is not a cutover plan (make one with `cutover plan --out FILE`)")?;
         if plan.format != FORMAT {
             bail!("it is a {:?} plan; this cutover reads {FORMAT:?}: plan again", plan.format);
         }

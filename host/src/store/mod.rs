@@ -34,6 +34,11 @@ pub trait Documents: Send + Sync {
     /// One document's bytes: the JSON text cutover plans from. The same stored document
     /// always gives the same bytes (plans and the ledger compare their sha256).
     fn read(&self, key: &str) -> Result<Vec<u8>>;
+    /// Several documents' bytes, one result per key, in order. Backends that can fetch
+    /// many documents in one request (a query) do so: apply reads a batch at a time.
+    fn read_many(&self, keys: &[&str]) -> Vec<Result<Vec<u8>>> {
+        keys.iter().map(|key| self.read(key)).collect()
+    }
     /// How messages name a document (`connections/a.json`).
     fn display_key(&self, key: &str) -> String;
     /// Starts the document writes of one mutating run.

@@ -7,10 +7,9 @@
 
 use super::Writer;
 use crate::cores;
-use crate::fleet::Fleet;
+use crate::fleet::{Entry, Fleet};
 use crate::ledger::{NewChange, NewFailure, RunKind, Step};
 use crate::plan::{ConnectionPlan, Plan, PluginRef, Status};
-use crate::registry::sha256_hex;
 use anyhow::{Result, bail};
 use serde::Serialize;
 
@@ -56,13 +55,13 @@ pub fn refusal(plan: &Plan) -> Option<String> {
     }
 }
 
-/// Checks a saved plan against the fleet as it is now. `replan` recomputes one
-/// connection's plan from the current document.
+/// Checks a saved plan against the fleet as it is now. `migrate` plans one connection
+/// again from its document as read now.
 pub fn check_saved(
     plan: &Plan,
     fleet: &Fleet,
     plugins: &[PluginRef],
-    replan: impl Fn(&ConnectionPlan) -> Result<ConnectionPlan> + Sync,
+    migrate: impl Fn(&Entry) -> ConnectionPlan + Sync,
 ) -> Result<Vec<ConnectionPlan>> {
     if plan.fleet != fleet.identity() {
         bail!("the plan was made for fleet {}, not {}; plan again", plan.fleet, fleet.identity());
@@ -73,10 +72,14 @@ pub fn check_saved(
     let mut fresh = Vec::new();
     let mut stale = Vec::new();
     let planned: Vec<&ConnectionPlan> = plan.connections.iter().filter(|c| c.status.writes() || c.status == Status::Failed).collect();
-    // On every core, a slice at a time; apply migrates again when it writes, so only what
-    // it needs of each connection is kept, and memory does not grow with the fleet.
+    // A slice at a time, read together and planned on every core; apply migrates again
+    // when it writes, so only what it needs of each connection is kept, and memory does not
+    // grow with the fleet.
     for slice in planned.chunks(4 * BATCH) {
-        for (planned, now) in slice.iter().zip(cores::map(slice, |planned| replan(planned).map(ConnectionPlan::slim))) {
+        let keys: Vec<&str> = slice.iter().map(|c| c.key.as_str()).collect();
+        let read: Vec<(&str, Result<Vec<u8>>)> = keys.iter().copied().zip(fleet.documents().read_many(&keys)).collect();
+        let now = cores::map_owned(read, |(key, bytes)| bytes.map(|bytes| migrate(&Entry::new(key, bytes)).slim()));
+        for (planned, now) in slice.iter().zip(now) {
             let now = now?;
             if now.input_sha256 != planned.input_sha256 {
                 stale.push(format!("  {}: its document changed since the plan", planned.id));
@@ -111,7 +114,7 @@ pub fn apply(
     plan: &Plan,
     connections: &[ConnectionPlan],
     writer: &mut dyn Writer,
-    migrate: impl Fn(&ConnectionPlan) -> Result<ConnectionPlan> + Sync,
+    migrate: impl Fn(&Entry) -> ConnectionPlan + Sync,
     mut progress: impl FnMut(&ConnectionPlan),
 ) -> Result<Applied> {
     let mut applied = Applied {
@@ -134,7 +137,7 @@ pub fn apply(
         applied.failed.push(Failure { id: c.id.clone(), error: reason });
     }
     let batches: Vec<&[&ConnectionPlan]> = to_write.chunks(BATCH).collect();
-    let migrate_batch = |batch: &[&ConnectionPlan]| cores::map(batch, |planned| migrate_again(fleet, planned, &migrate));
+    let migrate_batch = |batch: &[&ConnectionPlan]| migrate_again(fleet, batch, &migrate);
     // The next batch is migrated (on every core) while this one is written (mostly waiting
     // on the disk): the two overlap, and a batch is written only once it is migrated.
     std::thread::scope(|scope| -> Result<()> {
@@ -186,22 +189,27 @@ pub fn apply(
     Ok(applied)
 }
 
-/// Plans `planned` again with its output, and reads the document it replaces; refuses
-/// unless both are exactly what was planned.
-fn migrate_again(
+/// Reads a batch's documents (together) and plans each again, with its output, on every
+/// core; refuses a connection unless both its document and its migration are exactly
+/// what was planned. One result per connection: its plan and the document it replaces.
+fn migrate_again<'a>(
     fleet: &Fleet,
-    planned: &ConnectionPlan,
-    migrate: &impl Fn(&ConnectionPlan) -> Result<ConnectionPlan>,
-) -> Result<(ConnectionPlan, Vec<u8>)> {
-    let now = migrate(planned)?;
-    let before = fleet.documents().read(&planned.key)?;
-    if now.input_sha256 != planned.input_sha256 || sha256_hex(&before) != planned.input_sha256 {
-        bail!("its document changed since it was planned; plan again");
-    }
-    if now.status != planned.status || now.output_sha256 != planned.output_sha256 || now.output.is_none() {
-        bail!("its migration no longer gives the planned output (is a plugin non-deterministic?); plan again");
-    }
-    Ok((now, before))
+    batch: &[&'a ConnectionPlan],
+    migrate: &(impl Fn(&Entry) -> ConnectionPlan + Sync),
+) -> Vec<Result<(ConnectionPlan, Vec<u8>)>> {
+    let keys: Vec<&str> = batch.iter().map(|c| c.key.as_str()).collect();
+    let read: Vec<(&ConnectionPlan, Result<Vec<u8>>)> = batch.iter().copied().zip(fleet.documents().read_many(&keys)).collect();
+    cores::map_owned(read, |(planned, bytes)| {
+        let entry = Entry::new(&planned.key, bytes?);
+        if entry.sha256 != planned.input_sha256 {
+            bail!("its document changed since it was planned; plan again");
+        }
+        let now = migrate(&entry);
+        if now.status != planned.status || now.output_sha256 != planned.output_sha256 || now.output.is_none() {
+            bail!("its migration no longer gives the planned output (is a plugin non-deterministic?); plan again");
+        }
+        Ok((now, entry.bytes))
+    })
 }
 
 /// How many connections are written per batch: their intents share one ledger commit and
@@ -237,48 +245,86 @@ fn new_change<'a>(c: &'a ConnectionPlan, before: &'a [u8]) -> NewChange<'a> {
 /// Works on a run shared by every worker that starts on the same plan (or joins the run),
 /// on any host: a leased batch at a time, until every batch of the run is done
 /// ([`crate::store::postgres::work`]). Each connection is migrated again and written only
-/// if it gives exactly what was planned, as in [`apply`].
+/// if it gives exactly what was planned, as in [`apply`]. While one batch commits, the
+/// next is leased and migrated (on every core), as [`apply`] overlaps its batches.
 pub fn apply_shared(
     fleet: &Fleet,
     mut worker: crate::store::postgres::Worker<'_>,
-    migrate: impl Fn(&ConnectionPlan) -> Result<ConnectionPlan> + Sync,
+    migrate: impl Fn(&Entry) -> ConnectionPlan + Sync,
     mut progress: impl FnMut(&ConnectionPlan),
 ) -> Result<Applied> {
-    use crate::store::postgres::work::Committed;
+    use crate::store::postgres::work::{Lease, Next};
     let mut applied = Applied { run: Some(worker.run()), ..Default::default() };
-    while let Some(lease) = worker.lease()? {
-        let migrated = cores::map(&lease.items, |planned| migrate_again(fleet, planned, &migrate));
-        let mut ready = Vec::with_capacity(migrated.len());
-        let mut errors = Vec::new();
-        for (planned, migrated) in lease.items.iter().zip(migrated) {
-            match migrated {
-                Ok(now) => ready.push(now),
-                Err(e) => errors.push((planned, format!("{e:#}"))),
-            }
-        }
-        let failures: Vec<NewFailure> = errors
-            .iter()
-            .map(|(c, error)| NewFailure { connection_id: &c.id, key: &c.key, before_sha256: &c.input_sha256, error })
-            .collect();
-        let changes: Vec<NewChange> = ready.iter().map(|(c, before)| new_change(c, before)).collect();
-        match worker.commit(&lease, &changes, &failures)? {
-            Committed::LeaseLost => continue,
-            Committed::Done(results) => {
-                for (planned, error) in errors {
-                    tracing::error!(connection = %planned.id, %error, "not written");
-                    applied.failed.push(Failure { id: planned.id.clone(), error });
-                    progress(planned);
-                }
-                for ((c, _), result) in ready.iter().zip(results) {
-                    match result {
-                        Ok(_) => applied.written.push(c.id.clone()),
-                        Err(e) => applied.failed.push(Failure { id: c.id.clone(), error: format!("{e:#}") }),
+    let migrate = &migrate;
+    std::thread::scope(|scope| -> Result<()> {
+        type Migrating<'s> = std::thread::ScopedJoinHandle<'s, Vec<Result<(ConnectionPlan, Vec<u8>)>>>;
+        let mut current: Option<(Lease, Migrating)> = None;
+        loop {
+            let holding: Vec<i32> = current.iter().map(|(lease, _)| lease.batch).collect();
+            let next = worker.next(&holding)?;
+            let (lease, migrating) = match next {
+                Next::Lease(lease) => {
+                    let items = lease.items.clone();
+                    let next = (lease, scope.spawn(move || migrate_again(fleet, &items.iter().collect::<Vec<_>>(), migrate)));
+                    match current.replace(next) {
+                        Some(previous) => previous,
+                        None => continue,
                     }
-                    progress(c);
                 }
+                Next::Wait | Next::Done if current.is_some() => current.take().expect("a batch in hand"),
+                Next::Wait => {
+                    // Other workers hold the rest: wait for them to finish or their leases to expire.
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    continue;
+                }
+                Next::Done => return Ok(()),
+            };
+            let migrated = migrating.join().expect("a migrating worker panicked");
+            commit_leased(&mut worker, &lease, migrated, &mut applied, &mut progress)?;
+        }
+    })?;
+    applied.shared = Some(worker.finish()?);
+    Ok(applied)
+}
+
+/// Commits one leased batch of a shared run, and counts what it did.
+fn commit_leased(
+    worker: &mut crate::store::postgres::Worker<'_>,
+    lease: &crate::store::postgres::work::Lease,
+    migrated: Vec<Result<(ConnectionPlan, Vec<u8>)>>,
+    applied: &mut Applied,
+    progress: &mut impl FnMut(&ConnectionPlan),
+) -> Result<()> {
+    use crate::store::postgres::work::Committed;
+    let mut ready = Vec::with_capacity(migrated.len());
+    let mut errors = Vec::new();
+    for (planned, migrated) in lease.items.iter().zip(migrated) {
+        match migrated {
+            Ok(now) => ready.push(now),
+            Err(e) => errors.push((planned, format!("{e:#}"))),
+        }
+    }
+    let failures: Vec<NewFailure> = errors
+        .iter()
+        .map(|(c, error)| NewFailure { connection_id: &c.id, key: &c.key, before_sha256: &c.input_sha256, error })
+        .collect();
+    let changes: Vec<NewChange> = ready.iter().map(|(c, before)| new_change(c, before)).collect();
+    match worker.commit(lease, &changes, &failures)? {
+        Committed::LeaseLost => {}
+        Committed::Done(results) => {
+            for (planned, error) in errors {
+                tracing::error!(connection = %planned.id, %error, "not written");
+                applied.failed.push(Failure { id: planned.id.clone(), error });
+                progress(planned);
+            }
+            for ((c, _), result) in ready.iter().zip(results) {
+                match result {
+                    Ok(_) => applied.written.push(c.id.clone()),
+                    Err(e) => applied.failed.push(Failure { id: c.id.clone(), error: format!("{e:#}") }),
+                }
+                progress(c);
             }
         }
     }
-    applied.shared = Some(worker.finish()?);
-    Ok(applied)
+    Ok(())
 }

@@ -298,7 +298,7 @@ impl Loaded {
         let plugins: Vec<_> = self.registry.all().iter().map(Into::into).collect();
         let planner = self.planner(&plan.options, true);
         let connections =
-            apply::check_saved(&plan, &self.fleet, &plugins, |c: &ConnectionPlan| Ok(planner.plan_entry(&self.fleet.read(&c.key)?)))?;
+            apply::check_saved(&plan, &self.fleet, &plugins, |entry| planner.plan_entry(entry))?;
         Ok((plan, connections))
     }
 
@@ -417,8 +417,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 // One entry per connection; runs in progress are in `history --json`.
                 print_json(&render::status_json(&plan))?;
             } else {
-                // Runs still going, as any host sees them (a shared fleet's workers and leases).
-                let live: Vec<_> = loaded.fleet.ledger()?.runs(None, 20)?.into_iter().filter(|r| r.status == "running").collect();
+                // Runs going in a shared fleet, as any host sees them: workers, leases, progress.
+                let live: Vec<_> = match loaded.fleet.ledger_home() {
+                    cutover::store::LedgerHome::Postgres(_) => {
+                        loaded.fleet.ledger()?.runs(None, 20)?.into_iter().filter(|r| r.status == "running").collect()
+                    }
+                    cutover::store::LedgerHome::Sqlite(_) => Vec::new(),
+                };
                 print!("{}", block(&format!("{}{}", render::status(&plan), render::live_runs(&live))));
             }
             Ok(ExitCode::SUCCESS)
@@ -495,7 +500,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut writer = write::open(&loaded.fleet, "apply")?;
             let bar = progress_bar(connections.iter().filter(|c| c.status.writes()).count() as u64, "applying");
             let planner = loaded.planner(&plan.options, true);
-            let migrate = |c: &ConnectionPlan| Ok(planner.plan_entry(&loaded.fleet.read(&c.key)?));
+            let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);
             let applied = apply::apply(&loaded.fleet, &plan, &connections, &mut *writer, migrate, |_| bar.inc(1))?;
             bar.finish_and_clear();
             if json {
@@ -656,7 +661,7 @@ fn apply_shared(
     };
     tracing::info!(run = worker.run(), worker = worker.id(), "working on a shared run");
     let planner = loaded.planner(&options, true);
-    let migrate = |c: &ConnectionPlan| Ok(planner.plan_entry(&loaded.fleet.read(&c.key)?));
+    let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);
     let bar = progress_bar(plan.as_ref().map_or(0, |p| p.connections.iter().filter(|c| c.status.writes()).count()) as u64, "applying");
     let applied = apply::apply_shared(&loaded.fleet, worker, migrate, |_| bar.inc(1))?;
     bar.finish_and_clear();

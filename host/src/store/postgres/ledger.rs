@@ -118,7 +118,7 @@ impl PgLedger {
             written += r.get::<_, i64>(2);
             failed += r.get::<_, i64>(3);
         }
-        let items: i64 = client.query_one("SELECT count(*) FROM cutover.run_items WHERE run_id = $1", &[&run])?.get(0);
+        let items: i64 = client.query_one("SELECT count(*) FROM cutover.run_items WHERE run_id = $1 AND batch >= 0", &[&run])?.get(0);
         let workers = client.query(
             "SELECT w.id, w.state, w.written, w.failed,
                     to_char(w.heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),

@@ -150,6 +150,24 @@ impl Documents for PgFleet {
         }
     }
 
+    fn read_many(&self, keys: &[&str]) -> Vec<Result<Vec<u8>>> {
+        let rows = self.with_client(|c| {
+            c.query("SELECT key, body FROM cutover.documents WHERE key = ANY($1)", &[&keys]).map_err(|e| connect::explain(e, &self.target.summary))
+        });
+        match rows {
+            Ok(rows) => {
+                let mut found: std::collections::HashMap<String, Vec<u8>> = rows.into_iter().map(|r| (r.get(0), r.get(1))).collect();
+                keys.iter()
+                    .map(|key| match found.remove(*key) {
+                        Some(body) => Ok(body),
+                        None => Err(StoreError::NotFound { key: (*key).to_owned() }).with_context(|| format!("reading {}", self.display_key(key))),
+                    })
+                    .collect()
+            }
+            Err(e) => keys.iter().map(|_| Err(anyhow::anyhow!("{e:#}"))).collect(),
+        }
+    }
+
     fn display_key(&self, key: &str) -> String {
         format!("document {key:?} in {}", self.target.summary)
     }

@@ -56,6 +56,16 @@ pub struct Lease {
     pub taken_over: bool,
 }
 
+/// What [`Worker::next`] found.
+pub enum Next {
+    /// A batch to work on.
+    Lease(Lease),
+    /// None free now: other workers hold the rest.
+    Wait,
+    /// Every batch but the ones held is done.
+    Done,
+}
+
 /// How a commit went.
 pub enum Committed {
     /// The batch is done: one result per change (its ledger id, or why it was not written).
@@ -308,51 +318,49 @@ impl Worker<'_> {
         }
     }
 
-    /// The next batch to work on: a pending one, or one whose worker's lease expired.
-    /// Waits while other workers hold the rest; `None` once every batch is done.
-    pub fn lease(&mut self) -> Result<Option<Lease>> {
+    /// The next batch to work on, besides the ones in `holding`: a pending one, one whose
+    /// worker's lease expired, or one leased to this worker that it lost track of (its
+    /// answer lost with a connection). Does not wait: [`Next::Wait`] while other workers
+    /// hold the rest.
+    pub fn next(&mut self, holding: &[i32]) -> Result<Next> {
         let seconds = self.fleet.lease_seconds() as f64;
-        loop {
-            let leased = self.retrying("leasing a batch", |client, id, run| {
-                let mut tx = client.transaction()?;
-                let row = tx.query_opt(
-                    "SELECT batch, state, worker FROM cutover.batches
-                     WHERE run_id = $1 AND (state = 'pending' OR (state = 'leased' AND (lease_until < now() OR worker = $2)))
-                     ORDER BY (worker = $2) DESC NULLS LAST, batch LIMIT 1 FOR UPDATE SKIP LOCKED",
-                    &[&run, &id],
-                )?;
-                let Some(row) = row else {
-                    let open: i64 = tx.query_one("SELECT count(*) FROM cutover.batches WHERE run_id = $1 AND state <> 'done'", &[&run])?.get(0);
-                    tx.commit()?;
-                    return Ok(Err(open));
-                };
-                let (batch, state, holder): (i32, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
-                tx.execute(
-                    "UPDATE cutover.batches SET state = 'leased', worker = $3, lease_until = now() + $4 * interval '1 second', attempts = attempts + 1
-                     WHERE run_id = $1 AND batch = $2",
-                    &[&run, &batch, &id, &seconds],
-                )?;
-                let items = tx.query(
-                    "SELECT key, connection_id, status, input_sha256, output_sha256 FROM cutover.run_items WHERE run_id = $1 AND batch = $2 ORDER BY seq",
-                    &[&run, &batch],
-                )?;
+        let next = self.retrying("leasing a batch", |client, id, run| {
+            let mut tx = client.transaction()?;
+            let row = tx.query_opt(
+                "SELECT batch, state, worker FROM cutover.batches
+                 WHERE run_id = $1 AND NOT (batch = ANY($3))
+                   AND (state = 'pending' OR (state = 'leased' AND (lease_until < now() OR worker = $2)))
+                 ORDER BY (worker = $2) DESC NULLS LAST, batch LIMIT 1 FOR UPDATE SKIP LOCKED",
+                &[&run, &id, &holding],
+            )?;
+            let Some(row) = row else {
+                let open: i64 = tx
+                    .query_one("SELECT count(*) FROM cutover.batches WHERE run_id = $1 AND state <> 'done' AND NOT (batch = ANY($2))", &[&run, &holding])?
+                    .get(0);
                 tx.commit()?;
-                let taken_over = state == "leased" && holder.as_deref() != Some(id);
-                Ok(Ok(Lease { batch, items: items.iter().map(item).collect::<Result<_>>()?, taken_over }))
-            })?;
-            match leased {
-                Ok(lease) => {
-                    if lease.taken_over {
-                        tracing::warn!(batch = lease.batch, "took over a batch whose worker's lease expired");
-                    }
-                    failpoint("worker-leased");
-                    return Ok(Some(lease));
-                }
-                Err(0) => return Ok(None),
-                // Other workers hold the rest: wait for them to finish, or for their leases to expire.
-                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+                return Ok(if open == 0 { Next::Done } else { Next::Wait });
+            };
+            let (batch, state, holder): (i32, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
+            tx.execute(
+                "UPDATE cutover.batches SET state = 'leased', worker = $3, lease_until = now() + $4 * interval '1 second', attempts = attempts + 1
+                 WHERE run_id = $1 AND batch = $2",
+                &[&run, &batch, &id, &seconds],
+            )?;
+            let items = tx.query(
+                "SELECT key, connection_id, status, input_sha256, output_sha256 FROM cutover.run_items WHERE run_id = $1 AND batch = $2 ORDER BY seq",
+                &[&run, &batch],
+            )?;
+            tx.commit()?;
+            let taken_over = state == "leased" && holder.as_deref() != Some(id);
+            Ok(Next::Lease(Lease { batch, items: items.iter().map(item).collect::<Result<_>>()?, taken_over }))
+        })?;
+        if let Next::Lease(lease) = &next {
+            if lease.taken_over {
+                tracing::warn!(batch = lease.batch, "took over a batch whose worker's lease expired");
             }
+            failpoint("worker-leased");
         }
+        Ok(next)
     }
 
     /// Commits a batch: its documents, snapshots, ledger rows and failures, and the batch
