@@ -131,6 +131,7 @@ pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
                     Some(_) => println!("  ok       {} (refused, as expected)", case.name),
                     None => println!("  ok       {} ({} action(s))", case.name, actions.len()),
                 }
+                unlisted(resolved, &case)?;
             }
             Verdict::Blessed { actions, .. } => {
                 passed += 1;
@@ -150,6 +151,18 @@ pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
         println!("If the new behaviour is right, record it with: cutover plugin test <plugin> --bless");
     }
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Tells the author which streams of a case the target version changed although the
+/// manifest's scoped streams (the connector's `scopedImpact`) do not list them.
+fn unlisted(resolved: &Resolved, case: &golden::Case) -> Result<()> {
+    let Some(target) = &resolved.target_catalog else { return Ok(()) };
+    let input = Connection::parse(&std::fs::read(case.dir.join("input.json"))?)?;
+    let changed = cutover::conformance::unlisted_changes(input.catalog(), target, &resolved.plugin.manifest.scoped_streams);
+    if !changed.is_empty() {
+        println!("           changed in {} but not in the scoped streams: {}", resolved.plugin.produces, line(&changed.join(", ")));
+    }
+    Ok(())
 }
 
 pub fn guide(resolved: &Resolved, out: Option<&Path>) -> Result<ExitCode> {
