@@ -110,7 +110,7 @@ fn main() {
             let mut writer = cutover::write::open(&fleet, "bench").unwrap();
             let (start, cpu) = (Instant::now(), cpu_time());
             let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);
-            let applied = cutover::write::apply::apply(&fleet, &plan, &plan.connections, &mut *writer, migrate, |_| {}).unwrap();
+            let applied = cutover::write::apply::apply(&fleet, &plan, &mut *writer, migrate, |_| {}).unwrap();
             let (took, cpu) = (start.elapsed(), cpu_time() - cpu);
             assert_eq!(applied.written.len(), n);
             row(format!("durable apply {n}"), n, took, cpu);

@@ -24,18 +24,32 @@ fn spawn(fleet: &Path, args: &[&str]) -> Child {
     Command::new(BIN).arg("--fleet").arg(fleet).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
-/// Waits for a worker; its peak resident memory in MiB (from the kernel's accounting).
-fn wait(child: Child) -> f64 {
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: wait4 writes only the status and the usage it is given.
-    let usage = unsafe {
-        let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::wait4(pid, &mut status, 0, &mut usage);
-        usage
-    };
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "a worker failed ({status})");
-    usage.ru_maxrss as f64 / 1024.0
+/// A worker, watched from the moment it starts: its peak resident memory in MiB once it
+/// has ended. Read from `/proc` while it runs (`VmHWM`), not from its exit status: a child
+/// spawned by this process counts this process's memory in its own peak until it execs.
+fn watch(mut child: Child) -> std::thread::JoinHandle<f64> {
+    std::thread::spawn(move || {
+        let status = format!("/proc/{}/status", child.id());
+        let mut peak = 0.0f64;
+        loop {
+            if let Some(kib) = std::fs::read_to_string(&status)
+                .ok()
+                .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches("kB").trim().to_owned())))
+                .and_then(|v| v.parse::<f64>().ok())
+            {
+                peak = peak.max(kib / 1024.0);
+            }
+            if let Some(exit) = child.try_wait().unwrap() {
+                assert!(exit.success(), "a worker failed ({exit})");
+                return peak;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    })
+}
+
+fn wait(worker: std::thread::JoinHandle<f64>) -> f64 {
+    worker.join().expect("a watcher panicked")
 }
 
 /// A host of the PostgreSQL fleet: the directory fleet's settings and plugin, and the
@@ -65,7 +79,7 @@ fn main() {
         let plan = copy.join("plan.json");
         cutover(&copy, &["plan", "--all", "--out", plan.to_str().unwrap()]);
         let start = Instant::now();
-        let rss = wait(spawn(&copy, &["apply", plan.to_str().unwrap()]));
+        let rss = wait(watch(spawn(&copy, &["apply", plan.to_str().unwrap()])));
         let directory = start.elapsed();
         row(&format!("directory, {n}"), n, directory, directory, &[rss]);
 
@@ -79,12 +93,12 @@ fn main() {
                 cutover(h.path(), &["plan", "--all", "--only", "c000000"]); // warms its compile cache
             }
             let start = Instant::now();
-            let first = spawn(hosts[0].path(), &["apply", plan.to_str().unwrap()]);
+            let first = watch(spawn(hosts[0].path(), &["apply", plan.to_str().unwrap()]));
             // The others join the run once the first has checked the plan and started it.
             while server.psql(&format!("bench_{n}_{workers}"), "SELECT count(*) FROM cutover.runs WHERE kind = 'apply'").trim() == "0" {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            let others: Vec<Child> = hosts[1..].iter().map(|h| spawn(h.path(), &["apply", "--join", "2"])).collect();
+            let others: Vec<_> = hosts[1..].iter().map(|h| watch(spawn(h.path(), &["apply", "--join", "2"]))).collect();
             let mut rss = vec![wait(first)];
             rss.extend(others.into_iter().map(wait));
             let took = start.elapsed();

@@ -79,7 +79,10 @@ impl Fleet {
         Self::with_settings(root, settings)
     }
 
-    fn with_settings(root: PathBuf, settings: Settings) -> Result<Self> {
+    fn with_settings(root: PathBuf, mut settings: Settings) -> Result<Self> {
+        if let Some(ca_file) = &mut settings.store.ca_file {
+            *ca_file = root.join(&*ca_file);
+        }
         let backend = store::open(&root, &root.join(".cutover"), &settings)?;
         Ok(Self { documents: backend.documents, ledger: backend.ledger, settings, specs: Specs::new(&root), catalogs: Catalogs::new(&root), root })
     }

@@ -229,10 +229,11 @@ struct IdOnly {
 }
 
 impl ConnectionPlan {
-    /// The plan without what only a reader of the plan needs (diffs, notes, per-step
-    /// details): what apply keeps of each connection while it works through a fleet.
+    /// The plan without what only a reader of the plan needs (diffs, actions, notes,
+    /// per-step details): what apply keeps of each connection while it works through a
+    /// fleet. Apply takes the actions from each migration as it writes it.
     pub fn slim(self) -> Self {
-        ConnectionPlan { changes: Changes::default(), notes: Vec::new(), steps: Vec::new(), output: None, ..self }
+        ConnectionPlan { changes: Changes::default(), actions: Vec::new(), notes: Vec::new(), steps: Vec::new(), output: None, ..self }
     }
 
     /// What a shared run keeps of a connection's plan: enough to check that migrating it

@@ -65,11 +65,14 @@ pub struct StoreSettings {
     /// transaction.
     #[serde(default = "default_batch")]
     pub batch: usize,
+    /// The CA certificates (PEM) the server's TLS certificate is verified against; setting
+    /// it turns TLS on. Without it, `sslmode=require` verifies against the public roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        Self { url: None, password_env: default_password_env(), lease_seconds: default_lease_seconds(), batch: default_batch() }
+        Self { url: None, password_env: default_password_env(), lease_seconds: default_lease_seconds(), batch: default_batch(), ca_file: None }
     }
 }
 

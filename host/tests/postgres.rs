@@ -221,3 +221,28 @@ fn a_rollback_waits_for_the_apply_workers_and_names_them() {
     assert!(apply.wait().unwrap().success());
     cutover(fleet.path(), &["pin", "pinterest-apac"]).expect(0);
 }
+
+#[test]
+fn a_fleet_across_a_network_is_reached_over_tls_with_a_verified_certificate() {
+    if !postgres::available() {
+        return;
+    }
+    let server = postgres::shared();
+    server.psql("postgres", &format!("CREATE DATABASE over_tls OWNER {}", postgres::TLS_OPERATOR.0));
+    let password = [("PGPASSWORD", postgres::TLS_OPERATOR.1)];
+    let fleet = Fleet::example();
+    let url = server.tls_url("over_tls");
+    // The server's certificate is signed by the test's own CA: trusted once ca_file names it.
+    fleet.set_store_with(&url, &format!("ca_file = {:?}", server.ca_file().display().to_string()));
+    cutover_env(fleet.path(), &["fleet", "import", Fleet::example().path().to_str().unwrap()], &password).expect(0);
+    let status = cutover_env(fleet.path(), &["status"], &password).expect(0).stdout;
+    assert!(status.contains("6 connection(s)"), "{status}");
+
+    // Without the CA, the certificate is not trusted: refused, saying how to trust it.
+    let err = cutover_env(Path::new(&url), &["status"], &password).expect(2).stderr;
+    assert!(err.contains("TLS handshake") && err.contains("ca_file"), "{err}");
+    // And this role may not log in without TLS at all.
+    let plain = url.replace("sslmode=require", "sslmode=disable");
+    let err = cutover_env(Path::new(&plain), &["status"], &password).expect(2).stderr;
+    assert!(err.contains("no encryption") || err.contains("pg_hba.conf rejects"), "{err}");
+}

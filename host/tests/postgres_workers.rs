@@ -94,13 +94,11 @@ fn three_workers_one_killed(server: &postgres::Server, name: &str, failpoint: &s
     let (b, c) = (host(&url), host(&url));
     let plan_arg = plan.to_str().unwrap();
     // Each worker pauses a little after each lease, so that all three take part.
-    let victim = spawn(
-        a.path(),
-        &["apply", plan_arg],
-        &[("CUTOVER_FAILPOINT", failpoint), ("CUTOVER_PAUSE", "worker-started:1000,worker-leased:150")],
-    );
+    // The first gets a head start, so that it reaches the failpoint before the others
+    // have taken every batch.
+    let victim = spawn(a.path(), &["apply", plan_arg], &[("CUTOVER_FAILPOINT", failpoint), ("CUTOVER_PAUSE", "worker-leased:150")]);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let pause = [("CUTOVER_PAUSE", "worker-leased:150")];
+    let pause = [("CUTOVER_PAUSE", "worker-started:800,worker-leased:150")];
     let others = [spawn(b.path(), &["apply", plan_arg], &pause), spawn(c.path(), &["apply", plan_arg], &pause)];
     let killed = finish(victim);
     assert_ne!(killed.code, 0, "{failpoint}: the first worker should have been killed: {}", killed.stdout);
@@ -191,8 +189,15 @@ fn a_database_restart_in_the_middle_of_an_apply_loses_nothing() {
     cutover(a.path(), &["fleet", "import", source.path().to_str().unwrap()]).expect(0);
     let plan = a.path().join("plan.json");
     cutover(a.path(), &["plan", "--all", "--out", plan.to_str().unwrap()]).expect(0);
-    let workers = [a.path(), b.path()].map(|p| spawn(p, &["apply", plan.to_str().unwrap()], &[("CUTOVER_PAUSE", "worker-leased:100")]));
-    std::thread::sleep(std::time::Duration::from_millis(600));
+    let workers = [a.path(), b.path()].map(|p| spawn(p, &["apply", plan.to_str().unwrap()], &[("CUTOVER_PAUSE", "worker-leased:300")]));
+    // In the middle: once both workers work on the run and a batch is written, and before
+    // the last is.
+    let started = "SELECT (SELECT count(*) FROM cutover.workers) = 2 AND (SELECT count(*) FROM cutover.batches WHERE state = 'done') > 0";
+    while server.psql("restarted", started).trim() != "t" {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let open = server.psql("restarted", "SELECT count(*) FROM cutover.batches WHERE state <> 'done'");
+    assert_ne!(open.trim(), "0", "the run ended before the restart");
     server.restart();
     for w in workers {
         let run = finish(w);
@@ -201,6 +206,8 @@ fn a_database_restart_in_the_middle_of_an_apply_loses_nothing() {
     assert_eq!(exported(a.path()), new);
     let (run, _) = writes_of_the_run(a.path());
     assert_eq!(run["status"], "completed");
+    let done_before = run["changes"].as_array().unwrap().len();
+    assert_eq!(done_before, CONNECTIONS);
     cutover(b.path(), &["rollback"]).expect(0);
     assert_eq!(exported(b.path()), old);
 }

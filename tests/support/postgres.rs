@@ -26,6 +26,8 @@ pub struct Server {
 pub const SUPERUSER: &str = "cutover";
 /// A role that logs in over TCP with a password, for credential tests.
 pub const OPERATOR: (&str, &str) = ("operator", "correct horse battery staple");
+/// A role that may log in over TCP only with TLS (and a password).
+pub const TLS_OPERATOR: (&str, &str) = ("tls_operator", "correct horse battery staple");
 
 /// Where PostgreSQL's server programs are, if anywhere.
 fn bin_dir() -> Option<PathBuf> {
@@ -128,9 +130,48 @@ impl Server {
                 "--no-sync",
             ],
         );
+        server.certify();
         server.start_server();
         server.psql("postgres", &format!("CREATE ROLE {} LOGIN PASSWORD '{}'", OPERATOR.0, OPERATOR.1));
+        server.psql("postgres", &format!("CREATE ROLE {} LOGIN PASSWORD '{}'", TLS_OPERATOR.0, TLS_OPERATOR.1));
         server
+    }
+
+    /// A certificate authority of the test's own, a server certificate for 127.0.0.1 it
+    /// signed, and `pg_hba.conf` lines that let [`TLS_OPERATOR`] in over TLS only.
+    fn certify(&self) {
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl").current_dir(&self.dir).args(args).output().expect("running openssl (Debian's openssl package)");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        let days = ["-days", "3"];
+        openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", days[0], days[1], "-subj", "/CN=cutover test CA", "-keyout", "ca.key", "-out", "ca.crt"]);
+        openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"]);
+        std::fs::write(
+            self.dir.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", days[0], days[1], "-extfile", "server.ext", "-out",
+            "server.crt",
+        ]);
+        for file in ["server.key", "server.crt"] {
+            let path = self.dir.join(file);
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            if let Some((uid, gid)) = self.run_as {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+            }
+        }
+        let hba = self.data().join("pg_hba.conf");
+        let rest = std::fs::read_to_string(&hba).unwrap();
+        let (user, _) = TLS_OPERATOR;
+        std::fs::write(&hba, format!("hostssl all {user} 127.0.0.1/32 scram-sha-256\nhostnossl all {user} 127.0.0.1/32 reject\n{rest}")).unwrap();
+    }
+
+    /// The certificate of the authority that signed the server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.crt")
     }
 
     fn data(&self) -> PathBuf {
@@ -159,10 +200,12 @@ impl Server {
 
     fn start_server(&self) {
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c max_connections=200 -c fsync={} -c synchronous_commit=on",
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c max_connections=200 -c fsync={} -c synchronous_commit=on -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
             self.port,
             self.dir.display(),
-            if self.durable { "on" } else { "off" }
+            if self.durable { "on" } else { "off" },
+            self.dir.join("server.crt").display(),
+            self.dir.join("server.key").display()
         );
         let log = self.dir.join("server.log");
         self.run("pg_ctl", &["-D", self.data().to_str().unwrap(), "-l", log.to_str().unwrap(), "-o", &options, "-w", "-t", "60", "start"]);
@@ -202,6 +245,11 @@ impl Server {
     /// The URL of `database` over TCP as the password role (the password is not in it).
     pub fn tcp_url(&self, database: &str) -> String {
         format!("postgres://{}@127.0.0.1:{}/{database}", OPERATOR.0, self.port)
+    }
+
+    /// The URL of `database` over TCP and TLS, as the role that may log in only so.
+    pub fn tls_url(&self, database: &str) -> String {
+        format!("postgres://{}@127.0.0.1:{}/{database}?sslmode=require", TLS_OPERATOR.0, self.port)
     }
 }
 

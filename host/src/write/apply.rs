@@ -27,6 +27,41 @@ pub struct Applied {
     /// (`written` and `failed` above are this worker's share).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shared: Option<crate::store::postgres::work::RunEnd>,
+    /// What the operator must still do for the connections written, each action once with
+    /// the connections it concerns (as many as a fleet has, without growing with it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub todo: Vec<ToDo>,
+}
+
+/// An operator action the migrations of some written connections ask for.
+#[derive(Debug, Serialize)]
+pub struct ToDo {
+    pub action: crate::migration::Action,
+    /// How many written connections need it.
+    pub connections: usize,
+    /// The first few of them, by id.
+    pub examples: Vec<String>,
+}
+
+/// How many connection ids a to-do names before it only counts.
+const TODO_EXAMPLES: usize = 5;
+
+impl Applied {
+    /// Records a written connection, and the actions its migration left to the operator.
+    fn wrote(&mut self, c: &ConnectionPlan) {
+        self.written.push(c.id.clone());
+        for action in &c.actions {
+            match self.todo.iter_mut().find(|t| t.action == *action) {
+                Some(t) => {
+                    t.connections += 1;
+                    if t.examples.len() < TODO_EXAMPLES {
+                        t.examples.push(c.id.clone());
+                    }
+                }
+                None => self.todo.push(ToDo { action: action.clone(), connections: 1, examples: vec![c.id.clone()] }),
+            }
+        }
+    }
 }
 
 /// A connection an apply could not migrate, and why.
@@ -55,26 +90,20 @@ pub fn refusal(plan: &Plan) -> Option<String> {
     }
 }
 
-/// Checks a saved plan against the fleet as it is now. `migrate` plans one connection
-/// again from its document as read now.
-pub fn check_saved(
-    plan: &Plan,
-    fleet: &Fleet,
-    plugins: &[PluginRef],
-    migrate: impl Fn(&Entry) -> ConnectionPlan + Sync,
-) -> Result<Vec<ConnectionPlan>> {
+/// Checks a saved plan against the fleet as it is now: every connection it writes (or
+/// records as failed) is planned again, from its document as read now (`migrate`), and must
+/// give what the plan says.
+pub fn check_saved(plan: &Plan, fleet: &Fleet, plugins: &[PluginRef], migrate: impl Fn(&Entry) -> ConnectionPlan + Sync) -> Result<()> {
     if plan.fleet != fleet.identity() {
         bail!("the plan was made for fleet {}, not {}; plan again", plan.fleet, fleet.identity());
     }
     if plan.plugins != plugins {
         bail!("the fleet's plugins changed since the plan was made (added, removed or rebuilt); plan again. Nothing was written.");
     }
-    let mut fresh = Vec::new();
     let mut stale = Vec::new();
     let planned: Vec<&ConnectionPlan> = plan.connections.iter().filter(|c| c.status.writes() || c.status == Status::Failed).collect();
     // A slice at a time, read together and planned on every core; apply migrates again
-    // when it writes, so only what it needs of each connection is kept, and memory does not
-    // grow with the fleet.
+    // when it writes, so nothing of the new plans is kept.
     for slice in planned.chunks(4 * BATCH) {
         let keys: Vec<&str> = slice.iter().map(|c| c.key.as_str()).collect();
         let read: Vec<(&str, Result<Vec<u8>>)> = keys.iter().copied().zip(fleet.documents().read_many(&keys)).collect();
@@ -91,15 +120,13 @@ pub fn check_saved(
                     now.status.as_str(),
                     if now.status == planned.status { "; is a plugin non-deterministic?" } else { "" }
                 ));
-            } else {
-                fresh.push(now);
             }
         }
     }
     if !stale.is_empty() {
         bail!("the plan is stale; plan again. Nothing was written.\n{}", stale.join("\n"));
     }
-    Ok(fresh)
+    Ok(())
 }
 
 /// Writes every connection the plan migrates or upgrades, and records the failures.
@@ -112,7 +139,6 @@ pub fn check_saved(
 pub fn apply(
     fleet: &Fleet,
     plan: &Plan,
-    connections: &[ConnectionPlan],
     writer: &mut dyn Writer,
     migrate: impl Fn(&Entry) -> ConnectionPlan + Sync,
     mut progress: impl FnMut(&ConnectionPlan),
@@ -122,8 +148,8 @@ pub fn apply(
         unchanged: plan.connections.iter().filter(|c| !c.status.writes() && c.status != Status::Failed).count(),
         ..Default::default()
     };
-    let to_write: Vec<&ConnectionPlan> = connections.iter().filter(|c| c.status.writes()).collect();
-    let failed: Vec<&ConnectionPlan> = connections.iter().filter(|c| c.status == Status::Failed).collect();
+    let to_write: Vec<&ConnectionPlan> = plan.connections.iter().filter(|c| c.status.writes()).collect();
+    let failed: Vec<&ConnectionPlan> = plan.connections.iter().filter(|c| c.status == Status::Failed).collect();
     if to_write.is_empty() && failed.is_empty() {
         return Ok(applied);
     }
@@ -166,7 +192,7 @@ pub fn apply(
                 match result {
                     Ok(_) => {
                         tracing::info!(connection = %c.id, from = ?c.from, to = ?c.to, "written");
-                        applied.written.push(c.id.clone());
+                        applied.wrote(c);
                     }
                     Err(e) => {
                         tracing::error!(connection = %c.id, error = %format!("{e:#}"), "write failed");
@@ -319,7 +345,7 @@ fn commit_leased(
             }
             for ((c, _), result) in ready.iter().zip(results) {
                 match result {
-                    Ok(_) => applied.written.push(c.id.clone()),
+                    Ok(_) => applied.wrote(c),
                     Err(e) => applied.failed.push(Failure { id: c.id.clone(), error: format!("{e:#}") }),
                 }
                 progress(c);

@@ -291,20 +291,18 @@ impl Loaded {
         Planner { fleet: &self.fleet, registry: &self.registry, sandbox: &self.sandbox, options, run_plugins }
     }
 
-    /// A saved plan, checked against the fleet as it is now: the plan, and the connections
-    /// to write (or record as failed), planned again.
-    fn checked_plan(&self, path: &std::path::Path) -> Result<(Plan, Vec<ConnectionPlan>)> {
+    /// A saved plan, checked against the fleet as it is now.
+    fn checked_plan(&self, path: &std::path::Path) -> Result<Plan> {
         let plan = Plan::read(path)?;
         let plugins: Vec<_> = self.registry.all().iter().map(Into::into).collect();
         let planner = self.planner(&plan.options, true);
-        let connections =
-            apply::check_saved(&plan, &self.fleet, &plugins, |entry| planner.plan_entry(entry))?;
-        Ok((plan, connections))
+        apply::check_saved(&plan, &self.fleet, &plugins, |entry| planner.plan_entry(entry))?;
+        Ok(plan)
     }
 
     /// Plans now for an apply, keeping of each connection only what apply needs to write
-    /// it (no diffs, notes or step details).
-    fn plan_to_apply(&self, select: &Select) -> Result<(Plan, Vec<ConnectionPlan>)> {
+    /// it (no diffs, actions, notes or step details).
+    fn plan_to_apply(&self, select: &Select) -> Result<Plan> {
         let options = select.options();
         let planner = self.planner(&options, true);
         let selection = planner.select()?;
@@ -316,8 +314,7 @@ impl Loaded {
             Ok(())
         })?;
         bar.finish_and_clear();
-        let plan = Plan { connections: connections.clone(), ..planner.header() };
-        Ok((plan, connections))
+        Ok(Plan { connections, ..planner.header() })
     }
 
     /// Plans, with a progress bar on long runs.
@@ -490,7 +487,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if join.is_some() {
                 bail!("--join works on fleets shared in PostgreSQL; {} is not one", loaded.fleet.documents().summary());
             }
-            let (plan, connections) = match &saved {
+            let plan = match &saved {
                 Some(path) => loaded.checked_plan(path)?,
                 None => loaded.plan_to_apply(&select)?,
             };
@@ -498,15 +495,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bail!("{reason}");
             }
             let mut writer = write::open(&loaded.fleet, "apply")?;
-            let bar = progress_bar(connections.iter().filter(|c| c.status.writes()).count() as u64, "applying");
+            let bar = progress_bar(plan.connections.iter().filter(|c| c.status.writes()).count() as u64, "applying");
             let planner = loaded.planner(&plan.options, true);
             let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);
-            let applied = apply::apply(&loaded.fleet, &plan, &connections, &mut *writer, migrate, |_| bar.inc(1))?;
+            let applied = apply::apply(&loaded.fleet, &plan, &mut *writer, migrate, |_| bar.inc(1))?;
             bar.finish_and_clear();
             if json {
                 print_json(&applied)?;
             } else {
-                print!("{}", block(&render::applied(&applied, &plan)));
+                print!("{}", block(&render::applied(&applied)));
             }
             Ok(exit_for(&applied))
         }
@@ -624,7 +621,7 @@ fn apply_shared(
 ) -> Result<ExitCode> {
     use cutover::store::postgres::work::Start;
     let plugins: Vec<cutover::plan::PluginRef> = loaded.registry.all().iter().map(Into::into).collect();
-    let (worker, options, plan) = match join {
+    let (worker, options, to_write) = match join {
         Some(run) => {
             let shared = pg.run_plan(run)?;
             if shared.plugins != plugins {
@@ -641,9 +638,9 @@ fn apply_shared(
                     let plan = Plan::read(path)?;
                     // A live run of the same plan was checked by the worker that started it;
                     // a run of another plan refuses this one before it is checked.
-                    if pg.run_of_plan(&plan)?.is_some() && plan.plugins == plugins { plan } else { loaded.checked_plan(path)?.0 }
+                    if pg.run_of_plan(&plan)?.is_some() && plan.plugins == plugins { plan } else { loaded.checked_plan(path)? }
                 }
-                None => loaded.plan_to_apply(select)?.0,
+                None => loaded.plan_to_apply(select)?,
             };
             if let Some(reason) = apply::refusal(&plan) {
                 bail!("{reason}");
@@ -653,23 +650,26 @@ fn apply_shared(
                     unchanged: plan.connections.len(),
                     ..Default::default()
                 };
-                if json { print_json(&applied)? } else { print!("{}", block(&render::applied(&applied, &plan))) }
+                if json { print_json(&applied)? } else { print!("{}", block(&render::applied(&applied))) }
                 return Ok(ExitCode::SUCCESS);
             }
-            (pg.worker(Start::Plan(&plan))?, plan.options.clone(), Some(plan))
+            let worker = pg.worker(Start::Plan(&plan))?;
+            // The run's connections are in the database now; this worker leases them from
+            // there like any other.
+            let to_write = plan.connections.iter().filter(|c| c.status.writes()).count();
+            (worker, plan.options.clone(), Some(to_write))
         }
     };
     tracing::info!(run = worker.run(), worker = worker.id(), "working on a shared run");
     let planner = loaded.planner(&options, true);
     let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);
-    let bar = progress_bar(plan.as_ref().map_or(0, |p| p.connections.iter().filter(|c| c.status.writes()).count()) as u64, "applying");
+    let bar = progress_bar(to_write.unwrap_or(0) as u64, "applying");
     let applied = apply::apply_shared(&loaded.fleet, worker, migrate, |_| bar.inc(1))?;
     bar.finish_and_clear();
-    let plan = plan.unwrap_or_else(|| Plan { connections: Vec::new(), ..loaded.planner(&options, false).header() });
     if json {
         print_json(&applied)?;
     } else {
-        print!("{}", block(&render::applied(&applied, &plan)));
+        print!("{}", block(&render::applied(&applied)));
     }
     Ok(exit_for(&applied))
 }

@@ -330,7 +330,7 @@ pub fn plan_footer(summary: &Summary, connections: usize, waiting: &[String]) ->
     out
 }
 
-pub fn applied(applied: &Applied, plan: &Plan) -> String {
+pub fn applied(applied: &Applied) -> String {
     let mut out = String::new();
     if applied.recovered > 0 {
         let _ = writeln!(out, "Settled {} write(s) of an interrupted run first.", applied.recovered);
@@ -373,17 +373,17 @@ pub fn applied(applied: &Applied, plan: &Plan) -> String {
             }
         }
     }
-    let written: std::collections::HashSet<&str> = applied.written.iter().map(String::as_str).collect();
-    let actions: Vec<(&str, String)> = plan
-        .connections
-        .iter()
-        .filter(|c| written.contains(c.id.as_str()))
-        .flat_map(|c| c.actions.iter().map(move |a| (c.id.as_str(), a.to_string())))
-        .collect();
-    if !actions.is_empty() {
+    if !applied.todo.is_empty() {
         let _ = writeln!(out, "\nStill to do by the operator:");
-        for (id, a) in actions {
-            let _ = writeln!(out, "  {}: {}", line(id), line(&a));
+        for t in &applied.todo {
+            let more = t.connections - t.examples.len();
+            let _ = writeln!(
+                out,
+                "  {}: {}{}",
+                line(&t.examples.join(", ")),
+                line(&t.action.to_string()),
+                if more > 0 { format!(" (and {more} more connection(s))") } else { String::new() }
+            );
         }
     }
     out

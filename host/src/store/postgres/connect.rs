@@ -5,17 +5,28 @@
 //! sit in cutover.toml, in shell history and in `ps`, so one there is refused, and the
 //! password comes from an environment variable (`PGPASSWORD` unless `[store]
 //! password_env` names another).
+//!
+//! Connections to a server across a network carry documents and their credentials, so
+//! with `sslmode=require` in the URL (or a `[store] ca_file`) they are made over TLS
+//! (rustls), and the server's certificate is always verified: against the CA file when
+//! one is given (a private CA), else against the public roots. Without either, as over a
+//! Unix socket, connections are plain.
 
 use crate::settings::StoreSettings;
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
+use postgres::config::SslMode;
 use postgres::{Client, Config, NoTls};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// How to open connections to one fleet database.
 #[derive(Clone)]
 pub struct Target {
     config: Config,
+    /// TLS with verified certificates, when the fleet asks for it.
+    tls: Option<MakeRustlsConnect>,
     /// `user@host:port/database`, for messages; never holds the password.
     pub summary: String,
 }
@@ -40,14 +51,60 @@ impl Target {
         }
         config.keepalives_idle(Duration::from_secs(30));
         config.application_name(&format!("cutover {} pid {}", crate::ledger::actor(), std::process::id()));
+        let tls = match (config.get_ssl_mode(), &settings.ca_file) {
+            (SslMode::Disable, _) => None,
+            (SslMode::Require, ca_file) | (_, ca_file @ Some(_)) => Some(tls(ca_file.as_deref())?),
+            _ => None,
+        };
         let summary = summary(&config);
-        Ok(Self { config, summary })
+        Ok(Self { config, tls, summary })
     }
 
-    /// A new connection, or an error that says what to check.
+    /// A new connection, or an error that says what to check. A server that is starting
+    /// up or shutting down (a restart) is waited for, up to a minute; one that cannot be
+    /// reached at all is reported at once.
     pub fn connect(&self) -> Result<Client> {
-        self.config.connect(NoTls).map_err(|e| explain(e, &self.summary))
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let connected = match &self.tls {
+                Some(tls) => self.config.connect(tls.clone()),
+                None => self.config.connect(NoTls),
+            };
+            match connected {
+                Err(e) if restarting(&e) && std::time::Instant::now() < deadline => {
+                    tracing::warn!("{}: {e}; waiting for it", self.summary);
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                connected => return connected.map_err(|e| explain(e, &self.summary)),
+            }
+        }
     }
+}
+
+/// A TLS connector that verifies the server against the CA certificates in `ca_file` (PEM),
+/// or against the public roots.
+fn tls(ca_file: Option<&std::path::Path>) -> Result<MakeRustlsConnect> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            for cert in CertificateDer::pem_file_iter(path).with_context(|| format!("reading [store] ca_file {}", path.display()))? {
+                let cert = cert.with_context(|| format!("[store] ca_file {} is not a PEM file of certificates", path.display()))?;
+                roots.add(cert).with_context(|| format!("a certificate of [store] ca_file {}", path.display()))?;
+            }
+            if roots.is_empty() {
+                bail!("[store] ca_file {} holds no certificate", path.display());
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .context("setting up TLS")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// `user@host:port/database`.
@@ -82,12 +139,33 @@ pub fn explain(e: postgres::Error, summary: &str) -> anyhow::Error {
         } else {
             format!("PostgreSQL fleet {summary}")
         }
+    } else if source_chain(&e).contains("TLS") || source_chain(&e).contains("certificate") {
+        format!(
+            "the TLS handshake with the PostgreSQL fleet {summary} failed; if its certificate is signed by your own CA, set [store] ca_file to that CA's PEM file, or check the host name in the URL"
+        )
     } else if e.is_closed() || e.to_string().contains("error connecting") || e.to_string().contains("timed out") {
         format!("cannot reach the PostgreSQL fleet {summary}; is the server running, and are the host, port and database in the URL right?")
     } else {
         format!("PostgreSQL fleet {summary}")
     };
     anyhow::Error::new(e).context(message)
+}
+
+/// Whether the server refused a connection because it is starting up or shutting down.
+fn restarting(e: &postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| db.code().code() == "57P03")
+}
+
+/// An error with its causes, one after the other.
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// Whether an error means the connection to the server was lost (a restart, a network

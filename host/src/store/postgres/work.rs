@@ -131,20 +131,35 @@ impl PgFleet {
     /// another host made it first), or on run `id`. Refuses while another plan's run is
     /// being applied, naming it and its workers.
     pub fn worker(&self, start: Start<'_>) -> Result<Worker<'_>> {
-        let mut client = self.connect_new()?;
-        take_shared_lock(&mut client, self.summary_text())?;
         let id = format!("{} #{:x}", worker_name(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos());
-        let run = match start {
-            Start::Join(run) => {
-                client.execute("UPDATE cutover.runs SET status = 'running', finished_at = NULL WHERE id = $1 AND status = 'interrupted'", &[&run])?;
-                run
+        // Each step is safe to repeat on a new connection if the database goes away
+        // midway: a run made whose answer was lost is found again by its plan.
+        let deadline = Instant::now() + RECONNECT_FOR;
+        let (client, run) = loop {
+            let joined = (|| -> Result<(Client, i64)> {
+                let mut client = self.connect_new()?;
+                take_shared_lock(&mut client, self.summary_text())?;
+                let run = match &start {
+                    Start::Join(run) => {
+                        client.execute("UPDATE cutover.runs SET status = 'running', finished_at = NULL WHERE id = $1 AND status = 'interrupted'", &[run])?;
+                        *run
+                    }
+                    Start::Plan(plan) => create_or_join(&mut client, plan, self.summary_text(), self.batch_size())?,
+                };
+                client.execute(
+                    "INSERT INTO cutover.workers (id, run_id, actor, pid) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                    &[&id, &run, &crate::ledger::actor(), &(std::process::id() as i32)],
+                )?;
+                Ok((client, run))
+            })();
+            match joined {
+                Err(e) if is_connection_lost(&e) && Instant::now() < deadline => {
+                    tracing::warn!("starting work on the run: lost the database ({e:#}); reconnecting");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                joined => break joined?,
             }
-            Start::Plan(plan) => create_or_join(&mut client, plan, self.summary_text(), self.batch_size())?,
         };
-        client.execute(
-            "INSERT INTO cutover.workers (id, run_id, actor, pid) VALUES ($1, $2, $3, $4)",
-            &[&id, &run, &crate::ledger::actor(), &(std::process::id() as i32)],
-        )?;
         let stop = Arc::new(AtomicBool::new(false));
         let renewer = std::thread::spawn({
             let (stop, target, id, seconds) = (stop.clone(), self.target.clone(), id.clone(), self.lease_seconds());
