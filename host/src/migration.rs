@@ -64,7 +64,7 @@ impl std::fmt::Display for StreamDescriptor {
 }
 
 /// Something the operator must still do.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Action {
     RefreshSchema { reason: String },

@@ -43,7 +43,7 @@ pub fn export(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
     let mut runs = 0;
     if with_ledger {
         let state = dir.join(".cutover");
-        std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+        crate::private_files::owner_only_dir(&state)?;
         let mut target = crate::ledger::sqlite::SqliteLedger::open(&state.join("ledger.sqlite"))?;
         runs = target.import_history(&write::history_with_snapshots(&*fleet.ledger()?)?)?;
     }

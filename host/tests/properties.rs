@@ -6,6 +6,9 @@
 //! - the migrated config conforms to the real spec of the produced version, every stream
 //!   exists in the produced version's catalog with a sync mode it supports, and every
 //!   clear-stream action names a stream the connection syncs;
+//! - the output passes the checks a fleet makes of every plugin step (each stream once,
+//!   consistent modes, cursors and keys, known state streams), and every stream the
+//!   produced version discovers matches its real catalog;
 //! - migrating twice is refused by the host (the produced version is outside the plugin's
 //!   range) and, forced through the plugin anyway, changes nothing more;
 //! - for each connector, one plan takes a connection from the oldest version a plugin
@@ -16,6 +19,8 @@
 //! version returns: documents, actions, notes and refusals.
 
 use cutover::author::package::Package;
+use cutover::catalogs::TargetCatalog;
+use cutover::conformance;
 use cutover::migration::{Action, Input};
 use cutover::plan::read_outcome;
 use cutover::registry::{Plugin, Registry};
@@ -39,6 +44,7 @@ struct Subject {
     target_spec: Option<Spec>,
     /// Stream name → supported sync modes, in the produced version's real catalog.
     target_streams: Option<BTreeMap<String, Vec<String>>>,
+    target_catalog: Option<TargetCatalog>,
     /// The golden inputs the plugin migrates (refusal cases left out).
     bases: Vec<Value>,
 }
@@ -87,7 +93,8 @@ fn subject(sandbox: &Sandbox, dir: &Path, cache: Option<&CompileCache>) -> Subje
         }
     }
     assert!(!bases.is_empty(), "{name} has no golden input it migrates");
-    Subject { name, dir, plugin, target_spec, target_streams, bases }
+    let target_catalog = package.target_catalog.as_deref().map(|p| TargetCatalog::read(p).unwrap());
+    Subject { name, dir, plugin, target_spec, target_streams, target_catalog, bases }
 }
 
 /// A connection like `base`, with the streams, modes and states the genes pick.
@@ -174,6 +181,10 @@ fn check(sandbox: &Sandbox, s: &Subject, doc: &Value) -> Result<(), TestCaseErro
             }
         }
     }
+    // The checks a fleet makes of every plugin step, against the real target catalog.
+    let before = conformance::Documents { catalog: &doc["catalog"], state: &doc["state"] };
+    let problems = conformance::problems(&before, &conformance::Documents { catalog: &catalog, state: &state }, s.target_catalog.as_ref());
+    prop_assert!(problems.is_empty(), "{}: its output would not be believed: {problems:?}", s.name);
     for a in &actions {
         if let Action::ClearStream { stream, .. } = a {
             prop_assert!(out.contains(&stream.name), "{}: clears {} which the connection does not sync", s.name, stream.name);

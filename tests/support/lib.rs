@@ -210,8 +210,8 @@ impl Fleet {
         Self { dir }
     }
 
-    /// A copy of `examples/fleet` (settings, connections, specs), with the real Pinterest
-    /// plugins.
+    /// A copy of `examples/fleet` (settings, connections, specs, catalogs), with the real
+    /// Pinterest plugins.
     pub fn example() -> Self {
         let src = root().join("examples").join("fleet");
         let fleet = Self::new(&std::fs::read_to_string(src.join("cutover.toml")).unwrap());
@@ -220,6 +220,7 @@ impl Fleet {
             std::fs::copy(entry.path(), fleet.path().join("connections").join(entry.file_name())).unwrap();
         }
         copy_tree(&src.join("specs"), &fleet.path().join("specs"));
+        copy_tree(&src.join("catalogs"), &fleet.path().join("catalogs"));
         fleet.add_plugin("source-pinterest-v1");
         fleet.add_plugin("source-pinterest-v2");
         fleet
@@ -475,9 +476,9 @@ pub fn cutover_in_workspace(bin: &str, args: &[&str]) -> Run {
 }
 
 /// What is wrong with each plugin crate's golden fixtures, by `cutover plugin test` (the
-/// binary at `bin`): a failing case, fewer than two cases, or no target spec (whose line in
-/// the output starts with `checked`).
-pub fn golden_failures(bin: &str, crates: &[PathBuf], checked: &str) -> Vec<String> {
+/// binary at `bin`): a failing case, fewer than two cases, no target spec (whose line in
+/// the output starts with `checked`), or what `more` finds in a crate's run.
+pub fn golden_failures(bin: &str, crates: &[PathBuf], checked: &str, more: impl Fn(&str, &Run) -> Option<String>) -> Vec<String> {
     let mut failures = Vec::new();
     for dir in crates {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
@@ -494,6 +495,7 @@ pub fn golden_failures(bin: &str, crates: &[PathBuf], checked: &str) -> Vec<Stri
         } else if !run.stdout.contains(&format!("{cases} case(s): {cases} passed, 0 failed")) {
             failures.push(format!("{name}: not every case ran:\n{}", run.stdout));
         }
+        failures.extend(more(&name, &run));
     }
     failures
 }

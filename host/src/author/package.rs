@@ -9,6 +9,9 @@
 //! target-spec = "../../tests/fixtures/source-pinterest/2.0.0/spec.json"
 //! # Optional: the spec of the versions it migrates from; fixture inputs must conform.
 //! source-spec = "../../tests/fixtures/source-pinterest/1.3.3/spec.json"
+//! # Optional: the real discovered catalog of the produced version (default: the
+//! # catalog.json beside target-spec, if there is one); migrated streams must match it.
+//! target-catalog = "../../tests/fixtures/source-pinterest/2.0.0/catalog.json"
 //! ```
 
 use super::python;
@@ -32,6 +35,12 @@ pub struct Package {
     pub fixtures: PathBuf,
     /// The Python project, for a Python plugin.
     pub python: Option<python::Project>,
+    pub target_catalog: Option<PathBuf>,
+}
+
+/// The discovered catalog (`catalog.json`) beside a target spec, where fixtures keep both.
+fn catalog_beside(target_spec: Option<&Path>) -> Option<PathBuf> {
+    target_spec.map(|s| s.with_file_name("catalog.json")).filter(|c| c.is_file())
 }
 
 impl Package {
@@ -47,6 +56,7 @@ impl Package {
                 target_dir: python_target_dir(dir)?.join("plugins"),
                 target_spec: project.target_spec.clone(),
                 source_spec: project.source_spec.clone(),
+                target_catalog: catalog_beside(project.target_spec.as_deref()),
                 fixtures: project.fixtures.clone(),
                 python: Some(project),
             }),
@@ -81,11 +91,14 @@ impl Package {
         let target_dir = PathBuf::from(meta["target_directory"].as_str().context("cargo metadata gave no target directory")?)
             .join("plugins");
         let spec = |key: &str| package["metadata"]["cutover"][key].as_str().map(|rel| dir.join(rel));
+        let target_spec = spec("target-spec");
+        let target_catalog = spec("target-catalog").or_else(|| catalog_beside(target_spec.as_deref()));
         Ok(Self {
             name,
             dir: dir.to_owned(),
-            target_spec: spec("target-spec"),
+            target_spec,
             source_spec: spec("source-spec"),
+            target_catalog,
             target_dir,
             fixtures: dir.join("fixtures"),
             python: None,

@@ -10,8 +10,10 @@ use cutover::author::package::Package;
 use cutover::author::scaffold::{self, Language, Request};
 use cutover::connection::Connection;
 use cutover::registry::{Plugin, Registry};
+use cutover::catalogs::TargetCatalog;
 use cutover::sandbox::{CompileCache, Limits, Sandbox};
 use cutover::specs::Spec;
+use cutover::terminal::line;
 use cutover::trust::Trust;
 use semver::Version;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,10 @@ pub struct AuthorPlugin {
     /// The spec of the versions migrated from (default: package.metadata.cutover.source-spec).
     #[arg(long)]
     source_spec: Option<PathBuf>,
+    /// The discovered catalog of the produced version (default: package.metadata.cutover.target-catalog,
+    /// or the catalog.json beside the target spec).
+    #[arg(long)]
+    catalog: Option<PathBuf>,
 }
 
 /// A plugin loaded in a sandbox, with its fixtures and specs.
@@ -44,6 +50,7 @@ pub struct Resolved {
     /// An Elastic plugin's folders of default configurations, by version.
     target_defaults: Option<PathBuf>,
     source_defaults: Option<PathBuf>,
+    target_catalog: Option<TargetCatalog>,
 }
 
 impl AuthorPlugin {
@@ -79,11 +86,17 @@ impl AuthorPlugin {
                 None => Ok(None),
             }
         };
+        let target_catalog = self
+            .catalog
+            .or_else(|| package.as_ref().and_then(|p| p.target_catalog.clone()))
+            .map(|p| TargetCatalog::read(&p).map_err(anyhow::Error::msg))
+            .transpose()?;
         Ok(Resolved {
             target_spec: spec(&target)?,
             source_spec: spec(&source)?,
             target_defaults: defaults(&target)?,
             source_defaults: defaults(&source)?,
+            target_catalog,
             sandbox,
             plugin,
             fixtures,
@@ -100,6 +113,7 @@ impl Resolved {
             source_spec: self.source_spec.as_ref(),
             target_defaults: self.target_defaults.as_deref(),
             source_defaults: self.source_defaults.as_deref(),
+            target_catalog: self.target_catalog.as_ref(),
         }
     }
 }
@@ -154,11 +168,15 @@ pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
     let Some(fixtures) = &resolved.fixtures else {
         bail!("no fixtures for {}: pass --fixtures DIR, or add <crate>/fixtures/<case>/input.json", p.file);
     };
-    println!("{}: {} {} → {} (sha256 {})", p.file, p.manifest.connector, p.manifest.applies_to, p.produces, &p.sha256[..16]);
+    println!("{}: {} {} → {} (sha256 {})", line(&p.file), line(&p.manifest.connector), line(&p.manifest.applies_to), p.produces, &p.sha256[..16]);
     match (&resolved.target_spec, &resolved.target_defaults) {
         (Some(spec), _) => println!("migrated configs checked against {}", spec.path().display()),
         (None, Some(folder)) => println!("migrated configs checked against the default configurations in {}", folder.display()),
         (None, None) => println!("no target spec: set target-spec ([package.metadata.cutover] in Cargo.toml, [tool.cutover] in pyproject.toml) or pass --spec to check migrated configs"),
+    }
+    match &resolved.target_catalog {
+        Some(catalog) => println!("migrated streams checked against {}", catalog.path().display()),
+        None => println!("no target catalog: set package.metadata.cutover.target-catalog or pass --catalog to check migrated streams"),
     }
     let golden = resolved.golden();
     let (mut passed, mut failed) = (0, 0);
@@ -170,6 +188,7 @@ pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
                     Some(_) => println!("  ok       {} (refused, as expected)", case.name),
                     None => println!("  ok       {} ({} action(s))", case.name, actions.len()),
                 }
+                unlisted(resolved, &case)?;
             }
             Verdict::Blessed { actions, .. } => {
                 passed += 1;
@@ -178,8 +197,8 @@ pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
             Verdict::Failed(problems) => {
                 failed += 1;
                 println!("  FAILED   {}", case.name);
-                for line in problems {
-                    println!("           {line}");
+                for problem in problems {
+                    println!("           {}", line(&problem));
                 }
             }
         }
@@ -189,6 +208,18 @@ pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
         println!("If the new behaviour is right, record it with: cutover plugin test <plugin> --bless");
     }
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Tells the author which streams of a case the target version changed although the
+/// manifest's scoped streams (the connector's `scopedImpact`) do not list them.
+fn unlisted(resolved: &Resolved, case: &golden::Case) -> Result<()> {
+    let Some(target) = &resolved.target_catalog else { return Ok(()) };
+    let input = Connection::parse(&std::fs::read(case.dir.join("input.json"))?)?;
+    let changed = cutover::conformance::unlisted_changes(input.catalog(), target, &resolved.plugin.manifest.scoped_streams);
+    if !changed.is_empty() {
+        println!("           changed in {} but not in the scoped streams: {}", resolved.plugin.produces, line(&changed.join(", ")));
+    }
+    Ok(())
 }
 
 pub fn guide(resolved: &Resolved, out: Option<&Path>) -> Result<ExitCode> {
@@ -215,7 +246,7 @@ pub fn guide(resolved: &Resolved, out: Option<&Path>) -> Result<ExitCode> {
     let text = guide::render(&resolved.plugin.manifest, &examples);
     match out {
         Some(path) => std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?,
-        None => print!("{text}"),
+        None => print!("{}", cutover::terminal::block(&text)),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -238,7 +269,7 @@ pub fn import_metadata(file: &Path, plugins: Option<&Path>, json: bool, language
             .iter()
             .map(|m| serde_json::json!({"manifest": m, "plugin": plugin_for(m).map(|p| &p.file)}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", cutover::terminal::json_string(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(

@@ -16,6 +16,7 @@ use cutover::fleet::Fleet;
 use cutover::plan::{ConnectionPlan, Options, Plan, Planner};
 use cutover::registry::Registry;
 use cutover::sandbox::{CompileCache, Sandbox};
+use cutover::terminal::block;
 use cutover::write::apply::{self, Applied};
 use cutover::write::{self, rollback};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -258,7 +259,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // An error may quote a plugin or a document: shown inert.
+            eprintln!("error: {}", cutover::terminal::block(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -272,7 +274,14 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // Log fields may quote a plugin or a document: every control character is escaped, so
+    // no colours either.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| cutover::terminal::Inert::new(std::io::stderr()))
+        .with_ansi(false)
+        .with_target(false)
+        .init();
 }
 
 /// What every command that runs plugins needs.
@@ -358,7 +367,8 @@ struct PlanWriter {
 
 impl PlanWriter {
     fn create(path: &std::path::Path, header: &Plan) -> Result<Self> {
-        let file = std::fs::File::create(path).with_context(|| format!("saving the plan to {}", path.display()))?;
+        // The plan's diffs are document content: owner-only, like the ledger.
+        let file = cutover::private_files::create(path).with_context(|| format!("saving the plan to {}", path.display()))?;
         let mut file = std::io::BufWriter::new(file);
         Self::write_header(&mut file, header)?;
         Ok(Self { file: Some((file, path.to_owned())), first: true })
@@ -371,7 +381,7 @@ impl PlanWriter {
 
     /// The header as JSON, left open at the start of the connections array.
     fn write_header(out: &mut impl std::io::Write, header: &Plan) -> Result<()> {
-        let text = serde_json::to_string_pretty(header)?;
+        let text = cutover::terminal::json_string(header)?;
         let open = text.rfind("[]").context("a plan header serializes with an empty connections array")?;
         out.write_all(text[..open + 1].as_bytes())?;
         Ok(())
@@ -390,7 +400,7 @@ impl PlanWriter {
 
     fn write_connection(out: &mut impl std::io::Write, c: &ConnectionPlan, first: bool) -> Result<()> {
         out.write_all(if first { b"\n" } else { b",\n" })?;
-        serde_json::to_writer_pretty(&mut *out, c)?;
+        cutover::terminal::write_json(&mut *out, c)?;
         Ok(())
     }
 
@@ -408,7 +418,7 @@ impl PlanWriter {
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    println!("{}", cutover::terminal::json_string(value)?);
     Ok(())
 }
 
@@ -428,7 +438,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                     cutover::store::LedgerHome::Sqlite(_) => Vec::new(),
                 };
-                print!("{}{}", render::status(&plan), render::live_runs(&live));
+                print!("{}", block(&format!("{}{}", render::status(&plan), render::live_runs(&live))));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -449,7 +459,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut terminal = std::io::BufWriter::new(stdout.lock());
             let mut json_out = if json { Some(PlanWriter::start(&mut terminal, &header)?) } else { None };
             if !json {
-                write!(terminal, "{}", render::plan_header(&header, selection.len(), &loaded.registry))?;
+                write!(terminal, "{}", block(&render::plan_header(&header, selection.len(), &loaded.registry)))?;
             }
             let today = cutover::ledger::now()[..10].to_owned();
             let mut summary = cutover::plan::Summary::default();
@@ -467,7 +477,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 match &mut json_out {
                     Some(j) => j.connection_to(&mut terminal, &c)?,
-                    None => bar.suspend(|| write!(terminal, "{}", render::plan_connection(&c, &loaded.fleet, &today)))?,
+                    None => bar.suspend(|| write!(terminal, "{}", block(&render::plan_connection(&c, &loaded.fleet, &today))))?,
                 }
                 Ok(())
             })?;
@@ -514,7 +524,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&applied)?;
             } else {
-                print!("{}", render::applied(&applied));
+                print!("{}", block(&render::applied(&applied)));
             }
             Ok(exit_for(&applied))
         }
@@ -529,7 +539,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "Rolled back run {}: restored {} connection(s) byte for byte ({}). Recorded as run {}.",
                     done.of_run,
                     done.restored.len(),
-                    done.restored.join(", "),
+                    cutover::terminal::line(&done.restored.join(", ")),
                     done.run
                 );
             }
@@ -541,7 +551,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&runs)?;
             } else {
-                print!("{}", render::history(&runs));
+                print!("{}", block(&render::history(&runs)));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -597,7 +607,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&render::plugins_json(&loaded.registry))?;
             } else {
-                print!("{}", render::plugins(&loaded.registry));
+                print!("{}", block(&render::plugins(&loaded.registry)));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -609,7 +619,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&render::plugin_json(p))?;
             } else {
-                print!("{}", render::plugin(p));
+                print!("{}", block(&render::plugin(p)));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -662,7 +672,7 @@ fn apply_shared(
                     unchanged: plan.connections.len(),
                     ..Default::default()
                 };
-                if json { print_json(&applied)? } else { print!("{}", render::applied(&applied)) }
+                if json { print_json(&applied)? } else { print!("{}", block(&render::applied(&applied))) }
                 return Ok(ExitCode::SUCCESS);
             }
             let worker = pg.worker(Start::Plan(&plan))?;
@@ -681,7 +691,7 @@ fn apply_shared(
     if json {
         print_json(&applied)?;
     } else {
-        print!("{}", render::applied(&applied));
+        print!("{}", block(&render::applied(&applied)));
     }
     Ok(exit_for(&applied))
 }
@@ -747,10 +757,10 @@ fn add_plugin(fleet: &std::path::Path, file: &std::path::Path) -> Result<ExitCod
     lock.write(&dir)?;
     println!(
         "Added {} (sha256 {}): {} {} → {}, {}. Pinned in {}.",
-        plugin.file,
+        cutover::terminal::line(&plugin.file),
         plugin.sha256,
-        plugin.manifest.connector,
-        plugin.manifest.applies_to,
+        cutover::terminal::line(&plugin.manifest.connector),
+        cutover::terminal::line(&plugin.manifest.applies_to),
         plugin.produces,
         match &plugin.signer {
             Some(key) => format!("signed by {key}"),
