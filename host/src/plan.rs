@@ -493,8 +493,17 @@ impl Planner<'_> {
     pub fn plan_entry(&self, entry: &Entry) -> ConnectionPlan {
         let mut secrets = Secrets::new();
         let mut plan = self.plan_document(entry, &mut secrets);
-        if let Ok(connection) = &entry.parsed {
-            secrets.redact_plan(&mut plan, connection.config());
+        match &entry.parsed {
+            Ok(Document::Airbyte(connection)) => secrets.redact_plan(&mut plan, connection.config()),
+            // An Elastic document's secrets are its `sensitive` configuration fields.
+            Ok(Document::Elastic(_)) => match serde_json::from_slice::<Value>(&entry.bytes) {
+                Ok(document) => {
+                    secrets.learn_config(&document);
+                    secrets.redact_plan(&mut plan, &Value::Null);
+                }
+                Err(_) => secrets.redact_plan(&mut plan, &Value::Null),
+            },
+            Err(_) => {}
         }
         plan
     }

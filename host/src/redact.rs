@@ -263,17 +263,18 @@ impl Secrets {
     /// Redacts a whole connection's plan: its patches, reason, notes, actions and the log
     /// of every step. `before` is the config the plan starts from.
     pub fn redact_plan(&self, plan: &mut ConnectionPlan, before: &Value) {
-        let Changes { config, catalog, state } = &mut plan.changes;
+        let Changes { config, catalog, state, document } = &mut plan.changes;
         self.redact_config_patch(config, before);
         self.redact_patch(catalog);
         self.redact_patch(state);
+        self.redact_patch(document);
         if let Some(reason) = &mut plan.reason {
             self.scrub_string(reason);
         }
         plan.notes.iter_mut().for_each(|n| self.scrub_string(n));
         for action in &mut plan.actions {
             match action {
-                Action::RefreshSchema { reason } | Action::RetestSource { reason } => self.scrub_string(reason),
+                Action::RefreshSchema { reason } | Action::RetestSource { reason } | Action::FullSync { reason } => self.scrub_string(reason),
                 Action::ClearStream { stream, reason } => {
                     self.scrub_string(&mut stream.name);
                     self.scrub_string(reason);

@@ -54,7 +54,7 @@ pub fn is_over_budget(e: &wasmtime::Error) -> bool {
 /// The bytes of text in an action.
 fn text_len(action: &Action) -> usize {
     match action {
-        Action::RefreshSchema { reason } | Action::RetestSource { reason } => reason.len(),
+        Action::RefreshSchema { reason } | Action::RetestSource { reason } | Action::FullSync { reason } => reason.len(),
         Action::ClearStream { stream, reason } => stream.name.len() + stream.namespace.as_ref().map_or(0, String::len) + reason.len(),
         Action::ReviewField { pointer, reason } => pointer.len() + reason.len(),
     }
