@@ -555,36 +555,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Fleet { command: FleetCommand::Export { dir, ledger, json } } => {
+        Command::Fleet { command } => {
             let fleet = Fleet::open(&cli.fleet)?;
-            let moved = cutover::transfer::export(&fleet, &dir, ledger)?;
+            let (moved, from, to, json) = match command {
+                FleetCommand::Export { dir, ledger, json } => {
+                    (cutover::transfer::export(&fleet, &dir, ledger)?, fleet.documents().summary(), dir.display().to_string(), json)
+                }
+                FleetCommand::Import { dir, ledger, json } => {
+                    (cutover::transfer::import(&fleet, &dir, ledger)?, dir.display().to_string(), fleet.documents().summary(), json)
+                }
+            };
             if json {
                 print_json(&moved)?;
             } else {
-                println!(
-                    "Exported {} document(s){} from {} to {}.",
-                    moved.documents,
-                    if ledger { format!(" and {} run(s) of history", moved.runs) } else { String::new() },
-                    fleet.documents().summary(),
-                    dir.display()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Fleet { command: FleetCommand::Import { dir, ledger, json } } => {
-            let fleet = Fleet::open(&cli.fleet)?;
-            let moved = cutover::transfer::import(&fleet, &dir, ledger)?;
-            if json {
-                print_json(&moved)?;
-            } else {
-                println!(
-                    "Imported {} document(s){} from {} into {}{}.",
-                    moved.documents,
-                    if ledger { format!(" and {} run(s) of history", moved.runs) } else { String::new() },
-                    dir.display(),
-                    fleet.documents().summary(),
-                    if moved.unchanged > 0 { format!(" ({} already there with the same bytes)", moved.unchanged) } else { String::new() }
-                );
+                println!("{}", render::moved(&moved, &from, &to));
             }
             Ok(ExitCode::SUCCESS)
         }

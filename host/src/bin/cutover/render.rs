@@ -591,3 +591,15 @@ pub fn plugin(p: &Plugin) -> String {
     let _ = writeln!(out, "\n{}\n\n{}", line(&m.message), block(m.guide.trim_end()));
     out
 }
+
+/// What `fleet export` or `fleet import` carried, from where to where.
+pub fn moved(moved: &cutover::transfer::Moved, from: &str, to: &str) -> String {
+    format!(
+        "{} {} document(s){} from {from} {} {to}{}.",
+        if moved.exported { "Exported" } else { "Imported" },
+        moved.documents,
+        if moved.with_ledger { format!(" and {} run(s) of history", moved.runs) } else { String::new() },
+        if moved.exported { "to" } else { "into" },
+        if moved.unchanged > 0 { format!(" ({} already there with the same bytes)", moved.unchanged) } else { String::new() }
+    )
+}
