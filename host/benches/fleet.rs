@@ -6,8 +6,14 @@
 //! durable apply (journal with snapshots, atomic writes, flushes shared per batch) at 1k
 //! and 10k.
 //!
-//! Arguments choose what runs: `plan`, `apply`, `cold` and fleet sizes (`1000`, `10000`,
-//! `100000`), for example `cargo bench -p cutover --bench fleet -- plan 10000`; none runs all.
+//! `flood` plans 1,000 connections of the hostile test plugin with and without four of them
+//! flooding the host (a million actions, 200,000 notes, 20 MiB of action text, 5,000
+//! actions), under the default output limits and with the limits raised out of the way:
+//! what the limits save the rest of the fleet.
+//!
+//! Arguments choose what runs: `plan`, `apply`, `cold`, `flood` and fleet sizes (`1000`,
+//! `10000`, `100000`), for example `cargo bench -p cutover --bench fleet -- plan 10000`; none
+//! runs all.
 
 use cutover::fleet::Fleet;
 use cutover::plan::{Options, Planner};
@@ -52,7 +58,7 @@ impl Chosen {
     }
 
     fn part(&self, name: &str) -> bool {
-        let parts = ["plan", "apply", "cold"];
+        let parts = ["plan", "apply", "cold", "flood"];
         !self.0.iter().any(|a| parts.contains(&a.as_str())) || self.0.iter().any(|a| a == name)
     }
 
@@ -113,6 +119,53 @@ fn main() {
     if chosen.part("cold") {
         cold_start();
     }
+    if chosen.part("flood") {
+        flood();
+    }
+}
+
+/// Plan time of a fleet of 1,000 well-behaved connections, alone and beside four that flood
+/// the host, under the default limits and with limits that let every flood through.
+fn flood() {
+    const FLOODS: [&str; 4] = ["action-flood", "note-flood", "action-text", "many-actions"];
+    let make = |floods: bool, limits: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("connections")).unwrap();
+        std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+        let settings = format!("[connectors.\"test/source-hostile\"]\ntarget = \"2.0.0\"\n[limits]\n{limits}");
+        std::fs::write(dir.path().join("cutover.toml"), settings).unwrap();
+        std::fs::copy(cutover_tests::plugin("hostile-plugin"), dir.path().join("plugins/hostile_plugin.wasm")).unwrap();
+        let modes = (0..1_000).map(|_| "none").chain(if floods { FLOODS.to_vec() } else { Vec::new() });
+        for (i, mode) in modes.enumerate() {
+            let doc = cutover_tests::hostile_connection(&format!("h{i:05}"), mode);
+            std::fs::write(dir.path().join(format!("connections/h{i:05}.json")), serde_json::to_vec(&doc).unwrap()).unwrap();
+        }
+        dir
+    };
+    let plan = |dir: &tempfile::TempDir| {
+        let fleet = Fleet::open(dir.path()).unwrap();
+        let sandbox = Sandbox::new(fleet.settings.limits.clone()).unwrap();
+        let registry = Registry::load(&fleet.plugins_dir(), &sandbox, &fleet.settings.trust, None).unwrap();
+        let options = Options { all: true, ..Options::default() };
+        let planner = Planner { fleet: &fleet, registry: &registry, sandbox: &sandbox, options: &options, run_plugins: true };
+        let selection = planner.select().unwrap();
+        let (start, mut failed) = (Instant::now(), 0);
+        planner.plan_each(&selection, |c| {
+            failed += usize::from(c.status == cutover::plan::Status::Failed);
+            Ok(())
+        }).unwrap();
+        (start.elapsed(), failed)
+    };
+    let unbounded = "actions = 2000000\nnotes = 2000000\ntext_bytes = 1073741824\noutput_bytes = 1073741824\nmemory_bytes = 268435456\n";
+    let (quiet, _) = plan(&make(false, ""));
+    let (bounded, failed) = plan(&make(true, ""));
+    assert_eq!(failed, FLOODS.len(), "each flood fails its own connection");
+    let (let_through, failed) = plan(&make(true, unbounded));
+    assert_eq!(failed, 0, "with the limits raised every flood is taken");
+    println!("\n{:<48} {:>12} {:>10}", "1,000 connections planned", "time", "ratio");
+    println!("{:<48} {quiet:>12.2?} {:>10.2}", "alone", 1.0);
+    println!("{:<48} {bounded:>12.2?} {:>10.2}", "beside 4 floods, default limits", bounded.as_secs_f64() / quiet.as_secs_f64());
+    println!("{:<48} {let_through:>12.2?} {:>10.2}", "beside 4 floods, limits raised", let_through.as_secs_f64() / quiet.as_secs_f64());
 }
 
 /// `cutover plan` of one connection in a fleet holding every real plugin, as a new process:

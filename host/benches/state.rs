@@ -13,25 +13,11 @@
 use cutover::migration::Input;
 use cutover::sandbox::{Limits, Sandbox, SandboxError};
 use cutover_plugin::{Migration, RawConnection, StateOut};
-use partition_state_plugin::{PartitionState, STREAM};
+use partition_state_plugin::PartitionState;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
-
-/// The legacy state of `n` partitions, byte for byte what `benches/cdk` builds in Python.
-fn legacy_state(n: usize) -> String {
-    let mut out = String::with_capacity(n * 48 + 128);
-    out.push('{');
-    for i in 0..n {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&format!("\"{}\":{{\"updated_time\":{}}}", 549755885175u64 + i as u64, 1628867244u64 + i as u64));
-    }
-    out.push('}');
-    out
-}
 
 fn connection(n: usize, mode: &str) -> RawConnection {
     RawConnection {
@@ -40,10 +26,7 @@ fn connection(n: usize, mode: &str) -> RawConnection {
         version: "1.9.0".into(),
         config: format!("{{\"mode\":\"{mode}\"}}"),
         catalog: r#"{"streams":[]}"#.into(),
-        state: format!(
-            "[{{\"type\":\"STREAM\",\"stream\":{{\"stream_descriptor\":{{\"name\":\"{STREAM}\"}},\"stream_state\":{}}}}}]",
-            legacy_state(n)
-        ),
+        state: cutover_tests::legacy_partition_state(n),
     }
 }
 

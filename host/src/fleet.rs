@@ -8,7 +8,8 @@
 //!   plugins/*.wasm          migration plugins
 //!   connections/<id>.json   one document per connection
 //!   specs/<connector>/<version>.json   connector specs migrated configs are checked against
-//!   .cutover/               ledger.sqlite (history, snapshots, journal), the run lock, the compile cache
+//!   catalogs/<connector>/<version>.json   discovered catalogs migrated streams must match
+//!   .cutover/               ledger.sqlite (history, snapshots, journal), the run lock, the compile cache (owner-only)
 //! ```
 //!
 //! With `[store] url = "postgres://…"` in cutover.toml (or `--fleet postgres://…`, with
@@ -19,6 +20,7 @@
 use crate::document::Document;
 use crate::elastic::spec::ElasticSpecs;
 use crate::elastic::versions::Versions;
+use crate::catalogs::Catalogs;
 use crate::registry::sha256_hex;
 use crate::settings::Settings;
 use crate::specs::Specs;
@@ -37,6 +39,7 @@ pub struct Fleet {
     elastic_specs: ElasticSpecs,
     /// The versions of the Elastic documents, read from the ledger on first use.
     elastic_versions: std::sync::OnceLock<Result<Versions, String>>,
+    catalogs: Catalogs,
 }
 
 /// One connection document as read, before and after parsing.
@@ -93,6 +96,7 @@ impl Fleet {
             specs: Specs::new(&root),
             elastic_specs: ElasticSpecs::new(root.join("specs")),
             elastic_versions: std::sync::OnceLock::new(),
+            catalogs: Catalogs::new(&root),
             root,
         })
     }
@@ -116,7 +120,7 @@ impl Fleet {
     /// embedded fleet the ledger and the lock.
     pub fn state_dir(&self) -> Result<PathBuf> {
         let dir = self.root.join(".cutover");
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::private_files::owner_only_dir(&dir)?;
         Ok(dir)
     }
 
@@ -162,6 +166,11 @@ impl Fleet {
             })
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// The discovered catalogs the fleet holds (`catalogs/`).
+    pub fn catalogs(&self) -> &Catalogs {
+        &self.catalogs
     }
 
     /// How messages name a document.

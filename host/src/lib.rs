@@ -12,6 +12,11 @@
 //!
 //! A document is an Airbyte connection or an Elastic connector ([`document`]); Elastic's
 //! versions, upgrade order and sync jobs are in [`elastic`].
+//! What a plugin hands back is untrusted: its output is lifted under per-call limits
+//! ([`sandbox`]), checked against the rules of a catalog and state and the target
+//! version's real catalog before it is believed ([`conformance`], [`catalogs`]), shown
+//! with every secret value redacted ([`redact`]) and with its text made inert for a
+//! terminal ([`terminal`]).
 //!
 //! Plugin authors get their toolkit in [`author`]: scaffolding, golden fixtures run
 //! through the real sandbox, guides rendered from the plugin, and manifests read from a
@@ -37,4 +42,10 @@ pub mod write;
 pub mod transfer;
 pub mod trust;
 pub mod specs;
+pub mod per_version;
+pub mod catalogs;
+pub mod conformance;
+pub mod redact;
+pub mod terminal;
+pub mod private_files;
 pub mod author;

@@ -29,6 +29,13 @@ impl Input {
         }
     }
 
+    /// The input of one step for a connection document (`id`, `connector`, `version`,
+    /// `config`, `catalog`, `state`) as it is; `None` if a name is not a string.
+    pub fn of_document(doc: &serde_json::Value) -> Option<Self> {
+        let name = |key: &str| doc.get(key).and_then(serde_json::Value::as_str);
+        Some(Self::new(name("id")?, name("connector")?, name("version")?, &doc["config"], &doc["catalog"], &doc["state"]))
+    }
+
     /// The total size of the documents, for limits and progress.
     pub fn len(&self) -> usize {
         self.config.len() + self.catalog.len() + self.state.len()
@@ -57,7 +64,7 @@ impl std::fmt::Display for StreamDescriptor {
 }
 
 /// Something the operator must still do.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Action {
     RefreshSchema { reason: String },

@@ -5,9 +5,11 @@
 //! output document. [`crate::apply`] recomputes each connection's migration and refuses
 //! to write unless all three still match: a plan is never applied to inputs it did not see.
 
+use crate::conformance;
 use crate::connection::Connection;
 use crate::cores;
 use crate::document::Document;
+use crate::redact::Secrets;
 use crate::fleet::{Entry, Fleet};
 use crate::manifest::DeadlineAction;
 use crate::migration::{Action, Input};
@@ -121,6 +123,11 @@ pub struct Breaking {
     pub scoped_streams: Vec<String>,
     /// Whether the connection syncs a scoped stream (always, when nothing is scoped).
     pub affected: bool,
+    /// Streams the connection syncs that the new version's catalog changed although the
+    /// scoped streams do not list them, each with the fields that changed (known when the
+    /// fleet holds that catalog).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unlisted_changes: Vec<String>,
 }
 
 /// One step of a connection's chain.
@@ -488,8 +495,28 @@ impl Planner<'_> {
         })
     }
 
-    /// Plans one connection document.
+    /// Plans one connection document. What the plan shows of the documents (patches,
+    /// reasons, notes, actions, logs) has every secret value redacted.
     pub fn plan_entry(&self, entry: &Entry) -> ConnectionPlan {
+        let mut secrets = Secrets::new();
+        let mut plan = self.plan_document(entry, &mut secrets);
+        match &entry.parsed {
+            Ok(Document::Airbyte(connection)) => secrets.redact_plan(&mut plan, connection.config()),
+            // An Elastic document's secrets are its `sensitive` configuration fields.
+            Ok(Document::Elastic(_)) => match serde_json::from_slice::<Value>(&entry.bytes) {
+                Ok(document) => {
+                    secrets.learn_config(&document);
+                    secrets.redact_plan(&mut plan, &Value::Null);
+                }
+                Err(_) => secrets.redact_plan(&mut plan, &Value::Null),
+            },
+            Err(_) => {}
+        }
+        plan
+    }
+
+    /// Plans one connection document, learning its secrets as the chain runs.
+    fn plan_document(&self, entry: &Entry, secrets: &mut Secrets) -> ConnectionPlan {
         let connection = match &entry.parsed {
             Ok(Document::Airbyte(c)) => c,
             Ok(Document::Elastic(c)) => return crate::elastic::plan::plan(self, entry, c),
@@ -548,7 +575,7 @@ impl Planner<'_> {
         }
         let breaking = steps.iter().any(|s| matches!(s, Step::Plugin { .. }));
         let ran = if self.run_plugins {
-            self.run_chain(connection, &steps, &plugins, &mut plan)
+            self.run_chain(connection, &steps, &plugins, &mut plan, secrets)
         } else {
             plan.steps = steps.iter().map(|s| StepPlan {
                 from: s.from().clone(),
@@ -645,8 +672,15 @@ impl Planner<'_> {
         steps: &[Step],
         plugins: &[&Plugin],
         plan: &mut ConnectionPlan,
+        secrets: &mut Secrets,
     ) -> Result<(), String> {
         let streams: BTreeSet<&str> = connection.stream_names().into_iter().collect();
+        let specs = self.fleet.specs();
+        secrets.learn_names(specs.secret_names(&connection.connector, &connection.version));
+        for step in steps {
+            secrets.learn_names(specs.secret_names(&connection.connector, step.to()));
+        }
+        secrets.learn_config(connection.config());
         let mut documents = Documents::of(connection);
         for step in steps {
             let input_sha256 = documents.sha256();
@@ -670,16 +704,25 @@ impl Planner<'_> {
                 }
                 Step::Plugin { from, to, plugin } => {
                     let plugin = plugins[*plugin];
-                    let input = documents.into_input(connection, from);
+                    let input = documents.take_input(connection, from);
                     let call = self
                         .sandbox
                         .migrate(&plugin.loaded, &input)
                         .map_err(|e| format!("step {from} → {to}, plugin {}: {e}", plugin.label()))?;
                     let (c, k, st) = read_outcome(&call.value)
                         .map_err(|e| format!("step {from} → {to}, plugin {}: returned {e}", plugin.label()))?;
+                    secrets.learn_config(&c);
+                    let m = &plugin.manifest;
+                    let target = self.fleet.catalogs().get(&connection.connector, to)?;
+                    let before = conformance::Documents { catalog: &documents.catalog, state: &documents.state };
+                    let problems = conformance::problems(&before, &conformance::Documents { catalog: &k, state: &st }, target.as_deref());
+                    if !problems.is_empty() {
+                        return Err(format!("step {from} → {to}, plugin {}: its output is not believed: {}", plugin.label(), problems.join("; ")));
+                    }
+                    let unlisted_changes =
+                        target.map(|t| conformance::unlisted_changes(&documents.catalog, &t, &m.scoped_streams)).unwrap_or_default();
                     documents = Documents::new(c, k, st);
                     conforms(&documents.config)?;
-                    let m = &plugin.manifest;
                     let affected = m.scoped_streams.is_empty() || m.scoped_streams.iter().any(|s| streams.contains(s.as_str()));
                     plan.steps.push(StepPlan {
                         from: from.clone(),
@@ -692,14 +735,17 @@ impl Planner<'_> {
                             documentation_url: m.documentation_url.clone(),
                             scoped_streams: m.scoped_streams.clone(),
                             affected,
+                            unlisted_changes,
                         }),
                         output_sha256: documents.sha256(),
                         input_sha256,
                         log: call.log,
                         log_dropped: call.log_dropped,
                     });
+                    // Each action once, in a time linear in their number.
+                    let mut seen: std::collections::HashSet<Action> = plan.actions.iter().cloned().collect();
                     for a in call.value.actions {
-                        if !plan.actions.contains(&a) {
+                        if seen.insert(a.clone()) {
                             plan.actions.push(a);
                         }
                     }
@@ -789,9 +835,10 @@ impl<'a> Documents<'a> {
     }
 
     /// A plugin's input for the step from `version`, made of the text without copying it
-    /// (the step's output replaces these documents).
-    fn into_input(self, connection: &Connection, version: &Version) -> Input {
-        let [config, catalog, state] = self.text;
+    /// (the step's output replaces these documents; until then the parsed documents stay,
+    /// for the checks of the step's output).
+    fn take_input(&mut self, connection: &Connection, version: &Version) -> Input {
+        let [config, catalog, state] = std::mem::take(&mut self.text);
         Input { id: connection.id.clone(), connector: connection.connector.clone(), version: version.to_string(), config, catalog, state: state.into() }
     }
 }

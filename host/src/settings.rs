@@ -12,6 +12,9 @@
 //! [limits]                             # sandbox limits per plugin call (all optional)
 //! memory_bytes = 268435456
 //! timeout_ms = 10000
+//! actions = 1000                       # what a call may return besides its documents
+//! notes = 1000
+//! text_bytes = 1048576
 //! ```
 
 use crate::elastic::ElasticSettings;

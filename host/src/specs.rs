@@ -9,16 +9,16 @@
 
 use semver::Version;
 use serde_json::Value;
-use std::collections::HashMap;
+use crate::per_version::PerVersion;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-
-type Loaded = HashMap<(String, Version), Option<Arc<Spec>>>;
+use std::sync::Arc;
 
 /// One connector spec read from a file, ready to validate configs.
 pub struct Spec {
     path: PathBuf,
     validator: jsonschema::Validator,
+    /// The properties the spec marks `airbyte_secret`.
+    secret_names: std::collections::BTreeSet<String>,
 }
 
 impl Spec {
@@ -30,51 +30,61 @@ impl Spec {
         let schema = spec.get("connectionSpecification").unwrap_or(&spec);
         let validator = jsonschema::validator_for(schema)
             .map_err(|e| format!("{} is not a usable JSON Schema: {e}", path.display()))?;
-        Ok(Self { path: path.to_owned(), validator })
+        Ok(Self { path: path.to_owned(), validator, secret_names: crate::redact::spec_secret_names(schema) })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    pub fn secret_names(&self) -> &std::collections::BTreeSet<String> {
+        &self.secret_names
+    }
+
     /// Every way `config` breaks the spec (the first ten), each as `<JSON Pointer>: <problem>`.
+    /// A problem with a secret field does not quote its value.
     pub fn problems(&self, config: &Value) -> Vec<String> {
+        let mut secrets = crate::redact::Secrets::new();
+        secrets.learn_names(self.secret_names.iter().cloned());
         self.validator
             .iter_errors(config)
             .take(10)
             .map(|e| {
                 let at = e.instance_path().to_string();
-                format!("{}: {e}", if at.is_empty() { "/".to_owned() } else { at })
+                let mut problem = e.to_string();
+                if secrets.is_secret_pointer(&at) {
+                    problem = problem.replace(&e.instance().to_string(), crate::redact::MASK);
+                }
+                format!("{}: {problem}", if at.is_empty() { "/".to_owned() } else { at })
             })
             .collect()
     }
 }
 
 /// The specs of a fleet, loaded on first use.
-pub struct Specs {
-    root: PathBuf,
-    loaded: Mutex<Loaded>,
-}
+pub struct Specs(PerVersion<Spec>);
 
 impl Specs {
     pub fn new(fleet_root: &Path) -> Self {
-        Self { root: fleet_root.join("specs"), loaded: Mutex::new(HashMap::new()) }
+        Self(PerVersion::new(fleet_root.join("specs")))
     }
 
     /// Where the spec of `connector` at `version` lives.
     pub fn path(&self, connector: &str, version: &Version) -> PathBuf {
-        self.root.join(connector).join(format!("{version}.json"))
+        self.0.path(connector, version)
     }
 
     fn spec(&self, connector: &str, version: &Version) -> Result<Option<Arc<Spec>>, String> {
-        let key = (connector.to_owned(), version.clone());
-        if let Some(v) = self.loaded.lock().expect("specs cache poisoned").get(&key) {
-            return Ok(v.clone());
+        self.0.get(connector, version, Spec::read)
+    }
+
+    /// The names of the config fields the spec of `connector` at `version` marks secret,
+    /// if the fleet has it.
+    pub fn secret_names(&self, connector: &str, version: &Version) -> Vec<String> {
+        match self.spec(connector, version) {
+            Ok(Some(spec)) => spec.secret_names().iter().cloned().collect(),
+            _ => Vec::new(),
         }
-        let path = self.path(connector, version);
-        let spec = if path.exists() { Some(Arc::new(Spec::read(&path)?)) } else { None };
-        self.loaded.lock().expect("specs cache poisoned").insert(key, spec.clone());
-        Ok(spec)
     }
 
     /// Checks `config` against the spec of `connector` at `version`, if the fleet has it.

@@ -18,6 +18,10 @@ use std::path::Path;
 /// What a move carried.
 #[derive(Debug, Serialize)]
 pub struct Moved {
+    /// Whether the documents left this fleet (an export) or came into it (an import).
+    pub exported: bool,
+    /// Whether the history moved too.
+    pub with_ledger: bool,
     pub documents: usize,
     /// Documents the destination already held with the same bytes.
     pub unchanged: usize,
@@ -43,11 +47,11 @@ pub fn export(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
     let mut runs = 0;
     if with_ledger {
         let state = dir.join(".cutover");
-        std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+        crate::private_files::owner_only_dir(&state)?;
         let mut target = crate::ledger::sqlite::SqliteLedger::open(&state.join("ledger.sqlite"))?;
         runs = target.import_history(&write::history_with_snapshots(&*fleet.ledger()?)?)?;
     }
-    Ok(Moved { documents: keys.len(), unchanged: 0, runs, run: None })
+    Ok(Moved { exported: true, with_ledger, documents: keys.len(), unchanged: 0, runs, run: None })
 }
 
 /// The settings, plugins and specs of `fleet`, copied into `dir`, without the database.
@@ -170,5 +174,5 @@ pub fn import(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
         }
         writer.finish(id, "completed", &detail)?;
     }
-    Ok(Moved { documents: writes.len(), unchanged, runs, run })
+    Ok(Moved { exported: false, with_ledger, documents: writes.len(), unchanged, runs, run })
 }

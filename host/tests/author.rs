@@ -21,11 +21,18 @@ fn read_json(path: &Path) -> Value {
 }
 
 #[test]
-fn every_plugin_passes_its_golden_fixtures_against_the_real_target_spec() {
+fn every_plugin_passes_its_golden_fixtures_against_the_real_target_spec_and_catalog() {
     plugin("source-pinterest-v2"); // builds every plugin once, up front
     let crates = plugin_crates();
     assert!(crates.len() >= 2, "plugins/ holds the real migrations");
-    let failures = golden_failures(BIN, &crates, "migrated configs checked against");
+    let failures = golden_failures(BIN, &crates, "migrated configs checked against", |name, run| {
+        if !run.stdout.contains("migrated streams checked against") {
+            return Some(format!("{name}: no target catalog (catalog.json beside the target spec, or target-catalog)"));
+        }
+        // 2.0.0 also changed a stream the connector's breakingChanges entry does not list.
+        let note = "changed in 2.0.0 but not in the scoped streams: issue_timeline_events (json_schema)";
+        (name == "source-github-v2" && !run.stdout.contains(note)).then(|| format!("{name}: the author is not told of the unlisted change:\n{}", run.stdout))
+    });
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 

@@ -6,19 +6,28 @@
 //! - the migrated config conforms to the real spec of the produced version, every stream
 //!   exists in the produced version's catalog with a sync mode it supports, and every
 //!   clear-stream action names a stream the connection syncs;
+//! - the output passes the checks a fleet makes of every plugin step (each stream once,
+//!   consistent modes, cursors and keys, known state streams), and every stream the
+//!   produced version discovers matches its real catalog;
 //! - migrating twice is refused by the host (the produced version is outside the plugin's
 //!   range) and, forced through the plugin anyway, changes nothing more;
 //! - for each connector, one plan takes a connection from the oldest version a plugin
 //!   migrates to the newest, through every plugin, and apply writes it there.
+//!
+//! The Python plugins (`plugins/python/`) are subjects too, on their Rust versions' golden
+//! inputs, and on every generated connection they must return exactly the bytes their Rust
+//! version returns: documents, actions, notes and refusals.
 
 use cutover::author::package::Package;
+use cutover::catalogs::TargetCatalog;
+use cutover::conformance;
 use cutover::migration::{Action, Input};
 use cutover::plan::read_outcome;
 use cutover::registry::{Plugin, Registry};
-use cutover::sandbox::{Limits, Sandbox, SandboxError};
+use cutover::sandbox::{CompileCache, Limits, Sandbox, SandboxError};
 use cutover::specs::Spec;
 use cutover::trust::Trust;
-use cutover_tests::{Fleet, cutover, plugin, plugin_crates};
+use cutover_tests::{Fleet, compile_cache_dir, cutover, plugin, plugin_crates, python_plugin, python_plugin_projects};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
@@ -35,6 +44,7 @@ struct Subject {
     target_spec: Option<Spec>,
     /// Stream name → supported sync modes, in the produced version's real catalog.
     target_streams: Option<BTreeMap<String, Vec<String>>>,
+    target_catalog: Option<TargetCatalog>,
     /// The golden inputs the plugin migrates (refusal cases left out).
     bases: Vec<Value>,
 }
@@ -43,37 +53,48 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The Rust plugins.
 fn subjects(sandbox: &Sandbox) -> Vec<Subject> {
-    plugin_crates()
-        .into_iter()
-        .map(|dir| {
-            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-            let package = Package::open(&dir).unwrap();
-            let plugin = Registry::load_one(&plugin(&name), sandbox, &Trust::default(), None, None).unwrap();
-            let target_spec = package.target_spec.as_deref().map(|p| Spec::read(p).unwrap());
-            // The discovered catalog lives beside the spec: <connector>/<version>/{spec,catalog}.json.
-            let target_streams = package.target_spec.as_deref().map(|p| p.with_file_name("catalog.json")).filter(|p| p.is_file()).map(|p| {
-                read_json(&p)["streams"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| {
-                        let modes = s["supported_sync_modes"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_owned()).collect();
-                        (s["name"].as_str().unwrap().to_owned(), modes)
-                    })
-                    .collect()
-            });
-            let mut bases = Vec::new();
-            for case in std::fs::read_dir(dir.join("fixtures")).unwrap() {
-                let case = case.unwrap().path();
-                if case.join("input.json").is_file() && !case.join("refused.txt").exists() {
-                    bases.push(read_json(&case.join("input.json")));
-                }
-            }
-            assert!(!bases.is_empty(), "{name} has no golden input it migrates");
-            Subject { name, dir, plugin, target_spec, target_streams, bases }
-        })
-        .collect()
+    plugin_crates().into_iter().map(|dir| subject(sandbox, &dir, None)).collect()
+}
+
+/// The Python plugins, named `python/<project>`, compiled once for all tests.
+fn python_subjects(sandbox: &Sandbox) -> Vec<Subject> {
+    let cache = CompileCache::new(compile_cache_dir());
+    python_plugin_projects().iter().map(|dir| subject(sandbox, dir, Some(&cache))).collect()
+}
+
+fn subject(sandbox: &Sandbox, dir: &Path, cache: Option<&CompileCache>) -> Subject {
+    let package = Package::open(dir).unwrap();
+    let (name, wasm) = match cache {
+        Some(_) => (format!("python/{}", package.name), python_plugin(&package.name)),
+        None => (package.name.clone(), plugin(&package.name)),
+    };
+    let dir = dir.to_owned();
+    let plugin = Registry::load_one(&wasm, sandbox, &Trust::default(), None, cache).unwrap();
+    let target_spec = package.target_spec.as_deref().map(|p| Spec::read(p).unwrap());
+    // The discovered catalog lives beside the spec: <connector>/<version>/{spec,catalog}.json.
+    let target_streams = package.target_spec.as_deref().map(|p| p.with_file_name("catalog.json")).filter(|p| p.is_file()).map(|p| {
+        read_json(&p)["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let modes = s["supported_sync_modes"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_owned()).collect();
+                (s["name"].as_str().unwrap().to_owned(), modes)
+            })
+            .collect()
+    });
+    let mut bases = Vec::new();
+    for case in std::fs::read_dir(package.fixtures()).unwrap() {
+        let case = case.unwrap().path();
+        if case.join("input.json").is_file() && !case.join("refused.txt").exists() {
+            bases.push(read_json(&case.join("input.json")));
+        }
+    }
+    assert!(!bases.is_empty(), "{name} has no golden input it migrates");
+    let target_catalog = package.target_catalog.as_deref().map(|p| TargetCatalog::read(p).unwrap());
+    Subject { name, dir, plugin, target_spec, target_streams, target_catalog, bases }
 }
 
 /// A connection like `base`, with the streams, modes and states the genes pick.
@@ -131,14 +152,7 @@ fn variant(base: &Value, keep: &[bool], modes: &[u8]) -> Value {
 }
 
 fn migrate(sandbox: &Sandbox, plugin: &Plugin, doc: &Value) -> Result<(Value, Value, Value, Vec<Action>), SandboxError> {
-    let input = Input::new(
-        doc["id"].as_str().unwrap(),
-        doc["connector"].as_str().unwrap(),
-        doc["version"].as_str().unwrap(),
-        &doc["config"],
-        &doc["catalog"],
-        &doc["state"],
-    );
+    let input = Input::of_document(doc).unwrap();
     let call = sandbox.migrate(&plugin.loaded, &input)?;
     let (config, catalog, state) = read_outcome(&call.value).expect("the plugin returns documents of the right shapes");
     Ok((config, catalog, state, call.value.actions))
@@ -167,6 +181,10 @@ fn check(sandbox: &Sandbox, s: &Subject, doc: &Value) -> Result<(), TestCaseErro
             }
         }
     }
+    // The checks a fleet makes of every plugin step, against the real target catalog.
+    let before = conformance::Documents { catalog: &doc["catalog"], state: &doc["state"] };
+    let problems = conformance::problems(&before, &conformance::Documents { catalog: &catalog, state: &state }, s.target_catalog.as_ref());
+    prop_assert!(problems.is_empty(), "{}: its output would not be believed: {problems:?}", s.name);
     for a in &actions {
         if let Action::ClearStream { stream, .. } = a {
             prop_assert!(out.contains(&stream.name), "{}: clears {} which the connection does not sync", s.name, stream.name);
@@ -188,7 +206,9 @@ fn generated_connections_migrate_to_valid_documents_and_only_once() {
     let sandbox = Sandbox::new(Limits::default()).unwrap();
     let subjects = subjects(&sandbox);
     assert!(subjects.len() >= 10, "the catalogue holds at least ten real migrations");
-    for s in subjects {
+    let python = python_subjects(&sandbox);
+    assert!(python.len() >= 2, "two migrations are written in Python too");
+    for s in subjects.into_iter().chain(python) {
         let mut runner = TestRunner::new(Config { cases: 40, failure_persistence: None, ..Config::default() });
         let strategy = (0..s.bases.len(), prop::collection::vec(any::<bool>(), 1..48), prop::collection::vec(any::<u8>(), 1..48));
         runner
@@ -239,6 +259,51 @@ fn one_plan_chains_each_connector_from_its_oldest_plugin_to_its_newest() {
         if let Some(spec) = &last.target_spec {
             assert!(spec.problems(&written["config"]).is_empty(), "{connector}: the chained config conforms to {target}");
         }
+    }
+}
+
+/// What a plugin returned for a connection, as the host received it: the documents' text,
+/// actions and notes, or the refusal.
+fn raw_outcome(sandbox: &Sandbox, plugin: &Plugin, doc: &Value) -> Result<(String, String, String, Vec<Action>, Vec<String>), String> {
+    let input = Input::of_document(doc).unwrap();
+    match sandbox.migrate(&plugin.loaded, &input) {
+        Ok(call) => {
+            let o = call.value;
+            Ok((o.config, o.catalog, o.state, o.actions, o.notes))
+        }
+        Err(SandboxError::Refused(e)) => Err(e.to_string()),
+        Err(e) => panic!("{}: {e}", plugin.file),
+    }
+}
+
+/// Each Python plugin returns, byte for byte, what its Rust version returns: on every golden
+/// input and on the connections generated from them (and on the refused inputs, the same
+/// refusal).
+#[test]
+fn python_plugins_return_the_bytes_of_their_rust_versions() {
+    let sandbox = Sandbox::new(Limits::default()).unwrap();
+    let rust: BTreeMap<String, Subject> = subjects(&sandbox).into_iter().map(|s| (s.name.clone(), s)).collect();
+    for python in python_subjects(&sandbox) {
+        let twin = &rust[python.name.trim_start_matches("python/")];
+        let same = |doc: &Value| -> Result<(), TestCaseError> {
+            let (p, r) = (raw_outcome(&sandbox, &python.plugin, doc), raw_outcome(&sandbox, &twin.plugin, doc));
+            prop_assert_eq!(&p, &r, "{} and {} differ on {}", python.name, twin.name, doc);
+            Ok(())
+        };
+        let mut inputs = 0;
+        for case in std::fs::read_dir(Package::open(&python.dir).unwrap().fixtures()).unwrap() {
+            let input = case.unwrap().path().join("input.json");
+            if input.is_file() {
+                same(&read_json(&input)).unwrap();
+                inputs += 1;
+            }
+        }
+        assert!(inputs >= 3, "{}: every golden input, refused ones included", python.name);
+        let mut runner = TestRunner::new(Config { cases: 60, failure_persistence: None, ..Config::default() });
+        let strategy = (0..python.bases.len(), prop::collection::vec(any::<bool>(), 1..48), prop::collection::vec(any::<u8>(), 1..48));
+        runner
+            .run(&strategy, |(base, keep, modes)| same(&variant(&python.bases[base], &keep, &modes)))
+            .unwrap_or_else(|e| panic!("{}: {e}", python.name));
     }
 }
 

@@ -2,7 +2,10 @@
 //!
 //! - [`plugin`] builds the real plugin components from `plugins/` and `tests/guests/` for
 //!   `wasm32-wasip2` (once per test process, in their own target directory so the nested
-//!   cargo does not wait on the outer build's lock) and returns a `.wasm` path.
+//!   cargo does not wait on the outer build's lock) and returns a `.wasm` path;
+//!   [`python_plugin`] does the same for the Python plugins (`plugins/python/`,
+//!   `tests/guests/python/`), with the `cutover` binary under test (`plugin build`), and
+//!   [`compile_cache_dir`] is where compiled plugins are kept between tests.
 //! - [`Fleet`] lays out a fixture fleet in a temporary directory, from the bundled example
 //!   fleet or from scratch, and reads it back byte for byte.
 
@@ -25,24 +28,24 @@ const GUESTS: &[&str] = &["hostile-plugin", "forbidden-plugin", "partition-state
 
 /// The real migration plugin crates: every folder under `plugins/` but the SDK.
 pub fn plugin_crates() -> Vec<PathBuf> {
-    let mut crates: Vec<PathBuf> = std::fs::read_dir(root().join("plugins"))
-        .expect("reading plugins/")
-        .map(|e| e.expect("a plugins/ entry").path())
-        .filter(|p| p.join("Cargo.toml").is_file() && p.file_name().is_some_and(|n| n != "sdk"))
+    plugin_folders(&root().join("plugins"), "Cargo.toml")
+}
+
+/// The folders under `dir` holding `marker` (a plugin's manifest), the SDK's excepted, in
+/// name order.
+fn plugin_folders(dir: &Path, marker: &str) -> Vec<PathBuf> {
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.join(marker).is_file() && p.file_name().is_some_and(|n| n != "sdk"))
         .collect();
-    crates.sort();
-    crates
+    folders.sort();
+    folders
 }
 
 /// The real Elastic migration plugin crates: every folder under `plugins/elastic/`.
 pub fn elastic_plugin_crates() -> Vec<PathBuf> {
-    let mut crates: Vec<PathBuf> = std::fs::read_dir(root().join("plugins").join("elastic"))
-        .expect("reading plugins/elastic/")
-        .map(|e| e.expect("a plugins/elastic/ entry").path())
-        .filter(|p| p.join("Cargo.toml").is_file())
-        .collect();
-    crates.sort();
-    crates
+    plugin_folders(&root().join("plugins").join("elastic"), "Cargo.toml")
 }
 
 /// A crate's package name, from its Cargo.toml.
@@ -116,10 +119,66 @@ fn build_plugins() -> Result<PathBuf> {
 /// The path of a built plugin component, by package name (`source-pinterest-v2`).
 pub fn plugin(package: &str) -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| build_plugins().map_err(|e| format!("{e:#}"))).as_ref().expect("plugins build");
-    let path = dir.join(format!("{}.wasm", package.replace('-', "_")));
+    built(&BUILT, build_plugins, package)
+}
+
+/// The component `name` among those `build` builds, once per test process.
+fn built(once: &OnceLock<Result<PathBuf, String>>, build: fn() -> Result<PathBuf>, name: &str) -> PathBuf {
+    let dir = once.get_or_init(|| build().map_err(|e| format!("{e:#}"))).as_ref().expect("the plugins build");
+    let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
     assert!(path.exists(), "{} was not built", path.display());
     path
+}
+
+/// The Python plugin projects: every folder under `plugins/python/` but the SDK.
+pub fn python_plugin_projects() -> Vec<PathBuf> {
+    plugin_folders(&root().join("plugins").join("python"), "pyproject.toml")
+}
+
+/// The Python test guests (`tests/guests/python/`): a hostile plugin and the state
+/// benchmark's plugin.
+fn python_guests() -> Vec<PathBuf> {
+    ["hostile", "partition-state"].iter().map(|g| root().join("tests").join("guests").join("python").join(g)).collect()
+}
+
+/// The `cutover` binary built beside the running test (or bench) executable.
+fn cutover_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let dir = exe.parent().and_then(Path::parent).expect("the test executable is in <profile>/deps");
+    let bin = dir.join("cutover");
+    assert!(bin.is_file(), "{} is missing; build it first (cargo build -p cutover)", bin.display());
+    bin
+}
+
+fn build_python_plugins() -> Result<PathBuf> {
+    let target = plugin_target_dir();
+    let target_root = target.parent().expect("the plugin target dir has a parent").to_owned();
+    let mut cmd = Command::new(cutover_binary());
+    cmd.args(["plugin", "build"]).args(python_plugin_projects()).args(python_guests());
+    cmd.env("CARGO_TARGET_DIR", &target_root).env_remove("RUST_LOG");
+    let out = cmd.output().context("running cutover plugin build")?;
+    if !out.status.success() {
+        bail!(
+            "building the Python plugins failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(target.join("python"))
+}
+
+/// The path of a built Python plugin component, by project name (`source-pinterest-v2`,
+/// `hostile-python`).
+pub fn python_plugin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    built(&BUILT, build_python_plugins, name)
+}
+
+/// Where the tests keep compiled plugin code, shared by every fleet they make with a Python
+/// plugin (compiling one takes many seconds) and by `cutover plugin test`.
+pub fn compile_cache_dir() -> PathBuf {
+    plugin_target_dir().join("cache")
 }
 
 /// Copies a directory tree (files and folders only).
@@ -151,8 +210,8 @@ impl Fleet {
         Self { dir }
     }
 
-    /// A copy of `examples/fleet` (settings, connections, specs), with the real Pinterest
-    /// plugins.
+    /// A copy of `examples/fleet` (settings, connections, specs, catalogs), with the real
+    /// Pinterest plugins.
     pub fn example() -> Self {
         let src = root().join("examples").join("fleet");
         let fleet = Self::new(&std::fs::read_to_string(src.join("cutover.toml")).unwrap());
@@ -161,6 +220,7 @@ impl Fleet {
             std::fs::copy(entry.path(), fleet.path().join("connections").join(entry.file_name())).unwrap();
         }
         copy_tree(&src.join("specs"), &fleet.path().join("specs"));
+        copy_tree(&src.join("catalogs"), &fleet.path().join("catalogs"));
         fleet.add_plugin("source-pinterest-v1");
         fleet.add_plugin("source-pinterest-v2");
         fleet
@@ -185,6 +245,28 @@ impl Fleet {
                 std::fs::copy(&defaults, dir.join(format!("{}.json", version.file_name().unwrap().to_string_lossy()))).unwrap();
             }
         }
+    }
+
+    /// Copies a built Python plugin (by project name) into the fleet, and points the
+    /// fleet's compile cache at the tests' shared one.
+    pub fn add_python_plugin(&self, name: &str) -> PathBuf {
+        let src = python_plugin(name);
+        let dst = self.path().join("plugins").join(src.file_name().unwrap());
+        std::fs::copy(&src, &dst).unwrap();
+        self.share_compile_cache();
+        dst
+    }
+
+    /// Makes the fleet's compile cache (`.cutover/cache`) the tests' shared one.
+    pub fn share_compile_cache(&self) {
+        let state = self.path().join(".cutover");
+        let link = state.join("cache");
+        if link.exists() {
+            return;
+        }
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::create_dir_all(compile_cache_dir()).unwrap();
+        std::os::unix::fs::symlink(compile_cache_dir(), link).unwrap();
     }
 
     /// Copies a built plugin into the fleet.
@@ -271,6 +353,30 @@ pub fn read_documents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// The legacy state of `n` partitions of one stream, source-pinterest-shaped (one cursor
+/// per ad account), as the state benchmarks and `benches/cdk` build it: a JSON object.
+pub fn legacy_partitions(n: usize) -> String {
+    let mut out = String::with_capacity(n * 48 + 128);
+    out.push('{');
+    for i in 0..n {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!("\"{}\":{{\"updated_time\":{}}}", 549755885175u64 + i as u64, 1628867244u64 + i as u64));
+    }
+    out.push('}');
+    out
+}
+
+/// A state (a JSON array of state messages) whose one `STREAM` message holds
+/// [`legacy_partitions`]`(n)` for the stream `campaigns`.
+pub fn legacy_partition_state(n: usize) -> String {
+    format!(
+        "[{{\"type\":\"STREAM\",\"stream\":{{\"stream_descriptor\":{{\"name\":\"campaigns\"}},\"stream_state\":{}}}}}]",
+        legacy_partitions(n)
+    )
+}
+
 /// A small source-pinterest 1.3.3 connection (2 streams, about 1 KB): `campaigns`
 /// incremental with its 1.x cursor at `updated_time`, `boards` full refresh.
 pub fn small_pinterest_connection(id: &str, updated_time: u64) -> Value {
@@ -325,15 +431,6 @@ pub struct Run {
 }
 
 impl Run {
-    /// What a finished process gave.
-    pub fn of(out: std::process::Output) -> Self {
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
     /// The stdout as JSON (for `--json` commands).
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
@@ -356,7 +453,7 @@ pub fn cutover_with_env(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &s
     // A `postgres://` fleet takes its settings from the current directory: a new empty one.
     let cwd = tempfile::tempdir().expect("a temporary directory");
     let out = command(bin, fleet, args, env, cwd.path()).output().expect("running cutover");
-    Run::of(out)
+    Run::from(out)
 }
 
 /// Runs the `cutover` binary at `bin` from the workspace root (as a plugin author does),
@@ -375,13 +472,13 @@ pub fn cutover_in_workspace(bin: &str, args: &[&str]) -> Run {
         .env_remove("CARGO_MAKEFLAGS")
         .output()
         .expect("running cutover");
-    Run::of(out)
+    Run::from(out)
 }
 
 /// What is wrong with each plugin crate's golden fixtures, by `cutover plugin test` (the
-/// binary at `bin`): a failing case, fewer than two cases, or no target spec (whose line in
-/// the output starts with `checked`).
-pub fn golden_failures(bin: &str, crates: &[PathBuf], checked: &str) -> Vec<String> {
+/// binary at `bin`): a failing case, fewer than two cases, no target spec (whose line in
+/// the output starts with `checked`), or what `more` finds in a crate's run.
+pub fn golden_failures(bin: &str, crates: &[PathBuf], checked: &str, more: impl Fn(&str, &Run) -> Option<String>) -> Vec<String> {
     let mut failures = Vec::new();
     for dir in crates {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
@@ -398,6 +495,7 @@ pub fn golden_failures(bin: &str, crates: &[PathBuf], checked: &str) -> Vec<Stri
         } else if !run.stdout.contains(&format!("{cases} case(s): {cases} passed, 0 failed")) {
             failures.push(format!("{name}: not every case ran:\n{}", run.stdout));
         }
+        failures.extend(more(&name, &run));
     }
     failures
 }
@@ -426,6 +524,17 @@ fn command(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &str)], cwd: &P
         .env_remove("PGPASSWORD")
         .envs(env.iter().copied());
     cmd
+}
+
+/// What a finished process gave.
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }
 
 /// The sha256 of some bytes, as lowercase hex (what cutover records).

@@ -9,7 +9,9 @@
 //!
 //! Each case runs twice (plugins must be deterministic). The migrated config is checked
 //! against the target version's real spec when one is given, so a fixture cannot bless a
-//! config the new connector would reject. `bless` writes the expected files from what the
+//! config the new connector would reject, and the migrated catalog and state get the checks
+//! a fleet makes of any plugin's output, against the target version's real discovered
+//! catalog when one is given. `bless` writes the expected files from what the
 //! plugin does now, for the author to read and commit.
 //!
 //! An Elastic plugin's `input.json` is a connector document at the lowest version the plugin
@@ -21,6 +23,8 @@ use crate::document::Document;
 use crate::elastic;
 use crate::migration::{Action, ConnectorInput, Input};
 use cutover_plugin::elastic::{Defaults, configuration};
+use crate::catalogs::TargetCatalog;
+use crate::conformance;
 use crate::plan::read_outcome;
 use crate::registry::Plugin;
 use crate::sandbox::{Sandbox, SandboxError};
@@ -101,6 +105,9 @@ pub struct Golden<'a> {
     /// from (`tests/fixtures/elastic/8.8.0`).
     pub target_defaults: Option<&'a Path>,
     pub source_defaults: Option<&'a Path>,
+    /// The real discovered catalog of the version it produces, if known: the migrated
+    /// catalog and state must pass the checks a fleet makes ([`crate::conformance`]).
+    pub target_catalog: Option<&'a TargetCatalog>,
 }
 
 impl Golden<'_> {
@@ -138,6 +145,13 @@ impl Golden<'_> {
             match defaults_in(folder, m.document["service_type"].as_str().unwrap_or_default()) {
                 Ok(defaults) => problems.extend(configuration_problems("the migrated configuration", &config, &defaults, true)),
                 Err(e) => problems.push(e),
+            }
+        }
+        if let (Ok(m), Document::Airbyte(input)) = (&run.result, &run.input) {
+            let before = conformance::Documents { catalog: input.catalog(), state: &input.state() };
+            let after = conformance::Documents { catalog: &m.document["catalog"], state: &m.document["state"] };
+            for p in conformance::problems(&before, &after, self.target_catalog) {
+                problems.push(format!("the migrated output is not believed: {p}"));
             }
         }
         if let (Some(spec), Ok(m), Document::Airbyte(_)) = (self.target_spec, &run.result, &run.input) {

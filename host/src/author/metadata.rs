@@ -152,6 +152,28 @@ pub fn to_rust(m: &Manifest) -> String {
     )
 }
 
+/// A manifest as the Python code a plugin's `manifest()` returns, to paste into a new plugin.
+pub fn to_python(m: &Manifest) -> String {
+    let string = |s: &str| serde_json::to_string(s).expect("a string serializes");
+    let opt = |v: &Option<String>| v.as_deref().map(string).unwrap_or_else(|| "None".into());
+    let action = match m.deadline_action {
+        None => "None",
+        Some(DeadlineAction::Disable) => "DeadlineAction.DISABLE",
+        Some(DeadlineAction::AutoUpgrade) => "DeadlineAction.AUTO_UPGRADE",
+    };
+    let scoped: Vec<String> = m.scoped_streams.iter().map(|s| string(s)).collect();
+    format!(
+        "Manifest(\n    connector={},\n    applies_to={},\n    produces={},\n    message={},\n    upgrade_deadline={},\n    deadline_action={action},\n    documentation_url={},\n    scoped_streams=[{}],\n    preconditions=[],\n    guide=GUIDE,\n)",
+        string(&m.connector),
+        string(&m.applies_to),
+        string(&m.produces),
+        string(&m.message),
+        opt(&m.upgrade_deadline),
+        string(&m.documentation_url),
+        scoped.join(", "),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

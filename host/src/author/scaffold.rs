@@ -1,9 +1,11 @@
-//! `cutover plugin new`: a plugin crate that builds, passes its own tests and its golden
-//! fixture from the first minute, for the author to fill in.
+//! `cutover plugin new`: a plugin that builds, passes its own tests and its golden fixture
+//! from the first minute, for the author to fill in: a Rust crate, or a Python project
+//! (`--lang python`).
 //!
 //! Inside a workspace that declares `cutover-plugin` in `[workspace.dependencies]` (this
-//! repository's `plugins/`), the crate inherits its dependencies from it; anywhere else it
-//! is a workspace of its own depending on the SDK by path.
+//! repository's `plugins/`), a crate inherits its dependencies from it; anywhere else it
+//! is a workspace of its own depending on the SDK by path. A Python project names its
+//! module in `pyproject.toml`; its unit tests find the Python SDK by path.
 
 use super::elastic_template;
 use crate::manifest::Manifest;
@@ -17,8 +19,19 @@ pub fn sdk_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("plugins").join("sdk")
 }
 
+/// The language a plugin is written in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Language {
+    /// A crate built with cargo and the `cutover-plugin` SDK.
+    #[default]
+    Rust,
+    /// A project built with componentize-py and the Python SDK (`plugins/python/sdk`).
+    Python,
+}
+
 /// What to scaffold.
 pub struct Request {
+    pub language: Language,
     /// `<vendor>/<name>`; a bare `source-x` means `airbyte/source-x`.
     pub connector: String,
     pub version: Version,
@@ -85,43 +98,15 @@ pub fn scaffold(request: &Request) -> Result<PathBuf> {
         Some(v) => Version::parse(v.trim()).unwrap_or(previous),
         None => previous,
     };
-    let dependencies = match workspace_with_sdk(&request.dir)? {
-        Some(_) => "cutover-plugin.workspace = true\nserde_json.workspace = true\n".to_owned(),
-        None => format!(
-            "cutover-plugin = {{ path = {:?} }}\nserde_json = {{ version = \"1\", features = [\"preserve_order\"] }}\n",
-            std::fs::canonicalize(sdk_dir()).unwrap_or_else(|_| sdk_dir()).display().to_string()
-        ),
-    };
-    let standalone = if dependencies.contains("workspace = true") { "" } else { "\n# A workspace of its own, so the crate builds wherever it lives.\n[workspace]\n" };
-    let cargo = format!(
-        r#"[package]
-name = "{name}"
-version = "{version}"
-edition = "2024"
-publish = false
-
-[lib]
-crate-type = ["cdylib", "rlib"]
-
-[dependencies]
-{dependencies}
-{metadata}{standalone}"#,
-        version = request.version,
-        metadata = if elastic {
-            format!("# Specs for `cutover plugin test`: the folders of the data sources' default configurations\n# (<service type>.json, from get_default_configuration()) of the version this plugin produces\n# and of the version it migrates from; fixture configurations are checked against them.\n[package.metadata.cutover]\n# target-spec = \"fixtures/defaults/{}\"\n# source-spec = \"fixtures/defaults/{input_version}\"\n", request.version)
-        } else {
-            format!("# Specs for `cutover plugin test`: the real spec of the version this plugin produces (and,\n# optionally, of the versions it migrates from); fixture configs are validated against them.\n[package.metadata.cutover]\n# target-spec = \"fixtures/spec-{}.json\"\n", request.version)
-        },
-    );
+    if elastic && request.language == Language::Python {
+        bail!("Elastic plugins are written in Rust: the Python SDK builds against contract 1.1.0, which carries no Elastic connector documents; leave out --lang python");
+    }
     let case = root.join("fixtures").join("basic");
     std::fs::create_dir_all(&case).with_context(|| format!("creating {}", case.display()))?;
-    std::fs::create_dir_all(root.join("src"))?;
-    std::fs::write(root.join("Cargo.toml"), cargo)?;
-    if !standalone.is_empty() {
-        std::fs::create_dir_all(root.join(".cargo"))?;
-        std::fs::write(root.join(".cargo").join("config.toml"), PLUGIN_CARGO_CONFIG)?;
+    match request.language {
+        Language::Rust => write_crate(request, &root, &name, &manifest, elastic.then_some(&input_version))?,
+        Language::Python => write_python(&root, &name, &request.version, &manifest)?,
     }
-    std::fs::write(root.join("src").join("lib.rs"), if elastic { elastic_template::lib_rs(&manifest) } else { lib_rs(&manifest) })?;
     let pretty = |v: &serde_json::Value| {
         let mut bytes = serde_json::to_vec_pretty(v).expect("JSON serializes");
         bytes.push(b'\n');
@@ -163,6 +148,93 @@ crate-type = ["cdylib", "rlib"]
     std::fs::write(case.join("expected.json"), pretty(&expected))?;
     std::fs::write(case.join("actions.json"), "[]\n")?;
     Ok(root)
+}
+
+/// The crate: Cargo.toml (with the plugin build settings when it stands alone) and src/lib.rs.
+/// `elastic_from` is the version an Elastic plugin migrates from (an Airbyte one's is `None`).
+fn write_crate(request: &Request, root: &Path, name: &str, manifest: &Manifest, elastic_from: Option<&Version>) -> Result<()> {
+    let dependencies = match workspace_with_sdk(&request.dir)? {
+        Some(_) => "cutover-plugin.workspace = true\nserde_json.workspace = true\n".to_owned(),
+        None => format!(
+            "cutover-plugin = {{ path = {:?} }}\nserde_json = {{ version = \"1\", features = [\"preserve_order\"] }}\n",
+            std::fs::canonicalize(sdk_dir()).unwrap_or_else(|_| sdk_dir()).display().to_string()
+        ),
+    };
+    let standalone = if dependencies.contains("workspace = true") { "" } else { "\n# A workspace of its own, so the crate builds wherever it lives.\n[workspace]\n" };
+    let cargo = format!(
+        r#"[package]
+name = "{name}"
+version = "{version}"
+edition = "2024"
+publish = false
+
+[lib]
+crate-type = ["cdylib", "rlib"]
+
+[dependencies]
+{dependencies}
+{metadata}{standalone}"#,
+        version = request.version,
+        metadata = match elastic_from {
+            Some(input_version) => format!("# Specs for `cutover plugin test`: the folders of the data sources' default configurations\n# (<service type>.json, from get_default_configuration()) of the version this plugin produces\n# and of the version it migrates from; fixture configurations are checked against them.\n[package.metadata.cutover]\n# target-spec = \"fixtures/defaults/{}\"\n# source-spec = \"fixtures/defaults/{input_version}\"\n", request.version),
+            None => format!("# Specs for `cutover plugin test`: the real spec of the version this plugin produces (and,\n# optionally, of the versions it migrates from); fixture configs are validated against them.\n[package.metadata.cutover]\n# target-spec = \"fixtures/spec-{}.json\"\n", request.version),
+        },
+    );
+    std::fs::create_dir_all(root.join("src"))?;
+    std::fs::write(root.join("Cargo.toml"), cargo)?;
+    if !standalone.is_empty() {
+        std::fs::create_dir_all(root.join(".cargo"))?;
+        std::fs::write(root.join(".cargo").join("config.toml"), PLUGIN_CARGO_CONFIG)?;
+    }
+    let lib = if elastic_from.is_some() { elastic_template::lib_rs(manifest) } else { lib_rs(manifest) };
+    std::fs::write(root.join("src").join("lib.rs"), lib)?;
+    Ok(())
+}
+
+/// The Python project: pyproject.toml, the module, and a unit test that runs natively.
+fn write_python(root: &Path, name: &str, version: &Version, manifest: &Manifest) -> Result<()> {
+    let module = super::python::module_name(name);
+    let pyproject = format!(
+        r#"[project]
+name = "{name}"
+version = "{version}"
+requires-python = ">=3.11"
+
+# What cutover needs to build and test the plugin (`cutover plugin build|test|guide`).
+[tool.cutover]
+# The module componentize-py exports: it ends with `WitWorld = export(...)`.
+module = "{module}"
+# The real spec of the version this plugin produces (and, optionally, source-spec for the
+# versions it migrates from); fixture configs are validated against them.
+# target-spec = "fixtures/spec-{version}.json"
+"#
+    );
+    std::fs::write(root.join("pyproject.toml"), pyproject)?;
+    std::fs::write(root.join(format!("{module}.py")), python_module(manifest))?;
+    std::fs::create_dir_all(root.join("tests"))?;
+    let sdk = std::fs::canonicalize(super::python::sdk_dir()).unwrap_or_else(|_| super::python::sdk_dir());
+    let tests = std::fs::canonicalize(root.join("tests"))?;
+    // Inside this repository the SDK is found relative to the test; elsewhere by its path.
+    let sdk_path = match relative(&tests, &sdk) {
+        Some(rel) => format!("HERE.joinpath({:?}).resolve()", rel.display().to_string()),
+        None => format!("pathlib.Path({:?})", sdk.display().to_string()),
+    };
+    std::fs::write(root.join("tests").join(format!("test_{module}.py")), python_test(&module, manifest, &sdk_path))?;
+    Ok(())
+}
+
+/// `to` relative to `from` when both are in one repository (share a `.git` ancestor).
+fn relative(from: &Path, to: &Path) -> Option<PathBuf> {
+    let common = from.ancestors().find(|a| to.starts_with(a))?;
+    if !common.ancestors().any(|a| a.join(".git").exists()) {
+        return None;
+    }
+    let ups = from.strip_prefix(common).ok()?.components().count();
+    let mut rel = PathBuf::new();
+    for _ in 0..ups {
+        rel.push("..");
+    }
+    Some(rel.join(to.strip_prefix(common).ok()?))
 }
 
 /// The previous major (or minor, for a breaking minor) of `version`: where its range starts.
@@ -251,6 +323,73 @@ mod tests {{
         connector = m.connector,
         produces = m.produces,
         deadline = if uses_deadline { "DeadlineAction, " } else { "" },
+    )
+}
+
+fn python_module(m: &Manifest) -> String {
+    let manifest = super::metadata::to_python(m).replace('\n', "\n        ");
+    let deadline = if m.deadline_action.is_some() { "DeadlineAction, " } else { "" };
+    format!(
+        r#""""{connector} {produces}: the connector's migration guide for this version, as code.
+
+Say here what changed in {produces}, what this plugin does to each connection's config,
+catalog and state, and what it leaves to the operator (the actions it returns).
+"""
+
+from cutover_plugin import {deadline}Manifest, Migration, export
+
+#: The guide shown by `cutover plugin guide` and in plans: what changes and what to do.
+GUIDE = "Describe what the migration changes and what the operator must still do."
+
+
+class Plugin(Migration):
+    def manifest(self):
+        return {manifest}
+
+    def migrate(self, connection):
+        out = connection.into_outcome()
+        # Transform out.config, out.catalog and out.state with the helpers in
+        # cutover_plugin.{{catalog, state, schema, config}}; add what is left to the operator
+        # with out.action(...) and explain what was done with out.note(...).
+        return out
+
+
+WitWorld = export(Plugin)
+"#,
+        connector = m.connector,
+        produces = m.produces,
+    )
+}
+
+fn python_test(module: &str, m: &Manifest, sdk_path: &str) -> String {
+    format!(
+        r#""""The plugin's logic, natively: `python3 -m unittest discover -s tests` from the plugin's folder."""
+
+import pathlib
+import sys
+import unittest
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str({sdk_path})]
+
+from cutover_plugin import Connection  # noqa: E402
+from {module} import Plugin  # noqa: E402
+
+
+class PluginTest(unittest.TestCase):
+    def test_keeps_a_connection_it_has_nothing_to_change_in(self):
+        connection = Connection("c", {connector:?}, "0.0.0", {{"start_date": "2024-01-01T00:00:00Z"}}, {{"streams": []}}, [])
+        out = Plugin().migrate(connection)
+        self.assertEqual(out.config, {{"start_date": "2024-01-01T00:00:00Z"}})
+        self.assertEqual(out.actions, [])
+        self.assertEqual(Plugin().manifest().produces, {produces:?})
+
+
+if __name__ == "__main__":
+    unittest.main()
+"#,
+        connector = m.connector,
+        produces = m.produces,
     )
 }
 

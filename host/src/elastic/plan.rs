@@ -201,6 +201,9 @@ fn run_chain<'a>(planner: &Planner<'a>, connector: &Connector, mut steps: Vec<St
                     documentation_url: m.documentation_url.clone(),
                     scoped_streams: m.scoped_streams.clone(),
                     affected: true,
+                    // An Elastic connector has no streams; its plugins are checked against
+                    // the data sources' default configurations instead.
+                    unlisted_changes: Vec::new(),
                 }),
             )
         });

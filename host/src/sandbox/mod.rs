@@ -9,13 +9,15 @@
 
 mod cache;
 mod imports;
+mod output;
 mod store;
 pub mod stream;
 mod wasi;
 pub mod wit;
 
 pub use cache::CompileCache;
-pub use store::{LimitHit, LogLevel, LogLine};
+pub use output::OutputLimit;
+pub use store::{LimitHit, LogLevel, LogLine, MemoryUse};
 
 use crate::manifest::Manifest;
 use crate::migration::{ConnectorInput, ConnectorOutcome, Input, MigrationError, Outcome};
@@ -48,6 +50,13 @@ pub struct Limits {
     pub log_lines: usize,
     /// Bytes kept per log line.
     pub log_line_bytes: usize,
+    /// Actions a call may return.
+    pub actions: usize,
+    /// Notes a call may return.
+    pub notes: usize,
+    /// Bytes of text in a call's actions and notes together (reasons, stream names,
+    /// pointers, notes).
+    pub text_bytes: usize,
     /// Table elements.
     pub table_elements: usize,
     /// Component instances (a plugin is a handful of core instances).
@@ -62,6 +71,9 @@ impl Default for Limits {
             output_bytes: 64 << 20,
             log_lines: 1_000,
             log_line_bytes: 4_096,
+            actions: 1_000,
+            notes: 1_000,
+            text_bytes: 1 << 20,
             table_elements: 100_000,
             instances: 64,
         }
@@ -81,6 +93,8 @@ pub enum SandboxError {
     ResourceLimit(&'static str),
     #[error("the plugin returned {size} bytes, over the {limit}-byte output limit")]
     OutputTooLarge { size: usize, limit: usize },
+    #[error("the plugin returned {0}; the rest was not read")]
+    OutputLimit(#[from] output::OutputLimit),
     #[error("the plugin crashed (trap: {trap}){}; this is a bug in the plugin: report it to its author with the connection", stderr_suffix(.stderr))]
     Trap { trap: String, stderr: String },
 }
@@ -100,6 +114,8 @@ pub struct Call<T> {
     pub value: T,
     pub log: Vec<LogLine>,
     pub log_dropped: usize,
+    /// The instance's linear memory, as it started and at its largest.
+    pub memory: MemoryUse,
 }
 
 /// A plugin compiled and linked, ready to instantiate cheaply for each call.
@@ -259,14 +275,11 @@ impl Sandbox {
     pub fn migrate(&self, plugin: &LoadedPlugin, input: &Input) -> Result<Call<Outcome>, SandboxError> {
         let call = self.call(plugin, |store, bindings| bindings.migrate(store, input, self.limits.output_bytes))?;
         let o = &call.value;
-        let size = o.config.len()
-            + o.catalog.len()
-            + o.state.len()
-            + o.notes.iter().map(String::len).sum::<usize>()
-            + o.actions.len() * 64;
+        let size = o.config.len() + o.catalog.len() + o.state.len();
         if size > self.limits.output_bytes {
             return Err(SandboxError::OutputTooLarge { size, limit: self.limits.output_bytes });
         }
+        output::check(o, &self.limits)?;
         Ok(call)
     }
 
@@ -289,6 +302,7 @@ impl Sandbox {
     ) -> Result<Call<T>, SandboxError> {
         let mut store = Store::new(&self.engine, HostState::new(&self.limits));
         store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
+        store.set_hostcall_fuel(output::lifting_budget(&self.limits));
         match self.interruption {
             Interruption::Epoch => store.set_epoch_deadline(self.limits.timeout_ms.div_ceil(TICK.as_millis() as u64).max(1)),
             Interruption::Fuel(units) => store.set_fuel(units).expect("fuel is enabled in this engine's config"),
@@ -301,7 +315,7 @@ impl Sandbox {
             Err(e) => return Err(self.classify(&store, e)),
         };
         let state = store.into_data();
-        Ok(Call { value, log: state.log.lines, log_dropped: state.log.dropped })
+        Ok(Call { value, log: state.log.lines, log_dropped: state.log.dropped, memory: state.memory })
     }
 
     /// Turns a wasmtime error into the limit or crash it stands for.
@@ -311,6 +325,9 @@ impl Sandbox {
             Some(LimitHit::Tables) => return SandboxError::ResourceLimit("table"),
             Some(LimitHit::Instances) => return SandboxError::ResourceLimit("instance"),
             None => {}
+        }
+        if output::is_over_budget(&e) {
+            return output::OutputLimit::Lifting(output::lifting_budget(&self.limits)).into();
         }
         if let Some(OutputOverflow(size)) = e.downcast_ref::<OutputOverflow>() {
             return SandboxError::OutputTooLarge { size: *size, limit: self.limits.output_bytes };
@@ -322,6 +339,6 @@ impl Sandbox {
             Some(t) => t.to_string(),
             None => format!("{e:#}"),
         };
-        SandboxError::Trap { trap, stderr: store.data().stderr_tail(2_000) }
+        SandboxError::Trap { trap, stderr: store.data().crash_report(2_000) }
     }
 }

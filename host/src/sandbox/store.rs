@@ -66,6 +66,14 @@ pub enum LimitHit {
     Instances,
 }
 
+/// The linear memory of one call's instance: what it started with (its memories' initial
+/// sizes: an interpreter's snapshot, a Rust plugin's stack and data) and the most it grew to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryUse {
+    pub initial: usize,
+    pub peak: usize,
+}
+
 /// The per-call store data.
 pub struct HostState {
     wasi: WasiCtx,
@@ -73,6 +81,8 @@ pub struct HostState {
     pub log: LogBuffer,
     pub stderr: MemoryOutputPipe,
     pub limit_hit: Option<LimitHit>,
+    pub memory: MemoryUse,
+    memory_now: usize,
     memory_limit: usize,
     table_elements: usize,
     instances: usize,
@@ -88,6 +98,8 @@ impl HostState {
             log: LogBuffer::new(limits),
             stderr,
             limit_hit: None,
+            memory: MemoryUse::default(),
+            memory_now: 0,
             memory_limit: limits.memory_bytes,
             table_elements: limits.table_elements,
             instances: limits.instances,
@@ -105,6 +117,23 @@ impl HostState {
         let start = bytes.len().saturating_sub(max);
         String::from_utf8_lossy(&bytes[start..]).trim().to_owned()
     }
+
+    /// What the plugin said before it crashed, at most `max` bytes of it: the tail of its
+    /// stderr, or else the start of its last error-level log line. A Python plugin is built
+    /// with stubbed WASI and has no stderr; its SDK logs an exception it did not mean at
+    /// error level, the exception first and its traceback after, before the call traps.
+    pub fn crash_report(&self, max: usize) -> String {
+        let stderr = self.stderr_tail(max);
+        if !stderr.is_empty() {
+            return stderr;
+        }
+        let Some(line) = self.log.lines.iter().rev().find(|l| l.level == LogLevel::Error) else { return String::new() };
+        let mut end = line.message.len().min(max);
+        while !line.message.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.message[..end].trim().to_owned()
+    }
 }
 
 impl WasiView for HostState {
@@ -116,11 +145,17 @@ impl WasiView for HostState {
 /// Errors (traps) rather than failed growth, so the call stops at once and the limiter
 /// has recorded which limit it was.
 impl ResourceLimiter for HostState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.memory_limit {
             self.limit_hit = Some(LimitHit::Memory { requested: desired, limit: self.memory_limit });
             wasmtime::bail!("memory limit of {} bytes exceeded (requested {desired})", self.memory_limit);
         }
+        // A memory being created reports growing from nothing to its initial size.
+        if current == 0 {
+            self.memory.initial += desired;
+        }
+        self.memory_now += desired.saturating_sub(current);
+        self.memory.peak = self.memory.peak.max(self.memory_now);
         Ok(true)
     }
 

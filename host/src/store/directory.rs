@@ -116,7 +116,7 @@ impl DocumentWriter for DirWriter<'_> {
             .map(|w| {
                 unchanged(self.docs, w)?;
                 match spares.pop() {
-                    Some(spare) => restage(spare, w.after),
+                    Some(spare) => restage(spare, &self.docs.path(w.key), w.after),
                     None => stage(&self.docs.path(w.key), w.after).map(Staged::New),
                 }
             })
@@ -211,6 +211,7 @@ fn stage(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
         .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    crate::private_files::keep_mode(tmp.as_file(), path).with_context(|| format!("setting the mode of {}", path.display()))?;
     tmp.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
     Ok(tmp)
 }
@@ -226,11 +227,11 @@ enum Staged {
 /// Writes `bytes` over the spare at `path` in place (no new file, no blocks freed while the
 /// new document is no longer than the old one).
 /// A spare that cannot be written is removed.
-fn restage(path: PathBuf, bytes: &[u8]) -> Result<Staged> {
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.set_len(bytes.len() as u64)));
+fn restage(path: PathBuf, destination: &Path, bytes: &[u8]) -> Result<Staged> {
+    let written = std::fs::OpenOptions::new().write(true).open(&path).and_then(|mut file| {
+        crate::private_files::keep_mode(&file, destination)?;
+        file.write_all(bytes).and_then(|()| file.set_len(bytes.len() as u64))
+    });
     match written {
         Ok(()) => Ok(Staged::Spare(path)),
         Err(e) => {

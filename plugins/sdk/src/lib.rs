@@ -26,6 +26,7 @@
 pub mod catalog;
 pub mod config;
 pub mod elastic;
+pub mod discovered;
 mod log;
 pub mod naming;
 pub mod schema;
@@ -47,6 +48,21 @@ pub trait Migration {
     /// Migrates one connection. Must be deterministic: same input, same bytes out.
     fn migrate(connection: Connection) -> Result<Outcome>;
 
+    /// The real discovered catalog of the version the plugin produces, if it carries one:
+    /// the migrated catalog is then conformed to it after [`migrate`](Self::migrate)
+    /// ([`Outcome::conform_to`]), so every stream that version knows leaves with its schema,
+    /// sync modes, cursor and key, whether the guide's list of changes names it or not.
+    const TARGET_CATALOG: Option<&'static discovered::Discovered> = None;
+
+    /// [`migrate`](Self::migrate), then the conforming to [`TARGET_CATALOG`](Self::TARGET_CATALOG).
+    fn migrate_and_conform(connection: Connection) -> Result<Outcome> {
+        let mut out = Self::migrate(connection)?;
+        if let Some(target) = Self::TARGET_CATALOG {
+            out.conform_to(target)?;
+        }
+        Ok(out)
+    }
+
     /// Migrates one connection given as JSON text. The default parses the documents and
     /// calls [`migrate`](Self::migrate). A plugin whose states can be very large (per-partition
     /// cursors with millions of partitions) overrides it and transforms the state text
@@ -54,9 +70,10 @@ pub trait Migration {
     /// costs several times its size in guest memory and most of the time.
     ///
     /// The new state goes to `state` (the host streams it out of the sandbox as it is
-    /// written); config and catalog come back in the [`RawOutcome`].
+    /// written); config and catalog come back in the [`RawOutcome`]. An override conforms
+    /// the catalog itself, if it has a [`TARGET_CATALOG`](Self::TARGET_CATALOG).
     fn migrate_documents(connection: RawConnection, state: &mut StateOut<'_>) -> Result<RawOutcome> {
-        RawOutcome::write(Self::migrate(connection.parse()?)?, state)
+        RawOutcome::write(Self::migrate_and_conform(connection.parse()?)?, state)
     }
 }
 

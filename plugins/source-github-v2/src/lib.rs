@@ -20,11 +20,13 @@
 //! appends keeps its older snapshots with the old keys, which a clear would destroy, so that is
 //! a note rather than an action.
 //!
-//! `issue_timeline_events` is not in scope: 2.0.0 declares `plus_one` in its nested event
-//! schemas too, but its records never pass through the rename (they still carry `+1`/`-1`), and
-//! the platform treats a connection that syncs only it as unaffected. Its catalog entry is kept
-//! as it is, with a note.
+//! `issue_timeline_events` is not in scope, but 2.0.0 declares `plus_one`/`minus_one` in its
+//! nested event schemas too: the real 2.0.0 catalog differs from 1.9.2's in it. The plugin
+//! does not rename its records' keys (they still carry `+1`/`-1`, which is why the connector
+//! does not list it), but its catalog entry is conformed to 2.0.0's like every stream's
+//! ([`Discovered`]), and the plan says that the breaking change does not list it.
 
+use cutover_plugin::discovered::Discovered;
 use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog};
 use serde_json::Map;
 
@@ -33,9 +35,6 @@ pub const SCOPED: &[&str] = &["comments", "commit_comments", "issue_events", "is
 
 /// The reaction counters 2.0.0 renames: old key, new key.
 pub const RENAMES: &[(&str, &str)] = &[("+1", "plus_one"), ("-1", "minus_one")];
-
-/// A stream 2.0.0 also redeclares but does not list in scope (see the crate docs).
-const UNSCOPED_TIMELINE: &str = "issue_timeline_events";
 
 pub struct GithubV2;
 
@@ -55,6 +54,8 @@ impl Migration for GithubV2 {
         }
     }
 
+    const TARGET_CATALOG: Option<&'static Discovered> = Some(&CATALOG);
+
     fn migrate(connection: Connection) -> Result<Outcome> {
         let mut out = connection.into_outcome();
         let mut changed = Vec::new();
@@ -62,8 +63,7 @@ impl Migration for GithubV2 {
             let Some(d) = catalog::descriptor(entry) else {
                 return Err(Error::InvalidInput("a configured stream has no stream.name".into()));
             };
-            let timeline = d.name == UNSCOPED_TIMELINE;
-            if !SCOPED.contains(&d.name.as_str()) && !timeline {
+            if !SCOPED.contains(&d.name.as_str()) {
                 continue;
             }
             let Some(schema) = entry.get_mut("stream").and_then(|s| s.get_mut("json_schema")).filter(|s| s.is_object())
@@ -73,15 +73,6 @@ impl Migration for GithubV2 {
                     d.name
                 )));
             };
-            if timeline {
-                if count_old_keys(schema) > 0 {
-                    out.notes.push(format!(
-                        "{}: kept as it is; 2.0.0 declares plus_one/minus_one in its nested event schemas too, but does not list it in scope and its records still carry +1/-1",
-                        d.name
-                    ));
-                }
-                continue;
-            }
             let mut renamed = 0;
             rename_reactions(schema, &d.name, "", &mut renamed)?;
             let mode = entry.get("sync_mode").and_then(Value::as_str).unwrap_or("full_refresh").to_owned();
@@ -121,6 +112,10 @@ impl Migration for GithubV2 {
         Ok(out)
     }
 }
+
+/// The 2.0.0 catalog as an offline `discover` of the real package prints it: every migrated
+/// stream it knows gets its schema, sync modes, cursor and primary key.
+const CATALOG: Discovered = Discovered::new("2.0.0", include_str!("../../../tests/fixtures/source-github/2.0.0/catalog.json"));
 
 /// Renames `+1`/`-1` inside the `properties` of every `reactions` object of `schema`, keeping
 /// each key's position and definition. Counts the renamed keys into `renamed`.
@@ -167,21 +162,6 @@ fn rename_keys(props: &mut Map<String, Value>, stream: &str, path: &str) -> Resu
     Ok(n)
 }
 
-/// How many `+1`/`-1` reaction properties `schema` still declares.
-fn count_old_keys(schema: &Value) -> usize {
-    match schema {
-        Value::Object(map) => {
-            let here = map
-                .get("reactions")
-                .and_then(|r| r.get("properties"))
-                .and_then(Value::as_object)
-                .map_or(0, |p| RENAMES.iter().filter(|(from, _)| p.contains_key(*from)).count());
-            here + map.values().map(count_old_keys).sum::<usize>()
-        }
-        Value::Array(items) => items.iter().map(count_old_keys).sum(),
-        _ => 0,
-    }
-}
 
 cutover_plugin::export!(GithubV2);
 
@@ -191,6 +171,22 @@ const GUIDE: &str = include_str!("../GUIDE.md");
 mod tests {
     use super::*;
     use cutover_plugin::{StreamDescriptor, json, state};
+
+    /// How many `+1`/`-1` reaction properties `schema` still declares.
+    fn count_old_keys(schema: &Value) -> usize {
+        match schema {
+            Value::Object(map) => {
+                let here = map
+                    .get("reactions")
+                    .and_then(|r| r.get("properties"))
+                    .and_then(Value::as_object)
+                    .map_or(0, |p| RENAMES.iter().filter(|(from, _)| p.contains_key(*from)).count());
+                here + map.values().map(count_old_keys).sum::<usize>()
+            }
+            Value::Array(items) => items.iter().map(count_old_keys).sum(),
+            _ => 0,
+        }
+    }
 
     fn reactions() -> Value {
         json!({"type": ["null", "object"], "properties": {
@@ -270,13 +266,17 @@ mod tests {
     }
 
     #[test]
-    fn timeline_events_are_kept_with_a_note() {
+    fn timeline_events_are_left_to_the_target_catalog() {
         let schema = json!({"type": "object", "properties": {"commented": {"type": "object", "properties": {"reactions": reactions()}}}});
         let catalog = json!({"streams": [entry("issue_timeline_events", "full_refresh", "overwrite", schema)]});
         let out = GithubV2::migrate(connection(catalog.clone(), vec![])).unwrap();
-        assert_eq!(out.catalog, catalog);
-        assert!(out.actions.is_empty());
-        assert_eq!(out.notes.len(), 1);
+        assert_eq!(out.catalog, catalog, "the guide does not touch it");
+        assert!(out.actions.is_empty() && out.notes.is_empty());
+        let out = GithubV2::migrate_and_conform(connection(catalog, vec![])).unwrap();
+        let conformed = &out.catalog["streams"][0]["stream"];
+        assert_eq!(*conformed, CATALOG.stream("issue_timeline_events").unwrap().unwrap(), "2.0.0's own declaration");
+        assert_eq!(count_old_keys(conformed), 0);
+        assert!(out.notes[0].starts_with("issue_timeline_events: json_schema"), "{:?}", out.notes);
     }
 
     #[test]
@@ -313,7 +313,7 @@ mod tests {
         let old: Value = serde_json::from_str(include_str!("../../../tests/fixtures/source-github/1.9.2/catalog.json")).unwrap();
         let new: Value = serde_json::from_str(include_str!("../../../tests/fixtures/source-github/2.0.0/catalog.json")).unwrap();
         let declared = |c: &Value, n: &str| c["streams"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap().clone();
-        let names = SCOPED.iter().chain([&UNSCOPED_TIMELINE, &"pull_requests"]);
+        let names = SCOPED.iter().chain([&"issue_timeline_events", &"pull_requests"]);
         let streams: Vec<Value> = names.clone().map(|n| json!({"stream": declared(&old, n), "sync_mode": "incremental", "destination_sync_mode": "append"})).collect();
         let out = GithubV2::migrate(connection(json!({"streams": streams}), vec![])).unwrap();
         for name in SCOPED {
@@ -321,8 +321,14 @@ mod tests {
             assert_eq!(serde_json::to_string(got).unwrap(), serde_json::to_string(&declared(&new, name)).unwrap(), "{name}");
         }
         assert_eq!(catalog::find(&out.catalog, "pull_requests").unwrap()["stream"], declared(&old, "pull_requests"));
-        assert_eq!(catalog::find(&out.catalog, UNSCOPED_TIMELINE).unwrap()["stream"], declared(&old, UNSCOPED_TIMELINE));
+        assert_eq!(catalog::find(&out.catalog, "issue_timeline_events").unwrap()["stream"], declared(&old, "issue_timeline_events"));
         assert_eq!(cleared(&out), SCOPED);
+        // Conformed to the real 2.0.0 catalog, every stream is as 2.0.0 declares it.
+        let mut out = out;
+        out.conform_to(&CATALOG).unwrap();
+        for name in names {
+            assert_eq!(catalog::find(&out.catalog, name).unwrap()["stream"], declared(&new, name), "{name}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! are the last 2.x release's (2.7.1) with this one key changed, as that fixture's README
 //! explains.
 
+use cutover_plugin::discovered::Discovered;
 use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog, json};
 
 /// The stream whose primary key changed (the connector's `scopedImpact` for 3.0.0).
@@ -57,6 +58,8 @@ impl Migration for GithubV3 {
             guide: GUIDE.into(),
         }
     }
+
+    const TARGET_CATALOG: Option<&'static Discovered> = Some(&CATALOG);
 
     fn migrate(connection: Connection) -> Result<Outcome> {
         let mut out = connection.into_outcome();
@@ -130,6 +133,10 @@ impl Migration for GithubV3 {
         Ok(out)
     }
 }
+
+/// The 3.0.0 catalog as an offline `discover` of the real package prints it: every migrated
+/// stream it knows gets its schema, sync modes, cursor and primary key.
+const CATALOG: Discovered = Discovered::new("3.0.0", include_str!("../../../tests/fixtures/source-github/3.0.0/catalog.json"));
 
 cutover_plugin::export!(GithubV3);
 

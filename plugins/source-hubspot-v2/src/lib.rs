@@ -19,6 +19,7 @@
 //! table in the destination if it is no longer wanted. The two new streams are not added:
 //! syncing them is the operator's choice.
 
+use cutover_plugin::discovered::Discovered;
 use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value, catalog, state};
 
 /// The stream 2.0.0 retired.
@@ -48,6 +49,8 @@ impl Migration for HubspotV2 {
             guide: GUIDE.into(),
         }
     }
+
+    const TARGET_CATALOG: Option<&'static Discovered> = Some(&CATALOG);
 
     fn migrate(connection: Connection) -> Result<Outcome> {
         let mut out = connection.into_outcome();
@@ -104,6 +107,10 @@ impl Migration for HubspotV2 {
         Ok(out)
     }
 }
+
+/// The 2.0.0 catalog as an offline `discover` of the real package prints it: every migrated
+/// stream it knows gets its schema, sync modes, cursor and primary key.
+const CATALOG: Discovered = Discovered::new("2.0.0", include_str!("../../../tests/fixtures/source-hubspot/2.0.0/catalog.json"));
 
 fn show(v: Option<&Value>) -> String {
     v.map(Value::to_string).unwrap_or_else(|| "(unset)".into())

@@ -19,6 +19,7 @@
 //! operator: refresh the schema (for the added fields) and clear `marketing_emails`, whose
 //! destination columns change type.
 
+use cutover_plugin::discovered::Discovered;
 use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog, json};
 use cutover_plugin::schema::{self, TypeChange};
 
@@ -68,6 +69,8 @@ impl Migration for HubspotV3 {
         }
     }
 
+    const TARGET_CATALOG: Option<&'static Discovered> = Some(&CATALOG);
+
     fn migrate(connection: Connection) -> Result<Outcome> {
         if let Some(entry) = catalog::find(&connection.catalog, STREAM)
             && entry.get("sync_mode").and_then(Value::as_str) != Some("full_refresh")
@@ -99,6 +102,10 @@ impl Migration for HubspotV3 {
         Ok(out)
     }
 }
+
+/// The 3.0.0 catalog as an offline `discover` of the real package prints it: every migrated
+/// stream it knows gets its schema, sync modes, cursor and primary key.
+const CATALOG: Discovered = Discovered::new("3.0.0", include_str!("../../../tests/fixtures/source-hubspot/3.0.0/catalog.json"));
 
 cutover_plugin::export!(HubspotV3);
 

@@ -23,6 +23,7 @@
 //! clear each of the two streams it syncs, since the destination columns change type (and
 //! their primary key `timestamp` with them).
 
+use cutover_plugin::discovered::Discovered;
 use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value, catalog, json, state};
 use cutover_plugin::schema::{self, TypeChange};
 
@@ -65,6 +66,8 @@ impl Migration for HubspotV4 {
             guide: GUIDE.into(),
         }
     }
+
+    const TARGET_CATALOG: Option<&'static Discovered> = Some(&CATALOG);
 
     fn migrate(connection: Connection) -> Result<Outcome> {
         for name in SCOPED {
@@ -109,6 +112,10 @@ impl Migration for HubspotV4 {
         Ok(out)
     }
 }
+
+/// The 4.0.0 catalog as an offline `discover` of the real package prints it: every migrated
+/// stream it knows gets its schema, sync modes, cursor and primary key.
+const CATALOG: Discovered = Discovered::new("4.0.0", include_str!("../../../tests/fixtures/source-hubspot/4.0.0/catalog.json"));
 
 /// 3.x and 4.0.0 both read the cursor with pendulum's format `x`: epoch milliseconds, as a
 /// number or a string of digits; an empty string means "from start_date".

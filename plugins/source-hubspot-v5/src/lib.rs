@@ -22,6 +22,7 @@
 //! destination tables of the removed streams if they are no longer wanted, and enable
 //! `form_submissions` in place of `contacts_form_submissions` if needed.
 
+use cutover_plugin::discovered::Discovered;
 use cutover_plugin::{Action, Connection, DeadlineAction, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value, catalog, state};
 
 /// The streams 5.0.0 removes.
@@ -55,6 +56,8 @@ impl Migration for HubspotV5 {
             guide: GUIDE.into(),
         }
     }
+
+    const TARGET_CATALOG: Option<&'static Discovered> = Some(&CATALOG);
 
     fn migrate(connection: Connection) -> Result<Outcome> {
         if let Some(s) = state::stream_state(&connection.state, MOVED) {
@@ -135,6 +138,10 @@ impl Migration for HubspotV5 {
         Ok(out)
     }
 }
+
+/// The 5.0.0 catalog as an offline `discover` of the real package prints it: every migrated
+/// stream it knows gets its schema, sync modes, cursor and primary key.
+const CATALOG: Discovered = Discovered::new("5.0.0", include_str!("../../../tests/fixtures/source-hubspot/5.0.0/catalog.json"));
 
 /// Removes the configured entry of `name`, returning it.
 fn remove_entry(catalog: &mut Value, name: &str) -> Option<Value> {

@@ -9,12 +9,14 @@ mod render;
 
 use anyhow::{Context, Result, bail};
 use author::AuthorPlugin;
+use cutover::author::scaffold::Language;
 use clap::{Args, Parser, Subcommand};
 use cutover::connection::Pin;
 use cutover::fleet::Fleet;
 use cutover::plan::{ConnectionPlan, Options, Plan, Planner};
 use cutover::registry::Registry;
 use cutover::sandbox::{CompileCache, Sandbox};
+use cutover::terminal::block;
 use cutover::write::apply::{self, Applied};
 use cutover::write::{self, rollback};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -108,7 +110,7 @@ enum Command {
         command: FleetCommand,
     },
     /// Migration plugins: the fleet's (list, inspect, add) and the author's toolkit (new,
-    /// test, guide, import-metadata).
+    /// build, test, guide, import-metadata), for plugins in Rust or Python.
     #[command(alias = "plugins")]
     Plugin {
         #[command(subcommand)]
@@ -159,7 +161,8 @@ enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Scaffold a plugin crate for one breaking version, with a golden fixture that passes.
+    /// Scaffold a plugin for one breaking version (a Rust crate, or a Python project with
+    /// --lang python), with a golden fixture that passes.
     New {
         /// The connector, as <vendor>/<name> (a bare source-x means airbyte/source-x).
         connector: String,
@@ -171,8 +174,20 @@ enum PluginCommand {
         /// The connector's metadata.yaml: the manifest is filled in from its breakingChanges entry.
         #[arg(long)]
         metadata: Option<PathBuf>,
+        /// The language of the plugin.
+        #[arg(long, value_enum, default_value_t)]
+        lang: Language,
     },
-    /// Build a plugin crate and run its golden fixtures through the real sandbox.
+    /// Build plugins (crates with cargo, Python projects with componentize-py) into components.
+    Build {
+        /// The plugin folders.
+        #[arg(required = true)]
+        plugins: Vec<PathBuf>,
+        /// Copy the built components into this folder (default: print where they were built).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Build a plugin and run its golden fixtures through the real sandbox.
     Test {
         #[command(flatten)]
         plugin: AuthorPlugin,
@@ -198,6 +213,9 @@ enum PluginCommand {
         plugins: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+        /// The language to print each manifest in, ready to paste.
+        #[arg(long, value_enum, default_value_t)]
+        lang: Language,
     },
 }
 
@@ -244,7 +262,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // An error may quote a plugin or a document: shown inert.
+            eprintln!("error: {}", cutover::terminal::block(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -258,7 +277,14 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // Log fields may quote a plugin or a document: every control character is escaped, so
+    // no colours either.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| cutover::terminal::Inert::new(std::io::stderr()))
+        .with_ansi(false)
+        .with_target(false)
+        .init();
 }
 
 /// What every command that runs plugins needs.
@@ -344,7 +370,8 @@ struct PlanWriter {
 
 impl PlanWriter {
     fn create(path: &std::path::Path, header: &Plan) -> Result<Self> {
-        let file = std::fs::File::create(path).with_context(|| format!("saving the plan to {}", path.display()))?;
+        // The plan's diffs are document content: owner-only, like the ledger.
+        let file = cutover::private_files::create(path).with_context(|| format!("saving the plan to {}", path.display()))?;
         let mut file = std::io::BufWriter::new(file);
         Self::write_header(&mut file, header)?;
         Ok(Self { file: Some((file, path.to_owned())), first: true })
@@ -357,7 +384,7 @@ impl PlanWriter {
 
     /// The header as JSON, left open at the start of the connections array.
     fn write_header(out: &mut impl std::io::Write, header: &Plan) -> Result<()> {
-        let text = serde_json::to_string_pretty(header)?;
+        let text = cutover::terminal::json_string(header)?;
         let open = text.rfind("[]").context("a plan header serializes with an empty connections array")?;
         out.write_all(text[..open + 1].as_bytes())?;
         Ok(())
@@ -376,7 +403,7 @@ impl PlanWriter {
 
     fn write_connection(out: &mut impl std::io::Write, c: &ConnectionPlan, first: bool) -> Result<()> {
         out.write_all(if first { b"\n" } else { b",\n" })?;
-        serde_json::to_writer_pretty(&mut *out, c)?;
+        cutover::terminal::write_json(&mut *out, c)?;
         Ok(())
     }
 
@@ -394,7 +421,7 @@ impl PlanWriter {
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    println!("{}", cutover::terminal::json_string(value)?);
     Ok(())
 }
 
@@ -414,7 +441,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                     cutover::store::LedgerHome::Sqlite(_) => Vec::new(),
                 };
-                print!("{}{}", render::status(&plan), render::live_runs(&live));
+                print!("{}", block(&format!("{}{}", render::status(&plan), render::live_runs(&live))));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -435,7 +462,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut terminal = std::io::BufWriter::new(stdout.lock());
             let mut json_out = if json { Some(PlanWriter::start(&mut terminal, &header)?) } else { None };
             if !json {
-                write!(terminal, "{}", render::plan_header(&header, selection.len(), &loaded.registry))?;
+                write!(terminal, "{}", block(&render::plan_header(&header, selection.len(), &loaded.registry)))?;
             }
             let today = cutover::ledger::now()[..10].to_owned();
             let mut summary = cutover::plan::Summary::default();
@@ -453,7 +480,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 match &mut json_out {
                     Some(j) => j.connection_to(&mut terminal, &c)?,
-                    None => bar.suspend(|| write!(terminal, "{}", render::plan_connection(&c, &loaded.fleet, &today)))?,
+                    None => bar.suspend(|| write!(terminal, "{}", block(&render::plan_connection(&c, &loaded.fleet, &today))))?,
                 }
                 Ok(())
             })?;
@@ -503,7 +530,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&applied)?;
             } else {
-                print!("{}", render::applied(&applied));
+                print!("{}", block(&render::applied(&applied)));
             }
             Ok(exit_for(&applied))
         }
@@ -518,7 +545,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "Rolled back run {}: restored {} connection(s) byte for byte ({}). Recorded as run {}.",
                     done.of_run,
                     done.restored.len(),
-                    done.restored.join(", "),
+                    cutover::terminal::line(&done.restored.join(", ")),
                     done.run
                 );
             }
@@ -530,40 +557,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&runs)?;
             } else {
-                print!("{}", render::history(&runs));
+                print!("{}", block(&render::history(&runs)));
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Fleet { command: FleetCommand::Export { dir, ledger, json } } => {
+        Command::Fleet { command } => {
             let fleet = Fleet::open(&cli.fleet)?;
-            let moved = cutover::transfer::export(&fleet, &dir, ledger)?;
+            let (moved, from, to, json) = match command {
+                FleetCommand::Export { dir, ledger, json } => {
+                    (cutover::transfer::export(&fleet, &dir, ledger)?, fleet.documents().summary(), dir.display().to_string(), json)
+                }
+                FleetCommand::Import { dir, ledger, json } => {
+                    (cutover::transfer::import(&fleet, &dir, ledger)?, dir.display().to_string(), fleet.documents().summary(), json)
+                }
+            };
             if json {
                 print_json(&moved)?;
             } else {
-                println!(
-                    "Exported {} document(s){} from {} to {}.",
-                    moved.documents,
-                    if ledger { format!(" and {} run(s) of history", moved.runs) } else { String::new() },
-                    fleet.documents().summary(),
-                    dir.display()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Fleet { command: FleetCommand::Import { dir, ledger, json } } => {
-            let fleet = Fleet::open(&cli.fleet)?;
-            let moved = cutover::transfer::import(&fleet, &dir, ledger)?;
-            if json {
-                print_json(&moved)?;
-            } else {
-                println!(
-                    "Imported {} document(s){} from {} into {}{}.",
-                    moved.documents,
-                    if ledger { format!(" and {} run(s) of history", moved.runs) } else { String::new() },
-                    dir.display(),
-                    fleet.documents().summary(),
-                    if moved.unchanged > 0 { format!(" ({} already there with the same bytes)", moved.unchanged) } else { String::new() }
-                );
+                println!("{}", render::moved(&moved, &from, &to));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -572,20 +583,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Unpin { connection } => set_pin(&cli.fleet, &connection, None),
         Command::Plugin { command: PluginCommand::Add { file } } => add_plugin(&cli.fleet, &file),
-        Command::Plugin { command: PluginCommand::New { connector, version, dir, metadata } } => {
-            author::new(connector, version, dir, metadata.as_deref())
+        Command::Plugin { command: PluginCommand::New { connector, version, dir, metadata, lang } } => {
+            author::new(lang, connector, version, dir, metadata.as_deref())
         }
+        Command::Plugin { command: PluginCommand::Build { plugins, out } } => author::build(&plugins, out.as_deref()),
         Command::Plugin { command: PluginCommand::Test { plugin, bless } } => author::test(&plugin.resolve()?, bless),
         Command::Plugin { command: PluginCommand::Guide { plugin, out } } => author::guide(&plugin.resolve()?, out.as_deref()),
-        Command::Plugin { command: PluginCommand::ImportMetadata { file, plugins, json } } => {
-            author::import_metadata(&file, plugins.as_deref(), json)
+        Command::Plugin { command: PluginCommand::ImportMetadata { file, plugins, json, lang } } => {
+            author::import_metadata(&file, plugins.as_deref(), json, lang)
         }
         Command::Plugin { command: PluginCommand::List { json } } => {
             let loaded = load(&cli.fleet)?;
             if json {
                 print_json(&render::plugins_json(&loaded.registry))?;
             } else {
-                print!("{}", render::plugins(&loaded.registry));
+                print!("{}", block(&render::plugins(&loaded.registry)));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -597,7 +609,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&render::plugin_json(p))?;
             } else {
-                print!("{}", render::plugin(p));
+                print!("{}", block(&render::plugin(p)));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -669,7 +681,7 @@ fn apply_shared(
                     unchanged: plan.connections.len(),
                     ..Default::default()
                 };
-                if json { print_json(&applied)? } else { print!("{}", render::applied(&applied)) }
+                if json { print_json(&applied)? } else { print!("{}", block(&render::applied(&applied))) }
                 return Ok(ExitCode::SUCCESS);
             }
             let worker = pg.worker(Start::Plan(&plan))?;
@@ -688,7 +700,7 @@ fn apply_shared(
     if json {
         print_json(&applied)?;
     } else {
-        print!("{}", render::applied(&applied));
+        print!("{}", block(&render::applied(&applied)));
     }
     Ok(exit_for(&applied))
 }
@@ -754,10 +766,10 @@ fn add_plugin(fleet: &std::path::Path, file: &std::path::Path) -> Result<ExitCod
     lock.write(&dir)?;
     println!(
         "Added {} (sha256 {}): {} {} → {}, {}. Pinned in {}.",
-        plugin.file,
+        cutover::terminal::line(&plugin.file),
         plugin.sha256,
-        plugin.manifest.connector,
-        plugin.manifest.applies_to,
+        cutover::terminal::line(&plugin.manifest.connector),
+        cutover::terminal::line(&plugin.manifest.applies_to),
         plugin.produces,
         match &plugin.signer {
             Some(key) => format!("signed by {key}"),

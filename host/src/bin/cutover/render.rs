@@ -5,7 +5,9 @@ use cutover::write::apply::Applied;
 use cutover::fleet::Fleet;
 use cutover::ledger::Run;
 use cutover::plan::{ConnectionPlan, Plan, Status, StepPlan, Summary};
+use cutover::redact::{self, Secrets};
 use cutover::registry::{Plugin, Registry};
+use cutover::terminal::{block, line};
 use serde_json::{Value, json};
 use std::fmt::Write;
 
@@ -32,8 +34,8 @@ fn version_span(c: &ConnectionPlan) -> String {
 
 fn title(c: &ConnectionPlan) -> String {
     match &c.name {
-        Some(n) => format!("{} ({n})", c.id),
-        None => c.id.clone(),
+        Some(n) => format!("{} ({})", line(&c.id), line(n)),
+        None => line(&c.id).into_owned(),
     }
 }
 
@@ -44,8 +46,8 @@ pub fn status(plan: &Plan) -> String {
         .iter()
         .map(|c| {
             [
-                c.id.clone(),
-                c.connector.clone().unwrap_or_else(|| "?".into()),
+                line(&c.id).into_owned(),
+                c.connector.as_deref().map(|s| line(s).into_owned()).unwrap_or_else(|| "?".into()),
                 c.from.as_ref().map(ToString::to_string).unwrap_or_else(|| "?".into()),
                 c.to.as_ref().map(ToString::to_string).unwrap_or_else(|| "-".into()),
                 next(c),
@@ -74,9 +76,9 @@ fn next(c: &ConnectionPlan) -> String {
     match c.status {
         Status::UpToDate => "up to date".into(),
         Status::Upgrade => "automatic upgrade (patch/minor)".into(),
-        Status::Migrate | Status::NeedsOptIn => format!("breaking upgrade via {} (needs opt-in)", plugins.join(" → ")),
-        Status::Pinned => c.reason.clone().unwrap_or_else(|| "pinned".into()),
-        _ => format!("{}: {}", c.status.as_str(), c.reason.as_deref().unwrap_or("")),
+        Status::Migrate | Status::NeedsOptIn => format!("breaking upgrade via {} (needs opt-in)", line(&plugins.join(" → "))),
+        Status::Pinned => line(c.reason.as_deref().unwrap_or("pinned")).into_owned(),
+        _ => format!("{}: {}", c.status.as_str(), line(c.reason.as_deref().unwrap_or(""))),
     }
 }
 
@@ -121,7 +123,8 @@ fn summary_line(s: &Summary, connections: usize) -> String {
 /// A value, short enough for one line.
 fn brief(v: &Value) -> String {
     let text = v.to_string();
-    if text.chars().count() > 120 { format!("{}…", text.chars().take(119).collect::<String>()) } else { text }
+    let text = if text.chars().count() > 120 { format!("{}…", text.chars().take(119).collect::<String>()) } else { text };
+    line(&text).into_owned()
 }
 
 /// Replaces array indices in a patch path with the names of what they index, so
@@ -177,9 +180,16 @@ fn render_patch(out: &mut String, label: &str, patch: &json_patch::Patch, before
             Op::Copy(c) => ('>', format!("{} ⇒ {}", c.from, c.path), None),
             Op::Test(t) => ('?', t.path.to_string(), Some(&t.value)),
         };
-        let shown = readable_path(&path, before, &stream_label);
+        let shown = line(&readable_path(&path, before, &stream_label)).into_owned();
         let old = before.pointer(&path).filter(|_| sign != '+');
         match (old, value) {
+            (_, Some(n)) if redact::is_mask(n) => {
+                let change = if old.is_some() { "secret, value changed" } else { "secret" };
+                let _ = writeln!(out, "      {sign} {shown}: ({change})");
+            }
+            (Some(o), None) if redact::is_mask(o) => {
+                let _ = writeln!(out, "      {sign} {shown} (was a secret)");
+            }
             (Some(o), Some(n)) => {
                 let _ = writeln!(out, "      {sign} {shown}: {} → {}", brief(o), brief(n));
             }
@@ -202,11 +212,11 @@ fn render_step(out: &mut String, step: &StepPlan, today: &str) {
             let _ = writeln!(out, "    step {} → {}: automatic (patch/minor, documents unchanged)", step.from, step.to);
         }
         Some(p) => {
-            let _ = writeln!(out, "    step {} → {}: plugin {} (sha256 {})", step.from, step.to, p.file, &p.sha256[..12]);
+            let _ = writeln!(out, "    step {} → {}: plugin {} (sha256 {})", step.from, step.to, line(&p.file), &p.sha256[..12]);
         }
     }
     if let Some(b) = &step.breaking {
-        let _ = writeln!(out, "      ! {}", b.message);
+        let _ = writeln!(out, "      ! {}", line(&b.message));
         let mut facts = Vec::new();
         if let Some(d) = &b.upgrade_deadline {
             let passed = if d.as_str() < today { " (passed)" } else { "" };
@@ -215,19 +225,27 @@ fn render_step(out: &mut String, step: &StepPlan, today: &str) {
         if let Some(a) = b.deadline_action {
             facts.push(format!("then {}", serde_json::to_value(a).unwrap_or_default().as_str().unwrap_or("")));
         }
-        facts.push(format!("guide {}", b.documentation_url));
+        facts.push(format!("guide {}", line(&b.documentation_url)));
         let _ = writeln!(out, "      {}", facts.join(" · "));
         if !b.scoped_streams.is_empty() {
             let _ = writeln!(
                 out,
                 "      scoped to streams: {}{}",
-                b.scoped_streams.join(", "),
+                line(&b.scoped_streams.join(", ")),
                 if b.affected { "" } else { " (this connection syncs none of them)" }
+            );
+        }
+        if !b.unlisted_changes.is_empty() {
+            let _ = writeln!(
+                out,
+                "      ! also changed in {}, though the connector's breaking change does not list them: {}",
+                step.to,
+                line(&b.unlisted_changes.join(", "))
             );
         }
     }
     for l in &step.log {
-        let _ = writeln!(out, "      log {:?}: {}", l.level, l.message);
+        let _ = writeln!(out, "      log {:?}: {}", l.level, line(&l.message));
     }
 }
 
@@ -302,19 +320,19 @@ pub fn plan_connection(c: &ConnectionPlan, fleet: &Fleet, today: &str) -> String
         "{} {}  {} {}  [{}]",
         mark(c.status),
         title(c),
-        c.connector.as_deref().unwrap_or("?"),
+        line(c.connector.as_deref().unwrap_or("?")),
         version_span(c),
         c.status.as_str()
     );
     if let Some(r) = &c.reason {
-        let _ = writeln!(out, "    {r}");
+        let _ = writeln!(out, "    {}", line(r));
     }
     for s in &c.steps {
         render_step(&mut out, s, today);
     }
     if c.output_sha256.is_some() && !c.steps.is_empty() {
         // The documents as planned from, to name what each patch path points at.
-        let before: Value = fleet
+        let mut before: Value = fleet
             .documents()
             .read(&c.key)
             .ok()
@@ -323,6 +341,7 @@ pub fn plan_connection(c: &ConnectionPlan, fleet: &Fleet, today: &str) -> String
         if is_elastic(c) {
             render_document_patch(&mut out, &c.changes.document, &cutover::elastic::redact::document(&before));
         } else {
+            hide_secrets(&mut before, c, fleet);
             render_patch(&mut out, "config", &c.changes.config, &before["config"]);
             render_patch(&mut out, "catalog", &c.changes.catalog, &before["catalog"]);
             render_patch(&mut out, "state", &c.changes.state, before.get("state").unwrap_or(&Value::Null));
@@ -335,14 +354,14 @@ pub fn plan_connection(c: &ConnectionPlan, fleet: &Fleet, today: &str) -> String
         if !actions.is_empty() {
             let _ = writeln!(out, "    {title}");
             for (i, a) in actions.iter().enumerate() {
-                let _ = writeln!(out, "      {}. {a}", i + 1);
+                let _ = writeln!(out, "      {}. {}", i + 1, line(&a.to_string()));
             }
         }
     }
     if !c.notes.is_empty() {
         let _ = writeln!(out, "    notes:");
         for n in &c.notes {
-            let _ = writeln!(out, "      - {n}");
+            let _ = writeln!(out, "      - {}", line(n));
         }
     }
     out.push('\n');
@@ -352,6 +371,26 @@ pub fn plan_connection(c: &ConnectionPlan, fleet: &Fleet, today: &str) -> String
 /// What cutover's snapshots cover for Elastic connectors, and what only an Elasticsearch
 /// snapshot does: Elastic's upgrade guide begins with "take a snapshot".
 pub const ELASTIC_SNAPSHOTS: &str = "Snapshots: before writing a connector, cutover keeps its whole document (configuration, pipeline, sync cursor, filtering, scheduling) in the ledger, and `cutover rollback` restores it byte for byte. An Elasticsearch snapshot taken first also covers what cutover does not hold: the content indices (search-*), the sync jobs index and the connector secrets (the ent_search feature state).";
+/// Masks the secrets of a document read to show what a patch replaces, as the plan's
+/// own patches are masked: by the connector's spec, the usual names and Elastic's
+/// `sensitive` flag, and every secret value wherever else it appears.
+fn hide_secrets(document: &mut Value, c: &ConnectionPlan, fleet: &Fleet) {
+    let mut secrets = Secrets::new();
+    if let (Some(connector), Some(version)) = (&c.connector, &c.from) {
+        secrets.learn_names(fleet.specs().secret_names(connector, version));
+    }
+    if let Some(config) = document.get("config") {
+        secrets.learn_config(config);
+    }
+    if let Some(config) = document.get_mut("config") {
+        secrets.mask_config(config);
+    }
+    for part in ["catalog", "state"] {
+        if let Some(value) = document.get_mut(part) {
+            secrets.scrub_value(value);
+        }
+    }
+}
 
 /// The end of a rendered plan: the summary, and who waits for an opt-in.
 pub fn plan_footer(summary: &Summary, connections: usize, waiting: &[String], elastic: bool) -> String {
@@ -361,7 +400,7 @@ pub fn plan_footer(summary: &Summary, connections: usize, waiting: &[String], el
     }
     let _ = writeln!(out, "Plan: {}", summary_line(summary, connections));
     if !waiting.is_empty() {
-        let _ = writeln!(out, "Breaking upgrades wait for an opt-in: --opt-in {} (or --all).", waiting.join(","));
+        let _ = writeln!(out, "Breaking upgrades wait for an opt-in: --opt-in {} (or --all).", line(&waiting.join(",")));
     }
     out
 }
@@ -405,7 +444,7 @@ pub fn applied(applied: &Applied) -> String {
                 applied.unchanged
             );
             for f in &applied.failed {
-                let _ = writeln!(out, "  failed {}: {}", f.id, f.error);
+                let _ = writeln!(out, "  failed {}: {}", line(&f.id), line(&f.error));
             }
         }
     }
@@ -419,8 +458,8 @@ pub fn applied(applied: &Applied) -> String {
             let _ = writeln!(
                 out,
                 "  {}: {}{}",
-                t.examples.join(", "),
-                t.action,
+                line(&t.examples.join(", ")),
+                line(&t.action.to_string()),
                 if more > 0 { format!(" (and {more} more connection(s))") } else { String::new() }
             );
         }
@@ -477,8 +516,8 @@ pub fn history(runs: &[Run]) -> String {
             let _ = writeln!(
                 out,
                 "  {} {} {} [{}] {} → {}",
-                c.connection_id,
-                c.key,
+                line(&c.connection_id),
+                line(&c.key),
                 versions,
                 c.state,
                 &c.before_sha256[..12],
@@ -502,7 +541,7 @@ pub fn history(runs: &[Run]) -> String {
                 );
             }
             if let Some(e) = &c.error {
-                let _ = writeln!(out, "    error: {e}");
+                let _ = writeln!(out, "    error: {}", line(e));
             }
         }
     }
@@ -519,12 +558,12 @@ pub fn plugins(registry: &Registry) -> String {
         let _ = writeln!(
             out,
             "{}  {}  {} {} → {}  deadline {}  contract {}  {}",
-            p.file,
+            line(&p.file),
             &p.sha256[..12],
-            m.connector,
-            m.applies_to,
+            line(&m.connector),
+            line(&m.applies_to),
             m.produces,
-            m.upgrade_deadline.as_deref().unwrap_or("-"),
+            line(m.upgrade_deadline.as_deref().unwrap_or("-")),
             p.contract().as_str(),
             p.signer.as_deref().map(|k| format!("signed by {k}")).unwrap_or_else(|| "unsigned".into())
         );
@@ -546,20 +585,20 @@ pub fn plugins_json(registry: &Registry) -> Value {
 pub fn plugin(p: &Plugin) -> String {
     let m = &p.manifest;
     let mut out = String::new();
-    let _ = writeln!(out, "{} (sha256 {}, {} bytes, contract cutover:migration@{})", p.file, p.sha256, p.size, p.contract().as_str());
-    let _ = writeln!(out, "connector:     {}", m.connector);
-    let _ = writeln!(out, "migrates:      {} → {}", m.applies_to, m.produces);
-    let _ = writeln!(out, "deadline:      {}", m.upgrade_deadline.as_deref().unwrap_or("-"));
+    let _ = writeln!(out, "{} (sha256 {}, {} bytes, contract cutover:migration@{})", line(&p.file), p.sha256, p.size, p.contract().as_str());
+    let _ = writeln!(out, "connector:     {}", line(&m.connector));
+    let _ = writeln!(out, "migrates:      {} → {}", line(&m.applies_to), m.produces);
+    let _ = writeln!(out, "deadline:      {}", line(m.upgrade_deadline.as_deref().unwrap_or("-")));
     if let Some(a) = m.deadline_action {
         let _ = writeln!(out, "at deadline:   {}", serde_json::to_value(a).unwrap_or_default().as_str().unwrap_or(""));
     }
-    let _ = writeln!(out, "guide:         {}", m.documentation_url);
+    let _ = writeln!(out, "guide:         {}", line(&m.documentation_url));
     let scoped = if m.scoped_streams.is_empty() { "the whole connector".into() } else { m.scoped_streams.join(", ") };
-    let _ = writeln!(out, "scoped to:     {scoped}");
+    let _ = writeln!(out, "scoped to:     {}", line(&scoped));
     for pc in &m.preconditions {
-        let _ = writeln!(out, "precondition:  {} {}", pc.subject, pc.requirement);
+        let _ = writeln!(out, "precondition:  {} {}", line(&pc.subject), line(&pc.requirement));
     }
-    let _ = writeln!(out, "\n{}\n\n{}", m.message, m.guide.trim_end());
+    let _ = writeln!(out, "\n{}\n\n{}", line(&m.message), block(m.guide.trim_end()));
     out
 }
 
@@ -567,18 +606,30 @@ pub fn plugin(p: &Plugin) -> String {
 pub fn dry_run(previews: &[cutover::write::apply::Preview], fleet: &Fleet) -> String {
     let mut out = format!("Dry run on {}: nothing is written.\n\n", fleet.documents().summary());
     for p in previews {
-        let _ = writeln!(out, "~ {}", fleet.documents().display_key(&p.id));
+        let _ = writeln!(out, "~ {}", line(&fleet.documents().display_key(&p.id)));
         match &p.requests {
             Ok(requests) => {
                 for r in requests {
-                    let _ = writeln!(out, "    {r}");
+                    let _ = writeln!(out, "    {}", line(r));
                 }
             }
             Err(e) => {
-                let _ = writeln!(out, "    ! {e}");
+                let _ = writeln!(out, "    ! {}", line(e));
             }
         }
     }
     let _ = writeln!(out, "\n{} connection(s) would be written.", previews.iter().filter(|p| p.requests.is_ok()).count());
     out
+}
+
+/// What `fleet export` or `fleet import` carried, from where to where.
+pub fn moved(moved: &cutover::transfer::Moved, from: &str, to: &str) -> String {
+    format!(
+        "{} {} document(s){} from {from} {} {to}{}.",
+        if moved.exported { "Exported" } else { "Imported" },
+        moved.documents,
+        if moved.with_ledger { format!(" and {} run(s) of history", moved.runs) } else { String::new() },
+        if moved.exported { "to" } else { "into" },
+        if moved.unchanged > 0 { format!(" ({} already there with the same bytes)", moved.unchanged) } else { String::new() }
+    )
 }

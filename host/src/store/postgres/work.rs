@@ -19,7 +19,6 @@ use super::writer::{WRITER_LOCK, begin_run, commit, worker_name};
 use super::PgFleet;
 use crate::ledger::{NewChange, NewFailure, RunKind, now};
 use crate::plan::{ConnectionPlan, Options, Plan, PluginRef, Status};
-use crate::registry::sha256_hex;
 use crate::write::failpoint;
 use anyhow::{Context, Result, bail};
 use postgres::Client;
@@ -30,6 +29,9 @@ use std::time::{Duration, Instant};
 /// Names the creation of shared runs among advisory locks, so two hosts starting the same
 /// plan at once make one run.
 const CREATE_LOCK: i64 = 0x6375_746f_7665_7203;
+
+/// How many of a plan's connections one statement records when a run starts.
+const ITEMS_PER_INSERT: usize = 8192;
 
 /// How long a worker keeps trying to reach the database again after losing it.
 const RECONNECT_FOR: Duration = Duration::from_secs(120);
@@ -89,14 +91,29 @@ pub struct RunEnd {
 }
 
 /// The digest that makes two plans the same run: the fleet, the options, the plugins and
-/// every connection's key, input, status and output.
+/// every connection's key, input, status and output, as one JSON array, hashed as it is
+/// written.
 pub fn plan_sha256(plan: &Plan) -> String {
-    let items: Vec<_> = plan
-        .connections
-        .iter()
-        .map(|c| (&c.key, &c.input_sha256, c.status.as_str(), &c.output_sha256))
-        .collect();
-    sha256_hex(serde_json::to_string(&(&plan.fleet, &plan.options, &plan.plugins, items)).expect("a plan serializes").as_bytes())
+    use sha2::Digest;
+    struct Items<'a>(&'a [ConnectionPlan]);
+    impl serde::Serialize for Items<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.iter().map(|c| (&c.key, &c.input_sha256, c.status.as_str(), &c.output_sha256)))
+        }
+    }
+    struct Hashing(sha2::Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(sha2::Sha256::new());
+    serde_json::to_writer(&mut hashing, &(&plan.fleet, &plan.options, &plan.plugins, Items(&plan.connections))).expect("a plan serializes");
+    hex::encode(hashing.0.finalize())
 }
 
 impl PgFleet {
@@ -178,35 +195,38 @@ fn create_or_join(client: &mut Client, plan: &Plan, summary: &str, batch_size: u
     if let Some(run) = live_run(&mut tx, &sha, summary)? {
         return Ok(run);
     }
-    let writes: Vec<&ConnectionPlan> = plan.connections.iter().filter(|c| c.status.writes()).collect();
     let detail = serde_json::json!({"options": plan.options, "summary": plan.summary(), "shared": true});
     let options = serde_json::to_value(&plan.options)?;
     let plugins = serde_json::to_value(&plan.plugins)?;
     let run = begin_run(&mut tx, RunKind::Apply, &detail, Some((&sha, &options, &plugins)))?;
-    let mut seq = Vec::new();
-    let mut batch = Vec::new();
+    // The plan's connections, a slice at a time, so that what is sent stays small beside
+    // the plan itself.
     let mut writing = 0usize;
-    for (i, c) in plan.connections.iter().enumerate() {
-        seq.push(i as i32);
-        batch.push(if c.status.writes() {
-            writing += 1;
-            ((writing - 1) / batch_size) as i32
-        } else {
-            -1
-        });
+    for (offset, slice) in plan.connections.chunks(ITEMS_PER_INSERT).enumerate() {
+        let mut seq = Vec::with_capacity(slice.len());
+        let mut batch = Vec::with_capacity(slice.len());
+        for (i, c) in slice.iter().enumerate() {
+            seq.push((offset * ITEMS_PER_INSERT + i) as i32);
+            batch.push(if c.status.writes() {
+                writing += 1;
+                ((writing - 1) / batch_size) as i32
+            } else {
+                -1
+            });
+        }
+        let keys: Vec<&str> = slice.iter().map(|c| c.key.as_str()).collect();
+        let ids: Vec<&str> = slice.iter().map(|c| c.id.as_str()).collect();
+        let status: Vec<&str> = slice.iter().map(|c| c.status.as_str()).collect();
+        let reason: Vec<Option<&str>> = slice.iter().map(|c| c.reason.as_deref()).collect();
+        let input: Vec<&str> = slice.iter().map(|c| c.input_sha256.as_str()).collect();
+        let output: Vec<Option<&str>> = slice.iter().map(|c| c.output_sha256.as_deref()).collect();
+        tx.execute(
+            "INSERT INTO cutover.run_items (run_id, seq, batch, key, connection_id, status, reason, input_sha256, output_sha256)
+             SELECT $1, * FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])",
+            &[&run, &seq, &batch, &keys, &ids, &status, &reason, &input, &output],
+        )
+        .context("recording the run's plan")?;
     }
-    let keys: Vec<&str> = plan.connections.iter().map(|c| c.key.as_str()).collect();
-    let ids: Vec<&str> = plan.connections.iter().map(|c| c.id.as_str()).collect();
-    let status: Vec<&str> = plan.connections.iter().map(|c| c.status.as_str()).collect();
-    let reason: Vec<Option<&str>> = plan.connections.iter().map(|c| c.reason.as_deref()).collect();
-    let input: Vec<&str> = plan.connections.iter().map(|c| c.input_sha256.as_str()).collect();
-    let output: Vec<Option<&str>> = plan.connections.iter().map(|c| c.output_sha256.as_deref()).collect();
-    tx.execute(
-        "INSERT INTO cutover.run_items (run_id, seq, batch, key, connection_id, status, reason, input_sha256, output_sha256)
-         SELECT $1, * FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])",
-        &[&run, &seq, &batch, &keys, &ids, &status, &reason, &input, &output],
-    )
-    .context("recording the run's plan")?;
     let batches = writing.div_ceil(batch_size) as i32;
     tx.execute("INSERT INTO cutover.batches (run_id, batch) SELECT $1, generate_series(0, $2 - 1)", &[&run, &batches])?;
     let failed: Vec<NewFailure> = plan
@@ -217,7 +237,7 @@ fn create_or_join(client: &mut Client, plan: &Plan, summary: &str, batch_size: u
         .collect();
     super::writer::record_failures(&mut tx, run, &worker_name(), &failed)?;
     tx.commit().context("starting the shared run")?;
-    tracing::info!(run, connections = writes.len(), batches, "started a shared run");
+    tracing::info!(run, connections = writing, batches, "started a shared run");
     Ok(run)
 }
 

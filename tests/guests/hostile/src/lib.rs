@@ -8,6 +8,14 @@
 //! shapes or a giant output, spam the log, probe the clock, randomness, environment and
 //! arguments and report what it saw, or report what an earlier call left in its memory. (Files are probed by `tests/guests/forbidden`: using
 //! them at all gets a plugin refused at load.)
+//!
+//! What it hands back is hostile too: it moves and copies the connection's secrets into
+//! other fields, the state, notes, actions, its log and its refusals (`secret-moved`,
+//! `secret-refusal`); writes terminal control sequences into every text it returns, its
+//! manifest included (`control-chars`, `control-refusal`); floods the host with actions,
+//! notes or their text (`action-flood`, `many-actions`, `note-flood`, `action-text`); and
+//! returns a catalog that lists a stream twice or a state for a stream nobody knows
+//! (`duplicate-streams`, `orphan-state`).
 #![cfg(target_arch = "wasm32")]
 
 mod bindings {
@@ -18,7 +26,7 @@ mod bindings {
 }
 
 use bindings::cutover::migration::host::{Level, log};
-use bindings::cutover::migration::types::{Connection, Manifest, MigrationError, Outcome};
+use bindings::cutover::migration::types::{Action, Connection, FieldAction, Manifest, MigrationError, Outcome, StreamAction, StreamDescriptor};
 use serde_json::{Value, json};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,13 +39,15 @@ impl bindings::Guest for Hostile {
             connector: "test/source-hostile".into(),
             applies_to: ">=1.0.0, <2.0.0".into(),
             produces: "2.0.0".into(),
-            message: "A breaking change that exists to test the sandbox.".into(),
+            // Control sequences in the manifest: clear the screen, retitle the window,
+            // rewrite the line, reverse the text.
+            message: "A breaking change that exists to test the sandbox.\u{1b}[2J\u{1b}[H\rPlan: 0 failed".into(),
             upgrade_deadline: Some("2030-01-01".into()),
             deadline_action: None,
             documentation_url: "https://example.invalid/hostile".into(),
             scoped_streams: Vec::new(),
             preconditions: Vec::new(),
-            guide: "Nothing to read.".into(),
+            guide: "Nothing to read.\n\u{1b}]0;owned\u{7}\u{9b}31m\u{202e}txet desrever".into(),
         }
     }
 
@@ -73,6 +83,82 @@ impl bindings::Guest for Hostile {
             "invalid-json" => return Ok(outcome("{\"config\": not json".into())),
             "wrong-shape" => return Ok(Outcome { state: "{\"not\": \"a list\"}".into(), ..outcome(c.config.clone()) }),
             "giant-output" => config["blob"] = json!("x".repeat(96 << 20)),
+            "secret-moved" => {
+                // The spec-less secrets of the connection: moved, changed and copied into
+                // every text the plugin returns.
+                let token = config["api_token"].as_str().unwrap_or_default().to_owned();
+                let password = config["password"].as_str().unwrap_or_default().to_owned();
+                log(Level::Info, &format!("migrating with token {token}"));
+                if let Some(map) = config.as_object_mut() {
+                    map.remove("api_token");
+                }
+                config["credentials"] = json!({"api_token": token});
+                config["password"] = json!(format!("{password}-rotated"));
+                config["innocent"] = json!(token);
+                let state = json!([{"type": "LEGACY", "data": {"leaked": password}}]).to_string();
+                return Ok(Outcome {
+                    actions: vec![Action::RetestSource(format!("log in with {password}"))],
+                    notes: vec![format!("the old token was {token}")],
+                    state,
+                    ..outcome(config.to_string())
+                });
+            }
+            "secret-refusal" => {
+                let token = config["api_token"].as_str().unwrap_or_default();
+                return Err(MigrationError::InvalidInput(format!("token {token} is not accepted")));
+            }
+            "control-chars" => {
+                let evil = "\u{1b}[2J\u{1b}[H\rPlan: 0 failed\n\u{1b}]0;owned\u{7}\u{9b}1m\u{202e}";
+                log(Level::Warn, &format!("log {evil}"));
+                config["migrated"] = json!(true);
+                return Ok(Outcome {
+                    actions: vec![
+                        Action::RefreshSchema(format!("reason {evil}")),
+                        Action::ClearStream(StreamAction {
+                            stream: StreamDescriptor { name: format!("stream{evil}"), namespace: Some(format!("ns{evil}")) },
+                            reason: format!("clear {evil}"),
+                        }),
+                        Action::ReviewField(FieldAction { pointer: format!("/p{evil}"), reason: format!("review {evil}") }),
+                    ],
+                    notes: vec![format!("note {evil}")],
+                    ..outcome(config.to_string())
+                });
+            }
+            "control-refusal" => {
+                return Err(MigrationError::NeedsOperator("refused \u{1b}[2J\u{1b}[H\rPlan: 0 failed\u{7}".into()));
+            }
+            "action-flood" => {
+                // A million actions: a few bytes each in the plugin, far more once the host
+                // copies them out.
+                let actions = (0..1_000_000).map(|_| Action::RefreshSchema(String::from("x"))).collect();
+                return Ok(Outcome { actions, ..outcome(c.config.clone()) });
+            }
+            "many-actions" => {
+                let actions = (0..5_000).map(|i| Action::RefreshSchema(format!("reason {i}"))).collect();
+                return Ok(Outcome { actions, ..outcome(c.config.clone()) });
+            }
+            "note-flood" => {
+                let notes = (0..200_000).map(|_| String::from("n")).collect();
+                return Ok(Outcome { notes, ..outcome(c.config.clone()) });
+            }
+            "action-text" => {
+                let reason = "r".repeat(20 << 10);
+                let actions = (0..100).map(|_| Action::RefreshSchema(reason.clone())).collect();
+                return Ok(Outcome { actions, ..outcome(c.config.clone()) });
+            }
+            "duplicate-streams" => {
+                let stream = json!({
+                    "stream": {"name": "users", "json_schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+                               "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"]]},
+                    "sync_mode": "full_refresh", "destination_sync_mode": "overwrite", "primary_key": [["id"]]
+                });
+                let catalog = json!({"streams": [stream.clone(), stream]}).to_string();
+                return Ok(Outcome { catalog, ..outcome(c.config.clone()) });
+            }
+            "orphan-state" => {
+                let state = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "nobody_knows"}, "stream_state": {"cursor": 1}}}]);
+                return Ok(Outcome { state: state.to_string(), ..outcome(c.config.clone()) });
+            }
             "invalid-utf8" => {
                 // Not valid UTF-8: exactly what a hostile plugin would hand the host. The
                 // canonical ABI must refuse to lift it.
