@@ -56,7 +56,7 @@ impl Package {
                 target_dir: python_target_dir(dir)?.join("plugins"),
                 target_spec: project.target_spec.clone(),
                 source_spec: project.source_spec.clone(),
-                target_catalog: catalog_beside(project.target_spec.as_deref()),
+                target_catalog: project.target_catalog.clone(),
                 fixtures: project.fixtures.clone(),
                 python: Some(project),
             }),

@@ -44,8 +44,19 @@ pub struct Project {
     pub dir: PathBuf,
     pub target_spec: Option<PathBuf>,
     pub source_spec: Option<PathBuf>,
+    /// The real discovered catalog of the version the plugin produces: `target-catalog`, or
+    /// the `catalog.json` beside the target spec. A build carries it inside the component
+    /// (see [`TARGET_CATALOG_MODULE`]), where the SDK's `discovered.target()` finds it.
+    pub target_catalog: Option<PathBuf>,
+    /// `[project].version`: the version the plugin produces.
+    pub version: String,
     pub fixtures: PathBuf,
 }
+
+/// The module a build writes beside the plugin's own when the project has a target
+/// catalog: the catalog's text and version, as Python constants, so that the component
+/// carries them (a plugin reads no files when it runs).
+pub const TARGET_CATALOG_MODULE: &str = "_cutover_target_catalog";
 
 impl Project {
     /// Reads `dir/pyproject.toml`; `None` if there is none.
@@ -76,12 +87,17 @@ impl Project {
             bail!("{}: module {module:?} is not a Python module name componentize-py can export", file.display());
         }
         let path = |key: &str| setting(key).map(|rel| dir.join(rel));
+        let version = doc.get("project").and_then(|p| p.get("version")).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let target_spec = path("target-spec");
+        let beside_spec = target_spec.as_ref().map(|s| s.with_file_name("catalog.json")).filter(|c| c.is_file());
         Ok(Some(Self {
             name,
             module,
             dir: dir.to_owned(),
-            target_spec: path("target-spec"),
+            target_catalog: path("target-catalog").or(beside_spec),
+            target_spec,
             source_spec: path("source-spec"),
+            version,
             fixtures: path("fixtures").unwrap_or_else(|| dir.join("fixtures")),
         }))
     }
@@ -108,6 +124,7 @@ impl Project {
         }
         let componentize = Toolchain::ensure(toolchain_dir)?;
         stage_sources(&stage, &sources)?;
+        self.stage_target_catalog(&stage)?;
         tracing::info!(plugin = %self.name, "building the plugin with componentize-py");
         let partial = out_dir.join(format!(".{}.partial", self.wasm_name()));
         let output = Command::new(&componentize.program)
@@ -149,8 +166,28 @@ impl Project {
         let sdk = sdk_dir();
         collect_python(&sdk.join("cutover_plugin"), Path::new("cutover_plugin"), &mut files, false)
             .with_context(|| format!("reading the Python SDK in {}", sdk.display()))?;
+        // The target catalog goes into the build's digest (and the stage, beside its module).
+        if let Some(catalog) = &self.target_catalog {
+            files.push((PathBuf::from(format!("{TARGET_CATALOG_MODULE}.json")), catalog.clone()));
+        }
         files.sort();
         Ok(files)
+    }
+
+    /// Writes [`TARGET_CATALOG_MODULE`] into the stage, when the project has a target catalog.
+    fn stage_target_catalog(&self, stage: &Path) -> Result<()> {
+        let Some(catalog) = &self.target_catalog else { return Ok(()) };
+        let text = std::fs::read_to_string(catalog).with_context(|| format!("reading the target catalog {}", catalog.display()))?;
+        serde_json::from_str::<serde_json::Value>(&text).with_context(|| format!("the target catalog {} is not JSON", catalog.display()))?;
+        // A JSON string is a Python string literal too: the same escapes, UTF-8 text.
+        let module = format!(
+            "# Written by the build from {}: the catalog the plugin's version discovers.\nVERSION = {}\nCATALOG = {}\n",
+            catalog.display(),
+            serde_json::to_string(&self.version)?,
+            serde_json::to_string(&text)?
+        );
+        let path = stage.join(format!("{TARGET_CATALOG_MODULE}.py"));
+        std::fs::write(&path, module).with_context(|| format!("writing {}", path.display()))
     }
 }
 

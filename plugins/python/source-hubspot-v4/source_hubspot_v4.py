@@ -21,8 +21,8 @@ since the destination columns change type (and their primary key `timestamp` wit
 """
 
 from cutover_plugin import (
-    ClearStream, InvalidInput, Manifest, Migration, NeedsOperator, RefreshSchema, StreamDescriptor, catalog, export,
-    jsontext, state,
+    ClearStream, InvalidInput, Manifest, Migration, NeedsOperator, RefreshSchema, StreamDescriptor, catalog, discovered,
+    export, jsontext, state,
 )
 from cutover_plugin.schema import TypeChange, retype
 
@@ -72,6 +72,10 @@ included, change type.
 
 
 class HubspotV4(Migration):
+    #: 4.0.0's real catalog (the build carries tests/fixtures/source-hubspot/4.0.0/catalog.json,
+    #: beside the target spec).
+    TARGET_CATALOG = discovered.target()
+
     def manifest(self):
         return Manifest(
             connector="airbyte/source-hubspot",

@@ -30,7 +30,7 @@ logic is unit tested natively with `python -m unittest`, then through the real s
 
 import importlib.util
 
-from . import catalog, config, jsontext, naming, schema, state
+from . import catalog, config, discovered, jsontext, naming, schema, state
 from .log import debug, info, warn
 from .stateout import StateOut
 from .types import (
@@ -51,6 +51,12 @@ class Migration:
     """A migration for one breaking version of one connector. Subclass it and override
     `manifest` and `migrate` (or, for states too large for a DOM, `migrate_documents`)."""
 
+    #: The real discovered catalog of the version the plugin produces (a
+    #: `discovered.Discovered`, usually `discovered.target()`), if it has one: the migrated
+    #: catalog is then conformed to it after `migrate`, so every stream that version knows
+    #: leaves with its schema, sync modes, cursor and key.
+    TARGET_CATALOG = None
+
     def manifest(self):
         """Describes the breaking change (a `Manifest`). Called whenever the host loads the plugin."""
         raise NotImplementedError("a Migration must define manifest()")
@@ -64,8 +70,16 @@ class Migration:
         """Migrates one connection given as JSON text (a `RawConnection`), writing the new
         state to `state` (a `StateOut`) and returning a `RawOutcome`. The default parses the
         documents and calls `migrate`. A plugin whose states can be very large overrides it
-        and transforms the state text without a DOM, as `state.legacy_to_per_partition` does."""
-        return RawOutcome.write(self.migrate(connection.parse()), state)
+        and transforms the state text without a DOM, as `state.legacy_to_per_partition` does;
+        it conforms the catalog itself, if it has a `TARGET_CATALOG`."""
+        return RawOutcome.write(self.migrate_and_conform(connection.parse()), state)
+
+    def migrate_and_conform(self, connection):
+        """`migrate`, then the conforming to `TARGET_CATALOG`."""
+        out = self.migrate(connection)
+        if self.TARGET_CATALOG is not None:
+            discovered.conform_outcome(out, self.TARGET_CATALOG)
+        return out
 
 
 def export(migration):
