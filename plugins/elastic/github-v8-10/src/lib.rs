@@ -3,7 +3,7 @@
 //! new `data_source` (default `github_server`) and `host`, `ssl_enabled`, `ssl_ca`. The 8.9
 //! connector read only `https://api.github.com`, so its `data_source` is `github_cloud`.
 
-use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, upgrade_order};
+use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step};
 use cutover_plugin::{Manifest, Result, Value};
 
 /// The github data source's default configurations on both sides (tests/fixtures/elastic).
@@ -19,14 +19,10 @@ pub struct GithubV8_10;
 impl ConnectorMigration for GithubV8_10 {
     fn manifest() -> Manifest {
         Manifest {
-            connector: "elastic/github".into(),
-            applies_to: ">=8.9.0, <8.10.0".into(),
-            produces: "8.10.0".into(),
             message: "The GitHub connector supports GitHub Server: github_token is renamed token, and the new data_source field (default github_server) chooses between GitHub Cloud and a server at host.".into(),
             documentation_url: "https://www.elastic.co/guide/en/enterprise-search/8.10/connectors-github.html".into(),
-            preconditions: upgrade_order("8.10.0"),
             guide: include_str!("../GUIDE.md").into(),
-            ..Default::default()
+            ..step("elastic/github", "8.9.0", "8.10.0")
         }
     }
 

@@ -3,7 +3,7 @@
 //! source's `get_default_configuration()` of the two branches: `ssl_disabled` became
 //! `ssl_enabled` (inverted), `database` went from a list to one database, `tables` is new.
 
-use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, upgrade_order};
+use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step};
 use cutover_plugin::{Action, Error, Manifest, Result, Value};
 
 /// The MySQL data source's defaults in 8.7 and 8.8.
@@ -17,14 +17,10 @@ pub struct MysqlV8_8;
 impl ConnectorMigration for MysqlV8_8 {
     fn manifest() -> Manifest {
         Manifest {
-            connector: "elastic/mysql".into(),
-            applies_to: ">=8.7.0, <8.8.0".into(),
-            produces: "8.8.0".into(),
             message: "Connectors created before 8.8 are missing configuration fields in 8.8 that must be added by hand. MySQL: ssl_disabled is replaced by ssl_enabled (its opposite), database takes a single database, and the new tables field lists the tables to sync.".into(),
             documentation_url: "https://www.elastic.co/guide/en/enterprise-search/8.8/known-issues.html".into(),
-            preconditions: upgrade_order("8.8.0"),
             guide: include_str!("../GUIDE.md").into(),
-            ..Default::default()
+            ..step("elastic/mysql", "8.7.0", "8.8.0")
         }
     }
 

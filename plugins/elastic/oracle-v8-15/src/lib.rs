@@ -3,7 +3,7 @@
 //! `database` (used as the SID in the connection's DSN) → `connection_source` (`sid` or
 //! `service_name`) with `sid` and `service_name`.
 
-use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, upgrade_order};
+use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step};
 use cutover_plugin::{Manifest, Result, Value};
 
 /// The oracle data source's default configurations on both sides (tests/fixtures/elastic).
@@ -16,14 +16,10 @@ pub struct OracleV8_15;
 impl ConnectorMigration for OracleV8_15 {
     fn manifest() -> Manifest {
         Manifest {
-            connector: "elastic/oracle".into(),
-            applies_to: ">=8.14.0, <8.15.0".into(),
-            produces: "8.15.0".into(),
             message: "The Oracle connector connects by SID or by service name: the database field is replaced by connection_source with sid and service_name.".into(),
             documentation_url: "https://www.elastic.co/guide/en/elasticsearch/reference/8.15/es-connectors-oracle.html".into(),
-            preconditions: upgrade_order("8.15.0"),
             guide: include_str!("../GUIDE.md").into(),
-            ..Default::default()
+            ..step("elastic/oracle", "8.14.0", "8.15.0")
         }
     }
 

@@ -3,7 +3,7 @@
 //! becomes `search-default-ingestion` (elastic/connectors #3049, `PIPELINE_DEFAULT` of the
 //! 9.0 branch; elastic/elasticsearch #118899).
 
-use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome};
+use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, step};
 use cutover_plugin::{Action, Manifest, Precondition, Result, Value};
 
 pub const OLD_PIPELINE: &str = "ent-search-generic-ingestion";
@@ -14,14 +14,11 @@ pub struct PipelineV9;
 impl ConnectorMigration for PipelineV9 {
     fn manifest() -> Manifest {
         Manifest {
-            connector: "elastic/*".into(),
-            applies_to: ">=8.0.0, <9.0.0".into(),
-            produces: "9.0.0".into(),
             message: "Enterprise Search and managed connectors are removed in 9.0; the default ingest pipeline ent-search-generic-ingestion is replaced by search-default-ingestion.".into(),
             documentation_url: "https://www.elastic.co/guide/en/elasticsearch/reference/9.0/es-connectors-release-notes.html".into(),
             preconditions: ["elasticsearch", "kibana"].iter().map(|s| Precondition::new(s, ">=9.0.0")).collect(),
             guide: include_str!("../GUIDE.md").into(),
-            ..Default::default()
+            ..step("elastic/*", "8.0.0", "9.0.0")
         }
     }
 

@@ -4,7 +4,7 @@
 //! (elastic/connectors #1065; the fields by comparing `get_default_configuration()` of the
 //! 8.8 `sharepoint` and the 8.9 `sharepoint_server` and `sharepoint_online` data sources).
 
-use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, upgrade_order};
+use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step};
 use cutover_plugin::{Action, Error, Manifest, Result};
 
 pub const SERVER: &str = "sharepoint_server";
@@ -32,14 +32,10 @@ pub struct SharepointV8_9;
 impl ConnectorMigration for SharepointV8_9 {
     fn manifest() -> Manifest {
         Manifest {
-            connector: "elastic/sharepoint".into(),
-            applies_to: ">=8.8.0, <8.9.0".into(),
-            produces: "8.9.0".into(),
             message: "The SharePoint connector is split in two: SharePoint Server (service type sharepoint_server) and SharePoint Online (sharepoint_online), each with its own configuration. An existing sharepoint connector must move to the service type of its data source.".into(),
             documentation_url: "https://www.elastic.co/guide/en/enterprise-search/8.9/connectors-sharepoint.html".into(),
-            preconditions: upgrade_order("8.9.0"),
             guide: include_str!("../GUIDE.md").into(),
-            ..Default::default()
+            ..step("elastic/sharepoint", "8.8.0", "8.9.0")
         }
     }
 

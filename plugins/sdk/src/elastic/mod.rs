@@ -21,6 +21,24 @@ pub use document::{Connector, ConnectorOutcome};
 
 use crate::{Manifest, Precondition, Result};
 
+/// The manifest of a step of `connector` (`elastic/<service type>`, or `elastic/*` for every
+/// connector) from the `from` release line to `to`: it applies to every version from `from`
+/// up to `to` and has Elastic's upgrade order as preconditions, so each version is written
+/// once. The plugin adds its message, documentation link and guide.
+///
+/// ```text
+/// Manifest { message: "…".into(), guide: include_str!("../GUIDE.md").into(), ..step("elastic/mysql", "8.7.0", "8.8.0") }
+/// ```
+pub fn step(connector: &str, from: &str, to: &str) -> Manifest {
+    Manifest {
+        connector: connector.into(),
+        applies_to: format!(">={from}, <{to}"),
+        produces: to.into(),
+        preconditions: upgrade_order(to),
+        ..Default::default()
+    }
+}
+
 /// The preconditions of a step to `version`: Elastic's upgrade order has Elasticsearch,
 /// Enterprise Search and Kibana at that version before the connectors service.
 pub fn upgrade_order(version: &str) -> Vec<Precondition> {
