@@ -527,12 +527,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);
             let applied = apply::apply(&loaded.fleet, &plan, &mut *writer, migrate, |_| bar.inc(1))?;
             bar.finish_and_clear();
-            if json {
-                print_json(&applied)?;
-            } else {
-                print!("{}", block(&render::applied(&applied)));
-            }
-            Ok(exit_for(&applied))
+            report_applied(&applied, json)
         }
         Command::Rollback { run, connection, json } => {
             let fleet = Fleet::open(&cli.fleet)?;
@@ -635,9 +630,16 @@ fn dry_run_apply(loaded: &Loaded, saved: Option<&std::path::Path>, select: &Sele
     Ok(if previews.iter().any(|p| p.requests.is_err()) { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-fn exit_for(applied: &Applied) -> ExitCode {
+/// Shows what an apply did (or prints it as JSON); the exit code is 1 when a connection
+/// failed, here or, in a shared run that ended, on another worker.
+fn report_applied(applied: &Applied, json: bool) -> Result<ExitCode> {
+    if json {
+        print_json(applied)?;
+    } else {
+        print!("{}", block(&render::applied(applied)));
+    }
     let run_failed = applied.shared.as_ref().is_some_and(|end| end.ended && end.failed > 0);
-    if applied.failed.is_empty() && !run_failed { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    Ok(if applied.failed.is_empty() && !run_failed { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// `cutover apply` on a PostgreSQL fleet: this process becomes one worker of the shared
@@ -681,8 +683,7 @@ fn apply_shared(
                     unchanged: plan.connections.len(),
                     ..Default::default()
                 };
-                if json { print_json(&applied)? } else { print!("{}", block(&render::applied(&applied))) }
-                return Ok(ExitCode::SUCCESS);
+                return report_applied(&applied, json);
             }
             let worker = pg.worker(Start::Plan(&plan))?;
             // The run's connections are in the database now; this worker leases them from
@@ -697,12 +698,7 @@ fn apply_shared(
     let bar = progress_bar(to_write.unwrap_or(0) as u64, "applying");
     let applied = apply::apply_shared(&loaded.fleet, worker, migrate, |_| bar.inc(1))?;
     bar.finish_and_clear();
-    if json {
-        print_json(&applied)?;
-    } else {
-        print!("{}", block(&render::applied(&applied)));
-    }
-    Ok(exit_for(&applied))
+    report_applied(&applied, json)
 }
 
 /// Pins or unpins a connection: a recorded write like any other, so it shows in the
