@@ -314,10 +314,15 @@ impl Loaded {
     /// A saved plan, checked against the fleet as it is now.
     fn checked_plan(&self, path: &std::path::Path) -> Result<Plan> {
         let plan = Plan::read(path)?;
+        self.check_saved(&plan)?;
+        Ok(plan)
+    }
+
+    /// Checks a saved plan already read against the fleet as it is now.
+    fn check_saved(&self, plan: &Plan) -> Result<()> {
         let plugins: Vec<_> = self.registry.all().iter().map(Into::into).collect();
         let planner = self.planner(&plan.options, true);
-        apply::check_saved(&plan, &self.fleet, &plugins, |entry| planner.plan_entry(entry))?;
-        Ok(plan)
+        apply::check_saved(plan, &self.fleet, &plugins, |entry| planner.plan_entry(entry))
     }
 
     /// Plans now for an apply, keeping of each connection only what apply needs to write
@@ -668,10 +673,14 @@ fn apply_shared(
         None => {
             let plan = match saved {
                 Some(path) => {
+                    // Read once: at 100k connections a second copy would be 50 MB more.
                     let plan = Plan::read(path)?;
                     // A live run of the same plan was checked by the worker that started it;
                     // a run of another plan refuses this one before it is checked.
-                    if pg.run_of_plan(&plan)?.is_some() && plan.plugins == plugins { plan } else { loaded.checked_plan(path)? }
+                    if pg.run_of_plan(&plan)?.is_none() || plan.plugins != plugins {
+                        loaded.check_saved(&plan)?;
+                    }
+                    plan
                 }
                 None => loaded.plan_to_apply(select)?,
             };
