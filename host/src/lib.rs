@@ -35,6 +35,7 @@ pub mod settings;
 pub mod store;
 pub mod fleet;
 pub mod plan;
+pub mod plan_source;
 pub mod policy;
 pub mod registry;
 pub mod ledger;

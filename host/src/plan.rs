@@ -338,17 +338,17 @@ impl Plan {
     /// Reads a saved plan, streaming it from the file.
     pub fn read(path: &std::path::Path) -> Result<Self> {
         let file = std::fs::File::open(path).with_context(|| format!("reading plan {}", path.display()))?;
-        Self::check(serde_json::from_reader(std::io::BufReader::new(file)))
+        Self::checked(serde_json::from_reader(std::io::BufReader::new(file)))
             .with_context(|| format!("{} is not a usable plan", path.display()))
     }
 
     /// Parses a saved plan.
     pub fn from_slice(bytes: &[u8]) -> Result<Self> {
-        Self::check(serde_json::from_slice(bytes))
+        Self::checked(serde_json::from_slice(bytes))
     }
 
     /// A plan as parsed, if it is one this cutover reads.
-    fn check(parsed: serde_json::Result<Plan>) -> Result<Self> {
+    pub(crate) fn checked(parsed: serde_json::Result<Plan>) -> Result<Self> {
         let plan = parsed.context("it is not a cutover plan (make one with `cutover plan --out FILE`)")?;
         if plan.format != FORMAT {
             bail!("it is a {:?} plan; this cutover reads {FORMAT:?}: plan again", plan.format);

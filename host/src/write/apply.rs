@@ -10,6 +10,7 @@ use crate::cores;
 use crate::fleet::{Entry, Fleet};
 use crate::ledger::{NewChange, NewFailure, RunKind, Step};
 use crate::plan::{ConnectionPlan, Plan, PluginRef, Status};
+use crate::plan_source::{PlanSource, Survey};
 use anyhow::{Result, bail};
 use serde::Serialize;
 
@@ -85,13 +86,8 @@ pub struct Failure {
 }
 
 /// Why an apply refused to start.
-pub fn refusal(plan: &Plan) -> Option<String> {
-    let errors: Vec<String> = plan
-        .connections
-        .iter()
-        .filter(|c| c.status.is_input_error())
-        .map(|c| format!("  {} ({}): {}", c.id, c.status.as_str(), c.reason.as_deref().unwrap_or("")))
-        .collect();
+pub fn refusal(survey: &Survey) -> Option<String> {
+    let errors = &survey.unplannable;
     if errors.is_empty() {
         None
     } else {
@@ -105,39 +101,53 @@ pub fn refusal(plan: &Plan) -> Option<String> {
 
 /// Checks a saved plan against the fleet as it is now: every connection it writes (or
 /// records as failed) is planned again, from its document as read now (`migrate`), and must
-/// give what the plan says.
-pub fn check_saved(plan: &Plan, fleet: &Fleet, plugins: &[PluginRef], migrate: impl Fn(&Entry) -> ConnectionPlan + Sync) -> Result<()> {
-    if plan.fleet != fleet.identity() {
-        bail!("the plan was made for fleet {}, not {}; plan again", plan.fleet, fleet.identity());
+/// give what the plan says. The plan is gone through a slice at a time, so a plan read from
+/// its file ([`crate::plan_source::SavedPlan`]) is never held whole.
+pub fn check_saved(plan: &dyn PlanSource, fleet: &Fleet, plugins: &[PluginRef], migrate: impl Fn(&Entry) -> ConnectionPlan + Sync) -> Result<()> {
+    let header = plan.header();
+    if header.fleet != fleet.identity() {
+        bail!("the plan was made for fleet {}, not {}; plan again", header.fleet, fleet.identity());
     }
-    if plan.plugins != plugins {
+    if header.plugins != plugins {
         bail!("the fleet's plugins changed since the plan was made (added, removed or rebuilt); plan again. Nothing was written.");
     }
     let mut stale = Vec::new();
-    let planned: Vec<&ConnectionPlan> = plan.connections.iter().filter(|c| c.status.writes() || c.status == Status::Failed).collect();
-    // A slice at a time, read together and planned on every core; apply migrates again
-    // when it writes, so nothing of the new plans is kept.
-    for slice in planned.chunks(4 * BATCH) {
-        let keys: Vec<&str> = slice.iter().map(|c| c.key.as_str()).collect();
-        let read: Vec<(&str, Result<Vec<u8>>)> = keys.iter().copied().zip(fleet.documents().read_many(&keys)).collect();
-        let now = cores::map_owned(read, |(key, bytes)| bytes.map(|bytes| migrate(&Entry::new(key, bytes)).slim()));
-        for (planned, now) in slice.iter().zip(now) {
-            let now = now?;
-            if now.input_sha256 != planned.input_sha256 {
-                stale.push(format!("  {}: its document changed since the plan", planned.id));
-            } else if now.status != planned.status || now.output_sha256 != planned.output_sha256 {
-                stale.push(format!(
-                    "  {}: the migration no longer gives what the plan showed (was {}, now {}){}",
-                    planned.id,
-                    planned.status.as_str(),
-                    now.status.as_str(),
-                    if now.status == planned.status { "; is a plugin non-deterministic?" } else { "" }
-                ));
-            }
+    let mut slice = Vec::with_capacity(4 * BATCH);
+    plan.each(&mut |c| {
+        if c.status.writes() || c.status == Status::Failed {
+            slice.push(c.clone());
         }
-    }
+        if slice.len() == 4 * BATCH {
+            check_slice(&std::mem::take(&mut slice), fleet, &migrate, &mut stale)?;
+        }
+        Ok(())
+    })?;
+    check_slice(&slice, fleet, &migrate, &mut stale)?;
     if !stale.is_empty() {
         bail!("the plan is stale; plan again. Nothing was written.\n{}", stale.join("\n"));
+    }
+    Ok(())
+}
+
+/// Checks a slice of a saved plan's connections, read together and planned on every core;
+/// apply migrates again when it writes, so nothing of the new plans is kept.
+fn check_slice(slice: &[ConnectionPlan], fleet: &Fleet, migrate: &(impl Fn(&Entry) -> ConnectionPlan + Sync), stale: &mut Vec<String>) -> Result<()> {
+    let keys: Vec<&str> = slice.iter().map(|c| c.key.as_str()).collect();
+    let read: Vec<(&str, Result<Vec<u8>>)> = keys.iter().copied().zip(fleet.documents().read_many(&keys)).collect();
+    let now = cores::map_owned(read, |(key, bytes)| bytes.map(|bytes| migrate(&Entry::new(key, bytes)).slim()));
+    for (planned, now) in slice.iter().zip(now) {
+        let now = now?;
+        if now.input_sha256 != planned.input_sha256 {
+            stale.push(format!("  {}: its document changed since the plan", planned.id));
+        } else if now.status != planned.status || now.output_sha256 != planned.output_sha256 {
+            stale.push(format!(
+                "  {}: the migration no longer gives what the plan showed (was {}, now {}){}",
+                planned.id,
+                planned.status.as_str(),
+                now.status.as_str(),
+                if now.status == planned.status { "; is a plugin non-deterministic?" } else { "" }
+            ));
+        }
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use cutover::connection::Pin;
 use cutover::fleet::Fleet;
 use cutover::plan::{ConnectionPlan, Options, Plan, Planner};
+use cutover::plan_source::{PlanSource, SavedPlan};
 use cutover::registry::Registry;
 use cutover::sandbox::{CompileCache, Sandbox};
 use cutover::terminal::block;
@@ -319,9 +320,9 @@ impl Loaded {
     }
 
     /// Checks a saved plan already read against the fleet as it is now.
-    fn check_saved(&self, plan: &Plan) -> Result<()> {
+    fn check_saved(&self, plan: &dyn PlanSource) -> Result<()> {
         let plugins: Vec<_> = self.registry.all().iter().map(Into::into).collect();
-        let planner = self.planner(&plan.options, true);
+        let planner = self.planner(&plan.header().options, true);
         apply::check_saved(plan, &self.fleet, &plugins, |entry| planner.plan_entry(entry))
     }
 
@@ -524,7 +525,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(path) => loaded.checked_plan(path)?,
                 None => loaded.plan_to_apply(&select)?,
             };
-            if let Some(reason) = apply::refusal(&plan) {
+            if let Some(reason) = apply::refusal(&plan.survey()?) {
                 bail!("{reason}");
             }
             let bar = progress_bar(plan.connections.iter().filter(|c| c.status.writes()).count() as u64, "applying");
@@ -622,7 +623,7 @@ fn dry_run_apply(loaded: &Loaded, saved: Option<&std::path::Path>, select: &Sele
         Some(path) => loaded.checked_plan(path)?,
         None => loaded.plan_to_apply(select)?,
     };
-    if let Some(reason) = apply::refusal(&plan) {
+    if let Some(reason) = apply::refusal(&plan.survey()?) {
         bail!("{reason}");
     }
     let planner = loaded.planner(&plan.options, true);
@@ -671,34 +672,35 @@ fn apply_shared(
             (pg.worker(Start::Join(run))?, shared.options, None)
         }
         None => {
-            let plan = match saved {
+            // A saved plan is read from its file a slice at a time, never held whole, so
+            // this worker needs no more memory at a million connections than at ten.
+            let plan: Box<dyn PlanSource> = match saved {
                 Some(path) => {
-                    // Read once: at 100k connections a second copy would be 50 MB more.
-                    let plan = Plan::read(path)?;
+                    let plan = SavedPlan::open(path)?;
                     // A live run of the same plan was checked by the worker that started it;
                     // a run of another plan refuses this one before it is checked.
-                    if pg.run_of_plan(&plan)?.is_none() || plan.plugins != plugins {
+                    if pg.run_of_plan(&plan)?.is_none() || plan.header().plugins != plugins {
                         loaded.check_saved(&plan)?;
                     }
-                    plan
+                    Box::new(plan)
                 }
-                None => loaded.plan_to_apply(select)?,
+                None => Box::new(loaded.plan_to_apply(select)?),
             };
-            if let Some(reason) = apply::refusal(&plan) {
+            let survey = plan.survey()?;
+            if let Some(reason) = apply::refusal(&survey) {
                 bail!("{reason}");
             }
-            if !plan.connections.iter().any(|c| c.status.writes() || c.status == cutover::plan::Status::Failed) {
+            if !survey.does_anything() {
                 let applied = Applied {
-                    unchanged: plan.connections.len(),
+                    unchanged: survey.summary.0.values().sum(),
                     ..Default::default()
                 };
                 return report_applied(&applied, json);
             }
-            let worker = pg.worker(Start::Plan(&plan))?;
+            let worker = pg.worker(Start::Plan(&*plan))?;
             // The run's connections are in the database now; this worker leases them from
             // there like any other.
-            let to_write = plan.connections.iter().filter(|c| c.status.writes()).count();
-            (worker, plan.options.clone(), Some(to_write))
+            (worker, plan.header().options.clone(), Some(survey.writes()))
         }
     };
     tracing::info!(run = worker.run(), worker = worker.id(), "working on a shared run");

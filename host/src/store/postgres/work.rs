@@ -18,7 +18,8 @@ use super::connect::is_connection_lost;
 use super::writer::{WRITER_LOCK, begin_run, commit, worker_name};
 use super::PgFleet;
 use crate::ledger::{NewChange, NewFailure, RunKind, now};
-use crate::plan::{ConnectionPlan, Options, Plan, PluginRef, Status};
+use crate::plan::{ConnectionPlan, Options, PluginRef, Status};
+use crate::plan_source::PlanSource;
 use crate::write::failpoint;
 use anyhow::{Context, Result, bail};
 use postgres::Client;
@@ -39,7 +40,7 @@ const RECONNECT_FOR: Duration = Duration::from_secs(120);
 /// What a worker joins: a new run of a plan (or the live run of the same plan), or a run
 /// by its id.
 pub enum Start<'a> {
-    Plan(&'a Plan),
+    Plan(&'a dyn PlanSource),
     Join(i64),
 }
 
@@ -90,38 +91,12 @@ pub struct RunEnd {
     pub workers: i64,
 }
 
-/// The digest that makes two plans the same run: the fleet, the options, the plugins and
-/// every connection's key, input, status and output, as one JSON array, hashed as it is
-/// written.
-pub fn plan_sha256(plan: &Plan) -> String {
-    use sha2::Digest;
-    struct Items<'a>(&'a [ConnectionPlan]);
-    impl serde::Serialize for Items<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(self.0.iter().map(|c| (&c.key, &c.input_sha256, c.status.as_str(), &c.output_sha256)))
-        }
-    }
-    struct Hashing(sha2::Sha256);
-    impl std::io::Write for Hashing {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.update(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut hashing = Hashing(sha2::Sha256::new());
-    serde_json::to_writer(&mut hashing, &(&plan.fleet, &plan.options, &plan.plugins, Items(&plan.connections))).expect("a plan serializes");
-    hex::encode(hashing.0.finalize())
-}
-
 impl PgFleet {
     /// The live shared run of `plan`, if one is going: another worker's, to join. Refuses
     /// while a run of another plan is going, naming it and its workers.
-    pub fn run_of_plan(&self, plan: &Plan) -> Result<Option<i64>> {
+    pub fn run_of_plan(&self, plan: &dyn PlanSource) -> Result<Option<i64>> {
         let mut client = self.connect_new()?;
-        live_run(&mut client, &plan_sha256(plan), self.summary_text())
+        live_run(&mut client, &plan.survey()?.sha256, self.summary_text())
     }
 
     /// The plan of shared run `run`, for a worker joining it.
@@ -161,7 +136,7 @@ impl PgFleet {
                         client.execute("UPDATE cutover.runs SET status = 'running', finished_at = NULL WHERE id = $1 AND status = 'interrupted'", &[run])?;
                         *run
                     }
-                    Start::Plan(plan) => create_or_join(&mut client, plan, self.summary_text(), self.batch_size())?,
+                    Start::Plan(plan) => create_or_join(&mut client, *plan, self.summary_text(), self.batch_size())?,
                 };
                 client.execute(
                     "INSERT INTO cutover.workers (id, run_id, actor, pid) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
@@ -187,29 +162,65 @@ impl PgFleet {
     }
 }
 
-/// Creates the run of `plan`, or returns the live run of the same plan.
-fn create_or_join(client: &mut Client, plan: &Plan, summary: &str, batch_size: usize) -> Result<i64> {
-    let sha = plan_sha256(plan);
+/// Creates the run of `plan`, or returns the live run of the same plan. The plan's
+/// connections are recorded a slice at a time as they are gone through, so a plan read
+/// from its file is never held whole.
+fn create_or_join(client: &mut Client, plan: &dyn PlanSource, summary: &str, batch_size: usize) -> Result<i64> {
+    let survey = plan.survey()?;
+    let header = plan.header();
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CREATE_LOCK])?;
-    if let Some(run) = live_run(&mut tx, &sha, summary)? {
+    if let Some(run) = live_run(&mut tx, &survey.sha256, summary)? {
         return Ok(run);
     }
-    let detail = serde_json::json!({"options": plan.options, "summary": plan.summary(), "shared": true});
-    let options = serde_json::to_value(&plan.options)?;
-    let plugins = serde_json::to_value(&plan.plugins)?;
-    let run = begin_run(&mut tx, RunKind::Apply, &detail, Some((&sha, &options, &plugins)))?;
-    // The plan's connections, a slice at a time, so that what is sent stays small beside
-    // the plan itself.
-    let mut writing = 0usize;
-    for (offset, slice) in plan.connections.chunks(ITEMS_PER_INSERT).enumerate() {
+    let detail = serde_json::json!({"options": header.options, "summary": survey.summary, "shared": true});
+    let options = serde_json::to_value(&header.options)?;
+    let plugins = serde_json::to_value(&header.plugins)?;
+    let run = begin_run(&mut tx, RunKind::Apply, &detail, Some((&survey.sha256, &options, &plugins)))?;
+    let mut items = Items { run, batch_size, seq: 0, writing: 0, slice: Vec::with_capacity(ITEMS_PER_INSERT) };
+    plan.each(&mut |c| {
+        items.slice.push(c.clone());
+        if items.slice.len() == ITEMS_PER_INSERT {
+            items.record(&mut tx)?;
+        }
+        Ok(())
+    })?;
+    items.record(&mut tx)?;
+    let writing = items.writing;
+    let batches = writing.div_ceil(batch_size) as i32;
+    tx.execute("INSERT INTO cutover.batches (run_id, batch) SELECT $1, generate_series(0, $2 - 1)", &[&run, &batches])?;
+    tx.commit().context("starting the shared run")?;
+    tracing::info!(run, connections = writing, batches, "started a shared run");
+    Ok(run)
+}
+
+/// A new run's connections on their way into the database, a slice at a time.
+struct Items {
+    run: i64,
+    batch_size: usize,
+    /// The plan's order of the next connection.
+    seq: usize,
+    /// How many connections to write so far: the next one's place in the batches.
+    writing: usize,
+    slice: Vec<ConnectionPlan>,
+}
+
+impl Items {
+    /// Records the slice held: its connections as the run's items (those to write given
+    /// their batch), and the failures the plan carries as the run's failed changes.
+    fn record(&mut self, tx: &mut postgres::Transaction<'_>) -> Result<()> {
+        if self.slice.is_empty() {
+            return Ok(());
+        }
+        let slice = std::mem::take(&mut self.slice);
         let mut seq = Vec::with_capacity(slice.len());
         let mut batch = Vec::with_capacity(slice.len());
-        for (i, c) in slice.iter().enumerate() {
-            seq.push((offset * ITEMS_PER_INSERT + i) as i32);
+        for c in &slice {
+            seq.push(self.seq as i32);
+            self.seq += 1;
             batch.push(if c.status.writes() {
-                writing += 1;
-                ((writing - 1) / batch_size) as i32
+                self.writing += 1;
+                ((self.writing - 1) / self.batch_size) as i32
             } else {
                 -1
             });
@@ -223,22 +234,16 @@ fn create_or_join(client: &mut Client, plan: &Plan, summary: &str, batch_size: u
         tx.execute(
             "INSERT INTO cutover.run_items (run_id, seq, batch, key, connection_id, status, reason, input_sha256, output_sha256)
              SELECT $1, * FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])",
-            &[&run, &seq, &batch, &keys, &ids, &status, &reason, &input, &output],
+            &[&self.run, &seq, &batch, &keys, &ids, &status, &reason, &input, &output],
         )
         .context("recording the run's plan")?;
+        let failed: Vec<NewFailure> = slice
+            .iter()
+            .filter(|c| c.status == Status::Failed)
+            .map(|c| NewFailure { connection_id: &c.id, key: &c.key, before_sha256: &c.input_sha256, error: c.reason.as_deref().unwrap_or("") })
+            .collect();
+        super::writer::record_failures(tx, self.run, &worker_name(), &failed)
     }
-    let batches = writing.div_ceil(batch_size) as i32;
-    tx.execute("INSERT INTO cutover.batches (run_id, batch) SELECT $1, generate_series(0, $2 - 1)", &[&run, &batches])?;
-    let failed: Vec<NewFailure> = plan
-        .connections
-        .iter()
-        .filter(|c| c.status == Status::Failed)
-        .map(|c| NewFailure { connection_id: &c.id, key: &c.key, before_sha256: &c.input_sha256, error: c.reason.as_deref().unwrap_or("") })
-        .collect();
-    super::writer::record_failures(&mut tx, run, &worker_name(), &failed)?;
-    tx.commit().context("starting the shared run")?;
-    tracing::info!(run, connections = writing, batches, "started a shared run");
-    Ok(run)
 }
 
 /// The apply run going with plan digest `sha`, if any; refuses while a run of another plan
