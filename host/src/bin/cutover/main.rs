@@ -343,6 +343,27 @@ impl Loaded {
         Ok(Plan { connections, ..planner.header() })
     }
 
+    /// Plans now for a shared run, into a plan file in a new owner-only temporary folder
+    /// (removed with the folder), read back a slice at a time like a saved plan: a plan of
+    /// any size is never held whole.
+    fn plan_to_file(&self, select: &Select) -> Result<(tempfile::TempDir, SavedPlan)> {
+        let options = select.options();
+        let planner = self.planner(&options, true);
+        let selection = planner.select()?;
+        let dir = tempfile::Builder::new().prefix("cutover-plan-").tempdir().context("making a folder for the plan")?;
+        let path = dir.path().join("plan.json");
+        let mut file = PlanWriter::create(&path, &planner.header())?;
+        let bar = progress_bar(selection.len() as u64, "planning");
+        planner.plan_each(&selection, |c| {
+            bar.inc(1);
+            file.connection(&c.slim())
+        })?;
+        bar.finish_and_clear();
+        file.finish()?;
+        let plan = SavedPlan::open(&path)?;
+        Ok((dir, plan))
+    }
+
     /// Plans, with a progress bar on long runs.
     fn plan(&self, options: &Options, run_plugins: bool) -> Result<Plan> {
         let bar = progress_bar(self.fleet.documents().keys()?.len() as u64, "planning");
@@ -660,6 +681,8 @@ fn apply_shared(
 ) -> Result<ExitCode> {
     use cutover::store::postgres::work::Start;
     let plugins: Vec<cutover::plan::PluginRef> = loaded.registry.all().iter().map(Into::into).collect();
+    // Where a plan made now is kept while the run starts, removed when this worker ends.
+    let mut _scratch: Option<tempfile::TempDir> = None;
     let (worker, options, to_write) = match join {
         Some(run) => {
             let shared = pg.run_plan(run)?;
@@ -684,7 +707,11 @@ fn apply_shared(
                     }
                     Box::new(plan)
                 }
-                None => Box::new(loaded.plan_to_apply(select)?),
+                None => {
+                    let (dir, plan) = loaded.plan_to_file(select)?;
+                    _scratch = Some(dir);
+                    Box::new(plan)
+                }
             };
             let survey = plan.survey()?;
             if let Some(reason) = apply::refusal(&survey) {
