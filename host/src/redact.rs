@@ -21,6 +21,14 @@
 //! line, or an error message that quotes it. Values shorter than [`MIN_SCRUBBED`] are
 //! masked where they sit, but not searched for in free text, where they would erase
 //! ordinary words.
+//!
+//! A plugin may also hand a secret back encoded: inside a Basic authorization header, a
+//! URL's query or a token it builds. Values of [`MIN_ENCODED`] characters or more are also
+//! searched for as they read in base64 (standard and URL-safe, at each of the three
+//! places a value can start inside a longer encoded string) and percent-encoded
+//! ([`encoded_forms`]). Other encodings (hex, a plugin's own ciphers) are not recognized:
+//! the sandbox keeps a plugin from sending anything anywhere, so what it can do is show a
+//! secret to whoever reads cutover's output, and that output is what is scrubbed.
 
 use crate::migration::Action;
 use crate::plan::{Changes, ConnectionPlan};
@@ -34,6 +42,42 @@ pub const MASK: &str = "**********";
 
 /// The shortest secret value searched for in free text.
 pub const MIN_SCRUBBED: usize = 4;
+
+/// The shortest secret value also searched for in its encoded forms: a shorter one encodes
+/// to a few characters that would turn up by chance in any long encoded text.
+pub const MIN_ENCODED: usize = 8;
+
+/// How `secret` reads once a plugin encodes it, each form as text found wherever the
+/// encoded secret is: percent-encoded (where that differs), and base64, standard and
+/// URL-safe, at each of the three offsets it can have inside a longer encoded string
+/// (`user:password` in a Basic header), without the characters at either end that its
+/// neighbours change.
+pub fn encoded_forms(secret: &str) -> Vec<String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let mut forms = Vec::new();
+    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        for offset in 0..3 {
+            let mut bytes = vec![0u8; offset];
+            bytes.extend_from_slice(secret.as_bytes());
+            let text = engine.encode(&bytes);
+            // Character i holds bits 6i..6i+6: it is the secret's alone from the first one
+            // past the leading `offset` bytes to the last one before the secret's end.
+            let (start, end) = ((offset * 8).div_ceil(6), bytes.len() * 8 / 6);
+            forms.push(text[start..end].to_owned());
+        }
+    }
+    let percent: String = secret
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    if percent != secret {
+        forms.push(percent);
+    }
+    forms.sort();
+    forms.dedup();
+    forms
+}
 
 /// Whether a config key names a secret by the usual conventions, whatever the spec says.
 pub fn is_secret_name(key: &str) -> bool {
@@ -77,6 +121,9 @@ pub struct Secrets {
     /// Every secret string value seen, longest first (so a value containing another is
     /// replaced whole).
     values: Vec<String>,
+    /// The encoded forms of the values long enough for them ([`encoded_forms`]), longest
+    /// first.
+    encoded: Vec<String>,
 }
 
 impl Secrets {
@@ -104,10 +151,16 @@ impl Secrets {
         self.visit_secrets(config, &mut |v| collect_strings(v, &mut found));
         for value in found {
             if !value.is_empty() && !self.values.contains(&value) {
+                if value.len() >= MIN_ENCODED {
+                    self.encoded.extend(encoded_forms(&value).into_iter().filter(|form| form.len() >= MIN_SCRUBBED));
+                }
                 self.values.push(value);
             }
         }
-        self.values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        let longest_first = |a: &String, b: &String| b.len().cmp(&a.len()).then_with(|| a.cmp(b));
+        self.values.sort_by(longest_first);
+        self.encoded.sort_by(longest_first);
+        self.encoded.dedup();
     }
 
     /// Calls `f` on every value that is secret by its position in `config`.
@@ -152,7 +205,7 @@ impl Secrets {
     /// `text` with every known secret value (long enough to search for) replaced.
     pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
-        for secret in self.values.iter().filter(|v| v.len() >= MIN_SCRUBBED) {
+        for secret in self.values.iter().filter(|v| v.len() >= MIN_SCRUBBED).chain(&self.encoded) {
             if out.contains(secret.as_str()) {
                 out = Cow::Owned(out.replace(secret.as_str(), MASK));
             }
@@ -362,6 +415,31 @@ mod tests {
         let s = secrets();
         assert_eq!(s.scrub("token was cs-very-secret, abc stays"), format!("token was {MASK}, abc stays"));
         assert!(matches!(s.scrub("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn encoded_secrets_are_scrubbed_wherever_they_start() {
+        use base64::Engine;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let mut s = Secrets::new();
+        let secret = "p@ss/w0rd+Key=42";
+        s.learn_config(&json!({"password": secret, "api_key": "short"}));
+        // Inside longer encoded strings, at every offset, padded or not.
+        for prefix in ["", "a", "ab", "svc:", "service-account:"] {
+            for encoded in [STANDARD.encode(format!("{prefix}{secret}")), URL_SAFE_NO_PAD.encode(format!("{prefix}{secret}!"))] {
+                let text = format!("Authorization: Basic {encoded}");
+                let clean = s.scrub(&text);
+                assert!(clean.contains(MASK), "{prefix:?}: {text} → {clean}");
+                // What is left of the encoded text no longer decodes to the secret.
+                assert!(!clean.contains(&encoded), "{clean}");
+            }
+        }
+        let url = "https://db.example/?password=p%40ss%2Fw0rd%2BKey%3D42&x=1";
+        assert_eq!(s.scrub(url), format!("https://db.example/?password={MASK}&x=1"));
+        // A short secret is not searched for in its encodings; plain text is left alone.
+        assert_eq!(s.scrub(&STANDARD.encode("short and sweet")), STANDARD.encode("short and sweet"));
+        assert!(matches!(s.scrub("an ordinary note about base64 and URLs"), Cow::Borrowed(_)));
+        assert!(encoded_forms("12345678").iter().all(|form| form.len() >= 8));
     }
 
     #[test]

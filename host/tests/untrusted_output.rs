@@ -3,6 +3,9 @@
 //! floods the host with actions and notes, and returns catalogs no connector would. These
 //! tests run the real binary on such fleets and look at everything it printed and wrote.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use cutover::redact::MASK;
 use cutover_tests::{Fleet, Run, hostile_connection};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -81,8 +84,15 @@ fn no_secret_value_leaves_in_any_output_or_file_but_the_documents() {
     run(&["-vv", "rollback"], 0);
     run(&["history", "--json"], 0);
 
+    // The plugin also hands them back in base64, in a note and its log.
+    let encoded = [STANDARD.encode(format!("svc:{TOKEN}")), STANDARD.encode(PASSWORD)];
+    let secrets = [TOKEN, PASSWORD, &encoded[0], &encoded[1]];
+    let notes: Vec<String> = serde_json::from_value(by_id(&plan, "secret-moved")["notes"].clone()).unwrap();
+    let shown = |start: &str| notes.iter().find_map(|n| n.strip_prefix(start)).unwrap_or_else(|| panic!("no note {start:?}: {notes:?}")).to_owned();
+    assert!(shown("2.0.0: header Authorization: Basic ").contains(MASK), "{notes:?}");
+    assert!(shown("2.0.0: password in base64: ").contains(MASK), "{notes:?}");
     for (args, stdout, stderr) in &outputs {
-        for secret in [TOKEN, PASSWORD] {
+        for secret in secrets {
             assert!(!stdout.contains(secret), "`cutover {args}` printed {secret}:\n{stdout}");
             assert!(!stderr.contains(secret), "`cutover {args}` logged {secret}:\n{stderr}");
         }
@@ -96,7 +106,7 @@ fn no_secret_value_leaves_in_any_output_or_file_but_the_documents() {
             continue;
         }
         let text = String::from_utf8_lossy(&bytes);
-        for secret in [TOKEN, PASSWORD] {
+        for secret in secrets {
             assert!(!text.contains(secret), "{} holds {secret}", path.display());
         }
     }

@@ -10,8 +10,8 @@
 //! them at all gets a plugin refused at load.)
 //!
 //! What it hands back is hostile too: it moves and copies the connection's secrets into
-//! other fields, the state, notes, actions, its log and its refusals (`secret-moved`,
-//! `secret-refusal`); writes terminal control sequences into every text it returns, its
+//! other fields, the state, notes, actions, its log (in clear and in base64) and its
+//! refusals (`secret-moved`, `secret-refusal`); writes terminal control sequences into every text it returns, its
 //! manifest included (`control-chars`, `control-refusal`); floods the host with actions,
 //! notes or their text (`action-flood`, `many-actions`, `note-flood`, `action-text`); and
 //! returns a catalog that lists a stream twice or a state for a stream nobody knows
@@ -96,9 +96,12 @@ impl bindings::Guest for Hostile {
                 config["password"] = json!(format!("{password}-rotated"));
                 config["innocent"] = json!(token);
                 let state = json!([{"type": "LEGACY", "data": {"leaked": password}}]).to_string();
+                // Encoded too, as a plugin building a request would.
+                let basic = base64(format!("svc:{token}").as_bytes());
+                log(Level::Info, &format!("Authorization: Basic {basic}"));
                 return Ok(Outcome {
                     actions: vec![Action::RetestSource(format!("log in with {password}"))],
-                    notes: vec![format!("the old token was {token}")],
+                    notes: vec![format!("the old token was {token}"), format!("header Authorization: Basic {basic}"), format!("password in base64: {}", base64(password.as_bytes()))],
                     state,
                     ..outcome(config.to_string())
                 });
@@ -216,3 +219,16 @@ fn recurse(depth: u64) -> u64 {
 }
 
 bindings::export!(Hostile with_types_in bindings);
+
+/// Standard base64 with padding, as a plugin would put a credential in a header.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
