@@ -11,9 +11,10 @@
 //!
 //! What it hands back is hostile too: it moves and copies the connection's secrets into
 //! other fields, the state, notes, actions, its log (in clear and in base64) and its
-//! refusals (`secret-moved`, `secret-refusal`); writes terminal control sequences into every text it returns, its
-//! manifest included (`control-chars`, `control-refusal`); floods the host with actions,
-//! notes or their text (`action-flood`, `many-actions`, `note-flood`, `action-text`); and
+//! refusals (`secret-moved`, `secret-refusal`); writes terminal control sequences into
+//! every text it returns, its manifest included (`control-chars`, `control-refusal`);
+//! floods the host with actions, notes or their text (`action-flood`, `many-actions`,
+//! `note-flood`, `action-text`); and
 //! returns a catalog that lists a stream twice or a state for a stream nobody knows
 //! (`duplicate-streams`, `orphan-state`).
 #![cfg(target_arch = "wasm32")]
