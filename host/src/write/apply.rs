@@ -9,7 +9,7 @@ use super::Writer;
 use crate::cores;
 use crate::fleet::{Entry, Fleet};
 use crate::ledger::{NewChange, NewFailure, RunKind, Step};
-use crate::plan::{ConnectionPlan, Plan, PluginRef, Status};
+use crate::plan::{ConnectionPlan, PluginRef, Status};
 use crate::plan_source::{PlanSource, Survey};
 use anyhow::{Result, bail};
 use serde::Serialize;
@@ -161,81 +161,124 @@ fn check_slice(slice: &[ConnectionPlan], fleet: &Fleet, migrate: &(impl Fn(&Entr
 /// gives the planned output, fails alone and is left as it is.
 pub fn apply(
     fleet: &Fleet,
-    plan: &Plan,
+    plan: &dyn PlanSource,
     writer: &mut dyn Writer,
     migrate: impl Fn(&Entry) -> ConnectionPlan + Sync,
     mut progress: impl FnMut(&ConnectionPlan),
 ) -> Result<Applied> {
+    let survey = plan.survey()?;
+    let summary = &survey.summary;
     let mut applied = Applied {
         recovered: writer.settled(),
-        unchanged: plan.connections.iter().filter(|c| !c.status.writes() && c.status != Status::Failed).count(),
+        unchanged: summary.0.iter().filter(|(s, _)| !s.writes() && **s != Status::Failed).map(|(_, n)| n).sum(),
         ..Default::default()
     };
-    let to_write: Vec<&ConnectionPlan> = plan.connections.iter().filter(|c| c.status.writes()).collect();
-    let failed: Vec<&ConnectionPlan> = plan.connections.iter().filter(|c| c.status == Status::Failed).collect();
-    if to_write.is_empty() && failed.is_empty() {
+    if !survey.does_anything() {
         return Ok(applied);
     }
-    let detail = serde_json::json!({"options": plan.options, "summary": plan.summary()});
+    let options = &plan.header().options;
+    let detail = serde_json::json!({"options": options, "summary": summary});
     let run = writer.begin(RunKind::Apply, &detail)?;
     applied.run = Some(run);
-    for c in failed {
-        let reason = c.reason.clone().unwrap_or_default();
-        writer.record_failure(run, &NewFailure { connection_id: &c.id, key: &c.key, before_sha256: &c.input_sha256, error: &reason })?;
-        tracing::warn!(connection = %c.id, error = %reason, "connection failed");
-        applied.failed.push(Failure { id: c.id.clone(), error: reason });
-    }
-    let batches: Vec<&[&ConnectionPlan]> = to_write.chunks(BATCH).collect();
-    let migrate_batch = |batch: &[&ConnectionPlan]| migrate_again(fleet, batch, &migrate);
-    // The next batch is migrated (on every core) while this one is written (mostly waiting
-    // on the disk): the two overlap, and a batch is written only once it is migrated.
-    std::thread::scope(|scope| -> Result<()> {
-        let mut next = batches.first().map(|&batch| scope.spawn(move || migrate_batch(batch)));
-        for (k, &batch) in batches.iter().enumerate() {
-            let migrated = next.take().expect("each batch is migrated before it is written").join().expect("a migrating worker panicked");
-            next = batches.get(k + 1).map(|&batch| scope.spawn(move || migrate_batch(batch)));
-            let mut ready = Vec::with_capacity(batch.len());
-            for (&planned, migrated) in batch.iter().zip(migrated) {
-                match migrated {
-                    Ok(now) => ready.push(now),
-                    Err(e) => {
-                        let error = format!("{e:#}");
-                        writer.record_failure(
-                            run,
-                            &NewFailure { connection_id: &planned.id, key: &planned.key, before_sha256: &planned.input_sha256, error: &error },
-                        )?;
-                        tracing::error!(connection = %planned.id, %error, "not written");
-                        applied.failed.push(Failure { id: planned.id.clone(), error });
-                        progress(planned);
-                    }
-                }
-            }
-            let changes: Vec<NewChange> = ready.iter().map(|(c, before)| new_change(c, before)).collect();
-            for ((c, _), result) in ready.iter().zip(writer.write_batch(run, &changes)?) {
-                match result {
-                    Ok(_) => {
-                        tracing::info!(connection = %c.id, from = ?c.from, to = ?c.to, "written");
-                        applied.wrote(c, |a| fleet.documents().performs(a));
-                    }
-                    Err(e) => {
-                        tracing::error!(connection = %c.id, error = %format!("{e:#}"), "write failed");
-                        applied.failed.push(Failure { id: c.id.clone(), error: format!("{e:#}") });
-                    }
-                }
-                progress(c);
-            }
+    plan.each(&mut |c| {
+        if c.status == Status::Failed {
+            let reason = c.reason.clone().unwrap_or_default();
+            writer.record_failure(run, &NewFailure { connection_id: &c.id, key: &c.key, before_sha256: &c.input_sha256, error: &reason })?;
+            tracing::warn!(connection = %c.id, error = %reason, "connection failed");
+            applied.failed.push(Failure { id: c.id.clone(), error: reason });
         }
         Ok(())
     })?;
+    let migrate = &migrate;
+    // The plan is gone through a batch at a time, never held whole. The next batch is
+    // migrated (on every core) while this one is written (mostly waiting on the disk): the
+    // two overlap, and a batch is written only once it is migrated.
+    std::thread::scope(|scope| -> Result<()> {
+        type Migrating<'s> = std::thread::ScopedJoinHandle<'s, (Vec<ConnectionPlan>, Vec<Result<(ConnectionPlan, Vec<u8>)>>)>;
+        let mut pending: Option<Migrating> = None;
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut write_pending = |pending: Option<Migrating>, applied: &mut Applied| -> Result<()> {
+            let Some(migrating) = pending else { return Ok(()) };
+            let (batch, migrated) = migrating.join().expect("a migrating worker panicked");
+            write_migrated(fleet, writer, run, &batch, migrated, applied, &mut progress)
+        };
+        plan.each(&mut |c| {
+            if c.status.writes() {
+                batch.push(c.clone());
+            }
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                let previous = pending.replace(scope.spawn(move || migrate_owned(fleet, full, migrate)));
+                write_pending(previous, &mut applied)?;
+            }
+            Ok(())
+        })?;
+        let previous = pending.take();
+        if !batch.is_empty() {
+            pending = Some(scope.spawn(move || migrate_owned(fleet, batch, migrate)));
+        }
+        write_pending(previous, &mut applied)?;
+        write_pending(pending, &mut applied)
+    })?;
     let status = if applied.failed.is_empty() { "completed" } else if applied.written.is_empty() { "failed" } else { "partial" };
     let detail = serde_json::json!({
-        "options": plan.options,
-        "summary": plan.summary(),
+        "options": options,
+        "summary": summary,
         "written": applied.written.len(),
         "failed": applied.failed.len(),
     });
     writer.finish(run, status, &detail)?;
     Ok(applied)
+}
+
+/// Migrates a batch again, handing the batch back with what each connection gives now.
+fn migrate_owned(
+    fleet: &Fleet,
+    batch: Vec<ConnectionPlan>,
+    migrate: &(impl Fn(&Entry) -> ConnectionPlan + Sync),
+) -> (Vec<ConnectionPlan>, Vec<Result<(ConnectionPlan, Vec<u8>)>>) {
+    let migrated = migrate_again(fleet, &batch.iter().collect::<Vec<_>>(), migrate);
+    (batch, migrated)
+}
+
+/// Writes a migrated batch in one go, recording the connections that failed to migrate.
+fn write_migrated(
+    fleet: &Fleet,
+    writer: &mut dyn Writer,
+    run: i64,
+    batch: &[ConnectionPlan],
+    migrated: Vec<Result<(ConnectionPlan, Vec<u8>)>>,
+    applied: &mut Applied,
+    progress: &mut impl FnMut(&ConnectionPlan),
+) -> Result<()> {
+    let mut ready = Vec::with_capacity(batch.len());
+    for (planned, migrated) in batch.iter().zip(migrated) {
+        match migrated {
+            Ok(now) => ready.push(now),
+            Err(e) => {
+                let error = format!("{e:#}");
+                writer.record_failure(run, &NewFailure { connection_id: &planned.id, key: &planned.key, before_sha256: &planned.input_sha256, error: &error })?;
+                tracing::error!(connection = %planned.id, %error, "not written");
+                applied.failed.push(Failure { id: planned.id.clone(), error });
+                progress(planned);
+            }
+        }
+    }
+    let changes: Vec<NewChange> = ready.iter().map(|(c, before)| new_change(c, before)).collect();
+    for ((c, _), result) in ready.iter().zip(writer.write_batch(run, &changes)?) {
+        match result {
+            Ok(_) => {
+                tracing::info!(connection = %c.id, from = ?c.from, to = ?c.to, "written");
+                applied.wrote(c, |a| fleet.documents().performs(a));
+            }
+            Err(e) => {
+                tracing::error!(connection = %c.id, error = %format!("{e:#}"), "write failed");
+                applied.failed.push(Failure { id: c.id.clone(), error: format!("{e:#}") });
+            }
+        }
+        progress(c);
+    }
+    Ok(())
 }
 
 /// What one connection's write would send, for `apply --dry-run`.

@@ -343,9 +343,22 @@ impl Loaded {
         Ok(Plan { connections, ..planner.header() })
     }
 
-    /// Plans now for a shared run, into a plan file in a new owner-only temporary folder
-    /// (removed with the folder), read back a slice at a time like a saved plan: a plan of
-    /// any size is never held whole.
+    /// The plan an apply carries out, never held whole: the saved plan at `saved`, read
+    /// from its file a slice at a time (not yet checked against the fleet), or a plan made
+    /// now into a temporary file read the same way, which goes when the folder returned
+    /// with it is dropped.
+    fn plan_for_apply(&self, saved: Option<&std::path::Path>, select: &Select) -> Result<(Box<dyn PlanSource>, Option<tempfile::TempDir>)> {
+        Ok(match saved {
+            Some(path) => (Box::new(SavedPlan::open(path)?), None),
+            None => {
+                let (dir, plan) = self.plan_to_file(select)?;
+                (Box::new(plan), Some(dir))
+            }
+        })
+    }
+
+    /// Plans now, into a plan file in a new owner-only temporary folder, kept to the
+    /// connections' slim plans (what apply checks).
     fn plan_to_file(&self, select: &Select) -> Result<(tempfile::TempDir, SavedPlan)> {
         let options = select.options();
         let planner = self.planner(&options, true);
@@ -542,17 +555,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             // The writer settles what an interrupted run left before anything is planned: a
             // write an API backend cut part-way is finished first, not planned from half-done.
             let mut writer = write::open(&loaded.fleet, "apply")?;
-            let plan = match &saved {
-                Some(path) => loaded.checked_plan(path)?,
-                None => loaded.plan_to_apply(&select)?,
-            };
-            if let Some(reason) = apply::refusal(&plan.survey()?) {
+            let (plan, _scratch) = loaded.plan_for_apply(saved.as_deref(), &select)?;
+            if saved.is_some() {
+                loaded.check_saved(&*plan)?;
+            }
+            let survey = plan.survey()?;
+            if let Some(reason) = apply::refusal(&survey) {
                 bail!("{reason}");
             }
-            let bar = progress_bar(plan.connections.iter().filter(|c| c.status.writes()).count() as u64, "applying");
-            let planner = loaded.planner(&plan.options, true);
+            let bar = progress_bar(survey.writes() as u64, "applying");
+            let planner = loaded.planner(&plan.header().options, true);
             let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);
-            let applied = apply::apply(&loaded.fleet, &plan, &mut *writer, migrate, |_| bar.inc(1))?;
+            let applied = apply::apply(&loaded.fleet, &*plan, &mut *writer, migrate, |_| bar.inc(1))?;
             bar.finish_and_clear();
             report_applied(&applied, json)
         }
@@ -681,8 +695,6 @@ fn apply_shared(
 ) -> Result<ExitCode> {
     use cutover::store::postgres::work::Start;
     let plugins: Vec<cutover::plan::PluginRef> = loaded.registry.all().iter().map(Into::into).collect();
-    // Where a plan made now is kept while the run starts, removed when this worker ends.
-    let mut _scratch: Option<tempfile::TempDir> = None;
     let (worker, options, to_write) = match join {
         Some(run) => {
             let shared = pg.run_plan(run)?;
@@ -695,24 +707,12 @@ fn apply_shared(
             (pg.worker(Start::Join(run))?, shared.options, None)
         }
         None => {
-            // A saved plan is read from its file a slice at a time, never held whole, so
-            // this worker needs no more memory at a million connections than at ten.
-            let plan: Box<dyn PlanSource> = match saved {
-                Some(path) => {
-                    let plan = SavedPlan::open(path)?;
-                    // A live run of the same plan was checked by the worker that started it;
-                    // a run of another plan refuses this one before it is checked.
-                    if pg.run_of_plan(&plan)?.is_none() || plan.header().plugins != plugins {
-                        loaded.check_saved(&plan)?;
-                    }
-                    Box::new(plan)
-                }
-                None => {
-                    let (dir, plan) = loaded.plan_to_file(select)?;
-                    _scratch = Some(dir);
-                    Box::new(plan)
-                }
-            };
+            let (plan, _scratch) = loaded.plan_for_apply(saved, select)?;
+            // A live run of the same plan was checked by the worker that started it; a run
+            // of another plan refuses this one before it is checked.
+            if saved.is_some() && (pg.run_of_plan(&*plan)?.is_none() || plan.header().plugins != plugins) {
+                loaded.check_saved(&*plan)?;
+            }
             let survey = plan.survey()?;
             if let Some(reason) = apply::refusal(&survey) {
                 bail!("{reason}");
