@@ -154,8 +154,9 @@ fn check_slice(slice: &[ConnectionPlan], fleet: &Fleet, migrate: &(impl Fn(&Entr
 
 /// Writes every connection the plan migrates or upgrades, and records the failures.
 ///
-/// Plans keep hashes, not documents, so that a plan of any size fits in memory: a batch at
-/// a time, `migrate` plans each connection again (with its output document) and the
+/// Plans keep hashes, not documents, and the plan is gone through a batch at a time
+/// ([`PlanSource`]), so that a plan of any size is applied in the same memory. For each
+/// batch, `migrate` plans each connection again (with its output document) and the
 /// result is written only if it is exactly what was planned (same input, status and
 /// output hashes). A connection whose document changed since, or whose plugin no longer
 /// gives the planned output, fails alone and is left as it is.
