@@ -1,12 +1,12 @@
 //! A plan's connections without holding them: a saved plan is read again from its file, a
 //! connection at a time, whenever its connections are gone through.
 //!
-//! A shared run on PostgreSQL is started by one worker, which checks the saved plan against
-//! the fleet and records its connections in the database. Holding the plan for that grows
-//! with the fleet (some 750 bytes a connection once slimmed, 91 MiB at 100k); reading it a
-//! connection at a time keeps the first worker as flat in the fleet's size as the ones that
-//! join. What the whole plan says (its digest, its counts, the connections that cannot be
-//! planned) is worked out in one pass when the file is opened.
+//! An apply checks a saved plan against the fleet, then writes its connections a batch at a
+//! time; a shared run's first worker records them in the database instead. Holding the plan
+//! for that grows with the fleet (some 750 bytes a connection once slimmed: 91 MiB at
+//! 100k), so the plan is read from its file each time instead, and a plan made by `apply`
+//! itself goes through a temporary file. What the whole plan says (its digest, its counts,
+//! the connections that cannot be planned) is worked out in one pass when it is opened.
 
 use crate::plan::{ConnectionPlan, Plan, Status, Summary};
 use anyhow::{Context, Result};
