@@ -219,13 +219,57 @@ impl<'de> Visitor<'de> for Connections<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(c) = seq.next_element::<ConnectionPlan>()? {
-            if let Err(e) = (self.each)(self.header, &c.slim()) {
+        while let Some(c) = seq.next_element::<SlimConnection>()? {
+            if let Err(e) = (self.each)(self.header, &c.into()) {
                 *self.stopped = Some(e);
                 return Err(A::Error::custom("stopped"));
             }
         }
         Ok(())
+    }
+}
+
+/// What [`ConnectionPlan::slim`] keeps of a connection's plan, read without building the
+/// rest: the diffs, steps, actions and notes are skipped as they are parsed.
+#[derive(serde::Deserialize)]
+struct SlimConnection {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    key: String,
+    #[serde(default)]
+    connector: Option<String>,
+    input_sha256: String,
+    #[serde(default)]
+    from: Option<semver::Version>,
+    #[serde(default)]
+    to: Option<semver::Version>,
+    status: Status,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    output_sha256: Option<String>,
+}
+
+impl From<SlimConnection> for ConnectionPlan {
+    fn from(c: SlimConnection) -> Self {
+        ConnectionPlan {
+            id: c.id,
+            name: c.name,
+            key: c.key,
+            connector: c.connector,
+            input_sha256: c.input_sha256,
+            from: c.from,
+            to: c.to,
+            status: c.status,
+            reason: c.reason,
+            steps: Vec::new(),
+            changes: Default::default(),
+            actions: Vec::new(),
+            notes: Vec::new(),
+            output_sha256: c.output_sha256,
+            output: None,
+        }
     }
 }
 
@@ -248,6 +292,9 @@ mod tests {
                     let output = status.writes().then(|| format!("{i:064x}"));
                     let mut c = ConnectionPlan::of_item(format!("conn-{i}"), format!("id-{i}"), status, format!("{:064x}", i + 100), output);
                     c.reason = (status == Status::Invalid).then(|| "not JSON".to_owned());
+                    // What a saved plan shows but apply does not read.
+                    c.notes = vec![format!("note {i}")];
+                    c.changes.config = json_patch::diff(&serde_json::json!({"a": i}), &serde_json::json!({"b": i}));
                     c
                 })
                 .collect(),

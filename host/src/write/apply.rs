@@ -181,36 +181,32 @@ pub fn apply(
     let detail = serde_json::json!({"options": options, "summary": summary});
     let run = writer.begin(RunKind::Apply, &detail)?;
     applied.run = Some(run);
-    plan.each(&mut |c| {
-        if c.status == Status::Failed {
-            let reason = c.reason.clone().unwrap_or_default();
-            writer.record_failure(run, &NewFailure { connection_id: &c.id, key: &c.key, before_sha256: &c.input_sha256, error: &reason })?;
-            tracing::warn!(connection = %c.id, error = %reason, "connection failed");
-            applied.failed.push(Failure { id: c.id.clone(), error: reason });
-        }
-        Ok(())
-    })?;
     let migrate = &migrate;
-    // The plan is gone through a batch at a time, never held whole. The next batch is
-    // migrated (on every core) while this one is written (mostly waiting on the disk): the
-    // two overlap, and a batch is written only once it is migrated.
+    // The plan is gone through once, a batch at a time, never held whole. The next batch
+    // is migrated (on every core) while this one is written (mostly waiting on the disk):
+    // the two overlap, and a batch is written only once it is migrated.
     std::thread::scope(|scope| -> Result<()> {
         type Migrating<'s> = std::thread::ScopedJoinHandle<'s, (Vec<ConnectionPlan>, Vec<Result<(ConnectionPlan, Vec<u8>)>>)>;
+        let write = |migrating: Option<Migrating>, writer: &mut dyn Writer, applied: &mut Applied, progress: &mut dyn FnMut(&ConnectionPlan)| -> Result<()> {
+            let Some(migrating) = migrating else { return Ok(()) };
+            let (batch, migrated) = migrating.join().expect("a migrating worker panicked");
+            write_migrated(fleet, writer, run, &batch, migrated, applied, progress)
+        };
         let mut pending: Option<Migrating> = None;
         let mut batch = Vec::with_capacity(BATCH);
-        let mut write_pending = |pending: Option<Migrating>, applied: &mut Applied| -> Result<()> {
-            let Some(migrating) = pending else { return Ok(()) };
-            let (batch, migrated) = migrating.join().expect("a migrating worker panicked");
-            write_migrated(fleet, writer, run, &batch, migrated, applied, &mut progress)
-        };
         plan.each(&mut |c| {
-            if c.status.writes() {
+            if c.status == Status::Failed {
+                let reason = c.reason.clone().unwrap_or_default();
+                writer.record_failure(run, &NewFailure { connection_id: &c.id, key: &c.key, before_sha256: &c.input_sha256, error: &reason })?;
+                tracing::warn!(connection = %c.id, error = %reason, "connection failed");
+                applied.failed.push(Failure { id: c.id.clone(), error: reason });
+            } else if c.status.writes() {
                 batch.push(c.clone());
-            }
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                let previous = pending.replace(scope.spawn(move || migrate_owned(fleet, full, migrate)));
-                write_pending(previous, &mut applied)?;
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    let previous = pending.replace(scope.spawn(move || migrate_owned(fleet, full, migrate)));
+                    write(previous, &mut *writer, &mut applied, &mut progress)?;
+                }
             }
             Ok(())
         })?;
@@ -218,8 +214,8 @@ pub fn apply(
         if !batch.is_empty() {
             pending = Some(scope.spawn(move || migrate_owned(fleet, batch, migrate)));
         }
-        write_pending(previous, &mut applied)?;
-        write_pending(pending, &mut applied)
+        write(previous, &mut *writer, &mut applied, &mut progress)?;
+        write(pending, &mut *writer, &mut applied, &mut progress)
     })?;
     let status = if applied.failed.is_empty() { "completed" } else if applied.written.is_empty() { "failed" } else { "partial" };
     let detail = serde_json::json!({
@@ -250,7 +246,7 @@ fn write_migrated(
     batch: &[ConnectionPlan],
     migrated: Vec<Result<(ConnectionPlan, Vec<u8>)>>,
     applied: &mut Applied,
-    progress: &mut impl FnMut(&ConnectionPlan),
+    progress: &mut dyn FnMut(&ConnectionPlan),
 ) -> Result<()> {
     let mut ready = Vec::with_capacity(batch.len());
     for (planned, migrated) in batch.iter().zip(migrated) {
