@@ -286,29 +286,9 @@ pub struct Plan {
     pub fleet: String,
     pub options: Options,
     pub plugins: Vec<PluginRef>,
-    /// Read back without what apply does not need of each connection (diffs, notes, step
-    /// details), one connection at a time, so that a saved plan of any size can be applied.
-    #[serde(deserialize_with = "slim_each")]
+    /// A saved plan is read back without what apply does not need of each connection
+    /// (diffs, notes, step details): [`Plan::read`], [`crate::plan_source`].
     pub connections: Vec<ConnectionPlan>,
-}
-
-/// Reads a plan's connections, each [`ConnectionPlan::slim`] as soon as it is read.
-fn slim_each<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<ConnectionPlan>, D::Error> {
-    struct Slim;
-    impl<'de> serde::de::Visitor<'de> for Slim {
-        type Value = Vec<ConnectionPlan>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a list of connection plans")
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut connections = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-            while let Some(c) = seq.next_element::<ConnectionPlan>()? {
-                connections.push(c.slim());
-            }
-            Ok(connections)
-        }
-    }
-    deserializer.deserialize_seq(Slim)
 }
 
 /// Counts of connections per status.
@@ -335,16 +315,26 @@ impl Plan {
         self.connections.iter().any(|c| c.status.is_input_error() || c.status == Status::Failed)
     }
 
-    /// Reads a saved plan, streaming it from the file.
+    /// Reads a saved plan, streaming it from the file, each connection slimmed as it is
+    /// read.
     pub fn read(path: &std::path::Path) -> Result<Self> {
         let file = std::fs::File::open(path).with_context(|| format!("reading plan {}", path.display()))?;
-        Self::checked(serde_json::from_reader(std::io::BufReader::new(file)))
-            .with_context(|| format!("{} is not a usable plan", path.display()))
+        Self::read_from(std::io::BufReader::new(file), Some(path))
     }
 
     /// Parses a saved plan.
     pub fn from_slice(bytes: &[u8]) -> Result<Self> {
-        Self::checked(serde_json::from_slice(bytes))
+        Self::read_from(bytes, None)
+    }
+
+    /// A saved plan with its connections collected, as [`crate::plan_source`] reads them.
+    fn read_from(reader: impl std::io::Read, path: Option<&std::path::Path>) -> Result<Self> {
+        let mut connections = Vec::new();
+        let header = crate::plan_source::read_each_from(reader, path, &mut |_, c| {
+            connections.push(c.clone());
+            Ok(())
+        })?;
+        Ok(Plan { connections, ..header })
     }
 
     /// A plan as parsed, if it is one this cutover reads.

@@ -147,13 +147,27 @@ impl PlanSource for SavedPlan {
 /// connections. A plan file names its connections last, so the header is whole by then.
 fn read_each(path: &Path, each: &mut dyn FnMut(&Plan, &ConnectionPlan) -> Result<()>) -> Result<Plan> {
     let file = std::fs::File::open(path).with_context(|| format!("reading plan {}", path.display()))?;
+    read_each_from(std::io::BufReader::new(file), Some(path), each)
+}
+
+/// [`read_each`] from any reader (what [`Plan::read`] and [`Plan::from_slice`] collect),
+/// naming `path` in the error if the text is not a plan. An error of `each` comes back as
+/// it was.
+pub(crate) fn read_each_from(
+    reader: impl std::io::Read,
+    path: Option<&Path>,
+    each: &mut dyn FnMut(&Plan, &ConnectionPlan) -> Result<()>,
+) -> Result<Plan> {
     let mut stopped = None;
-    let mut reader = serde_json::Deserializer::from_reader(std::io::BufReader::new(file));
+    let mut reader = serde_json::Deserializer::from_reader(reader);
     let read = PlanSeed { each, stopped: &mut stopped }.deserialize(&mut reader).and_then(|plan| reader.end().map(|()| plan));
     if let Some(e) = stopped {
         return Err(e);
     }
-    Plan::checked(read).with_context(|| format!("{} is not a usable plan", path.display()))
+    match path {
+        Some(path) => Plan::checked(read).with_context(|| format!("{} is not a usable plan", path.display())),
+        None => Plan::checked(read),
+    }
 }
 
 /// A plan read with its connections handed out instead of collected.
