@@ -249,19 +249,14 @@ fn message(json: Option<&Value>, text: &[u8]) -> String {
         Some(m) => m.to_owned(),
         None => String::from_utf8_lossy(&text[..text.len().min(200)]).into_owned(),
     };
-    inert(&raw)
-}
-
-/// Text from the server with its control characters escaped.
-pub fn inert(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+    crate::terminal::line(&raw).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn server_text_cannot_drive_a_terminal() {
-        assert_eq!(super::inert("bad\u{1b}[2Jname\n"), "bad\\u{1b}[2Jname\\n");
+        assert_eq!(crate::terminal::line("bad\u{1b}[2Jname\n"), "bad\\u{1b}[2Jname\\n");
         assert_eq!(super::message(Some(&serde_json::json!({"message": "no\u{7}"})), b""), "no\\u{7}");
     }
 }

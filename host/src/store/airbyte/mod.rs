@@ -355,8 +355,8 @@ impl Documents for AirbyteDocuments {
 
     fn display_key(&self, key: &str) -> String {
         match self.lock_listed().get(key) {
-            Some(l) if !l.name.is_empty() => format!("connection {} ({})", client::inert(key), client::inert(&l.name)),
-            _ => format!("connection {}", client::inert(key)),
+            Some(l) if !l.name.is_empty() => format!("connection {} ({})", crate::terminal::line(key), crate::terminal::line(&l.name)),
+            _ => format!("connection {}", crate::terminal::line(key)),
         }
     }
 
