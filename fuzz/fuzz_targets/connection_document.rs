@@ -10,14 +10,28 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(Document::Elastic(connector)) = Document::parse(data) {
         let written = connector.migrated_bytes(&connector.plugin_document());
-        let Ok(Document::Elastic(again)) = Document::parse(&written) else { panic!("cutover reads the connector it writes") };
-        assert_eq!((&again.id, &again.service_type), (&connector.id, &connector.service_type));
+        let Ok(Document::Elastic(again)) = Document::parse(&written) else {
+            panic!("cutover reads the connector it writes")
+        };
+        assert_eq!(
+            (&again.id, &again.service_type),
+            (&connector.id, &connector.service_type)
+        );
         assert_eq!(again.configuration(), connector.configuration());
-        assert!(again.jobs.is_empty(), "a migrated connector lists no jobs: apply cancels them");
-        assert_eq!(again.migrated_bytes(&again.plugin_document()), written, "writing is stable");
+        assert!(
+            again.jobs.is_empty(),
+            "a migrated connector lists no jobs: apply cancels them"
+        );
+        assert_eq!(
+            again.migrated_bytes(&again.plugin_document()),
+            written,
+            "writing is stable"
+        );
         return;
     }
-    let Ok(connection) = Connection::parse(data) else { return };
+    let Ok(connection) = Connection::parse(data) else {
+        return;
+    };
     let written = connection.to_bytes();
     let again = Connection::parse(&written).expect("cutover reads what it writes");
     assert_eq!(again.id, connection.id);

@@ -7,7 +7,9 @@ use cutover::plan_source::PlanSource;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(plan) = Plan::from_slice(data) else { return };
+    let Ok(plan) = Plan::from_slice(data) else {
+        return;
+    };
     let survey = plan.survey().expect("a plan in memory is surveyed");
     let _ = cutover::write::apply::refusal(&survey);
     assert_eq!(survey.summary, plan.summary());

@@ -23,11 +23,26 @@ fuzz_target!(|data: &[u8]| {
         notes: Vec::new(),
     };
     let shown = cutover::terminal::line(&text);
-    assert!(!shown.chars().any(char::is_control), "inert text holds no control character");
-    let Ok((config, catalog, state)) = cutover::plan::read_outcome(&outcome) else { return };
+    assert!(
+        !shown.chars().any(char::is_control),
+        "inert text holds no control character"
+    );
+    let Ok((config, catalog, state)) = cutover::plan::read_outcome(&outcome) else {
+        return;
+    };
     let base = Connection::parse(BASE.as_bytes()).unwrap();
-    let before = cutover::conformance::Documents { catalog: base.catalog(), state: &base.state() };
-    let _ = cutover::conformance::problems(&before, &cutover::conformance::Documents { catalog: &catalog, state: &state }, None);
+    let before = cutover::conformance::Documents {
+        catalog: base.catalog(),
+        state: &base.state(),
+    };
+    let _ = cutover::conformance::problems(
+        &before,
+        &cutover::conformance::Documents {
+            catalog: &catalog,
+            state: &state,
+        },
+        None,
+    );
     let mut changes = Changes::between(&base, &config, &catalog, &state);
     let mut secrets = cutover::redact::Secrets::new();
     secrets.learn_config(base.config());

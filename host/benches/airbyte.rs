@@ -28,8 +28,15 @@ const LATENCY: Duration = Duration::from_millis(5);
 const BATCH: usize = 256;
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let n = args.first().copied().filter(|n| *n >= 100).unwrap_or(10_000);
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let n = args
+        .first()
+        .copied()
+        .filter(|n| *n >= 100)
+        .unwrap_or(10_000);
     let settings: Vec<usize> = match args.iter().skip(1).copied().collect::<Vec<_>>() {
         s if s.is_empty() => vec![8, 16, 32, 64],
         s => s,
@@ -37,7 +44,10 @@ fn main() {
     // SAFETY: set before any thread reads the environment.
     unsafe { std::env::set_var("CUTOVER_BENCH_AIRBYTE_TOKEN", TOKEN) };
     println!("{n} connections, {} ms per request", LATENCY.as_millis());
-    println!("{:<24} {:>9} {:>14} {:>11} {:>12} {:>12} {:>8}", "", "time", "connections/s", "reads/conn", "writes/conn", "CPU µs/conn", "ratio");
+    println!(
+        "{:<24} {:>9} {:>14} {:>11} {:>12} {:>12} {:>8}",
+        "", "time", "connections/s", "reads/conn", "writes/conn", "CPU µs/conn", "ratio"
+    );
     let mut base = None;
     for concurrency in settings {
         let run = Run::new(n, concurrency);
@@ -45,12 +55,34 @@ fn main() {
         let (reads, took_reads) = run.read_all();
         let cpu_reads = cpu_time() - cpu;
         let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
-        println!("{:<24} {:>9.2?} {:>14.0} {:>11.2} {:>12} {:>12.0} {:>8}", format!("read, {concurrency} at once"), took_reads, n as f64 / took_reads.as_secs_f64(), reads, "-", us(cpu_reads), "");
+        println!(
+            "{:<24} {:>9.2?} {:>14.0} {:>11.2} {:>12} {:>12.0} {:>8}",
+            format!("read, {concurrency} at once"),
+            took_reads,
+            n as f64 / took_reads.as_secs_f64(),
+            reads,
+            "-",
+            us(cpu_reads),
+            ""
+        );
         let (took, reads, writes, cpu_writes) = run.write_all();
         let per_second = n as f64 / took.as_secs_f64();
         let ratio = per_second / *base.get_or_insert(per_second);
-        println!("{:<24} {:>9.2?} {:>14.0} {:>11.2} {:>12.2} {:>12.0} {:>7.2}x", format!("write, concurrency {concurrency}"), took, per_second, reads, writes, us(cpu_writes), ratio);
-        assert!(run.double.violations().is_empty(), "{:?}", run.double.violations());
+        println!(
+            "{:<24} {:>9.2?} {:>14.0} {:>11.2} {:>12.2} {:>12.0} {:>7.2}x",
+            format!("write, concurrency {concurrency}"),
+            took,
+            per_second,
+            reads,
+            writes,
+            us(cpu_writes),
+            ratio
+        );
+        assert!(
+            run.double.violations().is_empty(),
+            "{:?}",
+            run.double.violations()
+        );
     }
 }
 
@@ -68,7 +100,10 @@ impl Run {
         double.keep_bodies(false);
         let definition = define_pinterest(&double);
         for i in 0..n {
-            let doc = cutover_tests::small_pinterest_connection(&format!("c{i:06}"), 1_714_521_600 + i as u64);
+            let doc = cutover_tests::small_pinterest_connection(
+                &format!("c{i:06}"),
+                1_714_521_600 + i as u64,
+            );
             double.add_connection(ConnectionSeed {
                 name: format!("pinterest {i}"),
                 definition_id: definition.clone(),
@@ -89,7 +124,12 @@ impl Run {
         let keys = documents.keys().unwrap();
         assert_eq!(keys.len(), n);
         double.set_latency(LATENCY);
-        Self { double, documents, keys, concurrency }
+        Self {
+            double,
+            documents,
+            keys,
+            concurrency,
+        }
     }
 
     fn requests(&self) -> (usize, usize) {
@@ -106,7 +146,10 @@ impl Run {
         std::thread::scope(|scope| {
             for _ in 0..self.concurrency {
                 scope.spawn(|| {
-                    while let Some(key) = self.keys.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                    while let Some(key) = self
+                        .keys
+                        .get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    {
                         self.documents.read(key).unwrap();
                     }
                 });
@@ -120,15 +163,38 @@ impl Run {
     /// writes per connection, CPU time).
     fn write_all(&self) -> (Duration, f64, f64, Duration) {
         self.double.set_latency(Duration::ZERO);
-        let befores: Vec<Vec<u8>> = self.keys.iter().map(|k| self.documents.read(k).unwrap()).collect();
-        let afters: Vec<Vec<u8>> = self.keys.iter().zip(&befores).map(|(k, b)| self.documents.as_written(k, b, migrated(b)).unwrap()).collect();
-        let actions = [Action::ClearStream { stream: StreamDescriptor { name: "campaigns".into(), namespace: None }, reason: "2.0.0 changes its state".into() }];
+        let befores: Vec<Vec<u8>> = self
+            .keys
+            .iter()
+            .map(|k| self.documents.read(k).unwrap())
+            .collect();
+        let afters: Vec<Vec<u8>> = self
+            .keys
+            .iter()
+            .zip(&befores)
+            .map(|(k, b)| self.documents.as_written(k, b, migrated(b)).unwrap())
+            .collect();
+        let actions = [Action::ClearStream {
+            stream: StreamDescriptor {
+                name: "campaigns".into(),
+                namespace: None,
+            },
+            reason: "2.0.0 changes its state".into(),
+        }];
         self.double.set_latency(LATENCY);
         self.double.clear_requests();
         let (start, cpu) = (Instant::now(), cpu_time());
         let mut writer = self.documents.writer().unwrap();
         for chunk in (0..self.keys.len()).collect::<Vec<_>>().chunks(BATCH) {
-            let writes: Vec<Write> = chunk.iter().map(|&i| Write { key: &self.keys[i], before: &befores[i], after: &afters[i], actions: &actions }).collect();
+            let writes: Vec<Write> = chunk
+                .iter()
+                .map(|&i| Write {
+                    key: &self.keys[i],
+                    before: &befores[i],
+                    after: &afters[i],
+                    actions: &actions,
+                })
+                .collect();
             for result in writer.write_batch(&writes, &mut |_| {}) {
                 result.unwrap();
             }
@@ -156,7 +222,13 @@ fn cpu_time() -> Duration {
 fn is_write(path: &str) -> bool {
     matches!(
         path,
-        "/v1/connections/update" | "/v1/state/create_or_update_safe" | "/v1/sources/upgrade_version" | "/v1/sources/update" | "/v1/connections/clear/stream" | "/v1/scoped_configuration/create" | "/v1/scoped_configuration/delete"
+        "/v1/connections/update"
+            | "/v1/state/create_or_update_safe"
+            | "/v1/sources/upgrade_version"
+            | "/v1/sources/update"
+            | "/v1/connections/clear/stream"
+            | "/v1/scoped_configuration/create"
+            | "/v1/scoped_configuration/delete"
     )
 }
 

@@ -54,7 +54,12 @@ struct Chosen(Vec<String>);
 
 impl Chosen {
     fn from_args() -> Self {
-        Self(std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect())
+        Self(
+            std::env::args()
+                .skip(1)
+                .filter(|a| !a.starts_with("--"))
+                .collect(),
+        )
     }
 
     fn part(&self, name: &str) -> bool {
@@ -70,17 +75,38 @@ impl Chosen {
 
 fn main() {
     let chosen = Chosen::from_args();
-    let options = Options { all: true, ..Options::default() };
-    println!("{:<24} {:>12} {:>16} {:>16} {:>16}", "fleet", "time", "connections/s", "CPU µs/conn", "peak RSS (MiB)");
-    let row = |what: String, n: usize, took: std::time::Duration, cpu: std::time::Duration| {
-        println!("{what:<24} {took:>12.2?} {:>16.0} {:>16.1} {:>16.1}", n as f64 / took.as_secs_f64(), cpu.as_secs_f64() * 1e6 / n as f64, peak_rss_mib());
+    let options = Options {
+        all: true,
+        ..Options::default()
     };
-    for n in [1_000, 10_000, 100_000].into_iter().filter(|n| chosen.size(*n)) {
+    println!(
+        "{:<24} {:>12} {:>16} {:>16} {:>16}",
+        "fleet", "time", "connections/s", "CPU µs/conn", "peak RSS (MiB)"
+    );
+    let row = |what: String, n: usize, took: std::time::Duration, cpu: std::time::Duration| {
+        println!(
+            "{what:<24} {took:>12.2?} {:>16.0} {:>16.1} {:>16.1}",
+            n as f64 / took.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / n as f64,
+            peak_rss_mib()
+        );
+    };
+    for n in [1_000, 10_000, 100_000]
+        .into_iter()
+        .filter(|n| chosen.size(*n))
+    {
         let dir = cutover_tests::small_pinterest_fleet(n);
         let fleet = Fleet::open(dir.path()).unwrap();
         let sandbox = Sandbox::new(fleet.settings.limits.clone()).unwrap();
-        let registry = Registry::load(&fleet.plugins_dir(), &sandbox, &fleet.settings.trust, None).unwrap();
-        let planner = Planner { fleet: &fleet, registry: &registry, sandbox: &sandbox, options: &options, run_plugins: true };
+        let registry =
+            Registry::load(&fleet.plugins_dir(), &sandbox, &fleet.settings.trust, None).unwrap();
+        let planner = Planner {
+            fleet: &fleet,
+            registry: &registry,
+            sandbox: &sandbox,
+            options: &options,
+            run_plugins: true,
+        };
         // As `cutover plan` does: each connection's plan is handed on (here: counted) and let go.
         if chosen.part("plan") {
             reset_peak_rss();
@@ -102,15 +128,21 @@ fn main() {
             // As `cutover apply` does: slim plans kept, then written a batch at a time.
             reset_peak_rss();
             let mut connections = Vec::new();
-            planner.plan_each(&selection, |c| {
-                connections.push(c.slim());
-                Ok(())
-            }).unwrap();
-            let plan = cutover::plan::Plan { connections, ..planner.header() };
+            planner
+                .plan_each(&selection, |c| {
+                    connections.push(c.slim());
+                    Ok(())
+                })
+                .unwrap();
+            let plan = cutover::plan::Plan {
+                connections,
+                ..planner.header()
+            };
             let mut writer = cutover::write::open(&fleet, "bench").unwrap();
             let (start, cpu) = (Instant::now(), cpu_time());
             let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);
-            let applied = cutover::write::apply::apply(&fleet, &plan, &mut *writer, migrate, |_| {}).unwrap();
+            let applied =
+                cutover::write::apply::apply(&fleet, &plan, &mut *writer, migrate, |_| {}).unwrap();
             let (took, cpu) = (start.elapsed(), cpu_time() - cpu);
             assert_eq!(applied.written.len(), n);
             row(format!("durable apply {n}"), n, took, cpu);
@@ -132,28 +164,52 @@ fn flood() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("connections")).unwrap();
         std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
-        let settings = format!("[connectors.\"test/source-hostile\"]\ntarget = \"2.0.0\"\n[limits]\n{limits}");
+        let settings =
+            format!("[connectors.\"test/source-hostile\"]\ntarget = \"2.0.0\"\n[limits]\n{limits}");
         std::fs::write(dir.path().join("cutover.toml"), settings).unwrap();
-        std::fs::copy(cutover_tests::plugin("hostile-plugin"), dir.path().join("plugins/hostile_plugin.wasm")).unwrap();
-        let modes = (0..1_000).map(|_| "none").chain(if floods { FLOODS.to_vec() } else { Vec::new() });
+        std::fs::copy(
+            cutover_tests::plugin("hostile-plugin"),
+            dir.path().join("plugins/hostile_plugin.wasm"),
+        )
+        .unwrap();
+        let modes =
+            (0..1_000)
+                .map(|_| "none")
+                .chain(if floods { FLOODS.to_vec() } else { Vec::new() });
         for (i, mode) in modes.enumerate() {
             let doc = cutover_tests::hostile_connection(&format!("h{i:05}"), mode);
-            std::fs::write(dir.path().join(format!("connections/h{i:05}.json")), serde_json::to_vec(&doc).unwrap()).unwrap();
+            std::fs::write(
+                dir.path().join(format!("connections/h{i:05}.json")),
+                serde_json::to_vec(&doc).unwrap(),
+            )
+            .unwrap();
         }
         dir
     };
     let plan = |dir: &tempfile::TempDir| {
         let fleet = Fleet::open(dir.path()).unwrap();
         let sandbox = Sandbox::new(fleet.settings.limits.clone()).unwrap();
-        let registry = Registry::load(&fleet.plugins_dir(), &sandbox, &fleet.settings.trust, None).unwrap();
-        let options = Options { all: true, ..Options::default() };
-        let planner = Planner { fleet: &fleet, registry: &registry, sandbox: &sandbox, options: &options, run_plugins: true };
+        let registry =
+            Registry::load(&fleet.plugins_dir(), &sandbox, &fleet.settings.trust, None).unwrap();
+        let options = Options {
+            all: true,
+            ..Options::default()
+        };
+        let planner = Planner {
+            fleet: &fleet,
+            registry: &registry,
+            sandbox: &sandbox,
+            options: &options,
+            run_plugins: true,
+        };
         let selection = planner.select().unwrap();
         let (start, mut failed) = (Instant::now(), 0);
-        planner.plan_each(&selection, |c| {
-            failed += usize::from(c.status == cutover::plan::Status::Failed);
-            Ok(())
-        }).unwrap();
+        planner
+            .plan_each(&selection, |c| {
+                failed += usize::from(c.status == cutover::plan::Status::Failed);
+                Ok(())
+            })
+            .unwrap();
         (start.elapsed(), failed)
     };
     let unbounded = "actions = 2000000\nnotes = 2000000\ntext_bytes = 1073741824\noutput_bytes = 1073741824\nmemory_bytes = 268435456\n";
@@ -162,10 +218,21 @@ fn flood() {
     assert_eq!(failed, FLOODS.len(), "each flood fails its own connection");
     let (let_through, failed) = plan(&make(true, unbounded));
     assert_eq!(failed, 0, "with the limits raised every flood is taken");
-    println!("\n{:<48} {:>12} {:>10}", "1,000 connections planned", "time", "ratio");
+    println!(
+        "\n{:<48} {:>12} {:>10}",
+        "1,000 connections planned", "time", "ratio"
+    );
     println!("{:<48} {quiet:>12.2?} {:>10.2}", "alone", 1.0);
-    println!("{:<48} {bounded:>12.2?} {:>10.2}", "beside 4 floods, default limits", bounded.as_secs_f64() / quiet.as_secs_f64());
-    println!("{:<48} {let_through:>12.2?} {:>10.2}", "beside 4 floods, limits raised", let_through.as_secs_f64() / quiet.as_secs_f64());
+    println!(
+        "{:<48} {bounded:>12.2?} {:>10.2}",
+        "beside 4 floods, default limits",
+        bounded.as_secs_f64() / quiet.as_secs_f64()
+    );
+    println!(
+        "{:<48} {let_through:>12.2?} {:>10.2}",
+        "beside 4 floods, limits raised",
+        let_through.as_secs_f64() / quiet.as_secs_f64()
+    );
 }
 
 /// `cutover plan` of one connection in a fleet holding every real plugin, as a new process:
@@ -173,29 +240,65 @@ fn flood() {
 /// from its precompiled, digest-checked image).
 fn cold_start() {
     let dir = cutover_tests::small_pinterest_fleet(1);
-    for package in ["source-pinterest-v1", "source-github-v2", "source-github-v3", "source-hubspot-v2", "source-hubspot-v5", "source-facebook-marketing-v2"] {
+    for package in [
+        "source-pinterest-v1",
+        "source-github-v2",
+        "source-github-v3",
+        "source-hubspot-v2",
+        "source-hubspot-v5",
+        "source-facebook-marketing-v2",
+    ] {
         let wasm = cutover_tests::plugin(package);
-        std::fs::copy(&wasm, dir.path().join("plugins").join(wasm.file_name().unwrap())).unwrap();
+        std::fs::copy(
+            &wasm,
+            dir.path().join("plugins").join(wasm.file_name().unwrap()),
+        )
+        .unwrap();
     }
-    let plugins = std::fs::read_dir(dir.path().join("plugins")).unwrap().count();
+    let plugins = std::fs::read_dir(dir.path().join("plugins"))
+        .unwrap()
+        .count();
     let run = || {
         let start = Instant::now();
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
-            .args(["--fleet", dir.path().to_str().unwrap(), "plan", "--all", "--only", "c000000"])
+            .args([
+                "--fleet",
+                dir.path().to_str().unwrap(),
+                "plan",
+                "--all",
+                "--only",
+                "c000000",
+            ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         start.elapsed()
     };
     let median = |mut times: Vec<std::time::Duration>| {
         times.sort();
         times[times.len() / 2]
     };
-    let cold = median((0..5).map(|_| {
-        let _ = std::fs::remove_dir_all(dir.path().join(".cutover/cache"));
-        run()
-    }).collect());
+    let cold = median(
+        (0..5)
+            .map(|_| {
+                let _ = std::fs::remove_dir_all(dir.path().join(".cutover/cache"));
+                run()
+            })
+            .collect(),
+    );
     let warm = median((0..5).map(|_| run()).collect());
-    println!("{:<24} {:>12.2?}   ({plugins} plugins compiled)", "cold plan, no cache", cold);
-    println!("{:<24} {:>12.2?}   ({plugins} plugins from the cache; {:.0}x faster)", "cold plan, warm cache", warm, cold.as_secs_f64() / warm.as_secs_f64());
+    println!(
+        "{:<24} {:>12.2?}   ({plugins} plugins compiled)",
+        "cold plan, no cache", cold
+    );
+    println!(
+        "{:<24} {:>12.2?}   ({plugins} plugins from the cache; {:.0}x faster)",
+        "cold plan, warm cache",
+        warm,
+        cold.as_secs_f64() / warm.as_secs_f64()
+    );
 }

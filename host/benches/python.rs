@@ -68,32 +68,68 @@ fn cold_plan(plugin: &Path) -> Duration {
         std::fs::create_dir_all(dir.path().join(sub)).unwrap();
     }
     std::fs::write(dir.path().join("cutover.toml"), "plugins = \"plugins\"\n[platform]\nplatform = \"0.63.14\"\n[connectors.\"airbyte/source-pinterest\"]\ntarget = \"2.0.0\"\n").unwrap();
-    std::fs::copy(plugin, dir.path().join("plugins").join(plugin.file_name().unwrap())).unwrap();
+    std::fs::copy(
+        plugin,
+        dir.path().join("plugins").join(plugin.file_name().unwrap()),
+    )
+    .unwrap();
     let doc = cutover_tests::small_pinterest_connection("c", 1714521600);
-    std::fs::write(dir.path().join("connections/c.json"), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    std::fs::write(
+        dir.path().join("connections/c.json"),
+        serde_json::to_vec_pretty(&doc).unwrap(),
+    )
+    .unwrap();
     let run = || {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
-            .args(["--fleet", dir.path().to_str().unwrap(), "plan", "--all", "--json"])
+            .args([
+                "--fleet",
+                dir.path().to_str().unwrap(),
+                "plan",
+                "--all",
+                "--json",
+            ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     median(5, run)
 }
 
 fn calls() {
     let pair = pinterest();
-    let limits = Limits { timeout_ms: 120_000, ..Limits::default() };
+    let limits = Limits {
+        timeout_ms: 120_000,
+        ..Limits::default()
+    };
     let cache_dir = tempfile::tempdir().unwrap();
     let cache = CompileCache::new(cache_dir.path());
-    let tiny = input_from(&cutover_tests::small_pinterest_connection("tiny", 1714521600));
-    let full: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(cutover_tests::root().join("examples/fleet/connections/pinterest-ads-eu.json")).unwrap()).unwrap();
+    let tiny = input_from(&cutover_tests::small_pinterest_connection(
+        "tiny", 1714521600,
+    ));
+    let full: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            cutover_tests::root().join("examples/fleet/connections/pinterest-ads-eu.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     let full = input_from(&full);
 
-    println!("{}, Rust and Python plugins returning the same bytes\n", pair.label);
-    println!("{:<40} {:>14} {:>14} {:>10}", "", "Rust", "Python", "Py ÷ Rust");
-    let row = |what: &str, rust: String, python: String, ratio: f64| println!("{what:<40} {rust:>14} {python:>14} {ratio:>9.1}x");
+    println!(
+        "{}, Rust and Python plugins returning the same bytes\n",
+        pair.label
+    );
+    println!(
+        "{:<40} {:>14} {:>14} {:>10}",
+        "", "Rust", "Python", "Py ÷ Rust"
+    );
+    let row = |what: &str, rust: String, python: String, ratio: f64| {
+        println!("{what:<40} {rust:>14} {python:>14} {ratio:>9.1}x")
+    };
     let mut loaded = Vec::new();
     let mut sizes = Vec::new();
     let mut compiles = Vec::new();
@@ -107,8 +143,18 @@ fn calls() {
         sizes.push(bytes.len());
         loaded.push((sandbox, plugin, bytes, sha));
     }
-    row("component size", mib(sizes[0]), mib(sizes[1]), sizes[1] as f64 / sizes[0] as f64);
-    row("first compile (no cache)", ms(compiles[0]), ms(compiles[1]), compiles[1].as_secs_f64() / compiles[0].as_secs_f64());
+    row(
+        "component size",
+        mib(sizes[0]),
+        mib(sizes[1]),
+        sizes[1] as f64 / sizes[0] as f64,
+    );
+    row(
+        "first compile (no cache)",
+        ms(compiles[0]),
+        ms(compiles[1]),
+        compiles[1].as_secs_f64() / compiles[0].as_secs_f64(),
+    );
     let warm: Vec<Duration> = loaded
         .iter()
         .map(|(_, _, bytes, sha)| {
@@ -119,20 +165,68 @@ fn calls() {
             })
         })
         .collect();
-    row("cold start, warm cache: load + 1st call", ms(warm[0]), ms(warm[1]), warm[1].as_secs_f64() / warm[0].as_secs_f64());
-    let process: Vec<Duration> = [&pair.rust, &pair.python].iter().map(|p| cold_plan(p)).collect();
-    row("cold `cutover plan`, warm cache", ms(process[0]), ms(process[1]), process[1].as_secs_f64() / process[0].as_secs_f64());
-    let manifest: Vec<Duration> = loaded.iter().zip([2001, 301]).map(|((sandbox, plugin, _, _), runs)| median(runs, || sandbox.manifest(plugin).unwrap())).collect();
+    row(
+        "cold start, warm cache: load + 1st call",
+        ms(warm[0]),
+        ms(warm[1]),
+        warm[1].as_secs_f64() / warm[0].as_secs_f64(),
+    );
+    let process: Vec<Duration> = [&pair.rust, &pair.python]
+        .iter()
+        .map(|p| cold_plan(p))
+        .collect();
+    row(
+        "cold `cutover plan`, warm cache",
+        ms(process[0]),
+        ms(process[1]),
+        process[1].as_secs_f64() / process[0].as_secs_f64(),
+    );
+    let manifest: Vec<Duration> = loaded
+        .iter()
+        .zip([2001, 301])
+        .map(|((sandbox, plugin, _, _), runs)| median(runs, || sandbox.manifest(plugin).unwrap()))
+        .collect();
     let show = |d: Duration| format!("{:.1} µs", d.as_secs_f64() * 1e6);
-    row("one call to manifest()", show(manifest[0]), show(manifest[1]), manifest[1].as_secs_f64() / manifest[0].as_secs_f64());
-    for (label, input, runs) in [("tiny", &tiny, [2001, 301]), ("full, 33 streams", &full, [41, 21])] {
-        let times: Vec<Duration> =
-            loaded.iter().zip(runs).map(|((sandbox, plugin, _, _), runs)| median(runs, || sandbox.migrate(plugin, input).unwrap())).collect();
+    row(
+        "one call to manifest()",
+        show(manifest[0]),
+        show(manifest[1]),
+        manifest[1].as_secs_f64() / manifest[0].as_secs_f64(),
+    );
+    for (label, input, runs) in [
+        ("tiny", &tiny, [2001, 301]),
+        ("full, 33 streams", &full, [41, 21]),
+    ] {
+        let times: Vec<Duration> = loaded
+            .iter()
+            .zip(runs)
+            .map(|((sandbox, plugin, _, _), runs)| {
+                median(runs, || sandbox.migrate(plugin, input).unwrap())
+            })
+            .collect();
         let what = format!("one call, {label} ({} B)", input.len());
-        row(&what, show(times[0]), show(times[1]), times[1].as_secs_f64() / times[0].as_secs_f64());
-        let memory: Vec<_> = loaded.iter().map(|(sandbox, plugin, _, _)| sandbox.migrate(plugin, input).unwrap().memory).collect();
-        row(&format!("  linear memory at start, {label}"), mib(memory[0].initial), mib(memory[1].initial), memory[1].initial as f64 / memory[0].initial as f64);
-        row(&format!("  linear memory at most, {label}"), mib(memory[0].peak), mib(memory[1].peak), memory[1].peak as f64 / memory[0].peak as f64);
+        row(
+            &what,
+            show(times[0]),
+            show(times[1]),
+            times[1].as_secs_f64() / times[0].as_secs_f64(),
+        );
+        let memory: Vec<_> = loaded
+            .iter()
+            .map(|(sandbox, plugin, _, _)| sandbox.migrate(plugin, input).unwrap().memory)
+            .collect();
+        row(
+            &format!("  linear memory at start, {label}"),
+            mib(memory[0].initial),
+            mib(memory[1].initial),
+            memory[1].initial as f64 / memory[0].initial as f64,
+        );
+        row(
+            &format!("  linear memory at most, {label}"),
+            mib(memory[0].peak),
+            mib(memory[1].peak),
+            memory[1].peak as f64 / memory[0].peak as f64,
+        );
     }
     let same = loaded.iter().map(|(sandbox, plugin, _, _)| {
         let o = sandbox.migrate(plugin, &full).unwrap().value;
@@ -155,19 +249,34 @@ fn partition_input(n: usize, mode: &str) -> Input {
 }
 
 fn states() {
-    let limits = Limits { memory_bytes: 256 << 20, output_bytes: 1 << 30, timeout_ms: 300_000, ..Limits::default() };
+    let limits = Limits {
+        memory_bytes: 256 << 20,
+        output_bytes: 1 << 30,
+        timeout_ms: 300_000,
+        ..Limits::default()
+    };
     let sandbox = Sandbox::new(limits).unwrap();
     let cache = CompileCache::new(cutover_tests::compile_cache_dir());
     let load = |path: PathBuf| {
         let bytes = std::fs::read(path).unwrap();
-        sandbox.load(&bytes, &sha256_hex(&bytes), Some(&cache)).unwrap()
+        sandbox
+            .load(&bytes, &sha256_hex(&bytes), Some(&cache))
+            .unwrap()
     };
     let rust = load(cutover_tests::plugin("partition-state-plugin"));
     let python = load(cutover_tests::python_plugin("partition-state-python"));
     println!("\nlegacy → per-partition state, in the sandbox (256 MiB), median of 3");
     println!(
         "{:>10} {:>8} | {:>11} {:>11} | {:>11} {:>11} | {:>9} {:>9} | {:>10}",
-        "partitions", "state", "Rust text", "Rust DOM", "Py text", "Py DOM", "text Py÷R", "DOM Py÷R", "Py memory"
+        "partitions",
+        "state",
+        "Rust text",
+        "Rust DOM",
+        "Py text",
+        "Py DOM",
+        "text Py÷R",
+        "DOM Py÷R",
+        "Py memory"
     );
     for n in [1_000, 10_000, 100_000, 1_000_000] {
         let (text, dom) = (partition_input(n, "text"), partition_input(n, "dom"));
@@ -175,17 +284,26 @@ fn states() {
             sandbox.migrate(plugin, input)?;
             Ok(median(3, || sandbox.migrate(plugin, input).unwrap()))
         };
-        let results = [time(&rust, &text), time(&rust, &dom), time(&python, &text), time(&python, &dom)];
+        let results = [
+            time(&rust, &text),
+            time(&rust, &dom),
+            time(&python, &text),
+            time(&python, &dom),
+        ];
         let show = |r: &Result<Duration, SandboxError>| match r {
             Ok(d) => ms(*d),
             Err(SandboxError::MemoryLimit { .. }) => "over 256MiB".into(),
             Err(e) => format!("failed: {e}"),
         };
-        let ratio = |p: &Result<Duration, SandboxError>, r: &Result<Duration, SandboxError>| match (p, r) {
-            (Ok(p), Ok(r)) => format!("{:.1}x", p.as_secs_f64() / r.as_secs_f64()),
-            _ => "-".into(),
-        };
-        let memory = sandbox.migrate(&python, &text).map(|c| mib(c.memory.peak)).unwrap_or_else(|_| "-".into());
+        let ratio =
+            |p: &Result<Duration, SandboxError>, r: &Result<Duration, SandboxError>| match (p, r) {
+                (Ok(p), Ok(r)) => format!("{:.1}x", p.as_secs_f64() / r.as_secs_f64()),
+                _ => "-".into(),
+            };
+        let memory = sandbox
+            .migrate(&python, &text)
+            .map(|c| mib(c.memory.peak))
+            .unwrap_or_else(|_| "-".into());
         println!(
             "{:>10} {:>5.1} MB | {:>11} {:>11} | {:>11} {:>11} | {:>9} {:>9} | {:>10}",
             n,
@@ -206,14 +324,25 @@ fn states() {
 fn profile() {
     let sandbox = Sandbox::new(Limits::default()).unwrap();
     let bytes = std::fs::read(cutover_tests::python_plugin("source-pinterest-v2")).unwrap();
-    let plugin = sandbox.load(&bytes, &sha256_hex(&bytes), Some(&CompileCache::new(cutover_tests::compile_cache_dir()))).unwrap();
-    let tiny = input_from(&cutover_tests::small_pinterest_connection("tiny", 1714521600));
+    let plugin = sandbox
+        .load(
+            &bytes,
+            &sha256_hex(&bytes),
+            Some(&CompileCache::new(cutover_tests::compile_cache_dir())),
+        )
+        .unwrap();
+    let tiny = input_from(&cutover_tests::small_pinterest_connection(
+        "tiny", 1714521600,
+    ));
     let took = median(3000, || sandbox.migrate(&plugin, &tiny).unwrap());
     println!("one call, tiny: {:.1} µs", took.as_secs_f64() * 1e6);
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     if args.iter().any(|a| a == "profile") {
         return profile();
     }

@@ -35,23 +35,38 @@ fn input_from(doc: &serde_json::Value) -> Input {
     }
 }
 
-
 fn main() {
     let wasm = std::fs::read(cutover_tests::plugin("source-pinterest-v2")).unwrap();
     let sha = cutover::registry::sha256_hex(&wasm);
-    let limits = Limits { timeout_ms: 60_000, ..Limits::default() };
+    let limits = Limits {
+        timeout_ms: 60_000,
+        ..Limits::default()
+    };
     let epoch = Sandbox::with_interruption(limits.clone(), Interruption::Epoch).unwrap();
     let fuel = Sandbox::with_interruption(limits, Interruption::Fuel(u64::MAX)).unwrap();
     let epoch_plugin = epoch.load(&wasm, &sha, None).unwrap();
     let fuel_plugin = fuel.load(&wasm, &sha, None).unwrap();
 
     let full: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(cutover_tests::root().join("examples/fleet/connections/pinterest-ads-eu.json")).unwrap(),
+        &std::fs::read(
+            cutover_tests::root().join("examples/fleet/connections/pinterest-ads-eu.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     println!("source-pinterest 1.3.3 → 2.0.0, median of repeated runs, one connection per call");
-    println!("{:<28} {:>12} {:>12} {:>12} {:>14} {:>11}", "connection", "native", "epoch", "fuel", "epoch/native", "fuel/epoch");
-    for (label, doc, runs) in [("tiny", cutover_tests::small_pinterest_connection("tiny", 1714521600), 2000), ("full, 33 streams", full, 40)] {
+    println!(
+        "{:<28} {:>12} {:>12} {:>12} {:>14} {:>11}",
+        "connection", "native", "epoch", "fuel", "epoch/native", "fuel/epoch"
+    );
+    for (label, doc, runs) in [
+        (
+            "tiny",
+            cutover_tests::small_pinterest_connection("tiny", 1714521600),
+            2000,
+        ),
+        ("full, 33 streams", full, 40),
+    ] {
         let input = input_from(&doc);
         let native = median(runs, || {
             let c = Connection::parse(

@@ -15,13 +15,29 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 
 fn cutover(fleet: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN).arg("--fleet").arg(fleet).args(args).output().unwrap();
-    assert!(out.status.success(), "cutover {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .arg("--fleet")
+        .arg(fleet)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cutover {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn spawn(fleet: &Path, args: &[&str]) -> Child {
-    Command::new(BIN).arg("--fleet").arg(fleet).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+    Command::new(BIN)
+        .arg("--fleet")
+        .arg(fleet)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// A worker, watched from the moment it starts: its peak resident memory in MiB once it
@@ -34,7 +50,12 @@ fn watch(mut child: Child) -> std::thread::JoinHandle<f64> {
         loop {
             if let Some(kib) = std::fs::read_to_string(&status)
                 .ok()
-                .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches("kB").trim().to_owned())))
+                .and_then(|s| {
+                    s.lines().find_map(|l| {
+                        l.strip_prefix("VmHWM:")
+                            .map(|v| v.trim().trim_end_matches("kB").trim().to_owned())
+                    })
+                })
                 .and_then(|v| v.parse::<f64>().ok())
             {
                 peak = peak.max(kib / 1024.0);
@@ -57,9 +78,17 @@ fn wait(worker: std::thread::JoinHandle<f64>) -> f64 {
 fn host(source: &Path, url: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
-    std::fs::copy(source.join("plugins/source_pinterest_v2.wasm"), dir.path().join("plugins/source_pinterest_v2.wasm")).unwrap();
+    std::fs::copy(
+        source.join("plugins/source_pinterest_v2.wasm"),
+        dir.path().join("plugins/source_pinterest_v2.wasm"),
+    )
+    .unwrap();
     let settings = std::fs::read_to_string(source.join("cutover.toml")).unwrap();
-    std::fs::write(dir.path().join("cutover.toml"), format!("{settings}\n[store]\nurl = {url:?}\n")).unwrap();
+    std::fs::write(
+        dir.path().join("cutover.toml"),
+        format!("{settings}\n[store]\nurl = {url:?}\n"),
+    )
+    .unwrap();
     dir
 }
 
@@ -67,10 +96,19 @@ fn main() {
     if !postgres::available() {
         return;
     }
-    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let server = postgres::Server::start_durable();
-    println!("{:<34} {:>10} {:>14} {:>10} {:>22}", "durable apply", "time", "connections/s", "÷ dir", "peak RSS/worker (MiB)");
-    for n in [10_000, 100_000].into_iter().filter(|n| sizes.is_empty() || sizes.contains(n)) {
+    println!(
+        "{:<34} {:>10} {:>14} {:>10} {:>22}",
+        "durable apply", "time", "connections/s", "÷ dir", "peak RSS/worker (MiB)"
+    );
+    for n in [10_000, 100_000]
+        .into_iter()
+        .filter(|n| sizes.is_empty() || sizes.contains(n))
+    {
         let source = cutover_tests::small_pinterest_fleet(n);
         // The directory store, as it ships.
         let dir = tempfile::tempdir().unwrap();
@@ -85,26 +123,56 @@ fn main() {
 
         for workers in [1, 2, 4] {
             let url = server.database(&format!("bench_{n}_{workers}"));
-            let hosts: Vec<tempfile::TempDir> = (0..workers).map(|_| host(source.path(), &url)).collect();
-            cutover(hosts[0].path(), &["fleet", "import", source.path().to_str().unwrap()]);
+            let hosts: Vec<tempfile::TempDir> =
+                (0..workers).map(|_| host(source.path(), &url)).collect();
+            cutover(
+                hosts[0].path(),
+                &["fleet", "import", source.path().to_str().unwrap()],
+            );
             let plan = hosts[0].path().join("plan.json");
-            cutover(hosts[0].path(), &["plan", "--all", "--out", plan.to_str().unwrap()]);
+            cutover(
+                hosts[0].path(),
+                &["plan", "--all", "--out", plan.to_str().unwrap()],
+            );
             for h in &hosts[1..] {
                 cutover(h.path(), &["plan", "--all", "--only", "c000000"]); // warms its compile cache
             }
             let start = Instant::now();
             let first = watch(spawn(hosts[0].path(), &["apply", plan.to_str().unwrap()]));
             // The others join the run once the first has checked the plan and started it.
-            while server.psql(&format!("bench_{n}_{workers}"), "SELECT count(*) FROM cutover.runs WHERE kind = 'apply'").trim() == "0" {
+            while server
+                .psql(
+                    &format!("bench_{n}_{workers}"),
+                    "SELECT count(*) FROM cutover.runs WHERE kind = 'apply'",
+                )
+                .trim()
+                == "0"
+            {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            let others: Vec<_> = hosts[1..].iter().map(|h| watch(spawn(h.path(), &["apply", "--join", "2"]))).collect();
+            let others: Vec<_> = hosts[1..]
+                .iter()
+                .map(|h| watch(spawn(h.path(), &["apply", "--join", "2"])))
+                .collect();
             let mut rss = vec![wait(first)];
             rss.extend(others.into_iter().map(wait));
             let took = start.elapsed();
-            let written = server.psql(&format!("bench_{n}_{workers}"), "SELECT count(*) FROM cutover.changes WHERE run_id = 2 AND state = 'written'");
-            assert_eq!(written.trim(), n.to_string(), "every connection written once");
-            row(&format!("PostgreSQL, {workers} worker(s), {n}"), n, took, directory, &rss);
+            let written = server.psql(
+                &format!("bench_{n}_{workers}"),
+                "SELECT count(*) FROM cutover.changes WHERE run_id = 2 AND state = 'written'",
+            );
+            assert_eq!(
+                written.trim(),
+                n.to_string(),
+                "every connection written once"
+            );
+            row(
+                &format!("PostgreSQL, {workers} worker(s), {n}"),
+                n,
+                took,
+                directory,
+                &rss,
+            );
         }
     }
     lease_overhead(&server);
@@ -137,11 +205,22 @@ fn lease_overhead(server: &postgres::Server) {
     use cutover::plan::{ConnectionPlan, Status};
     use cutover::store::postgres::work::{Committed, Next, Start};
     let url = server.database("bench_lease");
-    let settings = cutover::settings::StoreSettings { url: Some(url.clone()), ..Default::default() };
+    let settings = cutover::settings::StoreSettings {
+        url: Some(url.clone()),
+        ..Default::default()
+    };
     let pg = cutover::store::postgres::PgFleet::connect(&url, &settings).unwrap();
     let batches = 400;
     let connections: Vec<ConnectionPlan> = (0..batches * pg.batch_size())
-        .map(|i| ConnectionPlan::of_item(format!("c{i:06}"), format!("c{i:06}"), Status::Migrate, "0".repeat(64), Some("1".repeat(64))))
+        .map(|i| {
+            ConnectionPlan::of_item(
+                format!("c{i:06}"),
+                format!("c{i:06}"),
+                Status::Migrate,
+                "0".repeat(64),
+                Some("1".repeat(64)),
+            )
+        })
         .collect();
     let plan = cutover::plan::Plan {
         format: cutover::plan::FORMAT.into(),
@@ -155,7 +234,10 @@ fn lease_overhead(server: &postgres::Server) {
     let start = Instant::now();
     let mut done = 0;
     while let Next::Lease(lease) = worker.next(&[]).unwrap() {
-        assert!(matches!(worker.commit(&lease, &[], &[]).unwrap(), Committed::Done(_)));
+        assert!(matches!(
+            worker.commit(&lease, &[], &[]).unwrap(),
+            Committed::Done(_)
+        ));
         done += 1;
     }
     let took = start.elapsed();

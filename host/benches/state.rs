@@ -67,41 +67,74 @@ fn cdk() -> Result<BTreeMap<usize, (f64, f64)>, String> {
         return Err("benches/cdk/run.sh is missing".into());
     }
     let sizes: Vec<String> = SIZES.iter().map(ToString::to_string).collect();
-    let out = std::process::Command::new("bash").arg(script).args(&sizes).output().map_err(|e| format!("running {script}: {e}"))?;
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .args(&sizes)
+        .output()
+        .map_err(|e| format!("running {script}: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     if let Some(reason) = text.lines().find_map(|l| l.strip_prefix("skip: ")) {
         return Err(reason.to_owned());
     }
     let mut times = BTreeMap::new();
     for line in text.lines().filter(|l| l.starts_with("cdk ")) {
-        let field = |name: &str| line.split_whitespace().find_map(|w| w.strip_prefix(name)).map(str::to_owned);
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(name))
+                .map(str::to_owned)
+        };
         if let (Some(n), Some(t), Some(j)) = (field("N="), field("ms="), field("json_ms=")) {
-            times.insert(n.parse().unwrap_or(0), (t.parse().unwrap_or(f64::NAN), j.parse().unwrap_or(f64::NAN)));
+            times.insert(
+                n.parse().unwrap_or(0),
+                (t.parse().unwrap_or(f64::NAN), j.parse().unwrap_or(f64::NAN)),
+            );
         }
         if let Some(v) = field("cdk=").filter(|_| times.len() == 1) {
             println!("(Python side: airbyte-cdk {v}, through benches/cdk/run.sh)");
         }
     }
     if times.is_empty() {
-        return Err(format!("no timings from {script}: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")));
+        return Err(format!(
+            "no timings from {script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ));
     }
     Ok(times)
 }
 
 fn main() {
-    let limits = Limits { memory_bytes: 256 << 20, output_bytes: 1 << 30, timeout_ms: 120_000, ..Limits::default() };
+    let limits = Limits {
+        memory_bytes: 256 << 20,
+        output_bytes: 1 << 30,
+        timeout_ms: 120_000,
+        ..Limits::default()
+    };
     let sandbox = Sandbox::new(limits).unwrap();
     let wasm = std::fs::read(cutover_tests::plugin("partition-state-plugin")).unwrap();
     let plugin = sandbox.load(&wasm, "bench", None).unwrap();
 
     // The fixed cost of a call: a ~2 KB connection with nothing to migrate.
-    let small = RawConnection { state: "[]".into(), config: format!("{{\"mode\":\"text\",\"pad\":\"{}\"}}", "x".repeat(1900)), ..connection(0, "text") };
+    let small = RawConnection {
+        state: "[]".into(),
+        config: format!("{{\"mode\":\"text\",\"pad\":\"{}\"}}", "x".repeat(1900)),
+        ..connection(0, "text")
+    };
     let small_input = input(&small);
-    let native_small = median(2001, || PartitionState::migrate_documents(small.clone(), &mut StateOut::default()).map(drop)).unwrap();
+    let native_small = median(2001, || {
+        PartitionState::migrate_documents(small.clone(), &mut StateOut::default()).map(drop)
+    })
+    .unwrap();
     let sandbox_small = median(2001, || sandbox.migrate(&plugin, &small_input).map(drop)).unwrap();
-    println!("one call on a {} B connection: native {:.1} µs, sandbox {:.1} µs, overhead {:.1} µs\n",
-        small_input.len(), native_small.as_secs_f64() * 1e6, sandbox_small.as_secs_f64() * 1e6,
-        (sandbox_small.as_secs_f64() - native_small.as_secs_f64()) * 1e6);
+    println!(
+        "one call on a {} B connection: native {:.1} µs, sandbox {:.1} µs, overhead {:.1} µs\n",
+        small_input.len(),
+        native_small.as_secs_f64() * 1e6,
+        sandbox_small.as_secs_f64() * 1e6,
+        (sandbox_small.as_secs_f64() - native_small.as_secs_f64()) * 1e6
+    );
 
     let cdk = cdk();
     if let Err(reason) = &cdk {
@@ -109,14 +142,30 @@ fn main() {
     }
     println!(
         "{:>10} {:>9} | {:>11} {:>11} | {:>11} {:>11} | {:>11} {:>11} | {:>8} {:>8} {:>8}",
-        "partitions", "state", "native text", "native DOM", "sandbox txt", "sandbox DOM", "CDK dict", "CDK JSON", "sbx÷nat", "CDK÷sbx", "JSON÷sbx"
+        "partitions",
+        "state",
+        "native text",
+        "native DOM",
+        "sandbox txt",
+        "sandbox DOM",
+        "CDK dict",
+        "CDK JSON",
+        "sbx÷nat",
+        "CDK÷sbx",
+        "JSON÷sbx"
     );
     for n in SIZES {
         let runs = if n >= 1_000_000 { 3 } else { 5 };
         let text = connection(n, "text");
         let dom = connection(n, "dom");
-        let native_text = median(runs, || PartitionState::migrate_documents(text.clone(), &mut StateOut::default()).map(drop)).unwrap();
-        let native_dom = median(runs, || PartitionState::migrate_documents(dom.clone(), &mut StateOut::default()).map(drop)).unwrap();
+        let native_text = median(runs, || {
+            PartitionState::migrate_documents(text.clone(), &mut StateOut::default()).map(drop)
+        })
+        .unwrap();
+        let native_dom = median(runs, || {
+            PartitionState::migrate_documents(dom.clone(), &mut StateOut::default()).map(drop)
+        })
+        .unwrap();
         let (text_in, dom_in) = (input(&text), input(&dom));
         let sandbox_text = median(runs, || sandbox.migrate(&plugin, &text_in).map(drop));
         let sandbox_dom = median(runs, || sandbox.migrate(&plugin, &dom_in).map(drop));
@@ -126,7 +175,10 @@ fn main() {
             Err(e) => format!("failed: {e}"),
         };
         let cdk_ms = cdk.as_ref().ok().and_then(|t| t.get(&n).copied());
-        let ratio = sandbox_text.as_ref().map(|d| d.as_secs_f64() / native_text.as_secs_f64()).unwrap_or(f64::NAN);
+        let ratio = sandbox_text
+            .as_ref()
+            .map(|d| d.as_secs_f64() / native_text.as_secs_f64())
+            .unwrap_or(f64::NAN);
         let versus = |python: Option<f64>| match (&sandbox_text, python) {
             (Ok(d), Some(c)) => format!("{:.1}x", c / (d.as_secs_f64() * 1e3)),
             _ => "-".into(),
@@ -139,8 +191,12 @@ fn main() {
             ms(native_dom),
             show(&sandbox_text),
             show(&sandbox_dom),
-            cdk_ms.map(|(c, _)| format!("{c:.1} ms")).unwrap_or_else(|| "-".into()),
-            cdk_ms.map(|(_, j)| format!("{j:.1} ms")).unwrap_or_else(|| "-".into()),
+            cdk_ms
+                .map(|(c, _)| format!("{c:.1} ms"))
+                .unwrap_or_else(|| "-".into()),
+            cdk_ms
+                .map(|(_, j)| format!("{j:.1} ms"))
+                .unwrap_or_else(|| "-".into()),
             ratio,
             versus(cdk_ms.map(|(c, _)| c)),
             versus(cdk_ms.map(|(_, j)| j))

@@ -10,9 +10,9 @@
 //! and primary key. A plugin's own test fixtures name theirs in `Cargo.toml`
 //! (`target-catalog`, or the `catalog.json` beside `target-spec`).
 
+use crate::per_version::PerVersion;
 use semver::Version;
 use serde_json::Value;
-use crate::per_version::PerVersion;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,7 +23,10 @@ pub type StreamKey = (String, Option<String>);
 /// The key of an `AirbyteStream` object (`name`, `namespace`), if it has a name.
 pub fn stream_key(stream: &Value) -> Option<StreamKey> {
     let name = stream.get("name")?.as_str()?.to_owned();
-    let namespace = stream.get("namespace").and_then(Value::as_str).map(str::to_owned);
+    let namespace = stream
+        .get("namespace")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     Some((name, namespace))
 }
 
@@ -46,7 +49,8 @@ impl TargetCatalog {
     /// Reads a catalog file.
     pub fn read(path: &Path) -> Result<Self, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
         Self::from_value(path, &value)
     }
 
@@ -55,14 +59,26 @@ impl TargetCatalog {
         let streams = value
             .get("streams")
             .and_then(Value::as_array)
-            .ok_or_else(|| format!("{} is not an Airbyte catalog: it has no \"streams\" array", path.display()))?;
+            .ok_or_else(|| {
+                format!(
+                    "{} is not an Airbyte catalog: it has no \"streams\" array",
+                    path.display()
+                )
+            })?;
         let mut by_key = BTreeMap::new();
         for stream in streams {
-            let stream = stream.get("stream").filter(|s| s.is_object()).unwrap_or(stream);
-            let key = stream_key(stream).ok_or_else(|| format!("{}: a stream without a name", path.display()))?;
+            let stream = stream
+                .get("stream")
+                .filter(|s| s.is_object())
+                .unwrap_or(stream);
+            let key = stream_key(stream)
+                .ok_or_else(|| format!("{}: a stream without a name", path.display()))?;
             by_key.insert(key, stream.clone());
         }
-        Ok(Self { path: path.to_owned(), streams: by_key })
+        Ok(Self {
+            path: path.to_owned(),
+            streams: by_key,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -74,7 +90,11 @@ impl TargetCatalog {
         self.streams.get(key).or_else(|| {
             // A configured stream may carry a namespace its discovered stream leaves to the
             // destination; the name alone then identifies it.
-            if key.1.is_some() { self.streams.get(&(key.0.clone(), None)) } else { None }
+            if key.1.is_some() {
+                self.streams.get(&(key.0.clone(), None))
+            } else {
+                None
+            }
         })
     }
 
@@ -97,7 +117,11 @@ impl Catalogs {
     }
 
     /// The catalog of `connector` at `version`, if the fleet has it.
-    pub fn get(&self, connector: &str, version: &Version) -> Result<Option<Arc<TargetCatalog>>, String> {
+    pub fn get(
+        &self,
+        connector: &str,
+        version: &Version,
+    ) -> Result<Option<Arc<TargetCatalog>>, String> {
         self.0.get(connector, version, TargetCatalog::read)
     }
 }

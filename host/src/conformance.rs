@@ -28,8 +28,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The fields of a stream that its connector decides (what `discover` says), as opposed
 /// to those the operator configures.
-pub const DISCOVERED_FIELDS: [&str; 5] =
-    ["json_schema", "supported_sync_modes", "source_defined_cursor", "default_cursor_field", "source_defined_primary_key"];
+pub const DISCOVERED_FIELDS: [&str; 5] = [
+    "json_schema",
+    "supported_sync_modes",
+    "source_defined_cursor",
+    "default_cursor_field",
+    "source_defined_primary_key",
+];
 
 /// The most problems reported for one step; the rest are counted.
 const SHOWN: usize = 8;
@@ -42,7 +47,11 @@ pub struct Documents<'a> {
 
 /// Every way a step's output (`after`) breaks the rules above, given its input
 /// (`before`) and the target version's catalog if known. Empty when it may be believed.
-pub fn problems(before: &Documents, after: &Documents, target: Option<&TargetCatalog>) -> Vec<String> {
+pub fn problems(
+    before: &Documents,
+    after: &Documents,
+    target: Option<&TargetCatalog>,
+) -> Vec<String> {
     let mut problems = Vec::new();
     let configured = configured_streams(after.catalog, &mut problems);
     for (key, configured) in &configured {
@@ -61,11 +70,18 @@ pub fn problems(before: &Documents, after: &Documents, target: Option<&TargetCat
     }
     // Streams whose state may stay: those configured now, those the target version has,
     // and those the state already named without the input catalog syncing them.
-    let synced_before: BTreeSet<StreamKey> = configured_streams(before.catalog, &mut Vec::new()).into_keys().collect();
-    let orphans_before: BTreeSet<StreamKey> = state_streams(before.state).into_iter().filter(|k| !synced_before.contains(k)).collect();
+    let synced_before: BTreeSet<StreamKey> = configured_streams(before.catalog, &mut Vec::new())
+        .into_keys()
+        .collect();
+    let orphans_before: BTreeSet<StreamKey> = state_streams(before.state)
+        .into_iter()
+        .filter(|k| !synced_before.contains(k))
+        .collect();
     let mut seen = BTreeSet::new();
     for key in state_streams(after.state) {
-        let known = configured.contains_key(&key) || target.is_some_and(|t| t.contains(&key)) || orphans_before.contains(&key);
+        let known = configured.contains_key(&key)
+            || target.is_some_and(|t| t.contains(&key))
+            || orphans_before.contains(&key);
         if !known {
             problems.push(format!(
                 "the state names stream {}, which neither the migrated catalog nor the connector knows (a stream renamed in the catalog but not in the state?)",
@@ -85,15 +101,27 @@ pub fn problems(before: &Documents, after: &Documents, target: Option<&TargetCat
 }
 
 /// The configured streams by key, in catalog order; a stream listed twice is reported.
-fn configured_streams<'a>(catalog: &'a Value, problems: &mut Vec<String>) -> BTreeMap<StreamKey, &'a Value> {
+fn configured_streams<'a>(
+    catalog: &'a Value,
+    problems: &mut Vec<String>,
+) -> BTreeMap<StreamKey, &'a Value> {
     let mut streams = BTreeMap::new();
-    for (i, configured) in catalog.get("streams").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, configured) in catalog
+        .get("streams")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let Some(key) = configured.get("stream").and_then(stream_key) else {
             problems.push(format!("catalog stream {i} has no stream.name"));
             continue;
         };
         if streams.insert(key.clone(), configured).is_some() {
-            problems.push(format!("the catalog lists stream {} more than once", show(&key)));
+            problems.push(format!(
+                "the catalog lists stream {} more than once",
+                show(&key)
+            ));
         }
     }
     streams
@@ -105,10 +133,20 @@ fn state_streams(state: &Value) -> Vec<StreamKey> {
     let mut keys = Vec::new();
     for message in state.as_array().into_iter().flatten() {
         match message.get("type").and_then(Value::as_str) {
-            Some("STREAM") => keys.extend(message.pointer("/stream/stream_descriptor").and_then(stream_key)),
+            Some("STREAM") => keys.extend(
+                message
+                    .pointer("/stream/stream_descriptor")
+                    .and_then(stream_key),
+            ),
             Some("GLOBAL") => {
-                let streams = message.pointer("/global/stream_states").and_then(Value::as_array).into_iter().flatten();
-                keys.extend(streams.filter_map(|s| s.get("stream_descriptor").and_then(stream_key)));
+                let streams = message
+                    .pointer("/global/stream_states")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten();
+                keys.extend(
+                    streams.filter_map(|s| s.get("stream_descriptor").and_then(stream_key)),
+                );
             }
             _ => {}
         }
@@ -117,7 +155,12 @@ fn state_streams(state: &Value) -> Vec<StreamKey> {
 }
 
 fn strings(value: Option<&Value>) -> Vec<&str> {
-    value.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect()
+    value
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
 }
 
 /// A field path (`["a", "b"]`) and a list of them, as JSON.
@@ -131,8 +174,14 @@ fn paths(value: Option<&Value>) -> Value {
 /// Whether a top-level field exists in a schema that lists its properties (a schema
 /// without `properties` is not checked).
 fn in_schema(schema: &Value, path: &Value) -> bool {
-    let Some(properties) = schema.get("properties").and_then(Value::as_object) else { return true };
-    match path.as_array().and_then(|p| p.first()).and_then(Value::as_str) {
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return true;
+    };
+    match path
+        .as_array()
+        .and_then(|p| p.first())
+        .and_then(Value::as_str)
+    {
         Some(first) => properties.contains_key(first),
         None => true,
     }
@@ -144,37 +193,57 @@ fn check_stream(key: &StreamKey, configured: &Value, problems: &mut Vec<String>)
     let stream = &configured["stream"];
     let schema = &stream["json_schema"];
     let supported = strings(stream.get("supported_sync_modes"));
-    let sync_mode = configured.get("sync_mode").and_then(Value::as_str).unwrap_or("");
+    let sync_mode = configured
+        .get("sync_mode")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if !supported.is_empty() && !supported.contains(&sync_mode) {
-        problems.push(format!("stream {name}: sync mode {sync_mode:?} is not one it supports ({})", supported.join(", ")));
+        problems.push(format!(
+            "stream {name}: sync mode {sync_mode:?} is not one it supports ({})",
+            supported.join(", ")
+        ));
     }
     if sync_mode == "incremental" {
         let cursor = paths(configured.get("cursor_field"));
         let default = paths(stream.get("default_cursor_field"));
-        let source_defined = stream.get("source_defined_cursor").and_then(Value::as_bool) == Some(true);
+        let source_defined =
+            stream.get("source_defined_cursor").and_then(Value::as_bool) == Some(true);
         if source_defined && cursor != default && cursor != Value::Array(Vec::new()) {
-            problems.push(format!("stream {name}: cursor {cursor} is not the source-defined cursor {default}"));
+            problems.push(format!(
+                "stream {name}: cursor {cursor} is not the source-defined cursor {default}"
+            ));
         }
         if cursor == Value::Array(Vec::new()) && default == Value::Array(Vec::new()) {
             problems.push(format!("stream {name}: incremental without a cursor field"));
         }
         if !in_schema(schema, &cursor) {
-            problems.push(format!("stream {name}: cursor {cursor} is not a field of its schema"));
+            problems.push(format!(
+                "stream {name}: cursor {cursor} is not a field of its schema"
+            ));
         }
     }
     let key_configured = paths(configured.get("primary_key"));
     let key_defined = paths(stream.get("source_defined_primary_key"));
     let empty = Value::Array(Vec::new());
-    let dedup = matches!(configured.get("destination_sync_mode").and_then(Value::as_str), Some("append_dedup" | "overwrite_dedup"));
+    let dedup = matches!(
+        configured
+            .get("destination_sync_mode")
+            .and_then(Value::as_str),
+        Some("append_dedup" | "overwrite_dedup")
+    );
     if dedup && key_configured == empty && key_defined == empty {
         problems.push(format!("stream {name}: deduplicated without a primary key"));
     }
     if key_defined != empty && key_configured != empty && key_configured != key_defined {
-        problems.push(format!("stream {name}: primary key {key_configured} is not the source-defined {key_defined}"));
+        problems.push(format!(
+            "stream {name}: primary key {key_configured} is not the source-defined {key_defined}"
+        ));
     }
     for field in key_configured.as_array().into_iter().flatten() {
         if !in_schema(schema, field) {
-            problems.push(format!("stream {name}: primary key field {field} is not a field of its schema"));
+            problems.push(format!(
+                "stream {name}: primary key field {field} is not a field of its schema"
+            ));
         }
     }
 }
@@ -204,9 +273,20 @@ pub fn differences(migrated: &Value, target: &Value) -> Vec<String> {
         }
         if field == "json_schema" {
             let patch = json_patch::diff(&theirs, &ours);
-            let first = patch.0.first().map(|op| op.path().to_string()).unwrap_or_default();
-            let more = if patch.0.len() > 1 { format!(" and {} more place(s)", patch.0.len() - 1) } else { String::new() };
-            lines.push(format!("json_schema differs at {}{more}", if first.is_empty() { "/" } else { &first }));
+            let first = patch
+                .0
+                .first()
+                .map(|op| op.path().to_string())
+                .unwrap_or_default();
+            let more = if patch.0.len() > 1 {
+                format!(" and {} more place(s)", patch.0.len() - 1)
+            } else {
+                String::new()
+            };
+            lines.push(format!(
+                "json_schema differs at {}{more}",
+                if first.is_empty() { "/" } else { &first }
+            ));
         } else {
             lines.push(format!("{field} is {ours}, not {theirs}"));
         }
@@ -226,7 +306,9 @@ pub fn unlisted_changes(catalog: &Value, target: &TargetCatalog, scoped: &[Strin
         if scoped.iter().any(|s| *s == key.0) {
             continue;
         }
-        let Some(discovered_stream) = target.stream(&key) else { continue };
+        let Some(discovered_stream) = target.stream(&key) else {
+            continue;
+        };
         let fields: Vec<&str> = DISCOVERED_FIELDS
             .into_iter()
             .filter(|f| discovered(&configured["stream"], f) != discovered(discovered_stream, f))
@@ -257,14 +339,23 @@ mod tests {
 
     #[test]
     fn a_consistent_output_passes() {
-        let catalog = json!({"streams": [stream("a", json!([["id"]])), stream("b", json!([["id"]]))]});
-        let docs = Documents { catalog: &catalog, state: &state(&["a", "b"]) };
-        assert!(problems(&docs, &docs, None).is_empty(), "{:?}", problems(&docs, &docs, None));
+        let catalog =
+            json!({"streams": [stream("a", json!([["id"]])), stream("b", json!([["id"]]))]});
+        let docs = Documents {
+            catalog: &catalog,
+            state: &state(&["a", "b"]),
+        };
+        assert!(
+            problems(&docs, &docs, None).is_empty(),
+            "{:?}",
+            problems(&docs, &docs, None)
+        );
     }
 
     #[test]
     fn duplicates_modes_cursors_keys_and_unknown_states_are_named() {
-        let before = json!({"streams": [stream("a", json!([["id"]])), stream("old", json!([["id"]]))]});
+        let before =
+            json!({"streams": [stream("a", json!([["id"]])), stream("old", json!([["id"]]))]});
         let mut bad_mode = stream("m", json!([["id"]]));
         bad_mode["stream"]["supported_sync_modes"] = json!(["full_refresh"]);
         let mut bad_cursor = stream("c", json!([["id"]]));
@@ -273,15 +364,30 @@ mod tests {
         bad_key["primary_key"] = json!([["missing"]]);
         let after = json!({"streams": [stream("a", json!([["id"]])), stream("a", json!([["id"]])), bad_mode, bad_cursor, bad_key]});
         let found = problems(
-            &Documents { catalog: &before, state: &state(&["a", "old"]) },
-            &Documents { catalog: &after, state: &state(&["a", "old", "a"]) },
+            &Documents {
+                catalog: &before,
+                state: &state(&["a", "old"]),
+            },
+            &Documents {
+                catalog: &after,
+                state: &state(&["a", "old", "a"]),
+            },
             None,
         );
         let text = found.join("\n");
         assert!(text.contains("lists stream a more than once"), "{text}");
-        assert!(text.contains("stream m: sync mode \"incremental\" is not one it supports"), "{text}");
-        assert!(text.contains("stream c: cursor [\"nope\"] is not the source-defined cursor"), "{text}");
-        assert!(text.contains("stream k: primary key [[\"missing\"]] is not the source-defined"), "{text}");
+        assert!(
+            text.contains("stream m: sync mode \"incremental\" is not one it supports"),
+            "{text}"
+        );
+        assert!(
+            text.contains("stream c: cursor [\"nope\"] is not the source-defined cursor"),
+            "{text}"
+        );
+        assert!(
+            text.contains("stream k: primary key [[\"missing\"]] is not the source-defined"),
+            "{text}"
+        );
         assert!(text.contains("the state names stream old"), "{text}");
         assert!(text.contains("the state holds stream a twice"), "{text}");
     }
@@ -296,11 +402,20 @@ mod tests {
         )
         .unwrap();
         let catalog = json!({"streams": [stream("a", json!([["id"]]))]});
-        let docs = Documents { catalog: &catalog, state: &state(&[]) };
+        let docs = Documents {
+            catalog: &catalog,
+            state: &state(&[]),
+        };
         let found = problems(&docs, &docs, Some(&target));
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].starts_with("stream a: json_schema differs at /properties/new"), "{found:?}");
-        assert_eq!(unlisted_changes(&catalog, &target, &["b".into()]), vec!["a (json_schema)"]);
+        assert!(
+            found[0].starts_with("stream a: json_schema differs at /properties/new"),
+            "{found:?}"
+        );
+        assert_eq!(
+            unlisted_changes(&catalog, &target, &["b".into()]),
+            vec!["a (json_schema)"]
+        );
         assert!(unlisted_changes(&catalog, &target, &["a".into()]).is_empty());
         assert!(unlisted_changes(&catalog, &target, &[]).is_empty());
     }

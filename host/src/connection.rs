@@ -38,7 +38,9 @@ impl Connection {
     /// caller adds which file.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         let doc: Value = serde_json::from_slice(bytes).context("it is not valid JSON")?;
-        let Value::Object(doc) = doc else { bail!("it must be a JSON object") };
+        let Value::Object(doc) = doc else {
+            bail!("it must be a JSON object")
+        };
         let text = |key: &str| -> Result<String> {
             match doc.get(key) {
                 Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -49,27 +51,39 @@ impl Connection {
         let id = text("id")?;
         let connector = text("connector")?;
         let version_text = text("version")?;
-        let version = Version::parse(&version_text)
-            .with_context(|| format!("version {version_text:?} is not a semver version such as 1.3.3"))?;
+        let version = Version::parse(&version_text).with_context(|| {
+            format!("version {version_text:?} is not a semver version such as 1.3.3")
+        })?;
         let name = doc.get("name").and_then(Value::as_str).map(str::to_owned);
-        let pin = match doc.get("pin") {
-            None | Some(Value::Null) => None,
-            Some(p) => Some(
-                serde_json::from_value(p.clone())
-                    .context("field \"pin\" must be null or {\"origin\": \"user\", \"reason\": …}")?,
-            ),
-        };
+        let pin =
+            match doc.get("pin") {
+                None | Some(Value::Null) => None,
+                Some(p) => Some(serde_json::from_value(p.clone()).context(
+                    "field \"pin\" must be null or {\"origin\": \"user\", \"reason\": …}",
+                )?),
+            };
         if !doc.get("config").is_some_and(Value::is_object) {
             bail!("field \"config\" must be a JSON object (the source config)");
         }
-        if !doc.get("catalog").and_then(|c| c.get("streams")).is_some_and(Value::is_array) {
+        if !doc
+            .get("catalog")
+            .and_then(|c| c.get("streams"))
+            .is_some_and(Value::is_array)
+        {
             bail!("field \"catalog\" must be a ConfiguredAirbyteCatalog: {{\"streams\": [...]}}");
         }
         match doc.get("state") {
             None | Some(Value::Null) | Some(Value::Array(_)) => {}
             Some(_) => bail!("field \"state\" must be a JSON array of AirbyteStateMessage"),
         }
-        Ok(Self { id, name, connector, version, pin, doc })
+        Ok(Self {
+            id,
+            name,
+            connector,
+            version,
+            pin,
+            doc,
+        })
     }
 
     pub fn config(&self) -> &Value {
@@ -107,7 +121,8 @@ impl Connection {
     pub fn migrated(&self, version: &Version, config: Value, catalog: Value, state: Value) -> Self {
         let mut next = self.clone();
         next.version = version.clone();
-        next.doc.insert("version".into(), Value::String(version.to_string()));
+        next.doc
+            .insert("version".into(), Value::String(version.to_string()));
         next.doc.insert("config".into(), config);
         next.doc.insert("catalog".into(), catalog);
         next.doc.insert("state".into(), state);
@@ -117,15 +132,31 @@ impl Connection {
     /// What [`Self::migrated`] then [`Self::to_bytes`] give, without copying the document:
     /// fields in the same order, the four replaced in place (or added at the end, in this
     /// order, where the document lacks them).
-    pub fn migrated_bytes(&self, version: &Version, config: &Value, catalog: &Value, state: &Value) -> Vec<u8> {
+    pub fn migrated_bytes(
+        &self,
+        version: &Version,
+        config: &Value,
+        catalog: &Value,
+        state: &Value,
+    ) -> Vec<u8> {
         let version = Value::String(version.to_string());
-        let replaced: [(&str, &Value); 4] = [("version", &version), ("config", config), ("catalog", catalog), ("state", state)];
+        let replaced: [(&str, &Value); 4] = [
+            ("version", &version),
+            ("config", config),
+            ("catalog", catalog),
+            ("state", state),
+        ];
         let replacement = |key: &str| replaced.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
         let fields = self
             .doc
             .iter()
             .map(|(k, v)| (k.as_str(), replacement(k).unwrap_or(v)))
-            .chain(replaced.iter().filter(|(k, _)| !self.doc.contains_key(*k)).copied());
+            .chain(
+                replaced
+                    .iter()
+                    .filter(|(k, _)| !self.doc.contains_key(*k))
+                    .copied(),
+            );
         pretty_with_newline(&Fields(std::cell::Cell::new(Some(fields))))
     }
 
@@ -163,7 +194,10 @@ fn pretty_with_newline(value: &impl Serialize) -> Vec<u8> {
 struct Fields<I>(std::cell::Cell<Option<I>>);
 
 impl<'v, I: Iterator<Item = (&'v str, &'v Value)>> Serialize for Fields<I> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
         serializer.collect_map(self.0.take().expect("serialized once"))
     }
 }
@@ -180,7 +214,12 @@ mod tests {
         let c = Connection::parse(DOC.as_bytes()).unwrap();
         assert_eq!(c.version, Version::new(1, 3, 3));
         assert_eq!(c.stream_names(), vec!["campaigns"]);
-        let next = c.migrated(&Version::new(2, 0, 0), c.config().clone(), c.catalog().clone(), c.state());
+        let next = c.migrated(
+            &Version::new(2, 0, 0),
+            c.config().clone(),
+            c.catalog().clone(),
+            c.state(),
+        );
         let text = String::from_utf8(next.to_bytes()).unwrap();
         assert!(text.find("\"extra\"").unwrap() < text.find("\"config\"").unwrap());
         assert!(text.contains("\"version\": \"2.0.0\""));
@@ -190,10 +229,17 @@ mod tests {
     fn migrated_bytes_are_the_migrated_document() {
         for doc in [DOC.to_owned(), DOC.replace(",\"state\":[]", "")] {
             let c = Connection::parse(doc.as_bytes()).unwrap();
-            let (config, catalog, state) = (serde_json::json!({"new": 1}), serde_json::json!({"streams": []}), serde_json::json!([{"type": "GLOBAL"}]));
+            let (config, catalog, state) = (
+                serde_json::json!({"new": 1}),
+                serde_json::json!({"streams": []}),
+                serde_json::json!([{"type": "GLOBAL"}]),
+            );
             let v2 = Version::new(2, 0, 0);
             let bytes = c.migrated_bytes(&v2, &config, &catalog, &state);
-            assert_eq!(String::from_utf8(bytes).unwrap(), String::from_utf8(c.migrated(&v2, config, catalog, state).to_bytes()).unwrap());
+            assert_eq!(
+                String::from_utf8(bytes).unwrap(),
+                String::from_utf8(c.migrated(&v2, config, catalog, state).to_bytes()).unwrap()
+            );
         }
     }
 
@@ -203,7 +249,16 @@ mod tests {
         assert!(err("{not json").contains("not valid JSON"));
         assert!(err(&DOC.replace("1.3.3", "1.3")).contains("not a semver version"));
         assert!(err(&DOC.replace("\"id\":\"c1\",", "")).contains("\"id\" is missing"));
-        assert!(err(&DOC.replace("\"state\":[]", "\"state\":{}")).contains("\"state\" must be a JSON array"));
-        assert!(err(&DOC.replace("{\"streams\":[{\"stream\":{\"name\":\"campaigns\"}}]}", "[]")).contains("ConfiguredAirbyteCatalog"));
+        assert!(
+            err(&DOC.replace("\"state\":[]", "\"state\":{}"))
+                .contains("\"state\" must be a JSON array")
+        );
+        assert!(
+            err(&DOC.replace(
+                "{\"streams\":[{\"stream\":{\"name\":\"campaigns\"}}]}",
+                "[]"
+            ))
+            .contains("ConfiguredAirbyteCatalog")
+        );
     }
 }

@@ -43,7 +43,11 @@ impl Document {
         match self {
             Document::Airbyte(c) => Ok(c),
             Document::Elastic(c) => None.with_context(|| {
-                format!("{} is an Elastic connector ({}), not an Airbyte connection", c.id, c.connector())
+                format!(
+                    "{} is an Elastic connector ({}), not an Airbyte connection",
+                    c.id,
+                    c.connector()
+                )
             }),
         }
     }
@@ -56,13 +60,25 @@ mod tests {
     #[test]
     fn tells_the_platforms_apart() {
         let airbyte = br#"{"id":"c1","connector":"airbyte/source-x","version":"1.0.0","config":{},"catalog":{"streams":[]}}"#;
-        assert!(matches!(Document::parse(airbyte).unwrap(), Document::Airbyte(_)));
+        assert!(matches!(
+            Document::parse(airbyte).unwrap(),
+            Document::Airbyte(_)
+        ));
         let elastic = br#"{"id":"e1","service_type":"mysql","configuration":{}}"#;
-        assert!(matches!(Document::parse(elastic).unwrap(), Document::Elastic(_)));
+        assert!(matches!(
+            Document::parse(elastic).unwrap(),
+            Document::Elastic(_)
+        ));
         // An Airbyte document keeps Airbyte's messages.
         let err = format!("{:#}", Document::parse(br#"{"id":"c1"}"#).unwrap_err());
         assert!(err.contains("\"connector\" is missing"), "{err}");
-        let err = format!("{:#}", Document::parse(br#"{"id":"e1","configuration":{}}"#).unwrap_err());
-        assert!(err.contains("connector e1") && err.contains("service_type"), "{err}");
+        let err = format!(
+            "{:#}",
+            Document::parse(br#"{"id":"e1","configuration":{}}"#).unwrap_err()
+        );
+        assert!(
+            err.contains("connector e1") && err.contains("service_type"),
+            "{err}"
+        );
     }
 }

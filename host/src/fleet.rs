@@ -17,10 +17,10 @@
 //! PostgreSQL instead, shared by every host that runs cutover against it
 //! ([`crate::store::postgres`]).
 
+use crate::catalogs::Catalogs;
 use crate::document::Document;
 use crate::elastic::spec::ElasticSpecs;
 use crate::elastic::versions::Versions;
-use crate::catalogs::Catalogs;
 use crate::registry::sha256_hex;
 use crate::settings::Settings;
 use crate::specs::Specs;
@@ -56,7 +56,12 @@ impl Entry {
     /// A document as read: its hash, and the parsed document or why it does not parse.
     pub fn new(key: &str, bytes: Vec<u8>) -> Self {
         let parsed = Document::parse(&bytes).map_err(|e| format!("{e:#}"));
-        Entry { key: key.to_owned(), sha256: sha256_hex(&bytes), bytes, parsed }
+        Entry {
+            key: key.to_owned(),
+            sha256: sha256_hex(&bytes),
+            bytes,
+            parsed,
+        }
     }
 }
 
@@ -78,7 +83,10 @@ impl Fleet {
             return Self::with_settings(root, settings);
         }
         let root = fleet.canonicalize().with_context(|| {
-            format!("fleet directory {} does not exist; pass --fleet DIR (or set CUTOVER_FLEET)", fleet.display())
+            format!(
+                "fleet directory {} does not exist; pass --fleet DIR (or set CUTOVER_FLEET)",
+                fleet.display()
+            )
         })?;
         let settings = Settings::load(&root.join("cutover.toml"))?;
         Self::with_settings(root, settings)
@@ -161,8 +169,11 @@ impl Fleet {
     pub fn elastic_versions(&self) -> Result<&Versions, String> {
         self.elastic_versions
             .get_or_init(|| {
-                let ledger = self.ledger().map_err(|e| format!("opening the ledger: {e:#}"))?;
-                Versions::load(self.settings.elastic.connectors_service.clone(), &*ledger).map_err(|e| format!("reading the ledger: {e:#}"))
+                let ledger = self
+                    .ledger()
+                    .map_err(|e| format!("opening the ledger: {e:#}"))?;
+                Versions::load(self.settings.elastic.connectors_service.clone(), &*ledger)
+                    .map_err(|e| format!("reading the ledger: {e:#}"))
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -189,7 +200,10 @@ impl Fleet {
         for key in self.documents.keys()? {
             entries.push(self.read(&key)?);
         }
-        let ids = entries.iter().enumerate().filter_map(|(i, e)| e.parsed.as_ref().ok().map(|c| (i, c.id().to_owned())));
+        let ids = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.parsed.as_ref().ok().map(|c| (i, c.id().to_owned())));
         for (i, problem) in self.duplicate_ids(ids, |i| entries[i].key.clone()) {
             entries[i].parsed = Err(problem);
         }
@@ -199,7 +213,11 @@ impl Fleet {
     /// The documents that share an id with another, each with the problem to report:
     /// every one of them is invalid until each connection has its own id. `ids` are
     /// (index, id) pairs; `key` gives an index's document key.
-    pub fn duplicate_ids(&self, ids: impl IntoIterator<Item = (usize, String)>, key: impl Fn(usize) -> String) -> Vec<(usize, String)> {
+    pub fn duplicate_ids(
+        &self,
+        ids: impl IntoIterator<Item = (usize, String)>,
+        key: impl Fn(usize) -> String,
+    ) -> Vec<(usize, String)> {
         let mut seen: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, id) in ids {
             seen.entry(id).or_default().push(i);
@@ -208,7 +226,14 @@ impl Fleet {
         for (id, at) in seen.into_iter().filter(|(_, at)| at.len() > 1) {
             let files: Vec<String> = at.iter().map(|&i| self.display_key(&key(i))).collect();
             for &i in &at {
-                problems.push((i, format!("id {id:?} is used by {} documents ({}); give each connection its own id", at.len(), files.join(", "))));
+                problems.push((
+                    i,
+                    format!(
+                        "id {id:?} is used by {} documents ({}); give each connection its own id",
+                        at.len(),
+                        files.join(", ")
+                    ),
+                ));
             }
         }
         problems
@@ -225,6 +250,9 @@ impl Fleet {
                 return Ok(e);
             }
         }
-        bail!("no connection {id:?} in fleet {}; `cutover status` lists them", self.documents.summary())
+        bail!(
+            "no connection {id:?} in fleet {}; `cutover status` lists them",
+            self.documents.summary()
+        )
     }
 }

@@ -24,29 +24,29 @@
 //!
 //! The `cutover` binary is a thin command line over this library.
 
+pub mod author;
+pub mod catalogs;
+pub mod conformance;
 pub mod connection;
+pub mod cores;
 pub mod document;
 pub mod elastic;
-pub mod cores;
+pub mod fleet;
+pub mod ledger;
 pub mod manifest;
 pub mod migration;
-pub mod sandbox;
-pub mod settings;
-pub mod store;
-pub mod fleet;
+pub mod per_version;
 pub mod plan;
 pub mod plan_source;
 pub mod policy;
+pub mod private_files;
+pub mod redact;
 pub mod registry;
-pub mod ledger;
-pub mod write;
+pub mod sandbox;
+pub mod settings;
+pub mod specs;
+pub mod store;
+pub mod terminal;
 pub mod transfer;
 pub mod trust;
-pub mod specs;
-pub mod per_version;
-pub mod catalogs;
-pub mod conformance;
-pub mod redact;
-pub mod terminal;
-pub mod private_files;
-pub mod author;
+pub mod write;

@@ -48,24 +48,40 @@ impl Manifest {
     /// preconditions and an ISO deadline.
     pub fn check(&self) -> Result<Checked> {
         if !self.connector.contains('/') {
-            bail!("connector {:?} is not of the form <vendor>/<name> (e.g. airbyte/source-pinterest)", self.connector);
+            bail!(
+                "connector {:?} is not of the form <vendor>/<name> (e.g. airbyte/source-pinterest)",
+                self.connector
+            );
         }
-        let applies_to = VersionReq::parse(&self.applies_to)
-            .with_context(|| format!("applies-to {:?} is not a semver requirement", self.applies_to))?;
+        let applies_to = VersionReq::parse(&self.applies_to).with_context(|| {
+            format!(
+                "applies-to {:?} is not a semver requirement",
+                self.applies_to
+            )
+        })?;
         let produces = Version::parse(&self.produces)
             .with_context(|| format!("produces {:?} is not a semver version", self.produces))?;
         if applies_to.matches(&produces) {
-            bail!("applies-to {:?} includes the version it produces ({produces}): it would migrate its own output", self.applies_to);
+            bail!(
+                "applies-to {:?} includes the version it produces ({produces}): it would migrate its own output",
+                self.applies_to
+            );
         }
         for p in &self.preconditions {
             VersionReq::parse(&p.requirement).with_context(|| {
-                format!("precondition {} {:?} is not a semver requirement", p.subject, p.requirement)
+                format!(
+                    "precondition {} {:?} is not a semver requirement",
+                    p.subject, p.requirement
+                )
             })?;
         }
         if let Some(d) = &self.upgrade_deadline {
             time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
                 .with_context(|| format!("upgrade deadline {d:?} is not a YYYY-MM-DD date"))?;
         }
-        Ok(Checked { applies_to, produces })
+        Ok(Checked {
+            applies_to,
+            produces,
+        })
     }
 }

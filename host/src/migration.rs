@@ -18,7 +18,14 @@ pub struct Input {
 
 impl Input {
     /// The input of one step: the documents as they stand before it, as compact JSON.
-    pub fn new(id: &str, connector: &str, version: &str, config: &serde_json::Value, catalog: &serde_json::Value, state: &serde_json::Value) -> Self {
+    pub fn new(
+        id: &str,
+        connector: &str,
+        version: &str,
+        config: &serde_json::Value,
+        catalog: &serde_json::Value,
+        state: &serde_json::Value,
+    ) -> Self {
         Self {
             id: id.to_owned(),
             connector: connector.to_owned(),
@@ -33,7 +40,14 @@ impl Input {
     /// `config`, `catalog`, `state`) as it is; `None` if a name is not a string.
     pub fn of_document(doc: &serde_json::Value) -> Option<Self> {
         let name = |key: &str| doc.get(key).and_then(serde_json::Value::as_str);
-        Some(Self::new(name("id")?, name("connector")?, name("version")?, &doc["config"], &doc["catalog"], &doc["state"]))
+        Some(Self::new(
+            name("id")?,
+            name("connector")?,
+            name("version")?,
+            &doc["config"],
+            &doc["catalog"],
+            &doc["state"],
+        ))
     }
 
     /// The total size of the documents, for limits and progress.
@@ -67,12 +81,24 @@ impl std::fmt::Display for StreamDescriptor {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Action {
-    RefreshSchema { reason: String },
-    ClearStream { stream: StreamDescriptor, reason: String },
-    ReviewField { pointer: String, reason: String },
-    RetestSource { reason: String },
+    RefreshSchema {
+        reason: String,
+    },
+    ClearStream {
+        stream: StreamDescriptor,
+        reason: String,
+    },
+    ReviewField {
+        pointer: String,
+        reason: String,
+    },
+    RetestSource {
+        reason: String,
+    },
     /// Elastic: run a full sync (the sync cursor was cleared or no longer fits).
-    FullSync { reason: String },
+    FullSync {
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for Action {
@@ -80,7 +106,9 @@ impl std::fmt::Display for Action {
         match self {
             Action::RefreshSchema { reason } => write!(f, "refresh the source schema: {reason}"),
             Action::ClearStream { stream, reason } => write!(f, "clear stream {stream}: {reason}"),
-            Action::ReviewField { pointer, reason } => write!(f, "review config field {pointer}: {reason}"),
+            Action::ReviewField { pointer, reason } => {
+                write!(f, "review config field {pointer}: {reason}")
+            }
             Action::RetestSource { reason } => write!(f, "re-test the source: {reason}"),
             Action::FullSync { reason } => write!(f, "run a full sync: {reason}"),
         }

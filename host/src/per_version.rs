@@ -14,7 +14,10 @@ pub struct PerVersion<T> {
 
 impl<T> PerVersion<T> {
     pub fn new(root: PathBuf) -> Self {
-        Self { root, loaded: Mutex::new(HashMap::new()) }
+        Self {
+            root,
+            loaded: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Where the file of `connector` at `version` lives.
@@ -23,14 +26,31 @@ impl<T> PerVersion<T> {
     }
 
     /// The file of `connector` at `version`, read with `read` the first time, if it exists.
-    pub fn get(&self, connector: &str, version: &Version, read: impl FnOnce(&Path) -> Result<T, String>) -> Result<Option<Arc<T>>, String> {
+    pub fn get(
+        &self,
+        connector: &str,
+        version: &Version,
+        read: impl FnOnce(&Path) -> Result<T, String>,
+    ) -> Result<Option<Arc<T>>, String> {
         let key = (connector.to_owned(), version.clone());
-        if let Some(v) = self.loaded.lock().expect("per-version cache poisoned").get(&key) {
+        if let Some(v) = self
+            .loaded
+            .lock()
+            .expect("per-version cache poisoned")
+            .get(&key)
+        {
             return Ok(v.clone());
         }
         let path = self.path(connector, version);
-        let value = if path.exists() { Some(Arc::new(read(&path)?)) } else { None };
-        self.loaded.lock().expect("per-version cache poisoned").insert(key, value.clone());
+        let value = if path.exists() {
+            Some(Arc::new(read(&path)?))
+        } else {
+            None
+        };
+        self.loaded
+            .lock()
+            .expect("per-version cache poisoned")
+            .insert(key, value.clone());
         Ok(value)
     }
 }

@@ -9,11 +9,11 @@ use crate::conformance;
 use crate::connection::Connection;
 use crate::cores;
 use crate::document::Document;
-use crate::redact::Secrets;
 use crate::fleet::{Entry, Fleet};
 use crate::manifest::DeadlineAction;
 use crate::migration::{Action, Input};
 use crate::policy::{self, Step};
+use crate::redact::Secrets;
 use crate::registry::{Plugin, Registry, sha256_hex};
 use crate::sandbox::{LogLine, Sandbox};
 use anyhow::{Context, Result, bail};
@@ -109,7 +109,11 @@ pub struct PluginRef {
 
 impl From<&Plugin> for PluginRef {
     fn from(p: &Plugin) -> Self {
-        Self { file: p.file.clone(), sha256: p.sha256.clone(), signer: p.signer.clone() }
+        Self {
+            file: p.file.clone(),
+            sha256: p.sha256.clone(),
+            signer: p.signer.clone(),
+        }
     }
 }
 
@@ -181,7 +185,10 @@ impl Changes {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.config.0.is_empty() && self.catalog.0.is_empty() && self.state.0.is_empty() && self.document.0.is_empty()
+        self.config.0.is_empty()
+            && self.catalog.0.is_empty()
+            && self.state.0.is_empty()
+            && self.document.0.is_empty()
     }
 }
 
@@ -247,13 +254,32 @@ impl ConnectionPlan {
     /// per-step details): what apply keeps of each connection while it works through a
     /// fleet. Apply takes the actions from each migration as it writes it.
     pub fn slim(self) -> Self {
-        ConnectionPlan { changes: Changes::default(), actions: Vec::new(), notes: Vec::new(), steps: Vec::new(), output: None, ..self }
+        ConnectionPlan {
+            changes: Changes::default(),
+            actions: Vec::new(),
+            notes: Vec::new(),
+            steps: Vec::new(),
+            output: None,
+            ..self
+        }
     }
 
     /// What a shared run keeps of a connection's plan: enough to check that migrating it
     /// again gives what was planned.
-    pub fn of_item(key: String, id: String, status: Status, input_sha256: String, output_sha256: Option<String>) -> Self {
-        ConnectionPlan { id, status, output_sha256, reason: None, ..Self::invalid(&key, input_sha256, String::new()) }
+    pub fn of_item(
+        key: String,
+        id: String,
+        status: Status,
+        input_sha256: String,
+        output_sha256: Option<String>,
+    ) -> Self {
+        ConnectionPlan {
+            id,
+            status,
+            output_sha256,
+            reason: None,
+            ..Self::invalid(&key, input_sha256, String::new())
+        }
     }
 
     /// The plan of a document that cannot be planned, and why.
@@ -312,13 +338,16 @@ impl Plan {
 
     /// Whether any connection could not be planned or failed.
     pub fn has_errors(&self) -> bool {
-        self.connections.iter().any(|c| c.status.is_input_error() || c.status == Status::Failed)
+        self.connections
+            .iter()
+            .any(|c| c.status.is_input_error() || c.status == Status::Failed)
     }
 
     /// Reads a saved plan, streaming it from the file, each connection slimmed as it is
     /// read.
     pub fn read(path: &std::path::Path) -> Result<Self> {
-        let file = std::fs::File::open(path).with_context(|| format!("reading plan {}", path.display()))?;
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("reading plan {}", path.display()))?;
         Self::read_from(std::io::BufReader::new(file), Some(path))
     }
 
@@ -334,14 +363,21 @@ impl Plan {
             connections.push(c.clone());
             Ok(())
         })?;
-        Ok(Plan { connections, ..header })
+        Ok(Plan {
+            connections,
+            ..header
+        })
     }
 
     /// A plan as parsed, if it is one this cutover reads.
     pub(crate) fn checked(parsed: serde_json::Result<Plan>) -> Result<Self> {
-        let plan = parsed.context("it is not a cutover plan (make one with `cutover plan --out FILE`)")?;
+        let plan =
+            parsed.context("it is not a cutover plan (make one with `cutover plan --out FILE`)")?;
         if plan.format != FORMAT {
-            bail!("it is a {:?} plan; this cutover reads {FORMAT:?}: plan again", plan.format);
+            bail!(
+                "it is a {:?} plan; this cutover reads {FORMAT:?}: plan again",
+                plan.format
+            );
         }
         Ok(plan)
     }
@@ -370,7 +406,10 @@ impl Planner<'_> {
             connections.push(plan);
             Ok(())
         })?;
-        Ok(Plan { connections, ..self.header() })
+        Ok(Plan {
+            connections,
+            ..self.header()
+        })
     }
 
     /// The plan's header: everything but the connections.
@@ -395,7 +434,9 @@ impl Planner<'_> {
                 return Ok(Some(id));
             }
             let bytes = self.fleet.documents().read(key)?;
-            Ok(serde_json::from_slice::<IdOnly>(&bytes).ok().map(|doc| doc.id))
+            Ok(serde_json::from_slice::<IdOnly>(&bytes)
+                .ok()
+                .map(|doc| doc.id))
         };
         let mut ids = Vec::with_capacity(keys.len());
         for (i, id) in cores::map(&keys, id_of).into_iter().enumerate() {
@@ -405,11 +446,17 @@ impl Planner<'_> {
         }
         for id in &self.options.only {
             if !ids.iter().any(|(_, seen)| seen == id) {
-                bail!("no connection {id:?} in fleet {}; `cutover status` lists them", self.fleet.documents().summary());
+                bail!(
+                    "no connection {id:?} in fleet {}; `cutover status` lists them",
+                    self.fleet.documents().summary()
+                );
             }
         }
         let mut problems: Vec<Option<String>> = vec![None; keys.len()];
-        for (i, problem) in self.fleet.duplicate_ids(ids.iter().cloned(), |i| keys[i].clone()) {
+        for (i, problem) in self
+            .fleet
+            .duplicate_ids(ids.iter().cloned(), |i| keys[i].clone())
+        {
             problems[i] = Some(format!("{}: {problem}", self.fleet.display_key(&keys[i])));
         }
         let mut id_of: Vec<Option<String>> = vec![None; keys.len()];
@@ -420,7 +467,10 @@ impl Planner<'_> {
             .into_iter()
             .zip(problems)
             .zip(id_of)
-            .filter(|(_, id)| self.options.only.is_empty() || id.as_ref().is_some_and(|id| self.options.only.contains(id)))
+            .filter(|(_, id)| {
+                self.options.only.is_empty()
+                    || id.as_ref().is_some_and(|id| self.options.only.contains(id))
+            })
             .map(|(document, _)| document)
             .collect();
         Ok(Selection { documents })
@@ -433,13 +483,18 @@ impl Planner<'_> {
     /// document at a time, a plan keeps the hash of a migrated document, not the document
     /// (apply migrates again and checks the hash, see [`crate::apply`]), and only plans that
     /// finished ahead of an earlier one wait here.
-    pub fn plan_each(&self, selection: &Selection, mut emit: impl FnMut(ConnectionPlan) -> Result<()>) -> Result<()> {
+    pub fn plan_each(
+        &self,
+        selection: &Selection,
+        mut emit: impl FnMut(ConnectionPlan) -> Result<()>,
+    ) -> Result<()> {
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
         let documents = &selection.documents;
         let workers = cores::workers(documents.len());
         let (next, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
         // Bounded: workers wait while the emitter is behind.
-        let (send, receive) = std::sync::mpsc::sync_channel::<(usize, Result<ConnectionPlan>)>(workers * 4);
+        let (send, receive) =
+            std::sync::mpsc::sync_channel::<(usize, Result<ConnectionPlan>)>(workers * 4);
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let send = send.clone();
@@ -491,7 +546,9 @@ impl Planner<'_> {
         let mut secrets = Secrets::new();
         let mut plan = self.plan_document(entry, &mut secrets);
         match &entry.parsed {
-            Ok(Document::Airbyte(connection)) => secrets.redact_plan(&mut plan, connection.config()),
+            Ok(Document::Airbyte(connection)) => {
+                secrets.redact_plan(&mut plan, connection.config())
+            }
             // An Elastic document's secrets are its `sensitive` configuration fields.
             Ok(Document::Elastic(_)) => match serde_json::from_slice::<Value>(&entry.bytes) {
                 Ok(document) => {
@@ -510,7 +567,13 @@ impl Planner<'_> {
         let connection = match &entry.parsed {
             Ok(Document::Airbyte(c)) => c,
             Ok(Document::Elastic(c)) => return crate::elastic::plan::plan(self, entry, c),
-            Err(e) => return ConnectionPlan::invalid(&entry.key, entry.sha256.clone(), format!("{}: {e}", self.fleet.display_key(&entry.key))),
+            Err(e) => {
+                return ConnectionPlan::invalid(
+                    &entry.key,
+                    entry.sha256.clone(),
+                    format!("{}: {e}", self.fleet.display_key(&entry.key)),
+                );
+            }
         };
         let mut plan = ConnectionPlan::invalid(&entry.key, entry.sha256.clone(), String::new());
         plan.reason = None;
@@ -520,7 +583,12 @@ impl Planner<'_> {
         plan.from = Some(connection.version.clone());
 
         let plugins = self.registry.for_connector(&connection.connector);
-        let target = match self.options.targets.get(&connection.connector).or(self.fleet.settings.target(&connection.connector)) {
+        let target = match self
+            .options
+            .targets
+            .get(&connection.connector)
+            .or(self.fleet.settings.target(&connection.connector))
+        {
             Some(t) => t.clone(),
             None if plugins.is_empty() => {
                 plan.status = Status::Blocked;
@@ -531,7 +599,11 @@ impl Planner<'_> {
                 return plan;
             }
             // With plugins but no explicit target, aim at the newest version a plugin produces.
-            None => plugins.iter().map(|p| p.produces.clone()).max().expect("plugins is not empty"),
+            None => plugins
+                .iter()
+                .map(|p| p.produces.clone())
+                .max()
+                .expect("plugins is not empty"),
         };
         plan.to = Some(target.clone());
 
@@ -550,7 +622,12 @@ impl Planner<'_> {
             }
             return plan;
         }
-        let steps = match policy::chain(&connection.connector, &connection.version, &target, &plugins) {
+        let steps = match policy::chain(
+            &connection.connector,
+            &connection.version,
+            &target,
+            &plugins,
+        ) {
             Ok(s) => s,
             Err(e) => {
                 plan.status = Status::Blocked;
@@ -567,19 +644,22 @@ impl Planner<'_> {
         let ran = if self.run_plugins {
             self.run_chain(connection, &steps, &plugins, &mut plan, secrets)
         } else {
-            plan.steps = steps.iter().map(|s| StepPlan {
-                from: s.from().clone(),
-                to: s.to().clone(),
-                plugin: match s {
-                    Step::Plugin { plugin, .. } => Some(plugins[*plugin].into()),
-                    Step::Automatic { .. } => None,
-                },
-                breaking: None,
-                input_sha256: String::new(),
-                output_sha256: String::new(),
-                log: Vec::new(),
-                log_dropped: 0,
-            }).collect();
+            plan.steps = steps
+                .iter()
+                .map(|s| StepPlan {
+                    from: s.from().clone(),
+                    to: s.to().clone(),
+                    plugin: match s {
+                        Step::Plugin { plugin, .. } => Some(plugins[*plugin].into()),
+                        Step::Automatic { .. } => None,
+                    },
+                    breaking: None,
+                    input_sha256: String::new(),
+                    output_sha256: String::new(),
+                    log: Vec::new(),
+                    log_dropped: 0,
+                })
+                .collect();
             Ok(())
         };
         match ran {
@@ -610,8 +690,14 @@ impl Planner<'_> {
     /// Replaces the plan's output with the bytes the store will hold once it is written
     /// (and hashes those); a store that cannot take it makes the connection need the operator.
     fn as_written(&self, entry: &Entry, plan: &mut ConnectionPlan) {
-        let Some(output) = plan.output.take() else { return };
-        match self.fleet.documents().as_written(&entry.key, &entry.bytes, output) {
+        let Some(output) = plan.output.take() else {
+            return;
+        };
+        match self
+            .fleet
+            .documents()
+            .as_written(&entry.key, &entry.bytes, output)
+        {
             Ok(bytes) => {
                 plan.output_sha256 = Some(sha256_hex(&bytes));
                 plan.output = Some(bytes);
@@ -622,7 +708,8 @@ impl Planner<'_> {
                 plan.output_sha256 = None;
             }
             Err(why) => {
-                plan.notes.push(format!("once opted in, it needs the operator: {why}"));
+                plan.notes
+                    .push(format!("once opted in, it needs the operator: {why}"));
                 plan.output_sha256 = None;
             }
         }
@@ -630,7 +717,9 @@ impl Planner<'_> {
 
     fn check_preconditions(&self, steps: &[Step], plugins: &[&Plugin]) -> Result<(), String> {
         for step in steps {
-            let Step::Plugin { plugin, .. } = step else { continue };
+            let Step::Plugin { plugin, .. } = step else {
+                continue;
+            };
             let plugin = plugins[*plugin];
             for p in &plugin.manifest.preconditions {
                 let req = semver::VersionReq::parse(&p.requirement).map_err(|e| e.to_string())?;
@@ -676,7 +765,10 @@ impl Planner<'_> {
             let input_sha256 = documents.sha256();
             let (from, to) = (step.from(), step.to());
             let conforms = |config: &Value| {
-                self.fleet.specs().check(&connection.connector, to, config).map_err(|e| format!("step {from} → {to}: {e}"))
+                self.fleet
+                    .specs()
+                    .check(&connection.connector, to, config)
+                    .map_err(|e| format!("step {from} → {to}: {e}"))
             };
             match step {
                 Step::Automatic { from, to } => {
@@ -695,25 +787,48 @@ impl Planner<'_> {
                 Step::Plugin { from, to, plugin } => {
                     let plugin = plugins[*plugin];
                     let input = documents.take_input(connection, from);
-                    let call = self
-                        .sandbox
-                        .migrate(&plugin.loaded, &input)
-                        .map_err(|e| format!("step {from} → {to}, plugin {}: {e}", plugin.label()))?;
-                    let (c, k, st) = read_outcome(&call.value)
-                        .map_err(|e| format!("step {from} → {to}, plugin {}: returned {e}", plugin.label()))?;
+                    let call = self.sandbox.migrate(&plugin.loaded, &input).map_err(|e| {
+                        format!("step {from} → {to}, plugin {}: {e}", plugin.label())
+                    })?;
+                    let (c, k, st) = read_outcome(&call.value).map_err(|e| {
+                        format!(
+                            "step {from} → {to}, plugin {}: returned {e}",
+                            plugin.label()
+                        )
+                    })?;
                     secrets.learn_config(&c);
                     let m = &plugin.manifest;
                     let target = self.fleet.catalogs().get(&connection.connector, to)?;
-                    let before = conformance::Documents { catalog: &documents.catalog, state: &documents.state };
-                    let problems = conformance::problems(&before, &conformance::Documents { catalog: &k, state: &st }, target.as_deref());
+                    let before = conformance::Documents {
+                        catalog: &documents.catalog,
+                        state: &documents.state,
+                    };
+                    let problems = conformance::problems(
+                        &before,
+                        &conformance::Documents {
+                            catalog: &k,
+                            state: &st,
+                        },
+                        target.as_deref(),
+                    );
                     if !problems.is_empty() {
-                        return Err(format!("step {from} → {to}, plugin {}: its output is not believed: {}", plugin.label(), problems.join("; ")));
+                        return Err(format!(
+                            "step {from} → {to}, plugin {}: its output is not believed: {}",
+                            plugin.label(),
+                            problems.join("; ")
+                        ));
                     }
-                    let unlisted_changes =
-                        target.map(|t| conformance::unlisted_changes(&documents.catalog, &t, &m.scoped_streams)).unwrap_or_default();
+                    let unlisted_changes = target
+                        .map(|t| {
+                            conformance::unlisted_changes(&documents.catalog, &t, &m.scoped_streams)
+                        })
+                        .unwrap_or_default();
                     documents = Documents::new(c, k, st);
                     conforms(&documents.config)?;
-                    let affected = m.scoped_streams.is_empty() || m.scoped_streams.iter().any(|s| streams.contains(s.as_str()));
+                    let affected = m.scoped_streams.is_empty()
+                        || m.scoped_streams
+                            .iter()
+                            .any(|s| streams.contains(s.as_str()));
                     plan.steps.push(StepPlan {
                         from: from.clone(),
                         to: to.clone(),
@@ -733,23 +848,36 @@ impl Planner<'_> {
                         log_dropped: call.log_dropped,
                     });
                     // Each action once, in a time linear in their number.
-                    let mut seen: std::collections::HashSet<Action> = plan.actions.iter().cloned().collect();
+                    let mut seen: std::collections::HashSet<Action> =
+                        plan.actions.iter().cloned().collect();
                     for a in call.value.actions {
                         if seen.insert(a.clone()) {
                             plan.actions.push(a);
                         }
                     }
-                    plan.notes.extend(call.value.notes.into_iter().map(|n| format!("{to}: {n}")));
+                    plan.notes
+                        .extend(call.value.notes.into_iter().map(|n| format!("{to}: {n}")));
                 }
             }
         }
-        let Documents { config, catalog, state, .. } = &documents;
+        let Documents {
+            config,
+            catalog,
+            state,
+            ..
+        } = &documents;
         plan.changes = Changes::between(connection, config, catalog, state);
-        let to = steps.last().map(|s| s.to().clone()).unwrap_or_else(|| connection.version.clone());
+        let to = steps
+            .last()
+            .map(|s| s.to().clone())
+            .unwrap_or_else(|| connection.version.clone());
         // A valid document, so the next run can read it: the connection's own fields are
         // unchanged and `read_outcome` checked the three documents' shapes.
         let output = connection.migrated_bytes(&to, config, catalog, state);
-        debug_assert!(Connection::parse(&output).is_ok(), "a migrated document must parse");
+        debug_assert!(
+            Connection::parse(&output).is_ok(),
+            "a migrated document must parse"
+        );
         plan.output_sha256 = Some(sha256_hex(&output));
         plan.output = Some(output);
         Ok(())
@@ -796,7 +924,11 @@ struct Documents<'a> {
 impl<'a> Documents<'a> {
     /// The documents of a connection as it is, borrowed from it.
     fn of(connection: &'a Connection) -> Self {
-        Self::with(Cow::Borrowed(connection.config()), Cow::Borrowed(connection.catalog()), connection.state_ref())
+        Self::with(
+            Cow::Borrowed(connection.config()),
+            Cow::Borrowed(connection.catalog()),
+            connection.state_ref(),
+        )
     }
 
     /// The documents a step returned.
@@ -806,7 +938,12 @@ impl<'a> Documents<'a> {
 
     fn with(config: Cow<'a, Value>, catalog: Cow<'a, Value>, state: Cow<'a, Value>) -> Self {
         let text = [config.to_string(), catalog.to_string(), state.to_string()];
-        Self { config, catalog, state, text }
+        Self {
+            config,
+            catalog,
+            state,
+            text,
+        }
     }
 
     /// One hash over the three documents, for the ledger's per-step records: the sha256 of
@@ -829,7 +966,14 @@ impl<'a> Documents<'a> {
     /// for the checks of the step's output).
     fn take_input(&mut self, connection: &Connection, version: &Version) -> Input {
         let [config, catalog, state] = std::mem::take(&mut self.text);
-        Input { id: connection.id.clone(), connector: connection.connector.clone(), version: version.to_string(), config, catalog, state: state.into() }
+        Input {
+            id: connection.id.clone(),
+            connector: connection.connector.clone(),
+            version: version.to_string(),
+            config,
+            catalog,
+            state: state.into(),
+        }
     }
 }
 
@@ -841,8 +985,16 @@ mod tests {
     /// documents serialized together as one compact JSON array.
     #[test]
     fn a_step_hash_is_that_of_the_documents_as_one_array() {
-        let (config, catalog, state) = (serde_json::json!({"a": [1, "é"]}), serde_json::json!({"streams": []}), serde_json::json!([]));
-        let expected = sha256_hex(serde_json::to_string(&(&config, &catalog, &state)).unwrap().as_bytes());
+        let (config, catalog, state) = (
+            serde_json::json!({"a": [1, "é"]}),
+            serde_json::json!({"streams": []}),
+            serde_json::json!([]),
+        );
+        let expected = sha256_hex(
+            serde_json::to_string(&(&config, &catalog, &state))
+                .unwrap()
+                .as_bytes(),
+        );
         assert_eq!(Documents::new(config, catalog, state).sha256(), expected);
     }
 }

@@ -55,7 +55,12 @@ pub struct Survey {
 impl Survey {
     /// How many connections the plan writes.
     pub fn writes(&self) -> usize {
-        self.summary.0.iter().filter(|(s, _)| s.writes()).map(|(_, n)| n).sum()
+        self.summary
+            .0
+            .iter()
+            .filter(|(s, _)| s.writes())
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Whether the plan writes or records anything: a connection to write or a failure.
@@ -81,10 +86,16 @@ impl Surveying {
         use sha2::Digest;
         let mut hashing = sha2::Sha256::new();
         // `[fleet,options,plugins]` without its closing bracket, then the list.
-        let start = serde_json::to_vec(&(&header.fleet, &header.options, &header.plugins)).expect("a plan serializes");
+        let start = serde_json::to_vec(&(&header.fleet, &header.options, &header.plugins))
+            .expect("a plan serializes");
         hashing.update(&start[..start.len() - 1]);
         hashing.update(b",[");
-        Surveying { hashing, first: true, summary: Summary::default(), unplannable: Vec::new() }
+        Surveying {
+            hashing,
+            first: true,
+            summary: Summary::default(),
+            unplannable: Vec::new(),
+        }
     }
 
     pub fn add(&mut self, c: &ConnectionPlan) {
@@ -93,18 +104,29 @@ impl Surveying {
             self.hashing.update(b",");
         }
         self.first = false;
-        let item = serde_json::to_vec(&(&c.key, &c.input_sha256, c.status.as_str(), &c.output_sha256)).expect("a plan serializes");
+        let item =
+            serde_json::to_vec(&(&c.key, &c.input_sha256, c.status.as_str(), &c.output_sha256))
+                .expect("a plan serializes");
         self.hashing.update(&item);
         *self.summary.0.entry(c.status).or_default() += 1;
         if c.status.is_input_error() {
-            self.unplannable.push(format!("  {} ({}): {}", c.id, c.status.as_str(), c.reason.as_deref().unwrap_or("")));
+            self.unplannable.push(format!(
+                "  {} ({}): {}",
+                c.id,
+                c.status.as_str(),
+                c.reason.as_deref().unwrap_or("")
+            ));
         }
     }
 
     pub fn finish(mut self) -> Survey {
         use sha2::Digest;
         self.hashing.update(b"]]");
-        Survey { sha256: hex::encode(self.hashing.finalize()), summary: self.summary, unplannable: self.unplannable }
+        Survey {
+            sha256: hex::encode(self.hashing.finalize()),
+            summary: self.summary,
+            unplannable: self.unplannable,
+        }
     }
 }
 
@@ -120,11 +142,19 @@ impl SavedPlan {
     pub fn open(path: &Path) -> Result<Self> {
         let mut surveying = None;
         let header = read_each(path, &mut |header, c| {
-            surveying.get_or_insert_with(|| Surveying::new(header)).add(c);
+            surveying
+                .get_or_insert_with(|| Surveying::new(header))
+                .add(c);
             Ok(())
         })?;
-        let survey = surveying.unwrap_or_else(|| Surveying::new(&header)).finish();
-        Ok(SavedPlan { path: path.to_owned(), header, survey })
+        let survey = surveying
+            .unwrap_or_else(|| Surveying::new(&header))
+            .finish();
+        Ok(SavedPlan {
+            path: path.to_owned(),
+            header,
+            survey,
+        })
     }
 }
 
@@ -145,8 +175,12 @@ impl PlanSource for SavedPlan {
 /// Reads a saved plan from `path`, handing each connection ([`ConnectionPlan::slim`]) to
 /// `each` with the plan's header as soon as it is read; returns the header, with no
 /// connections. A plan file names its connections last, so the header is whole by then.
-fn read_each(path: &Path, each: &mut dyn FnMut(&Plan, &ConnectionPlan) -> Result<()>) -> Result<Plan> {
-    let file = std::fs::File::open(path).with_context(|| format!("reading plan {}", path.display()))?;
+fn read_each(
+    path: &Path,
+    each: &mut dyn FnMut(&Plan, &ConnectionPlan) -> Result<()>,
+) -> Result<Plan> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("reading plan {}", path.display()))?;
     read_each_from(std::io::BufReader::new(file), Some(path), each)
 }
 
@@ -160,12 +194,19 @@ pub(crate) fn read_each_from(
 ) -> Result<Plan> {
     let mut stopped = None;
     let mut reader = serde_json::Deserializer::from_reader(reader);
-    let read = PlanSeed { each, stopped: &mut stopped }.deserialize(&mut reader).and_then(|plan| reader.end().map(|()| plan));
+    let read = PlanSeed {
+        each,
+        stopped: &mut stopped,
+    }
+    .deserialize(&mut reader)
+    .and_then(|plan| reader.end().map(|()| plan));
     if let Some(e) = stopped {
         return Err(e);
     }
     match path {
-        Some(path) => Plan::checked(read).with_context(|| format!("{} is not a usable plan", path.display())),
+        Some(path) => {
+            Plan::checked(read).with_context(|| format!("{} is not a usable plan", path.display()))
+        }
         None => Plan::checked(read),
     }
 }
@@ -197,8 +238,13 @@ impl<'de> Visitor<'de> for PlanSeed<'_> {
         while let Some(key) = map.next_key::<String>()? {
             if key == "connections" {
                 fields.insert(key, serde_json::Value::Array(Vec::new()));
-                let plan: Plan = serde_json::from_value(serde_json::Value::Object(fields.clone())).map_err(A::Error::custom)?;
-                map.next_value_seed(Connections { header: &plan, each: &mut *self.each, stopped: &mut *self.stopped })?;
+                let plan: Plan = serde_json::from_value(serde_json::Value::Object(fields.clone()))
+                    .map_err(A::Error::custom)?;
+                map.next_value_seed(Connections {
+                    header: &plan,
+                    each: &mut *self.each,
+                    stopped: &mut *self.stopped,
+                })?;
                 header = Some(plan);
             } else {
                 fields.insert(key, map.next_value()?);
@@ -293,22 +339,41 @@ mod tests {
     use crate::plan::{FORMAT, Options, PluginRef};
 
     fn plan() -> Plan {
-        let statuses = [Status::Migrate, Status::UpToDate, Status::Invalid, Status::Failed, Status::Upgrade];
+        let statuses = [
+            Status::Migrate,
+            Status::UpToDate,
+            Status::Invalid,
+            Status::Failed,
+            Status::Upgrade,
+        ];
         Plan {
             format: FORMAT.into(),
             cutover_version: "0.1.0".into(),
             fleet: "/srv/fleet".into(),
             options: Options::default(),
-            plugins: vec![PluginRef { file: "source_pinterest_v2.wasm".into(), sha256: "ab".repeat(32), signer: None }],
+            plugins: vec![PluginRef {
+                file: "source_pinterest_v2.wasm".into(),
+                sha256: "ab".repeat(32),
+                signer: None,
+            }],
             connections: (0..7)
                 .map(|i| {
                     let status = statuses[i % statuses.len()];
                     let output = status.writes().then(|| format!("{i:064x}"));
-                    let mut c = ConnectionPlan::of_item(format!("conn-{i}"), format!("id-{i}"), status, format!("{:064x}", i + 100), output);
+                    let mut c = ConnectionPlan::of_item(
+                        format!("conn-{i}"),
+                        format!("id-{i}"),
+                        status,
+                        format!("{:064x}", i + 100),
+                        output,
+                    );
                     c.reason = (status == Status::Invalid).then(|| "not JSON".to_owned());
                     // What a saved plan shows but apply does not read.
                     c.notes = vec![format!("note {i}")];
-                    c.changes.config = json_patch::diff(&serde_json::json!({"a": i}), &serde_json::json!({"b": i}));
+                    c.changes.config = json_patch::diff(
+                        &serde_json::json!({"a": i}),
+                        &serde_json::json!({"b": i}),
+                    );
                     c
                 })
                 .collect(),
@@ -324,33 +389,58 @@ mod tests {
         let whole = Plan::read(&path).unwrap();
         let saved = SavedPlan::open(&path).unwrap();
         assert!(saved.header().connections.is_empty());
-        assert_eq!(Plan { connections: Vec::new(), ..whole.clone() }, *saved.header());
+        assert_eq!(
+            Plan {
+                connections: Vec::new(),
+                ..whole.clone()
+            },
+            *saved.header()
+        );
         let mut read = Vec::new();
         saved.each(&mut |c| Ok(read.push(c.clone()))).unwrap();
         assert_eq!(read, whole.connections);
         let (a, b) = (whole.survey().unwrap(), saved.survey().unwrap());
-        assert_eq!((&a.sha256, &a.summary, &a.unplannable), (&b.sha256, &b.summary, &b.unplannable));
+        assert_eq!(
+            (&a.sha256, &a.summary, &a.unplannable),
+            (&b.sha256, &b.summary, &b.unplannable)
+        );
         assert_eq!(a.unplannable, vec!["  id-2 (invalid): not JSON".to_owned()]);
         assert_eq!((a.writes(), a.does_anything()), (3, true));
 
         // The digest is the sha256 of the whole array, written at once.
-        let items: Vec<_> = plan.connections.iter().map(|c| (&c.key, &c.input_sha256, c.status.as_str(), &c.output_sha256)).collect();
-        let whole_text = serde_json::to_vec(&(&plan.fleet, &plan.options, &plan.plugins, items)).unwrap();
+        let items: Vec<_> = plan
+            .connections
+            .iter()
+            .map(|c| (&c.key, &c.input_sha256, c.status.as_str(), &c.output_sha256))
+            .collect();
+        let whole_text =
+            serde_json::to_vec(&(&plan.fleet, &plan.options, &plan.plugins, items)).unwrap();
         assert_eq!(a.sha256, crate::registry::sha256_hex(&whole_text));
 
         // An error of the caller's stops the reading and comes back as it was.
         let mut seen = 0;
         let stopped = saved.each(&mut |_| {
             seen += 1;
-            if seen == 3 { anyhow::bail!("enough") } else { Ok(()) }
+            if seen == 3 {
+                anyhow::bail!("enough")
+            } else {
+                Ok(())
+            }
         });
-        assert_eq!((stopped.unwrap_err().to_string(), seen), ("enough".to_owned(), 3));
+        assert_eq!(
+            (stopped.unwrap_err().to_string(), seen),
+            ("enough".to_owned(), 3)
+        );
     }
 
     #[test]
     fn a_file_that_is_not_a_plan_is_refused_naming_it() {
         let dir = tempfile::tempdir().unwrap();
-        for (name, text) in [("broken.json", "{\"format\": "), ("list.json", "[]"), ("no-connections.json", "{\"format\": \"cutover-plan/2\"}")] {
+        for (name, text) in [
+            ("broken.json", "{\"format\": "),
+            ("list.json", "[]"),
+            ("no-connections.json", "{\"format\": \"cutover-plan/2\"}"),
+        ] {
             let path = dir.path().join(name);
             std::fs::write(&path, text).unwrap();
             let e = format!("{:#}", SavedPlan::open(&path).err().expect(name));

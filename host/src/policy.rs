@@ -25,7 +25,11 @@ pub enum Step {
     /// A patch or minor upgrade inside one major version: only the version changes.
     Automatic { from: Version, to: Version },
     /// A breaking step: run plugin `plugin` (an index into the candidates).
-    Plugin { from: Version, to: Version, plugin: usize },
+    Plugin {
+        from: Version,
+        to: Version,
+        plugin: usize,
+    },
 }
 
 impl Step {
@@ -45,8 +49,15 @@ impl Step {
 /// Why no chain leads to the target.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NoChain {
-    #[error("no migration plugin for {connector} from {from} toward {target}: a breaking step (to {boundary}) needs one; add the plugin for that version to the fleet's plugins directory, or pin the connection")]
-    MissingPlugin { connector: String, from: Version, target: Version, boundary: Version },
+    #[error(
+        "no migration plugin for {connector} from {from} toward {target}: a breaking step (to {boundary}) needs one; add the plugin for that version to the fleet's plugins directory, or pin the connection"
+    )]
+    MissingPlugin {
+        connector: String,
+        from: Version,
+        target: Version,
+        boundary: Version,
+    },
 }
 
 /// The chain of steps from `current` to `target`, given the connector's plugins.
@@ -61,19 +72,34 @@ pub fn chain<C: Candidate>(
     while at < *target {
         // The earliest breaking point after `at`: the next major, or a breaking minor
         // some plugin declares.
-        let next_major = if at.major == 0 { Version::new(1, 0, 0) } else { Version::new(at.major + 1, 0, 0) };
+        let next_major = if at.major == 0 {
+            Version::new(1, 0, 0)
+        } else {
+            Version::new(at.major + 1, 0, 0)
+        };
         let plugin = plugins
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.applies_to().matches(&at) && *p.produces() > at && p.produces() <= target)
+            .filter(|(_, p)| {
+                p.applies_to().matches(&at) && *p.produces() > at && p.produces() <= target
+            })
             .min_by(|(_, a), (_, b)| a.produces().cmp(b.produces()));
         match plugin {
-            Some((i, p)) if *p.produces() <= next_major || p.produces().major == next_major.major => {
-                steps.push(Step::Plugin { from: at.clone(), to: p.produces().clone(), plugin: i });
+            Some((i, p))
+                if *p.produces() <= next_major || p.produces().major == next_major.major =>
+            {
+                steps.push(Step::Plugin {
+                    from: at.clone(),
+                    to: p.produces().clone(),
+                    plugin: i,
+                });
                 at = p.produces().clone();
             }
             _ if *target < next_major => {
-                steps.push(Step::Automatic { from: at.clone(), to: target.clone() });
+                steps.push(Step::Automatic {
+                    from: at.clone(),
+                    to: target.clone(),
+                });
                 at = target.clone();
             }
             _ => {
@@ -130,8 +156,16 @@ mod tests {
         assert_eq!(
             steps,
             vec![
-                Step::Plugin { from: v("0.8.0"), to: v("1.0.0"), plugin: 1 },
-                Step::Plugin { from: v("1.0.0"), to: v("2.0.0"), plugin: 0 },
+                Step::Plugin {
+                    from: v("0.8.0"),
+                    to: v("1.0.0"),
+                    plugin: 1
+                },
+                Step::Plugin {
+                    from: v("1.0.0"),
+                    to: v("2.0.0"),
+                    plugin: 0
+                },
             ]
         );
     }
@@ -140,10 +174,21 @@ mod tests {
     fn minors_and_patches_are_automatic() {
         assert_eq!(
             chain("c", &v("1.1.0"), &v("1.3.3"), &pinterest()).unwrap(),
-            vec![Step::Automatic { from: v("1.1.0"), to: v("1.3.3") }]
+            vec![Step::Automatic {
+                from: v("1.1.0"),
+                to: v("1.3.3")
+            }]
         );
-        assert_eq!(chain("c", &v("2.1.0"), &v("2.1.0"), &pinterest()).unwrap(), vec![]);
-        assert_eq!(chain("c", &v("0.8.0"), &v("1.2.0"), &pinterest()).unwrap().len(), 2);
+        assert_eq!(
+            chain("c", &v("2.1.0"), &v("2.1.0"), &pinterest()).unwrap(),
+            vec![]
+        );
+        assert_eq!(
+            chain("c", &v("0.8.0"), &v("1.2.0"), &pinterest())
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]
@@ -152,8 +197,15 @@ mod tests {
         assert_eq!(
             chain("fb", &v("3.0.2"), &v("3.2.0"), &fb).unwrap(),
             vec![
-                Step::Plugin { from: v("3.0.2"), to: v("3.1.0"), plugin: 0 },
-                Step::Automatic { from: v("3.1.0"), to: v("3.2.0") },
+                Step::Plugin {
+                    from: v("3.0.2"),
+                    to: v("3.1.0"),
+                    plugin: 0
+                },
+                Step::Automatic {
+                    from: v("3.1.0"),
+                    to: v("3.2.0")
+                },
             ]
         );
     }
@@ -161,7 +213,9 @@ mod tests {
     #[test]
     fn a_missing_major_plugin_is_an_error() {
         let err = chain("c", &v("2.0.0"), &v("3.0.0"), &pinterest()).unwrap_err();
-        assert!(matches!(err, NoChain::MissingPlugin { ref boundary, .. } if *boundary == v("3.0.0")));
+        assert!(
+            matches!(err, NoChain::MissingPlugin { ref boundary, .. } if *boundary == v("3.0.0"))
+        );
         // A plugin whose range does not cover the version does not help either.
         let narrow = vec![p(">=1.3.0, <2.0.0", "2.0.0")];
         assert!(chain("c", &v("1.1.0"), &v("2.0.0"), &narrow).is_err());
@@ -169,6 +223,9 @@ mod tests {
 
     #[test]
     fn a_target_below_the_current_version_is_no_step() {
-        assert_eq!(chain("c", &v("2.1.0"), &v("2.0.0"), &pinterest()).unwrap(), vec![]);
+        assert_eq!(
+            chain("c", &v("2.1.0"), &v("2.0.0"), &pinterest()).unwrap(),
+            vec![]
+        );
     }
 }

@@ -48,7 +48,9 @@ pub fn create(path: &Path) -> Result<File> {
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, FILE_MODE);
-    let file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     owner_only(path)?;
     Ok(file)
 }

@@ -69,7 +69,13 @@ pub fn encoded_forms(secret: &str) -> Vec<String> {
     }
     let percent: String = secret
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect();
     if percent != secret {
         forms.push(percent);
@@ -81,13 +87,39 @@ pub fn encoded_forms(secret: &str) -> Vec<String> {
 
 /// Whether a config key names a secret by the usual conventions, whatever the spec says.
 pub fn is_secret_name(key: &str) -> bool {
-    let key: String = key.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect();
+    let key: String = key
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
     const PARTS: &[&str] = &[
-        "password", "passwd", "passphrase", "secret", "token", "apikey", "accesskey", "privatekey", "secretkey",
-        "sessionkey", "signingkey", "encryptionkey", "credentialsjson", "serviceaccountinfo", "serviceaccountjson",
+        "password",
+        "passwd",
+        "passphrase",
+        "secret",
+        "token",
+        "apikey",
+        "accesskey",
+        "privatekey",
+        "secretkey",
+        "sessionkey",
+        "signingkey",
+        "encryptionkey",
+        "credentialsjson",
+        "serviceaccountinfo",
+        "serviceaccountjson",
     ];
-    const NOT_SECRET_KEYS: &[&str] = &["primarykey", "partitionkey", "sortkey", "cursorkey", "publickey", "keyid"];
-    PARTS.iter().any(|p| key.contains(p)) || (key == "key" || (key.ends_with("key") && !NOT_SECRET_KEYS.iter().any(|k| key.ends_with(k))))
+    const NOT_SECRET_KEYS: &[&str] = &[
+        "primarykey",
+        "partitionkey",
+        "sortkey",
+        "cursorkey",
+        "publickey",
+        "keyid",
+    ];
+    PARTS.iter().any(|p| key.contains(p))
+        || (key == "key"
+            || (key.ends_with("key") && !NOT_SECRET_KEYS.iter().any(|k| key.ends_with(k))))
 }
 
 /// The names of the properties a connector spec marks `airbyte_secret`, at any depth
@@ -142,7 +174,10 @@ impl Secrets {
 
     /// Whether a JSON Pointer into a config passes through a secret field.
     pub fn is_secret_pointer(&self, pointer: &str) -> bool {
-        pointer.split('/').skip(1).any(|token| self.is_secret_key(&token.replace("~1", "/").replace("~0", "~")))
+        pointer
+            .split('/')
+            .skip(1)
+            .any(|token| self.is_secret_key(&token.replace("~1", "/").replace("~0", "~")))
     }
 
     /// Collects the secret values of a config (any version of it).
@@ -152,7 +187,11 @@ impl Secrets {
         for value in found {
             if !value.is_empty() && !self.values.contains(&value) {
                 if value.len() >= MIN_ENCODED {
-                    self.encoded.extend(encoded_forms(&value).into_iter().filter(|form| form.len() >= MIN_SCRUBBED));
+                    self.encoded.extend(
+                        encoded_forms(&value)
+                            .into_iter()
+                            .filter(|form| form.len() >= MIN_SCRUBBED),
+                    );
                 }
                 self.values.push(value);
             }
@@ -169,7 +208,9 @@ impl Secrets {
             Value::Object(map) => {
                 let sensitive = map.get("sensitive").and_then(Value::as_bool) == Some(true);
                 for (key, value) in map {
-                    if self.is_secret_key(key) || (sensitive && (key == "value" || key == "default_value")) {
+                    if self.is_secret_key(key)
+                        || (sensitive && (key == "value" || key == "default_value"))
+                    {
                         f(value);
                     } else {
                         self.visit_secrets(value, f);
@@ -187,7 +228,9 @@ impl Secrets {
             Value::Object(map) => {
                 let sensitive = map.get("sensitive").and_then(Value::as_bool) == Some(true);
                 for (key, value) in map.iter_mut() {
-                    if self.is_secret_key(key) || (sensitive && (key == "value" || key == "default_value")) {
+                    if self.is_secret_key(key)
+                        || (sensitive && (key == "value" || key == "default_value"))
+                    {
                         if !value.is_null() {
                             *value = Value::String(MASK.into());
                         }
@@ -205,7 +248,12 @@ impl Secrets {
     /// `text` with every known secret value (long enough to search for) replaced.
     pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
-        for secret in self.values.iter().filter(|v| v.len() >= MIN_SCRUBBED).chain(&self.encoded) {
+        for secret in self
+            .values
+            .iter()
+            .filter(|v| v.len() >= MIN_SCRUBBED)
+            .chain(&self.encoded)
+        {
             if out.contains(secret.as_str()) {
                 out = Cow::Owned(out.replace(secret.as_str(), MASK));
             }
@@ -244,19 +292,34 @@ impl Secrets {
     pub fn redact_config_patch(&self, patch: &mut Patch, before: &Value) {
         let mut moves = Vec::new();
         for op in &patch.0 {
-            let PatchOperation::Remove(removed) = op else { continue };
+            let PatchOperation::Remove(removed) = op else {
+                continue;
+            };
             let from = removed.path.to_string();
-            let Some(old) = before.pointer(&from).filter(|_| self.is_secret_pointer(&from)) else { continue };
+            let Some(old) = before
+                .pointer(&from)
+                .filter(|_| self.is_secret_pointer(&from))
+            else {
+                continue;
+            };
             if let Some(to) = self.new_place(patch, old) {
-                moves.push(PatchOperation::Move(MoveOperation { from: removed.path.clone(), path: to.parse().expect("a pointer made of a patch's pointers") }));
+                moves.push(PatchOperation::Move(MoveOperation {
+                    from: removed.path.clone(),
+                    path: to.parse().expect("a pointer made of a patch's pointers"),
+                }));
             }
         }
         // A move says where the value went; the removal would only repeat where it was.
-        let moved: BTreeSet<String> = moves.iter().filter_map(|m| match m {
-            PatchOperation::Move(m) => Some(m.from.to_string()),
-            _ => None,
-        }).collect();
-        patch.0.retain(|op| !matches!(op, PatchOperation::Remove(r) if moved.contains(&r.path.to_string())));
+        let moved: BTreeSet<String> = moves
+            .iter()
+            .filter_map(|m| match m {
+                PatchOperation::Move(m) => Some(m.from.to_string()),
+                _ => None,
+            })
+            .collect();
+        patch.0.retain(
+            |op| !matches!(op, PatchOperation::Remove(r) if moved.contains(&r.path.to_string())),
+        );
         patch.0.extend(moves);
         for op in patch.0.iter_mut() {
             match op {
@@ -272,23 +335,39 @@ impl Secrets {
     /// holding exactly it (at an addition or inside an added object), else any addition
     /// of exactly it.
     fn new_place(&self, patch: &Patch, old: &Value) -> Option<String> {
-        let added = || patch.0.iter().filter_map(|op| match op {
-            PatchOperation::Add(a) => Some((a.path.to_string(), &a.value)),
-            _ => None,
-        });
+        let added = || {
+            patch.0.iter().filter_map(|op| match op {
+                PatchOperation::Add(a) => Some((a.path.to_string(), &a.value)),
+                _ => None,
+            })
+        };
         fn inside(value: &Value, wanted: &Value, at: String, secrets: &Secrets) -> Option<String> {
             if value == wanted && secrets.is_secret_pointer(&at) {
                 return Some(at);
             }
             match value {
-                Value::Object(map) => map.iter().find_map(|(k, v)| inside(v, wanted, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), secrets)),
-                Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| inside(v, wanted, format!("{at}/{i}"), secrets)),
+                Value::Object(map) => map.iter().find_map(|(k, v)| {
+                    inside(
+                        v,
+                        wanted,
+                        format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                        secrets,
+                    )
+                }),
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, v)| inside(v, wanted, format!("{at}/{i}"), secrets)),
                 _ => None,
             }
         }
         added()
             .find_map(|(path, value)| inside(value, old, path, self))
-            .or_else(|| added().find(|(_, value)| *value == old).map(|(path, _)| path))
+            .or_else(|| {
+                added()
+                    .find(|(_, value)| *value == old)
+                    .map(|(path, _)| path)
+            })
     }
 
     /// Masks a value set at `pointer` in a config: whole if the pointer is secret, else
@@ -316,7 +395,12 @@ impl Secrets {
     /// Redacts a whole connection's plan: its patches, reason, notes, actions and the log
     /// of every step. `before` is the config the plan starts from.
     pub fn redact_plan(&self, plan: &mut ConnectionPlan, before: &Value) {
-        let Changes { config, catalog, state, document } = &mut plan.changes;
+        let Changes {
+            config,
+            catalog,
+            state,
+            document,
+        } = &mut plan.changes;
         self.redact_config_patch(config, before);
         self.redact_patch(catalog);
         self.redact_patch(state);
@@ -327,7 +411,9 @@ impl Secrets {
         plan.notes.iter_mut().for_each(|n| self.scrub_string(n));
         for action in &mut plan.actions {
             match action {
-                Action::RefreshSchema { reason } | Action::RetestSource { reason } | Action::FullSync { reason } => self.scrub_string(reason),
+                Action::RefreshSchema { reason }
+                | Action::RetestSource { reason }
+                | Action::FullSync { reason } => self.scrub_string(reason),
                 Action::ClearStream { stream, reason } => {
                     self.scrub_string(&mut stream.name);
                     self.scrub_string(reason);
@@ -339,7 +425,9 @@ impl Secrets {
             }
         }
         for step in &mut plan.steps {
-            step.log.iter_mut().for_each(|l| self.scrub_string(&mut l.message));
+            step.log
+                .iter_mut()
+                .for_each(|l| self.scrub_string(&mut l.message));
         }
     }
 }
@@ -366,10 +454,29 @@ mod tests {
 
     #[test]
     fn names_mark_the_usual_secrets_and_leave_the_rest() {
-        for secret in ["password", "client_secret", "refresh_token", "access_token", "api_key", "apiKey", "private_key", "credentials_json", "key", "aws_secret_access_key"] {
+        for secret in [
+            "password",
+            "client_secret",
+            "refresh_token",
+            "access_token",
+            "api_key",
+            "apiKey",
+            "private_key",
+            "credentials_json",
+            "key",
+            "aws_secret_access_key",
+        ] {
             assert!(is_secret_name(secret), "{secret}");
         }
-        for plain in ["client_id", "start_date", "auth_method", "account_ids", "primary_key", "host", "username"] {
+        for plain in [
+            "client_id",
+            "start_date",
+            "auth_method",
+            "account_ids",
+            "primary_key",
+            "host",
+            "username",
+        ] {
             assert!(!is_secret_name(plain), "{plain}");
         }
     }
@@ -380,7 +487,10 @@ mod tests {
             "credentials": {"oneOf": [{"properties": {"hidden_thing": {"type": "string", "airbyte_secret": true}, "client_id": {"type": "string"}}}]},
             "start_date": {"type": "string"}
         }}});
-        assert_eq!(spec_secret_names(&spec), BTreeSet::from(["hidden_thing".to_owned()]));
+        assert_eq!(
+            spec_secret_names(&spec),
+            BTreeSet::from(["hidden_thing".to_owned()])
+        );
     }
 
     fn secrets() -> Secrets {
@@ -403,7 +513,10 @@ mod tests {
             "copied": "prefix cs-very-secret suffix"
         });
         secrets().mask_config(&mut config);
-        assert_eq!(config["credentials"], json!({"client_id": "id-1", "client_secret": MASK, "hidden_thing": MASK}));
+        assert_eq!(
+            config["credentials"],
+            json!({"client_id": "id-1", "client_secret": MASK, "hidden_thing": MASK})
+        );
         assert_eq!(config["elastic"]["pw"]["value"], MASK);
         assert_eq!(config["elastic"]["host"]["value"], "localhost");
         assert_eq!(config["short_token"], MASK);
@@ -413,7 +526,10 @@ mod tests {
     #[test]
     fn free_text_loses_long_secrets_only() {
         let s = secrets();
-        assert_eq!(s.scrub("token was cs-very-secret, abc stays"), format!("token was {MASK}, abc stays"));
+        assert_eq!(
+            s.scrub("token was cs-very-secret, abc stays"),
+            format!("token was {MASK}, abc stays")
+        );
         assert!(matches!(s.scrub("nothing here"), Cow::Borrowed(_)));
     }
 
@@ -426,7 +542,10 @@ mod tests {
         s.learn_config(&json!({"password": secret, "api_key": "short"}));
         // Inside longer encoded strings, at every offset, padded or not.
         for prefix in ["", "a", "ab", "svc:", "service-account:"] {
-            for encoded in [STANDARD.encode(format!("{prefix}{secret}")), URL_SAFE_NO_PAD.encode(format!("{prefix}{secret}!"))] {
+            for encoded in [
+                STANDARD.encode(format!("{prefix}{secret}")),
+                URL_SAFE_NO_PAD.encode(format!("{prefix}{secret}!")),
+            ] {
                 let text = format!("Authorization: Basic {encoded}");
                 let clean = s.scrub(&text);
                 assert!(clean.contains(MASK), "{prefix:?}: {text} → {clean}");
@@ -435,10 +554,19 @@ mod tests {
             }
         }
         let url = "https://db.example/?password=p%40ss%2Fw0rd%2BKey%3D42&x=1";
-        assert_eq!(s.scrub(url), format!("https://db.example/?password={MASK}&x=1"));
+        assert_eq!(
+            s.scrub(url),
+            format!("https://db.example/?password={MASK}&x=1")
+        );
         // A short secret is not searched for in its encodings; plain text is left alone.
-        assert_eq!(s.scrub(&STANDARD.encode("short and sweet")), STANDARD.encode("short and sweet"));
-        assert!(matches!(s.scrub("an ordinary note about base64 and URLs"), Cow::Borrowed(_)));
+        assert_eq!(
+            s.scrub(&STANDARD.encode("short and sweet")),
+            STANDARD.encode("short and sweet")
+        );
+        assert!(matches!(
+            s.scrub("an ordinary note about base64 and URLs"),
+            Cow::Borrowed(_)
+        ));
         assert!(encoded_forms("12345678").iter().all(|form| form.len() >= 8));
     }
 
@@ -452,7 +580,10 @@ mod tests {
         s.learn_config(&after);
         s.redact_config_patch(&mut patch, &before);
         let text = serde_json::to_string(&patch).unwrap();
-        assert!(!text.contains("cs-very-secret") && !text.contains("new-token-value"), "{text}");
+        assert!(
+            !text.contains("cs-very-secret") && !text.contains("new-token-value"),
+            "{text}"
+        );
         assert!(patch.0.iter().any(|op| matches!(op, PatchOperation::Move(m) if m.from.to_string() == "/credentials/client_secret" && m.path.to_string() == "/client_secret")), "{text}");
         assert!(patch.0.iter().any(|op| matches!(op, PatchOperation::Replace(r) if r.path.to_string() == "/credentials/refresh_token" && is_mask(&r.value))), "{text}");
     }

@@ -67,11 +67,18 @@ impl Registry {
     /// (not pinned by the lock, a bad signature, not a component, over-privileged, a bad
     /// manifest, a clash with another plugin) stops the load with an error naming the
     /// file: running a fleet with some of its plugins silently missing would be worse.
-    pub fn load(dir: &Path, sandbox: &Sandbox, trust: &Trust, cache: Option<&CompileCache>) -> Result<Self> {
+    pub fn load(
+        dir: &Path,
+        sandbox: &Sandbox,
+        trust: &Trust,
+        cache: Option<&CompileCache>,
+    ) -> Result<Self> {
         let lock = Lock::read(dir)?;
         let mut files = Vec::new();
         if dir.exists() {
-            for entry in std::fs::read_dir(dir).with_context(|| format!("reading plugins directory {}", dir.display()))? {
+            for entry in std::fs::read_dir(dir)
+                .with_context(|| format!("reading plugins directory {}", dir.display()))?
+            {
                 let path = entry?.path();
                 if path.extension().is_some_and(|e| e == "wasm") {
                     files.push(path);
@@ -81,7 +88,10 @@ impl Registry {
         files.sort();
         if let Some(lock) = &lock {
             for locked in &lock.plugins {
-                if !files.iter().any(|f| f.file_name().is_some_and(|n| n.to_string_lossy() == locked.file)) {
+                if !files.iter().any(|f| {
+                    f.file_name()
+                        .is_some_and(|n| n.to_string_lossy() == locked.file)
+                }) {
                     bail!(
                         "{} pins {} (sha256 {}), which is missing from {}; restore it, or remove its entry from the lock",
                         crate::trust::LOCK_FILE,
@@ -96,7 +106,8 @@ impl Registry {
         // Each plugin is checked, compiled (or read from the cache) and asked for its
         // manifest independently: on every core, then taken in file-name order.
         let loaded = cores::map(&files, |path| {
-            Self::load_one(path, sandbox, trust, lock.as_ref(), cache).with_context(|| format!("plugin {} refused", path.display()))
+            Self::load_one(path, sandbox, trust, lock.as_ref(), cache)
+                .with_context(|| format!("plugin {} refused", path.display()))
         });
         for plugin in loaded {
             let plugin = plugin?;
@@ -115,7 +126,10 @@ impl Registry {
             tracing::debug!(plugin = %plugin.label(), connector = %plugin.manifest.connector, produces = %plugin.produces, "loaded plugin");
             plugins.push(plugin);
         }
-        Ok(Self { dir: dir.to_owned(), plugins })
+        Ok(Self {
+            dir: dir.to_owned(),
+            plugins,
+        })
     }
 
     /// Loads one plugin file: integrity first (lock, signature), then compile, imports
@@ -129,15 +143,24 @@ impl Registry {
     ) -> Result<Plugin> {
         let bytes = std::fs::read(path).context("reading it")?;
         let sha256 = sha256_hex(&bytes);
-        let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let file = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if let Some(lock) = lock {
             lock.check(&file, &sha256)?;
         }
         let signer = crate::trust::verify_signature(trust, path, &bytes)?;
         let loaded = sandbox.load(&bytes, &sha256, cache)?;
-        let manifest = sandbox.manifest(&loaded).context("its manifest() failed")?.value;
+        let manifest = sandbox
+            .manifest(&loaded)
+            .context("its manifest() failed")?
+            .value;
         let checked = manifest.check().context("its manifest is invalid")?;
-        if manifest.connector.starts_with(crate::elastic::PREFIX) && !loaded.contract().carries_connectors() {
+        if manifest.connector.starts_with(crate::elastic::PREFIX)
+            && !loaded.contract().carries_connectors()
+        {
             bail!(
                 "it migrates {} but was built against cutover:migration@{}, which cannot carry Elastic connector documents; rebuild it with the cutover-plugin SDK (1.2.0 or later)",
                 manifest.connector,
@@ -167,7 +190,10 @@ impl Registry {
 
     /// The plugins of one connector, in file-name order.
     pub fn for_connector(&self, connector: &str) -> Vec<&Plugin> {
-        self.plugins.iter().filter(|p| p.manifest.connector == connector).collect()
+        self.plugins
+            .iter()
+            .filter(|p| p.manifest.connector == connector)
+            .collect()
     }
 
     /// Finds a plugin by file name, file stem or sha256 prefix (at least 8 characters).

@@ -79,7 +79,13 @@ pub struct StoreSettings {
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        Self { url: None, password_env: default_password_env(), lease_seconds: default_lease_seconds(), batch: default_batch(), ca_file: None }
+        Self {
+            url: None,
+            password_env: default_password_env(),
+            lease_seconds: default_lease_seconds(),
+            batch: default_batch(),
+            ca_file: None,
+        }
     }
 }
 
@@ -109,10 +115,15 @@ impl Settings {
     /// Reads `cutover.toml`; a fleet without one gets the defaults.
     pub fn load(path: &Path) -> Result<Self> {
         if !path.exists() {
-            return Ok(Settings { plugins: default_plugins(), ..Default::default() });
+            return Ok(Settings {
+                plugins: default_plugins(),
+                ..Default::default()
+            });
         }
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{} is not valid fleet settings", path.display()))
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("{} is not valid fleet settings", path.display()))
     }
 
     /// The target version for a connector, if the fleet names one.
@@ -138,7 +149,10 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(s.target("airbyte/source-pinterest"), Some(&Version::new(2, 0, 0)));
+        assert_eq!(
+            s.target("airbyte/source-pinterest"),
+            Some(&Version::new(2, 0, 0))
+        );
         assert_eq!(s.limits.timeout_ms, 500);
         assert_eq!(s.limits.memory_bytes, Limits::default().memory_bytes);
         assert!(toml::from_str::<Settings>("[limits]\nmemory = 1").is_err());

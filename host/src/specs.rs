@@ -7,9 +7,9 @@
 //! against it, and a config that does not conform fails the connection with the JSON Pointer of
 //! each problem, before anything could be written.
 
+use crate::per_version::PerVersion;
 use semver::Version;
 use serde_json::Value;
-use crate::per_version::PerVersion;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -26,11 +26,16 @@ impl Spec {
     /// (`spec.json` as connectors ship it) holding one.
     pub fn read(path: &Path) -> Result<Self, String> {
         let text = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-        let spec: Value = serde_json::from_slice(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+        let spec: Value = serde_json::from_slice(&text)
+            .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
         let schema = spec.get("connectionSpecification").unwrap_or(&spec);
         let validator = jsonschema::validator_for(schema)
             .map_err(|e| format!("{} is not a usable JSON Schema: {e}", path.display()))?;
-        Ok(Self { path: path.to_owned(), validator, secret_names: crate::redact::spec_secret_names(schema) })
+        Ok(Self {
+            path: path.to_owned(),
+            validator,
+            secret_names: crate::redact::spec_secret_names(schema),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -55,7 +60,10 @@ impl Spec {
                 if secrets.is_secret_pointer(&at) {
                     problem = problem.replace(&e.instance().to_string(), crate::redact::MASK);
                 }
-                format!("{}: {problem}", if at.is_empty() { "/".to_owned() } else { at })
+                format!(
+                    "{}: {problem}",
+                    if at.is_empty() { "/".to_owned() } else { at }
+                )
             })
             .collect()
     }
@@ -89,7 +97,9 @@ impl Specs {
 
     /// Checks `config` against the spec of `connector` at `version`, if the fleet has it.
     pub fn check(&self, connector: &str, version: &Version, config: &Value) -> Result<(), String> {
-        let Some(spec) = self.spec(connector, version)? else { return Ok(()) };
+        let Some(spec) = self.spec(connector, version)? else {
+            return Ok(());
+        };
         let problems = spec.problems(config);
         if problems.is_empty() {
             return Ok(());

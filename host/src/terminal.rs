@@ -69,7 +69,10 @@ pub struct Inert<W> {
 
 impl<W: std::io::Write> Inert<W> {
     pub fn new(inner: W) -> Self {
-        Self { inner, pending: Vec::new() }
+        Self {
+            inner,
+            pending: Vec::new(),
+        }
     }
 }
 
@@ -86,7 +89,9 @@ impl<W: std::io::Write> std::io::Write for Inert<W> {
                 Err(e) => {
                     let (valid, after) = rest.split_at(e.valid_up_to());
                     // `valid` is UTF-8 by the error's own account.
-                    self.inner.write_all(block(std::str::from_utf8(valid).unwrap_or_default()).as_bytes())?;
+                    self.inner.write_all(
+                        block(std::str::from_utf8(valid).unwrap_or_default()).as_bytes(),
+                    )?;
                     match e.error_len() {
                         Some(bad) => {
                             for b in &after[..bad] {
@@ -136,7 +141,11 @@ impl serde_json::ser::Formatter for InertJson {
         end_object_value(),
     );
 
-    fn write_string_fragment<W: ?Sized + std::io::Write>(&mut self, w: &mut W, fragment: &str) -> std::io::Result<()> {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if is_control(c) {
@@ -150,8 +159,14 @@ impl serde_json::ser::Formatter for InertJson {
 }
 
 /// Writes `value` as pretty JSON with no raw control character in it.
-pub fn write_json<W: std::io::Write, T: serde::Serialize + ?Sized>(out: W, value: &T) -> serde_json::Result<()> {
-    let mut serializer = serde_json::Serializer::with_formatter(out, InertJson(serde_json::ser::PrettyFormatter::new()));
+pub fn write_json<W: std::io::Write, T: serde::Serialize + ?Sized>(
+    out: W,
+    value: &T,
+) -> serde_json::Result<()> {
+    let mut serializer = serde_json::Serializer::with_formatter(
+        out,
+        InertJson(serde_json::ser::PrettyFormatter::new()),
+    );
     value.serialize(&mut serializer)
 }
 
@@ -169,10 +184,19 @@ mod tests {
 
     #[test]
     fn control_characters_become_visible_text() {
-        assert_eq!(line("\x1b[2J\x1b[HPlan: 0 failed"), "\\u{1b}[2J\\u{1b}[HPlan: 0 failed");
-        assert_eq!(line("a\nb\rc\td\u{7}\u{7f}\u{9b}"), "a\\nb\\rc\\td\\u{7}\\u{7f}\\u{9b}");
+        assert_eq!(
+            line("\x1b[2J\x1b[HPlan: 0 failed"),
+            "\\u{1b}[2J\\u{1b}[HPlan: 0 failed"
+        );
+        assert_eq!(
+            line("a\nb\rc\td\u{7}\u{7f}\u{9b}"),
+            "a\\nb\\rc\\td\\u{7}\\u{7f}\\u{9b}"
+        );
         assert_eq!(line("abc\u{202e}cba"), "abc\\u{202e}cba");
-        assert_eq!(block("one\ntwo\tthree\r\x1b]0;title\x07"), "one\ntwo\tthree\\r\\u{1b}]0;title\\u{7}");
+        assert_eq!(
+            block("one\ntwo\tthree\r\x1b]0;title\x07"),
+            "one\ntwo\tthree\\r\\u{1b}]0;title\\u{7}"
+        );
         assert!(matches!(line("plain text, é ünïcode"), Cow::Borrowed(_)));
     }
 
@@ -180,11 +204,23 @@ mod tests {
     fn json_keeps_its_data_and_loses_raw_controls() {
         let value = serde_json::json!({"note\u{9b}": "a\u{1b}[2J\u{7f}\u{202e}b\n", "n": [1, 2]});
         let text = json_string(&value).unwrap();
-        assert!(!text.chars().any(|c| is_control(c) && c != '\n'), "{text:?}");
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), value);
-        assert!(text.contains("\\u009b") && text.contains("\\u007f") && text.contains("\\u202e"), "{text}");
+        assert!(
+            !text.chars().any(|c| is_control(c) && c != '\n'),
+            "{text:?}"
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            value
+        );
+        assert!(
+            text.contains("\\u009b") && text.contains("\\u007f") && text.contains("\\u202e"),
+            "{text}"
+        );
         assert_eq!(text, json_string(&value).unwrap());
-        assert_eq!(serde_json::to_string_pretty(&serde_json::json!({"a": [1]})).unwrap(), json_string(&serde_json::json!({"a": [1]})).unwrap());
+        assert_eq!(
+            serde_json::to_string_pretty(&serde_json::json!({"a": [1]})).unwrap(),
+            json_string(&serde_json::json!({"a": [1]})).unwrap()
+        );
     }
 
     #[test]
@@ -194,6 +230,9 @@ mod tests {
         out.write_all(&text[..1]).unwrap(); // half of é
         out.write_all(&text[1..]).unwrap();
         out.write_all(&[b'x', 0xff, b'\n']).unwrap();
-        assert_eq!(String::from_utf8(out.inner).unwrap(), "é\\u{1b}[31mx\\xff\n");
+        assert_eq!(
+            String::from_utf8(out.inner).unwrap(),
+            "é\\u{1b}[31mx\\xff\n"
+        );
     }
 }

@@ -33,10 +33,17 @@ pub struct Moved {
 /// Writes `fleet` as an embedded fleet in `dir` (which must not hold documents yet).
 pub fn export(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
     let connections = dir.join("connections");
-    if connections.read_dir().is_ok_and(|mut entries| entries.next().is_some()) {
-        bail!("{} already holds documents; export into a new directory", connections.display());
+    if connections
+        .read_dir()
+        .is_ok_and(|mut entries| entries.next().is_some())
+    {
+        bail!(
+            "{} already holds documents; export into a new directory",
+            connections.display()
+        );
     }
-    std::fs::create_dir_all(&connections).with_context(|| format!("creating {}", connections.display()))?;
+    std::fs::create_dir_all(&connections)
+        .with_context(|| format!("creating {}", connections.display()))?;
     copy_settings(fleet, dir)?;
     let keys = fleet.documents().keys()?;
     for key in &keys {
@@ -51,7 +58,14 @@ pub fn export(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
         let mut target = crate::ledger::sqlite::SqliteLedger::open(&state.join("ledger.sqlite"))?;
         runs = target.import_history(&write::history_with_snapshots(&*fleet.ledger()?)?)?;
     }
-    Ok(Moved { exported: true, with_ledger, documents: keys.len(), unchanged: 0, runs, run: None })
+    Ok(Moved {
+        exported: true,
+        with_ledger,
+        documents: keys.len(),
+        unchanged: 0,
+        runs,
+        run: None,
+    })
 }
 
 /// The settings, plugins and specs of `fleet`, copied into `dir`, without the database.
@@ -80,7 +94,8 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         if entry.file_type()?.is_dir() {
             copy_tree(&entry.path(), &target)?;
         } else {
-            std::fs::copy(entry.path(), &target).with_context(|| format!("copying {}", entry.path().display()))?;
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
         }
     }
     Ok(())
@@ -91,7 +106,10 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 pub fn import(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
     let source = Fleet::open(dir)?;
     if !matches!(source.ledger_home(), LedgerHome::Sqlite(_)) {
-        bail!("{} is not an embedded fleet (a directory with connections/); export it first with `cutover fleet export`", dir.display());
+        bail!(
+            "{} is not an embedded fleet (a directory with connections/); export it first with `cutover fleet export`",
+            dir.display()
+        );
     }
     if source.identity() == fleet.identity() {
         bail!("{} is this fleet itself", dir.display());
@@ -101,7 +119,8 @@ pub fn import(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
     let mut writes = Vec::new();
     let mut unchanged = 0;
     let mut conflicts = Vec::new();
-    let existing: std::collections::HashSet<String> = fleet.documents().keys()?.into_iter().collect();
+    let existing: std::collections::HashSet<String> =
+        fleet.documents().keys()?.into_iter().collect();
     for key in &keys {
         let bytes = source.documents().read(key)?;
         if existing.contains(key) {
@@ -127,11 +146,18 @@ pub fn import(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
     let runs = if with_ledger {
         let ledger_path = source.root().join(".cutover/ledger.sqlite");
         if !ledger_path.exists() {
-            bail!("{} has no ledger to import (.cutover/ledger.sqlite); import without --ledger", dir.display());
+            bail!(
+                "{} has no ledger to import (.cutover/ledger.sqlite); import without --ledger",
+                dir.display()
+            );
         }
         let history = crate::ledger::sqlite::SqliteLedger::open(&ledger_path)?;
         if !history.pending()?.is_empty() {
-            bail!("the ledger of {} has writes an interrupted run left unsettled; run `cutover --fleet {} status` there first", dir.display(), dir.display());
+            bail!(
+                "the ledger of {} has writes an interrupted run left unsettled; run `cutover --fleet {} status` there first",
+                dir.display(),
+                dir.display()
+            );
         }
         writer.import_history(&history)?
     } else {
@@ -139,7 +165,8 @@ pub fn import(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
     };
     let mut run = None;
     if !writes.is_empty() {
-        let detail = serde_json::json!({"from": dir.display().to_string(), "documents": writes.len()});
+        let detail =
+            serde_json::json!({"from": dir.display().to_string(), "documents": writes.len()});
         let id = writer.begin(RunKind::Import, &detail)?;
         run = Some(id);
         for batch in writes.chunks(write::apply::BATCH) {
@@ -165,7 +192,7 @@ pub fn import(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
                     before: &[],
                     after,
                     steps: Vec::new(),
-                actions: &[],
+                    actions: &[],
                 })
                 .collect();
             for result in writer.write_batch(id, &changes)? {
@@ -174,5 +201,12 @@ pub fn import(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
         }
         writer.finish(id, "completed", &detail)?;
     }
-    Ok(Moved { exported: false, with_ledger, documents: writes.len(), unchanged, runs, run })
+    Ok(Moved {
+        exported: false,
+        with_ledger,
+        documents: writes.len(),
+        unchanged,
+        runs,
+        run,
+    })
 }

@@ -53,8 +53,10 @@ impl Lock {
         if !path.exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let lock: Lock = toml::from_str(&text).with_context(|| format!("{} is not a valid plugins lock", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let lock: Lock = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid plugins lock", path.display()))?;
         Ok(Some(lock))
     }
 
@@ -82,7 +84,9 @@ impl Lock {
     /// Refuses a plugin the lock does not pin to these bytes.
     pub fn check(&self, file: &str, sha256: &str) -> Result<()> {
         match self.get(file) {
-            None => bail!("it is not in {LOCK_FILE}; if it is meant to run, add it with `cutover plugin add {file}`"),
+            None => bail!(
+                "it is not in {LOCK_FILE}; if it is meant to run, add it with `cutover plugin add {file}`"
+            ),
             Some(l) if l.sha256 != sha256 => bail!(
                 "its sha256 is {sha256}, but {LOCK_FILE} pins {}: the file changed after it was added. If the new build is intended, add it again with `cutover plugin add`",
                 l.sha256
@@ -105,13 +109,15 @@ pub fn verify_signature(trust: &Trust, path: &Path, bytes: &[u8]) -> Result<Opti
         }
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&sig_path).with_context(|| format!("reading {}", sig_path.display()))?;
+    let text = std::fs::read_to_string(&sig_path)
+        .with_context(|| format!("reading {}", sig_path.display()))?;
     let signature = minisign_verify::Signature::decode(&text)
         .map_err(|e| anyhow::anyhow!("{} is not a minisign signature: {e}", sig_path.display()))?;
     let mut wrong_key = true;
     for (name, key) in &trust.keys {
-        let key = minisign_verify::PublicKey::from_base64(key)
-            .map_err(|e| anyhow::anyhow!("[trust.keys] {name} is not a minisign public key: {e}"))?;
+        let key = minisign_verify::PublicKey::from_base64(key).map_err(|e| {
+            anyhow::anyhow!("[trust.keys] {name} is not a minisign public key: {e}")
+        })?;
         match key.verify(bytes, &signature, false) {
             Ok(()) => return Ok(Some(name.clone())),
             Err(minisign_verify::Error::UnexpectedKeyId) => {}
@@ -123,7 +129,9 @@ pub fn verify_signature(trust: &Trust, path: &Path, bytes: &[u8]) -> Result<Opti
             "it is signed by a key that is not among the fleet's trusted keys ([trust.keys] in cutover.toml); add the author's public key if you trust it"
         )
     }
-    bail!("its signature does not match its bytes: the file was modified after it was signed. Do not run it; get it again from its author")
+    bail!(
+        "its signature does not match its bytes: the file was modified after it was signed. Do not run it; get it again from its author"
+    )
 }
 
 /// Where a plugin's signature lives: `<file>.minisig`.

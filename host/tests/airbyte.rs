@@ -5,7 +5,9 @@
 //! request; every write endpoint failing once; a moved secret; a dry run.
 
 use cutover_doubles::airbyte::seed::{Seeded, example_pinterest};
-use cutover_doubles::airbyte::{AirbyteDouble, ConnectionSeed, ConnectorSeed, Failure, Fault, Snapshot};
+use cutover_doubles::airbyte::{
+    AirbyteDouble, ConnectionSeed, ConnectorSeed, Failure, Fault, Snapshot,
+};
 use cutover_tests::{Run, cutover_with_env};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -42,11 +44,19 @@ fn airbyte_fleet(double: &AirbyteDouble, extra: &str) -> tempfile::TempDir {
     std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
     for p in ["source-pinterest-v1", "source-pinterest-v2"] {
         let src = cutover_tests::plugin(p);
-        std::fs::copy(&src, dir.path().join("plugins").join(src.file_name().unwrap())).unwrap();
+        std::fs::copy(
+            &src,
+            dir.path().join("plugins").join(src.file_name().unwrap()),
+        )
+        .unwrap();
     }
     let spec = dir.path().join("specs/airbyte/source-pinterest");
     std::fs::create_dir_all(&spec).unwrap();
-    std::fs::copy(example.join("specs/airbyte/source-pinterest/2.0.0.json"), spec.join("2.0.0.json")).unwrap();
+    std::fs::copy(
+        example.join("specs/airbyte/source-pinterest/2.0.0.json"),
+        spec.join("2.0.0.json"),
+    )
+    .unwrap();
     dir
 }
 
@@ -56,7 +66,12 @@ fn api_streams(messages: &Value) -> Vec<(Value, Value)> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|m| (m["stream"]["stream_descriptor"].clone(), m["stream"]["stream_state"].clone()))
+        .map(|m| {
+            (
+                m["stream"]["stream_descriptor"].clone(),
+                m["stream"]["stream_state"].clone(),
+            )
+        })
         .collect();
     out.sort_by_key(|(d, _)| d.to_string());
     out
@@ -90,7 +105,10 @@ fn is_write(path: &str) -> bool {
 }
 
 fn snapshots(double: &AirbyteDouble, seeded: &[Seeded]) -> BTreeMap<String, Snapshot> {
-    seeded.iter().map(|s| (s.document_id.clone(), double.snapshot(&s.connection_id))).collect()
+    seeded
+        .iter()
+        .map(|s| (s.document_id.clone(), double.snapshot(&s.connection_id)))
+        .collect()
 }
 
 /// Asserts two sets of snapshots are equal, naming the connections and parts that differ.
@@ -98,7 +116,10 @@ fn assert_same(now: &BTreeMap<String, Snapshot>, want: &BTreeMap<String, Snapsho
     let differing: Vec<String> = want
         .iter()
         .filter_map(|(id, w)| {
-            let parts = now.get(id).map(|n| n.differences(w)).unwrap_or(vec!["missing"]);
+            let parts = now
+                .get(id)
+                .map(|n| n.differences(w))
+                .unwrap_or(vec!["missing"]);
             (!parts.is_empty()).then(|| format!("{id}: {}", parts.join(", ")))
         })
         .collect();
@@ -109,7 +130,16 @@ fn assert_same(now: &BTreeMap<String, Snapshot>, want: &BTreeMap<String, Snapsho
 fn directory_result() -> BTreeMap<String, Value> {
     let fleet = cutover_tests::Fleet::example();
     cutover_tests::cutover(BIN, fleet.path(), &["apply", "--all"]).expect(0);
-    fleet.documents().into_iter().map(|(file, bytes)| (file.trim_end_matches(".json").to_owned(), serde_json::from_slice(&bytes).unwrap())).collect()
+    fleet
+        .documents()
+        .into_iter()
+        .map(|(file, bytes)| {
+            (
+                file.trim_end_matches(".json").to_owned(),
+                serde_json::from_slice(&bytes).unwrap(),
+            )
+        })
+        .collect()
 }
 
 /// The streams each connection's plan says to clear, by connection id.
@@ -125,7 +155,12 @@ fn planned_clears(plan: &Value) -> BTreeMap<String, Vec<(String, Option<String>)
                 .into_iter()
                 .flatten()
                 .filter(|a| a["kind"] == "clear-stream")
-                .map(|a| (a["stream"]["name"].as_str().unwrap().to_owned(), a["stream"]["namespace"].as_str().map(str::to_owned)))
+                .map(|a| {
+                    (
+                        a["stream"]["name"].as_str().unwrap().to_owned(),
+                        a["stream"]["namespace"].as_str().map(str::to_owned),
+                    )
+                })
                 .collect();
             streams.sort();
             streams.dedup();
@@ -134,26 +169,60 @@ fn planned_clears(plan: &Value) -> BTreeMap<String, Vec<(String, Option<String>)
         .collect()
 }
 
-fn assert_matches_directory(double: &AirbyteDouble, seeded: &[Seeded], directory: &BTreeMap<String, Value>) {
+fn assert_matches_directory(
+    double: &AirbyteDouble,
+    seeded: &[Seeded],
+    directory: &BTreeMap<String, Value>,
+) {
     for s in seeded {
         let now = double.snapshot(&s.connection_id);
         let want = &directory[&s.document_id];
-        assert_eq!(now.version, want["version"].as_str().unwrap(), "{}: version", s.document_id);
+        assert_eq!(
+            now.version,
+            want["version"].as_str().unwrap(),
+            "{}: version",
+            s.document_id
+        );
         assert_eq!(now.config, want["config"], "{}: config", s.document_id);
         assert_eq!(now.catalog, want["catalog"], "{}: catalog", s.document_id);
-        assert_eq!(shown_streams(&now.state), api_streams(&want["state"]), "{}: state", s.document_id);
+        assert_eq!(
+            shown_streams(&now.state),
+            api_streams(&want["state"]),
+            "{}: state",
+            s.document_id
+        );
     }
 }
 
-fn assert_clears(double: &AirbyteDouble, seeded: &[Seeded], planned: &BTreeMap<String, Vec<(String, Option<String>)>>) {
+fn assert_clears(
+    double: &AirbyteDouble,
+    seeded: &[Seeded],
+    planned: &BTreeMap<String, Vec<(String, Option<String>)>>,
+) {
     let jobs = double.jobs();
     for s in seeded {
-        let mut asked: Vec<(String, Option<String>)> = jobs.iter().filter(|j| j.connection_id == s.connection_id).flat_map(|j| j.streams.clone()).collect();
+        let mut asked: Vec<(String, Option<String>)> = jobs
+            .iter()
+            .filter(|j| j.connection_id == s.connection_id)
+            .flat_map(|j| j.streams.clone())
+            .collect();
         asked.sort();
-        let count = jobs.iter().filter(|j| j.connection_id == s.connection_id).count();
+        let count = jobs
+            .iter()
+            .filter(|j| j.connection_id == s.connection_id)
+            .count();
         let want = planned.get(&s.connection_id).cloned().unwrap_or_default();
-        assert_eq!(asked, want, "{}: the clears the plan names, and no others", s.document_id);
-        assert_eq!(count, usize::from(!want.is_empty()), "{}: one clear job", s.document_id);
+        assert_eq!(
+            asked, want,
+            "{}: the clears the plan names, and no others",
+            s.document_id
+        );
+        assert_eq!(
+            count,
+            usize::from(!want.is_empty()),
+            "{}: one clear job",
+            s.document_id
+        );
     }
 }
 
@@ -167,10 +236,18 @@ fn the_example_connections_migrate_through_the_api_as_in_a_directory_and_roll_ba
 
     let status = run(fleet.path(), &["status"]).expect(0);
     assert!(status.stdout.contains("pinned"), "{}", status.stdout);
-    let plan = run(fleet.path(), &["plan", "--all", "--json"]).expect(0).json();
+    let plan = run(fleet.path(), &["plan", "--all", "--json"])
+        .expect(0)
+        .json();
     let clears = planned_clears(&plan);
-    assert!(clears.values().any(|c| !c.is_empty()), "the 2.0.0 migration names streams to clear");
-    let by_id: BTreeMap<&str, &str> = seeded.iter().map(|s| (s.connection_id.as_str(), s.document_id.as_str())).collect();
+    assert!(
+        clears.values().any(|c| !c.is_empty()),
+        "the 2.0.0 migration names streams to clear"
+    );
+    let by_id: BTreeMap<&str, &str> = seeded
+        .iter()
+        .map(|s| (s.connection_id.as_str(), s.document_id.as_str()))
+        .collect();
     for c in plan["connections"].as_array().unwrap() {
         let doc = by_id[c["id"].as_str().unwrap()];
         let expected = match doc {
@@ -181,7 +258,9 @@ fn the_example_connections_migrate_through_the_api_as_in_a_directory_and_roll_ba
         assert_eq!(c["status"], expected, "{doc}: {c}");
     }
 
-    let applied = run(fleet.path(), &["apply", "--all", "--json"]).expect(0).json();
+    let applied = run(fleet.path(), &["apply", "--all", "--json"])
+        .expect(0)
+        .json();
     assert_eq!(applied["written"].as_array().unwrap().len(), 3, "{applied}");
     assert_matches_directory(&double, &seeded, &directory);
     assert_clears(&double, &seeded, &clears);
@@ -189,15 +268,26 @@ fn the_example_connections_migrate_through_the_api_as_in_a_directory_and_roll_ba
         let pin = double.snapshot(&s.connection_id).pin;
         match s.document_id.as_str() {
             "pinterest-brand-pinned" => assert_eq!(pin.map(|p| p.0), Some("user".to_owned())),
-            _ => assert_eq!(pin, None, "{}: the breaking-change pin is resolved", s.document_id),
+            _ => assert_eq!(
+                pin, None,
+                "{}: the breaking-change pin is resolved",
+                s.document_id
+            ),
         }
     }
     run(fleet.path(), &["apply", "--all"]).expect(0);
-    assert!(double.jobs().len() == clears.values().filter(|c| !c.is_empty()).count(), "a second apply does nothing");
+    assert!(
+        double.jobs().len() == clears.values().filter(|c| !c.is_empty()).count(),
+        "a second apply does nothing"
+    );
 
     let rolled = run(fleet.path(), &["rollback", "--json"]).expect(0).json();
     assert_eq!(rolled["restored"].as_array().unwrap().len(), 3);
-    assert_same(&snapshots(&double, &seeded), &original, "config, catalog, state, version and pins restored exactly");
+    assert_same(
+        &snapshots(&double, &seeded),
+        &original,
+        "config, catalog, state, version and pins restored exactly",
+    );
     assert_eq!(double.violations(), Vec::<String>::new());
 }
 
@@ -208,44 +298,75 @@ fn an_apply_killed_after_every_write_converges() {
     let reference = AirbyteDouble::start(TOKEN);
     let seeded = example_pinterest(&reference);
     let fleet = airbyte_fleet(&reference, "concurrency = 1");
-    let plan = run(fleet.path(), &["plan", "--all", "--json"]).expect(0).json();
+    let plan = run(fleet.path(), &["plan", "--all", "--json"])
+        .expect(0)
+        .json();
     let clears = planned_clears(&plan);
     reference.clear_requests();
     run(fleet.path(), &["apply", "--all"]).expect(0);
     let expected = snapshots(&reference, &seeded);
-    let writes = reference.requests().iter().filter(|r| is_write(&r.path)).count();
+    let writes = reference
+        .requests()
+        .iter()
+        .filter(|r| is_write(&r.path))
+        .count();
     assert!(writes >= 12, "{writes} write requests");
     for n in 1..=writes {
         let double = AirbyteDouble::start(TOKEN);
         let seeded = example_pinterest(&double);
         let original = snapshots(&double, &seeded);
         let fleet = airbyte_fleet(&double, "concurrency = 1");
-        let killed = run_with(fleet.path(), &["apply", "--all"], &[("CUTOVER_FAILPOINT", &format!("airbyte-write:{n}"))]);
+        let killed = run_with(
+            fleet.path(),
+            &["apply", "--all"],
+            &[("CUTOVER_FAILPOINT", &format!("airbyte-write:{n}"))],
+        );
         assert_ne!(killed.code, 0, "killed after write {n}");
         run(fleet.path(), &["apply", "--all"]).expect(0);
-        assert_same(&snapshots(&double, &seeded), &expected, &format!("killed after write {n}, then applied again"));
+        assert_same(
+            &snapshots(&double, &seeded),
+            &expected,
+            &format!("killed after write {n}, then applied again"),
+        );
         assert_clears(&double, &seeded, &clears);
         // The killed run's writes (finished by the next run) and the next run's are two runs.
         let mut rolled_back = 0;
         while run(fleet.path(), &["rollback"]).code == 0 {
             rolled_back += 1;
         }
-        assert!((1..=2).contains(&rolled_back), "killed after write {n}: {rolled_back} run(s) rolled back");
-        assert_same(&snapshots(&double, &seeded), &original, &format!("killed after write {n}: rollback"));
+        assert!(
+            (1..=2).contains(&rolled_back),
+            "killed after write {n}: {rolled_back} run(s) rolled back"
+        );
+        assert_same(
+            &snapshots(&double, &seeded),
+            &original,
+            &format!("killed after write {n}: rollback"),
+        );
         assert_eq!(double.violations(), Vec::<String>::new());
     }
 }
 
 #[test]
 fn each_write_endpoint_failing_once_still_applies_everything_once() {
-    let endpoints = ["/v1/connections/update", "/v1/state/create_or_update_safe", "/v1/sources/upgrade_version", "/v1/sources/update", "/v1/connections/clear/stream"];
+    let endpoints = [
+        "/v1/connections/update",
+        "/v1/state/create_or_update_safe",
+        "/v1/sources/upgrade_version",
+        "/v1/sources/update",
+        "/v1/connections/clear/stream",
+    ];
     let mut expected: Option<BTreeMap<String, Snapshot>> = None;
     for endpoint in endpoints {
         for failure in [Failure::Status(500), Failure::DropAfter] {
             let double = AirbyteDouble::start(TOKEN);
             let seeded = example_pinterest(&double);
             let fleet = airbyte_fleet(&double, "");
-            let clears = planned_clears(&run(fleet.path(), &["plan", "--all", "--json"]).expect(0).json());
+            let clears = planned_clears(
+                &run(fleet.path(), &["plan", "--all", "--json"])
+                    .expect(0)
+                    .json(),
+            );
             double.inject(Fault::once(endpoint, failure.clone()));
             run(fleet.path(), &["apply", "--all"]).expect(0);
             let now = snapshots(&double, &seeded);
@@ -254,7 +375,13 @@ fn each_write_endpoint_failing_once_still_applies_everything_once() {
                 Some(e) => assert_same(&now, e, &format!("{endpoint} {failure:?}")),
             }
             assert_clears(&double, &seeded, &clears);
-            assert!(double.requests().iter().any(|r| r.path == endpoint && r.status != Some(200) && r.status != Some(204)), "{endpoint} failed once");
+            assert!(
+                double
+                    .requests()
+                    .iter()
+                    .any(|r| r.path == endpoint && r.status != Some(200) && r.status != Some(204)),
+                "{endpoint} failed once"
+            );
         }
     }
 }
@@ -266,11 +393,23 @@ fn a_dry_run_reads_everything_and_writes_nothing() {
     let original = snapshots(&double, &seeded);
     let fleet = airbyte_fleet(&double, "");
     let out = run(fleet.path(), &["apply", "--all", "--dry-run"]).expect(0);
-    assert!(out.stdout.contains("sources/upgrade_version") && out.stdout.contains("connections/clear/stream"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("sources/upgrade_version")
+            && out.stdout.contains("connections/clear/stream"),
+        "{}",
+        out.stdout
+    );
     assert_same(&snapshots(&double, &seeded), &original, "a dry run");
-    assert!(double.requests().iter().all(|r| !is_write(&r.path)), "only reads");
+    assert!(
+        double.requests().iter().all(|r| !is_write(&r.path)),
+        "only reads"
+    );
     let history = run(fleet.path(), &["history", "--json"]).expect(0).json();
-    assert_eq!(history.as_array().unwrap().len(), 0, "a dry run records no run");
+    assert_eq!(
+        history.as_array().unwrap().len(),
+        0,
+        "a dry run records no run"
+    );
 }
 
 /// A connector whose 2.0.0 moves the OAuth secrets under `credentials`.
@@ -302,18 +441,34 @@ fn a_moved_secret_needs_the_operator_and_nothing_is_written_until_they_supply_it
     let double = AirbyteDouble::start(TOKEN);
     let (connection, _) = secret_mover(&double);
     let fleet = airbyte_fleet(&double, "");
-    std::fs::copy(cutover_tests::plugin("secret-mover-plugin"), fleet.path().join("plugins/secret_mover_plugin.wasm")).unwrap();
+    std::fs::copy(
+        cutover_tests::plugin("secret-mover-plugin"),
+        fleet.path().join("plugins/secret_mover_plugin.wasm"),
+    )
+    .unwrap();
     let before = double.snapshot(&connection);
 
-    let plan = run(fleet.path(), &["plan", "--all", "--json"]).expect(0).json();
+    let plan = run(fleet.path(), &["plan", "--all", "--json"])
+        .expect(0)
+        .json();
     let c = &plan["connections"][0];
     assert_eq!(c["status"], "needs-operator", "{c}");
     let reason = c["reason"].as_str().unwrap();
-    assert!(reason.contains("/credentials/client_secret") && reason.contains("/credentials/access_token"), "{reason}");
+    assert!(
+        reason.contains("/credentials/client_secret")
+            && reason.contains("/credentials/access_token"),
+        "{reason}"
+    );
     assert!(!plan.to_string().contains("real-secret"));
     run(fleet.path(), &["apply", "--all"]);
     assert_eq!(double.snapshot(&connection), before, "nothing written");
-    assert!(double.requests().iter().all(|r| r.body.as_ref().is_none_or(|b| !b.to_string().contains("**********"))), "no mask sent");
+    assert!(
+        double.requests().iter().all(|r| r
+            .body
+            .as_ref()
+            .is_none_or(|b| !b.to_string().contains("**********"))),
+        "no mask sent"
+    );
 
     let secrets = fleet.path().join("airbyte-secrets.json");
     std::fs::write(&secrets, json!({connection.clone(): {"/credentials/client_secret": "new-secret", "/credentials/access_token": "new-token"}}).to_string()).unwrap();
@@ -323,12 +478,22 @@ fn a_moved_secret_needs_the_operator_and_nothing_is_written_until_they_supply_it
         std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     let toml = std::fs::read_to_string(fleet.path().join("cutover.toml")).unwrap();
-    std::fs::write(fleet.path().join("cutover.toml"), format!("{toml}secrets = \"airbyte-secrets.json\"\n")).unwrap();
+    std::fs::write(
+        fleet.path().join("cutover.toml"),
+        format!("{toml}secrets = \"airbyte-secrets.json\"\n"),
+    )
+    .unwrap();
     let out = run(fleet.path(), &["apply", "--all"]).expect(0);
     assert!(!out.stdout.contains("new-secret") && !out.stderr.contains("new-secret"));
     let after = double.snapshot(&connection);
     assert_eq!(after.version, "2.0.0");
-    assert_eq!(after.config, json!({"account": "a1", "credentials": {"client_id": "app", "client_secret": "new-secret", "access_token": "new-token"}}));
+    assert_eq!(
+        after.config,
+        json!({"account": "a1", "credentials": {"client_id": "app", "client_secret": "new-secret", "access_token": "new-token"}})
+    );
     let ledger = std::fs::read(fleet.path().join(".cutover/ledger.sqlite")).unwrap();
-    assert!(!String::from_utf8_lossy(&ledger).contains("new-secret"), "the supplied secret is not in the ledger");
+    assert!(
+        !String::from_utf8_lossy(&ledger).contains("new-secret"),
+        "the supplied secret is not in the ledger"
+    );
 }

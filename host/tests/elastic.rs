@@ -4,32 +4,58 @@
 //! once, rolled back byte for byte; chains that hand over to a new service type; and bad
 //! documents refused before anything is written.
 
-use cutover_tests::{Fleet, cutover, cutover_in_workspace, elastic_plugin_crates, golden_failures, plugin, root};
+use cutover_tests::{
+    Fleet, cutover, cutover_in_workspace, elastic_plugin_crates, golden_failures, plugin, root,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 
-const ELASTIC_PLUGINS: &[&str] = &["elastic-mysql-v8-8", "elastic-sharepoint-v8-9", "elastic-github-v8-10", "elastic-oracle-v8-15", "elastic-pipeline-v9"];
+const ELASTIC_PLUGINS: &[&str] = &[
+    "elastic-mysql-v8-8",
+    "elastic-sharepoint-v8-9",
+    "elastic-github-v8-10",
+    "elastic-oracle-v8-15",
+    "elastic-pipeline-v9",
+];
 
 fn read_json(path: &std::path::Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    serde_json::from_slice(&std::fs::read(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The keys of a version's default configuration of a data source, in order.
 fn default_keys(version: &str, service_type: &str) -> Vec<String> {
-    let path = root().join("tests/fixtures/elastic").join(version).join(format!("{service_type}.json"));
-    read_json(&path).as_object().unwrap().keys().cloned().collect()
+    let path = root()
+        .join("tests/fixtures/elastic")
+        .join(version)
+        .join(format!("{service_type}.json"));
+    read_json(&path)
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
 }
 
 fn keys(doc: &Value) -> Vec<String> {
-    doc["configuration"].as_object().unwrap().keys().cloned().collect()
+    doc["configuration"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
 }
 
 /// A fleet whose connectors service last ran `declared`, with the stack at `stack`, every
 /// Elastic plugin and the specs.
 fn fleet(declared: &str, stack: &str) -> Fleet {
-    let enterprise_search = if stack.starts_with('9') { "none" } else { stack };
+    let enterprise_search = if stack.starts_with('9') {
+        "none"
+    } else {
+        stack
+    };
     let fleet = Fleet::new(&format!(
         "[elastic]\nconnectors_service = \"{declared}\"\ntarget = \"9.0.0\"\n[elastic.stack]\nelasticsearch = \"{stack}\"\nkibana = \"{stack}\"\nenterprise_search = \"{enterprise_search}\"\n"
     ));
@@ -45,13 +71,27 @@ fn example(stack: &str) -> Fleet {
     let src = root().join("examples/elastic-fleet");
     let settings = std::fs::read_to_string(src.join("cutover.toml")).unwrap();
     let settings = settings
-        .replace("elasticsearch = \"8.7.0\"", &format!("elasticsearch = \"{stack}\""))
+        .replace(
+            "elasticsearch = \"8.7.0\"",
+            &format!("elasticsearch = \"{stack}\""),
+        )
         .replace("kibana = \"8.7.0\"", &format!("kibana = \"{stack}\""))
-        .replace("enterprise_search = \"8.7.0\"", if stack.starts_with('9') { "enterprise_search = \"none\"" } else { "enterprise_search = \"8.7.0\"" });
+        .replace(
+            "enterprise_search = \"8.7.0\"",
+            if stack.starts_with('9') {
+                "enterprise_search = \"none\""
+            } else {
+                "enterprise_search = \"8.7.0\""
+            },
+        );
     let fleet = Fleet::new(&settings);
     for entry in std::fs::read_dir(src.join("connections")).unwrap() {
         let entry = entry.unwrap();
-        std::fs::copy(entry.path(), fleet.path().join("connections").join(entry.file_name())).unwrap();
+        std::fs::copy(
+            entry.path(),
+            fleet.path().join("connections").join(entry.file_name()),
+        )
+        .unwrap();
     }
     for p in ELASTIC_PLUGINS {
         fleet.add_plugin(p);
@@ -64,8 +104,17 @@ fn example(stack: &str) -> Fleet {
 fn every_elastic_plugin_passes_its_golden_fixtures_against_both_versions_defaults() {
     plugin("elastic-mysql-v8-8"); // builds every plugin once, up front
     let crates = elastic_plugin_crates();
-    assert_eq!(crates.len(), ELASTIC_PLUGINS.len(), "plugins/elastic holds the five migrations");
-    let failures = golden_failures(BIN, &crates, "migrated configs checked against the default configurations in", |_, _| None);
+    assert_eq!(
+        crates.len(),
+        ELASTIC_PLUGINS.len(),
+        "plugins/elastic holds the five migrations"
+    );
+    let failures = golden_failures(
+        BIN,
+        &crates,
+        "migrated configs checked against the default configurations in",
+        |_, _| None,
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
@@ -74,17 +123,39 @@ fn an_8_7_fleet_with_the_stack_on_8_7_is_refused_naming_what_to_upgrade() {
     let fleet = example("8.7.0");
     let before = fleet.documents();
     let plan = cutover(BIN, fleet.path(), &["plan", "--all", "--json"]).json();
-    for c in plan["connections"].as_array().unwrap().iter().filter(|c| c["id"] != "reporting-mysql") {
+    for c in plan["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"] != "reporting-mysql")
+    {
         assert_eq!(c["status"], "blocked", "{c}");
         let reason = c["reason"].as_str().unwrap();
-        for want in ["Elasticsearch 8.7.0 → >=9.0.0", "then Enterprise Search 8.7.0 → >=8.8.0", "then Kibana 8.7.0 → >=9.0.0", "connectors service is upgraded last"] {
+        for want in [
+            "Elasticsearch 8.7.0 → >=9.0.0",
+            "then Enterprise Search 8.7.0 → >=8.8.0",
+            "then Kibana 8.7.0 → >=9.0.0",
+            "connectors service is upgraded last",
+        ] {
             assert!(reason.contains(want), "{want:?} not in {reason}");
         }
     }
     let run = cutover(BIN, fleet.path(), &["apply", "--all"]).expect(2);
-    assert!(run.stderr.contains("Nothing was written") && run.stderr.contains("upgrade the stack first"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Nothing was written")
+            && run.stderr.contains("upgrade the stack first"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(fleet.documents(), before);
-    assert!(!fleet.path().join(".cutover/ledger.sqlite").exists() || cutover(BIN, fleet.path(), &["history", "--json"]).json().as_array().unwrap().is_empty());
+    assert!(
+        !fleet.path().join(".cutover/ledger.sqlite").exists()
+            || cutover(BIN, fleet.path(), &["history", "--json"])
+                .json()
+                .as_array()
+                .unwrap()
+                .is_empty()
+    );
 }
 
 #[test]
@@ -92,34 +163,81 @@ fn with_the_stack_upgraded_the_chain_to_9_applies_once_and_rolls_back_byte_for_b
     let fleet = example("9.0.0");
     let before = fleet.documents();
     let plan = cutover(BIN, fleet.path(), &["plan", "--all", "--json"]).json();
-    let crm = plan["connections"].as_array().unwrap().iter().find(|c| c["id"] == "crm-mysql").unwrap().clone();
+    let crm = plan["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "crm-mysql")
+        .unwrap()
+        .clone();
     assert_eq!(crm["status"], "migrate");
-    let plugins: Vec<&str> = crm["steps"].as_array().unwrap().iter().map(|s| s["plugin"]["file"].as_str().unwrap()).collect();
-    assert_eq!(plugins, ["elastic_mysql_v8_8.wasm", "elastic_pipeline_v9.wasm"]);
-    assert!(crm["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("will be canceled: full sync (scheduled, pending)")));
+    let plugins: Vec<&str> = crm["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["plugin"]["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        plugins,
+        ["elastic_mysql_v8_8.wasm", "elastic_pipeline_v9.wasm"]
+    );
+    assert!(crm["notes"].as_array().unwrap().iter().any(|n| {
+        n.as_str()
+            .unwrap()
+            .contains("will be canceled: full sync (scheduled, pending)")
+    }));
     let text = serde_json::to_string(&plan).unwrap();
     assert!(!text.contains("s3cr3t-crm"), "a plan never shows a secret");
 
     cutover(BIN, fleet.path(), &["apply", "--all"]).expect(0);
     let doc = fleet.read("crm-mysql");
-    assert_eq!(keys(&doc), default_keys("9.0.0", "mysql"), "exactly 9.0's fields");
+    assert_eq!(
+        keys(&doc),
+        default_keys("9.0.0", "mysql"),
+        "exactly 9.0's fields"
+    );
     let value = |key: &str| doc["configuration"][key]["value"].clone();
     assert_eq!(value("host"), "db.crm.internal");
     assert_eq!(value("port"), 3306);
     assert_eq!(value("password"), "s3cr3t-crm");
     assert_eq!(value("database"), "crm");
-    assert_eq!(value("ssl_enabled"), true, "8.7's ssl_disabled = false, inverted");
+    assert_eq!(
+        value("ssl_enabled"),
+        true,
+        "8.7's ssl_disabled = false, inverted"
+    );
     assert_eq!(value("tables"), "*");
     assert_eq!(value("fetch_size"), 100);
     assert_eq!(doc["pipeline"]["name"], "search-default-ingestion");
-    assert_eq!(doc["pending_sync_jobs"], json!([]), "the job holding the old configuration is canceled");
-    assert_eq!(fleet.read("orders-mysql")["pipeline"]["name"], "orders-enrich", "a custom pipeline stays");
-    assert_eq!(fleet.read("reporting-mysql"), serde_json::from_slice::<Value>(&before["reporting-mysql.json"]).unwrap(), "pinned");
+    assert_eq!(
+        doc["pending_sync_jobs"],
+        json!([]),
+        "the job holding the old configuration is canceled"
+    );
+    assert_eq!(
+        fleet.read("orders-mysql")["pipeline"]["name"],
+        "orders-enrich",
+        "a custom pipeline stays"
+    );
+    assert_eq!(
+        fleet.read("reporting-mysql"),
+        serde_json::from_slice::<Value>(&before["reporting-mysql.json"]).unwrap(),
+        "pinned"
+    );
 
     // The declaration still says 8.7; the ledger knows better, and nothing runs twice.
     let again = cutover(BIN, fleet.path(), &["plan", "--all", "--json"]).json();
-    let crm = again["connections"].as_array().unwrap().iter().find(|c| c["id"] == "crm-mysql").unwrap().clone();
-    assert_eq!((crm["status"].as_str(), crm["from"].as_str()), (Some("up-to-date"), Some("9.0.0")));
+    let crm = again["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "crm-mysql")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (crm["status"].as_str(), crm["from"].as_str()),
+        (Some("up-to-date"), Some("9.0.0"))
+    );
     assert!(crm["reason"].as_str().unwrap().contains("by run 1"));
     let migrated = fleet.documents();
     let run = cutover(BIN, fleet.path(), &["apply", "--all"]).expect(0);
@@ -129,7 +247,14 @@ fn with_the_stack_upgraded_the_chain_to_9_applies_once_and_rolls_back_byte_for_b
     cutover(BIN, fleet.path(), &["rollback"]).expect(0);
     assert_eq!(fleet.documents(), before, "every document byte for byte");
     let after = cutover(BIN, fleet.path(), &["plan", "--all", "--json"]).json();
-    assert!(after["connections"].as_array().unwrap().iter().filter(|c| c["id"] != "reporting-mysql").all(|c| c["from"] == "8.7.0" && c["status"] == "migrate"));
+    assert!(
+        after["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["id"] != "reporting-mysql")
+            .all(|c| c["from"] == "8.7.0" && c["status"] == "migrate")
+    );
 }
 
 /// Each plugin's golden inputs, in a fleet at the version they are valid for, go to 9.0
@@ -138,32 +263,77 @@ fn with_the_stack_upgraded_the_chain_to_9_applies_once_and_rolls_back_byte_for_b
 #[test]
 fn chains_across_plugins_hand_over_to_the_new_service_type() {
     let cases: [(&str, &str, &[&str], &[(&str, &str)]); 3] = [
-        ("8.8.0", "sharepoint-v8-9", &["elastic_sharepoint_v8_9.wasm", "elastic_pipeline_v9.wasm"], &[("server", "sharepoint_server"), ("online", "sharepoint_online")]),
-        ("8.9.0", "github-v8-10", &["elastic_github_v8_10.wasm", "elastic_pipeline_v9.wasm"], &[("token-and-repositories", "github"), ("every-repository", "github")]),
-        ("8.14.0", "oracle-v8-15", &["elastic_oracle_v8_15.wasm", "elastic_pipeline_v9.wasm"], &[("sid", "oracle"), ("tcps-wallet", "oracle")]),
+        (
+            "8.8.0",
+            "sharepoint-v8-9",
+            &["elastic_sharepoint_v8_9.wasm", "elastic_pipeline_v9.wasm"],
+            &[
+                ("server", "sharepoint_server"),
+                ("online", "sharepoint_online"),
+            ],
+        ),
+        (
+            "8.9.0",
+            "github-v8-10",
+            &["elastic_github_v8_10.wasm", "elastic_pipeline_v9.wasm"],
+            &[
+                ("token-and-repositories", "github"),
+                ("every-repository", "github"),
+            ],
+        ),
+        (
+            "8.14.0",
+            "oracle-v8-15",
+            &["elastic_oracle_v8_15.wasm", "elastic_pipeline_v9.wasm"],
+            &[("sid", "oracle"), ("tcps-wallet", "oracle")],
+        ),
     ];
     for (declared, crate_dir, chain, inputs) in cases {
         let fleet = fleet(declared, "9.0.0");
         for (case, _) in inputs {
-            let input = read_json(&root().join("plugins/elastic").join(crate_dir).join("fixtures").join(case).join("input.json"));
+            let input = read_json(
+                &root()
+                    .join("plugins/elastic")
+                    .join(crate_dir)
+                    .join("fixtures")
+                    .join(case)
+                    .join("input.json"),
+            );
             fleet.write(&input);
         }
         let before = fleet.documents();
         let plan = cutover(BIN, fleet.path(), &["plan", "--all", "--json"]).json();
         for c in plan["connections"].as_array().unwrap() {
             assert_eq!(c["status"], "migrate", "{c}");
-            let files: Vec<&str> = c["steps"].as_array().unwrap().iter().filter_map(|s| s["plugin"]["file"].as_str()).collect();
+            let files: Vec<&str> = c["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s["plugin"]["file"].as_str())
+                .collect();
             assert_eq!(files, chain, "{}", c["id"]);
         }
         cutover(BIN, fleet.path(), &["apply", "--all"]).expect(0);
         for (case, service_type) in inputs {
-            let id = read_json(&root().join("plugins/elastic").join(crate_dir).join("fixtures").join(case).join("input.json"))["id"].as_str().unwrap().to_owned();
+            let id = read_json(
+                &root()
+                    .join("plugins/elastic")
+                    .join(crate_dir)
+                    .join("fixtures")
+                    .join(case)
+                    .join("input.json"),
+            )["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
             let doc = fleet.read(&id);
             assert_eq!(doc["service_type"], *service_type, "{id}");
             assert_eq!(doc["pipeline"]["name"], "search-default-ingestion", "{id}");
             // The plugin step's output is its version's configuration exactly; 9.0 adds
             // fields of its own the connectors service fills in when it starts.
-            let produced = chain[0].trim_start_matches("elastic_").trim_end_matches(".wasm");
+            let produced = chain[0]
+                .trim_start_matches("elastic_")
+                .trim_end_matches(".wasm");
             let version = match produced {
                 "sharepoint_v8_9" => "8.9.0",
                 "github_v8_10" => "8.10.0",
@@ -186,21 +356,50 @@ fn bad_documents_are_refused_naming_the_connector_and_field_and_nothing_is_writt
         doc
     };
     let bad: [(Value, &[&str]); 4] = [
-        (variant("no-type", &|d| {
-            d.as_object_mut().unwrap().remove("service_type");
-        }), &["connector no-type", "service_type\" is missing"]),
-        (variant("typo-type", &|d| d["service_type"] = json!("mysqll")), &["connector typo-type (mysqll)", "\"mysqll\" is not a data source of the connectors service 8.7.0"]),
-        (variant("wrong-port", &|d| d["configuration"]["port"]["value"] = json!("three thousand")), &["connector wrong-port (mysql)", "configuration field port is a int field but holds \"three thousand\""]),
-        (variant("running-job", &|d| d["pending_sync_jobs"] = json!([{"job_type": "full", "trigger_method": "on_demand", "status": "in_progress"}])), &["connector running-job (mysql)", "is running", "stop it"]),
+        (
+            variant("no-type", &|d| {
+                d.as_object_mut().unwrap().remove("service_type");
+            }),
+            &["connector no-type", "service_type\" is missing"],
+        ),
+        (
+            variant("typo-type", &|d| d["service_type"] = json!("mysqll")),
+            &[
+                "connector typo-type (mysqll)",
+                "\"mysqll\" is not a data source of the connectors service 8.7.0",
+            ],
+        ),
+        (
+            variant("wrong-port", &|d| {
+                d["configuration"]["port"]["value"] = json!("three thousand")
+            }),
+            &[
+                "connector wrong-port (mysql)",
+                "configuration field port is a int field but holds \"three thousand\"",
+            ],
+        ),
+        (
+            variant(
+                "running-job",
+                &|d| d["pending_sync_jobs"] = json!([{"job_type": "full", "trigger_method": "on_demand", "status": "in_progress"}]),
+            ),
+            &["connector running-job (mysql)", "is running", "stop it"],
+        ),
     ];
     for (doc, wants) in bad {
         let fleet = fleet("8.7.0", "9.0.0");
-        fleet.write(&read_json(&root().join("examples/elastic-fleet/connections/crm-mysql.json")));
+        fleet.write(&read_json(
+            &root().join("examples/elastic-fleet/connections/crm-mysql.json"),
+        ));
         fleet.write(&doc);
         let before = fleet.documents();
         let run = cutover(BIN, fleet.path(), &["apply", "--all"]).expect(2);
         for want in wants {
-            assert!(run.stderr.contains(want), "{want:?} not in:\n{}", run.stderr);
+            assert!(
+                run.stderr.contains(want),
+                "{want:?} not in:\n{}",
+                run.stderr
+            );
         }
         assert!(run.stderr.contains("Nothing was written"), "{}", run.stderr);
         assert_eq!(fleet.documents(), before, "{}", doc["id"]);
@@ -210,10 +409,24 @@ fn bad_documents_are_refused_naming_the_connector_and_field_and_nothing_is_writt
 #[test]
 fn an_elastic_connector_is_pinned_in_the_settings() {
     let fleet = example("9.0.0");
-    let run = cutover(BIN, fleet.path(), &["pin", "crm-mysql", "--reason", "later"]).expect(2);
-    assert!(run.stderr.contains("[elastic.pins]") && run.stderr.contains("crm-mysql = \"later\""), "{}", run.stderr);
+    let run = cutover(
+        BIN,
+        fleet.path(),
+        &["pin", "crm-mysql", "--reason", "later"],
+    )
+    .expect(2);
+    assert!(
+        run.stderr.contains("[elastic.pins]") && run.stderr.contains("crm-mysql = \"later\""),
+        "{}",
+        run.stderr
+    );
     let plan = cutover(BIN, fleet.path(), &["plan", "--json"]).json();
-    let by_id: BTreeMap<&str, &str> = plan["connections"].as_array().unwrap().iter().map(|c| (c["id"].as_str().unwrap(), c["status"].as_str().unwrap())).collect();
+    let by_id: BTreeMap<&str, &str> = plan["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
     assert_eq!(by_id["reporting-mysql"], "pinned");
     assert_eq!(by_id["crm-mysql"], "needs-opt-in");
 }
@@ -221,23 +434,48 @@ fn an_elastic_connector_is_pinned_in_the_settings() {
 #[test]
 fn a_new_elastic_plugin_builds_and_passes_its_fixture_and_its_own_test() {
     let dir = tempfile::tempdir().unwrap();
-    let run = cutover_in_workspace(BIN, &["plugin", "new", "elastic/box", "9.1.0", "--dir", dir.path().to_str().unwrap()]).expect(0);
+    let run = cutover_in_workspace(
+        BIN,
+        &[
+            "plugin",
+            "new",
+            "elastic/box",
+            "9.1.0",
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ],
+    )
+    .expect(0);
     let crate_dir = dir.path().join("elastic-box-v9-1");
     assert!(run.stdout.contains("Created"), "{}", run.stdout);
     let lib = std::fs::read_to_string(crate_dir.join("src/lib.rs")).unwrap();
-    assert!(lib.contains("impl ConnectorMigration for Plugin") && lib.contains("export_connector!(Plugin)"), "{lib}");
+    assert!(
+        lib.contains("impl ConnectorMigration for Plugin")
+            && lib.contains("export_connector!(Plugin)"),
+        "{lib}"
+    );
     let run = cutover_in_workspace(BIN, &["plugin", "test", crate_dir.to_str().unwrap()]).expect(0);
-    assert!(run.stdout.contains("elastic/box >=9.0.0, <9.1.0 → 9.1.0") && run.stdout.contains("1 case(s): 1 passed, 0 failed"), "{}", run.stdout);
-    let native = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["test", "--quiet", "--manifest-path"])
-        .arg(crate_dir.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(cutover_tests::plugin_target_dir().with_file_name("scaffold"))
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_MAKEFLAGS")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
-    assert!(native.status.success(), "{}", String::from_utf8_lossy(&native.stderr));
+    assert!(
+        run.stdout.contains("elastic/box >=9.0.0, <9.1.0 → 9.1.0")
+            && run.stdout.contains("1 case(s): 1 passed, 0 failed"),
+        "{}",
+        run.stdout
+    );
+    let native =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["test", "--quiet", "--manifest-path"])
+            .arg(crate_dir.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(cutover_tests::plugin_target_dir().with_file_name("scaffold"))
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_MAKEFLAGS")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .unwrap();
+    assert!(
+        native.status.success(),
+        "{}",
+        String::from_utf8_lossy(&native.stderr)
+    );
 }

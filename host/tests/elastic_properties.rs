@@ -33,7 +33,12 @@ struct Subject {
 }
 
 const SUBJECTS: &[Subject] = &[
-    Subject { package: "elastic-mysql-v8-8", from: "8.7.0", to: "8.8.0", moves: |_| vec![("ssl_disabled", Some("ssl_enabled"), true)] },
+    Subject {
+        package: "elastic-mysql-v8-8",
+        from: "8.7.0",
+        to: "8.8.0",
+        moves: |_| vec![("ssl_disabled", Some("ssl_enabled"), true)],
+    },
     Subject {
         package: "elastic-sharepoint-v8-9",
         from: "8.8.0",
@@ -41,25 +46,61 @@ const SUBJECTS: &[Subject] = &[
         moves: |source| {
             let mut moves = vec![("data_source", None, false)];
             if source == "sharepoint_online" {
-                moves.extend([("tenant", Some("tenant_name"), false), ("client_secret", Some("secret_value"), false)]);
-                moves.extend(["username", "password", "host_url", "ssl_enabled", "ssl_ca", "retry_count"].map(|k| (k, None, false)));
+                moves.extend([
+                    ("tenant", Some("tenant_name"), false),
+                    ("client_secret", Some("secret_value"), false),
+                ]);
+                moves.extend(
+                    [
+                        "username",
+                        "password",
+                        "host_url",
+                        "ssl_enabled",
+                        "ssl_ca",
+                        "retry_count",
+                    ]
+                    .map(|k| (k, None, false)),
+                );
             } else {
-                moves.extend(["client_id", "client_secret", "tenant", "tenant_id"].map(|k| (k, None, false)));
+                moves.extend(
+                    ["client_id", "client_secret", "tenant", "tenant_id"].map(|k| (k, None, false)),
+                );
             }
             moves
         },
     },
-    Subject { package: "elastic-github-v8-10", from: "8.9.0", to: "8.10.0", moves: |_| vec![("github_token", Some("token"), false)] },
-    Subject { package: "elastic-oracle-v8-15", from: "8.14.0", to: "8.15.0", moves: |_| vec![("database", Some("sid"), false)] },
+    Subject {
+        package: "elastic-github-v8-10",
+        from: "8.9.0",
+        to: "8.10.0",
+        moves: |_| vec![("github_token", Some("token"), false)],
+    },
+    Subject {
+        package: "elastic-oracle-v8-15",
+        from: "8.14.0",
+        to: "8.15.0",
+        moves: |_| vec![("database", Some("sid"), false)],
+    },
 ];
 
 fn defaults(version: &str, service_type: &str) -> Defaults {
-    let path = root().join("tests/fixtures/elastic").join(version).join(format!("{service_type}.json"));
-    Defaults::parse(service_type, version, &std::fs::read_to_string(&path).unwrap()).unwrap()
+    let path = root()
+        .join("tests/fixtures/elastic")
+        .join(version)
+        .join(format!("{service_type}.json"));
+    Defaults::parse(
+        service_type,
+        version,
+        &std::fs::read_to_string(&path).unwrap(),
+    )
+    .unwrap()
 }
 
 fn golden_inputs(package: &str) -> Vec<Value> {
-    let dir = root().join("plugins/elastic").join(package.trim_start_matches("elastic-")).join("fixtures");
+    let dir = root()
+        .join("plugins/elastic")
+        .join(package.trim_start_matches("elastic-"))
+        .join("fixtures");
     let mut inputs: Vec<Value> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -75,8 +116,20 @@ fn value_of(ty: FieldType, gene: u32, text: bool) -> Value {
     let word = |n: u32| format!("v{}x{}", n % 97, n % 13);
     match ty {
         FieldType::Str => json!(word(gene)),
-        FieldType::Int => if text { json!((gene % 65535 + 1).to_string()) } else { json!(gene % 65535 + 1) },
-        FieldType::Bool => if text { json!(if gene % 2 == 0 { "true" } else { "false" }) } else { json!(gene % 2 == 0) },
+        FieldType::Int => {
+            if text {
+                json!((gene % 65535 + 1).to_string())
+            } else {
+                json!(gene % 65535 + 1)
+            }
+        }
+        FieldType::Bool => {
+            if text {
+                json!(if gene % 2 == 0 { "true" } else { "false" })
+            } else {
+                json!(gene % 2 == 0)
+            }
+        }
         FieldType::List => match gene % 3 {
             0 => json!(word(gene)),
             1 => json!(format!("{},{}", word(gene), word(gene / 7))),
@@ -90,9 +143,19 @@ fn normal(ty: FieldType, v: &Value) -> Value {
     ty.convert(v).unwrap_or_else(|_| v.clone())
 }
 
-fn check(sandbox: &Sandbox, plugin: &Plugin, s: &Subject, doc: &Value, set: &[String]) -> Result<(), TestCaseError> {
+fn check(
+    sandbox: &Sandbox,
+    plugin: &Plugin,
+    s: &Subject,
+    doc: &Value,
+    set: &[String],
+) -> Result<(), TestCaseError> {
     let old = defaults(s.from, doc["service_type"].as_str().unwrap());
-    let input = ConnectorInput { id: doc["id"].as_str().unwrap().into(), version: s.from.into(), document: doc.to_string() };
+    let input = ConnectorInput {
+        id: doc["id"].as_str().unwrap().into(),
+        version: s.from.into(),
+        document: doc.to_string(),
+    };
     let first = sandbox.migrate_connector(&plugin.loaded, &input);
     let second = sandbox.migrate_connector(&plugin.loaded, &input);
     let out = match (first, second) {
@@ -102,27 +165,54 @@ fn check(sandbox: &Sandbox, plugin: &Plugin, s: &Subject, doc: &Value, set: &[St
         }
         (Err(SandboxError::Refused(e)), Err(SandboxError::Refused(_))) => {
             let text = e.to_string();
-            prop_assert!(s.package == "elastic-mysql-v8-8" && text.contains("database lists several databases"), "unexpected refusal: {}", text);
+            prop_assert!(
+                s.package == "elastic-mysql-v8-8"
+                    && text.contains("database lists several databases"),
+                "unexpected refusal: {}",
+                text
+            );
             return Ok(());
         }
-        (a, b) => return Err(TestCaseError::fail(format!("{:?} / {:?}", a.map(|c| c.value.document), b.map(|c| c.value.document)))),
+        (a, b) => {
+            return Err(TestCaseError::fail(format!(
+                "{:?} / {:?}",
+                a.map(|c| c.value.document),
+                b.map(|c| c.value.document)
+            )));
+        }
     };
     let migrated: Value = serde_json::from_str(&out.document).unwrap();
     let new = defaults(s.to, migrated["service_type"].as_str().unwrap());
     let config = migrated["configuration"].as_object().unwrap();
     let keys: Vec<&String> = config.keys().collect();
-    prop_assert_eq!(keys, new.fields.keys().collect::<Vec<_>>(), "exactly {}'s fields", new.label());
-    prop_assert!(configuration::check_types(config, Some(&new)).is_ok(), "values of their types");
-    let data_source = doc["configuration"]["data_source"]["value"].as_str().unwrap_or("").to_owned();
+    prop_assert_eq!(
+        keys,
+        new.fields.keys().collect::<Vec<_>>(),
+        "exactly {}'s fields",
+        new.label()
+    );
+    prop_assert!(
+        configuration::check_types(config, Some(&new)).is_ok(),
+        "values of their types"
+    );
+    let data_source = doc["configuration"]["data_source"]["value"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     let moves = (s.moves)(&data_source);
     for key in set {
         let v = &doc["configuration"][key]["value"];
         let (target, inverted) = match moves.iter().find(|(k, _, _)| k == key) {
             Some((_, Some(t), inv)) => (*t, *inv),
             Some((_, None, _)) => {
-                let named = out.notes.iter().any(|n| n.contains(key.as_str())) || key == "data_source";
+                let named =
+                    out.notes.iter().any(|n| n.contains(key.as_str())) || key == "data_source";
                 let default = old.field(key).map(|f| &f["value"]);
-                prop_assert!(named || default == Some(v), "{} was dropped without a word", key);
+                prop_assert!(
+                    named || default == Some(v),
+                    "{} was dropped without a word",
+                    key
+                );
                 continue;
             }
             None => (key.as_str(), false),
@@ -133,9 +223,18 @@ fn check(sandbox: &Sandbox, plugin: &Plugin, s: &Subject, doc: &Value, set: &[St
         if inverted {
             expected = json!(!expected.as_bool().unwrap());
         }
-        prop_assert_eq!(normal(ty, &config[target]["value"]), expected, "{} → {}", key, target);
+        prop_assert_eq!(
+            normal(ty, &config[target]["value"]),
+            expected,
+            "{} → {}",
+            key,
+            target
+        );
     }
-    prop_assert!(!plugin.applies_to.matches(&plugin.produces), "the produced version is outside the range");
+    prop_assert!(
+        !plugin.applies_to.matches(&plugin.produces),
+        "the produced version is outside the range"
+    );
     Ok(())
 }
 
@@ -143,11 +242,22 @@ fn check(sandbox: &Sandbox, plugin: &Plugin, s: &Subject, doc: &Value, set: &[St
 fn elastic_plugins_carry_every_value_and_give_exactly_the_new_fields() {
     let sandbox = Sandbox::new(Limits::default()).unwrap();
     for s in SUBJECTS {
-        let plugin = Registry::load_one(&plugin(s.package), &sandbox, &Trust::default(), None, None).unwrap();
+        let plugin =
+            Registry::load_one(&plugin(s.package), &sandbox, &Trust::default(), None, None)
+                .unwrap();
         let bases = golden_inputs(s.package);
         assert!(!bases.is_empty());
-        let mut runner = TestRunner::new(Config { cases: 48, failure_persistence: None, ..Config::default() });
-        let strategy = (0..bases.len(), prop::collection::vec(any::<u32>(), 24), prop::collection::vec(any::<bool>(), 24), any::<bool>());
+        let mut runner = TestRunner::new(Config {
+            cases: 48,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let strategy = (
+            0..bases.len(),
+            prop::collection::vec(any::<u32>(), 24),
+            prop::collection::vec(any::<bool>(), 24),
+            any::<bool>(),
+        );
         runner
             .run(&strategy, |(base, genes, set, flip_source)| {
                 let mut doc = bases[base].clone();
@@ -164,7 +274,12 @@ fn elastic_plugins_carry_every_value_and_give_exactly_the_new_fields() {
                     chosen.push(key.clone());
                 }
                 if service_type == "sharepoint" && flip_source {
-                    let other = if doc["configuration"]["data_source"]["value"] == "sharepoint_online" { "sharepoint_server" } else { "sharepoint_online" };
+                    let other =
+                        if doc["configuration"]["data_source"]["value"] == "sharepoint_online" {
+                            "sharepoint_server"
+                        } else {
+                            "sharepoint_online"
+                        };
                     doc["configuration"]["data_source"]["value"] = json!(other);
                 }
                 check(&sandbox, &plugin, s, &doc, &chosen)

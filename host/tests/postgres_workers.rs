@@ -68,14 +68,24 @@ fn exported(fleet: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// The one apply run: every connection written exactly once, by whom.
 fn writes_of_the_run(fleet: &Path) -> (Value, BTreeMap<String, String>) {
-    let history = cutover(fleet, &["history", "--json", "--limit", "100"]).expect(0).json();
-    let applies: Vec<&Value> = history.as_array().unwrap().iter().filter(|r| r["kind"] == "apply").collect();
+    let history = cutover(fleet, &["history", "--json", "--limit", "100"])
+        .expect(0)
+        .json();
+    let applies: Vec<&Value> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "apply")
+        .collect();
     assert_eq!(applies.len(), 1, "one shared run: {history:#}");
     let run = applies[0].clone();
     let mut by = BTreeMap::new();
     for c in run["changes"].as_array().unwrap() {
         assert_eq!(c["state"], "written", "{c}");
-        let previous = by.insert(c["key"].as_str().unwrap().to_owned(), c["by"].as_str().unwrap().to_owned());
+        let previous = by.insert(
+            c["key"].as_str().unwrap().to_owned(),
+            c["by"].as_str().unwrap().to_owned(),
+        );
         assert!(previous.is_none(), "{} written twice", c["key"]);
     }
     assert_eq!(by.len(), CONNECTIONS);
@@ -88,29 +98,58 @@ fn three_workers_one_killed(server: &postgres::Server, name: &str, failpoint: &s
     let url = server.database(name);
     let (source, old, new) = documents();
     let a = host(&url);
-    cutover(a.path(), &["fleet", "import", source.path().to_str().unwrap()]).expect(0);
+    cutover(
+        a.path(),
+        &["fleet", "import", source.path().to_str().unwrap()],
+    )
+    .expect(0);
     let plan = a.path().join("plan.json");
-    cutover(a.path(), &["plan", "--all", "--out", plan.to_str().unwrap()]).expect(0);
+    cutover(
+        a.path(),
+        &["plan", "--all", "--out", plan.to_str().unwrap()],
+    )
+    .expect(0);
     let (b, c) = (host(&url), host(&url));
     let plan_arg = plan.to_str().unwrap();
     // Each worker pauses a little after each lease, so that all three take part.
     // The first gets a head start, so that it reaches the failpoint before the others
     // have taken every batch.
-    let victim = spawn(a.path(), &["apply", plan_arg], &[("CUTOVER_FAILPOINT", failpoint), ("CUTOVER_PAUSE", "worker-leased:150")]);
+    let victim = spawn(
+        a.path(),
+        &["apply", plan_arg],
+        &[
+            ("CUTOVER_FAILPOINT", failpoint),
+            ("CUTOVER_PAUSE", "worker-leased:150"),
+        ],
+    );
     std::thread::sleep(std::time::Duration::from_millis(300));
     let pause = [("CUTOVER_PAUSE", "worker-started:800,worker-leased:150")];
-    let others = [spawn(b.path(), &["apply", plan_arg], &pause), spawn(c.path(), &["apply", plan_arg], &pause)];
+    let others = [
+        spawn(b.path(), &["apply", plan_arg], &pause),
+        spawn(c.path(), &["apply", plan_arg], &pause),
+    ];
     let killed = finish(victim);
-    assert_ne!(killed.code, 0, "{failpoint}: the first worker should have been killed: {}", killed.stdout);
+    assert_ne!(
+        killed.code, 0,
+        "{failpoint}: the first worker should have been killed: {}",
+        killed.stdout
+    );
     for other in others {
         let run = finish(other);
-        assert_eq!(run.code, 0, "{failpoint}: a surviving worker failed:\n{}\n{}", run.stdout, run.stderr);
+        assert_eq!(
+            run.code, 0,
+            "{failpoint}: a surviving worker failed:\n{}\n{}",
+            run.stdout, run.stderr
+        );
     }
     assert_eq!(exported(a.path()), new, "{failpoint}: every connection new");
     let (run, by) = writes_of_the_run(a.path());
     assert_eq!(run["status"], "completed", "{failpoint}: {run:#}");
     let workers: BTreeSet<&String> = by.values().collect();
-    assert!(workers.len() >= 2, "{failpoint}: the survivors shared the work: {workers:?}");
+    assert!(
+        workers.len() >= 2,
+        "{failpoint}: the survivors shared the work: {workers:?}"
+    );
 
     // A rollback from a fourth host restores every byte.
     let d = host(&url);
@@ -150,24 +189,51 @@ fn workers_started_together_share_one_run() {
     let url = postgres::shared().database("shared_together");
     let (source, _, new) = documents();
     let hosts = [host(&url), host(&url), host(&url)];
-    cutover(hosts[0].path(), &["fleet", "import", source.path().to_str().unwrap()]).expect(0);
+    cutover(
+        hosts[0].path(),
+        &["fleet", "import", source.path().to_str().unwrap()],
+    )
+    .expect(0);
     // No saved plan: each plans for itself, finds the same plan and joins its run; a late
     // one joins by the run's id.
     // Each waits a while before its first lease, so that both have planned before either
     // writes, and the third has joined.
     let pause = [("CUTOVER_PAUSE", "worker-started:2000,worker-leased:100")];
-    let workers: Vec<Child> = hosts[..2].iter().map(|h| spawn(h.path(), &["apply", "--all"], &pause)).collect();
+    let workers: Vec<Child> = hosts[..2]
+        .iter()
+        .map(|h| spawn(h.path(), &["apply", "--all"], &pause))
+        .collect();
     let server = postgres::shared();
-    while server.psql("shared_together", "SELECT count(*) FROM cutover.runs WHERE kind = 'apply'").trim() == "0" {
+    while server
+        .psql(
+            "shared_together",
+            "SELECT count(*) FROM cutover.runs WHERE kind = 'apply'",
+        )
+        .trim()
+        == "0"
+    {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let late = finish(spawn(hosts[2].path(), &["apply", "--join", "2"], &[("CUTOVER_PAUSE", "worker-started:1000,worker-leased:100")]));
+    let late = finish(spawn(
+        hosts[2].path(),
+        &["apply", "--join", "2"],
+        &[("CUTOVER_PAUSE", "worker-started:1000,worker-leased:100")],
+    ));
     for w in workers {
         let run = finish(w);
         assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-        assert!(run.stdout.contains("Worked on shared run 2"), "{}", run.stdout);
+        assert!(
+            run.stdout.contains("Worked on shared run 2"),
+            "{}",
+            run.stdout
+        );
     }
-    assert!(late.code == 0 || late.stderr.contains("nothing left to join"), "{}\n{}", late.stdout, late.stderr);
+    assert!(
+        late.code == 0 || late.stderr.contains("nothing left to join"),
+        "{}\n{}",
+        late.stdout,
+        late.stderr
+    );
     assert_eq!(exported(hosts[0].path()), new);
     let (run, by) = writes_of_the_run(hosts[0].path());
     assert_eq!(run["id"], 2);
@@ -186,22 +252,43 @@ fn a_database_restart_in_the_middle_of_an_apply_loses_nothing() {
     let url = server.database("restarted");
     let (source, old, new) = documents();
     let (a, b) = (host(&url), host(&url));
-    cutover(a.path(), &["fleet", "import", source.path().to_str().unwrap()]).expect(0);
+    cutover(
+        a.path(),
+        &["fleet", "import", source.path().to_str().unwrap()],
+    )
+    .expect(0);
     let plan = a.path().join("plan.json");
-    cutover(a.path(), &["plan", "--all", "--out", plan.to_str().unwrap()]).expect(0);
-    let workers = [a.path(), b.path()].map(|p| spawn(p, &["apply", plan.to_str().unwrap()], &[("CUTOVER_PAUSE", "worker-leased:300")]));
+    cutover(
+        a.path(),
+        &["plan", "--all", "--out", plan.to_str().unwrap()],
+    )
+    .expect(0);
+    let workers = [a.path(), b.path()].map(|p| {
+        spawn(
+            p,
+            &["apply", plan.to_str().unwrap()],
+            &[("CUTOVER_PAUSE", "worker-leased:300")],
+        )
+    });
     // In the middle: once both workers work on the run and a batch is written, and before
     // the last is.
     let started = "SELECT (SELECT count(*) FROM cutover.workers) = 2 AND (SELECT count(*) FROM cutover.batches WHERE state = 'done') > 0";
     while server.psql("restarted", started).trim() != "t" {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let open = server.psql("restarted", "SELECT count(*) FROM cutover.batches WHERE state <> 'done'");
+    let open = server.psql(
+        "restarted",
+        "SELECT count(*) FROM cutover.batches WHERE state <> 'done'",
+    );
     assert_ne!(open.trim(), "0", "the run ended before the restart");
     server.restart();
     for w in workers {
         let run = finish(w);
-        assert_eq!(run.code, 0, "a worker did not survive the restart:\n{}\n{}", run.stdout, run.stderr);
+        assert_eq!(
+            run.code, 0,
+            "a worker did not survive the restart:\n{}\n{}",
+            run.stdout, run.stderr
+        );
     }
     assert_eq!(exported(a.path()), new);
     let (run, _) = writes_of_the_run(a.path());
@@ -220,23 +307,58 @@ fn two_operators_with_different_plans_never_migrate_twice() {
     let url = postgres::shared().database("two_operators");
     let (source, _, new) = documents();
     let (alice, bob) = (host(&url), host(&url));
-    cutover(alice.path(), &["fleet", "import", source.path().to_str().unwrap()]).expect(0);
+    cutover(
+        alice.path(),
+        &["fleet", "import", source.path().to_str().unwrap()],
+    )
+    .expect(0);
     let alice_plan = alice.path().join("plan.json");
-    cutover(alice.path(), &["plan", "--all", "--out", alice_plan.to_str().unwrap()]).expect(0);
+    cutover(
+        alice.path(),
+        &["plan", "--all", "--out", alice_plan.to_str().unwrap()],
+    )
+    .expect(0);
     let bob_plan = bob.path().join("plan.json");
-    cutover(bob.path(), &["plan", "--opt-in", "c001,c002", "--out", bob_plan.to_str().unwrap()]).expect(0);
+    cutover(
+        bob.path(),
+        &[
+            "plan",
+            "--opt-in",
+            "c001,c002",
+            "--out",
+            bob_plan.to_str().unwrap(),
+        ],
+    )
+    .expect(0);
 
-    let running = spawn(alice.path(), &["apply", alice_plan.to_str().unwrap()], &[("CUTOVER_PAUSE", "worker-leased:150")]);
+    let running = spawn(
+        alice.path(),
+        &["apply", alice_plan.to_str().unwrap()],
+        &[("CUTOVER_PAUSE", "worker-leased:150")],
+    );
     let server = postgres::shared();
-    while server.psql("two_operators", "SELECT count(*) FROM cutover.workers").trim() == "0" {
+    while server
+        .psql("two_operators", "SELECT count(*) FROM cutover.workers")
+        .trim()
+        == "0"
+    {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let refused = cutover(bob.path(), &["apply", bob_plan.to_str().unwrap()]).expect(2).stderr;
-    assert!(refused.contains("run 2 (another plan, started by") && refused.contains("with workers") && refused.contains("--join 2"), "{refused}");
+    let refused = cutover(bob.path(), &["apply", bob_plan.to_str().unwrap()])
+        .expect(2)
+        .stderr;
+    assert!(
+        refused.contains("run 2 (another plan, started by")
+            && refused.contains("with workers")
+            && refused.contains("--join 2"),
+        "{refused}"
+    );
     let done = finish(running);
     assert_eq!(done.code, 0, "{}", done.stderr);
     // Bob's plan is stale now: his connections were migrated by Alice's run.
-    let stale = cutover(bob.path(), &["apply", bob_plan.to_str().unwrap()]).expect(2).stderr;
+    let stale = cutover(bob.path(), &["apply", bob_plan.to_str().unwrap()])
+        .expect(2)
+        .stderr;
     assert!(stale.contains("the plan is stale"), "{stale}");
     assert_eq!(exported(alice.path()), new);
     writes_of_the_run(alice.path());

@@ -10,7 +10,7 @@
 //!   (which its stubbed WASI turns into traps); its environment is empty;
 //! - the Python SDK's own unit tests pass natively.
 
-use cutover_tests::{Fleet, Run, hostile_connection, root, cutover_in_workspace};
+use cutover_tests::{Fleet, Run, cutover_in_workspace, hostile_connection, root};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
@@ -22,11 +22,17 @@ fn cutover(fleet: &Fleet, args: &[&str]) -> Run {
 }
 
 fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    serde_json::from_slice(&std::fs::read(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn by_id<'a>(plan: &'a Value, id: &str) -> &'a Value {
-    plan["connections"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no connection {id}"))
+    plan["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no connection {id}"))
 }
 
 /// `python3 -m unittest` in `dir`, with `path` on PYTHONPATH.
@@ -44,19 +50,52 @@ fn unittest(dir: &Path, path: &Path) -> std::process::Output {
 fn new_python_plugin_builds_passes_its_tests_and_blesses_a_changed_migration() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().to_str().unwrap();
-    let run = cutover_in_workspace(BIN, &["plugin", "new", "airbyte/source-example", "2.0.0", "--lang", "python", "--dir", dir]).expect(0);
-    assert!(run.stdout.contains("source_example_v2.py"), "{}", run.stdout);
+    let run = cutover_in_workspace(
+        BIN,
+        &[
+            "plugin",
+            "new",
+            "airbyte/source-example",
+            "2.0.0",
+            "--lang",
+            "python",
+            "--dir",
+            dir,
+        ],
+    )
+    .expect(0);
+    assert!(
+        run.stdout.contains("source_example_v2.py"),
+        "{}",
+        run.stdout
+    );
     let project = work.path().join("source-example-v2");
     let path = project.to_str().unwrap();
-    assert!(project.join("pyproject.toml").is_file() && project.join("fixtures/basic/input.json").is_file());
+    assert!(
+        project.join("pyproject.toml").is_file()
+            && project.join("fixtures/basic/input.json").is_file()
+    );
 
     let run = cutover_in_workspace(BIN, &["plugin", "test", path]).expect(0);
-    assert!(run.stdout.contains("1 case(s): 1 passed, 0 failed"), "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("source_example_v2.wasm"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("1 case(s): 1 passed, 0 failed"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("source_example_v2.wasm"),
+        "{}",
+        run.stdout
+    );
 
     // Its own unit test passes natively, finding the SDK by path.
     let native = unittest(&project, Path::new(""));
-    assert!(native.status.success(), "{}", String::from_utf8_lossy(&native.stderr));
+    assert!(
+        native.status.success(),
+        "{}",
+        String::from_utf8_lossy(&native.stderr)
+    );
 
     // The author changes the migration: the fixture no longer matches, and the diff says where.
     let module = project.join("source_example_v2.py");
@@ -64,32 +103,64 @@ fn new_python_plugin_builds_passes_its_tests_and_blesses_a_changed_migration() {
         "        return out\n",
         "        config.set_field(out.config, \"/lookback_days\", 7)\n        out.action(RetestSource(\"lookback_days is new\"))\n        return out\n",
     );
-    let source = source.replace("from cutover_plugin import ", "from cutover_plugin import RetestSource, config, ");
+    let source = source.replace(
+        "from cutover_plugin import ",
+        "from cutover_plugin import RetestSource, config, ",
+    );
     std::fs::write(&module, source).unwrap();
     let run = cutover_in_workspace(BIN, &["plugin", "test", path]).expect(1);
-    assert!(run.stdout.contains("FAILED   basic"), "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("/config/lookback_days: expected nothing, got 7"), "{}", run.stdout);
-    assert!(run.stdout.contains("unexpected action: re-test the source: lookback_days is new"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("FAILED   basic"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stdout
+            .contains("/config/lookback_days: expected nothing, got 7"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("unexpected action: re-test the source: lookback_days is new"),
+        "{}",
+        run.stdout
+    );
 
     cutover_in_workspace(BIN, &["plugin", "test", path, "--bless"]).expect(0);
     cutover_in_workspace(BIN, &["plugin", "test", path]).expect(0);
     let expected = read_json(&project.join("fixtures/basic/expected.json"));
     assert_eq!(expected["config"]["lookback_days"], 7);
     assert_eq!(expected["version"], "2.0.0");
-    assert_eq!(read_json(&project.join("fixtures/basic/actions.json"))[0]["kind"], "retest-source");
+    assert_eq!(
+        read_json(&project.join("fixtures/basic/actions.json"))[0]["kind"],
+        "retest-source"
+    );
 
     // A plugin that raises instead of refusing is a crash, and the exception is named.
-    let broken = std::fs::read_to_string(&module).unwrap().replace("        return out\n", "        return out.nothing\n");
+    let broken = std::fs::read_to_string(&module)
+        .unwrap()
+        .replace("        return out\n", "        return out.nothing\n");
     std::fs::write(&module, broken).unwrap();
     let run = cutover_in_workspace(BIN, &["plugin", "test", path]);
     assert_ne!(run.code, 0);
     let said = format!("{}{}", run.stdout, run.stderr);
-    assert!(said.contains("crashed") && said.contains("AttributeError") && said.contains("nothing"), "{said}");
+    assert!(
+        said.contains("crashed") && said.contains("AttributeError") && said.contains("nothing"),
+        "{said}"
+    );
 
     // A module that does not import is refused when it is built, naming the module.
     std::fs::write(&module, "import no_such_module\n").unwrap();
     let run = cutover_in_workspace(BIN, &["plugin", "test", path]).expect(2);
-    assert!(run.stderr.contains("componentize-py could not build source-example-v2") && run.stderr.contains("no_such_module"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("componentize-py could not build source-example-v2")
+            && run.stderr.contains("no_such_module"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -97,13 +168,34 @@ fn python_plugins_pass_their_rust_versions_fixtures_and_render_the_same_guides()
     for name in ["source-pinterest-v2", "source-hubspot-v4"] {
         let python = root().join("plugins/python").join(name);
         let rust = root().join("plugins").join(name);
-        let cases = std::fs::read_dir(rust.join("fixtures")).unwrap().filter(|e| e.as_ref().unwrap().path().join("input.json").is_file()).count();
-        let run = cutover_in_workspace(BIN, &["plugin", "test", python.to_str().unwrap()]).expect(0);
-        assert!(run.stdout.contains(&format!("{cases} case(s): {cases} passed, 0 failed")), "{name}: {}{}", run.stdout, run.stderr);
-        assert!(run.stdout.contains("migrated configs checked against"), "{name}: {}", run.stdout);
-        let from_python = cutover_in_workspace(BIN, &["plugin", "guide", python.to_str().unwrap()]).expect(0).stdout;
-        let from_rust = cutover_in_workspace(BIN, &["plugin", "guide", rust.to_str().unwrap()]).expect(0).stdout;
-        assert_eq!(from_python, from_rust, "{name}: the guide rendered from each language's plugin");
+        let cases = std::fs::read_dir(rust.join("fixtures"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().join("input.json").is_file())
+            .count();
+        let run =
+            cutover_in_workspace(BIN, &["plugin", "test", python.to_str().unwrap()]).expect(0);
+        assert!(
+            run.stdout
+                .contains(&format!("{cases} case(s): {cases} passed, 0 failed")),
+            "{name}: {}{}",
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            run.stdout.contains("migrated configs checked against"),
+            "{name}: {}",
+            run.stdout
+        );
+        let from_python = cutover_in_workspace(BIN, &["plugin", "guide", python.to_str().unwrap()])
+            .expect(0)
+            .stdout;
+        let from_rust = cutover_in_workspace(BIN, &["plugin", "guide", rust.to_str().unwrap()])
+            .expect(0)
+            .stdout;
+        assert_eq!(
+            from_python, from_rust,
+            "{name}: the guide rendered from each language's plugin"
+        );
     }
 }
 
@@ -115,11 +207,38 @@ fn import_metadata_matches_python_plugins_and_prints_python_manifests() {
         std::fs::copy(&wasm, built.path().join(wasm.file_name().unwrap())).unwrap();
     }
     let plugins = built.path().to_str().unwrap();
-    for (connector, file) in [("source-pinterest", "source_pinterest_v2.wasm"), ("source-hubspot", "source_hubspot_v4.wasm")] {
-        let metadata = root().join("tests/fixtures").join(connector).join("metadata.yaml");
-        let run = cutover_in_workspace(BIN, &["plugin", "import-metadata", metadata.to_str().unwrap(), "--plugins", plugins, "--lang", "python"]).expect(0);
-        assert!(run.stdout.contains(&format!("plugin {file}")) && !run.stdout.contains("DIFFERS"), "{}", run.stdout);
-        assert!(run.stdout.contains("# airbyte/") && run.stdout.contains("Manifest(\n    connector=\"airbyte/"), "{}", run.stdout);
+    for (connector, file) in [
+        ("source-pinterest", "source_pinterest_v2.wasm"),
+        ("source-hubspot", "source_hubspot_v4.wasm"),
+    ] {
+        let metadata = root()
+            .join("tests/fixtures")
+            .join(connector)
+            .join("metadata.yaml");
+        let run = cutover_in_workspace(
+            BIN,
+            &[
+                "plugin",
+                "import-metadata",
+                metadata.to_str().unwrap(),
+                "--plugins",
+                plugins,
+                "--lang",
+                "python",
+            ],
+        )
+        .expect(0);
+        assert!(
+            run.stdout.contains(&format!("plugin {file}")) && !run.stdout.contains("DIFFERS"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains("# airbyte/")
+                && run.stdout.contains("Manifest(\n    connector=\"airbyte/"),
+            "{}",
+            run.stdout
+        );
     }
 }
 
@@ -138,7 +257,9 @@ fn mixed_fleet(python: bool) -> Fleet {
     } else {
         fleet.add_plugin("source-hubspot-v4");
     }
-    let mut hubspot = read_json(&root().join("plugins/source-hubspot-v4/fixtures/property-history-streams/input.json"));
+    let mut hubspot = read_json(
+        &root().join("plugins/source-hubspot-v4/fixtures/property-history-streams/input.json"),
+    );
     hubspot["id"] = json!("hubspot-crm");
     fleet.write(&hubspot);
     fleet
@@ -148,15 +269,34 @@ fn mixed_fleet(python: bool) -> Fleet {
 fn python_plugins_in_a_fleet_beside_rust_plugins_plan_and_apply_as_the_rust_ones_do() {
     let python = mixed_fleet(true);
     let rust = mixed_fleet(false);
-    let plan = cutover(&python, &["plan", "--all", "--json"]).expect(0).json();
+    let plan = cutover(&python, &["plan", "--all", "--json"])
+        .expect(0)
+        .json();
     let chained = by_id(&plan, "pinterest-legacy-us");
-    let steps: Vec<&str> = chained["steps"].as_array().unwrap().iter().filter_map(|s| s["plugin"]["file"].as_str()).collect();
-    assert_eq!(steps, ["source_pinterest_v1.wasm", "source_pinterest_v2.wasm"], "{chained}");
-    let python_digest = cutover_tests::sha256(&std::fs::read(cutover_tests::python_plugin("source-pinterest-v2")).unwrap());
-    assert_eq!(chained["steps"][1]["plugin"]["sha256"], json!(python_digest), "the Python plugin ran");
+    let steps: Vec<&str> = chained["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["plugin"]["file"].as_str())
+        .collect();
+    assert_eq!(
+        steps,
+        ["source_pinterest_v1.wasm", "source_pinterest_v2.wasm"],
+        "{chained}"
+    );
+    let python_digest = cutover_tests::sha256(
+        &std::fs::read(cutover_tests::python_plugin("source-pinterest-v2")).unwrap(),
+    );
+    assert_eq!(
+        chained["steps"][1]["plugin"]["sha256"],
+        json!(python_digest),
+        "the Python plugin ran"
+    );
     assert_eq!(by_id(&plan, "hubspot-crm")["status"], "migrate");
 
-    let rust_plan = cutover(&rust, &["plan", "--all", "--json"]).expect(0).json();
+    let rust_plan = cutover(&rust, &["plan", "--all", "--json"])
+        .expect(0)
+        .json();
     for c in plan["connections"].as_array().unwrap() {
         let twin = by_id(&rust_plan, c["id"].as_str().unwrap());
         let same = ["status", "changes", "actions", "notes", "output_sha256"];
@@ -168,7 +308,11 @@ fn python_plugins_in_a_fleet_beside_rust_plugins_plan_and_apply_as_the_rust_ones
     let out = cutover(&python, &["apply", "--all"]).expect(0).stdout;
     assert!(out.contains("connection(s) written, 0 failed"), "{out}");
     cutover(&rust, &["apply", "--all"]).expect(0);
-    assert_eq!(python.documents(), rust.documents(), "both fleets are written byte for byte alike");
+    assert_eq!(
+        python.documents(),
+        rust.documents(),
+        "both fleets are written byte for byte alike"
+    );
     assert_eq!(python.read("hubspot-crm")["version"], "4.0.0");
     assert_eq!(python.read("pinterest-legacy-us")["version"], "2.0.0");
     // Rolled back like any other run.
@@ -202,43 +346,117 @@ fn a_hostile_python_plugin_fails_only_its_own_connections() {
     fleet.add_python_plugin("hostile-python");
     fleet.add_plugin("hostile-plugin");
     let failing = [
-        "loop", "memory", "recursion", "python-recursion", "exception", "refuse", "invalid-json", "wrong-shape",
-        "giant-output", "clock", "entropy", "file",
+        "loop",
+        "memory",
+        "recursion",
+        "python-recursion",
+        "exception",
+        "refuse",
+        "invalid-json",
+        "wrong-shape",
+        "giant-output",
+        "clock",
+        "entropy",
+        "file",
     ];
-    for mode in ["none", "random", "remember", "environment"].iter().chain(&failing) {
+    for mode in ["none", "random", "remember", "environment"]
+        .iter()
+        .chain(&failing)
+    {
         fleet.write(&python_hostile(mode, mode));
     }
     fleet.write(&hostile_connection("rust-neighbour", "none"));
     let before = fleet.documents();
 
-    let plan = cutover(&fleet, &["plan", "--all", "--json"]).expect(1).json();
+    let plan = cutover(&fleet, &["plan", "--all", "--json"])
+        .expect(1)
+        .json();
     let reason = |id: &str| by_id(&plan, id)["reason"].as_str().unwrap_or("").to_owned();
-    for ok in ["none", "random", "remember", "environment", "rust-neighbour"] {
-        assert_eq!(by_id(&plan, ok)["status"], "migrate", "{ok}: {}", reason(ok));
+    for ok in [
+        "none",
+        "random",
+        "remember",
+        "environment",
+        "rust-neighbour",
+    ] {
+        assert_eq!(
+            by_id(&plan, ok)["status"],
+            "migrate",
+            "{ok}: {}",
+            reason(ok)
+        );
     }
     for mode in failing {
         assert_eq!(by_id(&plan, mode)["status"], "failed", "{mode}");
-        assert!(reason(mode).contains("hostile_python.wasm"), "the error names the plugin: {}", reason(mode));
+        assert!(
+            reason(mode).contains("hostile_python.wasm"),
+            "the error names the plugin: {}",
+            reason(mode)
+        );
     }
-    assert!(reason("loop").contains("ran past its 2000 ms deadline"), "{}", reason("loop"));
-    assert!(reason("memory").contains("over the 134217728-byte limit"), "{}", reason("memory"));
+    assert!(
+        reason("loop").contains("ran past its 2000 ms deadline"),
+        "{}",
+        reason("loop")
+    );
+    assert!(
+        reason("memory").contains("over the 134217728-byte limit"),
+        "{}",
+        reason("memory")
+    );
     // CPython keeps its frames on the heap: recursion without a limit runs into the memory
     // limit (or, through C, the wasm stack's), either of which stops only this call.
     let recursion = reason("recursion");
-    assert!(recursion.contains("crashed") || recursion.contains("over the 134217728-byte limit"), "{recursion}");
-    assert!(reason("python-recursion").contains("RecursionError"), "{}", reason("python-recursion"));
-    assert!(reason("exception").contains("RuntimeError: hostile plugin raised on purpose"), "{}", reason("exception"));
-    assert!(reason("refuse").contains("needs the operator: hostile plugin wants a human"), "{}", reason("refuse"));
-    assert!(reason("invalid-json").contains("returned config that is not valid JSON"), "{}", reason("invalid-json"));
-    assert!(reason("wrong-shape").contains("returned a state that is not an array"), "{}", reason("wrong-shape"));
+    assert!(
+        recursion.contains("crashed") || recursion.contains("over the 134217728-byte limit"),
+        "{recursion}"
+    );
+    assert!(
+        reason("python-recursion").contains("RecursionError"),
+        "{}",
+        reason("python-recursion")
+    );
+    assert!(
+        reason("exception").contains("RuntimeError: hostile plugin raised on purpose"),
+        "{}",
+        reason("exception")
+    );
+    assert!(
+        reason("refuse").contains("needs the operator: hostile plugin wants a human"),
+        "{}",
+        reason("refuse")
+    );
+    assert!(
+        reason("invalid-json").contains("returned config that is not valid JSON"),
+        "{}",
+        reason("invalid-json")
+    );
+    assert!(
+        reason("wrong-shape").contains("returned a state that is not an array"),
+        "{}",
+        reason("wrong-shape")
+    );
     let giant = reason("giant-output");
-    assert!(giant.contains("output limit") || giant.contains("byte limit"), "{giant}");
+    assert!(
+        giant.contains("output limit") || giant.contains("byte limit"),
+        "{giant}"
+    );
     for reach in ["clock", "entropy", "file"] {
-        assert!(reason(reach).contains("crashed"), "{reach}: nothing real is reachable: {}", reason(reach));
+        assert!(
+            reason(reach).contains("crashed"),
+            "{reach}: nothing real is reachable: {}",
+            reason(reach)
+        );
     }
 
     let out = cutover(&fleet, &["apply", "--all"]).expect(1).stdout;
-    assert!(out.contains(&format!("5 connection(s) written, {} failed", failing.len())), "{out}");
+    assert!(
+        out.contains(&format!(
+            "5 connection(s) written, {} failed",
+            failing.len()
+        )),
+        "{out}"
+    );
     let after = fleet.documents();
     for mode in failing {
         let file = format!("{mode}.json");
@@ -248,29 +466,51 @@ fn a_hostile_python_plugin_fails_only_its_own_connections() {
     assert_eq!(fleet.read("rust-neighbour")["version"], "2.0.0");
     // Every call starts from the build's snapshot: no call sees an earlier one's memory
     // (plan and apply each called it), and `random` is the same each time.
-    assert_eq!(fleet.read("remember")["config"]["remembered"], json!({"calls": 0, "dirty_bytes": 0}));
+    assert_eq!(
+        fleet.read("remember")["config"]["remembered"],
+        json!({"calls": 0, "dirty_bytes": 0})
+    );
     // The environment the interpreter was built in is not the host's: it sees none.
-    assert_eq!(fleet.read("environment")["config"]["environment"], json!({}));
+    assert_eq!(
+        fleet.read("environment")["config"]["environment"],
+        json!({})
+    );
     let random = fleet.read("random")["config"]["random"].clone();
     assert!(random.is_f64(), "{random}");
     let again = Fleet::new(HOSTILE_LIMITS);
     again.add_python_plugin("hostile-python");
     again.write(&python_hostile("random", "random"));
     cutover(&again, &["apply", "--all"]).expect(0);
-    assert_eq!(again.read("random")["config"]["random"], random, "the interpreter's random is seeded: same value every run");
+    assert_eq!(
+        again.read("random")["config"]["random"],
+        random,
+        "the interpreter's random is seeded: same value every run"
+    );
 }
 
 #[test]
 fn the_python_sdk_passes_its_unit_tests_natively() {
     let sdk = root().join("plugins/python/sdk");
     let run = unittest(&sdk, &sdk);
-    assert!(run.status.success(), "{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
     let said = String::from_utf8_lossy(&run.stderr);
-    assert!(said.contains("OK") && !said.contains("Ran 0 tests"), "{said}");
+    assert!(
+        said.contains("OK") && !said.contains("Ran 0 tests"),
+        "{said}"
+    );
     // The plugins' own unit tests, with the SDK on the path.
     for name in ["source-pinterest-v2", "source-hubspot-v4"] {
         let dir = root().join("plugins/python").join(name);
         let run = unittest(&dir, &sdk);
-        assert!(run.status.success(), "{name}: {}", String::from_utf8_lossy(&run.stderr));
+        assert!(
+            run.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
     }
 }

@@ -20,11 +20,19 @@ use std::sync::OnceLock;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_owned()
 }
 
 /// The misbehaving test plugins, built beside the real ones.
-const GUESTS: &[&str] = &["hostile-plugin", "forbidden-plugin", "partition-state-plugin", "secret-mover-plugin"];
+const GUESTS: &[&str] = &[
+    "hostile-plugin",
+    "forbidden-plugin",
+    "partition-state-plugin",
+    "secret-mover-plugin",
+];
 
 /// The real migration plugin crates: every folder under `plugins/` but the SDK.
 pub fn plugin_crates() -> Vec<PathBuf> {
@@ -50,18 +58,24 @@ pub fn elastic_plugin_crates() -> Vec<PathBuf> {
 
 /// A crate's package name, from its Cargo.toml.
 fn package_name(dir: &Path) -> String {
-    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("reading a plugin's Cargo.toml");
+    let manifest =
+        std::fs::read_to_string(dir.join("Cargo.toml")).expect("reading a plugin's Cargo.toml");
     manifest
         .lines()
-        .find_map(|l| l.strip_prefix("name = \"").and_then(|rest| rest.strip_suffix('"')))
+        .find_map(|l| {
+            l.strip_prefix("name = \"")
+                .and_then(|rest| rest.strip_suffix('"'))
+        })
         .expect("a package name")
         .to_owned()
 }
 
 /// The package names of every plugin the tests build: the real ones and the test guests.
 fn packages() -> Vec<String> {
-    let mut names: Vec<String> =
-        plugin_crates().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = plugin_crates()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     names.extend(elastic_plugin_crates().iter().map(|p| package_name(p)));
     names.extend(GUESTS.iter().map(|g| (*g).to_owned()));
     names
@@ -70,11 +84,21 @@ fn packages() -> Vec<String> {
 /// Installs the `wasm32-wasip2` target through rustup when it is missing, as
 /// `plugins/build` does, so the tests run on a machine fresh from `rustup`.
 fn ensure_wasm_target() -> Result<()> {
-    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
     match installed {
-        Ok(out) if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") => Ok(()),
+        Ok(out)
+            if String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.trim() == "wasm32-wasip2") =>
+        {
+            Ok(())
+        }
         Ok(_) => {
-            let status = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status()?;
+            let status = Command::new("rustup")
+                .args(["target", "add", "wasm32-wasip2"])
+                .status()?;
             if !status.success() {
                 bail!("`rustup target add wasm32-wasip2` failed ({status})");
             }
@@ -100,18 +124,33 @@ fn build_plugins() -> Result<PathBuf> {
     let target_dir = plugin_target_dir();
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(&root)
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for p in packages() {
         cmd.args(["-p", &p]);
     }
     // The outer build's settings are for the host, not for the guests.
-    for var in ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_MAKEFLAGS"] {
+    for var in [
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_MAKEFLAGS",
+    ] {
         cmd.env_remove(var);
     }
     let status = cmd.status().context("running cargo to build the plugins")?;
     if !status.success() {
-        bail!("building the plugins failed ({status}); is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)");
+        bail!(
+            "building the plugins failed ({status}); is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)"
+        );
     }
     Ok(target_dir.join("wasm32-wasip2").join("release"))
 }
@@ -123,8 +162,15 @@ pub fn plugin(package: &str) -> PathBuf {
 }
 
 /// The component `name` among those `build` builds, once per test process.
-fn built(once: &OnceLock<Result<PathBuf, String>>, build: fn() -> Result<PathBuf>, name: &str) -> PathBuf {
-    let dir = once.get_or_init(|| build().map_err(|e| format!("{e:#}"))).as_ref().expect("the plugins build");
+fn built(
+    once: &OnceLock<Result<PathBuf, String>>,
+    build: fn() -> Result<PathBuf>,
+    name: &str,
+) -> PathBuf {
+    let dir = once
+        .get_or_init(|| build().map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .expect("the plugins build");
     let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
     assert!(path.exists(), "{} was not built", path.display());
     path
@@ -138,24 +184,40 @@ pub fn python_plugin_projects() -> Vec<PathBuf> {
 /// The Python test guests (`tests/guests/python/`): a hostile plugin and the state
 /// benchmark's plugin.
 fn python_guests() -> Vec<PathBuf> {
-    ["hostile", "partition-state"].iter().map(|g| root().join("tests").join("guests").join("python").join(g)).collect()
+    ["hostile", "partition-state"]
+        .iter()
+        .map(|g| root().join("tests").join("guests").join("python").join(g))
+        .collect()
 }
 
 /// The `cutover` binary built beside the running test (or bench) executable.
 fn cutover_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
-    let dir = exe.parent().and_then(Path::parent).expect("the test executable is in <profile>/deps");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test executable is in <profile>/deps");
     let bin = dir.join("cutover");
-    assert!(bin.is_file(), "{} is missing; build it first (cargo build -p cutover)", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} is missing; build it first (cargo build -p cutover)",
+        bin.display()
+    );
     bin
 }
 
 fn build_python_plugins() -> Result<PathBuf> {
     let target = plugin_target_dir();
-    let target_root = target.parent().expect("the plugin target dir has a parent").to_owned();
+    let target_root = target
+        .parent()
+        .expect("the plugin target dir has a parent")
+        .to_owned();
     let mut cmd = Command::new(cutover_binary());
-    cmd.args(["plugin", "build"]).args(python_plugin_projects()).args(python_guests());
-    cmd.env("CARGO_TARGET_DIR", &target_root).env_remove("RUST_LOG");
+    cmd.args(["plugin", "build"])
+        .args(python_plugin_projects())
+        .args(python_guests());
+    cmd.env("CARGO_TARGET_DIR", &target_root)
+        .env_remove("RUST_LOG");
     let out = cmd.output().context("running cutover plugin build")?;
     if !out.status.success() {
         bail!(
@@ -217,7 +279,11 @@ impl Fleet {
         let fleet = Self::new(&std::fs::read_to_string(src.join("cutover.toml")).unwrap());
         for entry in std::fs::read_dir(src.join("connections")).unwrap() {
             let entry = entry.unwrap();
-            std::fs::copy(entry.path(), fleet.path().join("connections").join(entry.file_name())).unwrap();
+            std::fs::copy(
+                entry.path(),
+                fleet.path().join("connections").join(entry.file_name()),
+            )
+            .unwrap();
         }
         copy_tree(&src.join("specs"), &fleet.path().join("specs"));
         copy_tree(&src.join("catalogs"), &fleet.path().join("catalogs"));
@@ -237,12 +303,30 @@ impl Fleet {
         let fixtures = root().join("tests").join("fixtures").join("elastic");
         let specs = self.path().join("specs").join("elastic");
         std::fs::create_dir_all(&specs).unwrap();
-        std::fs::copy(fixtures.join("service-types.json"), specs.join("service-types.json")).unwrap();
-        for version in std::fs::read_dir(&fixtures).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
-            for defaults in std::fs::read_dir(&version).unwrap().map(|e| e.unwrap().path()) {
+        std::fs::copy(
+            fixtures.join("service-types.json"),
+            specs.join("service-types.json"),
+        )
+        .unwrap();
+        for version in std::fs::read_dir(&fixtures)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+        {
+            for defaults in std::fs::read_dir(&version)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+            {
                 let dir = specs.join(defaults.file_stem().unwrap());
                 std::fs::create_dir_all(&dir).unwrap();
-                std::fs::copy(&defaults, dir.join(format!("{}.json", version.file_name().unwrap().to_string_lossy()))).unwrap();
+                std::fs::copy(
+                    &defaults,
+                    dir.join(format!(
+                        "{}.json",
+                        version.file_name().unwrap().to_string_lossy()
+                    )),
+                )
+                .unwrap();
             }
         }
     }
@@ -285,7 +369,10 @@ impl Fleet {
     /// Writes a connection document.
     pub fn write(&self, doc: &Value) {
         let id = doc["id"].as_str().expect("a document with an id");
-        self.write_raw(&format!("{id}.json"), &serde_json::to_vec_pretty(doc).unwrap());
+        self.write_raw(
+            &format!("{id}.json"),
+            &serde_json::to_vec_pretty(doc).unwrap(),
+        );
     }
 
     /// The bytes of a connection document.
@@ -304,7 +391,12 @@ impl Fleet {
             .unwrap()
             .map(|e| e.unwrap())
             .filter(|e| Self::is_document(&e.file_name().to_string_lossy()))
-            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
             .collect()
     }
 
@@ -339,7 +431,10 @@ impl Fleet {
     /// The `[store] url` of the fleet's settings, if it has one.
     pub fn store_url(&self) -> Option<String> {
         let text = std::fs::read_to_string(self.path().join("cutover.toml")).unwrap();
-        text.lines().find_map(|l| l.strip_prefix("url = ").map(|v| v.trim_matches('"').to_owned()))
+        text.lines().find_map(|l| {
+            l.strip_prefix("url = ")
+                .map(|v| v.trim_matches('"').to_owned())
+        })
     }
 }
 
@@ -349,7 +444,12 @@ pub fn read_documents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .unwrap()
         .map(|e| e.unwrap())
         .filter(|e| Fleet::is_document(&e.file_name().to_string_lossy()))
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -362,7 +462,11 @@ pub fn legacy_partitions(n: usize) -> String {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&format!("\"{}\":{{\"updated_time\":{}}}", 549755885175u64 + i as u64, 1628867244u64 + i as u64));
+        out.push_str(&format!(
+            "\"{}\":{{\"updated_time\":{}}}",
+            549755885175u64 + i as u64,
+            1628867244u64 + i as u64
+        ));
     }
     out.push('}');
     out
@@ -401,10 +505,18 @@ pub fn small_pinterest_fleet(n: usize) -> tempfile::TempDir {
     std::fs::create_dir_all(dir.path().join("connections")).unwrap();
     std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
     std::fs::write(dir.path().join("cutover.toml"), "[platform]\nplatform = \"0.63.14\"\n[connectors.\"airbyte/source-pinterest\"]\ntarget = \"2.0.0\"\n").unwrap();
-    std::fs::copy(plugin("source-pinterest-v2"), dir.path().join("plugins/source_pinterest_v2.wasm")).unwrap();
+    std::fs::copy(
+        plugin("source-pinterest-v2"),
+        dir.path().join("plugins/source_pinterest_v2.wasm"),
+    )
+    .unwrap();
     for i in 0..n {
         let doc = small_pinterest_connection(&format!("c{i:06}"), 1714521600 + i as u64);
-        std::fs::write(dir.path().join(format!("connections/c{i:06}.json")), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+        std::fs::write(
+            dir.path().join(format!("connections/c{i:06}.json")),
+            serde_json::to_vec_pretty(&doc).unwrap(),
+        )
+        .unwrap();
     }
     dir
 }
@@ -433,12 +545,21 @@ pub struct Run {
 impl Run {
     /// The stdout as JSON (for `--json` commands).
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// Asserts the exit code, showing the output when it differs.
     pub fn expect(self, code: i32) -> Self {
-        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -452,7 +573,9 @@ pub fn cutover(bin: &str, fleet: &Path, args: &[&str]) -> Run {
 pub fn cutover_with_env(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     // A `postgres://` fleet takes its settings from the current directory: a new empty one.
     let cwd = tempfile::tempdir().expect("a temporary directory");
-    let out = command(bin, fleet, args, env, cwd.path()).output().expect("running cutover");
+    let out = command(bin, fleet, args, env, cwd.path())
+        .output()
+        .expect("running cutover");
     Run::from(out)
 }
 
@@ -460,7 +583,10 @@ pub fn cutover_with_env(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &s
 /// with plugin builds sharing the test kit's target directory and none of the outer build's
 /// settings.
 pub fn cutover_in_workspace(bin: &str, args: &[&str]) -> Run {
-    let target = plugin_target_dir().parent().expect("the plugin target dir has a parent").to_owned();
+    let target = plugin_target_dir()
+        .parent()
+        .expect("the plugin target dir has a parent")
+        .to_owned();
     let out = Command::new(bin)
         .current_dir(root())
         .args(args)
@@ -478,21 +604,39 @@ pub fn cutover_in_workspace(bin: &str, args: &[&str]) -> Run {
 /// What is wrong with each plugin crate's golden fixtures, by `cutover plugin test` (the
 /// binary at `bin`): a failing case, fewer than two cases, no target spec (whose line in
 /// the output starts with `checked`), or what `more` finds in a crate's run.
-pub fn golden_failures(bin: &str, crates: &[PathBuf], checked: &str, more: impl Fn(&str, &Run) -> Option<String>) -> Vec<String> {
+pub fn golden_failures(
+    bin: &str,
+    crates: &[PathBuf],
+    checked: &str,
+    more: impl Fn(&str, &Run) -> Option<String>,
+) -> Vec<String> {
     let mut failures = Vec::new();
     for dir in crates {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         let run = cutover_in_workspace(bin, &["plugin", "test", dir.to_str().unwrap()]);
         let cases = std::fs::read_dir(dir.join("fixtures"))
-            .map(|d| d.filter(|e| e.as_ref().unwrap().path().join("input.json").is_file()).count())
+            .map(|d| {
+                d.filter(|e| e.as_ref().unwrap().path().join("input.json").is_file())
+                    .count()
+            })
             .unwrap_or(0);
         if run.code != 0 {
-            failures.push(format!("{name}: exit {}\n{}{}", run.code, run.stdout, run.stderr));
+            failures.push(format!(
+                "{name}: exit {}\n{}{}",
+                run.code, run.stdout, run.stderr
+            ));
         } else if cases < 2 {
-            failures.push(format!("{name}: {cases} golden case(s); every plugin needs at least two"));
+            failures.push(format!(
+                "{name}: {cases} golden case(s); every plugin needs at least two"
+            ));
         } else if !run.stdout.contains(checked) {
-            failures.push(format!("{name}: no target spec (package.metadata.cutover.target-spec)"));
-        } else if !run.stdout.contains(&format!("{cases} case(s): {cases} passed, 0 failed")) {
+            failures.push(format!(
+                "{name}: no target spec (package.metadata.cutover.target-spec)"
+            ));
+        } else if !run
+            .stdout
+            .contains(&format!("{cases} case(s): {cases} passed, 0 failed"))
+        {
             failures.push(format!("{name}: not every case ran:\n{}", run.stdout));
         }
         failures.extend(more(&name, &run));
@@ -501,7 +645,12 @@ pub fn golden_failures(bin: &str, crates: &[PathBuf], checked: &str, more: impl 
 }
 
 /// Starts the `cutover` binary without waiting for it (its output piped).
-pub fn spawn_cutover(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+pub fn spawn_cutover(
+    bin: &str,
+    fleet: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Child {
     command(bin, fleet, args, env, &std::env::temp_dir())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -539,12 +688,19 @@ impl From<std::process::Output> for Run {
 
 /// The sha256 of some bytes, as lowercase hex (what cutover records).
 pub fn sha256(bytes: &[u8]) -> String {
-    let out = Command::new("sha256sum").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn();
+    let out = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn();
     let mut child = out.expect("sha256sum");
     use std::io::Write;
     child.stdin.take().unwrap().write_all(bytes).unwrap();
     let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 /// A minisign key pair for signing test plugins.
@@ -554,7 +710,9 @@ pub struct SigningKey {
 
 impl SigningKey {
     pub fn generate() -> Self {
-        Self { pair: minisign::KeyPair::generate_unencrypted_keypair().expect("a key pair") }
+        Self {
+            pair: minisign::KeyPair::generate_unencrypted_keypair().expect("a key pair"),
+        }
     }
 
     /// The public key as cutover.toml's `[trust.keys]` takes it.
@@ -565,7 +723,14 @@ impl SigningKey {
     /// Writes `<file>.minisig` beside `file`.
     pub fn sign(&self, file: &Path) {
         let bytes = std::fs::read(file).unwrap();
-        let sig = minisign::sign(Some(&self.pair.pk), &self.pair.sk, std::io::Cursor::new(bytes), None, None).unwrap();
+        let sig = minisign::sign(
+            Some(&self.pair.pk),
+            &self.pair.sk,
+            std::io::Cursor::new(bytes),
+            None,
+            None,
+        )
+        .unwrap();
         let mut name = file.file_name().unwrap().to_owned();
         name.push(".minisig");
         std::fs::write(file.with_file_name(name), sig.to_string()).unwrap();

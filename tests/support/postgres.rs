@@ -46,7 +46,11 @@ fn bin_dir() -> Option<PathBuf> {
         .filter(|bin| bin.join("initdb").is_file())
         .collect();
     found.sort_by_key(|p| {
-        p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
     });
     found.pop()
 }
@@ -57,9 +61,13 @@ pub fn available() -> bool {
     let found = bin_dir().is_some();
     if !found {
         if std::env::var_os("CUTOVER_REQUIRE_POSTGRES").is_some() {
-            panic!("PostgreSQL's server programs (initdb, pg_ctl) are not installed, and CUTOVER_REQUIRE_POSTGRES is set; install Debian's postgresql package");
+            panic!(
+                "PostgreSQL's server programs (initdb, pg_ctl) are not installed, and CUTOVER_REQUIRE_POSTGRES is set; install Debian's postgresql package"
+            );
         }
-        eprintln!("skipping: PostgreSQL's server programs (initdb, pg_ctl) are not installed (Debian: apt-get install postgresql)");
+        eprintln!(
+            "skipping: PostgreSQL's server programs (initdb, pg_ctl) are not installed (Debian: apt-get install postgresql)"
+        );
     }
     found
 }
@@ -83,7 +91,11 @@ fn uid_gid(user: &str) -> Option<(u32, u32)> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Server {
@@ -100,12 +112,32 @@ impl Server {
     }
 
     fn start_with(durable: bool) -> Self {
-        let bin = bin_dir().expect("PostgreSQL's server programs (check postgres::available() first)");
-        let is_root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
-        let run_as = if is_root { Some(uid_gid("postgres").or_else(|| uid_gid("nobody")).expect("a user to run PostgreSQL as")) } else { None };
-        let base = std::env::temp_dir().join(format!("cutover-pg-{}-{}", std::process::id(), free_port()));
+        let bin =
+            bin_dir().expect("PostgreSQL's server programs (check postgres::available() first)");
+        let is_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        let run_as = if is_root {
+            Some(
+                uid_gid("postgres")
+                    .or_else(|| uid_gid("nobody"))
+                    .expect("a user to run PostgreSQL as"),
+            )
+        } else {
+            None
+        };
+        let base =
+            std::env::temp_dir().join(format!("cutover-pg-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&base).unwrap();
-        let server = Self { dir: base, bin, port: free_port(), run_as, durable };
+        let server = Self {
+            dir: base,
+            bin,
+            port: free_port(),
+            run_as,
+            durable,
+        };
         if let Some((uid, gid)) = run_as {
             std::os::unix::fs::chown(&server.dir, Some(uid), Some(gid)).unwrap();
         }
@@ -132,8 +164,17 @@ impl Server {
         );
         server.certify();
         server.start_server();
-        server.psql("postgres", &format!("CREATE ROLE {} LOGIN PASSWORD '{}'", OPERATOR.0, OPERATOR.1));
-        server.psql("postgres", &format!("CREATE ROLE {} LOGIN PASSWORD '{}'", TLS_OPERATOR.0, TLS_OPERATOR.1));
+        server.psql(
+            "postgres",
+            &format!("CREATE ROLE {} LOGIN PASSWORD '{}'", OPERATOR.0, OPERATOR.1),
+        );
+        server.psql(
+            "postgres",
+            &format!(
+                "CREATE ROLE {} LOGIN PASSWORD '{}'",
+                TLS_OPERATOR.0, TLS_OPERATOR.1
+            ),
+        );
         server
     }
 
@@ -141,24 +182,71 @@ impl Server {
     /// signed, and `pg_hba.conf` lines that let [`TLS_OPERATOR`] in over TLS only.
     fn certify(&self) {
         let openssl = |args: &[&str]| {
-            let out = Command::new("openssl").current_dir(&self.dir).args(args).output().expect("running openssl (Debian's openssl package)");
-            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("openssl")
+                .current_dir(&self.dir)
+                .args(args)
+                .output()
+                .expect("running openssl (Debian's openssl package)");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         };
         let days = ["-days", "3"];
-        openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", days[0], days[1], "-subj", "/CN=cutover test CA", "-keyout", "ca.key", "-out", "ca.crt"]);
-        openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"]);
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            days[0],
+            days[1],
+            "-subj",
+            "/CN=cutover test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
         std::fs::write(
             self.dir.join("server.ext"),
             "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
         )
         .unwrap();
         openssl(&[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", days[0], days[1], "-extfile", "server.ext", "-out",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            days[0],
+            days[1],
+            "-extfile",
+            "server.ext",
+            "-out",
             "server.crt",
         ]);
         for file in ["server.key", "server.crt"] {
             let path = self.dir.join(file);
-            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
             if let Some((uid, gid)) = self.run_as {
                 std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
             }
@@ -194,8 +282,17 @@ impl Server {
     }
 
     fn run(&self, program: &str, args: &[&str]) {
-        let out = self.command(program).args(args).output().unwrap_or_else(|e| panic!("running {program}: {e}"));
-        assert!(out.status.success(), "{program} {args:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out = self
+            .command(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("running {program}: {e}"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn start_server(&self) {
@@ -208,12 +305,38 @@ impl Server {
             self.dir.join("server.key").display()
         );
         let log = self.dir.join("server.log");
-        self.run("pg_ctl", &["-D", self.data().to_str().unwrap(), "-l", log.to_str().unwrap(), "-o", &options, "-w", "-t", "60", "start"]);
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                self.data().to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-o",
+                &options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
     }
 
     /// Restarts the server (`pg_ctl restart`, fast mode): every session is cut.
     pub fn restart(&self) {
-        self.run("pg_ctl", &["-D", self.data().to_str().unwrap(), "-m", "fast", "-w", "-t", "60", "stop"]);
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                self.data().to_str().unwrap(),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "stop",
+            ],
+        );
         self.start_server();
     }
 
@@ -223,10 +346,23 @@ impl Server {
             .command("psql")
             .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h"])
             .arg(&self.dir)
-            .args(["-p", &self.port.to_string(), "-U", SUPERUSER, "-d", database, "-c", sql])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                SUPERUSER,
+                "-d",
+                database,
+                "-c",
+                sql,
+            ])
             .output()
             .expect("running psql");
-        assert!(out.status.success(), "psql {sql:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql {sql:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -244,18 +380,34 @@ impl Server {
 
     /// The URL of `database` over TCP as the password role (the password is not in it).
     pub fn tcp_url(&self, database: &str) -> String {
-        format!("postgres://{}@127.0.0.1:{}/{database}", OPERATOR.0, self.port)
+        format!(
+            "postgres://{}@127.0.0.1:{}/{database}",
+            OPERATOR.0, self.port
+        )
     }
 
     /// The URL of `database` over TCP and TLS, as the role that may log in only so.
     pub fn tls_url(&self, database: &str) -> String {
-        format!("postgres://{}@127.0.0.1:{}/{database}?sslmode=require", TLS_OPERATOR.0, self.port)
+        format!(
+            "postgres://{}@127.0.0.1:{}/{database}?sslmode=require",
+            TLS_OPERATOR.0, self.port
+        )
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.command("pg_ctl").args(["-D", self.data().to_str().unwrap(), "-m", "immediate", "-w", "stop"]).output();
+        let _ = self
+            .command("pg_ctl")
+            .args([
+                "-D",
+                self.data().to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
+            .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -271,11 +423,23 @@ fn stop_at_exit(server: &Server) {
                 use std::os::unix::process::CommandExt;
                 cmd.uid(*uid).gid(*gid).current_dir(dir);
             }
-            let _ = cmd.args(["-D", dir.join("data").to_str().unwrap(), "-m", "immediate", "-w", "stop"]).output();
+            let _ = cmd
+                .args([
+                    "-D",
+                    dir.join("data").to_str().unwrap(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ])
+                .output();
             let _ = std::fs::remove_dir_all(dir);
         }
     }
-    if STOP.set((server.bin.clone(), server.dir.clone(), server.run_as)).is_ok() {
+    if STOP
+        .set((server.bin.clone(), server.dir.clone(), server.run_as))
+        .is_ok()
+    {
         unsafe extern "C" {
             fn atexit(f: extern "C" fn()) -> i32;
         }

@@ -24,11 +24,17 @@ pub fn manifest(connector: &str, version: &Version, previous: &Version) -> Manif
         message: format!("Describe what changes for {connector} connectors in {version}."),
         upgrade_deadline: None,
         deadline_action: None,
-        documentation_url: format!("https://www.elastic.co/guide/en/elasticsearch/reference/{}.{}/es-connectors-release-notes.html", version.major, version.minor),
+        documentation_url: format!(
+            "https://www.elastic.co/guide/en/elasticsearch/reference/{}.{}/es-connectors-release-notes.html",
+            version.major, version.minor
+        ),
         scoped_streams: Vec::new(),
         preconditions: ["elasticsearch", "enterprise_search", "kibana"]
             .iter()
-            .map(|s| Precondition { subject: (*s).to_owned(), requirement: format!(">={version}") })
+            .map(|s| Precondition {
+                subject: (*s).to_owned(),
+                requirement: format!(">={version}"),
+            })
             .collect(),
         guide: String::new(),
     }

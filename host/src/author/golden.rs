@@ -19,17 +19,17 @@
 //! configurations of both versions: the migrated configuration must hold exactly the target
 //! version's fields, with values of their types.
 
+use crate::catalogs::TargetCatalog;
+use crate::conformance;
 use crate::document::Document;
 use crate::elastic;
 use crate::migration::{Action, ConnectorInput, Input};
-use cutover_plugin::elastic::{Defaults, configuration};
-use crate::catalogs::TargetCatalog;
-use crate::conformance;
 use crate::plan::read_outcome;
 use crate::registry::Plugin;
 use crate::sandbox::{Sandbox, SandboxError};
 use crate::specs::Spec;
 use anyhow::{Context, Result, bail};
+use cutover_plugin::elastic::{Defaults, configuration};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -54,7 +54,11 @@ pub fn cases(fixtures: &Path) -> Result<Vec<Case>> {
     for entry in entries {
         let dir = entry?.path();
         if dir.join("input.json").is_file() {
-            let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             cases.push(Case { name, dir });
         }
     }
@@ -72,9 +76,16 @@ pub fn cases(fixtures: &Path) -> Result<Vec<Case>> {
 #[derive(Debug)]
 pub enum Verdict {
     /// Output, actions and refusal all as expected.
-    Passed { actions: Vec<Action>, notes: Vec<String>, refusal: Option<String> },
+    Passed {
+        actions: Vec<Action>,
+        notes: Vec<String>,
+        refusal: Option<String>,
+    },
     /// The expected files were (re)written from the plugin's output.
-    Blessed { actions: Vec<Action>, notes: Vec<String> },
+    Blessed {
+        actions: Vec<Action>,
+        notes: Vec<String>,
+    },
     /// Something differs; each line says what, where.
     Failed(Vec<String>),
 }
@@ -119,14 +130,22 @@ impl Golden<'_> {
             Document::Airbyte(input) => {
                 if let Some(spec) = self.source_spec {
                     for p in spec.problems(input.config()) {
-                        problems.push(format!("input.json config does not conform to the source spec {}: {p}", spec.path().display()));
+                        problems.push(format!(
+                            "input.json config does not conform to the source spec {}: {p}",
+                            spec.path().display()
+                        ));
                     }
                 }
             }
             Document::Elastic(input) => {
                 if let Some(folder) = self.source_defaults {
                     match defaults_in(folder, &input.service_type) {
-                        Ok(defaults) => problems.extend(configuration_problems("input.json configuration", input.configuration(), &defaults, false)),
+                        Ok(defaults) => problems.extend(configuration_problems(
+                            "input.json configuration",
+                            input.configuration(),
+                            &defaults,
+                            false,
+                        )),
                         Err(e) => problems.push(e),
                     }
                 }
@@ -136,25 +155,50 @@ impl Golden<'_> {
             (Ok(a), Ok(b)) if a.bytes != b.bytes || a.actions != b.actions => {
                 problems.push("the plugin is not deterministic: two runs on the same input gave different output".into());
             }
-            (Err(a), Err(b)) if a != b => problems.push(format!("two runs refused differently: {a} / {b}")),
-            (Ok(_), Err(_)) | (Err(_), Ok(_)) => problems.push("one run succeeded and the other did not".into()),
+            (Err(a), Err(b)) if a != b => {
+                problems.push(format!("two runs refused differently: {a} / {b}"))
+            }
+            (Ok(_), Err(_)) | (Err(_), Ok(_)) => {
+                problems.push("one run succeeded and the other did not".into())
+            }
             _ => {}
         }
-        if let (Some(folder), Ok(m), Document::Elastic(_)) = (self.target_defaults, &run.result, &run.input) {
-            let config = m.document["configuration"].as_object().cloned().unwrap_or_default();
-            match defaults_in(folder, m.document["service_type"].as_str().unwrap_or_default()) {
-                Ok(defaults) => problems.extend(configuration_problems("the migrated configuration", &config, &defaults, true)),
+        if let (Some(folder), Ok(m), Document::Elastic(_)) =
+            (self.target_defaults, &run.result, &run.input)
+        {
+            let config = m.document["configuration"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            match defaults_in(
+                folder,
+                m.document["service_type"].as_str().unwrap_or_default(),
+            ) {
+                Ok(defaults) => problems.extend(configuration_problems(
+                    "the migrated configuration",
+                    &config,
+                    &defaults,
+                    true,
+                )),
                 Err(e) => problems.push(e),
             }
         }
         if let (Ok(m), Document::Airbyte(input)) = (&run.result, &run.input) {
-            let before = conformance::Documents { catalog: input.catalog(), state: &input.state() };
-            let after = conformance::Documents { catalog: &m.document["catalog"], state: &m.document["state"] };
+            let before = conformance::Documents {
+                catalog: input.catalog(),
+                state: &input.state(),
+            };
+            let after = conformance::Documents {
+                catalog: &m.document["catalog"],
+                state: &m.document["state"],
+            };
             for p in conformance::problems(&before, &after, self.target_catalog) {
                 problems.push(format!("the migrated output is not believed: {p}"));
             }
         }
-        if let (Some(spec), Ok(m), Document::Airbyte(_)) = (self.target_spec, &run.result, &run.input) {
+        if let (Some(spec), Ok(m), Document::Airbyte(_)) =
+            (self.target_spec, &run.result, &run.input)
+        {
             for p in spec.problems(&m.document["config"]) {
                 problems.push(format!(
                     "the migrated config does not conform to the {} {} spec {}: {p}",
@@ -185,13 +229,22 @@ impl Golden<'_> {
             }
             Ok(m) => {
                 if refused.is_file() {
-                    problems.push("the plugin migrated a connection refused.txt says it must refuse".into());
+                    problems.push(
+                        "the plugin migrated a connection refused.txt says it must refuse".into(),
+                    );
                     return finish(problems, m.actions, m.notes, None);
                 }
                 let expected = read_json(&case.file("expected.json"))?;
                 problems.extend(document_diff(&expected, &m.document));
-                let want: Vec<Action> = serde_json::from_value(read_json(&case.file("actions.json"))?)
-                    .with_context(|| format!("{} is not a list of actions", case.file("actions.json").display()))?;
+                let want: Vec<Action> = serde_json::from_value(read_json(
+                    &case.file("actions.json"),
+                )?)
+                .with_context(|| {
+                    format!(
+                        "{} is not a list of actions",
+                        case.file("actions.json").display()
+                    )
+                })?;
                 problems.extend(actions_diff(&want, &m.actions));
                 finish(problems, m.actions, m.notes, None)
             }
@@ -201,13 +254,20 @@ impl Golden<'_> {
     fn run(&self, case: &Case) -> Result<Run> {
         let path = case.file("input.json");
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let input = match Document::parse(&bytes).with_context(|| format!("{} is not a connection document", path.display()))? {
+        let input = match Document::parse(&bytes)
+            .with_context(|| format!("{} is not a connection document", path.display()))?
+        {
             Document::Airbyte(input) => input,
             Document::Elastic(input) => return self.run_connector(case, input),
         };
         let manifest = &self.plugin.manifest;
         if input.connector != manifest.connector {
-            bail!("{}: the connection is {}, the plugin migrates {}", path.display(), input.connector, manifest.connector);
+            bail!(
+                "{}: the connection is {}, the plugin migrates {}",
+                path.display(),
+                input.connector,
+                manifest.connector
+            );
         }
         if !self.plugin.applies_to.matches(&input.version) {
             bail!(
@@ -229,8 +289,8 @@ impl Golden<'_> {
             Err(SandboxError::Refused(e)) => Err(e.to_string()),
             Err(e) => bail!("case {}: {e}", case.name),
             Ok(call) => {
-                let (config, catalog, state) =
-                    read_outcome(&call.value).map_err(|e| anyhow::anyhow!("case {}: the plugin returned {e}", case.name))?;
+                let (config, catalog, state) = read_outcome(&call.value)
+                    .map_err(|e| anyhow::anyhow!("case {}: the plugin returned {e}", case.name))?;
                 let next = input.migrated(&self.plugin.produces, config, catalog, state);
                 Ok(Migrated {
                     document: Value::Object(next.as_json().clone()),
@@ -240,14 +300,22 @@ impl Golden<'_> {
                 })
             }
         };
-        Ok(Run { input: Document::Airbyte(input), result })
+        Ok(Run {
+            input: Document::Airbyte(input),
+            result,
+        })
     }
 
     /// Runs an Elastic connector case.
     fn run_connector(&self, case: &Case, input: elastic::Connector) -> Result<Run> {
         let manifest = &self.plugin.manifest;
         if manifest.connector != input.connector() && manifest.connector != elastic::EVERY_SOURCE {
-            bail!("case {}: the connector is {}, the plugin migrates {}", case.name, input.connector(), manifest.connector);
+            bail!(
+                "case {}: the connector is {}, the plugin migrates {}",
+                case.name,
+                input.connector(),
+                manifest.connector
+            );
         }
         let version = match std::fs::read_to_string(case.file("version.txt")) {
             Ok(text) => semver::Version::parse(text.trim()).with_context(|| format!("case {}: version.txt is not a version", case.name))?,
@@ -255,12 +323,17 @@ impl Golden<'_> {
                 .with_context(|| format!("case {}: the plugin's range has no lowest version; say the input's in version.txt", case.name))?,
         };
         if !self.plugin.applies_to.matches(&version) {
-            bail!("case {}: version {version} is outside the plugin's applies-to {}", case.name, manifest.applies_to);
+            bail!(
+                "case {}: version {version} is outside the plugin's applies-to {}",
+                case.name,
+                manifest.applies_to
+            );
         }
         let call = ConnectorInput {
             id: input.id.clone(),
             version: version.to_string(),
-            document: serde_json::to_string(&input.plugin_document()).expect("a JSON object serializes"),
+            document: serde_json::to_string(&input.plugin_document())
+                .expect("a JSON object serializes"),
         };
         let result = match self.sandbox.migrate_connector(&self.plugin.loaded, &call) {
             Err(SandboxError::Refused(e)) => Err(e.to_string()),
@@ -269,17 +342,26 @@ impl Golden<'_> {
                 let document = elastic::plan::read_document(&call.value.document, &input.id)
                     .map_err(|e| anyhow::anyhow!("case {}: the plugin returned {e}", case.name))?;
                 let bytes = input.migrated_bytes(&document);
-                Ok(Migrated { document: serde_json::from_slice(&bytes)?, bytes, actions: call.value.actions, notes: call.value.notes })
+                Ok(Migrated {
+                    document: serde_json::from_slice(&bytes)?,
+                    bytes,
+                    actions: call.value.actions,
+                    notes: call.value.notes,
+                })
             }
         };
-        Ok(Run { input: Document::Elastic(input), result })
+        Ok(Run {
+            input: Document::Elastic(input),
+            result,
+        })
     }
 
     fn bless(&self, case: &Case, result: Result<Migrated, String>) -> Result<Verdict> {
         let remove = |name: &str| -> Result<()> {
             let path = case.file(name);
             if path.exists() {
-                std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("removing {}", path.display()))?;
             }
             Ok(())
         };
@@ -288,7 +370,10 @@ impl Golden<'_> {
                 remove("expected.json")?;
                 remove("actions.json")?;
                 std::fs::write(case.file("refused.txt"), format!("{message}\n"))?;
-                Ok(Verdict::Blessed { actions: Vec::new(), notes: Vec::new() })
+                Ok(Verdict::Blessed {
+                    actions: Vec::new(),
+                    notes: Vec::new(),
+                })
             }
             Ok(m) => {
                 remove("refused.txt")?;
@@ -296,7 +381,10 @@ impl Golden<'_> {
                 let mut actions = serde_json::to_vec_pretty(&m.actions)?;
                 actions.push(b'\n');
                 std::fs::write(case.file("actions.json"), actions)?;
-                Ok(Verdict::Blessed { actions: m.actions, notes: m.notes })
+                Ok(Verdict::Blessed {
+                    actions: m.actions,
+                    notes: m.notes,
+                })
             }
         }
     }
@@ -306,36 +394,79 @@ impl Golden<'_> {
 fn defaults_in(folder: &Path, service_type: &str) -> Result<Defaults, String> {
     let path = folder.join(format!("{service_type}.json"));
     if !path.is_file() {
-        return Err(format!("{} has no default configuration for {service_type} ({} is missing)", folder.display(), path.display()));
+        return Err(format!(
+            "{} has no default configuration for {service_type} ({} is missing)",
+            folder.display(),
+            path.display()
+        ));
     }
     elastic::spec::read_defaults(&path)
 }
 
 /// How a configuration misses `defaults`: values of other types, fields the version does
 /// not have and, when `exact`, fields it has that are missing.
-fn configuration_problems(what: &str, config: &serde_json::Map<String, Value>, defaults: &Defaults, exact: bool) -> Vec<String> {
+fn configuration_problems(
+    what: &str,
+    config: &serde_json::Map<String, Value>,
+    defaults: &Defaults,
+    exact: bool,
+) -> Vec<String> {
     let mut problems = Vec::new();
     if let Err(e) = configuration::check_types(config, Some(defaults)) {
         problems.push(format!("{what} does not fit {}: {e}", defaults.label()));
     }
-    let extra: Vec<&str> = config.keys().filter(|k| defaults.field(k).is_none()).map(String::as_str).collect();
+    let extra: Vec<&str> = config
+        .keys()
+        .filter(|k| defaults.field(k).is_none())
+        .map(String::as_str)
+        .collect();
     if !extra.is_empty() {
-        problems.push(format!("{what} has fields {} that {} does not", extra.join(", "), defaults.label()));
+        problems.push(format!(
+            "{what} has fields {} that {} does not",
+            extra.join(", "),
+            defaults.label()
+        ));
     }
-    let missing: Vec<&str> = defaults.fields.keys().filter(|k| !config.contains_key(*k)).map(String::as_str).collect();
+    let missing: Vec<&str> = defaults
+        .fields
+        .keys()
+        .filter(|k| !config.contains_key(*k))
+        .map(String::as_str)
+        .collect();
     if exact && !missing.is_empty() {
-        problems.push(format!("{what} lacks fields {} of {}", missing.join(", "), defaults.label()));
+        problems.push(format!(
+            "{what} lacks fields {} of {}",
+            missing.join(", "),
+            defaults.label()
+        ));
     }
     problems
 }
 
-fn finish(problems: Vec<String>, actions: Vec<Action>, notes: Vec<String>, refusal: Option<String>) -> Result<Verdict> {
-    Ok(if problems.is_empty() { Verdict::Passed { actions, notes, refusal } } else { Verdict::Failed(problems) })
+fn finish(
+    problems: Vec<String>,
+    actions: Vec<Action>,
+    notes: Vec<String>,
+    refusal: Option<String>,
+) -> Result<Verdict> {
+    Ok(if problems.is_empty() {
+        Verdict::Passed {
+            actions,
+            notes,
+            refusal,
+        }
+    } else {
+        Verdict::Failed(problems)
+    })
 }
 
 fn read_json(path: &Path) -> Result<Value> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("reading {} (run with --bless to write it from the plugin's output)", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| {
+        format!(
+            "reading {} (run with --bless to write it from the plugin's output)",
+            path.display()
+        )
+    })?;
     serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid JSON", path.display()))
 }
 
@@ -347,7 +478,11 @@ pub fn document_diff(expected: &Value, actual: &Value) -> Vec<String> {
             use json_patch::PatchOperation as Op;
             match op {
                 Op::Add(a) => format!("{}: expected nothing, got {}", a.path, brief(&a.value)),
-                Op::Remove(r) => format!("{}: expected {}, got nothing", r.path, brief(pointer(expected, &r.path.to_string()))),
+                Op::Remove(r) => format!(
+                    "{}: expected {}, got nothing",
+                    r.path,
+                    brief(pointer(expected, &r.path.to_string()))
+                ),
                 Op::Replace(r) => format!(
                     "{}: expected {}, got {}",
                     r.path,
@@ -416,7 +551,10 @@ mod tests {
         let a = Action::RefreshSchema { reason: "r".into() };
         let b = Action::RetestSource { reason: "t".into() };
         assert_eq!(actions_diff(&[a.clone()], &[b.clone()]).len(), 2);
-        assert_eq!(actions_diff(&[a.clone(), b.clone()], &[b.clone(), a.clone()]), vec!["the actions are the expected ones in a different order"]);
+        assert_eq!(
+            actions_diff(&[a.clone(), b.clone()], &[b.clone(), a.clone()]),
+            vec!["the actions are the expected ones in a different order"]
+        );
         assert!(actions_diff(&[a.clone()], &[a]).is_empty());
     }
 }

@@ -29,20 +29,32 @@ pub fn render(manifest: &Manifest, examples: &[Example]) -> String {
     let deadline = match (&m.upgrade_deadline, m.deadline_action) {
         (None, _) => "none".to_owned(),
         (Some(d), None) => d.clone(),
-        (Some(d), Some(DeadlineAction::Disable)) => format!("{d}, then connections not upgraded are disabled"),
-        (Some(d), Some(DeadlineAction::AutoUpgrade)) => format!("{d}, then connections are upgraded automatically"),
+        (Some(d), Some(DeadlineAction::Disable)) => {
+            format!("{d}, then connections not upgraded are disabled")
+        }
+        (Some(d), Some(DeadlineAction::AutoUpgrade)) => {
+            format!("{d}, then connections are upgraded automatically")
+        }
     };
     let _ = writeln!(out, "| Upgrade deadline | {deadline} |");
     let scope = if m.scoped_streams.is_empty() {
         "every connection (no scopedImpact)".to_owned()
     } else {
-        m.scoped_streams.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+        m.scoped_streams
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let _ = writeln!(out, "| Affected streams | {scope} |");
     let preconditions = if m.preconditions.is_empty() {
         "none".to_owned()
     } else {
-        m.preconditions.iter().map(|p| format!("{} `{}`", p.subject, p.requirement)).collect::<Vec<_>>().join(", ")
+        m.preconditions
+            .iter()
+            .map(|p| format!("{} `{}`", p.subject, p.requirement))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let _ = writeln!(out, "| Preconditions | {preconditions} |");
     let _ = writeln!(out, "| Connector's guide | {} |\n", m.documentation_url);
@@ -57,7 +69,10 @@ pub fn render(manifest: &Manifest, examples: &[Example]) -> String {
     }
     if !examples.is_empty() {
         let _ = writeln!(out, "## What the plugin does, case by case\n");
-        let _ = writeln!(out, "Each case is one of the plugin's golden fixtures, run through the sandbox when this guide was rendered.\n");
+        let _ = writeln!(
+            out,
+            "Each case is one of the plugin's golden fixtures, run through the sandbox when this guide was rendered.\n"
+        );
     }
     for e in examples {
         let _ = writeln!(out, "### {}\n", e.case);
@@ -92,7 +107,18 @@ pub fn render(manifest: &Manifest, examples: &[Example]) -> String {
 fn list(streams: &[String]) -> String {
     match streams.len() {
         0 => "no streams".into(),
-        n if n > 12 => format!("{n} streams ({}, …)", streams[..12].iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")),
-        _ => streams.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "),
+        n if n > 12 => format!(
+            "{n} streams ({}, …)",
+            streams[..12]
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => streams
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }

@@ -67,8 +67,14 @@ pub struct BreakingChanges {
 
 /// Reads a `metadata.yaml`.
 pub fn read(path: &Path) -> Result<BreakingChanges> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse(&text).with_context(|| format!("{} is not a connector metadata.yaml with data.releases.breakingChanges", path.display()))
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    parse(&text).with_context(|| {
+        format!(
+            "{} is not a connector metadata.yaml with data.releases.breakingChanges",
+            path.display()
+        )
+    })
 }
 
 pub fn parse(text: &str) -> Result<BreakingChanges> {
@@ -77,17 +83,32 @@ pub fn parse(text: &str) -> Result<BreakingChanges> {
     let current = data
         .docker_image_tag
         .as_deref()
-        .map(|t| Version::parse(t).with_context(|| format!("dockerImageTag {t:?} is not a semver version")))
+        .map(|t| {
+            Version::parse(t)
+                .with_context(|| format!("dockerImageTag {t:?} is not a semver version"))
+        })
         .transpose()?;
     let mut versions = Vec::new();
-    for (version, change) in data.releases.map(|r| r.breaking_changes).unwrap_or_default() {
-        let parsed = Version::parse(&version).with_context(|| format!("breaking change {version:?} is not a semver version"))?;
+    for (version, change) in data
+        .releases
+        .map(|r| r.breaking_changes)
+        .unwrap_or_default()
+    {
+        let parsed = Version::parse(&version)
+            .with_context(|| format!("breaking change {version:?} is not a semver version"))?;
         versions.push((parsed, change));
     }
     versions.sort_by(|a, b| a.0.cmp(&b.0));
     let docs = data.documentation_url.unwrap_or_else(|| {
-        let name = data.docker_repository.rsplit('/').next().unwrap_or_default();
-        format!("https://docs.airbyte.com/integrations/sources/{}", name.trim_start_matches("source-"))
+        let name = data
+            .docker_repository
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        format!(
+            "https://docs.airbyte.com/integrations/sources/{}",
+            name.trim_start_matches("source-")
+        )
     });
     let mut manifests = Vec::new();
     let mut previous: Option<Version> = None;
@@ -96,12 +117,17 @@ pub fn parse(text: &str) -> Result<BreakingChanges> {
             None => None,
             Some("disable") => Some(DeadlineAction::Disable),
             Some("auto_upgrade") => Some(DeadlineAction::AutoUpgrade),
-            Some(other) => bail!("breaking change {version}: deadlineAction {other:?} is neither disable nor auto_upgrade"),
+            Some(other) => bail!(
+                "breaking change {version}: deadlineAction {other:?} is neither disable nor auto_upgrade"
+            ),
         };
         let mut scoped = Vec::new();
         for impact in change.scoped_impact {
             if impact.scope_type != "stream" {
-                bail!("breaking change {version}: scopedImpact of scopeType {:?} is not supported (only stream)", impact.scope_type);
+                bail!(
+                    "breaking change {version}: scopedImpact of scopeType {:?} is not supported (only stream)",
+                    impact.scope_type
+                );
             }
             scoped.extend(impact.impacted_scopes);
         }
@@ -118,14 +144,20 @@ pub fn parse(text: &str) -> Result<BreakingChanges> {
             message: change.message.trim().to_owned(),
             upgrade_deadline: Some(change.upgrade_deadline),
             deadline_action,
-            documentation_url: change.migration_documentation_url.unwrap_or_else(|| format!("{docs}-migrations#{version}")),
+            documentation_url: change
+                .migration_documentation_url
+                .unwrap_or_else(|| format!("{docs}-migrations#{version}")),
             scoped_streams: scoped,
             preconditions: Vec::new(),
             guide: String::new(),
         });
         previous = Some(version);
     }
-    Ok(BreakingChanges { connector: data.docker_repository, current, manifests })
+    Ok(BreakingChanges {
+        connector: data.docker_repository,
+        current,
+        manifests,
+    })
 }
 
 /// A manifest as the Rust code a plugin's `manifest()` returns, to paste into a new plugin.
@@ -139,7 +171,11 @@ pub fn to_rust(m: &Manifest) -> String {
         Some(DeadlineAction::Disable) => "Some(DeadlineAction::Disable)",
         Some(DeadlineAction::AutoUpgrade) => "Some(DeadlineAction::AutoUpgrade)",
     };
-    let scoped: Vec<String> = m.scoped_streams.iter().map(|s| format!("{s:?}.into()")).collect();
+    let scoped: Vec<String> = m
+        .scoped_streams
+        .iter()
+        .map(|s| format!("{s:?}.into()"))
+        .collect();
     format!(
         "Manifest {{\n    connector: {:?}.into(),\n    applies_to: {:?}.into(),\n    produces: {:?}.into(),\n    message: {:?}.into(),\n    upgrade_deadline: {},\n    deadline_action: {action},\n    documentation_url: {:?}.into(),\n    scoped_streams: vec![{}],\n    preconditions: vec![],\n    guide: GUIDE.into(),\n}}",
         m.connector,
@@ -202,12 +238,23 @@ data:
         let b = parse(YAML).unwrap();
         assert_eq!(b.connector, "airbyte/source-pinterest");
         assert_eq!(b.current, Some(Version::new(2, 1, 10)));
-        let [one, two] = &b.manifests[..] else { panic!("two versions") };
-        assert_eq!((one.applies_to.as_str(), one.produces.as_str()), ("<1.0.0", "1.0.0"));
-        assert_eq!((two.applies_to.as_str(), two.produces.as_str()), (">=1.0.0, <2.0.0", "2.0.0"));
+        let [one, two] = &b.manifests[..] else {
+            panic!("two versions")
+        };
+        assert_eq!(
+            (one.applies_to.as_str(), one.produces.as_str()),
+            ("<1.0.0", "1.0.0")
+        );
+        assert_eq!(
+            (two.applies_to.as_str(), two.produces.as_str()),
+            (">=1.0.0, <2.0.0", "2.0.0")
+        );
         assert_eq!(one.deadline_action, Some(DeadlineAction::AutoUpgrade));
         assert_eq!(two.scoped_streams, vec!["ads", "campaigns"]);
-        assert_eq!(two.documentation_url, "https://docs.airbyte.com/integrations/sources/pinterest-migrations#2.0.0");
+        assert_eq!(
+            two.documentation_url,
+            "https://docs.airbyte.com/integrations/sources/pinterest-migrations#2.0.0"
+        );
         assert!(two.check().is_ok(), "the manifest is one the host accepts");
     }
 

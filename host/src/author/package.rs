@@ -40,7 +40,9 @@ pub struct Package {
 
 /// The discovered catalog (`catalog.json`) beside a target spec, where fixtures keep both.
 fn catalog_beside(target_spec: Option<&Path>) -> Option<PathBuf> {
-    target_spec.map(|s| s.with_file_name("catalog.json")).filter(|c| c.is_file())
+    target_spec
+        .map(|s| s.with_file_name("catalog.json"))
+        .filter(|c| c.is_file())
 }
 
 impl Package {
@@ -72,27 +74,61 @@ impl Package {
     fn open_crate(dir: &Path) -> Result<Self> {
         let manifest = dir.join("Cargo.toml");
         let output = Command::new(cargo())
-            .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+            .args([
+                "metadata",
+                "--no-deps",
+                "--format-version",
+                "1",
+                "--manifest-path",
+            ])
             .arg(&manifest)
             .output()
             .context("running cargo metadata (is cargo on PATH?)")?;
         if !output.status.success() {
-            bail!("cargo metadata failed for {}: {}", manifest.display(), String::from_utf8_lossy(&output.stderr).trim());
+            bail!(
+                "cargo metadata failed for {}: {}",
+                manifest.display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
         }
-        let meta: Value = serde_json::from_slice(&output.stdout).context("reading cargo metadata's output")?;
+        let meta: Value =
+            serde_json::from_slice(&output.stdout).context("reading cargo metadata's output")?;
         let wanted = std::fs::canonicalize(&manifest)?;
         let package = meta["packages"]
             .as_array()
             .into_iter()
             .flatten()
-            .find(|p| p["manifest_path"].as_str().and_then(|m| std::fs::canonicalize(m).ok()).as_deref() == Some(&*wanted))
-            .with_context(|| format!("cargo metadata does not list the package of {}", manifest.display()))?;
-        let name = package["name"].as_str().context("the package has no name")?.to_owned();
-        let target_dir = PathBuf::from(meta["target_directory"].as_str().context("cargo metadata gave no target directory")?)
-            .join("plugins");
-        let spec = |key: &str| package["metadata"]["cutover"][key].as_str().map(|rel| dir.join(rel));
+            .find(|p| {
+                p["manifest_path"]
+                    .as_str()
+                    .and_then(|m| std::fs::canonicalize(m).ok())
+                    .as_deref()
+                    == Some(&*wanted)
+            })
+            .with_context(|| {
+                format!(
+                    "cargo metadata does not list the package of {}",
+                    manifest.display()
+                )
+            })?;
+        let name = package["name"]
+            .as_str()
+            .context("the package has no name")?
+            .to_owned();
+        let target_dir = PathBuf::from(
+            meta["target_directory"]
+                .as_str()
+                .context("cargo metadata gave no target directory")?,
+        )
+        .join("plugins");
+        let spec = |key: &str| {
+            package["metadata"]["cutover"][key]
+                .as_str()
+                .map(|rel| dir.join(rel))
+        };
         let target_spec = spec("target-spec");
-        let target_catalog = spec("target-catalog").or_else(|| catalog_beside(target_spec.as_deref()));
+        let target_catalog =
+            spec("target-catalog").or_else(|| catalog_beside(target_spec.as_deref()));
         Ok(Self {
             name,
             dir: dir.to_owned(),
@@ -109,7 +145,11 @@ impl Package {
     pub fn wasm(&self) -> PathBuf {
         match &self.python {
             Some(project) => self.python_dir().join(project.wasm_name()),
-            None => self.target_dir.join(TARGET).join("release").join(format!("{}.wasm", self.name.replace('-', "_"))),
+            None => self
+                .target_dir
+                .join(TARGET)
+                .join("release")
+                .join(format!("{}.wasm", self.name.replace('-', "_"))),
         }
     }
 
@@ -140,7 +180,14 @@ impl Package {
         // (`.cargo/config.toml` of the crate or of its workspace).
         let status = Command::new(cargo())
             .current_dir(&self.dir)
-            .args(["build", "--quiet", "--release", "--target", TARGET, "--target-dir"])
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--target",
+                TARGET,
+                "--target-dir",
+            ])
             .arg(&self.target_dir)
             .args(["--manifest-path", "Cargo.toml"])
             .status()
@@ -153,7 +200,11 @@ impl Package {
         }
         let wasm = self.wasm();
         if !wasm.is_file() {
-            bail!("cargo built {} but {} is missing; is its crate-type [\"cdylib\", \"rlib\"]?", self.name, wasm.display());
+            bail!(
+                "cargo built {} but {} is missing; is its crate-type [\"cdylib\", \"rlib\"]?",
+                self.name,
+                wasm.display()
+            );
         }
         Ok(wasm)
     }
@@ -170,7 +221,9 @@ fn python_target_dir(dir: &Path) -> Result<PathBuf> {
     for ancestor in start.ancestors() {
         let manifest = ancestor.join("Cargo.toml");
         if let Ok(text) = std::fs::read_to_string(&manifest)
-            && text.parse::<toml::Table>().is_ok_and(|doc| doc.contains_key("workspace"))
+            && text
+                .parse::<toml::Table>()
+                .is_ok_and(|doc| doc.contains_key("workspace"))
         {
             return Ok(ancestor.join("target"));
         }

@@ -67,7 +67,9 @@ impl Project {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
         };
-        let doc: toml::Table = text.parse().with_context(|| format!("{} is not valid TOML", file.display()))?;
+        let doc: toml::Table = text
+            .parse()
+            .with_context(|| format!("{} is not valid TOML", file.display()))?;
         let name = doc
             .get("project")
             .and_then(|p| p.get("name"))
@@ -81,15 +83,36 @@ impl Project {
                 module_name(&name)
             );
         };
-        let setting = |key: &str| cutover.get(key).and_then(toml::Value::as_str).map(str::to_owned);
+        let setting = |key: &str| {
+            cutover
+                .get(key)
+                .and_then(toml::Value::as_str)
+                .map(str::to_owned)
+        };
         let module = setting("module").unwrap_or_else(|| module_name(&name));
-        if module.is_empty() || !module.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || module == "wit_world" {
-            bail!("{}: module {module:?} is not a Python module name componentize-py can export", file.display());
+        if module.is_empty()
+            || !module
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || module == "wit_world"
+        {
+            bail!(
+                "{}: module {module:?} is not a Python module name componentize-py can export",
+                file.display()
+            );
         }
         let path = |key: &str| setting(key).map(|rel| dir.join(rel));
-        let version = doc.get("project").and_then(|p| p.get("version")).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let version = doc
+            .get("project")
+            .and_then(|p| p.get("version"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned();
         let target_spec = path("target-spec");
-        let beside_spec = target_spec.as_ref().map(|s| s.with_file_name("catalog.json")).filter(|c| c.is_file());
+        let beside_spec = target_spec
+            .as_ref()
+            .map(|s| s.with_file_name("catalog.json"))
+            .filter(|c| c.is_file());
         Ok(Some(Self {
             name,
             module,
@@ -150,7 +173,8 @@ impl Project {
                 self.module
             );
         }
-        std::fs::rename(&partial, &wasm).with_context(|| format!("moving the component to {}", wasm.display()))?;
+        std::fs::rename(&partial, &wasm)
+            .with_context(|| format!("moving the component to {}", wasm.display()))?;
         std::fs::write(&stamp, &digest).with_context(|| format!("writing {}", stamp.display()))?;
         Ok(wasm)
     }
@@ -160,15 +184,31 @@ impl Project {
     fn sources(&self) -> Result<Vec<(PathBuf, PathBuf)>> {
         let mut files = Vec::new();
         collect_python(&self.dir, Path::new(""), &mut files, true)?;
-        if !files.iter().any(|(rel, _)| rel == Path::new(&format!("{}.py", self.module)) || rel.starts_with(&self.module)) {
-            bail!("{} has no module {} ({}.py or a {} package)", self.dir.display(), self.module, self.module, self.module);
+        if !files.iter().any(|(rel, _)| {
+            rel == Path::new(&format!("{}.py", self.module)) || rel.starts_with(&self.module)
+        }) {
+            bail!(
+                "{} has no module {} ({}.py or a {} package)",
+                self.dir.display(),
+                self.module,
+                self.module,
+                self.module
+            );
         }
         let sdk = sdk_dir();
-        collect_python(&sdk.join("cutover_plugin"), Path::new("cutover_plugin"), &mut files, false)
-            .with_context(|| format!("reading the Python SDK in {}", sdk.display()))?;
+        collect_python(
+            &sdk.join("cutover_plugin"),
+            Path::new("cutover_plugin"),
+            &mut files,
+            false,
+        )
+        .with_context(|| format!("reading the Python SDK in {}", sdk.display()))?;
         // The target catalog goes into the build's digest (and the stage, beside its module).
         if let Some(catalog) = &self.target_catalog {
-            files.push((PathBuf::from(format!("{TARGET_CATALOG_MODULE}.json")), catalog.clone()));
+            files.push((
+                PathBuf::from(format!("{TARGET_CATALOG_MODULE}.json")),
+                catalog.clone(),
+            ));
         }
         files.sort();
         Ok(files)
@@ -176,9 +216,13 @@ impl Project {
 
     /// Writes [`TARGET_CATALOG_MODULE`] into the stage, when the project has a target catalog.
     fn stage_target_catalog(&self, stage: &Path) -> Result<()> {
-        let Some(catalog) = &self.target_catalog else { return Ok(()) };
-        let text = std::fs::read_to_string(catalog).with_context(|| format!("reading the target catalog {}", catalog.display()))?;
-        serde_json::from_str::<serde_json::Value>(&text).with_context(|| format!("the target catalog {} is not JSON", catalog.display()))?;
+        let Some(catalog) = &self.target_catalog else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(catalog)
+            .with_context(|| format!("reading the target catalog {}", catalog.display()))?;
+        serde_json::from_str::<serde_json::Value>(&text)
+            .with_context(|| format!("the target catalog {} is not JSON", catalog.display()))?;
         // A JSON string is a Python string literal too: the same escapes, UTF-8 text.
         let module = format!(
             "# Written by the build from {}: the catalog the plugin's version discovers.\nVERSION = {}\nCATALOG = {}\n",
@@ -198,17 +242,29 @@ pub fn module_name(project: &str) -> String {
 
 /// Where the Python SDK of the cutover this binary was built from lives.
 pub fn sdk_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("plugins").join("python").join("sdk")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("plugins")
+        .join("python")
+        .join("sdk")
 }
 
 /// The contract Python plugins are built against.
 pub fn wit_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("wit").join("since_v1.1.0")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("wit")
+        .join("since_v1.1.0")
 }
 
 /// Python files and packages under `dir`; at the top of a project, only packages (folders
 /// with an `__init__.py`) other than `tests` are entered.
-fn collect_python(dir: &Path, rel: &Path, files: &mut Vec<(PathBuf, PathBuf)>, top: bool) -> Result<()> {
+fn collect_python(
+    dir: &Path,
+    rel: &Path,
+    files: &mut Vec<(PathBuf, PathBuf)>,
+    top: bool,
+) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let entry = entry?;
         let path = entry.path();
@@ -231,13 +287,24 @@ fn collect_python(dir: &Path, rel: &Path, files: &mut Vec<(PathBuf, PathBuf)>, t
 /// and each source file's path and bytes.
 fn inputs_digest(module: &str, sources: &[(PathBuf, PathBuf)]) -> Result<String> {
     let mut h = Sha256::new();
-    h.update(format!("componentize-py {COMPONENTIZE_PY} --stub-wasi\0module {module}\0"));
+    h.update(format!(
+        "componentize-py {COMPONENTIZE_PY} --stub-wasi\0module {module}\0"
+    ));
     let mut wit: Vec<PathBuf> = std::fs::read_dir(wit_dir())
         .with_context(|| format!("reading the contract in {}", wit_dir().display()))?
         .map(|e| e.map(|e| e.path()))
         .collect::<std::io::Result<_>>()?;
     wit.sort();
-    for (rel, file) in wit.iter().map(|p| (p.file_name().map(PathBuf::from).unwrap_or_default(), p.clone())).chain(sources.iter().cloned()) {
+    for (rel, file) in wit
+        .iter()
+        .map(|p| {
+            (
+                p.file_name().map(PathBuf::from).unwrap_or_default(),
+                p.clone(),
+            )
+        })
+        .chain(sources.iter().cloned())
+    {
         let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
         h.update(rel.to_string_lossy().as_bytes());
         h.update([0]);
@@ -255,9 +322,11 @@ fn stage_sources(stage: &Path, sources: &[(PathBuf, PathBuf)]) -> Result<()> {
     for (rel, file) in sources {
         let to = stage.join(rel);
         if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
         }
-        std::fs::copy(file, &to).with_context(|| format!("copying {} to {}", file.display(), to.display()))?;
+        std::fs::copy(file, &to)
+            .with_context(|| format!("copying {} to {}", file.display(), to.display()))?;
     }
     Ok(())
 }
@@ -281,19 +350,41 @@ impl Toolchain {
             return Ok(Self { program });
         }
         let python = std::env::var("CUTOVER_PYTHON").unwrap_or_else(|_| "python3".into());
-        eprintln!("Installing componentize-py {COMPONENTIZE_PY} into {} (once; Python plugins are built with it)", venv.display());
+        eprintln!(
+            "Installing componentize-py {COMPONENTIZE_PY} into {} (once; Python plugins are built with it)",
+            venv.display()
+        );
         if venv.exists() {
-            std::fs::remove_dir_all(&venv).with_context(|| format!("removing the unfinished environment {}", venv.display()))?;
+            std::fs::remove_dir_all(&venv).with_context(|| {
+                format!("removing the unfinished environment {}", venv.display())
+            })?;
         }
-        run(Command::new(&python).args(["-m", "venv"]).arg(&venv), &format!(
-            "creating a virtual environment with {python} (Python plugins need Python 3 with venv; install it, or set CUTOVER_PYTHON to an interpreter)"
-        ))?;
         run(
-            Command::new(venv.join("bin").join("python")).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]).arg(format!("componentize-py=={COMPONENTIZE_PY}")),
-            &format!("installing componentize-py {COMPONENTIZE_PY} from PyPI into {}", venv.display()),
+            Command::new(&python).args(["-m", "venv"]).arg(&venv),
+            &format!(
+                "creating a virtual environment with {python} (Python plugins need Python 3 with venv; install it, or set CUTOVER_PYTHON to an interpreter)"
+            ),
+        )?;
+        run(
+            Command::new(venv.join("bin").join("python"))
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .arg(format!("componentize-py=={COMPONENTIZE_PY}")),
+            &format!(
+                "installing componentize-py {COMPONENTIZE_PY} from PyPI into {}",
+                venv.display()
+            ),
         )?;
         if !program.is_file() {
-            bail!("pip installed componentize-py, but {} is missing", program.display());
+            bail!(
+                "pip installed componentize-py, but {} is missing",
+                program.display()
+            );
         }
         std::fs::write(&ready, COMPONENTIZE_PY)?;
         Ok(Self { program })
@@ -308,14 +399,19 @@ fn exclusive(path: &Path) -> Result<std::fs::File> {
         .write(true)
         .open(path)
         .with_context(|| format!("opening {}", path.display()))?;
-    file.lock().with_context(|| format!("locking {}", path.display()))?;
+    file.lock()
+        .with_context(|| format!("locking {}", path.display()))?;
     Ok(file)
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<()> {
     let output = cmd.output().with_context(|| what.to_owned())?;
     if !output.status.success() {
-        bail!("{what} failed ({}):\n{}", output.status, String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "{what} failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -328,35 +424,65 @@ mod tests {
     fn reads_a_project_and_refuses_one_without_its_table() {
         let dir = tempfile::tempdir().unwrap();
         assert!(Project::read(dir.path()).unwrap().is_none());
-        std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname = \"source-x-v2\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[project]\nname = \"source-x-v2\"\n",
+        )
+        .unwrap();
         let e = Project::read(dir.path()).unwrap_err().to_string();
-        assert!(e.contains("[tool.cutover]") && e.contains("source_x_v2"), "{e}");
+        assert!(
+            e.contains("[tool.cutover]") && e.contains("source_x_v2"),
+            "{e}"
+        );
         std::fs::write(
             dir.path().join("pyproject.toml"),
             "[project]\nname = \"source-x-v2\"\n[tool.cutover]\ntarget-spec = \"spec.json\"\nfixtures = \"../cases\"\n",
         )
         .unwrap();
         let p = Project::read(dir.path()).unwrap().unwrap();
-        assert_eq!((p.module.as_str(), p.wasm_name().as_str()), ("source_x_v2", "source_x_v2.wasm"));
+        assert_eq!(
+            (p.module.as_str(), p.wasm_name().as_str()),
+            ("source_x_v2", "source_x_v2.wasm")
+        );
         assert_eq!(p.target_spec, Some(dir.path().join("spec.json")));
         assert_eq!(p.fixtures, dir.path().join("../cases"));
-        std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname = \"x\"\n[tool.cutover]\nmodule = \"wit_world\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[project]\nname = \"x\"\n[tool.cutover]\nmodule = \"wit_world\"\n",
+        )
+        .unwrap();
         assert!(Project::read(dir.path()).is_err());
     }
 
     #[test]
     fn sources_are_the_project_and_the_sdk_and_their_digest_follows_them() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname = \"p\"\n[tool.cutover]\n").unwrap();
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[project]\nname = \"p\"\n[tool.cutover]\n",
+        )
+        .unwrap();
         let p = Project::read(dir.path()).unwrap().unwrap();
-        assert!(p.sources().unwrap_err().to_string().contains("has no module p"));
+        assert!(
+            p.sources()
+                .unwrap_err()
+                .to_string()
+                .contains("has no module p")
+        );
         std::fs::write(dir.path().join("p.py"), "x = 1\n").unwrap();
         std::fs::create_dir_all(dir.path().join("tests")).unwrap();
         std::fs::write(dir.path().join("tests/__init__.py"), "").unwrap();
         std::fs::write(dir.path().join("tests/test_p.py"), "").unwrap();
         let sources = p.sources().unwrap();
-        let names: Vec<String> = sources.iter().map(|(rel, _)| rel.display().to_string()).collect();
-        assert!(names.contains(&"p.py".to_owned()) && names.contains(&"cutover_plugin/__init__.py".to_owned()), "{names:?}");
+        let names: Vec<String> = sources
+            .iter()
+            .map(|(rel, _)| rel.display().to_string())
+            .collect();
+        assert!(
+            names.contains(&"p.py".to_owned())
+                && names.contains(&"cutover_plugin/__init__.py".to_owned()),
+            "{names:?}"
+        );
         assert!(!names.iter().any(|n| n.starts_with("tests")), "{names:?}");
         let before = inputs_digest("p", &sources).unwrap();
         std::fs::write(dir.path().join("p.py"), "x = 2\n").unwrap();

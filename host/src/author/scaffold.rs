@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 
 /// Where the SDK of the cutover this binary was built from lives.
 pub fn sdk_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("plugins").join("sdk")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("plugins")
+        .join("sdk")
 }
 
 /// The language a plugin is written in.
@@ -62,14 +65,26 @@ pub fn crate_name(connector: &str, version: &Version) -> String {
 const PLUGIN_CARGO_CONFIG: &str = include_str!("../../../.cargo/config.toml");
 
 pub fn scaffold(request: &Request) -> Result<PathBuf> {
-    let connector = if request.connector.contains('/') { request.connector.clone() } else { format!("airbyte/{}", request.connector) };
+    let connector = if request.connector.contains('/') {
+        request.connector.clone()
+    } else {
+        format!("airbyte/{}", request.connector)
+    };
     let name = crate_name(&connector, &request.version);
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        bail!("{connector:?} does not make a crate name; use <vendor>/<name> with letters, digits and dashes");
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        bail!(
+            "{connector:?} does not make a crate name; use <vendor>/<name> with letters, digits and dashes"
+        );
     }
     let root = request.dir.join(&name);
     if root.exists() {
-        bail!("{} already exists; pick another --dir or remove it", root.display());
+        bail!(
+            "{} already exists; pick another --dir or remove it",
+            root.display()
+        );
     }
     let previous = previous_version(&request.version);
     let elastic = connector.starts_with(crate::elastic::PREFIX);
@@ -80,7 +95,10 @@ pub fn scaffold(request: &Request) -> Result<PathBuf> {
             connector: connector.clone(),
             applies_to: format!(">={previous}, <{}", request.version),
             produces: request.version.to_string(),
-            message: format!("Describe the breaking change of {} {} (its breakingChanges message).", connector, request.version),
+            message: format!(
+                "Describe the breaking change of {} {} (its breakingChanges message).",
+                connector, request.version
+            ),
             upgrade_deadline: None,
             deadline_action: None,
             documentation_url: format!(
@@ -93,18 +111,33 @@ pub fn scaffold(request: &Request) -> Result<PathBuf> {
             guide: String::new(),
         },
     };
-    manifest.check().context("the manifest the new plugin would carry is invalid")?;
-    let input_version = match manifest.applies_to.trim().strip_prefix(">=").and_then(|r| r.split(',').next()) {
+    manifest
+        .check()
+        .context("the manifest the new plugin would carry is invalid")?;
+    let input_version = match manifest
+        .applies_to
+        .trim()
+        .strip_prefix(">=")
+        .and_then(|r| r.split(',').next())
+    {
         Some(v) => Version::parse(v.trim()).unwrap_or(previous),
         None => previous,
     };
     if elastic && request.language == Language::Python {
-        bail!("Elastic plugins are written in Rust: the Python SDK builds against contract 1.1.0, which carries no Elastic connector documents; leave out --lang python");
+        bail!(
+            "Elastic plugins are written in Rust: the Python SDK builds against contract 1.1.0, which carries no Elastic connector documents; leave out --lang python"
+        );
     }
     let case = root.join("fixtures").join("basic");
     std::fs::create_dir_all(&case).with_context(|| format!("creating {}", case.display()))?;
     match request.language {
-        Language::Rust => write_crate(request, &root, &name, &manifest, elastic.then_some(&input_version))?,
+        Language::Rust => write_crate(
+            request,
+            &root,
+            &name,
+            &manifest,
+            elastic.then_some(&input_version),
+        )?,
         Language::Python => write_python(&root, &name, &request.version, &manifest)?,
     }
     let pretty = |v: &serde_json::Value| {
@@ -152,15 +185,28 @@ pub fn scaffold(request: &Request) -> Result<PathBuf> {
 
 /// The crate: Cargo.toml (with the plugin build settings when it stands alone) and src/lib.rs.
 /// `elastic_from` is the version an Elastic plugin migrates from (an Airbyte one's is `None`).
-fn write_crate(request: &Request, root: &Path, name: &str, manifest: &Manifest, elastic_from: Option<&Version>) -> Result<()> {
+fn write_crate(
+    request: &Request,
+    root: &Path,
+    name: &str,
+    manifest: &Manifest,
+    elastic_from: Option<&Version>,
+) -> Result<()> {
     let dependencies = match workspace_with_sdk(&request.dir)? {
         Some(_) => "cutover-plugin.workspace = true\nserde_json.workspace = true\n".to_owned(),
         None => format!(
             "cutover-plugin = {{ path = {:?} }}\nserde_json = {{ version = \"1\", features = [\"preserve_order\"] }}\n",
-            std::fs::canonicalize(sdk_dir()).unwrap_or_else(|_| sdk_dir()).display().to_string()
+            std::fs::canonicalize(sdk_dir())
+                .unwrap_or_else(|_| sdk_dir())
+                .display()
+                .to_string()
         ),
     };
-    let standalone = if dependencies.contains("workspace = true") { "" } else { "\n# A workspace of its own, so the crate builds wherever it lives.\n[workspace]\n" };
+    let standalone = if dependencies.contains("workspace = true") {
+        ""
+    } else {
+        "\n# A workspace of its own, so the crate builds wherever it lives.\n[workspace]\n"
+    };
     let cargo = format!(
         r#"[package]
 name = "{name}"
@@ -176,8 +222,14 @@ crate-type = ["cdylib", "rlib"]
 {metadata}{standalone}"#,
         version = request.version,
         metadata = match elastic_from {
-            Some(input_version) => format!("# Specs for `cutover plugin test`: the folders of the data sources' default configurations\n# (<service type>.json, from get_default_configuration()) of the version this plugin produces\n# and of the version it migrates from; fixture configurations are checked against them.\n[package.metadata.cutover]\n# target-spec = \"fixtures/defaults/{}\"\n# source-spec = \"fixtures/defaults/{input_version}\"\n", request.version),
-            None => format!("# Specs for `cutover plugin test`: the real spec of the version this plugin produces (and,\n# optionally, of the versions it migrates from); fixture configs are validated against them.\n[package.metadata.cutover]\n# target-spec = \"fixtures/spec-{}.json\"\n", request.version),
+            Some(input_version) => format!(
+                "# Specs for `cutover plugin test`: the folders of the data sources' default configurations\n# (<service type>.json, from get_default_configuration()) of the version this plugin produces\n# and of the version it migrates from; fixture configurations are checked against them.\n[package.metadata.cutover]\n# target-spec = \"fixtures/defaults/{}\"\n# source-spec = \"fixtures/defaults/{input_version}\"\n",
+                request.version
+            ),
+            None => format!(
+                "# Specs for `cutover plugin test`: the real spec of the version this plugin produces (and,\n# optionally, of the versions it migrates from); fixture configs are validated against them.\n[package.metadata.cutover]\n# target-spec = \"fixtures/spec-{}.json\"\n",
+                request.version
+            ),
         },
     );
     std::fs::create_dir_all(root.join("src"))?;
@@ -186,7 +238,11 @@ crate-type = ["cdylib", "rlib"]
         std::fs::create_dir_all(root.join(".cargo"))?;
         std::fs::write(root.join(".cargo").join("config.toml"), PLUGIN_CARGO_CONFIG)?;
     }
-    let lib = if elastic_from.is_some() { elastic_template::lib_rs(manifest) } else { lib_rs(manifest) };
+    let lib = if elastic_from.is_some() {
+        elastic_template::lib_rs(manifest)
+    } else {
+        lib_rs(manifest)
+    };
     std::fs::write(root.join("src").join("lib.rs"), lib)?;
     Ok(())
 }
@@ -212,14 +268,18 @@ module = "{module}"
     std::fs::write(root.join("pyproject.toml"), pyproject)?;
     std::fs::write(root.join(format!("{module}.py")), python_module(manifest))?;
     std::fs::create_dir_all(root.join("tests"))?;
-    let sdk = std::fs::canonicalize(super::python::sdk_dir()).unwrap_or_else(|_| super::python::sdk_dir());
+    let sdk = std::fs::canonicalize(super::python::sdk_dir())
+        .unwrap_or_else(|_| super::python::sdk_dir());
     let tests = std::fs::canonicalize(root.join("tests"))?;
     // Inside this repository the SDK is found relative to the test; elsewhere by its path.
     let sdk_path = match relative(&tests, &sdk) {
         Some(rel) => format!("HERE.joinpath({:?}).resolve()", rel.display().to_string()),
         None => format!("pathlib.Path({:?})", sdk.display().to_string()),
     };
-    std::fs::write(root.join("tests").join(format!("test_{module}.py")), python_test(&module, manifest, &sdk_path))?;
+    std::fs::write(
+        root.join("tests").join(format!("test_{module}.py")),
+        python_test(&module, manifest, &sdk_path),
+    )?;
     Ok(())
 }
 
@@ -253,13 +313,24 @@ fn name_of(connector: &str) -> &str {
 /// The nearest enclosing workspace manifest that declares `cutover-plugin` as a workspace
 /// dependency, if any.
 fn workspace_with_sdk(dir: &Path) -> Result<Option<PathBuf>> {
-    let start = if dir.exists() { std::fs::canonicalize(dir)? } else { std::path::absolute(dir)? };
+    let start = if dir.exists() {
+        std::fs::canonicalize(dir)?
+    } else {
+        std::path::absolute(dir)?
+    };
     for ancestor in start.ancestors() {
         let manifest = ancestor.join("Cargo.toml");
-        let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
-        let doc: toml::Table = text.parse().with_context(|| format!("{} is not valid TOML", manifest.display()))?;
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let doc: toml::Table = text
+            .parse()
+            .with_context(|| format!("{} is not valid TOML", manifest.display()))?;
         if let Some(workspace) = doc.get("workspace") {
-            let has_sdk = workspace.get("dependencies").and_then(|d| d.get("cutover-plugin")).is_some();
+            let has_sdk = workspace
+                .get("dependencies")
+                .and_then(|d| d.get("cutover-plugin"))
+                .is_some();
             return Ok(has_sdk.then_some(manifest));
         }
     }
@@ -322,13 +393,21 @@ mod tests {{
 "#,
         connector = m.connector,
         produces = m.produces,
-        deadline = if uses_deadline { "DeadlineAction, " } else { "" },
+        deadline = if uses_deadline {
+            "DeadlineAction, "
+        } else {
+            ""
+        },
     )
 }
 
 fn python_module(m: &Manifest) -> String {
     let manifest = super::metadata::to_python(m).replace('\n', "\n        ");
-    let deadline = if m.deadline_action.is_some() { "DeadlineAction, " } else { "" };
+    let deadline = if m.deadline_action.is_some() {
+        "DeadlineAction, "
+    } else {
+        ""
+    };
     format!(
         r#""""{connector} {produces}: the connector's migration guide for this version, as code.
 
@@ -399,11 +478,29 @@ mod tests {
 
     #[test]
     fn names_and_ranges() {
-        assert_eq!(crate_name("airbyte/source-github", &Version::new(3, 0, 0)), "source-github-v3");
-        assert_eq!(crate_name("airbyte/source-facebook-marketing", &Version::new(3, 1, 0)), "source-facebook-marketing-v3-1");
-        assert_eq!(previous_version(&Version::new(3, 1, 0)), Version::new(3, 0, 0));
-        assert_eq!(previous_version(&Version::new(2, 0, 0)), Version::new(1, 0, 0));
-        assert_eq!(crate_name("elastic/sharepoint_online", &Version::new(8, 9, 0)), "elastic-sharepoint-online-v8-9");
-        assert_eq!(crate_name("elastic/*", &Version::new(9, 0, 0)), "elastic-every-source-v9");
+        assert_eq!(
+            crate_name("airbyte/source-github", &Version::new(3, 0, 0)),
+            "source-github-v3"
+        );
+        assert_eq!(
+            crate_name("airbyte/source-facebook-marketing", &Version::new(3, 1, 0)),
+            "source-facebook-marketing-v3-1"
+        );
+        assert_eq!(
+            previous_version(&Version::new(3, 1, 0)),
+            Version::new(3, 0, 0)
+        );
+        assert_eq!(
+            previous_version(&Version::new(2, 0, 0)),
+            Version::new(1, 0, 0)
+        );
+        assert_eq!(
+            crate_name("elastic/sharepoint_online", &Version::new(8, 9, 0)),
+            "elastic-sharepoint-online-v8-9"
+        );
+        assert_eq!(
+            crate_name("elastic/*", &Version::new(9, 0, 0)),
+            "elastic-every-source-v9"
+        );
     }
 }

@@ -34,7 +34,12 @@ pub fn lower_bound(req: &VersionReq) -> Option<Version> {
 
 /// The chain from `current` to `target` through `plugins` (the connector's data source's
 /// and those for every data source).
-pub fn chain<C: Candidate>(connector: &str, current: &Version, target: &Version, plugins: &[C]) -> Result<Vec<Step>, NoChain> {
+pub fn chain<C: Candidate>(
+    connector: &str,
+    current: &Version,
+    target: &Version,
+    plugins: &[C],
+) -> Result<Vec<Step>, NoChain> {
     let mut steps = Vec::new();
     let mut at = current.clone();
     while at < *target {
@@ -47,25 +52,55 @@ pub fn chain<C: Candidate>(connector: &str, current: &Version, target: &Version,
             .min()
             .cloned();
         let Some(stop) = stop else {
-            steps.push(Step::Automatic { from: at.clone(), to: target.clone() });
+            steps.push(Step::Automatic {
+                from: at.clone(),
+                to: target.clone(),
+            });
             break;
         };
-        let producing = || plugins.iter().enumerate().filter(|(_, p)| *p.produces() == stop);
+        let producing = || {
+            plugins
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| *p.produces() == stop)
+        };
         if let Some((i, _)) = producing().find(|(_, p)| p.applies_to().matches(&at)) {
-            steps.push(Step::Plugin { from: at.clone(), to: stop.clone(), plugin: i });
+            steps.push(Step::Plugin {
+                from: at.clone(),
+                to: stop.clone(),
+                plugin: i,
+            });
             at = stop;
             continue;
         }
         // A plugin whose range starts later: the versions up to its start are automatic.
-        let later = producing().filter_map(|(i, p)| lower_bound(p.applies_to()).filter(|l| *l > at && p.applies_to().matches(l)).map(|l| (i, l))).min_by(|a, b| a.1.cmp(&b.1));
+        let later = producing()
+            .filter_map(|(i, p)| {
+                lower_bound(p.applies_to())
+                    .filter(|l| *l > at && p.applies_to().matches(l))
+                    .map(|l| (i, l))
+            })
+            .min_by(|a, b| a.1.cmp(&b.1));
         match later {
             Some((i, start)) => {
-                steps.push(Step::Automatic { from: at.clone(), to: start.clone() });
-                steps.push(Step::Plugin { from: start, to: stop.clone(), plugin: i });
+                steps.push(Step::Automatic {
+                    from: at.clone(),
+                    to: start.clone(),
+                });
+                steps.push(Step::Plugin {
+                    from: start,
+                    to: stop.clone(),
+                    plugin: i,
+                });
                 at = stop;
             }
             None => {
-                return Err(NoChain::MissingPlugin { connector: connector.to_owned(), from: at, target: target.clone(), boundary: stop });
+                return Err(NoChain::MissingPlugin {
+                    connector: connector.to_owned(),
+                    from: at,
+                    target: target.clone(),
+                    boundary: stop,
+                });
             }
         }
     }
@@ -82,36 +117,78 @@ mod tests {
         let plugins = [p(">=8.0.0, <9.0.0", "9.0.0"), p(">=8.7.0, <8.8.0", "8.8.0")];
         assert_eq!(
             chain("elastic/mysql", &v("8.7.0"), &v("9.0.0"), &plugins).unwrap(),
-            vec![Step::Plugin { from: v("8.7.0"), to: v("8.8.0"), plugin: 1 }, Step::Plugin { from: v("8.8.0"), to: v("9.0.0"), plugin: 0 }]
+            vec![
+                Step::Plugin {
+                    from: v("8.7.0"),
+                    to: v("8.8.0"),
+                    plugin: 1
+                },
+                Step::Plugin {
+                    from: v("8.8.0"),
+                    to: v("9.0.0"),
+                    plugin: 0
+                }
+            ]
         );
     }
 
     #[test]
     fn reaches_a_later_plugins_range_automatically() {
-        let plugins = [p(">=8.9.0, <8.10.0", "8.10.0"), p(">=8.0.0, <9.0.0", "9.0.0")];
+        let plugins = [
+            p(">=8.9.0, <8.10.0", "8.10.0"),
+            p(">=8.0.0, <9.0.0", "9.0.0"),
+        ];
         assert_eq!(
             chain("elastic/github", &v("8.7.0"), &v("9.0.0"), &plugins).unwrap(),
             vec![
-                Step::Automatic { from: v("8.7.0"), to: v("8.9.0") },
-                Step::Plugin { from: v("8.9.0"), to: v("8.10.0"), plugin: 0 },
-                Step::Plugin { from: v("8.10.0"), to: v("9.0.0"), plugin: 1 },
+                Step::Automatic {
+                    from: v("8.7.0"),
+                    to: v("8.9.0")
+                },
+                Step::Plugin {
+                    from: v("8.9.0"),
+                    to: v("8.10.0"),
+                    plugin: 0
+                },
+                Step::Plugin {
+                    from: v("8.10.0"),
+                    to: v("9.0.0"),
+                    plugin: 1
+                },
             ]
         );
-        assert_eq!(chain("elastic/github", &v("8.10.0"), &v("8.15.0"), &plugins).unwrap(), vec![Step::Automatic { from: v("8.10.0"), to: v("8.15.0") }]);
+        assert_eq!(
+            chain("elastic/github", &v("8.10.0"), &v("8.15.0"), &plugins).unwrap(),
+            vec![Step::Automatic {
+                from: v("8.10.0"),
+                to: v("8.15.0")
+            }]
+        );
     }
 
     #[test]
     fn a_major_without_a_plugin_or_a_gap_is_an_error() {
-        assert!(matches!(chain("elastic/mysql", &v("8.8.0"), &v("9.0.0"), &[] as &[P]), Err(NoChain::MissingPlugin { boundary, .. }) if boundary == v("9.0.0")));
+        assert!(
+            matches!(chain("elastic/mysql", &v("8.8.0"), &v("9.0.0"), &[] as &[P]), Err(NoChain::MissingPlugin { boundary, .. }) if boundary == v("9.0.0"))
+        );
         let narrow = [p(">=8.7.0, <8.7.5", "8.8.0")];
         assert!(chain("elastic/mysql", &v("8.7.6"), &v("8.8.0"), &narrow).is_err());
-        assert_eq!(chain("elastic/mysql", &v("9.0.0"), &v("9.0.0"), &narrow).unwrap(), vec![]);
+        assert_eq!(
+            chain("elastic/mysql", &v("9.0.0"), &v("9.0.0"), &narrow).unwrap(),
+            vec![]
+        );
     }
 
     #[test]
     fn lower_bounds() {
-        assert_eq!(lower_bound(&VersionReq::parse(">=8.9.0, <8.10.0").unwrap()), Some(v("8.9.0")));
-        assert_eq!(lower_bound(&VersionReq::parse(">8.9").unwrap()), Some(v("8.10.0")));
+        assert_eq!(
+            lower_bound(&VersionReq::parse(">=8.9.0, <8.10.0").unwrap()),
+            Some(v("8.9.0"))
+        );
+        assert_eq!(
+            lower_bound(&VersionReq::parse(">8.9").unwrap()),
+            Some(v("8.10.0"))
+        );
         assert_eq!(lower_bound(&VersionReq::parse("<9").unwrap()), None);
     }
 }

@@ -30,7 +30,10 @@ pub struct Connector {
 /// Whether a JSON object is an Elastic connector document rather than an Airbyte
 /// connection: it names no `connector` and has what every connector document has.
 pub fn is_connector_document(doc: &Map<String, Value>) -> bool {
-    !doc.contains_key("connector") && ["service_type", "configuration", "index_name"].iter().any(|k| doc.contains_key(*k))
+    !doc.contains_key("connector")
+        && ["service_type", "configuration", "index_name"]
+            .iter()
+            .any(|k| doc.contains_key(*k))
 }
 
 impl Connector {
@@ -40,22 +43,35 @@ impl Connector {
         let id = match doc.get("id") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(_) => bail!("field \"id\" must be the connector's id, a non-empty string"),
-            None => bail!("field \"id\" is missing: a connector document is what GET _connector/<id> returns, id included"),
+            None => bail!(
+                "field \"id\" is missing: a connector document is what GET _connector/<id> returns, id included"
+            ),
         };
         let service_type = match doc.get("service_type") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(Value::Null) | None => bail!(
                 "connector {id}: field \"service_type\" is missing; set it to the connector's data source (mysql, sharepoint_online, …) as the connectors service is configured for it"
             ),
-            Some(other) => bail!("connector {id}: field \"service_type\" must be a data source name such as \"mysql\", not {other}"),
+            Some(other) => bail!(
+                "connector {id}: field \"service_type\" must be a data source name such as \"mysql\", not {other}"
+            ),
         };
         let Some(Value::Object(config)) = doc.get("configuration") else {
-            bail!("connector {id} ({service_type}): field \"configuration\" must be an object of fields ({{\"<key>\": {{\"value\": …, \"type\": …}}}})");
+            bail!(
+                "connector {id} ({service_type}): field \"configuration\" must be an object of fields ({{\"<key>\": {{\"value\": …, \"type\": …}}}})"
+            );
         };
-        configuration::check_types(config, None).map_err(|e| anyhow!("connector {id} ({service_type}): {}", plain(e)))?;
+        configuration::check_types(config, None)
+            .map_err(|e| anyhow!("connector {id} ({service_type}): {}", plain(e)))?;
         let name = doc.get("name").and_then(Value::as_str).map(str::to_owned);
         let jobs = jobs::read(&doc).map_err(|e| anyhow!("connector {id} ({service_type}): {e}"))?;
-        Ok(Self { id, name, service_type, jobs, doc })
+        Ok(Self {
+            id,
+            name,
+            service_type,
+            jobs,
+            doc,
+        })
     }
 
     /// The connector name plugins and settings use: `elastic/<service type>`.
@@ -64,7 +80,9 @@ impl Connector {
     }
 
     pub fn configuration(&self) -> &Map<String, Value> {
-        self.doc["configuration"].as_object().expect("checked when parsed")
+        self.doc["configuration"]
+            .as_object()
+            .expect("checked when parsed")
     }
 
     /// The connector as a plugin sees it: the document without the sync jobs, which the
@@ -93,7 +111,9 @@ impl Connector {
 /// An SDK refusal's message without its kind.
 fn plain(e: cutover_plugin::Error) -> String {
     match e {
-        cutover_plugin::Error::InvalidInput(m) | cutover_plugin::Error::UnsupportedShape(m) | cutover_plugin::Error::NeedsOperator(m) => m,
+        cutover_plugin::Error::InvalidInput(m)
+        | cutover_plugin::Error::UnsupportedShape(m)
+        | cutover_plugin::Error::NeedsOperator(m) => m,
     }
 }
 
@@ -123,12 +143,20 @@ mod tests {
     #[test]
     fn reads_a_connector_and_its_jobs() {
         let c = parse(doc()).unwrap();
-        assert_eq!((c.id.as_str(), c.connector().as_str(), c.jobs.len()), ("crm", "elastic/mysql", 1));
+        assert_eq!(
+            (c.id.as_str(), c.connector().as_str(), c.jobs.len()),
+            ("crm", "elastic/mysql", 1)
+        );
         assert!(!c.plugin_document().contains_key("pending_sync_jobs"));
-        let migrated: Value = serde_json::from_slice(&c.migrated_bytes(&c.plugin_document())).unwrap();
+        let migrated: Value =
+            serde_json::from_slice(&c.migrated_bytes(&c.plugin_document())).unwrap();
         assert_eq!(migrated["pending_sync_jobs"], json!([]));
         assert!(is_connector_document(doc().as_object().unwrap()));
-        assert!(!is_connector_document(json!({"connector": "airbyte/source-x", "config": {}}).as_object().unwrap()));
+        assert!(!is_connector_document(
+            json!({"connector": "airbyte/source-x", "config": {}})
+                .as_object()
+                .unwrap()
+        ));
     }
 
     #[test]
@@ -136,11 +164,17 @@ mod tests {
         let mut no_type = doc();
         no_type.as_object_mut().unwrap().remove("service_type");
         let err = format!("{:#}", parse(no_type).unwrap_err());
-        assert!(err.contains("connector crm") && err.contains("service_type"), "{err}");
+        assert!(
+            err.contains("connector crm") && err.contains("service_type"),
+            "{err}"
+        );
         let mut wrong = doc();
         wrong["configuration"]["port"]["value"] = json!("three thousand");
         let err = format!("{:#}", parse(wrong).unwrap_err());
-        assert!(err.contains("connector crm (mysql)") && err.contains("port"), "{err}");
+        assert!(
+            err.contains("connector crm (mysql)") && err.contains("port"),
+            "{err}"
+        );
         let mut no_id = doc();
         no_id.as_object_mut().unwrap().remove("id");
         assert!(format!("{:#}", parse(no_id).unwrap_err()).contains("\"id\" is missing"));

@@ -42,7 +42,11 @@ impl Job {
 
 impl std::fmt::Display for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} sync ({}, {})", self.job_type, self.trigger_method, self.status)
+        write!(
+            f,
+            "{} sync ({}, {})",
+            self.job_type, self.trigger_method, self.status
+        )
     }
 }
 
@@ -83,8 +87,17 @@ mod tests {
     fn lists_jobs_and_blocks_on_a_running_one() {
         let doc = json!({FIELD: [{"job_type": "full", "trigger_method": "scheduled", "status": "pending"}]});
         let jobs = read(doc.as_object().unwrap()).unwrap();
-        assert!(plan_note(&jobs).unwrap().unwrap().contains("full sync (scheduled, pending)"));
-        let running = vec![Job { job_type: "incremental".into(), trigger_method: "on_demand".into(), status: "in_progress".into() }];
+        assert!(
+            plan_note(&jobs)
+                .unwrap()
+                .unwrap()
+                .contains("full sync (scheduled, pending)")
+        );
+        let running = vec![Job {
+            job_type: "incremental".into(),
+            trigger_method: "on_demand".into(),
+            status: "in_progress".into(),
+        }];
         assert!(plan_note(&running).unwrap_err().contains("stop it"));
         assert_eq!(plan_note(&[]).unwrap(), None);
         assert!(read(json!({FIELD: [{"job_type": "full"}]}).as_object().unwrap()).is_err());

@@ -17,7 +17,9 @@ use serde_json::{Map, Value};
 
 /// The plugins that migrate `service_type`: its own and those for every data source.
 fn candidates<'a>(planner: &Planner<'a>, service_type: &str) -> Vec<&'a Plugin> {
-    let mut plugins = planner.registry.for_connector(&super::connector_name(service_type));
+    let mut plugins = planner
+        .registry
+        .for_connector(&super::connector_name(service_type));
     plugins.extend(planner.registry.for_connector(super::EVERY_SOURCE));
     plugins
 }
@@ -31,7 +33,12 @@ fn target(planner: &Planner, connector: &Connector) -> Option<Version> {
         .or_else(|| targets.get(super::EVERY_SOURCE))
         .or(planner.fleet.settings.elastic.target.as_ref())
         .cloned()
-        .or_else(|| candidates(planner, &connector.service_type).iter().map(|p| p.produces.clone()).max())
+        .or_else(|| {
+            candidates(planner, &connector.service_type)
+                .iter()
+                .map(|p| p.produces.clone())
+                .max()
+        })
 }
 
 /// Plans one Elastic connector document.
@@ -47,7 +54,12 @@ pub fn plan(planner: &Planner, entry: &Entry, connector: &Connector) -> Connecti
         plan.reason = Some(reason);
         plan
     };
-    let label = format!("{}: connector {} ({})", fleet.display_key(&entry.key), connector.id, connector.service_type);
+    let label = format!(
+        "{}: connector {} ({})",
+        fleet.display_key(&entry.key),
+        connector.id,
+        connector.service_type
+    );
 
     let (version, known) = match fleet.elastic_versions().and_then(|v| v.of(&entry.key)) {
         Ok(v) => v,
@@ -58,21 +70,36 @@ pub fn plan(planner: &Planner, entry: &Entry, connector: &Connector) -> Connecti
     if let Err(e) = specs.check_service_type(&connector.service_type, &version) {
         return stop(plan, Status::Invalid, format!("{label}: {e}"));
     }
-    if let Err(e) = specs.check_values(&connector.service_type, &version, connector.configuration()) {
-        return stop(plan, Status::Invalid, format!("{label}: {e} (in {version}'s default configuration)"));
+    if let Err(e) = specs.check_values(&connector.service_type, &version, connector.configuration())
+    {
+        return stop(
+            plan,
+            Status::Invalid,
+            format!("{label}: {e} (in {version}'s default configuration)"),
+        );
     }
     let Some(target) = target(planner, connector) else {
-        return stop(plan, Status::Blocked, format!("{label}: no target version; set [elastic] target = \"X.Y.Z\" in cutover.toml"));
+        return stop(
+            plan,
+            Status::Blocked,
+            format!("{label}: no target version; set [elastic] target = \"X.Y.Z\" in cutover.toml"),
+        );
     };
     plan.to = Some(target.clone());
     if let Some(reason) = fleet.settings.elastic.pins.get(&connector.id) {
-        return stop(plan, Status::Pinned, format!("pinned in cutover.toml at {version}: {reason}"));
+        return stop(
+            plan,
+            Status::Pinned,
+            format!("pinned in cutover.toml at {version}: {reason}"),
+        );
     }
     if version >= target {
         plan.status = Status::UpToDate;
         plan.reason = match known {
             Known::Ledger { run } => Some(format!("migrated to {version} by run {run}")),
-            Known::Declared if version > target => Some(format!("already past the fleet's target {target}")),
+            Known::Declared if version > target => {
+                Some(format!("already past the fleet's target {target}"))
+            }
             Known::Declared => None,
         };
         return plan;
@@ -90,8 +117,16 @@ pub fn plan(planner: &Planner, entry: &Entry, connector: &Connector) -> Connecti
         return stop(plan, Status::Blocked, format!("{label}: {e}"));
     }
     if !planner.run_plugins {
-        plan.steps = steps.iter().map(|s| step_plan(s, &plugins, String::new(), String::new(), None)).collect();
-        plan.status = status(planner, connector, steps.iter().any(|s| matches!(s, Step::Plugin { .. })), &mut plan);
+        plan.steps = steps
+            .iter()
+            .map(|s| step_plan(s, &plugins, String::new(), String::new(), None))
+            .collect();
+        plan.status = status(
+            planner,
+            connector,
+            steps.iter().any(|s| matches!(s, Step::Plugin { .. })),
+            &mut plan,
+        );
         return plan;
     }
     match run_chain(planner, connector, steps, plugins, &mut plan) {
@@ -111,13 +146,21 @@ pub fn plan(planner: &Planner, entry: &Entry, connector: &Connector) -> Connecti
 }
 
 /// Migrate, upgrade or wait for the opt-in.
-fn status(planner: &Planner, connector: &Connector, breaking: bool, plan: &mut ConnectionPlan) -> Status {
+fn status(
+    planner: &Planner,
+    connector: &Connector,
+    breaking: bool,
+    plan: &mut ConnectionPlan,
+) -> Status {
     if !breaking {
         Status::Upgrade
     } else if planner.options.all || planner.options.opt_in.contains(&connector.id) {
         Status::Migrate
     } else {
-        plan.reason = Some(format!("breaking upgrade: opt in with --opt-in {} (or --all) to apply it", connector.id));
+        plan.reason = Some(format!(
+            "breaking upgrade: opt in with --opt-in {} (or --all) to apply it",
+            connector.id
+        ));
         Status::NeedsOptIn
     }
 }
@@ -127,14 +170,23 @@ fn check_stack(planner: &Planner, steps: &[Step], plugins: &[&Plugin]) -> Result
     let each = steps.iter().filter_map(|s| match s {
         Step::Plugin { from, to, plugin } => {
             let p = plugins[*plugin];
-            Some((format!("step {from} → {to} ({})", p.file), p.manifest.preconditions.as_slice()))
+            Some((
+                format!("step {from} → {to} ({})", p.file),
+                p.manifest.preconditions.as_slice(),
+            ))
         }
         Step::Automatic { .. } => None,
     });
     stack::check(&settings.elastic.stack, &settings.platform, each)
 }
 
-fn step_plan(step: &Step, plugins: &[&Plugin], input_sha256: String, output_sha256: String, breaking: Option<Breaking>) -> StepPlan {
+fn step_plan(
+    step: &Step,
+    plugins: &[&Plugin],
+    input_sha256: String,
+    output_sha256: String,
+    breaking: Option<Breaking>,
+) -> StepPlan {
     StepPlan {
         from: step.from().clone(),
         to: step.to().clone(),
@@ -153,10 +205,19 @@ fn step_plan(step: &Step, plugins: &[&Plugin], input_sha256: String, output_sha2
 /// Runs the chain on the document, step by step. A step that changes the service type
 /// hands the rest of the chain to the new type's plugins, checked against the stack in
 /// turn. Fills in steps, changes, actions, notes and the output document.
-fn run_chain<'a>(planner: &Planner<'a>, connector: &Connector, mut steps: Vec<Step>, mut plugins: Vec<&'a Plugin>, plan: &mut ConnectionPlan) -> Result<(), (Status, String)> {
+fn run_chain<'a>(
+    planner: &Planner<'a>,
+    connector: &Connector,
+    mut steps: Vec<Step>,
+    mut plugins: Vec<&'a Plugin>,
+    plan: &mut ConnectionPlan,
+) -> Result<(), (Status, String)> {
     let fleet = planner.fleet;
     let specs = fleet.elastic_specs();
-    let target = plan.to.clone().expect("a target is set before the chain runs");
+    let target = plan
+        .to
+        .clone()
+        .expect("a target is set before the chain runs");
     let original = connector.plugin_document();
     let mut document = original.clone();
     let mut text = serde_json::to_string(&document).expect("a JSON object serializes");
@@ -168,21 +229,47 @@ fn run_chain<'a>(planner: &Planner<'a>, connector: &Connector, mut steps: Vec<St
         let input_sha256 = sha256_hex(text.as_bytes());
         let (from, to) = (step.from().clone(), step.to().clone());
         let Step::Plugin { plugin, .. } = step else {
-            plan.steps.push(step_plan(&step, &plugins, input_sha256.clone(), input_sha256, None));
+            plan.steps.push(step_plan(
+                &step,
+                &plugins,
+                input_sha256.clone(),
+                input_sha256,
+                None,
+            ));
             continue;
         };
         let p = plugins[plugin];
-        let failed = |e: String| (Status::Failed, format!("step {from} → {to}, plugin {}: {e}", p.label()));
-        let input = ConnectorInput { id: connector.id.clone(), version: from.to_string(), document: text.clone() };
-        let call = planner.sandbox.migrate_connector(&p.loaded, &input).map_err(|e| failed(e.to_string()))?;
-        let migrated = read_document(&call.value.document, &connector.id).map_err(|e| failed(format!("returned {e}")))?;
-        let new_type = migrated["service_type"].as_str().expect("checked by read_document").to_owned();
-        let config = migrated["configuration"].as_object().expect("checked by read_document");
+        let failed = |e: String| {
+            (
+                Status::Failed,
+                format!("step {from} → {to}, plugin {}: {e}", p.label()),
+            )
+        };
+        let input = ConnectorInput {
+            id: connector.id.clone(),
+            version: from.to_string(),
+            document: text.clone(),
+        };
+        let call = planner
+            .sandbox
+            .migrate_connector(&p.loaded, &input)
+            .map_err(|e| failed(e.to_string()))?;
+        let migrated = read_document(&call.value.document, &connector.id)
+            .map_err(|e| failed(format!("returned {e}")))?;
+        let new_type = migrated["service_type"]
+            .as_str()
+            .expect("checked by read_document")
+            .to_owned();
+        let config = migrated["configuration"]
+            .as_object()
+            .expect("checked by read_document");
         // A data source's own plugin gives exactly its version's fields. One for every data
         // source carries no data source's defaults: fields its version adds are left to the
         // connectors service, which adds missing fields when it starts; none may be left over.
         let exact = p.manifest.connector != super::EVERY_SOURCE;
-        specs.check_output(&new_type, &to, config, exact).map_err(failed)?;
+        specs
+            .check_output(&new_type, &to, config, exact)
+            .map_err(failed)?;
         document = migrated;
         text = serde_json::to_string(&document).expect("a JSON object serializes");
         let m = &p.manifest;
@@ -212,20 +299,38 @@ fn run_chain<'a>(planner: &Planner<'a>, connector: &Connector, mut steps: Vec<St
                 plan.actions.push(a);
             }
         }
-        plan.notes.extend(call.value.notes.into_iter().map(|n| format!("{to}: {n}")));
+        plan.notes
+            .extend(call.value.notes.into_iter().map(|n| format!("{to}: {n}")));
         if new_type != service_type {
             // The rest of the chain belongs to the new data source's plugins.
             service_type = new_type;
             plugins = candidates(planner, &service_type);
-            let rest = chain::chain(&super::connector_name(&service_type), &to, &target, &plugins).map_err(|e| (Status::Blocked, e.to_string()))?;
-            check_stack(planner, &rest, &plugins).map_err(|e| (Status::Blocked, format!("connector {} (now {service_type}): {e}", connector.id)))?;
+            let rest = chain::chain(
+                &super::connector_name(&service_type),
+                &to,
+                &target,
+                &plugins,
+            )
+            .map_err(|e| (Status::Blocked, e.to_string()))?;
+            check_stack(planner, &rest, &plugins).map_err(|e| {
+                (
+                    Status::Blocked,
+                    format!("connector {} (now {service_type}): {e}", connector.id),
+                )
+            })?;
             steps.truncate(next);
             steps.extend(rest);
         }
     }
     plan.connector = Some(super::connector_name(&service_type));
-    let diff = json_patch::diff(&Value::Object(original.clone()), &Value::Object(document.clone()));
-    plan.changes = Changes { document: super::redact::patch(diff, &original, &document), ..Changes::default() };
+    let diff = json_patch::diff(
+        &Value::Object(original.clone()),
+        &Value::Object(document.clone()),
+    );
+    plan.changes = Changes {
+        document: super::redact::patch(diff, &original, &document),
+        ..Changes::default()
+    };
     let output = connector.migrated_bytes(&document);
     plan.output_sha256 = Some(sha256_hex(&output));
     plan.output = Some(output);
@@ -235,12 +340,18 @@ fn run_chain<'a>(planner: &Planner<'a>, connector: &Connector, mut steps: Vec<St
 /// Reads the document a plugin returned: a connector document with the same id, a service
 /// type and a configuration of fields of known types.
 pub fn read_document(text: &str, id: &str) -> Result<Map<String, Value>, String> {
-    let doc: Value = serde_json::from_str(text).map_err(|e| format!("a document that is not valid JSON: {e}"))?;
-    let Value::Object(doc) = doc else { return Err("a document that is not a JSON object".into()) };
+    let doc: Value = serde_json::from_str(text)
+        .map_err(|e| format!("a document that is not valid JSON: {e}"))?;
+    let Value::Object(doc) = doc else {
+        return Err("a document that is not a JSON object".into());
+    };
     if doc.get("id").and_then(Value::as_str) != Some(id) {
-        return Err(format!("a document whose id is not {id:?}: a migration never changes a connector's id"));
+        return Err(format!(
+            "a document whose id is not {id:?}: a migration never changes a connector's id"
+        ));
     }
-    let checked = Connector::from_json(doc.clone()).map_err(|e| format!("an invalid connector document: {e:#}"))?;
+    let checked = Connector::from_json(doc.clone())
+        .map_err(|e| format!("an invalid connector document: {e:#}"))?;
     if !checked.jobs.is_empty() {
         return Err("a document listing sync jobs: the host deals with them".into());
     }

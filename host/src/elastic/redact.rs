@@ -8,12 +8,25 @@ use serde_json::{Map, Value};
 /// What a masked value shows.
 pub const MASK: &str = "(secret)";
 
-const SECRET_NAMES: &[&str] = &["password", "secret", "token", "api_key", "private_key", "passphrase", "credentials"];
+const SECRET_NAMES: &[&str] = &[
+    "password",
+    "secret",
+    "token",
+    "api_key",
+    "private_key",
+    "passphrase",
+    "credentials",
+];
 
 /// Whether field `key` of a configuration holds a secret.
 pub fn is_secret(key: &str, field: Option<&Value>) -> bool {
-    field.and_then(|f| f.get("sensitive")).and_then(Value::as_bool).unwrap_or(false)
-        || SECRET_NAMES.iter().any(|s| key.to_ascii_lowercase().contains(s))
+    field
+        .and_then(|f| f.get("sensitive"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        || SECRET_NAMES
+            .iter()
+            .any(|s| key.to_ascii_lowercase().contains(s))
 }
 
 /// The document with the value of every secret field masked.
@@ -33,7 +46,11 @@ pub fn document(doc: &Value) -> Value {
 }
 
 /// The patch from `before` to `after` with secret values masked, for showing only.
-pub fn patch(patch: json_patch::Patch, before: &Map<String, Value>, after: &Map<String, Value>) -> json_patch::Patch {
+pub fn patch(
+    patch: json_patch::Patch,
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+) -> json_patch::Patch {
     use json_patch::PatchOperation as Op;
     // The value of a secret field, or the whole field (whose value is masked inside).
     let secret = |path: &str| -> bool {
@@ -41,17 +58,23 @@ pub fn patch(patch: json_patch::Patch, before: &Map<String, Value>, after: &Map<
         if parts.next() != Some("configuration") {
             return false;
         }
-        let Some(key) = parts.next() else { return false };
+        let Some(key) = parts.next() else {
+            return false;
+        };
         if !matches!(parts.next(), None | Some("value")) {
             return false;
         }
-        let field = |doc: &Map<String, Value>| doc.get("configuration").and_then(|c| c.get(key)).cloned();
+        let field =
+            |doc: &Map<String, Value>| doc.get("configuration").and_then(|c| c.get(key)).cloned();
         is_secret(key, field(before).as_ref()) || is_secret(key, field(after).as_ref())
     };
     let mask = |path: &str, value: &mut Value| {
         if secret(path) {
             *value = match value {
-                Value::Object(_) => document(&serde_json::json!({"configuration": {"_": value.clone()}}))["configuration"]["_"].clone(),
+                Value::Object(_) => document(
+                    &serde_json::json!({"configuration": {"_": value.clone()}}),
+                )["configuration"]["_"]
+                    .clone(),
                 _ => Value::String(MASK.into()),
             };
         }
@@ -87,9 +110,24 @@ mod tests {
         let text = serde_json::to_string(&masked).unwrap();
         assert!(!text.contains("hunter2") && !text.contains("x2"), "{text}");
         assert!(text.contains("\"b\""), "other values show: {text}");
-        let props = patch(json_patch::diff(&json!({"configuration": {"pw": {"value": "x"}}}), &json!({"configuration": {"pw": {"value": "x", "order": 4}}})), b, a);
-        assert!(serde_json::to_string(&props).unwrap().contains("\"value\":4"), "a secret field's other properties show");
+        let props = patch(
+            json_patch::diff(
+                &json!({"configuration": {"pw": {"value": "x"}}}),
+                &json!({"configuration": {"pw": {"value": "x", "order": 4}}}),
+            ),
+            b,
+            a,
+        );
+        assert!(
+            serde_json::to_string(&props)
+                .unwrap()
+                .contains("\"value\":4"),
+            "a secret field's other properties show"
+        );
         let doc = serde_json::to_string(&document(&before)).unwrap();
-        assert!(!doc.contains("hunter2") && !doc.contains("x1") && doc.contains("\"a\""), "{doc}");
+        assert!(
+            !doc.contains("hunter2") && !doc.contains("x1") && doc.contains("\"a\""),
+            "{doc}"
+        );
     }
 }

@@ -94,9 +94,11 @@ impl<'de> Deserialize<'de> for Component {
         if text == "none" {
             return Ok(Component::Absent);
         }
-        Version::parse(&text)
-            .map(Component::Version)
-            .map_err(|e| serde::de::Error::custom(format!("{text:?} is neither a version such as 8.15.0 nor \"none\": {e}")))
+        Version::parse(&text).map(Component::Version).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{text:?} is neither a version such as 8.15.0 nor \"none\": {e}"
+            ))
+        })
     }
 }
 
@@ -120,11 +122,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.connectors_service, Some(Version::new(8, 7, 0)));
-        assert_eq!(s.stack.elasticsearch, Some(Component::Version(Version::new(9, 0, 1))));
+        assert_eq!(
+            s.stack.elasticsearch,
+            Some(Component::Version(Version::new(9, 0, 1)))
+        );
         assert_eq!(s.stack.enterprise_search, Some(Component::Absent));
         assert_eq!(s.stack.kibana, None);
         assert_eq!(s.pins["c1"], "later");
-        let err = toml::from_str::<ElasticSettings>("[stack]\nkibana = \"eight\"\n").unwrap_err().to_string();
+        let err = toml::from_str::<ElasticSettings>("[stack]\nkibana = \"eight\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("neither a version"), "{err}");
         assert!(toml::from_str::<ElasticSettings>("[stack]\nlogstash = \"8.0.0\"\n").is_err());
     }

@@ -21,13 +21,28 @@ use std::sync::{Arc, Mutex};
 /// Reads a default configuration file laid out as `<version>/<service type>.json` (the
 /// fixtures' layout) or `<service type>/<version>.json` (a fleet's).
 pub fn read_defaults(path: &std::path::Path) -> Result<Defaults, String> {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-    let parent = path.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()).unwrap_or_default();
-    let (service_type, version) = if Version::parse(stem).is_ok() { (parent, stem) } else { (stem, parent) };
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    let parent = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    let (service_type, version) = if Version::parse(stem).is_ok() {
+        (parent, stem)
+    } else {
+        (stem, parent)
+    };
     if Version::parse(version).is_err() {
-        return Err(format!("{}: neither it nor its folder is named by a version (8.8.0/mysql.json or mysql/8.8.0.json)", path.display()));
+        return Err(format!(
+            "{}: neither it nor its folder is named by a version (8.8.0/mysql.json or mysql/8.8.0.json)",
+            path.display()
+        ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     Defaults::parse(service_type, version, &text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -41,7 +56,11 @@ pub struct ElasticSpecs {
 impl ElasticSpecs {
     /// The specs under `<fleet>/specs/elastic`.
     pub fn new(specs_root: PathBuf) -> Self {
-        Self { root: specs_root.join("elastic"), defaults: Mutex::new(HashMap::new()), service_types: Mutex::new(None) }
+        Self {
+            root: specs_root.join("elastic"),
+            defaults: Mutex::new(HashMap::new()),
+            service_types: Mutex::new(None),
+        }
     }
 
     pub fn path(&self, service_type: &str, version: &Version) -> PathBuf {
@@ -49,20 +68,34 @@ impl ElasticSpecs {
     }
 
     /// The default configuration of `service_type` at `version`, if the fleet holds it.
-    pub fn defaults(&self, service_type: &str, version: &Version) -> Result<Option<Arc<Defaults>>, String> {
+    pub fn defaults(
+        &self,
+        service_type: &str,
+        version: &Version,
+    ) -> Result<Option<Arc<Defaults>>, String> {
         let key = (service_type.to_owned(), version.clone());
-        if let Some(d) = self.defaults.lock().expect("specs cache poisoned").get(&key) {
+        if let Some(d) = self
+            .defaults
+            .lock()
+            .expect("specs cache poisoned")
+            .get(&key)
+        {
             return Ok(d.clone());
         }
         let path = self.path(service_type, version);
         let defaults = if path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-            let d = Defaults::parse(service_type, &version.to_string(), &text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("reading {}: {e}", path.display()))?;
+            let d = Defaults::parse(service_type, &version.to_string(), &text)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             Some(Arc::new(d))
         } else {
             None
         };
-        self.defaults.lock().expect("specs cache poisoned").insert(key, defaults.clone());
+        self.defaults
+            .lock()
+            .expect("specs cache poisoned")
+            .insert(key, defaults.clone());
         Ok(defaults)
     }
 
@@ -73,9 +106,15 @@ impl ElasticSpecs {
         }
         let path = self.root.join("service-types.json");
         let types = if path.exists() {
-            let text = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-            let by_version: BTreeMap<Version, Vec<String>> =
-                serde_json::from_slice(&text).map_err(|e| format!("{} is not {{\"<version>\": [service types]}}: {e}", path.display()))?;
+            let text =
+                std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+            let by_version: BTreeMap<Version, Vec<String>> = serde_json::from_slice(&text)
+                .map_err(|e| {
+                    format!(
+                        "{} is not {{\"<version>\": [service types]}}: {e}",
+                        path.display()
+                    )
+                })?;
             Some(Arc::new(by_version))
         } else {
             None
@@ -87,8 +126,12 @@ impl ElasticSpecs {
     /// Refuses a service type the connectors service of `version` does not ship (by the
     /// newest listed version at or below it), where the fleet lists them.
     pub fn check_service_type(&self, service_type: &str, version: &Version) -> Result<(), String> {
-        let Some(types) = self.service_types()? else { return Ok(()) };
-        let Some((listed, known)) = types.range(..=version.clone()).next_back() else { return Ok(()) };
+        let Some(types) = self.service_types()? else {
+            return Ok(());
+        };
+        let Some((listed, known)) = types.range(..=version.clone()).next_back() else {
+            return Ok(());
+        };
         if known.iter().any(|t| t == service_type) {
             return Ok(());
         }
@@ -100,7 +143,12 @@ impl ElasticSpecs {
 
     /// Refuses a configuration value whose type is not the one `version` declares for its
     /// field (documents of 8.7 keep no `type` of their own), naming the field.
-    pub fn check_values(&self, service_type: &str, version: &Version, config: &Map<String, Value>) -> Result<(), String> {
+    pub fn check_values(
+        &self,
+        service_type: &str,
+        version: &Version,
+        config: &Map<String, Value>,
+    ) -> Result<(), String> {
         let defaults = self.defaults(service_type, version)?;
         configuration::check_types(config, defaults.as_deref()).map_err(|e| e.to_string())
     }
@@ -108,20 +156,40 @@ impl ElasticSpecs {
     /// Checks a migrated configuration against `version`'s defaults, where the fleet has
     /// them: values of the declared types and, after a plugin step (`exact`), exactly the
     /// declared fields.
-    pub fn check_output(&self, service_type: &str, version: &Version, config: &Map<String, Value>, exact: bool) -> Result<(), String> {
-        let Some(defaults) = self.defaults(service_type, version)? else { return Ok(()) };
+    pub fn check_output(
+        &self,
+        service_type: &str,
+        version: &Version,
+        config: &Map<String, Value>,
+        exact: bool,
+    ) -> Result<(), String> {
+        let Some(defaults) = self.defaults(service_type, version)? else {
+            return Ok(());
+        };
         let mut problems = Vec::new();
         if let Err(e) = configuration::check_types(config, Some(&defaults)) {
             problems.push(e.to_string());
         }
         if exact {
-            let missing: Vec<&str> = defaults.fields.keys().filter(|k| !config.contains_key(*k)).map(String::as_str).collect();
-            let extra: Vec<&str> = config.keys().filter(|k| !defaults.fields.contains_key(*k)).map(String::as_str).collect();
+            let missing: Vec<&str> = defaults
+                .fields
+                .keys()
+                .filter(|k| !config.contains_key(*k))
+                .map(String::as_str)
+                .collect();
+            let extra: Vec<&str> = config
+                .keys()
+                .filter(|k| !defaults.fields.contains_key(*k))
+                .map(String::as_str)
+                .collect();
             if !missing.is_empty() {
                 problems.push(format!("fields {} are missing", missing.join(", ")));
             }
             if !extra.is_empty() {
-                problems.push(format!("fields {} are not fields of this version", extra.join(", ")));
+                problems.push(format!(
+                    "fields {} are not fields of this version",
+                    extra.join(", ")
+                ));
             }
         }
         if problems.is_empty() {
@@ -149,18 +217,50 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("elastic");
         std::fs::create_dir_all(root.join("mysql")).unwrap();
-        std::fs::write(root.join("service-types.json"), r#"{"8.7.0": ["mysql"], "8.9.0": ["mysql", "github"]}"#).unwrap();
-        std::fs::write(root.join("mysql/8.8.0.json"), json!({"port": {"type": "int", "value": 3306}}).to_string()).unwrap();
+        std::fs::write(
+            root.join("service-types.json"),
+            r#"{"8.7.0": ["mysql"], "8.9.0": ["mysql", "github"]}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("mysql/8.8.0.json"),
+            json!({"port": {"type": "int", "value": 3306}}).to_string(),
+        )
+        .unwrap();
         let specs = ElasticSpecs::new(dir.path().to_owned());
         assert!(specs.check_service_type("mysql", &v("8.7.0")).is_ok());
-        assert!(specs.check_service_type("github", &v("8.8.0")).unwrap_err().contains("connectors service 8.7.0"));
+        assert!(
+            specs
+                .check_service_type("github", &v("8.8.0"))
+                .unwrap_err()
+                .contains("connectors service 8.7.0")
+        );
         assert!(specs.check_service_type("github", &v("8.10.0")).is_ok());
         let ok = json!({"port": {"value": 3307}});
-        assert!(specs.check_output("mysql", &v("8.8.0"), ok.as_object().unwrap(), true).is_ok());
+        assert!(
+            specs
+                .check_output("mysql", &v("8.8.0"), ok.as_object().unwrap(), true)
+                .is_ok()
+        );
         let extra = json!({"port": {"value": 3307}, "database": {"value": "x"}});
-        assert!(specs.check_output("mysql", &v("8.8.0"), extra.as_object().unwrap(), true).unwrap_err().contains("database are not fields"));
+        assert!(
+            specs
+                .check_output("mysql", &v("8.8.0"), extra.as_object().unwrap(), true)
+                .unwrap_err()
+                .contains("database are not fields")
+        );
         let wrong = json!({"port": {"value": "x"}});
-        assert!(specs.check_values("mysql", &v("8.8.0"), wrong.as_object().unwrap()).unwrap_err().contains("port"));
-        assert!(specs.check_output("oracle", &v("8.8.0"), wrong.as_object().unwrap(), true).is_ok(), "no spec, no check");
+        assert!(
+            specs
+                .check_values("mysql", &v("8.8.0"), wrong.as_object().unwrap())
+                .unwrap_err()
+                .contains("port")
+        );
+        assert!(
+            specs
+                .check_output("oracle", &v("8.8.0"), wrong.as_object().unwrap(), true)
+                .is_ok(),
+            "no spec, no check"
+        );
     }
 }

@@ -51,8 +51,14 @@ impl Versions {
     }
 
     /// For tests and callers that know both facts already.
-    pub fn new(declared: Option<Version>, written: impl IntoIterator<Item = (String, Version, i64)>) -> Self {
-        Self { declared, written: written.into_iter().map(|(k, v, r)| (k, (v, r))).collect() }
+    pub fn new(
+        declared: Option<Version>,
+        written: impl IntoIterator<Item = (String, Version, i64)>,
+    ) -> Self {
+        Self {
+            declared,
+            written: written.into_iter().map(|(k, v, r)| (k, (v, r))).collect(),
+        }
     }
 
     /// The version the document at `key` is valid for, and why.
@@ -79,14 +85,34 @@ mod tests {
 
     #[test]
     fn the_newer_of_the_declaration_and_the_ledger_wins() {
-        let versions = Versions::new(Some(v("8.7.0")), [("a.json".to_owned(), v("9.0.0"), 3), ("b.json".to_owned(), v("8.7.0"), 4)]);
-        assert_eq!(versions.of("a.json").unwrap(), (v("9.0.0"), Known::Ledger { run: 3 }));
-        assert_eq!(versions.of("b.json").unwrap(), (v("8.7.0"), Known::Declared));
-        assert_eq!(versions.of("c.json").unwrap(), (v("8.7.0"), Known::Declared));
+        let versions = Versions::new(
+            Some(v("8.7.0")),
+            [
+                ("a.json".to_owned(), v("9.0.0"), 3),
+                ("b.json".to_owned(), v("8.7.0"), 4),
+            ],
+        );
+        assert_eq!(
+            versions.of("a.json").unwrap(),
+            (v("9.0.0"), Known::Ledger { run: 3 })
+        );
+        assert_eq!(
+            versions.of("b.json").unwrap(),
+            (v("8.7.0"), Known::Declared)
+        );
+        assert_eq!(
+            versions.of("c.json").unwrap(),
+            (v("8.7.0"), Known::Declared)
+        );
         let later = Versions::new(Some(v("9.1.0")), [("a.json".to_owned(), v("9.0.0"), 3)]);
         assert_eq!(later.of("a.json").unwrap().0, v("9.1.0"));
         let undeclared = Versions::new(None, [("a.json".to_owned(), v("9.0.0"), 3)]);
         assert_eq!(undeclared.of("a.json").unwrap().0, v("9.0.0"));
-        assert!(undeclared.of("c.json").unwrap_err().contains("connectors_service"));
+        assert!(
+            undeclared
+                .of("c.json")
+                .unwrap_err()
+                .contains("connectors_service")
+        );
     }
 }

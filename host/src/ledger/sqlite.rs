@@ -115,12 +115,19 @@ impl SqliteLedger {
     /// Opens (creating, owner-only, if needed) the ledger at `path`, upgrading its schema.
     pub fn open(path: &Path) -> Result<Self> {
         owner_only(path)?;
-        let mut db = Db::open(path).with_context(|| format!("opening ledger {}", path.display()))?;
-        db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .with_context(|| format!("configuring ledger {}", path.display()))?;
+        let mut db =
+            Db::open(path).with_context(|| format!("opening ledger {}", path.display()))?;
+        db.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .with_context(|| format!("configuring ledger {}", path.display()))?;
         let version: i64 = db.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         // A ledger made before versions were recorded has the version-1 tables.
-        let version = if version == 0 && has_table(&db, "runs")? { 1 } else { version };
+        let version = if version == 0 && has_table(&db, "runs")? {
+            1
+        } else {
+            version
+        };
         if version > SCHEMA_VERSION {
             bail!(
                 "ledger {} has schema version {version}, newer than this cutover understands ({SCHEMA_VERSION}); use the cutover that wrote it, or a newer one",
@@ -129,7 +136,13 @@ impl SqliteLedger {
         }
         for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = db.transaction()?;
-            tx.execute_batch(step).with_context(|| format!("upgrading ledger {} to schema version {}", path.display(), i + 1))?;
+            tx.execute_batch(step).with_context(|| {
+                format!(
+                    "upgrading ledger {} to schema version {}",
+                    path.display(),
+                    i + 1
+                )
+            })?;
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
             tx.commit()?;
         }
@@ -156,13 +169,21 @@ impl SqliteLedger {
 
     /// Changes a finished run's status (a run whose writes were all rolled back).
     pub fn set_status(&self, run: i64, status: &str) -> Result<()> {
-        self.db.execute("UPDATE runs SET status = ?2 WHERE id = ?1", params![run, status])?;
+        self.db.execute(
+            "UPDATE runs SET status = ?2 WHERE id = ?1",
+            params![run, status],
+        )?;
         Ok(())
     }
 
     /// Records the intents of several writes in one transaction (one flush), each with
     /// the snapshot of its old document, and its new bytes when `keep_after`.
-    pub fn record_intents(&mut self, run: i64, changes: &[NewChange], keep_after: bool) -> Result<Vec<i64>> {
+    pub fn record_intents(
+        &mut self,
+        run: i64,
+        changes: &[NewChange],
+        keep_after: bool,
+    ) -> Result<Vec<i64>> {
         let tx = self.db.transaction()?;
         let mut ids = Vec::with_capacity(changes.len());
         {
@@ -189,7 +210,8 @@ impl SqliteLedger {
                     keep_after.then_some(change.after),
                     at,
                     worker,
-                    (keep_after && !change.actions.is_empty()).then(|| serde_json::to_string(change.actions).expect("actions serialize"))
+                    (keep_after && !change.actions.is_empty())
+                        .then(|| serde_json::to_string(change.actions).expect("actions serialize"))
                 ])?;
                 for (seq, s) in change.steps.iter().enumerate() {
                     step_row.execute(params![
@@ -248,7 +270,10 @@ impl SqliteLedger {
                     after_sha256: r.get(3)?,
                     before: r.get::<_, Option<Vec<u8>>>(4)?.unwrap_or_default(),
                     after: r.get(5)?,
-                    actions: r.get::<_, Option<String>>(6)?.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default(),
+                    actions: r
+                        .get::<_, Option<String>>(6)?
+                        .and_then(|a| serde_json::from_str(&a).ok())
+                        .unwrap_or_default(),
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -257,7 +282,10 @@ impl SqliteLedger {
 
     /// Marks the runs an interrupted process left `running` as `interrupted`.
     pub fn interrupt_running(&self) -> Result<usize> {
-        Ok(self.db.execute("UPDATE runs SET status = 'interrupted', finished_at = ?1 WHERE status = 'running'", params![now()])?)
+        Ok(self.db.execute(
+            "UPDATE runs SET status = 'interrupted', finished_at = ?1 WHERE status = 'running'",
+            params![now()],
+        )?)
     }
 
     /// Copies runs recorded elsewhere, keeping their ids, into a ledger with no runs.
@@ -265,7 +293,9 @@ impl SqliteLedger {
         let tx = self.db.transaction()?;
         let existing: i64 = tx.query_row("SELECT count(*) FROM runs", [], |r| r.get(0))?;
         if existing > 0 {
-            bail!("this fleet's ledger already has {existing} run(s); history is imported only into a fleet with none");
+            bail!(
+                "this fleet's ledger already has {existing} run(s); history is imported only into a fleet with none"
+            );
         }
         for (run, snapshots) in runs {
             tx.execute(
@@ -347,7 +377,9 @@ impl Ledger for SqliteLedger {
              WHERE ?1 IS NULL OR id IN (SELECT run_id FROM changes WHERE connection_id = ?1)
              ORDER BY id DESC LIMIT ?2",
         )?;
-        let runs: Vec<Run> = stmt.query_map(params![connection, limit as i64], run_row)?.collect::<Result<_, _>>()?;
+        let runs: Vec<Run> = stmt
+            .query_map(params![connection, limit as i64], run_row)?
+            .collect::<Result<_, _>>()?;
         runs.into_iter()
             .map(|mut run| {
                 run.changes = self.changes(run.id, connection)?;
@@ -373,8 +405,14 @@ impl Ledger for SqliteLedger {
     }
 
     fn snapshot(&self, change: i64) -> Result<Vec<u8>> {
-        let snap: Option<Option<Vec<u8>>> =
-            self.db.query_row("SELECT snapshot FROM changes WHERE id = ?1", params![change], |r| r.get(0)).optional()?;
+        let snap: Option<Option<Vec<u8>>> = self
+            .db
+            .query_row(
+                "SELECT snapshot FROM changes WHERE id = ?1",
+                params![change],
+                |r| r.get(0),
+            )
+            .optional()?;
         match snap {
             Some(Some(bytes)) => Ok(bytes),
             _ => bail!("change {change} has no snapshot"),
@@ -415,7 +453,11 @@ impl Ledger for SqliteLedger {
 }
 
 fn has_table(db: &Db, name: &str) -> Result<bool> {
-    Ok(db.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", params![name], |r| r.get::<_, i64>(0))? > 0)
+    Ok(db.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        params![name],
+        |r| r.get::<_, i64>(0),
+    )? > 0)
 }
 
 /// Creates the ledger file readable and writable by its owner only, and takes any other
@@ -476,7 +518,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.sqlite");
         drop(SqliteLedger::open(&path).unwrap());
-        Db::open(&path).unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        Db::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
         let err = SqliteLedger::open(&path).err().unwrap().to_string();
         assert!(err.contains("newer than this cutover"), "{err}");
     }
@@ -490,6 +535,9 @@ mod tests {
         std::fs::write(&path, b"").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         drop(SqliteLedger::open(&path).unwrap());
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }

@@ -32,12 +32,20 @@ impl CompileCache {
 
     fn paths(&self, engine: &Engine, plugin_sha256: &str) -> (PathBuf, PathBuf) {
         let stem = format!("{plugin_sha256}-{}", Self::engine_hash(engine));
-        (self.dir.join(format!("{stem}.cwasm")), self.dir.join(format!("{stem}.cwasm.sha256")))
+        (
+            self.dir.join(format!("{stem}.cwasm")),
+            self.dir.join(format!("{stem}.cwasm.sha256")),
+        )
     }
 
     /// The compiled component for `bytes` (whose sha256 is `plugin_sha256`), from the
     /// cache when a checked entry exists, else compiled and stored.
-    pub fn component(&self, engine: &Engine, bytes: &[u8], plugin_sha256: &str) -> Result<Component> {
+    pub fn component(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        plugin_sha256: &str,
+    ) -> Result<Component> {
         let (code_path, digest_path) = self.paths(engine, plugin_sha256);
         if let Some(component) = Self::load_checked(engine, &code_path, &digest_path) {
             tracing::debug!(plugin = plugin_sha256, "compile cache hit");
@@ -76,7 +84,8 @@ impl CompileCache {
     }
 
     fn store(&self, component: &Component, code_path: &Path, digest_path: &Path) -> Result<()> {
-        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
         let code = component.serialize().map_err(anyhow::Error::from)?;
         crate::store::directory::write_atomic(code_path, &code)?;
         crate::store::directory::write_atomic(digest_path, sha256_hex(&code).as_bytes())

@@ -85,9 +85,13 @@ impl Default for Limits {
 pub enum SandboxError {
     #[error("the plugin refused the connection: {0}")]
     Refused(#[from] MigrationError),
-    #[error("the plugin ran past its {timeout_ms} ms deadline and was stopped; raise [limits] timeout_ms in cutover.toml only if the plugin is known to need it")]
+    #[error(
+        "the plugin ran past its {timeout_ms} ms deadline and was stopped; raise [limits] timeout_ms in cutover.toml only if the plugin is known to need it"
+    )]
     Timeout { timeout_ms: u64 },
-    #[error("the plugin tried to grow its memory to {requested} bytes, over the {limit}-byte limit; raise [limits] memory_bytes in cutover.toml only if the connection is known to be that large")]
+    #[error(
+        "the plugin tried to grow its memory to {requested} bytes, over the {limit}-byte limit; raise [limits] memory_bytes in cutover.toml only if the connection is known to be that large"
+    )]
     MemoryLimit { requested: usize, limit: usize },
     #[error("the plugin exceeded its {0} limit")]
     ResourceLimit(&'static str),
@@ -104,7 +108,11 @@ fn stderr_suffix(stderr: &str) -> String {
         return String::new();
     }
     // One line: a plan shows each connection's error on a line of its own.
-    let flat: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let flat: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     format!("; it wrote: {}", flat.join(" / "))
 }
 
@@ -149,7 +157,10 @@ impl EpochTicker {
                 }
             })
             .expect("spawning the epoch thread");
-        Self { stop, thread: Some(thread) }
+        Self {
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -235,14 +246,25 @@ impl Sandbox {
         };
         // Deep recursion must trap cleanly, not overflow the host's stack.
         config.max_wasm_stack(1 << 20);
-        let engine = Engine::new(&config).map_err(anyhow::Error::from).context("creating the wasmtime engine")?;
+        let engine = Engine::new(&config)
+            .map_err(anyhow::Error::from)
+            .context("creating the wasmtime engine")?;
         let mut linkers = Vec::with_capacity(wit::KNOWN.len());
         for version in wit::KNOWN {
-            let linker = version.linker(&engine).with_context(|| format!("linking the cutover {} host interface", version.as_str()))?;
+            let linker = version.linker(&engine).with_context(|| {
+                format!("linking the cutover {} host interface", version.as_str())
+            })?;
             linkers.push((version, linker));
         }
-        let ticker = (interruption == Interruption::Epoch).then(|| EpochTicker::start(engine.clone()));
-        Ok(Self { engine, linkers, limits, interruption, _ticker: ticker })
+        let ticker =
+            (interruption == Interruption::Epoch).then(|| EpochTicker::start(engine.clone()));
+        Ok(Self {
+            engine,
+            linkers,
+            limits,
+            interruption,
+            _ticker: ticker,
+        })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -251,7 +273,12 @@ impl Sandbox {
 
     /// Compiles a component (or takes it from `cache`), refuses it if it imports more than
     /// the contract allows, and links it.
-    pub fn load(&self, bytes: &[u8], sha256: &str, cache: Option<&CompileCache>) -> Result<LoadedPlugin> {
+    pub fn load(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+        cache: Option<&CompileCache>,
+    ) -> Result<LoadedPlugin> {
         let component = match cache {
             Some(cache) => cache.component(&self.engine, bytes, sha256)?,
             None => Component::new(&self.engine, bytes)
@@ -260,8 +287,16 @@ impl Sandbox {
         };
         imports::check(&self.engine, &component)?;
         let contract = ContractVersion::of(&self.engine, &component)?;
-        let linker = &self.linkers.iter().find(|(v, _)| *v == contract).expect("a linker for every known version").1;
-        let instance_pre = linker.instantiate_pre(&component).map_err(anyhow::Error::from).context("linking it")?;
+        let linker = &self
+            .linkers
+            .iter()
+            .find(|(v, _)| *v == contract)
+            .expect("a linker for every known version")
+            .1;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .context("linking it")?;
         let pre = Pre::new(contract, instance_pre)?;
         Ok(LoadedPlugin { contract, pre })
     }
@@ -272,24 +307,44 @@ impl Sandbox {
     }
 
     /// Calls the plugin's `migrate()` for one Airbyte connection.
-    pub fn migrate(&self, plugin: &LoadedPlugin, input: &Input) -> Result<Call<Outcome>, SandboxError> {
-        let call = self.call(plugin, |store, bindings| bindings.migrate(store, input, self.limits.output_bytes))?;
+    pub fn migrate(
+        &self,
+        plugin: &LoadedPlugin,
+        input: &Input,
+    ) -> Result<Call<Outcome>, SandboxError> {
+        let call = self.call(plugin, |store, bindings| {
+            bindings.migrate(store, input, self.limits.output_bytes)
+        })?;
         let o = &call.value;
         let size = o.config.len() + o.catalog.len() + o.state.len();
         if size > self.limits.output_bytes {
-            return Err(SandboxError::OutputTooLarge { size, limit: self.limits.output_bytes });
+            return Err(SandboxError::OutputTooLarge {
+                size,
+                limit: self.limits.output_bytes,
+            });
         }
         output::check(o, &self.limits)?;
         Ok(call)
     }
 
     /// Calls the plugin's `migrate-connector()` for one Elastic connector document.
-    pub fn migrate_connector(&self, plugin: &LoadedPlugin, input: &ConnectorInput) -> Result<Call<ConnectorOutcome>, SandboxError> {
-        let call = self.call(plugin, |store, bindings| bindings.migrate_connector(store, input))?;
+    pub fn migrate_connector(
+        &self,
+        plugin: &LoadedPlugin,
+        input: &ConnectorInput,
+    ) -> Result<Call<ConnectorOutcome>, SandboxError> {
+        let call = self.call(plugin, |store, bindings| {
+            bindings.migrate_connector(store, input)
+        })?;
         let o = &call.value;
-        let size = o.document.len() + o.notes.iter().map(String::len).sum::<usize>() + o.actions.len() * 64;
+        let size = o.document.len()
+            + o.notes.iter().map(String::len).sum::<usize>()
+            + o.actions.len() * 64;
         if size > self.limits.output_bytes {
-            return Err(SandboxError::OutputTooLarge { size, limit: self.limits.output_bytes });
+            return Err(SandboxError::OutputTooLarge {
+                size,
+                limit: self.limits.output_bytes,
+            });
         }
         Ok(call)
     }
@@ -304,8 +359,15 @@ impl Sandbox {
         store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
         store.set_hostcall_fuel(output::lifting_budget(&self.limits));
         match self.interruption {
-            Interruption::Epoch => store.set_epoch_deadline(self.limits.timeout_ms.div_ceil(TICK.as_millis() as u64).max(1)),
-            Interruption::Fuel(units) => store.set_fuel(units).expect("fuel is enabled in this engine's config"),
+            Interruption::Epoch => store.set_epoch_deadline(
+                self.limits
+                    .timeout_ms
+                    .div_ceil(TICK.as_millis() as u64)
+                    .max(1),
+            ),
+            Interruption::Fuel(units) => store
+                .set_fuel(units)
+                .expect("fuel is enabled in this engine's config"),
         }
         let instance = plugin.pre.instantiate(&mut store);
         let result = instance.and_then(|bindings| f(&mut store, &bindings));
@@ -315,13 +377,20 @@ impl Sandbox {
             Err(e) => return Err(self.classify(&store, e)),
         };
         let state = store.into_data();
-        Ok(Call { value, log: state.log.lines, log_dropped: state.log.dropped, memory: state.memory })
+        Ok(Call {
+            value,
+            log: state.log.lines,
+            log_dropped: state.log.dropped,
+            memory: state.memory,
+        })
     }
 
     /// Turns a wasmtime error into the limit or crash it stands for.
     fn classify(&self, store: &Store<HostState>, e: wasmtime::Error) -> SandboxError {
         match store.data().limit_hit {
-            Some(LimitHit::Memory { requested, limit }) => return SandboxError::MemoryLimit { requested, limit },
+            Some(LimitHit::Memory { requested, limit }) => {
+                return SandboxError::MemoryLimit { requested, limit };
+            }
             Some(LimitHit::Tables) => return SandboxError::ResourceLimit("table"),
             Some(LimitHit::Instances) => return SandboxError::ResourceLimit("instance"),
             None => {}
@@ -330,15 +399,23 @@ impl Sandbox {
             return output::OutputLimit::Lifting(output::lifting_budget(&self.limits)).into();
         }
         if let Some(OutputOverflow(size)) = e.downcast_ref::<OutputOverflow>() {
-            return SandboxError::OutputTooLarge { size: *size, limit: self.limits.output_bytes };
+            return SandboxError::OutputTooLarge {
+                size: *size,
+                limit: self.limits.output_bytes,
+            };
         }
         if let Some(Trap::Interrupt | Trap::OutOfFuel) = e.downcast_ref::<Trap>() {
-            return SandboxError::Timeout { timeout_ms: self.limits.timeout_ms };
+            return SandboxError::Timeout {
+                timeout_ms: self.limits.timeout_ms,
+            };
         }
         let trap = match e.downcast_ref::<Trap>() {
             Some(t) => t.to_string(),
             None => format!("{e:#}"),
         };
-        SandboxError::Trap { trap, stderr: store.data().crash_report(2_000) }
+        SandboxError::Trap {
+            trap,
+            stderr: store.data().crash_report(2_000),
+        }
     }
 }

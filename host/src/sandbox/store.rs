@@ -38,7 +38,12 @@ pub struct LogBuffer {
 
 impl LogBuffer {
     fn new(limits: &Limits) -> Self {
-        Self { lines: Vec::new(), dropped: 0, max_lines: limits.log_lines, max_line_bytes: limits.log_line_bytes }
+        Self {
+            lines: Vec::new(),
+            dropped: 0,
+            max_lines: limits.log_lines,
+            max_line_bytes: limits.log_line_bytes,
+        }
     }
 
     pub fn push(&mut self, level: LogLevel, mut message: String) {
@@ -127,7 +132,15 @@ impl HostState {
         if !stderr.is_empty() {
             return stderr;
         }
-        let Some(line) = self.log.lines.iter().rev().find(|l| l.level == LogLevel::Error) else { return String::new() };
+        let Some(line) = self
+            .log
+            .lines
+            .iter()
+            .rev()
+            .find(|l| l.level == LogLevel::Error)
+        else {
+            return String::new();
+        };
         let mut end = line.message.len().min(max);
         while !line.message.is_char_boundary(end) {
             end -= 1;
@@ -138,17 +151,31 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 /// Errors (traps) rather than failed growth, so the call stops at once and the limiter
 /// has recorded which limit it was.
 impl ResourceLimiter for HostState {
-    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory_limit {
-            self.limit_hit = Some(LimitHit::Memory { requested: desired, limit: self.memory_limit });
-            wasmtime::bail!("memory limit of {} bytes exceeded (requested {desired})", self.memory_limit);
+            self.limit_hit = Some(LimitHit::Memory {
+                requested: desired,
+                limit: self.memory_limit,
+            });
+            wasmtime::bail!(
+                "memory limit of {} bytes exceeded (requested {desired})",
+                self.memory_limit
+            );
         }
         // A memory being created reports growing from nothing to its initial size.
         if current == 0 {
@@ -159,7 +186,12 @@ impl ResourceLimiter for HostState {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.table_elements {
             self.limit_hit = Some(LimitHit::Tables);
             wasmtime::bail!("table limit of {} elements exceeded", self.table_elements);

@@ -39,14 +39,21 @@ impl StateWriter {
     /// mostly about as large as the one it replaces, so that many bytes are not copied
     /// again and again as the buffer grows).
     pub fn new(limit: usize, expected: usize) -> Self {
-        Self { bytes: Vec::with_capacity(expected.min(limit)), limit, overflow: None }
+        Self {
+            bytes: Vec::with_capacity(expected.min(limit)),
+            limit,
+            overflow: None,
+        }
     }
 
     pub fn write(&mut self, chunk: &[u8]) -> Result<(), String> {
         let size = self.bytes.len() + chunk.len();
         if size > self.limit {
             self.overflow = Some(size);
-            return Err(format!("the migrated state is over the host's {}-byte output limit", self.limit));
+            return Err(format!(
+                "the migrated state is over the host's {}-byte output limit",
+                self.limit
+            ));
         }
         self.bytes.extend_from_slice(chunk);
         Ok(())

@@ -27,7 +27,9 @@ impl DirDocuments {
                 dir.parent().unwrap_or(dir).display()
             );
         }
-        Ok(Self { dir: dir.to_owned() })
+        Ok(Self {
+            dir: dir.to_owned(),
+        })
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -66,7 +68,13 @@ impl Documents for DirDocuments {
         let path = self.path(key);
         std::fs::read(&path).map_err(|e| {
             let error = anyhow::Error::from(e).context(format!("reading {}", path.display()));
-            if path.exists() { error } else { error.context(StoreError::NotFound { key: key.to_owned() }) }
+            if path.exists() {
+                error
+            } else {
+                error.context(StoreError::NotFound {
+                    key: key.to_owned(),
+                })
+            }
         })
     }
 
@@ -79,7 +87,10 @@ impl Documents for DirDocuments {
         if removed > 0 {
             tracing::warn!(removed, "removed temporary files an interrupted write left");
         }
-        Ok(Box::new(DirWriter { docs: self, spares: Vec::new() }))
+        Ok(Box::new(DirWriter {
+            docs: self,
+            spares: Vec::new(),
+        }))
     }
 }
 
@@ -108,7 +119,11 @@ impl DocumentWriter for DirWriter<'_> {
     /// A document that no longer holds `before` is a conflict, left as it is. The check
     /// and the swap are not one step: the fleet lock is what keeps other cutover runs out
     /// between them.
-    fn write_batch(&mut self, writes: &[Write<'_>], replaced: &mut dyn FnMut(usize)) -> Vec<Result<()>> {
+    fn write_batch(
+        &mut self,
+        writes: &[Write<'_>],
+        replaced: &mut dyn FnMut(usize),
+    ) -> Vec<Result<()>> {
         let dir = &self.docs.dir;
         let mut spares = std::mem::take(&mut self.spares);
         let mut staged: Vec<Result<Staged>> = writes
@@ -121,12 +136,16 @@ impl DocumentWriter for DirWriter<'_> {
                 }
             })
             .collect();
-        spares.iter().for_each(|spare| drop(std::fs::remove_file(spare)));
+        spares
+            .iter()
+            .for_each(|spare| drop(std::fs::remove_file(spare)));
         let mut kept = Vec::new();
         if let Err(e) = flush_all(dir, &staged) {
             let message = format!("{e:#}");
             for s in staged.iter_mut().filter(|s| s.is_ok()) {
-                if let Ok(Staged::Spare(spare)) = std::mem::replace(s, Err(anyhow::anyhow!("{message}"))) {
+                if let Ok(Staged::Spare(spare)) =
+                    std::mem::replace(s, Err(anyhow::anyhow!("{message}")))
+                {
                     kept.push(spare);
                 }
             }
@@ -166,7 +185,10 @@ fn unchanged(docs: &DirDocuments, w: &Write<'_>) -> Result<()> {
     if current != w.before {
         return Err(StoreError::Conflict {
             key: w.key.to_owned(),
-            detail: format!("it holds sha256 {}, not the bytes the write replaces", &sha256_hex(&current)[..12]),
+            detail: format!(
+                "it holds sha256 {}, not the bytes the write replaces",
+                &sha256_hex(&current)[..12]
+            ),
         }
         .into());
     }
@@ -191,8 +213,12 @@ fn remove_leftovers(dir: &Path) -> Result<usize> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) && entry.file_type()?.is_file() {
-            std::fs::remove_file(entry.path()).with_context(|| format!("removing {}", entry.path().display()))?;
+        if name.starts_with(TEMP_PREFIX)
+            && name.ends_with(TEMP_SUFFIX)
+            && entry.file_type()?.is_file()
+        {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("removing {}", entry.path().display()))?;
             removed += 1;
         }
     }
@@ -205,14 +231,18 @@ const TEMP_SUFFIX: &str = ".tmp";
 
 /// Writes `bytes` to a new temporary file beside `path`, not yet flushed.
 fn stage(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
-    let dir = path.parent().context("a document path has a parent directory")?;
+    let dir = path
+        .parent()
+        .context("a document path has a parent directory")?;
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    crate::private_files::keep_mode(tmp.as_file(), path).with_context(|| format!("setting the mode of {}", path.display()))?;
-    tmp.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
+    crate::private_files::keep_mode(tmp.as_file(), path)
+        .with_context(|| format!("setting the mode of {}", path.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(tmp)
 }
 
@@ -228,10 +258,14 @@ enum Staged {
 /// new document is no longer than the old one).
 /// A spare that cannot be written is removed.
 fn restage(path: PathBuf, destination: &Path, bytes: &[u8]) -> Result<Staged> {
-    let written = std::fs::OpenOptions::new().write(true).open(&path).and_then(|mut file| {
-        crate::private_files::keep_mode(&file, destination)?;
-        file.write_all(bytes).and_then(|()| file.set_len(bytes.len() as u64))
-    });
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|mut file| {
+            crate::private_files::keep_mode(&file, destination)?;
+            file.write_all(bytes)
+                .and_then(|()| file.set_len(bytes.len() as u64))
+        });
     match written {
         Ok(()) => Ok(Staged::Spare(path)),
         Err(e) => {
@@ -245,11 +279,15 @@ impl Staged {
     /// Puts the new document at `path` atomically. Returns the temporary name, now holding
     /// the old file (or, after a failure, the new one), when there is one to reuse.
     fn replace(self, path: &Path) -> (Result<()>, Option<PathBuf>) {
-        let swappable = cfg!(target_os = "linux") && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+        let swappable = cfg!(target_os = "linux")
+            && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
         if !swappable {
             // A new document, or something that is not a file (which the rename refuses).
             return match self {
-                Staged::New(tmp) => (tmp.persist(path).map(drop).map_err(|e| e.error.into()), None),
+                Staged::New(tmp) => (
+                    tmp.persist(path).map(drop).map_err(|e| e.error.into()),
+                    None,
+                ),
                 Staged::Spare(spare) => match std::fs::rename(&spare, path) {
                     Ok(()) => (Ok(()), None),
                     Err(e) => (Err(e.into()), Some(spare)),
@@ -275,10 +313,21 @@ impl Staged {
 #[cfg(target_os = "linux")]
 fn exchange(a: &Path, b: &Path) -> Result<()> {
     use std::os::unix::ffi::OsStrExt;
-    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).context("a path with a NUL byte");
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes()).context("a path with a NUL byte")
+    };
     let (a, b) = (c(a)?, c(b)?);
     // SAFETY: both are NUL-terminated paths that live across the call.
-    if unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) } != 0 {
+    if unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    } != 0
+    {
         return Err(std::io::Error::last_os_error().into());
     }
     Ok(())
@@ -296,10 +345,12 @@ fn flush_all(dir: &Path, staged: &[Result<Staged>]) -> Result<()> {
     {
         use std::os::fd::AsRawFd;
         let _ = staged;
-        let handle = std::fs::File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+        let handle =
+            std::fs::File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
         // SAFETY: syncfs only reads the descriptor, which `handle` keeps open.
         if unsafe { libc::syncfs(handle.as_raw_fd()) } != 0 {
-            return Err(std::io::Error::last_os_error()).with_context(|| format!("flushing the filesystem of {}", dir.display()));
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("flushing the filesystem of {}", dir.display()));
         }
         Ok(())
     }
@@ -308,8 +359,13 @@ fn flush_all(dir: &Path, staged: &[Result<Staged>]) -> Result<()> {
         let _ = dir;
         for staged in staged.iter().flatten() {
             match staged {
-                Staged::New(tmp) => tmp.as_file().sync_all().with_context(|| format!("flushing {}", tmp.path().display()))?,
-                Staged::Spare(path) => std::fs::File::open(path).and_then(|f| f.sync_all()).with_context(|| format!("flushing {}", path.display()))?,
+                Staged::New(tmp) => tmp
+                    .as_file()
+                    .sync_all()
+                    .with_context(|| format!("flushing {}", tmp.path().display()))?,
+                Staged::Spare(path) => std::fs::File::open(path)
+                    .and_then(|f| f.sync_all())
+                    .with_context(|| format!("flushing {}", path.display()))?,
             }
         }
         Ok(())
@@ -319,10 +375,16 @@ fn flush_all(dir: &Path, staged: &[Result<Staged>]) -> Result<()> {
 /// Writes `bytes` to `path` so that readers (and crashes) see the old file or the new one,
 /// never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().context("a document path has a parent directory")?;
+    let dir = path
+        .parent()
+        .context("a document path has a parent directory")?;
     let tmp = stage(path, bytes)?;
-    tmp.as_file().sync_all().with_context(|| format!("flushing {}", path.display()))?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("replacing {}", path.display()))?;
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("flushing {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("replacing {}", path.display()))?;
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("flushing directory {}", dir.display()))?;
@@ -335,7 +397,18 @@ mod tests {
 
     fn write(docs: &DirDocuments, key: &str, before: &[u8], after: &[u8]) -> Result<()> {
         let mut writer = docs.writer()?;
-        writer.write_batch(&[Write { key, before, after, actions: &[] }], &mut |_| {}).pop().unwrap()
+        writer
+            .write_batch(
+                &[Write {
+                    key,
+                    before,
+                    after,
+                    actions: &[],
+                }],
+                &mut |_| {},
+            )
+            .pop()
+            .unwrap()
     }
 
     #[test]
@@ -357,10 +430,19 @@ mod tests {
         let docs = DirDocuments::open(dir.path()).unwrap();
         write(&docs, "a", b"", b"mine").unwrap();
         let err = write(&docs, "a", b"what I read", b"new").unwrap_err();
-        assert!(matches!(err.downcast_ref::<StoreError>(), Some(StoreError::Conflict { key, .. }) if key == "a"), "{err:#}");
+        assert!(
+            matches!(err.downcast_ref::<StoreError>(), Some(StoreError::Conflict { key, .. }) if key == "a"),
+            "{err:#}"
+        );
         assert_eq!(docs.read("a").unwrap(), b"mine");
         let missing = docs.read("nope").unwrap_err();
-        assert!(matches!(missing.downcast_ref::<StoreError>(), Some(StoreError::NotFound { .. })), "{missing:#}");
+        assert!(
+            matches!(
+                missing.downcast_ref::<StoreError>(),
+                Some(StoreError::NotFound { .. })
+            ),
+            "{missing:#}"
+        );
     }
 
     #[test]
@@ -372,12 +454,30 @@ mod tests {
         let mut replaced = Vec::new();
         let mut writer = docs.writer().unwrap();
         let batch = [
-            Write { key: "a", before: b"old", after: b"new a", actions: &[] },
-            Write { key: "d", before: b"", after: b"x", actions: &[] },
-            Write { key: "b", before: b"", after: b"new b", actions: &[] },
+            Write {
+                key: "a",
+                before: b"old",
+                after: b"new a",
+                actions: &[],
+            },
+            Write {
+                key: "d",
+                before: b"",
+                after: b"x",
+                actions: &[],
+            },
+            Write {
+                key: "b",
+                before: b"",
+                after: b"new b",
+                actions: &[],
+            },
         ];
         let results = writer.write_batch(&batch, &mut |i| replaced.push(i));
-        assert!(results[0].is_ok() && results[1].is_err() && results[2].is_ok(), "{results:?}");
+        assert!(
+            results[0].is_ok() && results[1].is_err() && results[2].is_ok(),
+            "{results:?}"
+        );
         assert_eq!(replaced, vec![0, 2]);
         assert_eq!(docs.read("a").unwrap(), b"new a");
         assert_eq!(docs.read("b").unwrap(), b"new b");
@@ -386,7 +486,16 @@ mod tests {
     }
 
     fn temporaries(dir: &Path) -> usize {
-        std::fs::read_dir(dir).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(TEMP_SUFFIX)).count()
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(TEMP_SUFFIX)
+            })
+            .count()
     }
 
     /// Batch after batch, the files a batch replaced are written again as the next batch's
@@ -404,9 +513,21 @@ mod tests {
         }
         let mut writer = docs.writer().unwrap();
         for round in 0..4 {
-            let bytes: Vec<Vec<u8>> = keys.iter().map(|k| format!("{k} round {round}{}", "!".repeat(round * 7 % 5)).into_bytes()).collect();
-            let batch: Vec<Write> =
-                keys.iter().zip(&current).zip(&bytes).map(|((key, before), after)| Write { key, before, after, actions: &[] }).collect();
+            let bytes: Vec<Vec<u8>> = keys
+                .iter()
+                .map(|k| format!("{k} round {round}{}", "!".repeat(round * 7 % 5)).into_bytes())
+                .collect();
+            let batch: Vec<Write> = keys
+                .iter()
+                .zip(&current)
+                .zip(&bytes)
+                .map(|((key, before), after)| Write {
+                    key,
+                    before,
+                    after,
+                    actions: &[],
+                })
+                .collect();
             let results = writer.write_batch(&batch, &mut |_| {});
             assert!(results.iter().all(Result::is_ok), "{results:?}");
             for (key, expected) in keys.iter().zip(&bytes) {
@@ -414,12 +535,20 @@ mod tests {
             }
             assert_eq!(docs.keys().unwrap(), keys);
             if cfg!(target_os = "linux") {
-                assert_eq!(temporaries(dir.path()), keys.len(), "each replaced file is kept as a spare");
+                assert_eq!(
+                    temporaries(dir.path()),
+                    keys.len(),
+                    "each replaced file is kept as a spare"
+                );
             }
             current = bytes;
         }
         drop(writer);
-        assert_eq!(temporaries(dir.path()), 0, "the end of the run releases the spares");
+        assert_eq!(
+            temporaries(dir.path()),
+            0,
+            "the end of the run releases the spares"
+        );
     }
 
     /// A killed run's temporaries are removed by the next run's writer.
@@ -427,7 +556,11 @@ mod tests {
     fn the_next_writer_removes_what_a_killed_run_left() {
         let dir = tempfile::tempdir().unwrap();
         let docs = DirDocuments::open(dir.path()).unwrap();
-        std::fs::write(dir.path().join(format!("{TEMP_PREFIX}x{TEMP_SUFFIX}")), "half").unwrap();
+        std::fs::write(
+            dir.path().join(format!("{TEMP_PREFIX}x{TEMP_SUFFIX}")),
+            "half",
+        )
+        .unwrap();
         assert!(docs.keys().unwrap().is_empty());
         drop(docs.writer().unwrap());
         assert_eq!(temporaries(dir.path()), 0);

@@ -63,7 +63,12 @@ pub trait Documents: Send + Sync {
     /// cannot keep a document's exact bytes, such as an API, gives them in its canonical
     /// form), or why the store cannot take that write at all and what the operator must do.
     /// Plans hash these bytes, so that apply, the ledger and rollback compare what is stored.
-    fn as_written(&self, key: &str, before: &[u8], after: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    fn as_written(
+        &self,
+        key: &str,
+        before: &[u8],
+        after: Vec<u8>,
+    ) -> std::result::Result<Vec<u8>, String> {
         let _ = (key, before);
         Ok(after)
     }
@@ -87,7 +92,11 @@ pub trait DocumentWriter: Send {
     /// that write fails as a [`StoreError::Conflict`]. One result per write, in order, each
     /// final (`Ok` means the document now holds `after`); `replaced(i)` is called as write
     /// `i` takes effect.
-    fn write_batch(&mut self, writes: &[Write<'_>], replaced: &mut dyn FnMut(usize)) -> Vec<Result<()>>;
+    fn write_batch(
+        &mut self,
+        writes: &[Write<'_>],
+        replaced: &mut dyn FnMut(usize),
+    ) -> Vec<Result<()>>;
 
     /// After a crash: a write whose intent was recorded but never settled, and whose
     /// document holds neither `before` nor `after`. A backend whose one write takes several
@@ -164,7 +173,9 @@ pub enum LedgerHome {
 pub fn open(root: &Path, state_dir: &Path, settings: &Settings) -> Result<Backend> {
     if let Some(airbyte) = &settings.airbyte {
         if settings.store.url.is_some() || settings.elastic.url.is_some() {
-            anyhow::bail!("cutover.toml names [airbyte] and also [store] url or [elastic] url; a fleet's documents live in one place");
+            anyhow::bail!(
+                "cutover.toml names [airbyte] and also [store] url or [elastic] url; a fleet's documents live in one place"
+            );
         }
         return Ok(Backend {
             documents: Arc::new(airbyte::AirbyteDocuments::open(root, airbyte)?),
@@ -172,10 +183,15 @@ pub fn open(root: &Path, state_dir: &Path, settings: &Settings) -> Result<Backen
         });
     }
     match (&settings.store.url, &settings.elastic.url) {
-        (Some(_), Some(_)) => anyhow::bail!("cutover.toml names both a database ([store] url) and a cluster ([elastic] url); a fleet's documents live in one place"),
+        (Some(_), Some(_)) => anyhow::bail!(
+            "cutover.toml names both a database ([store] url) and a cluster ([elastic] url); a fleet's documents live in one place"
+        ),
         (Some(url), None) => {
             let fleet = Arc::new(postgres::PgFleet::connect(url, &settings.store)?);
-            Ok(Backend { documents: fleet.clone(), ledger: LedgerHome::Postgres(fleet) })
+            Ok(Backend {
+                documents: fleet.clone(),
+                ledger: LedgerHome::Postgres(fleet),
+            })
         }
         (None, Some(_)) => Ok(Backend {
             documents: Arc::new(elastic::ElasticDocuments::open(&settings.elastic)?),

@@ -72,7 +72,11 @@ impl Applied {
                         t.examples.push(c.id.clone());
                     }
                 }
-                None => self.todo.push(ToDo { action: action.clone(), connections: 1, examples: vec![c.id.clone()] }),
+                None => self.todo.push(ToDo {
+                    action: action.clone(),
+                    connections: 1,
+                    examples: vec![c.id.clone()],
+                }),
             }
         }
     }
@@ -103,13 +107,24 @@ pub fn refusal(survey: &Survey) -> Option<String> {
 /// records as failed) is planned again, from its document as read now (`migrate`), and must
 /// give what the plan says. The plan is gone through a slice at a time, so a plan read from
 /// its file ([`crate::plan_source::SavedPlan`]) is never held whole.
-pub fn check_saved(plan: &dyn PlanSource, fleet: &Fleet, plugins: &[PluginRef], migrate: impl Fn(&Entry) -> ConnectionPlan + Sync) -> Result<()> {
+pub fn check_saved(
+    plan: &dyn PlanSource,
+    fleet: &Fleet,
+    plugins: &[PluginRef],
+    migrate: impl Fn(&Entry) -> ConnectionPlan + Sync,
+) -> Result<()> {
     let header = plan.header();
     if header.fleet != fleet.identity() {
-        bail!("the plan was made for fleet {}, not {}; plan again", header.fleet, fleet.identity());
+        bail!(
+            "the plan was made for fleet {}, not {}; plan again",
+            header.fleet,
+            fleet.identity()
+        );
     }
     if header.plugins != plugins {
-        bail!("the fleet's plugins changed since the plan was made (added, removed or rebuilt); plan again. Nothing was written.");
+        bail!(
+            "the fleet's plugins changed since the plan was made (added, removed or rebuilt); plan again. Nothing was written."
+        );
     }
     let mut stale = Vec::new();
     let mut slice = Vec::with_capacity(4 * BATCH);
@@ -124,28 +139,49 @@ pub fn check_saved(plan: &dyn PlanSource, fleet: &Fleet, plugins: &[PluginRef], 
     })?;
     check_slice(&slice, fleet, &migrate, &mut stale)?;
     if !stale.is_empty() {
-        bail!("the plan is stale; plan again. Nothing was written.\n{}", stale.join("\n"));
+        bail!(
+            "the plan is stale; plan again. Nothing was written.\n{}",
+            stale.join("\n")
+        );
     }
     Ok(())
 }
 
 /// Checks a slice of a saved plan's connections, read together and planned on every core;
 /// apply migrates again when it writes, so nothing of the new plans is kept.
-fn check_slice(slice: &[ConnectionPlan], fleet: &Fleet, migrate: &(impl Fn(&Entry) -> ConnectionPlan + Sync), stale: &mut Vec<String>) -> Result<()> {
+fn check_slice(
+    slice: &[ConnectionPlan],
+    fleet: &Fleet,
+    migrate: &(impl Fn(&Entry) -> ConnectionPlan + Sync),
+    stale: &mut Vec<String>,
+) -> Result<()> {
     let keys: Vec<&str> = slice.iter().map(|c| c.key.as_str()).collect();
-    let read: Vec<(&str, Result<Vec<u8>>)> = keys.iter().copied().zip(fleet.documents().read_many(&keys)).collect();
-    let now = cores::map_owned(read, |(key, bytes)| bytes.map(|bytes| migrate(&Entry::new(key, bytes)).slim()));
+    let read: Vec<(&str, Result<Vec<u8>>)> = keys
+        .iter()
+        .copied()
+        .zip(fleet.documents().read_many(&keys))
+        .collect();
+    let now = cores::map_owned(read, |(key, bytes)| {
+        bytes.map(|bytes| migrate(&Entry::new(key, bytes)).slim())
+    });
     for (planned, now) in slice.iter().zip(now) {
         let now = now?;
         if now.input_sha256 != planned.input_sha256 {
-            stale.push(format!("  {}: its document changed since the plan", planned.id));
+            stale.push(format!(
+                "  {}: its document changed since the plan",
+                planned.id
+            ));
         } else if now.status != planned.status || now.output_sha256 != planned.output_sha256 {
             stale.push(format!(
                 "  {}: the migration no longer gives what the plan showed (was {}, now {}){}",
                 planned.id,
                 planned.status.as_str(),
                 now.status.as_str(),
-                if now.status == planned.status { "; is a plugin non-deterministic?" } else { "" }
+                if now.status == planned.status {
+                    "; is a plugin non-deterministic?"
+                } else {
+                    ""
+                }
             ));
         }
     }
@@ -171,7 +207,12 @@ pub fn apply(
     let summary = &survey.summary;
     let mut applied = Applied {
         recovered: writer.settled(),
-        unchanged: summary.0.iter().filter(|(s, _)| !s.writes() && **s != Status::Failed).map(|(_, n)| n).sum(),
+        unchanged: summary
+            .0
+            .iter()
+            .filter(|(s, _)| !s.writes() && **s != Status::Failed)
+            .map(|(_, n)| n)
+            .sum(),
         ..Default::default()
     };
     if !survey.does_anything() {
@@ -186,9 +227,18 @@ pub fn apply(
     // is migrated (on every core) while this one is written (mostly waiting on the disk):
     // the two overlap, and a batch is written only once it is migrated.
     std::thread::scope(|scope| -> Result<()> {
-        type Migrating<'s> = std::thread::ScopedJoinHandle<'s, (Vec<ConnectionPlan>, Vec<Result<(ConnectionPlan, Vec<u8>)>>)>;
-        let write = |migrating: Option<Migrating>, writer: &mut dyn Writer, applied: &mut Applied, progress: &mut dyn FnMut(&ConnectionPlan)| -> Result<()> {
-            let Some(migrating) = migrating else { return Ok(()) };
+        type Migrating<'s> = std::thread::ScopedJoinHandle<
+            's,
+            (Vec<ConnectionPlan>, Vec<Result<(ConnectionPlan, Vec<u8>)>>),
+        >;
+        let write = |migrating: Option<Migrating>,
+                     writer: &mut dyn Writer,
+                     applied: &mut Applied,
+                     progress: &mut dyn FnMut(&ConnectionPlan)|
+         -> Result<()> {
+            let Some(migrating) = migrating else {
+                return Ok(());
+            };
             let (batch, migrated) = migrating.join().expect("a migrating worker panicked");
             write_migrated(fleet, writer, run, &batch, migrated, applied, progress)
         };
@@ -197,14 +247,26 @@ pub fn apply(
         plan.each(&mut |c| {
             if c.status == Status::Failed {
                 let reason = c.reason.clone().unwrap_or_default();
-                writer.record_failure(run, &NewFailure { connection_id: &c.id, key: &c.key, before_sha256: &c.input_sha256, error: &reason })?;
+                writer.record_failure(
+                    run,
+                    &NewFailure {
+                        connection_id: &c.id,
+                        key: &c.key,
+                        before_sha256: &c.input_sha256,
+                        error: &reason,
+                    },
+                )?;
                 tracing::warn!(connection = %c.id, error = %reason, "connection failed");
-                applied.failed.push(Failure { id: c.id.clone(), error: reason });
+                applied.failed.push(Failure {
+                    id: c.id.clone(),
+                    error: reason,
+                });
             } else if c.status.writes() {
                 batch.push(c.clone());
                 if batch.len() == BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    let previous = pending.replace(scope.spawn(move || migrate_owned(fleet, full, migrate)));
+                    let previous =
+                        pending.replace(scope.spawn(move || migrate_owned(fleet, full, migrate)));
                     write(previous, &mut *writer, &mut applied, &mut progress)?;
                 }
             }
@@ -217,7 +279,13 @@ pub fn apply(
         write(previous, &mut *writer, &mut applied, &mut progress)?;
         write(pending, &mut *writer, &mut applied, &mut progress)
     })?;
-    let status = if applied.failed.is_empty() { "completed" } else if applied.written.is_empty() { "failed" } else { "partial" };
+    let status = if applied.failed.is_empty() {
+        "completed"
+    } else if applied.written.is_empty() {
+        "failed"
+    } else {
+        "partial"
+    };
     let detail = serde_json::json!({
         "options": options,
         "summary": summary,
@@ -254,14 +322,28 @@ fn write_migrated(
             Ok(now) => ready.push(now),
             Err(e) => {
                 let error = format!("{e:#}");
-                writer.record_failure(run, &NewFailure { connection_id: &planned.id, key: &planned.key, before_sha256: &planned.input_sha256, error: &error })?;
+                writer.record_failure(
+                    run,
+                    &NewFailure {
+                        connection_id: &planned.id,
+                        key: &planned.key,
+                        before_sha256: &planned.input_sha256,
+                        error: &error,
+                    },
+                )?;
                 tracing::error!(connection = %planned.id, %error, "not written");
-                applied.failed.push(Failure { id: planned.id.clone(), error });
+                applied.failed.push(Failure {
+                    id: planned.id.clone(),
+                    error,
+                });
                 progress(planned);
             }
         }
     }
-    let changes: Vec<NewChange> = ready.iter().map(|(c, before)| new_change(c, before)).collect();
+    let changes: Vec<NewChange> = ready
+        .iter()
+        .map(|(c, before)| new_change(c, before))
+        .collect();
     for ((c, _), result) in ready.iter().zip(writer.write_batch(run, &changes)?) {
         match result {
             Ok(_) => {
@@ -270,7 +352,10 @@ fn write_migrated(
             }
             Err(e) => {
                 tracing::error!(connection = %c.id, error = %format!("{e:#}"), "write failed");
-                applied.failed.push(Failure { id: c.id.clone(), error: format!("{e:#}") });
+                applied.failed.push(Failure {
+                    id: c.id.clone(),
+                    error: format!("{e:#}"),
+                });
             }
         }
         progress(c);
@@ -290,16 +375,31 @@ pub struct Preview {
 /// What applying `connections` would write, read from the store as it is now: each is
 /// migrated again as apply would, and the store says what its write would send. Nothing is
 /// written, and no run is recorded.
-pub fn dry_run(fleet: &Fleet, connections: &[ConnectionPlan], migrate: impl Fn(&Entry) -> ConnectionPlan + Sync) -> Vec<Preview> {
+pub fn dry_run(
+    fleet: &Fleet,
+    connections: &[ConnectionPlan],
+    migrate: impl Fn(&Entry) -> ConnectionPlan + Sync,
+) -> Vec<Preview> {
     let writing: Vec<&ConnectionPlan> = connections.iter().filter(|c| c.status.writes()).collect();
     let mut previews = Vec::with_capacity(writing.len());
     for batch in writing.chunks(BATCH) {
         for (planned, migrated) in batch.iter().zip(migrate_again(fleet, batch, &migrate)) {
             let requests = migrated.and_then(|(now, before)| {
-                let after = now.output.as_deref().expect("a writing plan carries its output");
-                fleet.documents().preview(&crate::store::Write { key: &now.key, before: &before, after, actions: &now.actions })
+                let after = now
+                    .output
+                    .as_deref()
+                    .expect("a writing plan carries its output");
+                fleet.documents().preview(&crate::store::Write {
+                    key: &now.key,
+                    before: &before,
+                    after,
+                    actions: &now.actions,
+                })
             });
-            previews.push(Preview { id: planned.id.clone(), requests: requests.map_err(|e| format!("{e:#}")) });
+            previews.push(Preview {
+                id: planned.id.clone(),
+                requests: requests.map_err(|e| format!("{e:#}")),
+            });
         }
     }
     previews
@@ -314,15 +414,24 @@ fn migrate_again<'a>(
     migrate: &(impl Fn(&Entry) -> ConnectionPlan + Sync),
 ) -> Vec<Result<(ConnectionPlan, Vec<u8>)>> {
     let keys: Vec<&str> = batch.iter().map(|c| c.key.as_str()).collect();
-    let read: Vec<(&ConnectionPlan, Result<Vec<u8>>)> = batch.iter().copied().zip(fleet.documents().read_many(&keys)).collect();
+    let read: Vec<(&ConnectionPlan, Result<Vec<u8>>)> = batch
+        .iter()
+        .copied()
+        .zip(fleet.documents().read_many(&keys))
+        .collect();
     cores::map_owned(read, |(planned, bytes)| {
         let entry = Entry::new(&planned.key, bytes?);
         if entry.sha256 != planned.input_sha256 {
             bail!("its document changed since it was planned; plan again");
         }
         let now = migrate(&entry);
-        if now.status != planned.status || now.output_sha256 != planned.output_sha256 || now.output.is_none() {
-            bail!("its migration no longer gives the planned output (is a plugin non-deterministic?); plan again");
+        if now.status != planned.status
+            || now.output_sha256 != planned.output_sha256
+            || now.output.is_none()
+        {
+            bail!(
+                "its migration no longer gives the planned output (is a plugin non-deterministic?); plan again"
+            );
         }
         Ok((now, entry.bytes))
     })
@@ -341,7 +450,10 @@ fn new_change<'a>(c: &'a ConnectionPlan, before: &'a [u8]) -> NewChange<'a> {
         from_version: c.from.as_ref().map(ToString::to_string),
         to_version: c.to.as_ref().map(ToString::to_string),
         before,
-        after: c.output.as_deref().expect("a writing plan carries its output"),
+        after: c
+            .output
+            .as_deref()
+            .expect("a writing plan carries its output"),
         actions: &c.actions,
         steps: c
             .steps
@@ -371,10 +483,14 @@ pub fn apply_shared(
     mut progress: impl FnMut(&ConnectionPlan),
 ) -> Result<Applied> {
     use crate::store::postgres::work::{Lease, Next};
-    let mut applied = Applied { run: Some(worker.run()), ..Default::default() };
+    let mut applied = Applied {
+        run: Some(worker.run()),
+        ..Default::default()
+    };
     let migrate = &migrate;
     std::thread::scope(|scope| -> Result<()> {
-        type Migrating<'s> = std::thread::ScopedJoinHandle<'s, Vec<Result<(ConnectionPlan, Vec<u8>)>>>;
+        type Migrating<'s> =
+            std::thread::ScopedJoinHandle<'s, Vec<Result<(ConnectionPlan, Vec<u8>)>>>;
         let mut current: Option<(Lease, Migrating)> = None;
         loop {
             let holding: Vec<i32> = current.iter().map(|(lease, _)| lease.batch).collect();
@@ -382,13 +498,20 @@ pub fn apply_shared(
             let (lease, migrating) = match next {
                 Next::Lease(lease) => {
                     let items = lease.items.clone();
-                    let next = (lease, scope.spawn(move || migrate_again(fleet, &items.iter().collect::<Vec<_>>(), migrate)));
+                    let next = (
+                        lease,
+                        scope.spawn(move || {
+                            migrate_again(fleet, &items.iter().collect::<Vec<_>>(), migrate)
+                        }),
+                    );
                     match current.replace(next) {
                         Some(previous) => previous,
                         None => continue,
                     }
                 }
-                Next::Wait | Next::Done if current.is_some() => current.take().expect("a batch in hand"),
+                Next::Wait | Next::Done if current.is_some() => {
+                    current.take().expect("a batch in hand")
+                }
                 Next::Wait => {
                     // Other workers hold the rest: wait for them to finish or their leases to expire.
                     std::thread::sleep(std::time::Duration::from_millis(200));
@@ -423,21 +546,35 @@ fn commit_leased(
     }
     let failures: Vec<NewFailure> = errors
         .iter()
-        .map(|(c, error)| NewFailure { connection_id: &c.id, key: &c.key, before_sha256: &c.input_sha256, error })
+        .map(|(c, error)| NewFailure {
+            connection_id: &c.id,
+            key: &c.key,
+            before_sha256: &c.input_sha256,
+            error,
+        })
         .collect();
-    let changes: Vec<NewChange> = ready.iter().map(|(c, before)| new_change(c, before)).collect();
+    let changes: Vec<NewChange> = ready
+        .iter()
+        .map(|(c, before)| new_change(c, before))
+        .collect();
     match worker.commit(lease, &changes, &failures)? {
         Committed::LeaseLost => {}
         Committed::Done(results) => {
             for (planned, error) in errors {
                 tracing::error!(connection = %planned.id, %error, "not written");
-                applied.failed.push(Failure { id: planned.id.clone(), error });
+                applied.failed.push(Failure {
+                    id: planned.id.clone(),
+                    error,
+                });
                 progress(planned);
             }
             for ((c, _), result) in ready.iter().zip(results) {
                 match result {
                     Ok(_) => applied.wrote(c, |_| false),
-                    Err(e) => applied.failed.push(Failure { id: c.id.clone(), error: format!("{e:#}") }),
+                    Err(e) => applied.failed.push(Failure {
+                        id: c.id.clone(),
+                        error: format!("{e:#}"),
+                    }),
                 }
                 progress(c);
             }

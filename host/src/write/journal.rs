@@ -35,8 +35,15 @@ impl<'a> Journaled<'a> {
         let lock = FleetLock::acquire(dir, command)?;
         let ledger = SqliteLedger::open(path)?;
         let documents = fleet.documents().writer()?;
-        let mut journal = Self { ledger, documents, settled: 0, _lock: lock };
-        journal.settle(fleet).context("settling an interrupted run")?;
+        let mut journal = Self {
+            ledger,
+            documents,
+            settled: 0,
+            _lock: lock,
+        };
+        journal
+            .settle(fleet)
+            .context("settling an interrupted run")?;
         Ok(journal)
     }
 
@@ -49,13 +56,20 @@ impl<'a> Journaled<'a> {
             let current = fleet.documents().read(&p.key).map(|b| sha256_hex(&b)).ok();
             let state = if current.is_some() && current == p.after_sha256 {
                 Settled::Written
-            } else if current.as_deref() == Some(p.before_sha256.as_str()) || (current.is_none() && p.before.is_empty()) {
+            } else if current.as_deref() == Some(p.before_sha256.as_str())
+                || (current.is_none() && p.before.is_empty())
+            {
                 // The old bytes, or no document where the write was to create one.
                 Settled::Aborted
             } else {
                 let after = p.after.as_deref().unwrap_or_default();
                 match p.after {
-                    Some(_) => self.documents.settle(&Write { key: &p.key, before: &p.before, after, actions: &p.actions })?,
+                    Some(_) => self.documents.settle(&Write {
+                        key: &p.key,
+                        before: &p.before,
+                        after,
+                        actions: &p.actions,
+                    })?,
                     None => Settled::Conflict,
                 }
             };
@@ -69,7 +83,10 @@ impl<'a> Journaled<'a> {
         self.settled = marks.len();
         self.ledger.interrupt_running()?;
         if self.settled > 0 {
-            tracing::warn!(settled = self.settled, "settled writes of an interrupted run");
+            tracing::warn!(
+                settled = self.settled,
+                "settled writes of an interrupted run"
+            );
         }
         if !conflicts.is_empty() {
             bail!(
@@ -98,14 +115,33 @@ impl Writer for Journaled<'_> {
     /// All intents (with snapshots) in one committed transaction, the documents replaced
     /// together ([`DocumentWriter::write_batch`]), then all marks in one transaction.
     fn write_batch(&mut self, run: i64, changes: &[NewChange]) -> Result<Vec<Result<i64>>> {
-        let ids = self.ledger.record_intents(run, changes, self.documents.settles_partial_writes())?;
+        let ids =
+            self.ledger
+                .record_intents(run, changes, self.documents.settles_partial_writes())?;
         for _ in changes {
             failpoint("after-intent");
         }
-        let writes: Vec<Write> = changes.iter().map(|c| Write { key: c.key, before: c.before, after: c.after, actions: c.actions }).collect();
-        let results = self.documents.write_batch(&writes, &mut |_| failpoint("after-write"));
+        let writes: Vec<Write> = changes
+            .iter()
+            .map(|c| Write {
+                key: c.key,
+                before: c.before,
+                after: c.after,
+                actions: c.actions,
+            })
+            .collect();
+        let results = self
+            .documents
+            .write_batch(&writes, &mut |_| failpoint("after-write"));
         // A write cut part-way keeps its intent, for the next run to finish.
-        let partial = |r: &Result<()>| r.as_ref().err().is_some_and(|e| matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Partial { .. })));
+        let partial = |r: &Result<()>| {
+            r.as_ref().err().is_some_and(|e| {
+                matches!(
+                    e.downcast_ref::<StoreError>(),
+                    Some(StoreError::Partial { .. })
+                )
+            })
+        };
         let marks: Vec<(i64, &str)> = ids
             .iter()
             .zip(&results)
@@ -117,7 +153,10 @@ impl Writer for Journaled<'_> {
             .into_iter()
             .zip(results)
             .zip(changes)
-            .map(|((id, r), c)| r.map(|()| id).with_context(|| format!("writing connection {}", c.connection_id)))
+            .map(|((id, r), c)| {
+                r.map(|()| id)
+                    .with_context(|| format!("writing connection {}", c.connection_id))
+            })
             .collect())
     }
 
@@ -139,6 +178,7 @@ impl Writer for Journaled<'_> {
     }
 
     fn import_history(&mut self, source: &dyn Ledger) -> Result<usize> {
-        self.ledger.import_history(&super::history_with_snapshots(source)?)
+        self.ledger
+            .import_history(&super::history_with_snapshots(source)?)
     }
 }

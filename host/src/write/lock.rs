@@ -32,10 +32,16 @@ impl FleetLock {
                 let holder = holder.trim();
                 bail!(
                     "the fleet is locked by another cutover run ({}); wait for it to finish (the lock frees itself if that process dies)",
-                    if holder.is_empty() { "holder unknown" } else { holder }
+                    if holder.is_empty() {
+                        "holder unknown"
+                    } else {
+                        holder
+                    }
                 );
             }
-            Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()));
+            }
         }
         file.set_len(0)?;
         file.seek(SeekFrom::Start(0))?;
@@ -59,8 +65,14 @@ mod tests {
     fn a_second_holder_is_refused_with_the_first_ones_name() {
         let dir = tempfile::tempdir().unwrap();
         let first = FleetLock::acquire(dir.path(), "apply").unwrap();
-        let err = FleetLock::acquire(dir.path(), "apply").err().unwrap().to_string();
-        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        let err = FleetLock::acquire(dir.path(), "apply")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         drop(first);
         FleetLock::acquire(dir.path(), "apply").unwrap();
     }

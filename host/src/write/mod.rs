@@ -52,7 +52,9 @@ pub trait Writer {
 }
 
 /// Every run of a ledger, oldest first, each change with its snapshot (none for a failure).
-pub fn history_with_snapshots(source: &dyn Ledger) -> Result<Vec<(crate::ledger::Run, Vec<Option<Vec<u8>>>)>> {
+pub fn history_with_snapshots(
+    source: &dyn Ledger,
+) -> Result<Vec<(crate::ledger::Run, Vec<Option<Vec<u8>>>)>> {
     let mut runs = source.runs(None, usize::MAX)?;
     runs.reverse();
     runs.into_iter()
@@ -60,7 +62,13 @@ pub fn history_with_snapshots(source: &dyn Ledger) -> Result<Vec<(crate::ledger:
             let snapshots = run
                 .changes
                 .iter()
-                .map(|c| if c.state == "failed" { Ok(None) } else { source.snapshot(c.id).map(Some) })
+                .map(|c| {
+                    if c.state == "failed" {
+                        Ok(None)
+                    } else {
+                        source.snapshot(c.id).map(Some)
+                    }
+                })
                 .collect::<Result<_>>()?;
             Ok((run, snapshots))
         })
@@ -77,7 +85,10 @@ pub fn open<'a>(fleet: &'a Fleet, command: &str) -> Result<Box<dyn Writer + 'a>>
 
 /// Writes one document: [`Writer::write_batch`] for a batch of one.
 pub fn write_one(writer: &mut dyn Writer, run: i64, change: &NewChange) -> Result<i64> {
-    writer.write_batch(run, std::slice::from_ref(change))?.pop().expect("one result per change")
+    writer
+        .write_batch(run, std::slice::from_ref(change))?
+        .pop()
+        .expect("one result per change")
 }
 
 /// Crash-test hooks: with `CUTOVER_FAILPOINT=<name>:<n>`, the process kills itself
@@ -94,14 +105,20 @@ pub fn failpoint(name: &str) {
             }
         }
     }
-    let Ok(spec) = std::env::var("CUTOVER_FAILPOINT") else { return };
-    let Some((point, n)) = spec.split_once(':') else { return };
+    let Ok(spec) = std::env::var("CUTOVER_FAILPOINT") else {
+        return;
+    };
+    let Some((point, n)) = spec.split_once(':') else {
+        return;
+    };
     if point != name {
         return;
     }
     let n: usize = n.parse().unwrap_or(1);
     if HITS.fetch_add(1, Ordering::SeqCst) + 1 == n {
-        let _ = std::process::Command::new("kill").args(["-9", &std::process::id().to_string()]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &std::process::id().to_string()])
+            .status();
         std::process::abort();
     }
 }

@@ -19,20 +19,29 @@ pub enum Pinned {
 /// Pins (`Some`) or unpins (`None`) the connection `id`.
 pub fn set(fleet: &Fleet, id: &str, pin: Option<Pin>) -> Result<Pinned> {
     let entry = fleet.find(id)?;
-    let connection = match entry.parsed.map_err(|e| anyhow::anyhow!("{}: {e}", fleet.display_key(&entry.key)))? {
+    let connection = match entry
+        .parsed
+        .map_err(|e| anyhow::anyhow!("{}: {e}", fleet.display_key(&entry.key)))?
+    {
         Document::Airbyte(c) => c,
         Document::Elastic(c) => bail!(
             "{} is an Elastic connector: its document has no field of cutover's own for a pin; pin it in cutover.toml instead:\n[elastic.pins]\n{} = \"{}\"",
             c.id,
             c.id,
-            pin.as_ref().and_then(|p| p.reason.as_deref()).unwrap_or("why it waits")
+            pin.as_ref()
+                .and_then(|p| p.reason.as_deref())
+                .unwrap_or("why it waits")
         ),
     };
     if connection.pin == pin {
         return Ok(Pinned::Already(connection));
     }
     let after = connection.with_pin(pin.clone()).to_bytes();
-    let (command, kind) = if pin.is_some() { ("pin", RunKind::Pin) } else { ("unpin", RunKind::Unpin) };
+    let (command, kind) = if pin.is_some() {
+        ("pin", RunKind::Pin)
+    } else {
+        ("unpin", RunKind::Unpin)
+    };
     let mut writer: Box<dyn Writer> = super::open(fleet, command)?;
     let detail = serde_json::json!({"connection": connection.id});
     let run = writer.begin(kind, &detail)?;

@@ -23,12 +23,19 @@ pub struct RolledBack {
 
 /// Rolls back `run` (default: the newest run with writes still in force), for every
 /// connection it wrote or only `connection`.
-pub fn rollback(fleet: &Fleet, writer: &mut dyn Writer, run: Option<i64>, connection: Option<&str>) -> Result<RolledBack> {
+pub fn rollback(
+    fleet: &Fleet,
+    writer: &mut dyn Writer,
+    run: Option<i64>,
+    connection: Option<&str>,
+) -> Result<RolledBack> {
     let of_run = match run {
         Some(r) => r,
         None => match writer.ledger().last_rollbackable()? {
             Some(r) => r,
-            None => bail!("nothing to roll back: no run has writes still in force (`cutover history` lists runs)"),
+            None => bail!(
+                "nothing to roll back: no run has writes still in force (`cutover history` lists runs)"
+            ),
         },
     };
     let Some(record) = writer.ledger().run(of_run)? else {
@@ -43,7 +50,9 @@ pub fn rollback(fleet: &Fleet, writer: &mut dyn Writer, run: Option<i64>, connec
     if changes.is_empty() {
         bail!(
             "run {of_run} has no writes in force{} (already rolled back?); `cutover history` shows it",
-            connection.map(|c| format!(" for connection {c}")).unwrap_or_default()
+            connection
+                .map(|c| format!(" for connection {c}"))
+                .unwrap_or_default()
         );
     }
     // Check everything before writing anything. Documents and snapshots are read again a
@@ -63,23 +72,33 @@ pub fn rollback(fleet: &Fleet, writer: &mut dyn Writer, run: Option<i64>, connec
             conflicts.push(format!(
                 "  {}: changed since run {of_run}{}",
                 c.connection_id,
-                by.map(|r| format!(" (by run {r}: roll that back first)")).unwrap_or_else(|| " by hand".into())
+                by.map(|r| format!(" (by run {r}: roll that back first)"))
+                    .unwrap_or_else(|| " by hand".into())
             ));
             continue;
         }
         restores.push(c);
     }
     if !conflicts.is_empty() {
-        bail!("cannot roll back run {of_run}; nothing was written.\n{}", conflicts.join("\n"));
+        bail!(
+            "cannot roll back run {of_run}; nothing was written.\n{}",
+            conflicts.join("\n")
+        );
     }
     writer.mark_rolled_back(&already.iter().map(|c| c.id).collect::<Vec<_>>())?;
-    let rollback_run = writer.begin(RunKind::Rollback, &serde_json::json!({"of_run": of_run, "connection": connection}))?;
+    let rollback_run = writer.begin(
+        RunKind::Rollback,
+        &serde_json::json!({"of_run": of_run, "connection": connection}),
+    )?;
     let mut restored: Vec<String> = already.iter().map(|c| c.connection_id.clone()).collect();
     let mut failed = Vec::new();
     for batch in restores.chunks(super::apply::BATCH) {
         let mut bytes = Vec::with_capacity(batch.len());
         for c in batch {
-            bytes.push((fleet.documents().read(&c.key)?, writer.ledger().snapshot(c.id)?));
+            bytes.push((
+                fleet.documents().read(&c.key)?,
+                writer.ledger().snapshot(c.id)?,
+            ));
         }
         let changes: Vec<NewChange> = batch
             .iter()
@@ -96,7 +115,10 @@ pub fn rollback(fleet: &Fleet, writer: &mut dyn Writer, run: Option<i64>, connec
             })
             .collect();
         let mut done = Vec::new();
-        for (c, result) in batch.iter().zip(writer.write_batch(rollback_run, &changes)?) {
+        for (c, result) in batch
+            .iter()
+            .zip(writer.write_batch(rollback_run, &changes)?)
+        {
             match result {
                 Ok(_) => {
                     done.push(c.id);
@@ -107,9 +129,21 @@ pub fn rollback(fleet: &Fleet, writer: &mut dyn Writer, run: Option<i64>, connec
         }
         writer.mark_rolled_back(&done)?;
     }
-    let status = if failed.is_empty() { "completed" } else { "partial" };
-    writer.finish(rollback_run, status, &serde_json::json!({"of_run": of_run, "restored": restored.len(), "failed": failed.len()}))?;
-    if writer.ledger().run(of_run)?.is_some_and(|r| r.changes.iter().all(|c| c.state != "written")) {
+    let status = if failed.is_empty() {
+        "completed"
+    } else {
+        "partial"
+    };
+    writer.finish(
+        rollback_run,
+        status,
+        &serde_json::json!({"of_run": of_run, "restored": restored.len(), "failed": failed.len()}),
+    )?;
+    if writer
+        .ledger()
+        .run(of_run)?
+        .is_some_and(|r| r.changes.iter().all(|c| c.state != "written"))
+    {
         writer.set_status(of_run, "rolled-back")?;
     }
     if !failed.is_empty() {
@@ -120,5 +154,9 @@ pub fn rollback(fleet: &Fleet, writer: &mut dyn Writer, run: Option<i64>, connec
             failed.join("\n")
         );
     }
-    Ok(RolledBack { of_run, run: rollback_run, restored })
+    Ok(RolledBack {
+        of_run,
+        run: rollback_run,
+        restored,
+    })
 }

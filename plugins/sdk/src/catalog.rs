@@ -10,7 +10,11 @@ use serde_json::Value;
 
 /// The configured streams, or an empty slice when the catalog has none.
 pub fn streams(catalog: &Value) -> &[Value] {
-    catalog.get("streams").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    catalog
+        .get("streams")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 /// The configured streams, mutably.
@@ -28,12 +32,16 @@ pub fn descriptor(entry: &Value) -> Option<StreamDescriptor> {
 
 /// The configured entry for `name`, if the connection syncs it.
 pub fn find<'a>(catalog: &'a Value, name: &str) -> Option<&'a Value> {
-    streams(catalog).iter().find(|e| stream_name(e) == Some(name))
+    streams(catalog)
+        .iter()
+        .find(|e| stream_name(e) == Some(name))
 }
 
 /// The configured entry for `name`, mutably.
 pub fn find_mut<'a>(catalog: &'a mut Value, name: &str) -> Option<&'a mut Value> {
-    streams_mut(catalog).iter_mut().find(|e| stream_name(e) == Some(name))
+    streams_mut(catalog)
+        .iter_mut()
+        .find(|e| stream_name(e) == Some(name))
 }
 
 fn stream_name(entry: &Value) -> Option<&str> {
@@ -42,7 +50,10 @@ fn stream_name(entry: &Value) -> Option<&str> {
 
 /// Whether the connection syncs `name` incrementally.
 pub fn is_incremental(catalog: &Value, name: &str) -> bool {
-    find(catalog, name).and_then(|e| e.get("sync_mode")).and_then(Value::as_str) == Some("incremental")
+    find(catalog, name)
+        .and_then(|e| e.get("sync_mode"))
+        .and_then(Value::as_str)
+        == Some("incremental")
 }
 
 /// The descriptors of every stream synced incrementally.
@@ -74,7 +85,10 @@ pub fn rename_stream(catalog: &mut Value, from: &str, to: &str) -> bool {
 /// Returns the names of the user's choices that had to change.
 pub fn refresh_stream(entry: &mut Value, declared: &Value) -> Vec<&'static str> {
     let mut changed = Vec::new();
-    let namespace = entry.get("stream").and_then(|s| s.get("namespace")).cloned();
+    let namespace = entry
+        .get("stream")
+        .and_then(|s| s.get("namespace"))
+        .cloned();
     let mut stream = declared.clone();
     if let (Some(ns), Some(obj)) = (namespace, stream.as_object_mut()) {
         obj.insert("namespace".into(), ns);
@@ -111,8 +125,14 @@ pub fn refresh_stream(entry: &mut Value, declared: &Value) -> Vec<&'static str> 
 /// Applies `f` to the `json_schema` of every configured stream.
 pub fn for_each_schema(catalog: &mut Value, mut f: impl FnMut(&str, &mut Value)) {
     for entry in streams_mut(catalog) {
-        let Some(stream) = entry.get_mut("stream") else { continue };
-        let name = stream.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let Some(stream) = entry.get_mut("stream") else {
+            continue;
+        };
+        let name = stream
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         if let Some(schema) = stream.get_mut("json_schema") {
             f(&name, schema);
         }
@@ -121,10 +141,16 @@ pub fn for_each_schema(catalog: &mut Value, mut f: impl FnMut(&str, &mut Value))
 
 /// Refuses a catalog with a stream the target version does not have (`known` says which
 /// it has), with the message `unknown` gives for that stream name.
-pub fn check_known(catalog: &Value, known: impl Fn(&str) -> bool, unknown: impl Fn(&str) -> String) -> Result<()> {
+pub fn check_known(
+    catalog: &Value,
+    known: impl Fn(&str) -> bool,
+    unknown: impl Fn(&str) -> String,
+) -> Result<()> {
     for entry in streams(catalog) {
         let Some(d) = descriptor(entry) else {
-            return Err(Error::InvalidInput("a configured stream has no stream.name".into()));
+            return Err(Error::InvalidInput(
+                "a configured stream has no stream.name".into(),
+            ));
         };
         if !known(&d.name) {
             return Err(Error::UnsupportedShape(unknown(&d.name)));
@@ -151,7 +177,11 @@ mod tests {
     #[test]
     fn rename_keeps_user_choices() {
         let mut c = catalog();
-        assert!(rename_stream(&mut c, "AdvertizerReport", "AdvertiserReport"));
+        assert!(rename_stream(
+            &mut c,
+            "AdvertizerReport",
+            "AdvertiserReport"
+        ));
         let e = find(&c, "AdvertiserReport").unwrap();
         assert_eq!(e["sync_mode"], "incremental");
         assert_eq!(e["cursor_field"], json!(["DATE"]));
@@ -163,7 +193,10 @@ mod tests {
 
     #[test]
     fn incremental_streams_are_listed() {
-        assert_eq!(incremental_streams(&catalog()), vec![StreamDescriptor::named("AdvertizerReport")]);
+        assert_eq!(
+            incremental_streams(&catalog()),
+            vec![StreamDescriptor::named("AdvertizerReport")]
+        );
         assert!(is_incremental(&catalog(), "AdvertizerReport"));
         assert!(!is_incremental(&catalog(), "boards"));
     }
@@ -181,7 +214,10 @@ mod tests {
 
         let declared = json!({"name": "AdvertizerReport", "json_schema": {},
             "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"], ["date"]]});
-        assert_eq!(refresh_stream(e, &declared), vec!["sync_mode", "primary_key"]);
+        assert_eq!(
+            refresh_stream(e, &declared),
+            vec!["sync_mode", "primary_key"]
+        );
         assert_eq!(e["sync_mode"], "full_refresh");
         assert_eq!(e["primary_key"], json!([["id"], ["date"]]));
     }

@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 /// there was anything to move. Refuses (and changes nothing) when `to` is already set to
 /// something else, since only the operator can say which value wins.
 pub fn move_field(config: &mut Value, from: &str, to: &str) -> Result<bool> {
-    let Some(value) = config.pointer(from).cloned() else { return Ok(false) };
+    let Some(value) = config.pointer(from).cloned() else {
+        return Ok(false);
+    };
     if let Some(existing) = config.pointer(to)
         && *existing != value
     {
@@ -33,14 +35,18 @@ pub fn remove_field(config: &mut Value, pointer: &str) -> Option<Value> {
 pub fn set_field(config: &mut Value, pointer: &str, value: Value) -> Result<()> {
     let tokens: Vec<String> = pointer.split('/').skip(1).map(unescape).collect();
     let Some((last, path)) = tokens.split_last() else {
-        return Err(Error::UnsupportedShape(format!("cannot set the whole config through pointer {pointer:?}")));
+        return Err(Error::UnsupportedShape(format!(
+            "cannot set the whole config through pointer {pointer:?}"
+        )));
     };
     let mut node = config;
     for token in path {
-        let map = node
-            .as_object_mut()
-            .ok_or_else(|| Error::UnsupportedShape(format!("{pointer}: {token:?} is inside a non-object")))?;
-        node = map.entry(token.clone()).or_insert_with(|| Value::Object(Map::new()));
+        let map = node.as_object_mut().ok_or_else(|| {
+            Error::UnsupportedShape(format!("{pointer}: {token:?} is inside a non-object"))
+        })?;
+        node = map
+            .entry(token.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     node.as_object_mut()
         .ok_or_else(|| Error::UnsupportedShape(format!("{pointer}: parent is not an object")))?
@@ -66,14 +72,20 @@ mod tests {
     fn moves_a_root_secret_under_credentials() {
         let mut c = json!({"account_id": "1", "client_id": "abc"});
         assert!(move_field(&mut c, "/client_id", "/credentials/client_id").unwrap());
-        assert_eq!(c, json!({"account_id": "1", "credentials": {"client_id": "abc"}}));
+        assert_eq!(
+            c,
+            json!({"account_id": "1", "credentials": {"client_id": "abc"}})
+        );
         assert!(!move_field(&mut c, "/client_id", "/credentials/client_id").unwrap());
     }
 
     #[test]
     fn refuses_conflicting_destination() {
         let mut c = json!({"a": 1, "b": 2});
-        assert!(matches!(move_field(&mut c, "/a", "/b"), Err(Error::NeedsOperator(_))));
+        assert!(matches!(
+            move_field(&mut c, "/a", "/b"),
+            Err(Error::NeedsOperator(_))
+        ));
         assert_eq!(c, json!({"a": 1, "b": 2}));
     }
 

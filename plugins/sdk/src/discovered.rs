@@ -34,8 +34,13 @@ pub struct Discovered {
 }
 
 /// The fields of a stream its connector decides, which the version's catalog sets.
-pub const DISCOVERED_FIELDS: [&str; 5] =
-    ["json_schema", "supported_sync_modes", "source_defined_cursor", "default_cursor_field", "source_defined_primary_key"];
+pub const DISCOVERED_FIELDS: [&str; 5] = [
+    "json_schema",
+    "supported_sync_modes",
+    "source_defined_cursor",
+    "default_cursor_field",
+    "source_defined_primary_key",
+];
 
 #[derive(Deserialize)]
 struct Streams<'a> {
@@ -71,12 +76,20 @@ impl Discovered {
 
     /// Each stream's text by name, read without building the streams.
     fn index(&self) -> Result<HashMap<String, &'static RawValue>> {
-        let parsed: Streams<'static> = serde_json::from_str(self.catalog)
-            .map_err(|e| Error::UnsupportedShape(format!("the plugin's {} catalog is not an AirbyteCatalog: {e}", self.version)))?;
+        let parsed: Streams<'static> = serde_json::from_str(self.catalog).map_err(|e| {
+            Error::UnsupportedShape(format!(
+                "the plugin's {} catalog is not an AirbyteCatalog: {e}",
+                self.version
+            ))
+        })?;
         let mut index = HashMap::with_capacity(parsed.streams.len());
         for raw in parsed.streams {
-            let named: Named = serde_json::from_str(raw.get())
-                .map_err(|e| Error::UnsupportedShape(format!("a stream of the plugin's {} catalog has no name: {e}", self.version)))?;
+            let named: Named = serde_json::from_str(raw.get()).map_err(|e| {
+                Error::UnsupportedShape(format!(
+                    "a stream of the plugin's {} catalog has no name: {e}",
+                    self.version
+                ))
+            })?;
             index.insert(named.name.into_owned(), raw);
         }
         Ok(index)
@@ -89,7 +102,8 @@ impl Discovered {
 }
 
 fn parse(raw: &RawValue) -> Result<Value> {
-    serde_json::from_str(raw.get()).map_err(|e| Error::UnsupportedShape(format!("a discovered stream is not JSON: {e}")))
+    serde_json::from_str(raw.get())
+        .map_err(|e| Error::UnsupportedShape(format!("a discovered stream is not JSON: {e}")))
 }
 
 /// A discovered field with the value Airbyte reads a missing one as.
@@ -109,16 +123,26 @@ pub fn conform(catalog: &mut Value, target: &Discovered) -> Result<Vec<Conformed
     let mut changed = Vec::new();
     for entry in catalog::streams_mut(catalog) {
         let Some(stream) = catalog::descriptor(entry) else {
-            return Err(Error::InvalidInput("a configured stream has no stream.name".into()));
+            return Err(Error::InvalidInput(
+                "a configured stream has no stream.name".into(),
+            ));
         };
-        let Some(raw) = index.get(&stream.name) else { continue };
+        let Some(raw) = index.get(&stream.name) else {
+            continue;
+        };
         let declared = parse(raw)?;
-        let fields: Vec<&'static str> =
-            DISCOVERED_FIELDS.into_iter().filter(|f| field(&entry["stream"], f) != field(&declared, f)).collect();
+        let fields: Vec<&'static str> = DISCOVERED_FIELDS
+            .into_iter()
+            .filter(|f| field(&entry["stream"], f) != field(&declared, f))
+            .collect();
         let before = entry.clone();
         let choices = catalog::refresh_stream(entry, &declared);
         if !fields.is_empty() || !choices.is_empty() || *entry != before {
-            changed.push(Conformed { stream, fields, choices });
+            changed.push(Conformed {
+                stream,
+                fields,
+                choices,
+            });
         }
     }
     Ok(changed)
@@ -132,10 +156,17 @@ impl Outcome {
         for c in &changed {
             let mut what = Vec::new();
             if !c.fields.is_empty() {
-                what.push(format!("{} set as {} discovers it", c.fields.join(", "), target.version));
+                what.push(format!(
+                    "{} set as {} discovers it",
+                    c.fields.join(", "),
+                    target.version
+                ));
             }
             if !c.choices.is_empty() {
-                what.push(format!("the configured {} changed to fit", c.choices.join(", ")));
+                what.push(format!(
+                    "the configured {} changed to fit",
+                    c.choices.join(", ")
+                ));
             }
             if !what.is_empty() {
                 self.note(format!("{}: {}", c.stream.name, what.join("; ")));
@@ -179,13 +210,33 @@ mod tests {
         };
         let changed = out.conform_to(&TARGET).unwrap();
         assert_eq!(changed.len(), 1, "{changed:?}");
-        assert_eq!(changed[0].fields, vec!["json_schema", "supported_sync_modes"]);
+        assert_eq!(
+            changed[0].fields,
+            vec!["json_schema", "supported_sync_modes"]
+        );
         assert_eq!(changed[0].choices, vec!["sync_mode"]);
         let a = &out.catalog["streams"][0];
-        assert_eq!(a["stream"]["json_schema"]["properties"]["new"], json!({"type": "string"}));
+        assert_eq!(
+            a["stream"]["json_schema"]["properties"]["new"],
+            json!({"type": "string"})
+        );
         assert_eq!(a["sync_mode"], "full_refresh");
-        assert_eq!(out.catalog["streams"][2]["stream"], json!({"name": "custom", "json_schema": {}}), "unknown streams are left alone");
-        assert_eq!(out.notes, vec!["a: json_schema, supported_sync_modes set as 2.0.0 discovers it; the configured sync_mode changed to fit"]);
-        assert!(conform(&mut out.catalog.clone(), &TARGET).unwrap().is_empty(), "conforming twice changes nothing");
+        assert_eq!(
+            out.catalog["streams"][2]["stream"],
+            json!({"name": "custom", "json_schema": {}}),
+            "unknown streams are left alone"
+        );
+        assert_eq!(
+            out.notes,
+            vec![
+                "a: json_schema, supported_sync_modes set as 2.0.0 discovers it; the configured sync_mode changed to fit"
+            ]
+        );
+        assert!(
+            conform(&mut out.catalog.clone(), &TARGET)
+                .unwrap()
+                .is_empty(),
+            "conforming twice changes nothing"
+        );
     }
 }

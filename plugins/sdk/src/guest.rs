@@ -19,8 +19,13 @@ use bindings::cutover::migration::types as wit;
 
 unsafe extern "Rust" {
     fn __cutover_plugin_manifest() -> Manifest;
-    fn __cutover_plugin_migrate(connection: RawConnection, state: &mut StateOut<'_>) -> crate::Result<RawOutcome>;
-    fn __cutover_plugin_migrate_connector(connector: crate::elastic::Connector) -> crate::Result<crate::elastic::ConnectorOutcome>;
+    fn __cutover_plugin_migrate(
+        connection: RawConnection,
+        state: &mut StateOut<'_>,
+    ) -> crate::Result<RawOutcome>;
+    fn __cutover_plugin_migrate_connector(
+        connector: crate::elastic::Connector,
+    ) -> crate::Result<crate::elastic::ConnectorOutcome>;
 }
 
 struct Component;
@@ -44,13 +49,20 @@ impl Guest for Component {
             preconditions: m
                 .preconditions
                 .into_iter()
-                .map(|p| wit::Precondition { subject: p.subject, requirement: p.requirement })
+                .map(|p| wit::Precondition {
+                    subject: p.subject,
+                    requirement: p.requirement,
+                })
                 .collect(),
             guide: m.guide,
         }
     }
 
-    fn migrate(c: wit::Connection, state: &StateReader, out: &StateWriter) -> Result<wit::Outcome, wit::MigrationError> {
+    fn migrate(
+        c: wit::Connection,
+        state: &StateReader,
+        out: &StateWriter,
+    ) -> Result<wit::Outcome, wit::MigrationError> {
         let connection = RawConnection {
             id: c.id,
             connector: c.connector,
@@ -61,8 +73,11 @@ impl Guest for Component {
         };
         let mut sink = StateOut::streaming(out);
         // SAFETY: defined by the plugin's `export!`, with exactly this signature.
-        let outcome = unsafe { __cutover_plugin_migrate(connection, &mut sink) }.map_err(into_wit_error)?;
-        std::io::Write::flush(&mut sink).map_err(|e| wit::MigrationError::UnsupportedShape(format!("writing the migrated state: {e}")))?;
+        let outcome =
+            unsafe { __cutover_plugin_migrate(connection, &mut sink) }.map_err(into_wit_error)?;
+        std::io::Write::flush(&mut sink).map_err(|e| {
+            wit::MigrationError::UnsupportedShape(format!("writing the migrated state: {e}"))
+        })?;
         Ok(wit::Outcome {
             config: outcome.config,
             catalog: outcome.catalog,
@@ -73,9 +88,11 @@ impl Guest for Component {
     }
 
     fn migrate_connector(c: wit::Connector) -> Result<wit::ConnectorOutcome, wit::MigrationError> {
-        let connector = crate::elastic::Connector::parse(c.id, c.version, &c.document).map_err(into_wit_error)?;
+        let connector = crate::elastic::Connector::parse(c.id, c.version, &c.document)
+            .map_err(into_wit_error)?;
         // SAFETY: defined by the plugin's `export!` or `export_connector!`, with exactly this signature.
-        let outcome = unsafe { __cutover_plugin_migrate_connector(connector) }.map_err(into_wit_error)?;
+        let outcome =
+            unsafe { __cutover_plugin_migrate_connector(connector) }.map_err(into_wit_error)?;
         Ok(wit::ConnectorOutcome {
             document: outcome.document_text(),
             actions: outcome.actions.into_iter().map(into_wit_action).collect(),
@@ -98,7 +115,8 @@ fn read_all(state: &StateReader) -> Result<String, wit::MigrationError> {
         }
         bytes.extend_from_slice(&chunk);
     }
-    String::from_utf8(bytes).map_err(|_| wit::MigrationError::InvalidInput("the state is not UTF-8".into()))
+    String::from_utf8(bytes)
+        .map_err(|_| wit::MigrationError::InvalidInput("the state is not UTF-8".into()))
 }
 
 /// The host's state writer, as [`StateOut`] sends to it.
@@ -116,7 +134,10 @@ fn into_wit_action(a: Action) -> wit::Action {
     match a {
         Action::RefreshSchema { reason } => wit::Action::RefreshSchema(reason),
         Action::ClearStream { stream, reason } => wit::Action::ClearStream(wit::StreamAction {
-            stream: wit::StreamDescriptor { name: stream.name, namespace: stream.namespace },
+            stream: wit::StreamDescriptor {
+                name: stream.name,
+                namespace: stream.namespace,
+            },
             reason,
         }),
         Action::ReviewField { pointer, reason } => {

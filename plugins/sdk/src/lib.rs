@@ -25,8 +25,8 @@
 
 pub mod catalog;
 pub mod config;
-pub mod elastic;
 pub mod discovered;
+pub mod elastic;
 mod log;
 pub mod naming;
 pub mod schema;
@@ -72,7 +72,10 @@ pub trait Migration {
     /// The new state goes to `state` (the host streams it out of the sandbox as it is
     /// written); config and catalog come back in the [`RawOutcome`]. An override conforms
     /// the catalog itself, if it has a [`TARGET_CATALOG`](Self::TARGET_CATALOG).
-    fn migrate_documents(connection: RawConnection, state: &mut StateOut<'_>) -> Result<RawOutcome> {
+    fn migrate_documents(
+        connection: RawConnection,
+        state: &mut StateOut<'_>,
+    ) -> Result<RawOutcome> {
         RawOutcome::write(Self::migrate_and_conform(connection.parse()?)?, state)
     }
 }
@@ -103,8 +106,13 @@ macro_rules! export {
         #[cfg(target_arch = "wasm32")]
         #[unsafe(no_mangle)]
         #[doc(hidden)]
-        pub fn __cutover_plugin_migrate_connector(connector: $crate::elastic::Connector) -> $crate::Result<$crate::elastic::ConnectorOutcome> {
-            $crate::__not_this_platform(&connector.id, "an Airbyte connection, not an Elastic connector")
+        pub fn __cutover_plugin_migrate_connector(
+            connector: $crate::elastic::Connector,
+        ) -> $crate::Result<$crate::elastic::ConnectorOutcome> {
+            $crate::__not_this_platform(
+                &connector.id,
+                "an Airbyte connection, not an Elastic connector",
+            )
         }
     };
 }
@@ -130,13 +138,18 @@ macro_rules! export_connector {
             connection: $crate::RawConnection,
             _state: &mut $crate::StateOut<'_>,
         ) -> $crate::Result<$crate::RawOutcome> {
-            $crate::__not_this_platform(&connection.id, "an Elastic connector, not an Airbyte connection")
+            $crate::__not_this_platform(
+                &connection.id,
+                "an Elastic connector, not an Airbyte connection",
+            )
         }
 
         #[cfg(target_arch = "wasm32")]
         #[unsafe(no_mangle)]
         #[doc(hidden)]
-        pub fn __cutover_plugin_migrate_connector(connector: $crate::elastic::Connector) -> $crate::Result<$crate::elastic::ConnectorOutcome> {
+        pub fn __cutover_plugin_migrate_connector(
+            connector: $crate::elastic::Connector,
+        ) -> $crate::Result<$crate::elastic::ConnectorOutcome> {
             <$migration as $crate::elastic::ConnectorMigration>::migrate(connector)
         }
     };
@@ -145,5 +158,7 @@ macro_rules! export_connector {
 /// The refusal a plugin gives when called for the other platform's documents.
 #[doc(hidden)]
 pub fn __not_this_platform<T>(id: &str, what: &str) -> Result<T> {
-    Err(Error::UnsupportedShape(format!("{id}: this plugin migrates {what}")))
+    Err(Error::UnsupportedShape(format!(
+        "{id}: this plugin migrates {what}"
+    )))
 }

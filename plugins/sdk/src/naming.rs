@@ -11,7 +11,11 @@ pub fn camel_to_snake(s: &str) -> String {
     let mut first = Vec::with_capacity(c.len() + 4);
     let mut i = 0;
     while i < c.len() {
-        if c[i] != '\n' && i + 2 < c.len() && c[i + 1].is_ascii_uppercase() && c[i + 2].is_ascii_lowercase() {
+        if c[i] != '\n'
+            && i + 2 < c.len()
+            && c[i + 1].is_ascii_uppercase()
+            && c[i + 2].is_ascii_lowercase()
+        {
             let mut j = i + 3;
             while j < c.len() && c[j].is_ascii_lowercase() {
                 j += 1;
@@ -29,7 +33,10 @@ pub fn camel_to_snake(s: &str) -> String {
     let mut i = 0;
     while i < first.len() {
         let a = first[i];
-        if (a.is_ascii_lowercase() || a.is_ascii_digit()) && i + 1 < first.len() && first[i + 1].is_ascii_uppercase() {
+        if (a.is_ascii_lowercase() || a.is_ascii_digit())
+            && i + 1 < first.len()
+            && first[i + 1].is_ascii_uppercase()
+        {
             out.push(a);
             out.push('_');
             out.push(first[i + 1]);
@@ -46,7 +53,9 @@ pub fn camel_to_snake(s: &str) -> String {
 /// `name`), as a Python CDK connector derives them: `camel_to_snake(class_prefix + name)`.
 /// source-facebook-marketing's custom insights are `("custom_insights", "Custom")`.
 pub fn config_stream_names(config: &Value, key: &str, class_prefix: &str) -> Result<Vec<String>> {
-    let Some(reports) = config.get(key) else { return Ok(Vec::new()) };
+    let Some(reports) = config.get(key) else {
+        return Ok(Vec::new());
+    };
     let Some(reports) = reports.as_array() else {
         return Err(Error::InvalidInput(format!("/{key} must be an array")));
     };
@@ -55,7 +64,9 @@ pub fn config_stream_names(config: &Value, key: &str, class_prefix: &str) -> Res
         .enumerate()
         .map(|(i, c)| match c.get("name").and_then(Value::as_str) {
             Some(name) => Ok(camel_to_snake(&format!("{class_prefix}{name}"))),
-            None => Err(Error::InvalidInput(format!("/{key}/{i}/name must be a string"))),
+            None => Err(Error::InvalidInput(format!(
+                "/{key}/{i}/name must be a string"
+            ))),
         })
         .collect()
 }
@@ -79,8 +90,22 @@ mod tests {
     #[test]
     fn names_the_reports_a_config_defines() {
         let config = serde_json::json!({"custom_insights": [{"name": "MyReport"}, {"name": "asset_report"}]});
-        assert_eq!(config_stream_names(&config, "custom_insights", "Custom").unwrap(), vec!["custom_my_report", "customasset_report"]);
-        assert!(config_stream_names(&serde_json::json!({}), "custom_insights", "Custom").unwrap().is_empty());
-        assert!(config_stream_names(&serde_json::json!({"custom_insights": [{}]}), "custom_insights", "Custom").is_err());
+        assert_eq!(
+            config_stream_names(&config, "custom_insights", "Custom").unwrap(),
+            vec!["custom_my_report", "customasset_report"]
+        );
+        assert!(
+            config_stream_names(&serde_json::json!({}), "custom_insights", "Custom")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            config_stream_names(
+                &serde_json::json!({"custom_insights": [{}]}),
+                "custom_insights",
+                "Custom"
+            )
+            .is_err()
+        );
     }
 }

@@ -8,7 +8,9 @@ use serde_json::Value;
 /// already carry it. Returns how many fields changed.
 pub fn mark_date_time(schema: &mut Value, airbyte_type: &str) -> usize {
     let mut changed = 0;
-    if is_date_time(schema) && schema.get("airbyte_type").and_then(Value::as_str) != Some(airbyte_type) {
+    if is_date_time(schema)
+        && schema.get("airbyte_type").and_then(Value::as_str) != Some(airbyte_type)
+    {
         schema["airbyte_type"] = Value::String(airbyte_type.to_owned());
         changed += 1;
     }
@@ -54,20 +56,32 @@ pub struct TypeChange {
 pub fn retype(schema: &mut Value, stream: &str, changes: &[TypeChange]) -> Result<Vec<String>> {
     let mut changed = Vec::new();
     for change in changes.iter().filter(|c| c.stream == stream) {
-        let Some(node) = schema.pointer_mut(change.pointer) else { continue };
+        let Some(node) = schema.pointer_mut(change.pointer) else {
+            continue;
+        };
         let Some(node) = node.as_object_mut() else {
-            return Err(Error::UnsupportedShape(format!("{stream} json_schema{} is not a schema object", change.pointer)));
+            return Err(Error::UnsupportedShape(format!(
+                "{stream} json_schema{} is not a schema object",
+                change.pointer
+            )));
         };
         let new = (change.new)();
         let new = new.as_object().expect("type changes are objects");
         if new.iter().all(|(k, v)| node.get(k) == Some(v)) {
             continue;
         }
-        let old = node.get("type").map(Value::to_string).unwrap_or_else(|| "untyped".into());
+        let old = node
+            .get("type")
+            .map(Value::to_string)
+            .unwrap_or_else(|| "untyped".into());
         for (k, v) in new {
             node.insert(k.clone(), v.clone());
         }
-        let to = if new.contains_key("format") { format!("{} ({})", new["type"], new["format"]) } else { new["type"].to_string() };
+        let to = if new.contains_key("format") {
+            format!("{} ({})", new["type"], new["format"])
+        } else {
+            new["type"].to_string()
+        };
         changed.push(format!("{} from {old} to {to}", change.pointer));
     }
     Ok(changed)
@@ -87,23 +101,46 @@ mod tests {
                 "properties": {"at": {"type": "string", "format": "date-time"}}}}}}
         }});
         assert_eq!(mark_date_time(&mut s, "timestamp_without_timezone"), 2);
-        assert_eq!(s["properties"]["created_at"]["airbyte_type"], "timestamp_without_timezone");
+        assert_eq!(
+            s["properties"]["created_at"]["airbyte_type"],
+            "timestamp_without_timezone"
+        );
         assert!(s["properties"]["day"].get("airbyte_type").is_none());
-        assert_eq!(s["properties"]["media"]["properties"]["images"]["items"]["properties"]["at"]["airbyte_type"], "timestamp_without_timezone");
+        assert_eq!(
+            s["properties"]["media"]["properties"]["images"]["items"]["properties"]["at"]["airbyte_type"],
+            "timestamp_without_timezone"
+        );
         assert_eq!(mark_date_time(&mut s, "timestamp_without_timezone"), 0);
     }
 
     #[test]
     fn retypes_listed_properties_once() {
         const CHANGES: &[TypeChange] = &[
-            TypeChange { stream: "deals", pointer: "/properties/id", new: || serde_json::json!({"type": ["null", "string"]}) },
-            TypeChange { stream: "other", pointer: "/properties/id", new: || serde_json::json!({"type": "boolean"}) },
+            TypeChange {
+                stream: "deals",
+                pointer: "/properties/id",
+                new: || serde_json::json!({"type": ["null", "string"]}),
+            },
+            TypeChange {
+                stream: "other",
+                pointer: "/properties/id",
+                new: || serde_json::json!({"type": "boolean"}),
+            },
         ];
         let mut schema = serde_json::json!({"properties": {"id": {"type": ["null", "integer"]}}});
         let changed = retype(&mut schema, "deals", CHANGES).unwrap();
-        assert_eq!(changed, vec![r#"/properties/id from ["null","integer"] to ["null","string"]"#]);
-        assert_eq!(schema["properties"]["id"]["type"], serde_json::json!(["null", "string"]));
-        assert!(retype(&mut schema, "deals", CHANGES).unwrap().is_empty(), "a second run changes nothing");
+        assert_eq!(
+            changed,
+            vec![r#"/properties/id from ["null","integer"] to ["null","string"]"#]
+        );
+        assert_eq!(
+            schema["properties"]["id"]["type"],
+            serde_json::json!(["null", "string"])
+        );
+        assert!(
+            retype(&mut schema, "deals", CHANGES).unwrap().is_empty(),
+            "a second run changes nothing"
+        );
         let mut odd = serde_json::json!({"properties": {"id": 3}});
         assert!(retype(&mut odd, "deals", CHANGES).is_err());
     }

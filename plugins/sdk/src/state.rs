@@ -100,7 +100,13 @@ pub fn rename_stream(state: &mut [Value], from: &str, to: &str) -> bool {
             // Rebuild to keep the key where it was: order is part of the bytes we promise.
             *data = std::mem::take(data)
                 .into_iter()
-                .map(|(k, v)| if k == from { (to.to_owned(), v) } else { (k, v) })
+                .map(|(k, v)| {
+                    if k == from {
+                        (to.to_owned(), v)
+                    } else {
+                        (k, v)
+                    }
+                })
                 .collect();
             found = true;
         }
@@ -143,11 +149,19 @@ pub fn remove_stream(state: &mut Vec<Value>, name: &str) -> Option<Value> {
                 }
             }
             Some(Kind::Global) => {
-                if let Some(entries) =
-                    message.get_mut("global").and_then(|g| g.get_mut("stream_states")).and_then(Value::as_array_mut)
+                if let Some(entries) = message
+                    .get_mut("global")
+                    .and_then(|g| g.get_mut("stream_states"))
+                    .and_then(Value::as_array_mut)
                     && let Some(i) = entries.iter().position(|e| entry_name(e) == Some(name))
                 {
-                    old = Some(entries.remove(i).get("stream_state").cloned().unwrap_or(Value::Null));
+                    old = Some(
+                        entries
+                            .remove(i)
+                            .get("stream_state")
+                            .cloned()
+                            .unwrap_or(Value::Null),
+                    );
                 }
             }
             Some(Kind::Legacy) => {
@@ -180,9 +194,15 @@ mod tests {
     #[test]
     fn finds_state_in_every_form() {
         let s = state();
-        assert_eq!(stream_state(&s, "campaigns"), Some(&json!({"updated_time": 1628867244})));
+        assert_eq!(
+            stream_state(&s, "campaigns"),
+            Some(&json!({"updated_time": 1628867244}))
+        );
         assert_eq!(stream_state(&s, "actors"), Some(&json!({"id": "m"})));
-        assert_eq!(stream_state(&s, "legacy_one"), Some(&json!({"DATE": "2021-06-09"})));
+        assert_eq!(
+            stream_state(&s, "legacy_one"),
+            Some(&json!({"DATE": "2021-06-09"}))
+        );
         assert_eq!(stream_state(&s, "nope"), None);
     }
 
@@ -190,27 +210,49 @@ mod tests {
     fn rename_touches_only_the_named_stream_and_keeps_key_order() {
         let mut s = state();
         let before = s.clone();
-        assert!(rename_stream(&mut s, "AdvertizerReport", "AdvertiserReport"));
-        assert_eq!(s[0]["stream"]["stream_descriptor"]["name"], "AdvertiserReport");
+        assert!(rename_stream(
+            &mut s,
+            "AdvertizerReport",
+            "AdvertiserReport"
+        ));
+        assert_eq!(
+            s[0]["stream"]["stream_descriptor"]["name"],
+            "AdvertiserReport"
+        );
         assert_eq!(s[1..3], before[1..3]);
         assert!(rename_stream(&mut s, "legacy_one", "legacy_two"));
-        assert_eq!(serde_json::to_string(&s[3]).unwrap(), r#"{"data":{"a":1,"legacy_two":{"DATE":"2021-06-09"},"z":2}}"#);
+        assert_eq!(
+            serde_json::to_string(&s[3]).unwrap(),
+            r#"{"data":{"a":1,"legacy_two":{"DATE":"2021-06-09"},"z":2}}"#
+        );
         assert!(rename_stream(&mut s, "actors", "players"));
-        assert_eq!(s[2]["global"]["stream_states"][0]["stream_descriptor"], json!({"name": "players", "namespace": "public"}));
+        assert_eq!(
+            s[2]["global"]["stream_states"][0]["stream_descriptor"],
+            json!({"name": "players", "namespace": "public"})
+        );
         assert!(!rename_stream(&mut s, "absent", "x"));
     }
 
     #[test]
     fn replace_and_remove() {
         let mut s = state();
-        assert_eq!(replace_stream_state(&mut s, "campaigns", json!({"states": []})), Some(json!({"updated_time": 1628867244})));
+        assert_eq!(
+            replace_stream_state(&mut s, "campaigns", json!({"states": []})),
+            Some(json!({"updated_time": 1628867244}))
+        );
         assert_eq!(stream_state(&s, "campaigns"), Some(&json!({"states": []})));
         assert_eq!(replace_stream_state(&mut s, "absent", json!(1)), None);
-        assert_eq!(remove_stream(&mut s, "campaigns"), Some(json!({"states": []})));
+        assert_eq!(
+            remove_stream(&mut s, "campaigns"),
+            Some(json!({"states": []}))
+        );
         assert_eq!(s.len(), 3);
         assert_eq!(remove_stream(&mut s, "actors"), Some(json!({"id": "m"})));
         assert_eq!(s[1]["global"]["stream_states"], json!([]));
-        assert_eq!(remove_stream(&mut s, "legacy_one"), Some(json!({"DATE": "2021-06-09"})));
+        assert_eq!(
+            remove_stream(&mut s, "legacy_one"),
+            Some(json!({"DATE": "2021-06-09"}))
+        );
         assert_eq!(s[2], json!({"data": {"a": 1, "z": 2}}));
     }
 }

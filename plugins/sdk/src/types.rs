@@ -18,7 +18,10 @@ pub struct Precondition {
 
 impl Precondition {
     pub fn new(subject: &str, requirement: &str) -> Self {
-        Self { subject: subject.into(), requirement: requirement.into() }
+        Self {
+            subject: subject.into(),
+            requirement: requirement.into(),
+        }
     }
 }
 
@@ -74,7 +77,8 @@ impl Connection {
         let catalog = parse("catalog", catalog)?;
         if !catalog.get("streams").is_some_and(Value::is_array) {
             return Err(Error::InvalidInput(
-                "catalog must be a ConfiguredAirbyteCatalog: an object with a \"streams\" array".into(),
+                "catalog must be a ConfiguredAirbyteCatalog: an object with a \"streams\" array"
+                    .into(),
             ));
         }
         let state = match parse("state", state)? {
@@ -86,7 +90,14 @@ impl Connection {
                 ));
             }
         };
-        Ok(Self { id, connector, version, config, catalog, state })
+        Ok(Self {
+            id,
+            connector,
+            version,
+            config,
+            catalog,
+            state,
+        })
     }
 
     /// Starts an outcome that leaves every document as it is.
@@ -119,7 +130,14 @@ pub struct RawConnection {
 impl RawConnection {
     /// Parses the documents (see [`Connection::parse`]).
     pub fn parse(self) -> Result<Connection> {
-        Connection::parse(self.id, self.connector, self.version, &self.config, &self.catalog, &self.state)
+        Connection::parse(
+            self.id,
+            self.connector,
+            self.version,
+            &self.config,
+            &self.catalog,
+            &self.state,
+        )
     }
 }
 
@@ -137,11 +155,19 @@ impl RawOutcome {
     /// Writes a parsed outcome's state to `state` and keeps the rest as text.
     pub fn write(outcome: Outcome, state: &mut StateOut<'_>) -> Result<Self> {
         let (config, catalog) = {
-            let text = |v: &Value| serde_json::to_string(v).expect("a serde_json::Value always serializes");
+            let text = |v: &Value| {
+                serde_json::to_string(v).expect("a serde_json::Value always serializes")
+            };
             (text(&outcome.config), text(&outcome.catalog))
         };
-        serde_json::to_writer(&mut *state, &outcome.state).map_err(|e| Error::UnsupportedShape(format!("writing the migrated state: {e}")))?;
-        Ok(Self { config, catalog, actions: outcome.actions, notes: outcome.notes })
+        serde_json::to_writer(&mut *state, &outcome.state)
+            .map_err(|e| Error::UnsupportedShape(format!("writing the migrated state: {e}")))?;
+        Ok(Self {
+            config,
+            catalog,
+            actions: outcome.actions,
+            notes: outcome.notes,
+        })
     }
 }
 
@@ -165,7 +191,11 @@ impl<'a> StateOut<'a> {
 
     #[cfg(target_arch = "wasm32")]
     pub(crate) fn streaming(sink: &'a crate::guest::Sink) -> Self {
-        Self { buffer: Vec::with_capacity(Self::CHUNK), sink: Some(sink), _call: std::marker::PhantomData }
+        Self {
+            buffer: Vec::with_capacity(Self::CHUNK),
+            sink: Some(sink),
+            _call: std::marker::PhantomData,
+        }
     }
 
     /// What was written, when nothing streamed it away (native runs).
@@ -203,14 +233,20 @@ pub struct StreamDescriptor {
 
 impl StreamDescriptor {
     pub fn named(name: &str) -> Self {
-        Self { name: name.into(), namespace: None }
+        Self {
+            name: name.into(),
+            namespace: None,
+        }
     }
 
     /// Reads `{"name": …, "namespace": …}`.
     pub fn from_json(v: &Value) -> Option<Self> {
         Some(Self {
             name: v.get("name")?.as_str()?.to_owned(),
-            namespace: v.get("namespace").and_then(Value::as_str).map(str::to_owned),
+            namespace: v
+                .get("namespace")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         })
     }
 }
@@ -218,12 +254,24 @@ impl StreamDescriptor {
 /// Something the operator must still do after the migration is written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    RefreshSchema { reason: String },
-    ClearStream { stream: StreamDescriptor, reason: String },
-    ReviewField { pointer: String, reason: String },
-    RetestSource { reason: String },
+    RefreshSchema {
+        reason: String,
+    },
+    ClearStream {
+        stream: StreamDescriptor,
+        reason: String,
+    },
+    ReviewField {
+        pointer: String,
+        reason: String,
+    },
+    RetestSource {
+        reason: String,
+    },
     /// Elastic: run a full sync (the sync cursor was cleared or no longer fits).
-    FullSync { reason: String },
+    FullSync {
+        reason: String,
+    },
 }
 
 /// The migrated connection and what is left to do.
@@ -251,8 +299,13 @@ impl Outcome {
 
     /// The three documents as compact JSON text, in the order config, catalog, state.
     pub fn documents(&self) -> (String, String, String) {
-        let text = |v: &Value| serde_json::to_string(v).expect("a serde_json::Value always serializes");
-        (text(&self.config), text(&self.catalog), text(&Value::Array(self.state.clone())))
+        let text =
+            |v: &Value| serde_json::to_string(v).expect("a serde_json::Value always serializes");
+        (
+            text(&self.config),
+            text(&self.catalog),
+            text(&Value::Array(self.state.clone())),
+        )
     }
 }
 

@@ -57,10 +57,15 @@ fn text(v: &Value) -> String {
 fn rust(call: &Call) -> Value {
     let mut a = call.args.clone();
     // The string arguments, apart from the documents a helper changes.
-    let s: Vec<String> = a.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect();
+    let s: Vec<String> = a
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect();
     let result: Result<Value, (Error, Option<Value>)> = match call.helper {
         "naming.camel_to_snake" => Ok(json!(naming::camel_to_snake(&s[0]))),
-        "naming.config_stream_names" => naming::config_stream_names(&a[0], &s[1], &s[2]).map(|n| json!(n)).map_err(|e| (e, None)),
+        "naming.config_stream_names" => naming::config_stream_names(&a[0], &s[1], &s[2])
+            .map(|n| json!(n))
+            .map_err(|e| (e, None)),
         "catalog.rename_stream" => {
             let found = catalog::rename_stream(&mut a[0], &s[1], &s[2]);
             Ok(json!([found, a[0]]))
@@ -70,21 +75,32 @@ fn rust(call: &Call) -> Value {
             let changed = catalog::refresh_stream(&mut a[0], &declared);
             Ok(json!([changed, a[0]]))
         }
-        "catalog.incremental_streams" => {
-            Ok(json!(catalog::incremental_streams(&a[0]).into_iter().map(|d| json!([d.name, d.namespace])).collect::<Vec<_>>()))
-        }
+        "catalog.incremental_streams" => Ok(json!(
+            catalog::incremental_streams(&a[0])
+                .into_iter()
+                .map(|d| json!([d.name, d.namespace]))
+                .collect::<Vec<_>>()
+        )),
         "catalog.check_known" => {
             let known: Vec<String> = a[1].as_array().unwrap().iter().map(text).collect();
-            catalog::check_known(&a[0], |n| known.iter().any(|k| k == n), |n| format!("unknown {n}")).map(|()| Value::Null).map_err(|e| (e, None))
+            catalog::check_known(
+                &a[0],
+                |n| known.iter().any(|k| k == n),
+                |n| format!("unknown {n}"),
+            )
+            .map(|()| Value::Null)
+            .map_err(|e| (e, None))
         }
         "config.move_field" => {
             let r = config::move_field(&mut a[0], &s[1], &s[2]);
-            r.map(|moved| json!([moved, a[0]])).map_err(|e| (e, Some(a[0].clone())))
+            r.map(|moved| json!([moved, a[0]]))
+                .map_err(|e| (e, Some(a[0].clone())))
         }
         "config.set_field" => {
             let value = a[2].clone();
             let r = config::set_field(&mut a[0], &s[1], value);
-            r.map(|()| json!([null, a[0]])).map_err(|e| (e, Some(a[0].clone())))
+            r.map(|()| json!([null, a[0]]))
+                .map_err(|e| (e, Some(a[0].clone())))
         }
         "config.remove_field" => {
             let removed = config::remove_field(&mut a[0], &s[1]);
@@ -109,7 +125,8 @@ fn rust(call: &Call) -> Value {
                 .collect();
             let stream = s[1].clone();
             let r = schema::retype(&mut a[0], &stream, &changes);
-            r.map(|made| json!([made, a[0]])).map_err(|e| (e, Some(a[0].clone())))
+            r.map(|made| json!([made, a[0]]))
+                .map_err(|e| (e, Some(a[0].clone())))
         }
         "state.kind" => Ok(match state::kind(&a[0]) {
             Some(state::Kind::Stream) => json!("STREAM"),
@@ -117,7 +134,9 @@ fn rust(call: &Call) -> Value {
             Some(state::Kind::Legacy) => json!("LEGACY"),
             None => Value::Null,
         }),
-        "state.stream_state" => Ok(option(state::stream_state(a[0].as_array().unwrap(), &s[1]).cloned())),
+        "state.stream_state" => Ok(option(
+            state::stream_state(a[0].as_array().unwrap(), &s[1]).cloned(),
+        )),
         "state.rename_stream" => {
             let name = (s[1].clone(), s[2].clone());
             let found = state::rename_stream(a[0].as_array_mut().unwrap(), &name.0, &name.1);
@@ -137,9 +156,13 @@ fn rust(call: &Call) -> Value {
             let mut out = Vec::new();
             let r = state::legacy_to_per_partition(&s[0], &s[1], &s[2], &s[3], &mut out);
             if r.is_err() {
-                assert!(out.is_empty(), "nothing is written before the whole state is checked");
+                assert!(
+                    out.is_empty(),
+                    "nothing is written before the whole state is checked"
+                );
             }
-            r.map(|moved| json!([moved, String::from_utf8(out).unwrap()])).map_err(|e| (e, None))
+            r.map(|moved| json!([moved, String::from_utf8(out).unwrap()]))
+                .map_err(|e| (e, None))
         }
         "jsontext.dumps" => Ok(json!(serde_json::to_string(&a[0]).unwrap())),
         other => panic!("no helper {other}"),
@@ -154,13 +177,14 @@ fn rust(call: &Call) -> Value {
 /// What the Python SDK does with each call, by one run of parity.py.
 fn python(calls: &[Call]) -> Vec<String> {
     let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("../python/sdk/tests/parity.py");
-    let mut child = Command::new(std::env::var("CUTOVER_PYTHON").unwrap_or_else(|_| "python3".into()))
-        .arg(&driver)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("running python3 (the parity tests need Python 3.11 or later)");
+    let mut child =
+        Command::new(std::env::var("CUTOVER_PYTHON").unwrap_or_else(|_| "python3".into()))
+            .arg(&driver)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("running python3 (the parity tests need Python 3.11 or later)");
     let mut input = String::new();
     for call in calls {
         input.push_str(&json!({"helper": call.helper, "args": call.args}).to_string());
@@ -171,7 +195,11 @@ fn python(calls: &[Call]) -> Vec<String> {
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
     assert!(out.status.success(), "parity.py failed ({})", out.status);
-    String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Runs every call on both sides; panics with the first that differs.
@@ -180,7 +208,13 @@ fn same(calls: &[Call]) -> usize {
     assert_eq!(answers.len(), calls.len(), "parity.py answered every call");
     for (call, answer) in calls.iter().zip(&answers) {
         let expected = serde_json::to_string(&rust(call)).unwrap();
-        assert_eq!(answer, &expected, "{} {}", call.helper, serde_json::to_string(&call.args).unwrap());
+        assert_eq!(
+            answer,
+            &expected,
+            "{} {}",
+            call.helper,
+            serde_json::to_string(&call.args).unwrap()
+        );
     }
     calls.len()
 }
@@ -207,18 +241,40 @@ fn numbers() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(|n| json!(n)),
         any::<u64>().prop_map(|n| json!(n)),
         (-3i64..3).prop_map(|n| json!(n)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
-        prop::sample::select(vec![0.5, -0.0, 1e16, 1.5e16, 1e15, 1e-5, 1.234e-5, 0.0001, 1e-7, 123456.789, 1e21, 5e-324, 1.7976931348623157e308])
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
             .prop_map(|f| json!(f)),
+        prop::sample::select(vec![
+            0.5,
+            -0.0,
+            1e16,
+            1.5e16,
+            1e15,
+            1e-5,
+            1.234e-5,
+            0.0001,
+            1e-7,
+            123456.789,
+            1e21,
+            5e-324,
+            1.7976931348623157e308
+        ])
+        .prop_map(|f| json!(f)),
     ]
 }
 
 fn values() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![Just(Value::Null), any::<bool>().prop_map(Value::Bool), numbers(), names().prop_map(Value::String)];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        numbers(),
+        names().prop_map(Value::String)
+    ];
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec((names(), inner), 0..4).prop_map(|fields| Value::Object(fields.into_iter().collect())),
+            prop::collection::vec((names(), inner), 0..4)
+                .prop_map(|fields| Value::Object(fields.into_iter().collect())),
         ]
     })
 }
@@ -268,9 +324,19 @@ fn states() -> impl Strategy<Value = Value> {
 
 fn schemas() -> impl Strategy<Value = Value> {
     let leaf = (
-        prop::sample::select(vec![json!("string"), json!(["null", "string"]), json!("integer"), json!(["null", "number"]), Value::Null]),
+        prop::sample::select(vec![
+            json!("string"),
+            json!(["null", "string"]),
+            json!("integer"),
+            json!(["null", "number"]),
+            Value::Null,
+        ]),
         prop::sample::select(vec![Some("date-time"), Some("date"), None]),
-        prop::sample::select(vec![Some("timestamp_with_timezone"), Some("timestamp_without_timezone"), None]),
+        prop::sample::select(vec![
+            Some("timestamp_with_timezone"),
+            Some("timestamp_without_timezone"),
+            None,
+        ]),
     )
         .prop_map(|(t, f, at)| {
             let mut s = json!({});
@@ -296,13 +362,25 @@ fn schemas() -> impl Strategy<Value = Value> {
 }
 
 fn modes() -> impl Strategy<Value = Value> {
-    prop::sample::select(vec![json!("incremental"), json!("full_refresh"), json!(5), Value::Null])
+    prop::sample::select(vec![
+        json!("incremental"),
+        json!("full_refresh"),
+        json!(5),
+        Value::Null,
+    ])
 }
 
 fn entries() -> impl Strategy<Value = Value> {
-    let stream = (stream_names(), proptest::option::weighted(0.3, names()), schemas(), prop::collection::vec(modes(), 0..3), any::<u8>())
+    let stream = (
+        stream_names(),
+        proptest::option::weighted(0.3, names()),
+        schemas(),
+        prop::collection::vec(modes(), 0..3),
+        any::<u8>(),
+    )
         .prop_map(|(name, ns, schema, supported, genes)| {
-            let mut s = json!({"name": name, "json_schema": schema, "supported_sync_modes": supported});
+            let mut s =
+                json!({"name": name, "json_schema": schema, "supported_sync_modes": supported});
             if let Some(ns) = ns {
                 s["namespace"] = json!(ns);
             }
@@ -311,7 +389,11 @@ fn entries() -> impl Strategy<Value = Value> {
                 s["default_cursor_field"] = json!(["updated_at"]);
             }
             if genes & 4 == 4 {
-                s["source_defined_primary_key"] = if genes & 8 == 8 { json!([["id"]]) } else { json!([[1]]) };
+                s["source_defined_primary_key"] = if genes & 8 == 8 {
+                    json!([["id"]])
+                } else {
+                    json!([[1]])
+                };
             }
             s
         });
@@ -335,19 +417,40 @@ fn catalogs() -> impl Strategy<Value = Value> {
 }
 
 fn pointers() -> impl Strategy<Value = Value> {
-    prop::sample::select(vec!["", "/a", "/a/b", "/b", "/credentials/client_id", "/a~1b/x", "/0", "/a/0", "abc", "/", "/properties/id", "/properties/at"])
-        .prop_map(|p| json!(p))
+    prop::sample::select(vec![
+        "",
+        "/a",
+        "/a/b",
+        "/b",
+        "/credentials/client_id",
+        "/a~1b/x",
+        "/0",
+        "/a/0",
+        "abc",
+        "/",
+        "/properties/id",
+        "/properties/at",
+    ])
+    .prop_map(|p| json!(p))
 }
 
 fn objects() -> impl Strategy<Value = Value> {
-    prop::collection::vec((prop::sample::select(vec!["a", "b", "credentials", "a/b", "client_id"]), values()), 0..4)
-        .prop_map(|f| Value::Object(f.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+    prop::collection::vec(
+        (
+            prop::sample::select(vec!["a", "b", "credentials", "a/b", "client_id"]),
+            values(),
+        ),
+        0..4,
+    )
+    .prop_map(|f| Value::Object(f.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
 }
 
 /// Samples `n` values of a strategy, deterministically.
 fn sample<S: Strategy>(strategy: S, n: usize) -> Vec<S::Value> {
     let mut runner = TestRunner::deterministic();
-    (0..n).map(|_| strategy.new_tree(&mut runner).unwrap().current()).collect()
+    (0..n)
+        .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+        .collect()
 }
 
 fn call(helper: &'static str, args: Vec<Value>) -> Call {
@@ -356,21 +459,50 @@ fn call(helper: &'static str, args: Vec<Value>) -> Call {
 
 #[test]
 fn json_text_is_written_alike() {
-    let calls: Vec<Call> = sample(values(), 600).into_iter().chain(sample(numbers(), 600)).map(|v| call("jsontext.dumps", vec![v])).collect();
+    let calls: Vec<Call> = sample(values(), 600)
+        .into_iter()
+        .chain(sample(numbers(), 600))
+        .map(|v| call("jsontext.dumps", vec![v]))
+        .collect();
     same(&calls);
 }
 
 #[test]
 fn naming_helpers_agree() {
-    let mut calls: Vec<Call> = sample(names(), 400).into_iter().map(|n| call("naming.camel_to_snake", vec![json!(format!("Custom{n}"))])).collect();
-    let camel = prop::sample::select(vec!["MyReport", "ABTest", "HTTPReport2x", "aBcDe", "Weird Name_x", "lowercase", "A", "XYZ"]);
-    calls.extend(sample(camel, 40).into_iter().map(|n| call("naming.camel_to_snake", vec![json!(n)])));
+    let mut calls: Vec<Call> = sample(names(), 400)
+        .into_iter()
+        .map(|n| call("naming.camel_to_snake", vec![json!(format!("Custom{n}"))]))
+        .collect();
+    let camel = prop::sample::select(vec![
+        "MyReport",
+        "ABTest",
+        "HTTPReport2x",
+        "aBcDe",
+        "Weird Name_x",
+        "lowercase",
+        "A",
+        "XYZ",
+    ]);
+    calls.extend(
+        sample(camel, 40)
+            .into_iter()
+            .map(|n| call("naming.camel_to_snake", vec![json!(n)])),
+    );
     let reports = prop_oneof![
-        prop::collection::vec(prop_oneof![names().prop_map(|n| json!({"name": n})), values()], 0..3).prop_map(|r| json!({"custom_insights": r})),
+        prop::collection::vec(
+            prop_oneof![names().prop_map(|n| json!({"name": n})), values()],
+            0..3
+        )
+        .prop_map(|r| json!({"custom_insights": r})),
         values().prop_map(|v| json!({"custom_insights": v})),
         Just(json!({})),
     ];
-    calls.extend(sample(reports, 300).into_iter().map(|c| call("naming.config_stream_names", vec![c, json!("custom_insights"), json!("Custom")])));
+    calls.extend(sample(reports, 300).into_iter().map(|c| {
+        call(
+            "naming.config_stream_names",
+            vec![c, json!("custom_insights"), json!("Custom")],
+        )
+    }));
     same(&calls);
 }
 
@@ -379,13 +511,26 @@ fn catalog_helpers_agree() {
     let mut calls = Vec::new();
     for (c, (old, new)) in sample((catalogs(), (stream_names(), names())), 300) {
         calls.push(call("catalog.incremental_streams", vec![c.clone()]));
-        calls.push(call("catalog.check_known", vec![c.clone(), json!(["campaigns", "ads", "users"])]));
+        calls.push(call(
+            "catalog.check_known",
+            vec![c.clone(), json!(["campaigns", "ads", "users"])],
+        ));
         if c.is_object() {
-            calls.push(call("catalog.rename_stream", vec![c, json!(old), json!(new)]));
+            calls.push(call(
+                "catalog.rename_stream",
+                vec![c, json!(old), json!(new)],
+            ));
         }
     }
-    let refresh = (entries().prop_filter("an object", Value::is_object), entries().prop_map(|e| e.get("stream").cloned().unwrap_or(e)));
-    calls.extend(sample(refresh, 400).into_iter().map(|(e, declared)| call("catalog.refresh_stream", vec![e, declared])));
+    let refresh = (
+        entries().prop_filter("an object", Value::is_object),
+        entries().prop_map(|e| e.get("stream").cloned().unwrap_or(e)),
+    );
+    calls.extend(
+        sample(refresh, 400)
+            .into_iter()
+            .map(|(e, declared)| call("catalog.refresh_stream", vec![e, declared])),
+    );
     same(&calls);
 }
 
@@ -393,7 +538,10 @@ fn catalog_helpers_agree() {
 fn config_helpers_agree() {
     let mut calls = Vec::new();
     for (c, (from, to), v) in sample((objects(), (pointers(), pointers()), values()), 500) {
-        calls.push(call("config.move_field", vec![c.clone(), from.clone(), to.clone()]));
+        calls.push(call(
+            "config.move_field",
+            vec![c.clone(), from.clone(), to.clone()],
+        ));
         calls.push(call("config.set_field", vec![c.clone(), to, v]));
         calls.push(call("config.remove_field", vec![c, from]));
     }
@@ -404,11 +552,27 @@ fn config_helpers_agree() {
 fn schema_helpers_agree() {
     let mut calls = Vec::new();
     // A type change names the new type (the Rust helper's message takes it for granted).
-    let change = (prop::sample::select(vec!["deals", "other"]), pointers(), schemas().prop_filter("a type", |s| s.get("type").is_some()))
-        .prop_map(|(stream, pointer, new)| json!({"stream": stream, "pointer": pointer, "new": new}));
-    for (s, changes, t) in sample((schemas(), prop::collection::vec(change, 0..3), prop::sample::select(vec!["timestamp_without_timezone", "x"])), 500) {
+    let change = (
+        prop::sample::select(vec!["deals", "other"]),
+        pointers(),
+        schemas().prop_filter("a type", |s| s.get("type").is_some()),
+    )
+        .prop_map(
+            |(stream, pointer, new)| json!({"stream": stream, "pointer": pointer, "new": new}),
+        );
+    for (s, changes, t) in sample(
+        (
+            schemas(),
+            prop::collection::vec(change, 0..3),
+            prop::sample::select(vec!["timestamp_without_timezone", "x"]),
+        ),
+        500,
+    ) {
         calls.push(call("schema.mark_date_time", vec![s.clone(), json!(t)]));
-        calls.push(call("schema.retype", vec![s, json!("deals"), json!(changes)]));
+        calls.push(call(
+            "schema.retype",
+            vec![s, json!("deals"), json!(changes)],
+        ));
     }
     same(&calls);
 }
@@ -416,13 +580,21 @@ fn schema_helpers_agree() {
 #[test]
 fn state_helpers_agree() {
     let mut calls = Vec::new();
-    for (s, (name, other), new) in sample((states(), (stream_names(), stream_names()), values()), 600) {
+    for (s, (name, other), new) in
+        sample((states(), (stream_names(), stream_names()), values()), 600)
+    {
         for m in s.as_array().unwrap() {
             calls.push(call("state.kind", vec![m.clone()]));
         }
         calls.push(call("state.stream_state", vec![s.clone(), json!(name)]));
-        calls.push(call("state.rename_stream", vec![s.clone(), json!(name), json!(other)]));
-        calls.push(call("state.replace_stream_state", vec![s.clone(), json!(name), new]));
+        calls.push(call(
+            "state.rename_stream",
+            vec![s.clone(), json!(name), json!(other)],
+        ));
+        calls.push(call(
+            "state.replace_stream_state",
+            vec![s.clone(), json!(name), new],
+        ));
         calls.push(call("state.remove_stream", vec![s, json!(name)]));
     }
     same(&calls);
@@ -435,20 +607,47 @@ mod generated;
 fn legacy_to_per_partition_agrees_on_text_in_any_form() {
     // The Rust scanner's own generated states: in any whitespace, with needless escapes,
     // lone surrogates and repeated keys, and broken in every way.
-    let strategy = (generated::states(), any::<u64>(), 0..4u64, 0..3u64, generated::arguments(), (any::<usize>(), any::<u8>()));
+    let strategy = (
+        generated::states(),
+        any::<u64>(),
+        0..4u64,
+        0..3u64,
+        generated::arguments(),
+        (any::<usize>(), any::<u8>()),
+    );
     let mut calls = Vec::new();
     for (state, seed, spaces, escapes, (partition, cursor), (at, how)) in sample(strategy, 1500) {
         let text = generated::Render::state(&state, seed, spaces, escapes);
-        let broken = generated::mutate(&generated::Render::state(&state, seed, spaces.min(2), 1), at, how);
+        let broken = generated::mutate(
+            &generated::Render::state(&state, seed, spaces.min(2), 1),
+            at,
+            how,
+        );
         for text in [text, broken] {
-            calls.push(call("state.legacy_to_per_partition", vec![json!(text), json!("campaigns"), json!(partition), json!(cursor)]));
+            calls.push(call(
+                "state.legacy_to_per_partition",
+                vec![
+                    json!(text),
+                    json!("campaigns"),
+                    json!(partition),
+                    json!(cursor),
+                ],
+            ));
         }
     }
     // And states as the host passes them: compact, as serde_json writes them.
     for state in sample(generated::states(), 500) {
         let text = generated::Render::state(&state, 0, 0, 0);
         if let Ok(value) = serde_json::from_str::<Value>(&text) {
-            calls.push(call("state.legacy_to_per_partition", vec![json!(value.to_string()), json!("campaigns"), json!("id"), json!("updated_time")]));
+            calls.push(call(
+                "state.legacy_to_per_partition",
+                vec![
+                    json!(value.to_string()),
+                    json!("campaigns"),
+                    json!("id"),
+                    json!("updated_time"),
+                ],
+            ));
         }
     }
     same(&calls);
@@ -457,5 +656,8 @@ fn legacy_to_per_partition_agrees_on_text_in_any_form() {
     let moved = outcomes.iter().filter(|o| o["ok"][0] == true).count();
     let kept = outcomes.iter().filter(|o| o["ok"][0] == false).count();
     let refused = outcomes.iter().filter(|o| o.get("error").is_some()).count();
-    assert!(moved > 250 && kept > 400 && refused > 400, "moved {moved}, kept {kept}, refused {refused}");
+    assert!(
+        moved > 250 && kept > 400 && refused > 400,
+        "moved {moved}, kept {kept}, refused {refused}"
+    );
 }

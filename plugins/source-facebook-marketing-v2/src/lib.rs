@@ -29,10 +29,11 @@
 //! longer declares, and (where provable from the state) review a `start_date` older than the
 //! 37 months a cleared stream can get back.
 
-use cutover_plugin::{
-    Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value, catalog, json, state,
-};
 use cutover_plugin::naming;
+use cutover_plugin::{
+    Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value,
+    catalog, json, state,
+};
 
 /// The streams the connector's `scopedImpact` lists for 2.0.0.
 pub const SCOPED: &[&str] = &[
@@ -100,11 +101,17 @@ pub const REMOVED_PROPERTIES: &[&str] = &[
 
 /// Properties `ads_insights.json` gains in 2.0.0, each with the property 2.0.0 puts it after.
 /// A custom insights stream gets them only if its `fields` ask for them, which 1.x refused.
-pub const ADDED_PROPERTIES: &[(&str, &str)] =
-    &[("conversion_lead_rate", "clicks"), ("cost_per_conversion_lead", "cost_per_conversion")];
+pub const ADDED_PROPERTIES: &[(&str, &str)] = &[
+    ("conversion_lead_rate", "clicks"),
+    ("cost_per_conversion_lead", "cost_per_conversion"),
+];
 
 /// Custom insights fields the 2.0.0 spec no longer accepts.
-pub const REFUSED_FIELDS: &[&str] = &["quality_score_ectr", "quality_score_ecvr", "quality_score_organic"];
+pub const REFUSED_FIELDS: &[&str] = &[
+    "quality_score_ectr",
+    "quality_score_ecvr",
+    "quality_score_organic",
+];
 
 /// Every value of the 2.0.0 spec's status filter enums (facebook-business 19.0.0), which is what
 /// `MigrateIncludeDeletedToStatusFilters` writes for `include_deleted: true`.
@@ -122,8 +129,23 @@ pub const AD_STATUSES: &[&str] = &[
     "PREAPPROVED",
     "WITH_ISSUES",
 ];
-pub const ADSET_STATUSES: &[&str] = &["ACTIVE", "ARCHIVED", "CAMPAIGN_PAUSED", "DELETED", "IN_PROCESS", "PAUSED", "WITH_ISSUES"];
-pub const CAMPAIGN_STATUSES: &[&str] = &["ACTIVE", "ARCHIVED", "DELETED", "IN_PROCESS", "PAUSED", "WITH_ISSUES"];
+pub const ADSET_STATUSES: &[&str] = &[
+    "ACTIVE",
+    "ARCHIVED",
+    "CAMPAIGN_PAUSED",
+    "DELETED",
+    "IN_PROCESS",
+    "PAUSED",
+    "WITH_ISSUES",
+];
+pub const CAMPAIGN_STATUSES: &[&str] = &[
+    "ACTIVE",
+    "ARCHIVED",
+    "DELETED",
+    "IN_PROCESS",
+    "PAUSED",
+    "WITH_ISSUES",
+];
 
 /// Facebook's insights retention, in months (`DATA_RETENTION_PERIOD` in the connector's utils.py).
 const RETENTION_MONTHS: i64 = 37;
@@ -154,12 +176,17 @@ impl Migration for FacebookMarketingV2 {
 
         let mut patched = Vec::new();
         for entry in catalog::streams_mut(&mut out.catalog) {
-            let Some(d) = catalog::descriptor(entry) else { continue };
+            let Some(d) = catalog::descriptor(entry) else {
+                continue;
+            };
             let builtin = INSIGHTS.contains(&d.name.as_str());
             if !builtin && !customs.contains(&d.name) {
                 continue;
             }
-            let Some(props) = entry.pointer_mut("/stream/json_schema/properties").and_then(Value::as_object_mut) else {
+            let Some(props) = entry
+                .pointer_mut("/stream/json_schema/properties")
+                .and_then(Value::as_object_mut)
+            else {
                 continue;
             };
             let mut changed = false;
@@ -171,7 +198,10 @@ impl Migration for FacebookMarketingV2 {
                     if props.contains_key(*p) {
                         continue;
                     }
-                    let at = props.keys().position(|k| k == after).map_or(props.len(), |i| i + 1);
+                    let at = props
+                        .keys()
+                        .position(|k| k == after)
+                        .map_or(props.len(), |i| i + 1);
                     props.shift_insert(at, (*p).to_owned(), json!({"type": ["null", "number"]}));
                     changed = true;
                 }
@@ -188,7 +218,11 @@ impl Migration for FacebookMarketingV2 {
             ));
         }
 
-        let synced_scoped: Vec<&str> = SCOPED.iter().copied().filter(|s| catalog::find(&out.catalog, s).is_some()).collect();
+        let synced_scoped: Vec<&str> = SCOPED
+            .iter()
+            .copied()
+            .filter(|s| catalog::find(&out.catalog, s).is_some())
+            .collect();
         if config_changed || !synced_scoped.is_empty() {
             out.action(Action::RetestSource {
                 reason: if config_changed {
@@ -225,27 +259,39 @@ impl Migration for FacebookMarketingV2 {
 /// Whether a sync of this entry replaces the destination table anyway (full refresh, overwrite).
 fn rewrites_table(entry: &Value) -> bool {
     entry.get("sync_mode").and_then(Value::as_str) == Some("full_refresh")
-        && entry.get("destination_sync_mode").and_then(Value::as_str).is_some_and(|m| m.starts_with("overwrite"))
+        && entry
+            .get("destination_sync_mode")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.starts_with("overwrite"))
 }
 
 /// The config migrations of `config_migrations.py` plus the custom insights fields 2.0.0 refuses.
 /// Returns whether the config changed.
 fn migrate_config(out: &mut Outcome) -> Result<bool> {
     let mut changed = false;
-    let config = out.config.as_object_mut().expect("Connection::parse checks the config is an object");
+    let config = out
+        .config
+        .as_object_mut()
+        .expect("Connection::parse checks the config is an object");
 
     // MigrateAccountIdToArray (1.3.0): `account_id` in config and `account_ids` not.
     if let Some(id) = config.get("account_id").cloned()
         && !config.contains_key("account_ids")
     {
         let Value::String(id) = id else {
-            return Err(Error::InvalidInput(format!("/account_id is {id}, not the ad account id string 1.x stored")));
+            return Err(Error::InvalidInput(format!(
+                "/account_id is {id}, not the ad account id string 1.x stored"
+            )));
         };
         config.insert("account_ids".into(), json!([id]));
         out.notes.push(format!("config: account_id {id:?} copied to account_ids, as the connector's MigrateAccountIdToArray does"));
         changed = true;
     }
-    if !config.get("account_ids").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+    if !config
+        .get("account_ids")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+    {
         return Err(Error::InvalidInput("config has no account_ids (nor an account_id to migrate); 2.0.0 requires at least one ad account id".into()));
     }
 
@@ -253,7 +299,11 @@ fn migrate_config(out: &mut Outcome) -> Result<bool> {
     // include_deleted becomes the three status filters, each holding every status.
     let statuses_set = config.get("ad_statuses").is_some_and(truthy);
     if !statuses_set && config.get("include_deleted").is_some_and(truthy) {
-        for (key, all) in [("ad_statuses", AD_STATUSES), ("adset_statuses", ADSET_STATUSES), ("campaign_statuses", CAMPAIGN_STATUSES)] {
+        for (key, all) in [
+            ("ad_statuses", AD_STATUSES),
+            ("adset_statuses", ADSET_STATUSES),
+            ("campaign_statuses", CAMPAIGN_STATUSES),
+        ] {
             config.insert(key.into(), json!(all));
         }
         out.notes.push("config: include_deleted: true became ad_statuses, adset_statuses and campaign_statuses with every status, as the connector's MigrateIncludeDeletedToStatusFilters does".into());
@@ -261,9 +311,14 @@ fn migrate_config(out: &mut Outcome) -> Result<bool> {
     }
 
     // Custom insights fields.
-    if let Some(insights) = config.get_mut("custom_insights").and_then(Value::as_array_mut) {
+    if let Some(insights) = config
+        .get_mut("custom_insights")
+        .and_then(Value::as_array_mut)
+    {
         for (i, insight) in insights.iter_mut().enumerate() {
-            let Some(fields) = insight.get_mut("fields").and_then(Value::as_array_mut) else { continue };
+            let Some(fields) = insight.get_mut("fields").and_then(Value::as_array_mut) else {
+                continue;
+            };
             let before = fields.len();
             let dropped: Vec<String> = fields
                 .iter()
@@ -283,11 +338,17 @@ fn migrate_config(out: &mut Outcome) -> Result<bool> {
                 changed = true;
                 out.actions.push(Action::ReviewField {
                     pointer: pointer.clone(),
-                    reason: format!("removed {}, which the 2.0.0 spec (Graph API v19) no longer accepts", dropped.join(", ")),
+                    reason: format!(
+                        "removed {}, which the 2.0.0 spec (Graph API v19) no longer accepts",
+                        dropped.join(", ")
+                    ),
                 });
             }
-            let gone: Vec<&str> =
-                fields.iter().filter_map(Value::as_str).filter(|f| REMOVED_PROPERTIES.contains(f)).collect();
+            let gone: Vec<&str> = fields
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|f| REMOVED_PROPERTIES.contains(f))
+                .collect();
             if !gone.is_empty() {
                 out.actions.push(Action::ReviewField {
                     pointer,
@@ -316,7 +377,14 @@ fn truthy(v: &Value) -> bool {
 /// When a cleared stream's state proves the connection synced data more than 37 months older
 /// than its newest cursor, asks the operator to review `start_date`: that history cannot come back.
 fn retention_review(out: &mut Outcome, cleared: &[&str]) {
-    let Some(start) = out.config.get("start_date").and_then(Value::as_str).and_then(parse_date) else { return };
+    let Some(start) = out
+        .config
+        .get("start_date")
+        .and_then(Value::as_str)
+        .and_then(parse_date)
+    else {
+        return;
+    };
     let newest = cleared
         .iter()
         .filter_map(|s| state::stream_state(&out.state, s))
@@ -359,12 +427,20 @@ fn months_before((y, m, d): Date, months: i64) -> Date {
 /// one-account form of older 1.x, `{"date_start": …}`.
 fn cursor_dates(s: &Value) -> Vec<Date> {
     let mut dates = Vec::new();
-    if let Some(d) = s.get("date_start").and_then(Value::as_str).and_then(parse_date) {
+    if let Some(d) = s
+        .get("date_start")
+        .and_then(Value::as_str)
+        .and_then(parse_date)
+    {
         dates.push(d);
     }
     if let Some(o) = s.as_object() {
         for v in o.values() {
-            if let Some(d) = v.get("date_start").and_then(Value::as_str).and_then(parse_date) {
+            if let Some(d) = v
+                .get("date_start")
+                .and_then(Value::as_str)
+                .and_then(parse_date)
+            {
                 dates.push(d);
             }
         }
@@ -376,8 +452,16 @@ fn cursor_dates(s: &Value) -> Vec<Date> {
 fn check_catalog(catalog: &Value, customs: &[String]) -> Result<()> {
     catalog::check_known(
         catalog,
-        |name| INSIGHTS.contains(&name) || OTHER_STREAMS.contains(&name) || customs.iter().any(|c| c == name),
-        |name| format!("stream {name} is neither a source-facebook-marketing stream nor one of the config's custom_insights; remove it from the catalog (refresh the schema) and retry"),
+        |name| {
+            INSIGHTS.contains(&name)
+                || OTHER_STREAMS.contains(&name)
+                || customs.iter().any(|c| c == name)
+        },
+        |name| {
+            format!(
+                "stream {name} is neither a source-facebook-marketing stream nor one of the config's custom_insights; remove it from the catalog (refresh the schema) and retry"
+            )
+        },
     )
 }
 
@@ -415,17 +499,28 @@ custom insights field the plan lists.
 mod tests {
     use super::*;
 
-    const OLD: &str = include_str!("../../../tests/fixtures/source-facebook-marketing/1.4.2/catalog.json");
-    const NEW: &str = include_str!("../../../tests/fixtures/source-facebook-marketing/2.0.0/catalog.json");
-    const SPEC: &str = include_str!("../../../tests/fixtures/source-facebook-marketing/2.0.0/spec.json");
+    const OLD: &str =
+        include_str!("../../../tests/fixtures/source-facebook-marketing/1.4.2/catalog.json");
+    const NEW: &str =
+        include_str!("../../../tests/fixtures/source-facebook-marketing/2.0.0/catalog.json");
+    const SPEC: &str =
+        include_str!("../../../tests/fixtures/source-facebook-marketing/2.0.0/spec.json");
 
     fn declared(catalog: &str, name: &str) -> Value {
         let c: Value = serde_json::from_str(catalog).unwrap();
-        catalog::streams(&c).iter().find(|s| s["name"] == name).unwrap().clone()
+        catalog::streams(&c)
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()
+            .clone()
     }
 
     fn entry(stream: Value, mode: &str) -> Value {
-        let dest = if mode == "incremental" { "append_dedup" } else { "overwrite" };
+        let dest = if mode == "incremental" {
+            "append_dedup"
+        } else {
+            "overwrite"
+        };
         json!({"stream": stream, "sync_mode": mode, "destination_sync_mode": dest})
     }
 
@@ -448,13 +543,26 @@ mod tests {
 
     #[test]
     fn every_insights_schema_becomes_what_2_0_0_discovers() {
-        let names: Vec<&str> = INSIGHTS.iter().copied().chain(["customasset_report"]).collect();
-        let streams: Vec<Value> = names.iter().map(|n| entry(declared(OLD, n), "incremental")).collect();
-        let out = FacebookMarketingV2::migrate(connection(config(), json!({"streams": streams}), vec![])).unwrap();
+        let names: Vec<&str> = INSIGHTS
+            .iter()
+            .copied()
+            .chain(["customasset_report"])
+            .collect();
+        let streams: Vec<Value> = names
+            .iter()
+            .map(|n| entry(declared(OLD, n), "incremental"))
+            .collect();
+        let out =
+            FacebookMarketingV2::migrate(connection(config(), json!({"streams": streams}), vec![]))
+                .unwrap();
         for n in &names {
             let got = &catalog::find(&out.catalog, n).unwrap()["stream"];
             // Same bytes: property order included.
-            assert_eq!(serde_json::to_string(got).unwrap(), serde_json::to_string(&declared(NEW, n)).unwrap(), "{n}");
+            assert_eq!(
+                serde_json::to_string(got).unwrap(),
+                serde_json::to_string(&declared(NEW, n)).unwrap(),
+                "{n}"
+            );
         }
     }
 
@@ -464,36 +572,59 @@ mod tests {
             assert_eq!(declared(OLD, n), declared(NEW, n), "{n}");
         }
         let old: Value = serde_json::from_str(OLD).unwrap();
-        assert_eq!(catalog::streams(&old).len(), INSIGHTS.len() + OTHER_STREAMS.len() + 2);
+        assert_eq!(
+            catalog::streams(&old).len(),
+            INSIGHTS.len() + OTHER_STREAMS.len() + 2
+        );
     }
 
     #[test]
     fn config_migrations_of_the_connector() {
         let c = json!({"account_id": "123", "access_token": "t", "include_deleted": true});
-        let out = FacebookMarketingV2::migrate(connection(c, json!({"streams": []}), vec![])).unwrap();
+        let out =
+            FacebookMarketingV2::migrate(connection(c, json!({"streams": []}), vec![])).unwrap();
         assert_eq!(out.config["account_ids"], json!(["123"]));
         assert_eq!(out.config["account_id"], "123");
-        assert_eq!(out.config["ad_statuses"].as_array().unwrap().len(), AD_STATUSES.len());
+        assert_eq!(
+            out.config["ad_statuses"].as_array().unwrap().len(),
+            AD_STATUSES.len()
+        );
         assert!(matches!(out.actions[..], [Action::RetestSource { .. }]));
         // include_deleted false, or statuses already chosen: nothing to do.
         let c = json!({"account_ids": ["1"], "access_token": "t", "include_deleted": false});
-        let out = FacebookMarketingV2::migrate(connection(c.clone(), json!({"streams": []}), vec![])).unwrap();
+        let out =
+            FacebookMarketingV2::migrate(connection(c.clone(), json!({"streams": []}), vec![]))
+                .unwrap();
         assert_eq!(out.config, c);
         assert!(out.actions.is_empty());
         let c = json!({"account_ids": ["1"], "access_token": "t", "include_deleted": true, "ad_statuses": ["ACTIVE"]});
-        assert_eq!(FacebookMarketingV2::migrate(connection(c.clone(), json!({"streams": []}), vec![])).unwrap().config, c);
+        assert_eq!(
+            FacebookMarketingV2::migrate(connection(c.clone(), json!({"streams": []}), vec![]))
+                .unwrap()
+                .config,
+            c
+        );
         let c = json!({"access_token": "t"});
-        assert!(matches!(FacebookMarketingV2::migrate(connection(c, json!({"streams": []}), vec![])), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            FacebookMarketingV2::migrate(connection(c, json!({"streams": []}), vec![])),
+            Err(Error::InvalidInput(_))
+        ));
     }
 
     #[test]
     fn statuses_are_the_2_0_0_spec_enums() {
         let spec: Value = serde_json::from_str(SPEC).unwrap();
         let props = &spec["connectionSpecification"]["properties"];
-        for (k, all) in [("ad_statuses", AD_STATUSES), ("adset_statuses", ADSET_STATUSES), ("campaign_statuses", CAMPAIGN_STATUSES)] {
+        for (k, all) in [
+            ("ad_statuses", AD_STATUSES),
+            ("adset_statuses", ADSET_STATUSES),
+            ("campaign_statuses", CAMPAIGN_STATUSES),
+        ] {
             assert_eq!(props[k]["items"]["enum"], json!(all), "{k}");
         }
-        let fields = props["custom_insights"]["items"]["properties"]["fields"]["items"]["enum"].as_array().unwrap();
+        let fields = props["custom_insights"]["items"]["properties"]["fields"]["items"]["enum"]
+            .as_array()
+            .unwrap();
         assert!(REFUSED_FIELDS.iter().all(|f| !fields.contains(&json!(f))));
     }
 
@@ -501,30 +632,68 @@ mod tests {
     fn refused_custom_fields_are_removed_or_the_report_refused() {
         let mut c = config();
         c["custom_insights"][1]["fields"] = json!(["ad_id", "quality_score_ectr", "labels"]);
-        let out = FacebookMarketingV2::migrate(connection(c.clone(), json!({"streams": []}), vec![])).unwrap();
-        assert_eq!(out.config["custom_insights"][1]["fields"], json!(["ad_id", "labels"]));
-        let reviewed: Vec<_> = out.actions.iter().filter_map(|a| match a { Action::ReviewField { pointer, .. } => Some(pointer.as_str()), _ => None }).collect();
-        assert_eq!(reviewed, vec!["/custom_insights/1/fields", "/custom_insights/1/fields"]);
+        let out =
+            FacebookMarketingV2::migrate(connection(c.clone(), json!({"streams": []}), vec![]))
+                .unwrap();
+        assert_eq!(
+            out.config["custom_insights"][1]["fields"],
+            json!(["ad_id", "labels"])
+        );
+        let reviewed: Vec<_> = out
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::ReviewField { pointer, .. } => Some(pointer.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            reviewed,
+            vec!["/custom_insights/1/fields", "/custom_insights/1/fields"]
+        );
         c["custom_insights"][1]["fields"] = json!(["quality_score_organic"]);
-        assert!(matches!(FacebookMarketingV2::migrate(connection(c, json!({"streams": []}), vec![])), Err(Error::NeedsOperator(_))));
+        assert!(matches!(
+            FacebookMarketingV2::migrate(connection(c, json!({"streams": []}), vec![])),
+            Err(Error::NeedsOperator(_))
+        ));
     }
 
     #[test]
     fn clears_scoped_streams_only_and_keeps_state() {
-        let streams = json!([entry(declared(OLD, "ads_insights"), "incremental"), entry(declared(OLD, "ads_insights_country"), "full_refresh"),
-                             entry(declared(OLD, "ads_insights_delivery_device"), "incremental"), entry(declared(OLD, "campaigns"), "incremental")]);
+        let streams = json!([
+            entry(declared(OLD, "ads_insights"), "incremental"),
+            entry(declared(OLD, "ads_insights_country"), "full_refresh"),
+            entry(declared(OLD, "ads_insights_delivery_device"), "incremental"),
+            entry(declared(OLD, "campaigns"), "incremental")
+        ]);
         let state = vec![
             json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "ads_insights"}, "stream_state": {"111111111111111": {"date_start": "2024-02-20", "slices": []}, "time_increment": 1}}}),
             json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": {"111111111111111": {"updated_time": "2024-02-20T10:00:00+0000"}, "filter_statuses": []}}}),
         ];
         let mut c = config();
         c["start_date"] = json!("2020-06-01T00:00:00Z");
-        let out = FacebookMarketingV2::migrate(connection(c, json!({"streams": streams}), state.clone())).unwrap();
+        let out =
+            FacebookMarketingV2::migrate(connection(c, json!({"streams": streams}), state.clone()))
+                .unwrap();
         assert_eq!(out.state, state);
-        let cleared: Vec<_> = out.actions.iter().filter_map(|a| match a { Action::ClearStream { stream, .. } => Some(stream.name.as_str()), _ => None }).collect();
+        let cleared: Vec<_> = out
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::ClearStream { stream, .. } => Some(stream.name.as_str()),
+                _ => None,
+            })
+            .collect();
         assert_eq!(cleared, vec!["ads_insights"]);
-        assert!(out.actions.iter().any(|a| matches!(a, Action::ReviewField { pointer, .. } if pointer == "/start_date")));
-        assert_eq!(catalog::find(&out.catalog, "campaigns").unwrap()["stream"], declared(OLD, "campaigns"));
+        assert!(
+            out.actions.iter().any(
+                |a| matches!(a, Action::ReviewField { pointer, .. } if pointer == "/start_date")
+            )
+        );
+        assert_eq!(
+            catalog::find(&out.catalog, "campaigns").unwrap()["stream"],
+            declared(OLD, "campaigns")
+        );
         // A start_date within 37 months of the newest cursor needs no review.
         assert_eq!(months_before((2024, 2, 20), 37), (2021, 1, 20));
     }
@@ -537,13 +706,21 @@ mod tests {
         assert!(out.actions.is_empty());
         let cat = json!({"streams": [entry(declared(OLD, "ads_insights"), "incremental")]});
         let once = FacebookMarketingV2::migrate(connection(config(), cat, vec![])).unwrap();
-        let twice = FacebookMarketingV2::migrate(connection(once.config.clone(), once.catalog.clone(), vec![])).unwrap();
+        let twice = FacebookMarketingV2::migrate(connection(
+            once.config.clone(),
+            once.catalog.clone(),
+            vec![],
+        ))
+        .unwrap();
         assert_eq!((once.config, once.catalog), (twice.config, twice.catalog));
     }
 
     #[test]
     fn unknown_streams_are_refused() {
         let cat = json!({"streams": [entry(json!({"name": "customother", "json_schema": {}}), "full_refresh")]});
-        assert!(matches!(FacebookMarketingV2::migrate(connection(config(), cat, vec![])), Err(Error::UnsupportedShape(_))));
+        assert!(matches!(
+            FacebookMarketingV2::migrate(connection(config(), cat, vec![])),
+            Err(Error::UnsupportedShape(_))
+        ));
     }
 }

@@ -24,15 +24,27 @@
 //! 3.2.0, a non-breaking minor whose connector applies it itself at startup; the 3.1.0 spec still
 //! requires a root `access_token`, so no plugin up to 3.1.0 may move it.
 
-use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog, json};
 use cutover_plugin::naming;
+use cutover_plugin::{
+    Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog, json,
+};
 
 /// The fields 3.1.0 removes (`_REMOVED_FIELDS` in its spec.py).
 pub const REMOVED: &[&str] = &["conversion_lead_rate", "cost_per_conversion_lead"];
 
 /// The properties of `ads_action_stats.json` in 3.0.0; 3.1.0 appends `lead`.
-pub const ACTION_STATS: &[&str] =
-    &["1d_click", "7d_click", "28d_click", "1d_view", "7d_view", "28d_view", "action_destination", "action_target_id", "action_type", "value"];
+pub const ACTION_STATS: &[&str] = &[
+    "1d_click",
+    "7d_click",
+    "28d_click",
+    "1d_view",
+    "7d_view",
+    "28d_view",
+    "action_destination",
+    "action_target_id",
+    "action_type",
+    "value",
+];
 
 /// The built-in insights streams of 3.0.0 and 3.1.0 (offline discover: the same 20).
 pub const INSIGHTS: &[&str] = &[
@@ -100,14 +112,22 @@ impl Migration for FacebookMarketingV31 {
         let mut removed_from = Vec::new();
         let mut lead_added = Vec::new();
         for entry in catalog::streams_mut(&mut out.catalog) {
-            let Some(d) = catalog::descriptor(entry) else { continue };
+            let Some(d) = catalog::descriptor(entry) else {
+                continue;
+            };
             if !INSIGHTS.contains(&d.name.as_str()) && !customs.contains(&d.name) {
                 continue;
             }
-            let Some(props) = entry.pointer_mut("/stream/json_schema/properties").and_then(Value::as_object_mut) else {
+            let Some(props) = entry
+                .pointer_mut("/stream/json_schema/properties")
+                .and_then(Value::as_object_mut)
+            else {
                 continue;
             };
-            if REMOVED.iter().fold(false, |any, p| props.shift_remove(*p).is_some() || any) {
+            if REMOVED
+                .iter()
+                .fold(false, |any, p| props.shift_remove(*p).is_some() || any)
+            {
                 removed_from.push(d.name.clone());
             }
             let mut added = false;
@@ -119,10 +139,16 @@ impl Migration for FacebookMarketingV31 {
             }
         }
         if !removed_from.is_empty() {
-            out.note(format!("{}: conversion_lead_rate and cost_per_conversion_lead removed from the schema", removed_from.join(", ")));
+            out.note(format!(
+                "{}: conversion_lead_rate and cost_per_conversion_lead removed from the schema",
+                removed_from.join(", ")
+            ));
         }
         if !lead_added.is_empty() {
-            out.note(format!("{}: action stats items gain the number field lead, as 3.1.0 declares", lead_added.join(", ")));
+            out.note(format!(
+                "{}: action stats items gain the number field lead, as 3.1.0 declares",
+                lead_added.join(", ")
+            ));
         }
 
         if config_changed {
@@ -141,7 +167,12 @@ impl Migration for FacebookMarketingV31 {
 
 /// Appends `lead` to an array of `ads_action_stats` items that lacks it. Returns whether it did.
 fn add_lead(property: &mut Value) -> bool {
-    let Some(items) = property.pointer_mut("/items/properties").and_then(Value::as_object_mut) else { return false };
+    let Some(items) = property
+        .pointer_mut("/items/properties")
+        .and_then(Value::as_object_mut)
+    else {
+        return false;
+    };
     if items.len() != ACTION_STATS.len() || !items.keys().zip(ACTION_STATS).all(|(k, e)| k == e) {
         return false;
     }
@@ -152,9 +183,17 @@ fn add_lead(property: &mut Value) -> bool {
 /// Removes the two fields from `custom_insights[*].fields`. Returns whether the config changed.
 fn migrate_custom_fields(out: &mut Outcome) -> Result<bool> {
     let mut changed = false;
-    let Some(insights) = out.config.get_mut("custom_insights").and_then(Value::as_array_mut) else { return Ok(false) };
+    let Some(insights) = out
+        .config
+        .get_mut("custom_insights")
+        .and_then(Value::as_array_mut)
+    else {
+        return Ok(false);
+    };
     for (i, insight) in insights.iter_mut().enumerate() {
-        let Some(fields) = insight.get_mut("fields").and_then(Value::as_array_mut) else { continue };
+        let Some(fields) = insight.get_mut("fields").and_then(Value::as_array_mut) else {
+            continue;
+        };
         let before = fields.len();
         fields.retain(|f| !f.as_str().is_some_and(|f| REMOVED.contains(&f)));
         if fields.len() == before {
@@ -179,8 +218,16 @@ fn migrate_custom_fields(out: &mut Outcome) -> Result<bool> {
 fn check_catalog(catalog: &Value, customs: &[String]) -> Result<()> {
     catalog::check_known(
         catalog,
-        |name| INSIGHTS.contains(&name) || OTHER_STREAMS.contains(&name) || customs.iter().any(|c| c == name),
-        |name| format!("stream {name} is neither a source-facebook-marketing stream nor one of the config's custom_insights; remove it from the catalog (refresh the schema) and retry"),
+        |name| {
+            INSIGHTS.contains(&name)
+                || OTHER_STREAMS.contains(&name)
+                || customs.iter().any(|c| c == name)
+        },
+        |name| {
+            format!(
+                "stream {name} is neither a source-facebook-marketing stream nor one of the config's custom_insights; remove it from the catalog (refresh the schema) and retry"
+            )
+        },
     )
 }
 
@@ -209,14 +256,22 @@ After applying:
 mod tests {
     use super::*;
 
-    const OLD: &str = include_str!("../../../tests/fixtures/source-facebook-marketing/3.0.0/catalog.json");
-    const NEW: &str = include_str!("../../../tests/fixtures/source-facebook-marketing/3.1.0/catalog.json");
-    const OLD_SPEC: &str = include_str!("../../../tests/fixtures/source-facebook-marketing/3.0.0/spec.json");
-    const NEW_SPEC: &str = include_str!("../../../tests/fixtures/source-facebook-marketing/3.1.0/spec.json");
+    const OLD: &str =
+        include_str!("../../../tests/fixtures/source-facebook-marketing/3.0.0/catalog.json");
+    const NEW: &str =
+        include_str!("../../../tests/fixtures/source-facebook-marketing/3.1.0/catalog.json");
+    const OLD_SPEC: &str =
+        include_str!("../../../tests/fixtures/source-facebook-marketing/3.0.0/spec.json");
+    const NEW_SPEC: &str =
+        include_str!("../../../tests/fixtures/source-facebook-marketing/3.1.0/spec.json");
 
     fn declared(catalog: &str, name: &str) -> Value {
         let c: Value = serde_json::from_str(catalog).unwrap();
-        catalog::streams(&c).iter().find(|s| s["name"] == name).unwrap().clone()
+        catalog::streams(&c)
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()
+            .clone()
     }
 
     fn entry(stream: Value) -> Value {
@@ -230,24 +285,46 @@ mod tests {
     }
 
     fn connection(config: Value, catalog: Value) -> Connection {
-        Connection { id: "c".into(), connector: "airbyte/source-facebook-marketing".into(), version: "3.0.0".into(), config, catalog, state: vec![] }
+        Connection {
+            id: "c".into(),
+            connector: "airbyte/source-facebook-marketing".into(),
+            version: "3.0.0".into(),
+            config,
+            catalog,
+            state: vec![],
+        }
     }
 
     #[test]
     fn every_stream_becomes_what_3_1_0_discovers() {
         let old: Value = serde_json::from_str(OLD).unwrap();
-        let names: Vec<String> = catalog::streams(&old).iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect();
+        let names: Vec<String> = catalog::streams(&old)
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect();
         assert_eq!(names.len(), INSIGHTS.len() + OTHER_STREAMS.len() + 2);
-        let c = json!({"streams": names.iter().map(|n| entry(declared(OLD, n))).collect::<Vec<_>>()});
+        let c =
+            json!({"streams": names.iter().map(|n| entry(declared(OLD, n))).collect::<Vec<_>>()});
         let out = FacebookMarketingV31::migrate(connection(config(), c)).unwrap();
         for n in &names {
             let got = &catalog::find(&out.catalog, n).unwrap()["stream"];
-            assert_eq!(serde_json::to_string(got).unwrap(), serde_json::to_string(&declared(NEW, n)).unwrap(), "{n}");
+            assert_eq!(
+                serde_json::to_string(got).unwrap(),
+                serde_json::to_string(&declared(NEW, n)).unwrap(),
+                "{n}"
+            );
         }
-        assert_eq!(out.config["custom_insights"][1]["fields"], json!(["ad_id", "impressions", "spend"]));
-        assert!(matches!(&out.actions[..], [Action::ReviewField { pointer, .. }, Action::RetestSource { .. }, Action::RefreshSchema { .. }] if pointer == "/custom_insights/1/fields"));
+        assert_eq!(
+            out.config["custom_insights"][1]["fields"],
+            json!(["ad_id", "impressions", "spend"])
+        );
+        assert!(
+            matches!(&out.actions[..], [Action::ReviewField { pointer, .. }, Action::RetestSource { .. }, Action::RefreshSchema { .. }] if pointer == "/custom_insights/1/fields")
+        );
         // Its own output is left alone.
-        let again = FacebookMarketingV31::migrate(connection(out.config.clone(), out.catalog.clone())).unwrap();
+        let again =
+            FacebookMarketingV31::migrate(connection(out.config.clone(), out.catalog.clone()))
+                .unwrap();
         assert_eq!((again.config, again.catalog), (out.config, out.catalog));
         assert!(again.actions.is_empty());
     }
@@ -259,8 +336,15 @@ mod tests {
             v["connectionSpecification"]["properties"]["custom_insights"]["items"]["properties"]["fields"]["items"]["enum"].as_array().unwrap().clone()
         };
         let (old, new) = (enum_of(OLD_SPEC), enum_of(NEW_SPEC));
-        let gone: Vec<&str> = old.iter().filter(|f| !new.contains(f)).filter_map(Value::as_str).collect();
-        assert_eq!(gone, vec!["conversion_lead_rate", "cost_per_conversion_lead"]);
+        let gone: Vec<&str> = old
+            .iter()
+            .filter(|f| !new.contains(f))
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(
+            gone,
+            vec!["conversion_lead_rate", "cost_per_conversion_lead"]
+        );
         assert!(new.iter().all(|f| old.contains(f)));
     }
 
@@ -276,7 +360,8 @@ mod tests {
     fn connections_without_insights_only_change_version() {
         let mut c = config();
         c["custom_insights"] = json!([]);
-        let cat = json!({"streams": [entry(declared(OLD, "campaigns")), entry(declared(OLD, "ads"))]});
+        let cat =
+            json!({"streams": [entry(declared(OLD, "campaigns")), entry(declared(OLD, "ads"))]});
         let out = FacebookMarketingV31::migrate(connection(c.clone(), cat.clone())).unwrap();
         assert_eq!((out.config, out.catalog), (c, cat));
         assert!(out.actions.is_empty() && out.notes.is_empty());
@@ -285,6 +370,9 @@ mod tests {
     #[test]
     fn unknown_streams_are_refused() {
         let cat = json!({"streams": [entry(json!({"name": "customother", "json_schema": {}}))]});
-        assert!(matches!(FacebookMarketingV31::migrate(connection(config(), cat)), Err(Error::UnsupportedShape(_))));
+        assert!(matches!(
+            FacebookMarketingV31::migrate(connection(config(), cat)),
+            Err(Error::UnsupportedShape(_))
+        ));
     }
 }

@@ -17,19 +17,50 @@
 //! (the destination column changes type and the rows' key changes).
 //! A connection that syncs no such stream comes out with only the version bump.
 
-use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value, catalog};
 use cutover_plugin::naming;
+use cutover_plugin::{
+    Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value,
+    catalog,
+};
 
 /// The asset breakdowns whose type changes, with 3.0.0's schema of the breakdown and of its id
 /// (`schemas/ads_insights_breakdowns.json` of 3.0.0).
 pub const ASSET_BREAKDOWNS: &[(&str, &str, &str)] = &[
-    ("body_asset", r#"{"description":"The main content or message of the ad.","type":["null","object"],"properties":{"text":{"type":["null","string"]},"id":{"type":["null","string"]}}}"#, r#"{"description":"The ID of the main content or message of the ad.","type":["null","string"]}"#),
-    ("call_to_action_asset", r#"{"description":"The specific action encouraged by the ad.","type":["null","object"],"properties":{"name":{"type":["null","string"]},"id":{"type":["null","string"]}}}"#, r#"{"description":"The ID of the specific action encouraged by the ad.","type":["null","string"]}"#),
-    ("description_asset", r#"{"description":"Additional descriptive text accompanying the ad content.","type":["null","object"],"properties":{"text":{"type":["null","string"]},"id":{"type":["null","string"]}}}"#, r#"{"description":"The ID of additional descriptive text accompanying the ad content.","type":["null","string"]}"#),
-    ("image_asset", r#"{"description":"The image asset used in the ad.","type":["null","object"],"properties":{"hash":{"type":["null","string"]},"url":{"type":["null","string"]},"id":{"type":["null","string"]}}}"#, r#"{"description":"The ID of the image asset used in the ad.","type":["null","string"]}"#),
-    ("link_url_asset", r#"{"description":"The URL linked to by the ad.","type":["null","object"],"properties":{"website_url":{"type":["null","string"]},"id":{"type":["null","string"]}}}"#, r#"{"description":"The ID of the URL linked to by the ad.","type":["null","string"]}"#),
-    ("title_asset", r#"{"description":"The title or headline of the ad.","type":["null","object"],"properties":{"text":{"type":["null","string"]},"id":{"type":["null","string"]}}}"#, r#"{"description":"The ID of the title or headline of the ad.","type":["null","string"]}"#),
-    ("video_asset", r#"{"description":"The video asset used in the ad.","type":["null","object"],"properties":{"video_id":{"type":["null","string"]},"url":{"type":["null","string"]},"thumbnail_url":{"type":["null","string"]},"video_name":{"type":["null","string"]},"id":{"type":["null","string"]}}}"#, r#"{"description":"The ID of the video asset used in the ad.","type":["null","string"]}"#),
+    (
+        "body_asset",
+        r#"{"description":"The main content or message of the ad.","type":["null","object"],"properties":{"text":{"type":["null","string"]},"id":{"type":["null","string"]}}}"#,
+        r#"{"description":"The ID of the main content or message of the ad.","type":["null","string"]}"#,
+    ),
+    (
+        "call_to_action_asset",
+        r#"{"description":"The specific action encouraged by the ad.","type":["null","object"],"properties":{"name":{"type":["null","string"]},"id":{"type":["null","string"]}}}"#,
+        r#"{"description":"The ID of the specific action encouraged by the ad.","type":["null","string"]}"#,
+    ),
+    (
+        "description_asset",
+        r#"{"description":"Additional descriptive text accompanying the ad content.","type":["null","object"],"properties":{"text":{"type":["null","string"]},"id":{"type":["null","string"]}}}"#,
+        r#"{"description":"The ID of additional descriptive text accompanying the ad content.","type":["null","string"]}"#,
+    ),
+    (
+        "image_asset",
+        r#"{"description":"The image asset used in the ad.","type":["null","object"],"properties":{"hash":{"type":["null","string"]},"url":{"type":["null","string"]},"id":{"type":["null","string"]}}}"#,
+        r#"{"description":"The ID of the image asset used in the ad.","type":["null","string"]}"#,
+    ),
+    (
+        "link_url_asset",
+        r#"{"description":"The URL linked to by the ad.","type":["null","object"],"properties":{"website_url":{"type":["null","string"]},"id":{"type":["null","string"]}}}"#,
+        r#"{"description":"The ID of the URL linked to by the ad.","type":["null","string"]}"#,
+    ),
+    (
+        "title_asset",
+        r#"{"description":"The title or headline of the ad.","type":["null","object"],"properties":{"text":{"type":["null","string"]},"id":{"type":["null","string"]}}}"#,
+        r#"{"description":"The ID of the title or headline of the ad.","type":["null","string"]}"#,
+    ),
+    (
+        "video_asset",
+        r#"{"description":"The video asset used in the ad.","type":["null","object"],"properties":{"video_id":{"type":["null","string"]},"url":{"type":["null","string"]},"thumbnail_url":{"type":["null","string"]},"video_name":{"type":["null","string"]},"id":{"type":["null","string"]}}}"#,
+        r#"{"description":"The ID of the video asset used in the ad.","type":["null","string"]}"#,
+    ),
 ];
 
 /// The built-in streams of 2.x and 3.0.0 (offline discover: the same 30, same schemas).
@@ -90,7 +121,9 @@ impl Migration for FacebookMarketingV3 {
         let mut out = connection.into_outcome();
         let mut affected = Vec::new();
         for entry in catalog::streams_mut(&mut out.catalog) {
-            let Some(d) = catalog::descriptor(entry) else { continue };
+            let Some(d) = catalog::descriptor(entry) else {
+                continue;
+            };
             if !customs.contains(&d.name) {
                 continue;
             }
@@ -128,12 +161,17 @@ impl Migration for FacebookMarketingV3 {
 
 /// Patches one custom insights stream; returns the breakdowns it changed.
 fn migrate_stream(entry: &mut Value) -> Result<Vec<&'static str>> {
-    let Some(props) = entry.pointer_mut("/stream/json_schema/properties").and_then(Value::as_object_mut) else {
+    let Some(props) = entry
+        .pointer_mut("/stream/json_schema/properties")
+        .and_then(Value::as_object_mut)
+    else {
         return Ok(Vec::new());
     };
     let mut changed = Vec::new();
     for (breakdown, object, _) in ASSET_BREAKDOWNS {
-        let Some(old) = props.get(*breakdown) else { continue };
+        let Some(old) = props.get(*breakdown) else {
+            continue;
+        };
         if is_object(old) {
             continue; // already 3.0.0's
         }
@@ -165,7 +203,9 @@ fn migrate_stream(entry: &mut Value) -> Result<Vec<&'static str>> {
 /// Replaces `[breakdown]` by `[breakdown_id]` in a primary key `[[field], …]`.
 fn rekey(pk: &mut Value, changed: &[&str]) -> Result<()> {
     let Some(paths) = pk.as_array_mut() else {
-        return Err(Error::InvalidInput(format!("primary key {pk} is not a list of field paths")));
+        return Err(Error::InvalidInput(format!(
+            "primary key {pk} is not a list of field paths"
+        )));
     };
     for path in paths {
         if let Some([Value::String(f)]) = path.as_array().map(Vec::as_slice)
@@ -192,7 +232,10 @@ fn parse(s: &str) -> Value {
 /// Whether a sync of this entry replaces the destination table anyway (full refresh, overwrite).
 fn rewrites_table(entry: &Value) -> bool {
     entry.get("sync_mode").and_then(Value::as_str) == Some("full_refresh")
-        && entry.get("destination_sync_mode").and_then(Value::as_str).is_some_and(|m| m.starts_with("overwrite"))
+        && entry
+            .get("destination_sync_mode")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.starts_with("overwrite"))
 }
 
 /// Every configured stream must be a built-in stream or one of the config's custom insights.
@@ -200,7 +243,11 @@ fn check_catalog(catalog: &Value, customs: &[String]) -> Result<()> {
     catalog::check_known(
         catalog,
         |name| BUILTIN_STREAMS.contains(&name) || customs.iter().any(|c| c == name),
-        |name| format!("stream {name} is neither a source-facebook-marketing stream nor one of the config's custom_insights; remove it from the catalog (refresh the schema) and retry"),
+        |name| {
+            format!(
+                "stream {name} is neither a source-facebook-marketing stream nor one of the config's custom_insights; remove it from the catalog (refresh the schema) and retry"
+            )
+        },
     )
 }
 
@@ -233,17 +280,30 @@ mod tests {
     use super::*;
     use cutover_plugin::json;
 
-    const OLD: &str = include_str!("../../../tests/fixtures/source-facebook-marketing/2.1.9/catalog.json");
-    const NEW: &str = include_str!("../../../tests/fixtures/source-facebook-marketing/3.0.0/catalog.json");
+    const OLD: &str =
+        include_str!("../../../tests/fixtures/source-facebook-marketing/2.1.9/catalog.json");
+    const NEW: &str =
+        include_str!("../../../tests/fixtures/source-facebook-marketing/3.0.0/catalog.json");
 
     fn declared(catalog: &str, name: &str) -> Value {
         let c: Value = serde_json::from_str(catalog).unwrap();
-        catalog::streams(&c).iter().find(|s| s["name"] == name).unwrap().clone()
+        catalog::streams(&c)
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()
+            .clone()
     }
 
     fn entry(stream: Value, mode: &str) -> Value {
-        let pk = stream.get("source_defined_primary_key").cloned().unwrap_or(json!([]));
-        let dest = if mode == "incremental" { "append_dedup" } else { "overwrite" };
+        let pk = stream
+            .get("source_defined_primary_key")
+            .cloned()
+            .unwrap_or(json!([]));
+        let dest = if mode == "incremental" {
+            "append_dedup"
+        } else {
+            "overwrite"
+        };
         json!({"stream": stream, "sync_mode": mode, "cursor_field": ["date_start"], "destination_sync_mode": dest, "primary_key": pk})
     }
 
@@ -256,7 +316,9 @@ mod tests {
                 "custom_insights": [{"name": "asset_report", "fields": ["ad_id", "impressions", "clicks", "spend"], "breakdowns": ["body_asset", "image_asset"]},
                                     {"name": "leads", "fields": ["ad_id", "impressions", "spend", "cost_per_conversion_lead", "conversion_lead_rate"]}]}),
             catalog,
-            state: vec![json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "customasset_report"}, "stream_state": {"111111111111111": {"date_start": "2024-05-01", "slices": []}, "time_increment": 1}}})],
+            state: vec![
+                json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "customasset_report"}, "stream_state": {"111111111111111": {"date_start": "2024-05-01", "slices": []}, "time_increment": 1}}}),
+            ],
         }
     }
 
@@ -267,27 +329,50 @@ mod tests {
         let state = input.state.clone();
         let out = FacebookMarketingV3::migrate(input).unwrap();
         let e = catalog::find(&out.catalog, "customasset_report").unwrap();
-        assert_eq!(serde_json::to_string(&e["stream"]).unwrap(), serde_json::to_string(&declared(NEW, "customasset_report")).unwrap());
-        assert_eq!(e["primary_key"], declared(NEW, "customasset_report")["source_defined_primary_key"]);
+        assert_eq!(
+            serde_json::to_string(&e["stream"]).unwrap(),
+            serde_json::to_string(&declared(NEW, "customasset_report")).unwrap()
+        );
+        assert_eq!(
+            e["primary_key"],
+            declared(NEW, "customasset_report")["source_defined_primary_key"]
+        );
         assert_eq!(out.state, state);
-        assert!(matches!(&out.actions[..], [Action::RetestSource { .. }, Action::RefreshSchema { .. }, Action::ClearStream { stream, .. }] if stream.name == "customasset_report"));
+        assert!(
+            matches!(&out.actions[..], [Action::RetestSource { .. }, Action::RefreshSchema { .. }, Action::ClearStream { stream, .. }] if stream.name == "customasset_report")
+        );
         // Its own output is left alone.
-        let again = FacebookMarketingV3::migrate(Connection { catalog: out.catalog.clone(), ..connection(json!({})) }).unwrap();
+        let again = FacebookMarketingV3::migrate(Connection {
+            catalog: out.catalog.clone(),
+            ..connection(json!({}))
+        })
+        .unwrap();
         assert_eq!(again.catalog, out.catalog);
         assert!(again.actions.is_empty());
     }
 
     #[test]
     fn every_other_stream_is_declared_the_same_and_left_alone() {
-        let names: Vec<&str> = BUILTIN_STREAMS.iter().copied().chain(["customleads"]).collect();
+        let names: Vec<&str> = BUILTIN_STREAMS
+            .iter()
+            .copied()
+            .chain(["customleads"])
+            .collect();
         for n in &names {
             assert_eq!(declared(OLD, n), declared(NEW, n), "{n}");
         }
         let c = json!({"streams": names.iter().map(|n| entry(declared(OLD, n), "incremental")).collect::<Vec<_>>()});
         let input = connection(c);
-        let (config, catalog, state) = (input.config.clone(), input.catalog.clone(), input.state.clone());
+        let (config, catalog, state) = (
+            input.config.clone(),
+            input.catalog.clone(),
+            input.state.clone(),
+        );
         let out = FacebookMarketingV3::migrate(input).unwrap();
-        assert_eq!((out.config, out.catalog, out.state), (config, catalog, state));
+        assert_eq!(
+            (out.config, out.catalog, out.state),
+            (config, catalog, state)
+        );
         assert!(out.actions.is_empty());
     }
 
@@ -299,18 +384,41 @@ mod tests {
         }
         let stream = json!({"name": "customasset_report", "json_schema": {"type": ["null", "object"], "properties": props},
             "source_defined_primary_key": [["date_start"], ["account_id"], ["ad_id"], ["video_asset"], ["title_asset"]]});
-        let out = FacebookMarketingV3::migrate(connection(json!({"streams": [entry(stream, "full_refresh")]}))).unwrap();
+        let out = FacebookMarketingV3::migrate(connection(
+            json!({"streams": [entry(stream, "full_refresh")]}),
+        ))
+        .unwrap();
         let e = catalog::find(&out.catalog, "customasset_report").unwrap();
-        let keys: Vec<&String> = e["stream"]["json_schema"]["properties"].as_object().unwrap().keys().collect();
+        let keys: Vec<&String> = e["stream"]["json_schema"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
         assert_eq!(keys.len(), 14);
         assert_eq!(keys[7], "body_asset_id");
-        assert_eq!(e["primary_key"], json!([["date_start"], ["account_id"], ["ad_id"], ["video_asset_id"], ["title_asset_id"]]));
-        assert!(!out.actions.iter().any(|a| matches!(a, Action::ClearStream { .. })));
+        assert_eq!(
+            e["primary_key"],
+            json!([
+                ["date_start"],
+                ["account_id"],
+                ["ad_id"],
+                ["video_asset_id"],
+                ["title_asset_id"]
+            ])
+        );
+        assert!(
+            !out.actions
+                .iter()
+                .any(|a| matches!(a, Action::ClearStream { .. }))
+        );
     }
 
     #[test]
     fn unknown_streams_are_refused() {
         let c = json!({"streams": [entry(json!({"name": "customgone", "json_schema": {}}), "full_refresh")]});
-        assert!(matches!(FacebookMarketingV3::migrate(connection(c)), Err(Error::UnsupportedShape(_))));
+        assert!(matches!(
+            FacebookMarketingV3::migrate(connection(c)),
+            Err(Error::UnsupportedShape(_))
+        ));
     }
 }

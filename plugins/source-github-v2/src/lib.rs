@@ -27,11 +27,20 @@
 //! ([`Discovered`]), and the plan says that the breaking change does not list it.
 
 use cutover_plugin::discovered::Discovered;
-use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog};
+use cutover_plugin::{
+    Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog,
+};
 use serde_json::Map;
 
 /// The streams whose schema changed (the connector's `scopedImpact` for 2.0.0).
-pub const SCOPED: &[&str] = &["comments", "commit_comments", "issue_events", "issues", "releases", "review_comments"];
+pub const SCOPED: &[&str] = &[
+    "comments",
+    "commit_comments",
+    "issue_events",
+    "issues",
+    "releases",
+    "review_comments",
+];
 
 /// The reaction counters 2.0.0 renames: old key, new key.
 pub const RENAMES: &[(&str, &str)] = &[("+1", "plus_one"), ("-1", "minus_one")];
@@ -61,12 +70,17 @@ impl Migration for GithubV2 {
         let mut changed = Vec::new();
         for entry in catalog::streams_mut(&mut out.catalog) {
             let Some(d) = catalog::descriptor(entry) else {
-                return Err(Error::InvalidInput("a configured stream has no stream.name".into()));
+                return Err(Error::InvalidInput(
+                    "a configured stream has no stream.name".into(),
+                ));
             };
             if !SCOPED.contains(&d.name.as_str()) {
                 continue;
             }
-            let Some(schema) = entry.get_mut("stream").and_then(|s| s.get_mut("json_schema")).filter(|s| s.is_object())
+            let Some(schema) = entry
+                .get_mut("stream")
+                .and_then(|s| s.get_mut("json_schema"))
+                .filter(|s| s.is_object())
             else {
                 return Err(Error::InvalidInput(format!(
                     "stream {} has no json_schema object; refresh the source schema on 1.x and retry",
@@ -75,8 +89,16 @@ impl Migration for GithubV2 {
             };
             let mut renamed = 0;
             rename_reactions(schema, &d.name, "", &mut renamed)?;
-            let mode = entry.get("sync_mode").and_then(Value::as_str).unwrap_or("full_refresh").to_owned();
-            let dest = entry.get("destination_sync_mode").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let mode = entry
+                .get("sync_mode")
+                .and_then(Value::as_str)
+                .unwrap_or("full_refresh")
+                .to_owned();
+            let dest = entry
+                .get("destination_sync_mode")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             if renamed == 0 {
                 out.notes.push(format!(
                     "{}: its configured schema has no reactions.+1/-1 (not selected, or already renamed); nothing to change",
@@ -115,14 +137,26 @@ impl Migration for GithubV2 {
 
 /// The 2.0.0 catalog as an offline `discover` of the real package prints it: every migrated
 /// stream it knows gets its schema, sync modes, cursor and primary key.
-const CATALOG: Discovered = Discovered::new("2.0.0", include_str!("../../../tests/fixtures/source-github/2.0.0/catalog.json"));
+const CATALOG: Discovered = Discovered::new(
+    "2.0.0",
+    include_str!("../../../tests/fixtures/source-github/2.0.0/catalog.json"),
+);
 
 /// Renames `+1`/`-1` inside the `properties` of every `reactions` object of `schema`, keeping
 /// each key's position and definition. Counts the renamed keys into `renamed`.
-fn rename_reactions(schema: &mut Value, stream: &str, path: &str, renamed: &mut usize) -> Result<()> {
+fn rename_reactions(
+    schema: &mut Value,
+    stream: &str,
+    path: &str,
+    renamed: &mut usize,
+) -> Result<()> {
     match schema {
         Value::Object(map) => {
-            if let Some(props) = map.get_mut("reactions").and_then(|r| r.get_mut("properties")).and_then(Value::as_object_mut) {
+            if let Some(props) = map
+                .get_mut("reactions")
+                .and_then(|r| r.get_mut("properties"))
+                .and_then(Value::as_object_mut)
+            {
                 *renamed += rename_keys(props, stream, &format!("{path}/reactions"))?;
             }
             for (key, child) in map.iter_mut() {
@@ -142,7 +176,9 @@ fn rename_reactions(schema: &mut Value, stream: &str, path: &str, renamed: &mut 
 fn rename_keys(props: &mut Map<String, Value>, stream: &str, path: &str) -> Result<usize> {
     let mut n = 0;
     for (from, to) in RENAMES {
-        let Some(old) = props.get(*from) else { continue };
+        let Some(old) = props.get(*from) else {
+            continue;
+        };
         if let Some(new) = props.get(*to) {
             if new != old {
                 return Err(Error::NeedsOperator(format!(
@@ -154,14 +190,19 @@ fn rename_keys(props: &mut Map<String, Value>, stream: &str, path: &str) -> Resu
             // Rebuild to keep the key where it was: order is part of the bytes we promise.
             *props = std::mem::take(props)
                 .into_iter()
-                .map(|(k, v)| if k == *from { ((*to).to_owned(), v) } else { (k, v) })
+                .map(|(k, v)| {
+                    if k == *from {
+                        ((*to).to_owned(), v)
+                    } else {
+                        (k, v)
+                    }
+                })
                 .collect();
         }
         n += 1;
     }
     Ok(n)
 }
-
 
 cutover_plugin::export!(GithubV2);
 
@@ -180,7 +221,12 @@ mod tests {
                     .get("reactions")
                     .and_then(|r| r.get("properties"))
                     .and_then(Value::as_object)
-                    .map_or(0, |p| RENAMES.iter().filter(|(from, _)| p.contains_key(*from)).count());
+                    .map_or(0, |p| {
+                        RENAMES
+                            .iter()
+                            .filter(|(from, _)| p.contains_key(*from))
+                            .count()
+                    });
                 here + map.values().map(count_old_keys).sum::<usize>()
             }
             Value::Array(items) => items.iter().map(count_old_keys).sum(),
@@ -220,7 +266,13 @@ mod tests {
     }
 
     fn cleared(out: &Outcome) -> Vec<String> {
-        out.actions.iter().filter_map(|a| match a { Action::ClearStream { stream, .. } => Some(stream.name.clone()), _ => None }).collect()
+        out.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::ClearStream { stream, .. } => Some(stream.name.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
@@ -233,26 +285,46 @@ mod tests {
         ]});
         let states = vec![stream_state("issues"), stream_state("pull_requests")];
         let out = GithubV2::migrate(connection(catalog.clone(), states.clone())).unwrap();
-        let keys: Vec<_> = catalog::find(&out.catalog, "issues").unwrap()["stream"]["json_schema"]["properties"]["reactions"]["properties"]
-            .as_object().unwrap().keys().cloned().collect();
-        assert_eq!(keys, ["url", "total_count", "plus_one", "minus_one", "laugh"]);
-        let nested = &catalog::find(&out.catalog, "issue_events").unwrap()["stream"]["json_schema"]["properties"]["issue"]["properties"]["reactions"]["properties"];
+        let keys: Vec<_> = catalog::find(&out.catalog, "issues").unwrap()["stream"]["json_schema"]
+            ["properties"]["reactions"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(
+            keys,
+            ["url", "total_count", "plus_one", "minus_one", "laugh"]
+        );
+        let nested = &catalog::find(&out.catalog, "issue_events").unwrap()["stream"]["json_schema"]
+            ["properties"]["issue"]["properties"]["reactions"]["properties"];
         assert!(nested.get("plus_one").is_some() && nested.get("+1").is_none());
         // Out of scope: byte for byte.
-        assert_eq!(catalog::find(&out.catalog, "pull_requests"), catalog::find(&catalog, "pull_requests"));
+        assert_eq!(
+            catalog::find(&out.catalog, "pull_requests"),
+            catalog::find(&catalog, "pull_requests")
+        );
         assert_eq!(out.state, states);
-        assert_eq!(state::stream_state(&out.state, "issues"), state::stream_state(&states, "issues"));
+        assert_eq!(
+            state::stream_state(&out.state, "issues"),
+            state::stream_state(&states, "issues")
+        );
         assert!(matches!(out.actions[0], Action::RefreshSchema { .. }));
         assert_eq!(cleared(&out), ["issues", "issue_events"]);
         // User choices kept.
-        assert_eq!(catalog::find(&out.catalog, "issues").unwrap()["destination_sync_mode"], "append_dedup");
+        assert_eq!(
+            catalog::find(&out.catalog, "issues").unwrap()["destination_sync_mode"],
+            "append_dedup"
+        );
     }
 
     #[test]
     fn migrating_its_own_output_changes_nothing() {
-        let catalog = json!({"streams": [entry("comments", "incremental", "append", top(reactions()))]});
+        let catalog =
+            json!({"streams": [entry("comments", "incremental", "append", top(reactions()))]});
         let once = GithubV2::migrate(connection(catalog, vec![stream_state("comments")])).unwrap();
-        let twice = GithubV2::migrate(connection(once.catalog.clone(), once.state.clone())).unwrap();
+        let twice =
+            GithubV2::migrate(connection(once.catalog.clone(), once.state.clone())).unwrap();
         assert_eq!(once.catalog, twice.catalog);
         assert!(twice.actions.is_empty());
     }
@@ -260,7 +332,11 @@ mod tests {
     #[test]
     fn no_scoped_stream_means_only_the_version_bump() {
         let catalog = json!({"streams": [entry("workflow_runs", "incremental", "append_dedup", top(json!({"type": "object"})))]});
-        let out = GithubV2::migrate(connection(catalog.clone(), vec![stream_state("workflow_runs")])).unwrap();
+        let out = GithubV2::migrate(connection(
+            catalog.clone(),
+            vec![stream_state("workflow_runs")],
+        ))
+        .unwrap();
         assert_eq!(out.catalog, catalog);
         assert!(out.actions.is_empty() && out.notes.is_empty());
     }
@@ -274,9 +350,17 @@ mod tests {
         assert!(out.actions.is_empty() && out.notes.is_empty());
         let out = GithubV2::migrate_and_conform(connection(catalog, vec![])).unwrap();
         let conformed = &out.catalog["streams"][0]["stream"];
-        assert_eq!(*conformed, CATALOG.stream("issue_timeline_events").unwrap().unwrap(), "2.0.0's own declaration");
+        assert_eq!(
+            *conformed,
+            CATALOG.stream("issue_timeline_events").unwrap().unwrap(),
+            "2.0.0's own declaration"
+        );
         assert_eq!(count_old_keys(conformed), 0);
-        assert!(out.notes[0].starts_with("issue_timeline_events: json_schema"), "{:?}", out.notes);
+        assert!(
+            out.notes[0].starts_with("issue_timeline_events: json_schema"),
+            "{:?}",
+            out.notes
+        );
     }
 
     #[test]
@@ -292,11 +376,21 @@ mod tests {
         let mut r = reactions();
         r["properties"]["plus_one"] = json!({"type": "string"});
         let catalog = json!({"streams": [entry("issues", "incremental", "append", top(r))]});
-        assert!(matches!(GithubV2::migrate(connection(catalog, vec![])), Err(Error::NeedsOperator(_))));
-        let catalog = json!({"streams": [{"stream": {"name": "issues"}, "sync_mode": "incremental"}]});
-        assert!(matches!(GithubV2::migrate(connection(catalog, vec![])), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            GithubV2::migrate(connection(catalog, vec![])),
+            Err(Error::NeedsOperator(_))
+        ));
+        let catalog =
+            json!({"streams": [{"stream": {"name": "issues"}, "sync_mode": "incremental"}]});
+        assert!(matches!(
+            GithubV2::migrate(connection(catalog, vec![])),
+            Err(Error::InvalidInput(_))
+        ));
         let catalog = json!({"streams": [{"stream": {}, "sync_mode": "incremental"}]});
-        assert!(matches!(GithubV2::migrate(connection(catalog, vec![])), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            GithubV2::migrate(connection(catalog, vec![])),
+            Err(Error::InvalidInput(_))
+        ));
     }
 
     #[test]
@@ -310,24 +404,54 @@ mod tests {
     /// The real 1.9.2 catalog, migrated, declares exactly the 2.0.0 schemas of the scoped streams.
     #[test]
     fn real_1_9_2_schemas_become_the_2_0_0_schemas() {
-        let old: Value = serde_json::from_str(include_str!("../../../tests/fixtures/source-github/1.9.2/catalog.json")).unwrap();
-        let new: Value = serde_json::from_str(include_str!("../../../tests/fixtures/source-github/2.0.0/catalog.json")).unwrap();
-        let declared = |c: &Value, n: &str| c["streams"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap().clone();
-        let names = SCOPED.iter().chain([&"issue_timeline_events", &"pull_requests"]);
+        let old: Value = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/source-github/1.9.2/catalog.json"
+        ))
+        .unwrap();
+        let new: Value = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/source-github/2.0.0/catalog.json"
+        ))
+        .unwrap();
+        let declared = |c: &Value, n: &str| {
+            c["streams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["name"] == n)
+                .unwrap()
+                .clone()
+        };
+        let names = SCOPED
+            .iter()
+            .chain([&"issue_timeline_events", &"pull_requests"]);
         let streams: Vec<Value> = names.clone().map(|n| json!({"stream": declared(&old, n), "sync_mode": "incremental", "destination_sync_mode": "append"})).collect();
         let out = GithubV2::migrate(connection(json!({"streams": streams}), vec![])).unwrap();
         for name in SCOPED {
             let got = &catalog::find(&out.catalog, name).unwrap()["stream"];
-            assert_eq!(serde_json::to_string(got).unwrap(), serde_json::to_string(&declared(&new, name)).unwrap(), "{name}");
+            assert_eq!(
+                serde_json::to_string(got).unwrap(),
+                serde_json::to_string(&declared(&new, name)).unwrap(),
+                "{name}"
+            );
         }
-        assert_eq!(catalog::find(&out.catalog, "pull_requests").unwrap()["stream"], declared(&old, "pull_requests"));
-        assert_eq!(catalog::find(&out.catalog, "issue_timeline_events").unwrap()["stream"], declared(&old, "issue_timeline_events"));
+        assert_eq!(
+            catalog::find(&out.catalog, "pull_requests").unwrap()["stream"],
+            declared(&old, "pull_requests")
+        );
+        assert_eq!(
+            catalog::find(&out.catalog, "issue_timeline_events").unwrap()["stream"],
+            declared(&old, "issue_timeline_events")
+        );
         assert_eq!(cleared(&out), SCOPED);
         // Conformed to the real 2.0.0 catalog, every stream is as 2.0.0 declares it.
         let mut out = out;
         out.conform_to(&CATALOG).unwrap();
         for name in names {
-            assert_eq!(catalog::find(&out.catalog, name).unwrap()["stream"], declared(&new, name), "{name}");
+            assert_eq!(
+                catalog::find(&out.catalog, name).unwrap()["stream"],
+                declared(&new, name),
+                "{name}"
+            );
         }
     }
 

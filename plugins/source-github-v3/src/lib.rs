@@ -21,7 +21,9 @@
 //! explains.
 
 use cutover_plugin::discovered::Discovered;
-use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog, json};
+use cutover_plugin::{
+    Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog, json,
+};
 
 /// The stream whose primary key changed (the connector's `scopedImpact` for 3.0.0).
 pub const SCOPED: &[&str] = &["workflow_runs"];
@@ -65,23 +67,35 @@ impl Migration for GithubV3 {
         let mut out = connection.into_outcome();
         for entry in catalog::streams(&out.catalog) {
             if catalog::descriptor(entry).is_none() {
-                return Err(Error::InvalidInput("a configured stream has no stream.name".into()));
+                return Err(Error::InvalidInput(
+                    "a configured stream has no stream.name".into(),
+                ));
             }
         }
-        let Some(entry) = catalog::find_mut(&mut out.catalog, STREAM) else { return Ok(out) };
+        let Some(entry) = catalog::find_mut(&mut out.catalog, STREAM) else {
+            return Ok(out);
+        };
         let descriptor = catalog::descriptor(entry).expect("checked above");
         let mut changes = Vec::new();
 
-        let stream = entry.get_mut("stream").and_then(Value::as_object_mut).expect("descriptor found a stream object");
+        let stream = entry
+            .get_mut("stream")
+            .and_then(Value::as_object_mut)
+            .expect("descriptor found a stream object");
         match stream.get("source_defined_primary_key") {
             Some(k) if *k == new_key() => {}
             None => {
                 stream.insert("source_defined_primary_key".into(), new_key());
-                changes.push("source_defined_primary_key set to [[\"id\"], [\"run_attempt\"]]".to_owned());
+                changes.push(
+                    "source_defined_primary_key set to [[\"id\"], [\"run_attempt\"]]".to_owned(),
+                );
             }
             Some(k) if *k == old_key() => {
                 stream.insert("source_defined_primary_key".into(), new_key());
-                changes.push("source_defined_primary_key [[\"id\"]] -> [[\"id\"], [\"run_attempt\"]]".to_owned());
+                changes.push(
+                    "source_defined_primary_key [[\"id\"]] -> [[\"id\"], [\"run_attempt\"]]"
+                        .to_owned(),
+                );
             }
             Some(k) => {
                 return Err(Error::UnsupportedShape(format!(
@@ -100,7 +114,10 @@ impl Migration for GithubV3 {
         };
         if !properties.contains_key("run_attempt") {
             properties.insert("run_attempt".into(), run_attempt());
-            changes.push("run_attempt added to its schema (a primary key field is always selected)".to_owned());
+            changes.push(
+                "run_attempt added to its schema (a primary key field is always selected)"
+                    .to_owned(),
+            );
         }
 
         match entry.get("primary_key") {
@@ -109,16 +126,29 @@ impl Migration for GithubV3 {
             Some(k) => {
                 let was = k.to_string();
                 entry["primary_key"] = new_key();
-                changes.push(format!("primary_key {was} -> [[\"id\"], [\"run_attempt\"]]"));
+                changes.push(format!(
+                    "primary_key {was} -> [[\"id\"], [\"run_attempt\"]]"
+                ));
             }
         }
 
         if changes.is_empty() {
             return Ok(out);
         }
-        let mode = entry.get("sync_mode").and_then(Value::as_str).unwrap_or("full_refresh").to_owned();
-        let dest = entry.get("destination_sync_mode").and_then(Value::as_str).unwrap_or_default().to_owned();
-        out.note(format!("{STREAM}: {}; its cursor (updated_at) and state are kept", changes.join("; ")));
+        let mode = entry
+            .get("sync_mode")
+            .and_then(Value::as_str)
+            .unwrap_or("full_refresh")
+            .to_owned();
+        let dest = entry
+            .get("destination_sync_mode")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        out.note(format!(
+            "{STREAM}: {}; its cursor (updated_at) and state are kept",
+            changes.join("; ")
+        ));
         out.action(Action::RefreshSchema {
             reason: "3.0.0 declares the primary key of workflow_runs as [id, run_attempt]".into(),
         });
@@ -136,7 +166,10 @@ impl Migration for GithubV3 {
 
 /// The 3.0.0 catalog as an offline `discover` of the real package prints it: every migrated
 /// stream it knows gets its schema, sync modes, cursor and primary key.
-const CATALOG: Discovered = Discovered::new("3.0.0", include_str!("../../../tests/fixtures/source-github/3.0.0/catalog.json"));
+const CATALOG: Discovered = Discovered::new(
+    "3.0.0",
+    include_str!("../../../tests/fixtures/source-github/3.0.0/catalog.json"),
+);
 
 cutover_plugin::export!(GithubV3);
 
@@ -154,7 +187,13 @@ mod tests {
             _ => unreachable!(),
         };
         let c: Value = serde_json::from_str(text).unwrap();
-        c["streams"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone()
+        c["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()
+            .clone()
     }
 
     fn entry(name: &str, mode: &str, dest: &str) -> Value {
@@ -178,7 +217,13 @@ mod tests {
     }
 
     fn cleared(out: &Outcome) -> Vec<String> {
-        out.actions.iter().filter_map(|a| match a { Action::ClearStream { stream, .. } => Some(stream.name.clone()), _ => None }).collect()
+        out.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::ClearStream { stream, .. } => Some(stream.name.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
@@ -190,10 +235,16 @@ mod tests {
         assert_eq!(runs["primary_key"], new_key());
         // What 3.0.0 declares, but for the CDK's `is_file_based: false` the 2.7.1 discover adds.
         let mut expected = declared("3.0.0", "workflow_runs");
-        expected.as_object_mut().unwrap().shift_remove("is_file_based");
+        expected
+            .as_object_mut()
+            .unwrap()
+            .shift_remove("is_file_based");
         assert_eq!(runs["stream"], expected);
         assert_eq!(runs["cursor_field"], json!(["updated_at"]));
-        assert_eq!(catalog::find(&out.catalog, "workflows"), catalog::find(&catalog, "workflows"));
+        assert_eq!(
+            catalog::find(&out.catalog, "workflows"),
+            catalog::find(&catalog, "workflows")
+        );
         assert_eq!(out.state, state);
         assert!(matches!(out.actions[0], Action::RefreshSchema { .. }));
         assert_eq!(cleared(&out), ["workflow_runs"]);
@@ -203,7 +254,10 @@ mod tests {
     fn full_refresh_overwrite_needs_no_clear() {
         let catalog = json!({"streams": [entry("workflow_runs", "full_refresh", "overwrite")]});
         let out = GithubV3::migrate(connection(catalog, vec![])).unwrap();
-        assert_eq!(catalog::find(&out.catalog, "workflow_runs").unwrap()["primary_key"], new_key());
+        assert_eq!(
+            catalog::find(&out.catalog, "workflow_runs").unwrap()["primary_key"],
+            new_key()
+        );
         assert_eq!(out.actions.len(), 1);
         assert!(cleared(&out).is_empty());
     }
@@ -211,16 +265,24 @@ mod tests {
     #[test]
     fn a_deselected_run_attempt_is_selected_again() {
         let mut e = entry("workflow_runs", "incremental", "append");
-        e["stream"]["json_schema"]["properties"].as_object_mut().unwrap().shift_remove("run_attempt");
+        e["stream"]["json_schema"]["properties"]
+            .as_object_mut()
+            .unwrap()
+            .shift_remove("run_attempt");
         let out = GithubV3::migrate(connection(json!({"streams": [e]}), vec![])).unwrap();
-        assert_eq!(catalog::find(&out.catalog, "workflow_runs").unwrap()["stream"]["json_schema"]["properties"]["run_attempt"], run_attempt());
+        assert_eq!(
+            catalog::find(&out.catalog, "workflow_runs").unwrap()["stream"]["json_schema"]["properties"]
+                ["run_attempt"],
+            run_attempt()
+        );
     }
 
     #[test]
     fn migrating_its_own_output_changes_nothing() {
         let catalog = json!({"streams": [entry("workflow_runs", "incremental", "append_dedup")]});
         let once = GithubV3::migrate(connection(catalog, vec![runs_state()])).unwrap();
-        let twice = GithubV3::migrate(connection(once.catalog.clone(), once.state.clone())).unwrap();
+        let twice =
+            GithubV3::migrate(connection(once.catalog.clone(), once.state.clone())).unwrap();
         assert_eq!(once.catalog, twice.catalog);
         assert!(twice.actions.is_empty() && twice.notes.is_empty());
     }
@@ -237,9 +299,15 @@ mod tests {
     fn foreign_keys_and_missing_schemas_are_refused() {
         let mut e = entry("workflow_runs", "incremental", "append_dedup");
         e["stream"]["source_defined_primary_key"] = json!([["node_id"]]);
-        assert!(matches!(GithubV3::migrate(connection(json!({"streams": [e]}), vec![])), Err(Error::UnsupportedShape(_))));
+        assert!(matches!(
+            GithubV3::migrate(connection(json!({"streams": [e]}), vec![])),
+            Err(Error::UnsupportedShape(_))
+        ));
         let e = json!({"stream": {"name": "workflow_runs", "source_defined_primary_key": [["id"]]}, "sync_mode": "incremental"});
-        assert!(matches!(GithubV3::migrate(connection(json!({"streams": [e]}), vec![])), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            GithubV3::migrate(connection(json!({"streams": [e]}), vec![])),
+            Err(Error::InvalidInput(_))
+        ));
     }
 
     #[test]

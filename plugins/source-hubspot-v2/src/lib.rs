@@ -20,7 +20,10 @@
 //! syncing them is the operator's choice.
 
 use cutover_plugin::discovered::Discovered;
-use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value, catalog, state};
+use cutover_plugin::{
+    Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value,
+    catalog, state,
+};
 
 /// The stream 2.0.0 retired.
 pub const OLD: &str = "property_history";
@@ -73,17 +76,27 @@ impl Migration for HubspotV2 {
         }
 
         if has_old {
-            let declared: Value = serde_json::from_str(DECLARED).expect("the embedded AirbyteStream is valid JSON");
+            let declared: Value =
+                serde_json::from_str(DECLARED).expect("the embedded AirbyteStream is valid JSON");
             let entry = catalog::find_mut(&mut out.catalog, OLD).expect("checked above");
             let before = entry.clone();
             let changed = catalog::refresh_stream(entry, &declared);
-            if entry.get("sync_mode").and_then(Value::as_str) == Some("incremental") && entry.get("cursor_field").is_none() {
+            if entry.get("sync_mode").and_then(Value::as_str) == Some("incremental")
+                && entry.get("cursor_field").is_none()
+            {
                 entry["cursor_field"] = declared["default_cursor_field"].clone();
             }
-            let descriptor = catalog::descriptor(entry).unwrap_or_else(|| StreamDescriptor::named(NEW));
+            let descriptor =
+                catalog::descriptor(entry).unwrap_or_else(|| StreamDescriptor::named(NEW));
             let choices: Vec<String> = changed
                 .into_iter()
-                .map(|what| format!("{NEW}: {what} {} became {}, as 2.0.0 declares it", show(before.get(what)), show(entry.get(what))))
+                .map(|what| {
+                    format!(
+                        "{NEW}: {what} {} became {}, as 2.0.0 declares it",
+                        show(before.get(what)),
+                        show(entry.get(what))
+                    )
+                })
                 .collect();
             out.note(format!(
                 "{OLD} is now {NEW} (the same contact property history, from the same v1 endpoint), with the AirbyteStream 2.0.0 declares: fields portal-id, is-contact and canonical-vid added, incremental on timestamp supported"
@@ -110,7 +123,10 @@ impl Migration for HubspotV2 {
 
 /// The 2.0.0 catalog as an offline `discover` of the real package prints it: every migrated
 /// stream it knows gets its schema, sync modes, cursor and primary key.
-const CATALOG: Discovered = Discovered::new("2.0.0", include_str!("../../../tests/fixtures/source-hubspot/2.0.0/catalog.json"));
+const CATALOG: Discovered = Discovered::new(
+    "2.0.0",
+    include_str!("../../../tests/fixtures/source-hubspot/2.0.0/catalog.json"),
+);
 
 fn show(v: Option<&Value>) -> String {
     v.map(Value::to_string).unwrap_or_else(|| "(unset)".into())
@@ -171,10 +187,16 @@ mod tests {
         let mut old = entry(OLD, "full_refresh", "append_dedup");
         old["primary_key"] = json!([["vid"]]);
         let catalog = json!({"streams": [old, entry("contacts", "incremental", "append")]});
-        let states = vec![stream_state("contacts", json!({"updatedAt": 1700000000000u64})), stream_state(OLD, json!({"timestamp": 1700000000000u64}))];
+        let states = vec![
+            stream_state("contacts", json!({"updatedAt": 1700000000000u64})),
+            stream_state(OLD, json!({"timestamp": 1700000000000u64})),
+        ];
         let out = HubspotV2::migrate(connection(catalog.clone(), states.clone())).unwrap();
         let new = catalog::find(&out.catalog, NEW).unwrap();
-        assert_eq!(new["stream"], serde_json::from_str::<Value>(DECLARED).unwrap());
+        assert_eq!(
+            new["stream"],
+            serde_json::from_str::<Value>(DECLARED).unwrap()
+        );
         assert_eq!(new["sync_mode"], "full_refresh");
         assert_eq!(new["destination_sync_mode"], "append_dedup");
         assert_eq!(new["primary_key"], json!([["vid"]]));
@@ -182,17 +204,26 @@ mod tests {
         assert_eq!(out.catalog["streams"][1], catalog["streams"][1]);
         assert_eq!(out.state, vec![states[0].clone()]);
         assert!(matches!(out.actions[0], Action::RefreshSchema { .. }));
-        assert!(matches!(&out.actions[1], Action::ClearStream { stream, .. } if stream.name == NEW));
+        assert!(
+            matches!(&out.actions[1], Action::ClearStream { stream, .. } if stream.name == NEW)
+        );
     }
 
     #[test]
     fn incremental_gets_the_declared_cursor() {
         let catalog = json!({"streams": [entry(OLD, "incremental", "append")]});
-        let out = HubspotV2::migrate(connection(catalog, vec![json!({"data": {OLD: {"timestamp": 1}, "contacts": {"updatedAt": 2}}})])).unwrap();
+        let out = HubspotV2::migrate(connection(
+            catalog,
+            vec![json!({"data": {OLD: {"timestamp": 1}, "contacts": {"updatedAt": 2}}})],
+        ))
+        .unwrap();
         let new = catalog::find(&out.catalog, NEW).unwrap();
         assert_eq!(new["sync_mode"], "incremental");
         assert_eq!(new["cursor_field"], json!(["timestamp"]));
-        assert_eq!(out.state, vec![json!({"data": {"contacts": {"updatedAt": 2}}})]);
+        assert_eq!(
+            out.state,
+            vec![json!({"data": {"contacts": {"updatedAt": 2}}})]
+        );
     }
 
     #[test]
@@ -207,8 +238,13 @@ mod tests {
     #[test]
     fn migrating_its_own_output_changes_nothing() {
         let catalog = json!({"streams": [entry(OLD, "incremental", "append")]});
-        let once = HubspotV2::migrate(connection(catalog, vec![stream_state(OLD, json!({"timestamp": 1}))])).unwrap();
-        let twice = HubspotV2::migrate(connection(once.catalog.clone(), once.state.clone())).unwrap();
+        let once = HubspotV2::migrate(connection(
+            catalog,
+            vec![stream_state(OLD, json!({"timestamp": 1}))],
+        ))
+        .unwrap();
+        let twice =
+            HubspotV2::migrate(connection(once.catalog.clone(), once.state.clone())).unwrap();
         assert_eq!((&once.catalog, &once.state), (&twice.catalog, &twice.state));
         assert!(twice.actions.is_empty());
     }
@@ -216,22 +252,47 @@ mod tests {
     #[test]
     fn both_streams_are_refused() {
         let catalog = json!({"streams": [entry(OLD, "full_refresh", "overwrite"), entry(NEW, "full_refresh", "overwrite")]});
-        assert!(matches!(HubspotV2::migrate(connection(catalog, vec![])), Err(Error::UnsupportedShape(_))));
+        assert!(matches!(
+            HubspotV2::migrate(connection(catalog, vec![])),
+            Err(Error::UnsupportedShape(_))
+        ));
     }
 
     #[test]
     fn declared_stream_is_the_fixture_one() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/source-hubspot/2.0.0/catalog.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/source-hubspot/2.0.0/catalog.json"
+        );
         let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let stream = fixture["streams"].as_array().unwrap().iter().find(|s| s["name"] == NEW).unwrap();
+        let stream = fixture["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == NEW)
+            .unwrap();
         assert_eq!(*stream, serde_json::from_str::<Value>(DECLARED).unwrap());
         // 1.x's property_history is the contacts one: same endpoint entity, same key.
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/source-hubspot/1.4.1/catalog.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/source-hubspot/1.4.1/catalog.json"
+        );
         let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let old = fixture["streams"].as_array().unwrap().iter().find(|s| s["name"] == OLD).unwrap();
-        assert_eq!(old["source_defined_primary_key"], stream["source_defined_primary_key"]);
+        let old = fixture["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == OLD)
+            .unwrap();
+        assert_eq!(
+            old["source_defined_primary_key"],
+            stream["source_defined_primary_key"]
+        );
         for (field, _) in old["json_schema"]["properties"].as_object().unwrap() {
-            assert!(stream["json_schema"]["properties"].get(field).is_some(), "{field} is kept in {NEW}");
+            assert!(
+                stream["json_schema"]["properties"].get(field).is_some(),
+                "{field} is kept in {NEW}"
+            );
         }
     }
 }

@@ -20,15 +20,21 @@
 //! destination columns change type.
 
 use cutover_plugin::discovered::Discovered;
-use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog, json};
 use cutover_plugin::schema::{self, TypeChange};
+use cutover_plugin::{
+    Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog, json,
+};
 
 /// The stream 3.0.0 changes (its `scopedImpact`).
 pub const STREAM: &str = "marketing_emails";
 
 /// Every type change of 3.0.0, from the schemas of 2.0.2 and 3.0.0.
 pub const TYPE_CHANGES: &[TypeChange] = &[
-    TypeChange { stream: STREAM, pointer: "/properties/aifeatures", new: || json!({"type": ["null", "object"]}) },
+    TypeChange {
+        stream: STREAM,
+        pointer: "/properties/aifeatures",
+        new: || json!({"type": ["null", "object"]}),
+    },
     TypeChange {
         stream: STREAM,
         pointer: "/properties/styleSettings/properties/heading_one_font",
@@ -81,10 +87,17 @@ impl Migration for HubspotV3 {
             )));
         }
         let mut out = connection.into_outcome();
-        let Some(entry) = catalog::find_mut(&mut out.catalog, STREAM) else { return Ok(out) };
+        let Some(entry) = catalog::find_mut(&mut out.catalog, STREAM) else {
+            return Ok(out);
+        };
         let descriptor = catalog::descriptor(entry);
-        let Some(schema) = entry.get_mut("stream").and_then(|s| s.get_mut("json_schema")) else {
-            return Err(Error::InvalidInput(format!("{STREAM} has no stream.json_schema")));
+        let Some(schema) = entry
+            .get_mut("stream")
+            .and_then(|s| s.get_mut("json_schema"))
+        else {
+            return Err(Error::InvalidInput(format!(
+                "{STREAM} has no stream.json_schema"
+            )));
         };
         let changed = schema::retype(schema, STREAM, TYPE_CHANGES)?;
         if changed.is_empty() {
@@ -105,7 +118,10 @@ impl Migration for HubspotV3 {
 
 /// The 3.0.0 catalog as an offline `discover` of the real package prints it: every migrated
 /// stream it knows gets its schema, sync modes, cursor and primary key.
-const CATALOG: Discovered = Discovered::new("3.0.0", include_str!("../../../tests/fixtures/source-hubspot/3.0.0/catalog.json"));
+const CATALOG: Discovered = Discovered::new(
+    "3.0.0",
+    include_str!("../../../tests/fixtures/source-hubspot/3.0.0/catalog.json"),
+);
 
 cutover_plugin::export!(HubspotV3);
 
@@ -138,14 +154,25 @@ mod tests {
             version: "2.0.2".into(),
             config: json!({"start_date": "2023-01-01T00:00:00Z", "credentials": {"credentials_title": "Private App Credentials", "access_token": "x"}}),
             catalog,
-            state: vec![json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": {"updatedAt": "2024-01-01T00:00:00Z"}}})],
+            state: vec![
+                json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": {"updatedAt": "2024-01-01T00:00:00Z"}}}),
+            ],
         }
     }
 
     fn fixture(version: &str, name: &str) -> Value {
-        let path = format!("{}/../../tests/fixtures/source-hubspot/{version}/catalog.json", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../tests/fixtures/source-hubspot/{version}/catalog.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let catalog: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        catalog["streams"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone()
+        catalog["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()
+            .clone()
     }
 
     fn entry(stream: Value, mode: &str) -> Value {
@@ -156,12 +183,17 @@ mod tests {
     fn type_diff(old: &Value, new: &Value, at: String, out: &mut Vec<(String, Value)>) {
         let keys = ["type", "format", "airbyte_type"];
         if keys.iter().any(|k| old.get(k) != new.get(k)) {
-            let picked: serde_json::Map<String, Value> =
-                keys.iter().filter_map(|k| new.get(*k).map(|v| ((*k).to_owned(), v.clone()))).collect();
+            let picked: serde_json::Map<String, Value> = keys
+                .iter()
+                .filter_map(|k| new.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+                .collect();
             out.push((at.clone(), Value::Object(picked)));
         }
         for key in ["properties"] {
-            if let (Some(a), Some(b)) = (old.get(key).and_then(Value::as_object), new.get(key).and_then(Value::as_object)) {
+            if let (Some(a), Some(b)) = (
+                old.get(key).and_then(Value::as_object),
+                new.get(key).and_then(Value::as_object),
+            ) {
                 for (name, child) in a {
                     if let Some(other) = b.get(name) {
                         type_diff(child, other, format!("{at}/{key}/{name}"), out);
@@ -177,25 +209,44 @@ mod tests {
     #[test]
     fn type_changes_are_the_real_schema_diff() {
         let mut diff = Vec::new();
-        type_diff(&fixture("2.0.2", STREAM)["json_schema"], &fixture("3.0.0", STREAM)["json_schema"], String::new(), &mut diff);
-        let table: Vec<(String, Value)> = TYPE_CHANGES.iter().map(|c| (c.pointer.to_owned(), (c.new)())).collect();
+        type_diff(
+            &fixture("2.0.2", STREAM)["json_schema"],
+            &fixture("3.0.0", STREAM)["json_schema"],
+            String::new(),
+            &mut diff,
+        );
+        let table: Vec<(String, Value)> = TYPE_CHANGES
+            .iter()
+            .map(|c| (c.pointer.to_owned(), (c.new)()))
+            .collect();
         assert_eq!(diff, table);
         // 2.0.0 is 2.0.2 there, and 3.x after 3.0.0 changes no type of the stream.
         let mut later = Vec::new();
-        type_diff(&fixture("3.0.0", STREAM)["json_schema"], &fixture("3.3.0", STREAM)["json_schema"], String::new(), &mut later);
+        type_diff(
+            &fixture("3.0.0", STREAM)["json_schema"],
+            &fixture("3.3.0", STREAM)["json_schema"],
+            String::new(),
+            &mut later,
+        );
         assert!(later.is_empty());
     }
 
     #[test]
     fn retypes_the_real_catalog_and_keeps_the_rest() {
         let other = entry(fixture("2.0.2", "owners"), "full_refresh");
-        let catalog = json!({"streams": [entry(fixture("2.0.2", STREAM), "full_refresh"), other.clone()]});
+        let catalog =
+            json!({"streams": [entry(fixture("2.0.2", STREAM), "full_refresh"), other.clone()]});
         let c = connection(catalog);
         let state = c.state.clone();
         let out = HubspotV3::migrate(c).unwrap();
         let schema = &catalog::find(&out.catalog, STREAM).unwrap()["stream"]["json_schema"];
         let mut left = Vec::new();
-        type_diff(schema, &fixture("3.0.0", STREAM)["json_schema"], String::new(), &mut left);
+        type_diff(
+            schema,
+            &fixture("3.0.0", STREAM)["json_schema"],
+            String::new(),
+            &mut left,
+        );
         assert!(left.is_empty(), "{left:?}");
         assert_eq!(out.catalog["streams"][1], other);
         assert_eq!(out.state, state);
@@ -212,7 +263,10 @@ mod tests {
         let props = stream["json_schema"]["properties"].as_object_mut().unwrap();
         props.shift_remove("aifeatures");
         props.shift_remove("styleSettings");
-        let out = HubspotV3::migrate(connection(json!({"streams": [entry(stream.clone(), "full_refresh")]}))).unwrap();
+        let out = HubspotV3::migrate(connection(
+            json!({"streams": [entry(stream.clone(), "full_refresh")]}),
+        ))
+        .unwrap();
         assert_eq!(out.catalog["streams"][0]["stream"], stream);
         assert!(out.actions.is_empty());
 
@@ -225,6 +279,9 @@ mod tests {
     #[test]
     fn incremental_marketing_emails_is_refused() {
         let catalog = json!({"streams": [entry(fixture("2.0.2", STREAM), "incremental")]});
-        assert!(matches!(HubspotV3::migrate(connection(catalog)), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            HubspotV3::migrate(connection(catalog)),
+            Err(Error::InvalidInput(_))
+        ));
     }
 }

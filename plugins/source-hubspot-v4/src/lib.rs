@@ -24,8 +24,11 @@
 //! their primary key `timestamp` with them).
 
 use cutover_plugin::discovered::Discovered;
-use cutover_plugin::{Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value, catalog, json, state};
 use cutover_plugin::schema::{self, TypeChange};
+use cutover_plugin::{
+    Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value,
+    catalog, json, state,
+};
 
 /// The streams 4.0.0 changes (its `scopedImpact`).
 pub const SCOPED: &[&str] = &["deals_property_history", "companies_property_history"];
@@ -40,10 +43,26 @@ fn string() -> Value {
 
 /// Every type change of 4.0.0, from the schemas of 3.3.0 and 4.0.0.
 pub const TYPE_CHANGES: &[TypeChange] = &[
-    TypeChange { stream: "deals_property_history", pointer: "/properties/timestamp", new: timestamp },
-    TypeChange { stream: "deals_property_history", pointer: "/properties/dealId", new: string },
-    TypeChange { stream: "companies_property_history", pointer: "/properties/timestamp", new: timestamp },
-    TypeChange { stream: "companies_property_history", pointer: "/properties/companyId", new: string },
+    TypeChange {
+        stream: "deals_property_history",
+        pointer: "/properties/timestamp",
+        new: timestamp,
+    },
+    TypeChange {
+        stream: "deals_property_history",
+        pointer: "/properties/dealId",
+        new: string,
+    },
+    TypeChange {
+        stream: "companies_property_history",
+        pointer: "/properties/timestamp",
+        new: timestamp,
+    },
+    TypeChange {
+        stream: "companies_property_history",
+        pointer: "/properties/companyId",
+        new: string,
+    },
 ];
 
 /// The cursor of both streams.
@@ -78,17 +97,28 @@ impl Migration for HubspotV4 {
         let mut out = connection.into_outcome();
         let mut retyped: Vec<(StreamDescriptor, Vec<String>)> = Vec::new();
         for name in SCOPED {
-            let Some(entry) = catalog::find_mut(&mut out.catalog, name) else { continue };
-            let descriptor = catalog::descriptor(entry).unwrap_or_else(|| StreamDescriptor::named(name));
-            let Some(schema) = entry.get_mut("stream").and_then(|s| s.get_mut("json_schema")) else {
-                return Err(Error::InvalidInput(format!("{name} has no stream.json_schema")));
+            let Some(entry) = catalog::find_mut(&mut out.catalog, name) else {
+                continue;
+            };
+            let descriptor =
+                catalog::descriptor(entry).unwrap_or_else(|| StreamDescriptor::named(name));
+            let Some(schema) = entry
+                .get_mut("stream")
+                .and_then(|s| s.get_mut("json_schema"))
+            else {
+                return Err(Error::InvalidInput(format!(
+                    "{name} has no stream.json_schema"
+                )));
             };
             retyped.push((descriptor, schema::retype(schema, name, TYPE_CHANGES)?));
         }
         let mut any = false;
         for (stream, changed) in retyped {
             if changed.is_empty() {
-                out.note(format!("{}: its fields already have their 4.0.0 types; nothing to do", stream.name));
+                out.note(format!(
+                    "{}: its fields already have their 4.0.0 types; nothing to do",
+                    stream.name
+                ));
                 continue;
             }
             any = true;
@@ -115,7 +145,10 @@ impl Migration for HubspotV4 {
 
 /// The 4.0.0 catalog as an offline `discover` of the real package prints it: every migrated
 /// stream it knows gets its schema, sync modes, cursor and primary key.
-const CATALOG: Discovered = Discovered::new("4.0.0", include_str!("../../../tests/fixtures/source-hubspot/4.0.0/catalog.json"));
+const CATALOG: Discovered = Discovered::new(
+    "4.0.0",
+    include_str!("../../../tests/fixtures/source-hubspot/4.0.0/catalog.json"),
+);
 
 /// 3.x and 4.0.0 both read the cursor with pendulum's format `x`: epoch milliseconds, as a
 /// number or a string of digits; an empty string means "from start_date".
@@ -178,9 +211,18 @@ mod tests {
     }
 
     fn fixture(version: &str, name: &str) -> Value {
-        let path = format!("{}/../../tests/fixtures/source-hubspot/{version}/catalog.json", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../tests/fixtures/source-hubspot/{version}/catalog.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let catalog: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        catalog["streams"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone()
+        catalog["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()
+            .clone()
     }
 
     fn entry(stream: Value, mode: &str) -> Value {
@@ -196,11 +238,16 @@ mod tests {
     fn type_diff(old: &Value, new: &Value, at: String, out: &mut Vec<(String, Value)>) {
         let keys = ["type", "format", "airbyte_type"];
         if keys.iter().any(|k| old.get(k) != new.get(k)) {
-            let picked: serde_json::Map<String, Value> =
-                keys.iter().filter_map(|k| new.get(*k).map(|v| ((*k).to_owned(), v.clone()))).collect();
+            let picked: serde_json::Map<String, Value> = keys
+                .iter()
+                .filter_map(|k| new.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+                .collect();
             out.push((at.clone(), Value::Object(picked)));
         }
-        if let (Some(a), Some(b)) = (old.get("properties").and_then(Value::as_object), new.get("properties").and_then(Value::as_object)) {
+        if let (Some(a), Some(b)) = (
+            old.get("properties").and_then(Value::as_object),
+            new.get("properties").and_then(Value::as_object),
+        ) {
             for (name, child) in a {
                 if let Some(other) = b.get(name) {
                     type_diff(child, other, format!("{at}/properties/{name}"), out);
@@ -217,12 +264,24 @@ mod tests {
         for from in ["3.0.0", "3.3.0"] {
             for name in SCOPED {
                 let mut diff = Vec::new();
-                type_diff(&fixture(from, name)["json_schema"], &fixture("4.0.0", name)["json_schema"], String::new(), &mut diff);
-                let table: Vec<(String, Value)> =
-                    TYPE_CHANGES.iter().filter(|c| c.stream == *name).map(|c| (c.pointer.to_owned(), (c.new)())).collect();
+                type_diff(
+                    &fixture(from, name)["json_schema"],
+                    &fixture("4.0.0", name)["json_schema"],
+                    String::new(),
+                    &mut diff,
+                );
+                let table: Vec<(String, Value)> = TYPE_CHANGES
+                    .iter()
+                    .filter(|c| c.stream == *name)
+                    .map(|c| (c.pointer.to_owned(), (c.new)()))
+                    .collect();
                 assert_eq!(diff, table, "{from} {name}");
                 let (old, new) = (fixture(from, name), fixture("4.0.0", name));
-                for key in ["supported_sync_modes", "default_cursor_field", "source_defined_primary_key"] {
+                for key in [
+                    "supported_sync_modes",
+                    "default_cursor_field",
+                    "source_defined_primary_key",
+                ] {
                     assert_eq!(old[key], new[key], "{name} {key}");
                 }
             }
@@ -234,18 +293,38 @@ mod tests {
         let other = entry(fixture("3.3.0", "contacts_property_history"), "incremental");
         let catalog = json!({"streams": [entry(fixture("3.3.0", "deals_property_history"), "incremental"), other.clone(),
                                          entry(fixture("3.3.0", "companies_property_history"), "full_refresh")]});
-        let states = vec![stream_state("deals_property_history", json!({"timestamp": "1709251200000"})),
-                          stream_state("contacts_property_history", json!({"timestamp": 1709251200000u64}))];
+        let states = vec![
+            stream_state(
+                "deals_property_history",
+                json!({"timestamp": "1709251200000"}),
+            ),
+            stream_state(
+                "contacts_property_history",
+                json!({"timestamp": 1709251200000u64}),
+            ),
+        ];
         let out = HubspotV4::migrate(connection(catalog, states.clone())).unwrap();
         for name in SCOPED {
             let mut left = Vec::new();
-            type_diff(&catalog::find(&out.catalog, name).unwrap()["stream"]["json_schema"], &fixture("4.0.0", name)["json_schema"], String::new(), &mut left);
+            type_diff(
+                &catalog::find(&out.catalog, name).unwrap()["stream"]["json_schema"],
+                &fixture("4.0.0", name)["json_schema"],
+                String::new(),
+                &mut left,
+            );
             assert!(left.is_empty(), "{name}: {left:?}");
         }
         assert_eq!(out.catalog["streams"][1], other);
         assert_eq!(out.state, states);
         assert!(matches!(out.actions[0], Action::RefreshSchema { .. }));
-        let cleared: Vec<_> = out.actions.iter().filter_map(|a| match a { Action::ClearStream { stream, .. } => Some(stream.name.as_str()), _ => None }).collect();
+        let cleared: Vec<_> = out
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::ClearStream { stream, .. } => Some(stream.name.as_str()),
+                _ => None,
+            })
+            .collect();
         assert_eq!(cleared, SCOPED);
 
         let again = HubspotV4::migrate(connection(out.catalog.clone(), out.state.clone())).unwrap();
@@ -256,7 +335,10 @@ mod tests {
     #[test]
     fn connections_without_the_streams_only_change_version() {
         let catalog = json!({"streams": [entry(fixture("3.3.0", "contacts_property_history"), "incremental")]});
-        let states = vec![stream_state("contacts_property_history", json!({"timestamp": 1}))];
+        let states = vec![stream_state(
+            "contacts_property_history",
+            json!({"timestamp": 1}),
+        )];
         let out = HubspotV4::migrate(connection(catalog.clone(), states.clone())).unwrap();
         assert_eq!((out.catalog, out.state), (catalog, states));
         assert!(out.actions.is_empty() && out.notes.is_empty());
@@ -264,13 +346,30 @@ mod tests {
 
     #[test]
     fn unreadable_cursors_are_refused() {
-        let catalog = json!({"streams": [entry(fixture("3.3.0", "deals_property_history"), "incremental")]});
-        for bad in [json!({"timestamp": "2024-03-01T00:00:00Z"}), json!({"updatedAt": 1}), json!({"timestamp": -5})] {
-            let r = HubspotV4::migrate(connection(catalog.clone(), vec![stream_state("deals_property_history", bad)]));
+        let catalog =
+            json!({"streams": [entry(fixture("3.3.0", "deals_property_history"), "incremental")]});
+        for bad in [
+            json!({"timestamp": "2024-03-01T00:00:00Z"}),
+            json!({"updatedAt": 1}),
+            json!({"timestamp": -5}),
+        ] {
+            let r = HubspotV4::migrate(connection(
+                catalog.clone(),
+                vec![stream_state("deals_property_history", bad)],
+            ));
             assert!(matches!(r, Err(Error::NeedsOperator(_))));
         }
-        for good in [json!({"timestamp": ""}), json!({"timestamp": 1709251200000u64})] {
-            assert!(HubspotV4::migrate(connection(catalog.clone(), vec![stream_state("deals_property_history", good)])).is_ok());
+        for good in [
+            json!({"timestamp": ""}),
+            json!({"timestamp": 1709251200000u64}),
+        ] {
+            assert!(
+                HubspotV4::migrate(connection(
+                    catalog.clone(),
+                    vec![stream_state("deals_property_history", good)]
+                ))
+                .is_ok()
+            );
         }
     }
 }

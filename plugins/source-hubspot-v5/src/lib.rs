@@ -23,14 +23,26 @@
 //! `form_submissions` in place of `contacts_form_submissions` if needed.
 
 use cutover_plugin::discovered::Discovered;
-use cutover_plugin::{Action, Connection, DeadlineAction, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value, catalog, state};
+use cutover_plugin::{
+    Action, Connection, DeadlineAction, Error, Manifest, Migration, Outcome, Result,
+    StreamDescriptor, Value, catalog, state,
+};
 
 /// The streams 5.0.0 removes.
-pub const REMOVED: &[&str] = &["contacts_form_submissions", "contacts_list_memberships", "contacts_merged_audit"];
+pub const REMOVED: &[&str] = &[
+    "contacts_form_submissions",
+    "contacts_list_memberships",
+    "contacts_merged_audit",
+];
 /// The stream 5.0.0 moves to the v3 API.
 pub const MOVED: &str = "contact_lists";
 /// The connector's `scopedImpact` for 5.0.0.
-pub const SCOPED: &[&str] = &["contact_lists", "contacts_form_submissions", "contacts_list_memberships", "contacts_merged_audit"];
+pub const SCOPED: &[&str] = &[
+    "contact_lists",
+    "contacts_form_submissions",
+    "contacts_list_memberships",
+    "contacts_merged_audit",
+];
 
 /// `contact_lists` as airbyte-source-hubspot 5.0.0 declares it (from
 /// tests/fixtures/source-hubspot/5.0.0/catalog.json, an offline discover of the package).
@@ -76,9 +88,15 @@ impl Migration for HubspotV5 {
                 continue;
             }
             removed_any = true;
-            let mut note = format!("{name}: removed in 5.0.0 (HubSpot's v1 contacts API is retired)");
+            let mut note =
+                format!("{name}: removed in 5.0.0 (HubSpot's v1 contacts API is retired)");
             if let Some(e) = &entry {
-                let mode = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("unset").to_owned();
+                let mode = |k: &str| {
+                    e.get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or("unset")
+                        .to_owned()
+                };
                 note.push_str(&format!(
                     "; taken out of the catalog, where it synced {} into {}: that destination table is no longer written",
                     mode("sync_mode"),
@@ -99,7 +117,8 @@ impl Migration for HubspotV5 {
 
         let mut cleared = None;
         if let Some(entry) = catalog::find_mut(&mut out.catalog, MOVED) {
-            let declared: Value = serde_json::from_str(DECLARED).expect("the embedded AirbyteStream is valid JSON");
+            let declared: Value =
+                serde_json::from_str(DECLARED).expect("the embedded AirbyteStream is valid JSON");
             let mut wanted = declared.clone();
             if let Some(ns) = entry.get("stream").and_then(|s| s.get("namespace")) {
                 wanted["namespace"] = ns.clone();
@@ -107,10 +126,17 @@ impl Migration for HubspotV5 {
             if entry.get("stream") != Some(&wanted) {
                 let before = entry.clone();
                 let changed = catalog::refresh_stream(entry, &declared);
-                let descriptor = catalog::descriptor(entry).unwrap_or_else(|| StreamDescriptor::named(MOVED));
+                let descriptor =
+                    catalog::descriptor(entry).unwrap_or_else(|| StreamDescriptor::named(MOVED));
                 let notes: Vec<String> = changed
                     .into_iter()
-                    .map(|what| format!("{MOVED}: {what} {} became {}, as 5.0.0 declares it", show(before.get(what)), show(entry.get(what))))
+                    .map(|what| {
+                        format!(
+                            "{MOVED}: {what} {} became {}, as 5.0.0 declares it",
+                            show(before.get(what)),
+                            show(entry.get(what))
+                        )
+                    })
                     .collect();
                 cleared = Some((descriptor, notes));
             }
@@ -141,12 +167,20 @@ impl Migration for HubspotV5 {
 
 /// The 5.0.0 catalog as an offline `discover` of the real package prints it: every migrated
 /// stream it knows gets its schema, sync modes, cursor and primary key.
-const CATALOG: Discovered = Discovered::new("5.0.0", include_str!("../../../tests/fixtures/source-hubspot/5.0.0/catalog.json"));
+const CATALOG: Discovered = Discovered::new(
+    "5.0.0",
+    include_str!("../../../tests/fixtures/source-hubspot/5.0.0/catalog.json"),
+);
 
 /// Removes the configured entry of `name`, returning it.
 fn remove_entry(catalog: &mut Value, name: &str) -> Option<Value> {
     let streams = catalog.get_mut("streams")?.as_array_mut()?;
-    let i = streams.iter().position(|e| e.get("stream").and_then(|s| s.get("name")).and_then(Value::as_str) == Some(name))?;
+    let i = streams.iter().position(|e| {
+        e.get("stream")
+            .and_then(|s| s.get("name"))
+            .and_then(Value::as_str)
+            == Some(name)
+    })?;
     Some(streams.remove(i))
 }
 
@@ -163,7 +197,11 @@ fn check_cursor(s: &Value) -> Result<()> {
     };
     let iso = |t: &str| {
         let b = t.as_bytes();
-        b.len() >= 19 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' ')
+        b.len() >= 19
+            && b[..4].iter().all(u8::is_ascii_digit)
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && (b[10] == b'T' || b[10] == b' ')
     };
     let ok = match cursor {
         Value::Number(n) => n.is_u64(),
@@ -226,9 +264,17 @@ mod tests {
     }
 
     fn fixture(version: &str, name: &str) -> Option<Value> {
-        let path = format!("{}/../../tests/fixtures/source-hubspot/{version}/catalog.json", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../tests/fixtures/source-hubspot/{version}/catalog.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let catalog: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        catalog["streams"].as_array().unwrap().iter().find(|s| s["name"] == name).cloned()
+        catalog["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
     }
 
     fn entry(name: &str, mode: &str) -> Value {
@@ -247,13 +293,22 @@ mod tests {
     #[test]
     fn the_streams_are_the_real_ones() {
         for name in REMOVED {
-            assert!(fixture("4.12.2", name).is_some() && fixture("5.0.0", name).is_none(), "{name}");
+            assert!(
+                fixture("4.12.2", name).is_some() && fixture("5.0.0", name).is_none(),
+                "{name}"
+            );
         }
-        assert_eq!(fixture("5.0.0", MOVED).unwrap(), serde_json::from_str::<Value>(DECLARED).unwrap());
+        assert_eq!(
+            fixture("5.0.0", MOVED).unwrap(),
+            serde_json::from_str::<Value>(DECLARED).unwrap()
+        );
         let old = fixture("4.12.2", MOVED).unwrap();
         let new = fixture("5.0.0", MOVED).unwrap();
         assert_eq!(old["default_cursor_field"], new["default_cursor_field"]);
-        assert_eq!(old["source_defined_primary_key"], new["source_defined_primary_key"]);
+        assert_eq!(
+            old["source_defined_primary_key"],
+            new["source_defined_primary_key"]
+        );
         assert_eq!(SCOPED.len(), REMOVED.len() + 1);
     }
 
@@ -268,17 +323,37 @@ mod tests {
             json!({"data": {MOVED: {"updatedAt": 1746057600000u64}, "contacts_form_submissions": {"vid-offset": 5}}}),
         ];
         let out = HubspotV5::migrate(connection(catalog, states.clone())).unwrap();
-        let names: Vec<_> = catalog::streams(&out.catalog).iter().map(|e| e["stream"]["name"].as_str().unwrap()).collect();
+        let names: Vec<_> = catalog::streams(&out.catalog)
+            .iter()
+            .map(|e| e["stream"]["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["contacts", MOVED]);
         assert_eq!(out.catalog["streams"][0], contacts);
         let lists = catalog::find(&out.catalog, MOVED).unwrap();
-        assert_eq!(lists["stream"], serde_json::from_str::<Value>(DECLARED).unwrap());
+        assert_eq!(
+            lists["stream"],
+            serde_json::from_str::<Value>(DECLARED).unwrap()
+        );
         assert_eq!(lists["sync_mode"], "incremental");
         assert_eq!(lists["cursor_field"], json!(["updatedAt"]));
-        assert_eq!(out.state, vec![states[1].clone(), json!({"data": {MOVED: {"updatedAt": 1746057600000u64}}})]);
+        assert_eq!(
+            out.state,
+            vec![
+                states[1].clone(),
+                json!({"data": {MOVED: {"updatedAt": 1746057600000u64}}})
+            ]
+        );
         assert!(matches!(out.actions[0], Action::RefreshSchema { .. }));
-        assert!(matches!(&out.actions[1], Action::ClearStream { stream, .. } if stream.name == MOVED));
-        assert_eq!(out.notes.iter().filter(|n| n.contains("removed in 5.0.0")).count(), 3);
+        assert!(
+            matches!(&out.actions[1], Action::ClearStream { stream, .. } if stream.name == MOVED)
+        );
+        assert_eq!(
+            out.notes
+                .iter()
+                .filter(|n| n.contains("removed in 5.0.0"))
+                .count(),
+            3
+        );
 
         let again = HubspotV5::migrate(connection(out.catalog.clone(), out.state.clone())).unwrap();
         assert_eq!((&again.catalog, &again.state), (&out.catalog, &out.state));
@@ -288,7 +363,10 @@ mod tests {
     #[test]
     fn other_connections_only_change_version() {
         let catalog = json!({"streams": [entry("contacts", "incremental"), entry("form_submissions", "full_refresh")]});
-        let states = vec![stream_state("contacts", json!({"updatedAt": "2025-05-01T00:00:00Z"}))];
+        let states = vec![stream_state(
+            "contacts",
+            json!({"updatedAt": "2025-05-01T00:00:00Z"}),
+        )];
         let out = HubspotV5::migrate(connection(catalog.clone(), states.clone())).unwrap();
         assert_eq!((out.catalog, out.state), (catalog, states));
         assert!(out.actions.is_empty() && out.notes.is_empty());
@@ -297,11 +375,21 @@ mod tests {
     #[test]
     fn contact_lists_cursors_are_checked() {
         let catalog = json!({"streams": [entry(MOVED, "incremental")]});
-        for good in [json!({"updatedAt": 1746057600000u64}), json!({"updatedAt": "2025-05-01T00:00:00.000000Z"}), json!({})] {
-            assert!(HubspotV5::migrate(connection(catalog.clone(), vec![stream_state(MOVED, good)])).is_ok());
+        for good in [
+            json!({"updatedAt": 1746057600000u64}),
+            json!({"updatedAt": "2025-05-01T00:00:00.000000Z"}),
+            json!({}),
+        ] {
+            assert!(
+                HubspotV5::migrate(connection(catalog.clone(), vec![stream_state(MOVED, good)]))
+                    .is_ok()
+            );
         }
         for bad in [json!({"updatedAt": "last week"}), json!({"timestamp": 1})] {
-            assert!(matches!(HubspotV5::migrate(connection(catalog.clone(), vec![stream_state(MOVED, bad)])), Err(Error::NeedsOperator(_))));
+            assert!(matches!(
+                HubspotV5::migrate(connection(catalog.clone(), vec![stream_state(MOVED, bad)])),
+                Err(Error::NeedsOperator(_))
+            ));
         }
     }
 }

@@ -61,7 +61,9 @@ impl Migration for PinterestV1 {
             }
         });
         for (name, n) in &marked {
-            out.note(format!("{name}: {n} date-time field(s) now typed {TIMESTAMP}"));
+            out.note(format!(
+                "{name}: {n} date-time field(s) now typed {TIMESTAMP}"
+            ));
             if !affected.contains(name) {
                 affected.push(name.clone());
             }
@@ -78,7 +80,10 @@ impl Migration for PinterestV1 {
             } else {
                 "date-time columns change type in the destination; clear the stream so existing rows are re-typed"
             };
-            out.action(Action::ClearStream { stream: StreamDescriptor::named(&name), reason: reason.into() });
+            out.action(Action::ClearStream {
+                stream: StreamDescriptor::named(&name),
+                reason: reason.into(),
+            });
         }
         Ok(out)
     }
@@ -106,7 +111,7 @@ streams with date-time fields change column types.
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cutover_plugin::{json, Value};
+    use cutover_plugin::{Value, json};
 
     fn connection(catalog: Value, state: Vec<Value>) -> Connection {
         Connection {
@@ -132,14 +137,30 @@ mod tests {
                         "supported_sync_modes": ["full_refresh"]},
              "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
         ]});
-        let state = vec![json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "advertizer_report"}, "stream_state": {"DATE": "2023-05-01"}}})];
+        let state = vec![
+            json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "advertizer_report"}, "stream_state": {"DATE": "2023-05-01"}}}),
+        ];
         let out = PinterestV1::migrate(connection(catalog, state)).unwrap();
         let report = catalog::find(&out.catalog, "advertiser_report").unwrap();
         assert_eq!(report["sync_mode"], "incremental");
         assert_eq!(report["cursor_field"], json!(["DATE"]));
-        assert_eq!(state::stream_state(&out.state, "advertiser_report"), Some(&json!({"DATE": "2023-05-01"})));
-        assert_eq!(catalog::find(&out.catalog, "boards").unwrap()["stream"]["json_schema"]["properties"]["created_at"]["airbyte_type"], TIMESTAMP);
-        let cleared: Vec<_> = out.actions.iter().filter_map(|a| match a { Action::ClearStream { stream, .. } => Some(stream.name.as_str()), _ => None }).collect();
+        assert_eq!(
+            state::stream_state(&out.state, "advertiser_report"),
+            Some(&json!({"DATE": "2023-05-01"}))
+        );
+        assert_eq!(
+            catalog::find(&out.catalog, "boards").unwrap()["stream"]["json_schema"]["properties"]["created_at"]
+                ["airbyte_type"],
+            TIMESTAMP
+        );
+        let cleared: Vec<_> = out
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::ClearStream { stream, .. } => Some(stream.name.as_str()),
+                _ => None,
+            })
+            .collect();
         assert_eq!(cleared, vec!["advertiser_report", "boards"]);
         assert!(matches!(out.actions[0], Action::RefreshSchema { .. }));
     }

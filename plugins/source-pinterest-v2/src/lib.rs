@@ -17,8 +17,8 @@
 //! re-synced history does not duplicate rows in the destination.
 
 use cutover_plugin::{
-    Action, Connection, Error, Manifest, Migration, Outcome, Precondition, Result, StreamDescriptor, Value, catalog, json,
-    state,
+    Action, Connection, Error, Manifest, Migration, Outcome, Precondition, Result,
+    StreamDescriptor, Value, catalog, json, state,
 };
 
 /// The streams whose state format changed (the connector's `scopedImpact` for 2.0.0).
@@ -70,7 +70,11 @@ pub const STREAMS: &[(&str, bool)] = &[
 ];
 
 /// Custom report fields the 1.x spec defaulted to `[30]` while typing them as integers.
-const WINDOW_FIELDS: &[&str] = &["click_window_days", "engagement_window_days", "view_window_days"];
+const WINDOW_FIELDS: &[&str] = &[
+    "click_window_days",
+    "engagement_window_days",
+    "view_window_days",
+];
 
 pub struct PinterestV2;
 
@@ -95,7 +99,9 @@ impl Migration for PinterestV2 {
         let mut out = connection.into_outcome();
         normalize_windows(&mut out)?;
         for name in SCOPED {
-            let Some(old) = state::stream_state(&out.state, name).cloned() else { continue };
+            let Some(old) = state::stream_state(&out.state, name).cloned() else {
+                continue;
+            };
             if old.get("states").is_some() {
                 continue; // already per-partition
             }
@@ -120,7 +126,9 @@ impl Migration for PinterestV2 {
 fn check_catalog(catalog: &Value) -> Result<()> {
     for entry in catalog::streams(catalog) {
         let Some(d) = catalog::descriptor(entry) else {
-            return Err(Error::InvalidInput("a configured stream has no stream.name".into()));
+            return Err(Error::InvalidInput(
+                "a configured stream has no stream.name".into(),
+            ));
         };
         let incremental = match STREAMS.iter().find(|(n, _)| *n == d.name) {
             Some((_, incremental)) => *incremental,
@@ -133,7 +141,10 @@ fn check_catalog(catalog: &Value) -> Result<()> {
             }
         };
         if entry.get("sync_mode").and_then(Value::as_str) == Some("incremental") && !incremental {
-            return Err(Error::InvalidInput(format!("stream {} is synced incrementally but supports only full_refresh", d.name)));
+            return Err(Error::InvalidInput(format!(
+                "stream {} is synced incrementally but supports only full_refresh",
+                d.name
+            )));
         }
     }
     Ok(())
@@ -141,11 +152,19 @@ fn check_catalog(catalog: &Value) -> Result<()> {
 
 /// `custom_reports[*].{click,engagement,view}_window_days`: `[30]` becomes `30`.
 fn normalize_windows(out: &mut Outcome) -> Result<()> {
-    let Some(reports) = out.config.get_mut("custom_reports").and_then(Value::as_array_mut) else { return Ok(()) };
+    let Some(reports) = out
+        .config
+        .get_mut("custom_reports")
+        .and_then(Value::as_array_mut)
+    else {
+        return Ok(());
+    };
     let mut changed = Vec::new();
     for (i, report) in reports.iter_mut().enumerate() {
         for field in WINDOW_FIELDS {
-            let Some(Value::Array(items)) = report.get(*field) else { continue };
+            let Some(Value::Array(items)) = report.get(*field) else {
+                continue;
+            };
             match items.as_slice() {
                 [single] if single.is_i64() || single.is_u64() => {
                     report[*field] = single.clone();
@@ -161,7 +180,10 @@ fn normalize_windows(out: &mut Outcome) -> Result<()> {
         }
     }
     if !changed.is_empty() {
-        out.note(format!("config: {} from [n] to n, as the spec types them", changed.join(", ")));
+        out.note(format!(
+            "config: {} from [n] to n, as the spec types them",
+            changed.join(", ")
+        ));
     }
     Ok(())
 }
@@ -219,18 +241,37 @@ mod tests {
             stream_state("user_account_analytics", json!({"date": "2023-10-01"})),
         ];
         let out = PinterestV2::migrate(connection(catalog, states.clone(), json!({}))).unwrap();
-        assert_eq!(state::stream_state(&out.state, "campaigns"), Some(&json!({"states": []})));
-        assert_eq!(state::stream_state(&out.state, "ad_analytics"), Some(&json!({"states": []})));
+        assert_eq!(
+            state::stream_state(&out.state, "campaigns"),
+            Some(&json!({"states": []}))
+        );
+        assert_eq!(
+            state::stream_state(&out.state, "ad_analytics"),
+            Some(&json!({"states": []}))
+        );
         assert_eq!(out.state[2], states[2]);
-        let cleared: Vec<_> = out.actions.iter().map(|a| match a { Action::ClearStream { stream, .. } => stream.name.clone(), _ => String::new() }).collect();
+        let cleared: Vec<_> = out
+            .actions
+            .iter()
+            .map(|a| match a {
+                Action::ClearStream { stream, .. } => stream.name.clone(),
+                _ => String::new(),
+            })
+            .collect();
         assert_eq!(cleared, vec!["campaigns"]);
     }
 
     #[test]
     fn migrating_its_own_output_changes_nothing() {
         let catalog = json!({"streams": [entry("ads", "incremental")]});
-        let once = PinterestV2::migrate(connection(catalog.clone(), vec![stream_state("ads", json!({"updated_time": 1}))], json!({}))).unwrap();
-        let twice = PinterestV2::migrate(connection(catalog, once.state.clone(), json!({}))).unwrap();
+        let once = PinterestV2::migrate(connection(
+            catalog.clone(),
+            vec![stream_state("ads", json!({"updated_time": 1}))],
+            json!({}),
+        ))
+        .unwrap();
+        let twice =
+            PinterestV2::migrate(connection(catalog, once.state.clone(), json!({}))).unwrap();
         assert_eq!(once.state, twice.state);
         assert!(twice.notes.is_empty());
     }
@@ -239,23 +280,39 @@ mod tests {
     fn window_days_lists_become_integers() {
         let config = json!({"custom_reports": [{"name": "r", "engagement_window_days": [30], "click_window_days": 7}]});
         let out = PinterestV2::migrate(connection(json!({"streams": []}), vec![], config)).unwrap();
-        assert_eq!(out.config["custom_reports"][0]["engagement_window_days"], 30);
+        assert_eq!(
+            out.config["custom_reports"][0]["engagement_window_days"],
+            30
+        );
         assert_eq!(out.config["custom_reports"][0]["click_window_days"], 7);
         let bad = json!({"custom_reports": [{"name": "r", "view_window_days": [1, 7]}]});
-        assert!(matches!(PinterestV2::migrate(connection(json!({"streams": []}), vec![], bad)), Err(Error::NeedsOperator(_))));
+        assert!(matches!(
+            PinterestV2::migrate(connection(json!({"streams": []}), vec![], bad)),
+            Err(Error::NeedsOperator(_))
+        ));
     }
 
     #[test]
     fn unknown_streams_are_refused() {
         let catalog = json!({"streams": [entry("pins_of_the_future", "full_refresh")]});
-        assert!(matches!(PinterestV2::migrate(connection(catalog, vec![], json!({}))), Err(Error::UnsupportedShape(_))));
+        assert!(matches!(
+            PinterestV2::migrate(connection(catalog, vec![], json!({}))),
+            Err(Error::UnsupportedShape(_))
+        ));
         let catalog = json!({"streams": [entry("boards", "incremental")]});
-        assert!(matches!(PinterestV2::migrate(connection(catalog, vec![], json!({}))), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            PinterestV2::migrate(connection(catalog, vec![], json!({}))),
+            Err(Error::InvalidInput(_))
+        ));
     }
 
     #[test]
     fn scope_matches_the_manifest() {
         assert_eq!(PinterestV2::manifest().scoped_streams, SCOPED);
-        assert!(SCOPED.iter().all(|s| STREAMS.iter().any(|(n, inc)| n == s && *inc)));
+        assert!(
+            SCOPED
+                .iter()
+                .all(|s| STREAMS.iter().any(|(n, inc)| n == s && *inc))
+        );
     }
 }

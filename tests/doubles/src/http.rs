@@ -29,7 +29,10 @@ pub struct Request {
 impl Request {
     /// The first header of that (lower-case) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -42,11 +45,17 @@ pub struct Response {
 
 impl Response {
     pub fn json(status: u16, body: &serde_json::Value) -> Self {
-        Self { status, body: serde_json::to_vec(body).expect("a JSON value serializes") }
+        Self {
+            status,
+            body: serde_json::to_vec(body).expect("a JSON value serializes"),
+        }
     }
 
     pub fn empty(status: u16) -> Self {
-        Self { status, body: Vec::new() }
+        Self {
+            status,
+            body: Vec::new(),
+        }
     }
 }
 
@@ -76,18 +85,26 @@ impl Server {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
-        let accept = std::thread::Builder::new().name("double-accept".into()).spawn(move || {
-            for stream in listener.incoming() {
-                if stopping.load(Ordering::SeqCst) {
-                    break;
+        let accept = std::thread::Builder::new()
+            .name("double-accept".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    if stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let handler = handler.clone();
+                    let stopping = stopping.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("double-conn".into())
+                        .spawn(move || serve(stream, &*handler, &stopping));
                 }
-                let Ok(stream) = stream else { continue };
-                let handler = handler.clone();
-                let stopping = stopping.clone();
-                let _ = std::thread::Builder::new().name("double-conn".into()).spawn(move || serve(stream, &*handler, &stopping));
-            }
-        })?;
-        Ok(Self { addr, stop, accept: Some(accept) })
+            })?;
+        Ok(Self {
+            addr,
+            stop,
+            accept: Some(accept),
+        })
     }
 
     /// `http://127.0.0.1:PORT`
@@ -110,18 +127,29 @@ impl Drop for Server {
 fn serve(stream: TcpStream, handler: &dyn Handler, stop: &AtomicBool) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-    let Ok(mut writer) = stream.try_clone() else { return };
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(stream);
     while !stop.load(Ordering::SeqCst) {
         let request = match read_request(&mut reader) {
             Ok(Some(r)) => r,
             Ok(None) => return,
             Err(message) => {
-                let _ = write_response(&mut writer, &Response { status: 400, body: message.into_bytes() }, true);
+                let _ = write_response(
+                    &mut writer,
+                    &Response {
+                        status: 400,
+                        body: message.into_bytes(),
+                    },
+                    true,
+                );
                 return;
             }
         };
-        let close = request.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let close = request
+            .header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         match handler.handle(&request) {
             Reply::Send(response) => {
                 if write_response(&mut writer, &response, close).is_err() || close {
@@ -163,19 +191,37 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, String> {
         if header.is_empty() {
             break;
         }
-        let (name, value) = header.split_once(':').ok_or_else(|| format!("malformed header {header:?}"))?;
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| format!("malformed header {header:?}"))?;
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }
-    let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
     let body = if find("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         read_chunked(reader)?
     } else {
-        let length: usize = find("content-length").map(|v| v.parse().map_err(|_| format!("bad content-length {v:?}"))).transpose()?.unwrap_or(0);
+        let length: usize = find("content-length")
+            .map(|v| v.parse().map_err(|_| format!("bad content-length {v:?}")))
+            .transpose()?
+            .unwrap_or(0);
         let mut body = vec![0; length];
-        reader.read_exact(&mut body).map_err(|e| format!("reading the body: {e}"))?;
+        reader
+            .read_exact(&mut body)
+            .map_err(|e| format!("reading the body: {e}"))?;
         body
     };
-    Ok(Some(Request { method, path, query, headers, body }))
+    Ok(Some(Request {
+        method,
+        path,
+        query,
+        headers,
+        body,
+    }))
 }
 
 fn read_chunked(reader: &mut impl BufRead) -> Result<Vec<u8>, String> {
@@ -183,7 +229,8 @@ fn read_chunked(reader: &mut impl BufRead) -> Result<Vec<u8>, String> {
     loop {
         let mut size = String::new();
         reader.read_line(&mut size).map_err(|e| e.to_string())?;
-        let size = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16).map_err(|_| format!("bad chunk size {size:?}"))?;
+        let size = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
+            .map_err(|_| format!("bad chunk size {size:?}"))?;
         let mut chunk = vec![0; size + 2];
         reader.read_exact(&mut chunk).map_err(|e| e.to_string())?;
         if size == 0 {
@@ -208,7 +255,11 @@ fn write_response(out: &mut impl Write, response: &Response, close: bool) -> std
         503 => "Service Unavailable",
         _ => "Status",
     };
-    let mut head = format!("HTTP/1.1 {} {reason}\r\ncontent-length: {}\r\n", response.status, response.body.len());
+    let mut head = format!(
+        "HTTP/1.1 {} {reason}\r\ncontent-length: {}\r\n",
+        response.status,
+        response.body.len()
+    );
     if !response.body.is_empty() {
         head.push_str("content-type: application/json\r\n");
     }
@@ -233,7 +284,10 @@ mod tests {
             if request.path == "/drop" {
                 return Reply::Drop;
             }
-            Reply::Send(Response { status: 200, body: request.body.clone() })
+            Reply::Send(Response {
+                status: 200,
+                body: request.body.clone(),
+            })
         }
     }
 
@@ -262,10 +316,28 @@ mod tests {
     fn serves_several_requests_on_one_connection_and_drops_when_told() {
         let server = Server::start(Arc::new(Echo)).unwrap();
         let mut stream = TcpStream::connect(server.url().trim_start_matches("http://")).unwrap();
-        assert_eq!(exchange(&mut stream, "POST /a HTTP/1.1\r\ncontent-length: 2\r\n\r\nhi"), "HTTP/1.1 200 OK hi");
-        assert_eq!(exchange(&mut stream, "POST /b HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"), "HTTP/1.1 200 OK abc");
-        stream.write_all(b"POST /drop HTTP/1.1\r\ncontent-length: 0\r\n\r\n").unwrap();
+        assert_eq!(
+            exchange(
+                &mut stream,
+                "POST /a HTTP/1.1\r\ncontent-length: 2\r\n\r\nhi"
+            ),
+            "HTTP/1.1 200 OK hi"
+        );
+        assert_eq!(
+            exchange(
+                &mut stream,
+                "POST /b HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+            ),
+            "HTTP/1.1 200 OK abc"
+        );
+        stream
+            .write_all(b"POST /drop HTTP/1.1\r\ncontent-length: 0\r\n\r\n")
+            .unwrap();
         let mut rest = Vec::new();
-        assert_eq!(stream.read_to_end(&mut rest).unwrap_or(0), 0, "no answer, the connection closes");
+        assert_eq!(
+            stream.read_to_end(&mut rest).unwrap_or(0),
+            0,
+            "no answer, the connection closes"
+        );
     }
 }

@@ -47,19 +47,31 @@ impl Spec {
     /// unlisted error statuses take.
     pub fn load(yaml: &str, errata: &[Erratum], error_schema: &str) -> Result<Self> {
         let document: Value = serde_yaml::from_str(yaml).context("the spec is not YAML")?;
-        let mut components = document.get("components").cloned().context("the spec has no components")?;
+        let mut components = document
+            .get("components")
+            .cloned()
+            .context("the spec has no components")?;
         for erratum in errata {
             let schema = components
                 .pointer_mut(&format!("/schemas/{}", erratum.schema))
                 .and_then(Value::as_object_mut)
-                .with_context(|| format!("erratum for a schema the spec does not have: {}", erratum.schema))?;
+                .with_context(|| {
+                    format!(
+                        "erratum for a schema the spec does not have: {}",
+                        erratum.schema
+                    )
+                })?;
             (erratum.fix)(schema);
         }
         let components = to_json_schema(components);
         let compile = |schema: &Value| -> Result<jsonschema::Validator> {
             let mut root = Map::new();
             root.insert("components".into(), components.clone());
-            for (k, v) in to_json_schema(schema.clone()).as_object().cloned().unwrap_or_default() {
+            for (k, v) in to_json_schema(schema.clone())
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+            {
                 root.insert(k, v);
             }
             jsonschema::draft202012::options()
@@ -68,31 +80,50 @@ impl Spec {
                 .map_err(|e| anyhow::anyhow!("{e}"))
         };
         let mut operations = HashMap::new();
-        for (path, item) in document.get("paths").and_then(Value::as_object).context("the spec has no paths")? {
+        for (path, item) in document
+            .get("paths")
+            .and_then(Value::as_object)
+            .context("the spec has no paths")?
+        {
             let Some(op) = item.get("post") else { continue };
             let request = match op.pointer("/requestBody/content/application~1json/schema") {
-                Some(schema) => Some(compile(schema).with_context(|| format!("request of {path}"))?),
+                Some(schema) => {
+                    Some(compile(schema).with_context(|| format!("request of {path}"))?)
+                }
                 None => None,
             };
             let mut responses = HashMap::new();
-            for (status, response) in op.get("responses").and_then(Value::as_object).into_iter().flatten() {
-                let status: u16 = status.parse().with_context(|| format!("status {status} of {path}"))?;
+            for (status, response) in op
+                .get("responses")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let status: u16 = status
+                    .parse()
+                    .with_context(|| format!("status {status} of {path}"))?;
                 let response = match response.get("$ref").and_then(Value::as_str) {
                     Some(r) => {
                         let name = r.rsplit('/').next().unwrap_or_default();
-                        components.pointer(&format!("/responses/{name}")).cloned().with_context(|| format!("{r} of {path}"))?
+                        components
+                            .pointer(&format!("/responses/{name}"))
+                            .cloned()
+                            .with_context(|| format!("{r} of {path}"))?
                     }
                     None => response.clone(),
                 };
                 let validator = match response.pointer("/content/application~1json/schema") {
-                    Some(schema) => Some(compile(schema).with_context(|| format!("response {status} of {path}"))?),
+                    Some(schema) => Some(
+                        compile(schema).with_context(|| format!("response {status} of {path}"))?,
+                    ),
                     None => None,
                 };
                 responses.insert(status, validator);
             }
             operations.insert(path.clone(), Operation { request, responses });
         }
-        let error = compile(&serde_json::json!({"$ref": format!("#/components/schemas/{error_schema}")}))?;
+        let error =
+            compile(&serde_json::json!({"$ref": format!("#/components/schemas/{error_schema}")}))?;
         Ok(Self { operations, error })
     }
 
@@ -103,7 +134,10 @@ impl Spec {
 
     /// Checks a request body; each problem as `<JSON Pointer>: <what>`.
     pub fn check_request(&self, path: &str, body: &Value) -> Result<(), Vec<String>> {
-        let op = self.operations.get(path).ok_or_else(|| vec![format!("{path} is not in the spec")])?;
+        let op = self
+            .operations
+            .get(path)
+            .ok_or_else(|| vec![format!("{path} is not in the spec")])?;
         match &op.request {
             Some(v) => problems(v, body),
             None => Ok(()),
@@ -112,22 +146,38 @@ impl Spec {
 
     /// Checks a response: its status must be listed for the operation (or be an error
     /// status, whose body is the generic exception), and its body must match.
-    pub fn check_response(&self, path: &str, status: u16, body: Option<&Value>) -> Result<(), Vec<String>> {
-        let op = self.operations.get(path).ok_or_else(|| vec![format!("{path} is not in the spec")])?;
+    pub fn check_response(
+        &self,
+        path: &str,
+        status: u16,
+        body: Option<&Value>,
+    ) -> Result<(), Vec<String>> {
+        let op = self
+            .operations
+            .get(path)
+            .ok_or_else(|| vec![format!("{path} is not in the spec")])?;
         match op.responses.get(&status) {
             Some(Some(v)) => match body {
                 Some(body) => problems(v, body),
-                None => Err(vec![format!("status {status} of {path} has a body in the spec, and none was sent")]),
+                None => Err(vec![format!(
+                    "status {status} of {path} has a body in the spec, and none was sent"
+                )]),
             },
             Some(None) => match body {
                 None => Ok(()),
-                Some(_) => Err(vec![format!("status {status} of {path} has no body in the spec")]),
+                Some(_) => Err(vec![format!(
+                    "status {status} of {path} has no body in the spec"
+                )]),
             },
             None if status >= 400 => match body {
                 Some(body) => problems(&self.error, body),
-                None => Err(vec![format!("error status {status} of {path} without the exception body")]),
+                None => Err(vec![format!(
+                    "error status {status} of {path} without the exception body"
+                )]),
             },
-            None => Err(vec![format!("status {status} is not a response of {path} in the spec")]),
+            None => Err(vec![format!(
+                "status {status} is not a response of {path} in the spec"
+            )]),
         }
     }
 }
@@ -148,7 +198,10 @@ fn problems(validator: &jsonschema::Validator, instance: &Value) -> Result<(), V
 fn to_json_schema(schema: Value) -> Value {
     match schema {
         Value::Object(map) => {
-            let nullable = map.get("nullable").and_then(Value::as_bool).unwrap_or(false);
+            let nullable = map
+                .get("nullable")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             let mut out = Map::new();
             for (k, v) in map {
                 match k.as_str() {
@@ -162,7 +215,13 @@ fn to_json_schema(schema: Value) -> Value {
             }
             if nullable {
                 let mut any = Map::new();
-                any.insert("anyOf".into(), Value::Array(vec![Value::Object(out), serde_json::json!({"type": "null"})]));
+                any.insert(
+                    "anyOf".into(),
+                    Value::Array(vec![
+                        Value::Object(out),
+                        serde_json::json!({"type": "null"}),
+                    ]),
+                );
                 Value::Object(any)
             } else {
                 Value::Object(out)
@@ -175,7 +234,11 @@ fn to_json_schema(schema: Value) -> Value {
 
 /// Fails unless every erratum names a schema whose published text needs it (so an erratum
 /// cannot outlive the defect it corrects when the spec is updated).
-pub fn check_errata_still_needed(yaml: &str, errata: &[Erratum], needed: impl Fn(&Map<String, Value>) -> bool) -> Result<()> {
+pub fn check_errata_still_needed(
+    yaml: &str,
+    errata: &[Erratum],
+    needed: impl Fn(&Map<String, Value>) -> bool,
+) -> Result<()> {
     let document: Value = serde_yaml::from_str(yaml)?;
     for erratum in errata {
         let schema = document
@@ -183,7 +246,11 @@ pub fn check_errata_still_needed(yaml: &str, errata: &[Erratum], needed: impl Fn
             .and_then(Value::as_object)
             .with_context(|| format!("no schema {}", erratum.schema))?;
         if !needed(schema) {
-            bail!("the erratum for {} is no longer needed: {}", erratum.schema, erratum.reason);
+            bail!(
+                "the erratum for {} is no longer needed: {}",
+                erratum.schema,
+                erratum.reason
+            );
         }
     }
     Ok(())
@@ -235,17 +302,63 @@ components:
     #[test]
     fn requests_and_responses_are_checked_with_refs_resolved() {
         let spec = Spec::load(SPEC, &[], "Problem").unwrap();
-        assert!(spec.check_request("/v1/things/get", &serde_json::json!({"thingId": "8f6b1c2e-3a4d-4e5f-9a0b-1c2d3e4f5a6b"})).is_ok());
-        assert!(spec.check_request("/v1/things/get", &serde_json::json!({"thingId": "not-a-uuid"})).is_err());
-        assert!(spec.check_request("/v1/things/get", &serde_json::json!({})).unwrap_err()[0].contains("thingId"));
-        assert!(spec.check_response("/v1/things/get", 200, Some(&serde_json::json!({"name": "a", "note": null}))).is_ok());
-        assert!(spec.check_response("/v1/things/get", 200, Some(&serde_json::json!({"name": "a", "extra": 1}))).is_err());
+        assert!(
+            spec.check_request(
+                "/v1/things/get",
+                &serde_json::json!({"thingId": "8f6b1c2e-3a4d-4e5f-9a0b-1c2d3e4f5a6b"})
+            )
+            .is_ok()
+        );
+        assert!(
+            spec.check_request(
+                "/v1/things/get",
+                &serde_json::json!({"thingId": "not-a-uuid"})
+            )
+            .is_err()
+        );
+        assert!(
+            spec.check_request("/v1/things/get", &serde_json::json!({}))
+                .unwrap_err()[0]
+                .contains("thingId")
+        );
+        assert!(
+            spec.check_response(
+                "/v1/things/get",
+                200,
+                Some(&serde_json::json!({"name": "a", "note": null}))
+            )
+            .is_ok()
+        );
+        assert!(
+            spec.check_response(
+                "/v1/things/get",
+                200,
+                Some(&serde_json::json!({"name": "a", "extra": 1}))
+            )
+            .is_err()
+        );
         assert!(spec.check_response("/v1/things/get", 204, None).is_ok());
-        assert!(spec.check_response("/v1/things/get", 204, Some(&serde_json::json!({}))).is_err());
-        assert!(spec.check_response("/v1/things/get", 500, Some(&serde_json::json!({"message": "boom"}))).is_ok());
-        assert!(spec.check_response("/v1/things/get", 500, Some(&serde_json::json!({}))).is_err());
+        assert!(
+            spec.check_response("/v1/things/get", 204, Some(&serde_json::json!({})))
+                .is_err()
+        );
+        assert!(
+            spec.check_response(
+                "/v1/things/get",
+                500,
+                Some(&serde_json::json!({"message": "boom"}))
+            )
+            .is_ok()
+        );
+        assert!(
+            spec.check_response("/v1/things/get", 500, Some(&serde_json::json!({})))
+                .is_err()
+        );
         assert!(spec.check_response("/v1/things/get", 201, None).is_err());
-        assert!(spec.check_request("/v1/other", &serde_json::json!({})).is_err());
+        assert!(
+            spec.check_request("/v1/other", &serde_json::json!({}))
+                .is_err()
+        );
     }
 
     #[test]
@@ -258,7 +371,14 @@ components:
             reason: "test",
         }];
         let spec = Spec::load(SPEC, &errata, "Problem").unwrap();
-        assert!(spec.check_response("/v1/things/get", 200, Some(&serde_json::json!({"name": "a"}))).is_err());
+        assert!(
+            spec.check_response(
+                "/v1/things/get",
+                200,
+                Some(&serde_json::json!({"name": "a"}))
+            )
+            .is_err()
+        );
         assert!(check_errata_still_needed(SPEC, &errata, |s| s.get("required").is_some()).is_ok());
         assert!(check_errata_still_needed(SPEC, &errata, |_| false).is_err());
     }

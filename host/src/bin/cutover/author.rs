@@ -8,9 +8,9 @@ use cutover::author::guide::{self, Example};
 use cutover::author::metadata;
 use cutover::author::package::Package;
 use cutover::author::scaffold::{self, Language, Request};
+use cutover::catalogs::TargetCatalog;
 use cutover::connection::Connection;
 use cutover::registry::{Plugin, Registry};
-use cutover::catalogs::TargetCatalog;
 use cutover::sandbox::{CompileCache, Limits, Sandbox};
 use cutover::specs::Spec;
 use cutover::terminal::line;
@@ -65,24 +65,45 @@ impl AuthorPlugin {
         } else if self.plugin.is_file() {
             (self.plugin.clone(), None)
         } else {
-            bail!("{} does not exist; pass a plugin folder (a crate or a Python project) or a .wasm file", self.plugin.display());
+            bail!(
+                "{} does not exist; pass a plugin folder (a crate or a Python project) or a .wasm file",
+                self.plugin.display()
+            );
         };
         let sandbox = Sandbox::new(Limits::default())?;
-        let cache = package.as_ref().map(|p| CompileCache::new(p.compile_cache()));
+        let cache = package
+            .as_ref()
+            .map(|p| CompileCache::new(p.compile_cache()));
         let plugin = Registry::load_one(&wasm, &sandbox, &Trust::default(), None, cache.as_ref())
             .with_context(|| format!("loading plugin {}", wasm.display()))?;
-        let fixtures = self.fixtures.or_else(|| package.as_ref().map(Package::fixtures)).filter(|f| f.is_dir());
-        let target = self.spec.or_else(|| package.as_ref().and_then(|p| p.target_spec.clone()));
-        let source = self.source_spec.or_else(|| package.as_ref().and_then(|p| p.source_spec.clone()));
+        let fixtures = self
+            .fixtures
+            .or_else(|| package.as_ref().map(Package::fixtures))
+            .filter(|f| f.is_dir());
+        let target = self
+            .spec
+            .or_else(|| package.as_ref().and_then(|p| p.target_spec.clone()));
+        let source = self
+            .source_spec
+            .or_else(|| package.as_ref().and_then(|p| p.source_spec.clone()));
         // An Elastic plugin's specs are its data source's default configurations.
-        let elastic = plugin.manifest.connector.starts_with(cutover::elastic::PREFIX);
+        let elastic = plugin
+            .manifest
+            .connector
+            .starts_with(cutover::elastic::PREFIX);
         let spec = |path: &Option<PathBuf>| -> Result<Option<Spec>> {
-            path.as_ref().filter(|_| !elastic).map(|p| Spec::read(p).map_err(anyhow::Error::msg)).transpose()
+            path.as_ref()
+                .filter(|_| !elastic)
+                .map(|p| Spec::read(p).map_err(anyhow::Error::msg))
+                .transpose()
         };
         let defaults = |path: &Option<PathBuf>| -> Result<Option<PathBuf>> {
             match path.as_ref().filter(|_| elastic) {
                 Some(p) if p.is_dir() => Ok(Some(p.clone())),
-                Some(p) => bail!("{} is not a folder of default configurations (<service type>.json), as an Elastic plugin's spec is", p.display()),
+                Some(p) => bail!(
+                    "{} is not a folder of default configurations (<service type>.json), as an Elastic plugin's spec is",
+                    p.display()
+                ),
                 None => Ok(None),
             }
         };
@@ -118,26 +139,53 @@ impl Resolved {
     }
 }
 
-pub fn new(language: Language, connector: String, version: Version, dir: PathBuf, metadata_file: Option<&Path>) -> Result<ExitCode> {
+pub fn new(
+    language: Language,
+    connector: String,
+    version: Version,
+    dir: PathBuf,
+    metadata_file: Option<&Path>,
+) -> Result<ExitCode> {
     let manifest = match metadata_file {
         None => None,
         Some(file) => {
             let changes = metadata::read(file)?;
-            let found = changes.manifests.into_iter().find(|m| m.produces == version.to_string());
-            Some(found.with_context(|| format!("{} lists no breaking change for {version}", file.display()))?)
+            let found = changes
+                .manifests
+                .into_iter()
+                .find(|m| m.produces == version.to_string());
+            Some(found.with_context(|| {
+                format!("{} lists no breaking change for {version}", file.display())
+            })?)
         }
     };
-    let root = scaffold::scaffold(&Request { language, connector, version, dir, manifest })?;
+    let root = scaffold::scaffold(&Request {
+        language,
+        connector,
+        version,
+        dir,
+        manifest,
+    })?;
     println!("Created {}.", root.display());
     let code = match language {
         Language::Rust => root.join("src/lib.rs"),
         Language::Python => {
             let name = root.file_name().unwrap_or_default().to_string_lossy();
-            root.join(format!("{}.py", cutover::author::python::module_name(&name)))
+            root.join(format!(
+                "{}.py",
+                cutover::author::python::module_name(&name)
+            ))
         }
     };
-    println!("Next: write the migration in {}, add cases under {},", code.display(), root.join("fixtures").display());
-    println!("then run `cutover plugin test {}` (`--bless` records what the plugin does as the expected output).", root.display());
+    println!(
+        "Next: write the migration in {}, add cases under {},",
+        code.display(),
+        root.join("fixtures").display()
+    );
+    println!(
+        "then run `cutover plugin test {}` (`--bless` records what the plugin does as the expected output).",
+        root.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -149,11 +197,14 @@ pub fn build(plugins: &[PathBuf], out: Option<&Path>) -> Result<ExitCode> {
     }
     for dir in plugins {
         let package = Package::open(dir)?;
-        let wasm = package.build().with_context(|| format!("building {}", dir.display()))?;
+        let wasm = package
+            .build()
+            .with_context(|| format!("building {}", dir.display()))?;
         let written = match out {
             Some(out) => {
                 let to = out.join(wasm.file_name().unwrap_or_default());
-                std::fs::copy(&wasm, &to).with_context(|| format!("copying {} to {}", wasm.display(), to.display()))?;
+                std::fs::copy(&wasm, &to)
+                    .with_context(|| format!("copying {} to {}", wasm.display(), to.display()))?;
                 to
             }
             None => wasm,
@@ -166,23 +217,48 @@ pub fn build(plugins: &[PathBuf], out: Option<&Path>) -> Result<ExitCode> {
 pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
     let p = &resolved.plugin;
     let Some(fixtures) = &resolved.fixtures else {
-        bail!("no fixtures for {}: pass --fixtures DIR, or add <crate>/fixtures/<case>/input.json", p.file);
+        bail!(
+            "no fixtures for {}: pass --fixtures DIR, or add <crate>/fixtures/<case>/input.json",
+            p.file
+        );
     };
-    println!("{}: {} {} → {} (sha256 {})", line(&p.file), line(&p.manifest.connector), line(&p.manifest.applies_to), p.produces, &p.sha256[..16]);
+    println!(
+        "{}: {} {} → {} (sha256 {})",
+        line(&p.file),
+        line(&p.manifest.connector),
+        line(&p.manifest.applies_to),
+        p.produces,
+        &p.sha256[..16]
+    );
     match (&resolved.target_spec, &resolved.target_defaults) {
         (Some(spec), _) => println!("migrated configs checked against {}", spec.path().display()),
-        (None, Some(folder)) => println!("migrated configs checked against the default configurations in {}", folder.display()),
-        (None, None) => println!("no target spec: set target-spec ([package.metadata.cutover] in Cargo.toml, [tool.cutover] in pyproject.toml) or pass --spec to check migrated configs"),
+        (None, Some(folder)) => println!(
+            "migrated configs checked against the default configurations in {}",
+            folder.display()
+        ),
+        (None, None) => println!(
+            "no target spec: set target-spec ([package.metadata.cutover] in Cargo.toml, [tool.cutover] in pyproject.toml) or pass --spec to check migrated configs"
+        ),
     }
     match &resolved.target_catalog {
-        Some(catalog) => println!("migrated streams checked against {}", catalog.path().display()),
-        None => println!("no target catalog: set package.metadata.cutover.target-catalog or pass --catalog to check migrated streams"),
+        Some(catalog) => println!(
+            "migrated streams checked against {}",
+            catalog.path().display()
+        ),
+        None => println!(
+            "no target catalog: set package.metadata.cutover.target-catalog or pass --catalog to check migrated streams"
+        ),
     }
     let golden = resolved.golden();
     let (mut passed, mut failed) = (0, 0);
     for case in golden::cases(fixtures)? {
-        match golden.check(&case, bless).with_context(|| format!("case {}", case.name))? {
-            Verdict::Passed { actions, refusal, .. } => {
+        match golden
+            .check(&case, bless)
+            .with_context(|| format!("case {}", case.name))?
+        {
+            Verdict::Passed {
+                actions, refusal, ..
+            } => {
                 passed += 1;
                 match refusal {
                     Some(_) => println!("  ok       {} (refused, as expected)", case.name),
@@ -192,7 +268,11 @@ pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
             }
             Verdict::Blessed { actions, .. } => {
                 passed += 1;
-                println!("  blessed  {} ({} action(s)): read the new expected files before committing them", case.name, actions.len());
+                println!(
+                    "  blessed  {} ({} action(s)): read the new expected files before committing them",
+                    case.name,
+                    actions.len()
+                );
             }
             Verdict::Failed(problems) => {
                 failed += 1;
@@ -203,21 +283,40 @@ pub fn test(resolved: &Resolved, bless: bool) -> Result<ExitCode> {
             }
         }
     }
-    println!("{} case(s): {passed} passed, {failed} failed", passed + failed);
+    println!(
+        "{} case(s): {passed} passed, {failed} failed",
+        passed + failed
+    );
     if failed > 0 && !bless {
-        println!("If the new behaviour is right, record it with: cutover plugin test <plugin> --bless");
+        println!(
+            "If the new behaviour is right, record it with: cutover plugin test <plugin> --bless"
+        );
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Tells the author which streams of a case the target version changed although the
 /// manifest's scoped streams (the connector's `scopedImpact`) do not list them.
 fn unlisted(resolved: &Resolved, case: &golden::Case) -> Result<()> {
-    let Some(target) = &resolved.target_catalog else { return Ok(()) };
+    let Some(target) = &resolved.target_catalog else {
+        return Ok(());
+    };
     let input = Connection::parse(&std::fs::read(case.dir.join("input.json"))?)?;
-    let changed = cutover::conformance::unlisted_changes(input.catalog(), target, &resolved.plugin.manifest.scoped_streams);
+    let changed = cutover::conformance::unlisted_changes(
+        input.catalog(),
+        target,
+        &resolved.plugin.manifest.scoped_streams,
+    );
     if !changed.is_empty() {
-        println!("           changed in {} but not in the scoped streams: {}", resolved.plugin.produces, line(&changed.join(", ")));
+        println!(
+            "           changed in {} but not in the scoped streams: {}",
+            resolved.plugin.produces,
+            line(&changed.join(", "))
+        );
     }
     Ok(())
 }
@@ -231,37 +330,66 @@ pub fn guide(resolved: &Resolved, out: Option<&Path>) -> Result<ExitCode> {
             let streams = Connection::parse(&input)
                 .map(|c| c.stream_names().into_iter().map(str::to_owned).collect())
                 .unwrap_or_default();
-            let outcome = match golden.check(&case, false).with_context(|| format!("case {}", case.name))? {
-                Verdict::Passed { refusal: Some(refusal), .. } => Err(refusal),
-                Verdict::Passed { actions, notes, refusal: None } | Verdict::Blessed { actions, notes } => Ok((actions, notes)),
+            let outcome = match golden
+                .check(&case, false)
+                .with_context(|| format!("case {}", case.name))?
+            {
+                Verdict::Passed {
+                    refusal: Some(refusal),
+                    ..
+                } => Err(refusal),
+                Verdict::Passed {
+                    actions,
+                    notes,
+                    refusal: None,
+                }
+                | Verdict::Blessed { actions, notes } => Ok((actions, notes)),
                 Verdict::Failed(problems) => bail!(
                     "case {} does not pass ({}); the guide is rendered only from passing fixtures: run `cutover plugin test` first",
                     case.name,
                     problems.join("; ")
                 ),
             };
-            examples.push(Example { case: case.name, streams, outcome });
+            examples.push(Example {
+                case: case.name,
+                streams,
+                outcome,
+            });
         }
     }
     let text = guide::render(&resolved.plugin.manifest, &examples);
     match out {
-        Some(path) => std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
+        }
         None => print!("{}", cutover::terminal::block(&text)),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn import_metadata(file: &Path, plugins: Option<&Path>, json: bool, language: Language) -> Result<ExitCode> {
+pub fn import_metadata(
+    file: &Path,
+    plugins: Option<&Path>,
+    json: bool,
+    language: Language,
+) -> Result<ExitCode> {
     let changes = metadata::read(file)?;
     let registry = match plugins {
         Some(dir) => {
             let sandbox = Sandbox::new(Limits::default())?;
-            Some(Registry::load(dir, &sandbox, &Trust::default(), None).with_context(|| format!("loading the plugins in {}", dir.display()))?)
+            Some(
+                Registry::load(dir, &sandbox, &Trust::default(), None)
+                    .with_context(|| format!("loading the plugins in {}", dir.display()))?,
+            )
         }
         None => None,
     };
     let plugin_for = |m: &cutover::manifest::Manifest| {
-        registry.as_ref().and_then(|r| r.for_connector(&m.connector).into_iter().find(|p| p.produces.to_string() == m.produces))
+        registry.as_ref().and_then(|r| {
+            r.for_connector(&m.connector)
+                .into_iter()
+                .find(|p| p.produces.to_string() == m.produces)
+        })
     };
     if json {
         let rows: Vec<_> = changes
@@ -275,39 +403,72 @@ pub fn import_metadata(file: &Path, plugins: Option<&Path>, json: bool, language
     println!(
         "{}{}: {} breaking version(s)",
         changes.connector,
-        changes.current.as_ref().map(|v| format!(" (current {v})")).unwrap_or_default(),
+        changes
+            .current
+            .as_ref()
+            .map(|v| format!(" (current {v})"))
+            .unwrap_or_default(),
         changes.manifests.len()
     );
     for m in &changes.manifests {
-        let scope = if m.scoped_streams.is_empty() { "every stream".to_owned() } else { format!("{} stream(s)", m.scoped_streams.len()) };
+        let scope = if m.scoped_streams.is_empty() {
+            "every stream".to_owned()
+        } else {
+            format!("{} stream(s)", m.scoped_streams.len())
+        };
         let deadline = m.upgrade_deadline.as_deref().unwrap_or("no deadline");
         let plugin = match (registry.as_ref(), plugin_for(m)) {
             (None, _) => String::new(),
             (Some(_), Some(p)) => {
                 let drift = drift(m, &p.manifest);
-                if drift.is_empty() { format!("plugin {}", p.file) } else { format!("plugin {} DIFFERS: {}", p.file, drift.join("; ")) }
+                if drift.is_empty() {
+                    format!("plugin {}", p.file)
+                } else {
+                    format!("plugin {} DIFFERS: {}", p.file, drift.join("; "))
+                }
             }
-            (Some(_), None) => format!("NO PLUGIN: cutover plugin new {} {} --metadata {}", m.connector, m.produces, file.display()),
+            (Some(_), None) => format!(
+                "NO PLUGIN: cutover plugin new {} {} --metadata {}",
+                m.connector,
+                m.produces,
+                file.display()
+            ),
         };
         println!("  {:<8} {deadline:<12} {scope:<14} {plugin}", m.produces);
     }
     for m in &changes.manifests {
         match language {
-            Language::Rust => println!("\n// {} {}: paste into the plugin's manifest()\n{}", m.connector, m.produces, metadata::to_rust(m)),
-            Language::Python => println!("\n# {} {}: paste into the plugin's manifest()\n{}", m.connector, m.produces, metadata::to_python(m)),
+            Language::Rust => println!(
+                "\n// {} {}: paste into the plugin's manifest()\n{}",
+                m.connector,
+                m.produces,
+                metadata::to_rust(m)
+            ),
+            Language::Python => println!(
+                "\n# {} {}: paste into the plugin's manifest()\n{}",
+                m.connector,
+                m.produces,
+                metadata::to_python(m)
+            ),
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Where a plugin's manifest says something other than the connector's metadata.
-fn drift(from_metadata: &cutover::manifest::Manifest, plugin: &cutover::manifest::Manifest) -> Vec<String> {
+fn drift(
+    from_metadata: &cutover::manifest::Manifest,
+    plugin: &cutover::manifest::Manifest,
+) -> Vec<String> {
     let mut lines = Vec::new();
     if plugin.message != from_metadata.message {
         lines.push("message".to_owned());
     }
     if plugin.upgrade_deadline != from_metadata.upgrade_deadline {
-        lines.push(format!("deadline {:?} vs {:?}", plugin.upgrade_deadline, from_metadata.upgrade_deadline));
+        lines.push(format!(
+            "deadline {:?} vs {:?}",
+            plugin.upgrade_deadline, from_metadata.upgrade_deadline
+        ));
     }
     if plugin.deadline_action != from_metadata.deadline_action {
         lines.push("deadline action".to_owned());
@@ -315,7 +476,10 @@ fn drift(from_metadata: &cutover::manifest::Manifest, plugin: &cutover::manifest
     let mut scoped = plugin.scoped_streams.clone();
     scoped.sort();
     if scoped != from_metadata.scoped_streams {
-        lines.push(format!("scoped streams {:?} vs {:?}", scoped, from_metadata.scoped_streams));
+        lines.push(format!(
+            "scoped streams {:?} vs {:?}",
+            scoped, from_metadata.scoped_streams
+        ));
     }
     lines
 }

@@ -9,8 +9,8 @@ mod render;
 
 use anyhow::{Context, Result, bail};
 use author::AuthorPlugin;
-use cutover::author::scaffold::Language;
 use clap::{Args, Parser, Subcommand};
+use cutover::author::scaffold::Language;
 use cutover::connection::Pin;
 use cutover::fleet::Fleet;
 use cutover::plan::{ConnectionPlan, Options, Plan, Planner};
@@ -27,7 +27,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "cutover", version, about = "Plan and apply connector migrations, run as sandboxed WebAssembly plugins, over a fleet of connections.")]
+#[command(
+    name = "cutover",
+    version,
+    about = "Plan and apply connector migrations, run as sandboxed WebAssembly plugins, over a fleet of connections."
+)]
 struct Cli {
     /// The fleet: a directory (holding cutover.toml, plugins/ and connections/), or a
     /// postgres://user@host/database URL (settings and plugins from the current directory;
@@ -220,7 +224,6 @@ enum PluginCommand {
     },
 }
 
-
 /// Which connections a plan covers and what the operator opts in to.
 #[derive(Args, Clone, Default)]
 struct Select {
@@ -239,10 +242,11 @@ struct Select {
 }
 
 fn parse_target(s: &str) -> Result<(String, Version), String> {
-    let (connector, version) = s
-        .split_once('=')
-        .ok_or_else(|| format!("{s:?} is not CONNECTOR=VERSION (e.g. airbyte/source-pinterest=2.0.0)"))?;
-    let version = Version::parse(version).map_err(|e| format!("{version:?} is not a semver version: {e}"))?;
+    let (connector, version) = s.split_once('=').ok_or_else(|| {
+        format!("{s:?} is not CONNECTOR=VERSION (e.g. airbyte/source-pinterest=2.0.0)")
+    })?;
+    let version =
+        Version::parse(version).map_err(|e| format!("{version:?} is not a semver version: {e}"))?;
     Ok((connector.to_owned(), version))
 }
 
@@ -303,13 +307,28 @@ fn load(fleet: &std::path::Path) -> Result<Loaded> {
     let fleet = Fleet::open(fleet)?;
     let sandbox = Sandbox::new(fleet.settings.limits.clone())?;
     let cache = CompileCache::new(fleet.state_dir()?.join("cache"));
-    let registry = Registry::load(&fleet.plugins_dir(), &sandbox, &fleet.settings.trust, Some(&cache))?;
-    Ok(Loaded { fleet, sandbox: std::mem::ManuallyDrop::new(sandbox), registry: std::mem::ManuallyDrop::new(registry) })
+    let registry = Registry::load(
+        &fleet.plugins_dir(),
+        &sandbox,
+        &fleet.settings.trust,
+        Some(&cache),
+    )?;
+    Ok(Loaded {
+        fleet,
+        sandbox: std::mem::ManuallyDrop::new(sandbox),
+        registry: std::mem::ManuallyDrop::new(registry),
+    })
 }
 
 impl Loaded {
     fn planner<'a>(&'a self, options: &'a Options, run_plugins: bool) -> Planner<'a> {
-        Planner { fleet: &self.fleet, registry: &self.registry, sandbox: &self.sandbox, options, run_plugins }
+        Planner {
+            fleet: &self.fleet,
+            registry: &self.registry,
+            sandbox: &self.sandbox,
+            options,
+            run_plugins,
+        }
     }
 
     /// A saved plan, checked against the fleet as it is now.
@@ -323,7 +342,9 @@ impl Loaded {
     fn check_saved(&self, plan: &dyn PlanSource) -> Result<()> {
         let plugins: Vec<_> = self.registry.all().iter().map(Into::into).collect();
         let planner = self.planner(&plan.header().options, true);
-        apply::check_saved(plan, &self.fleet, &plugins, |entry| planner.plan_entry(entry))
+        apply::check_saved(plan, &self.fleet, &plugins, |entry| {
+            planner.plan_entry(entry)
+        })
     }
 
     /// Plans now for an apply, keeping of each connection only what apply needs to write
@@ -340,14 +361,21 @@ impl Loaded {
             Ok(())
         })?;
         bar.finish_and_clear();
-        Ok(Plan { connections, ..planner.header() })
+        Ok(Plan {
+            connections,
+            ..planner.header()
+        })
     }
 
     /// The plan an apply carries out, never held whole: the saved plan at `saved`, read
     /// from its file a slice at a time (not yet checked against the fleet), or a plan made
     /// now into a temporary file read the same way, which goes when the folder returned
     /// with it is dropped.
-    fn plan_for_apply(&self, saved: Option<&std::path::Path>, select: &Select) -> Result<(Box<dyn PlanSource>, Option<tempfile::TempDir>)> {
+    fn plan_for_apply(
+        &self,
+        saved: Option<&std::path::Path>,
+        select: &Select,
+    ) -> Result<(Box<dyn PlanSource>, Option<tempfile::TempDir>)> {
         Ok(match saved {
             Some(path) => (Box::new(SavedPlan::open(path)?), None),
             None => {
@@ -363,7 +391,10 @@ impl Loaded {
         let options = select.options();
         let planner = self.planner(&options, true);
         let selection = planner.select()?;
-        let dir = tempfile::Builder::new().prefix("cutover-plan-").tempdir().context("making a folder for the plan")?;
+        let dir = tempfile::Builder::new()
+            .prefix("cutover-plan-")
+            .tempdir()
+            .context("making a folder for the plan")?;
         let path = dir.path().join("plan.json");
         let mut file = PlanWriter::create(&path, &planner.header())?;
         let bar = progress_bar(selection.len() as u64, "planning");
@@ -393,9 +424,11 @@ fn progress_bar(len: u64, what: &'static str) -> ProgressBar {
     }
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} connections ({per_sec}, {eta} left)")
-            .expect("a valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} connections ({per_sec}, {eta} left)",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
     );
     bar.set_message(what);
     bar
@@ -411,21 +444,30 @@ struct PlanWriter {
 impl PlanWriter {
     fn create(path: &std::path::Path, header: &Plan) -> Result<Self> {
         // The plan's diffs are document content: owner-only, like the ledger.
-        let file = cutover::private_files::create(path).with_context(|| format!("saving the plan to {}", path.display()))?;
+        let file = cutover::private_files::create(path)
+            .with_context(|| format!("saving the plan to {}", path.display()))?;
         let mut file = std::io::BufWriter::new(file);
         Self::write_header(&mut file, header)?;
-        Ok(Self { file: Some((file, path.to_owned())), first: true })
+        Ok(Self {
+            file: Some((file, path.to_owned())),
+            first: true,
+        })
     }
 
     fn start(out: &mut impl std::io::Write, header: &Plan) -> Result<Self> {
         Self::write_header(out, header)?;
-        Ok(Self { file: None, first: true })
+        Ok(Self {
+            file: None,
+            first: true,
+        })
     }
 
     /// The header as JSON, left open at the start of the connections array.
     fn write_header(out: &mut impl std::io::Write, header: &Plan) -> Result<()> {
         let text = cutover::terminal::json_string(header)?;
-        let open = text.rfind("[]").context("a plan header serializes with an empty connections array")?;
+        let open = text
+            .rfind("[]")
+            .context("a plan header serializes with an empty connections array")?;
         out.write_all(text[..open + 1].as_bytes())?;
         Ok(())
     }
@@ -441,7 +483,11 @@ impl PlanWriter {
         Self::write_connection(out, c, first)
     }
 
-    fn write_connection(out: &mut impl std::io::Write, c: &ConnectionPlan, first: bool) -> Result<()> {
+    fn write_connection(
+        out: &mut impl std::io::Write,
+        c: &ConnectionPlan,
+        first: bool,
+    ) -> Result<()> {
         out.write_all(if first { b"\n" } else { b",\n" })?;
         cutover::terminal::write_json(&mut *out, c)?;
         Ok(())
@@ -450,7 +496,8 @@ impl PlanWriter {
     fn finish(self) -> Result<()> {
         let (mut file, path) = self.file.expect("a plan file");
         file.write_all(b"\n]\n}\n")?;
-        file.flush().with_context(|| format!("saving the plan to {}", path.display()))?;
+        file.flush()
+            .with_context(|| format!("saving the plan to {}", path.display()))?;
         Ok(())
     }
 
@@ -476,12 +523,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 // Runs going in a shared fleet, as any host sees them: workers, leases, progress.
                 let live: Vec<_> = match loaded.fleet.ledger_home() {
-                    cutover::store::LedgerHome::Postgres(_) => {
-                        loaded.fleet.ledger()?.runs(None, 20)?.into_iter().filter(|r| r.status == "running").collect()
-                    }
+                    cutover::store::LedgerHome::Postgres(_) => loaded
+                        .fleet
+                        .ledger()?
+                        .runs(None, 20)?
+                        .into_iter()
+                        .filter(|r| r.status == "running")
+                        .collect(),
                     cutover::store::LedgerHome::Sqlite(_) => Vec::new(),
                 };
-                print!("{}", block(&format!("{}{}", render::status(&plan), render::live_runs(&live))));
+                print!(
+                    "{}",
+                    block(&format!(
+                        "{}{}",
+                        render::status(&plan),
+                        render::live_runs(&live)
+                    ))
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -500,9 +558,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let stdout = std::io::stdout();
             let mut terminal = std::io::BufWriter::new(stdout.lock());
-            let mut json_out = if json { Some(PlanWriter::start(&mut terminal, &header)?) } else { None };
+            let mut json_out = if json {
+                Some(PlanWriter::start(&mut terminal, &header)?)
+            } else {
+                None
+            };
             if !json {
-                write!(terminal, "{}", block(&render::plan_header(&header, selection.len(), &loaded.registry)))?;
+                write!(
+                    terminal,
+                    "{}",
+                    block(&render::plan_header(
+                        &header,
+                        selection.len(),
+                        &loaded.registry
+                    ))
+                )?;
             }
             let today = cutover::ledger::now()[..10].to_owned();
             let mut summary = cutover::plan::Summary::default();
@@ -510,7 +580,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut elastic = false;
             planner.plan_each(&selection, |c| {
                 bar.inc(1);
-                elastic |= c.connector.as_deref().is_some_and(|n| n.starts_with(cutover::elastic::PREFIX));
+                elastic |= c
+                    .connector
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(cutover::elastic::PREFIX));
                 *summary.0.entry(c.status).or_default() += 1;
                 if c.status == cutover::plan::Status::NeedsOptIn {
                     waiting.push(c.id.clone());
@@ -520,7 +593,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 match &mut json_out {
                     Some(j) => j.connection_to(&mut terminal, &c)?,
-                    None => bar.suspend(|| write!(terminal, "{}", block(&render::plan_connection(&c, &loaded.fleet, &today))))?,
+                    None => bar.suspend(|| {
+                        write!(
+                            terminal,
+                            "{}",
+                            block(&render::plan_connection(&c, &loaded.fleet, &today))
+                        )
+                    })?,
                 }
                 Ok(())
             })?;
@@ -531,17 +610,38 @@ fn run(cli: Cli) -> Result<ExitCode> {
             match json_out {
                 Some(j) => j.finish_to(&mut terminal)?,
                 None => {
-                    write!(terminal, "{}", render::plan_footer(&summary, selection.len(), &waiting, elastic))?;
+                    write!(
+                        terminal,
+                        "{}",
+                        render::plan_footer(&summary, selection.len(), &waiting, elastic)
+                    )?;
                     if let Some(path) = &out {
-                        writeln!(terminal, "\nSaved the plan to {}. Apply it with: cutover apply {}", path.display(), path.display())?;
+                        writeln!(
+                            terminal,
+                            "\nSaved the plan to {}. Apply it with: cutover apply {}",
+                            path.display(),
+                            path.display()
+                        )?;
                     }
                 }
             }
             terminal.flush()?;
-            let errors = summary.get(cutover::plan::Status::Failed) + summary.get(cutover::plan::Status::Blocked) + summary.get(cutover::plan::Status::Invalid);
-            Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            let errors = summary.get(cutover::plan::Status::Failed)
+                + summary.get(cutover::plan::Status::Blocked)
+                + summary.get(cutover::plan::Status::Invalid);
+            Ok(if errors > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
-        Command::Apply { plan: saved, select, join, dry_run, json } => {
+        Command::Apply {
+            plan: saved,
+            select,
+            join,
+            dry_run,
+            json,
+        } => {
             let loaded = load(&cli.fleet)?;
             if dry_run {
                 return dry_run_apply(&loaded, saved.as_deref(), &select, json);
@@ -550,7 +650,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return apply_shared(&loaded, pg, saved.as_deref(), &select, join, json);
             }
             if join.is_some() {
-                bail!("--join works on fleets shared in PostgreSQL; {} is not one", loaded.fleet.documents().summary());
+                bail!(
+                    "--join works on fleets shared in PostgreSQL; {} is not one",
+                    loaded.fleet.documents().summary()
+                );
             }
             // The writer settles what an interrupted run left before anything is planned: a
             // write an API backend cut part-way is finished first, not planned from half-done.
@@ -566,11 +669,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let bar = progress_bar(survey.writes() as u64, "applying");
             let planner = loaded.planner(&plan.header().options, true);
             let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);
-            let applied = apply::apply(&loaded.fleet, &*plan, &mut *writer, migrate, |_| bar.inc(1))?;
+            let applied =
+                apply::apply(&loaded.fleet, &*plan, &mut *writer, migrate, |_| bar.inc(1))?;
             bar.finish_and_clear();
             report_applied(&applied, json)
         }
-        Command::Rollback { run, connection, json } => {
+        Command::Rollback {
+            run,
+            connection,
+            json,
+        } => {
             let fleet = Fleet::open(&cli.fleet)?;
             let mut writer = write::open(&fleet, "rollback")?;
             let done = rollback::rollback(&fleet, &mut *writer, run, connection.as_deref())?;
@@ -587,7 +695,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::History { connection, limit, json } => {
+        Command::History {
+            connection,
+            limit,
+            json,
+        } => {
             let fleet = Fleet::open(&cli.fleet)?;
             let runs = fleet.ledger()?.runs(connection.as_deref(), limit)?;
             if json {
@@ -600,12 +712,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Fleet { command } => {
             let fleet = Fleet::open(&cli.fleet)?;
             let (moved, from, to, json) = match command {
-                FleetCommand::Export { dir, ledger, json } => {
-                    (cutover::transfer::export(&fleet, &dir, ledger)?, fleet.documents().summary(), dir.display().to_string(), json)
-                }
-                FleetCommand::Import { dir, ledger, json } => {
-                    (cutover::transfer::import(&fleet, &dir, ledger)?, dir.display().to_string(), fleet.documents().summary(), json)
-                }
+                FleetCommand::Export { dir, ledger, json } => (
+                    cutover::transfer::export(&fleet, &dir, ledger)?,
+                    fleet.documents().summary(),
+                    dir.display().to_string(),
+                    json,
+                ),
+                FleetCommand::Import { dir, ledger, json } => (
+                    cutover::transfer::import(&fleet, &dir, ledger)?,
+                    dir.display().to_string(),
+                    fleet.documents().summary(),
+                    json,
+                ),
             };
             if json {
                 print_json(&moved)?;
@@ -614,21 +732,49 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Pin { connection, reason } => {
-            set_pin(&cli.fleet, &connection, Some(Pin { origin: "user".into(), reason }))
-        }
+        Command::Pin { connection, reason } => set_pin(
+            &cli.fleet,
+            &connection,
+            Some(Pin {
+                origin: "user".into(),
+                reason,
+            }),
+        ),
         Command::Unpin { connection } => set_pin(&cli.fleet, &connection, None),
-        Command::Plugin { command: PluginCommand::Add { file } } => add_plugin(&cli.fleet, &file),
-        Command::Plugin { command: PluginCommand::New { connector, version, dir, metadata, lang } } => {
-            author::new(lang, connector, version, dir, metadata.as_deref())
-        }
-        Command::Plugin { command: PluginCommand::Build { plugins, out } } => author::build(&plugins, out.as_deref()),
-        Command::Plugin { command: PluginCommand::Test { plugin, bless } } => author::test(&plugin.resolve()?, bless),
-        Command::Plugin { command: PluginCommand::Guide { plugin, out } } => author::guide(&plugin.resolve()?, out.as_deref()),
-        Command::Plugin { command: PluginCommand::ImportMetadata { file, plugins, json, lang } } => {
-            author::import_metadata(&file, plugins.as_deref(), json, lang)
-        }
-        Command::Plugin { command: PluginCommand::List { json } } => {
+        Command::Plugin {
+            command: PluginCommand::Add { file },
+        } => add_plugin(&cli.fleet, &file),
+        Command::Plugin {
+            command:
+                PluginCommand::New {
+                    connector,
+                    version,
+                    dir,
+                    metadata,
+                    lang,
+                },
+        } => author::new(lang, connector, version, dir, metadata.as_deref()),
+        Command::Plugin {
+            command: PluginCommand::Build { plugins, out },
+        } => author::build(&plugins, out.as_deref()),
+        Command::Plugin {
+            command: PluginCommand::Test { plugin, bless },
+        } => author::test(&plugin.resolve()?, bless),
+        Command::Plugin {
+            command: PluginCommand::Guide { plugin, out },
+        } => author::guide(&plugin.resolve()?, out.as_deref()),
+        Command::Plugin {
+            command:
+                PluginCommand::ImportMetadata {
+                    file,
+                    plugins,
+                    json,
+                    lang,
+                },
+        } => author::import_metadata(&file, plugins.as_deref(), json, lang),
+        Command::Plugin {
+            command: PluginCommand::List { json },
+        } => {
             let loaded = load(&cli.fleet)?;
             if json {
                 print_json(&render::plugins_json(&loaded.registry))?;
@@ -637,10 +783,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plugin { command: PluginCommand::Inspect { plugin, json } } => {
+        Command::Plugin {
+            command: PluginCommand::Inspect { plugin, json },
+        } => {
             let loaded = load(&cli.fleet)?;
             let Some(p) = loaded.registry.find(&plugin) else {
-                bail!("no plugin {plugin:?} in {}; `cutover plugin list` shows them", loaded.registry.dir().display());
+                bail!(
+                    "no plugin {plugin:?} in {}; `cutover plugin list` shows them",
+                    loaded.registry.dir().display()
+                );
             };
             if json {
                 print_json(&render::plugin_json(p))?;
@@ -653,7 +804,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// `apply --dry-run`: the plan apply would write, and what each write would send.
-fn dry_run_apply(loaded: &Loaded, saved: Option<&std::path::Path>, select: &Select, json: bool) -> Result<ExitCode> {
+fn dry_run_apply(
+    loaded: &Loaded,
+    saved: Option<&std::path::Path>,
+    select: &Select,
+    json: bool,
+) -> Result<ExitCode> {
     let plan = match saved {
         Some(path) => loaded.checked_plan(path)?,
         None => loaded.plan_to_apply(select)?,
@@ -662,13 +818,21 @@ fn dry_run_apply(loaded: &Loaded, saved: Option<&std::path::Path>, select: &Sele
         bail!("{reason}");
     }
     let planner = loaded.planner(&plan.options, true);
-    let previews = apply::dry_run(&loaded.fleet, &plan.connections, |entry: &cutover::fleet::Entry| planner.plan_entry(entry));
+    let previews = apply::dry_run(
+        &loaded.fleet,
+        &plan.connections,
+        |entry: &cutover::fleet::Entry| planner.plan_entry(entry),
+    );
     if json {
         print_json(&previews)?;
     } else {
         print!("{}", render::dry_run(&previews, &loaded.fleet));
     }
-    Ok(if previews.iter().any(|p| p.requests.is_err()) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if previews.iter().any(|p| p.requests.is_err()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Shows what an apply did (or prints it as JSON); the exit code is 1 when a connection
@@ -679,8 +843,15 @@ fn report_applied(applied: &Applied, json: bool) -> Result<ExitCode> {
     } else {
         print!("{}", block(&render::applied(applied)));
     }
-    let run_failed = applied.shared.as_ref().is_some_and(|end| end.ended && end.failed > 0);
-    Ok(if applied.failed.is_empty() && !run_failed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let run_failed = applied
+        .shared
+        .as_ref()
+        .is_some_and(|end| end.ended && end.failed > 0);
+    Ok(if applied.failed.is_empty() && !run_failed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `cutover apply` on a PostgreSQL fleet: this process becomes one worker of the shared
@@ -694,7 +865,8 @@ fn apply_shared(
     json: bool,
 ) -> Result<ExitCode> {
     use cutover::store::postgres::work::Start;
-    let plugins: Vec<cutover::plan::PluginRef> = loaded.registry.all().iter().map(Into::into).collect();
+    let plugins: Vec<cutover::plan::PluginRef> =
+        loaded.registry.all().iter().map(Into::into).collect();
     let (worker, options, to_write) = match join {
         Some(run) => {
             let shared = pg.run_plan(run)?;
@@ -710,7 +882,9 @@ fn apply_shared(
             let (plan, _scratch) = loaded.plan_for_apply(saved, select)?;
             // A live run of the same plan was checked by the worker that started it; a run
             // of another plan refuses this one before it is checked.
-            if saved.is_some() && (pg.run_of_plan(&*plan)?.is_none() || plan.header().plugins != plugins) {
+            if saved.is_some()
+                && (pg.run_of_plan(&*plan)?.is_none() || plan.header().plugins != plugins)
+            {
                 loaded.check_saved(&*plan)?;
             }
             let survey = plan.survey()?;
@@ -730,7 +904,11 @@ fn apply_shared(
             (worker, plan.header().options.clone(), Some(survey.writes()))
         }
     };
-    tracing::info!(run = worker.run(), worker = worker.id(), "working on a shared run");
+    tracing::info!(
+        run = worker.run(),
+        worker = worker.id(),
+        "working on a shared run"
+    );
     let planner = loaded.planner(&options, true);
     let migrate = |entry: &cutover::fleet::Entry| planner.plan_entry(entry);
     let bar = progress_bar(to_write.unwrap_or(0) as u64, "applying");
@@ -745,9 +923,16 @@ fn set_pin(fleet: &std::path::Path, id: &str, pin: Option<Pin>) -> Result<ExitCo
     let fleet = Fleet::open(fleet)?;
     let pinned = pin.is_some();
     match write::pin::set(&fleet, id, pin)? {
-        write::pin::Pinned::Already(c) => println!("{} is already {}.", c.id, if pinned { "pinned" } else { "unpinned" }),
+        write::pin::Pinned::Already(c) => println!(
+            "{} is already {}.",
+            c.id,
+            if pinned { "pinned" } else { "unpinned" }
+        ),
         write::pin::Pinned::Now(c) if pinned => {
-            println!("Pinned {} at {}. Upgrades leave it alone until `cutover unpin {}`.", c.id, c.version, c.id)
+            println!(
+                "Pinned {} at {}. Upgrades leave it alone until `cutover unpin {}`.",
+                c.id, c.version, c.id
+            )
         }
         write::pin::Pinned::Now(c) => println!("Unpinned {}.", c.id),
     }
@@ -767,28 +952,41 @@ fn add_plugin(fleet: &std::path::Path, file: &std::path::Path) -> Result<ExitCod
         .with_context(|| format!("plugin {} refused; nothing was added", file.display()))?;
     let dir = fleet.plugins_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let existing = Registry::load(&dir, &sandbox, trust, None).context("the fleet's current plugins do not load; fix them first")?;
+    let existing = Registry::load(&dir, &sandbox, trust, None)
+        .context("the fleet's current plugins do not load; fix them first")?;
     if let Some(other) = existing.all().iter().find(|o| {
-        o.file != plugin.file && o.manifest.connector == plugin.manifest.connector && o.produces == plugin.produces
+        o.file != plugin.file
+            && o.manifest.connector == plugin.manifest.connector
+            && o.produces == plugin.produces
     }) {
         bail!(
             "{} already migrates {} to {}; remove it (and its plugins.lock entry) first if {} replaces it",
-            other.file, plugin.manifest.connector, plugin.produces, plugin.file
+            other.file,
+            plugin.manifest.connector,
+            plugin.produces,
+            plugin.file
         );
     }
     let mut lock = Lock::read(&dir)?.unwrap_or_else(|| Lock {
-        plugins: existing.all().iter().map(|p| Locked {
-            file: p.file.clone(),
-            sha256: p.sha256.clone(),
-            connector: p.manifest.connector.clone(),
-            produces: p.produces.to_string(),
-            signer: p.signer.clone(),
-        }).collect(),
+        plugins: existing
+            .all()
+            .iter()
+            .map(|p| Locked {
+                file: p.file.clone(),
+                sha256: p.sha256.clone(),
+                connector: p.manifest.connector.clone(),
+                produces: p.produces.to_string(),
+                signer: p.signer.clone(),
+            })
+            .collect(),
     });
     cutover::store::directory::write_atomic(&dir.join(&plugin.file), &std::fs::read(file)?)?;
     let signature = signature_path(file);
     if signature.exists() {
-        cutover::store::directory::write_atomic(&signature_path(&dir.join(&plugin.file)), &std::fs::read(&signature)?)?;
+        cutover::store::directory::write_atomic(
+            &signature_path(&dir.join(&plugin.file)),
+            &std::fs::read(&signature)?,
+        )?;
     }
     lock.upsert(Locked {
         file: plugin.file.clone(),

@@ -1,13 +1,13 @@
 //! What the commands print for a person. The `--json` forms print the library's own
 //! types; these read like `terraform plan`: what changes, what the operator must do.
 
-use cutover::write::apply::Applied;
 use cutover::fleet::Fleet;
 use cutover::ledger::Run;
 use cutover::plan::{ConnectionPlan, Plan, Status, StepPlan, Summary};
 use cutover::redact::{self, Secrets};
 use cutover::registry::{Plugin, Registry};
 use cutover::terminal::{block, line};
+use cutover::write::apply::Applied;
 use serde_json::{Value, json};
 use std::fmt::Write;
 
@@ -47,16 +47,31 @@ pub fn status(plan: &Plan) -> String {
         .map(|c| {
             [
                 line(&c.id).into_owned(),
-                c.connector.as_deref().map(|s| line(s).into_owned()).unwrap_or_else(|| "?".into()),
-                c.from.as_ref().map(ToString::to_string).unwrap_or_else(|| "?".into()),
-                c.to.as_ref().map(ToString::to_string).unwrap_or_else(|| "-".into()),
+                c.connector
+                    .as_deref()
+                    .map(|s| line(s).into_owned())
+                    .unwrap_or_else(|| "?".into()),
+                c.from
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| "?".into()),
+                c.to.as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| "-".into()),
                 next(c),
             ]
         })
         .collect();
     let header = ["CONNECTION", "CONNECTOR", "VERSION", "TARGET", "NEXT"];
-    let widths: Vec<usize> =
-        (0..4).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..4)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let line = |out: &mut String, cells: [&str; 5]| {
         for i in 0..4 {
             let _ = write!(out, "{:<w$}  ", cells[i], w = widths[i]);
@@ -67,18 +82,33 @@ pub fn status(plan: &Plan) -> String {
     for r in &rows {
         line(&mut out, [&r[0], &r[1], &r[2], &r[3], &r[4]]);
     }
-    let _ = writeln!(out, "\n{}", summary_line(&plan.summary(), plan.connections.len()));
+    let _ = writeln!(
+        out,
+        "\n{}",
+        summary_line(&plan.summary(), plan.connections.len())
+    );
     out
 }
 
 fn next(c: &ConnectionPlan) -> String {
-    let plugins: Vec<&str> = c.steps.iter().filter_map(|s| s.plugin.as_ref().map(|p| p.file.as_str())).collect();
+    let plugins: Vec<&str> = c
+        .steps
+        .iter()
+        .filter_map(|s| s.plugin.as_ref().map(|p| p.file.as_str()))
+        .collect();
     match c.status {
         Status::UpToDate => "up to date".into(),
         Status::Upgrade => "automatic upgrade (patch/minor)".into(),
-        Status::Migrate | Status::NeedsOptIn => format!("breaking upgrade via {} (needs opt-in)", line(&plugins.join(" → "))),
+        Status::Migrate | Status::NeedsOptIn => format!(
+            "breaking upgrade via {} (needs opt-in)",
+            line(&plugins.join(" → "))
+        ),
         Status::Pinned => line(c.reason.as_deref().unwrap_or("pinned")).into_owned(),
-        _ => format!("{}: {}", c.status.as_str(), line(c.reason.as_deref().unwrap_or(""))),
+        _ => format!(
+            "{}: {}",
+            c.status.as_str(),
+            line(c.reason.as_deref().unwrap_or(""))
+        ),
     }
 }
 
@@ -123,7 +153,11 @@ fn summary_line(s: &Summary, connections: usize) -> String {
 /// A value, short enough for one line.
 fn brief(v: &Value) -> String {
     let text = v.to_string();
-    let text = if text.chars().count() > 120 { format!("{}…", text.chars().take(119).collect::<String>()) } else { text };
+    let text = if text.chars().count() > 120 {
+        format!("{}…", text.chars().take(119).collect::<String>())
+    } else {
+        text
+    };
     line(&text).into_owned()
 }
 
@@ -184,7 +218,11 @@ fn render_patch(out: &mut String, label: &str, patch: &json_patch::Patch, before
         let old = before.pointer(&path).filter(|_| sign != '+');
         match (old, value) {
             (_, Some(n)) if redact::is_mask(n) => {
-                let change = if old.is_some() { "secret, value changed" } else { "secret" };
+                let change = if old.is_some() {
+                    "secret, value changed"
+                } else {
+                    "secret"
+                };
                 let _ = writeln!(out, "      {sign} {shown}: ({change})");
             }
             (Some(o), None) if redact::is_mask(o) => {
@@ -209,10 +247,21 @@ fn render_patch(out: &mut String, label: &str, patch: &json_patch::Patch, before
 fn render_step(out: &mut String, step: &StepPlan, today: &str) {
     match &step.plugin {
         None => {
-            let _ = writeln!(out, "    step {} → {}: automatic (patch/minor, documents unchanged)", step.from, step.to);
+            let _ = writeln!(
+                out,
+                "    step {} → {}: automatic (patch/minor, documents unchanged)",
+                step.from, step.to
+            );
         }
         Some(p) => {
-            let _ = writeln!(out, "    step {} → {}: plugin {} (sha256 {})", step.from, step.to, line(&p.file), &p.sha256[..12]);
+            let _ = writeln!(
+                out,
+                "    step {} → {}: plugin {} (sha256 {})",
+                step.from,
+                step.to,
+                line(&p.file),
+                &p.sha256[..12]
+            );
         }
     }
     if let Some(b) = &step.breaking {
@@ -223,7 +272,13 @@ fn render_step(out: &mut String, step: &StepPlan, today: &str) {
             facts.push(format!("deadline {d}{passed}"));
         }
         if let Some(a) = b.deadline_action {
-            facts.push(format!("then {}", serde_json::to_value(a).unwrap_or_default().as_str().unwrap_or("")));
+            facts.push(format!(
+                "then {}",
+                serde_json::to_value(a)
+                    .unwrap_or_default()
+                    .as_str()
+                    .unwrap_or("")
+            ));
         }
         facts.push(format!("guide {}", line(&b.documentation_url)));
         let _ = writeln!(out, "      {}", facts.join(" · "));
@@ -232,7 +287,11 @@ fn render_step(out: &mut String, step: &StepPlan, today: &str) {
                 out,
                 "      scoped to streams: {}{}",
                 line(&b.scoped_streams.join(", ")),
-                if b.affected { "" } else { " (this connection syncs none of them)" }
+                if b.affected {
+                    ""
+                } else {
+                    " (this connection syncs none of them)"
+                }
             );
         }
         if !b.unlisted_changes.is_empty() {
@@ -262,7 +321,9 @@ fn render_document_patch(out: &mut String, patch: &json_patch::Patch, before: &V
         };
         let parts: Vec<&str> = path.split('/').collect();
         match parts.as_slice() {
-            ["", "configuration", key, property, ..] if *property != "value" => Some((*key).to_owned()),
+            ["", "configuration", key, property, ..] if *property != "value" => {
+                Some((*key).to_owned())
+            }
             _ => None,
         }
     };
@@ -280,7 +341,9 @@ fn render_document_patch(out: &mut String, patch: &json_patch::Patch, before: &V
         let op = match op {
             Op::Add(a) => match field_of(a.path.to_string()) {
                 Some(key) => Op::Add(json_patch::AddOperation {
-                    path: format!("/configuration/{key}/value").parse().expect("a JSON Pointer"),
+                    path: format!("/configuration/{key}/value")
+                        .parse()
+                        .expect("a JSON Pointer"),
                     value: a.value.get("value").cloned().unwrap_or(Value::Null),
                 }),
                 None => op.clone(),
@@ -299,17 +362,28 @@ fn render_document_patch(out: &mut String, patch: &json_patch::Patch, before: &V
     render_patch(out, "document", &json_patch::Patch(shown), before);
     if !counted.is_empty() {
         let fields: Vec<String> = counted.iter().map(|(k, n)| format!("{k} ({n})")).collect();
-        let _ = writeln!(out, "      ~ properties other than the value, from the new version's defaults: {}", fields.join(", "));
+        let _ = writeln!(
+            out,
+            "      ~ properties other than the value, from the new version's defaults: {}",
+            fields.join(", ")
+        );
     }
 }
 
 fn is_elastic(c: &ConnectionPlan) -> bool {
-    c.connector.as_deref().is_some_and(|n| n.starts_with(cutover::elastic::PREFIX))
+    c.connector
+        .as_deref()
+        .is_some_and(|n| n.starts_with(cutover::elastic::PREFIX))
 }
 
 /// The first line of a rendered plan.
 pub fn plan_header(plan: &Plan, connections: usize, registry: &Registry) -> String {
-    format!("cutover plan for fleet {} ({} connection(s), {} plugin(s))\n\n", plan.fleet, connections, registry.all().len())
+    format!(
+        "cutover plan for fleet {} ({} connection(s), {} plugin(s))\n\n",
+        plan.fleet,
+        connections,
+        registry.all().len()
+    )
 }
 
 /// One connection of a rendered plan: chain, breaking changes, diff, actions, notes.
@@ -339,18 +413,33 @@ pub fn plan_connection(c: &ConnectionPlan, fleet: &Fleet, today: &str) -> String
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or(Value::Null);
         if is_elastic(c) {
-            render_document_patch(&mut out, &c.changes.document, &cutover::elastic::redact::document(&before));
+            render_document_patch(
+                &mut out,
+                &c.changes.document,
+                &cutover::elastic::redact::document(&before),
+            );
         } else {
             hide_secrets(&mut before, c, fleet);
             render_patch(&mut out, "config", &c.changes.config, &before["config"]);
             render_patch(&mut out, "catalog", &c.changes.catalog, &before["catalog"]);
-            render_patch(&mut out, "state", &c.changes.state, before.get("state").unwrap_or(&Value::Null));
+            render_patch(
+                &mut out,
+                "state",
+                &c.changes.state,
+                before.get("state").unwrap_or(&Value::Null),
+            );
         }
     }
     // What the store does itself as part of the write (an Airbyte clears streams), and what
     // is left to the operator.
-    let (done, left): (Vec<_>, Vec<_>) = c.actions.iter().partition(|a| fleet.documents().performs(a));
-    for (title, actions) in [("cutover does, as part of apply:", done), ("the operator must, after apply:", left)] {
+    let (done, left): (Vec<_>, Vec<_>) = c
+        .actions
+        .iter()
+        .partition(|a| fleet.documents().performs(a));
+    for (title, actions) in [
+        ("cutover does, as part of apply:", done),
+        ("the operator must, after apply:", left),
+    ] {
         if !actions.is_empty() {
             let _ = writeln!(out, "    {title}");
             for (i, a) in actions.iter().enumerate() {
@@ -393,14 +482,23 @@ fn hide_secrets(document: &mut Value, c: &ConnectionPlan, fleet: &Fleet) {
 }
 
 /// The end of a rendered plan: the summary, and who waits for an opt-in.
-pub fn plan_footer(summary: &Summary, connections: usize, waiting: &[String], elastic: bool) -> String {
+pub fn plan_footer(
+    summary: &Summary,
+    connections: usize,
+    waiting: &[String],
+    elastic: bool,
+) -> String {
     let mut out = String::new();
     if elastic {
         let _ = writeln!(out, "{ELASTIC_SNAPSHOTS}");
     }
     let _ = writeln!(out, "Plan: {}", summary_line(summary, connections));
     if !waiting.is_empty() {
-        let _ = writeln!(out, "Breaking upgrades wait for an opt-in: --opt-in {} (or --all).", line(&waiting.join(",")));
+        let _ = writeln!(
+            out,
+            "Breaking upgrades wait for an opt-in: --opt-in {} (or --all).",
+            line(&waiting.join(","))
+        );
     }
     out
 }
@@ -408,11 +506,19 @@ pub fn plan_footer(summary: &Summary, connections: usize, waiting: &[String], el
 pub fn applied(applied: &Applied) -> String {
     let mut out = String::new();
     if applied.recovered > 0 {
-        let _ = writeln!(out, "Settled {} write(s) of an interrupted run first.", applied.recovered);
+        let _ = writeln!(
+            out,
+            "Settled {} write(s) of an interrupted run first.",
+            applied.recovered
+        );
     }
     match applied.run {
         None => {
-            let _ = writeln!(out, "No changes: every connection is up to date, pinned or awaiting opt-in ({} left alone).", applied.unchanged);
+            let _ = writeln!(
+                out,
+                "No changes: every connection is up to date, pinned or awaiting opt-in ({} left alone).",
+                applied.unchanged
+            );
         }
         Some(run) if applied.shared.is_some() => {
             let end = applied.shared.as_ref().expect("a shared run");
@@ -425,7 +531,11 @@ pub fn applied(applied: &Applied) -> String {
             let _ = writeln!(
                 out,
                 "Run {run} {}: {} of {} connection(s) written, {} failed, by {} worker(s). Snapshots are in the ledger: `cutover rollback --run {run}` undoes it.",
-                if end.ended || end.status != "running" { format!("is {}", end.status) } else { "goes on with the other workers".to_owned() },
+                if end.ended || end.status != "running" {
+                    format!("is {}", end.status)
+                } else {
+                    "goes on with the other workers".to_owned()
+                },
                 end.written,
                 end.connections,
                 end.failed,
@@ -449,7 +559,11 @@ pub fn applied(applied: &Applied) -> String {
         }
     }
     if applied.done_by_store > 0 {
-        let _ = writeln!(out, "Done as part of the writes: {} operator action(s) the store performs (such as clearing streams).", applied.done_by_store);
+        let _ = writeln!(
+            out,
+            "Done as part of the writes: {} operator action(s) the store performs (such as clearing streams).",
+            applied.done_by_store
+        );
     }
     if !applied.todo.is_empty() {
         let _ = writeln!(out, "\nStill to do by the operator:");
@@ -460,7 +574,11 @@ pub fn applied(applied: &Applied) -> String {
                 "  {}: {}{}",
                 line(&t.examples.join(", ")),
                 line(&t.action.to_string()),
-                if more > 0 { format!(" (and {more} more connection(s))") } else { String::new() }
+                if more > 0 {
+                    format!(" (and {more} more connection(s))")
+                } else {
+                    String::new()
+                }
             );
         }
     }
@@ -471,7 +589,11 @@ pub fn applied(applied: &Applied) -> String {
 pub fn live_runs(runs: &[Run]) -> String {
     let mut out = String::new();
     for r in runs.iter().filter(|r| r.status == "running") {
-        let _ = writeln!(out, "\nRun {} ({}) is going, started by {} at {}.", r.id, r.kind, r.actor, r.started_at);
+        let _ = writeln!(
+            out,
+            "\nRun {} ({}) is going, started by {} at {}.",
+            r.id, r.kind, r.actor, r.started_at
+        );
         live(&mut out, r);
     }
     out
@@ -479,7 +601,9 @@ pub fn live_runs(runs: &[Run]) -> String {
 
 /// A shared run's progress and workers, from its `live` detail.
 fn live(out: &mut String, r: &Run) {
-    let Some(live) = r.detail.get("live") else { return };
+    let Some(live) = r.detail.get("live") else {
+        return;
+    };
     let _ = writeln!(
         out,
         "  {} of {} connection(s) written, {} failed; batches: {}",
@@ -505,7 +629,11 @@ pub fn history(runs: &[Run]) -> String {
         let _ = writeln!(out, "No runs yet.");
     }
     for r in runs {
-        let _ = writeln!(out, "run {} · {} · {} · {} · by {}", r.id, r.kind, r.status, r.started_at, r.actor);
+        let _ = writeln!(
+            out,
+            "run {} · {} · {} · {} · by {}",
+            r.id, r.kind, r.status, r.started_at, r.actor
+        );
         live(&mut out, r);
         for c in &r.changes {
             let versions = match (&c.from_version, &c.to_version) {
@@ -534,7 +662,10 @@ pub fn history(runs: &[Run]) -> String {
                         (Some(f), Some(h)) => format!(
                             "via {f} (sha256 {}{})",
                             &h[..12],
-                            s.plugin_signer.as_deref().map(|k| format!(", signed by {k}")).unwrap_or_default()
+                            s.plugin_signer
+                                .as_deref()
+                                .map(|k| format!(", signed by {k}"))
+                                .unwrap_or_default()
                         ),
                         _ => "automatic".into(),
                     }
@@ -565,7 +696,10 @@ pub fn plugins(registry: &Registry) -> String {
             m.produces,
             line(m.upgrade_deadline.as_deref().unwrap_or("-")),
             p.contract().as_str(),
-            p.signer.as_deref().map(|k| format!("signed by {k}")).unwrap_or_else(|| "unsigned".into())
+            p.signer
+                .as_deref()
+                .map(|k| format!("signed by {k}"))
+                .unwrap_or_else(|| "unsigned".into())
         );
     }
     out
@@ -585,26 +719,66 @@ pub fn plugins_json(registry: &Registry) -> Value {
 pub fn plugin(p: &Plugin) -> String {
     let m = &p.manifest;
     let mut out = String::new();
-    let _ = writeln!(out, "{} (sha256 {}, {} bytes, contract cutover:migration@{})", line(&p.file), p.sha256, p.size, p.contract().as_str());
+    let _ = writeln!(
+        out,
+        "{} (sha256 {}, {} bytes, contract cutover:migration@{})",
+        line(&p.file),
+        p.sha256,
+        p.size,
+        p.contract().as_str()
+    );
     let _ = writeln!(out, "connector:     {}", line(&m.connector));
-    let _ = writeln!(out, "migrates:      {} → {}", line(&m.applies_to), m.produces);
-    let _ = writeln!(out, "deadline:      {}", line(m.upgrade_deadline.as_deref().unwrap_or("-")));
+    let _ = writeln!(
+        out,
+        "migrates:      {} → {}",
+        line(&m.applies_to),
+        m.produces
+    );
+    let _ = writeln!(
+        out,
+        "deadline:      {}",
+        line(m.upgrade_deadline.as_deref().unwrap_or("-"))
+    );
     if let Some(a) = m.deadline_action {
-        let _ = writeln!(out, "at deadline:   {}", serde_json::to_value(a).unwrap_or_default().as_str().unwrap_or(""));
+        let _ = writeln!(
+            out,
+            "at deadline:   {}",
+            serde_json::to_value(a)
+                .unwrap_or_default()
+                .as_str()
+                .unwrap_or("")
+        );
     }
     let _ = writeln!(out, "guide:         {}", line(&m.documentation_url));
-    let scoped = if m.scoped_streams.is_empty() { "the whole connector".into() } else { m.scoped_streams.join(", ") };
+    let scoped = if m.scoped_streams.is_empty() {
+        "the whole connector".into()
+    } else {
+        m.scoped_streams.join(", ")
+    };
     let _ = writeln!(out, "scoped to:     {}", line(&scoped));
     for pc in &m.preconditions {
-        let _ = writeln!(out, "precondition:  {} {}", line(&pc.subject), line(&pc.requirement));
+        let _ = writeln!(
+            out,
+            "precondition:  {} {}",
+            line(&pc.subject),
+            line(&pc.requirement)
+        );
     }
-    let _ = writeln!(out, "\n{}\n\n{}", line(&m.message), block(m.guide.trim_end()));
+    let _ = writeln!(
+        out,
+        "\n{}\n\n{}",
+        line(&m.message),
+        block(m.guide.trim_end())
+    );
     out
 }
 
 /// `apply --dry-run`: what each connection's write would send.
 pub fn dry_run(previews: &[cutover::write::apply::Preview], fleet: &Fleet) -> String {
-    let mut out = format!("Dry run on {}: nothing is written.\n\n", fleet.documents().summary());
+    let mut out = format!(
+        "Dry run on {}: nothing is written.\n\n",
+        fleet.documents().summary()
+    );
     for p in previews {
         let _ = writeln!(out, "~ {}", line(&fleet.documents().display_key(&p.id)));
         match &p.requests {
@@ -618,7 +792,11 @@ pub fn dry_run(previews: &[cutover::write::apply::Preview], fleet: &Fleet) -> St
             }
         }
     }
-    let _ = writeln!(out, "\n{} connection(s) would be written.", previews.iter().filter(|p| p.requests.is_ok()).count());
+    let _ = writeln!(
+        out,
+        "\n{} connection(s) would be written.",
+        previews.iter().filter(|p| p.requests.is_ok()).count()
+    );
     out
 }
 
@@ -626,10 +804,22 @@ pub fn dry_run(previews: &[cutover::write::apply::Preview], fleet: &Fleet) -> St
 pub fn moved(moved: &cutover::transfer::Moved, from: &str, to: &str) -> String {
     format!(
         "{} {} document(s){} from {from} {} {to}{}.",
-        if moved.exported { "Exported" } else { "Imported" },
+        if moved.exported {
+            "Exported"
+        } else {
+            "Imported"
+        },
         moved.documents,
-        if moved.with_ledger { format!(" and {} run(s) of history", moved.runs) } else { String::new() },
+        if moved.with_ledger {
+            format!(" and {} run(s) of history", moved.runs)
+        } else {
+            String::new()
+        },
         if moved.exported { "to" } else { "into" },
-        if moved.unchanged > 0 { format!(" ({} already there with the same bytes)", moved.unchanged) } else { String::new() }
+        if moved.unchanged > 0 {
+            format!(" ({} already there with the same bytes)", moved.unchanged)
+        } else {
+            String::new()
+        }
     )
 }

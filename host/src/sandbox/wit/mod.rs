@@ -33,7 +33,11 @@ pub enum ContractVersion {
 }
 
 /// Every contract version this host understands, oldest first.
-pub const KNOWN: [ContractVersion; 3] = [ContractVersion::V1_0_0, ContractVersion::V1_1_0, ContractVersion::V1_2_0];
+pub const KNOWN: [ContractVersion; 3] = [
+    ContractVersion::V1_0_0,
+    ContractVersion::V1_1_0,
+    ContractVersion::V1_2_0,
+];
 
 impl ContractVersion {
     pub fn as_str(self) -> &'static str {
@@ -58,7 +62,10 @@ impl ContractVersion {
     pub fn matching(imported: &Version) -> Option<Self> {
         KNOWN.into_iter().rev().find(|known| {
             let v = known.version();
-            v.major == imported.major && v.minor == imported.minor && v.patch <= imported.patch && imported.pre.is_empty()
+            v.major == imported.major
+                && v.minor == imported.minor
+                && v.patch <= imported.patch
+                && imported.pre.is_empty()
         })
     }
 
@@ -71,7 +78,9 @@ impl ContractVersion {
             if let Some(rest) = name.strip_prefix("cutover:migration/") {
                 let text = rest.split_once('@').map(|(_, v)| v).unwrap_or("");
                 let Ok(version) = Version::parse(text) else {
-                    bail!("it imports {name}, whose version {text:?} is not semver; rebuild it with the cutover-plugin SDK");
+                    bail!(
+                        "it imports {name}, whose version {text:?} is not semver; rebuild it with the cutover-plugin SDK"
+                    );
                 };
                 match Self::matching(&version) {
                     Some(known) => return Ok(known),
@@ -80,7 +89,9 @@ impl ContractVersion {
             }
         }
         let Some(first) = seen.first() else {
-            bail!("it does not import the cutover:migration contract; build it with the cutover-plugin SDK")
+            bail!(
+                "it does not import the cutover:migration contract; build it with the cutover-plugin SDK"
+            )
         };
         let known: Vec<&str> = KNOWN.iter().map(|k| k.as_str()).collect();
         bail!(
@@ -120,12 +131,21 @@ pub(crate) enum Bindings {
 impl Pre {
     pub fn new(version: ContractVersion, pre: InstancePre<HostState>) -> Result<Self> {
         let missing = |e: wasmtime::Error| {
-            anyhow::Error::from(e).context(format!("it does not export the cutover:migration@{} plugin world", version.as_str()))
+            anyhow::Error::from(e).context(format!(
+                "it does not export the cutover:migration@{} plugin world",
+                version.as_str()
+            ))
         };
         Ok(match version {
-            ContractVersion::V1_0_0 => Pre::V1_0_0(since_v1_0_0::BindingsPre::new(pre).map_err(missing)?),
-            ContractVersion::V1_1_0 => Pre::V1_1_0(since_v1_1_0::BindingsPre::new(pre).map_err(missing)?),
-            ContractVersion::V1_2_0 => Pre::V1_2_0(since_v1_2_0::BindingsPre::new(pre).map_err(missing)?),
+            ContractVersion::V1_0_0 => {
+                Pre::V1_0_0(since_v1_0_0::BindingsPre::new(pre).map_err(missing)?)
+            }
+            ContractVersion::V1_1_0 => {
+                Pre::V1_1_0(since_v1_1_0::BindingsPre::new(pre).map_err(missing)?)
+            }
+            ContractVersion::V1_2_0 => {
+                Pre::V1_2_0(since_v1_2_0::BindingsPre::new(pre).map_err(missing)?)
+            }
         })
     }
 
@@ -151,7 +171,12 @@ impl Bindings {
     }
 
     /// Migrates an Airbyte connection; `output_limit` bounds a streamed state.
-    pub fn migrate(&self, store: &mut Store<HostState>, input: &Input, output_limit: usize) -> CallResult<Outcome> {
+    pub fn migrate(
+        &self,
+        store: &mut Store<HostState>,
+        input: &Input,
+        output_limit: usize,
+    ) -> CallResult<Outcome> {
         match self {
             Bindings::V1_0_0(b) => since_v1_0_0::migrate(b, store, input),
             Bindings::V1_1_0(b) => since_v1_1_0::migrate(b, store, input, output_limit),
@@ -160,7 +185,11 @@ impl Bindings {
     }
 
     /// Migrates an Elastic connector document; only contracts that carry connectors can.
-    pub fn migrate_connector(&self, store: &mut Store<HostState>, input: &ConnectorInput) -> CallResult<ConnectorOutcome> {
+    pub fn migrate_connector(
+        &self,
+        store: &mut Store<HostState>,
+        input: &ConnectorInput,
+    ) -> CallResult<ConnectorOutcome> {
         match self {
             Bindings::V1_2_0(b) => since_v1_2_0::migrate_connector(b, store, input),
             Bindings::V1_0_0(_) | Bindings::V1_1_0(_) => Ok(Err(MigrationError::UnsupportedShape(
@@ -176,7 +205,11 @@ pub struct OutputOverflow(pub usize);
 
 impl std::fmt::Display for OutputOverflow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the streamed state reached {} bytes, over the output limit", self.0)
+        write!(
+            f,
+            "the streamed state reached {} bytes, over the output limit",
+            self.0
+        )
     }
 }
 
@@ -290,11 +323,17 @@ macro_rules! streamed_state {
 
         impl state_stream::HostStateReader for HostState {
             fn size(&mut self, reader: Resource<StateReader>) -> u64 {
-                self.table().get(&reader).map(StateReader::size).unwrap_or(0)
+                self.table()
+                    .get(&reader)
+                    .map(StateReader::size)
+                    .unwrap_or(0)
             }
 
             fn read(&mut self, reader: Resource<StateReader>, max: u32) -> Vec<u8> {
-                self.table().get_mut(&reader).map(|r| r.read(max as usize)).unwrap_or_default()
+                self.table()
+                    .get_mut(&reader)
+                    .map(|r| r.read(max as usize))
+                    .unwrap_or_default()
             }
 
             fn drop(&mut self, reader: Resource<StateReader>) -> wasmtime::Result<()> {
@@ -304,7 +343,11 @@ macro_rules! streamed_state {
         }
 
         impl state_stream::HostStateWriter for HostState {
-            fn write(&mut self, writer: Resource<StateWriter>, bytes: Vec<u8>) -> Result<(), String> {
+            fn write(
+                &mut self,
+                writer: Resource<StateWriter>,
+                bytes: Vec<u8>,
+            ) -> Result<(), String> {
                 match self.table().get_mut(&writer) {
                     Ok(w) => w.write(&bytes),
                     Err(e) => Err(e.to_string()),
@@ -328,7 +371,10 @@ macro_rules! streamed_state {
             let table = store.data_mut().table();
             let reader = table.push(StateReader::new(input.state.clone()))?;
             let writer = table.push(StateWriter::new(output_limit, input.state.len()))?;
-            let (reader_handle, writer_handle) = (Resource::new_borrow(reader.rep()), Resource::new_borrow(writer.rep()));
+            let (reader_handle, writer_handle) = (
+                Resource::new_borrow(reader.rep()),
+                Resource::new_borrow(writer.rep()),
+            );
             let result = bindings.call_migrate(&mut *store, &arg, reader_handle, writer_handle)?;
             let table = store.data_mut().table();
             table.delete(reader)?;
@@ -338,7 +384,12 @@ macro_rules! streamed_state {
             }
             let state = String::from_utf8(written.into_bytes())
                 .map_err(|_| wasmtime::Error::msg("the plugin wrote a state that is not UTF-8"))?;
-            Ok(result.map(|o| migration::Outcome { state, ..migration::Outcome::from(o) }).map_err(migration::MigrationError::from))
+            Ok(result
+                .map(|o| migration::Outcome {
+                    state,
+                    ..migration::Outcome::from(o)
+                })
+                .map_err(migration::MigrationError::from))
         }
     };
 }
@@ -355,10 +406,22 @@ mod tests {
 
     #[test]
     fn versions_match_by_major_minor_and_a_later_patch() {
-        assert_eq!(ContractVersion::matching(&v("1.0.0")), Some(ContractVersion::V1_0_0));
-        assert_eq!(ContractVersion::matching(&v("1.1.0")), Some(ContractVersion::V1_1_0));
-        assert_eq!(ContractVersion::matching(&v("1.1.7")), Some(ContractVersion::V1_1_0));
-        assert_eq!(ContractVersion::matching(&v("1.2.1")), Some(ContractVersion::V1_2_0));
+        assert_eq!(
+            ContractVersion::matching(&v("1.0.0")),
+            Some(ContractVersion::V1_0_0)
+        );
+        assert_eq!(
+            ContractVersion::matching(&v("1.1.0")),
+            Some(ContractVersion::V1_1_0)
+        );
+        assert_eq!(
+            ContractVersion::matching(&v("1.1.7")),
+            Some(ContractVersion::V1_1_0)
+        );
+        assert_eq!(
+            ContractVersion::matching(&v("1.2.1")),
+            Some(ContractVersion::V1_2_0)
+        );
         // A later minor may carry types this host has never seen; a new major too.
         assert_eq!(ContractVersion::matching(&v("1.3.0")), None);
         assert_eq!(ContractVersion::matching(&v("2.0.0")), None);

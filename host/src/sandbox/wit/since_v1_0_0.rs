@@ -20,7 +20,10 @@ pub use self::PluginPre as BindingsPre;
 super::shared_conversions!();
 
 pub fn add_to_linker(linker: &mut wasmtime::component::Linker<HostState>) -> anyhow::Result<()> {
-    Ok(Plugin::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(linker, |s| s)?)
+    Ok(Plugin::add_to_linker::<
+        HostState,
+        wasmtime::component::HasSelf<HostState>,
+    >(linker, |s| s)?)
 }
 
 impl From<&crate::migration::Input> for wit::Connection {
@@ -37,7 +40,14 @@ impl From<&crate::migration::Input> for wit::Connection {
 }
 
 /// Calls `migrate` with the state as one string.
-pub fn migrate(bindings: &Bindings, store: &mut wasmtime::Store<HostState>, input: &migration::Input) -> super::CallResult<migration::Outcome> {
+pub fn migrate(
+    bindings: &Bindings,
+    store: &mut wasmtime::Store<HostState>,
+    input: &migration::Input,
+) -> super::CallResult<migration::Outcome> {
     let arg = input.into();
-    Ok(bindings.call_migrate(store, &arg)?.map(migration::Outcome::from).map_err(migration::MigrationError::from))
+    Ok(bindings
+        .call_migrate(store, &arg)?
+        .map(migration::Outcome::from)
+        .map_err(migration::MigrationError::from))
 }

@@ -27,5 +27,8 @@ super::shared_conversions!();
 super::streamed_state!();
 
 pub fn add_to_linker(linker: &mut wasmtime::component::Linker<HostState>) -> anyhow::Result<()> {
-    Ok(Plugin::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(linker, |s| s)?)
+    Ok(Plugin::add_to_linker::<
+        HostState,
+        wasmtime::component::HasSelf<HostState>,
+    >(linker, |s| s)?)
 }

@@ -28,7 +28,10 @@ super::shared_conversions!(wit::Action::FullSync(reason) => Action::FullSync { r
 super::streamed_state!();
 
 pub fn add_to_linker(linker: &mut wasmtime::component::Linker<HostState>) -> anyhow::Result<()> {
-    Ok(Plugin::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(linker, |s| s)?)
+    Ok(Plugin::add_to_linker::<
+        HostState,
+        wasmtime::component::HasSelf<HostState>,
+    >(linker, |s| s)?)
 }
 
 /// Calls `migrate-connector` with one Elastic connector document.
@@ -37,9 +40,17 @@ pub fn migrate_connector(
     store: &mut wasmtime::Store<HostState>,
     input: &ConnectorInput,
 ) -> super::CallResult<migration::ConnectorOutcome> {
-    let arg = wit::Connector { id: input.id.clone(), version: input.version.clone(), document: input.document.clone() };
+    let arg = wit::Connector {
+        id: input.id.clone(),
+        version: input.version.clone(),
+        document: input.document.clone(),
+    };
     Ok(bindings
         .call_migrate_connector(store, &arg)?
-        .map(|o| migration::ConnectorOutcome { document: o.document, actions: o.actions.into_iter().map(Action::from).collect(), notes: o.notes })
+        .map(|o| migration::ConnectorOutcome {
+            document: o.document,
+            actions: o.actions.into_iter().map(Action::from).collect(),
+            notes: o.notes,
+        })
         .map_err(migration::MigrationError::from))
 }

@@ -21,10 +21,18 @@ use std::time::{Duration, Instant};
 pub enum ApiError {
     /// The server answered, and refused.
     #[error("{endpoint} answered {status}: {message}")]
-    Refused { endpoint: String, status: u16, message: String },
+    Refused {
+        endpoint: String,
+        status: u16,
+        message: String,
+    },
     /// No usable answer after every attempt.
     #[error("{endpoint}: {detail} (after {attempts} attempt(s))")]
-    Unavailable { endpoint: String, detail: String, attempts: u32 },
+    Unavailable {
+        endpoint: String,
+        detail: String,
+        attempts: u32,
+    },
 }
 
 impl ApiError {
@@ -62,7 +70,11 @@ enum Attempt {
 }
 
 /// A request for a pool thread, and where its answer goes.
-type Job = (String, Value, std::sync::mpsc::Sender<Result<Option<Value>, ApiError>>);
+type Job = (
+    String,
+    Value,
+    std::sync::mpsc::Sender<Result<Option<Value>, ApiError>>,
+);
 
 /// Long-lived threads sending requests side by side: a thread per request would cost more
 /// than the request.
@@ -76,18 +88,25 @@ impl Pool {
         let receive = std::sync::Arc::new(std::sync::Mutex::new(receive));
         for _ in 0..threads {
             let (inner, receive) = (inner.clone(), receive.clone());
-            let spawned = std::thread::Builder::new().name("airbyte-request".into()).stack_size(256 * 1024).spawn(move || {
-                loop {
-                    let job = receive.lock().map(|r| r.recv());
-                    let Ok(Ok((endpoint, body, answer))) = job else { break };
-                    let _ = answer.send(inner.call(&endpoint, &body));
-                }
-            });
+            let spawned = std::thread::Builder::new()
+                .name("airbyte-request".into())
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    loop {
+                        let job = receive.lock().map(|r| r.recv());
+                        let Ok(Ok((endpoint, body, answer))) = job else {
+                            break;
+                        };
+                        let _ = answer.send(inner.call(&endpoint, &body));
+                    }
+                });
             if spawned.is_err() {
                 break;
             }
         }
-        Self { jobs: std::sync::Mutex::new(Some(send)) }
+        Self {
+            jobs: std::sync::Mutex::new(Some(send)),
+        }
     }
 }
 
@@ -130,12 +149,17 @@ impl Client {
 
     /// Calls every endpoint at once; one answer per call, in order.
     pub fn call_all(&self, calls: &[(&str, &Value)]) -> Vec<Result<Option<Value>, ApiError>> {
-        let Some((first, rest)) = calls.split_first() else { return Vec::new() };
+        let Some((first, rest)) = calls.split_first() else {
+            return Vec::new();
+        };
         let queued: Vec<_> = rest
             .iter()
             .map(|(endpoint, body)| {
                 let (send, receive) = std::sync::mpsc::channel();
-                let sent = self.pool.jobs.lock().ok().and_then(|jobs| jobs.as_ref().map(|j| j.send((endpoint.to_string(), (*body).clone(), send))));
+                let sent = self.pool.jobs.lock().ok().and_then(|jobs| {
+                    jobs.as_ref()
+                        .map(|j| j.send((endpoint.to_string(), (*body).clone(), send)))
+                });
                 match sent {
                     Some(Ok(())) => Ok(receive),
                     _ => Err((*endpoint, *body)),
@@ -145,7 +169,13 @@ impl Client {
         let mut answers = vec![self.call(first.0, first.1)];
         for q in queued {
             answers.push(match q {
-                Ok(receive) => receive.recv().unwrap_or_else(|_| Err(ApiError::Unavailable { endpoint: "?".into(), detail: "a request thread ended".into(), attempts: 0 })),
+                Ok(receive) => receive.recv().unwrap_or_else(|_| {
+                    Err(ApiError::Unavailable {
+                        endpoint: "?".into(),
+                        detail: "a request thread ended".into(),
+                        attempts: 0,
+                    })
+                }),
                 Err((endpoint, body)) => self.call(endpoint, body),
             });
         }
@@ -178,16 +208,29 @@ impl Inner {
             attempt += 1;
             let detail = match self.attempt(endpoint, &bytes) {
                 Attempt::Done(answer) => {
-                    tracing::debug!(endpoint, attempt, ms = started.elapsed().as_millis() as u64, "called");
+                    tracing::debug!(
+                        endpoint,
+                        attempt,
+                        ms = started.elapsed().as_millis() as u64,
+                        "called"
+                    );
                     return Ok(answer);
                 }
                 Attempt::Final(e) => return Err(e),
                 Attempt::Retry(detail) => detail,
             };
             let locked = detail.starts_with("423");
-            let out_of_attempts = if locked { started.elapsed() >= self.sync_wait } else { attempt >= self.retries };
+            let out_of_attempts = if locked {
+                started.elapsed() >= self.sync_wait
+            } else {
+                attempt >= self.retries
+            };
             if out_of_attempts {
-                return Err(ApiError::Unavailable { endpoint: endpoint.to_owned(), detail, attempts: attempt });
+                return Err(ApiError::Unavailable {
+                    endpoint: endpoint.to_owned(),
+                    detail,
+                    attempts: attempt,
+                });
             }
             let delay = self.delay(attempt);
             tracing::warn!(endpoint, attempt, %detail, delay_ms = delay.as_millis() as u64, "retrying");
@@ -198,7 +241,11 @@ impl Inner {
     fn attempt(&self, endpoint: &str, body: &[u8]) -> Attempt {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let url = format!("{}/v1/{endpoint}", self.base);
-        let mut request = self.agent.post(&url).header("Content-Type", "application/json").header("Accept", "application/json");
+        let mut request = self
+            .agent
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json");
         if let Some(auth) = &self.authorization {
             request = request.header("Authorization", auth);
         }
@@ -207,26 +254,51 @@ impl Inner {
             Err(e) => return Attempt::Retry(transport(&e)),
         };
         let status = response.status().as_u16();
-        let text = match response.body_mut().with_config().limit(u64::MAX).read_to_vec() {
+        let text = match response
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+        {
             Ok(t) => t,
             Err(e) => return Attempt::Retry(format!("reading the answer: {}", transport(&e))),
         };
-        let json = if text.is_empty() { None } else { serde_json::from_slice::<Value>(&text).ok() };
+        let json = if text.is_empty() {
+            None
+        } else {
+            serde_json::from_slice::<Value>(&text).ok()
+        };
         match status {
             200..=299 => match (text.is_empty(), json) {
                 (true, _) => Attempt::Done(None),
                 (false, Some(v)) => Attempt::Done(Some(v)),
-                (false, None) => Attempt::Final(ApiError::Refused { endpoint: endpoint.to_owned(), status, message: "the answer is not JSON".into() }),
+                (false, None) => Attempt::Final(ApiError::Refused {
+                    endpoint: endpoint.to_owned(),
+                    status,
+                    message: "the answer is not JSON".into(),
+                }),
             },
-            423 | 429 | 500 | 502 | 503 | 504 => Attempt::Retry(format!("{status} {}", message(json.as_ref(), &text))),
-            _ => Attempt::Final(ApiError::Refused { endpoint: endpoint.to_owned(), status, message: message(json.as_ref(), &text) }),
+            423 | 429 | 500 | 502 | 503 | 504 => {
+                Attempt::Retry(format!("{status} {}", message(json.as_ref(), &text)))
+            }
+            _ => Attempt::Final(ApiError::Refused {
+                endpoint: endpoint.to_owned(),
+                status,
+                message: message(json.as_ref(), &text),
+            }),
         }
     }
 
     /// Exponential backoff with jitter: between half and all of `backoff · 2^(n-1)`, at most 5 s.
     fn delay(&self, attempt: u32) -> Duration {
-        let full = self.backoff.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(Duration::from_secs(5));
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let full = self
+            .backoff
+            .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+            .min(Duration::from_secs(5));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         full / 2 + full.mul_f64(f64::from(nanos % 1000) / 2000.0)
     }
 }
@@ -256,7 +328,13 @@ fn message(json: Option<&Value>, text: &[u8]) -> String {
 mod tests {
     #[test]
     fn server_text_cannot_drive_a_terminal() {
-        assert_eq!(crate::terminal::line("bad\u{1b}[2Jname\n"), "bad\\u{1b}[2Jname\\n");
-        assert_eq!(super::message(Some(&serde_json::json!({"message": "no\u{7}"})), b""), "no\\u{7}");
+        assert_eq!(
+            crate::terminal::line("bad\u{1b}[2Jname\n"),
+            "bad\\u{1b}[2Jname\\n"
+        );
+        assert_eq!(
+            super::message(Some(&serde_json::json!({"message": "no\u{7}"})), b""),
+            "no\\u{7}"
+        );
     }
 }

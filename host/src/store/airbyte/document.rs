@@ -72,7 +72,11 @@ pub struct Parts {
 }
 
 fn text(value: &Value, pointer: &str, what: &str) -> Result<String> {
-    value.pointer(pointer).and_then(Value::as_str).map(str::to_owned).with_context(|| format!("{what} has no {pointer}"))
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .with_context(|| format!("{what} has no {pointer}"))
 }
 
 impl Remote {
@@ -80,17 +84,29 @@ impl Remote {
     pub fn parts(&self) -> Result<Parts> {
         let (connection, source) = (&self.connection, &self.source);
         let pin = self.pin.as_ref();
-        let origin_type = pin.and_then(|p| p.get("origin_type")).and_then(Value::as_str);
+        let origin_type = pin
+            .and_then(|p| p.get("origin_type"))
+            .and_then(Value::as_str);
         Ok(Parts {
             id: text(connection, "/connectionId", "the connection")?,
             name: text(connection, "/name", "the connection")?,
             connector: text(&self.version, "/dockerRepository", "the source's version")?,
             version: text(&self.version, "/dockerImageTag", "the source's version")?,
             pin: (origin_type == Some("user")).then(|| UserPin {
-                reason: pin.and_then(|p| p.get("description").or(p.get("origin"))).and_then(Value::as_str).map(str::to_owned),
+                reason: pin
+                    .and_then(|p| p.get("description").or(p.get("origin")))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
             }),
-            config: source.get("connectionConfiguration").cloned().context("the source has no connectionConfiguration")?,
-            catalog: mapping::catalog_from_api(connection.get("syncCatalog").context("the connection has no syncCatalog")?)?,
+            config: source
+                .get("connectionConfiguration")
+                .cloned()
+                .context("the source has no connectionConfiguration")?,
+            catalog: mapping::catalog_from_api(
+                connection
+                    .get("syncCatalog")
+                    .context("the connection has no syncCatalog")?,
+            )?,
             state: mapping::state_from_api(&self.state)?,
             workspace_id: text(source, "/workspaceId", "the source")?,
             source_id: text(source, "/sourceId", "the source")?,
@@ -99,10 +115,22 @@ impl Remote {
             status: text(connection, "/status", "the connection")?,
             version_pin: match (pin, origin_type) {
                 (Some(p), Some(t)) if t != "user" => Some(VersionPin {
-                    origin: p.get("origin").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                    version: p.get("value_name").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| {
-                        self.version.get("dockerImageTag").and_then(Value::as_str).unwrap_or_default().to_owned()
-                    }),
+                    origin: p
+                        .get("origin")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    version: p
+                        .get("value_name")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| {
+                            self.version
+                                .get("dockerImageTag")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned()
+                        }),
                 }),
                 _ => None,
             },
@@ -117,13 +145,22 @@ impl Parts {
         airbyte.insert("workspaceId".into(), self.workspace_id.clone().into());
         airbyte.insert("sourceId".into(), self.source_id.clone().into());
         airbyte.insert("sourceName".into(), self.source_name.clone().into());
-        airbyte.insert("sourceDefinitionId".into(), self.definition_id.clone().into());
+        airbyte.insert(
+            "sourceDefinitionId".into(),
+            self.definition_id.clone().into(),
+        );
         airbyte.insert("status".into(), self.status.clone().into());
         if let Some(p) = &self.version_pin {
-            airbyte.insert("versionPin".into(), json!({"origin": p.origin, "version": p.version}));
+            airbyte.insert(
+                "versionPin".into(),
+                json!({"origin": p.origin, "version": p.version}),
+            );
         }
         if !self.catalog.unselected.is_empty() {
-            airbyte.insert("unselectedStreams".into(), canonical(&Value::Array(self.catalog.unselected.clone())));
+            airbyte.insert(
+                "unselectedStreams".into(),
+                canonical(&Value::Array(self.catalog.unselected.clone())),
+            );
         }
         let pin = match &self.pin {
             None => Value::Null,
@@ -140,7 +177,8 @@ impl Parts {
         doc.insert("catalog".into(), canonical(&self.catalog.configured));
         doc.insert("state".into(), canonical(&Value::Array(self.state.clone())));
         doc.insert("airbyte".into(), Value::Object(airbyte));
-        let mut bytes = serde_json::to_vec_pretty(&Value::Object(doc)).expect("a document serializes");
+        let mut bytes =
+            serde_json::to_vec_pretty(&Value::Object(doc)).expect("a document serializes");
         bytes.push(b'\n');
         bytes
     }
@@ -149,19 +187,38 @@ impl Parts {
     pub fn from_document(bytes: &[u8]) -> Result<Self> {
         let doc: Value = serde_json::from_slice(bytes).context("it is not JSON")?;
         let field = |pointer: &str| -> Result<String> {
-            doc.pointer(pointer).and_then(Value::as_str).map(str::to_owned).with_context(|| format!("it has no {pointer} (is it an Airbyte connection's document?)"))
+            doc.pointer(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .with_context(|| {
+                    format!("it has no {pointer} (is it an Airbyte connection's document?)")
+                })
         };
         let pin = match doc.get("pin") {
             None | Some(Value::Null) => None,
-            Some(p) if p.get("origin").and_then(Value::as_str) == Some("user") => {
-                Some(UserPin { reason: p.get("reason").and_then(Value::as_str).map(str::to_owned) })
-            }
-            Some(p) => bail!("a pin of origin {} cannot be set through Airbyte's API; only a user's pin", p.get("origin").unwrap_or(&Value::Null)),
+            Some(p) if p.get("origin").and_then(Value::as_str) == Some("user") => Some(UserPin {
+                reason: p.get("reason").and_then(Value::as_str).map(str::to_owned),
+            }),
+            Some(p) => bail!(
+                "a pin of origin {} cannot be set through Airbyte's API; only a user's pin",
+                p.get("origin").unwrap_or(&Value::Null)
+            ),
         };
-        let version_pin = doc.pointer("/airbyte/versionPin").filter(|p| !p.is_null()).map(|p| VersionPin {
-            origin: p.get("origin").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            version: p.get("version").and_then(Value::as_str).unwrap_or_default().to_owned(),
-        });
+        let version_pin = doc
+            .pointer("/airbyte/versionPin")
+            .filter(|p| !p.is_null())
+            .map(|p| VersionPin {
+                origin: p
+                    .get("origin")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                version: p
+                    .get("version")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            });
         let state = match doc.get("state") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(s)) => s.clone(),
@@ -176,7 +233,11 @@ impl Parts {
             config: doc.get("config").cloned().context("it has no config")?,
             catalog: Catalog {
                 configured: doc.get("catalog").cloned().context("it has no catalog")?,
-                unselected: doc.pointer("/airbyte/unselectedStreams").and_then(Value::as_array).cloned().unwrap_or_default(),
+                unselected: doc
+                    .pointer("/airbyte/unselectedStreams")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
             },
             state,
             workspace_id: field("/airbyte/workspaceId")?,
@@ -195,7 +256,11 @@ pub fn canonical(value: &Value) -> Value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            Value::Object(keys.into_iter().map(|k| (k.clone(), canonical(&map[k]))).collect())
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&map[k])))
+                    .collect(),
+            )
         }
         Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
         other => other.clone(),
@@ -214,14 +279,22 @@ mod tests {
                 "connectionConfiguration": {"start_date": "2023-01-01", "credentials": {"refresh_token": "**********", "auth_method": "oauth2.0"}}}),
             version: json!({"dockerRepository": "airbyte/source-pinterest", "dockerImageTag": "1.3.3", "isVersionOverrideApplied": true}),
             state: json!({"connectionId": "c1", "stateType": "stream", "streamState": [{"streamDescriptor": {"name": "campaigns"}, "streamState": {"updated_time": 1}}]}),
-            pin: Some(json!({"origin_type": "breaking_change", "origin": "2.0.0", "value_name": "1.3.3"})),
+            pin: Some(
+                json!({"origin_type": "breaking_change", "origin": "2.0.0", "value_name": "1.3.3"}),
+            ),
         }
     }
 
     #[test]
     fn a_document_reads_back_as_its_parts() {
         let parts = remote().parts().unwrap();
-        assert_eq!(parts.version_pin, Some(VersionPin { origin: "2.0.0".into(), version: "1.3.3".into() }));
+        assert_eq!(
+            parts.version_pin,
+            Some(VersionPin {
+                origin: "2.0.0".into(),
+                version: "1.3.3".into()
+            })
+        );
         assert_eq!(parts.pin, None, "a breaking-change pin is not the user's");
         let bytes = parts.to_document();
         let doc: Value = serde_json::from_slice(&bytes).unwrap();
@@ -235,9 +308,14 @@ mod tests {
     #[test]
     fn a_users_pin_is_the_documents_pin() {
         let mut r = remote();
-        r.pin = Some(json!({"origin_type": "user", "origin": "ops@example.com", "description": "quarter-end freeze"}));
+        r.pin = Some(
+            json!({"origin_type": "user", "origin": "ops@example.com", "description": "quarter-end freeze"}),
+        );
         let doc: Value = serde_json::from_slice(&r.parts().unwrap().to_document()).unwrap();
-        assert_eq!(doc["pin"], json!({"origin": "user", "reason": "quarter-end freeze"}));
+        assert_eq!(
+            doc["pin"],
+            json!({"origin": "user", "reason": "quarter-end freeze"})
+        );
         assert!(doc["airbyte"].get("versionPin").is_none());
     }
 }

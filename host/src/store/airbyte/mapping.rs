@@ -44,8 +44,15 @@ const CONFIG_FIELDS: &[(&str, &str)] = &[
 
 /// `AirbyteStreamConfiguration` fields with no protocol counterpart, kept on the configured
 /// stream under these names.
-const API_ONLY_CONFIG: &[&str] =
-    &["aliasName", "suggested", "fieldSelectionEnabled", "selectedFields", "hashedFields", "mappers", "namespace"];
+const API_ONLY_CONFIG: &[&str] = &[
+    "aliasName",
+    "suggested",
+    "fieldSelectionEnabled",
+    "selectedFields",
+    "hashedFields",
+    "mappers",
+    "namespace",
+];
 
 /// A connection's catalog in the protocol's shape, with what the protocol has no place for.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,7 +67,12 @@ pub struct Catalog {
 pub fn catalog_from_api(sync_catalog: &Value) -> Result<Catalog> {
     let mut configured = Vec::new();
     let mut unselected = Vec::new();
-    for entry in sync_catalog.get("streams").and_then(Value::as_array).into_iter().flatten() {
+    for entry in sync_catalog
+        .get("streams")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if entry.pointer("/config/selected").and_then(Value::as_bool) == Some(false) {
             unselected.push(entry.clone());
             continue;
@@ -68,7 +80,15 @@ pub fn catalog_from_api(sync_catalog: &Value) -> Result<Catalog> {
         let stream = object(entry.get("stream"), "a syncCatalog stream's `stream`")?;
         let config = object(entry.get("config"), "a syncCatalog stream's `config`")?;
         let mut out = Map::new();
-        out.insert("stream".into(), Value::Object(rename(stream, STREAM_FIELDS, Direction::ToProtocol, "stream")?));
+        out.insert(
+            "stream".into(),
+            Value::Object(rename(
+                stream,
+                STREAM_FIELDS,
+                Direction::ToProtocol,
+                "stream",
+            )?),
+        );
         out.extend(rename_known(config, CONFIG_FIELDS, Direction::ToProtocol));
         for (k, v) in config {
             if API_ONLY_CONFIG.contains(&k.as_str()) {
@@ -79,14 +99,23 @@ pub fn catalog_from_api(sync_catalog: &Value) -> Result<Catalog> {
         }
         configured.push(Value::Object(out));
     }
-    Ok(Catalog { configured: json!({ "streams": configured }), unselected })
+    Ok(Catalog {
+        configured: json!({ "streams": configured }),
+        unselected,
+    })
 }
 
 /// The API's `syncCatalog` for a protocol catalog: its streams selected, then the unselected
 /// ones as they were.
 pub fn catalog_to_api(catalog: &Catalog) -> Result<Value> {
     let mut streams = Vec::new();
-    for configured in catalog.configured.get("streams").and_then(Value::as_array).into_iter().flatten() {
+    for configured in catalog
+        .configured
+        .get("streams")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let configured = object(Some(configured), "a configured stream")?;
         let stream = object(configured.get("stream"), "a configured stream's `stream`")?;
         let mut config = Map::new();
@@ -122,7 +151,9 @@ pub fn state_from_api(state: &Value) -> Result<Vec<Value>> {
             .into_iter()
             .flatten()
             .map(|s| {
-                let descriptor = s.get("streamDescriptor").ok_or_else(|| anyhow::anyhow!("a stream state without streamDescriptor"))?;
+                let descriptor = s
+                    .get("streamDescriptor")
+                    .ok_or_else(|| anyhow::anyhow!("a stream state without streamDescriptor"))?;
                 let mut entry = Map::new();
                 entry.insert("stream_descriptor".into(), descriptor.clone());
                 if let Some(blob) = s.get("streamState").filter(|v| !v.is_null()) {
@@ -136,19 +167,29 @@ pub fn state_from_api(state: &Value) -> Result<Vec<Value>> {
     };
     match state.get("stateType").and_then(Value::as_str) {
         Some("not_set") | None => Ok(Vec::new()),
-        Some("legacy") => Ok(vec![json!({"type": "LEGACY", "data": state.get("state").cloned().unwrap_or_else(|| json!({}))})]),
+        Some("legacy") => Ok(vec![
+            json!({"type": "LEGACY", "data": state.get("state").cloned().unwrap_or_else(|| json!({}))}),
+        ]),
         Some("stream") => Ok(streams(state.get("streamState"))?
             .into_iter()
             .map(|entry| json!({"type": "STREAM", "stream": entry}))
             .collect()),
         Some("global") => {
-            let global = state.get("globalState").cloned().unwrap_or_else(|| json!({}));
+            let global = state
+                .get("globalState")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
             let mut out = Map::new();
             if let Some(shared) = global.get("shared_state").filter(|v| !v.is_null()) {
                 out.insert("shared_state".into(), shared.clone());
             }
-            out.insert("stream_states".into(), Value::Array(streams(global.get("streamStates"))?));
-            Ok(vec![json!({"type": "GLOBAL", "global": Value::Object(out)})])
+            out.insert(
+                "stream_states".into(),
+                Value::Array(streams(global.get("streamStates"))?),
+            );
+            Ok(vec![
+                json!({"type": "GLOBAL", "global": Value::Object(out)}),
+            ])
         }
         Some(other) => bail!("the API gave a state of unknown type {other:?}"),
     }
@@ -165,7 +206,10 @@ pub fn state_type(messages: &[Value]) -> Result<Option<&'static str>> {
             other => bail!("a state message of unknown type {other:?}"),
         };
         if found.is_some_and(|f| f != kind) {
-            bail!("state messages of two types ({} and {kind}); Airbyte keeps one state type per connection", found.unwrap_or_default());
+            bail!(
+                "state messages of two types ({} and {kind}); Airbyte keeps one state type per connection",
+                found.unwrap_or_default()
+            );
         }
         found = Some(kind);
     }
@@ -175,12 +219,27 @@ pub fn state_type(messages: &[Value]) -> Result<Option<&'static str>> {
 /// The `connectionState` that turns the API state `current` into `target` (protocol
 /// messages): the target's streams, and every stream of `current` it drops, sent without a
 /// state so that the server deletes it. `None` when there is nothing to send.
-pub fn state_to_api(connection_id: &str, target: &[Value], current: &Value) -> Result<Option<Value>> {
-    let current_type = current.get("stateType").and_then(Value::as_str).unwrap_or("not_set");
+pub fn state_to_api(
+    connection_id: &str,
+    target: &[Value],
+    current: &Value,
+) -> Result<Option<Value>> {
+    let current_type = current
+        .get("stateType")
+        .and_then(Value::as_str)
+        .unwrap_or("not_set");
     let target_type = state_type(target)?;
     let current_streams: Vec<Value> = match current_type {
-        "stream" => current.get("streamState").and_then(Value::as_array).cloned().unwrap_or_default(),
-        "global" => current.pointer("/globalState/streamStates").and_then(Value::as_array).cloned().unwrap_or_default(),
+        "stream" => current
+            .get("streamState")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        "global" => current
+            .pointer("/globalState/streamStates")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
         _ => Vec::new(),
     }
     .into_iter()
@@ -198,7 +257,12 @@ pub fn state_to_api(connection_id: &str, target: &[Value], current: &Value) -> R
             .collect();
         // A stream kept only when the type stays: a LEGACY state is cleared whole.
         if kind == current_type {
-            out.extend(current_streams.iter().filter(|d| !named.contains(d)).map(|d| json!({"streamDescriptor": d})));
+            out.extend(
+                current_streams
+                    .iter()
+                    .filter(|d| !named.contains(d))
+                    .map(|d| json!({"streamDescriptor": d})),
+            );
         }
         out
     };
@@ -206,13 +270,20 @@ pub fn state_to_api(connection_id: &str, target: &[Value], current: &Value) -> R
         list.and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|s| Some((s.get("stream_descriptor")?.clone(), s.get("stream_state").filter(|v| !v.is_null()).cloned())))
+            .filter_map(|s| {
+                Some((
+                    s.get("stream_descriptor")?.clone(),
+                    s.get("stream_state").filter(|v| !v.is_null()).cloned(),
+                ))
+            })
             .collect()
     };
     let body = match kind {
         "not_set" => return Ok(None),
         "legacy" => match target.last() {
-            Some(m) => json!({"connectionId": connection_id, "stateType": "legacy", "state": m.get("data").cloned().unwrap_or_else(|| json!({}))}),
+            Some(m) => {
+                json!({"connectionId": connection_id, "stateType": "legacy", "state": m.get("data").cloned().unwrap_or_else(|| json!({}))})
+            }
             None => json!({"connectionId": connection_id, "stateType": "legacy"}),
         },
         "stream" => {
@@ -220,18 +291,28 @@ pub fn state_to_api(connection_id: &str, target: &[Value], current: &Value) -> R
                 .iter()
                 .filter_map(|m| {
                     let s = m.get("stream")?;
-                    Some((s.get("stream_descriptor")?.clone(), s.get("stream_state").filter(|v| !v.is_null()).cloned()))
+                    Some((
+                        s.get("stream_descriptor")?.clone(),
+                        s.get("stream_state").filter(|v| !v.is_null()).cloned(),
+                    ))
                 })
                 .collect();
             json!({"connectionId": connection_id, "stateType": "stream", "streamState": sent_streams(list)})
         }
         "global" => {
-            let global = target.last().and_then(|m| m.get("global")).cloned().unwrap_or_else(|| json!({}));
+            let global = target
+                .last()
+                .and_then(|m| m.get("global"))
+                .cloned()
+                .unwrap_or_else(|| json!({}));
             let mut out = Map::new();
             if let Some(shared) = global.get("shared_state").filter(|v| !v.is_null()) {
                 out.insert("shared_state".into(), shared.clone());
             }
-            out.insert("streamStates".into(), Value::Array(sent_streams(entries(global.get("stream_states")))));
+            out.insert(
+                "streamStates".into(),
+                Value::Array(sent_streams(entries(global.get("stream_states")))),
+            );
             json!({"connectionId": connection_id, "stateType": "global", "globalState": Value::Object(out)})
         }
         other => bail!("state type {other:?}"),
@@ -253,7 +334,13 @@ pub fn state_type_change_refused(current_type: &str, target_type: Option<&str>) 
 
 /// How state messages are ordered: by namespace, then name.
 fn descriptor_key(descriptor: &Value) -> (String, String) {
-    let text = |k: &str| descriptor.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text = |k: &str| {
+        descriptor
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     (text("namespace"), text("name"))
 }
 
@@ -271,7 +358,11 @@ fn object<'a>(value: Option<&'a Value>, what: &str) -> Result<&'a Map<String, Va
 }
 
 /// The known fields of `from` under their names in the other shape.
-fn rename_known(from: &Map<String, Value>, fields: &[(&str, &str)], direction: Direction) -> Map<String, Value> {
+fn rename_known(
+    from: &Map<String, Value>,
+    fields: &[(&str, &str)],
+    direction: Direction,
+) -> Map<String, Value> {
     let mut out = Map::new();
     for (api, protocol) in fields {
         let (src, dst) = match direction {
@@ -287,7 +378,12 @@ fn rename_known(from: &Map<String, Value>, fields: &[(&str, &str)], direction: D
 
 /// Every field of `from` under its name in the other shape; a field with no counterpart is
 /// an error (it would be lost).
-fn rename(from: &Map<String, Value>, fields: &[(&str, &str)], direction: Direction, what: &str) -> Result<Map<String, Value>> {
+fn rename(
+    from: &Map<String, Value>,
+    fields: &[(&str, &str)],
+    direction: Direction,
+    what: &str,
+) -> Result<Map<String, Value>> {
     for k in from.keys() {
         let known = fields.iter().any(|(api, protocol)| match direction {
             Direction::ToProtocol => api == k,
@@ -320,7 +416,11 @@ mod tests {
         assert_eq!(users["stream"]["json_schema"], json!({"type": "object"}));
         assert_eq!(users["sync_mode"], "incremental");
         assert_eq!(users["generation_id"], 3);
-        assert_eq!(users["selectedFields"], json!([{"fieldPath": ["id"]}]), "API-only settings travel with the stream");
+        assert_eq!(
+            users["selectedFields"],
+            json!([{"fieldPath": ["id"]}]),
+            "API-only settings travel with the stream"
+        );
         assert_eq!(catalog.configured["streams"].as_array().unwrap().len(), 1);
         assert_eq!(catalog.unselected, vec![api_stream("orders", false)]);
         assert_eq!(catalog_to_api(&catalog).unwrap(), api);
@@ -328,7 +428,10 @@ mod tests {
 
     #[test]
     fn a_protocol_field_the_api_cannot_store_is_an_error() {
-        let catalog = Catalog { configured: json!({"streams": [{"stream": {"name": "a", "json_schema": {}}, "sync_mode": "full_refresh", "future_field": 1}]}), unselected: vec![] };
+        let catalog = Catalog {
+            configured: json!({"streams": [{"stream": {"name": "a", "json_schema": {}}, "sync_mode": "full_refresh", "future_field": 1}]}),
+            unselected: vec![],
+        };
         assert!(format!("{:#}", catalog_to_api(&catalog).unwrap_err()).contains("future_field"));
     }
 
@@ -348,7 +451,12 @@ mod tests {
         ];
         for sample in samples {
             let messages = state_from_api(&sample).unwrap();
-            let back = state_to_api("c", &messages, &json!({"connectionId": "c", "stateType": "not_set"})).unwrap();
+            let back = state_to_api(
+                "c",
+                &messages,
+                &json!({"connectionId": "c", "stateType": "not_set"}),
+            )
+            .unwrap();
             match back {
                 None => assert_eq!(sample["stateType"], "not_set"),
                 Some(back) => assert_eq!(state_from_api(&back).unwrap(), messages, "{sample}"),
@@ -356,21 +464,32 @@ mod tests {
         }
         let stream = state_from_api(&json!({"stateType": "stream", "streamState": [
             {"streamDescriptor": {"name": "b"}, "streamState": {"x": 1}}, {"streamDescriptor": {"name": "a"}, "streamState": {"x": 2}}]})).unwrap();
-        assert_eq!(stream[0]["stream"]["stream_descriptor"]["name"], "a", "ordered by stream");
+        assert_eq!(
+            stream[0]["stream"]["stream_descriptor"]["name"], "a",
+            "ordered by stream"
+        );
     }
 
     #[test]
     fn a_write_deletes_the_streams_the_target_drops() {
         let current = json!({"connectionId": "c", "stateType": "stream", "streamState": [
             {"streamDescriptor": {"name": "advertizer_report"}, "streamState": {"DATE": "2023-01-01"}}]});
-        let target = vec![json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "advertiser_report"}, "stream_state": {"DATE": "2023-01-01"}}})];
+        let target = vec![
+            json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "advertiser_report"}, "stream_state": {"DATE": "2023-01-01"}}}),
+        ];
         let body = state_to_api("c", &target, &current).unwrap().unwrap();
-        assert_eq!(body["streamState"], json!([
-            {"streamDescriptor": {"name": "advertiser_report"}, "streamState": {"DATE": "2023-01-01"}},
-            {"streamDescriptor": {"name": "advertizer_report"}}
-        ]));
+        assert_eq!(
+            body["streamState"],
+            json!([
+                {"streamDescriptor": {"name": "advertiser_report"}, "streamState": {"DATE": "2023-01-01"}},
+                {"streamDescriptor": {"name": "advertizer_report"}}
+            ])
+        );
         let cleared = state_to_api("c", &[], &current).unwrap().unwrap();
-        assert_eq!(cleared["streamState"], json!([{"streamDescriptor": {"name": "advertizer_report"}}]));
+        assert_eq!(
+            cleared["streamState"],
+            json!([{"streamDescriptor": {"name": "advertizer_report"}}])
+        );
     }
 
     #[test]
@@ -379,7 +498,11 @@ mod tests {
         assert!(state_type_change_refused("not_set", Some("global")).is_none());
         assert!(state_type_change_refused("stream", Some("stream")).is_none());
         assert!(state_type_change_refused("stream", None).is_none());
-        assert!(state_type_change_refused("stream", Some("legacy")).unwrap().contains("reset"));
+        assert!(
+            state_type_change_refused("stream", Some("legacy"))
+                .unwrap()
+                .contains("reset")
+        );
         assert!(state_type_change_refused("global", Some("stream")).is_some());
     }
 }

@@ -85,7 +85,9 @@ impl AirbyteDocuments {
     /// Calls an endpoint for a connection; errors name both, as [`StoreError`]s the write path
     /// can act on.
     fn call(&self, key: &str, endpoint: &str, body: &Value) -> Result<Option<Value>> {
-        self.client.call(endpoint, body).map_err(|e| store_error(key, e))
+        self.client
+            .call(endpoint, body)
+            .map_err(|e| store_error(key, e))
     }
 
     fn answer(&self, key: &str, endpoint: &str, body: &Value) -> Result<Value> {
@@ -98,46 +100,86 @@ impl AirbyteDocuments {
             .call_all(calls)
             .into_iter()
             .zip(calls)
-            .map(|(answer, (endpoint, _))| with_body(key, endpoint, answer.map_err(|e| store_error(key, e))?))
+            .map(|(answer, (endpoint, _))| {
+                with_body(key, endpoint, answer.map_err(|e| store_error(key, e))?)
+            })
             .collect()
     }
 
     /// Reads everything one connection's document is made of, in one round of requests when
     /// its source is known (a connection never changes source), else in two.
     fn fetch(&self, key: &str, source_hint: Option<&str>) -> Result<Remote> {
-        let known = source_hint.map(str::to_owned).or_else(|| self.lock_listed().get(key).map(|l| l.source_id.clone()));
+        let known = source_hint
+            .map(str::to_owned)
+            .or_else(|| self.lock_listed().get(key).map(|l| l.source_id.clone()));
         let id = json!({"connectionId": key});
         let (connection, state, source, version) = match known {
             Some(source_id) => {
                 let body = json!({"sourceId": source_id});
-                let calls = [("connections/get", &id), ("state/get", &id), ("sources/get", &body), ("actor_definition_versions/get_for_source", &body)];
-                let [connection, state, source, version]: [Value; 4] = self.answers(key, &calls)?.try_into().expect("four answers");
+                let calls = [
+                    ("connections/get", &id),
+                    ("state/get", &id),
+                    ("sources/get", &body),
+                    ("actor_definition_versions/get_for_source", &body),
+                ];
+                let [connection, state, source, version]: [Value; 4] =
+                    self.answers(key, &calls)?.try_into().expect("four answers");
                 (connection, state, source, version)
             }
             None => {
-                let [connection, state]: [Value; 2] = self.answers(key, &[("connections/get", &id), ("state/get", &id)])?.try_into().expect("two answers");
-                let body = json!({"sourceId": connection.get("sourceId").cloned().unwrap_or_default()});
-                let [source, version]: [Value; 2] =
-                    self.answers(key, &[("sources/get", &body), ("actor_definition_versions/get_for_source", &body)])?.try_into().expect("two answers");
+                let [connection, state]: [Value; 2] = self
+                    .answers(key, &[("connections/get", &id), ("state/get", &id)])?
+                    .try_into()
+                    .expect("two answers");
+                let body =
+                    json!({"sourceId": connection.get("sourceId").cloned().unwrap_or_default()});
+                let [source, version]: [Value; 2] = self
+                    .answers(
+                        key,
+                        &[
+                            ("sources/get", &body),
+                            ("actor_definition_versions/get_for_source", &body),
+                        ],
+                    )?
+                    .try_into()
+                    .expect("two answers");
                 (connection, state, source, version)
             }
         };
         if connection.get("sourceId") != source.get("sourceId") {
-            anyhow::bail!("connection {key} reads from source {}, not {}", connection["sourceId"], source["sourceId"]);
+            anyhow::bail!(
+                "connection {key} reads from source {}, not {}",
+                connection["sourceId"],
+                source["sourceId"]
+            );
         }
-        let pin = if version.get("isVersionOverrideApplied").and_then(Value::as_bool) == Some(true) {
+        let pin = if version
+            .get("isVersionOverrideApplied")
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
             self.pin_of(key, source["sourceId"].as_str().unwrap_or_default())?
         } else {
             None
         };
-        Ok(Remote { connection, source, version, state, pin })
+        Ok(Remote {
+            connection,
+            source,
+            version,
+            state,
+            pin,
+        })
     }
 
     /// The version pin of a source, from the deployment's pins.
     fn pin_of(&self, key: &str, source_id: &str) -> Result<Option<Value>> {
         let mut pins = self.pins.lock().expect("pins lock");
         if pins.is_none() {
-            let list = self.answer(key, "scoped_configuration/list", &json!({"config_key": "connector_version"}))?;
+            let list = self.answer(
+                key,
+                "scoped_configuration/list",
+                &json!({"config_key": "connector_version"}),
+            )?;
             let by_source = list
                 .get("scopedConfigurations")
                 .and_then(Value::as_array)
@@ -175,13 +217,30 @@ impl AirbyteDocuments {
 
     /// (docker repository, default version) of a definition.
     fn definition(&self, key: &str, definition_id: &str) -> Result<(String, String)> {
-        if let Some(d) = self.definitions.lock().expect("definitions lock").get(definition_id) {
+        if let Some(d) = self
+            .definitions
+            .lock()
+            .expect("definitions lock")
+            .get(definition_id)
+        {
             return Ok(d.clone());
         }
-        let read = self.answer(key, "source_definitions/get", &json!({"sourceDefinitionId": definition_id}))?;
-        let text = |k: &str| read.get(k).and_then(Value::as_str).map(str::to_owned).with_context(|| format!("source definition {definition_id} has no {k}"));
+        let read = self.answer(
+            key,
+            "source_definitions/get",
+            &json!({"sourceDefinitionId": definition_id}),
+        )?;
+        let text = |k: &str| {
+            read.get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .with_context(|| format!("source definition {definition_id} has no {k}"))
+        };
         let d = (text("dockerRepository")?, text("dockerImageTag")?);
-        self.definitions.lock().expect("definitions lock").insert(definition_id.to_owned(), d.clone());
+        self.definitions
+            .lock()
+            .expect("definitions lock")
+            .insert(definition_id.to_owned(), d.clone());
         Ok(d)
     }
 
@@ -191,27 +250,51 @@ impl AirbyteDocuments {
         if let Some(spec) = self.specs.lock().expect("specs lock").get(&cache_key) {
             return Ok(spec.clone());
         }
-        let read = self.answer(key, "source_definition_specifications/get", &json!({"sourceDefinitionId": parts.definition_id, "workspaceId": parts.workspace_id}))?;
-        let spec = read.get("connectionSpecification").cloned().unwrap_or_else(|| json!({}));
-        self.specs.lock().expect("specs lock").insert(cache_key, spec.clone());
+        let read = self.answer(
+            key,
+            "source_definition_specifications/get",
+            &json!({"sourceDefinitionId": parts.definition_id, "workspaceId": parts.workspace_id}),
+        )?;
+        let spec = read
+            .get("connectionSpecification")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        self.specs
+            .lock()
+            .expect("specs lock")
+            .insert(cache_key, spec.clone());
         Ok(spec)
     }
 
     /// What the requests of a write need to know of the connector's definition.
-    fn definition_for(&self, key: &str, current: &Parts, target: &Parts) -> Result<steps::Definition> {
+    fn definition_for(
+        &self,
+        key: &str,
+        current: &Parts,
+        target: &Parts,
+    ) -> Result<steps::Definition> {
         let mut d = steps::Definition::default();
         if !steps::moves_version(current, target) {
             return Ok(d);
         }
         d.default_version = self.definition(key, &current.definition_id)?.1;
-        if target.version == d.default_version && target.version_pin.is_none() && !secrets::masked(&target.config).is_empty() {
+        if target.version == d.default_version
+            && target.version_pin.is_none()
+            && !secrets::masked(&target.config).is_empty()
+        {
             d.default_spec = Some(self.default_spec(key, current, &d.default_version)?);
         }
         if let Some(pin) = &target.version_pin {
             let resolved = self.call(key, "actor_definition_versions/resolve", &json!({"actorDefinitionId": current.definition_id, "actorType": "source", "dockerImageTag": pin.version}))?;
-            d.pinned_version_id = resolved.as_ref().and_then(|r| r.get("versionId")).and_then(Value::as_str).map(str::to_owned);
+            d.pinned_version_id = resolved
+                .as_ref()
+                .and_then(|r| r.get("versionId"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             if current.version_pin.is_some() {
-                d.current_pin_id = self.pin_of(key, &current.source_id)?.and_then(|p| p.get("id").and_then(Value::as_str).map(str::to_owned));
+                d.current_pin_id = self
+                    .pin_of(key, &current.source_id)?
+                    .and_then(|p| p.get("id").and_then(Value::as_str).map(str::to_owned));
             }
         }
         Ok(d)
@@ -233,7 +316,13 @@ impl AirbyteDocuments {
                 .call("workspaces/list_paginated", &json!({"workspaceIds": [], "pagination": {"pageSize": 100, "rowOffset": all.len()}}))
                 .map_err(|e| anyhow::Error::new(StoreError::Unavailable { detail: format!("listing workspaces: {e}") }))?
                 .unwrap_or_default();
-            let ids: Vec<String> = page.get("workspaces").and_then(Value::as_array).into_iter().flatten().filter_map(|w| w.get("workspaceId")?.as_str().map(str::to_owned)).collect();
+            let ids: Vec<String> = page
+                .get("workspaces")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|w| w.get("workspaceId")?.as_str().map(str::to_owned))
+                .collect();
             let done = ids.len() < 100;
             all.extend(ids);
             if done {
@@ -246,7 +335,8 @@ impl AirbyteDocuments {
     /// its version and config are every sharing connection's.
     fn shared_source(&self, key: &str, before: &Parts, after: &Parts) -> Option<String> {
         let sharing = self.lock_listed().get(key).map_or(1, |l| l.sharing);
-        let source_changes = before.version != after.version || document::canonical(&before.config) != document::canonical(&after.config);
+        let source_changes = before.version != after.version
+            || document::canonical(&before.config) != document::canonical(&after.config);
         (sharing > 1 && source_changes).then(|| {
             format!(
                 "its source {} ({}) also feeds {} other connection(s), whose config and version would change with it; give each connection its own source in Airbyte, or migrate them together by hand",
@@ -262,7 +352,10 @@ impl AirbyteDocuments {
 fn store_error(key: &str, e: ApiError) -> anyhow::Error {
     let detail = format!("connection {key}: {e}");
     match &e {
-        ApiError::Refused { status: 404, .. } => anyhow::Error::new(StoreError::NotFound { key: key.to_owned() }).context(detail),
+        ApiError::Refused { status: 404, .. } => anyhow::Error::new(StoreError::NotFound {
+            key: key.to_owned(),
+        })
+        .context(detail),
         ApiError::Unavailable { .. } => anyhow::Error::new(StoreError::Unavailable { detail }),
         ApiError::Refused { .. } => anyhow::anyhow!(detail),
     }
@@ -276,7 +369,11 @@ impl Documents for AirbyteDocuments {
     fn summary(&self) -> String {
         match self.settings.workspaces.as_slice() {
             [] => format!("Airbyte {}, every workspace", self.client.base()),
-            ws => format!("Airbyte {}, workspace(s) {}", self.client.base(), ws.join(", ")),
+            ws => format!(
+                "Airbyte {}, workspace(s) {}",
+                self.client.base(),
+                ws.join(", ")
+            ),
         }
     }
 
@@ -291,26 +388,51 @@ impl Documents for AirbyteDocuments {
         let mut repositories: HashMap<String, String> = HashMap::new();
         for workspace in self.workspaces()? {
             let listing = |endpoint: &str, body: Value| {
-                self.client.call(endpoint, &body).map_err(|e| anyhow::Error::new(StoreError::Unavailable { detail: format!("workspace {workspace}: {e}") }))
+                self.client.call(endpoint, &body).map_err(|e| {
+                    anyhow::Error::new(StoreError::Unavailable {
+                        detail: format!("workspace {workspace}: {e}"),
+                    })
+                })
             };
-            let list = listing("connections/list", json!({"workspaceId": workspace}))?.unwrap_or_default();
-            let sources = listing("sources/list", json!({"workspaceId": workspace}))?.unwrap_or_default();
+            let list =
+                listing("connections/list", json!({"workspaceId": workspace}))?.unwrap_or_default();
+            let sources =
+                listing("sources/list", json!({"workspaceId": workspace}))?.unwrap_or_default();
             let definition_of: HashMap<&str, &str> = sources
                 .get("sources")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .filter_map(|s| Some((s.get("sourceId")?.as_str()?, s.get("sourceDefinitionId")?.as_str()?)))
+                .filter_map(|s| {
+                    Some((
+                        s.get("sourceId")?.as_str()?,
+                        s.get("sourceDefinitionId")?.as_str()?,
+                    ))
+                })
                 .collect();
-            for c in list.get("connections").and_then(Value::as_array).into_iter().flatten() {
-                let (Some(id), Some(source)) = (c.get("connectionId").and_then(Value::as_str), c.get("sourceId").and_then(Value::as_str)) else { continue };
-                let Some(definition) = definition_of.get(source) else { continue };
+            for c in list
+                .get("connections")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let (Some(id), Some(source)) = (
+                    c.get("connectionId").and_then(Value::as_str),
+                    c.get("sourceId").and_then(Value::as_str),
+                ) else {
+                    continue;
+                };
+                let Some(definition) = definition_of.get(source) else {
+                    continue;
+                };
                 if !repositories.contains_key(*definition) {
                     let repo = self.definition(id, definition)?.0;
                     repositories.insert((*definition).to_owned(), repo);
                 }
                 let repository = &repositories[*definition];
-                if self.settings.connectors.is_empty() || self.settings.connectors.iter().any(|c| c == repository) {
+                if self.settings.connectors.is_empty()
+                    || self.settings.connectors.iter().any(|c| c == repository)
+                {
                     let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
                     connections.insert(id.to_owned(), (source.to_owned(), name.to_owned()));
                 }
@@ -322,7 +444,16 @@ impl Documents for AirbyteDocuments {
         }
         let listed: HashMap<String, Listed> = connections
             .iter()
-            .map(|(id, (source, name))| (id.clone(), Listed { source_id: source.clone(), name: name.clone(), sharing: sharing[source.as_str()] }))
+            .map(|(id, (source, name))| {
+                (
+                    id.clone(),
+                    Listed {
+                        source_id: source.clone(),
+                        name: name.clone(),
+                        sharing: sharing[source.as_str()],
+                    },
+                )
+            })
             .collect();
         *self.lock_listed() = listed;
         Ok(connections.into_keys().collect())
@@ -330,7 +461,9 @@ impl Documents for AirbyteDocuments {
 
     fn read(&self, key: &str) -> Result<Vec<u8>> {
         let remote = self.fetch(key, None)?;
-        let parts = remote.parts().with_context(|| format!("reading connection {key}"))?;
+        let parts = remote
+            .parts()
+            .with_context(|| format!("reading connection {key}"))?;
         Ok(parts.to_document())
     }
 
@@ -338,7 +471,8 @@ impl Documents for AirbyteDocuments {
     fn read_many(&self, keys: &[&str]) -> Vec<Result<Vec<u8>>> {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let next = AtomicUsize::new(0);
-        let results: Vec<Mutex<Option<Result<Vec<u8>>>>> = keys.iter().map(|_| Mutex::new(None)).collect();
+        let results: Vec<Mutex<Option<Result<Vec<u8>>>>> =
+            keys.iter().map(|_| Mutex::new(None)).collect();
         std::thread::scope(|scope| {
             for _ in 0..self.settings.concurrency.min(keys.len()) {
                 scope.spawn(|| {
@@ -350,12 +484,23 @@ impl Documents for AirbyteDocuments {
                 });
             }
         });
-        results.into_iter().map(|r| r.into_inner().expect("result lock").unwrap_or_else(|| Err(anyhow::anyhow!("not read")))).collect()
+        results
+            .into_iter()
+            .map(|r| {
+                r.into_inner()
+                    .expect("result lock")
+                    .unwrap_or_else(|| Err(anyhow::anyhow!("not read")))
+            })
+            .collect()
     }
 
     fn display_key(&self, key: &str) -> String {
         match self.lock_listed().get(key) {
-            Some(l) if !l.name.is_empty() => format!("connection {} ({})", crate::terminal::line(key), crate::terminal::line(&l.name)),
+            Some(l) if !l.name.is_empty() => format!(
+                "connection {} ({})",
+                crate::terminal::line(key),
+                crate::terminal::line(&l.name)
+            ),
             _ => format!("connection {}", crate::terminal::line(key)),
         }
     }
@@ -368,22 +513,39 @@ impl Documents for AirbyteDocuments {
         Some(key.to_owned())
     }
 
-    fn as_written(&self, key: &str, before: &[u8], after: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
-        let parse = |bytes: &[u8], what: &str| Parts::from_document(bytes).map_err(|e| format!("the {what} document of {key} is not an Airbyte connection's: {e:#}"));
+    fn as_written(
+        &self,
+        key: &str,
+        before: &[u8],
+        after: Vec<u8>,
+    ) -> std::result::Result<Vec<u8>, String> {
+        let parse = |bytes: &[u8], what: &str| {
+            Parts::from_document(bytes).map_err(|e| {
+                format!("the {what} document of {key} is not an Airbyte connection's: {e:#}")
+            })
+        };
         let (before, mut after) = (parse(before, "current")?, parse(&after, "migrated")?);
-        if let Some(why) = secrets::needs_operator(&after.id, &before.config, &after.config, &self.supplied) {
+        if let Some(why) =
+            secrets::needs_operator(&after.id, &before.config, &after.config, &self.supplied)
+        {
             return Err(why);
         }
         if let Some(why) = self.shared_source(key, &before, &after) {
             return Err(why);
         }
         // Moving the version removes the platform's pin.
-        if after.version_pin.as_ref().is_some_and(|p| p.version != after.version) {
+        if after
+            .version_pin
+            .as_ref()
+            .is_some_and(|p| p.version != after.version)
+        {
             after.version_pin = None;
         }
         let not_set = json!({"connectionId": after.id, "stateType": "not_set"});
-        let state = mapping::state_to_api(&after.id, &after.state, &not_set).map_err(|e| format!("{e:#}"))?;
-        after.state = mapping::state_from_api(state.as_ref().unwrap_or(&not_set)).map_err(|e| format!("{e:#}"))?;
+        let state = mapping::state_to_api(&after.id, &after.state, &not_set)
+            .map_err(|e| format!("{e:#}"))?;
+        after.state = mapping::state_from_api(state.as_ref().unwrap_or(&not_set))
+            .map_err(|e| format!("{e:#}"))?;
         let catalog = mapping::catalog_to_api(&after.catalog).map_err(|e| format!("{e:#}"))?;
         after.catalog = mapping::catalog_from_api(&catalog).map_err(|e| format!("{e:#}"))?;
         Ok(after.to_document())

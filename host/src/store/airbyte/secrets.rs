@@ -26,7 +26,11 @@ pub struct Supplied(BTreeMap<String, BTreeMap<String, String>>);
 
 impl std::fmt::Debug for Supplied {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let keys: Vec<(&String, Vec<&String>)> = self.0.iter().map(|(c, p)| (c, p.keys().collect())).collect();
+        let keys: Vec<(&String, Vec<&String>)> = self
+            .0
+            .iter()
+            .map(|(c, p)| (c, p.keys().collect()))
+            .collect();
         write!(f, "Supplied({keys:?})")
     }
 }
@@ -37,12 +41,21 @@ impl Supplied {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).with_context(|| format!("reading the secrets file {}", path.display()))?.permissions().mode();
+            let mode = std::fs::metadata(path)
+                .with_context(|| format!("reading the secrets file {}", path.display()))?
+                .permissions()
+                .mode();
             if mode & 0o077 != 0 {
-                bail!("the secrets file {} can be read by others (mode {:o}); make it owner-only: chmod 600 {}", path.display(), mode & 0o777, path.display());
+                bail!(
+                    "the secrets file {} can be read by others (mode {:o}); make it owner-only: chmod 600 {}",
+                    path.display(),
+                    mode & 0o777,
+                    path.display()
+                );
             }
         }
-        let text = std::fs::read(path).with_context(|| format!("reading the secrets file {}", path.display()))?;
+        let text = std::fs::read(path)
+            .with_context(|| format!("reading the secrets file {}", path.display()))?;
         let map: BTreeMap<String, BTreeMap<String, String>> = serde_json::from_slice(&text)
             .map_err(|e| anyhow::anyhow!("the secrets file {} is not {{\"<connection id>\": {{\"<JSON Pointer>\": \"value\"}}}} (line {}, column {})", path.display(), e.line(), e.column()))?;
         Ok(Self(map))
@@ -98,12 +111,20 @@ pub fn masked(config: &Value) -> Vec<String> {
 
 /// Why `after` cannot be written over `before` through the API, naming each field and what
 /// the operator supplies; `None` when every mask stays where a secret was.
-pub fn needs_operator(connection: &str, before: &Value, after: &Value, supplied: &Supplied) -> Option<String> {
+pub fn needs_operator(
+    connection: &str,
+    before: &Value,
+    after: &Value,
+    supplied: &Supplied,
+) -> Option<String> {
     let was = masked(before);
     let now = masked(after);
     let given = supplied.for_connection(connection);
     let is_given = |p: &String| given.is_some_and(|g| g.contains_key(p));
-    let moved: Vec<&String> = now.iter().filter(|p| !was.contains(p) && !is_given(p)).collect();
+    let moved: Vec<&String> = now
+        .iter()
+        .filter(|p| !was.contains(p) && !is_given(p))
+        .collect();
     let changed: Vec<&String> = was
         .iter()
         .filter(|p| after.pointer(p).is_some_and(|v| v.as_str() != Some(MASK)) && !is_given(p))
@@ -116,7 +137,13 @@ pub fn needs_operator(connection: &str, before: &Value, after: &Value, supplied:
     for p in &moved {
         problems.push(match gone.as_slice() {
             [] => format!("{p} holds a masked secret it did not hold before"),
-            from => format!("{p} holds a secret moved from {}", from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ")),
+            from => format!(
+                "{p} holds a secret moved from {}",
+                from.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
         });
     }
     for p in &changed {
@@ -127,7 +154,11 @@ pub fn needs_operator(connection: &str, before: &Value, after: &Value, supplied:
         "the migration moves or changes secrets, which Airbyte's API shows only masked and keeps only at the same key, so cutover cannot write them ({}). \
          Supply each value in the file [airbyte] secrets names (owner-only JSON): {{\"{connection}\": {{{}}}}}, then plan again",
         problems.join("; "),
-        fields.iter().map(|f| format!("\"{f}\": \"…\"")).collect::<Vec<_>>().join(", ")
+        fields
+            .iter()
+            .map(|f| format!("\"{f}\": \"…\""))
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
 }
 
@@ -146,15 +177,32 @@ mod tests {
     fn a_secret_kept_in_place_is_writable_and_a_moved_one_is_not() {
         let before = json!({"client_id": "1", "client_secret": MASK});
         let kept = json!({"client_id": "1", "client_secret": MASK, "start_date": "2024-01-01"});
-        assert_eq!(needs_operator("c", &before, &kept, &Supplied::default()), None);
+        assert_eq!(
+            needs_operator("c", &before, &kept, &Supplied::default()),
+            None
+        );
         let moved = json!({"credentials": {"client_id": "1", "client_secret": MASK}});
         let why = needs_operator("c", &before, &moved, &Supplied::default()).unwrap();
-        assert!(why.contains("/credentials/client_secret holds a secret moved from /client_secret"), "{why}");
-        assert!(why.contains("\"/credentials/client_secret\": \"…\""), "{why}");
+        assert!(
+            why.contains("/credentials/client_secret holds a secret moved from /client_secret"),
+            "{why}"
+        );
+        assert!(
+            why.contains("\"/credentials/client_secret\": \"…\""),
+            "{why}"
+        );
         let changed = json!({"client_secret": "**********-v2"});
-        assert!(needs_operator("c", &before, &changed, &Supplied::default()).unwrap().contains("/client_secret is a secret the migration changed"));
+        assert!(
+            needs_operator("c", &before, &changed, &Supplied::default())
+                .unwrap()
+                .contains("/client_secret is a secret the migration changed")
+        );
         let dropped = json!({"client_id": "1"});
-        assert_eq!(needs_operator("c", &before, &dropped, &Supplied::default()), None, "removing a secret is a write like any other");
+        assert_eq!(
+            needs_operator("c", &before, &dropped, &Supplied::default()),
+            None,
+            "removing a secret is a write like any other"
+        );
     }
 
     #[test]
@@ -174,7 +222,10 @@ mod tests {
         let before = json!({"client_secret": MASK});
         let moved = json!({"credentials": {"client_secret": MASK}});
         assert_eq!(needs_operator("c", &before, &moved, &supplied), None);
-        assert_eq!(supplied.fill("c", &moved), json!({"credentials": {"client_secret": "s3cret"}}));
+        assert_eq!(
+            supplied.fill("c", &moved),
+            json!({"credentials": {"client_secret": "s3cret"}})
+        );
         assert_eq!(supplied.fill("other", &moved), moved);
     }
 }

@@ -75,7 +75,9 @@ impl AirbyteSettings {
         let read = |var: &str| -> Result<String> {
             match std::env::var(var) {
                 Ok(v) if !v.is_empty() => Ok(v),
-                _ => bail!("[airbyte] names the environment variable {var} for its credentials, and it is not set; export it (the value is never shown or stored)"),
+                _ => bail!(
+                    "[airbyte] names the environment variable {var} for its credentials, and it is not set; export it (the value is never shown or stored)"
+                ),
             }
         };
         match (&self.token_env, &self.username_env, &self.password_env) {
@@ -83,7 +85,10 @@ impl AirbyteSettings {
             (None, Some(user), Some(password)) => {
                 use base64::Engine;
                 let pair = format!("{}:{}", read(user)?, read(password)?);
-                Ok(Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))))
+                Ok(Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                )))
             }
             (None, None, None) => Ok(None),
             _ => bail!("[airbyte] takes either token_env, or both username_env and password_env"),
@@ -93,13 +98,22 @@ impl AirbyteSettings {
     /// Checks what can be checked before connecting.
     pub fn check(&self) -> Result<()> {
         if !(self.url.starts_with("https://") || self.url.starts_with("http://")) {
-            bail!("[airbyte] url {:?} must start with https:// (or http:// for a local deployment)", self.url);
+            bail!(
+                "[airbyte] url {:?} must start with https:// (or http:// for a local deployment)",
+                self.url
+            );
         }
         if self.url.trim_end_matches('/').ends_with("/v1") {
-            bail!("[airbyte] url {:?} should be the API base without /v1 (for example https://airbyte.example/api)", self.url);
+            bail!(
+                "[airbyte] url {:?} should be the API base without /v1 (for example https://airbyte.example/api)",
+                self.url
+            );
         }
         if self.concurrency == 0 || self.concurrency > 256 {
-            bail!("[airbyte] concurrency must be between 1 and 256, not {}", self.concurrency);
+            bail!(
+                "[airbyte] concurrency must be between 1 and 256, not {}",
+                self.concurrency
+            );
         }
         if self.retries == 0 {
             bail!("[airbyte] retries counts attempts: at least 1");
@@ -123,17 +137,32 @@ mod tests {
         assert!(s.check().is_ok());
         assert!(parse("url = \"airbyte.example\"").check().is_err());
         assert!(parse("url = \"https://a/api/v1\"").check().is_err());
-        assert!(parse("url = \"https://a/api\"\nconcurrency = 0").check().is_err());
-        assert!(toml::from_str::<AirbyteSettings>("url = \"https://a/api\"\ntoken = \"secret\"").is_err(), "a token in the file is refused");
+        assert!(
+            parse("url = \"https://a/api\"\nconcurrency = 0")
+                .check()
+                .is_err()
+        );
+        assert!(
+            toml::from_str::<AirbyteSettings>("url = \"https://a/api\"\ntoken = \"secret\"")
+                .is_err(),
+            "a token in the file is refused"
+        );
     }
 
     #[test]
     fn credentials_come_from_the_environment() {
         let s = parse("url = \"https://a/api\"\ntoken_env = \"CUTOVER_TEST_UNSET_TOKEN_VAR\"");
         let err = format!("{:#}", s.authorization().unwrap_err());
-        assert!(err.contains("CUTOVER_TEST_UNSET_TOKEN_VAR") && err.contains("not set"), "{err}");
+        assert!(
+            err.contains("CUTOVER_TEST_UNSET_TOKEN_VAR") && err.contains("not set"),
+            "{err}"
+        );
         let s = parse("url = \"https://a/api\"\ntoken_env = \"PATH\"");
         assert!(s.authorization().unwrap().unwrap().starts_with("Bearer "));
-        assert!(parse("url = \"https://a/api\"\ntoken_env = \"A\"\nusername_env = \"B\"").authorization().is_err());
+        assert!(
+            parse("url = \"https://a/api\"\ntoken_env = \"A\"\nusername_env = \"B\"")
+                .authorization()
+                .is_err()
+        );
     }
 }

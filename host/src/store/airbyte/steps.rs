@@ -68,13 +68,30 @@ pub fn moves_version(current: &Parts, target: &Parts) -> bool {
 
 /// The requests from `current` (what `remote` answered) to `target`; an error when the
 /// server would refuse part of it, before anything is sent.
-pub fn plan(remote: &Remote, current: &Parts, target: &Parts, clears: &[StreamDescriptor], definition: &Definition, supplied: &Supplied) -> Result<Vec<Request>> {
+pub fn plan(
+    remote: &Remote,
+    current: &Parts,
+    target: &Parts,
+    clears: &[StreamDescriptor],
+    definition: &Definition,
+    supplied: &Supplied,
+) -> Result<Vec<Request>> {
     let id = &target.id;
     if current.id != target.id || current.source_id != target.source_id {
-        bail!("the document is of connection {} (source {}), and the server's of {} (source {})", target.id, target.source_id, current.id, current.source_id);
+        bail!(
+            "the document is of connection {} (source {}), and the server's of {} (source {})",
+            target.id,
+            target.source_id,
+            current.id,
+            current.source_id
+        );
     }
     if current.connector != target.connector {
-        bail!("the connector changes from {} to {}, which Airbyte cannot do to a source", current.connector, target.connector);
+        bail!(
+            "the connector changes from {} to {}, which Airbyte cannot do to a source",
+            current.connector,
+            target.connector
+        );
     }
     if current.pin != target.pin {
         bail!("a user's pin is set in Airbyte (the source's version override), not by cutover");
@@ -84,10 +101,20 @@ pub fn plan(remote: &Remote, current: &Parts, target: &Parts, clears: &[StreamDe
         check_masks(current, target, definition, supplied)?;
     }
     let mut requests = Vec::new();
-    let catalog_changes = canonical(&current.catalog.configured) != canonical(&target.catalog.configured) || current.catalog.unselected != target.catalog.unselected;
-    let state_body = if canonical(&Value::Array(current.state.clone())) != canonical(&Value::Array(target.state.clone())) {
-        let current_type = remote.state.get("stateType").and_then(Value::as_str).unwrap_or("not_set");
-        if let Some(why) = mapping::state_type_change_refused(current_type, mapping::state_type(&target.state)?) {
+    let catalog_changes = canonical(&current.catalog.configured)
+        != canonical(&target.catalog.configured)
+        || current.catalog.unselected != target.catalog.unselected;
+    let state_body = if canonical(&Value::Array(current.state.clone()))
+        != canonical(&Value::Array(target.state.clone()))
+    {
+        let current_type = remote
+            .state
+            .get("stateType")
+            .and_then(Value::as_str)
+            .unwrap_or("not_set");
+        if let Some(why) =
+            mapping::state_type_change_refused(current_type, mapping::state_type(&target.state)?)
+        {
             bail!("{why}");
         }
         mapping::state_to_api(id, &target.state, &remote.state)?
@@ -95,7 +122,11 @@ pub fn plan(remote: &Remote, current: &Parts, target: &Parts, clears: &[StreamDe
         None
     };
     let version = version_requests(current, target, definition)?;
-    let anything = catalog_changes || state_body.is_some() || !version.is_empty() || config_changes || !clears.is_empty();
+    let anything = catalog_changes
+        || state_body.is_some()
+        || !version.is_empty()
+        || config_changes
+        || !clears.is_empty();
     let deactivate = anything && current.status == "active";
     if deactivate || catalog_changes {
         let mut body = json!({"connectionId": id});
@@ -107,17 +138,34 @@ pub fn plan(remote: &Remote, current: &Parts, target: &Parts, clears: &[StreamDe
         let mut expect = Expect::Nothing;
         if catalog_changes {
             body["syncCatalog"] = mapping::catalog_to_api(&target.catalog)?;
-            what.push(format!("the whole catalog ({} selected streams)", target.catalog.configured["streams"].as_array().map_or(0, Vec::len)));
+            what.push(format!(
+                "the whole catalog ({} selected streams)",
+                target.catalog.configured["streams"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+            ));
             expect = Expect::Catalog(canonical(&target.catalog.configured));
         }
-        requests.push(Request { endpoint: "connections/update", body, what: what.join(", "), expect });
+        requests.push(Request {
+            endpoint: "connections/update",
+            body,
+            what: what.join(", "),
+            expect,
+        });
     }
     if let Some(body) = state_body {
-        let sent = body.get("streamState").or(body.pointer("/globalState/streamStates")).and_then(Value::as_array).map_or(0, Vec::len);
+        let sent = body
+            .get("streamState")
+            .or(body.pointer("/globalState/streamStates"))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
         requests.push(Request {
             endpoint: "state/create_or_update_safe",
             body: json!({"connectionId": id, "connectionState": body}),
-            what: format!("{} state ({sent} stream entries sent)", mapping::state_type(&target.state)?.unwrap_or("cleared")),
+            what: format!(
+                "{} state ({sent} stream entries sent)",
+                mapping::state_type(&target.state)?.unwrap_or("cleared")
+            ),
             expect: Expect::State(canonical(&Value::Array(target.state.clone()))),
         });
     }
@@ -139,16 +187,30 @@ pub fn plan(remote: &Remote, current: &Parts, target: &Parts, clears: &[StreamDe
             })
             .collect();
         let names: Vec<String> = clears.iter().map(ToString::to_string).collect();
-        requests.push(Request { endpoint: "connections/clear/stream", body: json!({"connectionId": id, "streams": streams}), what: format!("clear {}", names.join(", ")), expect: Expect::Nothing });
+        requests.push(Request {
+            endpoint: "connections/clear/stream",
+            body: json!({"connectionId": id, "streams": streams}),
+            what: format!("clear {}", names.join(", ")),
+            expect: Expect::Nothing,
+        });
     }
     if target.status == "active" && (deactivate || current.status != "active") {
-        requests.push(Request { endpoint: "connections/update", body: json!({"connectionId": id, "status": "active"}), what: "status active".into(), expect: Expect::Nothing });
+        requests.push(Request {
+            endpoint: "connections/update",
+            body: json!({"connectionId": id, "status": "active"}),
+            what: "status active".into(),
+            expect: Expect::Nothing,
+        });
     }
     Ok(requests)
 }
 
 /// The requests that give the source the target's version and pin.
-fn version_requests(current: &Parts, target: &Parts, definition: &Definition) -> Result<Vec<Request>> {
+fn version_requests(
+    current: &Parts,
+    target: &Parts,
+    definition: &Definition,
+) -> Result<Vec<Request>> {
     if !moves_version(current, target) {
         return Ok(Vec::new());
     }
@@ -159,20 +221,38 @@ fn version_requests(current: &Parts, target: &Parts, definition: &Definition) ->
             Ok(vec![Request {
                 endpoint: "sources/upgrade_version",
                 body: json!({"sourceId": source}),
-                what: format!("version {} → {} (the definition's default; the breaking-change pin removed)", current.version, target.version),
+                what: format!(
+                    "version {} → {} (the definition's default; the breaking-change pin removed)",
+                    current.version, target.version
+                ),
                 expect: Expect::Nothing,
             }])
         }
         None => bail!(
             "Airbyte runs an unpinned source at its definition's default version, {}, not {}: move the definition's default to {} first (source_definitions/update), or aim the fleet at {}",
-            definition.default_version, target.version, target.version, definition.default_version
+            definition.default_version,
+            target.version,
+            target.version,
+            definition.default_version
         ),
-        Some(pin) if pin.version != target.version => bail!("the document pins version {} but names version {}", pin.version, target.version),
+        Some(pin) if pin.version != target.version => bail!(
+            "the document pins version {} but names version {}",
+            pin.version,
+            target.version
+        ),
         Some(pin) => {
-            let Some(version_id) = &definition.pinned_version_id else { bail!("Airbyte knows no version {} of {}", pin.version, target.connector) };
+            let Some(version_id) = &definition.pinned_version_id else {
+                bail!(
+                    "Airbyte knows no version {} of {}",
+                    pin.version,
+                    target.connector
+                )
+            };
             let mut requests = Vec::new();
             if current.version_pin.is_some() {
-                let Some(pin_id) = &definition.current_pin_id else { bail!("the source's pin could not be found to replace it") };
+                let Some(pin_id) = &definition.current_pin_id else {
+                    bail!("the source's pin could not be found to replace it")
+                };
                 requests.push(Request {
                     endpoint: "scoped_configuration/delete",
                     body: json!({"scopedConfigurationId": pin_id}),
@@ -199,17 +279,31 @@ fn version_requests(current: &Parts, target: &Parts, definition: &Definition) ->
 
 /// A config goes out with masks only where the server will swap its secret back: where the
 /// config had one, at a key that is secret in the spec the source runs when it is written.
-fn check_masks(current: &Parts, target: &Parts, definition: &Definition, supplied: &Supplied) -> Result<()> {
+fn check_masks(
+    current: &Parts,
+    target: &Parts,
+    definition: &Definition,
+    supplied: &Supplied,
+) -> Result<()> {
     let was = masked(&current.config);
     let sent = masked(&supplied.fill(&target.id, &target.config));
     if let Some(p) = sent.iter().find(|p| !was.contains(p)) {
-        bail!("the config would send a masked secret ({MASK}) at {p}, where the source holds none; the server would store the mask itself. Supply its value ([airbyte] secrets)");
+        bail!(
+            "the config would send a masked secret ({MASK}) at {p}, where the source holds none; the server would store the mask itself. Supply its value ([airbyte] secrets)"
+        );
     }
-    let spec = if moves_version(current, target) && target.version == definition.default_version { definition.default_spec.as_ref() } else { None };
+    let spec = if moves_version(current, target) && target.version == definition.default_version {
+        definition.default_spec.as_ref()
+    } else {
+        None
+    };
     if let Some(spec) = spec {
         for p in &sent {
             if !secret_in_spec(spec, p) {
-                bail!("{p} is masked, and version {} does not declare it a secret (airbyte_secret), so the server would store the mask itself. Supply its value ([airbyte] secrets)", target.version);
+                bail!(
+                    "{p} is masked, and version {} does not declare it a secret (airbyte_secret), so the server would store the mask itself. Supply its value ([airbyte] secrets)",
+                    target.version
+                );
             }
         }
     }
@@ -232,10 +326,20 @@ fn secret_in_spec(spec: &Value, pointer: &str) -> bool {
         {
             candidates.push(items);
         }
-        let branches = ["oneOf", "anyOf", "allOf"].iter().flat_map(|k| schema.get(*k).and_then(Value::as_array).into_iter().flatten());
+        let branches = ["oneOf", "anyOf", "allOf"].iter().flat_map(|k| {
+            schema
+                .get(*k)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        });
         candidates.iter().any(|c| at(c, rest)) || branches.into_iter().any(|b| at(b, path))
     }
-    let path: Vec<String> = pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
+    let path: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
     at(spec, &path)
 }
 
@@ -245,7 +349,13 @@ mod tests {
     use crate::store::airbyte::document::VersionPin;
     use crate::store::airbyte::mapping::Catalog;
 
-    fn parts(version: &str, pin: Option<VersionPin>, config: Value, streams: Value, state: Vec<Value>) -> Parts {
+    fn parts(
+        version: &str,
+        pin: Option<VersionPin>,
+        config: Value,
+        streams: Value,
+        state: Vec<Value>,
+    ) -> Parts {
         Parts {
             id: "c".into(),
             name: "n".into(),
@@ -253,7 +363,10 @@ mod tests {
             version: version.into(),
             pin: None,
             config,
-            catalog: Catalog { configured: json!({"streams": streams}), unselected: vec![] },
+            catalog: Catalog {
+                configured: json!({"streams": streams}),
+                unselected: vec![],
+            },
             state,
             workspace_id: "w".into(),
             source_id: "s".into(),
@@ -274,13 +387,21 @@ mod tests {
 
     fn remote(p: &Parts) -> Remote {
         let streams: Vec<Value> = p.state.iter().map(|m| json!({"streamDescriptor": m["stream"]["stream_descriptor"], "streamState": m["stream"]["stream_state"]})).collect();
-        Remote { connection: json!({}), source: json!({}), version: json!({}), state: json!({"connectionId": "c", "stateType": "stream", "streamState": streams}), pin: None }
+        Remote {
+            connection: json!({}),
+            source: json!({}),
+            version: json!({}),
+            state: json!({"connectionId": "c", "stateType": "stream", "streamState": streams}),
+            pin: None,
+        }
     }
 
     fn definition() -> Definition {
         Definition {
             default_version: "2.0.0".into(),
-            default_spec: Some(json!({"properties": {"token": {"type": "string", "airbyte_secret": true}, "start": {"type": "string"}}})),
+            default_spec: Some(
+                json!({"properties": {"token": {"type": "string", "airbyte_secret": true}, "start": {"type": "string"}}}),
+            ),
             pinned_version_id: Some("v1".into()),
             current_pin_id: Some("pin".into()),
         }
@@ -288,28 +409,106 @@ mod tests {
 
     #[test]
     fn a_migration_goes_in_the_servers_order() {
-        let pin = Some(VersionPin { origin: "2.0.0".into(), version: "1.3.3".into() });
-        let current = parts("1.3.3", pin, json!({"token": MASK, "start": "a"}), json!([stream("a", "incremental")]), vec![state("a", 1)]);
-        let target = parts("2.0.0", None, json!({"token": MASK, "start": "b"}), json!([stream("a", "incremental"), stream("b", "full_refresh")]), vec![state("a", 2)]);
-        let clears = [StreamDescriptor { name: "a".into(), namespace: None }];
-        let requests = plan(&remote(&current), &current, &target, &clears, &definition(), &Supplied::default()).unwrap();
+        let pin = Some(VersionPin {
+            origin: "2.0.0".into(),
+            version: "1.3.3".into(),
+        });
+        let current = parts(
+            "1.3.3",
+            pin,
+            json!({"token": MASK, "start": "a"}),
+            json!([stream("a", "incremental")]),
+            vec![state("a", 1)],
+        );
+        let target = parts(
+            "2.0.0",
+            None,
+            json!({"token": MASK, "start": "b"}),
+            json!([stream("a", "incremental"), stream("b", "full_refresh")]),
+            vec![state("a", 2)],
+        );
+        let clears = [StreamDescriptor {
+            name: "a".into(),
+            namespace: None,
+        }];
+        let requests = plan(
+            &remote(&current),
+            &current,
+            &target,
+            &clears,
+            &definition(),
+            &Supplied::default(),
+        )
+        .unwrap();
         let order: Vec<&str> = requests.iter().map(|r| r.endpoint).collect();
-        assert_eq!(order, ["connections/update", "state/create_or_update_safe", "sources/upgrade_version", "sources/update", "connections/clear/stream", "connections/update"]);
+        assert_eq!(
+            order,
+            [
+                "connections/update",
+                "state/create_or_update_safe",
+                "sources/upgrade_version",
+                "sources/update",
+                "connections/clear/stream",
+                "connections/update"
+            ]
+        );
         assert_eq!(requests[0].body["status"], "inactive");
         assert!(requests[0].body.get("syncCatalog").is_some());
         assert_eq!(requests[5].body["status"], "active");
         // Done already: nothing to send.
-        assert!(plan(&remote(&target), &target, &target, &[], &definition(), &Supplied::default()).unwrap().is_empty());
+        assert!(
+            plan(
+                &remote(&target),
+                &target,
+                &target,
+                &[],
+                &definition(),
+                &Supplied::default()
+            )
+            .unwrap()
+            .is_empty()
+        );
     }
 
     #[test]
     fn going_back_restores_the_pin_and_skips_what_is_unchanged() {
-        let pin = Some(VersionPin { origin: "2.0.0".into(), version: "1.3.3".into() });
-        let now = parts("2.0.0", None, json!({"token": MASK}), json!([stream("a", "incremental")]), vec![state("a", 2)]);
-        let back = parts("1.3.3", pin, json!({"token": MASK}), json!([stream("a", "incremental")]), vec![state("a", 1)]);
-        let requests = plan(&remote(&now), &now, &back, &[], &definition(), &Supplied::default()).unwrap();
+        let pin = Some(VersionPin {
+            origin: "2.0.0".into(),
+            version: "1.3.3".into(),
+        });
+        let now = parts(
+            "2.0.0",
+            None,
+            json!({"token": MASK}),
+            json!([stream("a", "incremental")]),
+            vec![state("a", 2)],
+        );
+        let back = parts(
+            "1.3.3",
+            pin,
+            json!({"token": MASK}),
+            json!([stream("a", "incremental")]),
+            vec![state("a", 1)],
+        );
+        let requests = plan(
+            &remote(&now),
+            &now,
+            &back,
+            &[],
+            &definition(),
+            &Supplied::default(),
+        )
+        .unwrap();
         let order: Vec<&str> = requests.iter().map(|r| r.endpoint).collect();
-        assert_eq!(order, ["connections/update", "state/create_or_update_safe", "scoped_configuration/create", "connections/update"]);
+        assert_eq!(
+            order,
+            [
+                "connections/update",
+                "state/create_or_update_safe",
+                "scoped_configuration/create",
+                "connections/update"
+            ]
+        );
         assert_eq!(requests[2].body["value"], "v1");
         assert_eq!(requests[2].body["origin_type"], "breaking_change");
     }
@@ -318,14 +517,77 @@ mod tests {
     fn refusals_come_before_any_request() {
         let current = parts("1.3.3", None, json!({"token": MASK}), json!([]), vec![]);
         let not_default = parts("1.9.0", None, json!({"token": MASK}), json!([]), vec![]);
-        assert!(format!("{:#}", plan(&remote(&current), &current, &not_default, &[], &definition(), &Supplied::default()).unwrap_err()).contains("default version"));
-        let pin = Some(VersionPin { origin: "2.0.0".into(), version: "1.3.3".into() });
-        let current = parts("1.3.3", pin, json!({"token": MASK, "start": MASK}), json!([]), vec![]);
-        let target = parts("2.0.0", None, json!({"token": MASK, "start": MASK, "x": 1}), json!([]), vec![]);
-        let err = format!("{:#}", plan(&remote(&current), &current, &target, &[], &definition(), &Supplied::default()).unwrap_err());
-        assert!(err.contains("/start") && err.contains("airbyte_secret"), "{err}");
-        let moved = parts("2.0.0", None, json!({"credentials": {"token": MASK}}), json!([]), vec![]);
-        assert!(format!("{:#}", plan(&remote(&current), &current, &moved, &[], &definition(), &Supplied::default()).unwrap_err()).contains("where the source holds none"));
+        assert!(
+            format!(
+                "{:#}",
+                plan(
+                    &remote(&current),
+                    &current,
+                    &not_default,
+                    &[],
+                    &definition(),
+                    &Supplied::default()
+                )
+                .unwrap_err()
+            )
+            .contains("default version")
+        );
+        let pin = Some(VersionPin {
+            origin: "2.0.0".into(),
+            version: "1.3.3".into(),
+        });
+        let current = parts(
+            "1.3.3",
+            pin,
+            json!({"token": MASK, "start": MASK}),
+            json!([]),
+            vec![],
+        );
+        let target = parts(
+            "2.0.0",
+            None,
+            json!({"token": MASK, "start": MASK, "x": 1}),
+            json!([]),
+            vec![],
+        );
+        let err = format!(
+            "{:#}",
+            plan(
+                &remote(&current),
+                &current,
+                &target,
+                &[],
+                &definition(),
+                &Supplied::default()
+            )
+            .unwrap_err()
+        );
+        assert!(
+            err.contains("/start") && err.contains("airbyte_secret"),
+            "{err}"
+        );
+        let moved = parts(
+            "2.0.0",
+            None,
+            json!({"credentials": {"token": MASK}}),
+            json!([]),
+            vec![],
+        );
+        assert!(
+            format!(
+                "{:#}",
+                plan(
+                    &remote(&current),
+                    &current,
+                    &moved,
+                    &[],
+                    &definition(),
+                    &Supplied::default()
+                )
+                .unwrap_err()
+            )
+            .contains("where the source holds none")
+        );
     }
 
     #[test]

@@ -44,11 +44,26 @@ impl<'a> AirbyteWriter<'a> {
         let remote = self.documents.fetch(write.key, Some(&before.source_id))?;
         let current = remote.parts()?;
         if current.to_document() != write.before && current.to_document() != write.after {
-            bail!("{} changed since it was planned; plan again", self.documents.display_key(write.key));
+            bail!(
+                "{} changed since it was planned; plan again",
+                self.documents.display_key(write.key)
+            );
         }
-        let definition = self.documents.definition_for(write.key, &current, &target)?;
-        let requests = steps::plan(&remote, &current, &target, &clears(write.actions), &definition, &self.documents.supplied)?;
-        Ok(requests.iter().map(|r| format!("{}: {}", r.endpoint, r.what)).collect())
+        let definition = self
+            .documents
+            .definition_for(write.key, &current, &target)?;
+        let requests = steps::plan(
+            &remote,
+            &current,
+            &target,
+            &clears(write.actions),
+            &definition,
+            &self.documents.supplied,
+        )?;
+        Ok(requests
+            .iter()
+            .map(|r| format!("{}: {}", r.endpoint, r.what))
+            .collect())
     }
 
     /// Writes one document; `Settled::Conflict` only when resuming.
@@ -60,7 +75,9 @@ impl<'a> AirbyteWriter<'a> {
         let mut recoveries = 0;
         'read: loop {
             let remote = self.documents.fetch(key, Some(&before.source_id))?;
-            let current = remote.parts().with_context(|| format!("reading connection {key}"))?;
+            let current = remote
+                .parts()
+                .with_context(|| format!("reading connection {key}"))?;
             let now = current.to_document();
             if now == write.after {
                 return Ok(Settled::Written);
@@ -68,15 +85,36 @@ impl<'a> AirbyteWriter<'a> {
             if sent == 0 && recoveries == 0 {
                 match start {
                     Start::Fresh if now != write.before => {
-                        return Err(StoreError::Conflict { key: key.to_owned(), detail: format!("the server now holds a different {}; plan again", differences(&current, &before)) }.into());
+                        return Err(StoreError::Conflict {
+                            key: key.to_owned(),
+                            detail: format!(
+                                "the server now holds a different {}; plan again",
+                                differences(&current, &before)
+                            ),
+                        }
+                        .into());
                     }
-                    Start::Resume if !between(&current, &before, &target) => return Ok(Settled::Conflict),
+                    Start::Resume if !between(&current, &before, &target) => {
+                        return Ok(Settled::Conflict);
+                    }
                     _ => {}
                 }
             }
             let definition = self.documents.definition_for(key, &current, &target)?;
-            let requests = steps::plan(&remote, &current, &target, &clears, &definition, &self.documents.supplied)
-                .with_context(|| format!("{} cannot be written through the API; nothing was sent for it", self.documents.display_key(key)))?;
+            let requests = steps::plan(
+                &remote,
+                &current,
+                &target,
+                &clears,
+                &definition,
+                &self.documents.supplied,
+            )
+            .with_context(|| {
+                format!(
+                    "{} cannot be written through the API; nothing was sent for it",
+                    self.documents.display_key(key)
+                )
+            })?;
             for request in requests {
                 match self.send(key, &request) {
                     Ok(()) => {
@@ -90,9 +128,18 @@ impl<'a> AirbyteWriter<'a> {
                         recoveries += 1;
                         continue 'read;
                     }
-                    Err(e) if sent == 0 => return Err(e.context(format!("{}: nothing was written", self.documents.display_key(key)))),
+                    Err(e) if sent == 0 => {
+                        return Err(e.context(format!(
+                            "{}: nothing was written",
+                            self.documents.display_key(key)
+                        )));
+                    }
                     Err(e) => {
-                        return Err(StoreError::Partial { key: key.to_owned(), detail: format!("{} did not go through: {e:#}", request.endpoint) }.into());
+                        return Err(StoreError::Partial {
+                            key: key.to_owned(),
+                            detail: format!("{} did not go through: {e:#}", request.endpoint),
+                        }
+                        .into());
                     }
                 }
             }
@@ -102,27 +149,51 @@ impl<'a> AirbyteWriter<'a> {
 
     /// Sends one request and checks that its answer shows the part written.
     fn send(&self, key: &str, request: &Request) -> Result<()> {
-        let answer = self.documents.call(key, request.endpoint, &request.body).with_context(|| format!("writing {}", request.what))?;
+        let answer = self
+            .documents
+            .call(key, request.endpoint, &request.body)
+            .with_context(|| format!("writing {}", request.what))?;
         match request.endpoint {
-            "sources/upgrade_version" | "scoped_configuration/delete" => self.documents.pin_removed(request.body.get("sourceId").or(request.body.get("scopedConfigurationId")).and_then(Value::as_str).unwrap_or_default()),
-            "scoped_configuration/create" => self.documents.pin_added(answer.as_ref().and_then(|a| a.get("data"))),
+            "sources/upgrade_version" | "scoped_configuration/delete" => {
+                self.documents.pin_removed(
+                    request
+                        .body
+                        .get("sourceId")
+                        .or(request.body.get("scopedConfigurationId"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                )
+            }
+            "scoped_configuration/create" => self
+                .documents
+                .pin_added(answer.as_ref().and_then(|a| a.get("data"))),
             _ => {}
         }
         let shown = match (&request.expect, &answer) {
             (Expect::Nothing, _) => return Ok(()),
-            (Expect::Catalog(_), Some(a)) => canonical(&mapping::catalog_from_api(a.get("syncCatalog").unwrap_or(&Value::Null))?.configured),
+            (Expect::Catalog(_), Some(a)) => canonical(
+                &mapping::catalog_from_api(a.get("syncCatalog").unwrap_or(&Value::Null))?
+                    .configured,
+            ),
             (Expect::State(_), Some(a)) => canonical(&Value::Array(mapping::state_from_api(a)?)),
-            (Expect::Config(_), Some(a)) => canonical(a.get("connectionConfiguration").unwrap_or(&Value::Null)),
+            (Expect::Config(_), Some(a)) => {
+                canonical(a.get("connectionConfiguration").unwrap_or(&Value::Null))
+            }
             (_, None) => bail!("{} answered without a body", request.endpoint),
         };
         match &request.expect {
-            Expect::Catalog(want) | Expect::State(want) | Expect::Config(want) if *want != shown => {
+            Expect::Catalog(want) | Expect::State(want) | Expect::Config(want)
+                if *want != shown =>
+            {
                 let part = match request.expect {
                     Expect::Catalog(_) => "catalog",
                     Expect::State(_) => "state",
                     _ => "config",
                 };
-                bail!("{} answered with a different {part} than was sent", request.endpoint)
+                bail!(
+                    "{} answered with a different {part} than was sent",
+                    request.endpoint
+                )
             }
             _ => Ok(()),
         }
@@ -130,7 +201,11 @@ impl<'a> AirbyteWriter<'a> {
 }
 
 impl DocumentWriter for AirbyteWriter<'_> {
-    fn write_batch(&mut self, writes: &[Write<'_>], replaced: &mut dyn FnMut(usize)) -> Vec<Result<()>> {
+    fn write_batch(
+        &mut self,
+        writes: &[Write<'_>],
+        replaced: &mut dyn FnMut(usize),
+    ) -> Vec<Result<()>> {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let workers = self.documents.settings.concurrency.min(writes.len()).max(1);
         let next = AtomicUsize::new(0);
@@ -160,7 +235,10 @@ impl DocumentWriter for AirbyteWriter<'_> {
                 results[i] = Some(result);
             }
         });
-        results.into_iter().map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("the write was never attempted")))).collect()
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("the write was never attempted"))))
+            .collect()
     }
 
     fn settle(&mut self, write: &Write<'_>) -> Result<Settled> {
@@ -173,10 +251,17 @@ impl DocumentWriter for AirbyteWriter<'_> {
 }
 
 fn parse(write: &Write<'_>) -> Result<(Parts, Parts)> {
-    let target = Parts::from_document(write.after).with_context(|| format!("the new document of {}", write.key))?;
-    let before = Parts::from_document(write.before).with_context(|| format!("the old document of {}", write.key))?;
+    let target = Parts::from_document(write.after)
+        .with_context(|| format!("the new document of {}", write.key))?;
+    let before = Parts::from_document(write.before)
+        .with_context(|| format!("the old document of {}", write.key))?;
     if target.id != write.key || before.id != write.key {
-        bail!("the documents of {} are of connections {} and {}", write.key, before.id, target.id);
+        bail!(
+            "the documents of {} are of connections {} and {}",
+            write.key,
+            before.id,
+            target.id
+        );
     }
     Ok((target, before))
 }
@@ -200,12 +285,21 @@ fn clears(actions: &[Action]) -> Vec<StreamDescriptor> {
 fn between(current: &Parts, before: &Parts, after: &Parts) -> bool {
     let either = |c: Value, b: Value, a: Value| c == b || c == a;
     let state = |p: &Parts| canonical(&Value::Array(p.state.clone()));
-    either(canonical(&current.config), canonical(&before.config), canonical(&after.config))
-        && either(canonical(&current.catalog.configured), canonical(&before.catalog.configured), canonical(&after.catalog.configured))
-        && either(state(current), state(before), state(after))
-        && ((current.version == before.version && current.version_pin == before.version_pin) || (current.version == after.version && current.version_pin == after.version_pin))
+    either(
+        canonical(&current.config),
+        canonical(&before.config),
+        canonical(&after.config),
+    ) && either(
+        canonical(&current.catalog.configured),
+        canonical(&before.catalog.configured),
+        canonical(&after.catalog.configured),
+    ) && either(state(current), state(before), state(after))
+        && ((current.version == before.version && current.version_pin == before.version_pin)
+            || (current.version == after.version && current.version_pin == after.version_pin))
         && current.pin == before.pin
-        && (current.status == before.status || current.status == after.status || current.status == "inactive")
+        && (current.status == before.status
+            || current.status == after.status
+            || current.status == "inactive")
 }
 
 /// Which parts differ, for a conflict's message (never their values: they hold secrets).
@@ -217,7 +311,9 @@ fn differences(current: &Parts, before: &Parts) -> String {
     if current.catalog != before.catalog {
         parts.push("catalog");
     }
-    if canonical(&Value::Array(current.state.clone())) != canonical(&Value::Array(before.state.clone())) {
+    if canonical(&Value::Array(current.state.clone()))
+        != canonical(&Value::Array(before.state.clone()))
+    {
         parts.push("state");
     }
     if current.version != before.version || current.version_pin != before.version_pin {
@@ -232,5 +328,9 @@ fn differences(current: &Parts, before: &Parts) -> String {
     if current.name != before.name || current.source_name != before.source_name {
         parts.push("name");
     }
-    if parts.is_empty() { "document".into() } else { parts.join(", ") }
+    if parts.is_empty() {
+        "document".into()
+    } else {
+        parts.join(", ")
+    }
 }

@@ -17,10 +17,20 @@ use std::time::Duration;
 pub enum EsError {
     /// The cluster answered, and refused.
     #[error("{method} {path} answered {status}: {reason}")]
-    Refused { method: String, path: String, status: u16, reason: String },
+    Refused {
+        method: String,
+        path: String,
+        status: u16,
+        reason: String,
+    },
     /// No usable answer after every attempt.
     #[error("{method} {path}: {detail} (after {attempts} attempt(s))")]
-    Unavailable { method: String, path: String, detail: String, attempts: u32 },
+    Unavailable {
+        method: String,
+        path: String,
+        detail: String,
+        attempts: u32,
+    },
 }
 
 impl EsError {
@@ -42,9 +52,14 @@ pub struct Client {
 
 impl Client {
     pub fn new(settings: &ElasticSettings) -> Result<Self> {
-        let Some(url) = &settings.url else { bail!("[elastic] has no url") };
+        let Some(url) = &settings.url else {
+            bail!("[elastic] has no url")
+        };
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains('@') {
-            bail!("[elastic] url {url:?} must be an http(s) URL without credentials in it (the API key comes from ${})", settings.api_key_env);
+            bail!(
+                "[elastic] url {url:?} must be an http(s) URL without credentials in it (the API key comes from ${})",
+                settings.api_key_env
+            );
         }
         let key = match std::env::var(&settings.api_key_env) {
             Ok(k) if !k.trim().is_empty() => k.trim().to_owned(),
@@ -58,7 +73,12 @@ impl Client {
             .http_status_as_error(false)
             .user_agent(concat!("cutover/", env!("CARGO_PKG_VERSION")))
             .build();
-        Ok(Self { agent: config.into(), base: url.trim_end_matches('/').to_owned(), authorization: format!("ApiKey {key}"), attempts: settings.attempts.max(1) })
+        Ok(Self {
+            agent: config.into(),
+            base: url.trim_end_matches('/').to_owned(),
+            authorization: format!("ApiKey {key}"),
+            attempts: settings.attempts.max(1),
+        })
     }
 
     pub fn base(&self) -> &str {
@@ -92,13 +112,23 @@ impl Client {
             let detail = match self.attempt(method, &url, bytes.as_deref()) {
                 Ok((status, json, _)) if (200..300).contains(&status) => return Ok(json),
                 Ok((status, json, text)) if !matches!(status, 429 | 500..=599) => {
-                    return Err(EsError::Refused { method: method.into(), path: path.into(), status, reason: reason(&json, &text) });
+                    return Err(EsError::Refused {
+                        method: method.into(),
+                        path: path.into(),
+                        status,
+                        reason: reason(&json, &text),
+                    });
                 }
                 Ok((status, json, text)) => format!("{status} {}", reason(&json, &text)),
                 Err(detail) => detail,
             };
             if !repeatable || attempt >= self.attempts {
-                return Err(EsError::Unavailable { method: method.into(), path: path.into(), detail, attempts: attempt });
+                return Err(EsError::Unavailable {
+                    method: method.into(),
+                    path: path.into(),
+                    detail,
+                    attempts: attempt,
+                });
             }
             let delay = Duration::from_millis(50u64 << attempt.min(6));
             tracing::warn!(method, path, attempt, %detail, delay_ms = delay.as_millis() as u64, "the cluster is unavailable; retrying");
@@ -107,7 +137,12 @@ impl Client {
     }
 
     /// (status, JSON body or null, raw text) of one attempt, or what went wrong on the wire.
-    fn attempt(&self, method: &str, url: &str, body: Option<&[u8]>) -> Result<(u16, Value, String), String> {
+    fn attempt(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&[u8]>,
+    ) -> Result<(u16, Value, String), String> {
         let wire = |e: ureq::Error| match e {
             ureq::Error::Timeout(_) => "timed out".to_owned(),
             ureq::Error::ConnectionFailed => "could not connect".to_owned(),
@@ -115,14 +150,37 @@ impl Client {
             other => other.to_string(),
         };
         let response = match (method, body) {
-            ("GET", _) => self.agent.get(url).header("Authorization", &self.authorization).header("Accept", "application/json").call(),
-            ("PUT", None) => self.agent.put(url).header("Authorization", &self.authorization).header("Accept", "application/json").send_empty(),
-            ("PUT", Some(b)) => self.agent.put(url).header("Authorization", &self.authorization).header("Content-Type", "application/json").send(b),
-            (_, b) => self.agent.post(url).header("Authorization", &self.authorization).header("Content-Type", "application/json").send(b.unwrap_or(b"{}")),
+            ("GET", _) => self
+                .agent
+                .get(url)
+                .header("Authorization", &self.authorization)
+                .header("Accept", "application/json")
+                .call(),
+            ("PUT", None) => self
+                .agent
+                .put(url)
+                .header("Authorization", &self.authorization)
+                .header("Accept", "application/json")
+                .send_empty(),
+            ("PUT", Some(b)) => self
+                .agent
+                .put(url)
+                .header("Authorization", &self.authorization)
+                .header("Content-Type", "application/json")
+                .send(b),
+            (_, b) => self
+                .agent
+                .post(url)
+                .header("Authorization", &self.authorization)
+                .header("Content-Type", "application/json")
+                .send(b.unwrap_or(b"{}")),
         };
         let mut response = response.map_err(wire)?;
         let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().map_err(|e| format!("reading the answer: {}", wire(e)))?;
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| format!("reading the answer: {}", wire(e)))?;
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
         Ok((status, json, text))
     }

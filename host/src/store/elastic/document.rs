@@ -35,7 +35,10 @@ pub fn unfinished_jobs(client: &Client, connector: &str) -> Result<Vec<Listed>, 
     let mut listed = Vec::new();
     let mut from = 0;
     loop {
-        let page = client.get(&format!("/_connector/_sync_job?connector_id={}&from={from}&size={PAGE}", segment(connector)))?;
+        let page = client.get(&format!(
+            "/_connector/_sync_job?connector_id={}&from={from}&size={PAGE}",
+            segment(connector)
+        ))?;
         let results = page["results"].as_array().cloned().unwrap_or_default();
         for job in &results {
             let status = job["status"].as_str().unwrap_or_default();
@@ -43,7 +46,14 @@ pub fn unfinished_jobs(client: &Client, connector: &str) -> Result<Vec<Listed>, 
                 continue;
             }
             let text = |k: &str| job[k].as_str().unwrap_or_default().to_owned();
-            listed.push(Listed { id: text("id"), job: Job { job_type: text("job_type"), trigger_method: text("trigger_method"), status: status.to_owned() } });
+            listed.push(Listed {
+                id: text("id"),
+                job: Job {
+                    job_type: text("job_type"),
+                    trigger_method: text("trigger_method"),
+                    status: status.to_owned(),
+                },
+            });
         }
         from += results.len();
         if results.is_empty() || from as u64 >= page["count"].as_u64().unwrap_or(0) {

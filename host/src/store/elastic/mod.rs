@@ -31,7 +31,9 @@ pub struct ElasticDocuments {
 
 impl ElasticDocuments {
     pub fn open(settings: &ElasticSettings) -> Result<Self> {
-        Ok(Self { client: Client::new(settings)? })
+        Ok(Self {
+            client: Client::new(settings)?,
+        })
     }
 
     /// A document key is the connector's id, as a directory fleet's key is its file's name.
@@ -73,7 +75,10 @@ impl Documents for ElasticDocuments {
         let mut keys = Vec::new();
         let mut from = 0;
         loop {
-            let page = self.client.get(&format!("/_connector?from={from}&size={PAGE}")).map_err(|e| self.classify("*", e))?;
+            let page = self
+                .client
+                .get(&format!("/_connector?from={from}&size={PAGE}"))
+                .map_err(|e| self.classify("*", e))?;
             let results = page["results"].as_array().cloned().unwrap_or_default();
             for c in &results {
                 if let Some(id) = c["id"].as_str() {
@@ -92,14 +97,22 @@ impl Documents for ElasticDocuments {
 
     fn read(&self, key: &str) -> Result<Vec<u8>> {
         let id = self.id_of(key)?;
-        let connector = self.client.get(&format!("/_connector/{}", segment(&id))).map_err(|e| self.classify(&id, e))?;
-        let Value::Object(connector) = connector else { bail!("GET _connector/{id} gave no connector") };
-        let jobs = document::unfinished_jobs(&self.client, &id).map_err(|e| self.classify(&id, e))?;
+        let connector = self
+            .client
+            .get(&format!("/_connector/{}", segment(&id)))
+            .map_err(|e| self.classify(&id, e))?;
+        let Value::Object(connector) = connector else {
+            bail!("GET _connector/{id} gave no connector")
+        };
+        let jobs =
+            document::unfinished_jobs(&self.client, &id).map_err(|e| self.classify(&id, e))?;
         Ok(document::assemble(connector, &jobs))
     }
 
     fn display_key(&self, key: &str) -> String {
-        self.id_of(key).map(|id| self.display_key_of(&id)).unwrap_or_else(|_| key.to_owned())
+        self.id_of(key)
+            .map(|id| self.display_key_of(&id))
+            .unwrap_or_else(|_| key.to_owned())
     }
 
     fn writer(&self) -> Result<Box<dyn DocumentWriter + '_>> {

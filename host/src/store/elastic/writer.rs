@@ -30,7 +30,12 @@ use serde_json::{Map, Value, json};
 
 /// The parts of a connector cutover writes, each with its endpoint, in the order they are
 /// sent, and the body that carries it.
-const PARTS: &[(&str, &str)] = &[("service_type", "_service_type"), ("configuration", "_configuration"), ("pipeline", "_pipeline"), ("sync_cursor", "_last_sync")];
+const PARTS: &[(&str, &str)] = &[
+    ("service_type", "_service_type"),
+    ("configuration", "_configuration"),
+    ("pipeline", "_pipeline"),
+    ("sync_cursor", "_last_sync"),
+];
 
 /// Fields the endpoints above change as a side effect, put back last.
 const STATUS: &str = "status";
@@ -51,11 +56,26 @@ struct Current {
 impl ElasticWriter<'_> {
     fn current(&self, id: &str) -> Result<Current> {
         let client = &self.documents.client;
-        let doc = client.get(&format!("/.elastic-connectors/_doc/{}", segment(id))).map_err(|e| self.documents.classify(id, e))?;
-        let number = |k: &str| doc[k].as_u64().with_context(|| format!("GET .elastic-connectors/_doc/{id} gave no {k}"));
-        let source = doc["_source"].as_object().cloned().with_context(|| format!("GET .elastic-connectors/_doc/{id} gave no _source"))?;
-        let jobs = document::unfinished_jobs(client, id).map_err(|e| self.documents.classify(id, e))?;
-        Ok(Current { seq_no: number("_seq_no")?, primary_term: number("_primary_term")?, source, jobs })
+        let doc = client
+            .get(&format!("/.elastic-connectors/_doc/{}", segment(id)))
+            .map_err(|e| self.documents.classify(id, e))?;
+        let number = |k: &str| {
+            doc[k]
+                .as_u64()
+                .with_context(|| format!("GET .elastic-connectors/_doc/{id} gave no {k}"))
+        };
+        let source = doc["_source"]
+            .as_object()
+            .cloned()
+            .with_context(|| format!("GET .elastic-connectors/_doc/{id} gave no _source"))?;
+        let jobs =
+            document::unfinished_jobs(client, id).map_err(|e| self.documents.classify(id, e))?;
+        Ok(Current {
+            seq_no: number("_seq_no")?,
+            primary_term: number("_primary_term")?,
+            source,
+            jobs,
+        })
     }
 
     /// Takes the connector from `now` to `after`: jobs, then parts, then status; returns how
@@ -65,12 +85,18 @@ impl ElasticWriter<'_> {
         let key = self.documents.display_key_of(id);
         let cut = |e: EsError| -> anyhow::Error {
             match e {
-                EsError::Unavailable { .. } => StoreError::Partial { key: key.clone(), detail: e.to_string() }.into(),
+                EsError::Unavailable { .. } => StoreError::Partial {
+                    key: key.clone(),
+                    detail: e.to_string(),
+                }
+                .into(),
                 other => anyhow!(other).context(format!("writing {key}")),
             }
         };
         // Jobs `after` does not list are canceled first: they hold the old configuration.
-        let wanted: Vec<Job> = serde_json::from_value(after.get(FIELD).cloned().unwrap_or(json!([]))).context("the new document's pending_sync_jobs")?;
+        let wanted: Vec<Job> =
+            serde_json::from_value(after.get(FIELD).cloned().unwrap_or(json!([])))
+                .context("the new document's pending_sync_jobs")?;
         let mut unmatched = wanted.clone();
         for listed in &now.jobs {
             match unmatched.iter().position(|j| *j == listed.job) {
@@ -78,7 +104,12 @@ impl ElasticWriter<'_> {
                     unmatched.remove(i);
                 }
                 None => {
-                    client.put_empty(&format!("/_connector/_sync_job/{}/_cancel", segment(&listed.id))).map_err(cut)?;
+                    client
+                        .put_empty(&format!(
+                            "/_connector/_sync_job/{}/_cancel",
+                            segment(&listed.id)
+                        ))
+                        .map_err(cut)?;
                 }
             }
         }
@@ -94,20 +125,33 @@ impl ElasticWriter<'_> {
                 "sync_cursor" => json!({"sync_cursor": new}),
                 other => json!({other: new}),
             };
-            client.put(&format!("/_connector/{}/{endpoint}", segment(id)), &body).map_err(cut)?;
+            client
+                .put(&format!("/_connector/{}/{endpoint}", segment(id)), &body)
+                .map_err(cut)?;
             updates += 1;
         }
-        let status_now = self.documents.client.get(&format!("/_connector/{}", segment(id))).map_err(cut)?;
+        let status_now = self
+            .documents
+            .client
+            .get(&format!("/_connector/{}", segment(id)))
+            .map_err(cut)?;
         if status_now.get(STATUS) != after.get(STATUS)
             && let Some(status) = after.get(STATUS)
         {
-            client.put(&format!("/_connector/{}/_status", segment(id)), &json!({"status": status})).map_err(cut)?;
+            client
+                .put(
+                    &format!("/_connector/{}/_status", segment(id)),
+                    &json!({"status": status}),
+                )
+                .map_err(cut)?;
             updates += 1;
         }
         // Jobs queued again (a rollback) copy the connector as it now is: last.
         for job in unmatched {
             if job.status != "pending" {
-                bail!("{key}: a {job} cannot be queued again (only a pending job can); queue it by hand");
+                bail!(
+                    "{key}: a {job} cannot be queued again (only a pending job can); queue it by hand"
+                );
             }
             client.post("/_connector/_sync_job", &json!({"id": id, "job_type": job.job_type, "trigger_method": job.trigger_method})).map_err(cut)?;
         }
@@ -121,7 +165,11 @@ impl ElasticWriter<'_> {
         let now = self.current(&id)?;
         let held = document::assemble(document::with_id(&id, &now.source), &now.jobs);
         if sha256_hex(&held) != sha256_hex(write.before) {
-            return Err(StoreError::Conflict { key: write.key.to_owned(), detail: "the connector is not what the plan was made from".into() }.into());
+            return Err(StoreError::Conflict {
+                key: write.key.to_owned(),
+                detail: "the connector is not what the plan was made from".into(),
+            }
+            .into());
         }
         let updates = self.apply(&id, &now, &after)?;
         self.verify(&id, &now, updates, write)
@@ -142,17 +190,26 @@ impl ElasticWriter<'_> {
         }
         let held = document::assemble(document::with_id(id, &now.source), &now.jobs);
         if held != write.after {
-            bail!("{}: the cluster holds something else than what cutover wrote (did a part not take?)", self.documents.display_key_of(id));
+            bail!(
+                "{}: the cluster holds something else than what cutover wrote (did a part not take?)",
+                self.documents.display_key_of(id)
+            );
         }
         Ok(())
     }
 }
 
 /// Refuses a write that changes what the Connector API calls cutover sends cannot change.
-fn check_writable(before: &Map<String, Value>, after: &Map<String, Value>, key: &str) -> Result<()> {
+fn check_writable(
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+    key: &str,
+) -> Result<()> {
     let writable = |k: &str| PARTS.iter().any(|(f, _)| *f == k) || k == STATUS || k == FIELD;
     let keys = before.keys().chain(after.keys());
-    let changed: Vec<&String> = keys.filter(|k| !writable(k) && before.get(*k) != after.get(*k)).collect();
+    let changed: Vec<&String> = keys
+        .filter(|k| !writable(k) && before.get(*k) != after.get(*k))
+        .collect();
     if !changed.is_empty() {
         let mut names: Vec<&str> = changed.iter().map(|k| k.as_str()).collect();
         names.dedup();
@@ -172,7 +229,11 @@ fn parse(bytes: &[u8]) -> Result<Map<String, Value>> {
 }
 
 impl DocumentWriter for ElasticWriter<'_> {
-    fn write_batch(&mut self, writes: &[Write<'_>], replaced: &mut dyn FnMut(usize)) -> Vec<Result<()>> {
+    fn write_batch(
+        &mut self,
+        writes: &[Write<'_>],
+        replaced: &mut dyn FnMut(usize),
+    ) -> Vec<Result<()>> {
         writes
             .iter()
             .enumerate()
@@ -193,9 +254,16 @@ impl DocumentWriter for ElasticWriter<'_> {
         let id = self.documents.id_of(write.key)?;
         let now = self.current(&id)?;
         let held = document::with_id(&id, &now.source);
-        let third = held.keys().chain(after.keys()).chain(before.keys()).any(|k| {
-            k != STATUS && k != FIELD && held.get(k) != after.get(k) && held.get(k) != before.get(k)
-        });
+        let third = held
+            .keys()
+            .chain(after.keys())
+            .chain(before.keys())
+            .any(|k| {
+                k != STATUS
+                    && k != FIELD
+                    && held.get(k) != after.get(k)
+                    && held.get(k) != before.get(k)
+            });
         if third {
             return Ok(Settled::Conflict);
         }

@@ -50,14 +50,22 @@ impl Target {
             config.connect_timeout(Duration::from_secs(10));
         }
         config.keepalives_idle(Duration::from_secs(30));
-        config.application_name(&format!("cutover {} pid {}", crate::ledger::actor(), std::process::id()));
+        config.application_name(&format!(
+            "cutover {} pid {}",
+            crate::ledger::actor(),
+            std::process::id()
+        ));
         let tls = match (config.get_ssl_mode(), &settings.ca_file) {
             (SslMode::Disable, _) => None,
             (SslMode::Require, ca_file) | (_, ca_file @ Some(_)) => Some(tls(ca_file.as_deref())?),
             _ => None,
         };
         let summary = summary(&config);
-        Ok(Self { config, tls, summary })
+        Ok(Self {
+            config,
+            tls,
+            summary,
+        })
     }
 
     /// A new connection, or an error that says what to check. A server that is starting
@@ -89,9 +97,18 @@ fn tls(ca_file: Option<&std::path::Path>) -> Result<MakeRustlsConnect> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         Some(path) => {
-            for cert in CertificateDer::pem_file_iter(path).with_context(|| format!("reading [store] ca_file {}", path.display()))? {
-                let cert = cert.with_context(|| format!("[store] ca_file {} is not a PEM file of certificates", path.display()))?;
-                roots.add(cert).with_context(|| format!("a certificate of [store] ca_file {}", path.display()))?;
+            for cert in CertificateDer::pem_file_iter(path)
+                .with_context(|| format!("reading [store] ca_file {}", path.display()))?
+            {
+                let cert = cert.with_context(|| {
+                    format!(
+                        "[store] ca_file {} is not a PEM file of certificates",
+                        path.display()
+                    )
+                })?;
+                roots.add(cert).with_context(|| {
+                    format!("a certificate of [store] ca_file {}", path.display())
+                })?;
             }
             if roots.is_empty() {
                 bail!("[store] ca_file {} holds no certificate", path.display());
@@ -99,11 +116,13 @@ fn tls(ca_file: Option<&std::path::Path>) -> Result<MakeRustlsConnect> {
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .context("setting up TLS")?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("setting up TLS")?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))
 }
 
@@ -120,7 +139,10 @@ fn summary(config: &Config) -> String {
     format!(
         "{}@{host}:{port}/{}",
         config.get_user().unwrap_or("(default user)"),
-        config.get_dbname().or(config.get_user()).unwrap_or("(default database)")
+        config
+            .get_dbname()
+            .or(config.get_user())
+            .unwrap_or("(default database)")
     )
 }
 
@@ -130,12 +152,16 @@ pub fn explain(e: postgres::Error, summary: &str) -> anyhow::Error {
     use postgres::error::SqlState;
     let message = if let Some(db) = e.as_db_error() {
         let code = db.code();
-        if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+        if *code == SqlState::INVALID_PASSWORD
+            || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+        {
             format!(
                 "PostgreSQL fleet {summary} refused the credentials; check the user in the URL and the password in $PGPASSWORD (or the variable [store] password_env names)"
             )
         } else if *code == SqlState::INVALID_CATALOG_NAME {
-            format!("PostgreSQL fleet {summary} has no such database; create it first (createdb), or fix the URL")
+            format!(
+                "PostgreSQL fleet {summary} has no such database; create it first (createdb), or fix the URL"
+            )
         } else {
             format!("PostgreSQL fleet {summary}")
         }
@@ -143,8 +169,13 @@ pub fn explain(e: postgres::Error, summary: &str) -> anyhow::Error {
         format!(
             "the TLS handshake with the PostgreSQL fleet {summary} failed; if its certificate is signed by your own CA, set [store] ca_file to that CA's PEM file, or check the host name in the URL"
         )
-    } else if e.is_closed() || e.to_string().contains("error connecting") || e.to_string().contains("timed out") {
-        format!("cannot reach the PostgreSQL fleet {summary}; is the server running, and are the host, port and database in the URL right?")
+    } else if e.is_closed()
+        || e.to_string().contains("error connecting")
+        || e.to_string().contains("timed out")
+    {
+        format!(
+            "cannot reach the PostgreSQL fleet {summary}; is the server running, and are the host, port and database in the URL right?"
+        )
     } else {
         format!("PostgreSQL fleet {summary}")
     };
@@ -153,7 +184,8 @@ pub fn explain(e: postgres::Error, summary: &str) -> anyhow::Error {
 
 /// Whether the server refused a connection because it is starting up or shutting down.
 fn restarting(e: &postgres::Error) -> bool {
-    e.as_db_error().is_some_and(|db| db.code().code() == "57P03")
+    e.as_db_error()
+        .is_some_and(|db| db.code().code() == "57P03")
 }
 
 /// An error with its causes, one after the other.
@@ -171,16 +203,18 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 /// Whether an error means the connection to the server was lost (a restart, a network
 /// failure), after which the work can be tried again on a new connection.
 pub fn is_connection_lost(e: &anyhow::Error) -> bool {
-    e.chain().any(|cause| match cause.downcast_ref::<postgres::Error>() {
-        Some(pg) => {
-            pg.is_closed()
-                || pg.as_db_error().is_some_and(|db| {
-                    let c = db.code().code();
-                    // admin_shutdown, crash_shutdown, cannot_connect_now, connection exceptions
-                    c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03"
-                })
-                || std::error::Error::source(pg).is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some())
-        }
-        None => cause.downcast_ref::<std::io::Error>().is_some(),
-    })
+    e.chain()
+        .any(|cause| match cause.downcast_ref::<postgres::Error>() {
+            Some(pg) => {
+                pg.is_closed()
+                    || pg.as_db_error().is_some_and(|db| {
+                        let c = db.code().code();
+                        // admin_shutdown, crash_shutdown, cannot_connect_now, connection exceptions
+                        c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03"
+                    })
+                    || std::error::Error::source(pg)
+                        .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some())
+            }
+            None => cause.downcast_ref::<std::io::Error>().is_some(),
+        })
 }

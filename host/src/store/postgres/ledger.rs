@@ -14,10 +14,18 @@ pub struct PgLedger {
 
 impl PgLedger {
     pub(super) fn new(client: Client, summary: String) -> Self {
-        Self { client: RefCell::new(client), summary }
+        Self {
+            client: RefCell::new(client),
+            summary,
+        }
     }
 
-    fn runs_where(&self, filter: &str, params: &[&(dyn postgres::types::ToSql + Sync)], connection: Option<&str>) -> Result<Vec<Run>> {
+    fn runs_where(
+        &self,
+        filter: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        connection: Option<&str>,
+    ) -> Result<Vec<Run>> {
         let mut client = self.client.borrow_mut();
         let rows = client.query(
             &format!(
@@ -118,7 +126,12 @@ impl PgLedger {
             written += r.get::<_, i64>(2);
             failed += r.get::<_, i64>(3);
         }
-        let items: i64 = client.query_one("SELECT count(*) FROM cutover.run_items WHERE run_id = $1 AND batch >= 0", &[&run])?.get(0);
+        let items: i64 = client
+            .query_one(
+                "SELECT count(*) FROM cutover.run_items WHERE run_id = $1 AND batch >= 0",
+                &[&run],
+            )?
+            .get(0);
         let workers = client.query(
             "SELECT w.id, w.state, w.written, w.failed,
                     to_char(w.heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
@@ -166,7 +179,10 @@ impl Ledger for PgLedger {
     }
 
     fn snapshot(&self, change: i64) -> Result<Vec<u8>> {
-        let row = self.client.borrow_mut().query_opt("SELECT snapshot FROM cutover.changes WHERE id = $1", &[&change])?;
+        let row = self.client.borrow_mut().query_opt(
+            "SELECT snapshot FROM cutover.changes WHERE id = $1",
+            &[&change],
+        )?;
         match row.and_then(|r| r.get::<_, Option<Vec<u8>>>(0)) {
             Some(bytes) => Ok(bytes),
             None => bail!("change {change} has no snapshot in {}", self.summary),
@@ -202,6 +218,9 @@ impl Ledger for PgLedger {
             "SELECT key, to_version, run_id FROM cutover.changes WHERE state = 'written' AND to_version IS NOT NULL ORDER BY id",
             &[],
         )?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
     }
 }

@@ -87,7 +87,11 @@ impl PgFleet {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         let mut wait = std::time::Duration::from_millis(100);
         loop {
-            let taken = self.idle.lock().expect("idle connections lock poisoned").pop();
+            let taken = self
+                .idle
+                .lock()
+                .expect("idle connections lock poisoned")
+                .pop();
             let result = match taken {
                 Some(c) if !c.is_closed() => Ok(c),
                 _ => self.target.connect(),
@@ -95,14 +99,20 @@ impl PgFleet {
             .and_then(|mut client| {
                 let result = f(&mut client);
                 if !client.is_closed() {
-                    self.idle.lock().expect("idle connections lock poisoned").push(client);
+                    self.idle
+                        .lock()
+                        .expect("idle connections lock poisoned")
+                        .push(client);
                 }
                 result
             });
             match result {
                 Err(e) if is_connection_lost(&e) && std::time::Instant::now() < deadline => {
                     tracing::warn!("reading the fleet: lost the database ({e:#}); trying again");
-                    self.idle.lock().expect("idle connections lock poisoned").clear();
+                    self.idle
+                        .lock()
+                        .expect("idle connections lock poisoned")
+                        .clear();
                     std::thread::sleep(wait);
                     wait = (wait * 2).min(std::time::Duration::from_secs(5));
                 }
@@ -113,7 +123,10 @@ impl PgFleet {
 
     /// The ledger, for reading history (on a connection of its own).
     pub fn ledger(&self) -> Result<PgLedger> {
-        Ok(PgLedger::new(self.connect_new()?, self.target.summary.clone()))
+        Ok(PgLedger::new(
+            self.connect_new()?,
+            self.target.summary.clone(),
+        ))
     }
 
     /// The write path of one run: transactions, under the fleet's advisory lock (shared by
@@ -134,7 +147,9 @@ impl Documents for PgFleet {
 
     fn keys(&self) -> Result<Vec<String>> {
         self.with_client(|c| {
-            let rows = c.query("SELECT key FROM cutover.documents ORDER BY key", &[]).map_err(|e| connect::explain(e, &self.target.summary))?;
+            let rows = c
+                .query("SELECT key FROM cutover.documents ORDER BY key", &[])
+                .map_err(|e| connect::explain(e, &self.target.summary))?;
             Ok(rows.iter().map(|r| r.get(0)).collect())
         })
     }
@@ -146,21 +161,32 @@ impl Documents for PgFleet {
         })?;
         match row {
             Some(row) => Ok(row.get(0)),
-            None => Err(StoreError::NotFound { key: key.to_owned() }).with_context(|| format!("reading {}", self.display_key(key))),
+            None => Err(StoreError::NotFound {
+                key: key.to_owned(),
+            })
+            .with_context(|| format!("reading {}", self.display_key(key))),
         }
     }
 
     fn read_many(&self, keys: &[&str]) -> Vec<Result<Vec<u8>>> {
         let rows = self.with_client(|c| {
-            c.query("SELECT key, body FROM cutover.documents WHERE key = ANY($1)", &[&keys]).map_err(|e| connect::explain(e, &self.target.summary))
+            c.query(
+                "SELECT key, body FROM cutover.documents WHERE key = ANY($1)",
+                &[&keys],
+            )
+            .map_err(|e| connect::explain(e, &self.target.summary))
         });
         match rows {
             Ok(rows) => {
-                let mut found: std::collections::HashMap<String, Vec<u8>> = rows.into_iter().map(|r| (r.get(0), r.get(1))).collect();
+                let mut found: std::collections::HashMap<String, Vec<u8>> =
+                    rows.into_iter().map(|r| (r.get(0), r.get(1))).collect();
                 keys.iter()
                     .map(|key| match found.remove(*key) {
                         Some(body) => Ok(body),
-                        None => Err(StoreError::NotFound { key: (*key).to_owned() }).with_context(|| format!("reading {}", self.display_key(key))),
+                        None => Err(StoreError::NotFound {
+                            key: (*key).to_owned(),
+                        })
+                        .with_context(|| format!("reading {}", self.display_key(key))),
                     })
                     .collect()
             }
@@ -175,7 +201,10 @@ impl Documents for PgFleet {
     /// Document writes alone, each batch one transaction. A PostgreSQL fleet's own runs do
     /// not use it: [`PgWriter`] commits the ledger rows in the same transaction.
     fn writer(&self) -> Result<Box<dyn DocumentWriter + '_>> {
-        Ok(Box::new(DocumentsOnly { client: self.connect_new()?, summary: self.target.summary.clone() }))
+        Ok(Box::new(DocumentsOnly {
+            client: self.connect_new()?,
+            summary: self.target.summary.clone(),
+        }))
     }
 }
 
@@ -186,19 +215,31 @@ struct DocumentsOnly {
 }
 
 impl DocumentWriter for DocumentsOnly {
-    fn write_batch(&mut self, writes: &[super::Write<'_>], replaced: &mut dyn FnMut(usize)) -> Vec<Result<()>> {
+    fn write_batch(
+        &mut self,
+        writes: &[super::Write<'_>],
+        replaced: &mut dyn FnMut(usize),
+    ) -> Vec<Result<()>> {
         let committed = (|| -> Result<Vec<Result<()>>> {
             let mut tx = self.client.transaction()?;
             let results = writer::replace(&mut tx, writes)?;
-            tx.commit().map_err(|e| connect::explain(e, &self.summary))?;
+            tx.commit()
+                .map_err(|e| connect::explain(e, &self.summary))?;
             Ok(results)
         })();
         match committed {
             Ok(results) => {
-                results.iter().enumerate().filter(|(_, r)| r.is_ok()).for_each(|(i, _)| replaced(i));
+                results
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.is_ok())
+                    .for_each(|(i, _)| replaced(i));
                 results
             }
-            Err(e) => writes.iter().map(|_| Err(anyhow::anyhow!("{e:#}"))).collect(),
+            Err(e) => writes
+                .iter()
+                .map(|_| Err(anyhow::anyhow!("{e:#}")))
+                .collect(),
         }
     }
 }

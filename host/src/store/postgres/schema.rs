@@ -140,7 +140,12 @@ pub fn ensure(client: &mut Client, summary: &str) -> Result<()> {
          );",
     )
     .with_context(|| format!("creating the cutover schema in {summary}"))?;
-    let current: i32 = tx.query_one("SELECT coalesce(max(version), 0) FROM cutover.schema_version", &[])?.get(0);
+    let current: i32 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM cutover.schema_version",
+            &[],
+        )?
+        .get(0);
     if current > SCHEMA_VERSION {
         bail!(
             "PostgreSQL fleet {summary} has cutover schema version {current}, newer than this cutover understands ({SCHEMA_VERSION}); run a cutover at least as new as the one that upgraded it"
@@ -148,13 +153,15 @@ pub fn ensure(client: &mut Client, summary: &str) -> Result<()> {
     }
     for (i, step) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = i as i32 + 1;
-        tx.batch_execute(step).with_context(|| format!("upgrading {summary} to cutover schema version {version}"))?;
+        tx.batch_execute(step)
+            .with_context(|| format!("upgrading {summary} to cutover schema version {version}"))?;
         tx.execute(
             "INSERT INTO cutover.schema_version (version, cutover_version) VALUES ($1, $2)",
             &[&version, &env!("CARGO_PKG_VERSION")],
         )?;
         tracing::info!(version, "upgraded the fleet's cutover schema");
     }
-    tx.commit().with_context(|| format!("committing the cutover schema of {summary}"))?;
+    tx.commit()
+        .with_context(|| format!("committing the cutover schema of {summary}"))?;
     Ok(())
 }

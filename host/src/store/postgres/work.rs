@@ -14,9 +14,9 @@
 //! A lost connection (a database restart) fails only the request in flight: the worker
 //! reconnects, finds out whether its last commit made it, and goes on.
 
+use super::PgFleet;
 use super::connect::is_connection_lost;
 use super::writer::{WRITER_LOCK, begin_run, commit, worker_name};
-use super::PgFleet;
 use crate::ledger::{NewChange, NewFailure, RunKind, now};
 use crate::plan::{ConnectionPlan, Options, PluginRef, Status};
 use crate::plan_source::PlanSource;
@@ -102,11 +102,21 @@ impl PgFleet {
     /// The plan of shared run `run`, for a worker joining it.
     pub fn run_plan(&self, run: i64) -> Result<RunPlan> {
         let mut client = self.connect_new()?;
-        let Some(row) = client.query_opt("SELECT kind, status, options, plugins FROM cutover.runs WHERE id = $1", &[&run])? else {
-            bail!("there is no run {run} in {}; `cutover history` lists runs", self.summary_text());
+        let Some(row) = client.query_opt(
+            "SELECT kind, status, options, plugins FROM cutover.runs WHERE id = $1",
+            &[&run],
+        )?
+        else {
+            bail!(
+                "there is no run {run} in {}; `cutover history` lists runs",
+                self.summary_text()
+            );
         };
         let (kind, status): (String, String) = (row.get(0), row.get(1));
-        let (Some(options), Some(plugins)) = (row.get::<_, Option<serde_json::Value>>(2), row.get::<_, Option<serde_json::Value>>(3)) else {
+        let (Some(options), Some(plugins)) = (
+            row.get::<_, Option<serde_json::Value>>(2),
+            row.get::<_, Option<serde_json::Value>>(3),
+        ) else {
             bail!("run {run} is a {kind} run, not a shared apply that workers can join");
         };
         if !matches!(status.as_str(), "running" | "interrupted") {
@@ -123,7 +133,14 @@ impl PgFleet {
     /// another host made it first), or on run `id`. Refuses while another plan's run is
     /// being applied, naming it and its workers.
     pub fn worker(&self, start: Start<'_>) -> Result<Worker<'_>> {
-        let id = format!("{} #{:x}", worker_name(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos());
+        let id = format!(
+            "{} #{:x}",
+            worker_name(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .subsec_nanos()
+        );
         // Each step is safe to repeat on a new connection if the database goes away
         // midway: a run made whose answer was lost is found again by its plan.
         let deadline = Instant::now() + RECONNECT_FOR;
@@ -136,7 +153,9 @@ impl PgFleet {
                         client.execute("UPDATE cutover.runs SET status = 'running', finished_at = NULL WHERE id = $1 AND status = 'interrupted'", &[run])?;
                         *run
                     }
-                    Start::Plan(plan) => create_or_join(&mut client, *plan, self.summary_text(), self.batch_size())?,
+                    Start::Plan(plan) => {
+                        create_or_join(&mut client, *plan, self.summary_text(), self.batch_size())?
+                    }
                 };
                 client.execute(
                     "INSERT INTO cutover.workers (id, run_id, actor, pid) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
@@ -146,7 +165,9 @@ impl PgFleet {
             })();
             match joined {
                 Err(e) if is_connection_lost(&e) && Instant::now() < deadline => {
-                    tracing::warn!("starting work on the run: lost the database ({e:#}); reconnecting");
+                    tracing::warn!(
+                        "starting work on the run: lost the database ({e:#}); reconnecting"
+                    );
                     std::thread::sleep(Duration::from_millis(500));
                 }
                 joined => break joined?,
@@ -154,18 +175,35 @@ impl PgFleet {
         };
         let stop = Arc::new(AtomicBool::new(false));
         let renewer = std::thread::spawn({
-            let (stop, target, id, seconds) = (stop.clone(), self.target.clone(), id.clone(), self.lease_seconds());
+            let (stop, target, id, seconds) = (
+                stop.clone(),
+                self.target.clone(),
+                id.clone(),
+                self.lease_seconds(),
+            );
             move || renew(&stop, &target, &id, seconds)
         });
         failpoint("worker-started");
-        Ok(Worker { fleet: self, client, id, run, stop, renewer: Some(renewer) })
+        Ok(Worker {
+            fleet: self,
+            client,
+            id,
+            run,
+            stop,
+            renewer: Some(renewer),
+        })
     }
 }
 
 /// Creates the run of `plan`, or returns the live run of the same plan. The plan's
 /// connections are recorded a slice at a time as they are gone through, so a plan read
 /// from its file is never held whole.
-fn create_or_join(client: &mut Client, plan: &dyn PlanSource, summary: &str, batch_size: usize) -> Result<i64> {
+fn create_or_join(
+    client: &mut Client,
+    plan: &dyn PlanSource,
+    summary: &str,
+    batch_size: usize,
+) -> Result<i64> {
     let survey = plan.survey()?;
     let header = plan.header();
     let mut tx = client.transaction()?;
@@ -173,11 +211,23 @@ fn create_or_join(client: &mut Client, plan: &dyn PlanSource, summary: &str, bat
     if let Some(run) = live_run(&mut tx, &survey.sha256, summary)? {
         return Ok(run);
     }
-    let detail = serde_json::json!({"options": header.options, "summary": survey.summary, "shared": true});
+    let detail =
+        serde_json::json!({"options": header.options, "summary": survey.summary, "shared": true});
     let options = serde_json::to_value(&header.options)?;
     let plugins = serde_json::to_value(&header.plugins)?;
-    let run = begin_run(&mut tx, RunKind::Apply, &detail, Some((&survey.sha256, &options, &plugins)))?;
-    let mut items = Items { run, batch_size, seq: 0, writing: 0, slice: Vec::with_capacity(ITEMS_PER_INSERT) };
+    let run = begin_run(
+        &mut tx,
+        RunKind::Apply,
+        &detail,
+        Some((&survey.sha256, &options, &plugins)),
+    )?;
+    let mut items = Items {
+        run,
+        batch_size,
+        seq: 0,
+        writing: 0,
+        slice: Vec::with_capacity(ITEMS_PER_INSERT),
+    };
     plan.each(&mut |c| {
         items.slice.push(c.clone());
         if items.slice.len() == ITEMS_PER_INSERT {
@@ -188,7 +238,10 @@ fn create_or_join(client: &mut Client, plan: &dyn PlanSource, summary: &str, bat
     items.record(&mut tx)?;
     let writing = items.writing;
     let batches = writing.div_ceil(batch_size) as i32;
-    tx.execute("INSERT INTO cutover.batches (run_id, batch) SELECT $1, generate_series(0, $2 - 1)", &[&run, &batches])?;
+    tx.execute(
+        "INSERT INTO cutover.batches (run_id, batch) SELECT $1, generate_series(0, $2 - 1)",
+        &[&run, &batches],
+    )?;
     tx.commit().context("starting the shared run")?;
     tracing::info!(run, connections = writing, batches, "started a shared run");
     Ok(run)
@@ -240,7 +293,12 @@ impl Items {
         let failed: Vec<NewFailure> = slice
             .iter()
             .filter(|c| c.status == Status::Failed)
-            .map(|c| NewFailure { connection_id: &c.id, key: &c.key, before_sha256: &c.input_sha256, error: c.reason.as_deref().unwrap_or("") })
+            .map(|c| NewFailure {
+                connection_id: &c.id,
+                key: &c.key,
+                before_sha256: &c.input_sha256,
+                error: c.reason.as_deref().unwrap_or(""),
+            })
             .collect();
         super::writer::record_failures(tx, self.run, &worker_name(), &failed)
     }
@@ -248,7 +306,11 @@ impl Items {
 
 /// The apply run going with plan digest `sha`, if any; refuses while a run of another plan
 /// is going, naming it and its live workers.
-fn live_run(client: &mut impl postgres::GenericClient, sha: &str, summary: &str) -> Result<Option<i64>> {
+fn live_run(
+    client: &mut impl postgres::GenericClient,
+    sha: &str,
+    summary: &str,
+) -> Result<Option<i64>> {
     let live = client.query(
         "SELECT r.id, r.plan_sha256, r.actor, r.started_at,
                 (SELECT string_agg(w.id, ', ' ORDER BY w.started_at) FROM cutover.workers w
@@ -256,11 +318,15 @@ fn live_run(client: &mut impl postgres::GenericClient, sha: &str, summary: &str)
          FROM cutover.runs r WHERE r.kind = 'apply' AND r.status = 'running' ORDER BY r.id",
         &[],
     )?;
-    if let Some(same) = live.iter().find(|r| r.get::<_, Option<String>>(1).as_deref() == Some(sha)) {
+    if let Some(same) = live
+        .iter()
+        .find(|r| r.get::<_, Option<String>>(1).as_deref() == Some(sha))
+    {
         return Ok(Some(same.get(0)));
     }
     if let Some(other) = live.first() {
-        let (id, actor, since, workers): (i64, String, String, Option<String>) = (other.get(0), other.get(2), other.get(3), other.get(4));
+        let (id, actor, since, workers): (i64, String, String, Option<String>) =
+            (other.get(0), other.get(2), other.get(3), other.get(4));
         bail!(
             "run {id} (another plan, started by {actor} at {since}) is applying fleet {summary}{}; nothing was written. Wait for it to end, or share it: `cutover apply --join {id}`",
             match workers {
@@ -274,9 +340,13 @@ fn live_run(client: &mut impl postgres::GenericClient, sha: &str, summary: &str)
 
 /// Takes the fleet's writer lock, shared with the other apply workers.
 fn take_shared_lock(client: &mut Client, summary: &str) -> Result<()> {
-    let taken: bool = client.query_one("SELECT pg_try_advisory_lock_shared($1)", &[&WRITER_LOCK])?.get(0);
+    let taken: bool = client
+        .query_one("SELECT pg_try_advisory_lock_shared($1)", &[&WRITER_LOCK])?
+        .get(0);
     if !taken {
-        bail!("the fleet {summary} is locked by a rollback, pin or import in progress; apply again when it ends");
+        bail!(
+            "the fleet {summary} is locked by a rollback, pin or import in progress; apply again when it ends"
+        );
     }
     Ok(())
 }
@@ -338,7 +408,11 @@ impl Worker<'_> {
 
     /// Runs `f` on the worker's connection; a lost connection is opened again (with the
     /// shared lock taken again) and `f` retried, for up to two minutes.
-    fn retrying<T>(&mut self, what: &str, mut f: impl FnMut(&mut Client, &str, i64) -> Result<T>) -> Result<T> {
+    fn retrying<T>(
+        &mut self,
+        what: &str,
+        mut f: impl FnMut(&mut Client, &str, i64) -> Result<T>,
+    ) -> Result<T> {
         let deadline = Instant::now() + RECONNECT_FOR;
         let mut wait = Duration::from_millis(200);
         loop {
@@ -353,7 +427,10 @@ impl Worker<'_> {
                         self.client = client;
                     }
                 }
-                Err(e) => return Err(e).with_context(|| format!("{what} (run {}, worker {})", self.run, self.id)),
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("{what} (run {}, worker {})", self.run, self.id));
+                }
             }
         }
     }
@@ -396,7 +473,10 @@ impl Worker<'_> {
         })?;
         if let Next::Lease(lease) = &next {
             if lease.taken_over {
-                tracing::warn!(batch = lease.batch, "took over a batch whose worker's lease expired");
+                tracing::warn!(
+                    batch = lease.batch,
+                    "took over a batch whose worker's lease expired"
+                );
             }
             failpoint("worker-leased");
         }
@@ -405,7 +485,12 @@ impl Worker<'_> {
 
     /// Commits a batch: its documents, snapshots, ledger rows and failures, and the batch
     /// marked done, in one transaction, only while this worker holds its lease.
-    pub fn commit(&mut self, lease: &Lease, changes: &[NewChange], failures: &[NewFailure]) -> Result<Committed> {
+    pub fn commit(
+        &mut self,
+        lease: &Lease,
+        changes: &[NewChange],
+        failures: &[NewFailure],
+    ) -> Result<Committed> {
         let result = self.retrying("committing a batch", |client, id, run| {
             let mut tx = client.transaction()?;
             let held = tx.execute(
@@ -433,7 +518,10 @@ impl Worker<'_> {
         Ok(match result {
             Some(results) => Committed::Done(results),
             None => {
-                tracing::warn!(batch = lease.batch, "lost the lease on a batch to another worker; leaving it to them");
+                tracing::warn!(
+                    batch = lease.batch,
+                    "lost the lease on a batch to another worker; leaving it to them"
+                );
                 Committed::LeaseLost
             }
         })
@@ -489,19 +577,38 @@ fn item(row: &postgres::Row) -> Result<ConnectionPlan> {
     let status: String = row.get(2);
     let status: Status = serde_json::from_value(serde_json::Value::String(status.clone()))
         .with_context(|| format!("a run item with status {status:?}"))?;
-    Ok(ConnectionPlan::of_item(row.get(0), row.get(1), status, row.get(3), row.get(4)))
+    Ok(ConnectionPlan::of_item(
+        row.get(0),
+        row.get(1),
+        status,
+        row.get(3),
+        row.get(4),
+    ))
 }
 
 /// The ledger ids of a batch this worker committed, found again after its answer was lost.
-fn recorded(tx: &mut postgres::Transaction<'_>, run: i64, worker: &str, changes: &[NewChange]) -> Result<Vec<Result<i64>>> {
+fn recorded(
+    tx: &mut postgres::Transaction<'_>,
+    run: i64,
+    worker: &str,
+    changes: &[NewChange],
+) -> Result<Vec<Result<i64>>> {
     let keys: Vec<&str> = changes.iter().map(|c| c.key).collect();
     let rows = tx.query(
         "SELECT key, id FROM cutover.changes WHERE run_id = $1 AND worker = $2 AND key = ANY($3) AND state = 'written'",
         &[&run, &worker, &keys],
     )?;
-    let ids: std::collections::HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let ids: std::collections::HashMap<String, i64> =
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     Ok(changes
         .iter()
-        .map(|c| ids.get(c.key).copied().with_context(|| format!("connection {} was not written (its document changed since it was planned)", c.connection_id)))
+        .map(|c| {
+            ids.get(c.key).copied().with_context(|| {
+                format!(
+                    "connection {} was not written (its document changed since it was planned)",
+                    c.connection_id
+                )
+            })
+        })
         .collect())
 }

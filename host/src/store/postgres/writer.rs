@@ -47,8 +47,16 @@ impl PgWriter {
             let holders = lock_holders(&mut client)?;
             bail!(
                 "the fleet {summary} is locked by {}: `cutover {command}` must wait for {}; the lock frees itself when its holders end",
-                if holders.is_empty() { "another cutover run".to_owned() } else { holders.join(", ") },
-                if shared { "it to finish" } else { "every other run to finish" }
+                if holders.is_empty() {
+                    "another cutover run".to_owned()
+                } else {
+                    holders.join(", ")
+                },
+                if shared {
+                    "it to finish"
+                } else {
+                    "every other run to finish"
+                }
             );
         }
         if !shared {
@@ -58,7 +66,12 @@ impl PgWriter {
             )?;
         }
         let ledger = fleet.ledger()?;
-        Ok(Self { client, ledger, worker: worker_name(), summary })
+        Ok(Self {
+            client,
+            ledger,
+            worker: worker_name(),
+            summary,
+        })
     }
 }
 
@@ -96,7 +109,9 @@ impl Writer for PgWriter {
         for _ in changes {
             failpoint("after-intent");
         }
-        tx.commit().map_err(|e| explain(e, &self.summary)).context("committing a batch of writes")?;
+        tx.commit()
+            .map_err(|e| explain(e, &self.summary))
+            .context("committing a batch of writes")?;
         for _ in results.iter().filter(|r| r.is_ok()) {
             failpoint("after-write");
         }
@@ -105,11 +120,19 @@ impl Writer for PgWriter {
 
     fn record_failure(&mut self, run: i64, failure: &NewFailure) -> Result<()> {
         let worker = self.worker.clone();
-        record_failures(&mut self.client, run, &worker, std::slice::from_ref(failure))
+        record_failures(
+            &mut self.client,
+            run,
+            &worker,
+            std::slice::from_ref(failure),
+        )
     }
 
     fn mark_rolled_back(&mut self, changes: &[i64]) -> Result<()> {
-        self.client.execute("UPDATE cutover.changes SET state = 'rolled-back' WHERE id = ANY($1)", &[&changes])?;
+        self.client.execute(
+            "UPDATE cutover.changes SET state = 'rolled-back' WHERE id = ANY($1)",
+            &[&changes],
+        )?;
         Ok(())
     }
 
@@ -122,16 +145,24 @@ impl Writer for PgWriter {
     }
 
     fn set_status(&mut self, run: i64, status: &str) -> Result<()> {
-        self.client.execute("UPDATE cutover.runs SET status = $2 WHERE id = $1", &[&run, &status])?;
+        self.client.execute(
+            "UPDATE cutover.runs SET status = $2 WHERE id = $1",
+            &[&run, &status],
+        )?;
         Ok(())
     }
 
     fn import_history(&mut self, source: &dyn Ledger) -> Result<usize> {
         let runs = crate::write::history_with_snapshots(source)?;
         let mut tx = self.client.transaction()?;
-        let existing: i64 = tx.query_one("SELECT count(*) FROM cutover.runs", &[])?.get(0);
+        let existing: i64 = tx
+            .query_one("SELECT count(*) FROM cutover.runs", &[])?
+            .get(0);
         if existing > 0 {
-            bail!("the ledger of {} already has {existing} run(s); history is imported only into a fleet with none", self.summary);
+            bail!(
+                "the ledger of {} already has {existing} run(s); history is imported only into a fleet with none",
+                self.summary
+            );
         }
         for (run, snapshots) in &runs {
             tx.execute(
@@ -157,7 +188,9 @@ impl Writer for PgWriter {
             "SELECT setval(pg_get_serial_sequence('cutover.runs', 'id'), greatest((SELECT max(id) FROM cutover.runs), 1));
              SELECT setval(pg_get_serial_sequence('cutover.changes', 'id'), greatest((SELECT max(id) FROM cutover.changes), 1));",
         )?;
-        tx.commit().map_err(|e| explain(e, &self.summary)).context("committing the imported history")?;
+        tx.commit()
+            .map_err(|e| explain(e, &self.summary))
+            .context("committing the imported history")?;
         Ok(runs.len())
     }
 }
@@ -184,7 +217,10 @@ pub(super) fn begin_run(
 /// Replaces documents inside the caller's transaction, each only where it still holds the
 /// bytes its write replaces (a conditional update, by sha256; a write of a new document,
 /// whose `before` is empty, only where there is none). One result per write.
-pub(super) fn replace(tx: &mut impl GenericClient, writes: &[Write<'_>]) -> Result<Vec<Result<()>>> {
+pub(super) fn replace(
+    tx: &mut impl GenericClient,
+    writes: &[Write<'_>],
+) -> Result<Vec<Result<()>>> {
     let keys: Vec<&str> = writes.iter().map(|w| w.key).collect();
     let before_sha: Vec<String> = writes.iter().map(|w| sha256_hex(w.before)).collect();
     let after_sha: Vec<String> = writes.iter().map(|w| sha256_hex(w.after)).collect();
@@ -226,7 +262,10 @@ pub(super) fn replace(tx: &mut impl GenericClient, writes: &[Write<'_>]) -> Resu
                     detail: if w.before.is_empty() {
                         "a document with this key already exists".to_owned()
                     } else {
-                        format!("it no longer holds sha256 {}, which the write replaces", &before[..12])
+                        format!(
+                            "it no longer holds sha256 {}, which the write replaces",
+                            &before[..12]
+                        )
                     },
                 }
                 .into())
@@ -245,20 +284,41 @@ pub(super) fn commit(
     changes: &[NewChange],
     failures: &[NewFailure],
 ) -> Result<Vec<Result<i64>>> {
-    let writes: Vec<Write> = changes.iter().map(|c| Write { key: c.key, before: c.before, after: c.after, actions: c.actions }).collect();
+    let writes: Vec<Write> = changes
+        .iter()
+        .map(|c| Write {
+            key: c.key,
+            before: c.before,
+            after: c.after,
+            actions: c.actions,
+        })
+        .collect();
     let replaced = replace(tx, &writes)?;
-    let written: Vec<&NewChange> = changes.iter().zip(&replaced).filter(|(_, r)| r.is_ok()).map(|(c, _)| c).collect();
+    let written: Vec<&NewChange> = changes
+        .iter()
+        .zip(&replaced)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(c, _)| c)
+        .collect();
     let ids = insert_changes(tx, run, worker, &written)?;
     record_failures(tx, run, worker, failures)?;
     Ok(changes
         .iter()
         .zip(replaced)
-        .map(|(c, r)| r.map(|()| ids[c.key]).with_context(|| format!("writing connection {}", c.connection_id)))
+        .map(|(c, r)| {
+            r.map(|()| ids[c.key])
+                .with_context(|| format!("writing connection {}", c.connection_id))
+        })
         .collect())
 }
 
 /// The change rows (with snapshots) and step rows of written changes; their ids by key.
-fn insert_changes(tx: &mut impl GenericClient, run: i64, worker: &str, written: &[&NewChange]) -> Result<HashMap<String, i64>> {
+fn insert_changes(
+    tx: &mut impl GenericClient,
+    run: i64,
+    worker: &str,
+    written: &[&NewChange],
+) -> Result<HashMap<String, i64>> {
     if written.is_empty() {
         return Ok(HashMap::new());
     }
@@ -283,8 +343,23 @@ fn insert_changes(tx: &mut impl GenericClient, run: i64, worker: &str, written: 
     let ids: HashMap<String, i64> = rows.iter().map(|r| (r.get(1), r.get(0))).collect();
     let mut step_change = Vec::new();
     let mut step_seq = Vec::new();
-    let (mut step_from, mut step_to, mut step_file, mut step_sha, mut step_signer, mut step_in, mut step_out) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (
+        mut step_from,
+        mut step_to,
+        mut step_file,
+        mut step_sha,
+        mut step_signer,
+        mut step_in,
+        mut step_out,
+    ) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     for c in written {
         for (seq, s) in c.steps.iter().enumerate() {
             step_change.push(ids[c.key]);
@@ -310,7 +385,12 @@ fn insert_changes(tx: &mut impl GenericClient, run: i64, worker: &str, written: 
 }
 
 /// Failure rows: connections a run could not migrate.
-pub(super) fn record_failures(tx: &mut impl GenericClient, run: i64, worker: &str, failures: &[NewFailure]) -> Result<()> {
+pub(super) fn record_failures(
+    tx: &mut impl GenericClient,
+    run: i64,
+    worker: &str,
+    failures: &[NewFailure],
+) -> Result<()> {
     if failures.is_empty() {
         return Ok(());
     }

@@ -3,7 +3,9 @@
 //! new `data_source` (default `github_server`) and `host`, `ssl_enabled`, `ssl_ca`. The 8.9
 //! connector read only `https://api.github.com`, so its `data_source` is `github_cloud`.
 
-use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step};
+use cutover_plugin::elastic::{
+    Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step,
+};
 use cutover_plugin::{Manifest, Result, Value};
 
 /// The github data source's default configurations on both sides (tests/fixtures/elastic).
@@ -48,13 +50,25 @@ mod tests {
 
     #[test]
     fn keeps_the_token_and_stays_on_github_com() {
-        let c = testing::connector(&defaults().0, &[("github_token", json!("ghp_secret")), ("repositories", json!("elastic/connectors, elastic/kibana"))]);
+        let c = testing::connector(
+            &defaults().0,
+            &[
+                ("github_token", json!("ghp_secret")),
+                ("repositories", json!("elastic/connectors, elastic/kibana")),
+            ],
+        );
         let out = GithubV8_10::migrate(c).unwrap();
         let cfg = out.configuration();
-        assert_eq!(cfg.keys().cloned().collect::<Vec<_>>(), defaults().1.fields.keys().cloned().collect::<Vec<_>>());
+        assert_eq!(
+            cfg.keys().cloned().collect::<Vec<_>>(),
+            defaults().1.fields.keys().cloned().collect::<Vec<_>>()
+        );
         assert_eq!(cfg["token"]["value"], "ghp_secret");
         assert_eq!(cfg["data_source"]["value"], CLOUD);
-        assert_eq!(cfg["repositories"]["value"], "elastic/connectors, elastic/kibana", "a list field keeps its value as written");
+        assert_eq!(
+            cfg["repositories"]["value"], "elastic/connectors, elastic/kibana",
+            "a list field keeps its value as written"
+        );
         assert!(out.notes.iter().all(|n| !n.contains("ghp_secret")));
     }
 
@@ -62,6 +76,11 @@ mod tests {
     fn a_token_in_both_fields_needs_the_operator() {
         let mut c = testing::connector(&defaults().0, &[("github_token", json!("a"))]);
         c.document["configuration"]["token"] = json!({"value": "b"});
-        assert!(GithubV8_10::migrate(c).unwrap_err().to_string().contains("both github_token and token"));
+        assert!(
+            GithubV8_10::migrate(c)
+                .unwrap_err()
+                .to_string()
+                .contains("both github_token and token")
+        );
     }
 }

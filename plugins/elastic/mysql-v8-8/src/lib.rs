@@ -3,7 +3,9 @@
 //! source's `get_default_configuration()` of the two branches: `ssl_disabled` became
 //! `ssl_enabled` (inverted), `database` went from a list to one database, `tables` is new.
 
-use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step};
+use cutover_plugin::elastic::{
+    Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step,
+};
 use cutover_plugin::{Action, Error, Manifest, Result, Value};
 
 /// The MySQL data source's defaults in 8.7 and 8.8.
@@ -57,7 +59,11 @@ impl ConnectorMigration for MysqlV8_8 {
 /// A database list as 8.7 stored it (text or a JSON list), for messages.
 fn list_text(list: &Value) -> String {
     match list {
-        Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
@@ -77,7 +83,13 @@ mod tests {
 
     #[test]
     fn carries_every_value_to_the_8_8_fields() {
-        let out = migrate(&[("host", json!("db.internal")), ("port", json!("3307")), ("database", json!("crm")), ("ssl_disabled", json!("false"))]).unwrap();
+        let out = migrate(&[
+            ("host", json!("db.internal")),
+            ("port", json!("3307")),
+            ("database", json!("crm")),
+            ("ssl_disabled", json!("false")),
+        ])
+        .unwrap();
         let c = out.configuration();
         let keys: Vec<String> = c.keys().cloned().collect();
         let want: Vec<String> = defaults().1.fields.keys().cloned().collect();
@@ -85,22 +97,36 @@ mod tests {
         assert_eq!(c["host"]["value"], "db.internal");
         assert_eq!(c["port"]["value"], 3307);
         assert_eq!(c["database"]["value"], "crm");
-        assert_eq!(c["ssl_enabled"]["value"], true, "ssl_disabled false means SSL on");
+        assert_eq!(
+            c["ssl_enabled"]["value"], true,
+            "ssl_disabled false means SSL on"
+        );
         assert_eq!(c["tables"]["value"], "*");
-        assert!(matches!(&out.actions[..], [Action::ReviewField { pointer, .. }] if pointer == "/configuration/ssl_ca"));
+        assert!(
+            matches!(&out.actions[..], [Action::ReviewField { pointer, .. }] if pointer == "/configuration/ssl_ca")
+        );
     }
 
     #[test]
     fn refuses_several_databases_naming_them() {
-        let err = migrate(&[("database", json!("crm, billing"))]).unwrap_err().to_string();
-        assert!(err.contains("crm, billing") && err.contains("one database per connector"), "{err}");
-        let err = migrate(&[("database", json!(["crm", "billing"]))]).unwrap_err().to_string();
+        let err = migrate(&[("database", json!("crm, billing"))])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("crm, billing") && err.contains("one database per connector"),
+            "{err}"
+        );
+        let err = migrate(&[("database", json!(["crm", "billing"]))])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("crm, billing"), "{err}");
     }
 
     #[test]
     fn refuses_a_value_of_the_wrong_type() {
-        let err = migrate(&[("port", json!("three thousand"))]).unwrap_err().to_string();
+        let err = migrate(&[("port", json!("three thousand"))])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("port"), "{err}");
     }
 }

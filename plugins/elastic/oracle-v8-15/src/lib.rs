@@ -3,7 +3,9 @@
 //! `database` (used as the SID in the connection's DSN) → `connection_source` (`sid` or
 //! `service_name`) with `sid` and `service_name`.
 
-use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step};
+use cutover_plugin::elastic::{
+    Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step,
+};
 use cutover_plugin::{Manifest, Result, Value};
 
 /// The oracle data source's default configurations on both sides (tests/fixtures/elastic).
@@ -28,7 +30,12 @@ impl ConnectorMigration for OracleV8_15 {
         let mut out = connector.into_checked_outcome(&old)?;
         let config = out.configuration_mut();
         if configuration::rename(config, "database", "sid", &new)? {
-            configuration::set(config, "connection_source", Value::String("sid".into()), &new)?;
+            configuration::set(
+                config,
+                "connection_source",
+                Value::String("sid".into()),
+                &new,
+            )?;
         }
         out.conform(&new)?;
         Ok(out)
@@ -45,10 +52,20 @@ mod tests {
 
     #[test]
     fn the_database_becomes_the_sid() {
-        let c = testing::connector(&defaults().0, &[("host", json!("ora.internal")), ("port", json!(1521)), ("database", json!("ORCLCDB"))]);
+        let c = testing::connector(
+            &defaults().0,
+            &[
+                ("host", json!("ora.internal")),
+                ("port", json!(1521)),
+                ("database", json!("ORCLCDB")),
+            ],
+        );
         let out = OracleV8_15::migrate(c).unwrap();
         let cfg = out.configuration();
-        assert_eq!(cfg.keys().cloned().collect::<Vec<_>>(), defaults().1.fields.keys().cloned().collect::<Vec<_>>());
+        assert_eq!(
+            cfg.keys().cloned().collect::<Vec<_>>(),
+            defaults().1.fields.keys().cloned().collect::<Vec<_>>()
+        );
         assert_eq!(cfg["sid"]["value"], "ORCLCDB");
         assert_eq!(cfg["connection_source"]["value"], "sid");
         assert_eq!(cfg["port"]["value"], 1521);

@@ -25,9 +25,15 @@ impl ConnectorMigration for PipelineV9 {
     fn migrate(connector: Connector) -> Result<ConnectorOutcome> {
         let mut out = connector.into_outcome();
         if !out.rename_pipeline(OLD_PIPELINE, NEW_PIPELINE)
-            && let Some(name) = out.document.get("pipeline").and_then(|p| p.get("name")).and_then(Value::as_str)
+            && let Some(name) = out
+                .document
+                .get("pipeline")
+                .and_then(|p| p.get("name"))
+                .and_then(Value::as_str)
         {
-            let note = format!("pipeline {name} is kept: check it does not call {OLD_PIPELINE}, which 9.0 no longer has");
+            let note = format!(
+                "pipeline {name} is kept: check it does not call {OLD_PIPELINE}, which 9.0 no longer has"
+            );
             out.note(note);
         }
         if out.document.get("is_native") == Some(&Value::Bool(true)) {
@@ -49,14 +55,24 @@ mod tests {
     use cutover_plugin::json;
 
     fn connector() -> Connector {
-        testing::connector(&cutover_plugin::defaults!("../../../tests/fixtures/elastic", "mysql", "8.8.0"), &[])
+        testing::connector(
+            &cutover_plugin::defaults!("../../../tests/fixtures/elastic", "mysql", "8.8.0"),
+            &[],
+        )
     }
 
     #[test]
     fn renames_the_default_pipeline_and_keeps_its_settings() {
         let out = PipelineV9::migrate(connector()).unwrap();
-        assert_eq!(out.document["pipeline"], json!({"name": NEW_PIPELINE, "extract_binary_content": true, "reduce_whitespace": true, "run_ml_inference": false}));
-        assert_eq!(out.document["configuration"], connector().document["configuration"], "the configuration is untouched");
+        assert_eq!(
+            out.document["pipeline"],
+            json!({"name": NEW_PIPELINE, "extract_binary_content": true, "reduce_whitespace": true, "run_ml_inference": false})
+        );
+        assert_eq!(
+            out.document["configuration"],
+            connector().document["configuration"],
+            "the configuration is untouched"
+        );
     }
 
     #[test]
@@ -67,6 +83,8 @@ mod tests {
         let out = PipelineV9::migrate(c).unwrap();
         assert_eq!(out.document["pipeline"]["name"], "crm-enrich");
         assert!(out.notes[0].contains("crm-enrich is kept"));
-        assert!(matches!(&out.actions[..], [Action::ReviewField { pointer, .. }] if pointer == "/is_native"));
+        assert!(
+            matches!(&out.actions[..], [Action::ReviewField { pointer, .. }] if pointer == "/is_native")
+        );
     }
 }

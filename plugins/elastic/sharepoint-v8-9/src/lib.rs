@@ -4,14 +4,23 @@
 //! (elastic/connectors #1065; the fields by comparing `get_default_configuration()` of the
 //! 8.8 `sharepoint` and the 8.9 `sharepoint_server` and `sharepoint_online` data sources).
 
-use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step};
+use cutover_plugin::elastic::{
+    Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step,
+};
 use cutover_plugin::{Action, Error, Manifest, Result};
 
 pub const SERVER: &str = "sharepoint_server";
 pub const ONLINE: &str = "sharepoint_online";
 
 /// The 8.8 fields only SharePoint Server used, and only SharePoint Online.
-const SERVER_FIELDS: &[&str] = &["username", "password", "host_url", "ssl_enabled", "ssl_ca", "retry_count"];
+const SERVER_FIELDS: &[&str] = &[
+    "username",
+    "password",
+    "host_url",
+    "ssl_enabled",
+    "ssl_ca",
+    "retry_count",
+];
 const ONLINE_FIELDS: &[&str] = &["client_id", "client_secret", "tenant", "tenant_id"];
 
 /// The data sources' default configurations (tests/fixtures/elastic): 8.8's one, 8.9's two.
@@ -20,11 +29,19 @@ fn old() -> Defaults {
 }
 
 fn server() -> Defaults {
-    cutover_plugin::defaults!("../../../tests/fixtures/elastic", "sharepoint_server", "8.9.0")
+    cutover_plugin::defaults!(
+        "../../../tests/fixtures/elastic",
+        "sharepoint_server",
+        "8.9.0"
+    )
 }
 
 fn online() -> Defaults {
-    cutover_plugin::defaults!("../../../tests/fixtures/elastic", "sharepoint_online", "8.9.0")
+    cutover_plugin::defaults!(
+        "../../../tests/fixtures/elastic",
+        "sharepoint_online",
+        "8.9.0"
+    )
 }
 
 pub struct SharepointV8_9;
@@ -42,7 +59,9 @@ impl ConnectorMigration for SharepointV8_9 {
     fn migrate(connector: Connector) -> Result<ConnectorOutcome> {
         let old = old();
         connector.check_types(Some(&old))?;
-        let source = match configuration::value(connector.configuration(), "data_source").and_then(|v| v.as_str()) {
+        let source = match configuration::value(connector.configuration(), "data_source")
+            .and_then(|v| v.as_str())
+        {
             None | Some("") => SERVER,
             Some(SERVER) => SERVER,
             Some(ONLINE) => ONLINE,
@@ -61,13 +80,19 @@ impl ConnectorMigration for SharepointV8_9 {
         } else {
             let new = online();
             configuration::rename(out.configuration_mut(), "tenant", "tenant_name", &new)?;
-            configuration::rename(out.configuration_mut(), "client_secret", "secret_value", &new)?;
+            configuration::rename(
+                out.configuration_mut(),
+                "client_secret",
+                "secret_value",
+                &new,
+            )?;
             (SERVER_FIELDS, new)
         };
         for key in unused {
             if let Some(value) = configuration::remove(out.configuration_mut(), key)
                 && !configuration::is_empty(&value)
-                && !(source == ONLINE && old.field(key).and_then(|f| f.get("value")) == Some(&value))
+                && !(source == ONLINE
+                    && old.field(key).and_then(|f| f.get("value")) == Some(&value))
             {
                 out.note(format!("dropped {key}: a field of the other SharePoint data source, which a {source} connector does not use"));
             }
@@ -93,7 +118,10 @@ mod tests {
 
     fn migrate(values: &[(&str, Value)]) -> Result<ConnectorOutcome> {
         let mut c = testing::connector(&old(), values);
-        c.document.insert("sync_cursor".into(), json!({"site_drives": {"d1": "https://graph/delta?token=1"}}));
+        c.document.insert(
+            "sync_cursor".into(),
+            json!({"site_drives": {"d1": "https://graph/delta?token=1"}}),
+        );
         SharepointV8_9::migrate(c)
     }
 
@@ -103,19 +131,40 @@ mod tests {
 
     #[test]
     fn a_server_connector_becomes_sharepoint_server() {
-        let out = migrate(&[("data_source", json!("sharepoint_server")), ("host_url", json!("https://sp.corp")), ("password", json!("pw"))]).unwrap();
+        let out = migrate(&[
+            ("data_source", json!("sharepoint_server")),
+            ("host_url", json!("https://sp.corp")),
+            ("password", json!("pw")),
+        ])
+        .unwrap();
         assert_eq!(out.service_type(), SERVER);
-        assert_eq!(keys(&out), server().fields.keys().cloned().collect::<Vec<_>>());
+        assert_eq!(
+            keys(&out),
+            server().fields.keys().cloned().collect::<Vec<_>>()
+        );
         assert_eq!(out.configuration()["host_url"]["value"], "https://sp.corp");
         assert_eq!(out.document["sync_cursor"], Value::Null);
-        assert!(out.actions.iter().any(|a| matches!(a, Action::FullSync { .. })));
+        assert!(
+            out.actions
+                .iter()
+                .any(|a| matches!(a, Action::FullSync { .. }))
+        );
     }
 
     #[test]
     fn an_online_connector_becomes_sharepoint_online_with_its_values() {
-        let out = migrate(&[("data_source", json!("sharepoint_online")), ("tenant", json!("contoso")), ("client_secret", json!("shh")), ("tenant_id", json!("t-1"))]).unwrap();
+        let out = migrate(&[
+            ("data_source", json!("sharepoint_online")),
+            ("tenant", json!("contoso")),
+            ("client_secret", json!("shh")),
+            ("tenant_id", json!("t-1")),
+        ])
+        .unwrap();
         assert_eq!(out.service_type(), ONLINE);
-        assert_eq!(keys(&out), online().fields.keys().cloned().collect::<Vec<_>>());
+        assert_eq!(
+            keys(&out),
+            online().fields.keys().cloned().collect::<Vec<_>>()
+        );
         assert_eq!(out.configuration()["tenant_name"]["value"], "contoso");
         assert_eq!(out.configuration()["secret_value"]["value"], "shh");
         assert_eq!(out.configuration()["tenant_id"]["value"], "t-1");
@@ -124,6 +173,11 @@ mod tests {
 
     #[test]
     fn an_unknown_data_source_is_refused() {
-        assert!(migrate(&[("data_source", json!("sharepoint_cloud"))]).unwrap_err().to_string().contains("data_source"));
+        assert!(
+            migrate(&[("data_source", json!("sharepoint_cloud"))])
+                .unwrap_err()
+                .to_string()
+                .contains("data_source")
+        );
     }
 }

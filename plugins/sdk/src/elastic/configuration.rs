@@ -29,22 +29,42 @@ pub fn value<'a>(config: &'a Configuration, key: &str) -> Option<&'a Value> {
 
 /// A value as messages may show it: `(secret)` for a sensitive field.
 fn shown(value: &Value, sensitive: bool) -> String {
-    if sensitive { "(secret)".into() } else { value.to_string() }
+    if sensitive {
+        "(secret)".into()
+    } else {
+        value.to_string()
+    }
 }
 
 fn is_sensitive(config: &Configuration, key: &str, new: &Defaults) -> bool {
-    new.is_sensitive(key) || config.get(key).and_then(|f| f.get("sensitive")).and_then(Value::as_bool).unwrap_or(false)
+    new.is_sensitive(key)
+        || config
+            .get(key)
+            .and_then(|f| f.get("sensitive"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
 }
 
 /// Field `key` as the new version defines it, holding `value` converted to its type.
 fn new_field(key: &str, value: &Value, sensitive: bool, new: &Defaults) -> Result<Value> {
     let Some(default) = new.field(key) else {
-        return Err(Error::UnsupportedShape(format!("{key} is not a configuration field of {}", new.label())));
+        return Err(Error::UnsupportedShape(format!(
+            "{key} is not a configuration field of {}",
+            new.label()
+        )));
     };
-    let ty = FieldType::of(default).map_err(|e| Error::UnsupportedShape(format!("{} field {key}: {e}", new.label())))?;
+    let ty = FieldType::of(default)
+        .map_err(|e| Error::UnsupportedShape(format!("{} field {key}: {e}", new.label())))?;
     let converted = ty.convert(value).map_err(|e| {
-        let e = if sensitive { format!("its value is not a {}", ty.as_str()) } else { e };
-        Error::NeedsOperator(format!("configuration field {key} of {}: {e}; set it by hand", new.label()))
+        let e = if sensitive {
+            format!("its value is not a {}", ty.as_str())
+        } else {
+            e
+        };
+        Error::NeedsOperator(format!(
+            "configuration field {key} of {}: {e}; set it by hand",
+            new.label()
+        ))
     })?;
     let mut field = default.clone();
     field["value"] = converted;
@@ -52,7 +72,13 @@ fn new_field(key: &str, value: &Value, sensitive: bool, new: &Defaults) -> Resul
 }
 
 /// Puts `field` at `key`, refusing to overwrite a different value the operator set there.
-fn put(config: &mut Configuration, key: &str, field: Value, sensitive: bool, from: &str) -> Result<()> {
+fn put(
+    config: &mut Configuration,
+    key: &str,
+    field: Value,
+    sensitive: bool,
+    from: &str,
+) -> Result<()> {
     if let Some(existing) = value(config, key)
         && !is_empty(existing)
         && *existing != field["value"]
@@ -70,7 +96,9 @@ fn put(config: &mut Configuration, key: &str, field: Value, sensitive: bool, fro
 /// Renames field `from` to `to`, keeping its value (converted to `to`'s type in `new`).
 /// Returns whether there was a field to rename.
 pub fn rename(config: &mut Configuration, from: &str, to: &str, new: &Defaults) -> Result<bool> {
-    let Some(old) = value(config, from).cloned() else { return Ok(false) };
+    let Some(old) = value(config, from).cloned() else {
+        return Ok(false);
+    };
     let sensitive = is_sensitive(config, from, new) || new.is_sensitive(to);
     let field = new_field(to, &old, sensitive, new)?;
     config.shift_remove(from);
@@ -82,10 +110,15 @@ pub fn rename(config: &mut Configuration, from: &str, to: &str, new: &Defaults) 
 /// `ssl_enabled`): the value is read as the service reads it (`"true"`, `"yes"`, …) and
 /// negated. An empty value takes `to`'s default. Returns whether there was a field.
 pub fn invert(config: &mut Configuration, from: &str, to: &str, new: &Defaults) -> Result<bool> {
-    let Some(old) = value(config, from).cloned() else { return Ok(false) };
+    let Some(old) = value(config, from).cloned() else {
+        return Ok(false);
+    };
     config.shift_remove(from);
     let Some(default) = new.field(to) else {
-        return Err(Error::UnsupportedShape(format!("{to} is not a configuration field of {}", new.label())));
+        return Err(Error::UnsupportedShape(format!(
+            "{to} is not a configuration field of {}",
+            new.label()
+        )));
     };
     if is_empty(&old) {
         config.insert(to.to_owned(), default.clone());
@@ -93,7 +126,11 @@ pub fn invert(config: &mut Configuration, from: &str, to: &str, new: &Defaults) 
     }
     let negated = match FieldType::Bool.convert(&old) {
         Ok(Value::Bool(b)) => Value::Bool(!b),
-        _ => return Err(Error::InvalidInput(format!("configuration field {from} must be a boolean, found {old}"))),
+        _ => {
+            return Err(Error::InvalidInput(format!(
+                "configuration field {from} must be a boolean, found {old}"
+            )));
+        }
     };
     let field = new_field(to, &negated, false, new)?;
     put(config, to, field, false, from)?;
@@ -105,8 +142,15 @@ pub fn invert(config: &mut Configuration, from: &str, to: &str, new: &Defaults) 
 /// field is a comma-separated list. A list of one item becomes that item; a list of several,
 /// for a field that now takes one value, needs the operator. Returns whether the field was
 /// there.
-pub fn retype(config: &mut Configuration, key: &str, old: &Defaults, new: &Defaults) -> Result<bool> {
-    let Some(value) = value(config, key).cloned() else { return Ok(false) };
+pub fn retype(
+    config: &mut Configuration,
+    key: &str,
+    old: &Defaults,
+    new: &Defaults,
+) -> Result<bool> {
+    let Some(value) = value(config, key).cloned() else {
+        return Ok(false);
+    };
     let old_type = match config[key].get("type") {
         Some(_) => FieldType::of(&config[key]).ok(),
         None => old.field_type(key),
@@ -114,7 +158,15 @@ pub fn retype(config: &mut Configuration, key: &str, old: &Defaults, new: &Defau
     let sensitive = is_sensitive(config, key, new);
     let as_old = match old_type {
         Some(ty) => ty.convert(&value).map_err(|e| {
-            Error::InvalidInput(format!("configuration field {key} of {}: {}", old.label(), if sensitive { "its value is not of its type".into() } else { e }))
+            Error::InvalidInput(format!(
+                "configuration field {key} of {}: {}",
+                old.label(),
+                if sensitive {
+                    "its value is not of its type".into()
+                } else {
+                    e
+                }
+            ))
         })?,
         None => value,
     };
@@ -125,7 +177,9 @@ pub fn retype(config: &mut Configuration, key: &str, old: &Defaults, new: &Defau
 
 /// Removes field `key`, returning its value.
 pub fn remove(config: &mut Configuration, key: &str) -> Option<Value> {
-    config.shift_remove(key).map(|f| f.get("value").cloned().unwrap_or(Value::Null))
+    config
+        .shift_remove(key)
+        .map(|f| f.get("value").cloned().unwrap_or(Value::Null))
 }
 
 /// Sets field `key` to `value`, the field as `new` defines it.
@@ -153,7 +207,10 @@ pub fn conform(config: &mut Configuration, new: &Defaults) -> Result<Vec<String>
                     new.label()
                 )));
             }
-            notes.push(format!("dropped the empty configuration field {key}, which {} does not have", new.label()));
+            notes.push(format!(
+                "dropped the empty configuration field {key}, which {} does not have",
+                new.label()
+            ));
         }
     }
     let mut next = Configuration::new();
@@ -169,7 +226,11 @@ pub fn conform(config: &mut Configuration, new: &Defaults) -> Result<Vec<String>
             Some(v) => new_field(key, v, is_sensitive(config, key, new), new)?,
             None => {
                 let v = default.get("value").unwrap_or(&Value::Null);
-                notes.push(format!("added configuration field {key} with its {} default {}", new.version, shown(v, new.is_sensitive(key))));
+                notes.push(format!(
+                    "added configuration field {key} with its {} default {}",
+                    new.version,
+                    shown(v, new.is_sensitive(key))
+                ));
                 default.clone()
             }
         };
@@ -183,7 +244,9 @@ pub fn conform(config: &mut Configuration, new: &Defaults) -> Result<Vec<String>
 /// type and the value is one that type takes.
 fn kept_as_is(field: &Value, default: &Value, value: &Value) -> bool {
     match (field.get("type"), FieldType::of(default)) {
-        (Some(_), Ok(new_type)) => FieldType::of(field).ok() == Some(new_type) && new_type.accepts(value),
+        (Some(_), Ok(new_type)) => {
+            FieldType::of(field).ok() == Some(new_type) && new_type.accepts(value)
+        }
         _ => false,
     }
 }
@@ -194,10 +257,13 @@ fn kept_as_is(field: &Value, default: &Value, value: &Value) -> bool {
 pub fn check_types(config: &Configuration, defaults: Option<&Defaults>) -> Result<()> {
     for (key, field) in config {
         let Value::Object(props) = field else {
-            return Err(Error::InvalidInput(format!("configuration field {key} must be an object ({{\"value\": …, \"type\": …}})")));
+            return Err(Error::InvalidInput(format!(
+                "configuration field {key} must be an object ({{\"value\": …, \"type\": …}})"
+            )));
         };
         let ty = match props.get("type") {
-            Some(_) => FieldType::of(field).map_err(|e| Error::InvalidInput(format!("configuration field {key}: {e}")))?,
+            Some(_) => FieldType::of(field)
+                .map_err(|e| Error::InvalidInput(format!("configuration field {key}: {e}")))?,
             None => match defaults.and_then(|d| d.field_type(key)) {
                 Some(ty) => ty,
                 None => continue,
@@ -205,11 +271,19 @@ pub fn check_types(config: &Configuration, defaults: Option<&Defaults>) -> Resul
         };
         let v = props.get("value").unwrap_or(&Value::Null);
         if !ty.accepts(v) {
-            let sensitive = props.get("sensitive").and_then(Value::as_bool).unwrap_or(false) || defaults.is_some_and(|d| d.is_sensitive(key));
+            let sensitive = props
+                .get("sensitive")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+                || defaults.is_some_and(|d| d.is_sensitive(key));
             return Err(Error::InvalidInput(format!(
                 "configuration field {key} is a {} field but holds {}",
                 ty.as_str(),
-                if sensitive { "a value of another type".to_owned() } else { v.to_string() }
+                if sensitive {
+                    "a value of another type".to_owned()
+                } else {
+                    v.to_string()
+                }
             )));
         }
     }
@@ -245,17 +319,39 @@ mod tests {
     fn renames_keeping_the_value_and_taking_the_new_properties() {
         let mut c = config(json!({"db": {"label": "Old", "value": "shop"}}));
         assert!(rename(&mut c, "db", "database", &v88()).unwrap());
-        assert_eq!(c["database"], json!({"label": "Database", "order": 5, "type": "str", "value": "shop"}));
+        assert_eq!(
+            c["database"],
+            json!({"label": "Database", "order": 5, "type": "str", "value": "shop"})
+        );
         assert!(!c.contains_key("db"));
-        assert!(!rename(&mut c, "db", "database", &v88()).unwrap(), "nothing left to rename");
+        assert!(
+            !rename(&mut c, "db", "database", &v88()).unwrap(),
+            "nothing left to rename"
+        );
         let mut both = config(json!({"db": {"value": "a"}, "database": {"value": "b"}}));
-        assert!(matches!(rename(&mut both, "db", "database", &v88()), Err(Error::NeedsOperator(_))));
-        assert!(matches!(rename(&mut config(json!({"db": {"value": "a"}})), "db", "nope", &v88()), Err(Error::UnsupportedShape(_))));
+        assert!(matches!(
+            rename(&mut both, "db", "database", &v88()),
+            Err(Error::NeedsOperator(_))
+        ));
+        assert!(matches!(
+            rename(
+                &mut config(json!({"db": {"value": "a"}})),
+                "db",
+                "nope",
+                &v88()
+            ),
+            Err(Error::UnsupportedShape(_))
+        ));
     }
 
     #[test]
     fn inverts_booleans_as_the_service_reads_them() {
-        for (old, new) in [(json!("true"), false), (json!("false"), true), (json!(true), false), (json!("no"), true)] {
+        for (old, new) in [
+            (json!("true"), false),
+            (json!("false"), true),
+            (json!(true), false),
+            (json!("no"), true),
+        ] {
             let mut c = config(json!({"ssl_disabled": {"label": "Disable SSL", "value": old}}));
             assert!(invert(&mut c, "ssl_disabled", "ssl_enabled", &v88()).unwrap());
             assert_eq!(c["ssl_enabled"]["value"], json!(new));
@@ -263,13 +359,25 @@ mod tests {
         }
         let mut empty = config(json!({"ssl_disabled": {"value": ""}}));
         invert(&mut empty, "ssl_disabled", "ssl_enabled", &v88()).unwrap();
-        assert_eq!(empty["ssl_enabled"]["value"], json!(false), "an unset value takes the new default");
+        assert_eq!(
+            empty["ssl_enabled"]["value"],
+            json!(false),
+            "an unset value takes the new default"
+        );
         let mut bad = config(json!({"ssl_disabled": {"value": "sometimes"}}));
-        assert!(matches!(invert(&mut bad, "ssl_disabled", "ssl_enabled", &v88()), Err(Error::InvalidInput(m)) if m.contains("ssl_disabled")));
+        assert!(
+            matches!(invert(&mut bad, "ssl_disabled", "ssl_enabled", &v88()), Err(Error::InvalidInput(m)) if m.contains("ssl_disabled"))
+        );
     }
 
     fn v87() -> Defaults {
-        Defaults::parse("mysql", "8.7.0", &json!({"database": {"label": "Databases", "type": "list", "value": "customerinfo"}}).to_string()).unwrap()
+        Defaults::parse(
+            "mysql",
+            "8.7.0",
+            &json!({"database": {"label": "Databases", "type": "list", "value": "customerinfo"}})
+                .to_string(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -283,10 +391,16 @@ mod tests {
         assert_eq!(text["port"]["value"], 3307);
         let mut several = config(json!({"database": {"value": ["a", "b"]}}));
         let err = retype(&mut several, "database", &v87(), &v88()).unwrap_err();
-        assert!(matches!(&err, Error::NeedsOperator(m) if m.contains("database") && m.contains("several")), "{err}");
+        assert!(
+            matches!(&err, Error::NeedsOperator(m) if m.contains("database") && m.contains("several")),
+            "{err}"
+        );
         // Text in a field the old version typed `list` is a comma-separated list.
         let mut listed = config(json!({"database": {"label": "Databases", "value": "a, b"}}));
-        assert!(matches!(retype(&mut listed, "database", &v87(), &v88()), Err(Error::NeedsOperator(_))));
+        assert!(matches!(
+            retype(&mut listed, "database", &v87(), &v88()),
+            Err(Error::NeedsOperator(_))
+        ));
         let mut single = config(json!({"database": {"label": "Databases", "value": "shop"}}));
         retype(&mut single, "database", &v87(), &v88()).unwrap();
         assert_eq!(single["database"]["value"], "shop");
@@ -294,9 +408,14 @@ mod tests {
 
     #[test]
     fn conform_gives_exactly_the_new_fields_and_loses_no_value() {
-        let mut c = config(json!({"port": {"label": "Port", "value": "3307"}, "password": {"value": "hunter2"}, "old_empty": {"value": ""}}));
+        let mut c = config(
+            json!({"port": {"label": "Port", "value": "3307"}, "password": {"value": "hunter2"}, "old_empty": {"value": ""}}),
+        );
         let notes = conform(&mut c, &v88()).unwrap();
-        assert_eq!(c.keys().collect::<Vec<_>>(), vec!["database", "tables", "ssl_enabled", "password", "port"]);
+        assert_eq!(
+            c.keys().collect::<Vec<_>>(),
+            vec!["database", "tables", "ssl_enabled", "password", "port"]
+        );
         assert_eq!(c["port"]["value"], 3307);
         assert_eq!(c["password"]["value"], "hunter2");
         assert_eq!(c["tables"]["value"], "*");
@@ -304,26 +423,53 @@ mod tests {
         let mut typed = config(json!({"port": {"type": "int", "value": "3308"}}));
         conform(&mut typed, &v88()).unwrap();
         assert_eq!(typed["port"]["value"], "3308");
-        assert!(notes.iter().any(|n| n.contains("dropped the empty configuration field old_empty")));
-        assert!(notes.iter().any(|n| n.contains("added configuration field tables")));
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("dropped the empty configuration field old_empty"))
+        );
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("added configuration field tables"))
+        );
         let mut lost = config(json!({"legacy": {"value": "something"}}));
-        assert!(matches!(conform(&mut lost, &v88()), Err(Error::UnsupportedShape(m)) if m.contains("legacy")));
+        assert!(
+            matches!(conform(&mut lost, &v88()), Err(Error::UnsupportedShape(m)) if m.contains("legacy"))
+        );
     }
 
     #[test]
     fn secrets_are_never_quoted() {
         let mut c = config(json!({"pass": {"value": "hunter2"}, "password": {"value": "other"}}));
-        let err = rename(&mut c, "pass", "password", &v88()).unwrap_err().to_string();
+        let err = rename(&mut c, "pass", "password", &v88())
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("hunter2") && !err.contains("other"), "{err}");
-        let wrong = config(json!({"password": {"type": "str", "sensitive": true, "value": ["hunter2"]}}));
+        let wrong =
+            config(json!({"password": {"type": "str", "sensitive": true, "value": ["hunter2"]}}));
         let err = check_types(&wrong, None).unwrap_err().to_string();
-        assert!(err.contains("password") && !err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains("password") && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 
     #[test]
     fn checks_types_from_the_field_or_the_defaults() {
-        assert!(check_types(&config(json!({"port": {"type": "int", "value": 3306}})), None).is_ok());
-        let err = check_types(&config(json!({"port": {"type": "int", "value": "abc"}})), None).unwrap_err().to_string();
+        assert!(
+            check_types(
+                &config(json!({"port": {"type": "int", "value": 3306}})),
+                None
+            )
+            .is_ok()
+        );
+        let err = check_types(
+            &config(json!({"port": {"type": "int", "value": "abc"}})),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("port") && err.contains("int"), "{err}");
         // Without a type of its own, the version's defaults say.
         assert!(check_types(&config(json!({"port": {"value": "x"}})), Some(&v88())).is_err());

@@ -19,7 +19,8 @@ impl FieldType {
     pub fn of(field: &Value) -> Result<Self, String> {
         match field.get("type") {
             None | Some(Value::Null) => Ok(Self::Str),
-            Some(Value::String(t)) => Self::parse(t).ok_or_else(|| format!("type {t:?} is not one of str, int, bool, list")),
+            Some(Value::String(t)) => Self::parse(t)
+                .ok_or_else(|| format!("type {t:?} is not one of str, int, bool, list")),
             Some(other) => Err(format!("type {other} is not a string")),
         }
     }
@@ -51,12 +52,16 @@ impl FieldType {
         match (self, value) {
             (_, Value::Null) => Ok(Value::Null),
             (_, Value::String(s)) if s.is_empty() => Ok(value.clone()),
-            (Self::Str, Value::String(_)) | (Self::Int, Value::Number(_)) | (Self::Bool, Value::Bool(_)) => Ok(value.clone()),
+            (Self::Str, Value::String(_))
+            | (Self::Int, Value::Number(_))
+            | (Self::Bool, Value::Bool(_)) => Ok(value.clone()),
             (Self::Str, Value::Number(n)) => Ok(Value::String(n.to_string())),
             (Self::Str, Value::Array(items)) => match items.as_slice() {
                 [] => Ok(Value::String(String::new())),
                 [Value::String(one)] => Ok(Value::String(one.clone())),
-                _ => Err(format!("{value} holds several values and the field now takes one")),
+                _ => Err(format!(
+                    "{value} holds several values and the field now takes one"
+                )),
             },
             (Self::Int, Value::String(s)) => match s.trim().parse::<i64>() {
                 Ok(n) => Ok(Value::from(n)),
@@ -67,10 +72,14 @@ impl FieldType {
                 "n" | "no" | "false" | "0" | "off" => Ok(Value::Bool(false)),
                 _ => Err(format!("{value} is not a boolean")),
             },
-            (Self::List, Value::Array(items)) if items.iter().all(Value::is_string) => Ok(value.clone()),
-            (Self::List, Value::String(s)) => {
-                Ok(Value::Array(s.split(',').map(|item| Value::String(item.trim().to_owned())).collect()))
+            (Self::List, Value::Array(items)) if items.iter().all(Value::is_string) => {
+                Ok(value.clone())
             }
+            (Self::List, Value::String(s)) => Ok(Value::Array(
+                s.split(',')
+                    .map(|item| Value::String(item.trim().to_owned()))
+                    .collect(),
+            )),
             (Self::List, Value::Number(n)) => Ok(Value::Array(vec![Value::String(n.to_string())])),
             _ => Err(format!("{value} is not a {}", self.as_str())),
         }
@@ -106,9 +115,17 @@ impl Defaults {
     pub fn parse(service_type: &str, version: &str, json: &str) -> Result<Self> {
         let fields = match serde_json::from_str(json) {
             Ok(Value::Object(fields)) => fields,
-            _ => return Err(Error::UnsupportedShape(format!("the default configuration of {service_type} {version} is not a JSON object"))),
+            _ => {
+                return Err(Error::UnsupportedShape(format!(
+                    "the default configuration of {service_type} {version} is not a JSON object"
+                )));
+            }
         };
-        Ok(Self { service_type: service_type.into(), version: version.into(), fields })
+        Ok(Self {
+            service_type: service_type.into(),
+            version: version.into(),
+            fields,
+        })
     }
 
     /// The default field object of `key`.
@@ -123,7 +140,11 @@ impl Defaults {
 
     /// Whether `key` holds a secret in this version (its values are never shown).
     pub fn is_sensitive(&self, key: &str) -> bool {
-        self.fields.get(key).and_then(|f| f.get("sensitive")).and_then(Value::as_bool).unwrap_or(false)
+        self.fields
+            .get(key)
+            .and_then(|f| f.get("sensitive"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     /// `mysql 8.8.0`, for messages.
@@ -142,22 +163,47 @@ mod tests {
         assert_eq!(FieldType::Int.convert(&json!("3306")), Ok(json!(3306)));
         assert_eq!(FieldType::Bool.convert(&json!("true")), Ok(json!(true)));
         assert_eq!(FieldType::Bool.convert(&json!("False")), Ok(json!(false)));
-        assert_eq!(FieldType::List.convert(&json!("a, b")), Ok(json!(["a", "b"])));
+        assert_eq!(
+            FieldType::List.convert(&json!("a, b")),
+            Ok(json!(["a", "b"]))
+        );
         assert_eq!(FieldType::Str.convert(&json!(["only"])), Ok(json!("only")));
         assert_eq!(FieldType::Str.convert(&json!([])), Ok(json!("")));
         assert_eq!(FieldType::Int.convert(&json!("")), Ok(json!("")));
-        assert!(FieldType::Str.convert(&json!(["a", "b"])).unwrap_err().contains("several values"));
-        assert!(FieldType::Int.convert(&json!("abc")).unwrap_err().contains("not an integer"));
+        assert!(
+            FieldType::Str
+                .convert(&json!(["a", "b"]))
+                .unwrap_err()
+                .contains("several values")
+        );
+        assert!(
+            FieldType::Int
+                .convert(&json!("abc"))
+                .unwrap_err()
+                .contains("not an integer")
+        );
         assert!(FieldType::Bool.convert(&json!("maybe")).is_err());
         assert!(FieldType::List.convert(&json!({"a": 1})).is_err());
         assert!(!FieldType::Int.accepts(&json!([1])));
-        assert!(!FieldType::Str.accepts(&json!(["one"])), "a document's str field holds text");
-        assert!(FieldType::Int.accepts(&json!("3306")) && FieldType::Bool.accepts(&json!("true")) && FieldType::List.accepts(&json!("a,b")));
+        assert!(
+            !FieldType::Str.accepts(&json!(["one"])),
+            "a document's str field holds text"
+        );
+        assert!(
+            FieldType::Int.accepts(&json!("3306"))
+                && FieldType::Bool.accepts(&json!("true"))
+                && FieldType::List.accepts(&json!("a,b"))
+        );
     }
 
     #[test]
     fn reads_a_default_configuration() {
-        let d = Defaults::parse("mysql", "8.8.0", r#"{"port": {"type": "int", "value": 3306}, "password": {"sensitive": true}}"#).unwrap();
+        let d = Defaults::parse(
+            "mysql",
+            "8.8.0",
+            r#"{"port": {"type": "int", "value": 3306}, "password": {"sensitive": true}}"#,
+        )
+        .unwrap();
         assert_eq!(d.field_type("port"), Some(FieldType::Int));
         assert_eq!(d.field_type("password"), Some(FieldType::Str));
         assert!(d.is_sensitive("password") && !d.is_sensitive("port"));

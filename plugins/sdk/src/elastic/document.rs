@@ -20,33 +20,61 @@ impl Connector {
     pub fn parse(id: String, version: String, text: &str) -> Result<Self> {
         let document = match serde_json::from_str(text) {
             Ok(Value::Object(document)) => document,
-            Ok(_) => return Err(Error::InvalidInput(format!("connector {id}: the document must be a JSON object"))),
-            Err(e) => return Err(Error::InvalidInput(format!("connector {id}: the document is not valid JSON: {e}"))),
+            Ok(_) => {
+                return Err(Error::InvalidInput(format!(
+                    "connector {id}: the document must be a JSON object"
+                )));
+            }
+            Err(e) => {
+                return Err(Error::InvalidInput(format!(
+                    "connector {id}: the document is not valid JSON: {e}"
+                )));
+            }
         };
         match document.get("service_type") {
             Some(Value::String(s)) if !s.is_empty() => {}
-            _ => return Err(Error::InvalidInput(format!("connector {id}: field service_type is missing or empty"))),
+            _ => {
+                return Err(Error::InvalidInput(format!(
+                    "connector {id}: field service_type is missing or empty"
+                )));
+            }
         }
         match document.get("configuration") {
             Some(Value::Object(_)) => {}
-            _ => return Err(Error::InvalidInput(format!("connector {id}: field configuration must be an object of fields"))),
+            _ => {
+                return Err(Error::InvalidInput(format!(
+                    "connector {id}: field configuration must be an object of fields"
+                )));
+            }
         }
-        Ok(Self { id, version, document })
+        Ok(Self {
+            id,
+            version,
+            document,
+        })
     }
 
     pub fn service_type(&self) -> &str {
-        self.document["service_type"].as_str().expect("checked when parsed")
+        self.document["service_type"]
+            .as_str()
+            .expect("checked when parsed")
     }
 
     pub fn configuration(&self) -> &Configuration {
-        self.document["configuration"].as_object().expect("checked when parsed")
+        self.document["configuration"]
+            .as_object()
+            .expect("checked when parsed")
     }
 
     /// Checks each configuration value against its field's type (see
     /// [`configuration::check_types`]), naming the connector and field.
     pub fn check_types(&self, defaults: Option<&Defaults>) -> Result<()> {
         configuration::check_types(self.configuration(), defaults).map_err(|e| match e {
-            Error::InvalidInput(m) => Error::InvalidInput(format!("connector {} ({}): {m}", self.id, self.service_type())),
+            Error::InvalidInput(m) => Error::InvalidInput(format!(
+                "connector {} ({}): {m}",
+                self.id,
+                self.service_type()
+            )),
             other => other,
         })
     }
@@ -60,7 +88,12 @@ impl Connector {
 
     /// Starts an outcome that leaves the document as it is.
     pub fn into_outcome(self) -> ConnectorOutcome {
-        ConnectorOutcome { id: self.id, document: self.document, actions: Vec::new(), notes: Vec::new() }
+        ConnectorOutcome {
+            id: self.id,
+            document: self.document,
+            actions: Vec::new(),
+            notes: Vec::new(),
+        }
     }
 }
 
@@ -75,23 +108,35 @@ pub struct ConnectorOutcome {
 
 impl ConnectorOutcome {
     pub fn service_type(&self) -> &str {
-        self.document.get("service_type").and_then(Value::as_str).unwrap_or("")
+        self.document
+            .get("service_type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 
     pub fn configuration(&self) -> &Configuration {
-        self.document["configuration"].as_object().expect("a connector document has a configuration")
+        self.document["configuration"]
+            .as_object()
+            .expect("a connector document has a configuration")
     }
 
     pub fn configuration_mut(&mut self) -> &mut Configuration {
-        self.document["configuration"].as_object_mut().expect("a connector document has a configuration")
+        self.document["configuration"]
+            .as_object_mut()
+            .expect("a connector document has a configuration")
     }
 
     /// Changes `service_type` from `from` to `to`; refuses a document of another type.
     pub fn rename_service_type(&mut self, from: &str, to: &str) -> Result<()> {
         if self.service_type() != from {
-            return Err(Error::UnsupportedShape(format!("connector {}: service_type is {:?}, not {from:?}", self.id, self.service_type())));
+            return Err(Error::UnsupportedShape(format!(
+                "connector {}: service_type is {:?}, not {from:?}",
+                self.id,
+                self.service_type()
+            )));
         }
-        self.document.insert("service_type".into(), Value::String(to.into()));
+        self.document
+            .insert("service_type".into(), Value::String(to.into()));
         self.note(format!("service_type {from} → {to}"));
         Ok(())
     }
@@ -103,7 +148,9 @@ impl ConnectorOutcome {
             None | Some(Value::Null) => false,
             Some(_) => {
                 self.document.insert("sync_cursor".into(), Value::Null);
-                self.action(Action::FullSync { reason: reason.into() });
+                self.action(Action::FullSync {
+                    reason: reason.into(),
+                });
                 self.note(format!("cleared the sync cursor: {reason}"));
                 true
             }
@@ -112,7 +159,9 @@ impl ConnectorOutcome {
 
     /// Renames the ingest pipeline where it is `from`. Returns whether it was.
     pub fn rename_pipeline(&mut self, from: &str, to: &str) -> bool {
-        let Some(Value::Object(pipeline)) = self.document.get_mut("pipeline") else { return false };
+        let Some(Value::Object(pipeline)) = self.document.get_mut("pipeline") else {
+            return false;
+        };
         if pipeline.get("name").and_then(Value::as_str) != Some(from) {
             return false;
         }
@@ -158,9 +207,16 @@ mod tests {
 
     #[test]
     fn refuses_documents_without_a_service_type_or_configuration() {
-        let err = connector(json!({"configuration": {}})).unwrap_err().to_string();
+        let err = connector(json!({"configuration": {}}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("c1") && err.contains("service_type"), "{err}");
-        assert!(connector(json!({"service_type": "mysql", "configuration": []})).unwrap_err().to_string().contains("configuration"));
+        assert!(
+            connector(json!({"service_type": "mysql", "configuration": []}))
+                .unwrap_err()
+                .to_string()
+                .contains("configuration")
+        );
         assert!(connector(json!({"service_type": "mysql", "configuration": {}})).is_ok());
     }
 
@@ -171,13 +227,17 @@ mod tests {
         .unwrap();
         let mut out = c.into_outcome();
         assert!(out.rename_service_type("mysql", "x").is_err());
-        out.rename_service_type("sharepoint", "sharepoint_server").unwrap();
+        out.rename_service_type("sharepoint", "sharepoint_server")
+            .unwrap();
         assert!(out.rename_pipeline("ent-search-generic-ingestion", "search-default-ingestion"));
         assert!(!out.rename_pipeline("ent-search-generic-ingestion", "search-default-ingestion"));
         assert!(out.clear_sync_cursor("the cursor belongs to the old data source"));
         assert!(!out.clear_sync_cursor("again"));
         assert_eq!(out.document["service_type"], "sharepoint_server");
-        assert_eq!(out.document["pipeline"], json!({"name": "search-default-ingestion", "reduce_whitespace": true}));
+        assert_eq!(
+            out.document["pipeline"],
+            json!({"name": "search-default-ingestion", "reduce_whitespace": true})
+        );
         assert_eq!(out.document["sync_cursor"], Value::Null);
         assert_eq!(out.actions.len(), 1);
     }
@@ -186,6 +246,9 @@ mod tests {
     fn type_errors_name_the_connector_and_field() {
         let c = connector(json!({"service_type": "mysql", "configuration": {"port": {"type": "int", "value": "x"}}})).unwrap();
         let err = c.check_types(None).unwrap_err().to_string();
-        assert!(err.contains("connector c1 (mysql)") && err.contains("port"), "{err}");
+        assert!(
+            err.contains("connector c1 (mysql)") && err.contains("port"),
+            "{err}"
+        );
     }
 }

@@ -42,7 +42,10 @@ pub fn step(connector: &str, from: &str, to: &str) -> Manifest {
 /// The preconditions of a step to `version`: Elastic's upgrade order has Elasticsearch,
 /// Enterprise Search and Kibana at that version before the connectors service.
 pub fn upgrade_order(version: &str) -> Vec<Precondition> {
-    ["elasticsearch", "enterprise_search", "kibana"].iter().map(|s| Precondition::new(s, &format!(">={version}"))).collect()
+    ["elasticsearch", "enterprise_search", "kibana"]
+        .iter()
+        .map(|s| Precondition::new(s, &format!(">={version}")))
+        .collect()
 }
 
 /// A data source's default configuration at a version, from a folder of the plugin crate's
@@ -56,15 +59,33 @@ pub fn upgrade_order(version: &str) -> Vec<Precondition> {
 #[macro_export]
 macro_rules! defaults {
     ($folder:literal, $service_type:literal, $from:literal => $to:literal) => {
-        ($crate::defaults!($folder, $service_type, $from), $crate::defaults!($folder, $service_type, $to))
+        (
+            $crate::defaults!($folder, $service_type, $from),
+            $crate::defaults!($folder, $service_type, $to),
+        )
     };
     ($folder:literal, $service_type:literal, $version:literal) => {
         $crate::elastic::Defaults::parse(
             $service_type,
             $version,
-            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $folder, "/", $version, "/", $service_type, ".json")),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/",
+                $folder,
+                "/",
+                $version,
+                "/",
+                $service_type,
+                ".json"
+            )),
         )
-        .expect(concat!("the ", $service_type, " ", $version, " defaults embedded in the plugin parse"))
+        .expect(concat!(
+            "the ",
+            $service_type,
+            " ",
+            $version,
+            " defaults embedded in the plugin parse"
+        ))
     };
 }
 

@@ -16,15 +16,24 @@ pub fn connector(defaults: &Defaults, values: &[(&str, Value)]) -> Connector {
         }
     }
     for (key, value) in values {
-        let field = configuration.entry((*key).to_owned()).or_insert_with(|| json!({}));
+        let field = configuration
+            .entry((*key).to_owned())
+            .or_insert_with(|| json!({}));
         field["value"] = value.clone();
     }
     let mut document = Map::new();
     document.insert("id".into(), json!("test-connector"));
     document.insert("service_type".into(), json!(defaults.service_type));
-    document.insert("index_name".into(), json!(format!("search-{}", defaults.service_type)));
+    document.insert(
+        "index_name".into(),
+        json!(format!("search-{}", defaults.service_type)),
+    );
     document.insert("configuration".into(), Value::Object(configuration));
     document.insert("sync_cursor".into(), Value::Null);
     document.insert("pipeline".into(), json!({"name": "ent-search-generic-ingestion", "extract_binary_content": true, "reduce_whitespace": true, "run_ml_inference": false}));
-    Connector { id: "test-connector".into(), version: defaults.version.clone(), document }
+    Connector {
+        id: "test-connector".into(),
+        version: defaults.version.clone(),
+        document,
+    }
 }

@@ -65,7 +65,10 @@ impl<'f> Cursor<'f> {
         let mut key = json_string(field);
         let plain = key.len() == field.len() + 2;
         key.push(b':');
-        Self { field, plain_key: plain.then_some(key) }
+        Self {
+            field,
+            plain_key: plain.then_some(key),
+        }
     }
 
     /// The next entry of a state object, `"<id>":{"<field>":<value>}`, if it is written
@@ -99,7 +102,12 @@ impl Layout {
     /// Records the next entry: `plain` is what [`Scanner::plain_entry`] read of it, if it did.
     #[inline]
     fn record(&mut self, plain: Option<&(Str, Span)>) {
-        let lengths = plain.and_then(|(key, object)| Some([u8::try_from(key.span.len()).ok()?, u8::try_from(object.len()).ok()?]));
+        let lengths = plain.and_then(|(key, object)| {
+            Some([
+                u8::try_from(key.span.len()).ok()?,
+                u8::try_from(object.len()).ok()?,
+            ])
+        });
         self.0.push(lengths.unwrap_or_default());
     }
 }
@@ -122,10 +130,19 @@ fn find_legacy(text: &str, stream: &str, cursor: &Cursor) -> Result<Option<Targe
         }
         let start = s.token_start();
         let message = Message::read(&mut s, cursor)?;
-        let Some((descriptor, state)) = message.state_of(text, stream)? else { continue };
+        let Some((descriptor, state)) = message.state_of(text, stream)? else {
+            continue;
+        };
         searching = false;
         match state.shape {
-            Shape::Legacy(layout) => target = Some(Target { message: start..s.pos(), descriptor, state: state.start, layout }),
+            Shape::Legacy(layout) => {
+                target = Some(Target {
+                    message: start..s.pos(),
+                    descriptor,
+                    state: state.start,
+                    layout,
+                })
+            }
             Shape::Other => {}
             Shape::Refused(e) => return Err(e),
         }
@@ -139,14 +156,24 @@ fn find_legacy(text: &str, stream: &str, cursor: &Cursor) -> Result<Option<Targe
 ///
 /// A partition is written in five pieces, so they are gathered in a buffer: a write to
 /// `out` costs more than a copy.
-fn write_migrated(text: &str, target: &Target, partition_field: &str, out: &mut impl Write) -> Result<()> {
+fn write_migrated(
+    text: &str,
+    target: &Target,
+    partition_field: &str,
+    out: &mut impl Write,
+) -> Result<()> {
     let mut out = BufWriter::with_capacity(1 << 14, out);
     write_messages(text, target, partition_field, &mut out)?;
     out.flush().map_err(write_error)
 }
 
 /// Writes the array of messages, in order.
-fn write_messages(text: &str, target: &Target, partition_field: &str, out: &mut impl Write) -> Result<()> {
+fn write_messages(
+    text: &str,
+    target: &Target,
+    partition_field: &str,
+    out: &mut impl Write,
+) -> Result<()> {
     let mut s = Scanner::at(text, 0);
     s.expect(b'[', "an array of state messages")?;
     put(out, b"[")?;
@@ -168,7 +195,12 @@ fn write_messages(text: &str, target: &Target, partition_field: &str, out: &mut 
 }
 
 /// Writes the target's message with its state in the per-partition form.
-fn write_message(text: &str, target: &Target, partition_field: &str, out: &mut impl Write) -> Result<()> {
+fn write_message(
+    text: &str,
+    target: &Target,
+    partition_field: &str,
+    out: &mut impl Write,
+) -> Result<()> {
     put(out, br#"{"type":"STREAM","stream":{"stream_descriptor":"#)?;
     put(out, text[target.descriptor.clone()].as_bytes())?;
     put(out, br#","stream_state":{"states":["#)?;
@@ -179,7 +211,12 @@ fn write_message(text: &str, target: &Target, partition_field: &str, out: &mut i
 /// Writes one partition per entry of the target's legacy state, in order, duplicates
 /// included: `{"partition":{"<field>":"<id>","parent_slice":{}},"cursor":<value>}`. The
 /// entries the layout does not place are read again.
-fn write_partitions(text: &str, target: &Target, partition_field: &str, out: &mut impl Write) -> Result<()> {
+fn write_partitions(
+    text: &str,
+    target: &Target,
+    partition_field: &str,
+    out: &mut impl Write,
+) -> Result<()> {
     // Everything before the id is the same for each partition (a comma apart).
     let mut head = br#",{"partition":{"#.to_vec();
     head.extend_from_slice(&json_string(partition_field));
@@ -271,28 +308,48 @@ impl Message {
             Some(kind) => s.decode(&kind)? == "STREAM",
             None => false,
         };
-        Ok(Self { stream_type, stream })
+        Ok(Self {
+            stream_type,
+            stream,
+        })
     }
 
     /// The descriptor and state of `stream` if this is its `STREAM` message with a state.
     fn state_of(self, text: &str, stream: &str) -> Result<Option<(Span, State)>> {
-        let Some(part) = self.stream.filter(|_| self.stream_type) else { return Ok(None) };
+        let Some(part) = self.stream.filter(|_| self.stream_type) else {
+            return Ok(None);
+        };
         let named = descriptor_name_is(text, &part.descriptor, stream)?;
-        Ok(part.state.filter(|_| named).map(|state| (part.descriptor, state)))
+        Ok(part
+            .state
+            .filter(|_| named)
+            .map(|state| (part.descriptor, state)))
     }
 }
 
 impl StreamPart {
     fn read(s: &mut Scanner, cursor: &Cursor) -> Result<Self> {
         let (mut descriptor, mut state) = (None, None);
-        read_struct(s, "stream", ["stream_descriptor", "stream_state"], |s, field| {
-            match field {
-                0 => descriptor = Some(s.skip_value()?),
-                _ => state = if s.null()? { None } else { Some(classify(s, cursor)?) },
-            }
-            Ok(())
-        })?;
-        let descriptor = descriptor.ok_or_else(|| s.error("missing field `stream_descriptor` in a stream"))?;
+        read_struct(
+            s,
+            "stream",
+            ["stream_descriptor", "stream_state"],
+            |s, field| {
+                match field {
+                    0 => descriptor = Some(s.skip_value()?),
+                    _ => {
+                        state = if s.null()? {
+                            None
+                        } else {
+                            Some(classify(s, cursor)?)
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        let descriptor =
+            descriptor.ok_or_else(|| s.error("missing field `stream_descriptor` in a stream"))?;
         Ok(Self { descriptor, state })
     }
 }
@@ -338,12 +395,16 @@ fn read_struct<const N: usize>(
             // In an array the fields come in order: this is the first one not read yet.
             let next = seen.iter().position(|seen| !seen);
             if next.is_none() {
-                return Err(s.error(format_args!("a {what} given as an array has at most {N} fields")));
+                return Err(s.error(format_args!(
+                    "a {what} given as an array has at most {N} fields"
+                )));
             }
             next
         };
         match index {
-            Some(i) if seen[i] => return Err(s.error(format_args!("duplicate field `{}` in a {what}", names[i]))),
+            Some(i) if seen[i] => {
+                return Err(s.error(format_args!("duplicate field `{}` in a {what}", names[i])));
+            }
             Some(i) => {
                 seen[i] = true;
                 field(s, i)?;
@@ -372,7 +433,10 @@ fn classify(s: &mut Scanner, cursor: &Cursor) -> Result<State> {
         entries(s, cursor)?
     } else if s.eat(b'[') {
         if !s.more(b']', true)? {
-            return Ok(State { start, shape: Shape::Other });
+            return Ok(State {
+                start,
+                shape: Shape::Other,
+            });
         }
         let refused = s.error("a stream state that is a non-empty array");
         s.skip_value()?;
@@ -418,7 +482,11 @@ fn entries(s: &mut Scanner, cursor: &Cursor) -> Result<Shape> {
             s.skip_value()?;
         }
     }
-    Ok(if legacy && !first { Shape::Legacy(layout) } else { Shape::Other })
+    Ok(if legacy && !first {
+        Shape::Legacy(layout)
+    } else {
+        Shape::Other
+    })
 }
 
 /// Whether a partition id is one of the per-partition form's keys, so that the state is

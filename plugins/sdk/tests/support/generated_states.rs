@@ -39,7 +39,19 @@ pub fn strings() -> impl Strategy<Value = String> {
 }
 
 pub fn numbers() -> impl Strategy<Value = &'static str> {
-    prop::sample::select(vec!["0", "-0", "7", "-12", "1.5", "1e5", "1E+2", "-0.0e-3", "1628867244", "123456789012345678901234567890", "2e308"])
+    prop::sample::select(vec![
+        "0",
+        "-0",
+        "7",
+        "-12",
+        "1.5",
+        "1e5",
+        "1E+2",
+        "-0.0e-3",
+        "1628867244",
+        "123456789012345678901234567890",
+        "2e308",
+    ])
 }
 
 pub fn values() -> impl Strategy<Value = Json> {
@@ -79,32 +91,47 @@ pub fn stream_states() -> impl Strategy<Value = Json> {
 /// A `STREAM` message, mostly well-formed, its fields in any order.
 pub fn stream_messages() -> impl Strategy<Value = Json> {
     let names = prop_oneof![3 => Just("campaigns".to_owned()), 1 => strings()];
-    let descriptor = (names, proptest::option::weighted(0.2, strings())).prop_map(|(name, namespace)| {
-        let mut fields = vec![("name".to_owned(), Json::String(name))];
-        fields.extend(namespace.map(|ns| ("namespace".to_owned(), Json::String(ns))));
-        Json::Object(fields)
-    });
+    let descriptor =
+        (names, proptest::option::weighted(0.2, strings())).prop_map(|(name, namespace)| {
+            let mut fields = vec![("name".to_owned(), Json::String(name))];
+            fields.extend(namespace.map(|ns| ("namespace".to_owned(), Json::String(ns))));
+            Json::Object(fields)
+        });
     let state = prop_oneof![8 => stream_states().prop_map(Some), 1 => Just(Some(Json::Null)), 1 => Just(None)];
-    let extra = proptest::option::weighted(0.2, (prop::sample::select(vec!["sourceStats", "type", "stream", "x"]), values()));
-    (descriptor, state, extra, any::<bool>(), any::<bool>()).prop_map(|(descriptor, state, extra, state_first, type_last)| {
-        let mut stream = vec![("stream_descriptor".to_owned(), descriptor)];
-        stream.extend(state.map(|s| ("stream_state".to_owned(), s)));
-        if state_first {
-            stream.reverse();
-        }
-        let mut message = vec![("type".to_owned(), text("STREAM")), ("stream".to_owned(), Json::Object(stream))];
-        if type_last {
-            message.reverse();
-        }
-        message.extend(extra.map(|(k, v)| (k.to_owned(), v)));
-        Json::Object(message)
-    })
+    let extra = proptest::option::weighted(
+        0.2,
+        (
+            prop::sample::select(vec!["sourceStats", "type", "stream", "x"]),
+            values(),
+        ),
+    );
+    (descriptor, state, extra, any::<bool>(), any::<bool>()).prop_map(
+        |(descriptor, state, extra, state_first, type_last)| {
+            let mut stream = vec![("stream_descriptor".to_owned(), descriptor)];
+            stream.extend(state.map(|s| ("stream_state".to_owned(), s)));
+            if state_first {
+                stream.reverse();
+            }
+            let mut message = vec![
+                ("type".to_owned(), text("STREAM")),
+                ("stream".to_owned(), Json::Object(stream)),
+            ];
+            if type_last {
+                message.reverse();
+            }
+            message.extend(extra.map(|(k, v)| (k.to_owned(), v)));
+            Json::Object(message)
+        },
+    )
 }
 
 /// Any state message: mostly `STREAM`, also `GLOBAL`, `LEGACY`, untyped, arrays of fields, any value.
 pub fn messages() -> impl Strategy<Value = Json> {
     let entry = (strings(), stream_states()).prop_map(|(name, state)| {
-        obj(vec![("stream_descriptor", obj(vec![("name", Json::String(name))])), ("stream_state", state)])
+        obj(vec![
+            ("stream_descriptor", obj(vec![("name", Json::String(name))])),
+            ("stream_state", state),
+        ])
     });
     prop_oneof![
         12 => stream_messages(),
@@ -138,7 +165,12 @@ pub struct Render {
 
 impl Render {
     pub fn state(messages: &[Json], seed: u64, spaces: u64, escapes: u64) -> String {
-        let mut r = Render { rng: seed, spaces, escapes, out: String::new() };
+        let mut r = Render {
+            rng: seed,
+            spaces,
+            escapes,
+            out: String::new(),
+        };
         r.value(&Json::Array(messages.to_vec()));
         r.space();
         r.out
@@ -205,7 +237,13 @@ impl Render {
             let escape = self.next(8) < self.escapes;
             match c {
                 LONE_SURROGATE => {
-                    let lone = [r"\ud800", r"\uDC00", r"\ud800\u0041", r"\ud800x", r"\ud800\n"][self.next(5) as usize];
+                    let lone = [
+                        r"\ud800",
+                        r"\uDC00",
+                        r"\ud800\u0041",
+                        r"\ud800x",
+                        r"\ud800\n",
+                    ][self.next(5) as usize];
                     self.out.push_str(lone);
                 }
                 '"' | '\\' if !escape => self.out.extend(['\\', c]),
@@ -215,7 +253,11 @@ impl Render {
                 c if escape || (c as u32) < 0x20 => {
                     let mut units = [0; 2];
                     for unit in c.encode_utf16(&mut units) {
-                        let hex = if self.next(2) == 0 { format!("\\u{unit:04X}") } else { format!("\\u{unit:04x}") };
+                        let hex = if self.next(2) == 0 {
+                            format!("\\u{unit:04X}")
+                        } else {
+                            format!("\\u{unit:04x}")
+                        };
                         self.out.push_str(&hex);
                     }
                 }
@@ -233,15 +275,28 @@ pub fn mutate(text: &str, at: usize, how: u8) -> String {
         at -= 1;
     }
     let (head, tail) = text.split_at(at);
-    let insert = ["", ",", "]", "}", "\"", "\\", ":", " ", "0", "-", "x", "\u{1}", "{", "[", "\\u"];
+    let insert = [
+        "", ",", "]", "}", "\"", "\\", ":", " ", "0", "-", "x", "\u{1}", "{", "[", "\\u",
+    ];
     match how % 3 {
         0 => format!("{head}{}", tail.chars().skip(1).collect::<String>()),
-        1 => format!("{head}{}{tail}", insert[usize::from(how / 3) % insert.len()]),
+        1 => format!(
+            "{head}{}{tail}",
+            insert[usize::from(how / 3) % insert.len()]
+        ),
         _ => head.to_owned(),
     }
 }
 
 pub fn arguments() -> impl Strategy<Value = (&'static str, &'static str)> {
-    (prop::sample::select(vec!["id", "a\"b\u{1}é"]), prop::sample::select(vec!["updated_time", "updated_time", "updated_time", "updated_time\u{0}", ""]))
+    (
+        prop::sample::select(vec!["id", "a\"b\u{1}é"]),
+        prop::sample::select(vec![
+            "updated_time",
+            "updated_time",
+            "updated_time",
+            "updated_time\u{0}",
+            "",
+        ]),
+    )
 }
-

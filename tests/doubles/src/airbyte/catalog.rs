@@ -42,7 +42,11 @@ fn camel(name: &str) -> String {
     out
 }
 
-fn renamed(fields: Option<&Value>, rename: fn(&str) -> String, skip: &[&str]) -> Map<String, Value> {
+fn renamed(
+    fields: Option<&Value>,
+    rename: fn(&str) -> String,
+    skip: &[&str],
+) -> Map<String, Value> {
     fields
         .and_then(Value::as_object)
         .into_iter()
@@ -62,7 +66,10 @@ pub fn stored_from_api(catalog: &Value) -> Value {
         .filter(|s| s.pointer("/config/selected").and_then(Value::as_bool) == Some(true))
         .map(|s| {
             let mut stored = renamed(s.get("config"), snake, &["selected"]);
-            stored.insert("stream".into(), Value::Object(renamed(s.get("stream"), snake, &[])));
+            stored.insert(
+                "stream".into(),
+                Value::Object(renamed(s.get("stream"), snake, &[])),
+            );
             Value::Object(stored)
         })
         .collect();
@@ -97,11 +104,20 @@ pub fn sync_mode_changed(old: &Value, new: &Value) -> Vec<Descriptor> {
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|s| Some((Descriptor::read(s.get("stream")?)?, s.get("sync_mode").cloned().unwrap_or(Value::Null))))
+            .filter_map(|s| {
+                Some((
+                    Descriptor::read(s.get("stream")?)?,
+                    s.get("sync_mode").cloned().unwrap_or(Value::Null),
+                ))
+            })
             .collect()
     };
     let old = modes(old);
-    modes(new).into_iter().filter(|(d, mode)| old.iter().any(|(o, m)| o == d && m != mode)).map(|(d, _)| d).collect()
+    modes(new)
+        .into_iter()
+        .filter(|(d, mode)| old.iter().any(|(o, m)| o == d && m != mode))
+        .map(|(d, _)| d)
+        .collect()
 }
 
 #[cfg(test)]
@@ -128,6 +144,12 @@ mod tests {
     fn finds_streams_whose_sync_mode_changed() {
         let old = json!({"streams": [{"stream": {"name": "a"}, "sync_mode": "incremental"}, {"stream": {"name": "b"}, "sync_mode": "incremental"}]});
         let new = json!({"streams": [{"stream": {"name": "a"}, "sync_mode": "full_refresh"}, {"stream": {"name": "b"}, "sync_mode": "incremental"}, {"stream": {"name": "c"}, "sync_mode": "full_refresh"}]});
-        assert_eq!(sync_mode_changed(&old, &new), vec![Descriptor { name: "a".into(), namespace: None }]);
+        assert_eq!(
+            sync_mode_changed(&old, &new),
+            vec![Descriptor {
+                name: "a".into(),
+                namespace: None
+            }]
+        );
     }
 }

@@ -12,15 +12,28 @@ use serde_json::{Value, json};
 pub type Answer = (u16, Option<Value>);
 
 fn not_found(what: &str, id: &str) -> Answer {
-    (404, Some(json!({"id": id, "message": format!("Could not find {what} with id: {id}"), "exceptionClassName": "io.airbyte.data.ConfigNotFoundException"})))
+    (
+        404,
+        Some(
+            json!({"id": id, "message": format!("Could not find {what} with id: {id}"), "exceptionClassName": "io.airbyte.data.ConfigNotFoundException"}),
+        ),
+    )
 }
 
 fn invalid(message: String, path: &str) -> Answer {
-    (422, Some(json!({"message": message, "exceptionClassName": "io.airbyte.validation.json.JsonValidationException", "validationErrors": [{"propertyPath": path, "message": message}]})))
+    (
+        422,
+        Some(
+            json!({"message": message, "exceptionClassName": "io.airbyte.validation.json.JsonValidationException", "validationErrors": [{"propertyPath": path, "message": message}]}),
+        ),
+    )
 }
 
 fn known(status: u16, message: String, class: &str) -> Answer {
-    (status, Some(json!({"message": message, "exceptionClassName": class})))
+    (
+        status,
+        Some(json!({"message": message, "exceptionClassName": class})),
+    )
 }
 
 fn text<'a>(body: &'a Value, key: &str) -> &'a str {
@@ -34,45 +47,104 @@ pub fn call(model: &mut Model, path: &str, body: &Value) -> Answer {
         "/v1/workspaces/list_paginated" => list_workspaces(model, body),
         "/v1/connections/list" => {
             let workspace = text(body, "workspaceId");
-            let ids: Vec<String> = model.connections.values().filter(|c| c.workspace_id == workspace).map(|c| c.id.clone()).collect();
-            (200, Some(json!({"connections": ids.iter().map(|id| connection_read(model, id)).collect::<Vec<_>>()})))
+            let ids: Vec<String> = model
+                .connections
+                .values()
+                .filter(|c| c.workspace_id == workspace)
+                .map(|c| c.id.clone())
+                .collect();
+            (
+                200,
+                Some(
+                    json!({"connections": ids.iter().map(|id| connection_read(model, id)).collect::<Vec<_>>()}),
+                ),
+            )
         }
         "/v1/connections/list_by_actor_definition" => {
             let definition = text(body, "actorDefinitionId");
             let ids: Vec<String> = model
                 .connections
                 .values()
-                .filter(|c| model.sources.get(&c.source_id).is_some_and(|s| s.definition_id == definition))
+                .filter(|c| {
+                    model
+                        .sources
+                        .get(&c.source_id)
+                        .is_some_and(|s| s.definition_id == definition)
+                })
                 .map(|c| c.id.clone())
                 .collect();
-            (200, Some(json!({"connections": ids.iter().map(|id| connection_read(model, id)).collect::<Vec<_>>()})))
+            (
+                200,
+                Some(
+                    json!({"connections": ids.iter().map(|id| connection_read(model, id)).collect::<Vec<_>>()}),
+                ),
+            )
         }
-        "/v1/connections/get" => with_connection(model, body, |m, id| (200, Some(connection_read(m, id)))),
-        "/v1/connections/update" => with_connection(model, body, |m, id| update_connection(m, id, body)),
-        "/v1/connections/clear/stream" => with_connection(model, body, |m, id| clear(m, id, body, "clear")),
-        "/v1/connections/reset/stream" => with_connection(model, body, |m, id| clear(m, id, body, "reset_connection")),
-        "/v1/state/get" => with_connection(model, body, |m, id| (200, Some(m.connections[id].state.to_api(id)))),
-        "/v1/state/create_or_update" => with_connection(model, body, |m, id| write_state(m, id, body)),
+        "/v1/connections/get" => {
+            with_connection(model, body, |m, id| (200, Some(connection_read(m, id))))
+        }
+        "/v1/connections/update" => {
+            with_connection(model, body, |m, id| update_connection(m, id, body))
+        }
+        "/v1/connections/clear/stream" => {
+            with_connection(model, body, |m, id| clear(m, id, body, "clear"))
+        }
+        "/v1/connections/reset/stream" => {
+            with_connection(model, body, |m, id| clear(m, id, body, "reset_connection"))
+        }
+        "/v1/state/get" => with_connection(model, body, |m, id| {
+            (200, Some(m.connections[id].state.to_api(id)))
+        }),
+        "/v1/state/create_or_update" => {
+            with_connection(model, body, |m, id| write_state(m, id, body))
+        }
         "/v1/state/create_or_update_safe" => with_connection(model, body, |m, id| {
             if m.sync_running(id) {
-                return known(423, format!("A sync is currently running for connection {id}. Please wait for it to finish before updating the state."), "io.airbyte.commons.server.errors.SyncIsRunningException");
+                return known(
+                    423,
+                    format!(
+                        "A sync is currently running for connection {id}. Please wait for it to finish before updating the state."
+                    ),
+                    "io.airbyte.commons.server.errors.SyncIsRunningException",
+                );
             }
             write_state(m, id, body)
         }),
         "/v1/sources/get" => with_source(model, body, |m, id| (200, Some(source_read(m, id)))),
         "/v1/sources/list" => {
             let workspace = text(body, "workspaceId");
-            let ids: Vec<String> = model.sources.values().filter(|s| s.workspace_id == workspace).map(|s| s.id.clone()).collect();
-            (200, Some(json!({"sources": ids.iter().map(|id| source_read(model, id)).collect::<Vec<_>>()})))
+            let ids: Vec<String> = model
+                .sources
+                .values()
+                .filter(|s| s.workspace_id == workspace)
+                .map(|s| s.id.clone())
+                .collect();
+            (
+                200,
+                Some(
+                    json!({"sources": ids.iter().map(|id| source_read(model, id)).collect::<Vec<_>>()}),
+                ),
+            )
         }
         "/v1/sources/update" => with_source(model, body, |m, id| update_source(m, id, body, false)),
-        "/v1/sources/partial_update" => with_source(model, body, |m, id| update_source(m, id, body, true)),
+        "/v1/sources/partial_update" => {
+            with_source(model, body, |m, id| update_source(m, id, body, true))
+        }
         "/v1/sources/upgrade_version" => with_source(model, body, upgrade_version),
-        "/v1/actor_definition_versions/get_for_source" => with_source(model, body, |m, id| (200, Some(version_read(m, id)))),
+        "/v1/actor_definition_versions/get_for_source" => {
+            with_source(model, body, |m, id| (200, Some(version_read(m, id))))
+        }
         "/v1/actor_definition_versions/resolve" => {
-            let Some(d) = model.definition(text(body, "actorDefinitionId")) else { return not_found("actor definition", text(body, "actorDefinitionId")) };
+            let Some(d) = model.definition(text(body, "actorDefinitionId")) else {
+                return not_found("actor definition", text(body, "actorDefinitionId"));
+            };
             match d.version(text(body, "dockerImageTag")) {
-                Some(v) => (200, Some(json!({"versionId": v.id, "dockerRepository": d.repository, "dockerImageTag": v.tag, "supportRefreshes": true, "supportFileTransfer": false, "supportDataActivation": false}))),
+                Some(v) => (
+                    200,
+                    Some(
+                        json!({"versionId": v.id, "dockerRepository": d.repository, "dockerImageTag": v.tag, "supportRefreshes": true, "supportFileTransfer": false, "supportDataActivation": false}),
+                    ),
+                ),
                 None => not_found("actor definition version", text(body, "dockerImageTag")),
             }
         }
@@ -81,20 +153,35 @@ pub fn call(model: &mut Model, path: &str, body: &Value) -> Answer {
             None => not_found("source definition", text(body, "sourceDefinitionId")),
         },
         "/v1/source_definitions/update" => update_definition(model, body),
-        "/v1/source_definition_specifications/get" => match model.definition(text(body, "sourceDefinitionId")) {
-            Some(d) => {
-                let spec = &d.version(&d.default_version).expect("default version").spec;
-                let job = json!({"id": "00000000-0000-4000-8000-00000000ffff", "configType": "get_spec", "createdAt": 0, "endedAt": 0, "succeeded": true});
-                (200, Some(json!({"sourceDefinitionId": d.id, "connectionSpecification": spec, "jobInfo": job})))
+        "/v1/source_definition_specifications/get" => {
+            match model.definition(text(body, "sourceDefinitionId")) {
+                Some(d) => {
+                    let spec = &d.version(&d.default_version).expect("default version").spec;
+                    let job = json!({"id": "00000000-0000-4000-8000-00000000ffff", "configType": "get_spec", "createdAt": 0, "endedAt": 0, "succeeded": true});
+                    (
+                        200,
+                        Some(
+                            json!({"sourceDefinitionId": d.id, "connectionSpecification": spec, "jobInfo": job}),
+                        ),
+                    )
+                }
+                None => not_found("source definition", text(body, "sourceDefinitionId")),
             }
-            None => not_found("source definition", text(body, "sourceDefinitionId")),
-        },
+        }
         "/v1/scoped_configuration/list" => {
             let rows: Vec<Value> = model
                 .pins
                 .values()
-                .filter(|_| body.get("config_key").and_then(Value::as_str).is_none_or(|k| k == "connector_version"))
-                .filter(|p| body.get("origin_type").and_then(Value::as_str).is_none_or(|o| o == p.origin_type))
+                .filter(|_| {
+                    body.get("config_key")
+                        .and_then(Value::as_str)
+                        .is_none_or(|k| k == "connector_version")
+                })
+                .filter(|p| {
+                    body.get("origin_type")
+                        .and_then(Value::as_str)
+                        .is_none_or(|o| o == p.origin_type)
+                })
                 .map(|p| pin_read(model, p))
                 .collect();
             (200, Some(json!({"scopedConfigurations": rows})))
@@ -102,7 +189,12 @@ pub fn call(model: &mut Model, path: &str, body: &Value) -> Answer {
         "/v1/scoped_configuration/create" => create_pin(model, body),
         "/v1/scoped_configuration/delete" => {
             let id = text(body, "scopedConfigurationId");
-            let Some(source) = model.pins.values().find(|p| p.id == id).map(|p| p.source_id.clone()) else {
+            let Some(source) = model
+                .pins
+                .values()
+                .find(|p| p.id == id)
+                .map(|p| p.source_id.clone())
+            else {
                 return not_found("scoped configuration", id);
             };
             model.pins.remove(&source);
@@ -115,11 +207,19 @@ pub fn call(model: &mut Model, path: &str, body: &Value) -> Answer {
                 None => not_found("job", &id.to_string()),
             }
         }
-        _ => known(404, format!("no endpoint {path}"), "io.micronaut.http.client.exceptions.HttpClientResponseException"),
+        _ => known(
+            404,
+            format!("no endpoint {path}"),
+            "io.micronaut.http.client.exceptions.HttpClientResponseException",
+        ),
     }
 }
 
-fn with_connection(model: &mut Model, body: &Value, f: impl FnOnce(&mut Model, &str) -> Answer) -> Answer {
+fn with_connection(
+    model: &mut Model,
+    body: &Value,
+    f: impl FnOnce(&mut Model, &str) -> Answer,
+) -> Answer {
     let id = text(body, "connectionId").to_owned();
     if !model.connections.contains_key(&id) {
         return not_found("connection", &id);
@@ -127,7 +227,11 @@ fn with_connection(model: &mut Model, body: &Value, f: impl FnOnce(&mut Model, &
     f(model, &id)
 }
 
-fn with_source(model: &mut Model, body: &Value, f: impl FnOnce(&mut Model, &str) -> Answer) -> Answer {
+fn with_source(
+    model: &mut Model,
+    body: &Value,
+    f: impl FnOnce(&mut Model, &str) -> Answer,
+) -> Answer {
     let id = text(body, "sourceId").to_owned();
     if !model.sources.contains_key(&id) {
         return not_found("source", &id);
@@ -136,9 +240,21 @@ fn with_source(model: &mut Model, body: &Value, f: impl FnOnce(&mut Model, &str)
 }
 
 fn list_workspaces(model: &Model, body: &Value) -> Answer {
-    let wanted: Vec<&str> = body.get("workspaceIds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-    let size = body.pointer("/pagination/pageSize").and_then(Value::as_u64).unwrap_or(20) as usize;
-    let offset = body.pointer("/pagination/rowOffset").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let wanted: Vec<&str> = body
+        .get("workspaceIds")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let size = body
+        .pointer("/pagination/pageSize")
+        .and_then(Value::as_u64)
+        .unwrap_or(20) as usize;
+    let offset = body
+        .pointer("/pagination/rowOffset")
+        .and_then(Value::as_u64)
+        .unwrap_or(0) as usize;
     let rows: Vec<Value> = model
         .workspaces
         .iter()
@@ -178,9 +294,14 @@ fn update_connection(model: &mut Model, id: &str, body: &Value) -> Answer {
 }
 
 fn write_state(model: &mut Model, id: &str, body: &Value) -> Answer {
-    let Some(state) = body.get("connectionState") else { return invalid("connectionState is required".into(), "connectionState") };
+    let Some(state) = body.get("connectionState") else {
+        return invalid("connectionState is required".into(), "connectionState");
+    };
     if state.get("connectionId").and_then(Value::as_str) != Some(id) {
-        return invalid("connectionState.connectionId must be the connection's id".into(), "connectionState.connectionId");
+        return invalid(
+            "connectionState.connectionId must be the connection's id".into(),
+            "connectionState.connectionId",
+        );
     }
     let c = model.connections.get_mut(id).expect("checked");
     match c.state.update(state) {
@@ -199,7 +320,15 @@ fn clear(model: &mut Model, id: &str, body: &Value, config_type: &str) -> Answer
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|s| Some(Descriptor { name: s.get("streamName")?.as_str()?.to_owned(), namespace: s.get("streamNamespace").and_then(Value::as_str).map(str::to_owned) }))
+        .filter_map(|s| {
+            Some(Descriptor {
+                name: s.get("streamName")?.as_str()?.to_owned(),
+                namespace: s
+                    .get("streamNamespace")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            })
+        })
         .collect();
     let resets = model.stream_resets.entry(id.to_owned()).or_default();
     for s in streams {
@@ -217,7 +346,15 @@ fn clear(model: &mut Model, id: &str, body: &Value, config_type: &str) -> Answer
         }
         None => {
             let next = model.jobs.len() as i64 + 1;
-            model.jobs.push(Job { id: next, config_type: config_type.into(), connection_id: id.to_owned(), status: "pending".into(), streams: resets, created_at, ends_at: None });
+            model.jobs.push(Job {
+                id: next,
+                config_type: config_type.into(),
+                connection_id: id.to_owned(),
+                status: "pending".into(),
+                streams: resets,
+                created_at,
+                ends_at: None,
+            });
             model.pending.insert(pending, model.jobs.len() - 1);
             model.jobs.len() - 1
         }
@@ -239,7 +376,11 @@ fn job_info(job: &Job) -> Value {
 fn upcoming_breaking(definition: &Definition, current: &str) -> Option<Value> {
     let v = |s: &str| semver::Version::parse(s).ok();
     let (current, default) = (v(current)?, v(&definition.default_version)?);
-    let upcoming: Vec<_> = definition.breaking.iter().filter(|b| v(&b.version).is_some_and(|bv| bv > current && bv <= default)).collect();
+    let upcoming: Vec<_> = definition
+        .breaking
+        .iter()
+        .filter(|b| v(&b.version).is_some_and(|bv| bv > current && bv <= default))
+        .collect();
     let first = upcoming.iter().min_by_key(|b| b.upgrade_deadline.clone())?;
     let changes: Vec<Value> = upcoming
         .iter()
@@ -251,7 +392,8 @@ fn upcoming_breaking(definition: &Definition, current: &str) -> Option<Value> {
             c
         })
         .collect();
-    let mut read = json!({"upcomingBreakingChanges": changes, "minUpgradeDeadline": first.upgrade_deadline});
+    let mut read =
+        json!({"upcomingBreakingChanges": changes, "minUpgradeDeadline": first.upgrade_deadline});
     if let Some(a) = &first.deadline_action {
         read["deadlineAction"] = a.clone().into();
     }
@@ -308,10 +450,22 @@ fn update_source(model: &mut Model, id: &str, body: &Value, partial: bool) -> An
             merged.extend(config.as_object().cloned().unwrap_or_default());
             config = Value::Object(merged);
         }
-        let validator = model.validators.entry(version_id).or_insert_with(|| std::sync::Arc::new(jsonschema::validator_for(&spec).expect("a usable spec")));
-        let problems: Vec<String> = validator.iter_errors(&config).take(10).map(|e| format!("{}: {e}", e.instance_path())).collect();
+        let validator = model.validators.entry(version_id).or_insert_with(|| {
+            std::sync::Arc::new(jsonschema::validator_for(&spec).expect("a usable spec"))
+        });
+        let problems: Vec<String> = validator
+            .iter_errors(&config)
+            .take(10)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
         if !problems.is_empty() {
-            return invalid(format!("The provided configuration does not fulfill the specification. Errors: {}", problems.join("; ")), "connectionConfiguration");
+            return invalid(
+                format!(
+                    "The provided configuration does not fulfill the specification. Errors: {}",
+                    problems.join("; ")
+                ),
+                "connectionConfiguration",
+            );
         }
         model.sources.get_mut(id).expect("checked").config = config;
     }
@@ -326,7 +480,14 @@ fn update_source(model: &mut Model, id: &str, body: &Value, partial: bool) -> An
 fn upgrade_version(model: &mut Model, id: &str) -> Answer {
     if let Some(pin) = model.pin(id) {
         if pin.origin_type == "user" {
-            return known(400, format!("Cannot upgrade version for source {id}: its version was pinned by a user ({}).", pin.origin), "io.airbyte.commons.server.errors.BadRequestException");
+            return known(
+                400,
+                format!(
+                    "Cannot upgrade version for source {id}: its version was pinned by a user ({}).",
+                    pin.origin
+                ),
+                "io.airbyte.commons.server.errors.BadRequestException",
+            );
         }
         model.pins.remove(id);
     }
@@ -338,54 +499,103 @@ fn upgrade_version(model: &mut Model, id: &str) -> Answer {
 fn update_definition(model: &mut Model, body: &Value) -> Answer {
     let id = text(body, "sourceDefinitionId").to_owned();
     let tag = text(body, "dockerImageTag").to_owned();
-    let Some(d) = model.definition(&id) else { return not_found("source definition", &id) };
-    let Some(new) = d.version(&tag) else { return invalid(format!("no version {tag} of {}", d.repository), "dockerImageTag") };
+    let Some(d) = model.definition(&id) else {
+        return not_found("source definition", &id);
+    };
+    let Some(new) = d.version(&tag) else {
+        return invalid(
+            format!("no version {tag} of {}", d.repository),
+            "dockerImageTag",
+        );
+    };
     let _ = new;
     let v = |s: &str| semver::Version::parse(s).expect("semver tags");
     let (old_default, new_default) = (v(&d.default_version), v(&tag));
     let old_version_id = d.version(&d.default_version).expect("default").id.clone();
-    let crossed: Vec<_> = d.breaking.iter().filter(|b| v(&b.version) > old_default && v(&b.version) <= new_default).cloned().collect();
-    let sources: Vec<String> = model.sources.values().filter(|s| s.definition_id == id && model.pin(&s.id).is_none()).map(|s| s.id.clone()).collect();
+    let crossed: Vec<_> = d
+        .breaking
+        .iter()
+        .filter(|b| v(&b.version) > old_default && v(&b.version) <= new_default)
+        .cloned()
+        .collect();
+    let sources: Vec<String> = model
+        .sources
+        .values()
+        .filter(|s| s.definition_id == id && model.pin(&s.id).is_none())
+        .map(|s| s.id.clone())
+        .collect();
     for source_id in sources {
         let streams: Vec<String> = model
             .connections
             .values()
             .filter(|c| c.source_id == source_id)
             .flat_map(|c| c.catalog["streams"].as_array().cloned().unwrap_or_default())
-            .filter_map(|s| s.pointer("/stream/name").and_then(Value::as_str).map(str::to_owned))
+            .filter_map(|s| {
+                s.pointer("/stream/name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .collect();
-        let affecting = crossed.iter().find(|b| b.scoped_streams.is_empty() || b.scoped_streams.iter().any(|s| streams.contains(s)));
+        let affecting = crossed.iter().find(|b| {
+            b.scoped_streams.is_empty() || b.scoped_streams.iter().any(|s| streams.contains(s))
+        });
         if let Some(b) = affecting {
             let pin_id = model.new_id();
-            model.pins.insert(source_id.clone(), Pin {
-                id: pin_id,
-                definition_id: id.clone(),
-                source_id,
-                version_id: old_version_id.clone(),
-                origin_type: "breaking_change".into(),
-                origin: b.version.clone(),
-                description: Some(format!("Pinned by the breaking change to {}", b.version)),
-                created_at: "2024-01-01T00:00:00Z".into(),
-            });
+            model.pins.insert(
+                source_id.clone(),
+                Pin {
+                    id: pin_id,
+                    definition_id: id.clone(),
+                    source_id,
+                    version_id: old_version_id.clone(),
+                    origin_type: "breaking_change".into(),
+                    origin: b.version.clone(),
+                    description: Some(format!("Pinned by the breaking change to {}", b.version)),
+                    created_at: "2024-01-01T00:00:00Z".into(),
+                },
+            );
         }
     }
-    let d = model.definitions.iter_mut().find(|d| d.id == id).expect("checked");
+    let d = model
+        .definitions
+        .iter_mut()
+        .find(|d| d.id == id)
+        .expect("checked");
     d.default_version = tag;
     (200, Some(definition_read(d)))
 }
 
 fn create_pin(model: &mut Model, body: &Value) -> Answer {
     if text(body, "config_key") != "connector_version" || text(body, "scope_type") != "actor" {
-        return invalid("the double keeps connector_version pins of sources (scope_type actor) only".into(), "config_key");
+        return invalid(
+            "the double keeps connector_version pins of sources (scope_type actor) only".into(),
+            "config_key",
+        );
     }
     let source_id = text(body, "scope_id").to_owned();
-    let Some(source) = model.sources.get(&source_id) else { return not_found("source", &source_id) };
+    let Some(source) = model.sources.get(&source_id) else {
+        return not_found("source", &source_id);
+    };
     let definition = model.definition(&source.definition_id).expect("definition");
-    if !definition.versions.iter().any(|v| v.id == text(body, "value")) {
-        return invalid(format!("{} is not a version of {}", text(body, "value"), definition.repository), "value");
+    if !definition
+        .versions
+        .iter()
+        .any(|v| v.id == text(body, "value"))
+    {
+        return invalid(
+            format!(
+                "{} is not a version of {}",
+                text(body, "value"),
+                definition.repository
+            ),
+            "value",
+        );
     }
     if model.pin(&source_id).is_some() {
-        return invalid(format!("source {source_id} already has a version pin"), "scope_id");
+        return invalid(
+            format!("source {source_id} already has a version pin"),
+            "scope_id",
+        );
     }
     let definition_id = source.definition_id.clone();
     let pin = Pin {
@@ -395,7 +605,10 @@ fn create_pin(model: &mut Model, body: &Value) -> Answer {
         version_id: text(body, "value").to_owned(),
         origin_type: text(body, "origin_type").to_owned(),
         origin: text(body, "origin").to_owned(),
-        description: body.get("description").and_then(Value::as_str).map(str::to_owned),
+        description: body
+            .get("description")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         created_at: "2024-01-01T00:00:00Z".into(),
     };
     let read = pin_read(model, &pin);
@@ -405,7 +618,12 @@ fn create_pin(model: &mut Model, body: &Value) -> Answer {
 
 fn pin_read(model: &Model, p: &Pin) -> Value {
     let definition = model.definition(&p.definition_id).expect("definition");
-    let tag = definition.versions.iter().find(|v| v.id == p.version_id).map(|v| v.tag.clone()).unwrap_or_default();
+    let tag = definition
+        .versions
+        .iter()
+        .find(|v| v.id == p.version_id)
+        .map(|v| v.tag.clone())
+        .unwrap_or_default();
     let mut read = json!({
         "id": p.id, "value": p.version_id, "value_name": tag, "config_key": "connector_version",
         "resource_id": p.definition_id, "resource_type": "actor_definition", "resource_name": definition.name,
@@ -429,14 +647,28 @@ mod tests {
     fn model() -> (Model, String, [String; 2]) {
         let mut m = Model::default();
         let definition = m.new_id();
-        let versions = ["1.0.0", "2.0.0"].map(|tag| DefinitionVersion { id: m.new_id(), tag: tag.into(), spec: json!({"type": "object"}) }).into_iter().collect();
+        let versions = ["1.0.0", "2.0.0"]
+            .map(|tag| DefinitionVersion {
+                id: m.new_id(),
+                tag: tag.into(),
+                spec: json!({"type": "object"}),
+            })
+            .into_iter()
+            .collect();
         m.definitions.push(Definition {
             id: definition.clone(),
             name: "x".into(),
             repository: "airbyte/source-x".into(),
             default_version: "1.0.0".into(),
             versions,
-            breaking: vec![BreakingChange { version: "2.0.0".into(), message: "m".into(), upgrade_deadline: "2024-01-01".into(), documentation_url: "u".into(), deadline_action: None, scoped_streams: vec!["orders".into()] }],
+            breaking: vec![BreakingChange {
+                version: "2.0.0".into(),
+                message: "m".into(),
+                upgrade_deadline: "2024-01-01".into(),
+                documentation_url: "u".into(),
+                deadline_action: None,
+                scoped_streams: vec!["orders".into()],
+            }],
         });
         let sources = ["orders", "users"].map(|stream| {
             let (source, connection) = (m.new_id(), m.new_id());
@@ -463,34 +695,86 @@ mod tests {
     #[test]
     fn moving_the_default_past_a_breaking_change_pins_the_sources_it_affects() {
         let (mut m, definition, [orders, users]) = model();
-        let (status, _) = call(&mut m, "/v1/source_definitions/update", &json!({"sourceDefinitionId": definition, "dockerImageTag": "2.0.0", "workspaceId": "w"}));
+        let (status, _) = call(
+            &mut m,
+            "/v1/source_definitions/update",
+            &json!({"sourceDefinitionId": definition, "dockerImageTag": "2.0.0", "workspaceId": "w"}),
+        );
         assert_eq!(status, 200);
-        assert_eq!(m.pin(&orders).map(|p| (p.origin_type.as_str(), p.origin.as_str())), Some(("breaking_change", "2.0.0")));
-        assert!(m.pin(&users).is_none(), "a source that syncs no scoped stream moves with the default");
+        assert_eq!(
+            m.pin(&orders)
+                .map(|p| (p.origin_type.as_str(), p.origin.as_str())),
+            Some(("breaking_change", "2.0.0"))
+        );
+        assert!(
+            m.pin(&users).is_none(),
+            "a source that syncs no scoped stream moves with the default"
+        );
         assert_eq!(m.resolved_version(&m.sources[&orders]).tag, "1.0.0");
-        assert_eq!(call(&mut m, "/v1/sources/upgrade_version", &json!({"sourceId": orders})).0, 204);
+        assert_eq!(
+            call(
+                &mut m,
+                "/v1/sources/upgrade_version",
+                &json!({"sourceId": orders})
+            )
+            .0,
+            204
+        );
         assert_eq!(m.resolved_version(&m.sources[&orders]).tag, "2.0.0");
     }
 
     #[test]
     fn upgrade_version_refuses_a_users_pin() {
         let (mut m, definition, [orders, _]) = model();
-        let version = m.definition(&definition).unwrap().version("1.0.0").unwrap().id.clone();
+        let version = m
+            .definition(&definition)
+            .unwrap()
+            .version("1.0.0")
+            .unwrap()
+            .id
+            .clone();
         let pin = json!({"config_key": "connector_version", "value": version, "scope_type": "actor", "scope_id": orders, "origin_type": "user", "origin": "ops@example.com"});
         assert_eq!(call(&mut m, "/v1/scoped_configuration/create", &pin).0, 200);
-        let (status, body) = call(&mut m, "/v1/sources/upgrade_version", &json!({"sourceId": orders}));
+        let (status, body) = call(
+            &mut m,
+            "/v1/sources/upgrade_version",
+            &json!({"sourceId": orders}),
+        );
         assert_eq!(status, 400);
-        assert!(body.unwrap()["message"].as_str().unwrap().contains("pinned by a user"));
+        assert!(
+            body.unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .contains("pinned by a user")
+        );
         assert_eq!(m.pin(&orders).unwrap().origin_type, "user", "the pin stays");
     }
 
     #[test]
     fn a_catalog_update_deletes_the_state_of_streams_whose_sync_mode_changed() {
         let (mut m, _, _) = model();
-        let id = m.connections.values().find(|c| c.name == "orders").unwrap().id.clone();
-        call(&mut m, "/v1/state/create_or_update", &json!({"connectionId": id, "connectionState": {"connectionId": id, "stateType": "stream", "streamState": [{"streamDescriptor": {"name": "orders"}, "streamState": {"c": 1}}]}}));
+        let id = m
+            .connections
+            .values()
+            .find(|c| c.name == "orders")
+            .unwrap()
+            .id
+            .clone();
+        call(
+            &mut m,
+            "/v1/state/create_or_update",
+            &json!({"connectionId": id, "connectionState": {"connectionId": id, "stateType": "stream", "streamState": [{"streamDescriptor": {"name": "orders"}, "streamState": {"c": 1}}]}}),
+        );
         let catalog = json!({"streams": [{"stream": {"name": "orders", "jsonSchema": {}}, "config": {"syncMode": "full_refresh", "destinationSyncMode": "overwrite", "selected": true}}]});
-        assert_eq!(call(&mut m, "/v1/connections/update", &json!({"connectionId": id, "syncCatalog": catalog})).0, 200);
+        assert_eq!(
+            call(
+                &mut m,
+                "/v1/connections/update",
+                &json!({"connectionId": id, "syncCatalog": catalog})
+            )
+            .0,
+            200
+        );
         assert_eq!(m.connections[&id].state.to_api(&id)["stateType"], "not_set");
     }
 
@@ -500,11 +784,22 @@ mod tests {
         let id = m.connections.keys().next().unwrap().clone();
         m.start_sync(&id, std::time::Duration::from_secs(60));
         let state = json!({"connectionId": id, "connectionState": {"connectionId": id, "stateType": "stream", "streamState": []}});
-        assert_eq!(call(&mut m, "/v1/state/create_or_update_safe", &state).0, 423);
-        assert_eq!(call(&mut m, "/v1/state/create_or_update", &state).0, 200, "the admin endpoint writes anyway");
+        assert_eq!(
+            call(&mut m, "/v1/state/create_or_update_safe", &state).0,
+            423
+        );
+        assert_eq!(
+            call(&mut m, "/v1/state/create_or_update", &state).0,
+            200,
+            "the admin endpoint writes anyway"
+        );
         let clear = json!({"connectionId": id, "streams": [{"streamName": "orders"}]});
         let (_, first) = call(&mut m, "/v1/connections/clear/stream", &clear);
         let (_, again) = call(&mut m, "/v1/connections/clear/stream", &clear);
-        assert_eq!(first.unwrap()["job"]["id"], again.unwrap()["job"]["id"], "a pending clear is asked once");
+        assert_eq!(
+            first.unwrap()["job"]["id"],
+            again.unwrap()["job"]["id"],
+            "a pending clear is asked once"
+        );
     }
 }

@@ -35,17 +35,35 @@ pub struct Fault {
 impl Fault {
     /// Strikes the first request to `path` once.
     pub fn once(path: &str, failure: Failure) -> Self {
-        Self { path: Some(path.to_owned()), skip: 0, times: 1, failure, seen: 0 }
+        Self {
+            path: Some(path.to_owned()),
+            skip: 0,
+            times: 1,
+            failure,
+            seen: 0,
+        }
     }
 
     /// Strikes every request to `path`.
     pub fn always(path: &str, failure: Failure) -> Self {
-        Self { path: Some(path.to_owned()), skip: 0, times: usize::MAX, failure, seen: 0 }
+        Self {
+            path: Some(path.to_owned()),
+            skip: 0,
+            times: usize::MAX,
+            failure,
+            seen: 0,
+        }
     }
 
     /// Strikes the `n`th request (1-based) to `path`, once.
     pub fn nth(path: &str, n: usize, failure: Failure) -> Self {
-        Self { path: Some(path.to_owned()), skip: n.saturating_sub(1), times: 1, failure, seen: 0 }
+        Self {
+            path: Some(path.to_owned()),
+            skip: n.saturating_sub(1),
+            times: 1,
+            failure,
+            seen: 0,
+        }
     }
 
     /// The same fault, striking only after `n` matching requests passed.
@@ -71,7 +89,10 @@ mod tests {
     #[test]
     fn strikes_the_requests_it_counts() {
         let mut f = Fault::nth("/v1/a", 2, Failure::Status(500));
-        let hits: Vec<bool> = ["/v1/a", "/v1/b", "/v1/a", "/v1/a"].iter().map(|p| f.strikes(p)).collect();
+        let hits: Vec<bool> = ["/v1/a", "/v1/b", "/v1/a", "/v1/a"]
+            .iter()
+            .map(|p| f.strikes(p))
+            .collect();
         assert_eq!(hits, vec![false, false, true, false]);
     }
 }

@@ -139,11 +139,22 @@ impl AirbyteDouble {
     pub fn start(token: &str) -> Self {
         // Compiling the spec's validators takes a while; every double of a process shares them.
         static LOADED: std::sync::OnceLock<Arc<Spec>> = std::sync::OnceLock::new();
-        let spec = LOADED.get_or_init(|| Arc::new(Spec::load(SPEC, ERRATA, "KnownExceptionInfo").expect("the vendored spec loads"))).clone();
+        let spec = LOADED
+            .get_or_init(|| {
+                Arc::new(
+                    Spec::load(SPEC, ERRATA, "KnownExceptionInfo")
+                        .expect("the vendored spec loads"),
+                )
+            })
+            .clone();
         let mut model = Model::default();
         let workspace = model.new_id();
         let organization_id = model.new_id();
-        model.workspaces.push(Workspace { id: workspace.clone(), name: "Default Workspace".into(), organization_id });
+        model.workspaces.push(Workspace {
+            id: workspace.clone(),
+            name: "Default Workspace".into(),
+            organization_id,
+        });
         let inner = Arc::new(Inner {
             spec,
             token: token.to_owned(),
@@ -154,8 +165,13 @@ impl AirbyteDouble {
             latency: Mutex::new(Duration::ZERO),
             keep_bodies: std::sync::atomic::AtomicBool::new(true),
         });
-        let server = Server::start(Arc::new(Serving(inner.clone()))).expect("the double listens on 127.0.0.1");
-        Self { inner, server, workspace }
+        let server = Server::start(Arc::new(Serving(inner.clone())))
+            .expect("the double listens on 127.0.0.1");
+        Self {
+            inner,
+            server,
+            workspace,
+        }
     }
 
     /// The API's base URL, as an operator would configure it (`http://127.0.0.1:PORT/api`).
@@ -172,7 +188,11 @@ impl AirbyteDouble {
     pub fn add_workspace(&self, name: &str) -> String {
         let mut m = lock(&self.inner.model);
         let (id, organization_id) = (m.new_id(), m.new_id());
-        m.workspaces.push(Workspace { id: id.clone(), name: name.into(), organization_id });
+        m.workspaces.push(Workspace {
+            id: id.clone(),
+            name: name.into(),
+            organization_id,
+        });
         id
     }
 
@@ -185,10 +205,21 @@ impl AirbyteDouble {
             .into_iter()
             .map(|(tag, spec)| {
                 let spec = spec.get("connectionSpecification").cloned().unwrap_or(spec);
-                DefinitionVersion { id: m.new_id(), tag, spec }
+                DefinitionVersion {
+                    id: m.new_id(),
+                    tag,
+                    spec,
+                }
             })
             .collect();
-        m.definitions.push(Definition { id: id.clone(), name: seed.name, repository: seed.repository, default_version: seed.default_version, versions, breaking: seed.breaking });
+        m.definitions.push(Definition {
+            id: id.clone(),
+            name: seed.name,
+            repository: seed.repository,
+            default_version: seed.default_version,
+            versions,
+            breaking: seed.breaking,
+        });
         id
     }
 
@@ -201,14 +232,27 @@ impl AirbyteDouble {
     /// Adds a connection and its source to a workspace.
     pub fn add_connection_to(&self, workspace: &str, seed: ConnectionSeed) -> (String, String) {
         let mut m = lock(&self.inner.model);
-        let definition = m.definition(&seed.definition_id).expect("a defined connector");
-        let version_id = definition.version(&seed.version).unwrap_or_else(|| panic!("version {} is defined", seed.version)).id.clone();
+        let definition = m
+            .definition(&seed.definition_id)
+            .expect("a defined connector");
+        let version_id = definition
+            .version(&seed.version)
+            .unwrap_or_else(|| panic!("version {} is defined", seed.version))
+            .id
+            .clone();
         let is_default = definition.default_version == seed.version;
         let (source_id, connection_id, destination_id) = (m.new_id(), m.new_id(), m.new_id());
         let created_at = m.now();
         m.sources.insert(
             source_id.clone(),
-            Source { id: source_id.clone(), workspace_id: workspace.into(), definition_id: seed.definition_id.clone(), name: format!("{} source", seed.name), config: seed.config, created_at },
+            Source {
+                id: source_id.clone(),
+                workspace_id: workspace.into(),
+                definition_id: seed.definition_id.clone(),
+                name: format!("{} source", seed.name),
+                config: seed.config,
+                created_at,
+            },
         );
         let state = state::Rows::from_protocol(&seed.state).expect("a valid seed state");
         m.connections.insert(
@@ -228,19 +272,28 @@ impl AirbyteDouble {
         if seed.user_pin.is_some() || !is_default {
             let (origin_type, origin) = match seed.user_pin {
                 Some(reason) => ("user".to_owned(), reason),
-                None => ("breaking_change".to_owned(), m.definition(&seed.definition_id).expect("defined").default_version.clone()),
+                None => (
+                    "breaking_change".to_owned(),
+                    m.definition(&seed.definition_id)
+                        .expect("defined")
+                        .default_version
+                        .clone(),
+                ),
             };
             let id = m.new_id();
-            m.pins.insert(source_id.clone(), Pin {
-                id,
-                definition_id: seed.definition_id,
-                source_id: source_id.clone(),
-                version_id,
-                origin_type,
-                origin,
-                description: None,
-                created_at: "2024-01-01T00:00:00Z".into(),
-            });
+            m.pins.insert(
+                source_id.clone(),
+                Pin {
+                    id,
+                    definition_id: seed.definition_id,
+                    source_id: source_id.clone(),
+                    version_id,
+                    origin_type,
+                    origin,
+                    description: None,
+                    created_at: "2024-01-01T00:00:00Z".into(),
+                },
+            );
         }
         (connection_id, source_id)
     }
@@ -255,7 +308,9 @@ impl AirbyteDouble {
             catalog: c.catalog.clone(),
             state: ordered_streams(c.state.to_api(connection_id)),
             version: m.resolved_version(source).tag.clone(),
-            pin: m.pin(&source.id).map(|p| (p.origin_type.clone(), p.origin.clone())),
+            pin: m
+                .pin(&source.id)
+                .map(|p| (p.origin_type.clone(), p.origin.clone())),
             status: c.status.clone(),
         }
     }
@@ -277,7 +332,9 @@ impl AirbyteDouble {
 
     /// Whether to keep request bodies in the log (off for large benchmarks).
     pub fn keep_bodies(&self, keep: bool) {
-        self.inner.keep_bodies.store(keep, std::sync::atomic::Ordering::SeqCst);
+        self.inner
+            .keep_bodies
+            .store(keep, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Requests or responses that broke the spec: empty in a faithful exchange.
@@ -296,7 +353,11 @@ impl AirbyteDouble {
                 config_type: j.config_type.clone(),
                 connection_id: j.connection_id.clone(),
                 status: j.status.clone(),
-                streams: j.streams.iter().map(|d| (d.name.clone(), d.namespace.clone())).collect(),
+                streams: j
+                    .streams
+                    .iter()
+                    .map(|d| (d.name.clone(), d.namespace.clone()))
+                    .collect(),
             })
             .collect()
     }
@@ -304,9 +365,12 @@ impl AirbyteDouble {
     /// Runs the pending clear jobs as a worker would: their streams' state is deleted.
     pub fn run_pending_jobs(&self) {
         let mut m = lock(&self.inner.model);
-        let pending: Vec<usize> = (0..m.jobs.len()).filter(|&i| m.jobs[i].status == "pending").collect();
+        let pending: Vec<usize> = (0..m.jobs.len())
+            .filter(|&i| m.jobs[i].status == "pending")
+            .collect();
         for i in pending {
-            let (connection, streams) = (m.jobs[i].connection_id.clone(), m.jobs[i].streams.clone());
+            let (connection, streams) =
+                (m.jobs[i].connection_id.clone(), m.jobs[i].streams.clone());
             if let Some(c) = m.connections.get_mut(&connection) {
                 c.state.delete_streams(&streams);
             }
@@ -352,24 +416,49 @@ impl Inner {
         let error = |status: u16, message: String| (status, Some(json!({"message": message})));
         let parsed: Result<Value, _> = serde_json::from_slice(&request.body);
         let (mut answer, body, failure) = if !self.spec.has(&path) {
-            (error(404, format!("no endpoint {}", request.path)), None, None)
+            (
+                error(404, format!("no endpoint {}", request.path)),
+                None,
+                None,
+            )
         } else if request.method != "POST" {
-            (error(405, format!("{} takes POST", request.path)), None, None)
+            (
+                error(405, format!("{} takes POST", request.path)),
+                None,
+                None,
+            )
         } else if !self.authorized(request) {
-            (error(401, "Unauthorized: a valid bearer token is required".into()), None, None)
+            (
+                error(401, "Unauthorized: a valid bearer token is required".into()),
+                None,
+                None,
+            )
         } else {
             match parsed {
                 Err(e) => (error(400, format!("the body is not JSON: {e}")), None, None),
                 Ok(body) => match self.spec.check_request(&path, &body) {
                     Err(problems) => {
-                        lock(&self.violations).push(format!("request to {path}: {}", problems.join("; ")));
+                        lock(&self.violations)
+                            .push(format!("request to {path}: {}", problems.join("; ")));
                         let errors: Vec<Value> = problems.iter().map(|p| json!({"propertyPath": p.split(':').next().unwrap_or(""), "message": p})).collect();
-                        ((422, Some(json!({"message": format!("Invalid request to {path}"), "validationErrors": errors}))), Some(body), None)
+                        (
+                            (
+                                422,
+                                Some(
+                                    json!({"message": format!("Invalid request to {path}"), "validationErrors": errors}),
+                                ),
+                            ),
+                            Some(body),
+                            None,
+                        )
                     }
                     Ok(()) => {
                         let failure = self.strike(&path);
                         let answer = match &failure {
-                            Some(Failure::Status(status)) => error(*status, format!("Internal Server Error: injected failure of {path}")),
+                            Some(Failure::Status(status)) => error(
+                                *status,
+                                format!("Internal Server Error: injected failure of {path}"),
+                            ),
                             Some(Failure::DropBefore) => (0, None),
                             Some(Failure::SyncStarts(d)) => {
                                 let mut m = lock(&self.model);
@@ -395,7 +484,11 @@ impl Inner {
         }
         let dropped = matches!(failure, Some(Failure::DropBefore | Failure::DropAfter));
         let keep = self.keep_bodies.load(std::sync::atomic::Ordering::SeqCst);
-        lock(&self.log).push(Logged { path: path.clone(), status: (!dropped).then_some(answer.0), body: if keep { body } else { None } });
+        lock(&self.log).push(Logged {
+            path: path.clone(),
+            status: (!dropped).then_some(answer.0),
+            body: if keep { body } else { None },
+        });
         let latency = *lock(&self.latency);
         let slow = match failure {
             Some(Failure::Slow(d)) => d,
@@ -412,7 +505,9 @@ impl Inner {
     }
 
     fn authorized(&self, request: &Request) -> bool {
-        request.header("authorization").is_some_and(|v| v == format!("Bearer {}", self.token))
+        request
+            .header("authorization")
+            .is_some_and(|v| v == format!("Bearer {}", self.token))
     }
 
     /// The failure of the first fault that strikes this request.
@@ -461,15 +556,30 @@ impl Snapshot {
 /// Reads a protocol connection document's parts into a seed (what the example fleet's
 /// documents hold), for a definition already defined.
 pub fn seed_from_document(document: &Value, definition_id: &str) -> ConnectionSeed {
-    let pin = document.get("pin").filter(|p| p.get("origin").and_then(Value::as_str) == Some("user"));
+    let pin = document
+        .get("pin")
+        .filter(|p| p.get("origin").and_then(Value::as_str) == Some("user"));
     ConnectionSeed {
-        name: document["name"].as_str().or(document["id"].as_str()).unwrap_or("connection").to_owned(),
+        name: document["name"]
+            .as_str()
+            .or(document["id"].as_str())
+            .unwrap_or("connection")
+            .to_owned(),
         definition_id: definition_id.to_owned(),
         version: document["version"].as_str().expect("a version").to_owned(),
-        user_pin: pin.map(|p| p.get("reason").and_then(Value::as_str).unwrap_or("pinned").to_owned()),
+        user_pin: pin.map(|p| {
+            p.get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("pinned")
+                .to_owned()
+        }),
         config: document["config"].clone(),
         catalog: document["catalog"].clone(),
-        state: document.get("state").and_then(Value::as_array).cloned().unwrap_or_default(),
+        state: document
+            .get("state")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
         status: "active".into(),
     }
 }
@@ -481,7 +591,11 @@ pub fn sorted(value: &Value) -> Value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect::<Map<String, Value>>())
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&map[k])))
+                    .collect::<Map<String, Value>>(),
+            )
         }
         Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
         other => other.clone(),
@@ -496,8 +610,12 @@ mod tests {
     fn the_spec_loads_and_its_errata_are_still_needed() {
         Spec::load(SPEC, ERRATA, "KnownExceptionInfo").unwrap();
         crate::openapi::check_errata_still_needed(SPEC, ERRATA, |s| {
-            s.get("required").and_then(Value::as_array).is_some_and(|r| r.iter().any(|v| v == "json_schema"))
-                && s.get("properties").and_then(|p| p.get("json_schema")).is_none()
+            s.get("required")
+                .and_then(Value::as_array)
+                .is_some_and(|r| r.iter().any(|v| v == "json_schema"))
+                && s.get("properties")
+                    .and_then(|p| p.get("json_schema"))
+                    .is_none()
         })
         .unwrap();
     }

@@ -144,10 +144,18 @@ impl Model {
 
     /// The version a source runs: its pin's, or its definition's default.
     pub fn resolved_version(&self, source: &Source) -> &DefinitionVersion {
-        let definition = self.definition(&source.definition_id).expect("a source's definition exists");
+        let definition = self
+            .definition(&source.definition_id)
+            .expect("a source's definition exists");
         match self.pin(&source.id) {
-            Some(pin) => definition.versions.iter().find(|v| v.id == pin.version_id).expect("a pin names a version of its definition"),
-            None => definition.version(&definition.default_version).expect("the default version exists"),
+            Some(pin) => definition
+                .versions
+                .iter()
+                .find(|v| v.id == pin.version_id)
+                .expect("a pin names a version of its definition"),
+            None => definition
+                .version(&definition.default_version)
+                .expect("the default version exists"),
         }
     }
 
@@ -167,7 +175,9 @@ impl Model {
     /// Whether a sync runs on the connection now.
     pub fn sync_running(&mut self, connection_id: &str) -> bool {
         self.finish_jobs();
-        self.running.iter().any(|&i| self.jobs[i].connection_id == connection_id && self.jobs[i].config_type == "sync")
+        self.running.iter().any(|&i| {
+            self.jobs[i].connection_id == connection_id && self.jobs[i].config_type == "sync"
+        })
     }
 
     /// Starts a sync job on a connection that runs for `duration`.

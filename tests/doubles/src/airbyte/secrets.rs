@@ -11,15 +11,26 @@ pub const MASK: &str = "**********";
 
 /// Whether `key` of an object that `schema` describes is a secret.
 fn secret_properties(schema: &Value, key: &str) -> bool {
-    property_schemas(schema, key).iter().any(|s| s.get("airbyte_secret").and_then(Value::as_bool) == Some(true))
+    property_schemas(schema, key)
+        .iter()
+        .any(|s| s.get("airbyte_secret").and_then(Value::as_bool) == Some(true))
 }
 
 /// The schemas `key` can have in an object that `schema` describes, through `oneOf`,
 /// `anyOf` and `allOf` branches.
 fn property_schemas<'a>(schema: &'a Value, key: &str) -> Vec<&'a Value> {
-    let mut found: Vec<&Value> = schema.get("properties").and_then(|p| p.get(key)).into_iter().collect();
+    let mut found: Vec<&Value> = schema
+        .get("properties")
+        .and_then(|p| p.get(key))
+        .into_iter()
+        .collect();
     for combinator in ["oneOf", "anyOf", "allOf"] {
-        for branch in schema.get(combinator).and_then(Value::as_array).into_iter().flatten() {
+        for branch in schema
+            .get(combinator)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             found.extend(property_schemas(branch, key));
         }
     }
@@ -58,8 +69,14 @@ pub fn copy_secrets(incoming: &Value, stored: &Value, schema: &Value) -> Value {
             new.iter()
                 .map(|(k, v)| {
                     let value = match (v, old.get(k)) {
-                        (Value::String(s), Some(previous)) if s == MASK && secret_properties(schema, k) => previous.clone(),
-                        (_, Some(previous)) => property_schemas(schema, k).iter().fold(v.clone(), |v, s| copy_secrets(&v, previous, s)),
+                        (Value::String(s), Some(previous))
+                            if s == MASK && secret_properties(schema, k) =>
+                        {
+                            previous.clone()
+                        }
+                        (_, Some(previous)) => property_schemas(schema, k)
+                            .iter()
+                            .fold(v.clone(), |v, s| copy_secrets(&v, previous, s)),
                         (_, None) => v.clone(),
                     };
                     (k.clone(), value)
@@ -68,7 +85,13 @@ pub fn copy_secrets(incoming: &Value, stored: &Value, schema: &Value) -> Value {
         ),
         (Value::Array(new), Value::Array(old)) => match schema.get("items") {
             Some(item_schema) => Value::Array(
-                new.iter().enumerate().map(|(i, v)| old.get(i).map_or_else(|| v.clone(), |o| copy_secrets(v, o, item_schema))).collect(),
+                new.iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        old.get(i)
+                            .map_or_else(|| v.clone(), |o| copy_secrets(v, o, item_schema))
+                    })
+                    .collect(),
             ),
             None => incoming.clone(),
         },
@@ -106,8 +129,15 @@ mod tests {
         let stored = json!({"credentials": {"auth_method": "oauth2.0", "refresh_token": "r"}, "start_date": "s"});
         let same = json!({"credentials": {"auth_method": "oauth2.0", "refresh_token": MASK}, "start_date": MASK});
         // The start date is not secret: its mask stays a literal string.
-        assert_eq!(copy_secrets(&same, &stored, &spec()), json!({"credentials": {"auth_method": "oauth2.0", "refresh_token": "r"}, "start_date": MASK}));
+        assert_eq!(
+            copy_secrets(&same, &stored, &spec()),
+            json!({"credentials": {"auth_method": "oauth2.0", "refresh_token": "r"}, "start_date": MASK})
+        );
         let moved = json!({"refresh_token": MASK, "credentials": {"auth_method": "oauth2.0"}});
-        assert_eq!(copy_secrets(&moved, &stored, &spec()), moved, "a secret that moved keeps the literal mask");
+        assert_eq!(
+            copy_secrets(&moved, &stored, &spec()),
+            moved,
+            "a secret that moved keeps the literal mask"
+        );
     }
 }

@@ -14,7 +14,10 @@ fn root() -> PathBuf {
 }
 
 fn json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))).expect("JSON")
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display())),
+    )
+    .expect("JSON")
 }
 
 /// One seeded connection.
@@ -30,8 +33,14 @@ pub struct Seeded {
 
 /// The breaking changes of a connector's `metadata.yaml`.
 pub fn breaking_changes(metadata: &Path) -> Vec<BreakingChange> {
-    let yaml: Value = serde_yaml::from_str(&std::fs::read_to_string(metadata).expect("metadata.yaml")).expect("YAML");
-    let url = yaml.pointer("/data/documentationUrl").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let yaml: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(metadata).expect("metadata.yaml"))
+            .expect("YAML");
+    let url = yaml
+        .pointer("/data/documentationUrl")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let mut changes: Vec<BreakingChange> = yaml
         .pointer("/data/releases/breakingChanges")
         .and_then(Value::as_object)
@@ -41,8 +50,15 @@ pub fn breaking_changes(metadata: &Path) -> Vec<BreakingChange> {
             version: version.clone(),
             message: c["message"].as_str().unwrap_or_default().to_owned(),
             upgrade_deadline: c["upgradeDeadline"].as_str().unwrap_or_default().to_owned(),
-            documentation_url: c.get("migrationDocumentationUrl").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| format!("{url}-migrations#{version}")),
-            deadline_action: c.get("deadlineAction").and_then(Value::as_str).map(str::to_owned),
+            documentation_url: c
+                .get("migrationDocumentationUrl")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{url}-migrations#{version}")),
+            deadline_action: c
+                .get("deadlineAction")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             scoped_streams: c
                 .get("scopedImpact")
                 .and_then(Value::as_array)
@@ -85,15 +101,24 @@ pub fn define_pinterest(double: &AirbyteDouble) -> String {
 pub fn example_pinterest(double: &AirbyteDouble) -> Vec<Seeded> {
     let definition = define_pinterest(double);
     let dir = root().join("examples/fleet/connections");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).expect("examples/fleet/connections").map(|e| e.expect("an entry").path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("examples/fleet/connections")
+        .map(|e| e.expect("an entry").path())
+        .collect();
     files.sort();
     files
         .into_iter()
         .map(|f| json(&f))
         .filter(|doc| doc["connector"] == "airbyte/source-pinterest")
         .map(|document| {
-            let (connection_id, source_id) = double.add_connection(seed_from_document(&document, &definition));
-            Seeded { document_id: document["id"].as_str().expect("an id").to_owned(), connection_id, source_id, document }
+            let (connection_id, source_id) =
+                double.add_connection(seed_from_document(&document, &definition));
+            Seeded {
+                document_id: document["id"].as_str().expect("an id").to_owned(),
+                connection_id,
+                source_id,
+                document,
+            }
         })
         .collect()
 }

@@ -36,7 +36,13 @@ pub struct Descriptor {
 impl Descriptor {
     /// Reads `{name, namespace}` (the API's and the protocol's shape alike).
     pub fn read(value: &Value) -> Option<Self> {
-        Some(Self { name: value.get("name")?.as_str()?.to_owned(), namespace: value.get("namespace").and_then(Value::as_str).map(str::to_owned) })
+        Some(Self {
+            name: value.get("name")?.as_str()?.to_owned(),
+            namespace: value
+                .get("namespace")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        })
     }
 
     pub fn to_json(&self) -> Value {
@@ -71,13 +77,21 @@ impl Rows {
     pub fn to_api(&self, connection_id: &str) -> Value {
         let streams = |rows: &[Row]| -> Vec<Value> {
             rows.iter()
-                .filter_map(|r| r.stream.as_ref().map(|d| json!({"streamDescriptor": d.to_json(), "streamState": r.blob})))
+                .filter_map(|r| {
+                    r.stream
+                        .as_ref()
+                        .map(|d| json!({"streamDescriptor": d.to_json(), "streamState": r.blob}))
+                })
                 .collect()
         };
         match self.kind() {
             None => json!({"connectionId": connection_id, "stateType": "not_set"}),
-            Some(StateType::Legacy) => json!({"connectionId": connection_id, "stateType": "legacy", "state": self.0[0].blob}),
-            Some(StateType::Stream) => json!({"connectionId": connection_id, "stateType": "stream", "streamState": streams(&self.0)}),
+            Some(StateType::Legacy) => {
+                json!({"connectionId": connection_id, "stateType": "legacy", "state": self.0[0].blob})
+            }
+            Some(StateType::Stream) => {
+                json!({"connectionId": connection_id, "stateType": "stream", "streamState": streams(&self.0)})
+            }
             Some(StateType::Global) => {
                 let mut global = Map::new();
                 if let Some(shared) = self.0.iter().find(|r| r.stream.is_none()) {
@@ -98,7 +112,8 @@ impl Rows {
             _ => None,
         };
         let previous = self.kind();
-        let migration = previous == Some(StateType::Legacy) && kind.is_some_and(|k| k != StateType::Legacy);
+        let migration =
+            previous == Some(StateType::Legacy) && kind.is_some_and(|k| k != StateType::Legacy);
         if let Some(previous) = previous
             && !migration
             && Some(previous) != kind
@@ -117,11 +132,20 @@ impl Rows {
             list.and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .filter_map(|s| Some((Descriptor::read(s.get("streamDescriptor")?)?, s.get("streamState").filter(|v| !v.is_null()).cloned())))
+                .filter_map(|s| {
+                    Some((
+                        Descriptor::read(s.get("streamDescriptor")?)?,
+                        s.get("streamState").filter(|v| !v.is_null()).cloned(),
+                    ))
+                })
                 .collect()
         };
         match kind {
-            StateType::Legacy => self.write(None, kind, state.get("state").filter(|v| !v.is_null()).cloned()),
+            StateType::Legacy => self.write(
+                None,
+                kind,
+                state.get("state").filter(|v| !v.is_null()).cloned(),
+            ),
             StateType::Stream => {
                 for (d, blob) in stream_entries(state.get("streamState")) {
                     self.write(Some(d), kind, blob);
@@ -129,7 +153,14 @@ impl Rows {
             }
             StateType::Global => {
                 let global = state.get("globalState");
-                self.write(None, kind, global.and_then(|g| g.get("shared_state")).filter(|v| !v.is_null()).cloned());
+                self.write(
+                    None,
+                    kind,
+                    global
+                        .and_then(|g| g.get("shared_state"))
+                        .filter(|v| !v.is_null())
+                        .cloned(),
+                );
                 for (d, blob) in stream_entries(global.and_then(|g| g.get("streamStates"))) {
                     self.write(Some(d), kind, blob);
                 }
@@ -155,10 +186,14 @@ impl Rows {
     /// streams in the state.
     pub fn delete_streams(&mut self, streams: &[Descriptor]) {
         let in_state: Vec<&Descriptor> = self.0.iter().filter_map(|r| r.stream.as_ref()).collect();
-        if !in_state.is_empty() && in_state.iter().all(|d| streams.contains(d)) && streams.iter().all(|d| in_state.contains(&d)) {
+        if !in_state.is_empty()
+            && in_state.iter().all(|d| streams.contains(d))
+            && streams.iter().all(|d| in_state.contains(&d))
+        {
             self.0.clear();
         } else {
-            self.0.retain(|r| r.stream.as_ref().is_none_or(|d| !streams.contains(d)));
+            self.0
+                .retain(|r| r.stream.as_ref().is_none_or(|d| !streams.contains(d)));
         }
     }
 
@@ -171,15 +206,37 @@ impl Rows {
             match kind {
                 "STREAM" => {
                     let s = m.get("stream").ok_or("a STREAM message without stream")?;
-                    let d = Descriptor::read(s.get("stream_descriptor").ok_or("no stream_descriptor")?).ok_or("bad stream_descriptor")?;
-                    rows.write(Some(d), StateType::Stream, s.get("stream_state").filter(|v| !v.is_null()).cloned());
+                    let d =
+                        Descriptor::read(s.get("stream_descriptor").ok_or("no stream_descriptor")?)
+                            .ok_or("bad stream_descriptor")?;
+                    rows.write(
+                        Some(d),
+                        StateType::Stream,
+                        s.get("stream_state").filter(|v| !v.is_null()).cloned(),
+                    );
                 }
                 "GLOBAL" => {
                     let g = m.get("global").ok_or("a GLOBAL message without global")?;
-                    rows.write(None, StateType::Global, g.get("shared_state").filter(|v| !v.is_null()).cloned());
-                    for s in g.get("stream_states").and_then(Value::as_array).into_iter().flatten() {
-                        let d = Descriptor::read(s.get("stream_descriptor").ok_or("no stream_descriptor")?).ok_or("bad stream_descriptor")?;
-                        rows.write(Some(d), StateType::Global, s.get("stream_state").filter(|v| !v.is_null()).cloned());
+                    rows.write(
+                        None,
+                        StateType::Global,
+                        g.get("shared_state").filter(|v| !v.is_null()).cloned(),
+                    );
+                    for s in g
+                        .get("stream_states")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let d = Descriptor::read(
+                            s.get("stream_descriptor").ok_or("no stream_descriptor")?,
+                        )
+                        .ok_or("bad stream_descriptor")?;
+                        rows.write(
+                            Some(d),
+                            StateType::Global,
+                            s.get("stream_state").filter(|v| !v.is_null()).cloned(),
+                        );
                     }
                 }
                 "LEGACY" => rows.write(None, StateType::Legacy, m.get("data").cloned()),
@@ -205,20 +262,33 @@ mod tests {
     #[test]
     fn upserts_keeps_others_and_deletes_streams_sent_without_state() {
         let mut rows = Rows::default();
-        rows.update(&json!({"stateType": "stream", "streamState": [stream("a", 1), stream("b", 2)]})).unwrap();
+        rows.update(
+            &json!({"stateType": "stream", "streamState": [stream("a", 1), stream("b", 2)]}),
+        )
+        .unwrap();
         rows.update(&json!({"stateType": "stream", "streamState": [stream("a", 3), {"streamDescriptor": {"name": "b"}}, stream("c", 4)]})).unwrap();
-        assert_eq!(rows.to_api("x")["streamState"], json!([stream("a", 3), stream("c", 4)]));
+        assert_eq!(
+            rows.to_api("x")["streamState"],
+            json!([stream("a", 3), stream("c", 4)])
+        );
     }
 
     #[test]
     fn refuses_type_changes_except_from_legacy() {
         let mut rows = Rows::default();
-        rows.update(&json!({"stateType": "legacy", "state": {"a": {"cursor": 1}}})).unwrap();
-        rows.update(&json!({"stateType": "stream", "streamState": [stream("a", 1)]})).unwrap();
+        rows.update(&json!({"stateType": "legacy", "state": {"a": {"cursor": 1}}}))
+            .unwrap();
+        rows.update(&json!({"stateType": "stream", "streamState": [stream("a", 1)]}))
+            .unwrap();
         assert_eq!(rows.to_api("x")["stateType"], "stream");
-        let err = rows.update(&json!({"stateType": "global", "globalState": {"streamStates": []}})).unwrap_err();
+        let err = rows
+            .update(&json!({"stateType": "global", "globalState": {"streamStates": []}}))
+            .unwrap_err();
         assert!(err.contains("explicit reset"), "{err}");
-        assert!(rows.update(&json!({"stateType": "legacy", "state": {}})).is_err());
+        assert!(
+            rows.update(&json!({"stateType": "legacy", "state": {}}))
+                .is_err()
+        );
         assert!(rows.update(&json!({"stateType": "not_set"})).is_err());
     }
 

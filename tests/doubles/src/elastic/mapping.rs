@@ -17,7 +17,10 @@ impl Mapping {
     pub fn load(template: &str) -> Result<Self> {
         let text = template.replace("${xpack.application.connector.template.version}", "1");
         let doc: Value = serde_json::from_str(&text)?;
-        let properties = doc["template"]["mappings"]["properties"].as_object().cloned().unwrap_or_default();
+        let properties = doc["template"]["mappings"]["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         if properties.is_empty() {
             bail!("the template maps no properties");
         }
@@ -30,9 +33,15 @@ impl Mapping {
     }
 }
 
-fn check_object(at: &str, object: &Map<String, Value>, properties: &Map<String, Value>) -> Result<()> {
+fn check_object(
+    at: &str,
+    object: &Map<String, Value>,
+    properties: &Map<String, Value>,
+) -> Result<()> {
     for (key, value) in object {
-        let Some(mapping) = properties.get(key) else { continue };
+        let Some(mapping) = properties.get(key) else {
+            continue;
+        };
         let path = format!("{at}{key}");
         check_value(&path, value, mapping)?;
     }
@@ -51,19 +60,30 @@ fn check_value(path: &str, value: &Value, mapping: &Value) -> Result<()> {
         return Ok(());
     }
     if let Some(properties) = mapping.get("properties").and_then(Value::as_object) {
-        let Value::Object(object) = value else { bail!("failed to parse field [{path}]: an object is expected, found {value}") };
+        let Value::Object(object) = value else {
+            bail!("failed to parse field [{path}]: an object is expected, found {value}")
+        };
         return check_object(&format!("{path}."), object, properties);
     }
     let ok = match mapping["type"].as_str().unwrap_or("object") {
         "keyword" | "text" => value.is_string() || value.is_number() || value.is_boolean(),
-        "boolean" => value.is_boolean() || value.as_str().is_some_and(|s| s == "true" || s == "false"),
-        "long" | "short" | "integer" => value.is_i64() || value.is_u64() || value.as_str().is_some_and(|s| s.parse::<i64>().is_ok()),
+        "boolean" => {
+            value.is_boolean() || value.as_str().is_some_and(|s| s == "true" || s == "false")
+        }
+        "long" | "short" | "integer" => {
+            value.is_i64()
+                || value.is_u64()
+                || value.as_str().is_some_and(|s| s.parse::<i64>().is_ok())
+        }
         "date" => value.is_string() || value.is_i64(),
         "object" => value.is_object(),
         _ => true,
     };
     if !ok {
-        bail!("failed to parse field [{path}] of type [{}]: {value}", mapping["type"].as_str().unwrap_or("?"));
+        bail!(
+            "failed to parse field [{path}] of type [{}]: {value}",
+            mapping["type"].as_str().unwrap_or("?")
+        );
     }
     Ok(())
 }
@@ -79,8 +99,23 @@ mod tests {
         let ok = json!({"service_type": "mysql", "is_native": false, "pipeline": {"name": "p", "reduce_whitespace": true}, "pending": 1, "configuration": {"a": {}}});
         assert!(m.check(ok.as_object().unwrap()).is_ok());
         let bad = json!({"pipeline": {"reduce_whitespace": {"no": 1}}});
-        assert!(m.check(bad.as_object().unwrap()).unwrap_err().to_string().contains("pipeline.reduce_whitespace"));
-        assert!(m.check(json!({"configuration": "x"}).as_object().unwrap()).is_err());
-        assert!(m.check(json!({"last_indexed_document_count": "many"}).as_object().unwrap()).is_err());
+        assert!(
+            m.check(bad.as_object().unwrap())
+                .unwrap_err()
+                .to_string()
+                .contains("pipeline.reduce_whitespace")
+        );
+        assert!(
+            m.check(json!({"configuration": "x"}).as_object().unwrap())
+                .is_err()
+        );
+        assert!(
+            m.check(
+                json!({"last_indexed_document_count": "many"})
+                    .as_object()
+                    .unwrap()
+            )
+            .is_err()
+        );
     }
 }

@@ -27,7 +27,10 @@ mod bindings {
 }
 
 use bindings::cutover::migration::host::{Level, log};
-use bindings::cutover::migration::types::{Action, Connection, FieldAction, Manifest, MigrationError, Outcome, StreamAction, StreamDescriptor};
+use bindings::cutover::migration::types::{
+    Action, Connection, FieldAction, Manifest, MigrationError, Outcome, StreamAction,
+    StreamDescriptor,
+};
 use serde_json::{Value, json};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,8 +56,13 @@ impl bindings::Guest for Hostile {
     }
 
     fn migrate(c: Connection) -> Result<Outcome, MigrationError> {
-        let mut config: Value = serde_json::from_str(&c.config).map_err(|e| MigrationError::InvalidInput(e.to_string()))?;
-        let mode = config.get("hostile").and_then(Value::as_str).unwrap_or("none").to_owned();
+        let mut config: Value = serde_json::from_str(&c.config)
+            .map_err(|e| MigrationError::InvalidInput(e.to_string()))?;
+        let mode = config
+            .get("hostile")
+            .and_then(Value::as_str)
+            .unwrap_or("none")
+            .to_owned();
         let outcome = |config: String| Outcome {
             config,
             catalog: c.catalog.clone(),
@@ -80,9 +88,18 @@ impl bindings::Guest for Hostile {
             }
             "recursion" => config["depth"] = json!(recurse(0)),
             "panic" => panic!("hostile plugin panicked on purpose"),
-            "refuse" => return Err(MigrationError::NeedsOperator("hostile plugin wants a human".into())),
+            "refuse" => {
+                return Err(MigrationError::NeedsOperator(
+                    "hostile plugin wants a human".into(),
+                ));
+            }
             "invalid-json" => return Ok(outcome("{\"config\": not json".into())),
-            "wrong-shape" => return Ok(Outcome { state: "{\"not\": \"a list\"}".into(), ..outcome(c.config.clone()) }),
+            "wrong-shape" => {
+                return Ok(Outcome {
+                    state: "{\"not\": \"a list\"}".into(),
+                    ..outcome(c.config.clone())
+                });
+            }
             "giant-output" => config["blob"] = json!("x".repeat(96 << 20)),
             "secret-moved" => {
                 // The spec-less secrets of the connection: moved, changed and copied into
@@ -102,14 +119,20 @@ impl bindings::Guest for Hostile {
                 log(Level::Info, &format!("Authorization: Basic {basic}"));
                 return Ok(Outcome {
                     actions: vec![Action::RetestSource(format!("log in with {password}"))],
-                    notes: vec![format!("the old token was {token}"), format!("header Authorization: Basic {basic}"), format!("password in base64: {}", base64(password.as_bytes()))],
+                    notes: vec![
+                        format!("the old token was {token}"),
+                        format!("header Authorization: Basic {basic}"),
+                        format!("password in base64: {}", base64(password.as_bytes())),
+                    ],
                     state,
                     ..outcome(config.to_string())
                 });
             }
             "secret-refusal" => {
                 let token = config["api_token"].as_str().unwrap_or_default();
-                return Err(MigrationError::InvalidInput(format!("token {token} is not accepted")));
+                return Err(MigrationError::InvalidInput(format!(
+                    "token {token} is not accepted"
+                )));
             }
             "control-chars" => {
                 let evil = "\u{1b}[2J\u{1b}[H\rPlan: 0 failed\n\u{1b}]0;owned\u{7}\u{9b}1m\u{202e}";
@@ -119,36 +142,62 @@ impl bindings::Guest for Hostile {
                     actions: vec![
                         Action::RefreshSchema(format!("reason {evil}")),
                         Action::ClearStream(StreamAction {
-                            stream: StreamDescriptor { name: format!("stream{evil}"), namespace: Some(format!("ns{evil}")) },
+                            stream: StreamDescriptor {
+                                name: format!("stream{evil}"),
+                                namespace: Some(format!("ns{evil}")),
+                            },
                             reason: format!("clear {evil}"),
                         }),
-                        Action::ReviewField(FieldAction { pointer: format!("/p{evil}"), reason: format!("review {evil}") }),
+                        Action::ReviewField(FieldAction {
+                            pointer: format!("/p{evil}"),
+                            reason: format!("review {evil}"),
+                        }),
                     ],
                     notes: vec![format!("note {evil}")],
                     ..outcome(config.to_string())
                 });
             }
             "control-refusal" => {
-                return Err(MigrationError::NeedsOperator("refused \u{1b}[2J\u{1b}[H\rPlan: 0 failed\u{7}".into()));
+                return Err(MigrationError::NeedsOperator(
+                    "refused \u{1b}[2J\u{1b}[H\rPlan: 0 failed\u{7}".into(),
+                ));
             }
             "action-flood" => {
                 // A million actions: a few bytes each in the plugin, far more once the host
                 // copies them out.
-                let actions = (0..1_000_000).map(|_| Action::RefreshSchema(String::from("x"))).collect();
-                return Ok(Outcome { actions, ..outcome(c.config.clone()) });
+                let actions = (0..1_000_000)
+                    .map(|_| Action::RefreshSchema(String::from("x")))
+                    .collect();
+                return Ok(Outcome {
+                    actions,
+                    ..outcome(c.config.clone())
+                });
             }
             "many-actions" => {
-                let actions = (0..5_000).map(|i| Action::RefreshSchema(format!("reason {i}"))).collect();
-                return Ok(Outcome { actions, ..outcome(c.config.clone()) });
+                let actions = (0..5_000)
+                    .map(|i| Action::RefreshSchema(format!("reason {i}")))
+                    .collect();
+                return Ok(Outcome {
+                    actions,
+                    ..outcome(c.config.clone())
+                });
             }
             "note-flood" => {
                 let notes = (0..200_000).map(|_| String::from("n")).collect();
-                return Ok(Outcome { notes, ..outcome(c.config.clone()) });
+                return Ok(Outcome {
+                    notes,
+                    ..outcome(c.config.clone())
+                });
             }
             "action-text" => {
                 let reason = "r".repeat(20 << 10);
-                let actions = (0..100).map(|_| Action::RefreshSchema(reason.clone())).collect();
-                return Ok(Outcome { actions, ..outcome(c.config.clone()) });
+                let actions = (0..100)
+                    .map(|_| Action::RefreshSchema(reason.clone()))
+                    .collect();
+                return Ok(Outcome {
+                    actions,
+                    ..outcome(c.config.clone())
+                });
             }
             "duplicate-streams" => {
                 let stream = json!({
@@ -157,11 +206,17 @@ impl bindings::Guest for Hostile {
                     "sync_mode": "full_refresh", "destination_sync_mode": "overwrite", "primary_key": [["id"]]
                 });
                 let catalog = json!({"streams": [stream.clone(), stream]}).to_string();
-                return Ok(Outcome { catalog, ..outcome(c.config.clone()) });
+                return Ok(Outcome {
+                    catalog,
+                    ..outcome(c.config.clone())
+                });
             }
             "orphan-state" => {
                 let state = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "nobody_knows"}, "stream_state": {"cursor": 1}}}]);
-                return Ok(Outcome { state: state.to_string(), ..outcome(c.config.clone()) });
+                return Ok(Outcome {
+                    state: state.to_string(),
+                    ..outcome(c.config.clone())
+                });
             }
             "invalid-utf8" => {
                 // Not valid UTF-8: exactly what a hostile plugin would hand the host. The
@@ -169,7 +224,10 @@ impl bindings::Guest for Hostile {
                 let bytes = vec![b'o', b'k', 0xff, 0xfe];
                 // SAFETY: deliberately violated; the string is only passed through the ABI.
                 let note = unsafe { String::from_utf8_unchecked(bytes) };
-                return Ok(Outcome { notes: vec![note], ..outcome(c.config.clone()) });
+                return Ok(Outcome {
+                    notes: vec![note],
+                    ..outcome(c.config.clone())
+                });
             }
             "log-spam" => {
                 let filler = "y".repeat(10_000);
@@ -208,7 +266,11 @@ impl bindings::Guest for Hostile {
                 black_box(&*scratch);
                 config["remembered"] = json!({"calls": calls, "dirty_bytes": dirty});
             }
-            other => return Err(MigrationError::InvalidInput(format!("unknown hostile mode {other:?}"))),
+            other => {
+                return Err(MigrationError::InvalidInput(format!(
+                    "unknown hostile mode {other:?}"
+                )));
+            }
         }
         Ok(outcome(config.to_string()))
     }
@@ -216,7 +278,11 @@ impl bindings::Guest for Hostile {
 
 fn recurse(depth: u64) -> u64 {
     let pad = black_box([depth; 64]);
-    if black_box(depth) == u64::MAX { pad[0] } else { recurse(depth + 1) + pad[1] }
+    if black_box(depth) == u64::MAX {
+        pad[0]
+    } else {
+        recurse(depth + 1) + pad[1]
+    }
 }
 
 bindings::export!(Hostile with_types_in bindings);
@@ -226,9 +292,16 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
         for i in 0..4 {
-            out.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+            out.push(if i <= chunk.len() {
+                ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
         }
     }
     out

@@ -7,7 +7,10 @@
 //! `serde_json::Value`s, the way a plugin written against the parsed [`Connection`] would.
 //! The same crate runs natively in the benchmark, so the two sides run the same code.
 
-use cutover_plugin::{Connection, Manifest, Migration, Outcome, RawConnection, RawOutcome, Result, StateOut, Value, json, state};
+use cutover_plugin::{
+    Connection, Manifest, Migration, Outcome, RawConnection, RawOutcome, Result, StateOut, Value,
+    json, state,
+};
 
 pub const STREAM: &str = "campaigns";
 
@@ -28,8 +31,12 @@ impl Migration for PartitionState {
 
     fn migrate(connection: Connection) -> Result<Outcome> {
         let mut out = connection.into_outcome();
-        let Some(old) = state::stream_state(&out.state, STREAM) else { return Ok(out) };
-        let Some(partitions) = old.as_object().filter(|o| !o.contains_key("states")) else { return Ok(out) };
+        let Some(old) = state::stream_state(&out.state, STREAM) else {
+            return Ok(out);
+        };
+        let Some(partitions) = old.as_object().filter(|o| !o.contains_key("states")) else {
+            return Ok(out);
+        };
         let states: Vec<Value> = partitions
             .iter()
             .map(|(id, cursor)| json!({"partition": {"id": id, "parent_slice": {}}, "cursor": cursor}))
@@ -44,7 +51,12 @@ impl Migration for PartitionState {
             return RawOutcome::write(Self::migrate(connection.parse()?)?, out);
         }
         state::legacy_to_per_partition(&connection.state, STREAM, "id", "updated_time", out)?;
-        Ok(RawOutcome { config: connection.config, catalog: connection.catalog, actions: Vec::new(), notes: Vec::new() })
+        Ok(RawOutcome {
+            config: connection.config,
+            catalog: connection.catalog,
+            actions: Vec::new(),
+            notes: Vec::new(),
+        })
     }
 }
 
@@ -73,6 +85,9 @@ mod tests {
         };
         let (text, dom) = (run("text"), run("dom"));
         assert_eq!(text, dom);
-        assert_eq!(text[0]["stream"]["stream_state"]["states"][1]["partition"]["id"], "549755885176");
+        assert_eq!(
+            text[0]["stream"]["stream_state"]["states"][1]["partition"]["id"],
+            "549755885176"
+        );
     }
 }

@@ -21,7 +21,11 @@ impl Migration for SecretMover {
     fn migrate(connection: Connection) -> Result<Outcome> {
         let mut out = connection.into_outcome();
         for field in ["client_id", "client_secret", "access_token"] {
-            config::move_field(&mut out.config, &format!("/{field}"), &format!("/credentials/{field}"))?;
+            config::move_field(
+                &mut out.config,
+                &format!("/{field}"),
+                &format!("/credentials/{field}"),
+            )?;
         }
         Ok(out)
     }

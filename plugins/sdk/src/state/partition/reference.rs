@@ -20,13 +20,19 @@ pub fn legacy_to_per_partition(
     cursor_field: &str,
     out: &mut impl Write,
 ) -> Result<bool> {
-    let invalid = |e: serde_json::Error| Error::InvalidInput(format!("state is not a JSON array of state messages: {e}"));
-    let written = |e: std::io::Error| Error::UnsupportedShape(format!("writing the migrated state: {e}"));
+    let invalid = |e: serde_json::Error| {
+        Error::InvalidInput(format!("state is not a JSON array of state messages: {e}"))
+    };
+    let written =
+        |e: std::io::Error| Error::UnsupportedShape(format!("writing the migrated state: {e}"));
     let messages: Vec<&RawValue> = serde_json::from_str(state).map_err(invalid)?;
     let mut target = None;
     for (i, message) in messages.iter().enumerate() {
         if let Some(found) = legacy_state_of(message, stream).map_err(invalid)? {
-            if partitions(found, partition_field, cursor_field, None).map_err(invalid)?.is_some_and(|n| n > 0) {
+            if partitions(found, partition_field, cursor_field, None)
+                .map_err(invalid)?
+                .is_some_and(|n| n > 0)
+            {
                 target = Some((i, found));
             }
             break;
@@ -45,11 +51,24 @@ pub fn legacy_to_per_partition(
             out.write_all(message.get().as_bytes()).map_err(written)?;
             continue;
         }
-        let descriptor = serde_json::from_str::<Message>(message.get()).map_err(invalid)?.stream.expect("checked").stream_descriptor;
-        out.write_all(br#"{"type":"STREAM","stream":{"stream_descriptor":"#).map_err(written)?;
-        out.write_all(descriptor.get().as_bytes()).map_err(written)?;
-        out.write_all(br#","stream_state":{"states":["#).map_err(written)?;
-        partitions(legacy, partition_field, cursor_field, Some(&mut *out as &mut dyn Write)).map_err(invalid)?;
+        let descriptor = serde_json::from_str::<Message>(message.get())
+            .map_err(invalid)?
+            .stream
+            .expect("checked")
+            .stream_descriptor;
+        out.write_all(br#"{"type":"STREAM","stream":{"stream_descriptor":"#)
+            .map_err(written)?;
+        out.write_all(descriptor.get().as_bytes())
+            .map_err(written)?;
+        out.write_all(br#","stream_state":{"states":["#)
+            .map_err(written)?;
+        partitions(
+            legacy,
+            partition_field,
+            cursor_field,
+            Some(&mut *out as &mut dyn Write),
+        )
+        .map_err(invalid)?;
         out.write_all(b"]}}}").map_err(written)?;
     }
     out.write_all(b"]").map_err(written)?;
@@ -57,18 +76,35 @@ pub fn legacy_to_per_partition(
 }
 
 /// The state of `stream` if `message` is its `STREAM` message.
-fn legacy_state_of<'a>(message: &'a RawValue, stream: &str) -> serde_json::Result<Option<&'a RawValue>> {
+fn legacy_state_of<'a>(
+    message: &'a RawValue,
+    stream: &str,
+) -> serde_json::Result<Option<&'a RawValue>> {
     let m: Message = serde_json::from_str(message.get())?;
-    let Some(part) = m.stream.filter(|_| m.kind.as_deref() == Some("STREAM")) else { return Ok(None) };
+    let Some(part) = m.stream.filter(|_| m.kind.as_deref() == Some("STREAM")) else {
+        return Ok(None);
+    };
     let descriptor: Descriptor = serde_json::from_str(part.stream_descriptor.get())?;
     Ok(part.stream_state.filter(|_| descriptor.name == stream))
 }
 
 /// Reads a stream state entry by entry: `None` if it is not in the legacy form, else the
 /// number of partitions, each written to `out` if given.
-fn partitions<'o>(state: &RawValue, partition_field: &'o str, cursor_field: &'o str, out: Option<&'o mut dyn Write>) -> serde_json::Result<Option<usize>> {
+fn partitions<'o>(
+    state: &RawValue,
+    partition_field: &'o str,
+    cursor_field: &'o str,
+    out: Option<&'o mut dyn Write>,
+) -> serde_json::Result<Option<usize>> {
     let mut de = serde_json::Deserializer::from_str(state.get());
-    match de::Deserializer::deserialize_any(&mut de, Partitions { out, partition_field, cursor_field }) {
+    match de::Deserializer::deserialize_any(
+        &mut de,
+        Partitions {
+            out,
+            partition_field,
+            cursor_field,
+        },
+    ) {
         Err(e) if e.is_data() => Ok(None),
         other => other,
     }
@@ -125,10 +161,14 @@ impl<'de> Visitor<'de> for Partitions<'_> {
                     out.write_all(&scratch).map_err(de::Error::custom)?;
                 }
                 None => {
-                    let legacy = key != "states" && key != "state" && is_cursor(value, self.cursor_field);
+                    let legacy =
+                        key != "states" && key != "state" && is_cursor(value, self.cursor_field);
                     if !legacy {
                         // Read to the end of the object, so the document as a whole still parses.
-                        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                        while map
+                            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                            .is_some()
+                        {}
                         return Ok(None);
                     }
                 }

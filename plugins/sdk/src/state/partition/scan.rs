@@ -20,7 +20,9 @@ use std::ops::Range;
 
 /// An `InvalidInput` error naming what was wrong at byte `pos` of the state.
 pub fn invalid_at(pos: usize, what: impl Display) -> Error {
-    Error::InvalidInput(format!("state is not a JSON array of state messages: {what} at byte {pos}"))
+    Error::InvalidInput(format!(
+        "state is not a JSON array of state messages: {what} at byte {pos}"
+    ))
 }
 
 /// What serde_json found wrong with a piece of the text, without its position, which is
@@ -55,7 +57,11 @@ pub struct Scanner<'a> {
 impl<'a> Scanner<'a> {
     /// A scanner at byte `pos` of `text`.
     pub fn at(text: &'a str, pos: usize) -> Self {
-        Self { text, pos, open: Vec::new() }
+        Self {
+            text,
+            pos,
+            open: Vec::new(),
+        }
     }
 
     /// Where the next token starts (skipping whitespace).
@@ -179,7 +185,10 @@ impl<'a> Scanner<'a> {
     /// `object_len`: it is not scanned again.
     #[inline]
     pub fn plain_entry_again(&mut self, key_len: usize, object_len: usize) -> (Str, Span) {
-        let key = Str { span: self.pos..self.pos + key_len, escaped: false };
+        let key = Str {
+            span: self.pos..self.pos + key_len,
+            escaped: false,
+        };
         let object = key.span.end + 1..key.span.end + 1 + object_len;
         self.pos = object.end;
         (key, object)
@@ -218,13 +227,20 @@ impl<'a> Scanner<'a> {
     #[inline(always)]
     fn plain_string(&mut self) -> Option<Str> {
         let start = self.pos;
-        let contents = self.text.as_bytes().get(start + 1..).filter(|_| self.byte() == Some(b'"'))?;
+        let contents = self
+            .text
+            .as_bytes()
+            .get(start + 1..)
+            .filter(|_| self.byte() == Some(b'"'))?;
         let end = start + 1 + string_end(contents)?;
         if self.text.as_bytes()[end] != b'"' {
             return None;
         }
         self.pos = end + 1;
-        Some(Str { span: start..self.pos, escaped: false })
+        Some(Str {
+            span: start..self.pos,
+            escaped: false,
+        })
     }
 
     /// Consumes `null` if it comes next: whether it did.
@@ -267,7 +283,8 @@ impl<'a> Scanner<'a> {
 
     #[inline(never)]
     fn decode_escaped(&self, s: &Str) -> Result<String> {
-        serde_json::from_str(&self.text[s.span.clone()]).map_err(|e| invalid_at(s.span.start, reason(&e)))
+        serde_json::from_str(&self.text[s.span.clone()])
+            .map_err(|e| invalid_at(s.span.start, reason(&e)))
     }
 
     /// The string opened at `start`, which has an escape or is not well-formed.
@@ -280,7 +297,10 @@ impl<'a> Scanner<'a> {
             match self.byte() {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(Str { span: start..self.pos, escaped: true });
+                    return Ok(Str {
+                        span: start..self.pos,
+                        escaped: true,
+                    });
                 }
                 Some(b'\\') => self.escape()?,
                 Some(_) => return Err(self.error("control character in a string")),
@@ -344,7 +364,13 @@ impl<'a> Scanner<'a> {
         let bytes = self.text.as_bytes();
         match bytes.get(self.pos + 1) {
             Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 2,
-            Some(b'u') if bytes.get(self.pos + 2..self.pos + 6).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) => self.pos += 6,
+            Some(b'u')
+                if bytes
+                    .get(self.pos + 2..self.pos + 6)
+                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
+            {
+                self.pos += 6
+            }
             _ => return Err(self.error("invalid escape in a string")),
         }
         Ok(())
@@ -412,7 +438,8 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     if n < 8 {
         return a == b;
     }
-    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
+    let word =
+        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
     (0..n - 8).step_by(8).all(|at| word(a, at) == word(b, at)) && word(a, n - 8) == word(b, n - 8)
 }
 
@@ -429,7 +456,11 @@ fn below(word: u64, n: u8) -> u64 {
 /// The first `"`, `\\` or control character in `bytes`: where a string's plain run ends.
 #[inline(always)]
 fn string_end(bytes: &[u8]) -> Option<usize> {
-    let flags = |word: u64| below(word ^ (ONES * u64::from(b'"')), 1) | below(word ^ (ONES * u64::from(b'\\')), 1) | below(word, 0x20);
+    let flags = |word: u64| {
+        below(word ^ (ONES * u64::from(b'"')), 1)
+            | below(word ^ (ONES * u64::from(b'\\')), 1)
+            | below(word, 0x20)
+    };
     first_stop(bytes, flags, |b| b == b'"' || b == b'\\' || b < 0x20)
 }
 
@@ -446,10 +477,16 @@ fn digits_end(bytes: &[u8]) -> Option<usize> {
 /// of a little-endian word that `stop` holds for, and may set it in bytes above such a
 /// byte (a carry or borrow), but never below, so the lowest flag is exact.
 #[inline(always)]
-fn first_stop(bytes: &[u8], flags: impl Fn(u64) -> u64, stop: impl Fn(u8) -> bool) -> Option<usize> {
+fn first_stop(
+    bytes: &[u8],
+    flags: impl Fn(u64) -> u64,
+    stop: impl Fn(u8) -> bool,
+) -> Option<usize> {
     let mut at = 0;
     for chunk in bytes.chunks_exact(8) {
-        let found = flags(u64::from_le_bytes(chunk.try_into().expect("a chunk of eight")));
+        let found = flags(u64::from_le_bytes(
+            chunk.try_into().expect("a chunk of eight"),
+        ));
         if found != 0 {
             return Some(at + found.trailing_zeros() as usize / 8);
         }
@@ -482,7 +519,9 @@ mod tests {
         let naive = |bytes: &[u8], stop: fn(u8) -> bool| bytes.iter().position(|&b| stop(b));
         let string_stop: fn(u8) -> bool = |b| b == b'"' || b == b'\\' || b < 0x20;
         let digit_stop: fn(u8) -> bool = |b| !b.is_ascii_digit();
-        for filler in [b'a', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff, 0x20, 0x21, b'0', b'9', b'/', b':'] {
+        for filler in [
+            b'a', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff, 0x20, 0x21, b'0', b'9', b'/', b':',
+        ] {
             for len in 0..20 {
                 for at in 0..len {
                     for byte in 0..=255u8 {

@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 fn legacy(n: u64) -> String {
     let mut state = serde_json::Map::new();
     for i in 0..n {
-        state.insert((549755885175 + i).to_string(), json!({"updated_time": 1628867244 + i}));
+        state.insert(
+            (549755885175 + i).to_string(),
+            json!({"updated_time": 1628867244 + i}),
+        );
     }
     json!([
         {"type": "STREAM", "stream": {"stream_descriptor": {"name": "boards"}, "stream_state": {"updated_time": 5}}},
@@ -44,15 +47,41 @@ enum Outcome {
 /// bytes and said the same, or both refused it as invalid input before writing anything.
 fn same_as_reference(state: &str, partition_field: &str, cursor_field: &str) -> Outcome {
     let (mut new_out, mut old_out) = (Vec::new(), Vec::new());
-    let new = legacy_to_per_partition(state, "campaigns", partition_field, cursor_field, &mut new_out);
-    let old = reference::legacy_to_per_partition(state, "campaigns", partition_field, cursor_field, &mut old_out);
+    let new = legacy_to_per_partition(
+        state,
+        "campaigns",
+        partition_field,
+        cursor_field,
+        &mut new_out,
+    );
+    let old = reference::legacy_to_per_partition(
+        state,
+        "campaigns",
+        partition_field,
+        cursor_field,
+        &mut old_out,
+    );
     match (new, old) {
         (Ok(new), Ok(old)) if new == old => {
-            assert_eq!(String::from_utf8_lossy(&new_out), String::from_utf8_lossy(&old_out), "the output of {state:?}");
-            if new { Outcome::Migrated } else { Outcome::Unchanged }
+            assert_eq!(
+                String::from_utf8_lossy(&new_out),
+                String::from_utf8_lossy(&old_out),
+                "the output of {state:?}"
+            );
+            if new {
+                Outcome::Migrated
+            } else {
+                Outcome::Unchanged
+            }
         }
-        (Err(Error::InvalidInput(_)), Err(Error::InvalidInput(_))) if new_out.is_empty() && old_out.is_empty() => Outcome::Refused,
-        (new, old) => panic!("{state:?} (partition field {partition_field:?}, cursor {cursor_field:?}): scanner {new:?}, serde_json {old:?}"),
+        (Err(Error::InvalidInput(_)), Err(Error::InvalidInput(_)))
+            if new_out.is_empty() && old_out.is_empty() =>
+        {
+            Outcome::Refused
+        }
+        (new, old) => panic!(
+            "{state:?} (partition field {partition_field:?}, cursor {cursor_field:?}): scanner {new:?}, serde_json {old:?}"
+        ),
     }
 }
 
@@ -63,28 +92,49 @@ fn same(state: &str) -> Outcome {
 #[test]
 fn migrates_every_partition_in_order_and_copies_other_messages() {
     let input = legacy(3);
-    let out = migrate(&input, "campaigns", "updated_time").unwrap().unwrap();
+    let out = migrate(&input, "campaigns", "updated_time")
+        .unwrap()
+        .unwrap();
     let out: Value = serde_json::from_str(&out).unwrap();
     let input: Value = serde_json::from_str(&input).unwrap();
     assert_eq!(out[0], input[0], "the other stream's message is untouched");
-    let states = out[1]["stream"]["stream_state"]["states"].as_array().unwrap();
+    let states = out[1]["stream"]["stream_state"]["states"]
+        .as_array()
+        .unwrap();
     assert_eq!(states.len(), 3);
-    assert_eq!(states[0], json!({"partition": {"id": "549755885175", "parent_slice": {}}, "cursor": {"updated_time": 1628867244}}));
+    assert_eq!(
+        states[0],
+        json!({"partition": {"id": "549755885175", "parent_slice": {}}, "cursor": {"updated_time": 1628867244}})
+    );
     assert_eq!(states[2]["partition"]["id"], "549755885177");
-    assert_eq!(out[1]["stream"]["stream_descriptor"], json!({"name": "campaigns"}));
+    assert_eq!(
+        out[1]["stream"]["stream_descriptor"],
+        json!({"name": "campaigns"})
+    );
     assert_eq!(same(&legacy(3)), Outcome::Migrated);
 }
 
 #[test]
 fn leaves_states_that_are_not_legacy() {
     let per_partition = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": {"states": []}}}]).to_string();
-    assert_eq!(migrate(&per_partition, "campaigns", "updated_time").unwrap(), None);
+    assert_eq!(
+        migrate(&per_partition, "campaigns", "updated_time").unwrap(),
+        None
+    );
     let global_cursor = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": {"updated_time": 7}}}]).to_string();
-    assert_eq!(migrate(&global_cursor, "campaigns", "updated_time").unwrap(), None);
+    assert_eq!(
+        migrate(&global_cursor, "campaigns", "updated_time").unwrap(),
+        None
+    );
     let other_cursor = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "campaigns"}, "stream_state": {"1": {"DATE": "x"}}}}]).to_string();
-    assert_eq!(migrate(&other_cursor, "campaigns", "updated_time").unwrap(), None);
+    assert_eq!(
+        migrate(&other_cursor, "campaigns", "updated_time").unwrap(),
+        None
+    );
     assert_eq!(migrate(&legacy(2), "ads", "updated_time").unwrap(), None);
-    assert!(legacy_to_per_partition("{", "campaigns", "id", "updated_time", &mut Vec::new()).is_err());
+    assert!(
+        legacy_to_per_partition("{", "campaigns", "id", "updated_time", &mut Vec::new()).is_err()
+    );
 }
 
 #[test]
@@ -92,13 +142,20 @@ fn escapes_partition_ids() {
     let input = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "s"}, "stream_state": {"a\"b\\n": {"c": 1}}}}]).to_string();
     let out = migrate(&input, "s", "c").unwrap().unwrap();
     let out: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(out[0]["stream"]["stream_state"]["states"][0]["partition"]["id"], "a\"b\\n");
+    assert_eq!(
+        out[0]["stream"]["stream_state"]["states"][0]["partition"]["id"],
+        "a\"b\\n"
+    );
 }
 
 /// Each of these could tell the scanner and serde_json apart.
 #[test]
 fn matches_serde_json_on_the_odd_cases() {
-    let message = |state: &str| format!(r#"{{"type":"STREAM","stream":{{"stream_descriptor":{{"name":"campaigns"}},"stream_state":{state}}}}}"#);
+    let message = |state: &str| {
+        format!(
+            r#"{{"type":"STREAM","stream":{{"stream_descriptor":{{"name":"campaigns"}},"stream_state":{state}}}}}"#
+        )
+    };
     let stream = |state: &str| format!("[{}]", message(state));
     let one = r#"{"1":{"updated_time":1}}"#;
     let cases = [
@@ -176,7 +233,10 @@ fn matches_serde_json_on_the_odd_cases() {
 #[test]
 fn takes_any_depth_without_recursion() {
     let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
-    let state = format!(r#"[{{"x":{d}}},{{"type":"STREAM","stream":{{"stream_descriptor":{{"name":"campaigns"}},"stream_state":{{"1":{{"updated_time":{d}}}}}}}}}]"#, d = deep(100_000));
+    let state = format!(
+        r#"[{{"x":{d}}},{{"type":"STREAM","stream":{{"stream_descriptor":{{"name":"campaigns"}},"stream_state":{{"1":{{"updated_time":{d}}}}}}}}}]"#,
+        d = deep(100_000)
+    );
     assert_eq!(same(&state), Outcome::Migrated);
     let unclosed = format!(r#"[{{"x":{}}}]"#, "[".repeat(100_000));
     assert_eq!(same(&unclosed), Outcome::Refused);
@@ -210,5 +270,8 @@ fn generated_states_reach_every_outcome() {
             Outcome::Refused => refused += 1,
         }
     }
-    assert!(migrated > 300 && unchanged > 300 && refused > 100, "migrated {migrated}, unchanged {unchanged}, refused {refused}");
+    assert!(
+        migrated > 300 && unchanged > 300 && refused > 100,
+        "migrated {migrated}, unchanged {unchanged}, refused {refused}"
+    );
 }
