@@ -612,3 +612,31 @@ fn an_apply_cut_part_way_is_finished_by_the_next_run() {
         .count();
     assert_eq!(crm_writes, 1, "written once: {history}");
 }
+
+#[test]
+fn planning_one_connector_fetches_only_that_connector() {
+    let (double, key, var) = double();
+    let fleet = cluster_fleet(&double, &var);
+    let env = [(var.as_str(), key.as_str())];
+    let plan = cutover_with_env(
+        BIN,
+        fleet.path(),
+        &["plan", "--all", "--only", "crm-mysql", "--json"],
+        &env,
+    )
+    .expect(0)
+    .json();
+    assert_eq!(plan["connections"].as_array().unwrap().len(), 1);
+    // A connector's id is its key: selecting it lists the connectors and reads only the
+    // one selected.
+    let fetched: Vec<String> = double
+        .requests()
+        .into_iter()
+        .filter(|(api, ..)| api == "connector.get")
+        .map(|(_, path, _)| path)
+        .collect();
+    assert!(
+        !fetched.is_empty() && fetched.iter().all(|path| path.ends_with("/crm-mysql")),
+        "{fetched:?}"
+    );
+}

@@ -5,6 +5,7 @@
 //! nothing.
 
 mod author;
+mod closed_pipe;
 mod render;
 
 use anyhow::{Context, Result, bail};
@@ -262,6 +263,7 @@ impl Select {
 }
 
 fn main() -> ExitCode {
+    closed_pipe::end_quietly_on_closed_pipe();
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     match run(cli) {

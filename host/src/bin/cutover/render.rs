@@ -481,6 +481,17 @@ fn hide_secrets(document: &mut Value, c: &ConnectionPlan, fleet: &Fleet) {
     }
 }
 
+
+/// What undoes a run: its snapshots, when it wrote anything. A run that wrote nothing has
+/// nothing to roll back, and saying otherwise sends the operator to a command that refuses.
+fn undo_hint(run: i64, written: i64) -> String {
+    if written == 0 {
+        " Nothing was written, so there is nothing to roll back.".to_owned()
+    } else {
+        format!(" Snapshots are in the ledger: `cutover rollback --run {run}` undoes it.")
+    }
+}
+
 /// The end of a rendered plan: the summary, and who waits for an opt-in.
 pub fn plan_footer(
     summary: &Summary,
@@ -530,7 +541,7 @@ pub fn applied(applied: &Applied) -> String {
             );
             let _ = writeln!(
                 out,
-                "Run {run} {}: {} of {} connection(s) written, {} failed, by {} worker(s). Snapshots are in the ledger: `cutover rollback --run {run}` undoes it.",
+                "Run {run} {}: {} of {} connection(s) written, {} failed, by {} worker(s).{}",
                 if end.ended || end.status != "running" {
                     format!("is {}", end.status)
                 } else {
@@ -539,7 +550,8 @@ pub fn applied(applied: &Applied) -> String {
                 end.written,
                 end.connections,
                 end.failed,
-                end.workers
+                end.workers,
+                undo_hint(run, end.written)
             );
             for f in &applied.failed {
                 let _ = writeln!(out, "  failed {}: {}", f.id, f.error);
@@ -548,10 +560,11 @@ pub fn applied(applied: &Applied) -> String {
         Some(run) => {
             let _ = writeln!(
                 out,
-                "Applied run {run}: {} connection(s) written, {} failed, {} left alone. Snapshots are in the ledger: `cutover rollback --run {run}` undoes it.",
+                "Applied run {run}: {} connection(s) written, {} failed, {} left alone.{}",
                 applied.written.len(),
                 applied.failed.len(),
-                applied.unchanged
+                applied.unchanged,
+                undo_hint(run, applied.written.len() as i64)
             );
             for f in &applied.failed {
                 let _ = writeln!(out, "  failed {}: {}", line(&f.id), line(&f.error));

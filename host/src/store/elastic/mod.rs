@@ -36,8 +36,9 @@ impl ElasticDocuments {
         })
     }
 
-    /// A document key is the connector's id, as a directory fleet's key is its file's name.
-    fn id_of(&self, key: &str) -> Result<String> {
+    /// The connector a document key names: the key is the connector's id, as a directory
+    /// fleet's key is its file's name ([`Documents::id_of`] gives the same to the planner).
+    fn connector_id(&self, key: &str) -> Result<String> {
         if key.is_empty() {
             bail!("an empty key names no connector");
         }
@@ -96,7 +97,7 @@ impl Documents for ElasticDocuments {
     }
 
     fn read(&self, key: &str) -> Result<Vec<u8>> {
-        let id = self.id_of(key)?;
+        let id = self.connector_id(key)?;
         let connector = self
             .client
             .get(&format!("/_connector/{}", segment(&id)))
@@ -110,12 +111,17 @@ impl Documents for ElasticDocuments {
     }
 
     fn display_key(&self, key: &str) -> String {
-        self.id_of(key)
+        self.connector_id(key)
             .map(|id| self.display_key_of(&id))
             .unwrap_or_else(|_| key.to_owned())
     }
 
     fn writer(&self) -> Result<Box<dyn DocumentWriter + '_>> {
         Ok(Box::new(writer::ElasticWriter { documents: self }))
+    }
+
+    /// The key is the connector's id: selecting connectors needs no connector fetched.
+    fn id_of(&self, key: &str) -> Option<String> {
+        self.connector_id(key).ok()
     }
 }

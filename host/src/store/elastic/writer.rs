@@ -160,7 +160,7 @@ impl ElasticWriter<'_> {
 
     fn write_one(&self, write: &Write<'_>) -> Result<()> {
         let (before, after) = (parse(write.before)?, parse(write.after)?);
-        let id = self.documents.id_of(write.key)?;
+        let id = self.documents.connector_id(write.key)?;
         check_writable(&before, &after, &self.documents.display_key_of(&id))?;
         let now = self.current(&id)?;
         let held = document::assemble(document::with_id(&id, &now.source), &now.jobs);
@@ -251,7 +251,7 @@ impl DocumentWriter for ElasticWriter<'_> {
     /// a conflict); the rest is sent now.
     fn settle(&mut self, write: &Write<'_>) -> Result<Settled> {
         let (before, after) = (parse(write.before)?, parse(write.after)?);
-        let id = self.documents.id_of(write.key)?;
+        let id = self.documents.connector_id(write.key)?;
         let now = self.current(&id)?;
         let held = document::with_id(&id, &now.source);
         let third = held
