@@ -15,7 +15,10 @@ fn cutover(fleet: &Fleet, args: &[&str]) -> Run {
 
 /// The account the tests run as, by `id -un`: a witness apart from cutover's own lookup.
 fn account() -> String {
-    let out = Command::new("id").arg("-un").output().expect("running id -un");
+    let out = Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("running id -un");
     assert!(out.status.success(), "id -un failed");
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
@@ -39,7 +42,11 @@ fn the_ledger_names_the_account_when_the_environment_names_nobody() {
     let history = cutover(&fleet, &["history", "--json"]).expect(0).json();
     let actor = history[0]["actor"].as_str().expect("the run's actor");
     let user = actor.split('@').next().unwrap();
-    assert_eq!(user, account(), "the run is recorded by its account: {actor}");
+    assert_eq!(
+        user,
+        account(),
+        "the run is recorded by its account: {actor}"
+    );
     assert!(!actor.starts_with("unknown@"), "{actor}");
 
     // A USER that says otherwise does not change who the ledger names.
@@ -68,7 +75,12 @@ fn a_reader_that_goes_away_ends_the_command_quietly() {
     let full = cutover(&fleet, &["history"]).expect(0).stdout;
     assert!(full.lines().count() > 10, "{full}");
 
-    for args in [&["history"][..], &["plan"], &["status"], &["history", "--json"]] {
+    for args in [
+        &["history"][..],
+        &["plan"],
+        &["status"],
+        &["history", "--json"],
+    ] {
         let mut child = Command::new(BIN)
             .arg("--fleet")
             .arg(fleet.path())
@@ -115,7 +127,11 @@ fn a_run_that_wrote_nothing_does_not_offer_a_rollback() {
     let before = fleet.documents();
 
     let run = cutover(&fleet, &["apply", "--all"]).expect(1);
-    assert!(run.stdout.contains("0 connection(s) written"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("0 connection(s) written"),
+        "{}",
+        run.stdout
+    );
     assert!(
         !run.stdout.contains("cutover rollback"),
         "nothing to roll back: {}",
@@ -131,7 +147,11 @@ fn a_run_that_wrote_nothing_does_not_offer_a_rollback() {
     // A run that did write still says how to undo it.
     fleet.write(&hostile_connection("behaves", "none"));
     let run = cutover(&fleet, &["apply", "--all"]).expect(1);
-    assert!(run.stdout.contains("1 connection(s) written"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("1 connection(s) written"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.contains("`cutover rollback --run"),
         "{}",

@@ -169,7 +169,13 @@ fn account_name(uid: libc::uid_t) -> Option<String> {
     // SAFETY: every pointer refers to memory owned here and sized as passed; on success
     // `pw_name` points into `buffer`, which outlives its use below.
     let status = unsafe {
-        libc::getpwuid_r(uid, &mut entry, buffer.as_mut_ptr(), buffer.len(), &mut found)
+        libc::getpwuid_r(
+            uid,
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        )
     };
     if status != 0 || found.is_null() || entry.pw_name.is_null() {
         return None;

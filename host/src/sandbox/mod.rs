@@ -12,6 +12,7 @@ mod imports;
 mod output;
 mod store;
 pub mod stream;
+mod ungranted;
 mod wasi;
 pub mod wit;
 
@@ -101,6 +102,14 @@ pub enum SandboxError {
     OutputLimit(#[from] output::OutputLimit),
     #[error("the plugin crashed (trap: {trap}){}; this is a bug in the plugin: report it to its author with the connection", stderr_suffix(.stderr))]
     Trap { trap: String, stderr: String },
+    #[error(
+        "the plugin tried to use {} (it called WASI's `{}`), which the sandbox does not grant: plugins get no files, clock, entropy, environment or network, and a migration must work from the connection it is given{}; this is a bug in the plugin: report it to its author with the connection",
+        .reached.capability, .reached.call, stderr_suffix(.stderr)
+    )]
+    Ungranted {
+        reached: ungranted::Ungranted,
+        stderr: String,
+    },
 }
 
 fn stderr_suffix(stderr: &str) -> String {
@@ -407,6 +416,12 @@ impl Sandbox {
         if let Some(Trap::Interrupt | Trap::OutOfFuel) = e.downcast_ref::<Trap>() {
             return SandboxError::Timeout {
                 timeout_ms: self.limits.timeout_ms,
+            };
+        }
+        if let Some(reached) = ungranted::find(&e) {
+            return SandboxError::Ungranted {
+                reached,
+                stderr: store.data().crash_report(2_000),
             };
         }
         let trap = match e.downcast_ref::<Trap>() {

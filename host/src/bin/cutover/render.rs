@@ -481,7 +481,6 @@ fn hide_secrets(document: &mut Value, c: &ConnectionPlan, fleet: &Fleet) {
     }
 }
 
-
 /// What undoes a run: its snapshots, when it wrote anything. A run that wrote nothing has
 /// nothing to roll back, and saying otherwise sends the operator to a command that refuses.
 fn undo_hint(run: i64, written: i64) -> String {
