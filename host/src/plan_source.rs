@@ -7,6 +7,12 @@
 //! 100k), so the plan is read from its file each time instead, and a plan made by `apply`
 //! itself goes through a temporary file. What the whole plan says (its digest, its counts,
 //! the connections that cannot be planned) is worked out in one pass when it is opened.
+//!
+//! The file is written by [`PlanWriter`], as the plan is made.
+
+mod writer;
+
+pub use writer::PlanWriter;
 
 use crate::plan::{ConnectionPlan, Plan, Status, Summary};
 use anyhow::{Context, Result};

@@ -14,8 +14,8 @@ use clap::{Args, Parser, Subcommand};
 use cutover::author::scaffold::Language;
 use cutover::connection::Pin;
 use cutover::fleet::Fleet;
-use cutover::plan::{ConnectionPlan, Options, Plan, Planner};
-use cutover::plan_source::{PlanSource, SavedPlan};
+use cutover::plan::{Options, Plan, Planner};
+use cutover::plan_source::{PlanSource, PlanWriter, SavedPlan};
 use cutover::registry::Registry;
 use cutover::sandbox::{CompileCache, Sandbox};
 use cutover::terminal::block;
@@ -434,79 +434,6 @@ fn progress_bar(len: u64, what: &'static str) -> ProgressBar {
     );
     bar.set_message(what);
     bar
-}
-
-/// A plan written as JSON one connection at a time: the header's fields, then the
-/// `connections` array as it grows. The result reads back with `Plan::read`.
-struct PlanWriter {
-    file: Option<(std::io::BufWriter<std::fs::File>, PathBuf)>,
-    first: bool,
-}
-
-impl PlanWriter {
-    fn create(path: &std::path::Path, header: &Plan) -> Result<Self> {
-        // The plan's diffs are document content: owner-only, like the ledger.
-        let file = cutover::private_files::create(path)
-            .with_context(|| format!("saving the plan to {}", path.display()))?;
-        let mut file = std::io::BufWriter::new(file);
-        Self::write_header(&mut file, header)?;
-        Ok(Self {
-            file: Some((file, path.to_owned())),
-            first: true,
-        })
-    }
-
-    fn start(out: &mut impl std::io::Write, header: &Plan) -> Result<Self> {
-        Self::write_header(out, header)?;
-        Ok(Self {
-            file: None,
-            first: true,
-        })
-    }
-
-    /// The header as JSON, left open at the start of the connections array.
-    fn write_header(out: &mut impl std::io::Write, header: &Plan) -> Result<()> {
-        let text = cutover::terminal::json_string(header)?;
-        let open = text
-            .rfind("[]")
-            .context("a plan header serializes with an empty connections array")?;
-        out.write_all(text[..open + 1].as_bytes())?;
-        Ok(())
-    }
-
-    fn connection(&mut self, c: &ConnectionPlan) -> Result<()> {
-        let (file, _) = self.file.as_mut().expect("a plan file");
-        let first = std::mem::replace(&mut self.first, false);
-        Self::write_connection(file, c, first)
-    }
-
-    fn connection_to(&mut self, out: &mut impl std::io::Write, c: &ConnectionPlan) -> Result<()> {
-        let first = std::mem::replace(&mut self.first, false);
-        Self::write_connection(out, c, first)
-    }
-
-    fn write_connection(
-        out: &mut impl std::io::Write,
-        c: &ConnectionPlan,
-        first: bool,
-    ) -> Result<()> {
-        out.write_all(if first { b"\n" } else { b",\n" })?;
-        cutover::terminal::write_json(&mut *out, c)?;
-        Ok(())
-    }
-
-    fn finish(self) -> Result<()> {
-        let (mut file, path) = self.file.expect("a plan file");
-        file.write_all(b"\n]\n}\n")?;
-        file.flush()
-            .with_context(|| format!("saving the plan to {}", path.display()))?;
-        Ok(())
-    }
-
-    fn finish_to(self, out: &mut impl std::io::Write) -> Result<()> {
-        out.write_all(b"\n]\n}\n")?;
-        Ok(())
-    }
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
