@@ -1,0 +1,220 @@
+//! `cutover plugin`: the fleet's plugins (list, inspect, add) and the author's toolkit (new,
+//! build, test, guide, import-metadata; in [`crate::author`]).
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use cutover::author::scaffold::Language;
+use cutover::fleet::Fleet;
+use cutover::registry::Registry;
+use cutover::sandbox::Sandbox;
+use cutover::terminal::block;
+use cutover::write;
+use semver::Version;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::print_json;
+use crate::author::{self, AuthorPlugin};
+use crate::render;
+use crate::session::load;
+
+#[derive(Subcommand)]
+pub enum PluginCommand {
+    /// Check a plugin (signature, imports, manifest), copy it into the fleet and pin its
+    /// sha256 in plugins.lock. A `FILE.minisig` beside it is checked and copied too.
+    Add {
+        /// The plugin component (.wasm).
+        file: PathBuf,
+    },
+    /// Every plugin with its digest and what it migrates.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One plugin's manifest and guide.
+    Inspect {
+        /// File name, file stem or sha256 prefix.
+        plugin: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Scaffold a plugin for one breaking version (a Rust crate, or a Python project with
+    /// --lang python), with a golden fixture that passes.
+    New {
+        /// The connector, as <vendor>/<name> (a bare source-x means airbyte/source-x).
+        connector: String,
+        /// The breaking version the plugin migrates to, e.g. 2.0.0.
+        version: Version,
+        /// The folder the crate is created in.
+        #[arg(long, default_value = "plugins")]
+        dir: PathBuf,
+        /// The connector's metadata.yaml: the manifest is filled in from its breakingChanges entry.
+        #[arg(long)]
+        metadata: Option<PathBuf>,
+        /// The language of the plugin.
+        #[arg(long, value_enum, default_value_t)]
+        lang: Language,
+    },
+    /// Build plugins (crates with cargo, Python projects with componentize-py) into components.
+    Build {
+        /// The plugin folders.
+        #[arg(required = true)]
+        plugins: Vec<PathBuf>,
+        /// Copy the built components into this folder (default: print where they were built).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Build a plugin and run its golden fixtures through the real sandbox.
+    Test {
+        #[command(flatten)]
+        plugin: AuthorPlugin,
+        /// Write expected.json / actions.json (or refused.txt) from what the plugin does now.
+        #[arg(long)]
+        bless: bool,
+    },
+    /// Render a plugin's migration guide (markdown) from its manifest and golden fixtures.
+    Guide {
+        #[command(flatten)]
+        plugin: AuthorPlugin,
+        /// Write the guide to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Read a connector's metadata.yaml: the manifest of each breaking version, and which
+    /// have a plugin.
+    ImportMetadata {
+        /// The connector's metadata.yaml.
+        file: PathBuf,
+        /// A folder of built plugins (.wasm) to match the breaking versions against.
+        #[arg(long)]
+        plugins: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        /// The language to print each manifest in, ready to paste.
+        #[arg(long, value_enum, default_value_t)]
+        lang: Language,
+    },
+}
+
+impl PluginCommand {
+    pub fn execute(self, fleet: &Path) -> Result<ExitCode> {
+        match self {
+            PluginCommand::Add { file } => add_plugin(fleet, &file),
+            PluginCommand::New {
+                connector,
+                version,
+                dir,
+                metadata,
+                lang,
+            } => author::new(lang, connector, version, dir, metadata.as_deref()),
+            PluginCommand::Build { plugins, out } => author::build(&plugins, out.as_deref()),
+            PluginCommand::Test { plugin, bless } => author::test(&plugin.resolve()?, bless),
+            PluginCommand::Guide { plugin, out } => {
+                author::guide(&plugin.resolve()?, out.as_deref())
+            }
+            PluginCommand::ImportMetadata {
+                file,
+                plugins,
+                json,
+                lang,
+            } => author::import_metadata(&file, plugins.as_deref(), json, lang),
+            PluginCommand::List { json } => {
+                let loaded = load(fleet)?;
+                if json {
+                    print_json(&render::plugins_json(&loaded.registry))?;
+                } else {
+                    print!("{}", block(&render::plugins(&loaded.registry)));
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            PluginCommand::Inspect { plugin, json } => {
+                let loaded = load(fleet)?;
+                let Some(p) = loaded.registry.find(&plugin) else {
+                    bail!(
+                        "no plugin {plugin:?} in {}; `cutover plugin list` shows them",
+                        loaded.registry.dir().display()
+                    );
+                };
+                if json {
+                    print_json(&render::plugin_json(p))?;
+                } else {
+                    print!("{}", block(&render::plugin(p)));
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+}
+
+/// `cutover plugin add`: everything a plugin must pass to run, checked before it enters the
+/// fleet; then the copy and the lock entry. The first add creates plugins.lock, pinning the
+/// plugins already in the directory as well.
+fn add_plugin(fleet: &std::path::Path, file: &std::path::Path) -> Result<ExitCode> {
+    use cutover::trust::{Lock, Locked, signature_path};
+    let fleet = Fleet::open(fleet)?;
+    let _lock = write::lock::FleetLock::acquire(&fleet.state_dir()?, "plugins add")?;
+    let sandbox = Sandbox::new(fleet.settings.limits.clone())?;
+    let trust = &fleet.settings.trust;
+    let plugin = Registry::load_one(file, &sandbox, trust, None, None)
+        .with_context(|| format!("plugin {} refused; nothing was added", file.display()))?;
+    let dir = fleet.plugins_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let existing = Registry::load(&dir, &sandbox, trust, None)
+        .context("the fleet's current plugins do not load; fix them first")?;
+    if let Some(other) = existing.all().iter().find(|o| {
+        o.file != plugin.file
+            && o.manifest.connector == plugin.manifest.connector
+            && o.produces == plugin.produces
+    }) {
+        bail!(
+            "{} already migrates {} to {}; remove it (and its plugins.lock entry) first if {} replaces it",
+            other.file,
+            plugin.manifest.connector,
+            plugin.produces,
+            plugin.file
+        );
+    }
+    let mut lock = Lock::read(&dir)?.unwrap_or_else(|| Lock {
+        plugins: existing
+            .all()
+            .iter()
+            .map(|p| Locked {
+                file: p.file.clone(),
+                sha256: p.sha256.clone(),
+                connector: p.manifest.connector.clone(),
+                produces: p.produces.to_string(),
+                signer: p.signer.clone(),
+            })
+            .collect(),
+    });
+    cutover::store::directory::write_atomic(&dir.join(&plugin.file), &std::fs::read(file)?)?;
+    let signature = signature_path(file);
+    if signature.exists() {
+        cutover::store::directory::write_atomic(
+            &signature_path(&dir.join(&plugin.file)),
+            &std::fs::read(&signature)?,
+        )?;
+    }
+    lock.upsert(Locked {
+        file: plugin.file.clone(),
+        sha256: plugin.sha256.clone(),
+        connector: plugin.manifest.connector.clone(),
+        produces: plugin.produces.to_string(),
+        signer: plugin.signer.clone(),
+    });
+    lock.write(&dir)?;
+    println!(
+        "Added {} (sha256 {}): {} {} → {}, {}. Pinned in {}.",
+        cutover::terminal::line(&plugin.file),
+        plugin.sha256,
+        cutover::terminal::line(&plugin.manifest.connector),
+        cutover::terminal::line(&plugin.manifest.applies_to),
+        plugin.produces,
+        match &plugin.signer {
+            Some(key) => format!("signed by {key}"),
+            None => "unsigned".into(),
+        },
+        dir.join(cutover::trust::LOCK_FILE).display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
