@@ -6,7 +6,7 @@
 //! chain of versions from where the connection is to where the fleet wants it
 //! ([`policy`]), runs each step's plugin in a sandbox that grants nothing ([`sandbox`]),
 //! shows the result as a plan ([`plan`]), and applies it with a snapshot first and an
-//! atomic write per connection, every step in a ledger ([`write`], [`ledger`]), so that it
+//! atomic write per connection, every step in a ledger ([`mod@write`], [`ledger`]), so that it
 //! can be rolled back byte for byte ([`write::rollback`]). Where the documents live (a
 //! directory, a PostgreSQL database shared by several hosts) is the [`store`]'s business.
 //!

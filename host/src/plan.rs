@@ -2,7 +2,7 @@
 //! with what would change and what the operator must still do. Nothing is written.
 //!
 //! A plan records the sha256 of every input document and every plugin, and of every
-//! output document. [`crate::apply`] recomputes each connection's migration and refuses
+//! output document. [`crate::write::apply`] recomputes each connection's migration and refuses
 //! to write unless all three still match: a plan is never applied to inputs it did not see.
 
 use crate::conformance;
@@ -481,7 +481,7 @@ impl Planner<'_> {
     ///
     /// Memory stays flat in the fleet's size: each worker reads, plans and lets go of one
     /// document at a time, a plan keeps the hash of a migrated document, not the document
-    /// (apply migrates again and checks the hash, see [`crate::apply`]), and only plans that
+    /// (apply migrates again and checks the hash, see [`crate::write::apply`]), and only plans that
     /// finished ahead of an earlier one wait here.
     pub fn plan_each(
         &self,

@@ -10,7 +10,7 @@
 //! control becomes a visible `\u{..}` (or `\n`, `\r`, `\t`), which a terminal shows as
 //! those characters and never acts on.
 //!
-//! [`line`] is for text shown on one line (everything but a guide), [`block`] keeps
+//! [`fn@line`] is for text shown on one line (everything but a guide), [`block`] keeps
 //! newlines and tabs for multi-line text. [`Inert`] wraps a writer so that whatever goes
 //! through it (the plan, errors, logs) is escaped as a block: the second line of
 //! defence behind the per-field escaping. `--json` output stays exact JSON: serde_json

@@ -7,7 +7,7 @@
 //! each `intent` with the document: it holds either the old bytes (the write never
 //! happened: `aborted`) or the new ones (`written`).
 //!
-//! The schema is versioned (`PRAGMA user_version`): each step of [`MIGRATIONS`] upgrades a
+//! The schema is versioned (`PRAGMA user_version`): each step of `MIGRATIONS` upgrades a
 //! ledger one version, and a ledger newer than this binary is refused rather than misread.
 
 use super::{Change, Ledger, NewChange, NewFailure, Run, RunKind, Step, actor, now, worker};

@@ -6,8 +6,8 @@
 //! the version a component imports and picks, from [`KNOWN`], the module of the same
 //! major.minor (a later patch changes no types, so it loads with its minor's bindings).
 //!
-//! Adding a version is a module here, a line in [`KNOWN`] and a variant in [`Pre`] and
-//! [`Bindings`]; the sandbox and everything above it speak only the host's types.
+//! Adding a version is a module here, a line in [`KNOWN`] and a variant in `Pre` and
+//! `Bindings`; the sandbox and everything above it speak only the host's types.
 
 pub mod since_v1_0_0;
 pub mod since_v1_1_0;

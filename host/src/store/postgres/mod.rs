@@ -3,7 +3,7 @@
 //! same fleet and see each other's runs.
 //!
 //! Why it needs no journal: a batch's new documents, their snapshots and their ledger rows
-//! commit in one transaction ([`writer`]), so a crash leaves each batch wholly done or not
+//! commit in one transaction (`writer`), so a crash leaves each batch wholly done or not
 //! begun. Why several hosts can share an apply: a run's connections are rows of the
 //! database, leased a batch at a time with `SELECT … FOR UPDATE SKIP LOCKED`; a worker
 //! renews its lease while it works, a lease whose worker died expires and is taken over,
