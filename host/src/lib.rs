@@ -38,6 +38,7 @@ pub mod migration;
 pub mod per_version;
 pub mod plan;
 pub mod plan_source;
+pub mod platform;
 pub mod policy;
 pub mod private_files;
 pub mod redact;

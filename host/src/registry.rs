@@ -158,7 +158,7 @@ impl Registry {
             .context("its manifest() failed")?
             .value;
         let checked = manifest.check().context("its manifest is invalid")?;
-        if manifest.connector.starts_with(crate::elastic::PREFIX)
+        if crate::platform::Platform::is_elastic(&manifest.connector)
             && !loaded.contract().carries_connectors()
         {
             bail!(

@@ -87,7 +87,7 @@ pub fn scaffold(request: &Request) -> Result<PathBuf> {
         );
     }
     let previous = previous_version(&request.version);
-    let elastic = connector.starts_with(crate::elastic::PREFIX);
+    let elastic = crate::platform::Platform::is_elastic(&connector);
     let manifest = match &request.manifest {
         Some(m) => m.clone(),
         None if elastic => elastic_template::manifest(&connector, &request.version, &previous),

@@ -87,10 +87,7 @@ impl AuthorPlugin {
             .source_spec
             .or_else(|| package.as_ref().and_then(|p| p.source_spec.clone()));
         // An Elastic plugin's specs are its data source's default configurations.
-        let elastic = plugin
-            .manifest
-            .connector
-            .starts_with(cutover::elastic::PREFIX);
+        let elastic = cutover::platform::Platform::is_elastic(&plugin.manifest.connector);
         let spec = |path: &Option<PathBuf>| -> Result<Option<Spec>> {
             path.as_ref()
                 .filter(|_| !elastic)

@@ -373,7 +373,7 @@ fn render_document_patch(out: &mut String, patch: &json_patch::Patch, before: &V
 fn is_elastic(c: &ConnectionPlan) -> bool {
     c.connector
         .as_deref()
-        .is_some_and(|n| n.starts_with(cutover::elastic::PREFIX))
+        .is_some_and(cutover::platform::Platform::is_elastic)
 }
 
 /// The first line of a rendered plan.

@@ -65,7 +65,7 @@ impl PlanArgs {
             elastic |= c
                 .connector
                 .as_deref()
-                .is_some_and(|n| n.starts_with(cutover::elastic::PREFIX));
+                .is_some_and(cutover::platform::Platform::is_elastic);
             *summary.0.entry(c.status).or_default() += 1;
             if c.status == cutover::plan::Status::NeedsOptIn {
                 waiting.push(c.id.clone());
