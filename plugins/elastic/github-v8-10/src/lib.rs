@@ -141,7 +141,7 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(
-                err.contains(want) && err.contains("active sync rules"),
+                err.contains(want) && err.contains("active and draft sync rules"),
                 "{bad}: {err}"
             );
         }

@@ -178,8 +178,8 @@ fn check_basic_rules(out: &ConnectorOutcome, database: &str) -> Result<()> {
             let field = rule_field(rule);
             let why = if field == "Database" || field == "_id" {
                 format!("8.8 documents have no Database field and an _id of <table>_<keys> (8.7: {database}_<table>_<keys>)")
-            } else if let Some(rest) = field.strip_prefix(&format!("{database}_")) {
-                format!("8.7 named this field {database}_<table>_<column>; 8.8 names it by the column alone (a column of {rest:?} without its table), so the rule would apply to that column in every table")
+            } else if field.starts_with(&format!("{database}_")) {
+                format!("8.7 named this field {database}_<table>_<column>; 8.8 names it by the column alone, without its table, so the rule would match that column in every table")
             } else {
                 format!("8.7 documents had no field {field:?} (only {database}_<table>_<column>, Database, Table, _id and _timestamp), so the rule matched nothing; 8.8 names fields by column and would match a column {field:?}")
             };

@@ -142,7 +142,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("active sync rules: they are an object, not a list")
+            err.contains("active and draft sync rules: they are an object, not a list")
                 && err.contains("9.0 validates them before every sync"),
             "{err}"
         );

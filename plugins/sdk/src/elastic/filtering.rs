@@ -168,11 +168,18 @@ pub fn places_text(places: &[Place]) -> String {
 }
 
 /// What a step found it cannot carry: the rules (by place) and why, for one refusal that
-/// names them all.
+/// names them all (places with the same reason together: `active and draft sync rules: …`).
 pub fn refusal(outcome: &ConnectorOutcome, version: &str, problems: &[(Place, String)]) -> Error {
-    let listed: Vec<String> = problems
+    let mut grouped: Vec<(Vec<Place>, &str)> = Vec::new();
+    for (place, why) in problems {
+        match grouped.iter_mut().find(|(_, w)| *w == why) {
+            Some((places, _)) => places.push(place.clone()),
+            None => grouped.push((vec![place.clone()], why)),
+        }
+    }
+    let listed: Vec<String> = grouped
         .iter()
-        .map(|(place, why)| format!("{place} sync rules: {why}"))
+        .map(|(places, why)| format!("{} sync rules: {why}", places_text(places)))
         .collect();
     Error::NeedsOperator(format!(
         "connector {} ({}): sync rules {version} cannot read as they are: {}",
@@ -397,7 +404,7 @@ mod tests {
             .to_string();
         assert!(
             err.contains(
-                "active sync rules: skipExtractingDriveItemsOlderThan is not a whole number"
+                "active and draft sync rules: skipExtractingDriveItemsOlderThan is not a whole number"
             ) && err.contains("draft sync rules")
                 && err.contains("8.9 validates them before every sync"),
             "{err}"
