@@ -7,7 +7,10 @@
 //! Only non-empty values are checked: the service validates advanced rules only when
 //! `Filter.has_advanced_rules()` ([`super::filtering::has_advanced_rules`]).
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+/// A list's entries that are objects, numbered from 0.
+type Entries<'a> = Vec<(usize, &'a Map<String, Value>)>;
 
 /// A check of advanced rules: `Err` says why the validator rejects them.
 pub type Check = fn(&Value) -> Result<(), String>;
@@ -42,10 +45,10 @@ pub fn mysql_9_0(value: &Value) -> Result<(), String> {
 fn mysql(value: &Value, allowed: &[&str]) -> Result<(), String> {
     for (i, entry) in entries(value)? {
         only(i, entry, allowed)?;
-        if !entry
+        if entry
             .get("tables")
             .and_then(Value::as_array)
-            .is_some_and(|t| !t.is_empty())
+            .is_none_or(|t| t.is_empty())
         {
             return Err(format!("entry {i} has no list of tables"));
         }
@@ -53,7 +56,7 @@ fn mysql(value: &Value, allowed: &[&str]) -> Result<(), String> {
             return Err(format!("entry {i} has no query"));
         }
         if let Some(columns) = entry.get("id_columns")
-            && !columns.as_array().is_some_and(|c| !c.is_empty())
+            && columns.as_array().is_none_or(|c| c.is_empty())
         {
             return Err(format!("entry {i}'s id_columns is not a list of columns"));
         }
@@ -115,7 +118,7 @@ pub fn sharepoint_online_8_9(value: &Value) -> Result<(), String> {
 }
 
 /// The entries of a list of objects, numbered from 0.
-fn entries(value: &Value) -> Result<Vec<(usize, &serde_json::Map<String, Value>)>, String> {
+fn entries(value: &Value) -> Result<Entries<'_>, String> {
     let Value::Array(items) = value else {
         return Err(format!("they are {}, not a list", kind(value)));
     };
@@ -130,7 +133,7 @@ fn entries(value: &Value) -> Result<Vec<(usize, &serde_json::Map<String, Value>)
         .collect()
 }
 
-fn only(i: usize, entry: &serde_json::Map<String, Value>, allowed: &[&str]) -> Result<(), String> {
+fn only(i: usize, entry: &Map<String, Value>, allowed: &[&str]) -> Result<(), String> {
     match entry.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(key) => Err(format!("entry {i} has {key:?}, which is not allowed")),
         None => Ok(()),
