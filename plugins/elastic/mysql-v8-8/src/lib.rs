@@ -206,6 +206,11 @@ mod tests {
                 .count(),
             2
         );
+        assert!(
+            out.notes.iter().all(|n| !n.contains("filled in")),
+            "nothing to fill in: {:?}",
+            out.notes
+        );
     }
 
     #[test]

@@ -39,22 +39,23 @@ pub fn migrate(out: &mut ConnectorOutcome) -> Result<()> {
         }
     }
     for (old, places) in groups {
-        let tables: Vec<&str> = old[&database]
+        let tables = old[&database]
             .as_object()
-            .map(|t| t.keys().map(String::as_str).collect())
-            .unwrap_or_default();
-        let filled = if old[&database].as_object().is_some_and(|t| {
-            t.values()
-                .any(|q| q.as_str().is_some_and(|q| q.contains('{')))
-        }) {
-            "; {database} and {table} in the queries filled in, as 8.7 did when it ran them"
-        } else {
-            ""
-        };
+            .expect("rewritten from 8.7's shape");
+        let names: Vec<&str> = tables.keys().map(String::as_str).collect();
+        let filled = tables.iter().any(|(table, query)| {
+            let query = query.as_str().unwrap_or("");
+            fill(query, &database, table).is_ok_and(|ran| ran != query)
+        });
         out.note(format!(
-            "advanced sync rules ({}) rewritten into 8.8's list: one query per table of {database} ({}){filled}",
+            "advanced sync rules ({}) rewritten into 8.8's list: one query per table of {database} ({}){}",
             places_text(&places),
-            tables.join(", ")
+            names.join(", "),
+            if filled {
+                "; the queries as 8.7 ran them, {database}, {table} and {{ }} filled in"
+            } else {
+                ""
+            }
         ));
     }
     Ok(())
