@@ -1,8 +1,9 @@
 //! Elastic connectors end to end, with the real binary, plugins and sandbox: every Elastic
 //! plugin's golden fixtures against the real default configurations of both versions; the
 //! example fleet (an 8.7 deployment) refused while the stack is on 8.7, then taken to 9.0
-//! once, rolled back byte for byte; chains that hand over to a new service type; and bad
-//! documents refused before anything is written.
+//! once, rolled back byte for byte; chains that hand over to a new service type; sync rules
+//! rewritten into the shape the new version validates (the plan says so) or refused naming
+//! them; and bad documents refused before anything is written.
 
 use cutover_tests::{
     Fleet, cutover, cutover_in_workspace, elastic_plugin_crates, golden_failures, plugin, root,
@@ -343,6 +344,214 @@ fn chains_across_plugins_hand_over_to_the_new_service_type() {
         }
         cutover(BIN, fleet.path(), &["rollback"]).expect(0);
         assert_eq!(fleet.documents(), before);
+    }
+}
+
+fn golden_input(crate_dir: &str, case: &str) -> Value {
+    read_json(
+        &root()
+            .join("plugins/elastic")
+            .join(crate_dir)
+            .join("fixtures")
+            .join(case)
+            .join("input.json"),
+    )
+}
+
+/// The advanced sync rules of a connector document, active and draft.
+fn advanced_rules(doc: &Value) -> (Value, Value) {
+    let filter = &doc["filtering"][0];
+    (
+        filter["active"]["advanced_snippet"]["value"].clone(),
+        filter["draft"]["advanced_snippet"]["value"].clone(),
+    )
+}
+
+#[test]
+fn mysql_advanced_rules_are_rewritten_for_8_8_kept_by_9_0_and_rolled_back_byte_for_byte() {
+    let fleet = fleet("8.7.0", "9.0.0");
+    let input = golden_input("mysql-v8-8", "advanced-rules-one-database");
+    fleet.write(&input);
+    fleet.write(&read_json(
+        &root().join("examples/elastic-fleet/connections/crm-mysql.json"),
+    ));
+    let before = fleet.documents();
+
+    let plan = cutover(BIN, fleet.path(), &["plan", "--all", "--json"]).json();
+    let sales = plan["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "sales-mysql")
+        .unwrap()
+        .clone();
+    assert_eq!(sales["status"], "migrate", "{sales}");
+    let notes: Vec<&str> = sales["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.contains(
+            "advanced sync rules (active and draft) rewritten into 8.8's list: one query per table of sales (orders, customers)"
+        )),
+        "the plan names the rewrite: {notes:?}"
+    );
+    let text = cutover(BIN, fleet.path(), &["plan", "--all"]).expect(0);
+    assert!(
+        text.stdout.contains("rewritten into 8.8's list"),
+        "{}",
+        text.stdout
+    );
+    let crm = plan["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "crm-mysql")
+        .unwrap();
+    assert!(
+        !crm["notes"].to_string().contains("sync rules"),
+        "a connector without rules hears nothing of them: {crm}"
+    );
+
+    cutover(BIN, fleet.path(), &["apply", "--all"]).expect(0);
+    let doc = fleet.read("sales-mysql");
+    let want = json!([
+        {"tables": ["orders"], "query": "SELECT * FROM sales.orders WHERE status = 'open'"},
+        {"tables": ["customers"], "query": "SELECT id, name, country FROM customers WHERE active = 1"}
+    ]);
+    assert_eq!(
+        advanced_rules(&doc),
+        (want.clone(), want),
+        "8.8's list, active and draft in step, kept by 9.0"
+    );
+    assert_eq!(
+        doc["filtering"][0]["active"]["rules"], input["filtering"][0]["active"]["rules"],
+        "a basic rule on Table means the same in 8.8"
+    );
+    assert_eq!(
+        doc["filtering"][0]["active"]["validation"],
+        json!({"errors": [], "state": "valid"})
+    );
+    assert_eq!(doc["pipeline"]["name"], "search-default-ingestion");
+
+    cutover(BIN, fleet.path(), &["rollback"]).expect(0);
+    assert_eq!(fleet.documents(), before, "every document byte for byte");
+}
+
+#[test]
+fn sync_rules_a_step_cannot_carry_refuse_the_connector_naming_them_and_nothing_is_written() {
+    let cases: [(&str, &str, &str, &[&str]); 3] = [
+        (
+            "8.7.0",
+            "mysql-v8-8",
+            "refused-rules-of-another-database",
+            &[
+                "connector sales-mysql (mysql)",
+                "draft sync rules: they select rows of database finance",
+                "8.8 syncs its one database, sales",
+            ],
+        ),
+        (
+            "8.7.0",
+            "mysql-v8-8",
+            "refused-basic-rule-on-an-8-7-field",
+            &[
+                "rule internal-mail (exclude sales_customers_email ends_with",
+                "8.8 names it by the column alone",
+            ],
+        ),
+        (
+            "8.9.0",
+            "github-v8-10",
+            "refused-advanced-rules-8-10-rejects",
+            &[
+                "connector api-github (github)",
+                "active and draft sync rules: they are an object, not a list",
+                "8.10 validates them before every sync",
+            ],
+        ),
+    ];
+    for (declared, crate_dir, case, wants) in cases {
+        let fleet = fleet(declared, "9.0.0");
+        let input = golden_input(crate_dir, case);
+        fleet.write(&input);
+        let before = fleet.documents();
+        let plan = cutover(BIN, fleet.path(), &["plan", "--all", "--json"]).json();
+        let c = &plan["connections"][0];
+        assert_eq!(c["status"], "failed", "{case}: {c}");
+        let reason = c["reason"].as_str().unwrap();
+        let run = cutover(BIN, fleet.path(), &["apply", "--all"]).expect(1);
+        for want in wants {
+            assert!(
+                reason.contains(want),
+                "{case}: {want:?} not in the plan: {reason}"
+            );
+            assert!(
+                run.stdout.contains(want),
+                "{case}: {want:?} not in:\n{}",
+                run.stdout
+            );
+        }
+        assert!(
+            run.stdout
+                .contains(&format!("failed {}", input["id"].as_str().unwrap())),
+            "{}",
+            run.stdout
+        );
+        assert_eq!(fleet.documents(), before, "{case}: nothing written");
+    }
+}
+
+#[test]
+fn every_other_step_keeps_sync_rules_and_says_what_now_applies() {
+    // GitHub 8.9 → 8.10 → 9.0: advanced rules 8.10 accepts are kept, with a note that they
+    // now select what syncs; a basic rule on a renamed field is left to review.
+    let github_fleet = fleet("8.9.0", "9.0.0");
+    let github = golden_input("github-v8-10", "advanced-rules-adopted");
+    github_fleet.write(&github);
+    let plan = cutover(BIN, github_fleet.path(), &["plan", "--all", "--json"]).json();
+    let c = &plan["connections"][0];
+    assert!(
+        c["notes"]
+            .to_string()
+            .contains("8.10 validates them before each sync"),
+        "{c}"
+    );
+    let reviews: Vec<&Value> = c["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a.to_string().contains("/filtering/0/"))
+        .collect();
+    assert_eq!(reviews.len(), 2, "active and draft: {c}");
+    assert!(
+        reviews[0].to_string().contains("rule no-archive")
+            && !reviews[0].to_string().contains("rule recent"),
+        "{}",
+        reviews[0]
+    );
+    cutover(BIN, github_fleet.path(), &["apply", "--all"]).expect(0);
+    assert_eq!(
+        github_fleet.read("api-github")["filtering"],
+        github["filtering"]
+    );
+
+    // SharePoint Online 8.8 → 8.9 → 9.0, Oracle 8.14 → 8.15 → 9.0: kept byte for byte.
+    for (declared, crate_dir, case) in [
+        ("8.8.0", "sharepoint-v8-9", "online-with-sync-rules"),
+        ("8.14.0", "oracle-v8-15", "sync-rules-kept"),
+    ] {
+        let fleet = fleet(declared, "9.0.0");
+        let input = golden_input(crate_dir, case);
+        fleet.write(&input);
+        let before = fleet.documents();
+        cutover(BIN, fleet.path(), &["apply", "--all"]).expect(0);
+        let id = input["id"].as_str().unwrap();
+        assert_eq!(fleet.read(id)["filtering"], input["filtering"], "{case}");
+        cutover(BIN, fleet.path(), &["rollback"]).expect(0);
+        assert_eq!(fleet.documents(), before, "{case}");
     }
 }
 

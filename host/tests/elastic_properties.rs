@@ -10,7 +10,13 @@
 //!   where the meaning inverted), or the plan names the field it dropped: none is lost
 //!   silently;
 //! - two runs give the same bytes, and the produced version is outside the plugin's range,
-//!   so the host never runs it twice.
+//!   so the host never runs it twice;
+//! - sync rules (advanced and basic, active and draft, of any shape) come out in the shape the
+//!   new version validates, meaning what they meant, or the connector is refused naming them:
+//!   MySQL's 8.7 `{database: {table: query}}` becomes 8.8's list, one entry per table with its
+//!   query as 8.7 ran it, draft and active alike when they were alike; rules of a database the
+//!   connector does not keep are refused naming it; every other step keeps the rules byte for
+//!   byte, refusing advanced rules the new version's validator rejects.
 
 use cutover::migration::ConnectorInput;
 use cutover::registry::{Plugin, Registry};
@@ -165,9 +171,18 @@ fn check(
         }
         (Err(SandboxError::Refused(e)), Err(SandboxError::Refused(_))) => {
             let text = e.to_string();
+            // A golden input's advanced rules name its database: given another one, they
+            // select rows of a database the connector no longer syncs.
+            let database = doc["configuration"]["database"]["value"]
+                .as_str()
+                .unwrap_or("");
+            let rules_elsewhere = doc["filtering"][0]["active"]["advanced_snippet"]["value"]
+                .as_object()
+                .is_some_and(|rules| rules.keys().any(|d| d != database.trim()));
             prop_assert!(
                 s.package == "elastic-mysql-v8-8"
-                    && text.contains("database lists several databases"),
+                    && (text.contains("database lists several databases")
+                        || rules_elsewhere && text.contains("which the connector does not sync")),
                 "unexpected refusal: {}",
                 text
             );
@@ -285,5 +300,178 @@ fn elastic_plugins_carry_every_value_and_give_exactly_the_new_fields() {
                 check(&sandbox, &plugin, s, &doc, &chosen)
             })
             .unwrap_or_else(|e| panic!("{}: {e}", s.package));
+    }
+}
+
+/// 8.7 advanced rules of `database` from genes: tables with queries that use 8.7's
+/// `{database}` and `{table}` fields and `{{ }}` escapes; and the 8.8 list they mean.
+fn mysql_rules(database: &str, genes: &[u32]) -> (Value, Value) {
+    let mut old = serde_json::Map::new();
+    let mut new = Vec::new();
+    for (i, gene) in genes.iter().enumerate() {
+        let table = format!("t{}_{}", i, gene % 89);
+        let (query, ran) = match gene % 4 {
+            0 => (
+                format!("SELECT * FROM {{database}}.{{table}} WHERE id > {gene}"),
+                format!("SELECT * FROM {database}.{table} WHERE id > {gene}"),
+            ),
+            1 => (
+                format!(
+                    "SELECT a, b FROM {{table}} WHERE c = '{{{{x}}}}' LIMIT {}",
+                    gene % 100
+                ),
+                format!(
+                    "SELECT a, b FROM {table} WHERE c = '{{x}}' LIMIT {}",
+                    gene % 100
+                ),
+            ),
+            _ => (
+                format!("SELECT * FROM {table} WHERE n < {gene}"),
+                format!("SELECT * FROM {table} WHERE n < {gene}"),
+            ),
+        };
+        if old.insert(table.clone(), json!(query)).is_none() {
+            new.push(json!({"tables": [table], "query": ran}));
+        }
+    }
+    (json!({database: old}), Value::Array(new))
+}
+
+fn set_filter(doc: &mut Value, state: &str, advanced: Value, rules: Value) {
+    doc["filtering"][0][state]["advanced_snippet"]["value"] = advanced;
+    doc["filtering"][0][state]["rules"] = rules;
+}
+
+/// Random sync rules for one subject's golden input, and what must come of them: the
+/// expected (active, draft) advanced rules, or a part of the refusal.
+enum Expect {
+    Rules(Value, Value),
+    Refused(String),
+}
+
+#[test]
+fn elastic_plugins_carry_sync_rules_in_the_new_shape_or_refuse_naming_them() {
+    let sandbox = Sandbox::new(Limits::default()).unwrap();
+    let mut subjects: Vec<(&str, &str)> = SUBJECTS.iter().map(|s| (s.package, s.from)).collect();
+    subjects.push(("elastic-pipeline-v9", "8.19.0"));
+    for (package, from) in subjects {
+        let plugin =
+            Registry::load_one(&plugin(package), &sandbox, &Trust::default(), None, None).unwrap();
+        let bases = golden_inputs(package);
+        let mut runner = TestRunner::new(Config {
+            cases: 48,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let strategy = (
+            0..bases.len(),
+            prop::collection::vec(any::<u32>(), 1..5),
+            prop::collection::vec(any::<u32>(), 1..5),
+            0..4u8,
+            any::<bool>(),
+        );
+        runner
+            .run(&strategy, |(base, active_genes, draft_genes, variant, same)| {
+                let mut doc = bases[base].clone();
+                let service_type = doc["service_type"].as_str().unwrap().to_owned();
+                let data_source = doc["configuration"]["data_source"]["value"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned();
+                let table_rule = json!([
+                    {"id": "t", "field": "Table", "policy": "exclude", "rule": "equals", "value": format!("x{}", active_genes[0] % 7), "order": 0},
+                    {"id": "DEFAULT", "field": "_", "policy": "include", "rule": "regex", "value": ".*", "order": 1}
+                ]);
+                let draft_genes = if same { &active_genes } else { &draft_genes };
+                let expect = match (package, variant) {
+                    ("elastic-mysql-v8-8", 0..=2) => {
+                        let database = doc["configuration"]["database"]["value"].as_str().unwrap().to_owned();
+                        let (old_a, new_a) = mysql_rules(&database, &active_genes);
+                        let (mut old_d, new_d) = mysql_rules(&database, draft_genes);
+                        if variant == 2 {
+                            old_d[format!("other{}", draft_genes[0] % 9)] = json!({"t": "SELECT 1"});
+                        }
+                        set_filter(&mut doc, "active", old_a, table_rule.clone());
+                        set_filter(&mut doc, "draft", old_d, table_rule.clone());
+                        if variant == 2 {
+                            Expect::Refused(format!("draft sync rules: they select rows of database other{}", draft_genes[0] % 9))
+                        } else {
+                            Expect::Rules(new_a, new_d)
+                        }
+                    }
+                    ("elastic-mysql-v8-8", _) => {
+                        let field = format!("{}_t{}_c", doc["configuration"]["database"]["value"].as_str().unwrap(), active_genes[0] % 5);
+                        let rules = json!([{"id": "b", "field": field, "policy": "include", "rule": "equals", "value": "1", "order": 0}]);
+                        set_filter(&mut doc, "active", json!({}), rules);
+                        Expect::Refused(format!("rule b (include {field} equals"))
+                    }
+                    (_, _) => {
+                        // Every other step: advanced rules in the shape the new version reads
+                        // (the data source's own, or none), kept; one it rejects, refused.
+                        let valid = match (service_type.as_str(), data_source.as_str()) {
+                            ("github", _) => json!([{"repository": format!("acme/r{}", active_genes[0] % 50), "filter": {"issue": "is:open"}}]),
+                            ("sharepoint", "sharepoint_online") => json!({"skipExtractingDriveItemsOlderThan": active_genes[0] % 1000}),
+                            ("mysql", _) => json!([{"tables": ["t"], "query": format!("SELECT * FROM t WHERE id > {}", active_genes[0])}]),
+                            _ => json!({"free": active_genes[0]}),
+                        };
+                        let validated = matches!((service_type.as_str(), data_source.as_str()), ("github", _) | ("sharepoint", "sharepoint_online") | ("mysql", _));
+                        if variant == 0 && validated {
+                            set_filter(&mut doc, "draft", json!({"not": "the shape"}), table_rule.clone());
+                            Expect::Refused("draft sync rules: they".into())
+                        } else {
+                            set_filter(&mut doc, "active", valid.clone(), table_rule.clone());
+                            set_filter(&mut doc, "draft", valid.clone(), table_rule.clone());
+                            Expect::Rules(valid.clone(), valid)
+                        }
+                    }
+                };
+                let input = ConnectorInput {
+                    id: doc["id"].as_str().unwrap().into(),
+                    version: from.into(),
+                    document: doc.to_string(),
+                };
+                let first = sandbox.migrate_connector(&plugin.loaded, &input);
+                let second = sandbox.migrate_connector(&plugin.loaded, &input);
+                match (expect, first, second) {
+                    (Expect::Rules(active, draft), Ok(a), Ok(b)) => {
+                        prop_assert_eq!(&a.value.document, &b.value.document, "deterministic");
+                        let out: Value = serde_json::from_str(&a.value.document).unwrap();
+                        let filter = &out["filtering"][0];
+                        prop_assert_eq!(&filter["active"]["advanced_snippet"]["value"], &active);
+                        prop_assert_eq!(&filter["draft"]["advanced_snippet"]["value"], &draft);
+                        if same {
+                            prop_assert_eq!(&filter["active"]["advanced_snippet"], &filter["draft"]["advanced_snippet"], "in step");
+                        }
+                        prop_assert_eq!(&filter["active"]["rules"], &doc["filtering"][0]["active"]["rules"], "basic rules kept");
+                        for state in ["active", "draft"] {
+                            let mut rest = filter[state].clone();
+                            let mut was = doc["filtering"][0][state].clone();
+                            rest["advanced_snippet"]["value"] = Value::Null;
+                            was["advanced_snippet"]["value"] = Value::Null;
+                            prop_assert_eq!(rest, was, "only the advanced rules' value changes");
+                        }
+                        if package == "elastic-mysql-v8-8" {
+                            prop_assert!(
+                                a.value.notes.iter().any(|n| n.contains("rewritten into 8.8's list")),
+                                "the plan names the rewrite: {:?}",
+                                a.value.notes
+                            );
+                        }
+                    }
+                    (Expect::Refused(want), Err(SandboxError::Refused(e)), Err(SandboxError::Refused(_))) => {
+                        let text = e.to_string();
+                        prop_assert!(text.contains(&want), "{:?} not in {}", want, text);
+                        prop_assert!(text.contains(doc["id"].as_str().unwrap()), "names the connector: {}", text);
+                    }
+                    (_, a, _) => {
+                        return Err(TestCaseError::fail(format!(
+                            "{package}: unexpected {:?}",
+                            a.map(|c| c.value.document)
+                        )));
+                    }
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{package}: {e}"));
     }
 }

@@ -2,7 +2,18 @@
 //! By comparing `get_default_configuration()` of the two branches: `github_token` → `token`,
 //! new `data_source` (default `github_server`) and `host`, `ssl_enabled`, `ssl_ca`. The 8.9
 //! connector read only `https://api.github.com`, so its `data_source` is `github_cloud`.
+//!
+//! Sync rules (`connectors/sources/github.py` of both branches): 8.9 has no advanced rules
+//! (no `advanced_rules_validators`, `get_docs` ignores them); 8.10's
+//! `GitHubAdvancedRulesValidator` requires a list of `{"repository": "..", "filter": {"issue"
+//! | "pr" | "branch": ".."}}` before each sync, and `get_docs` then syncs only what they select.
+//! Rules 8.10 accepts are kept (the plan says they now apply), others refused. 8.10 builds
+//! documents from GitHub's GraphQL API instead of REST, so most fields basic rules can name
+//! changed (`html_url` → `url`, `created_at` → `createdAt`, `state` `open` → `OPEN`): every
+//! basic rule but those on `_timestamp` is left for the operator to review.
 
+use cutover_plugin::elastic::advanced_rules;
+use cutover_plugin::elastic::filtering::{self, rule_field};
 use cutover_plugin::elastic::{
     Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step,
 };
@@ -36,6 +47,12 @@ impl ConnectorMigration for GithubV8_10 {
         configuration::set(config, "data_source", Value::String(CLOUD.into()), &new)?;
         out.conform(&new)?;
         out.note("data_source = github_cloud: 8.9 read github.com only");
+        filtering::adopt_advanced_rules(&mut out, "8.10", advanced_rules::github_8_10)?;
+        filtering::review_basic_rules(
+            &mut out,
+            |rule| rule_field(rule) != "_timestamp",
+            "8.10 builds GitHub documents from the GraphQL API, and most fields are renamed or hold other values (html_url is url, created_at createdAt, state OPEN instead of open)",
+        );
         Ok(out)
     }
 }
@@ -81,6 +98,84 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("both github_token and token")
+        );
+    }
+
+    fn with_rules(advanced: Value, rules: Value) -> Connector {
+        let mut c = testing::connector(&defaults().0, &[("github_token", json!("a"))]);
+        let filter = json!({"advanced_snippet": {"value": advanced}, "rules": rules, "validation": {"errors": [], "state": "valid"}});
+        c.document.insert(
+            "filtering".into(),
+            json!([{"domain": "DEFAULT", "active": filter, "draft": filter}]),
+        );
+        c
+    }
+
+    #[test]
+    fn advanced_rules_8_10_accepts_are_kept_and_others_refused() {
+        let good = json!([{"repository": "elastic/connectors", "filter": {"issue": "is:open", "branch": "main"}}]);
+        let out = GithubV8_10::migrate(with_rules(good.clone(), json!([]))).unwrap();
+        assert_eq!(
+            out.document["filtering"][0]["active"]["advanced_snippet"]["value"],
+            good
+        );
+        assert!(
+            out.notes
+                .iter()
+                .any(|n| n.contains("(active and draft) kept") && n.contains("8.10 validates")),
+            "{:?}",
+            out.notes
+        );
+        for (bad, want) in [
+            (json!({"repos": ["a"]}), "not a list"),
+            (
+                json!([{"repository": "a", "filter": {"commit": "x"}}]),
+                "issue, pr, branch",
+            ),
+            (
+                json!([{"repository": "", "filter": {"pr": "x"}}]),
+                "no repository",
+            ),
+        ] {
+            let err = GithubV8_10::migrate(with_rules(bad.clone(), json!([])))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(want) && err.contains("active and draft sync rules"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn basic_rules_on_renamed_fields_are_left_to_review() {
+        let rules = json!([
+            {"id": "r1", "field": "html_url", "policy": "exclude", "rule": "contains", "value": "/archive/", "order": 0},
+            {"id": "r2", "field": "_timestamp", "policy": "include", "rule": ">", "value": "2023-01-01", "order": 1},
+            {"id": "DEFAULT", "field": "_", "policy": "include", "rule": "regex", "value": ".*", "order": 2}
+        ]);
+        let out = GithubV8_10::migrate(with_rules(json!({}), rules.clone())).unwrap();
+        assert_eq!(
+            out.document["filtering"][0]["draft"]["rules"], rules,
+            "kept"
+        );
+        let pointers: Vec<&str> = out
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                cutover_plugin::Action::ReviewField { pointer, reason } => {
+                    assert!(
+                        reason.contains("rule r1") && !reason.contains("rule r2"),
+                        "{reason}"
+                    );
+                    Some(pointer.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            pointers,
+            ["/filtering/0/active/rules", "/filtering/0/draft/rules"]
         );
     }
 }

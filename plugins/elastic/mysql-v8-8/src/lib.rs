@@ -2,6 +2,20 @@
 //! ("missing configuration fields must be added by hand"), found by comparing the MySQL data
 //! source's `get_default_configuration()` of the two branches: `ssl_disabled` became
 //! `ssl_enabled` (inverted), `database` went from a list to one database, `tables` is new.
+//!
+//! The data source's sync rules changed with it (`connectors/sources/mysql.py`, 8.7 and 8.8
+//! branches), and the service validates the active ones before every sync:
+//! - advanced rules were `{database: {table: query}}` (8.7 `MySQLAdvancedRulesValidator`
+//!   checks the databases are configured, `get_docs` runs each table's query, formatted with
+//!   `str.format(database=…, table=…)`); 8.8's validator requires a list of
+//!   `{"tables": [..], "query": ".."}` and runs each query as it is. [`rules`] rewrites them.
+//! - documents were built with fields `<database>_<table>_<column>`, `Database`, `Table` and an
+//!   `_id` of `<database>_<table>_<keys>`; 8.8's `row2doc` names them by column alone, with
+//!   `Table` and an `_id` of `<table>_<keys>`. A basic rule on any field but `Table` and
+//!   `_timestamp` would match other documents than it does now, so the connector is refused
+//!   naming it.
+
+mod rules;
 
 use cutover_plugin::elastic::{
     Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step,
@@ -19,7 +33,7 @@ pub struct MysqlV8_8;
 impl ConnectorMigration for MysqlV8_8 {
     fn manifest() -> Manifest {
         Manifest {
-            message: "Connectors created before 8.8 are missing configuration fields in 8.8 that must be added by hand. MySQL: ssl_disabled is replaced by ssl_enabled (its opposite), database takes a single database, and the new tables field lists the tables to sync.".into(),
+            message: "Connectors created before 8.8 are missing configuration fields in 8.8 that must be added by hand. MySQL: ssl_disabled is replaced by ssl_enabled (its opposite), database takes a single database, and the new tables field lists the tables to sync. Advanced sync rules become a list of {tables, query}, and documents name their fields by column.".into(),
             documentation_url: "https://www.elastic.co/guide/en/enterprise-search/8.8/known-issues.html".into(),
             guide: include_str!("../GUIDE.md").into(),
             ..step("elastic/mysql", "8.7.0", "8.8.0")
@@ -44,6 +58,7 @@ impl ConnectorMigration for MysqlV8_8 {
         if !had_tables {
             out.note("tables = * syncs every table of the database, as 8.7 did");
         }
+        rules::migrate(&mut out)?;
         if out.configuration()["ssl_enabled"]["value"] == Value::Bool(true)
             && configuration::is_empty(&out.configuration()["ssl_ca"]["value"])
         {
@@ -128,5 +143,112 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("port"), "{err}");
+    }
+
+    /// An 8.7 connector of database crm with `filtering` as Kibana 8.7 stores it.
+    fn with_rules(active: Value, draft: Value, basic: Value) -> Connector {
+        let mut c = testing::connector(&defaults().0, &[("database", json!("crm"))]);
+        let filter = |advanced: Value| {
+            json!({"advanced_snippet": {"created_at": "2023-05-02T09:12:44.113Z", "updated_at": "2023-05-02T09:12:44.113Z", "value": advanced},
+                   "rules": basic, "validation": {"errors": [], "state": "valid"}})
+        };
+        c.document.insert(
+            "filtering".into(),
+            json!([{"domain": "DEFAULT", "active": filter(active), "draft": filter(draft)}]),
+        );
+        c
+    }
+
+    fn default_rule() -> Value {
+        json!([{"id": "DEFAULT", "field": "_", "policy": "include", "rule": "regex", "value": ".*", "order": 0,
+                "created_at": "2023-05-02T09:12:44.113Z", "updated_at": "2023-05-02T09:12:44.113Z"}])
+    }
+
+    #[test]
+    fn advanced_rules_become_8_8_list_in_active_and_draft_alike() {
+        let rules = json!({"crm": {"orders": "SELECT * FROM {database}.{table} WHERE total > 100", "customers": "SELECT * FROM customers WHERE active = 1"}});
+        let out = MysqlV8_8::migrate(with_rules(rules.clone(), rules, default_rule())).unwrap();
+        let want = json!([
+            {"tables": ["orders"], "query": "SELECT * FROM crm.orders WHERE total > 100"},
+            {"tables": ["customers"], "query": "SELECT * FROM customers WHERE active = 1"}
+        ]);
+        for state in ["active", "draft"] {
+            let snippet = &out.document["filtering"][0][state]["advanced_snippet"];
+            assert_eq!(snippet["value"], want, "{state}");
+            assert_eq!(
+                snippet["created_at"], "2023-05-02T09:12:44.113Z",
+                "the rest is kept"
+            );
+        }
+        assert!(
+            out.notes.iter().any(|n| n
+                .contains("advanced sync rules (active and draft) rewritten into 8.8's list")
+                && n.contains("(orders, customers)")
+                && n.contains("filled in")),
+            "{:?}",
+            out.notes
+        );
+    }
+
+    #[test]
+    fn a_draft_that_differs_is_rewritten_on_its_own() {
+        let active = json!({"crm": {"orders": "SELECT * FROM orders"}});
+        let draft = json!({"crm": {"orders": "SELECT * FROM orders WHERE id > 5"}});
+        let out = MysqlV8_8::migrate(with_rules(active, draft, default_rule())).unwrap();
+        assert_eq!(
+            out.document["filtering"][0]["draft"]["advanced_snippet"]["value"],
+            json!([{"tables": ["orders"], "query": "SELECT * FROM orders WHERE id > 5"}])
+        );
+        assert_eq!(
+            out.notes
+                .iter()
+                .filter(|n| n.contains("advanced sync rules"))
+                .count(),
+            2
+        );
+        assert!(
+            out.notes.iter().all(|n| !n.contains("filled in")),
+            "nothing to fill in: {:?}",
+            out.notes
+        );
+    }
+
+    #[test]
+    fn rules_of_another_database_are_refused_naming_it_and_where() {
+        let active = json!({"crm": {"orders": "SELECT 1"}});
+        let draft = json!({"crm": {"orders": "SELECT 1"}, "billing": {"invoices": "SELECT 2"}});
+        let err = MysqlV8_8::migrate(with_rules(active, draft, default_rule()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("connector test-connector (mysql)")
+                && err.contains("draft sync rules")
+                && err.contains("database billing")
+                && !err.contains("active sync rules"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn basic_rules_on_fields_8_8_renames_are_refused_and_others_kept() {
+        let mut rules = json!([
+            {"id": "keep", "field": "Table", "policy": "exclude", "rule": "equals", "value": "audit_log", "order": 0},
+            {"id": "DEFAULT", "field": "_", "policy": "include", "rule": "regex", "value": ".*", "order": 1}
+        ]);
+        let out = MysqlV8_8::migrate(with_rules(json!({}), json!({}), rules.clone())).unwrap();
+        assert_eq!(out.document["filtering"][0]["active"]["rules"], rules);
+        rules.as_array_mut().unwrap().insert(
+            0,
+            json!({"id": "mail", "field": "crm_customers_email", "policy": "exclude", "rule": "ends_with", "value": "@internal", "order": 0}),
+        );
+        let err = MysqlV8_8::migrate(with_rules(json!({}), json!({}), rules))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("rule mail (exclude crm_customers_email ends_with \"@internal\")")
+                && err.contains("by the column alone")
+                && !err.contains("rule keep"),
+            "{err}"
+        );
     }
 }

@@ -2,6 +2,11 @@
 //! (elastic/connectors #2429). By comparing `get_default_configuration()` of the two branches:
 //! `database` (used as the SID in the connection's DSN) → `connection_source` (`sid` or
 //! `service_name`) with `sid` and `service_name`.
+//!
+//! Sync rules are kept as they are (`connectors/sources/oracle.py`, 8.14 and 8.15): neither
+//! version has advanced rules (no `advanced_rules_validators`, `get_docs` ignores them), and
+//! documents keep their fields: 8.15's `self.database` is the SID, as 8.14's `database` was,
+//! so `_id` (`<database>_<table>_<keys>`), `Database` and the column names do not change.
 
 use cutover_plugin::elastic::{
     Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step,
@@ -70,5 +75,26 @@ mod tests {
         assert_eq!(cfg["connection_source"]["value"], "sid");
         assert_eq!(cfg["port"]["value"], 1521);
         assert_eq!(cfg["service_name"]["value"], "");
+    }
+
+    #[test]
+    fn sync_rules_are_kept_byte_for_byte() {
+        let mut c = testing::connector(&defaults().0, &[("database", json!("ORCLCDB"))]);
+        let filter = json!({"advanced_snippet": {"value": {"any": "unused"}},
+            "rules": [{"id": "r1", "field": "ORCLCDB_EMP_SALARY", "policy": "exclude", "rule": ">", "value": "1000", "order": 0},
+                      {"id": "DEFAULT", "field": "_", "policy": "include", "rule": "regex", "value": ".*", "order": 1}],
+            "validation": {"errors": [], "state": "valid"}});
+        c.document.insert(
+            "filtering".into(),
+            json!([{"domain": "DEFAULT", "active": filter, "draft": filter}]),
+        );
+        let out = OracleV8_15::migrate(c.clone()).unwrap();
+        assert_eq!(out.document["filtering"], c.document["filtering"]);
+        assert!(
+            out.actions.is_empty() && !out.notes.iter().any(|n| n.contains("sync rules")),
+            "{:?} {:?}",
+            out.actions,
+            out.notes
+        );
     }
 }

@@ -2,8 +2,17 @@
 //! connectors are removed, and the default ingest pipeline `ent-search-generic-ingestion`
 //! becomes `search-default-ingestion` (elastic/connectors #3049, `PIPELINE_DEFAULT` of the
 //! 9.0 branch; elastic/elasticsearch #118899).
+//!
+//! Sync rules are kept as they are: each migrated data source's 9.0 validator accepts what
+//! its last 8.x one did (`connectors/sources/*.py`, 8.15 and 9.0 branches: MySQL adds an
+//! optional `id_columns`, GitHub a `path` filter, SharePoint Online is unchanged, Oracle and
+//! SharePoint Server have no advanced rules), and document fields did not change. Rules 9.0
+//! rejects (MySQL rules still in 8.7's `{database: {table: query}}`, left by an 8.8 upgrade
+//! that did not rewrite them) fail every sync, so the connector is refused naming them.
 
-use cutover_plugin::elastic::{Connector, ConnectorMigration, ConnectorOutcome, step};
+use cutover_plugin::elastic::{
+    Connector, ConnectorMigration, ConnectorOutcome, advanced_rules, filtering, step,
+};
 use cutover_plugin::{Action, Manifest, Precondition, Result, Value};
 
 pub const OLD_PIPELINE: &str = "ent-search-generic-ingestion";
@@ -24,6 +33,9 @@ impl ConnectorMigration for PipelineV9 {
 
     fn migrate(connector: Connector) -> Result<ConnectorOutcome> {
         let mut out = connector.into_outcome();
+        if let Some(check) = advanced_rules::check(out.service_type(), "9.0.0") {
+            filtering::require_advanced_rules(&mut out, "9.0", check)?;
+        }
         if !out.rename_pipeline(OLD_PIPELINE, NEW_PIPELINE)
             && let Some(name) = out
                 .document
@@ -85,6 +97,54 @@ mod tests {
         assert!(out.notes[0].contains("crm-enrich is kept"));
         assert!(
             matches!(&out.actions[..], [Action::ReviewField { pointer, .. }] if pointer == "/is_native")
+        );
+    }
+
+    fn with_advanced_rules(service_type: &str, rules: Value) -> Connector {
+        let mut c = connector();
+        c.document["service_type"] = json!(service_type);
+        let filter = json!({"advanced_snippet": {"value": rules}, "rules": [], "validation": {"errors": [], "state": "valid"}});
+        c.document.insert(
+            "filtering".into(),
+            json!([{"domain": "DEFAULT", "active": filter, "draft": filter}]),
+        );
+        c
+    }
+
+    #[test]
+    fn keeps_sync_rules_9_0_reads_and_refuses_those_it_rejects() {
+        for (service_type, rules) in [
+            (
+                "mysql",
+                json!([{"tables": ["orders"], "query": "SELECT * FROM orders"}]),
+            ),
+            (
+                "github",
+                json!([{"repository": "a/b", "filter": {"pr": "is:open"}}]),
+            ),
+            (
+                "sharepoint_online",
+                json!({"skipExtractingDriveItemsOlderThan": 7}),
+            ),
+            ("oracle", json!({"anything": "unused"})),
+        ] {
+            let c = with_advanced_rules(service_type, rules);
+            let out = PipelineV9::migrate(c.clone()).unwrap();
+            assert_eq!(
+                out.document["filtering"], c.document["filtering"],
+                "{service_type}"
+            );
+        }
+        let err = PipelineV9::migrate(with_advanced_rules(
+            "mysql",
+            json!({"crm": {"orders": "SELECT 1"}}),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("active and draft sync rules: they are an object, not a list")
+                && err.contains("9.0 validates them before every sync"),
+            "{err}"
         );
     }
 }

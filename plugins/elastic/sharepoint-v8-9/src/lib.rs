@@ -3,7 +3,20 @@
 //! `sharepoint_server` and `sharepoint_online`, each with its own configuration
 //! (elastic/connectors #1065; the fields by comparing `get_default_configuration()` of the
 //! 8.8 `sharepoint` and the 8.9 `sharepoint_server` and `sharepoint_online` data sources).
+//!
+//! Sync rules (`connectors/sources/sharepoint.py` 8.8, `sharepoint_server.py` and
+//! `sharepoint_online.py` 8.9): 8.8 has no advanced rules (no validator; `get_docs` ignores
+//! them), nor has 8.9's `sharepoint_server`, so a Server connector keeps them unused. 8.9's
+//! `sharepoint_online` validates `{"skipExtractingDriveItemsOlderThan": <integer>}` and
+//! nothing else before each sync, and then skips older drive items: rules it accepts are kept
+//! (the plan says they now apply), others refused. Basic rules match document fields: Online
+//! builds its documents from Microsoft Graph (`webUrl`, `lastModifiedDateTime`, `object_type`)
+//! instead of 8.8's SharePoint REST fields, so every basic rule but those on `_timestamp` is
+//! left to review; Server keeps its fields, but `author_id` now holds the author
+//! (`AuthorId`, 8.8: `EditorId`, the last editor, which is now `editor_id`).
 
+use cutover_plugin::elastic::advanced_rules;
+use cutover_plugin::elastic::filtering::{self, rule_field};
 use cutover_plugin::elastic::{
     Connector, ConnectorMigration, ConnectorOutcome, Defaults, configuration, step,
 };
@@ -103,6 +116,22 @@ impl ConnectorMigration for SharepointV8_9 {
             out.action(Action::RetestSource {
                 reason: "8.9 reaches SharePoint Online through its own data source: check the app registration (tenant, client id, secret) connects".into(),
             });
+            filtering::adopt_advanced_rules(
+                &mut out,
+                "8.9",
+                advanced_rules::sharepoint_online_8_9,
+            )?;
+            filtering::review_basic_rules(
+                &mut out,
+                |rule| rule_field(rule) != "_timestamp",
+                "8.9's sharepoint_online builds documents from Microsoft Graph, whose fields differ from 8.8's (webUrl, lastModifiedDateTime, object_type)",
+            );
+        } else {
+            filtering::review_basic_rules(
+                &mut out,
+                |rule| rule_field(rule) == "author_id",
+                "8.9's sharepoint_server fills author_id with the author (8.8: the last editor, now editor_id)",
+            );
         }
         Ok(out)
     }
@@ -178,6 +207,75 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("data_source")
+        );
+    }
+
+    fn with_rules(data_source: &str, advanced: Value, rules: Value) -> Result<ConnectorOutcome> {
+        let mut c = testing::connector(&old(), &[("data_source", json!(data_source))]);
+        let filter = json!({"advanced_snippet": {"value": advanced}, "rules": rules, "validation": {"errors": [], "state": "valid"}});
+        c.document.insert(
+            "filtering".into(),
+            json!([{"domain": "DEFAULT", "active": filter, "draft": filter}]),
+        );
+        SharepointV8_9::migrate(c)
+    }
+
+    #[test]
+    fn advanced_rules_are_kept_where_8_9_reads_them_as_they_are() {
+        let days = json!({"skipExtractingDriveItemsOlderThan": 30});
+        for source in [SERVER, ONLINE] {
+            let out = with_rules(source, days.clone(), json!([])).unwrap();
+            assert_eq!(
+                out.document["filtering"][0]["active"]["advanced_snippet"]["value"],
+                days
+            );
+            assert_eq!(
+                out.notes.iter().any(|n| n.contains("advanced sync rules")),
+                source == ONLINE,
+                "only Online starts applying them: {:?}",
+                out.notes
+            );
+        }
+        let err = with_rules(
+            ONLINE,
+            json!({"skipExtractingDriveItemsOlderThan": "30"}),
+            json!([]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not a whole number"), "{err}");
+        assert!(
+            with_rules(SERVER, json!({"anything": true}), json!([])).is_ok(),
+            "unused, as in 8.8"
+        );
+        assert!(with_rules(ONLINE, json!({"anything": true}), json!([])).is_err());
+    }
+
+    #[test]
+    fn basic_rules_on_fields_that_changed_are_left_to_review() {
+        let rules = json!([
+            {"id": "r1", "field": "author_id", "policy": "exclude", "rule": "equals", "value": "7", "order": 0},
+            {"id": "r2", "field": "title", "policy": "exclude", "rule": "contains", "value": "draft", "order": 1},
+            {"id": "DEFAULT", "field": "_", "policy": "include", "rule": "regex", "value": ".*", "order": 2}
+        ]);
+        let reasons = |source: &str| -> Vec<String> {
+            with_rules(source, json!({}), rules.clone())
+                .unwrap()
+                .actions
+                .into_iter()
+                .filter_map(|a| match a {
+                    Action::ReviewField { reason, .. } => Some(reason),
+                    _ => None,
+                })
+                .collect()
+        };
+        let server = reasons(SERVER);
+        assert_eq!(server.len(), 2, "active and draft: {server:?}");
+        assert!(server[0].contains("rule r1") && !server[0].contains("rule r2"));
+        let online = reasons(ONLINE);
+        assert!(
+            online[0].contains("rule r1") && online[0].contains("rule r2"),
+            "{online:?}"
         );
     }
 }

@@ -10,10 +10,15 @@
 //! [`configuration::remove`] keep the value and take the other properties from the new
 //! defaults; [`ConnectorOutcome::conform`] then makes the configuration hold exactly the new
 //! version's fields, refusing rather than dropping a value it does not know where to put.
+//!
+//! Sync rules (`filtering`) are read by the data source too: [`filtering`] finds them, rewrites
+//! advanced rules into a new version's shape and refuses naming the rules a step cannot carry.
 
+pub mod advanced_rules;
 pub mod configuration;
 mod defaults;
 mod document;
+pub mod filtering;
 pub mod testing;
 
 pub use defaults::{Defaults, FieldType};
