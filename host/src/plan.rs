@@ -225,6 +225,11 @@ pub struct ConnectionPlan {
     /// The new document (not saved in plan files: apply recomputes and checks its hash).
     #[serde(skip)]
     pub output: Option<Vec<u8>>,
+    /// The document as planned from, with its secrets masked, for showing what each patch
+    /// replaces: filled only by [`Planner::plan_each_shown`], so that whoever shows a plan
+    /// reads no document again, and never saved.
+    #[serde(skip)]
+    pub shown_before: Option<Value>,
 }
 
 /// The documents a plan covers: keys in key order, each with the problem that makes
@@ -260,6 +265,7 @@ impl ConnectionPlan {
             notes: Vec::new(),
             steps: Vec::new(),
             output: None,
+            shown_before: None,
             ..self
         }
     }
@@ -300,6 +306,7 @@ impl ConnectionPlan {
             notes: Vec::new(),
             output_sha256: None,
             output: None,
+            shown_before: None,
         }
     }
 }
@@ -486,6 +493,26 @@ impl Planner<'_> {
     pub fn plan_each(
         &self,
         selection: &Selection,
+        emit: impl FnMut(ConnectionPlan) -> Result<()>,
+    ) -> Result<()> {
+        self.plan_each_with(selection, false, emit)
+    }
+
+    /// [`Planner::plan_each`] for a plan that is shown: each connection's plan also carries
+    /// what its patches replace ([`ConnectionPlan::shown_before`]), masked as the patches
+    /// are, taken from the document read to plan it.
+    pub fn plan_each_shown(
+        &self,
+        selection: &Selection,
+        emit: impl FnMut(ConnectionPlan) -> Result<()>,
+    ) -> Result<()> {
+        self.plan_each_with(selection, true, emit)
+    }
+
+    fn plan_each_with(
+        &self,
+        selection: &Selection,
+        shown: bool,
         mut emit: impl FnMut(ConnectionPlan) -> Result<()>,
     ) -> Result<()> {
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
@@ -509,6 +536,9 @@ impl Planner<'_> {
                                 None => self.plan_entry(&entry),
                             };
                             plan.output = None;
+                            if shown {
+                                plan.shown_before = self.shown_before(&entry, &plan);
+                            }
                             tracing::debug!(connection = %plan.id, status = plan.status.as_str(), reason = plan.reason.as_deref().unwrap_or(""), "planned");
                             plan
                         });
@@ -560,6 +590,29 @@ impl Planner<'_> {
             Err(_) => {}
         }
         plan
+    }
+
+    /// What a planned connection's patches replace, masked as they are: the connection's
+    /// three documents (secrets by the spec of the version planned from, the usual names
+    /// and every secret value wherever else it appears), or an Elastic connector document
+    /// (its `sensitive` fields). None when the plan changes nothing.
+    fn shown_before(&self, entry: &Entry, plan: &ConnectionPlan) -> Option<Value> {
+        if plan.output_sha256.is_none() || plan.steps.is_empty() {
+            return None;
+        }
+        let before: Value = serde_json::from_slice(&entry.bytes).ok()?;
+        Some(match &entry.parsed {
+            Ok(Document::Elastic(_)) => crate::elastic::redact::document(&before),
+            _ => {
+                let names = match (&plan.connector, &plan.from) {
+                    (Some(connector), Some(version)) => {
+                        self.fleet.specs().secret_names(connector, version)
+                    }
+                    _ => Default::default(),
+                };
+                crate::redact::masked_document(before, names)
+            }
+        })
     }
 
     /// Plans one connection document, learning its secrets as the chain runs.

@@ -335,6 +335,7 @@ impl From<SlimConnection> for ConnectionPlan {
             notes: Vec::new(),
             output_sha256: c.output_sha256,
             output: None,
+            shown_before: None,
         }
     }
 }

@@ -437,6 +437,27 @@ pub fn is_mask(value: &Value) -> bool {
     value.as_str() == Some(MASK)
 }
 
+/// An Airbyte connection document (config, catalog, state) with its secrets masked, as a
+/// plan's patches are: the config's secret fields (named by `spec_secret_names`, the spec of
+/// the version it is planned from, and by the usual names), and every secret value
+/// wherever else it appears in the catalog and state.
+pub fn masked_document(mut document: Value, spec_secret_names: Vec<String>) -> Value {
+    let mut secrets = Secrets::new();
+    secrets.learn_names(spec_secret_names);
+    if let Some(config) = document.get("config") {
+        secrets.learn_config(config);
+    }
+    if let Some(config) = document.get_mut("config") {
+        secrets.mask_config(config);
+    }
+    for part in ["catalog", "state"] {
+        if let Some(value) = document.get_mut(part) {
+            secrets.scrub_value(value);
+        }
+    }
+    document
+}
+
 fn collect_strings(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::String(s) => out.push(s.clone()),

@@ -4,7 +4,7 @@
 use cutover::fleet::Fleet;
 use cutover::ledger::Run;
 use cutover::plan::{ConnectionPlan, Plan, Status, StepPlan, Summary};
-use cutover::redact::{self, Secrets};
+use cutover::redact;
 use cutover::registry::{Plugin, Registry};
 use cutover::terminal::{block, line};
 use cutover::write::apply::Applied;
@@ -405,21 +405,12 @@ pub fn plan_connection(c: &ConnectionPlan, fleet: &Fleet, today: &str) -> String
         render_step(&mut out, s, today);
     }
     if c.output_sha256.is_some() && !c.steps.is_empty() {
-        // The documents as planned from, to name what each patch path points at.
-        let mut before: Value = fleet
-            .documents()
-            .read(&c.key)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or(Value::Null);
+        // The documents as planned from, masked by the planner, to name what each patch
+        // path points at.
+        let before = c.shown_before.as_ref().unwrap_or(&Value::Null);
         if is_elastic(c) {
-            render_document_patch(
-                &mut out,
-                &c.changes.document,
-                &cutover::elastic::redact::document(&before),
-            );
+            render_document_patch(&mut out, &c.changes.document, before);
         } else {
-            hide_secrets(&mut before, c, fleet);
             render_patch(&mut out, "config", &c.changes.config, &before["config"]);
             render_patch(&mut out, "catalog", &c.changes.catalog, &before["catalog"]);
             render_patch(
@@ -460,27 +451,6 @@ pub fn plan_connection(c: &ConnectionPlan, fleet: &Fleet, today: &str) -> String
 /// What cutover's snapshots cover for Elastic connectors, and what only an Elasticsearch
 /// snapshot does: Elastic's upgrade guide begins with "take a snapshot".
 pub const ELASTIC_SNAPSHOTS: &str = "Snapshots: before writing a connector, cutover keeps its whole document (configuration, pipeline, sync cursor, filtering, scheduling) in the ledger, and `cutover rollback` restores it byte for byte. An Elasticsearch snapshot taken first also covers what cutover does not hold: the content indices (search-*), the sync jobs index and the connector secrets (the ent_search feature state).";
-/// Masks the secrets of a document read to show what a patch replaces, as the plan's
-/// own patches are masked: by the connector's spec, the usual names and Elastic's
-/// `sensitive` flag, and every secret value wherever else it appears.
-fn hide_secrets(document: &mut Value, c: &ConnectionPlan, fleet: &Fleet) {
-    let mut secrets = Secrets::new();
-    if let (Some(connector), Some(version)) = (&c.connector, &c.from) {
-        secrets.learn_names(fleet.specs().secret_names(connector, version));
-    }
-    if let Some(config) = document.get("config") {
-        secrets.learn_config(config);
-    }
-    if let Some(config) = document.get_mut("config") {
-        secrets.mask_config(config);
-    }
-    for part in ["catalog", "state"] {
-        if let Some(value) = document.get_mut(part) {
-            secrets.scrub_value(value);
-        }
-    }
-}
-
 /// What undoes a run: its snapshots, when it wrote anything. A run that wrote nothing has
 /// nothing to roll back, and saying otherwise sends the operator to a command that refuses.
 fn undo_hint(run: i64, written: i64) -> String {

@@ -60,7 +60,7 @@ impl PlanArgs {
         let mut summary = cutover::plan::Summary::default();
         let mut waiting = Vec::new();
         let mut elastic = false;
-        planner.plan_each(&selection, |c| {
+        planner.plan_each_shown(&selection, |c| {
             bar.inc(1);
             elastic |= c
                 .connector
