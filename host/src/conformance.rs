@@ -56,15 +56,15 @@ pub fn problems(
     let configured = configured_streams(after.catalog, &mut problems);
     for (key, configured) in &configured {
         check_stream(key, configured, &mut problems);
-        if let Some(target) = target {
-            if let Some(discovered) = target.stream(key) {
-                for difference in differences(&configured["stream"], discovered) {
-                    problems.push(format!(
-                        "stream {}: {difference} from the target catalog's ({})",
-                        show(key),
-                        target.path().display()
-                    ));
-                }
+        if let Some(target) = target
+            && let Some(discovered) = target.stream(key)
+        {
+            for difference in differences(&configured["stream"], discovered) {
+                problems.push(format!(
+                    "stream {}: {difference} from the target catalog's ({})",
+                    show(key),
+                    target.path().display()
+                ));
             }
         }
     }
@@ -249,7 +249,7 @@ fn check_stream(key: &StreamKey, configured: &Value, problems: &mut Vec<String>)
 }
 
 /// A discovered field of a stream, with the defaults Airbyte reads a missing one as.
-fn discovered<'a>(stream: &'a Value, field: &str) -> Value {
+fn discovered(stream: &Value, field: &str) -> Value {
     match (field, stream.get(field)) {
         ("supported_sync_modes", Some(Value::Array(modes))) => {
             let mut modes: Vec<&Value> = modes.iter().collect();
@@ -303,7 +303,7 @@ pub fn unlisted_changes(catalog: &Value, target: &TargetCatalog, scoped: &[Strin
     }
     let mut changed = Vec::new();
     for (key, configured) in configured_streams(catalog, &mut Vec::new()) {
-        if scoped.iter().any(|s| *s == key.0) {
+        if scoped.contains(&key.0) {
             continue;
         }
         let Some(discovered_stream) = target.stream(&key) else {

@@ -404,7 +404,12 @@ mod tests {
             *saved.header()
         );
         let mut read = Vec::new();
-        saved.each(&mut |c| Ok(read.push(c.clone()))).unwrap();
+        saved
+            .each(&mut |c| {
+                read.push(c.clone());
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(read, whole.connections);
         let (a, b) = (whole.survey().unwrap(), saved.survey().unwrap());
         assert_eq!(

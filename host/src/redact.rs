@@ -605,7 +605,7 @@ mod tests {
             !text.contains("cs-very-secret") && !text.contains("new-token-value"),
             "{text}"
         );
-        assert!(patch.0.iter().any(|op| matches!(op, PatchOperation::Move(m) if m.from.to_string() == "/credentials/client_secret" && m.path.to_string() == "/client_secret")), "{text}");
-        assert!(patch.0.iter().any(|op| matches!(op, PatchOperation::Replace(r) if r.path.to_string() == "/credentials/refresh_token" && is_mask(&r.value))), "{text}");
+        assert!(patch.0.iter().any(|op| matches!(op, PatchOperation::Move(m) if m.from == "/credentials/client_secret" && m.path == "/client_secret")), "{text}");
+        assert!(patch.0.iter().any(|op| matches!(op, PatchOperation::Replace(r) if r.path == "/credentials/refresh_token" && is_mask(&r.value))), "{text}");
     }
 }

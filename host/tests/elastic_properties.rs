@@ -131,9 +131,13 @@ fn value_of(ty: FieldType, gene: u32, text: bool) -> Value {
         }
         FieldType::Bool => {
             if text {
-                json!(if gene % 2 == 0 { "true" } else { "false" })
+                json!(if gene.is_multiple_of(2) {
+                    "true"
+                } else {
+                    "false"
+                })
             } else {
-                json!(gene % 2 == 0)
+                json!(gene.is_multiple_of(2))
             }
         }
         FieldType::List => match gene % 3 {

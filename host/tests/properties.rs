@@ -139,7 +139,7 @@ fn variant(base: &Value, keep: &[bool], modes: &[u8]) -> Value {
     let entries = base["catalog"]["streams"].as_array().unwrap();
     let mut streams = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
-        if !keep[i % keep.len()] && !(streams.is_empty() && i + 1 == entries.len()) {
+        if !(keep[i % keep.len()] || streams.is_empty() && i + 1 == entries.len()) {
             continue;
         }
         let gene = modes[i % modes.len()];

@@ -92,7 +92,7 @@ pub fn check<'a>(
             .map(|u| (u.subject.as_str(), u.subject.as_str())),
     ) {
         // The last step's requirement on a component is the one that covers the others.
-        let Some(last) = unmet.iter().filter(|u| u.subject == subject).last() else {
+        let Some(last) = unmet.iter().rfind(|u| u.subject == subject) else {
             continue;
         };
         let line = match &last.declared {

@@ -44,7 +44,7 @@ impl PlanWriter {
         let open = text
             .rfind("[]")
             .context("a plan header serializes with an empty connections array")?;
-        out.write_all(text[..open + 1].as_bytes())?;
+        out.write_all(&text.as_bytes()[..open + 1])?;
         Ok(())
     }
 

@@ -287,10 +287,10 @@ fn migrate_config(out: &mut Outcome) -> Result<bool> {
         out.notes.push(format!("config: account_id {id:?} copied to account_ids, as the connector's MigrateAccountIdToArray does"));
         changed = true;
     }
-    if !config
+    if config
         .get("account_ids")
         .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty())
+        .is_none_or(|a| a.is_empty())
     {
         return Err(Error::InvalidInput("config has no account_ids (nor an account_id to migrate); 2.0.0 requires at least one ad account id".into()));
     }

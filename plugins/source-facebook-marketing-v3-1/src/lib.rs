@@ -124,10 +124,12 @@ impl Migration for FacebookMarketingV31 {
             else {
                 continue;
             };
-            if REMOVED
+            // Every removed field goes, so no short-circuit.
+            let removed = REMOVED
                 .iter()
-                .fold(false, |any, p| props.shift_remove(*p).is_some() || any)
-            {
+                .filter(|p| props.shift_remove(**p).is_some())
+                .count();
+            if removed > 0 {
                 removed_from.push(d.name.clone());
             }
             let mut added = false;

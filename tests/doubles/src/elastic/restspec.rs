@@ -176,7 +176,7 @@ impl RestSpec {
                 .unwrap_or("")
                 .trim()
                 .to_owned();
-            if !api.content_types.iter().any(|c| *c == ct) {
+            if !api.content_types.contains(&ct) {
                 bail!(
                     "Content-Type header [{ct}] is not supported by {} ({})",
                     api.name,
