@@ -4,6 +4,7 @@
 //! planned; 2 the command refused to run (bad input, stale plan, locked fleet) and wrote
 //! nothing.
 
+mod airbyte_default;
 mod author;
 mod render;
 
@@ -47,6 +48,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Move a connector definition's default version in the Airbyte deployment (shown
+    /// first; done only with --yes).
+    AirbyteDefault(airbyte_default::AirbyteDefaultArgs),
     /// Each connection's version, target, pin and what an upgrade would take.
     Status {
         #[arg(long)]
@@ -514,6 +518,7 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::AirbyteDefault(args) => airbyte_default::execute(&cli.fleet, args),
         Command::Status { json } => {
             let loaded = load(&cli.fleet)?;
             let plan = loaded.plan(&Options::default(), false)?;
@@ -685,13 +690,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&done)?;
             } else {
-                println!(
-                    "Rolled back run {}: restored {} connection(s) byte for byte ({}). Recorded as run {}.",
-                    done.of_run,
-                    done.restored.len(),
-                    cutover::terminal::line(&done.restored.join(", ")),
-                    done.run
-                );
+                print!("{}", block(&render::rolled_back(&done)));
             }
             Ok(ExitCode::SUCCESS)
         }
