@@ -377,6 +377,17 @@ fn descriptor(value: &Value) -> Option<crate::migration::StreamDescriptor> {
     })
 }
 
+/// The streams of a protocol `ConfiguredAirbyteCatalog`.
+pub fn streams_of(catalog: &Value) -> Vec<crate::migration::StreamDescriptor> {
+    catalog
+        .get("streams")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| descriptor(s.get("stream")?))
+        .collect()
+}
+
 /// The streams protocol state messages hold a state for (a legacy blob names none).
 pub fn streams_with_state(messages: &[Value]) -> Vec<crate::migration::StreamDescriptor> {
     let mut out: Vec<_> = messages

@@ -431,20 +431,10 @@ pub fn cleared(actions: &[Action]) -> Vec<StreamDescriptor> {
 }
 
 /// What a plan says a rollback of a write with these clears cannot restore.
-fn lost_on_rollback(cleared: &[StreamDescriptor], with_state: &[StreamDescriptor]) -> String {
+fn lost_on_rollback(cleared: &[StreamDescriptor]) -> String {
     let names: Vec<String> = cleared.iter().map(ToString::to_string).collect();
-    let stated: Vec<String> = cleared
-        .iter()
-        .filter(|s| with_state.contains(s))
-        .map(ToString::to_string)
-        .collect();
-    let state = if stated.is_empty() {
-        String::new()
-    } else {
-        format!(", and the state of {} cannot come back", stated.join(", "))
-    };
     format!(
-        "rollback: restores config, catalog, version, pin and status; the clear deletes the data of {}{state}: after a rollback they re-sync in full",
+        "rollback: restores config, catalog, version, pin and status; the clear deletes the data of {}, and their state cannot come back: after a rollback they re-sync in full",
         names.join(", ")
     )
 }
@@ -678,16 +668,21 @@ impl Documents for AirbyteDocuments {
     }
 
     fn rollback_limits(&self, before: &[u8], after: &[u8], actions: &[Action]) -> Vec<String> {
-        let streams = cleared(actions);
-        if streams.is_empty() {
-            return Vec::new();
-        }
         let (Ok(before), Ok(_)) = (Parts::from_document(before), Parts::from_document(after))
         else {
             return Vec::new();
         };
-        let with_state = mapping::streams_with_state(&before.state);
-        vec![lost_on_rollback(&streams, &with_state)]
+        // Only streams the rollback brings back: a stream the migration added or renamed
+        // is gone again after it.
+        let synced = mapping::streams_of(&before.catalog.configured);
+        let streams: Vec<StreamDescriptor> = cleared(actions)
+            .into_iter()
+            .filter(|s| synced.contains(s))
+            .collect();
+        if streams.is_empty() {
+            return Vec::new();
+        }
+        vec![lost_on_rollback(&streams)]
     }
 
     fn restorable(
