@@ -707,3 +707,86 @@ fn a_lost_answer_to_a_clear_clears_once() {
         );
     }
 }
+
+/// A self-managed deployment whose Pinterest definition still defaults to 1.3.3: moving the
+/// default to 2.0.0 is shown first (which connection Airbyte pins, which moves with the
+/// default), done only with `--yes`, and Airbyte pins exactly what was shown; `apply` then
+/// migrates the pinned connection and lifts its pin.
+#[test]
+fn moving_a_default_past_a_breaking_change_pins_what_it_affects_and_apply_migrates_it() {
+    let double = AirbyteDouble::start(TOKEN);
+    let definition = cutover_doubles::airbyte::seed::define_pinterest_at(&double, "1.3.3");
+    let example = |id: &str| -> Value {
+        serde_json::from_slice(
+            &std::fs::read(
+                cutover_tests::root().join(format!("examples/fleet/connections/{id}.json")),
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let affected_doc = example("pinterest-ads-eu");
+    let (affected, _) = double.add_connection(cutover_doubles::airbyte::seed_from_document(
+        &affected_doc,
+        &definition,
+    ));
+    // The same connection syncing only `boards`, which 2.0.0's breaking change leaves alone.
+    let mut boards_doc = affected_doc.clone();
+    boards_doc["name"] = json!("Pinterest boards");
+    boards_doc["catalog"]["streams"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["stream"]["name"] == "boards");
+    boards_doc["state"] = json!([]);
+    let (boards, _) = double.add_connection(cutover_doubles::airbyte::seed_from_document(
+        &boards_doc,
+        &definition,
+    ));
+    let fleet = airbyte_fleet(&double, "");
+
+    let shown = run(
+        fleet.path(),
+        &["airbyte-default", "airbyte/source-pinterest"],
+    )
+    .expect(0);
+    let text = &shown.stdout;
+    let pins = text
+        .find("Airbyte pins 1 connection(s) at 1.3.3")
+        .expect(text);
+    let moves = text.find("1 connection(s) move to 2.0.0").expect(text);
+    let name = affected_doc["name"].as_str().unwrap();
+    assert!(
+        text[pins..moves].contains(name) && text[moves..].contains("Pinterest boards"),
+        "{text}"
+    );
+    assert!(text.contains("Nothing was sent"), "{text}");
+    assert_eq!(double.snapshot(&affected).pin, None, "nothing moved");
+    assert_eq!(double.snapshot(&boards).version, "1.3.3", "nothing moved");
+
+    run(
+        fleet.path(),
+        &["airbyte-default", "airbyte/source-pinterest", "--yes"],
+    )
+    .expect(0);
+    let pinned = double.snapshot(&affected);
+    assert_eq!(
+        (pinned.version.as_str(), pinned.pin),
+        (
+            "1.3.3",
+            Some(("breaking_change".to_owned(), "2.0.0".to_owned()))
+        )
+    );
+    assert_eq!(double.snapshot(&boards).version, "2.0.0");
+
+    run(fleet.path(), &["apply", "--all"]).expect(0);
+    let migrated = double.snapshot(&affected);
+    assert_eq!(
+        (
+            migrated.version.as_str(),
+            migrated.pin,
+            migrated.status.as_str()
+        ),
+        ("2.0.0", None, "active")
+    );
+    assert_eq!(double.violations(), Vec::<String>::new());
+}

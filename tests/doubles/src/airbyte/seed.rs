@@ -79,6 +79,12 @@ pub fn breaking_changes(metadata: &Path) -> Vec<BreakingChange> {
 /// packages' `spec.json` are identical); 0.8.2 was never published to PyPI, and a 0.x
 /// `spec.json` from the connector's repository stands in for it (`0.x/extract.sh`).
 pub fn define_pinterest(double: &AirbyteDouble) -> String {
+    define_pinterest_at(double, "2.0.0")
+}
+
+/// [`define_pinterest`] with its default at another version: a self-managed deployment
+/// before its operator moves the default.
+pub fn define_pinterest_at(double: &AirbyteDouble, default_version: &str) -> String {
     let fixtures = root().join("tests/fixtures/source-pinterest");
     let v0 = json(&fixtures.join("0.x/spec.json"));
     let v1 = json(&fixtures.join("1.3.3/spec.json"));
@@ -93,7 +99,7 @@ pub fn define_pinterest(double: &AirbyteDouble) -> String {
             ("1.3.3".into(), v1),
             ("2.0.0".into(), v2),
         ],
-        default_version: "2.0.0".into(),
+        default_version: default_version.into(),
         breaking: breaking_changes(&fixtures.join("metadata.yaml")),
     })
 }
