@@ -475,7 +475,10 @@ fn each_write_endpoint_failing_once_still_applies_everything_once() {
         for failure in [Failure::Status(500), Failure::DropAfter] {
             let double = AirbyteDouble::start(TOKEN);
             let seeded = example_pinterest(&double);
-            let fleet = airbyte_fleet(&double, "");
+            let fleet = airbyte_fleet(
+                &double,
+                &format!("workspaces = [\"{}\"]", double.workspace()),
+            );
             let clears = planned_clears(
                 &run(fleet.path(), &["plan", "--all", "--json"])
                     .expect(0)
@@ -688,12 +691,16 @@ fn a_lost_answer_to_a_clear_clears_once() {
         let double = AirbyteDouble::start(TOKEN);
         double.hold_jobs(true);
         let seeded = example_pinterest(&double);
-        let fleet = airbyte_fleet(&double, "concurrency = 1");
+        let fleet = airbyte_fleet(
+            &double,
+            &format!("concurrency = 1\nworkspaces = [\"{}\"]", double.workspace()),
+        );
         let clears = planned_clears(
             &run(fleet.path(), &["plan", "--all", "--json"])
                 .expect(0)
                 .json(),
         );
+        assert!(clears.values().any(|c| !c.is_empty()), "clears are planned");
         double.inject(Fault::always(
             "/v1/connections/clear/stream",
             failure.clone(),
