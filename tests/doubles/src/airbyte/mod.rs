@@ -1,14 +1,20 @@
 //! A double of Airbyte's Configuration API, over real HTTP on 127.0.0.1.
 //!
 //! It serves the endpoints of `spec/airbyte/config-api.yaml` (the platform's published spec,
-//! vendored with its license notice) and checks every request it receives and every response
-//! it sends against that spec. It behaves as the server does where a migration tool can tell
-//! (`shared/ref/airbyte-platform/README.md`): secrets leave masked and come back only at the
-//! same secret key, configs are validated against the spec of the version the source runs
-//! now, the catalog is replaced whole and the state of streams whose sync mode changed is
-//! deleted, state types change only from LEGACY, `_safe` state writes are refused while a
-//! sync runs, a default version moving past a breaking change pins the affected sources,
-//! `upgrade_version` refuses a user's pin, and a clear makes a job.
+//! vendored with its license notice), and the public API's workspace listing
+//! (`spec/airbyte/public-api.yaml`), and checks every request it receives and every response
+//! it sends against them. It behaves as the server does where a migration tool can tell
+//! (`shared/ref/airbyte-platform/README.md`, and airbyte-platform's code each behaviour
+//! names): secrets leave masked and come back only at the same secret key, configs are
+//! validated against the spec of the version the source runs now, the catalog is replaced
+//! whole, stored as `toConfiguredInternal` keeps it and shown as `toApi` derives it (a
+//! stream's alias made of its name, whatever was sent), the state of streams whose sync mode
+//! changed is deleted, state types change only from LEGACY, `_safe` state writes are refused
+//! while a sync runs, a default version moving past a breaking change pins the affected
+//! sources, `upgrade_version` refuses a user's pin, every clear call starts a job (failing
+//! the ones still going) whose run deletes its streams' state, `workspaces/list_paginated`
+//! lists only the ids it is given, and a lost answer ([`Failure::DropAfter`]) comes after the
+//! server acted.
 //!
 //! Tests seed it ([`AirbyteDouble::define_connector`], [`AirbyteDouble::add_connection`]),
 //! read what it holds ([`AirbyteDouble::snapshot`]), read every request it answered, and
