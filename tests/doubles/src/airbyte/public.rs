@@ -89,3 +89,40 @@ pub fn list_workspaces(model: &Model, query: &str, base: &str) -> (u16, Value) {
     }
     (200, body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::airbyte::model::Workspace;
+
+    fn model(n: usize) -> Model {
+        let mut m = Model::default();
+        for i in 0..n {
+            let id = m.new_id();
+            m.workspaces.push(Workspace {
+                id,
+                name: format!("w{i}"),
+                organization_id: "o".into(),
+            });
+        }
+        m
+    }
+
+    #[test]
+    fn lists_a_page_at_a_time_and_refuses_a_limit_past_100() {
+        let m = model(25);
+        let (status, first) = list_workspaces(&m, "", "http://h/api");
+        assert_eq!(status, 200);
+        assert_eq!(first["data"].as_array().unwrap().len(), 20, "20 by default");
+        assert_eq!(
+            first["next"],
+            "http://h/api/public/v1/workspaces?limit=20&offset=20"
+        );
+        let (_, last) = list_workspaces(&m, "limit=20&offset=20", "http://h/api");
+        assert_eq!(last["data"].as_array().unwrap().len(), 5);
+        assert!(last.get("next").is_none());
+        assert!(response_validator().is_valid(&last));
+        assert_eq!(list_workspaces(&m, "limit=101", "http://h/api").0, 400);
+        assert_eq!(list_workspaces(&m, "offset=-1", "http://h/api").0, 400);
+    }
+}
