@@ -168,12 +168,6 @@ impl Run {
             .iter()
             .map(|k| self.documents.read(k).unwrap())
             .collect();
-        let afters: Vec<Vec<u8>> = self
-            .keys
-            .iter()
-            .zip(&befores)
-            .map(|(k, b)| self.documents.as_written(k, b, migrated(b)).unwrap())
-            .collect();
         let actions = [Action::ClearStream {
             stream: StreamDescriptor {
                 name: "campaigns".into(),
@@ -181,6 +175,16 @@ impl Run {
             },
             reason: "2.0.0 changes its state".into(),
         }];
+        let afters: Vec<Vec<u8>> = self
+            .keys
+            .iter()
+            .zip(&befores)
+            .map(|(k, b)| {
+                self.documents
+                    .as_written(k, b, migrated(b), &actions)
+                    .unwrap()
+            })
+            .collect();
         self.double.set_latency(LATENCY);
         self.double.clear_requests();
         let (start, cpu) = (Instant::now(), cpu_time());

@@ -746,12 +746,11 @@ impl Planner<'_> {
         let Some(output) = plan.output.take() else {
             return;
         };
-        match self
-            .fleet
-            .documents()
-            .as_written(&entry.key, &entry.bytes, output)
-        {
+        let documents = self.fleet.documents();
+        match documents.as_written(&entry.key, &entry.bytes, output, &plan.actions) {
             Ok(bytes) => {
+                plan.notes
+                    .extend(documents.rollback_limits(&entry.bytes, &bytes, &plan.actions));
                 plan.output_sha256 = Some(sha256_hex(&bytes));
                 plan.output = Some(bytes);
             }

@@ -63,14 +63,41 @@ pub trait Documents: Send + Sync {
     /// cannot keep a document's exact bytes, such as an API, gives them in its canonical
     /// form), or why the store cannot take that write at all and what the operator must do.
     /// Plans hash these bytes, so that apply, the ledger and rollback compare what is stored.
+    ///
+    /// `actions` are the plan's operator actions: those the store performs
+    /// ([`performs`](Self::performs)) may change what it holds (a clear deletes the cleared
+    /// streams' state).
     fn as_written(
         &self,
         key: &str,
         before: &[u8],
         after: Vec<u8>,
+        actions: &[Action],
     ) -> std::result::Result<Vec<u8>, String> {
-        let _ = (key, before);
+        let _ = (key, before, actions);
         Ok(after)
+    }
+    /// What a rollback of this write will not be able to restore, for the plan to say
+    /// (a clear deletes data that no document holds). Nothing, by default.
+    fn rollback_limits(&self, before: &[u8], after: &[u8], actions: &[Action]) -> Vec<String> {
+        let _ = (before, after, actions);
+        Vec::new()
+    }
+    /// What a rollback writes to restore `snapshot` (the bytes before a write made at
+    /// `written_at`, RFC 3339) over `current`: the snapshot itself, unless part of it cannot
+    /// come back (the state of streams a clear emptied), with a note for each such part.
+    fn restorable(
+        &self,
+        key: &str,
+        current: &[u8],
+        snapshot: Vec<u8>,
+        written_at: &str,
+    ) -> Result<Restorable> {
+        let _ = (key, current, written_at);
+        Ok(Restorable {
+            bytes: snapshot,
+            notes: Vec::new(),
+        })
     }
     /// Whether the store does this operator action itself as part of a write
     /// ([`Write::actions`]); the others stay with the operator.
@@ -121,6 +148,14 @@ pub struct Write<'a> {
     pub before: &'a [u8],
     pub after: &'a [u8],
     pub actions: &'a [Action],
+}
+
+/// What a rollback writes back ([`Documents::restorable`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Restorable {
+    pub bytes: Vec<u8>,
+    /// What of the snapshot cannot come back, and what that means for the connection.
+    pub notes: Vec<String>,
 }
 
 /// How [`DocumentWriter::settle`] left an interrupted write.

@@ -1,6 +1,8 @@
 //! Rollback: put documents back, byte for byte, as they were before a run.
 //!
-//! The bytes come from the snapshots the run took. A document that changed again since
+//! The bytes come from the snapshots the run took, save what a store says cannot come back
+//! ([`crate::store::Documents::restorable`]: the state of streams a clear emptied, whose data
+//! is gone), which the rollback reports. A document that changed again since
 //! that run is not overwritten: the rollback refuses, names it and the later run, and
 //! writes nothing. The rollback is itself a journaled run with snapshots, so it can be
 //! rolled back too, and rerunning an interrupted rollback finishes it.
@@ -19,6 +21,9 @@ pub struct RolledBack {
     /// The rollback's own run.
     pub run: i64,
     pub restored: Vec<String>,
+    /// What could not be restored, by connection (the state of streams a clear emptied).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Rolls back `run` (default: the newest run with writes still in force), for every
@@ -61,9 +66,21 @@ pub fn rollback(
     let mut restores = Vec::new();
     let mut already = Vec::new();
     for c in changes {
-        let current_sha = sha256_hex(&fleet.documents().read(&c.key)?);
+        let current = fleet.documents().read(&c.key)?;
+        let current_sha = sha256_hex(&current);
         if current_sha == c.before_sha256 {
             // Restored by an earlier rollback that was interrupted before it could say so.
+            already.push(c);
+            continue;
+        }
+        if Some(&current_sha) != c.after_sha256.as_ref()
+            && fleet
+                .documents()
+                .restorable(&c.key, &current, writer.ledger().snapshot(c.id)?, &c.at)?
+                .bytes
+                == current
+        {
+            // The same, for a restore that leaves out what cannot come back.
             already.push(c);
             continue;
         }
@@ -92,13 +109,24 @@ pub fn rollback(
     )?;
     let mut restored: Vec<String> = already.iter().map(|c| c.connection_id.clone()).collect();
     let mut failed = Vec::new();
+    let mut notes = Vec::new();
     for batch in restores.chunks(super::apply::BATCH) {
         let mut bytes = Vec::with_capacity(batch.len());
         for c in batch {
-            bytes.push((
-                fleet.documents().read(&c.key)?,
+            let current = fleet.documents().read(&c.key)?;
+            let restorable = fleet.documents().restorable(
+                &c.key,
+                &current,
                 writer.ledger().snapshot(c.id)?,
-            ));
+                &c.at,
+            )?;
+            notes.extend(
+                restorable
+                    .notes
+                    .into_iter()
+                    .map(|n| format!("{}: {n}", c.connection_id)),
+            );
+            bytes.push((current, restorable.bytes));
         }
         let changes: Vec<NewChange> = batch
             .iter()
@@ -158,5 +186,6 @@ pub fn rollback(
         of_run,
         run: rollback_run,
         restored,
+        notes,
     })
 }

@@ -12,7 +12,7 @@ mod session;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use commands::{apply, fleet, history, pin, plan, plugin, rollback, status};
+use commands::{airbyte_default, apply, fleet, history, pin, plan, plugin, rollback, status};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -37,6 +37,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Move a connector definition's default version in the Airbyte deployment (shown
+    /// first; done only with --yes).
+    AirbyteDefault(airbyte_default::AirbyteDefaultArgs),
     /// Each connection's version, target, pin and what an upgrade would take.
     Status(status::StatusArgs),
     /// Work out what an upgrade would do to each connection, without writing anything.
@@ -101,6 +104,7 @@ fn init_tracing(verbose: u8) {
 fn run(cli: Cli) -> Result<ExitCode> {
     let fleet = &cli.fleet;
     match cli.command {
+        Command::AirbyteDefault(args) => args.execute(fleet),
         Command::Status(args) => args.execute(fleet),
         Command::Plan(args) => args.execute(fleet),
         Command::Apply(args) => args.execute(fleet),

@@ -41,12 +41,18 @@ fn title(c: &ConnectionPlan) -> String {
 
 pub fn status(plan: &Plan) -> String {
     let mut out = String::new();
+    // An Airbyte connection's id is a UUID; its name is what an operator knows it by (the
+    // id stays in `--json`). A directory's ids are names already.
+    let by_name = plan.fleet.starts_with("airbyte ");
     let rows: Vec<[String; 5]> = plan
         .connections
         .iter()
         .map(|c| {
             [
-                line(&c.id).into_owned(),
+                match (&c.name, by_name) {
+                    (Some(name), true) if !name.is_empty() => line(name).into_owned(),
+                    _ => line(&c.id).into_owned(),
+                },
                 c.connector
                     .as_deref()
                     .map(|s| line(s).into_owned())
@@ -804,4 +810,26 @@ pub fn moved(moved: &cutover::transfer::Moved, from: &str, to: &str) -> String {
             String::new()
         }
     )
+}
+
+/// What a rollback did: byte for byte, or all but what could not come back (each said).
+pub fn rolled_back(done: &cutover::write::rollback::RolledBack) -> String {
+    let mut out = String::new();
+    let how = if done.notes.is_empty() {
+        "byte for byte"
+    } else {
+        "as they were, save what could not come back"
+    };
+    let _ = writeln!(
+        out,
+        "Rolled back run {}: restored {} connection(s) {how} ({}). Recorded as run {}.",
+        done.of_run,
+        done.restored.len(),
+        done.restored.join(", "),
+        done.run
+    );
+    for note in &done.notes {
+        let _ = writeln!(out, "  {note}");
+    }
+    out
 }

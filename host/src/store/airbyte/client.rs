@@ -5,8 +5,14 @@
 //! pod. Those are retried (up to `retries` attempts, with exponential backoff and jitter); a
 //! `423` (a state write while a sync runs) is retried until `sync_wait_ms` has passed; any
 //! other answer is final and comes back as an [`ApiError`] naming the endpoint and the
-//! server's message. Every write cutover sends is safe to repeat (the writer makes them so),
-//! which is what lets a request whose answer was lost be sent again.
+//! server's message. Every write cutover sends through [`Client::call`] is safe to repeat
+//! (the writer makes them so), which is what lets a request whose answer was lost be sent
+//! again. A call that starts a job is not: each one starts another (a clear clears again),
+//! so [`Client::call_once`] sends it once, and the writer asks the server's jobs whether a
+//! request whose answer was lost landed before it sends it again.
+//!
+//! The credentials are read from the environment at the first request, not before: what
+//! reads only the ledger or the plugins (`history`, `plugin list`) needs no token.
 //!
 //! Request and response bodies are never logged: they hold configs, and configs hold secrets.
 
@@ -33,6 +39,9 @@ pub enum ApiError {
         detail: String,
         attempts: u32,
     },
+    /// The credentials the settings name cannot be read; nothing was sent.
+    #[error("{0}")]
+    Credentials(String),
 }
 
 impl ApiError {
@@ -40,7 +49,7 @@ impl ApiError {
     pub fn status(&self) -> Option<u16> {
         match self {
             ApiError::Refused { status, .. } => Some(*status),
-            ApiError::Unavailable { .. } => None,
+            ApiError::Unavailable { .. } | ApiError::Credentials(_) => None,
         }
     }
 }
@@ -55,7 +64,9 @@ pub struct Client {
 struct Inner {
     agent: ureq::Agent,
     base: String,
-    authorization: Option<String>,
+    settings: AirbyteSettings,
+    /// The `Authorization` header, read from the environment at the first request.
+    authorization: std::sync::OnceLock<Result<Option<String>, String>>,
     retries: u32,
     backoff: Duration,
     sync_wait: Duration,
@@ -137,7 +148,8 @@ impl Client {
         let inner = std::sync::Arc::new(Inner {
             agent: config.into(),
             base: settings.url.trim_end_matches('/').to_owned(),
-            authorization: settings.authorization()?,
+            settings: settings.clone(),
+            authorization: std::sync::OnceLock::new(),
             retries: settings.retries,
             backoff: Duration::from_millis(settings.backoff_ms),
             sync_wait: Duration::from_millis(settings.sync_wait_ms),
@@ -197,16 +209,55 @@ impl Client {
     pub fn call(&self, endpoint: &str, body: &Value) -> Result<Option<Value>, ApiError> {
         self.inner.call(endpoint, body)
     }
+
+    /// Sends `endpoint` once, whatever happens: for a call that is not safe to repeat. Only a
+    /// refusal (4xx) says the server did nothing; any other failure may have landed.
+    pub fn call_once(&self, endpoint: &str, body: &Value) -> Result<Option<Value>, ApiError> {
+        let bytes = serde_json::to_vec(body).expect("a JSON value serializes");
+        let url = format!("{}/v1/{endpoint}", self.inner.base);
+        match self.inner.attempt(endpoint, "POST", &url, Some(&bytes)) {
+            Attempt::Done(answer) => Ok(answer),
+            Attempt::Final(e) => Err(e),
+            Attempt::Retry(detail) => Err(ApiError::Unavailable {
+                endpoint: endpoint.to_owned(),
+                detail,
+                attempts: 1,
+            }),
+        }
+    }
+
+    /// `GET {base}/public/v1/<path>` of the public API (`workspaces?limit=100&offset=0`),
+    /// retried as [`Client::call`] retries.
+    pub fn get_public(&self, path: &str) -> Result<Option<Value>, ApiError> {
+        let url = format!("{}/public/v1/{path}", self.inner.base);
+        let endpoint = format!("public/v1/{}", path.split('?').next().unwrap_or(path));
+        self.inner.retried(&endpoint, || {
+            self.inner.attempt(&endpoint, "GET", &url, None)
+        })
+    }
 }
 
 impl Inner {
     fn call(&self, endpoint: &str, body: &Value) -> Result<Option<Value>, ApiError> {
-        let started = Instant::now();
         let bytes = serde_json::to_vec(body).expect("a JSON value serializes");
+        let url = format!("{}/v1/{endpoint}", self.base);
+        self.retried(endpoint, || {
+            self.attempt(endpoint, "POST", &url, Some(&bytes))
+        })
+    }
+
+    /// Makes attempts until one is done or final, or the attempts (or the wait for a sync)
+    /// run out.
+    fn retried(
+        &self,
+        endpoint: &str,
+        attempt_once: impl Fn() -> Attempt,
+    ) -> Result<Option<Value>, ApiError> {
+        let started = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let detail = match self.attempt(endpoint, &bytes) {
+            let detail = match attempt_once() {
                 Attempt::Done(answer) => {
                     tracing::debug!(
                         endpoint,
@@ -238,18 +289,44 @@ impl Inner {
         }
     }
 
-    fn attempt(&self, endpoint: &str, body: &[u8]) -> Attempt {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let url = format!("{}/v1/{endpoint}", self.base);
-        let mut request = self
-            .agent
-            .post(&url)
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json");
-        if let Some(auth) = &self.authorization {
-            request = request.header("Authorization", auth);
+    /// The `Authorization` header, read once.
+    fn authorization(&self) -> Result<Option<&str>, ApiError> {
+        match self
+            .authorization
+            .get_or_init(|| self.settings.authorization().map_err(|e| format!("{e:#}")))
+        {
+            Ok(header) => Ok(header.as_deref()),
+            Err(why) => Err(ApiError::Credentials(why.clone())),
         }
-        let mut response = match request.send(body) {
+    }
+
+    fn attempt(&self, endpoint: &str, method: &str, url: &str, body: Option<&[u8]>) -> Attempt {
+        let authorization = match self.authorization() {
+            Ok(a) => a,
+            Err(e) => return Attempt::Final(e),
+        };
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let sent = match (method, body) {
+            ("GET", _) | (_, None) => {
+                let mut request = self.agent.get(url).header("Accept", "application/json");
+                if let Some(auth) = authorization {
+                    request = request.header("Authorization", auth);
+                }
+                request.call()
+            }
+            (_, Some(body)) => {
+                let mut request = self
+                    .agent
+                    .post(url)
+                    .header("Content-Type", "application/json")
+                    .header("Accept", "application/json");
+                if let Some(auth) = authorization {
+                    request = request.header("Authorization", auth);
+                }
+                request.send(body)
+            }
+        };
+        let mut response = match sent {
             Ok(r) => r,
             Err(e) => return Attempt::Retry(transport(&e)),
         };

@@ -6,12 +6,17 @@
 //! whose streams split into `stream` and `config` (camelCase, with `selected`), and a
 //! `ConnectionState` with a `stateType` and one of `state`, `streamState` or `globalState`.
 //!
-//! Nothing is lost either way. Stream settings the protocol has no field for (`aliasName`,
-//! field selection, mappers, `suggested`) stay on the configured stream under their API names,
-//! so a plugin that renames a stream carries them along; streams that are not selected stay
-//! beside the catalog ([`Catalog::unselected`]). State messages are ordered by stream
-//! (the server keeps no order), and a write states the streams to delete explicitly (the
-//! server keeps streams a write does not name).
+//! Nothing the server keeps is lost either way. Stream settings the protocol has no field for
+//! (field selection, mappers, a destination object name) stay on the configured stream under
+//! their API names, so a plugin that renames a stream carries them along; streams that are not
+//! selected stay beside the catalog ([`Catalog::unselected`]). What the server does not keep
+//! but derives each time it shows a catalog (`CatalogConverter.toApi`: the `aliasName` made from
+//! the stream's name, `suggested`, the `selectedFields` and `hashedFields` that follow from the
+//! schema and the mappers) is left out of the document: a renamed stream carries no stale
+//! alias, and [`as_shown`] says what the server will show for a catalog sent, which is what a
+//! write is checked against. State messages are ordered by stream (the server keeps no
+//! order), and a write states the streams to delete explicitly (the server keeps streams a
+//! write does not name).
 
 use anyhow::{Result, bail};
 use serde_json::{Map, Value, json};
@@ -91,6 +96,9 @@ pub fn catalog_from_api(sync_catalog: &Value) -> Result<Catalog> {
         );
         out.extend(rename_known(config, CONFIG_FIELDS, Direction::ToProtocol));
         for (k, v) in config {
+            if derived(stream, config, k, v) {
+                continue;
+            }
             if API_ONLY_CONFIG.contains(&k.as_str()) {
                 out.insert(k.clone(), v.clone());
             } else if k != "selected" && !CONFIG_FIELDS.iter().any(|(api, _)| api == k) {
@@ -105,8 +113,164 @@ pub fn catalog_from_api(sync_catalog: &Value) -> Result<Catalog> {
     })
 }
 
+/// Whether a stream config field is one the server derives when it shows a catalog
+/// (`CatalogConverter.toApi`) and holds this derived value: such a field says nothing the
+/// rest of the stream does not.
+fn derived(
+    stream: &Map<String, Value>,
+    config: &Map<String, Value>,
+    key: &str,
+    value: &Value,
+) -> bool {
+    let name = stream
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let selecting = config.get("fieldSelectionEnabled").and_then(Value::as_bool) == Some(true);
+    match key {
+        "aliasName" => value.as_str() == Some(alphanumeric_and_underscore(name).as_str()),
+        "suggested" | "fieldSelectionEnabled" => value == &Value::Bool(false),
+        "selectedFields" => *value == selected_fields(stream.get("jsonSchema"), selecting),
+        "hashedFields" => *value == hashed_fields(config.get("mappers")),
+        "mappers" => value.as_array().is_some_and(Vec::is_empty),
+        _ => false,
+    }
+}
+
+/// `Names.toAlphanumericAndUnderscore`, how the server derives a stream's alias from its
+/// name: accents dropped (NFKD, combining marks removed), each run of whitespace and every
+/// other character outside `[A-Za-z0-9_]` made `_` (Java's `\s` and `\p{Alnum}` are ASCII).
+pub fn alphanumeric_and_underscore(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    let mut out = String::with_capacity(name.len());
+    let mut in_space = false;
+    for c in name.nfkd().filter(|c| !is_combining_mark(*c)) {
+        let space = matches!(c, ' ' | '\t' | '\n' | '\u{b}' | '\u{c}' | '\r');
+        if !(space && in_space) {
+            out.push(if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            });
+        }
+        in_space = space;
+    }
+    out
+}
+
+/// The `selectedFields` the server shows: the (stored, already cut) schema's top-level
+/// properties when field selection is on, else none.
+fn selected_fields(json_schema: Option<&Value>, selecting: bool) -> Value {
+    if !selecting {
+        return json!([]);
+    }
+    Value::Array(
+        json_schema
+            .and_then(|s| s.get("properties"))
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| json!({"fieldPath": [k]}))
+            .collect(),
+    )
+}
+
+/// The `hashedFields` the server shows: the target fields of the hashing mappers.
+fn hashed_fields(mappers: Option<&Value>) -> Value {
+    Value::Array(
+        mappers
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|m| m.get("type").and_then(Value::as_str) == Some("hashing"))
+            .filter_map(|m| m.pointer("/mapperConfiguration/targetField").cloned())
+            .map(|field| json!({"fieldPath": [field]}))
+            .collect(),
+    )
+}
+
+/// The stream config fields the server stores from an update (`toConfiguredInternal`); the
+/// others of a sent config are derived when shown, or dropped.
+const STORED_CONFIG: &[&str] = &[
+    "syncMode",
+    "destinationSyncMode",
+    "cursorField",
+    "primaryKey",
+    "destinationObjectName",
+    "includeFiles",
+    "mappers",
+];
+
+/// The `syncCatalog` the server shows once `sent` is written (`connections/update`): what
+/// `CatalogConverter.toConfiguredInternal` keeps of it (the selected streams; their schema cut
+/// to the selected fields; an absent primary key stored empty; hashing mappers made of
+/// `hashedFields` when no mapper is sent), shown by `CatalogConverter.toApi` (the alias made
+/// from the name, `suggested` false, an unknown source-defined cursor false, the derived
+/// `selectedFields` and `hashedFields`). A write is checked against this, not against what
+/// it sent.
+pub fn as_shown(sent: &Value) -> Value {
+    let streams: Vec<Value> = sent
+        .get("streams")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|s| s.pointer("/config/selected").and_then(Value::as_bool) == Some(true))
+        .map(|s| {
+            let empty = Map::new();
+            let mut stream = s.get("stream").and_then(Value::as_object).cloned().unwrap_or_default();
+            let config = s.get("config").and_then(Value::as_object).unwrap_or(&empty);
+            let selecting = config.get("fieldSelectionEnabled").and_then(Value::as_bool) == Some(true);
+            if selecting {
+                let keep: Vec<&str> = config
+                    .get("selectedFields")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f.pointer("/fieldPath/0").and_then(Value::as_str))
+                    .collect();
+                if let Some(Value::Object(properties)) =
+                    stream.get_mut("jsonSchema").and_then(|s| s.get_mut("properties"))
+                {
+                    properties.retain(|k, _| keep.contains(&k.as_str()));
+                }
+            }
+            stream.entry("sourceDefinedPrimaryKey").or_insert_with(|| json!([]));
+            stream.entry("sourceDefinedCursor").or_insert(Value::Bool(false));
+            let mut shown = Map::new();
+            for key in STORED_CONFIG {
+                if let Some(v) = config.get(*key).filter(|v| !v.is_null()) {
+                    shown.insert((*key).to_owned(), v.clone());
+                }
+            }
+            shown.entry("primaryKey").or_insert_with(|| json!([]));
+            if shown.get("mappers").and_then(Value::as_array).is_none_or(Vec::is_empty) {
+                let from_hashed: Vec<Value> = config
+                    .get("hashedFields")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f.pointer("/fieldPath/0").cloned())
+                    .map(|field| json!({"type": "hashing", "mapperConfiguration": {"targetField": field, "method": "SHA-256", "fieldNameSuffix": "_hashed"}}))
+                    .collect();
+                shown.insert("mappers".into(), Value::Array(from_hashed));
+            }
+            let name = stream.get("name").and_then(Value::as_str).unwrap_or_default();
+            shown.insert("aliasName".into(), alphanumeric_and_underscore(name).into());
+            shown.insert("selected".into(), Value::Bool(true));
+            shown.insert("suggested".into(), Value::Bool(false));
+            shown.insert("fieldSelectionEnabled".into(), Value::Bool(selecting));
+            shown.insert("selectedFields".into(), selected_fields(stream.get("jsonSchema"), selecting));
+            shown.insert("hashedFields".into(), hashed_fields(shown.get("mappers")));
+            json!({"stream": Value::Object(stream), "config": Value::Object(shown)})
+        })
+        .collect();
+    json!({ "streams": streams })
+}
+
 /// The API's `syncCatalog` for a protocol catalog: its streams selected, then the unselected
-/// ones as they were.
+/// ones as they were. What the server derives and the document leaves out is filled in:
+/// with field selection on, the server needs the `selectedFields`.
 pub fn catalog_to_api(catalog: &Catalog) -> Result<Value> {
     let mut streams = Vec::new();
     for configured in catalog
@@ -137,6 +301,13 @@ pub fn catalog_to_api(catalog: &Catalog) -> Result<Value> {
             }
         }
         config.insert("selected".into(), Value::Bool(true));
+        let selecting = config.get("fieldSelectionEnabled").and_then(Value::as_bool) == Some(true);
+        if selecting && !config.contains_key("selectedFields") {
+            config.insert(
+                "selectedFields".into(),
+                selected_fields(stream.get("json_schema"), true),
+            );
+        }
         streams.push(json!({"stream": Value::Object(rename(stream, STREAM_FIELDS, Direction::ToApi, "stream")?), "config": Value::Object(config)}));
     }
     streams.extend(catalog.unselected.iter().cloned());
@@ -193,6 +364,85 @@ pub fn state_from_api(state: &Value) -> Result<Vec<Value>> {
         }
         Some(other) => bail!("the API gave a state of unknown type {other:?}"),
     }
+}
+
+/// The descriptor a protocol `stream_descriptor` names.
+fn descriptor(value: &Value) -> Option<crate::migration::StreamDescriptor> {
+    Some(crate::migration::StreamDescriptor {
+        name: value.get("name")?.as_str()?.to_owned(),
+        namespace: value
+            .get("namespace")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    })
+}
+
+/// The streams of a protocol `ConfiguredAirbyteCatalog`.
+pub fn streams_of(catalog: &Value) -> Vec<crate::migration::StreamDescriptor> {
+    catalog
+        .get("streams")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| descriptor(s.get("stream")?))
+        .collect()
+}
+
+/// The streams protocol state messages hold a state for (a legacy blob names none).
+pub fn streams_with_state(messages: &[Value]) -> Vec<crate::migration::StreamDescriptor> {
+    let mut out: Vec<_> = messages
+        .iter()
+        .flat_map(|m| {
+            let per_stream: Vec<&Value> = match m.get("type").and_then(Value::as_str) {
+                Some("STREAM") => m.get("stream").into_iter().collect(),
+                Some("GLOBAL") => m
+                    .pointer("/global/stream_states")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                _ => Vec::new(),
+            };
+            per_stream
+                .into_iter()
+                .filter(|s| s.get("stream_state").is_some_and(|v| !v.is_null()))
+                .filter_map(|s| descriptor(s.get("stream_descriptor")?))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Protocol state messages without the state of `streams` (what a clear's job leaves: it
+/// deletes their rows; a global state's shared part stays).
+pub fn without_streams(
+    messages: &[Value],
+    streams: &[crate::migration::StreamDescriptor],
+) -> Vec<Value> {
+    if streams.is_empty() {
+        return messages.to_vec();
+    }
+    let named = |s: &Value| {
+        s.get("stream_descriptor")
+            .and_then(descriptor)
+            .is_some_and(|d| streams.contains(&d))
+    };
+    messages
+        .iter()
+        .filter_map(|m| match m.get("type").and_then(Value::as_str) {
+            Some("STREAM") => (!m.get("stream").is_some_and(named)).then(|| m.clone()),
+            Some("GLOBAL") => {
+                let mut m = m.clone();
+                if let Some(Value::Array(list)) = m.pointer_mut("/global/stream_states") {
+                    list.retain(|s| !named(s));
+                }
+                Some(m)
+            }
+            _ => Some(m.clone()),
+        })
+        .collect()
 }
 
 /// The state type a list of protocol messages has (`None` for no state).
@@ -423,7 +673,36 @@ mod tests {
         );
         assert_eq!(catalog.configured["streams"].as_array().unwrap().len(), 1);
         assert_eq!(catalog.unselected, vec![api_stream("orders", false)]);
-        assert_eq!(catalog_to_api(&catalog).unwrap(), api);
+        // What the server derives (the alias from the name, no mappers) is not kept.
+        assert!(users.get("aliasName").is_none() && users.get("mappers").is_none());
+        let mut back = api.clone();
+        let config = back["streams"][0]["config"].as_object_mut().unwrap();
+        config.remove("aliasName");
+        config.remove("mappers");
+        assert_eq!(catalog_to_api(&catalog).unwrap(), back);
+    }
+
+    /// `CatalogConverter.toApi` makes the alias of the stream's name, whatever was sent, and
+    /// `toConfiguredInternal` stores an empty primary key where none was sent.
+    #[test]
+    fn the_server_shows_a_renamed_streams_alias_made_of_its_new_name() {
+        let sent = json!({"streams": [{"stream": {"name": "advertiser report", "jsonSchema": {}}, "config": {"syncMode": "full_refresh", "destinationSyncMode": "overwrite", "selected": true, "aliasName": "advertizer_report"}}]});
+        let shown = as_shown(&sent);
+        assert_eq!(
+            shown["streams"][0]["config"]["aliasName"],
+            "advertiser_report"
+        );
+        assert_eq!(shown["streams"][0]["config"]["primaryKey"], json!([]));
+        assert_eq!(
+            shown["streams"][0]["stream"]["sourceDefinedPrimaryKey"],
+            json!([])
+        );
+        let read = catalog_from_api(&shown).unwrap();
+        assert!(read.configured["streams"][0].get("aliasName").is_none());
+        assert_eq!(
+            alphanumeric_and_underscore("Café-Ümsatz  x\u{e9}"),
+            "Cafe_Umsatz_xe"
+        );
     }
 
     #[test]

@@ -13,9 +13,19 @@
 //! One module per concern: [`settings`] (the `[airbyte]` section), [`client`] (HTTP,
 //! retries, typed errors), [`mapping`] (API shapes ↔ protocol shapes), [`document`] (the
 //! document of one connection), [`secrets`] (what masked secrets allow), [`steps`] (the
-//! requests of one write), [`writer`] (writes, concurrency, resuming).
+//! requests of one write), [`writer`] (writes, concurrency, resuming), [`clears`] (what the
+//! server's jobs say about clears), [`definition`] (moving a definition's default version,
+//! when the operator asks).
+//!
+//! A clear deletes data no document holds. What a write leaves is therefore the migrated
+//! document without the cleared streams' state (the clear's job deletes it; the write does
+//! so first, so the server holds the same before and after the job runs), and a rollback
+//! restores config, catalog, version, pin and status, and every state but the cleared
+//! streams': those re-sync in full ([`Documents::restorable`]).
 
+pub mod clears;
 pub mod client;
+pub mod definition;
 pub mod document;
 pub mod mapping;
 pub mod secrets;
@@ -23,8 +33,8 @@ pub mod settings;
 pub mod steps;
 pub mod writer;
 
-use super::{DocumentWriter, Documents, StoreError, Write};
-use crate::migration::Action;
+use super::{DocumentWriter, Documents, Restorable, StoreError, Write};
+use crate::migration::{Action, StreamDescriptor};
 use anyhow::{Context, Result};
 use client::{ApiError, Client};
 use document::{Parts, Remote};
@@ -305,30 +315,88 @@ impl AirbyteDocuments {
     }
 
     /// The workspaces to read: those the settings name, or every one the credentials see.
+    ///
+    /// The Configuration API lists workspaces only by id (`workspaces/list_paginated` filters
+    /// `WHERE id IN (workspaceIds)`: no ids, no workspaces) or by user or organization id,
+    /// which a token does not tell; the public API's `GET /public/v1/workspaces` lists those
+    /// of the credentials' user (`WorkspaceServiceImpl.listWorkspaces`), a page at a time.
     fn workspaces(&self) -> Result<Vec<String>> {
         if !self.settings.workspaces.is_empty() {
             return Ok(self.settings.workspaces.clone());
         }
+        const PAGE: usize = 100;
         let mut all = Vec::new();
         loop {
             let page = self
                 .client
-                .call("workspaces/list_paginated", &json!({"workspaceIds": [], "pagination": {"pageSize": 100, "rowOffset": all.len()}}))
-                .map_err(|e| anyhow::Error::new(StoreError::Unavailable { detail: format!("listing workspaces: {e}") }))?
+                .get_public(&format!("workspaces?limit={PAGE}&offset={}", all.len()))
+                .map_err(|e| {
+                    anyhow::Error::new(StoreError::Unavailable {
+                        detail: format!("listing the workspaces the credentials see: {e}"),
+                    })
+                })?
                 .unwrap_or_default();
             let ids: Vec<String> = page
-                .get("workspaces")
+                .get("data")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
                 .filter_map(|w| w.get("workspaceId")?.as_str().map(str::to_owned))
                 .collect();
-            let done = ids.len() < 100;
+            let more = ids.len() == PAGE || (page.get("next").is_some() && !ids.is_empty());
             all.extend(ids);
-            if done {
-                return Ok(all);
+            if !more {
+                break;
             }
         }
+        if all.is_empty() {
+            anyhow::bail!(
+                "the credentials see no workspace at {}; give them access to the workspaces to migrate, or name them in cutover.toml ([airbyte] workspaces = [\"<workspace id>\"])",
+                self.client.base()
+            );
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
+    /// The connection's jobs that touch its streams, newest first, read a page at a time
+    /// until `enough` holds for one of them (or none is left).
+    fn jobs_until(
+        &self,
+        key: &str,
+        enough: impl Fn(&clears::Job) -> bool,
+    ) -> Result<Vec<clears::Job>> {
+        const PAGE: usize = 100;
+        let mut jobs = Vec::new();
+        loop {
+            let page = self.answer(
+                key,
+                "jobs/list",
+                &json!({"configTypes": clears::JOB_TYPES, "configId": key, "pagination": {"pageSize": PAGE, "rowOffset": jobs.len()}}),
+            )?;
+            let entries = page
+                .get("jobs")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let read: Vec<clears::Job> = entries.iter().filter_map(clears::Job::read).collect();
+            let done = entries.len() < PAGE || read.iter().any(&enough);
+            jobs.extend(read);
+            if done {
+                return Ok(jobs);
+            }
+        }
+    }
+
+    /// Of `streams`, those already cleared with nothing synced since (see [`clears`]).
+    fn already_cleared(
+        &self,
+        key: &str,
+        streams: &[StreamDescriptor],
+    ) -> Result<Vec<StreamDescriptor>> {
+        let jobs = self.jobs_until(key, |j| !j.clears)?;
+        Ok(clears::cleared_since_last_sync(&jobs, streams))
     }
 
     /// Why a source shared with other connections cannot take this write, if it cannot:
@@ -348,6 +416,36 @@ impl AirbyteDocuments {
     }
 }
 
+/// The streams a plan's actions clear, sorted.
+pub fn cleared(actions: &[Action]) -> Vec<StreamDescriptor> {
+    let mut streams: Vec<StreamDescriptor> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::ClearStream { stream, .. } => Some(stream.clone()),
+            _ => None,
+        })
+        .collect();
+    streams.sort();
+    streams.dedup();
+    streams
+}
+
+/// What a plan says a rollback of a write with these clears cannot restore.
+fn lost_on_rollback(cleared: &[StreamDescriptor]) -> String {
+    let names: Vec<String> = cleared.iter().map(ToString::to_string).collect();
+    format!(
+        "rollback: restores config, catalog, version, pin and status; the clear deletes the data of {}, and their state cannot come back: after a rollback they re-sync in full",
+        names.join(", ")
+    )
+}
+
+/// An RFC 3339 time as seconds since the epoch.
+fn written_epoch(at: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
 /// An API error as a [`StoreError`] the write path can act on, naming the connection.
 fn store_error(key: &str, e: ApiError) -> anyhow::Error {
     let detail = format!("connection {key}: {e}");
@@ -357,7 +455,7 @@ fn store_error(key: &str, e: ApiError) -> anyhow::Error {
         })
         .context(detail),
         ApiError::Unavailable { .. } => anyhow::Error::new(StoreError::Unavailable { detail }),
-        ApiError::Refused { .. } => anyhow::anyhow!(detail),
+        ApiError::Refused { .. } | ApiError::Credentials(_) => anyhow::anyhow!(detail),
     }
 }
 
@@ -456,6 +554,17 @@ impl Documents for AirbyteDocuments {
             })
             .collect();
         *self.lock_listed() = listed;
+        if connections.is_empty() {
+            anyhow::bail!(
+                "{} holds no connection{} for the credentials; nothing to plan",
+                self.summary(),
+                if self.settings.connectors.is_empty() {
+                    String::new()
+                } else {
+                    format!(" of {}", self.settings.connectors.join(", "))
+                }
+            );
+        }
         Ok(connections.into_keys().collect())
     }
 
@@ -518,6 +627,7 @@ impl Documents for AirbyteDocuments {
         key: &str,
         before: &[u8],
         after: Vec<u8>,
+        actions: &[Action],
     ) -> std::result::Result<Vec<u8>, String> {
         let parse = |bytes: &[u8], what: &str| {
             Parts::from_document(bytes).map_err(|e| {
@@ -541,14 +651,97 @@ impl Documents for AirbyteDocuments {
         {
             after.version_pin = None;
         }
+        // A clear's job deletes its streams' state (`AttemptHandler`: `bulkDelete`); the
+        // write deletes it first, so the server holds this before and after the job runs.
+        after.state = mapping::without_streams(&after.state, &cleared(actions));
         let not_set = json!({"connectionId": after.id, "stateType": "not_set"});
         let state = mapping::state_to_api(&after.id, &after.state, &not_set)
             .map_err(|e| format!("{e:#}"))?;
         after.state = mapping::state_from_api(state.as_ref().unwrap_or(&not_set))
             .map_err(|e| format!("{e:#}"))?;
+        // Compared with what the server will show, not with what is sent (it derives the
+        // aliases, and adds defaults).
         let catalog = mapping::catalog_to_api(&after.catalog).map_err(|e| format!("{e:#}"))?;
-        after.catalog = mapping::catalog_from_api(&catalog).map_err(|e| format!("{e:#}"))?;
+        after.catalog = mapping::catalog_from_api(&mapping::as_shown(&catalog))
+            .map_err(|e| format!("{e:#}"))?;
         Ok(after.to_document())
+    }
+
+    fn rollback_limits(&self, before: &[u8], after: &[u8], actions: &[Action]) -> Vec<String> {
+        let (Ok(before), Ok(_)) = (Parts::from_document(before), Parts::from_document(after))
+        else {
+            return Vec::new();
+        };
+        // Only streams the rollback brings back: a stream the migration added or renamed
+        // is gone again after it.
+        let synced = mapping::streams_of(&before.catalog.configured);
+        let streams: Vec<StreamDescriptor> = cleared(actions)
+            .into_iter()
+            .filter(|s| synced.contains(s))
+            .collect();
+        if streams.is_empty() {
+            return Vec::new();
+        }
+        vec![lost_on_rollback(&streams)]
+    }
+
+    fn restorable(
+        &self,
+        key: &str,
+        current: &[u8],
+        snapshot: Vec<u8>,
+        written_at: &str,
+    ) -> Result<Restorable> {
+        let (Ok(now), Ok(mut back)) = (
+            Parts::from_document(current),
+            Parts::from_document(&snapshot),
+        ) else {
+            return Ok(Restorable {
+                bytes: snapshot,
+                notes: Vec::new(),
+            });
+        };
+        // The catalog as the server will show it once written back (it adds defaults).
+        back.catalog = mapping::catalog_from_api(&mapping::as_shown(&mapping::catalog_to_api(
+            &back.catalog,
+        )?))?;
+        let held_before = mapping::streams_with_state(&back.state);
+        let held_now = mapping::streams_with_state(&now.state);
+        let emptied: Vec<StreamDescriptor> = held_before
+            .iter()
+            .filter(|s| !held_now.contains(s))
+            .cloned()
+            .collect();
+        if emptied.is_empty() {
+            return Ok(Restorable {
+                bytes: back.to_document(),
+                notes: Vec::new(),
+            });
+        }
+        // The server's clock may run behind this host's: clears up to ten minutes before the
+        // write count as its own. Counting an older one costs a stream a full re-sync;
+        // missing one would restore a cursor over deleted data.
+        let since = written_epoch(written_at).map_or(0, |t| t - 600);
+        let jobs = self.jobs_until(key, |j| j.created_at < since)?;
+        let cleared: Vec<StreamDescriptor> = clears::cleared_after(&jobs, since)
+            .into_iter()
+            .filter(|s| emptied.contains(s))
+            .collect();
+        if cleared.is_empty() {
+            return Ok(Restorable {
+                bytes: back.to_document(),
+                notes: Vec::new(),
+            });
+        }
+        back.state = mapping::without_streams(&back.state, &cleared);
+        let names: Vec<String> = cleared.iter().map(ToString::to_string).collect();
+        Ok(Restorable {
+            bytes: back.to_document(),
+            notes: vec![format!(
+                "config, catalog, version, pin and status restored; the state of {} cannot come back (the clear deleted their data): they re-sync in full",
+                names.join(", ")
+            )],
+        })
     }
 
     fn performs(&self, action: &Action) -> bool {

@@ -9,7 +9,9 @@
 //!    the source runs the definition's default) or, to go back, the pin restored;
 //! 4. `sources/update` once the source runs the new version (the config is validated against
 //!    the spec of the version the source runs *now*), masks only where a secret was;
-//! 5. `connections/clear/stream` for the streams the plan names, and no others;
+//! 5. `connections/clear/stream` for the streams the plan names, and no others (sent once
+//!    per stream: the writer asks the connection's jobs which streams a clear already
+//!    emptied, since every clear call starts a job);
 //! 6. `connections/update` back to `active`.
 //!
 //! Each part is written only if it differs from what the server holds, so a step that is
@@ -22,6 +24,9 @@ use super::secrets::{MASK, Supplied, masked};
 use crate::migration::StreamDescriptor;
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
+
+/// The endpoint of a clear, which starts a job at every call (see [`super::clears`]).
+pub const CLEAR: &str = "connections/clear/stream";
 
 /// One request of a write.
 #[derive(Clone, Debug)]
@@ -144,7 +149,9 @@ pub fn plan(
                     .as_array()
                     .map_or(0, Vec::len)
             ));
-            expect = Expect::Catalog(canonical(&target.catalog.configured));
+            // What the server will show for it (aliases derived, defaults added).
+            let shown = mapping::catalog_from_api(&mapping::as_shown(&body["syncCatalog"]))?;
+            expect = Expect::Catalog(canonical(&shown.configured));
         }
         requests.push(Request {
             endpoint: "connections/update",
@@ -188,7 +195,7 @@ pub fn plan(
             .collect();
         let names: Vec<String> = clears.iter().map(ToString::to_string).collect();
         requests.push(Request {
-            endpoint: "connections/clear/stream",
+            endpoint: CLEAR,
             body: json!({"connectionId": id, "streams": streams}),
             what: format!("clear {}", names.join(", ")),
             expect: Expect::Nothing,

@@ -7,16 +7,20 @@
 //! It is idempotent: each part is sent only if the server does not hold it already, so a
 //! request whose answer was lost can be sent again, and a write cut part-way (a crash, a
 //! service that stays down) is finished by [`DocumentWriter::settle`] at the next run, from
-//! whatever part the server holds, without doing any part twice.
+//! whatever part the server holds, without doing any part twice. A clear is the one part
+//! that holds nothing to compare (every call starts a job that deletes the streams' data
+//! again): it is sent once, and after a lost answer or a crash the connection's jobs say
+//! whether it landed ([`super::clears`]).
 
 use super::AirbyteDocuments;
+use super::client::ApiError;
 use super::document::{Parts, canonical};
 use super::mapping;
 use super::steps::{self, Expect, Request};
-use crate::migration::{Action, StreamDescriptor};
+use crate::migration::StreamDescriptor;
 use crate::store::{DocumentWriter, Documents, Settled, StoreError, Write};
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The writes of one run.
 pub struct AirbyteWriter<'a> {
@@ -56,7 +60,7 @@ impl<'a> AirbyteWriter<'a> {
             &remote,
             &current,
             &target,
-            &clears(write.actions),
+            &super::cleared(write.actions),
             &definition,
             &self.documents.supplied,
         )?;
@@ -67,11 +71,34 @@ impl<'a> AirbyteWriter<'a> {
     }
 
     /// Writes one document; `Settled::Conflict` only when resuming.
+    ///
+    /// "Nothing was written" is said only when the server refused every request it was
+    /// sent; a failure after a request that may have landed (sent and answered, or sent and
+    /// not answered, or answered with something else than was expected) is a write cut
+    /// part-way ([`StoreError::Partial`]): its intent stays, and the next run finishes it,
+    /// reactivation included.
     fn write(&self, write: &Write<'_>, start: Start) -> Result<Settled> {
+        let mut landed = false;
+        match self.write_tracking(write, start, &mut landed) {
+            Err(e) if landed && !is_store_error(&e) => Err(StoreError::Partial {
+                key: write.key.to_owned(),
+                detail: format!("{e:#}"),
+            }
+            .into()),
+            other => other,
+        }
+    }
+
+    /// [`Self::write`], noting in `landed` whether a request may have changed the server.
+    fn write_tracking(
+        &self,
+        write: &Write<'_>,
+        start: Start,
+        landed: &mut bool,
+    ) -> Result<Settled> {
         let key = write.key;
         let (target, before) = parse(write)?;
-        let clears = clears(write.actions);
-        let mut sent = 0;
+        let clears = super::cleared(write.actions);
         let mut recoveries = 0;
         'read: loop {
             let remote = self.documents.fetch(key, Some(&before.source_id))?;
@@ -82,7 +109,7 @@ impl<'a> AirbyteWriter<'a> {
             if now == write.after {
                 return Ok(Settled::Written);
             }
-            if sent == 0 && recoveries == 0 {
+            if !*landed && recoveries == 0 {
                 match start {
                     Start::Fresh if now != write.before => {
                         return Err(StoreError::Conflict {
@@ -116,28 +143,37 @@ impl<'a> AirbyteWriter<'a> {
                 )
             })?;
             for request in requests {
-                match self.send(key, &request) {
+                let sent = if request.endpoint == steps::CLEAR {
+                    self.clear(key, &request)
+                } else {
+                    self.send(key, &request)
+                };
+                match sent {
                     Ok(()) => {
-                        sent += 1;
+                        *landed = true;
                         crate::write::failpoint("airbyte-write");
                     }
-                    Err(e) if recoveries < RECOVERIES => {
-                        // The request may have landed without its answer: read again and send
-                        // only what is still missing.
-                        tracing::warn!(connection = key, endpoint = request.endpoint, error = %format!("{e:#}"), "reading the connection again to carry on");
-                        recoveries += 1;
-                        continue 'read;
-                    }
-                    Err(e) if sent == 0 => {
-                        return Err(e.context(format!(
-                            "{}: nothing was written",
-                            self.documents.display_key(key)
-                        )));
-                    }
-                    Err(e) => {
+                    Err(failed) => {
+                        *landed |= !failed.refused;
+                        if recoveries < RECOVERIES {
+                            // The request may have landed without its answer: read again and
+                            // send only what is still missing.
+                            tracing::warn!(connection = key, endpoint = request.endpoint, error = %format!("{:#}", failed.error), "reading the connection again to carry on");
+                            recoveries += 1;
+                            continue 'read;
+                        }
+                        if !*landed {
+                            return Err(failed.error.context(format!(
+                                "{}: nothing was written",
+                                self.documents.display_key(key)
+                            )));
+                        }
                         return Err(StoreError::Partial {
                             key: key.to_owned(),
-                            detail: format!("{} did not go through: {e:#}", request.endpoint),
+                            detail: format!(
+                                "{} did not go through: {:#}",
+                                request.endpoint, failed.error
+                            ),
                         }
                         .into());
                     }
@@ -148,11 +184,12 @@ impl<'a> AirbyteWriter<'a> {
     }
 
     /// Sends one request and checks that its answer shows the part written.
-    fn send(&self, key: &str, request: &Request) -> Result<()> {
+    fn send(&self, key: &str, request: &Request) -> Result<(), Failed> {
         let answer = self
             .documents
-            .call(key, request.endpoint, &request.body)
-            .with_context(|| format!("writing {}", request.what))?;
+            .client
+            .call(request.endpoint, &request.body)
+            .map_err(|e| Failed::from_api(key, &request.what, e))?;
         match request.endpoint {
             "sources/upgrade_version" | "scoped_configuration/delete" => {
                 self.documents.pin_removed(
@@ -169,34 +206,138 @@ impl<'a> AirbyteWriter<'a> {
                 .pin_added(answer.as_ref().and_then(|a| a.get("data"))),
             _ => {}
         }
-        let shown = match (&request.expect, &answer) {
-            (Expect::Nothing, _) => return Ok(()),
-            (Expect::Catalog(_), Some(a)) => canonical(
-                &mapping::catalog_from_api(a.get("syncCatalog").unwrap_or(&Value::Null))?
-                    .configured,
-            ),
-            (Expect::State(_), Some(a)) => canonical(&Value::Array(mapping::state_from_api(a)?)),
-            (Expect::Config(_), Some(a)) => {
-                canonical(a.get("connectionConfiguration").unwrap_or(&Value::Null))
+        check_answer(request, answer.as_ref()).map_err(Failed::landed)
+    }
+
+    /// Clears the streams a clear request names that still need it, and sends it once per
+    /// try: each call starts a job, so whether a call whose answer was lost landed is read
+    /// from the connection's jobs before it is sent again ([`super::clears`]).
+    fn clear(&self, key: &str, request: &Request) -> Result<(), Failed> {
+        let wanted: Vec<StreamDescriptor> = request
+            .body
+            .get("streams")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                Some(StreamDescriptor {
+                    name: s.get("streamName")?.as_str()?.to_owned(),
+                    namespace: s
+                        .get("streamNamespace")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                })
+            })
+            .collect();
+        let tries = self.documents.settings.retries.max(1);
+        let mut last = None;
+        for attempt in 1..=tries {
+            let done = self
+                .documents
+                .already_cleared(key, &wanted)
+                .map_err(|e| Failed {
+                    refused: last.is_none(),
+                    error: e.context("reading the connection's jobs before a clear"),
+                })?;
+            let missing: Vec<&StreamDescriptor> =
+                wanted.iter().filter(|s| !done.contains(s)).collect();
+            if missing.is_empty() {
+                return Ok(());
             }
-            (_, None) => bail!("{} answered without a body", request.endpoint),
-        };
-        match &request.expect {
-            Expect::Catalog(want) | Expect::State(want) | Expect::Config(want)
-                if *want != shown =>
-            {
-                let part = match request.expect {
-                    Expect::Catalog(_) => "catalog",
-                    Expect::State(_) => "state",
-                    _ => "config",
-                };
-                bail!(
-                    "{} answered with a different {part} than was sent",
-                    request.endpoint
-                )
+            let streams: Vec<Value> = missing
+                .iter()
+                .map(|s| match &s.namespace {
+                    Some(ns) => json!({"streamName": s.name, "streamNamespace": ns}),
+                    None => json!({"streamName": s.name}),
+                })
+                .collect();
+            let body = json!({"connectionId": key, "streams": streams});
+            match self.documents.client.call_once(steps::CLEAR, &body) {
+                Ok(_) => return Ok(()),
+                Err(e @ ApiError::Refused { status, .. })
+                    if status != 423 && status != 429 && status < 500 =>
+                {
+                    return Err(Failed::from_api(key, &request.what, e));
+                }
+                Err(e) => {
+                    tracing::warn!(connection = key, attempt, error = %e, "a clear went unanswered; asking the connection's jobs whether it landed");
+                    last = Some(e);
+                    std::thread::sleep(std::time::Duration::from_millis(
+                        self.documents.settings.backoff_ms << (attempt - 1).min(5),
+                    ));
+                }
             }
-            _ => Ok(()),
         }
+        Err(Failed {
+            refused: false,
+            error: anyhow::anyhow!(
+                "connection {key}: {} went unanswered {tries} time(s): {}",
+                steps::CLEAR,
+                last.map(|e| e.to_string()).unwrap_or_default()
+            ),
+        })
+    }
+}
+
+/// A request that failed, and whether the server said it did nothing.
+struct Failed {
+    /// Refused (a 4xx): the server did not act on it.
+    refused: bool,
+    error: anyhow::Error,
+}
+
+impl Failed {
+    fn from_api(key: &str, what: &str, e: ApiError) -> Self {
+        let refused = matches!(&e, ApiError::Refused { status, .. } if *status < 500)
+            || matches!(e, ApiError::Credentials(_));
+        Self {
+            refused,
+            error: super::store_error(key, e).context(format!("writing {what}")),
+        }
+    }
+
+    /// A request that landed, whose answer was not what it should have been.
+    fn landed(error: anyhow::Error) -> Self {
+        Self {
+            refused: false,
+            error,
+        }
+    }
+}
+
+fn is_store_error(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<StoreError>(),
+        Some(StoreError::Partial { .. } | StoreError::Conflict { .. })
+    )
+}
+
+/// Checks that a request's answer shows the part written, as the server shows it.
+fn check_answer(request: &Request, answer: Option<&Value>) -> Result<()> {
+    let shown = match (&request.expect, answer) {
+        (Expect::Nothing, _) => return Ok(()),
+        (Expect::Catalog(_), Some(a)) => canonical(
+            &mapping::catalog_from_api(a.get("syncCatalog").unwrap_or(&Value::Null))?.configured,
+        ),
+        (Expect::State(_), Some(a)) => canonical(&Value::Array(mapping::state_from_api(a)?)),
+        (Expect::Config(_), Some(a)) => {
+            canonical(a.get("connectionConfiguration").unwrap_or(&Value::Null))
+        }
+        (_, None) => bail!("{} answered without a body", request.endpoint),
+    };
+    match &request.expect {
+        Expect::Catalog(want) | Expect::State(want) | Expect::Config(want) if *want != shown => {
+            let part = match request.expect {
+                Expect::Catalog(_) => "catalog",
+                Expect::State(_) => "state",
+                _ => "config",
+            };
+            bail!(
+                "{} answered with a different {part} than the server should show for what was sent",
+                request.endpoint
+            )
+        }
+        _ => Ok(()),
     }
 }
 
@@ -264,20 +405,6 @@ fn parse(write: &Write<'_>) -> Result<(Parts, Parts)> {
         );
     }
     Ok((target, before))
-}
-
-/// The streams a plan's actions say to clear.
-fn clears(actions: &[Action]) -> Vec<StreamDescriptor> {
-    let mut streams: Vec<StreamDescriptor> = actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::ClearStream { stream, .. } => Some(stream.clone()),
-            _ => None,
-        })
-        .collect();
-    streams.sort();
-    streams.dedup();
-    streams
 }
 
 /// Whether every part the server holds is either the old document's or the new one's: what

@@ -200,6 +200,7 @@ pub fn call(model: &mut Model, path: &str, body: &Value) -> Answer {
             model.pins.remove(&source);
             (200, Some(json!({"scopedConfigurationId": id})))
         }
+        "/v1/jobs/list" => list_jobs(model, body),
         "/v1/jobs/get" => {
             let id = body.get("id").and_then(Value::as_i64).unwrap_or(-1);
             match model.jobs.iter().find(|j| j.id == id) {
@@ -258,7 +259,9 @@ fn list_workspaces(model: &Model, body: &Value) -> Answer {
     let rows: Vec<Value> = model
         .workspaces
         .iter()
-        .filter(|w| wanted.is_empty() || wanted.contains(&w.id.as_str()))
+        // `WorkspaceServiceJooqImpl.listStandardWorkspacesPaginated`: `WHERE id IN
+        // (workspaceIds)`, so an empty list matches no workspace.
+        .filter(|w| wanted.contains(&w.id.as_str()))
         .skip(offset)
         .take(size)
         .map(|w| json!({"workspaceId": w.id, "organizationId": w.organization_id, "customerId": w.organization_id, "name": w.name, "slug": w.name.to_lowercase().replace(' ', "-"), "initialSetupComplete": true}))
@@ -271,7 +274,7 @@ fn connection_read(model: &Model, id: &str) -> Value {
     json!({
         "connectionId": c.id, "name": c.name, "namespaceDefinition": "source", "prefix": "",
         "sourceId": c.source_id, "destinationId": c.destination_id,
-        "syncCatalog": catalog::api_from_stored(&c.catalog), "scheduleType": "manual",
+        "syncCatalog": catalog::api_from_stored(&c.catalog, &c.field_selection), "scheduleType": "manual",
         "status": c.status, "breakingChange": false, "workspaceId": c.workspace_id, "created_at": c.created_at,
     })
 }
@@ -285,10 +288,11 @@ fn update_connection(model: &mut Model, id: &str, body: &Value) -> Answer {
         c.name = name.to_owned();
     }
     if let Some(sync_catalog) = body.get("syncCatalog") {
-        let stored = catalog::stored_from_api(sync_catalog);
+        let (stored, field_selection) = catalog::stored_from_api(sync_catalog);
         let changed = catalog::sync_mode_changed(&c.catalog, &stored);
         c.state.delete_streams(&changed);
         c.catalog = stored;
+        c.field_selection = field_selection;
     }
     (200, Some(connection_read(model, id)))
 }
@@ -310,10 +314,12 @@ fn write_state(model: &mut Model, id: &str, body: &Value) -> Answer {
     }
 }
 
-/// `clear/stream` and `reset/stream`: the streams join the connection's pending resets (a
-/// set: asking twice adds nothing) and the connection's pending job covers them; a worker
-/// would then delete their data and state. The double runs no workers: jobs stay pending
-/// until a test runs them ([`super::AirbyteDouble::run_pending_jobs`]).
+/// `clear/stream` and `reset/stream` (`SchedulerHandler.resetConnectionStream` →
+/// `TemporalClient.resetConnection`): the streams join the connection's `stream_reset` rows
+/// (one per stream), the connection's workflow is signalled, which fails its jobs still
+/// pending or running and starts a new reset job for every stream with a row, and the call
+/// answers once that new job exists. Every call starts a job: asking twice clears twice.
+/// The job deletes its streams' state when it runs ([`Model::run_clear_jobs`]).
 fn clear(model: &mut Model, id: &str, body: &Value, config_type: &str) -> Answer {
     let streams: Vec<Descriptor> = body
         .get("streams")
@@ -337,30 +343,68 @@ fn clear(model: &mut Model, id: &str, body: &Value, config_type: &str) -> Answer
         }
     }
     let resets = resets.clone();
+    model.fail_non_terminal_jobs(id);
     let created_at = model.now();
-    let pending = (id.to_owned(), config_type.to_owned());
-    let at = match model.pending.get(&pending) {
-        Some(&i) => {
-            model.jobs[i].streams = resets;
-            i
-        }
-        None => {
-            let next = model.jobs.len() as i64 + 1;
-            model.jobs.push(Job {
-                id: next,
-                config_type: config_type.into(),
-                connection_id: id.to_owned(),
-                status: "pending".into(),
-                streams: resets,
-                created_at,
-                ends_at: None,
-            });
-            model.pending.insert(pending, model.jobs.len() - 1);
-            model.jobs.len() - 1
-        }
-    };
-    let job = &model.jobs[at];
+    let next = model.jobs.len() as i64 + 1;
+    model.jobs.push(Job {
+        id: next,
+        config_type: config_type.into(),
+        connection_id: id.to_owned(),
+        status: "pending".into(),
+        streams: resets,
+        created_at,
+        ends_at: None,
+    });
+    let job = model.jobs.last().expect("just added");
     (200, Some(job_info(job)))
+}
+
+/// `jobs/list` (`JobHistoryHandler.listJobsFor`): a connection's jobs of the given config
+/// types (and statuses), newest first, a page at a time.
+fn list_jobs(model: &Model, body: &Value) -> Answer {
+    let types: Vec<&str> = body
+        .get("configTypes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let statuses: Vec<&str> = body
+        .get("statuses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let config_id = body.get("configId").and_then(Value::as_str);
+    let mut jobs: Vec<&Job> = model
+        .jobs
+        .iter()
+        .filter(|j| types.contains(&j.config_type.as_str()))
+        .filter(|j| config_id.is_none_or(|c| c == j.connection_id))
+        .filter(|j| statuses.is_empty() || statuses.contains(&j.status.as_str()))
+        .collect();
+    jobs.sort_by_key(|j| std::cmp::Reverse((j.created_at, j.id)));
+    let total = jobs.len();
+    let size = body
+        .pointer("/pagination/pageSize")
+        .and_then(Value::as_u64)
+        .map_or(usize::MAX, |n| n as usize);
+    let offset = body
+        .pointer("/pagination/rowOffset")
+        .and_then(Value::as_u64)
+        .unwrap_or(0) as usize;
+    let page: Vec<Value> = jobs
+        .into_iter()
+        .skip(offset)
+        .take(size)
+        .map(|j| {
+            let mut read = job_info(j);
+            read["attempts"] = json!([]);
+            read
+        })
+        .collect();
+    (200, Some(json!({"jobs": page, "totalJobCount": total})))
 }
 
 fn job_info(job: &Job) -> Value {
@@ -682,6 +726,7 @@ mod tests {
                     source_id: source.clone(),
                     destination_id: "d".into(),
                     catalog: json!({"streams": [{"stream": {"name": stream}, "sync_mode": "incremental"}]}),
+                    field_selection: Vec::new(),
                     status: "active".into(),
                     state: Rows::default(),
                     created_at: 0,
@@ -794,12 +839,94 @@ mod tests {
             "the admin endpoint writes anyway"
         );
         let clear = json!({"connectionId": id, "streams": [{"streamName": "orders"}]});
+        m.hold_jobs = true;
         let (_, first) = call(&mut m, "/v1/connections/clear/stream", &clear);
         let (_, again) = call(&mut m, "/v1/connections/clear/stream", &clear);
-        assert_eq!(
-            first.unwrap()["job"]["id"],
-            again.unwrap()["job"]["id"],
-            "a pending clear is asked once"
+        let (first, again) = (first.unwrap(), again.unwrap());
+        assert_ne!(
+            first["job"]["id"], again["job"]["id"],
+            "every clear starts a job"
         );
+        // jobs[0] is the running sync, which the first clear failed.
+        assert_eq!(
+            m.jobs[1].status, "failed",
+            "the new job fails the pending one"
+        );
+        assert_eq!(m.jobs[2].status, "pending");
+        let (_, listed) = call(
+            &mut m,
+            "/v1/jobs/list",
+            &json!({"configTypes": ["clear", "reset_connection"], "configId": id}),
+        );
+        let listed = listed.unwrap();
+        assert_eq!(listed["totalJobCount"], 2);
+        assert_eq!(
+            listed["jobs"][0]["job"]["id"], again["job"]["id"],
+            "newest first"
+        );
+    }
+
+    #[test]
+    fn a_clear_job_deletes_its_streams_state_when_it_runs() {
+        let (mut m, _, _) = model();
+        let id = m
+            .connections
+            .values()
+            .find(|c| c.name == "orders")
+            .unwrap()
+            .id
+            .clone();
+        call(
+            &mut m,
+            "/v1/state/create_or_update",
+            &json!({"connectionId": id, "connectionState": {"connectionId": id, "stateType": "stream", "streamState": [
+                {"streamDescriptor": {"name": "orders"}, "streamState": {"c": 1}},
+                {"streamDescriptor": {"name": "refunds"}, "streamState": {"c": 2}}]}}),
+        );
+        m.hold_jobs = true;
+        let clear = json!({"connectionId": id, "streams": [{"streamName": "orders"}]});
+        call(&mut m, "/v1/connections/clear/stream", &clear);
+        let state = |m: &mut Model| {
+            call(m, "/v1/state/get", &json!({"connectionId": id}))
+                .1
+                .unwrap()
+        };
+        assert_eq!(
+            state(&mut m)["streamState"].as_array().unwrap().len(),
+            2,
+            "not before the job runs"
+        );
+        m.run_clear_jobs();
+        assert_eq!(
+            state(&mut m)["streamState"],
+            json!([{"streamDescriptor": {"name": "refunds"}, "streamState": {"c": 2}}])
+        );
+        assert_eq!(m.jobs[0].status, "succeeded");
+        assert!(m.stream_resets[&id].is_empty());
+    }
+
+    #[test]
+    fn listing_workspaces_by_no_ids_lists_none() {
+        let (mut m, _, _) = model();
+        let id = m.new_id();
+        m.workspaces.push(crate::airbyte::model::Workspace {
+            id: id.clone(),
+            name: "w".into(),
+            organization_id: "o".into(),
+        });
+        let list = |m: &mut Model, ids: Value| {
+            call(
+                m,
+                "/v1/workspaces/list_paginated",
+                &json!({"workspaceIds": ids, "pagination": {"pageSize": 10, "rowOffset": 0}}),
+            )
+            .1
+            .unwrap()["workspaces"]
+                .as_array()
+                .unwrap()
+                .len()
+        };
+        assert_eq!(list(&mut m, json!([])), 0, "WHERE id IN () matches nothing");
+        assert_eq!(list(&mut m, json!([id])), 1);
     }
 }

@@ -1,14 +1,20 @@
 //! A double of Airbyte's Configuration API, over real HTTP on 127.0.0.1.
 //!
 //! It serves the endpoints of `spec/airbyte/config-api.yaml` (the platform's published spec,
-//! vendored with its license notice) and checks every request it receives and every response
-//! it sends against that spec. It behaves as the server does where a migration tool can tell
-//! (`shared/ref/airbyte-platform/README.md`): secrets leave masked and come back only at the
-//! same secret key, configs are validated against the spec of the version the source runs
-//! now, the catalog is replaced whole and the state of streams whose sync mode changed is
-//! deleted, state types change only from LEGACY, `_safe` state writes are refused while a
-//! sync runs, a default version moving past a breaking change pins the affected sources,
-//! `upgrade_version` refuses a user's pin, and a clear makes a job.
+//! vendored with its license notice), and the public API's workspace listing
+//! (`spec/airbyte/public-api.yaml`), and checks every request it receives and every response
+//! it sends against them. It behaves as the server does where a migration tool can tell
+//! (`shared/ref/airbyte-platform/README.md`, and airbyte-platform's code each behaviour
+//! names): secrets leave masked and come back only at the same secret key, configs are
+//! validated against the spec of the version the source runs now, the catalog is replaced
+//! whole, stored as `toConfiguredInternal` keeps it and shown as `toApi` derives it (a
+//! stream's alias made of its name, whatever was sent), the state of streams whose sync mode
+//! changed is deleted, state types change only from LEGACY, `_safe` state writes are refused
+//! while a sync runs, a default version moving past a breaking change pins the affected
+//! sources, `upgrade_version` refuses a user's pin, every clear call starts a job (failing
+//! the ones still going) whose run deletes its streams' state, `workspaces/list_paginated`
+//! lists only the ids it is given, and a lost answer ([`Failure::DropAfter`]) comes after the
+//! server acted.
 //!
 //! Tests seed it ([`AirbyteDouble::define_connector`], [`AirbyteDouble::add_connection`]),
 //! read what it holds ([`AirbyteDouble::snapshot`]), read every request it answered, and
@@ -18,6 +24,7 @@ mod catalog;
 mod endpoints;
 mod faults;
 pub mod model;
+mod public;
 mod secrets;
 pub mod seed;
 pub mod state;
@@ -114,6 +121,7 @@ pub struct ConnectionSeed {
 
 struct Inner {
     spec: Arc<Spec>,
+    public: Arc<jsonschema::Validator>,
     token: String,
     model: Mutex<Model>,
     faults: Mutex<Vec<Fault>>,
@@ -147,6 +155,10 @@ impl AirbyteDouble {
                 )
             })
             .clone();
+        static PUBLIC: std::sync::OnceLock<Arc<jsonschema::Validator>> = std::sync::OnceLock::new();
+        let public = PUBLIC
+            .get_or_init(|| Arc::new(public::response_validator()))
+            .clone();
         let mut model = Model::default();
         let workspace = model.new_id();
         let organization_id = model.new_id();
@@ -157,6 +169,7 @@ impl AirbyteDouble {
         });
         let inner = Arc::new(Inner {
             spec,
+            public,
             token: token.to_owned(),
             model: Mutex::new(model),
             faults: Mutex::new(Vec::new()),
@@ -264,6 +277,7 @@ impl AirbyteDouble {
                 source_id: source_id.clone(),
                 destination_id,
                 catalog: catalog::stored_from_protocol(&seed.catalog),
+                field_selection: Vec::new(),
                 status: seed.status,
                 state,
                 created_at,
@@ -364,21 +378,13 @@ impl AirbyteDouble {
 
     /// Runs the pending clear jobs as a worker would: their streams' state is deleted.
     pub fn run_pending_jobs(&self) {
-        let mut m = lock(&self.inner.model);
-        let pending: Vec<usize> = (0..m.jobs.len())
-            .filter(|&i| m.jobs[i].status == "pending")
-            .collect();
-        for i in pending {
-            let (connection, streams) =
-                (m.jobs[i].connection_id.clone(), m.jobs[i].streams.clone());
-            if let Some(c) = m.connections.get_mut(&connection) {
-                c.state.delete_streams(&streams);
-            }
-            m.stream_resets.remove(&connection);
-            let config_type = m.jobs[i].config_type.clone();
-            m.pending.remove(&(connection, config_type));
-            m.jobs[i].status = "succeeded".into();
-        }
+        lock(&self.inner.model).run_clear_jobs();
+    }
+
+    /// Whether clear jobs wait for [`AirbyteDouble::run_pending_jobs`] (by default a clear
+    /// job runs before the next request is served, as a worker picks it up within moments).
+    pub fn hold_jobs(&self, hold: bool) {
+        lock(&self.inner.model).hold_jobs = hold;
     }
 
     /// Starts a sync on a connection that runs for `duration`.
@@ -413,6 +419,9 @@ impl Handler for Serving {
 impl Inner {
     fn handle(&self, request: &Request) -> Reply {
         let path = request.path.strip_prefix("/api").unwrap_or("").to_owned();
+        if path == public::WORKSPACES && request.method == "GET" {
+            return self.handle_public(request, &path);
+        }
         let error = |status: u16, message: String| (status, Some(json!({"message": message})));
         let parsed: Result<Value, _> = serde_json::from_slice(&request.body);
         let (mut answer, body, failure) = if !self.spec.has(&path) {
@@ -504,6 +513,51 @@ impl Inner {
         })
     }
 
+    /// The public API's workspace listing, checked against its own spec.
+    fn handle_public(&self, request: &Request, path: &str) -> Reply {
+        let failure = self.strike(path);
+        let (status, mut body) = if !self.authorized(request) {
+            (
+                401,
+                json!({"message": "Unauthorized: a valid bearer token is required", "exceptionClassName": "io.micronaut.security.authentication.AuthorizationException"}),
+            )
+        } else if let Some(Failure::Status(status)) = failure {
+            (
+                status,
+                json!({"message": format!("Internal Server Error: injected failure of {path}"), "exceptionClassName": "java.lang.RuntimeException"}),
+            )
+        } else {
+            let base = format!(
+                "http://{}/api",
+                request.header("host").unwrap_or("127.0.0.1")
+            );
+            public::list_workspaces(&lock(&self.model), &request.query, &base)
+        };
+        if status == 200 {
+            let problems: Vec<String> = self
+                .public
+                .iter_errors(&body)
+                .take(10)
+                .map(|e| format!("{}: {e}", e.instance_path()))
+                .collect();
+            if !problems.is_empty() {
+                let message = format!("response of {path}: {}", problems.join("; "));
+                lock(&self.violations).push(message.clone());
+                body = json!({"message": message});
+            }
+        }
+        lock(&self.log).push(Logged {
+            path: path.to_owned(),
+            status: (failure != Some(Failure::DropAfter) && failure != Some(Failure::DropBefore))
+                .then_some(status),
+            body: None,
+        });
+        if matches!(failure, Some(Failure::DropAfter | Failure::DropBefore)) {
+            return Reply::Drop;
+        }
+        Reply::Send(Response::json(status, &body))
+    }
+
     fn authorized(&self, request: &Request) -> bool {
         request
             .header("authorization")
@@ -534,6 +588,40 @@ fn ordered_streams(mut state: Value) -> Value {
 }
 
 impl Snapshot {
+    /// The snapshot as the server holds it once its catalog is shown and written back: the
+    /// defaults `toConfiguredInternal` adds (an empty primary key, source-defined or not).
+    /// What a rollback of a catalog restores is this.
+    pub fn rewritten(&self) -> Snapshot {
+        let mut out = self.clone();
+        out.catalog = stored_catalog(&self.catalog);
+        out
+    }
+
+    /// The snapshot without the state of these streams (what a clear's job deletes).
+    pub fn without_state_of(&self, streams: &[(String, Option<String>)]) -> Snapshot {
+        let mut out = self.clone();
+        let named = |s: &Value| {
+            let d = &s["streamDescriptor"];
+            streams.iter().any(|(name, ns)| {
+                d["name"] == name.as_str()
+                    && d.get("namespace").and_then(Value::as_str) == ns.as_deref()
+            })
+        };
+        for list in ["/streamState", "/globalState/streamStates"] {
+            if let Some(Value::Array(entries)) = out.state.pointer_mut(list) {
+                entries.retain(|s| !named(s));
+            }
+        }
+        if out.state["stateType"] == "stream"
+            && out.state["streamState"]
+                .as_array()
+                .is_some_and(Vec::is_empty)
+        {
+            out.state = json!({"connectionId": out.state["connectionId"], "stateType": "not_set"});
+        }
+        out
+    }
+
     /// Which parts differ from `other`, by name: a short message for a failing comparison.
     pub fn differences(&self, other: &Snapshot) -> Vec<&'static str> {
         let mut parts = Vec::new();
@@ -582,6 +670,12 @@ pub fn seed_from_document(document: &Value, definition_id: &str) -> ConnectionSe
             .unwrap_or_default(),
         status: "active".into(),
     }
+}
+
+/// A protocol `ConfiguredAirbyteCatalog` as the server stores it once written through the
+/// API (`toConfiguredInternal`'s defaults added, what it derives left out).
+pub fn stored_catalog(protocol: &Value) -> Value {
+    catalog::stored_from_api(&catalog::api_from_stored(protocol, &[])).0
 }
 
 /// A JSON value with every object's keys in order, for comparing documents whose key order

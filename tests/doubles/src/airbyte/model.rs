@@ -66,6 +66,8 @@ pub struct Connection {
     pub destination_id: String,
     /// The stored (snake_case, selected streams only) configured catalog.
     pub catalog: Value,
+    /// Streams whose field selection is enabled (the connection's `field_selection_data`).
+    pub field_selection: Vec<Descriptor>,
     pub status: String,
     pub state: Rows,
     pub created_at: i64,
@@ -110,14 +112,16 @@ pub struct Model {
     pub jobs: Vec<Job>,
     /// The jobs still running, by index.
     running: Vec<usize>,
-    /// The pending job of each (connection, config type), by index.
-    pub pending: HashMap<(String, String), usize>,
     /// Streams with a clear requested and not yet done, per connection (`stream_reset`,
     /// unique per connection and stream).
     pub stream_resets: BTreeMap<String, Vec<Descriptor>>,
+    /// Whether clear jobs wait for [`Model::run_clear_jobs`] instead of running before the
+    /// next request is served (as a worker picks a new job up within moments).
+    pub hold_jobs: bool,
     /// Config validators by version id, compiled once.
     pub validators: HashMap<String, Arc<jsonschema::Validator>>,
     next: u64,
+    clock: i64,
 }
 
 impl Model {
@@ -127,10 +131,14 @@ impl Model {
         format!("00000000-0000-4000-8000-{:012x}", self.next)
     }
 
-    /// Seconds since the epoch, increasing by one per call, so records keep an order.
+    /// Seconds since the epoch by the clock (a job's `createdAt` is compared with times
+    /// clients keep), never going back.
     pub fn now(&mut self) -> i64 {
-        self.next += 1;
-        1_700_000_000 + self.next as i64
+        let real = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.clock = self.clock.max(real);
+        self.clock
     }
 
     pub fn definition(&self, id: &str) -> Option<&Definition> {
@@ -159,8 +167,12 @@ impl Model {
         }
     }
 
-    /// Marks the jobs whose time is up as done.
+    /// Marks the jobs whose time is up as done, and runs the pending clear jobs unless they
+    /// are held.
     pub fn finish_jobs(&mut self) {
+        if !self.hold_jobs {
+            self.run_clear_jobs();
+        }
         let now = Instant::now();
         let jobs = &mut self.jobs;
         self.running.retain(|&i| {
@@ -170,6 +182,40 @@ impl Model {
             }
             !ended
         });
+    }
+
+    /// Runs the pending clear and reset jobs as a worker does: their first attempt deletes
+    /// the state of the streams they clear (`AttemptHandler.updateGenerationAndStateForFirstAttempt`:
+    /// `statePersistence.bulkDelete`), and once done their `stream_reset` rows go
+    /// (`StreamResetRecordsHelper.deleteStreamResetRecordsForJob`).
+    pub fn run_clear_jobs(&mut self) {
+        for i in 0..self.jobs.len() {
+            let job = &self.jobs[i];
+            if job.status != "pending" || job.config_type == "sync" {
+                continue;
+            }
+            let (connection, streams) = (job.connection_id.clone(), job.streams.clone());
+            if let Some(c) = self.connections.get_mut(&connection) {
+                c.state.delete_streams(&streams);
+            }
+            if let Some(resets) = self.stream_resets.get_mut(&connection) {
+                resets.retain(|d| !streams.contains(d));
+            }
+            self.jobs[i].status = "succeeded".into();
+        }
+    }
+
+    /// `JobCreationAndStatusUpdateHelper.failNonTerminalJobs`: a new job of a connection
+    /// fails the ones still pending or running.
+    pub fn fail_non_terminal_jobs(&mut self, connection_id: &str) {
+        for (i, job) in self.jobs.iter_mut().enumerate() {
+            if job.connection_id == connection_id
+                && (job.status == "pending" || job.status == "running")
+            {
+                job.status = "failed".into();
+                self.running.retain(|&r| r != i);
+            }
+        }
     }
 
     /// Whether a sync runs on the connection now.

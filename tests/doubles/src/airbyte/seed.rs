@@ -1,8 +1,9 @@
-//! The example fleet's source-pinterest connections, loaded into a double as a deployment
-//! would hold them: the connector defined with its real specs and breaking changes
+//! The example fleet's connections, loaded into a double as a deployment would hold them:
+//! source-pinterest defined with its real specs and breaking changes
 //! (`tests/fixtures/source-pinterest`), its default at 2.0.0, and each connection's source
 //! pinned where the platform pins it (its old version, origin `breaking_change`) or where
-//! its owner did (`user`).
+//! its owner did (`user`); source-github at the version its connection runs, as a
+//! self-managed deployment holds it before its operator moves the default.
 
 use super::{AirbyteDouble, BreakingChange, ConnectorSeed, seed_from_document};
 use serde_json::Value;
@@ -78,6 +79,12 @@ pub fn breaking_changes(metadata: &Path) -> Vec<BreakingChange> {
 /// packages' `spec.json` are identical); 0.8.2 was never published to PyPI, and a 0.x
 /// `spec.json` from the connector's repository stands in for it (`0.x/extract.sh`).
 pub fn define_pinterest(double: &AirbyteDouble) -> String {
+    define_pinterest_at(double, "2.0.0")
+}
+
+/// [`define_pinterest`] with its default at another version: a self-managed deployment
+/// before its operator moves the default.
+pub fn define_pinterest_at(double: &AirbyteDouble, default_version: &str) -> String {
     let fixtures = root().join("tests/fixtures/source-pinterest");
     let v0 = json(&fixtures.join("0.x/spec.json"));
     let v1 = json(&fixtures.join("1.3.3/spec.json"));
@@ -92,7 +99,23 @@ pub fn define_pinterest(double: &AirbyteDouble) -> String {
             ("1.3.3".into(), v1),
             ("2.0.0".into(), v2),
         ],
-        default_version: "2.0.0".into(),
+        default_version: default_version.into(),
+        breaking: breaking_changes(&fixtures.join("metadata.yaml")),
+    })
+}
+
+/// Defines source-github in the double, its default at 1.5.7 (the example connection's
+/// version) and 1.8.1 known, no breaking change between them (the first is 2.0.0). Neither
+/// version was extracted; the 1.9.2 `spec.json` (`tests/fixtures/source-github`), a 1.x
+/// spec that accepts the example's config, stands in for both.
+pub fn define_github(double: &AirbyteDouble) -> String {
+    let fixtures = root().join("tests/fixtures/source-github");
+    let spec = json(&fixtures.join("1.9.2/spec.json"));
+    double.define_connector(ConnectorSeed {
+        repository: "airbyte/source-github".into(),
+        name: "GitHub".into(),
+        versions: vec![("1.5.7".into(), spec.clone()), ("1.8.1".into(), spec)],
+        default_version: "1.5.7".into(),
         breaking: breaking_changes(&fixtures.join("metadata.yaml")),
     })
 }
@@ -100,6 +123,19 @@ pub fn define_pinterest(double: &AirbyteDouble) -> String {
 /// Loads every source-pinterest connection of `examples/fleet` into the double.
 pub fn example_pinterest(double: &AirbyteDouble) -> Vec<Seeded> {
     let definition = define_pinterest(double);
+    load(double, "airbyte/source-pinterest", &definition)
+}
+
+/// Loads every connection of `examples/fleet` (Pinterest and GitHub) into the double.
+pub fn example_fleet(double: &AirbyteDouble) -> Vec<Seeded> {
+    let mut seeded = example_pinterest(double);
+    let github = define_github(double);
+    seeded.extend(load(double, "airbyte/source-github", &github));
+    seeded
+}
+
+/// Loads the example fleet's connections of one connector.
+fn load(double: &AirbyteDouble, connector: &str, definition: &str) -> Vec<Seeded> {
     let dir = root().join("examples/fleet/connections");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("examples/fleet/connections")
@@ -109,10 +145,10 @@ pub fn example_pinterest(double: &AirbyteDouble) -> Vec<Seeded> {
     files
         .into_iter()
         .map(|f| json(&f))
-        .filter(|doc| doc["connector"] == "airbyte/source-pinterest")
+        .filter(|doc| doc["connector"] == connector)
         .map(|document| {
             let (connection_id, source_id) =
-                double.add_connection(seed_from_document(&document, &definition));
+                double.add_connection(seed_from_document(&document, definition));
             Seeded {
                 document_id: document["id"].as_str().expect("an id").to_owned(),
                 connection_id,

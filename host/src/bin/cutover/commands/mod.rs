@@ -2,6 +2,7 @@
 //! `execute` that does the work through the library and shows the result. What several
 //! commands take (which connections a plan covers) and how they print JSON is here.
 
+pub mod airbyte_default;
 pub mod apply;
 pub mod fleet;
 pub mod history;

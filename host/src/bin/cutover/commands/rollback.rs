@@ -2,11 +2,13 @@
 
 use anyhow::Result;
 use cutover::fleet::Fleet;
+use cutover::terminal::block;
 use cutover::write::{self, rollback};
 use std::path::Path;
 use std::process::ExitCode;
 
 use super::print_json;
+use crate::render;
 
 #[derive(clap::Args)]
 pub struct RollbackArgs {
@@ -33,13 +35,7 @@ impl RollbackArgs {
         if json {
             print_json(&done)?;
         } else {
-            println!(
-                "Rolled back run {}: restored {} connection(s) byte for byte ({}). Recorded as run {}.",
-                done.of_run,
-                done.restored.len(),
-                cutover::terminal::line(&done.restored.join(", ")),
-                done.run
-            );
+            print!("{}", block(&render::rolled_back(&done)));
         }
         Ok(ExitCode::SUCCESS)
     }
