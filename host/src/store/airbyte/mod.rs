@@ -206,10 +206,10 @@ impl AirbyteDocuments {
     /// Keeps the pins read in step with a write that removed a pin: that of a source, or the
     /// one with that id.
     fn pin_removed(&self, source_or_pin: &str) {
-        if let Some(all) = self.pins.lock().expect("pins lock").as_mut() {
-            if all.remove(source_or_pin).is_none() {
-                all.retain(|_, p| p.get("id").and_then(Value::as_str) != Some(source_or_pin));
-            }
+        if let Some(all) = self.pins.lock().expect("pins lock").as_mut()
+            && all.remove(source_or_pin).is_none()
+        {
+            all.retain(|_, p| p.get("id").and_then(Value::as_str) != Some(source_or_pin));
         }
     }
 
