@@ -358,12 +358,15 @@ fn a_rollback_waits_for_the_apply_workers_and_names_them() {
         &["fleet", "import", dir.path().to_str().unwrap()],
     )
     .expect(0);
-    // A worker that pauses after leasing its batch holds the writer lock, shared.
+    // A worker held after leasing its batch (until the gate opens) holds the writer lock,
+    // shared.
+    let gates = tempfile::tempdir().unwrap();
+    let gate = gates.path().join("leased");
     let mut apply = cutover_tests::spawn_cutover(
         env!("CARGO_BIN_EXE_cutover"),
         fleet.path(),
         &["apply", "--all"],
-        &[("CUTOVER_PAUSE", "worker-leased:3000")],
+        &[("CUTOVER_GATE", &format!("worker-leased:{}", gate.display()))],
     );
     let server = postgres::shared();
     while server
@@ -403,6 +406,7 @@ fn a_rollback_waits_for_the_apply_workers_and_names_them() {
         history[0]["detail"]["live"]["batches"]["leased"], 1,
         "{history:#}"
     );
+    std::fs::write(&gate, b"").unwrap();
     assert!(apply.wait().unwrap().success());
     cutover(fleet.path(), &["pin", "pinterest-apac"]).expect(0);
 }

@@ -864,7 +864,7 @@ fn apply_shared(
     join: Option<i64>,
     json: bool,
 ) -> Result<ExitCode> {
-    use cutover::store::postgres::work::{Checking, Joining, Start, Started};
+    use cutover::store::postgres::work::{Joining, Start, Started};
     let plugins: Vec<cutover::plan::PluginRef> =
         loaded.registry.all().iter().map(Into::into).collect();
     let over = |over: &cutover::store::postgres::work::Finished| -> Result<ExitCode> {
@@ -918,24 +918,12 @@ fn apply_shared(
             }
             // Workers started together on a saved plan check it once, the others waiting
             // for the run that check starts.
-            let mut checking = None;
-            let worker = loop {
-                match pg.worker(Start::Plan {
-                    plan: &*plan,
-                    checked: saved.is_none() || checking.is_some(),
-                })? {
-                    Started::Working(worker) => break worker,
+            let worker =
+                match pg.worker_on_plan(&*plan, saved.is_none(), || loaded.check_saved(&*plan))? {
+                    Started::Working(worker) => worker,
                     Started::Over(finished) => return over(&finished),
-                    Started::Unchecked => match pg.check_alone(&*plan)? {
-                        Checking::Mine(lock) => {
-                            loaded.check_saved(&*plan)?;
-                            checking = Some(lock);
-                        }
-                        Checking::Waited => {}
-                    },
-                }
-            };
-            drop(checking);
+                    Started::Unchecked => unreachable!("a plan is checked before its run starts"),
+                };
             // The run's connections are in the database now; this worker leases them from
             // there like any other.
             (worker, plan.header().options.clone(), Some(survey.writes()))

@@ -244,7 +244,7 @@ impl PgFleet {
 }
 
 /// Who checks a saved plan that has no run yet.
-pub enum Checking {
+enum Checking {
     /// This worker: it holds the plan's check lock, on a connection of its own, until the
     /// lock is dropped (once its run is made, or the check failed).
     Mine(CheckLock),
@@ -254,16 +254,45 @@ pub enum Checking {
 }
 
 /// The check lock of a plan, held while its session lasts.
-pub struct CheckLock {
+struct CheckLock {
     _session: Client,
 }
 
 impl PgFleet {
-    /// Makes workers started together on a saved plan check it once: the first takes the
-    /// plan's check lock and checks it; the others wait for that lock, then find the run it
-    /// made and join it without checking (the check runs every plugin on every connection
-    /// again, which several workers on the same cores would do all at the same time).
-    pub fn check_alone(&self, plan: &dyn PlanSource) -> Result<Checking> {
+    /// Starts a worker on the run of `plan`: the live one, an interrupted one resumed, or
+    /// a new one, made only once `check` has checked the plan against the fleet as it is now
+    /// (unless it is `checked` already, made just now); or says that the plan's run is over.
+    ///
+    /// Workers started together on a plan check it once: the first takes the plan's check
+    /// lock and checks it; the others wait for that lock, then find the run it made and join
+    /// it without checking (the check runs every plugin on every connection again, which
+    /// several workers on the same cores would otherwise all do at the same time).
+    pub fn worker_on_plan(
+        &self,
+        plan: &dyn PlanSource,
+        checked: bool,
+        check: impl FnOnce() -> Result<()>,
+    ) -> Result<Started<'_>> {
+        let mut check = Some(check);
+        let mut holding = None;
+        loop {
+            let checked = checked || holding.is_some();
+            match self.worker(Start::Plan { plan, checked })? {
+                Started::Unchecked => match self.check_alone(plan)? {
+                    Checking::Mine(lock) => {
+                        check.take().expect("a plan is checked once")()?;
+                        holding = Some(lock);
+                    }
+                    Checking::Waited => {}
+                },
+                // The lock goes once the run is made (or found over), with `holding`.
+                started => return Ok(started),
+            }
+        }
+    }
+
+    /// Takes the check lock of `plan`, or waits while another worker holds it.
+    fn check_alone(&self, plan: &dyn PlanSource) -> Result<Checking> {
         let sha = plan.survey()?.sha256;
         let key = i32::from_str_radix(sha.get(..7).unwrap_or("0"), 16).unwrap_or(0);
         let mut session = self.connect_new()?;
