@@ -666,3 +666,76 @@ fn status_and_refusals_judge_workers_by_their_lease() {
     );
     writes_of_the_run(alice.path());
 }
+
+#[test]
+fn workers_started_together_on_a_saved_plan_check_it_once() {
+    if !postgres::available() {
+        return;
+    }
+    let server = postgres::shared();
+    let url = server.database("checked_once");
+    let (a, plan, _, new) = imported_with_plan(&url);
+    let hosts = [host(&url), host(&url)];
+    let plan_arg = plan.to_str().unwrap();
+    // Each worker would stop at a gate of its own as it starts checking the plan.
+    let gates = tempfile::tempdir().unwrap();
+    let gate: Vec<std::path::PathBuf> = (0..3)
+        .map(|i| gates.path().join(format!("check{i}")))
+        .collect();
+    let paths = [a.path(), hosts[0].path(), hosts[1].path()];
+    let workers: Vec<Child> = paths
+        .iter()
+        .zip(&gate)
+        .map(|(p, g)| {
+            spawn(
+                p,
+                &["apply", plan_arg],
+                &[("CUTOVER_GATE", &format!("plan-checking:{}", g.display()))],
+            )
+        })
+        .collect();
+    // One checks; the two others wait for its check's lock.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while server
+        .psql(
+            "checked_once",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .trim()
+        != "2"
+    {
+        assert!(std::time::Instant::now() < deadline, "two workers waiting");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let checking: Vec<&std::path::PathBuf> = gate
+        .iter()
+        .filter(|g| g.with_extension("reached").exists())
+        .collect();
+    assert_eq!(checking.len(), 1, "one worker checks the plan");
+    for g in &gate {
+        std::fs::write(g, b"").unwrap();
+    }
+    for w in workers {
+        let run = finish(w);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    }
+    assert_eq!(
+        gate.iter()
+            .filter(|g| g.with_extension("reached").exists())
+            .count(),
+        1,
+        "the others joined the run without checking the plan"
+    );
+    assert_eq!(
+        server
+            .psql(
+                "checked_once",
+                "SELECT count(*) FROM cutover.workers WHERE run_id = 2"
+            )
+            .trim(),
+        "3"
+    );
+    assert_eq!(exported(a.path()), new);
+    writes_of_the_run(a.path());
+}

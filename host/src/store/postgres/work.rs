@@ -280,6 +280,7 @@ impl PgFleet {
             match self.worker(Start::Plan { plan, checked })? {
                 Started::Unchecked => match self.check_alone(plan)? {
                     Checking::Mine(lock) => {
+                        failpoint("plan-checking");
                         check.take().expect("a plan is checked once")()?;
                         holding = Some(lock);
                     }
