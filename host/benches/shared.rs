@@ -257,6 +257,8 @@ fn main() {
                 n.to_string(),
                 "every connection written once"
             );
+            // The database goes once measured: the next configuration needs the disk.
+            server.psql("postgres", &format!("DROP DATABASE \"{database}\""));
             let rss: Vec<f64> = used.iter().map(|u| u.rss).collect();
             row(
                 &format!("PostgreSQL, {workers} worker(s), {n}"),
