@@ -358,12 +358,15 @@ fn a_rollback_waits_for_the_apply_workers_and_names_them() {
         &["fleet", "import", dir.path().to_str().unwrap()],
     )
     .expect(0);
-    // A worker that pauses after leasing its batch holds the writer lock, shared.
+    // A worker held after leasing its batch (until the gate opens) holds the writer lock,
+    // shared.
+    let gates = tempfile::tempdir().unwrap();
+    let gate = gates.path().join("leased");
     let mut apply = cutover_tests::spawn_cutover(
         env!("CARGO_BIN_EXE_cutover"),
         fleet.path(),
         &["apply", "--all"],
-        &[("CUTOVER_PAUSE", "worker-leased:3000")],
+        &[("CUTOVER_GATE", &format!("worker-leased:{}", gate.display()))],
     );
     let server = postgres::shared();
     while server
@@ -403,6 +406,7 @@ fn a_rollback_waits_for_the_apply_workers_and_names_them() {
         history[0]["detail"]["live"]["batches"]["leased"], 1,
         "{history:#}"
     );
+    std::fs::write(&gate, b"").unwrap();
     assert!(apply.wait().unwrap().success());
     cutover(fleet.path(), &["pin", "pinterest-apac"]).expect(0);
 }
@@ -456,4 +460,72 @@ fn a_fleet_across_a_network_is_reached_over_tls_with_a_verified_certificate() {
         err.contains("no encryption") || err.contains("pg_hba.conf rejects"),
         "{err}"
     );
+}
+
+/// A server that answers every connection's startup with a FATAL error, as PostgreSQL does
+/// while it starts up (57P03), `starting` times, then says the database does not exist;
+/// speaking the protocol's startup as the server does (an SSL request is declined).
+fn refusing_server(starting: usize) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let read_message = |stream: &mut std::net::TcpStream| -> Option<Vec<u8>> {
+                let mut len = [0u8; 4];
+                stream.read_exact(&mut len).ok()?;
+                let mut body = vec![0u8; (u32::from_be_bytes(len) as usize).saturating_sub(4)];
+                stream.read_exact(&mut body).ok()?;
+                Some(body)
+            };
+            let Some(mut first) = read_message(&mut stream) else {
+                continue;
+            };
+            if first == [0x04, 0xd2, 0x16, 0x2f] {
+                // SSLRequest: no TLS here; the startup message follows.
+                let _ = stream.write_all(b"N");
+                let Some(startup) = read_message(&mut stream) else {
+                    continue;
+                };
+                first = startup;
+            }
+            assert_eq!(&first[..4], &196608u32.to_be_bytes(), "a startup message");
+            let (code, message) = if n < starting {
+                ("57P03", "the database system is starting up")
+            } else {
+                ("3D000", "database \"fleet\" does not exist")
+            };
+            let mut fields = Vec::new();
+            for (tag, value) in [
+                (b'S', "FATAL"),
+                (b'V', "FATAL"),
+                (b'C', code),
+                (b'M', message),
+            ] {
+                fields.push(tag);
+                fields.extend_from_slice(value.as_bytes());
+                fields.push(0);
+            }
+            fields.push(0);
+            let mut reply = vec![b'E'];
+            reply.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+            reply.extend_from_slice(&fields);
+            let _ = stream.write_all(&reply);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_server_starting_up_is_waited_for_with_its_own_words() {
+    let port = refusing_server(2);
+    let url = format!("postgres://cutover@127.0.0.1:{port}/fleet");
+    let err = cutover(Path::new(&url), &["status"]).expect(2).stderr;
+    assert!(
+        err.contains("FATAL: the database system is starting up; waiting for it"),
+        "the server's message in the warning: {err}"
+    );
+    assert!(!err.contains("db error;"), "{err}");
+    assert!(err.contains("has no such database"), "{err}");
 }

@@ -573,6 +573,22 @@ pub fn applied(applied: &Applied) -> String {
     out
 }
 
+/// What a worker says when the run of its plan (or the run it was to join) is over.
+pub fn run_over(over: &cutover::store::postgres::work::Finished) -> String {
+    let on = over.finished_at.as_deref().unwrap_or("an unknown date");
+    if over.status == "completed" {
+        format!(
+            "Run {} applied this plan on {on}; nothing to do ({} connection(s) written).\n",
+            over.run, over.written
+        )
+    } else {
+        format!(
+            "Run {} applied this plan on {on} and ended {}: {} connection(s) written, {} failed (`cutover history` says why); nothing more to do with this plan: plan again for the failed ones.\n",
+            over.run, over.status, over.written, over.failed
+        )
+    }
+}
+
 /// The runs still going (a shared run's workers, leases and progress), for `status`.
 pub fn live_runs(runs: &[Run]) -> String {
     let mut out = String::new();
@@ -598,11 +614,18 @@ fn live(out: &mut String, r: &Run) {
         live["written"], live["connections"], live["failed"], live["batches"]
     );
     for w in live["workers"].as_array().into_iter().flatten() {
+        let state = match w["state"].as_str().unwrap_or("?") {
+            "gone" => format!(
+                "gone (silent for longer than its {} s lease: killed or cut off; its batches are taken over)",
+                w["lease_seconds"]
+            ),
+            state => state.to_owned(),
+        };
         let _ = writeln!(
             out,
             "  worker {} · {} · wrote {}, failed {} · last seen {} · holds batches {}",
             w["worker"].as_str().unwrap_or("?"),
-            w["state"].as_str().unwrap_or("?"),
+            state,
             w["written"],
             w["failed"],
             w["heartbeat_at"].as_str().unwrap_or("?"),

@@ -18,6 +18,7 @@ use postgres::config::SslMode;
 use postgres::{Client, Config, NoTls};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -29,6 +30,9 @@ pub struct Target {
     tls: Option<MakeRustlsConnect>,
     /// `user@host:port/database`, for messages; never holds the password.
     pub summary: String,
+    /// Whether this process has seen the server go away (shared by the clones of a
+    /// target): then a server with nothing listening is in the middle of a restart.
+    restart_seen: Arc<AtomicBool>,
 }
 
 impl Target {
@@ -65,29 +69,103 @@ impl Target {
             config,
             tls,
             summary,
+            restart_seen: Arc::new(AtomicBool::new(false)),
         })
     }
 
-    /// A new connection, or an error that says what to check. A server that is starting
-    /// up or shutting down (a restart) is waited for, up to a minute; one that cannot be
-    /// reached at all is reported at once.
+    /// A new connection, or an error that says what to check. A server that is restarting
+    /// (starting up, shutting down, or cutting the connection as it opens) is waited for,
+    /// up to [`RECONNECT_FOR`]; one with nothing listening is tried again for
+    /// [`NOT_LISTENING_FOR`] (the gap between an old server's exit and the new one's
+    /// start), or for as long as a restart is waited for once this process has seen the
+    /// server restart; an error that no waiting mends is reported at once.
     pub fn connect(&self) -> Result<Client> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let started = std::time::Instant::now();
+        let mut warned = None::<std::time::Instant>;
         loop {
             let connected = match &self.tls {
                 Some(tls) => self.config.connect(tls.clone()),
                 None => self.config.connect(NoTls),
             };
-            match connected {
-                Err(e) if restarting(&e) && std::time::Instant::now() < deadline => {
-                    tracing::warn!("{}: {e}; waiting for it", self.summary);
+            let e = match connected {
+                Ok(client) => return Ok(client),
+                Err(e) => e,
+            };
+            let waited = started.elapsed();
+            let wait_for = if restarting(&e) {
+                self.restart_seen.store(true, Ordering::Relaxed);
+                Some(RECONNECT_FOR)
+            } else if not_listening(&e) {
+                Some(if self.restart_seen.load(Ordering::Relaxed) {
+                    RECONNECT_FOR
+                } else {
+                    NOT_LISTENING_FOR
+                })
+            } else {
+                None
+            };
+            match wait_for {
+                Some(limit) if waited < limit => {
+                    if warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(5)) {
+                        tracing::warn!(
+                            "{}: {}; waiting for it (for up to {} s)",
+                            self.summary,
+                            source_chain(&e),
+                            limit.saturating_sub(waited).as_secs()
+                        );
+                        warned = Some(std::time::Instant::now());
+                    }
                     std::thread::sleep(Duration::from_millis(250));
                 }
-                connected => return connected.map_err(|e| explain(e, &self.summary)),
+                _ => return Err(explain(e, &self.summary)),
             }
         }
     }
+
+    /// Runs `f` on a new connection, and again on another one when the connection is lost
+    /// (a restart, a network failure), for up to [`RECONNECT_FOR`]: for the steps of a
+    /// process's life that are safe to repeat (opening the fleet, checking the schema,
+    /// looking up a run). Connecting waits as [`Target::connect`] does; its failure is
+    /// final. `what` names the step in the warnings.
+    pub fn with_new<T>(
+        &self,
+        what: &str,
+        mut f: impl FnMut(&mut Client) -> Result<T>,
+    ) -> Result<T> {
+        let deadline = std::time::Instant::now() + RECONNECT_FOR;
+        let mut wait = Duration::from_millis(100);
+        loop {
+            let mut client = self.connect()?;
+            match f(&mut client) {
+                Err(e) if is_connection_lost(&e) && std::time::Instant::now() < deadline => {
+                    self.lost();
+                    tracing::warn!(
+                        "{what}: lost the database {} ({e:#}); trying again",
+                        self.summary
+                    );
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Notes that the server went away (a lost connection), so that a server with nothing
+    /// listening is waited for as a restart.
+    pub fn lost(&self) {
+        self.restart_seen.store(true, Ordering::Relaxed);
+    }
 }
+
+/// How long a process keeps trying to reach the database again after losing it (a restart
+/// takes seconds; a failover can take a minute).
+pub const RECONNECT_FOR: Duration = Duration::from_secs(120);
+
+/// How long a server with nothing listening is tried again before it is reported, when
+/// this process has not seen it restart: long enough for the gap in a restart between the
+/// old server's exit and the new one's start, short enough that a wrong port is said soon.
+pub const NOT_LISTENING_FOR: Duration = Duration::from_secs(10);
 
 /// A TLS connector that verifies the server against the CA certificates in `ca_file` (PEM),
 /// or against the public roots.
@@ -182,14 +260,36 @@ pub fn explain(e: postgres::Error, summary: &str) -> anyhow::Error {
     anyhow::Error::new(e).context(message)
 }
 
-/// Whether the server refused a connection because it is starting up or shutting down.
+/// Whether a connection failed because the server is restarting: it is starting up or
+/// shutting down (57P03), it ended the session as it began (57P01, 57P02), or it closed the
+/// connection during the handshake.
 fn restarting(e: &postgres::Error) -> bool {
-    e.as_db_error()
-        .is_some_and(|db| db.code().code() == "57P03")
+    e.is_closed()
+        || e.as_db_error()
+            .is_some_and(|db| matches!(db.code().code(), "57P01" | "57P02" | "57P03"))
+}
+
+/// Whether nothing listens where the URL points (refused, or no socket file): a server
+/// down, or a wrong host or port.
+fn not_listening(e: &postgres::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+            );
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// An error with its causes, one after the other.
-fn source_chain(e: &dyn std::error::Error) -> String {
+pub fn source_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

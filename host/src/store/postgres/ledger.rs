@@ -132,11 +132,17 @@ impl PgLedger {
                 &[&run],
             )?
             .get(0);
+        // A working worker is live while it renews its heartbeat within its own lease
+        // length; one that stopped (killed, cut off) is shown as gone, as refusals see it.
         let workers = client.query(
-            "SELECT w.id, w.state, w.written, w.failed,
+            "SELECT w.id,
+                    CASE WHEN w.state = 'working' AND w.heartbeat_at <= now() - w.lease_seconds * interval '1 second'
+                         THEN 'gone' ELSE w.state END,
+                    w.written, w.failed,
                     to_char(w.heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
                     (SELECT array_agg(b.batch ORDER BY b.batch) FROM cutover.batches b
-                      WHERE b.run_id = w.run_id AND b.worker = w.id AND b.state = 'leased' AND b.lease_until > now()) AS leases
+                      WHERE b.run_id = w.run_id AND b.worker = w.id AND b.state = 'leased' AND b.lease_until > now()) AS leases,
+                    w.lease_seconds
              FROM cutover.workers w WHERE w.run_id = $1 ORDER BY w.started_at",
             &[&run],
         )?;
@@ -150,6 +156,7 @@ impl PgLedger {
                     "failed": w.get::<_, i32>(3),
                     "heartbeat_at": w.get::<_, String>(4),
                     "leases": w.get::<_, Option<Vec<i32>>>(5).unwrap_or_default(),
+                    "lease_seconds": w.get::<_, i32>(6),
                 })
             })
             .collect();

@@ -42,21 +42,24 @@ pub struct PgFleet {
 
 impl PgFleet {
     /// Connects, creates or upgrades the schema, and reads the fleet's identity. Refuses a
-    /// database whose schema is newer than this binary.
+    /// database whose schema is newer than this binary. A server restarting meanwhile is
+    /// waited for: each step is safe to repeat.
     pub fn connect(url: &str, settings: &StoreSettings) -> Result<Self> {
         let target = Target::new(url, settings)?;
-        let mut client = target.connect()?;
-        schema::ensure(&mut client, &target.summary)?;
-        let id: String = client
-            .query_one("SELECT id FROM cutover.fleet", &[])
-            .with_context(|| format!("reading the fleet's identity in {}", target.summary))?
-            .get(0);
+        let id: String = target.with_new("opening the fleet", |client| {
+            crate::write::failpoint("fleet-connected");
+            schema::ensure(client, &target.summary)?;
+            Ok(client
+                .query_one("SELECT id FROM cutover.fleet", &[])
+                .with_context(|| format!("reading the fleet's identity in {}", target.summary))?
+                .get(0))
+        })?;
         Ok(Self {
             identity: format!("postgres fleet {id}"),
             lease_seconds: settings.lease_seconds.max(1),
             batch: settings.batch.max(1),
             target,
-            idle: Mutex::new(vec![client]),
+            idle: Mutex::new(Vec::new()),
         })
     }
 
@@ -108,6 +111,7 @@ impl PgFleet {
             });
             match result {
                 Err(e) if is_connection_lost(&e) && std::time::Instant::now() < deadline => {
+                    self.target.lost();
                     tracing::warn!("reading the fleet: lost the database ({e:#}); trying again");
                     self.idle
                         .lock()
@@ -127,6 +131,12 @@ impl PgFleet {
             self.connect_new()?,
             self.target.summary.clone(),
         ))
+    }
+
+    /// Runs `f` on a new connection, again on another if a restart cuts it
+    /// ([`connect::Target::with_new`]).
+    fn with_new<T>(&self, what: &str, f: impl FnMut(&mut Client) -> Result<T>) -> Result<T> {
+        self.target.with_new(what, f)
     }
 
     /// The write path of one run: transactions, under the fleet's advisory lock (shared by

@@ -119,6 +119,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX workers_by_run ON cutover.workers (run_id);
     "#,
+    // 2: each worker's lease length, so that whoever asks (`status`, a refusal) tells a
+    // live worker from a dead one by that worker's own setting. Workers that came before
+    // it were judged by a minute.
+    r#"
+    ALTER TABLE cutover.workers ADD COLUMN lease_seconds integer NOT NULL DEFAULT 60;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -15,7 +15,7 @@
 //! reconnects, finds out whether its last commit made it, and goes on.
 
 use super::PgFleet;
-use super::connect::is_connection_lost;
+use super::connect::{RECONNECT_FOR, is_connection_lost};
 use super::writer::{WRITER_LOCK, begin_run, commit, worker_name};
 use crate::ledger::{NewChange, NewFailure, RunKind, now};
 use crate::plan::{ConnectionPlan, Options, PluginRef, Status};
@@ -31,17 +31,47 @@ use std::time::{Duration, Instant};
 /// plan at once make one run.
 const CREATE_LOCK: i64 = 0x6375_746f_7665_7203;
 
+/// Names the check of a saved plan among advisory locks (of two keys: this one, and a
+/// number taken from the plan's digest), so that workers started together on a plan check it
+/// once.
+const CHECK_LOCK: i32 = 0x6375_7404;
+
 /// How many of a plan's connections one statement records when a run starts.
 const ITEMS_PER_INSERT: usize = 8192;
 
-/// How long a worker keeps trying to reach the database again after losing it.
-const RECONNECT_FOR: Duration = Duration::from_secs(120);
-
-/// What a worker joins: a new run of a plan (or the live run of the same plan), or a run
-/// by its id.
+/// What a worker works on: the run of a plan, or a run by its id.
 pub enum Start<'a> {
-    Plan(&'a dyn PlanSource),
+    /// The live run of the plan (an interrupted one is resumed), or a new one. Only a plan
+    /// `checked` against the fleet as it is now may start a new run: one that is not is
+    /// trusted only as far as a run of it was started by a worker that checked it.
+    Plan {
+        plan: &'a dyn PlanSource,
+        checked: bool,
+    },
+    /// Run `id`, to help finish it.
     Join(i64),
+}
+
+/// How a worker's start went.
+pub enum Started<'f> {
+    /// Working on a run.
+    Working(Worker<'f>),
+    /// The plan's run, or the run to join, is over: there is nothing to do.
+    Over(Finished),
+    /// No run of the plan is going or over, and the plan was not checked: check it, then
+    /// start again with `checked`.
+    Unchecked,
+}
+
+/// A shared run that is over, as a worker that came after its end is told.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Finished {
+    pub run: i64,
+    /// `completed`, `partial` or `failed`.
+    pub status: String,
+    pub finished_at: Option<String>,
+    pub written: i64,
+    pub failed: i64,
 }
 
 /// The plan a shared run carries out, as a worker that joins it needs it.
@@ -91,48 +121,54 @@ pub struct RunEnd {
     pub workers: i64,
 }
 
-impl PgFleet {
-    /// The live shared run of `plan`, if one is going: another worker's, to join. Refuses
-    /// while a run of another plan is going, naming it and its workers.
-    pub fn run_of_plan(&self, plan: &dyn PlanSource) -> Result<Option<i64>> {
-        let mut client = self.connect_new()?;
-        live_run(&mut client, &plan.survey()?.sha256, self.summary_text())
-    }
+/// What `--join` of a run finds.
+pub enum Joining {
+    /// A run going (or interrupted), and its plan.
+    Run(RunPlan),
+    /// A run that is over.
+    Over(Finished),
+}
 
-    /// The plan of shared run `run`, for a worker joining it.
-    pub fn run_plan(&self, run: i64) -> Result<RunPlan> {
-        let mut client = self.connect_new()?;
-        let Some(row) = client.query_opt(
-            "SELECT kind, status, options, plugins FROM cutover.runs WHERE id = $1",
-            &[&run],
-        )?
-        else {
-            bail!(
-                "there is no run {run} in {}; `cutover history` lists runs",
-                self.summary_text()
-            );
-        };
-        let (kind, status): (String, String) = (row.get(0), row.get(1));
-        let (Some(options), Some(plugins)) = (
-            row.get::<_, Option<serde_json::Value>>(2),
-            row.get::<_, Option<serde_json::Value>>(3),
-        ) else {
-            bail!("run {run} is a {kind} run, not a shared apply that workers can join");
-        };
-        if !matches!(status.as_str(), "running" | "interrupted") {
-            bail!("run {run} is {status}: there is nothing left to join");
-        }
-        Ok(RunPlan {
-            run,
-            options: serde_json::from_value(options).context("reading the run's options")?,
-            plugins: serde_json::from_value(plugins).context("reading the run's plugins")?,
+impl PgFleet {
+    /// The plan of shared run `run`, for a worker joining it; or how it ended.
+    pub fn run_plan(&self, run: i64) -> Result<Joining> {
+        self.with_new("looking up the run to join", |client| {
+            let Some(row) = client.query_opt(
+                "SELECT kind, status, options, plugins FROM cutover.runs WHERE id = $1",
+                &[&run],
+            )?
+            else {
+                bail!(
+                    "there is no run {run} in {}; `cutover history` lists runs",
+                    self.summary_text()
+                );
+            };
+            let (kind, status): (String, String) = (row.get(0), row.get(1));
+            let (Some(options), Some(plugins)) = (
+                row.get::<_, Option<serde_json::Value>>(2),
+                row.get::<_, Option<serde_json::Value>>(3),
+            ) else {
+                bail!("run {run} is a {kind} run, not a shared apply that workers can join");
+            };
+            if !matches!(status.as_str(), "running" | "interrupted") {
+                return match finished(client, run)? {
+                    Some(over) => Ok(Joining::Over(over)),
+                    None => bail!("run {run} is {status}: there is nothing left to join"),
+                };
+            }
+            Ok(Joining::Run(RunPlan {
+                run,
+                options: serde_json::from_value(options).context("reading the run's options")?,
+                plugins: serde_json::from_value(plugins).context("reading the run's plugins")?,
+            }))
         })
     }
 
-    /// Starts a worker: on a new run of `plan` (joining the live run of the same plan if
-    /// another host made it first), or on run `id`. Refuses while another plan's run is
-    /// being applied, naming it and its workers.
-    pub fn worker(&self, start: Start<'_>) -> Result<Worker<'_>> {
+    /// Starts a worker: on the run of a plan (the live one, an interrupted one resumed, or
+    /// a new one if the plan was checked), or on run `id`. Says so instead when that run
+    /// is over, and refuses while another plan's run is being applied, naming it and its
+    /// workers.
+    pub fn worker(&self, start: Start<'_>) -> Result<Started<'_>> {
         let id = format!(
             "{} #{:x}",
             worker_name(),
@@ -142,35 +178,47 @@ impl PgFleet {
                 .subsec_nanos()
         );
         // Each step is safe to repeat on a new connection if the database goes away
-        // midway: a run made whose answer was lost is found again by its plan.
+        // midway: a run made whose answer was lost is found again by its plan, and a
+        // worker row already made is kept.
         let deadline = Instant::now() + RECONNECT_FOR;
+        let mut wait = Duration::from_millis(200);
         let (client, run) = loop {
-            let joined = (|| -> Result<(Client, i64)> {
+            let started = (|| -> Result<(Client, Found)> {
                 let mut client = self.connect_new()?;
+                failpoint("worker-starting");
                 take_shared_lock(&mut client, self.summary_text())?;
-                let run = match &start {
-                    Start::Join(run) => {
-                        client.execute("UPDATE cutover.runs SET status = 'running', finished_at = NULL WHERE id = $1 AND status = 'interrupted'", &[run])?;
-                        *run
-                    }
-                    Start::Plan(plan) => {
-                        create_or_join(&mut client, *plan, self.summary_text(), self.batch_size())?
-                    }
+                let found = match &start {
+                    Start::Join(run) => join(&mut client, *run)?,
+                    Start::Plan { plan, checked } => create_or_join(
+                        &mut client,
+                        *plan,
+                        *checked,
+                        self.summary_text(),
+                        self.batch_size(),
+                    )?,
                 };
-                client.execute(
-                    "INSERT INTO cutover.workers (id, run_id, actor, pid) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
-                    &[&id, &run, &crate::ledger::actor(), &(std::process::id() as i32)],
-                )?;
-                Ok((client, run))
-            })();
-            match joined {
-                Err(e) if is_connection_lost(&e) && Instant::now() < deadline => {
-                    tracing::warn!(
-                        "starting work on the run: lost the database ({e:#}); reconnecting"
-                    );
-                    std::thread::sleep(Duration::from_millis(500));
+                if let Found::Run(run) = found {
+                    let lease_seconds = i32::try_from(self.lease_seconds()).unwrap_or(i32::MAX);
+                    client.execute(
+                        "INSERT INTO cutover.workers (id, run_id, actor, pid, lease_seconds) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+                        &[&id, &run, &crate::ledger::actor(), &(std::process::id() as i32), &lease_seconds],
+                    )?;
                 }
-                joined => break joined?,
+                Ok((client, found))
+            })();
+            match started {
+                Err(e) if is_connection_lost(&e) && Instant::now() < deadline => {
+                    self.target.lost();
+                    tracing::warn!(
+                        "starting work on the run: lost the database ({e:#}); trying again"
+                    );
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+                Ok((client, Found::Run(run))) => break (client, run),
+                Ok((_, Found::Over(over))) => return Ok(Started::Over(over)),
+                Ok((_, Found::Unchecked)) => return Ok(Started::Unchecked),
             }
         };
         let stop = Arc::new(AtomicBool::new(false));
@@ -184,32 +232,194 @@ impl PgFleet {
             move || renew(&stop, &target, &id, seconds)
         });
         failpoint("worker-started");
-        Ok(Worker {
+        Ok(Started::Working(Worker {
             fleet: self,
             client,
             id,
             run,
             stop,
             renewer: Some(renewer),
-        })
+        }))
     }
 }
 
-/// Creates the run of `plan`, or returns the live run of the same plan. The plan's
-/// connections are recorded a slice at a time as they are gone through, so a plan read
-/// from its file is never held whole.
+/// Who checks a saved plan that has no run yet.
+enum Checking {
+    /// This worker: it holds the plan's check lock, on a connection of its own, until the
+    /// lock is dropped (once its run is made, or the check failed).
+    Mine(CheckLock),
+    /// Another worker was checking it and is done (it made the run, or found the plan
+    /// stale): look for the run again.
+    Waited,
+}
+
+/// The check lock of a plan, held while its session lasts.
+struct CheckLock {
+    _session: Client,
+}
+
+impl PgFleet {
+    /// Starts a worker on the run of `plan`: the live one, an interrupted one resumed, or
+    /// a new one, made only once `check` has checked the plan against the fleet as it is now
+    /// (unless it is `checked` already, made just now); or says that the plan's run is over.
+    ///
+    /// Workers started together on a plan check it once: the first takes the plan's check
+    /// lock and checks it; the others wait for that lock, then find the run it made and join
+    /// it without checking (the check runs every plugin on every connection again, which
+    /// several workers on the same cores would otherwise all do at the same time).
+    pub fn worker_on_plan(
+        &self,
+        plan: &dyn PlanSource,
+        checked: bool,
+        check: impl FnOnce() -> Result<()>,
+    ) -> Result<Started<'_>> {
+        let mut check = Some(check);
+        let mut holding = None;
+        loop {
+            let checked = checked || holding.is_some();
+            match self.worker(Start::Plan { plan, checked })? {
+                Started::Unchecked => match self.check_alone(plan)? {
+                    Checking::Mine(lock) => {
+                        failpoint("plan-checking");
+                        check.take().expect("a plan is checked once")()?;
+                        holding = Some(lock);
+                    }
+                    Checking::Waited => {}
+                },
+                // The lock goes once the run is made (or found over), with `holding`.
+                started => return Ok(started),
+            }
+        }
+    }
+
+    /// Takes the check lock of `plan`, or waits while another worker holds it.
+    fn check_alone(&self, plan: &dyn PlanSource) -> Result<Checking> {
+        let sha = plan.survey()?.sha256;
+        let key = i32::from_str_radix(sha.get(..7).unwrap_or("0"), 16).unwrap_or(0);
+        let mut session = self.connect_new()?;
+        let mine: bool = session
+            .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&CHECK_LOCK, &key])?
+            .get(0);
+        if mine {
+            return Ok(Checking::Mine(CheckLock { _session: session }));
+        }
+        tracing::info!("another worker is checking this plan; waiting for it to start the run");
+        match session.execute("SELECT pg_advisory_lock($1, $2)", &[&CHECK_LOCK, &key]) {
+            Ok(_) => Ok(Checking::Waited),
+            Err(e) => {
+                let e = anyhow::Error::from(e);
+                // A restart frees the lock too: look again.
+                if is_connection_lost(&e) {
+                    Ok(Checking::Waited)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// What a worker's start found in the database.
+enum Found {
+    /// The run to work on.
+    Run(i64),
+    /// The run is over.
+    Over(Finished),
+    /// The plan has no run, and must be checked before one is made.
+    Unchecked,
+}
+
+/// Run `run` to join: going, or interrupted (resumed now), or over.
+fn join(client: &mut Client, run: i64) -> Result<Found> {
+    let mut tx = client.transaction()?;
+    let status: Option<String> = tx
+        .query_opt(
+            "SELECT status FROM cutover.runs WHERE id = $1 FOR UPDATE",
+            &[&run],
+        )?
+        .map(|r| r.get(0));
+    let found = match status.as_deref() {
+        Some("interrupted") => {
+            tx.execute(
+                "UPDATE cutover.runs SET status = 'running', finished_at = NULL WHERE id = $1",
+                &[&run],
+            )?;
+            Found::Run(run)
+        }
+        Some("running") | None => Found::Run(run),
+        Some(_) => match finished(&mut tx, run)? {
+            Some(over) => Found::Over(over),
+            None => Found::Run(run),
+        },
+    };
+    tx.commit()?;
+    Ok(found)
+}
+
+/// How run `run` ended, if it did: its status, when, and what it wrote and failed.
+fn finished(client: &mut impl postgres::GenericClient, run: i64) -> Result<Option<Finished>> {
+    let row = client.query_opt(
+        "SELECT r.status, r.finished_at,
+                count(c.id) FILTER (WHERE c.state IN ('written', 'rolled-back')),
+                count(c.id) FILTER (WHERE c.state = 'failed')
+         FROM cutover.runs r LEFT JOIN cutover.changes c ON c.run_id = r.id
+         WHERE r.id = $1 AND r.status IN ('completed', 'partial', 'failed')
+         GROUP BY r.id",
+        &[&run],
+    )?;
+    Ok(row.map(|r| Finished {
+        run,
+        status: r.get(0),
+        finished_at: r.get(1),
+        written: r.get(2),
+        failed: r.get(3),
+    }))
+}
+
+/// Finds the run of `plan`: the live one, or the last one, resumed if it was interrupted
+/// and told of if it is over (one rolled back does not count: the plan may be applied
+/// again). Else creates a new run of it, if it was checked. The plan's connections are
+/// recorded a slice at a time as they are gone through, so a plan read from its file is
+/// never held whole.
+///
+/// All under one lock: a worker that saw the plan's run live and so did not check the
+/// plan finds the run over here, or joins it; it never starts a new run from a plan it
+/// did not check.
 fn create_or_join(
     client: &mut Client,
     plan: &dyn PlanSource,
+    checked: bool,
     summary: &str,
     batch_size: usize,
-) -> Result<i64> {
+) -> Result<Found> {
     let survey = plan.survey()?;
     let header = plan.header();
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CREATE_LOCK])?;
     if let Some(run) = live_run(&mut tx, &survey.sha256, summary)? {
-        return Ok(run);
+        return Ok(Found::Run(run));
+    }
+    let last = tx.query_opt(
+        "SELECT id, status FROM cutover.runs WHERE kind = 'apply' AND plan_sha256 = $1 ORDER BY id DESC LIMIT 1",
+        &[&survey.sha256],
+    )?;
+    if let Some(last) = last {
+        let (run, status): (i64, String) = (last.get(0), last.get(1));
+        if status == "interrupted" {
+            tx.execute(
+                "UPDATE cutover.runs SET status = 'running', finished_at = NULL WHERE id = $1",
+                &[&run],
+            )?;
+            tx.commit()?;
+            tracing::info!(run, "resumed the interrupted run of this plan");
+            return Ok(Found::Run(run));
+        }
+        if let Some(over) = finished(&mut tx, run)? {
+            return Ok(Found::Over(over));
+        }
+    }
+    if !checked {
+        return Ok(Found::Unchecked);
     }
     let detail =
         serde_json::json!({"options": header.options, "summary": survey.summary, "shared": true});
@@ -244,7 +454,7 @@ fn create_or_join(
     )?;
     tx.commit().context("starting the shared run")?;
     tracing::info!(run, connections = writing, batches, "started a shared run");
-    Ok(run)
+    Ok(Found::Run(run))
 }
 
 /// A new run's connections on their way into the database, a slice at a time.
@@ -314,7 +524,8 @@ fn live_run(
     let live = client.query(
         "SELECT r.id, r.plan_sha256, r.actor, r.started_at,
                 (SELECT string_agg(w.id, ', ' ORDER BY w.started_at) FROM cutover.workers w
-                  WHERE w.run_id = r.id AND w.state = 'working' AND w.heartbeat_at > now() - interval '1 minute')
+                  WHERE w.run_id = r.id AND w.state = 'working'
+                    AND w.heartbeat_at > now() - w.lease_seconds * interval '1 second')
          FROM cutover.runs r WHERE r.kind = 'apply' AND r.status = 'running' ORDER BY r.id",
         &[],
     )?;
@@ -381,7 +592,7 @@ fn renew(stop: &AtomicBool, target: &super::connect::Target, worker: &str, secon
             )
             .and_then(|_| c.execute("UPDATE cutover.workers SET heartbeat_at = now() WHERE id = $1", &[&worker]));
         if let Err(e) = renewed {
-            tracing::warn!("renewing leases: {e}");
+            tracing::warn!("renewing leases: {}", super::connect::source_chain(&e));
             client = None;
         }
     }
@@ -419,12 +630,18 @@ impl Worker<'_> {
             match f(&mut self.client, &self.id, self.run) {
                 Ok(value) => return Ok(value),
                 Err(e) if is_connection_lost(&e) && Instant::now() < deadline => {
+                    self.fleet.target.lost();
                     tracing::warn!("{what}: lost the database ({e:#}); reconnecting");
                     std::thread::sleep(wait);
                     wait = (wait * 2).min(Duration::from_secs(5));
-                    if let Ok(mut client) = self.fleet.connect_new() {
+                    let reconnected = self.fleet.connect_new().and_then(|mut client| {
                         take_shared_lock(&mut client, self.fleet.summary_text())?;
-                        self.client = client;
+                        Ok(client)
+                    });
+                    match reconnected {
+                        Ok(client) => self.client = client,
+                        Err(e) if is_connection_lost(&e) => {}
+                        Err(e) => return Err(e),
                     }
                 }
                 Err(e) => {
@@ -491,6 +708,7 @@ impl Worker<'_> {
         changes: &[NewChange],
         failures: &[NewFailure],
     ) -> Result<Committed> {
+        failpoint("worker-committing");
         let result = self.retrying("committing a batch", |client, id, run| {
             let mut tx = client.transaction()?;
             let held = tx.execute(

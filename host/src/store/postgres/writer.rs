@@ -275,8 +275,10 @@ pub(super) fn replace(
 }
 
 /// Writes a batch inside the caller's transaction: the documents ([`replace`]), each
-/// written one with its change row, snapshot and steps, and the failures given. One result
-/// per change.
+/// written one with its change row, snapshot and steps, and the failures given. A change
+/// whose document someone else changed since it was read is not written, and is recorded
+/// as a failure like the others, so that the run's totals (and `history --connection`)
+/// count it. One result per change.
 pub(super) fn commit(
     tx: &mut impl GenericClient,
     run: i64,
@@ -293,7 +295,11 @@ pub(super) fn commit(
             actions: c.actions,
         })
         .collect();
-    let replaced = replace(tx, &writes)?;
+    let replaced: Vec<Result<()>> = replace(tx, &writes)?
+        .into_iter()
+        .zip(changes)
+        .map(|(r, c)| r.with_context(|| format!("writing connection {}", c.connection_id)))
+        .collect();
     let written: Vec<&NewChange> = changes
         .iter()
         .zip(&replaced)
@@ -301,14 +307,36 @@ pub(super) fn commit(
         .map(|(c, _)| c)
         .collect();
     let ids = insert_changes(tx, run, worker, &written)?;
-    record_failures(tx, run, worker, failures)?;
+    let conflicts: Vec<(String, String)> = changes
+        .iter()
+        .zip(&replaced)
+        .filter_map(|(c, r)| {
+            r.as_ref()
+                .err()
+                .map(|e| (sha256_hex(c.before), format!("{e:#}")))
+        })
+        .collect();
+    let conflicted = changes
+        .iter()
+        .zip(&replaced)
+        .filter(|(_, r)| r.is_err())
+        .zip(&conflicts)
+        .map(|((c, _), (before, error))| NewFailure {
+            connection_id: c.connection_id,
+            key: c.key,
+            before_sha256: before,
+            error,
+        });
+    let all_failures: Vec<NewFailure> = failures
+        .iter()
+        .map(|f| NewFailure { ..*f })
+        .chain(conflicted)
+        .collect();
+    record_failures(tx, run, worker, &all_failures)?;
     Ok(changes
         .iter()
         .zip(replaced)
-        .map(|(c, r)| {
-            r.map(|()| ids[c.key])
-                .with_context(|| format!("writing connection {}", c.connection_id))
-        })
+        .map(|(c, r)| r.map(|()| ids[c.key]))
         .collect())
 }
 

@@ -133,27 +133,45 @@ fn apply_shared(
     join: Option<i64>,
     json: bool,
 ) -> Result<ExitCode> {
-    use cutover::store::postgres::work::Start;
+    use cutover::store::postgres::work::{Joining, Start, Started};
     let plugins: Vec<cutover::plan::PluginRef> =
         loaded.registry.all().iter().map(Into::into).collect();
+    let over = |over: &cutover::store::postgres::work::Finished| -> Result<ExitCode> {
+        if json {
+            print_json(over)?;
+        } else {
+            print!("{}", block(&render::run_over(over)));
+        }
+        Ok(if over.status == "completed" {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
+    };
     let (worker, options, to_write) = match join {
         Some(run) => {
-            let shared = pg.run_plan(run)?;
+            let shared = match pg.run_plan(run)? {
+                Joining::Run(shared) => shared,
+                Joining::Over(finished) => return over(&finished),
+            };
             if shared.plugins != plugins {
                 bail!(
                     "run {run} was planned with other plugins than this host's {} (added, removed or rebuilt); give this host the same plugins. Nothing was written.",
                     loaded.fleet.plugins_dir().display()
                 );
             }
-            (pg.worker(Start::Join(run))?, shared.options, None)
+            match pg.worker(Start::Join(run))? {
+                Started::Working(worker) => (worker, shared.options, None),
+                Started::Over(finished) => return over(&finished),
+                Started::Unchecked => unreachable!("a run joined by its id was checked"),
+            }
         }
         None => {
             let (plan, _scratch) = loaded.plan_for_apply(saved, select)?;
-            // A live run of the same plan was checked by the worker that started it; a run
-            // of another plan refuses this one before it is checked.
-            if saved.is_some()
-                && (pg.run_of_plan(&*plan)?.is_none() || plan.header().plugins != plugins)
-            {
+            // A saved plan is checked against the fleet only to start a new run: the live
+            // run of the same plan was checked by the worker that started it, and one that
+            // is over is not started again. Other plugins than the plan's refuse it at once.
+            if saved.is_some() && plan.header().plugins != plugins {
                 loaded.check_saved(&*plan)?;
             }
             let survey = plan.survey()?;
@@ -167,7 +185,14 @@ fn apply_shared(
                 };
                 return report_applied(&applied, json);
             }
-            let worker = pg.worker(Start::Plan(&*plan))?;
+            // Workers started together on a saved plan check it once, the others waiting
+            // for the run that check starts.
+            let worker =
+                match pg.worker_on_plan(&*plan, saved.is_none(), || loaded.check_saved(&*plan))? {
+                    Started::Working(worker) => worker,
+                    Started::Over(finished) => return over(&finished),
+                    Started::Unchecked => unreachable!("a plan is checked before its run starts"),
+                };
             // The run's connections are in the database now; this worker leases them from
             // there like any other.
             (worker, plan.header().options.clone(), Some(survey.writes()))
