@@ -10,6 +10,7 @@
 //!   fleet or from scratch, and reads it back byte for byte.
 
 pub mod postgres;
+pub mod registry;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
