@@ -394,15 +394,13 @@ fn an_artifact_of_another_media_type_is_refused() {
         search.contains("skipped") && search.contains("media type"),
         "{search}"
     );
-    let fleet = &p.fleet;
-    let err = run(fleet.path(), INSTALL, &env(&p.registry))
-        .expect(2)
-        .stderr;
-    assert!(
-        err.contains("no registry offers the plugin of airbyte/source-pinterest producing 2.0.0"),
-        "{err}"
+    let err = refused(
+        &p.fleet,
+        INSTALL,
+        &env(&p.registry),
+        "its layer's media type is \"application/vnd.oci.image.layer.v1.tar\", not \"application/wasm\"",
     );
-    assert!(plugins_dir(fleet).is_empty());
+    assert!(err.contains("source-pinterest:2.0.0 was refused"), "{err}");
 }
 
 #[test]

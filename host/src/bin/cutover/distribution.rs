@@ -330,7 +330,16 @@ pub fn install(fleet: &Path, args: &InstallArgs) -> Result<ExitCode> {
     connectors.sort();
     connectors.dedup();
     let clients = clients(&needs.fleet)?;
-    let (found, _) = offers_for(&clients, &connectors)?;
+    let (found, skipped) = offers_for(&clients, &connectors)?;
+    // What a registry has for a connector but is not a usable plugin, for errors.
+    let unusable = |connector: &str| -> String {
+        let repository = format!("/{}:", connector.to_ascii_lowercase());
+        skipped
+            .iter()
+            .filter(|s| s.reference.contains(&repository))
+            .map(|s| format!("; {} was refused: {}", line(&s.reference), line(&s.reason)))
+            .collect()
+    };
     // The first registry that offers a version is the one it comes from.
     let mut unique: Vec<(usize, Offer)> = Vec::new();
     for (i, o) in found {
@@ -353,12 +362,13 @@ pub fn install(fleet: &Path, args: &InstallArgs) -> Result<ExitCode> {
             .collect();
         if of.is_empty() {
             bail!(
-                "no registry of the fleet offers a plugin of {connector} ({}); `cutover plugin search {connector}` lists what they have",
+                "no registry of the fleet offers a plugin of {connector} ({}){}; `cutover plugin search {connector}` lists what they have",
                 clients
                     .iter()
                     .map(|c| c.endpoint().address())
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                unusable(connector)
             );
         }
         match version {
@@ -367,8 +377,9 @@ pub fn install(fleet: &Path, args: &InstallArgs) -> Result<ExitCode> {
                     .find(|o| o.description.produces == *v)
                     .with_context(|| {
                         format!(
-                            "no registry offers the plugin of {connector} producing {v}; offered: {}",
-                            versions(&of)
+                            "no registry offers the plugin of {connector} producing {v}; offered: {}{}",
+                            versions(&of),
+                            unusable(connector)
                         )
                     })?,
             ),
