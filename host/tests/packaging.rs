@@ -47,97 +47,48 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// `cargo package` of the SDK, unpacked into `into`; returns the unpacked crate's folder.
-fn packaged_rust_sdk(into: &Path) -> PathBuf {
-    let target = tempfile::tempdir().unwrap();
-    run(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(cutover_tests::root())
-            .args([
-                "package",
-                "-p",
-                "cutover-plugin",
-                "--no-verify",
-                "--allow-dirty",
-                "--target-dir",
-            ])
-            .arg(target.path())
-            .env_remove("CARGO_TARGET_DIR"),
-    );
-    let package = target.path().join("package");
-    let krate = std::fs::read_dir(&package)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "crate"))
-        .expect("cargo package wrote a .crate");
-    run(Command::new("tar")
-        .arg("xzf")
-        .arg(&krate)
-        .arg("-C")
-        .arg(into));
-    let name = krate.file_stem().unwrap().to_string_lossy().into_owned();
-    let unpacked = into.join(&name);
-    // The contract travels inside the crate, as a file (not a link into the repository).
-    let wit = unpacked.join("wit/migration.wit");
+/// The packaged SDK carries its contract as a file, and its version follows the contract.
+fn check_packaged_rust_sdk(sdk: &Path) {
+    let wit = sdk.join("wit/migration.wit");
     assert!(
         wit.is_file() && !wit.symlink_metadata().unwrap().file_type().is_symlink(),
-        "{name} does not carry its WIT"
+        "{} does not carry its WIT",
+        sdk.display()
     );
+    let name = sdk.file_name().unwrap().to_string_lossy();
     assert!(
         name.starts_with("cutover-plugin-1.2."),
         "{name}: the SDK's version follows contract 1.2.0"
     );
-    unpacked
 }
 
-/// Copies a folder, following links (the SDK's `wit` is a link into the repository's).
-fn copy_resolved(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            if path.file_name().unwrap() != "__pycache__" {
-                copy_resolved(&path, &target);
-            }
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
-/// The Python SDK built as an sdist and a wheel (from the sdist, as `python -m build`
-/// does), installed into a new virtual environment; returns that environment's `bin`.
-fn installed_python_sdk(work: &Path) -> PathBuf {
-    let source = work.join("sdk-source");
-    copy_resolved(&cutover_tests::root().join("plugins/python/sdk"), &source);
-    let venv = work.join("venv");
-    run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-    let bin = venv.join("bin");
-    run(Command::new(bin.join("pip")).args(["install", "--quiet", "build"]));
-    let dist = work.join("dist");
-    run(Command::new(bin.join("python"))
-        .args(["-m", "build", "--outdir"])
-        .arg(&dist)
-        .arg(&source));
-    let files: Vec<String> = std::fs::read_dir(&dist)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    let wheel = files.iter().find(|f| f.ends_with(".whl")).expect("a wheel");
-    assert!(
-        files.iter().any(|f| f.ends_with(".tar.gz")),
-        "no sdist in {files:?}"
-    );
+/// The Python SDK was built as an sdist and a wheel of its own version, which carries the
+/// contract.
+fn check_python_sdk(built: &[PathBuf]) {
     let (name, version) = cutover::author::scaffold::python_sdk();
+    let stem = format!("{}-{version}", name.replace('-', "_"));
+    let names: Vec<String> = built
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     assert!(
-        wheel.starts_with(&format!("{}-{version}-", name.replace('-', "_"))),
-        "{wheel}"
+        names.contains(&format!("{stem}.tar.gz"))
+            && names
+                .iter()
+                .any(|n| n.starts_with(&stem) && n.ends_with(".whl")),
+        "{names:?}"
     );
-    run(Command::new(bin.join("pip"))
-        .args(["install", "--quiet"])
-        .arg(dist.join(wheel)));
-    bin
+    let wheel = built
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .unwrap();
+    let listing = run(Command::new("python3")
+        .args(["-m", "zipfile", "-l"])
+        .arg(wheel));
+    assert!(
+        listing.contains("cutover_plugin/wit/migration.wit"),
+        "{listing}"
+    );
 }
 
 /// A fleet directory of its own: one connection per scaffolded plugin (its golden input),
@@ -181,8 +132,9 @@ fn plugins_scaffolded_outside_the_checkout_build_against_the_packaged_sdks_and_t
     let outside = tempfile::tempdir().unwrap();
     let root = cutover_tests::root();
     assert!(!outside.path().starts_with(&root));
-    let sdk = packaged_rust_sdk(outside.path());
-    let python = installed_python_sdk(outside.path());
+    check_packaged_rust_sdk(&cutover_tests::packaged_sdk());
+    let (python, built) = cutover_tests::installed_python_sdk();
+    check_python_sdk(&built);
     let author = outside.path().join("author");
     std::fs::create_dir_all(&author).unwrap();
     let no_env: &[(&str, String)] = &[];
@@ -211,24 +163,33 @@ fn plugins_scaffolded_outside_the_checkout_build_against_the_packaged_sdks_and_t
         )) && !manifest.contains("path"),
         "{manifest}"
     );
-    std::fs::write(
-        crate_dir.join("Cargo.toml"),
-        format!(
-            "{manifest}\n[patch.crates-io]\ncutover-plugin = {{ path = {:?} }}\n",
-            sdk.display().to_string()
-        ),
-    )
-    .unwrap();
+    cutover_tests::use_packaged_sdk(&crate_dir);
     let test = cutover(&author, &["plugin", "test", "source-example-v2"], no_env).expect(0);
     assert!(
         test.stdout.contains("1 passed, 0 failed"),
         "{}",
         test.stdout
     );
-    let lock = std::fs::read_to_string(crate_dir.join("Cargo.lock")).unwrap();
+    // The SDK it was built with is the packaged one, not this repository's plugins/sdk.
+    let metadata: serde_json::Value = serde_json::from_str(&run(Command::new(
+        std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+    )
+    .args(["metadata", "--format-version", "1", "--manifest-path"])
+    .arg(crate_dir.join("Cargo.toml"))))
+    .unwrap();
+    let sdk_manifest = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "cutover-plugin")
+        .expect("the scaffold depends on cutover-plugin")["manifest_path"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(
-        lock.contains("name = \"cutover-plugin\"") && !lock.contains(&root.display().to_string()),
-        "the scaffold built against the checkout:\n{lock}"
+        Path::new(&sdk_manifest).starts_with(cutover_tests::packaged_sdk())
+            && !Path::new(&sdk_manifest).starts_with(root.join("plugins")),
+        "{sdk_manifest}"
     );
 
     // Python: the scaffold depends on the SDK by version and imports the installed wheel.
