@@ -190,6 +190,12 @@ fn the_catalogue_is_published_and_a_fleet_installs_what_its_chains_need_then_pla
             && status.contains("from registry test"),
         "{status}"
     );
+    let plan = run(fleet.path(), &["plan", "--all"], &env).stdout;
+    assert!(
+        plan.contains("cutover plugin install airbyte/source-pinterest@1.0.0")
+            && plan.contains("cutover plugin install airbyte/source-pinterest@2.0.0"),
+        "{plan}"
+    );
     let search = run(fleet.path(), &["plugin", "search"], &env)
         .expect(0)
         .stdout;

@@ -186,3 +186,79 @@ pub fn needed<'a>(
     }
     used.into_iter().map(|i| &offers[i]).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(connector: &str, applies_to: &str, produces: &str) -> Offer {
+        Offer {
+            registry: "r".into(),
+            reference: format!("r/{connector}:{produces}"),
+            repository: connector.into(),
+            tag: produces.into(),
+            digest: "sha256:00".into(),
+            description: Description {
+                connector: connector.into(),
+                applies_to: VersionReq::parse(applies_to).unwrap(),
+                produces: Version::parse(produces).unwrap(),
+                contract: "1.2.0".into(),
+                sha256: "00".repeat(32),
+                message: None,
+            },
+            signed: true,
+        }
+    }
+
+    fn need(connector: &str, from: &str, to: Option<&str>) -> Need {
+        Need {
+            connector: connector.into(),
+            from: Version::parse(from).unwrap(),
+            to: to.map(|t| Version::parse(t).unwrap()),
+        }
+    }
+
+    fn tags(offers: Vec<&Offer>) -> Vec<String> {
+        offers.iter().map(|o| o.reference.clone()).collect()
+    }
+
+    #[test]
+    fn the_offers_a_chain_needs_and_no_more() {
+        let offers = [
+            offer("a/x", ">=0.0.0, <1.0.0", "1.0.0"),
+            offer("a/x", ">=1.0.0, <2.0.0", "2.0.0"),
+            offer("a/x", ">=2.0.0, <3.0.0", "3.0.0"),
+            offer("a/y", ">=1.0.0, <2.0.0", "2.0.0"),
+        ];
+        // From 0.8.2 to the target 2.0.0: the 1.0.0 and 2.0.0 plugins, not 3.0.0, not y's.
+        assert_eq!(
+            tags(needed(&[need("a/x", "0.8.2", Some("2.0.0"))], &[], &offers)),
+            ["r/a/x:1.0.0", "r/a/x:2.0.0"]
+        );
+        // A plugin the fleet has is not installed again.
+        let installed = [(
+            "a/x".to_owned(),
+            VersionReq::parse(">=0.0.0, <1.0.0").unwrap(),
+            Version::new(1, 0, 0),
+        )];
+        assert_eq!(
+            tags(needed(
+                &[need("a/x", "0.8.2", Some("2.0.0"))],
+                &installed,
+                &offers
+            )),
+            ["r/a/x:2.0.0"]
+        );
+        // No target: the newest offered.
+        assert_eq!(
+            tags(needed(&[need("a/x", "2.1.0", None)], &[], &offers)),
+            ["r/a/x:3.0.0"]
+        );
+        // A gap (no 1.0.0 plugin for z) still installs what comes after it.
+        let gap = [offer("a/z", ">=1.0.0, <2.0.0", "2.0.0")];
+        assert_eq!(
+            tags(needed(&[need("a/z", "0.5.0", Some("2.0.0"))], &[], &gap)),
+            ["r/a/z:2.0.0"]
+        );
+    }
+}
