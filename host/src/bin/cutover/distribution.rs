@@ -211,11 +211,12 @@ fn clients(fleet: &Fleet) -> Result<Vec<RegistryClient>> {
         .collect()
 }
 
+/// What the registries offer (each offer with the index of its client), and what they
+/// have that is not a usable plugin.
+type Found = (Vec<(usize, Offer)>, Vec<offers::Skipped>);
+
 /// What the registries offer for `connectors`, each offer with the index of its client.
-fn offers_for(
-    clients: &[RegistryClient],
-    connectors: &[String],
-) -> Result<(Vec<(usize, Offer)>, Vec<offers::Skipped>)> {
+fn offers_for(clients: &[RegistryClient], connectors: &[String]) -> Result<Found> {
     let mut all = Vec::new();
     let mut skipped = Vec::new();
     for (i, client) in clients.iter().enumerate() {
