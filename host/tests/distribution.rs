@@ -257,8 +257,24 @@ fn published(sign: bool, require_signed: bool) -> Option<Published> {
     let registry = registry()?;
     let key = SigningKey::generate();
     let author = tempfile::tempdir().unwrap();
-    let file = authored(author.path(), "source-pinterest-v2", sign.then_some(&key));
-    publish(&registry, &[&file]);
+    let file = authored(author.path(), "source-pinterest-v2", None);
+    if sign {
+        // The author signs as they publish, with their minisign secret key.
+        let secret = key.write_secret(author.path());
+        let address = format!("{}/{NAMESPACE}", registry.host());
+        let args = [
+            "plugin",
+            "publish",
+            file.to_str().unwrap(),
+            &address,
+            "--key",
+            secret.to_str().unwrap(),
+        ];
+        let out = run(Path::new("."), &args, &env(&registry)).expect(0).stdout;
+        assert!(out.contains("signature as sha256-"), "{out}");
+    } else {
+        publish(&registry, &[&file]);
+    }
     let fleet = example_fleet(&registry, &key, require_signed);
     let mut endpoint =
         Endpoint::parse("test", &format!("{}/{NAMESPACE}", registry.host())).unwrap();

@@ -706,6 +706,14 @@ impl SigningKey {
         self.pair.pk.to_base64()
     }
 
+    /// Writes the secret key, unencrypted, as `minisign -G -W` does; returns its path.
+    pub fn write_secret(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("author.key");
+        let boxed = self.pair.sk.to_box(None).unwrap();
+        std::fs::write(&path, boxed.to_string()).unwrap();
+        path
+    }
+
     /// Writes `<file>.minisig` beside `file`.
     pub fn sign(&self, file: &Path) {
         let bytes = std::fs::read(file).unwrap();

@@ -6,7 +6,8 @@
 //!   checks a pulled manifest must pass.
 //! - [`client`]: one registry, over oci-client, blocking, TLS always verified.
 //! - [`settings`]: `[registry.<name>]` in cutover.toml, credentials from the environment.
-//! - [`publish`], [`offers`] (search, and what a fleet's chains need), [`install`].
+//! - [`publish`] (and [`sign`], with the author's minisign key), [`offers`] (search, and
+//!   what a fleet's chains need), [`install`].
 //! - [`admission`]: the one way a plugin enters a fleet, from a file or a registry.
 
 pub mod admission;
@@ -16,3 +17,4 @@ pub mod install;
 pub mod offers;
 pub mod publish;
 pub mod settings;
+pub mod sign;

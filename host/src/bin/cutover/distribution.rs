@@ -73,6 +73,10 @@ pub struct PublishArgs {
     /// system's.
     #[arg(long, env = "CUTOVER_REGISTRY_CA_FILE")]
     ca_file: Option<PathBuf>,
+    /// Sign each component with this minisign secret key first (writing its .minisig
+    /// beside it); an encrypted key's password comes from $CUTOVER_SIGNING_KEY_PASSWORD.
+    #[arg(long, value_name = "SECRET_KEY")]
+    key: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -89,6 +93,9 @@ pub fn publish(args: &PublishArgs) -> Result<ExitCode> {
         } else {
             plugin.clone()
         };
+        if let Some(key) = &args.key {
+            cutover::distribution::sign::sign(&wasm, key)?;
+        }
         let done = publish::publish(&client, &wasm)?;
         if !args.json {
             println!(
