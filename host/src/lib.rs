@@ -29,6 +29,7 @@ pub mod catalogs;
 pub mod conformance;
 pub mod connection;
 pub mod cores;
+pub mod distribution;
 pub mod document;
 pub mod elastic;
 pub mod fleet;

@@ -52,6 +52,9 @@ pub struct Settings {
     /// `[airbyte]`: a fleet whose connections live in a running Airbyte.
     #[serde(default)]
     pub airbyte: Option<crate::store::airbyte::settings::AirbyteSettings>,
+    /// `[registry.<name>]`: the registries plugins are installed from.
+    #[serde(default)]
+    pub registry: BTreeMap<String, crate::distribution::settings::RegistrySettings>,
 }
 
 /// `[store]`: a fleet whose documents and ledger live in PostgreSQL.

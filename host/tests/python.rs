@@ -10,7 +10,9 @@
 //!   (which its stubbed WASI turns into traps); its environment is empty;
 //! - the Python SDK's own unit tests pass natively.
 
-use cutover_tests::{Fleet, Run, cutover_in_workspace, hostile_connection, root};
+use cutover_tests::{
+    Fleet, Run, cutover_in_workspace, cutover_in_workspace_with_env, hostile_connection, root,
+};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
@@ -50,6 +52,10 @@ fn unittest(dir: &Path, path: &Path) -> std::process::Output {
 fn new_python_plugin_builds_passes_its_tests_and_blesses_a_changed_migration() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().to_str().unwrap();
+    // Outside the checkout the project builds with the installed Python SDK (the wheel).
+    let (sdk_bin, _) = cutover_tests::installed_python_sdk();
+    let python = sdk_bin.join("python3");
+    let with_sdk = [("CUTOVER_PYTHON", python.to_str().unwrap())];
     let run = cutover_in_workspace(
         BIN,
         &[
@@ -76,7 +82,7 @@ fn new_python_plugin_builds_passes_its_tests_and_blesses_a_changed_migration() {
             && project.join("fixtures/basic/input.json").is_file()
     );
 
-    let run = cutover_in_workspace(BIN, &["plugin", "test", path]).expect(0);
+    let run = cutover_in_workspace_with_env(BIN, &["plugin", "test", path], &with_sdk).expect(0);
     assert!(
         run.stdout.contains("1 case(s): 1 passed, 0 failed"),
         "{}{}",
@@ -89,8 +95,13 @@ fn new_python_plugin_builds_passes_its_tests_and_blesses_a_changed_migration() {
         run.stdout
     );
 
-    // Its own unit test passes natively, finding the SDK by path.
-    let native = unittest(&project, Path::new(""));
+    // Its own unit test passes natively, importing the installed SDK.
+    let native = Command::new(&python)
+        .current_dir(&project)
+        .args(["-m", "unittest", "discover", "-s", "tests"])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
     assert!(
         native.status.success(),
         "{}",
@@ -108,7 +119,7 @@ fn new_python_plugin_builds_passes_its_tests_and_blesses_a_changed_migration() {
         "from cutover_plugin import RetestSource, config, ",
     );
     std::fs::write(&module, source).unwrap();
-    let run = cutover_in_workspace(BIN, &["plugin", "test", path]).expect(1);
+    let run = cutover_in_workspace_with_env(BIN, &["plugin", "test", path], &with_sdk).expect(1);
     assert!(
         run.stdout.contains("FAILED   basic"),
         "{}{}",
@@ -128,8 +139,8 @@ fn new_python_plugin_builds_passes_its_tests_and_blesses_a_changed_migration() {
         run.stdout
     );
 
-    cutover_in_workspace(BIN, &["plugin", "test", path, "--bless"]).expect(0);
-    cutover_in_workspace(BIN, &["plugin", "test", path]).expect(0);
+    cutover_in_workspace_with_env(BIN, &["plugin", "test", path, "--bless"], &with_sdk).expect(0);
+    cutover_in_workspace_with_env(BIN, &["plugin", "test", path], &with_sdk).expect(0);
     let expected = read_json(&project.join("fixtures/basic/expected.json"));
     assert_eq!(expected["config"]["lookback_days"], 7);
     assert_eq!(expected["version"], "2.0.0");
@@ -143,7 +154,7 @@ fn new_python_plugin_builds_passes_its_tests_and_blesses_a_changed_migration() {
         .unwrap()
         .replace("        return out\n", "        return out.nothing\n");
     std::fs::write(&module, broken).unwrap();
-    let run = cutover_in_workspace(BIN, &["plugin", "test", path]);
+    let run = cutover_in_workspace_with_env(BIN, &["plugin", "test", path], &with_sdk);
     assert_ne!(run.code, 0);
     let said = format!("{}{}", run.stdout, run.stderr);
     assert!(
@@ -153,7 +164,7 @@ fn new_python_plugin_builds_passes_its_tests_and_blesses_a_changed_migration() {
 
     // A module that does not import is refused when it is built, naming the module.
     std::fs::write(&module, "import no_such_module\n").unwrap();
-    let run = cutover_in_workspace(BIN, &["plugin", "test", path]).expect(2);
+    let run = cutover_in_workspace_with_env(BIN, &["plugin", "test", path], &with_sdk).expect(2);
     assert!(
         run.stderr
             .contains("componentize-py could not build source-example-v2")

@@ -10,6 +10,7 @@
 //!   fleet or from scratch, and reads it back byte for byte.
 
 pub mod postgres;
+pub mod registry;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -583,22 +584,7 @@ pub fn cutover_with_env(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &s
 /// with plugin builds sharing the test kit's target directory and none of the outer build's
 /// settings.
 pub fn cutover_in_workspace(bin: &str, args: &[&str]) -> Run {
-    let target = plugin_target_dir()
-        .parent()
-        .expect("the plugin target dir has a parent")
-        .to_owned();
-    let out = Command::new(bin)
-        .current_dir(root())
-        .args(args)
-        .env("CARGO_TARGET_DIR", target)
-        .env_remove("RUST_LOG")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_MAKEFLAGS")
-        .output()
-        .expect("running cutover");
-    Run::from(out)
+    cutover_in_workspace_with_env(bin, args, &[])
 }
 
 /// What is wrong with each plugin crate's golden fixtures, by `cutover plugin test` (the
@@ -720,6 +706,14 @@ impl SigningKey {
         self.pair.pk.to_base64()
     }
 
+    /// Writes the secret key, unencrypted, as `minisign -G -W` does; returns its path.
+    pub fn write_secret(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("author.key");
+        let boxed = self.pair.sk.to_box(None).unwrap();
+        std::fs::write(&path, boxed.to_string()).unwrap();
+        path
+    }
+
     /// Writes `<file>.minisig` beside `file`.
     pub fn sign(&self, file: &Path) {
         let bytes = std::fs::read(file).unwrap();
@@ -735,4 +729,162 @@ impl SigningKey {
         name.push(".minisig");
         std::fs::write(file.with_file_name(name), sig.to_string()).unwrap();
     }
+}
+
+/// The Rust SDK as it is published: `cargo package` of `cutover-plugin`, unpacked outside
+/// the checkout (once per test process); returns the unpacked crate's folder.
+pub fn packaged_sdk() -> PathBuf {
+    static PACKAGED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PACKAGED
+        .get_or_init(|| package_sdk().map_err(|e| format!("{e:#}")))
+        .clone()
+        .expect("packaging the SDK")
+}
+
+fn package_sdk() -> Result<PathBuf> {
+    let work = plugin_target_dir().with_file_name("sdk-package");
+    let _ = std::fs::remove_dir_all(&work);
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root())
+        .args([
+            "package",
+            "-p",
+            "cutover-plugin",
+            "--no-verify",
+            "--allow-dirty",
+            "--target-dir",
+        ])
+        .arg(&work)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .context("running cargo package")?;
+    if !out.status.success() {
+        bail!(
+            "cargo package -p cutover-plugin failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let krate = std::fs::read_dir(work.join("package"))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()?
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "crate"))
+        .context("cargo package wrote no .crate")?;
+    let unpacked = work.join("unpacked");
+    std::fs::create_dir_all(&unpacked)?;
+    let status = Command::new("tar")
+        .arg("xzf")
+        .arg(&krate)
+        .arg("-C")
+        .arg(&unpacked)
+        .status()?;
+    if !status.success() {
+        bail!("unpacking {} failed", krate.display());
+    }
+    Ok(unpacked.join(krate.file_stem().context("a crate file name")?))
+}
+
+/// Points a crate scaffolded outside the checkout (which depends on `cutover-plugin` by
+/// version) at the packaged SDK, standing in for the published one.
+pub fn use_packaged_sdk(crate_dir: &Path) {
+    let manifest = crate_dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        format!(
+            "{text}\n[patch.crates-io]\ncutover-plugin = {{ path = {:?} }}\n",
+            packaged_sdk().display().to_string()
+        ),
+    )
+    .unwrap();
+}
+
+/// Copies a folder, following links (the Python SDK's `wit` is a link into `wit/`).
+fn copy_resolved(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let path = entry?.path();
+        let target = to.join(path.file_name().context("a file name")?);
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "__pycache__") {
+                copy_resolved(&path, &target)?;
+            }
+        } else {
+            std::fs::copy(&path, &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// The Python SDK as it is published: built as an sdist and a wheel (`python -m build`,
+/// the wheel from the sdist) and the wheel installed into a virtual environment of its own
+/// (once per test process); returns that environment's `bin` folder, whose `python3`
+/// imports the installed `cutover_plugin`, and the files built.
+pub fn installed_python_sdk() -> (PathBuf, Vec<PathBuf>) {
+    static INSTALLED: OnceLock<Result<(PathBuf, Vec<PathBuf>), String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| install_python_sdk().map_err(|e| format!("{e:#}")))
+        .clone()
+        .expect("building and installing the Python SDK")
+}
+
+fn install_python_sdk() -> Result<(PathBuf, Vec<PathBuf>)> {
+    let work = plugin_target_dir().with_file_name("python-sdk-package");
+    let _ = std::fs::remove_dir_all(&work);
+    let source = work.join("source");
+    copy_resolved(&root().join("plugins/python/sdk"), &source)?;
+    let run = |cmd: &mut Command| -> Result<()> {
+        let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+        if !out.status.success() {
+            bail!(
+                "{cmd:?} failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    };
+    let python = std::env::var("CUTOVER_PYTHON").unwrap_or_else(|_| "python3".into());
+    let venv = work.join("venv");
+    run(Command::new(&python).args(["-m", "venv"]).arg(&venv))?;
+    let bin = venv.join("bin");
+    run(Command::new(bin.join("pip")).args(["install", "--quiet", "build"]))?;
+    let dist = work.join("dist");
+    run(Command::new(bin.join("python"))
+        .args(["-m", "build", "--outdir"])
+        .arg(&dist)
+        .arg(&source))?;
+    let mut built: Vec<PathBuf> = std::fs::read_dir(&dist)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    built.sort();
+    let wheel = built
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .context("python -m build wrote no wheel")?;
+    run(Command::new(bin.join("pip"))
+        .args(["install", "--quiet"])
+        .arg(wheel))?;
+    Ok((bin, built))
+}
+
+/// [`cutover_in_workspace`] with extra environment variables.
+pub fn cutover_in_workspace_with_env(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let target = plugin_target_dir()
+        .parent()
+        .expect("the plugin target dir has a parent")
+        .to_owned();
+    let out = Command::new(bin)
+        .current_dir(root())
+        .args(args)
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("RUST_LOG")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_MAKEFLAGS")
+        .envs(env.iter().copied())
+        .output()
+        .expect("running cutover");
+    Run::from(out)
 }

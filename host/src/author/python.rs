@@ -135,8 +135,10 @@ impl Project {
     pub fn build(&self, toolchain_dir: &Path, out_dir: &Path) -> Result<PathBuf> {
         let wasm = out_dir.join(self.wasm_name());
         let stage = out_dir.join(format!("{}.src", module_name(&self.name)));
-        let sources = self.sources()?;
-        let digest = inputs_digest(&self.module, &sources)?;
+        let sdk = sdk_package(&self.dir)?;
+        let wit = sdk.join("wit");
+        let sources = self.sources(&sdk)?;
+        let digest = inputs_digest(&self.module, &sources, &wit)?;
         let stamp = out_dir.join(format!("{}.inputs", module_name(&self.name)));
         // One build of a plugin at a time (tests build in parallel): the second waits, then
         // finds the first one's output up to date.
@@ -152,7 +154,7 @@ impl Project {
         let partial = out_dir.join(format!(".{}.partial", self.wasm_name()));
         let output = Command::new(&componentize.program)
             .args(["-q", "-d"])
-            .arg(wit_dir())
+            .arg(&wit)
             .args(["-w", "plugin", "componentize", "--stub-wasi", "-p"])
             .arg(&stage)
             .arg(&self.module)
@@ -181,7 +183,7 @@ impl Project {
 
     /// What goes into the component: the project's Python files and packages (its `tests`
     /// excepted) and the SDK's, as (path in the component's sources, file on disk).
-    fn sources(&self) -> Result<Vec<(PathBuf, PathBuf)>> {
+    fn sources(&self, sdk: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
         let mut files = Vec::new();
         collect_python(&self.dir, Path::new(""), &mut files, true)?;
         if !files.iter().any(|(rel, _)| {
@@ -195,14 +197,8 @@ impl Project {
                 self.module
             );
         }
-        let sdk = sdk_dir();
-        collect_python(
-            &sdk.join("cutover_plugin"),
-            Path::new("cutover_plugin"),
-            &mut files,
-            false,
-        )
-        .with_context(|| format!("reading the Python SDK in {}", sdk.display()))?;
+        collect_python(sdk, Path::new("cutover_plugin"), &mut files, false)
+            .with_context(|| format!("reading the Python SDK in {}", sdk.display()))?;
         // The target catalog goes into the build's digest (and the stage, beside its module).
         if let Some(catalog) = &self.target_catalog {
             files.push((
@@ -249,12 +245,44 @@ pub fn sdk_dir() -> PathBuf {
         .join("sdk")
 }
 
-/// The contract Python plugins are built against.
-pub fn wit_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("wit")
-        .join("since_v1.1.0")
+/// The Python SDK a project builds with: its `cutover_plugin` package folder, whose `wit/`
+/// holds the contract it builds against. A project inside this repository uses the
+/// repository's SDK, so the plugins here build without installing anything; any other uses
+/// the package installed for the `python3` first on `PATH` (or `CUTOVER_PYTHON`), the one
+/// its unit tests import: `pip install cutover-plugin`.
+pub fn sdk_package(project_dir: &Path) -> Result<PathBuf> {
+    let checkout = sdk_dir();
+    let repository = checkout.join("..").join("..").join("..");
+    if let (Ok(project), Ok(repository)) = (project_dir.canonicalize(), repository.canonicalize())
+        && checkout.is_dir()
+        && project.starts_with(&repository)
+    {
+        return Ok(checkout.join("cutover_plugin"));
+    }
+    let python = std::env::var("CUTOVER_PYTHON").unwrap_or_else(|_| "python3".into());
+    let (name, version) = super::scaffold::python_sdk();
+    let install = format!(
+        "pip install \"{name}=={version}\" into the environment whose {python} builds the plugin (or point CUTOVER_PYTHON at one that has it)"
+    );
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import cutover_plugin, os; print(os.path.dirname(os.path.abspath(cutover_plugin.__file__)))",
+        ])
+        .env_remove("PYTHONPATH")
+        .output()
+        .with_context(|| format!("running {python} to find the Python SDK; {install}"))?;
+    if !out.status.success() {
+        bail!("the Python SDK (the {name} package) is not installed for {python}: {install}");
+    }
+    let package = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !package.join("wit").is_dir() {
+        bail!(
+            "the Python SDK at {} carries no contract (wit/); it is older than {version}: {install}",
+            package.display()
+        );
+    }
+    Ok(package)
 }
 
 /// Python files and packages under `dir`; at the top of a project, only packages (folders
@@ -285,13 +313,13 @@ fn collect_python(
 
 /// The digest of everything a build reads: the tool's version, the module, the contract
 /// and each source file's path and bytes.
-fn inputs_digest(module: &str, sources: &[(PathBuf, PathBuf)]) -> Result<String> {
+fn inputs_digest(module: &str, sources: &[(PathBuf, PathBuf)], wit_dir: &Path) -> Result<String> {
     let mut h = Sha256::new();
     h.update(format!(
         "componentize-py {COMPONENTIZE_PY} --stub-wasi\0module {module}\0"
     ));
-    let mut wit: Vec<PathBuf> = std::fs::read_dir(wit_dir())
-        .with_context(|| format!("reading the contract in {}", wit_dir().display()))?
+    let mut wit: Vec<PathBuf> = std::fs::read_dir(wit_dir)
+        .with_context(|| format!("reading the contract in {}", wit_dir.display()))?
         .map(|e| e.map(|e| e.path()))
         .collect::<std::io::Result<_>>()?;
     wit.sort();
@@ -463,8 +491,10 @@ mod tests {
         )
         .unwrap();
         let p = Project::read(dir.path()).unwrap().unwrap();
+        let sdk = sdk_dir().join("cutover_plugin");
+        let wit = sdk.join("wit");
         assert!(
-            p.sources()
+            p.sources(&sdk)
                 .unwrap_err()
                 .to_string()
                 .contains("has no module p")
@@ -473,7 +503,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("tests")).unwrap();
         std::fs::write(dir.path().join("tests/__init__.py"), "").unwrap();
         std::fs::write(dir.path().join("tests/test_p.py"), "").unwrap();
-        let sources = p.sources().unwrap();
+        let sources = p.sources(&sdk).unwrap();
         let names: Vec<String> = sources
             .iter()
             .map(|(rel, _)| rel.display().to_string())
@@ -484,8 +514,8 @@ mod tests {
             "{names:?}"
         );
         assert!(!names.iter().any(|n| n.starts_with("tests")), "{names:?}");
-        let before = inputs_digest("p", &sources).unwrap();
+        let before = inputs_digest("p", &sources, &wit).unwrap();
         std::fs::write(dir.path().join("p.py"), "x = 2\n").unwrap();
-        assert_ne!(inputs_digest("p", &sources).unwrap(), before);
+        assert_ne!(inputs_digest("p", &sources, &wit).unwrap(), before);
     }
 }

@@ -4,8 +4,10 @@
 //!
 //! Inside a workspace that declares `cutover-plugin` in `[workspace.dependencies]` (this
 //! repository's `plugins/`), a crate inherits its dependencies from it; anywhere else it
-//! is a workspace of its own depending on the SDK by path. A Python project names its
-//! module in `pyproject.toml`; its unit tests find the Python SDK by path.
+//! is a workspace of its own depending on the published SDK by version (the version of
+//! the SDK this cutover was built with). A Python project names its module in
+//! `pyproject.toml` and depends on the Python SDK by version; inside this repository its
+//! unit tests find the SDK by path, elsewhere it is installed (`pip install cutover-plugin`).
 
 use super::elastic_template;
 use crate::manifest::Manifest;
@@ -14,12 +16,25 @@ use semver::Version;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
-/// Where the SDK of the cutover this binary was built from lives.
-pub fn sdk_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("plugins")
-        .join("sdk")
+/// The version requirement a new crate outside this repository puts on the SDK: the
+/// version this cutover was built with, or any later compatible one.
+pub fn sdk_requirement() -> String {
+    format!("^{}", cutover_plugin::VERSION)
+}
+
+/// The Python SDK's `pyproject.toml`, for its name and version.
+const PYTHON_SDK_PYPROJECT: &str = include_str!("../../../plugins/python/sdk/pyproject.toml");
+
+/// The Python SDK's distribution name and version.
+pub fn python_sdk() -> (String, String) {
+    let doc: toml::Table = PYTHON_SDK_PYPROJECT
+        .parse()
+        .expect("the Python SDK's pyproject.toml is valid TOML");
+    let project = &doc["project"];
+    (
+        project["name"].as_str().expect("a name").to_owned(),
+        project["version"].as_str().expect("a version").to_owned(),
+    )
 }
 
 /// The language a plugin is written in.
@@ -195,11 +210,8 @@ fn write_crate(
     let dependencies = match workspace_with_sdk(&request.dir)? {
         Some(_) => "cutover-plugin.workspace = true\nserde_json.workspace = true\n".to_owned(),
         None => format!(
-            "cutover-plugin = {{ path = {:?} }}\nserde_json = {{ version = \"1\", features = [\"preserve_order\"] }}\n",
-            std::fs::canonicalize(sdk_dir())
-                .unwrap_or_else(|_| sdk_dir())
-                .display()
-                .to_string()
+            "cutover-plugin = \"{}\"\nserde_json = {{ version = \"1\", features = [\"preserve_order\"] }}\n",
+            sdk_requirement()
         ),
     };
     let standalone = if dependencies.contains("workspace = true") {
@@ -250,11 +262,21 @@ crate-type = ["cdylib", "rlib"]
 /// The Python project: pyproject.toml, the module, and a unit test that runs natively.
 fn write_python(root: &Path, name: &str, version: &Version, manifest: &Manifest) -> Result<()> {
     let module = super::python::module_name(name);
+    let (sdk_name, sdk_version) = python_sdk();
+    let sdk_major: u64 = sdk_version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1);
+    let requirement = format!("{sdk_name}>={sdk_version},<{}", sdk_major + 1);
     let pyproject = format!(
         r#"[project]
 name = "{name}"
 version = "{version}"
 requires-python = ">=3.11"
+# The Python SDK, installed into the environment whose python3 builds and tests the plugin:
+# pip install "{requirement}"
+dependencies = ["{requirement}"]
 
 # What cutover needs to build and test the plugin (`cutover plugin build|test|guide`).
 [tool.cutover]
@@ -271,14 +293,13 @@ module = "{module}"
     let sdk = std::fs::canonicalize(super::python::sdk_dir())
         .unwrap_or_else(|_| super::python::sdk_dir());
     let tests = std::fs::canonicalize(root.join("tests"))?;
-    // Inside this repository the SDK is found relative to the test; elsewhere by its path.
-    let sdk_path = match relative(&tests, &sdk) {
-        Some(rel) => format!("HERE.joinpath({:?}).resolve()", rel.display().to_string()),
-        None => format!("pathlib.Path({:?})", sdk.display().to_string()),
-    };
+    // Inside this repository the SDK is found relative to the test; elsewhere it is the
+    // installed package.
+    let sdk_path = relative(&tests, &sdk)
+        .map(|rel| format!("HERE.joinpath({:?}).resolve()", rel.display().to_string()));
     std::fs::write(
         root.join("tests").join(format!("test_{module}.py")),
-        python_test(&module, manifest, &sdk_path),
+        python_test(&module, manifest, sdk_path.as_deref()),
     )?;
     Ok(())
 }
@@ -440,7 +461,11 @@ WitWorld = export(Plugin)
     )
 }
 
-fn python_test(module: &str, m: &Manifest, sdk_path: &str) -> String {
+fn python_test(module: &str, m: &Manifest, sdk_path: Option<&str>) -> String {
+    let path = match sdk_path {
+        Some(sdk) => format!("sys.path[:0] = [str(HERE.parent), str({sdk})]"),
+        None => "sys.path[:0] = [str(HERE.parent)]".to_owned(),
+    };
     format!(
         r#""""The plugin's logic, natively: `python3 -m unittest discover -s tests` from the plugin's folder."""
 
@@ -449,7 +474,7 @@ import sys
 import unittest
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str({sdk_path})]
+{path}
 
 from cutover_plugin import Connection  # noqa: E402
 from {module} import Plugin  # noqa: E402

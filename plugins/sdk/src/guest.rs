@@ -9,7 +9,7 @@ use bindings::cutover::migration::state_stream::{StateReader, StateWriter};
 
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/since_v1.2.0",
+        path: "wit",
         world: "plugin",
     });
 }

@@ -38,6 +38,10 @@ mod types;
 pub mod guest;
 
 pub use log::{debug, info, warn};
+
+/// This SDK's version, which follows the `cutover:migration` contract it builds against:
+/// what `cutover plugin new` writes into a new plugin's dependencies.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use serde_json::{self, Value, json};
 pub use types::*;
 

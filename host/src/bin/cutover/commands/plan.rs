@@ -59,6 +59,7 @@ impl PlanArgs {
         let today = cutover::ledger::now()[..10].to_owned();
         let mut summary = cutover::plan::Summary::default();
         let mut waiting = Vec::new();
+        let mut blocked = Vec::new();
         let mut elastic = false;
         planner.plan_each_shown(&selection, |c| {
             bar.inc(1);
@@ -69,6 +70,9 @@ impl PlanArgs {
             *summary.0.entry(c.status).or_default() += 1;
             if c.status == cutover::plan::Status::NeedsOptIn {
                 waiting.push(c.id.clone());
+            }
+            if c.status == cutover::plan::Status::Blocked {
+                blocked.push(c.clone().slim());
             }
             if let Some(file) = &mut saved {
                 file.connection(&c)?;
@@ -97,6 +101,8 @@ impl PlanArgs {
                     "{}",
                     render::plan_footer(&summary, selection.len(), &waiting, elastic)
                 )?;
+                let hints = super::distribution::hints(&loaded.fleet, &loaded.registry, &blocked);
+                write!(terminal, "{}", block(&hints))?;
                 if let Some(path) = &out {
                     writeln!(
                         terminal,

@@ -13,7 +13,7 @@ use semver::Version;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::print_json;
+use super::{distribution, print_json};
 use crate::author::{self, AuthorPlugin};
 use crate::render;
 use crate::session::load;
@@ -22,10 +22,15 @@ use crate::session::load;
 pub enum PluginCommand {
     /// Check a plugin (signature, imports, manifest), copy it into the fleet and pin its
     /// sha256 in plugins.lock. A `FILE.minisig` beside it is checked and copied too.
-    Add {
-        /// The plugin component (.wasm).
-        file: PathBuf,
-    },
+    Add(distribution::AddArgs),
+    /// Push plugins to an OCI registry as Wasm component artifacts, each with its
+    /// signature (the .minisig beside it) as a second artifact.
+    Publish(distribution::PublishArgs),
+    /// What the fleet's registries ([registry.NAME] in cutover.toml) offer for its connectors.
+    Search(distribution::SearchArgs),
+    /// Pull plugins from the fleet's registries, verify digest and signature, and add them
+    /// as `plugin add` does.
+    Install(distribution::InstallArgs),
     /// Every plugin with its digest and what it migrates.
     List {
         #[arg(long)]
@@ -99,7 +104,10 @@ pub enum PluginCommand {
 impl PluginCommand {
     pub fn execute(self, fleet: &Path) -> Result<ExitCode> {
         match self {
-            PluginCommand::Add { file } => add_plugin(fleet, &file),
+            PluginCommand::Add(args) => distribution::add(fleet, &args),
+            PluginCommand::Publish(args) => distribution::publish(&args),
+            PluginCommand::Search(args) => distribution::search(fleet, &args),
+            PluginCommand::Install(args) => distribution::install(fleet, &args),
             PluginCommand::New {
                 connector,
                 version,
@@ -144,77 +152,4 @@ impl PluginCommand {
             }
         }
     }
-}
-
-/// `cutover plugin add`: everything a plugin must pass to run, checked before it enters the
-/// fleet; then the copy and the lock entry. The first add creates plugins.lock, pinning the
-/// plugins already in the directory as well.
-fn add_plugin(fleet: &std::path::Path, file: &std::path::Path) -> Result<ExitCode> {
-    use cutover::trust::{Lock, Locked, signature_path};
-    let fleet = Fleet::open(fleet)?;
-    let _lock = write::lock::FleetLock::acquire(&fleet.state_dir()?, "plugins add")?;
-    let sandbox = Sandbox::new(fleet.settings.limits.clone())?;
-    let trust = &fleet.settings.trust;
-    let plugin = Registry::load_one(file, &sandbox, trust, None, None)
-        .with_context(|| format!("plugin {} refused; nothing was added", file.display()))?;
-    let dir = fleet.plugins_dir();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let existing = Registry::load(&dir, &sandbox, trust, None)
-        .context("the fleet's current plugins do not load; fix them first")?;
-    if let Some(other) = existing.all().iter().find(|o| {
-        o.file != plugin.file
-            && o.manifest.connector == plugin.manifest.connector
-            && o.produces == plugin.produces
-    }) {
-        bail!(
-            "{} already migrates {} to {}; remove it (and its plugins.lock entry) first if {} replaces it",
-            other.file,
-            plugin.manifest.connector,
-            plugin.produces,
-            plugin.file
-        );
-    }
-    let mut lock = Lock::read(&dir)?.unwrap_or_else(|| Lock {
-        plugins: existing
-            .all()
-            .iter()
-            .map(|p| Locked {
-                file: p.file.clone(),
-                sha256: p.sha256.clone(),
-                connector: p.manifest.connector.clone(),
-                produces: p.produces.to_string(),
-                signer: p.signer.clone(),
-            })
-            .collect(),
-    });
-    cutover::store::directory::write_atomic(&dir.join(&plugin.file), &std::fs::read(file)?)?;
-    let signature = signature_path(file);
-    if signature.exists() {
-        cutover::store::directory::write_atomic(
-            &signature_path(&dir.join(&plugin.file)),
-            &std::fs::read(&signature)?,
-        )?;
-    }
-    lock.upsert(Locked {
-        file: plugin.file.clone(),
-        sha256: plugin.sha256.clone(),
-        connector: plugin.manifest.connector.clone(),
-        produces: plugin.produces.to_string(),
-        signer: plugin.signer.clone(),
-    });
-    lock.write(&dir)?;
-    println!(
-        "Added {} (sha256 {}): {} {} → {}, {}. Pinned in {}.",
-        cutover::terminal::line(&plugin.file),
-        plugin.sha256,
-        cutover::terminal::line(&plugin.manifest.connector),
-        cutover::terminal::line(&plugin.manifest.applies_to),
-        plugin.produces,
-        match &plugin.signer {
-            Some(key) => format!("signed by {key}"),
-            None => "unsigned".into(),
-        },
-        dir.join(cutover::trust::LOCK_FILE).display()
-    );
-    Ok(ExitCode::SUCCESS)
 }

@@ -40,9 +40,10 @@ impl StatusArgs {
             print!(
                 "{}",
                 block(&format!(
-                    "{}{}",
+                    "{}{}{}",
                     render::status(&plan),
-                    render::live_runs(&live)
+                    render::live_runs(&live),
+                    super::distribution::hints(&loaded.fleet, &loaded.registry, &plan.connections)
                 ))
             );
         }
