@@ -5,6 +5,7 @@
 //! nothing.
 
 mod author;
+mod catalogue;
 mod render;
 
 use anyhow::{Context, Result, bail};
@@ -222,6 +223,13 @@ enum PluginCommand {
         #[arg(long, value_enum, default_value_t)]
         lang: Language,
     },
+    /// Make a breaking version's plugin (its data) from the connector's metadata.yaml and
+    /// its real packages on PyPI.
+    Import(catalogue::ImportArgs),
+    /// Check generated plugins with the real new connector (spec, discover, read).
+    Verify(catalogue::VerifyArgs),
+    /// Write CATALOGUE.md from the census, the plugins and the verification results.
+    Catalogue(catalogue::CatalogueArgs),
 }
 
 /// Which connections a plan covers and what the operator opts in to.
@@ -772,6 +780,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     lang,
                 },
         } => author::import_metadata(&file, plugins.as_deref(), json, lang),
+        Command::Plugin {
+            command: PluginCommand::Import(args),
+        } => catalogue::import(args),
+        Command::Plugin {
+            command: PluginCommand::Verify(args),
+        } => catalogue::verify(args),
+        Command::Plugin {
+            command: PluginCommand::Catalogue(args),
+        } => catalogue::write_catalogue(args),
         Command::Plugin {
             command: PluginCommand::List { json },
         } => {
