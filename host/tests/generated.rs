@@ -222,3 +222,131 @@ fn a_value_only_the_operator_has_is_asked_for_and_nothing_is_written_until_suppl
         plan["connections"][0]
     );
 }
+
+/// Every file under `dir`, by path relative to it.
+fn tree(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(
+                    path.strip_prefix(dir).unwrap().to_owned(),
+                    std::fs::read(&path).unwrap(),
+                );
+            }
+        }
+    }
+    files
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for (rel, bytes) in tree(from) {
+        let path = to.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+}
+
+#[test]
+fn importing_an_unchanged_version_again_changes_nothing_and_keeps_what_a_reviewer_wrote() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = tmp.path().join("tests/fixtures");
+    let plugins = tmp.path().join("plugins/generated");
+    copy_tree(
+        &root().join("tests/fixtures/source-slack"),
+        &fixtures.join("source-slack"),
+    );
+    copy_tree(
+        &generated_plugin("source-slack-3.0.0"),
+        &plugins.join("source-slack-3.0.0"),
+    );
+    let before = tree(tmp.path());
+    let table: Value = serde_json::from_slice(
+        &before[Path::new("plugins/generated/source-slack-3.0.0/plugin.json")],
+    )
+    .unwrap();
+    assert_eq!(
+        table["state-changed"],
+        json!(["threads"]),
+        "the reviewer's list is in the committed table"
+    );
+    cutover(&[
+        "plugin",
+        "import",
+        "--metadata",
+        fixtures
+            .join("source-slack/metadata.yaml")
+            .to_str()
+            .unwrap(),
+        "--previous",
+        "2.2.0",
+        "3.0.0",
+        "--fixtures",
+        fixtures.to_str().unwrap(),
+        "--plugins",
+        plugins.to_str().unwrap(),
+        "--venvs",
+        tmp.path().join("no-venvs").to_str().unwrap(),
+    ])
+    .expect(0);
+    assert_eq!(tree(tmp.path()), before, "nothing changed");
+}
+
+#[test]
+fn a_chain_of_two_generated_breaks_plans_and_applies_in_one_run() {
+    let out = tempfile::tempdir().unwrap();
+    let built = build(
+        out.path(),
+        &[
+            generated_plugin("source-recharge-2.0.0"),
+            generated_plugin("source-recharge-3.0.0"),
+        ],
+    );
+    let fleet = Fleet::new("[connectors.\"airbyte/source-recharge\"]\ntarget = \"3.0.0\"\n");
+    for wasm in &built {
+        in_fleet(&fleet, &["plugin", "add", wasm.to_str().unwrap()]).expect(0);
+    }
+    let mut doc: Value = serde_json::from_slice(
+        &std::fs::read(
+            generated_plugin("source-recharge-2.0.0").join("fixtures/all-streams/input.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    doc["id"] = json!("recharge");
+    fleet.write(&doc);
+    let plan = in_fleet(&fleet, &["plan", "--all", "--json"])
+        .expect(0)
+        .json();
+    let c = &plan["connections"][0];
+    assert_eq!(c["status"], "migrate", "{c}");
+    assert_eq!(c["steps"].as_array().unwrap().len(), 2, "{c}");
+    in_fleet(&fleet, &["apply", "--all"]).expect(0);
+    let after = fleet.read("recharge");
+    assert_eq!(after["version"], "3.0.0");
+    let streams: Vec<&str> = after["catalog"]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stream"]["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !streams.contains(&"products"),
+        "3.0.0 removed products: {streams:?}"
+    );
+    let shop = after["catalog"]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stream"]["name"] == "shop")
+        .unwrap();
+    assert_eq!(
+        shop["primary_key"],
+        json!([["id"]]),
+        "2.0.0 keyed shop by id"
+    );
+}

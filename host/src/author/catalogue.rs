@@ -17,6 +17,9 @@ pub struct Result {
     pub passed: bool,
     pub checks: usize,
     pub problems: Vec<String>,
+    /// What each check looked at.
+    #[serde(default)]
+    pub details: Vec<String>,
     pub date: String,
 }
 
@@ -35,6 +38,12 @@ impl Result {
                 .checks
                 .iter()
                 .flat_map(|c| c.problems.iter().map(move |p| format!("{}: {p}", c.case)))
+                .collect(),
+            details: report
+                .checks
+                .iter()
+                .filter(|c| !c.detail.is_empty())
+                .map(|c| format!("{}: {}: {}", c.case, c.what, c.detail))
                 .collect(),
             date: today.to_string(),
         }

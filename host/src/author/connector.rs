@@ -135,13 +135,16 @@ impl Installed {
             .find(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR")
         {
             bail!(
-                "{} {} {} failed: {}",
+                "{} {} {} failed: {} {}",
                 self.name,
                 self.version,
                 args[0],
                 trace["trace"]["error"]["message"]
                     .as_str()
-                    .unwrap_or("(no message)")
+                    .unwrap_or("(no message)"),
+                trace["trace"]["error"]["internal_message"]
+                    .as_str()
+                    .unwrap_or_default()
             );
         }
         if !output.status.success() {
@@ -271,22 +274,30 @@ fn value_for(schema: &Value, required_only: bool) -> Value {
             return v.clone();
         }
     }
-    if let Some(v) = schema
-        .get("examples")
-        .and_then(Value::as_array)
-        .and_then(|e| e.first())
+    // An example or default of another type than the property's (specs have them) would
+    // be refused by the connector's own validation.
+    let fits = |v: &Value| match schema.get("type") {
+        Some(Value::String(t)) => type_name(v) == t || (t == "number" && v.is_number()),
+        Some(Value::Array(ts)) => ts.iter().any(|t| t.as_str() == Some(type_name(v))),
+        _ => true,
+    };
+    for candidate in [
+        schema
+            .get("examples")
+            .and_then(Value::as_array)
+            .and_then(|e| e.first()),
+        schema.get("default"),
+        schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .and_then(|e| e.first()),
+    ]
+    .into_iter()
+    .flatten()
     {
-        return v.clone();
-    }
-    if let Some(v) = schema.get("default") {
-        return v.clone();
-    }
-    if let Some(v) = schema
-        .get("enum")
-        .and_then(Value::as_array)
-        .and_then(|e| e.first())
-    {
-        return v.clone();
+        if fits(candidate) {
+            return candidate.clone();
+        }
     }
     if let Some(first) = schema
         .get("oneOf")
@@ -320,6 +331,9 @@ fn value_for(schema: &Value, required_only: bool) -> Value {
                     if !required_only
                         || required.contains(&name.as_str())
                         || prop.get("const").is_some()
+                        // A property with a default is in every config the platform's
+                        // form makes, and connectors read it without a fallback.
+                        || prop.get("default").is_some()
                     {
                         out.insert(name.clone(), value_for(prop, required_only));
                     }
@@ -351,10 +365,32 @@ fn value_for(schema: &Value, required_only: bool) -> Value {
     }
 }
 
+/// The JSON Schema type of a value.
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_example_of_another_type_is_not_taken() {
+        let spec = json!({"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "examples": [550]}}});
+        assert_eq!(
+            config_from_spec(&spec),
+            json!({"id": "cutover-verification"})
+        );
+    }
 
     #[test]
     fn a_config_is_made_from_the_required_properties() {

@@ -49,6 +49,8 @@ pub struct Check {
     pub case: String,
     pub what: String,
     pub problems: Vec<String>,
+    /// What the check looked at, e.g. how many kept states the read was held to.
+    pub detail: String,
 }
 
 impl Report {
@@ -108,6 +110,14 @@ pub fn verify(dir: &Path, venvs: &Path, install: bool) -> Result<Report> {
             case: case.name.clone(),
             what: "the migrated config validates against the new spec".into(),
             problems: real_spec.problems(config),
+            detail: format!(
+                "spec of {}",
+                if installed.is_some() {
+                    "the installed connector"
+                } else {
+                    "the committed fixture"
+                }
+            ),
         });
         let Some(installed) = &installed else {
             continue;
@@ -122,15 +132,21 @@ pub fn verify(dir: &Path, venvs: &Path, install: bool) -> Result<Report> {
                 Ok(catalog) => catalog_problems(&migrated["catalog"], catalog),
                 Err(e) => vec![format!("discover failed: {e:#}")],
             },
+            detail: format!(
+                "{} synced stream(s)",
+                cutover_plugin::catalog::streams(&migrated["catalog"]).len()
+            ),
         });
         let read = installed.read(config, &migrated["catalog"], &migrated["state"], &case_work);
+        let (problems, detail) = match &read {
+            Ok(messages) => progress_problems(&input["state"], &migrated["state"], messages),
+            Err(e) => (vec![format!("read failed: {e:#}")], String::new()),
+        };
         checks.push(Check {
             case: case.name.clone(),
             what: "a read accepts the migrated state and its cursors do not go back".into(),
-            problems: match &read {
-                Ok(messages) => progress_problems(&input["state"], &migrated["state"], messages),
-                Err(e) => vec![format!("read failed: {e:#}")],
-            },
+            problems,
+            detail,
         });
     }
     Ok(Report {
@@ -164,8 +180,9 @@ fn catalog_problems(migrated: &Value, discovered: &Value) -> Vec<String> {
 
 /// For every stream whose state cutover kept (unchanged from the input), the state the
 /// read emits must hold cursor values no earlier than the kept ones.
-fn progress_problems(before: &Value, kept: &Value, messages: &[Value]) -> Vec<String> {
+fn progress_problems(before: &Value, kept: &Value, messages: &[Value]) -> (Vec<String>, String) {
     let mut problems = Vec::new();
+    let (mut held, mut silent) = (0, 0);
     let emitted: Vec<&Value> = messages
         .iter()
         .filter(|m| m["type"] == "STATE")
@@ -192,8 +209,10 @@ fn progress_problems(before: &Value, kept: &Value, messages: &[Value]) -> Vec<St
             .find(|s| s["stream"]["stream_descriptor"]["name"] == name)
         else {
             // A stream that reads nothing may emit no state; its state is then untouched.
+            silent += 1;
             continue;
         };
+        held += 1;
         let kept_max = max_leaf(&stream["stream_state"]);
         let emitted_max = max_leaf(&last["stream"]["stream_state"]);
         if let (Some(k), e) = (&kept_max, &emitted_max)
@@ -205,7 +224,11 @@ fn progress_problems(before: &Value, kept: &Value, messages: &[Value]) -> Vec<St
             ));
         }
     }
-    problems
+    let detail = format!(
+        "{} state message(s) emitted; {held} kept state(s) held to the emitted ones, {silent} stream(s) with a kept state emitted none",
+        emitted.len()
+    );
+    (problems, detail)
 }
 
 /// The greatest cursor-like leaf of a state: date or date-time strings, compared as text
@@ -235,14 +258,14 @@ mod tests {
         let ok = vec![
             json!({"type": "STATE", "state": stream_state(json!({"updated_at": "2024-06-01T00:00:00Z"}))}),
         ];
-        assert!(progress_problems(&kept, &kept, &ok).is_empty());
+        assert!(progress_problems(&kept, &kept, &ok).0.is_empty());
         let back = vec![
             json!({"type": "STATE", "state": stream_state(json!({"updated_at": "2017-01-25T00:00:00Z"}))}),
         ];
-        assert_eq!(progress_problems(&kept, &kept, &back).len(), 1);
+        assert_eq!(progress_problems(&kept, &kept, &back).0.len(), 1);
         let changed = json!([]);
         assert!(
-            progress_problems(&changed, &kept, &back).is_empty(),
+            progress_problems(&changed, &kept, &back).0.is_empty(),
             "only states cutover kept are held to it"
         );
     }
