@@ -60,8 +60,11 @@ pub(super) fn streams(catalog: &str, version: &str) -> Result<BTreeMap<String, V
 pub(super) fn changes(before: &Value, after: &Value) -> Vec<Change> {
     let mut changes = Vec::new();
     let field = |s: &Value, name: &str, missing: Value| s.get(name).cloned().unwrap_or(missing);
-    if normalized_schema(&field(before, "json_schema", Value::Null))
-        != normalized_schema(&field(after, "json_schema", Value::Null))
+    if !schema_changes(
+        &field(before, "json_schema", Value::Null),
+        &field(after, "json_schema", Value::Null),
+    )
+    .is_empty()
     {
         changes.push(Change::Schema);
     }
@@ -96,6 +99,66 @@ pub(super) fn changes(before: &Value, after: &Value) -> Vec<Change> {
         changes.push(Change::SyncModes);
     }
     changes
+}
+
+/// The fields whose data a destination holds differently under `after` than under
+/// `before`: a field both declare whose type (other than `null`), `format` or
+/// `airbyte_type` changed, at any depth of objects and array items, as a dotted path.
+///
+/// A field added or removed is not among them: the platform propagates such a change
+/// without re-reading what was synced (the new column is empty in old rows, a dropped one
+/// stops being filled), and neither is a field becoming nullable or a reworded description.
+pub fn schema_changes(before: &Value, after: &Value) -> Vec<String> {
+    let mut changed = Vec::new();
+    compare("", before, after, &mut changed);
+    changed
+}
+
+fn compare(path: &str, before: &Value, after: &Value, changed: &mut Vec<String>) {
+    if shape(before) != shape(after) {
+        changed.push(if path.is_empty() {
+            "(root)".into()
+        } else {
+            path.to_owned()
+        });
+        return;
+    }
+    if let (Some(b), Some(a)) = (
+        before.get("properties").and_then(Value::as_object),
+        after.get("properties").and_then(Value::as_object),
+    ) {
+        for (name, was) in b {
+            if let Some(is) = a.get(name) {
+                let inner = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                compare(&inner, was, is, changed);
+            }
+        }
+    }
+    if let (Some(b), Some(a)) = (before.get("items"), after.get("items")) {
+        compare(&format!("{path}[]"), b, a, changed);
+    }
+}
+
+/// What of one field's schema decides how its data is stored.
+fn shape(schema: &Value) -> (Vec<String>, Value, Value) {
+    let mut types: Vec<String> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.clone()],
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    types.retain(|t| t != "null");
+    types.sort();
+    types.dedup();
+    let get = |k: &str| schema.get(k).cloned().unwrap_or(Value::Null);
+    (types, get("format"), get("airbyte_type"))
 }
 
 /// Keywords that annotate a schema without constraining the data.
@@ -159,6 +222,29 @@ pub fn normalized_schema(schema: &Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn only_a_field_whose_stored_form_changed_is_a_schema_change() {
+        let before = json!({"type": ["null", "object"], "properties": {
+            "id": {"type": ["null", "integer"]}, "gone": {"type": "string"},
+            "nested": {"type": "object", "properties": {"at": {"type": "string"}}},
+            "tags": {"type": "array", "items": {"type": "integer"}}}});
+        let mut after = json!({"type": "object", "additionalProperties": true, "properties": {
+            "id": {"type": "integer", "description": "now documented"}, "added": {"type": "string"},
+            "nested": {"type": "object", "properties": {"at": {"type": "string"}}},
+            "tags": {"type": "array", "items": {"type": "integer"}}}});
+        assert!(
+            schema_changes(&before, &after).is_empty(),
+            "added, removed, nullability and docs are not"
+        );
+        after["properties"]["nested"]["properties"]["at"]["format"] = json!("date-time");
+        after["properties"]["tags"]["items"]["type"] = json!("string");
+        after["properties"]["id"]["type"] = json!("number");
+        assert_eq!(
+            schema_changes(&before, &after),
+            ["id", "nested.at", "tags[]"]
+        );
+    }
 
     #[test]
     fn annotations_and_type_order_are_not_changes_but_property_names_are_kept() {

@@ -37,7 +37,7 @@ mod diff;
 mod migrate;
 mod requirement;
 
-pub use diff::{Change, normalized_schema};
+pub use diff::{Change, normalized_schema, schema_changes};
 pub use requirement::{Condition, Requirement};
 
 use crate::{DeadlineAction, Error, Manifest, Result};

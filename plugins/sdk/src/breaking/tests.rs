@@ -24,7 +24,7 @@ const NEW: &str = r#"{"streams": [
    "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"]]},
   {"name": "environments", "json_schema": {"type": "object", "properties": {"id": {"type": "string"}}},
    "supported_sync_modes": ["full_refresh", "incremental"], "source_defined_cursor": true, "default_cursor_field": ["updated_at"]},
-  {"name": "events", "json_schema": {"type": "object", "properties": {"id": {"type": "string"}, "created": {"type": "string"}, "updated": {"type": "string"}}},
+  {"name": "events", "json_schema": {"type": "object", "properties": {"id": {"type": "string"}, "created": {"type": "string", "format": "date-time"}, "updated": {"type": "string"}}},
    "supported_sync_modes": ["full_refresh", "incremental"], "source_defined_cursor": true, "default_cursor_field": ["updated"], "source_defined_primary_key": [["id"]]},
   {"name": "customer_count_daily", "json_schema": {"type": "object", "properties": {"date": {"type": "string"}}}, "supported_sync_modes": ["full_refresh"]},
   {"name": "customer_count_weekly", "json_schema": {"type": "object", "properties": {"date": {"type": "string"}}}, "supported_sync_modes": ["full_refresh"]},
