@@ -121,6 +121,13 @@ pub fn import(request: &Request) -> Result<PathBuf> {
             .join(&request.previous)
             .join("catalog.json"),
     )?;
+    let recorded = record_state(
+        &source,
+        &request.previous,
+        &connector_fixtures,
+        &request.venvs,
+        work.path(),
+    )?;
     let config = read_json(
         &connector_fixtures
             .join(&request.previous)
@@ -150,13 +157,131 @@ pub fn import(request: &Request) -> Result<PathBuf> {
     for (name, incremental, keep) in cases {
         let case = dir.join("fixtures").join(name).join("input.json");
         if !case.is_file() {
-            let input = every_stream(name, &table, &config, &old_catalog, incremental, keep);
+            let input = every_stream(
+                name,
+                &table,
+                &config,
+                &old_catalog,
+                incremental,
+                keep,
+                &recorded,
+            );
             let mut bytes = serde_json::to_vec(&input)?;
             bytes.push(b'\n');
             write_if_changed(&case, &bytes)?;
         }
     }
     Ok(dir)
+}
+
+/// The state messages the old connector emits when it reads every stream it can
+/// incrementally with no state and every request answered by an empty page: real states,
+/// in its own shape and cursor format, for the golden inputs. Kept as `state.json` beside
+/// its catalog; empty when the connector emits none or cannot read offline.
+fn record_state(
+    source: &str,
+    version: &str,
+    fixtures: &Path,
+    venvs: &Path,
+    work: &Path,
+) -> Result<Vec<Value>> {
+    let path = fixtures.join(version).join("state.json");
+    if let Ok(recorded) = read_json(&path) {
+        return Ok(recorded.as_array().cloned().unwrap_or_default());
+    }
+    let Some(installed) = Installed::existing(venvs, source, version) else {
+        return Ok(Vec::new());
+    };
+    let catalog = read_json(&fixtures.join(version).join("catalog.json"))?;
+    let config = read_json(&fixtures.join(version).join("config.json"))?;
+    let table = Table::default();
+    let configured = every_stream(
+        "record",
+        &table,
+        &config,
+        &catalog,
+        true,
+        Box::new(|_: &str| true),
+        &[],
+    );
+    let mut last = std::collections::BTreeMap::new();
+    match installed.read(&config, &configured["catalog"], &json!([]), work) {
+        Ok(messages) => {
+            for m in messages.into_iter().filter(|m| m["type"] == "STATE") {
+                let state = &m["state"];
+                if state["type"] == "STREAM"
+                    && let Some(name) = state["stream"]["stream_descriptor"]["name"].as_str()
+                    && state["stream"]["stream_state"]
+                        .as_object()
+                        .is_some_and(|o| !o.is_empty())
+                {
+                    last.insert(name.to_owned(), state.clone());
+                }
+            }
+        }
+        Err(e) => tracing::warn!(
+            "{source} {version} cannot read offline, golden states are made up: {e:#}"
+        ),
+    }
+    let recorded: Vec<Value> = last.into_values().collect();
+    write_if_changed(&path, &pretty(&Value::Array(recorded.clone())))?;
+    Ok(recorded)
+}
+
+/// Where the golden states' cursors stand: after any start date a spec's examples give, so
+/// that a connector that drops a kept state (and restarts from the start date) is caught.
+const PROGRESS: &str = "2024-06-01";
+const PROGRESS_EPOCH: u64 = 1_717_200_000;
+
+/// Moves every cursor-like value of a recorded state (an ISO date or date-time, epoch
+/// seconds or milliseconds) forward to [`PROGRESS`], keeping the connector's format.
+fn advance(state: &mut Value) {
+    match state {
+        Value::String(s) if s.len() >= 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' => {
+            if s[..10] < *PROGRESS {
+                s.replace_range(..10, PROGRESS);
+            }
+        }
+        Value::Number(n) => {
+            let moved = match n.as_u64() {
+                Some(v) if (1_000_000_000..PROGRESS_EPOCH).contains(&v) => Some(PROGRESS_EPOCH),
+                Some(v) if (1_000_000_000_000..PROGRESS_EPOCH * 1000).contains(&v) => {
+                    Some(PROGRESS_EPOCH * 1000)
+                }
+                _ => None,
+            };
+            if let Some(m) = moved {
+                *state = Value::from(m);
+            }
+        }
+        Value::Object(map) => map.values_mut().for_each(advance),
+        Value::Array(items) => items.iter_mut().for_each(advance),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_cursors_move_forward_in_their_own_format() {
+        let mut state = json!({"updated_at": "2017-01-25T00:00:00.000000Z", "ts": 1485302400, "ms": 1485302400000u64,
+                               "later": "2025-01-01", "partitions": [{"cursor": {"day": "2020-01-01"}}], "page": 3});
+        advance(&mut state);
+        assert_eq!(
+            state,
+            json!({"updated_at": "2024-06-01T00:00:00.000000Z", "ts": 1717200000, "ms": 1717200000000u64,
+                                 "later": "2025-01-01", "partitions": [{"cursor": {"day": "2024-06-01"}}], "page": 3})
+        );
+    }
+}
+
+/// The recorded state message of stream `name`.
+fn recorded_state<'a>(recorded: &'a [Value], name: &str) -> Option<&'a Value> {
+    recorded
+        .iter()
+        .find(|m| m["stream"]["stream_descriptor"]["name"] == name)
 }
 
 /// One side's spec, config and catalog, made by the real connector unless already there.
@@ -194,6 +319,7 @@ fn every_stream(
     catalog: &Value,
     incremental_where_possible: bool,
     mut keep: Box<dyn FnMut(&str) -> bool + '_>,
+    recorded: &[Value],
 ) -> Value {
     let mut streams = Vec::new();
     let mut state = Vec::new();
@@ -220,10 +346,22 @@ fn every_stream(
             } else {
                 "append"
             });
-            if let Some(field) = cursor[0].as_str() {
-                state.push(json!({"type": "STREAM", "stream": {
-                    "stream_descriptor": {"name": stream["name"]},
-                    "stream_state": {field: "2024-06-01T00:00:00Z"}}}));
+            // The state the old connector itself emits for the stream (its shape and
+            // cursor format), else a plain cursor value.
+            let name = stream["name"].as_str().unwrap_or_default();
+            match recorded_state(recorded, name) {
+                Some(message) => {
+                    let mut message = message.clone();
+                    advance(&mut message["stream"]["stream_state"]);
+                    state.push(message);
+                }
+                None => {
+                    if let Some(field) = cursor[0].as_str() {
+                        state.push(json!({"type": "STREAM", "stream": {
+                            "stream_descriptor": {"name": name},
+                            "stream_state": {field: "2024-06-01T00:00:00Z"}}}));
+                    }
+                }
             }
         }
         if let Some(key) = key {
