@@ -171,48 +171,48 @@ fn the_engine_alone_carries_no_version_and_is_refused() {
     );
 }
 
-fn zendesk_chat_connection(config: Value) -> Value {
-    let input: Value = serde_json::from_slice(
+fn appsflyer_connection(api_token: &str) -> Value {
+    let mut c: Value = serde_json::from_slice(
         &std::fs::read(
-            generated_plugin("source-zendesk-chat-1.0.0").join("fixtures/all-streams/input.json"),
+            generated_plugin("source-appsflyer-0.2.0").join("fixtures/all-streams/input.json"),
         )
         .unwrap(),
     )
     .unwrap();
-    let mut c = input;
-    c["id"] = json!("zendesk-chat");
-    c["config"] = config;
+    c["id"] = json!("appsflyer");
+    c["config"]["api_token"] = json!(api_token);
     c
 }
 
 #[test]
 fn a_value_only_the_operator_has_is_asked_for_and_nothing_is_written_until_supplied() {
     let out = tempfile::tempdir().unwrap();
-    let built = build(out.path(), &[generated_plugin("source-zendesk-chat-1.0.0")]);
-    let fleet = Fleet::new("[connectors.\"airbyte/source-zendesk-chat\"]\ntarget = \"1.0.0\"\n");
+    let built = build(out.path(), &[generated_plugin("source-appsflyer-0.2.0")]);
+    let fleet = Fleet::new("[connectors.\"airbyte/source-appsflyer\"]\ntarget = \"0.2.0\"\n");
     in_fleet(&fleet, &["plugin", "add", built[0].to_str().unwrap()]).expect(0);
-    let mut config = zendesk_chat_connection(json!({}))["config"].clone();
-    config.as_object_mut().unwrap().remove("subdomain");
-    let doc = zendesk_chat_connection(config.clone());
-    fleet.write(&doc);
+    // A V1 Pull API token: 0.2.0's API V2 refuses it.
+    fleet.write(&appsflyer_connection("0c2f7a4e-v1-pull-token"));
     let before = fleet.documents();
 
-    let plan = in_fleet(&fleet, &["plan", "--all", "--json"])
-        .expect(1)
-        .json();
+    let plan = in_fleet(&fleet, &["plan", "--all", "--json"]).json();
     let c = &plan["connections"][0];
     assert_eq!(c["status"], "needs-operator", "{c}");
     let reason = c["reason"].as_str().unwrap();
     assert!(
-        reason.contains("/subdomain") && reason.contains("subdomain"),
+        reason.contains("/api_token") && reason.contains("V2 API token"),
         "{reason}"
+    );
+    assert!(
+        !reason.contains("0c2f7a4e"),
+        "the secret is not shown: {reason}"
     );
     let _ = in_fleet(&fleet, &["apply", "--all"]);
     assert_eq!(fleet.documents(), before, "nothing is written for it");
 
     // Supplied: the same connection migrates.
-    config["subdomain"] = json!("acme");
-    fleet.write(&zendesk_chat_connection(config));
+    fleet.write(&appsflyer_connection(
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+    ));
     let plan = in_fleet(&fleet, &["plan", "--all", "--json"])
         .expect(0)
         .json();

@@ -169,7 +169,9 @@ pub fn import(request: &Request) -> Result<PathBuf> {
                 &old_catalog,
                 incremental,
                 keep,
-                &recorded, &cursor_value);
+                &recorded,
+                &cursor_value,
+            );
             let mut bytes = serde_json::to_vec(&input)?;
             bytes.push(b'\n');
             write_if_changed(&case, &bytes)?;
@@ -206,7 +208,9 @@ fn record_state(
         &catalog,
         true,
         Box::new(|_: &str| true),
-        &[], "2024-06-01T00:00:00Z");
+        &[],
+        "2024-06-01T00:00:00Z",
+    );
     let mut last = std::collections::BTreeMap::new();
     match installed.read(&config, &configured["catalog"], &json!([]), work) {
         Ok(messages) => {

@@ -30,6 +30,13 @@ pub struct Condition {
     /// The value is one of these; absent: the value is present and not empty.
     #[serde(default, rename = "one-of", skip_serializing_if = "Vec::is_empty")]
     pub one_of: Vec<Value>,
+    /// The value is a string starting with this (e.g. `eyJ`, how a JWT begins).
+    #[serde(
+        default,
+        rename = "starts-with",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub starts_with: Option<String>,
     /// Inverts the test.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub not: bool,
@@ -38,7 +45,11 @@ pub struct Condition {
 impl Condition {
     pub fn holds(&self, config: &Value) -> bool {
         let value = config.pointer(&self.pointer);
-        let held = if self.one_of.is_empty() {
+        let held = if let Some(prefix) = &self.starts_with {
+            value
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.starts_with(prefix.as_str()))
+        } else if self.one_of.is_empty() {
             value
                 .is_some_and(|v| !v.is_null() && v != "" && v != &Value::Object(Default::default()))
         } else {
@@ -59,6 +70,7 @@ impl Requirement {
             None => Condition {
                 pointer: self.field.clone(),
                 one_of: Vec::new(),
+                starts_with: None,
                 not: false,
             }
             .holds(config),
@@ -90,11 +102,13 @@ mod tests {
             when: Some(Condition {
                 pointer: "/credentials/credentials".into(),
                 one_of: vec![json!("oauth2.0")],
+                starts_with: None,
                 not: false,
             }),
             satisfied: Some(Condition {
                 pointer: "/credentials/token_expiry_date".into(),
                 one_of: Vec::new(),
+                starts_with: Some("2026".into()),
                 not: false,
             }),
         };
