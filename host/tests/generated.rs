@@ -133,7 +133,7 @@ fn one_engine_many_components_each_with_its_own_digest_manifest_and_no_new_impor
     assert_eq!(
         produced,
         [
-            (">=1.0.0, <2.0.0".to_owned(), "2.0.0".to_owned()),
+            ("<2.0.0".to_owned(), "2.0.0".to_owned()),
             (">=2.0.0, <3.0.0".to_owned(), "3.0.0".to_owned())
         ],
         "{list}"
