@@ -138,7 +138,7 @@ fn one_engine_many_components_each_with_its_own_digest_manifest_and_no_new_impor
         ],
         "{list}"
     );
-    let lock = std::fs::read_to_string(fleet.path().join("plugins.lock")).unwrap_or_default();
+    let lock = std::fs::read_to_string(fleet.path().join("plugins").join("plugins.lock")).unwrap();
     for b in &bytes {
         assert!(
             lock.contains(&cutover::registry::sha256_hex(b)),
