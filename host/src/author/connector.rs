@@ -27,14 +27,14 @@ try:
                 f.write(json.dumps({"method": request.method, "url": request.url}) + "\n")
         r = Response()
         r.status_code = 200
-        r._content = b"{}"
+        r._content = os.environ.get("CUTOVER_EMPTY_PAGE", "{}").encode()
         r.headers["Content-Type"] = "application/json"
         r.url = request.url
         r.request = request
         r.encoding = "utf-8"
         try:
             import io, urllib3
-            r.raw = urllib3.HTTPResponse(body=io.BytesIO(b"{}"), status=200, preload_content=False,
+            r.raw = urllib3.HTTPResponse(body=io.BytesIO(r._content), status=200, preload_content=False,
                                          request_url=request.url, headers={"Content-Type": "application/json"})
         except Exception:
             pass
@@ -50,6 +50,9 @@ pub struct Installed {
     pub name: String,
     pub version: String,
     pub dir: PathBuf,
+    /// The body every request is answered with: `{}`, or the connector's own empty page
+    /// where its paginator reads fields `{}` lacks ([`Installed::answering`]).
+    pub empty_page: String,
 }
 
 impl Installed {
@@ -63,6 +66,7 @@ impl Installed {
             name: source.to_owned(),
             version: version.to_owned(),
             dir,
+            empty_page: "{}".into(),
         };
         if installed.entry().is_file() {
             return Ok(installed);
@@ -100,6 +104,15 @@ impl Installed {
         )
     }
 
+    /// Answers every request with `page` (a connector's `empty-page.json`: an empty page
+    /// with the pagination fields its paginator reads).
+    pub fn answering(mut self, page: Option<String>) -> Self {
+        if let Some(page) = page {
+            self.empty_page = page;
+        }
+        self
+    }
+
     /// The venv if it is there, without installing., without installing.
     pub fn existing(root: &Path, source: &str, version: &str) -> Option<Self> {
         let dir = root.join(format!(
@@ -110,6 +123,7 @@ impl Installed {
             name: source.to_owned(),
             version: version.to_owned(),
             dir,
+            empty_page: "{}".into(),
         };
         installed.entry().is_file().then_some(installed)
     }
@@ -129,6 +143,7 @@ impl Installed {
             .env("PYTHONPATH", &site)
             .env("CUTOVER_REQUEST_LOG", work.join("requests.jsonl"))
             .env("AIRBYTE_NO_TELEMETRY", "1")
+            .env("CUTOVER_EMPTY_PAGE", &self.empty_page)
             .output()
             .with_context(|| format!("running {} {}", self.name, args.join(" ")))?;
         let messages: Vec<Value> = String::from_utf8_lossy(&output.stdout)

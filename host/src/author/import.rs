@@ -365,9 +365,21 @@ fn every_stream(
                 }
                 None => {
                     if let Some(field) = cursor[0].as_str() {
+                        // An integer cursor (epoch seconds) gets a number, any other the
+                        // date-time text.
+                        let declared = &stream["json_schema"]["properties"][field]["type"];
+                        let numeric = [declared.clone()]
+                            .iter()
+                            .chain(declared.as_array().into_iter().flatten())
+                            .any(|t| t == "integer" || t == "number");
+                        let value = if numeric {
+                            json!(PROGRESS_EPOCH)
+                        } else {
+                            json!(cursor_value)
+                        };
                         state.push(json!({"type": "STREAM", "stream": {
                             "stream_descriptor": {"name": name},
-                            "stream_state": {field: cursor_value}}}));
+                            "stream_state": {field: value}}}));
                     }
                 }
             }
