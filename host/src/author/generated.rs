@@ -76,9 +76,15 @@ pub fn build(dir: &Path, wasm: &Path) -> Result<PathBuf> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
-    // Unchanged bytes are not rewritten, so a rebuild keeps the file's time.
+    // Unchanged bytes are not rewritten, so a rebuild keeps the file's time; a changed
+    // file is replaced whole (renamed into place), so a concurrent reader never sees half.
     if std::fs::read(wasm).ok().as_deref() != Some(&joined[..]) {
-        std::fs::write(wasm, &joined).with_context(|| format!("writing {}", wasm.display()))?;
+        let parent = wasm.parent().unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(parent)
+            .with_context(|| format!("creating a file in {}", parent.display()))?;
+        std::io::Write::write_all(&mut tmp, &joined)?;
+        tmp.persist(wasm)
+            .with_context(|| format!("writing {}", wasm.display()))?;
     }
     Ok(wasm.to_owned())
 }
