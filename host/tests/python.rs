@@ -388,7 +388,7 @@ fn a_hostile_python_plugin_fails_only_its_own_connections() {
     }
     for mode in failing {
         // A plugin's own needs-operator refusal plans as such; every other one fails.
-        let expected = if *mode == "refuse" {
+        let expected = if mode == "refuse" {
             "needs-operator"
         } else {
             "failed"
