@@ -718,7 +718,9 @@ impl Planner<'_> {
         match ran {
             Ok(()) => {}
             Err(reason) => {
-                plan.status = Status::Failed;
+                if plan.status != Status::NeedsOperator {
+                    plan.status = Status::Failed;
+                }
                 plan.reason = Some(reason);
                 plan.output = None;
                 plan.output_sha256 = None;
@@ -840,6 +842,15 @@ impl Planner<'_> {
                     let plugin = plugins[*plugin];
                     let input = documents.take_input(connection, from);
                     let call = self.sandbox.migrate(&plugin.loaded, &input).map_err(|e| {
+                        // A plugin that needs what only the operator can give plans as such.
+                        if matches!(
+                            e,
+                            crate::sandbox::SandboxError::Refused(
+                                crate::migration::MigrationError::NeedsOperator(_)
+                            )
+                        ) {
+                            plan.status = Status::NeedsOperator;
+                        }
                         format!("step {from} → {to}, plugin {}: {e}", plugin.label())
                     })?;
                     let (c, k, st) = read_outcome(&call.value).map_err(|e| {

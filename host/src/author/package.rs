@@ -36,6 +36,9 @@ pub struct Package {
     /// The Python project, for a Python plugin.
     pub python: Option<python::Project>,
     pub target_catalog: Option<PathBuf>,
+    /// For a breaking version made from data ([`super::generated`]): no code of its own,
+    /// built by joining its table to the generic engine.
+    pub generated: bool,
 }
 
 /// The discovered catalog (`catalog.json`) beside a target spec, where fixtures keep both.
@@ -48,6 +51,9 @@ fn catalog_beside(target_spec: Option<&Path>) -> Option<PathBuf> {
 impl Package {
     /// Opens the plugin at `dir`: a crate (`Cargo.toml`) or a Python project (`pyproject.toml`).
     pub fn open(dir: &Path) -> Result<Self> {
+        if dir.join(super::generated::TABLE).is_file() {
+            return Self::open_generated(dir);
+        }
         if dir.join("Cargo.toml").is_file() {
             return Self::open_crate(dir);
         }
@@ -61,6 +67,7 @@ impl Package {
                 target_catalog: project.target_catalog.clone(),
                 fixtures: project.fixtures.clone(),
                 python: Some(project),
+                generated: false,
             }),
             None => bail!(
                 "{} is not a plugin (no Cargo.toml or pyproject.toml); pass a plugin crate, a Python plugin project or a .wasm file",
@@ -138,11 +145,40 @@ impl Package {
             target_dir,
             fixtures: dir.join("fixtures"),
             python: None,
+            generated: false,
+        })
+    }
+
+    /// Opens a breaking version made from data: its specs and catalog are those its table
+    /// names, its name the folder's.
+    fn open_generated(dir: &Path) -> Result<Self> {
+        let table = super::generated::read_table(dir)?;
+        let name = std::path::absolute(dir)?
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .context("a generated plugin's folder has no name")?;
+        let resolve = |rel: &str| Some(super::generated::resolve(dir, rel));
+        Ok(Self {
+            name,
+            dir: dir.to_owned(),
+            target_dir: python_target_dir(dir)?.join("plugins"),
+            target_spec: resolve(&table.new.spec),
+            source_spec: resolve(&table.old.spec),
+            target_catalog: resolve(&table.new.catalog),
+            fixtures: dir.join("fixtures"),
+            python: None,
+            generated: true,
         })
     }
 
     /// The component the build writes.
     pub fn wasm(&self) -> PathBuf {
+        if self.generated {
+            return self
+                .target_dir
+                .join("generated")
+                .join(format!("{}.wasm", self.name));
+        }
         match &self.python {
             Some(project) => self.python_dir().join(project.wasm_name()),
             None => self
@@ -174,6 +210,9 @@ impl Package {
             let dir = self.python_dir();
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             return project.build(&dir, &dir);
+        }
+        if self.generated {
+            return super::generated::build(&self.dir, &self.wasm());
         }
         tracing::info!(package = %self.name, "building the plugin for {TARGET}");
         // From the crate's directory, so its cargo settings for plugins apply

@@ -23,6 +23,7 @@
 //! cutover_plugin::export!(Mine);
 //! ```
 
+pub mod breaking;
 pub mod catalog;
 pub mod config;
 pub mod discovered;

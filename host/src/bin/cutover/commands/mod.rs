@@ -4,6 +4,7 @@
 
 pub mod airbyte_default;
 pub mod apply;
+pub mod catalogue;
 pub mod distribution;
 pub mod fleet;
 pub mod history;

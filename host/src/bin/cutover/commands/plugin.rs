@@ -1,19 +1,17 @@
-//! `cutover plugin`: the fleet's plugins (list, inspect, add) and the author's toolkit (new,
-//! build, test, guide, import-metadata; in [`crate::author`]).
+//! `cutover plugin`: the fleet's plugins (list, inspect, add), the registries' (publish,
+//! search, install: [`super::distribution`]), the author's toolkit (new, build, test, guide,
+//! import-metadata: [`crate::author`]) and the generated catalogue (import, verify,
+//! catalogue: [`super::catalogue`]).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Subcommand;
 use cutover::author::scaffold::Language;
-use cutover::fleet::Fleet;
-use cutover::registry::Registry;
-use cutover::sandbox::Sandbox;
 use cutover::terminal::block;
-use cutover::write;
 use semver::Version;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{distribution, print_json};
+use super::{catalogue, distribution, print_json};
 use crate::author::{self, AuthorPlugin};
 use crate::render;
 use crate::session::load;
@@ -99,6 +97,13 @@ pub enum PluginCommand {
         #[arg(long, value_enum, default_value_t)]
         lang: Language,
     },
+    /// Make a breaking version's plugin (its data) from the connector's metadata.yaml and
+    /// its real packages on PyPI.
+    Import(catalogue::ImportArgs),
+    /// Check generated plugins with the real new connector (spec, discover, read).
+    Verify(catalogue::VerifyArgs),
+    /// Write CATALOGUE.md from the census, the plugins and the verification results.
+    Catalogue(catalogue::CatalogueArgs),
 }
 
 impl PluginCommand {
@@ -126,6 +131,9 @@ impl PluginCommand {
                 json,
                 lang,
             } => author::import_metadata(&file, plugins.as_deref(), json, lang),
+            PluginCommand::Import(args) => catalogue::import(args),
+            PluginCommand::Verify(args) => catalogue::verify(args),
+            PluginCommand::Catalogue(args) => catalogue::write_catalogue(args),
             PluginCommand::List { json } => {
                 let loaded = load(fleet)?;
                 if json {

@@ -1,0 +1,283 @@
+//! CATALOGUE.md: one row per breaking version Airbyte declares (the census), with the
+//! plugin that migrates it, how that plugin is verified and the result. Generated from the
+//! census, the plugins in the repository and the verification results, never by hand.
+
+use super::verify::{How, Report};
+use anyhow::{Context, Result as AnyResult};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::path::Path;
+
+/// One plugin's verification, as `plugin verify --results` records it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Result {
+    pub plugin: String,
+    pub how: String,
+    pub passed: bool,
+    pub checks: usize,
+    pub problems: Vec<String>,
+    /// What each check looked at.
+    #[serde(default)]
+    pub details: Vec<String>,
+    pub date: String,
+}
+
+impl Result {
+    pub fn from_report(report: &Report) -> Self {
+        let today = time::OffsetDateTime::now_utc().date();
+        Self {
+            plugin: report.plugin.clone(),
+            how: match report.how {
+                How::NewConnector => "new connector run (spec, discover, read)".into(),
+                How::Static => "static (committed spec and catalog)".into(),
+            },
+            passed: report.passed(),
+            checks: report.checks.len(),
+            problems: report
+                .checks
+                .iter()
+                .flat_map(|c| c.problems.iter().map(move |p| format!("{}: {p}", c.case)))
+                .collect(),
+            details: report
+                .checks
+                .iter()
+                .filter(|c| !c.detail.is_empty())
+                .map(|c| format!("{}: {}: {}", c.case, c.what, c.detail))
+                .collect(),
+            date: today.to_string(),
+        }
+    }
+}
+
+/// One row of the census's table of breaking versions.
+struct Row {
+    connector: String,
+    version: String,
+    deadline: String,
+    class: String,
+    sides: String,
+    bucket: String,
+}
+
+/// A plugin in the repository for one breaking version.
+struct Plugin {
+    name: String,
+    kind: &'static str,
+    needs_operator: bool,
+}
+
+fn census(path: &Path) -> AnyResult<(Vec<Row>, BTreeSet<String>)> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut rows = Vec::new();
+    let mut most_used = BTreeSet::new();
+    let mut section = "";
+    for line in text.lines() {
+        if line.starts_with("## ") {
+            section = if line.starts_with("## 1.") {
+                "versions"
+            } else if line.starts_with("## 3.") {
+                "most-used"
+            } else {
+                ""
+            };
+            continue;
+        }
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() < 4
+            || cells[1].starts_with("---")
+            || cells[1] == "connector"
+            || cells[1] == "#"
+        {
+            continue;
+        }
+        match section {
+            "versions" if cells.len() >= 11 => rows.push(Row {
+                connector: cells[1].into(),
+                version: cells[2].into(),
+                deadline: cells[3].into(),
+                class: cells[6].into(),
+                sides: cells[8].into(),
+                bucket: cells[9].into(),
+            }),
+            "most-used" if cells.len() >= 6 => {
+                most_used.insert(cells[2].to_owned());
+            }
+            _ => {}
+        }
+    }
+    if rows.is_empty() {
+        anyhow::bail!(
+            "{} has no table of breaking versions (## 1.)",
+            path.display()
+        );
+    }
+    Ok((rows, most_used))
+}
+
+/// The plugins in `plugins`, by (connector, version): hand-written crates
+/// (`source-x-vN`, their package version the one produced) and generated tables.
+fn plugins(dir: &Path) -> AnyResult<BTreeMap<(String, String), Plugin>> {
+    let mut found = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let Ok(text) = std::fs::read_to_string(path.join("Cargo.toml")) else {
+            continue;
+        };
+        let Ok(doc) = text.parse::<toml::Table>() else {
+            continue;
+        };
+        let package = &doc["package"];
+        let (Some(name), Some(version)) = (
+            package.get("name").and_then(|n| n.as_str()),
+            package.get("version").and_then(|v| v.as_str()),
+        ) else {
+            continue;
+        };
+        let Some((connector, _)) = name.rsplit_once("-v") else {
+            continue;
+        };
+        if let Some(short) = connector.strip_prefix("source-") {
+            found.insert(
+                (short.to_owned(), version.to_owned()),
+                Plugin {
+                    name: name.to_owned(),
+                    kind: "hand-written",
+                    needs_operator: false,
+                },
+            );
+        }
+    }
+    let generated = dir.join("generated");
+    if generated.is_dir() {
+        for entry in std::fs::read_dir(&generated)? {
+            let path = entry?.path();
+            if !path.join(super::generated::TABLE).is_file() {
+                continue;
+            }
+            let table = super::generated::read_table(&path)?;
+            let short = table
+                .connector
+                .trim_start_matches("airbyte/source-")
+                .to_owned();
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            found.insert(
+                (short, table.produces.clone()),
+                Plugin {
+                    name,
+                    kind: "generated",
+                    needs_operator: !table.needs_operator.is_empty(),
+                },
+            );
+        }
+    }
+    Ok(found)
+}
+
+fn results(dir: &Path) -> BTreeMap<String, Result> {
+    let mut found = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if let Ok(text) = std::fs::read(entry.path())
+            && let Ok(r) = serde_json::from_slice::<Result>(&text)
+        {
+            found.insert(r.plugin.clone(), r);
+        }
+    }
+    found
+}
+
+/// The whole of CATALOGUE.md.
+pub fn render(census_path: &Path, plugins_dir: &Path, results_dir: &Path) -> AnyResult<String> {
+    let (rows, most_used) = census(census_path)?;
+    let plugins = plugins(plugins_dir)?;
+    let results = results(results_dir);
+    let priority =
+        |r: &Row| r.deadline.as_str() >= "2024-06-01" || most_used.contains(&r.connector);
+    let covered = rows
+        .iter()
+        .filter(|r| plugins.contains_key(&(r.connector.clone(), r.version.clone())))
+        .count();
+    let verified = rows
+        .iter()
+        .filter_map(|r| plugins.get(&(r.connector.clone(), r.version.clone())))
+        .filter(|p| results.get(&p.name).is_some_and(|r| r.passed))
+        .count();
+    let mut out = String::new();
+    writeln!(out, "# Catalogue of breaking versions\n").unwrap();
+    writeln!(
+        out,
+        "Generated by `cutover plugin catalogue` from the census (`airbyte-breaking-changes.md`, Airbyte master of 2026-02-28), the plugins under `plugins/` and the results of `tests/real/verify-all` in `tests/real/results/`. Do not edit by hand.\n"
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "{covered} of {} breaking versions have a plugin; {verified} of them passed the verification by the real new connector. Priority rows (deadline on or after 2024-06-01, or one of the 35 most-used connectors) are marked ★.\n",
+        rows.len()
+    )
+    .unwrap();
+    writeln!(out, "Plugin kinds: *hand-written* (a crate under `plugins/`), *generated* (a table under `plugins/generated/`, joined to the generic engine), *needs-operator* (a generated plugin that refuses until the operator supplies a value). Verification: *new connector run*: the migrated golden connections validated against the spec the real new connector prints, compared with what it discovers, and read by it with every HTTP request answered by an empty page (the state it emits must not go back); *static*: against the committed spec and catalog only; *golden cases*: the plugin's golden cases through the sandbox (every plugin has these, run in CI).\n").unwrap();
+    writeln!(
+        out,
+        "| | connector | version | deadline | class | sides (census) | plugin | verified | result |"
+    )
+    .unwrap();
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|").unwrap();
+    for r in &rows {
+        let star = if priority(r) { "★" } else { "" };
+        let (plugin, how, result) = match plugins.get(&(r.connector.clone(), r.version.clone())) {
+            None => (
+                "—".to_owned(),
+                "—".to_owned(),
+                format!("no plugin yet (census bucket {})", r.bucket),
+            ),
+            Some(p) => {
+                let kind = if p.needs_operator {
+                    "needs-operator"
+                } else {
+                    p.kind
+                };
+                let plugin = format!("{kind} `{}`", p.name);
+                match results.get(&p.name) {
+                    Some(res) => (
+                        plugin,
+                        res.how.clone(),
+                        if res.passed {
+                            format!("pass, {} checks ({})", res.checks, res.date)
+                        } else {
+                            format!(
+                                "FAIL: {} ({})",
+                                res.problems
+                                    .first()
+                                    .map(String::as_str)
+                                    .unwrap_or("no checks ran"),
+                                res.date
+                            )
+                        },
+                    ),
+                    None => (
+                        plugin,
+                        "golden cases".to_owned(),
+                        "golden cases pass in CI".to_owned(),
+                    ),
+                }
+            }
+        };
+        writeln!(
+            out,
+            "| {star} | {} | {} | {} | {} | {} | {plugin} | {how} | {} |",
+            r.connector,
+            r.version,
+            r.deadline,
+            r.class,
+            r.sides,
+            result.replace('|', "\\|")
+        )
+        .unwrap();
+    }
+    Ok(out)
+}

@@ -1,0 +1,432 @@
+//! A real Airbyte source connector, installed from PyPI into a venv and run offline:
+//! `spec`, `discover` and `read`, with every HTTP request answered by an empty page.
+//!
+//! The connectors are the real packages (`airbyte-source-<name>==<version>`). Offline means
+//! the `requests` transport is replaced, in the connector's own process, by one that
+//! answers `200 {}` and records what was asked ([`OFFLINE`]): declarative streams then
+//! read no records, which is what a verification wants (the connector must accept the
+//! config, the catalog and the state, and emit a state from them), and nothing leaves the
+//! machine.
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `sitecustomize.py` for the connector's interpreter: no request reaches the network.
+const OFFLINE: &str = r#"
+import json, os
+try:
+    import requests, requests.adapters
+    from requests.models import Response
+
+    def _empty_page(self, request, **kwargs):
+        log = os.environ.get("CUTOVER_REQUEST_LOG")
+        if log:
+            with open(log, "a") as f:
+                f.write(json.dumps({"method": request.method, "url": request.url}) + "\n")
+        r = Response()
+        r.status_code = 200
+        r._content = os.environ.get("CUTOVER_EMPTY_PAGE", "{}").encode()
+        r.headers["Content-Type"] = "application/json"
+        r.url = request.url
+        r.request = request
+        r.encoding = "utf-8"
+        try:
+            import io, urllib3
+            r.raw = urllib3.HTTPResponse(body=io.BytesIO(r._content), status=200, preload_content=False,
+                                         request_url=request.url, headers={"Content-Type": "application/json"})
+        except Exception:
+            pass
+        return r
+
+    requests.adapters.HTTPAdapter.send = _empty_page
+except ImportError:
+    pass
+"#;
+
+/// One connector version in its venv.
+pub struct Installed {
+    pub name: String,
+    pub version: String,
+    pub dir: PathBuf,
+    /// The body every request is answered with: `{}`, or the connector's own empty page
+    /// where its paginator reads fields `{}` lacks ([`Installed::answering`]).
+    pub empty_page: String,
+}
+
+impl Installed {
+    /// The venv of `source-<name>` `version` under `root`, installed from PyPI if missing.
+    pub fn ensure(root: &Path, source: &str, version: &str) -> Result<Self> {
+        let dir = root.join(format!(
+            "{}-{version}",
+            source.trim_start_matches("source-")
+        ));
+        let installed = Self {
+            name: source.to_owned(),
+            version: version.to_owned(),
+            dir,
+            empty_page: "{}".into(),
+        };
+        if installed.entry().is_file() {
+            return Ok(installed);
+        }
+        // Older connectors pin CDKs that break on newer interpreters (dataclass defaults
+        // Python 3.11 refuses): each interpreter is tried until `spec` runs.
+        let mut failures = Vec::new();
+        for python in interpreters() {
+            tracing::info!(%source, %version, %python, "installing the connector from PyPI");
+            let _ = std::fs::remove_dir_all(&installed.dir);
+            let attempt = run(Command::new(&python)
+                .args(["-m", "venv"])
+                .arg(&installed.dir))
+            .and_then(|()| {
+                run(Command::new(installed.dir.join("bin/pip")).args([
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    &format!("airbyte-{source}=={version}"),
+                ]))
+            })
+            .and_then(|()| {
+                let work = tempfile::tempdir()?;
+                installed.spec(work.path()).map(drop)
+            });
+            match attempt {
+                Ok(()) => return Ok(installed),
+                Err(e) => failures.push(format!("{python}: {e:#}")),
+            }
+        }
+        let _ = std::fs::remove_dir_all(&installed.dir);
+        bail!(
+            "airbyte-{source}=={version} cannot be installed and run here: {}",
+            failures.join("; ")
+        )
+    }
+
+    /// Answers every request with `page` (a connector's `empty-page.json`: an empty page
+    /// with the pagination fields its paginator reads).
+    pub fn answering(mut self, page: Option<String>) -> Self {
+        if let Some(page) = page {
+            self.empty_page = page;
+        }
+        self
+    }
+
+    /// The venv if it is there, without installing., without installing.
+    pub fn existing(root: &Path, source: &str, version: &str) -> Option<Self> {
+        let dir = root.join(format!(
+            "{}-{version}",
+            source.trim_start_matches("source-")
+        ));
+        let installed = Self {
+            name: source.to_owned(),
+            version: version.to_owned(),
+            dir,
+            empty_page: "{}".into(),
+        };
+        installed.entry().is_file().then_some(installed)
+    }
+
+    fn entry(&self) -> PathBuf {
+        self.dir.join("bin").join(&self.name)
+    }
+
+    /// Runs the connector with `args`, offline, and returns the Airbyte messages it printed.
+    pub fn run(&self, args: &[&str], work: &Path) -> Result<Vec<Value>> {
+        let site = work.join("offline");
+        std::fs::create_dir_all(&site)?;
+        std::fs::write(site.join("sitecustomize.py"), OFFLINE)?;
+        let output = Command::new(self.entry())
+            .args(args)
+            .current_dir(work)
+            .env("PYTHONPATH", &site)
+            .env("CUTOVER_REQUEST_LOG", work.join("requests.jsonl"))
+            .env("AIRBYTE_NO_TELEMETRY", "1")
+            .env("CUTOVER_EMPTY_PAGE", &self.empty_page)
+            .output()
+            .with_context(|| format!("running {} {}", self.name, args.join(" ")))?;
+        let messages: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m.get("type").is_some())
+            .collect();
+        if let Some(trace) = messages
+            .iter()
+            .find(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR")
+        {
+            bail!(
+                "{} {} {} failed: {} {}",
+                self.name,
+                self.version,
+                args[0],
+                trace["trace"]["error"]["message"]
+                    .as_str()
+                    .unwrap_or("(no message)"),
+                trace["trace"]["error"]["internal_message"]
+                    .as_str()
+                    .unwrap_or_default()
+            );
+        }
+        if !output.status.success() {
+            bail!(
+                "{} {} {} exited with {}: {}",
+                self.name,
+                self.version,
+                args[0],
+                output.status,
+                tail(&String::from_utf8_lossy(&output.stderr))
+            );
+        }
+        Ok(messages)
+    }
+
+    /// The `ConnectorSpecification`.
+    pub fn spec(&self, work: &Path) -> Result<Value> {
+        let messages = self.run(&["spec"], work)?;
+        messages
+            .into_iter()
+            .find(|m| m["type"] == "SPEC")
+            .map(|m| m["spec"].clone())
+            .with_context(|| format!("{} {} printed no SPEC", self.name, self.version))
+    }
+
+    /// The discovered `AirbyteCatalog` for `config`.
+    pub fn discover(&self, config: &Value, work: &Path) -> Result<Value> {
+        let path = work.join("config.json");
+        std::fs::write(&path, serde_json::to_vec(config)?)?;
+        let messages = self.run(&["discover", "--config", "config.json"], work)?;
+        messages
+            .into_iter()
+            .find(|m| m["type"] == "CATALOG")
+            .map(|m| m["catalog"].clone())
+            .with_context(|| format!("{} {} printed no CATALOG", self.name, self.version))
+    }
+
+    /// The messages of a `read` with every request answered by an empty page.
+    pub fn read(
+        &self,
+        config: &Value,
+        catalog: &Value,
+        state: &Value,
+        work: &Path,
+    ) -> Result<Vec<Value>> {
+        std::fs::write(work.join("config.json"), serde_json::to_vec(config)?)?;
+        std::fs::write(work.join("catalog.json"), serde_json::to_vec(catalog)?)?;
+        std::fs::write(work.join("state.json"), serde_json::to_vec(state)?)?;
+        self.run(
+            &[
+                "read",
+                "--config",
+                "config.json",
+                "--catalog",
+                "catalog.json",
+                "--state",
+                "state.json",
+            ],
+            work,
+        )
+    }
+}
+
+/// The interpreters a connector is installed with, in order: the Python versions
+/// `CUTOVER_CONNECTOR_PYTHONS` names (space-separated), else 3.11 then 3.10; each as
+/// `python3.X` on PATH, or else as pyenv's latest install of that version.
+fn interpreters() -> Vec<String> {
+    let versions =
+        std::env::var("CUTOVER_CONNECTOR_PYTHONS").unwrap_or_else(|_| "3.11 3.10".into());
+    versions
+        .split_whitespace()
+        .filter_map(|v| {
+            let name = format!("python{v}");
+            let runs = |program: &str| {
+                Command::new(program)
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            };
+            if runs(&name) {
+                return Some(name);
+            }
+            let pyenv = |args: &[&str]| {
+                Command::new("pyenv")
+                    .args(args)
+                    .output()
+                    .ok()
+                    .filter(|o| o.status.success())
+                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            };
+            let path = format!(
+                "{}/versions/{}/bin/{name}",
+                pyenv(&["root"])?,
+                pyenv(&["latest", v])?
+            );
+            runs(&path).then_some(path)
+        })
+        .collect()
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    let output = command.output()?;
+    if !output.status.success() {
+        bail!("{}", tail(&String::from_utf8_lossy(&output.stderr)));
+    }
+    Ok(())
+}
+
+/// The last lines of a process's error output.
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(5)..].join("\n")
+}
+
+/// A config that a spec accepts, made from the spec itself: each required property from its
+/// `const`, first `examples` entry, `default`, first `enum` value or a value of its type
+/// and format; a `oneOf` takes its first branch. Where a pattern rejects what this makes,
+/// a `config.json` beside the connector's fixtures gives the values instead.
+pub fn config_from_spec(spec: &Value) -> Value {
+    let schema = spec.get("connectionSpecification").unwrap_or(spec);
+    value_for(schema, true)
+}
+
+fn value_for(schema: &Value, required_only: bool) -> Value {
+    for key in ["const"] {
+        if let Some(v) = schema.get(key) {
+            return v.clone();
+        }
+    }
+    // An example or default of another type than the property's (specs have them) would
+    // be refused by the connector's own validation.
+    let fits = |v: &Value| match schema.get("type") {
+        Some(Value::String(t)) => type_name(v) == t || (t == "number" && v.is_number()),
+        Some(Value::Array(ts)) => ts.iter().any(|t| t.as_str() == Some(type_name(v))),
+        _ => true,
+    };
+    for candidate in [
+        schema
+            .get("examples")
+            .and_then(Value::as_array)
+            .and_then(|e| e.first()),
+        schema.get("default"),
+        schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .and_then(|e| e.first()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if fits(candidate) {
+            return candidate.clone();
+        }
+    }
+    if let Some(first) = schema
+        .get("oneOf")
+        .or_else(|| schema.get("anyOf"))
+        .and_then(Value::as_array)
+        .and_then(|o| o.first())
+    {
+        return value_for(first, required_only);
+    }
+    let kind = match schema.get("type") {
+        Some(Value::Array(types)) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("string")
+            .to_owned(),
+        Some(Value::String(t)) => t.clone(),
+        _ if schema.get("properties").is_some() => "object".into(),
+        _ => "string".into(),
+    };
+    match kind.as_str() {
+        "object" => {
+            let required: Vec<&str> = schema
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let mut out = serde_json::Map::new();
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (name, prop) in props {
+                    if !required_only
+                        || required.contains(&name.as_str())
+                        || prop.get("const").is_some()
+                        // A property with a default is in every config the platform's
+                        // form makes, and connectors read it without a fallback.
+                        || prop.get("default").is_some()
+                    {
+                        out.insert(name.clone(), value_for(prop, required_only));
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        "array" => {
+            let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0);
+            let item = schema
+                .get("items")
+                .map(|i| value_for(i, required_only))
+                .unwrap_or(Value::String("x".into()));
+            Value::Array(if min > 0 { vec![item] } else { Vec::new() })
+        }
+        "integer" => schema.get("minimum").cloned().unwrap_or(Value::from(1)),
+        "number" => schema.get("minimum").cloned().unwrap_or(Value::from(1.0)),
+        "boolean" => Value::Bool(false),
+        _ => Value::String(
+            match schema.get("format").and_then(Value::as_str) {
+                Some("date-time") => "2024-01-01T00:00:00Z",
+                Some("date") => "2024-01-01",
+                Some("email") => "user@example.com",
+                Some("uri") => "https://example.com",
+                _ => "cutover-verification",
+            }
+            .into(),
+        ),
+    }
+}
+
+/// The JSON Schema type of a value.
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_example_of_another_type_is_not_taken() {
+        let spec = json!({"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "examples": [550]}}});
+        assert_eq!(
+            config_from_spec(&spec),
+            json!({"id": "cutover-verification"})
+        );
+    }
+
+    #[test]
+    fn a_config_is_made_from_the_required_properties() {
+        let spec = json!({"connectionSpecification": {"type": "object", "required": ["start_date", "credentials", "n"],
+            "properties": {
+                "start_date": {"type": "string", "format": "date-time"},
+                "optional": {"type": "string"},
+                "n": {"type": "integer", "minimum": 3},
+                "credentials": {"oneOf": [
+                    {"type": "object", "required": ["auth_type", "api_key"], "properties": {
+                        "auth_type": {"type": "string", "const": "api_key"}, "api_key": {"type": "string", "examples": ["k"]}}},
+                    {"type": "object", "properties": {"auth_type": {"const": "oauth"}}}]}}}});
+        assert_eq!(
+            config_from_spec(&spec),
+            json!({"start_date": "2024-01-01T00:00:00Z", "n": 3, "credentials": {"auth_type": "api_key", "api_key": "k"}})
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! `cutover plugin verify`: a breaking version's migration checked by the real new connector.
+//!
+//! The golden cases pin down what the plugin writes (checked through the sandbox by
+//! `plugin test`); here each case's migrated connection (`expected.json`) is handed to the
+//! real connector of the version produced, installed from PyPI and run offline
+//! ([`super::connector`]):
+//!
+//! 1. the migrated config validates against the spec that connector prints;
+//! 2. every synced stream of the migrated catalog is what that connector discovers for
+//!    the migrated config (schema, sync modes, cursor, primary key);
+//! 3. a `read` with every HTTP request answered by an empty page accepts the migrated
+//!    config, catalog and state, and the state it emits for each stream cutover kept a
+//!    state for does not go back: a stream whose progress is kept must not restart from
+//!    `start_date`.
+//!
+//! A version that cannot be installed here is checked statically: the cases' configs
+//! against the committed spec and catalogs (what `plugin test` does), and the report says so.
+
+use super::connector::Installed;
+use super::generated;
+use crate::conformance;
+use crate::specs::Spec;
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde_json::Value;
+use std::path::Path;
+
+/// How a version was verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum How {
+    /// The real new connector ran: spec, discover and read.
+    NewConnector,
+    /// The new connector could not be installed: committed spec and catalog only.
+    Static,
+}
+
+/// The verification of one plugin.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub plugin: String,
+    pub how: How,
+    /// Each check that ran, `case: what`, with its problems (none when it passed).
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub case: String,
+    pub what: String,
+    pub problems: Vec<String>,
+    /// What the check looked at, e.g. how many kept states the read was held to.
+    pub detail: String,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|c| c.problems.is_empty())
+    }
+}
+
+/// Verifies the generated plugin at `dir` against its new connector in `venvs`
+/// (installed there if `install`).
+pub fn verify(dir: &Path, venvs: &Path, install: bool) -> Result<Report> {
+    let table = generated::read_table(dir)?;
+    let source = table
+        .connector
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let name = std::path::absolute(dir)?
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let installed = if install {
+        Installed::ensure(venvs, &source, &table.new.version).ok()
+    } else {
+        Installed::existing(venvs, &source, &table.new.version)
+    };
+    // A connector whose paginator reads fields an empty `{}` lacks keeps its empty page
+    // beside its fixtures.
+    let empty_page = generated::resolve(dir, &table.new.catalog)
+        .parent()
+        .and_then(Path::parent)
+        .map(|connector| connector.join("empty-page.json"))
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    let installed = installed.map(|i| i.answering(empty_page));
+    let cases = super::golden::cases(&dir.join("fixtures"))?;
+    let mut checks = Vec::new();
+    let how = if installed.is_some() {
+        How::NewConnector
+    } else {
+        How::Static
+    };
+    let work = tempfile::tempdir()?;
+    let real_spec = match &installed {
+        Some(i) => {
+            let spec = i.spec(work.path())?;
+            let path = work.path().join("new-spec.json");
+            std::fs::write(&path, serde_json::to_vec(&spec)?)?;
+            Spec::read(&path).map_err(anyhow::Error::msg)?
+        }
+        None => {
+            Spec::read(&generated::resolve(dir, &table.new.spec)).map_err(anyhow::Error::msg)?
+        }
+    };
+    for case in cases {
+        let expected = case.dir.join("expected.json");
+        if !expected.is_file() {
+            continue; // a refusal case: nothing is written, nothing to run
+        }
+        let migrated: Value = serde_json::from_slice(&std::fs::read(&expected)?)
+            .with_context(|| format!("{} is not JSON", expected.display()))?;
+        let input: Value = serde_json::from_slice(&std::fs::read(case.dir.join("input.json"))?)?;
+        let config = &migrated["config"];
+        checks.push(Check {
+            case: case.name.clone(),
+            what: "the migrated config validates against the new spec".into(),
+            problems: real_spec.problems(config),
+            detail: format!(
+                "spec of {}",
+                if installed.is_some() {
+                    "the installed connector"
+                } else {
+                    "the committed fixture"
+                }
+            ),
+        });
+        let Some(installed) = &installed else {
+            continue;
+        };
+        let case_work = work.path().join(&case.name);
+        std::fs::create_dir_all(&case_work)?;
+        let discovered = installed.discover(config, &case_work);
+        checks.push(Check {
+            case: case.name.clone(),
+            what: "every synced stream is what the new connector discovers".into(),
+            problems: match &discovered {
+                Ok(catalog) => catalog_problems(&migrated["catalog"], catalog),
+                Err(e) => vec![format!("discover failed: {e:#}")],
+            },
+            detail: format!(
+                "{} synced stream(s)",
+                cutover_plugin::catalog::streams(&migrated["catalog"]).len()
+            ),
+        });
+        let read = installed.read(config, &migrated["catalog"], &migrated["state"], &case_work);
+        let (problems, detail) = match &read {
+            Ok(messages) => progress_problems(&input["state"], &migrated["state"], messages),
+            Err(e) => (vec![format!("read failed: {e:#}")], String::new()),
+        };
+        checks.push(Check {
+            case: case.name.clone(),
+            what: "a read accepts the migrated state and its cursors do not go back".into(),
+            problems,
+            detail,
+        });
+    }
+    Ok(Report {
+        plugin: name,
+        how,
+        checks,
+    })
+}
+
+/// Each synced stream that differs from the connector's discovered one, by the fields
+/// the connector decides.
+fn catalog_problems(migrated: &Value, discovered: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for entry in cutover_plugin::catalog::streams(migrated) {
+        let name = entry["stream"]["name"].as_str().unwrap_or_default();
+        let Some(found) = discovered["streams"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == name)
+        else {
+            problems.push(format!("{name}: the new connector does not discover it"));
+            continue;
+        };
+        for d in conformance::differences(&entry["stream"], found) {
+            problems.push(format!("{name}: {d}"));
+        }
+    }
+    problems
+}
+
+/// For every stream whose state cutover kept (unchanged from the input), the state the
+/// read emits must hold cursor values no earlier than the kept ones.
+fn progress_problems(before: &Value, kept: &Value, messages: &[Value]) -> (Vec<String>, String) {
+    let mut problems = Vec::new();
+    let (mut held, mut silent) = (0, 0);
+    let emitted: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["type"] == "STATE")
+        .map(|m| &m["state"])
+        .collect();
+    for message in kept.as_array().into_iter().flatten() {
+        let Some(stream) = message.get("stream") else {
+            continue;
+        };
+        let name = stream["stream_descriptor"]["name"]
+            .as_str()
+            .unwrap_or_default();
+        let unchanged = before
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| m.get("stream") == Some(stream));
+        if !unchanged {
+            continue;
+        }
+        let Some(last) = emitted
+            .iter()
+            .rev()
+            .find(|s| s["stream"]["stream_descriptor"]["name"] == name)
+        else {
+            // A stream that reads nothing may emit no state; its state is then untouched.
+            silent += 1;
+            continue;
+        };
+        held += 1;
+        let kept_max = max_leaf(&stream["stream_state"]);
+        let emitted_max = max_leaf(&last["stream"]["stream_state"]);
+        if let (Some(k), e) = (&kept_max, &emitted_max)
+            && e.as_ref().is_none_or(|e| e < k)
+        {
+            problems.push(format!(
+                "{name}: the state kept at {k} comes back at {}: the connector did not accept it",
+                e.as_deref().unwrap_or("nothing")
+            ));
+        }
+    }
+    let detail = format!(
+        "{} state message(s) emitted; {held} kept state(s) held to the emitted ones, {silent} stream(s) with a kept state emitted none",
+        emitted.len()
+    );
+    (problems, detail)
+}
+
+/// The greatest cursor-like leaf of a state: date or date-time strings, compared as text
+/// (ISO 8601 sorts as time); integers as zero-padded text.
+fn max_leaf(state: &Value) -> Option<String> {
+    match state {
+        Value::String(s) if s.len() >= 10 && s.as_bytes()[4] == b'-' => Some(s.clone()),
+        Value::Number(n) => n.as_u64().map(|n| format!("{n:020}")),
+        Value::Object(map) => map.values().filter_map(max_leaf).max(),
+        Value::Array(items) => items.iter().filter_map(max_leaf).max(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stream_state(value: Value) -> Value {
+        json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "s"}, "stream_state": value}})
+    }
+
+    #[test]
+    fn a_cursor_that_goes_back_is_named() {
+        let kept = json!([stream_state(json!({"updated_at": "2024-06-01T00:00:00Z"}))]);
+        let ok = vec![
+            json!({"type": "STATE", "state": stream_state(json!({"updated_at": "2024-06-01T00:00:00Z"}))}),
+        ];
+        assert!(progress_problems(&kept, &kept, &ok).0.is_empty());
+        let back = vec![
+            json!({"type": "STATE", "state": stream_state(json!({"updated_at": "2017-01-25T00:00:00Z"}))}),
+        ];
+        assert_eq!(progress_problems(&kept, &kept, &back).0.len(), 1);
+        let changed = json!([]);
+        assert!(
+            progress_problems(&changed, &kept, &back).0.is_empty(),
+            "only states cutover kept are held to it"
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! [`Compiled::migrate`]: one connection through a breaking version made from data.
+
+use super::{Compiled, ConfigChange};
+use crate::discovered::Discovered;
+use crate::{Action, Connection, Error, Outcome, Result, StreamDescriptor, catalog, config, state};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Why one synced stream must be re-read, in the words of the plan.
+type Reasons = BTreeMap<String, Vec<String>>;
+
+impl Compiled {
+    /// Migrates `connection` (see the module docs), conforming it to `target`, the new
+    /// version's catalog (the same text as [`Compiled::catalog`], given as `'static`
+    /// because a plugin carries it for its whole life).
+    pub fn migrate(&self, connection: Connection, target: &Discovered) -> Result<Outcome> {
+        self.refuse_unmet(&connection)?;
+        let mut out = connection.into_outcome();
+        for entry in catalog::streams(&out.catalog) {
+            if catalog::descriptor(entry).is_none() {
+                return Err(Error::InvalidInput(
+                    "a configured stream has no stream.name".into(),
+                ));
+            }
+        }
+        self.rewrite_config(&mut out)?;
+        let mut reasons = Reasons::new();
+        let mut drop_state = BTreeSet::new();
+        self.carry_renamed(&mut out);
+        self.split_streams(&mut out, &mut reasons, &mut drop_state);
+        self.drop_removed(&mut out);
+
+        let conformed = out.conform_to(target)?;
+        let produces = &self.table.produces;
+        for c in &conformed {
+            if c.choices.contains(&"cursor_field") {
+                add(
+                    &mut reasons,
+                    &c.stream.name,
+                    "the cursor it syncs by changed",
+                );
+                drop_state.insert(c.stream.name.clone());
+            }
+            if c.choices.contains(&"sync_mode") {
+                drop_state.insert(c.stream.name.clone());
+            }
+        }
+        let synced: Vec<StreamDescriptor> = catalog::streams(&out.catalog)
+            .iter()
+            .filter_map(catalog::descriptor)
+            .collect();
+        for stream in &synced {
+            let name = stream.name.as_str();
+            if self.table.scoped_impact.iter().any(|s| s == name) {
+                add(
+                    &mut reasons,
+                    name,
+                    &format!("{produces} lists it in scopedImpact"),
+                );
+            }
+            for change in self.changed.get(name).into_iter().flatten() {
+                if change.rereads() {
+                    add(
+                        &mut reasons,
+                        name,
+                        &format!("its {} changed", change.describe()),
+                    );
+                }
+                if *change == super::Change::Cursor {
+                    drop_state.insert(name.to_owned());
+                }
+            }
+            if self.table.records_changed.iter().any(|s| s == name) {
+                add(&mut reasons, name, "its records changed");
+            }
+            if self.table.state_changed.iter().any(|s| s == name) {
+                add(&mut reasons, name, "its state changed shape");
+                drop_state.insert(name.to_owned());
+            }
+        }
+        for name in &drop_state {
+            if state::remove_stream(&mut out.state, name).is_some() {
+                out.note(format!(
+                    "{name}: its state is dropped ({produces} could not read it); the next sync reads it from the start"
+                ));
+            }
+        }
+        for stream in synced {
+            let Some(why) = reasons.get(&stream.name) else {
+                continue;
+            };
+            let entry = catalog::find(&out.catalog, &stream.name).expect("synced");
+            let mode = entry.get("sync_mode").and_then(Value::as_str);
+            let dest = entry.get("destination_sync_mode").and_then(Value::as_str);
+            if mode == Some("full_refresh") && dest == Some("overwrite") {
+                continue;
+            }
+            out.action(Action::ClearStream {
+                reason: format!(
+                    "{}; clear it so the destination is re-read under {produces}",
+                    why.join("; ")
+                ),
+                stream,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Refuses a connection whose config lacks what only its operator can give.
+    fn refuse_unmet(&self, connection: &Connection) -> Result<()> {
+        let unmet: Vec<String> = self
+            .table
+            .needs_operator
+            .iter()
+            .filter(|r| r.unmet(&connection.config))
+            .map(|r| format!("{}: {}", r.field, r.action))
+            .collect();
+        if unmet.is_empty() {
+            return Ok(());
+        }
+        Err(Error::NeedsOperator(format!(
+            "{} {} needs what only the operator can supply; nothing is written until it is: {}",
+            self.table.connector,
+            self.table.produces,
+            unmet.join("; ")
+        )))
+    }
+
+    fn rewrite_config(&self, out: &mut Outcome) -> Result<()> {
+        for change in &self.table.config {
+            match change {
+                ConfigChange::Move { from, to } => {
+                    if config::move_field(&mut out.config, from, to)? {
+                        out.note(format!("config: {from} moved to {to}"));
+                    }
+                }
+                ConfigChange::Default { at, value } => {
+                    if out.config.pointer(at).is_none() {
+                        config::set_field(&mut out.config, at, value.clone())?;
+                        out.note(format!("config: {at} set to {value}, the new default"));
+                    }
+                }
+                ConfigChange::Drop { at } => {
+                    if config::remove_field(&mut out.config, at).is_some() {
+                        out.note(format!(
+                            "config: {at} dropped ({} no longer accepts it)",
+                            self.table.produces
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn carry_renamed(&self, out: &mut Outcome) {
+        for (from, to) in &self.table.renamed {
+            if catalog::find(&out.catalog, to).is_some() {
+                continue;
+            }
+            if catalog::rename_stream(&mut out.catalog, from, to) {
+                let carried = state::rename_stream(&mut out.state, from, to);
+                out.note(format!(
+                    "{from} is {to} in {}: its selection{} carried",
+                    self.table.produces,
+                    if carried { " and state are" } else { " is" }
+                ));
+            }
+        }
+    }
+
+    fn split_streams(
+        &self,
+        out: &mut Outcome,
+        reasons: &mut Reasons,
+        drop_state: &mut BTreeSet<String>,
+    ) {
+        for (from, parts) in &self.table.split {
+            let Some(entry) = catalog::find(&out.catalog, from).cloned() else {
+                continue;
+            };
+            remove_entry(&mut out.catalog, from);
+            state::remove_stream(&mut out.state, from);
+            for part in parts {
+                if catalog::find(&out.catalog, part).is_some() {
+                    continue;
+                }
+                let mut copy = entry.clone();
+                copy["stream"]["name"] = Value::String(part.clone());
+                push_entry(&mut out.catalog, copy);
+                add(reasons, part, &format!("it replaces {from}"));
+                drop_state.insert(part.clone());
+            }
+            out.note(format!(
+                "{from} is split into {} in {}: each synced as {from} was, from the start",
+                parts.join(", "),
+                self.table.produces
+            ));
+        }
+    }
+
+    fn drop_removed(&self, out: &mut Outcome) {
+        for name in &self.removed {
+            if remove_entry(&mut out.catalog, name) {
+                state::remove_stream(&mut out.state, name);
+                out.note(format!(
+                    "{name}: removed in {}; it is no longer synced and its data stays in the destination as it is",
+                    self.table.produces
+                ));
+            }
+        }
+    }
+}
+
+fn add(reasons: &mut Reasons, stream: &str, why: &str) {
+    let list = reasons.entry(stream.to_owned()).or_default();
+    if !list.iter().any(|w| w == why) {
+        list.push(why.to_owned());
+    }
+}
+
+fn remove_entry(catalog: &mut Value, name: &str) -> bool {
+    let Some(streams) = catalog.get_mut("streams").and_then(Value::as_array_mut) else {
+        return false;
+    };
+    let before = streams.len();
+    streams.retain(|e| {
+        e.get("stream")
+            .and_then(|s| s.get("name"))
+            .and_then(Value::as_str)
+            != Some(name)
+    });
+    streams.len() != before
+}
+
+fn push_entry(catalog: &mut Value, entry: Value) {
+    if let Some(streams) = catalog.get_mut("streams").and_then(Value::as_array_mut) {
+        streams.push(entry);
+    }
+}

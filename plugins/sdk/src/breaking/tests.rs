@@ -1,0 +1,343 @@
+use super::*;
+use crate::discovered::Discovered;
+use crate::{Action, Connection, Outcome, catalog, json, state};
+
+const OLD: &str = r#"{"streams": [
+  {"name": "orders", "json_schema": {"type": "object", "properties": {"id": {"type": "integer"}, "updated_at": {"type": "string"}}},
+   "supported_sync_modes": ["full_refresh", "incremental"], "source_defined_cursor": true, "default_cursor_field": ["updated_at"], "source_defined_primary_key": [["id"]]},
+  {"name": "shop", "json_schema": {"type": "object", "properties": {"id": {"type": "integer"}, "store": {"type": "string"}}},
+   "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["shop"], ["store"]]},
+  {"name": "products", "json_schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+   "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"]]},
+  {"name": "enviroments", "json_schema": {"type": "object", "properties": {"id": {"type": "string"}}},
+   "supported_sync_modes": ["full_refresh", "incremental"], "source_defined_cursor": true, "default_cursor_field": ["updated_at"]},
+  {"name": "events", "json_schema": {"type": "object", "properties": {"id": {"type": "string"}, "created": {"type": "string"}}},
+   "supported_sync_modes": ["full_refresh", "incremental"], "source_defined_cursor": true, "default_cursor_field": ["created"], "source_defined_primary_key": [["id"]]},
+  {"name": "customer_count", "json_schema": {"type": "object", "properties": {"date": {"type": "string"}}},
+   "supported_sync_modes": ["full_refresh"]}
+]}"#;
+
+const NEW: &str = r#"{"streams": [
+  {"name": "orders", "json_schema": {"type": "object", "properties": {"id": {"type": "integer"}, "updated_at": {"type": "string"}}, "description": "reworded"},
+   "supported_sync_modes": ["full_refresh", "incremental"], "source_defined_cursor": true, "default_cursor_field": ["updated_at"], "source_defined_primary_key": [["id"]]},
+  {"name": "shop", "json_schema": {"type": "object", "properties": {"id": {"type": "integer"}, "store": {"type": "string"}}},
+   "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"]]},
+  {"name": "environments", "json_schema": {"type": "object", "properties": {"id": {"type": "string"}}},
+   "supported_sync_modes": ["full_refresh", "incremental"], "source_defined_cursor": true, "default_cursor_field": ["updated_at"]},
+  {"name": "events", "json_schema": {"type": "object", "properties": {"id": {"type": "string"}, "created": {"type": "string", "format": "date-time"}, "updated": {"type": "string"}}},
+   "supported_sync_modes": ["full_refresh", "incremental"], "source_defined_cursor": true, "default_cursor_field": ["updated"], "source_defined_primary_key": [["id"]]},
+  {"name": "customer_count_daily", "json_schema": {"type": "object", "properties": {"date": {"type": "string"}}}, "supported_sync_modes": ["full_refresh"]},
+  {"name": "customer_count_weekly", "json_schema": {"type": "object", "properties": {"date": {"type": "string"}}}, "supported_sync_modes": ["full_refresh"]},
+  {"name": "brand_new", "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh"]}
+]}"#;
+
+fn table() -> Table {
+    Table {
+        connector: "airbyte/source-x".into(),
+        applies_to: ">=1.0.0, <2.0.0".into(),
+        produces: "2.0.0".into(),
+        message: "m".into(),
+        upgrade_deadline: Some("2025-07-02".into()),
+        deadline_action: None,
+        documentation_url: "https://docs.airbyte.com/integrations/sources/x-migrations".into(),
+        scoped_impact: vec!["products".into()],
+        old: Side {
+            version: "1.4.0".into(),
+            catalog: "old.json".into(),
+            spec: "old-spec.json".into(),
+        },
+        new: Side {
+            version: "2.0.0".into(),
+            catalog: "new.json".into(),
+            spec: "new-spec.json".into(),
+        },
+        renamed: [("enviroments".to_owned(), "environments".to_owned())].into(),
+        split: [(
+            "customer_count".to_owned(),
+            vec![
+                "customer_count_daily".to_owned(),
+                "customer_count_weekly".to_owned(),
+            ],
+        )]
+        .into(),
+        records_changed: Vec::new(),
+        state_changed: Vec::new(),
+        config: vec![
+            ConfigChange::Move {
+                from: "/api_key".into(),
+                to: "/credentials/api_key".into(),
+            },
+            ConfigChange::Default {
+                at: "/region".into(),
+                value: json!("us"),
+            },
+            ConfigChange::Drop {
+                at: "/is_paid_account".into(),
+            },
+        ],
+        needs_operator: Vec::new(),
+    }
+}
+
+fn compiled(table: Table) -> (Compiled, Discovered) {
+    let c = compile(table, OLD, NEW).unwrap();
+    (c, Discovered::new("2.0.0", NEW))
+}
+
+fn declared(name: &str) -> Value {
+    let c: Value = serde_json::from_str(OLD).unwrap();
+    c["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap()
+        .clone()
+}
+
+fn entry(name: &str, mode: &str, dest: &str) -> Value {
+    let stream = declared(name);
+    let mut e = json!({"stream": stream, "sync_mode": mode, "destination_sync_mode": dest});
+    if let Some(c) = e["stream"].get("default_cursor_field").cloned() {
+        e["cursor_field"] = c;
+    }
+    if let Some(k) = e["stream"].get("source_defined_primary_key").cloned() {
+        e["primary_key"] = k;
+    }
+    e
+}
+
+fn stream_state(name: &str, value: Value) -> Value {
+    json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": value}})
+}
+
+fn connection(streams: Vec<Value>, state: Vec<Value>) -> Connection {
+    Connection {
+        id: "c".into(),
+        connector: "airbyte/source-x".into(),
+        version: "1.4.0".into(),
+        config: json!({"api_key": "k", "is_paid_account": false}),
+        catalog: json!({"streams": streams}),
+        state,
+    }
+}
+
+fn cleared(out: &Outcome) -> Vec<String> {
+    out.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::ClearStream { stream, .. } => Some(stream.name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_diff_names_changed_removed_and_added_streams() {
+    let (c, _) = compiled(table());
+    assert_eq!(c.changed.get("shop"), Some(&vec![Change::PrimaryKey]));
+    assert_eq!(
+        c.changed.get("events"),
+        Some(&vec![Change::Schema, Change::Cursor])
+    );
+    assert!(
+        !c.changed.contains_key("orders"),
+        "a reworded description is no change"
+    );
+    assert!(
+        !c.changed.contains_key("environments"),
+        "renamed, otherwise the same"
+    );
+    assert_eq!(c.removed, ["products"]);
+    assert_eq!(c.added, ["brand_new"]);
+    let round = Compiled::from_json(&c.to_json()).unwrap();
+    assert_eq!(round, c);
+}
+
+#[test]
+fn every_synced_stream_is_migrated_by_the_catalogs_and_the_table() {
+    let (c, target) = compiled(table());
+    let conn = connection(
+        vec![
+            entry("orders", "incremental", "append_dedup"),
+            entry("shop", "full_refresh", "append"),
+            entry("products", "full_refresh", "overwrite"),
+            entry("enviroments", "incremental", "append"),
+            entry("events", "incremental", "append_dedup"),
+            entry("customer_count", "full_refresh", "append"),
+        ],
+        vec![
+            stream_state("orders", json!({"updated_at": "2025-01-01"})),
+            stream_state("enviroments", json!({"updated_at": "2025-02-01"})),
+            stream_state("events", json!({"created": "2025-03-01"})),
+            stream_state("products", json!({})),
+        ],
+    );
+    let out = c.migrate(conn, &target).unwrap();
+
+    // Config rewritten by the table.
+    assert_eq!(
+        out.config,
+        json!({"credentials": {"api_key": "k"}, "region": "us"})
+    );
+
+    // Kept: orders (no change), its state byte for byte; renamed environments with its state.
+    assert_eq!(
+        state::stream_state(&out.state, "orders"),
+        Some(&json!({"updated_at": "2025-01-01"}))
+    );
+    assert_eq!(
+        state::stream_state(&out.state, "environments"),
+        Some(&json!({"updated_at": "2025-02-01"}))
+    );
+    let env = catalog::find(&out.catalog, "environments").unwrap();
+    assert_eq!(env["sync_mode"], "incremental");
+    assert!(catalog::find(&out.catalog, "enviroments").is_none());
+
+    // Cursor changed: state dropped, cursor set to the new one, cleared.
+    assert_eq!(state::stream_state(&out.state, "events"), None);
+    assert_eq!(
+        catalog::find(&out.catalog, "events").unwrap()["cursor_field"],
+        json!(["updated"])
+    );
+
+    // Removed: gone from catalog and state, with a note.
+    assert!(catalog::find(&out.catalog, "products").is_none());
+    assert_eq!(state::stream_state(&out.state, "products"), None);
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.starts_with("products: removed in 2.0.0"))
+    );
+
+    // Split: both parts synced as the old stream was.
+    for part in ["customer_count_daily", "customer_count_weekly"] {
+        let e = catalog::find(&out.catalog, part).unwrap();
+        assert_eq!(e["sync_mode"], "full_refresh");
+        assert_eq!(e["destination_sync_mode"], "append");
+    }
+    assert!(
+        catalog::find(&out.catalog, "brand_new").is_none(),
+        "new streams are not selected for the user"
+    );
+
+    // Every stream carries what 2.0.0 discovers.
+    let shop = catalog::find(&out.catalog, "shop").unwrap();
+    assert_eq!(
+        shop["stream"]["source_defined_primary_key"],
+        json!([["id"]])
+    );
+    assert_eq!(shop["primary_key"], json!([["id"]]));
+
+    // Clears: exactly the streams whose data must be re-read. products is in scopedImpact
+    // but no longer synced; orders and environments did not change.
+    assert_eq!(
+        cleared(&out),
+        [
+            "shop",
+            "events",
+            "customer_count_daily",
+            "customer_count_weekly"
+        ]
+    );
+}
+
+#[test]
+fn scoped_impact_and_the_table_add_to_the_diff_but_overwrite_needs_no_clear() {
+    let mut t = table();
+    t.scoped_impact = vec!["orders".into()];
+    t.state_changed = vec!["environments".into()];
+    let (c, target) = compiled(t);
+    let conn = connection(
+        vec![
+            entry("orders", "incremental", "append_dedup"),
+            entry("enviroments", "incremental", "append"),
+            entry("shop", "full_refresh", "overwrite"),
+        ],
+        vec![
+            stream_state("orders", json!({"updated_at": "2025-01-01"})),
+            stream_state("enviroments", json!({"updated_at": "x"})),
+        ],
+    );
+    let out = c.migrate(conn, &target).unwrap();
+    assert_eq!(
+        cleared(&out),
+        ["orders", "environments"],
+        "shop is rewritten by its next sync"
+    );
+    assert!(
+        state::stream_state(&out.state, "orders").is_some(),
+        "scopedImpact alone keeps a state whose cursor is the same"
+    );
+    assert_eq!(
+        state::stream_state(&out.state, "environments"),
+        None,
+        "a state that changed shape is dropped"
+    );
+    let reason = out.actions.iter().find_map(|a| match a {
+        Action::ClearStream { stream, reason } if stream.name == "orders" => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(reason.unwrap().contains("scopedImpact"));
+}
+
+#[test]
+fn an_unsynced_stream_is_left_alone_and_a_namespace_is_kept() {
+    let (c, target) = compiled(table());
+    let mut e = entry("shop", "full_refresh", "append");
+    e["stream"]["namespace"] = json!("ns");
+    let out = c.migrate(connection(vec![e], vec![]), &target).unwrap();
+    assert_eq!(out.catalog["streams"].as_array().unwrap().len(), 1);
+    assert!(out.actions.iter().any(|a| matches!(a, Action::ClearStream { stream, .. } if stream.namespace.as_deref() == Some("ns"))));
+}
+
+#[test]
+fn what_only_the_operator_can_give_refuses_the_connection_until_given() {
+    let mut t = table();
+    t.needs_operator = vec![Requirement {
+        field: "/subdomain".into(),
+        action: "set the account's subdomain (acme for acme.zendesk.com)".into(),
+        when: None,
+        satisfied: None,
+    }];
+    let (c, target) = compiled(t);
+    let conn = connection(vec![entry("orders", "incremental", "append")], vec![]);
+    match c.migrate(conn.clone(), &target) {
+        Err(Error::NeedsOperator(m)) => {
+            assert!(m.contains("/subdomain: set the account's subdomain"), "{m}");
+        }
+        other => panic!("expected needs-operator, got {other:?}"),
+    }
+    let mut supplied = conn;
+    supplied.config["subdomain"] = json!("acme");
+    let out = c.migrate(supplied, &target).unwrap();
+    assert_eq!(out.config["subdomain"], "acme");
+}
+
+#[test]
+fn tables_that_cannot_be_right_are_refused() {
+    let mut t = table();
+    t.renamed.insert("orders".into(), "nowhere".into());
+    assert!(compile(t, OLD, NEW).is_err());
+    let mut t = table();
+    t.applies_to = "one".into();
+    assert!(compile(t, OLD, NEW).is_err());
+    let mut t = table();
+    t.config.push(ConfigChange::Drop { at: "x".into() });
+    assert!(compile(t, OLD, NEW).is_err());
+    assert!(compile(table(), "{}", NEW).is_err());
+}
+
+#[test]
+fn the_manifest_and_guide_come_from_the_data() {
+    let (c, _) = compiled(table());
+    let m = c.manifest();
+    assert_eq!(m.produces, "2.0.0");
+    assert_eq!(m.scoped_streams, ["products"]);
+    assert!(
+        m.guide.contains("- events: schema, cursor changed"),
+        "{}",
+        m.guide
+    );
+    assert!(m.guide.contains("- enviroments is renamed environments"));
+}
