@@ -1,6 +1,9 @@
 //! Several workers on one run of a PostgreSQL fleet: they share the run, a worker killed at a
-//! batch boundary or inside a batch is taken over, a database restart in the middle of an
-//! apply loses nothing, and two operators with different plans never migrate a connection
+//! batch boundary or inside a batch is taken over, a worker that comes as the run ends or
+//! after it neither starts a second run nor fails, workers started together check the plan
+//! once, a database restart while workers start or in the middle of an apply loses nothing,
+//! a document changed under a worker is a recorded failure, killed workers are gone after
+//! their own lease, and two operators with different plans never migrate a connection
 //! twice.
 
 use cutover_tests::{Fleet, Run, hostile_connection, postgres};

@@ -55,7 +55,7 @@ pub enum Start<'a> {
 /// How a worker's start went.
 pub enum Started<'f> {
     /// Working on a run.
-    Working(Worker<'f>),
+    Working(Box<Worker<'f>>),
     /// The plan's run, or the run to join, is over: there is nothing to do.
     Over(Finished),
     /// No run of the plan is going or over, and the plan was not checked: check it, then
@@ -232,14 +232,14 @@ impl PgFleet {
             move || renew(&stop, &target, &id, seconds)
         });
         failpoint("worker-started");
-        Ok(Started::Working(Worker {
+        Ok(Started::Working(Box::new(Worker {
             fleet: self,
             client,
             id,
             run,
             stop,
             renewer: Some(renewer),
-        }))
+        })))
     }
 }
 
@@ -247,7 +247,7 @@ impl PgFleet {
 enum Checking {
     /// This worker: it holds the plan's check lock, on a connection of its own, until the
     /// lock is dropped (once its run is made, or the check failed).
-    Mine(CheckLock),
+    Mine(Box<CheckLock>),
     /// Another worker was checking it and is done (it made the run, or found the plan
     /// stale): look for the run again.
     Waited,
@@ -301,7 +301,7 @@ impl PgFleet {
             .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&CHECK_LOCK, &key])?
             .get(0);
         if mine {
-            return Ok(Checking::Mine(CheckLock { _session: session }));
+            return Ok(Checking::Mine(Box::new(CheckLock { _session: session })));
         }
         tracing::info!("another worker is checking this plan; waiting for it to start the run");
         match session.execute("SELECT pg_advisory_lock($1, $2)", &[&CHECK_LOCK, &key]) {

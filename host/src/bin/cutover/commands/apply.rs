@@ -161,7 +161,7 @@ fn apply_shared(
                 );
             }
             match pg.worker(Start::Join(run))? {
-                Started::Working(worker) => (worker, shared.options, None),
+                Started::Working(worker) => (*worker, shared.options, None),
                 Started::Over(finished) => return over(&finished),
                 Started::Unchecked => unreachable!("a run joined by its id was checked"),
             }
@@ -189,7 +189,7 @@ fn apply_shared(
             // for the run that check starts.
             let worker =
                 match pg.worker_on_plan(&*plan, saved.is_none(), || loaded.check_saved(&*plan))? {
-                    Started::Working(worker) => worker,
+                    Started::Working(worker) => *worker,
                     Started::Over(finished) => return over(&finished),
                     Started::Unchecked => unreachable!("a plan is checked before its run starts"),
                 };
