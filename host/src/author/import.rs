@@ -244,10 +244,13 @@ const PROGRESS_EPOCH: u64 = 1_717_200_000;
 /// seconds or milliseconds) forward to [`PROGRESS`], keeping the connector's format.
 fn advance(state: &mut Value) {
     match state {
-        Value::String(s) if s.len() >= 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' => {
-            if s[..10] < *PROGRESS {
-                s.replace_range(..10, PROGRESS);
-            }
+        Value::String(s)
+            if s.len() >= 10
+                && s.as_bytes()[4] == b'-'
+                && s.as_bytes()[7] == b'-'
+                && s[..10] < *PROGRESS =>
+        {
+            s.replace_range(..10, PROGRESS);
         }
         Value::Number(n) => {
             let moved = match n.as_u64() {
@@ -264,23 +267,6 @@ fn advance(state: &mut Value) {
         Value::Object(map) => map.values_mut().for_each(advance),
         Value::Array(items) => items.iter_mut().for_each(advance),
         _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recorded_cursors_move_forward_in_their_own_format() {
-        let mut state = json!({"updated_at": "2017-01-25T00:00:00.000000Z", "ts": 1485302400, "ms": 1485302400000u64,
-                               "later": "2025-01-01", "partitions": [{"cursor": {"day": "2020-01-01"}}], "page": 3});
-        advance(&mut state);
-        assert_eq!(
-            state,
-            json!({"updated_at": "2024-06-01T00:00:00.000000Z", "ts": 1717200000, "ms": 1717200000000u64,
-                                 "later": "2025-01-01", "partitions": [{"cursor": {"day": "2024-06-01"}}], "page": 3})
-        );
     }
 }
 
@@ -319,6 +305,7 @@ fn side(source: &str, version: &str, fixtures: &Path, venvs: &Path, work: &Path)
 
 /// A connection at the old version syncing every stream it discovers: incrementally
 /// where a stream can be (with a cursor state), or all by full refresh into overwrite.
+#[allow(clippy::too_many_arguments)] // each is one part of the golden case being made
 fn every_stream(
     id: &str,
     table: &Table,
@@ -450,4 +437,21 @@ fn relative_path(from: &Path, to: &Path) -> Result<String> {
         rel.push(c);
     }
     Ok(rel.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_cursors_move_forward_in_their_own_format() {
+        let mut state = json!({"updated_at": "2017-01-25T00:00:00.000000Z", "ts": 1485302400, "ms": 1485302400000u64,
+                               "later": "2025-01-01", "partitions": [{"cursor": {"day": "2020-01-01"}}], "page": 3});
+        advance(&mut state);
+        assert_eq!(
+            state,
+            json!({"updated_at": "2024-06-01T00:00:00.000000Z", "ts": 1717200000, "ms": 1717200000000u64,
+                                 "later": "2025-01-01", "partitions": [{"cursor": {"day": "2024-06-01"}}], "page": 3})
+        );
+    }
 }

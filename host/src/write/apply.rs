@@ -408,9 +408,9 @@ pub fn dry_run(
 /// Reads a batch's documents (together) and plans each again, with its output, on every
 /// core; refuses a connection unless both its document and its migration are exactly
 /// what was planned. One result per connection: its plan and the document it replaces.
-fn migrate_again<'a>(
+fn migrate_again(
     fleet: &Fleet,
-    batch: &[&'a ConnectionPlan],
+    batch: &[&ConnectionPlan],
     migrate: &(impl Fn(&Entry) -> ConnectionPlan + Sync),
 ) -> Vec<Result<(ConnectionPlan, Vec<u8>)>> {
     let keys: Vec<&str> = batch.iter().map(|c| c.key.as_str()).collect();

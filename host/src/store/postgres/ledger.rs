@@ -97,12 +97,12 @@ impl PgLedger {
             for c in &mut run.changes {
                 c.steps = steps.remove(&c.id).unwrap_or_default();
             }
-            if run.kind == "apply" && run.status == "running" {
-                if let Some(live) = self.live(run.id)? {
-                    if let serde_json::Value::Object(detail) = &mut run.detail {
-                        detail.insert("live".into(), live);
-                    }
-                }
+            if run.kind == "apply"
+                && run.status == "running"
+                && let Some(live) = self.live(run.id)?
+                && let serde_json::Value::Object(detail) = &mut run.detail
+            {
+                detail.insert("live".into(), live);
             }
         }
         Ok(runs)
