@@ -656,6 +656,7 @@ fn command(bin: &str, fleet: &Path, args: &[&str], env: &[(&str, &str)], cwd: &P
         .env_remove("RUST_LOG")
         .env_remove("CUTOVER_FAILPOINT")
         .env_remove("CUTOVER_PAUSE")
+        .env_remove("CUTOVER_GATE")
         .env_remove("PGPASSWORD")
         .envs(env.iter().copied());
     cmd

@@ -3,7 +3,7 @@
 //!
 //! The connectors are the real packages (`airbyte-source-<name>==<version>`). Offline means
 //! the `requests` transport is replaced, in the connector's own process, by one that
-//! answers `200 {}` and records what was asked ([`OFFLINE`]): declarative streams then
+//! answers `200 {}` and records what was asked (`OFFLINE`): declarative streams then
 //! read no records, which is what a verification wants (the connector must accept the
 //! config, the catalog and the state, and emit a state from them), and nothing leaves the
 //! machine.

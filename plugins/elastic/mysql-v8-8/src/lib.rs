@@ -8,7 +8,7 @@
 //! - advanced rules were `{database: {table: query}}` (8.7 `MySQLAdvancedRulesValidator`
 //!   checks the databases are configured, `get_docs` runs each table's query, formatted with
 //!   `str.format(database=…, table=…)`); 8.8's validator requires a list of
-//!   `{"tables": [..], "query": ".."}` and runs each query as it is. [`rules`] rewrites them.
+//!   `{"tables": [..], "query": ".."}` and runs each query as it is. The `rules` module rewrites them.
 //! - documents were built with fields `<database>_<table>_<column>`, `Database`, `Table` and an
 //!   `_id` of `<database>_<table>_<keys>`; 8.8's `row2doc` names them by column alone, with
 //!   `Table` and an `_id` of `<table>_<keys>`. A basic rule on any field but `Table` and
