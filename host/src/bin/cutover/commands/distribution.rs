@@ -9,9 +9,8 @@ use cutover::distribution::client::RegistryClient;
 use cutover::distribution::offers::{self, Need, Offer};
 use cutover::distribution::{install, publish, settings};
 use cutover::fleet::Fleet;
-use cutover::plan::{ConnectionPlan, Options, Planner, Status};
+use cutover::plan::{ConnectionPlan, Options, Status};
 use cutover::registry::Registry;
-use cutover::sandbox::{CompileCache, Sandbox};
 use cutover::terminal::line;
 use semver::{Version, VersionReq};
 use std::fmt::Write as _;
@@ -140,24 +139,8 @@ struct FleetNeeds {
 }
 
 fn fleet_needs(fleet: &Path) -> Result<FleetNeeds> {
-    let fleet = Fleet::open(fleet)?;
-    let sandbox = Sandbox::new(fleet.settings.limits.clone())?;
-    let cache = CompileCache::new(fleet.state_dir()?.join("cache"));
-    let registry = Registry::load(
-        &fleet.plugins_dir(),
-        &sandbox,
-        &fleet.settings.trust,
-        Some(&cache),
-    )?;
-    let options = Options::default();
-    let plan = Planner {
-        fleet: &fleet,
-        registry: &registry,
-        sandbox: &sandbox,
-        options: &options,
-        run_plugins: false,
-    }
-    .plan(|_| {})?;
+    let loaded = crate::session::load(fleet)?;
+    let plan = loaded.plan(&Options::default(), false)?;
     let needs = needs_of(&plan.connections);
     let mut connectors: Vec<String> = plan
         .connections
@@ -166,9 +149,9 @@ fn fleet_needs(fleet: &Path) -> Result<FleetNeeds> {
         .collect();
     connectors.sort();
     connectors.dedup();
-    let installed = installed(&registry);
+    let installed = installed(&loaded.registry);
     Ok(FleetNeeds {
-        fleet,
+        fleet: loaded.fleet,
         needs,
         installed,
         connectors,
