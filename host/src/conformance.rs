@@ -26,15 +26,7 @@ use crate::catalogs::{StreamKey, TargetCatalog, show, stream_key};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The fields of a stream that its connector decides (what `discover` says), as opposed
-/// to those the operator configures.
-pub const DISCOVERED_FIELDS: [&str; 5] = [
-    "json_schema",
-    "supported_sync_modes",
-    "source_defined_cursor",
-    "default_cursor_field",
-    "source_defined_primary_key",
-];
+pub use cutover_contract::DISCOVERED_FIELDS;
 
 /// The most problems reported for one step; the rest are counted.
 const SHOWN: usize = 8;

@@ -1,7 +1,8 @@
 //! The data of one migration call as the host sees it: what goes into a plugin and what
-//! comes back, independent of the contract version.
+//! comes back, independent of the contract version. What a plugin returns beside the
+//! documents (its actions and refusals) is the contract's own type, shared with the SDK.
 
-use serde::{Deserialize, Serialize};
+pub use cutover_contract::{Action, MigrationError, StreamDescriptor};
 
 /// A connection's documents as JSON text, as they cross into the sandbox.
 #[derive(Clone, Debug)]
@@ -60,61 +61,6 @@ impl Input {
     }
 }
 
-/// A stream, as Airbyte's `StreamDescriptor` names it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct StreamDescriptor {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-}
-
-impl std::fmt::Display for StreamDescriptor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{ns}.{}", self.name),
-            None => f.write_str(&self.name),
-        }
-    }
-}
-
-/// Something the operator must still do.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Action {
-    RefreshSchema {
-        reason: String,
-    },
-    ClearStream {
-        stream: StreamDescriptor,
-        reason: String,
-    },
-    ReviewField {
-        pointer: String,
-        reason: String,
-    },
-    RetestSource {
-        reason: String,
-    },
-    /// Elastic: run a full sync (the sync cursor was cleared or no longer fits).
-    FullSync {
-        reason: String,
-    },
-}
-
-impl std::fmt::Display for Action {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Action::RefreshSchema { reason } => write!(f, "refresh the source schema: {reason}"),
-            Action::ClearStream { stream, reason } => write!(f, "clear stream {stream}: {reason}"),
-            Action::ReviewField { pointer, reason } => {
-                write!(f, "review config field {pointer}: {reason}")
-            }
-            Action::RetestSource { reason } => write!(f, "re-test the source: {reason}"),
-            Action::FullSync { reason } => write!(f, "run a full sync: {reason}"),
-        }
-    }
-}
-
 /// What a plugin returned for one connection, documents still as JSON text.
 #[derive(Clone, Debug)]
 pub struct Outcome {
@@ -141,15 +87,4 @@ pub struct ConnectorOutcome {
     pub document: String,
     pub actions: Vec<Action>,
     pub notes: Vec<String>,
-}
-
-/// A refusal the plugin itself returned.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum MigrationError {
-    #[error("invalid input: {0}")]
-    InvalidInput(String),
-    #[error("unsupported shape: {0}")]
-    UnsupportedShape(String),
-    #[error("needs the operator: {0}")]
-    NeedsOperator(String),
 }

@@ -735,20 +735,36 @@ impl SigningKey {
 /// The Rust SDK as it is published: `cargo package` of `cutover-plugin`, unpacked outside
 /// the checkout (once per test process); returns the unpacked crate's folder.
 pub fn packaged_sdk() -> PathBuf {
-    static PACKAGED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    packaged_crates().0
+}
+
+/// The contract's types as they are published (`cutover-contract`, which the SDK depends
+/// on by version), packaged and unpacked beside [`packaged_sdk`].
+pub fn packaged_contract() -> PathBuf {
+    packaged_crates().1
+}
+
+/// The unpacked SDK and contract crates, packaged together once per test process.
+fn packaged_crates() -> (PathBuf, PathBuf) {
+    static PACKAGED: OnceLock<Result<(PathBuf, PathBuf), String>> = OnceLock::new();
     PACKAGED
         .get_or_init(|| package_sdk().map_err(|e| format!("{e:#}")))
         .clone()
         .expect("packaging the SDK")
 }
 
-fn package_sdk() -> Result<PathBuf> {
+/// Packages the SDK and the contract crate it depends on in one `cargo package` (which
+/// resolves the SDK's dependency on the unpublished contract against the packaged one) and
+/// unpacks both.
+fn package_sdk() -> Result<(PathBuf, PathBuf)> {
     let work = plugin_target_dir().with_file_name("sdk-package");
     let _ = std::fs::remove_dir_all(&work);
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root())
         .args([
             "package",
+            "-p",
+            "cutover-contract",
             "-p",
             "cutover-plugin",
             "--no-verify",
@@ -761,40 +777,52 @@ fn package_sdk() -> Result<PathBuf> {
         .context("running cargo package")?;
     if !out.status.success() {
         bail!(
-            "cargo package -p cutover-plugin failed: {}",
+            "cargo package -p cutover-contract -p cutover-plugin failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let krate = std::fs::read_dir(work.join("package"))?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<std::io::Result<Vec<_>>>()?
-        .into_iter()
-        .find(|p| p.extension().is_some_and(|e| e == "crate"))
-        .context("cargo package wrote no .crate")?;
     let unpacked = work.join("unpacked");
     std::fs::create_dir_all(&unpacked)?;
-    let status = Command::new("tar")
-        .arg("xzf")
-        .arg(&krate)
-        .arg("-C")
-        .arg(&unpacked)
-        .status()?;
-    if !status.success() {
-        bail!("unpacking {} failed", krate.display());
-    }
-    Ok(unpacked.join(krate.file_stem().context("a crate file name")?))
+    let unpack = |name: &str| -> Result<PathBuf> {
+        let krate = std::fs::read_dir(work.join("package"))?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<Vec<_>>>()?
+            .into_iter()
+            .find(|p| {
+                p.extension().is_some_and(|e| e == "crate")
+                    && p.file_name().is_some_and(|n| {
+                        n.to_string_lossy()
+                            .strip_prefix(name)
+                            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+                    })
+            })
+            .with_context(|| format!("cargo package wrote no {name}.crate"))?;
+        let status = Command::new("tar")
+            .arg("xzf")
+            .arg(&krate)
+            .arg("-C")
+            .arg(&unpacked)
+            .status()?;
+        if !status.success() {
+            bail!("unpacking {} failed", krate.display());
+        }
+        Ok(unpacked.join(krate.file_stem().context("a crate file name")?))
+    };
+    Ok((unpack("cutover-plugin-")?, unpack("cutover-contract-")?))
 }
 
 /// Points a crate scaffolded outside the checkout (which depends on `cutover-plugin` by
-/// version) at the packaged SDK, standing in for the published one.
+/// version) at the packaged SDK and the packaged contract crate it depends on, standing in
+/// for the published ones.
 pub fn use_packaged_sdk(crate_dir: &Path) {
     let manifest = crate_dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(
         &manifest,
         format!(
-            "{text}\n[patch.crates-io]\ncutover-plugin = {{ path = {:?} }}\n",
-            packaged_sdk().display().to_string()
+            "{text}\n[patch.crates-io]\ncutover-plugin = {{ path = {:?} }}\ncutover-contract = {{ path = {:?} }}\n",
+            packaged_sdk().display().to_string(),
+            packaged_contract().display().to_string()
         ),
     )
     .unwrap();

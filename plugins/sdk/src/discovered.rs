@@ -33,14 +33,7 @@ pub struct Discovered {
     catalog: &'static str,
 }
 
-/// The fields of a stream its connector decides, which the version's catalog sets.
-pub const DISCOVERED_FIELDS: [&str; 5] = [
-    "json_schema",
-    "supported_sync_modes",
-    "source_defined_cursor",
-    "default_cursor_field",
-    "source_defined_primary_key",
-];
+pub use cutover_contract::DISCOVERED_FIELDS;
 
 #[derive(Deserialize)]
 struct Streams<'a> {

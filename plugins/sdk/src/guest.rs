@@ -4,7 +4,7 @@
 //! The bindings are exported here, once, and call into the plugin through two symbols its
 //! [`export!`](crate::export) defines. That keeps wit-bindgen out of plugin crates entirely.
 
-use crate::{Action, DeadlineAction, Error, Manifest, RawConnection, RawOutcome, StateOut};
+use crate::{Action, Manifest, RawConnection, RawOutcome, StateOut};
 use bindings::cutover::migration::state_stream::{StateReader, StateWriter};
 
 mod bindings {
@@ -15,7 +15,10 @@ mod bindings {
 }
 
 use bindings::Guest;
+use bindings::cutover::migration::host as wit_log;
 use bindings::cutover::migration::types as wit;
+
+cutover_contract::wit_conversions!(types: wit, log: wit_log);
 
 unsafe extern "Rust" {
     fn __cutover_plugin_manifest() -> Manifest;
@@ -33,29 +36,7 @@ struct Component;
 impl Guest for Component {
     fn manifest() -> wit::Manifest {
         // SAFETY: defined by the plugin's `export!`, with exactly this signature.
-        let m = unsafe { __cutover_plugin_manifest() };
-        wit::Manifest {
-            connector: m.connector,
-            applies_to: m.applies_to,
-            produces: m.produces,
-            message: m.message,
-            upgrade_deadline: m.upgrade_deadline,
-            deadline_action: m.deadline_action.map(|a| match a {
-                DeadlineAction::Disable => wit::DeadlineAction::Disable,
-                DeadlineAction::AutoUpgrade => wit::DeadlineAction::AutoUpgrade,
-            }),
-            documentation_url: m.documentation_url,
-            scoped_streams: m.scoped_streams,
-            preconditions: m
-                .preconditions
-                .into_iter()
-                .map(|p| wit::Precondition {
-                    subject: p.subject,
-                    requirement: p.requirement,
-                })
-                .collect(),
-            guide: m.guide,
-        }
+        unsafe { __cutover_plugin_manifest() }.into()
     }
 
     fn migrate(
@@ -73,8 +54,8 @@ impl Guest for Component {
         };
         let mut sink = StateOut::streaming(out);
         // SAFETY: defined by the plugin's `export!`, with exactly this signature.
-        let outcome =
-            unsafe { __cutover_plugin_migrate(connection, &mut sink) }.map_err(into_wit_error)?;
+        let outcome = unsafe { __cutover_plugin_migrate(connection, &mut sink) }
+            .map_err(wit::MigrationError::from)?;
         std::io::Write::flush(&mut sink).map_err(|e| {
             wit::MigrationError::UnsupportedShape(format!("writing the migrated state: {e}"))
         })?;
@@ -89,10 +70,10 @@ impl Guest for Component {
 
     fn migrate_connector(c: wit::Connector) -> Result<wit::ConnectorOutcome, wit::MigrationError> {
         let connector = crate::elastic::Connector::parse(c.id, c.version, &c.document)
-            .map_err(into_wit_error)?;
+            .map_err(wit::MigrationError::from)?;
         // SAFETY: defined by the plugin's `export!` or `export_connector!`, with exactly this signature.
-        let outcome =
-            unsafe { __cutover_plugin_migrate_connector(connector) }.map_err(into_wit_error)?;
+        let outcome = unsafe { __cutover_plugin_migrate_connector(connector) }
+            .map_err(wit::MigrationError::from)?;
         Ok(wit::ConnectorOutcome {
             document: outcome.document_text(),
             actions: outcome.actions.into_iter().map(into_wit_action).collect(),
@@ -122,22 +103,11 @@ fn read_all(state: &StateReader) -> Result<String, wit::MigrationError> {
 /// The host's state writer, as [`StateOut`] sends to it.
 pub(crate) type Sink = StateWriter;
 
-fn into_wit_error(e: Error) -> wit::MigrationError {
-    match e {
-        Error::InvalidInput(m) => wit::MigrationError::InvalidInput(m),
-        Error::UnsupportedShape(m) => wit::MigrationError::UnsupportedShape(m),
-        Error::NeedsOperator(m) => wit::MigrationError::NeedsOperator(m),
-    }
-}
-
 fn into_wit_action(a: Action) -> wit::Action {
     match a {
         Action::RefreshSchema { reason } => wit::Action::RefreshSchema(reason),
         Action::ClearStream { stream, reason } => wit::Action::ClearStream(wit::StreamAction {
-            stream: wit::StreamDescriptor {
-                name: stream.name,
-                namespace: stream.namespace,
-            },
+            stream: stream.into(),
             reason,
         }),
         Action::ReviewField { pointer, reason } => {
@@ -148,14 +118,8 @@ fn into_wit_action(a: Action) -> wit::Action {
     }
 }
 
-pub(crate) fn log(level: crate::log::Level, message: &str) {
-    use bindings::cutover::migration::host::{Level, log};
-    let level = match level {
-        crate::log::Level::Debug => Level::Debug,
-        crate::log::Level::Info => Level::Info,
-        crate::log::Level::Warn => Level::Warn,
-    };
-    log(level, message);
+pub(crate) fn log(level: cutover_contract::LogLevel, message: &str) {
+    wit_log::log(level.into(), message);
 }
 
 bindings::export!(Component with_types_in bindings);

@@ -32,6 +32,8 @@ mod log;
 pub mod naming;
 pub mod schema;
 pub mod state;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod types;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,13 +1,8 @@
 //! Logging through the host. Natively (in a plugin's unit tests) lines go to stderr.
 
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Level {
-    Debug,
-    Info,
-    Warn,
-}
+use cutover_contract::LogLevel;
 
-fn emit(level: Level, message: &str) {
+fn emit(level: LogLevel, message: &str) {
     #[cfg(target_arch = "wasm32")]
     crate::guest::log(level, message);
     #[cfg(not(target_arch = "wasm32"))]
@@ -16,15 +11,15 @@ fn emit(level: Level, message: &str) {
 
 /// Logs a debug line to the host.
 pub fn debug(message: &str) {
-    emit(Level::Debug, message)
+    emit(LogLevel::Debug, message)
 }
 
 /// Logs an informational line to the host.
 pub fn info(message: &str) {
-    emit(Level::Info, message)
+    emit(LogLevel::Info, message)
 }
 
 /// Logs a warning to the host.
 pub fn warn(message: &str) {
-    emit(Level::Warn, message)
+    emit(LogLevel::Warn, message)
 }

@@ -2,44 +2,10 @@
 
 use serde_json::Value;
 
-/// What the platform does when the upgrade deadline passes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeadlineAction {
-    Disable,
-    AutoUpgrade,
-}
+pub use cutover_contract::{Action, DeadlineAction, Manifest, Precondition, StreamDescriptor};
 
-/// A requirement checked by the host before the step runs, e.g. `platform` `>=0.50.0`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Precondition {
-    pub subject: String,
-    pub requirement: String,
-}
-
-impl Precondition {
-    pub fn new(subject: &str, requirement: &str) -> Self {
-        Self {
-            subject: subject.into(),
-            requirement: requirement.into(),
-        }
-    }
-}
-
-/// The breaking change this plugin migrates; one `breakingChanges` entry of the
-/// connector's metadata plus the guide.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Manifest {
-    pub connector: String,
-    pub applies_to: String,
-    pub produces: String,
-    pub message: String,
-    pub upgrade_deadline: Option<String>,
-    pub deadline_action: Option<DeadlineAction>,
-    pub documentation_url: String,
-    pub scoped_streams: Vec<String>,
-    pub preconditions: Vec<Precondition>,
-    pub guide: String,
-}
+/// Why a migration refused a connection (the contract's `migration-error`).
+pub use cutover_contract::MigrationError as Error;
 
 /// One connection, parsed.
 #[derive(Clone, Debug, PartialEq)]
@@ -224,56 +190,6 @@ impl std::io::Write for StateOut<'_> {
     }
 }
 
-/// A stream, as Airbyte's `StreamDescriptor` names it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StreamDescriptor {
-    pub name: String,
-    pub namespace: Option<String>,
-}
-
-impl StreamDescriptor {
-    pub fn named(name: &str) -> Self {
-        Self {
-            name: name.into(),
-            namespace: None,
-        }
-    }
-
-    /// Reads `{"name": …, "namespace": …}`.
-    pub fn from_json(v: &Value) -> Option<Self> {
-        Some(Self {
-            name: v.get("name")?.as_str()?.to_owned(),
-            namespace: v
-                .get("namespace")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        })
-    }
-}
-
-/// Something the operator must still do after the migration is written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    RefreshSchema {
-        reason: String,
-    },
-    ClearStream {
-        stream: StreamDescriptor,
-        reason: String,
-    },
-    ReviewField {
-        pointer: String,
-        reason: String,
-    },
-    RetestSource {
-        reason: String,
-    },
-    /// Elastic: run a full sync (the sync cursor was cleared or no longer fits).
-    FullSync {
-        reason: String,
-    },
-}
-
 /// The migrated connection and what is left to do.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
@@ -309,24 +225,5 @@ impl Outcome {
     }
 }
 
-/// Why a migration refused a connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Error {
-    InvalidInput(String),
-    UnsupportedShape(String),
-    NeedsOperator(String),
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::InvalidInput(m) => write!(f, "invalid input: {m}"),
-            Error::UnsupportedShape(m) => write!(f, "unsupported shape: {m}"),
-            Error::NeedsOperator(m) => write!(f, "needs the operator: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
-
+/// A migration's result: a value or the refusal.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

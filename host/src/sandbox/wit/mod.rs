@@ -217,49 +217,21 @@ impl std::error::Error for OutputOverflow {}
 
 /// The conversions between a contract version's generated types and the host's own,
 /// identical in every version so far: each version module invokes this with its `wit`
-/// types in scope, naming the action cases its version adds beyond 1.0.0's.
+/// types in scope, naming the action cases its version adds beyond 1.0.0's. The records
+/// the SDK converts too (manifest, refusals, log levels) are `cutover_contract`'s, whose
+/// `wit_conversions!` writes both sides' conversions.
 macro_rules! shared_conversions {
     ($($extra_action:pat => $extra_host_action:expr),* $(,)?) => {
+        cutover_contract::wit_conversions!(types: wit, log: wit_log);
+        use self::cutover::migration::host as wit_log;
+
         impl self::cutover::migration::host::Host for HostState {
-            fn log(&mut self, level: self::cutover::migration::host::Level, message: String) {
-                use self::cutover::migration::host::Level;
-                use crate::sandbox::LogLevel;
-                let level = match level {
-                    Level::Trace => LogLevel::Trace,
-                    Level::Debug => LogLevel::Debug,
-                    Level::Info => LogLevel::Info,
-                    Level::Warn => LogLevel::Warn,
-                    Level::Error => LogLevel::Error,
-                };
-                self.log.push(level, message);
+            fn log(&mut self, level: wit_log::Level, message: String) {
+                self.log.push(level.into(), message);
             }
         }
 
         impl self::cutover::migration::types::Host for HostState {}
-
-        impl From<wit::Manifest> for host::Manifest {
-            fn from(m: wit::Manifest) -> Self {
-                host::Manifest {
-                    connector: m.connector,
-                    applies_to: m.applies_to,
-                    produces: m.produces,
-                    message: m.message,
-                    upgrade_deadline: m.upgrade_deadline,
-                    deadline_action: m.deadline_action.map(|a| match a {
-                        wit::DeadlineAction::Disable => DeadlineAction::Disable,
-                        wit::DeadlineAction::AutoUpgrade => DeadlineAction::AutoUpgrade,
-                    }),
-                    documentation_url: m.documentation_url,
-                    scoped_streams: m.scoped_streams,
-                    preconditions: m
-                        .preconditions
-                        .into_iter()
-                        .map(|p| Precondition { subject: p.subject, requirement: p.requirement })
-                        .collect(),
-                    guide: m.guide,
-                }
-            }
-        }
 
         impl From<wit::Outcome> for migration::Outcome {
             fn from(o: wit::Outcome) -> Self {
@@ -275,23 +247,12 @@ macro_rules! shared_conversions {
 
         impl From<wit::Action> for Action {
             fn from(a: wit::Action) -> Self {
-                let stream = |s: wit::StreamDescriptor| StreamDescriptor { name: s.name, namespace: s.namespace };
                 match a {
                     wit::Action::RefreshSchema(reason) => Action::RefreshSchema { reason },
-                    wit::Action::ClearStream(s) => Action::ClearStream { stream: stream(s.stream), reason: s.reason },
+                    wit::Action::ClearStream(s) => Action::ClearStream { stream: s.stream.into(), reason: s.reason },
                     wit::Action::ReviewField(f) => Action::ReviewField { pointer: f.pointer, reason: f.reason },
                     wit::Action::RetestSource(reason) => Action::RetestSource { reason },
                     $($extra_action => $extra_host_action,)*
-                }
-            }
-        }
-
-        impl From<wit::MigrationError> for migration::MigrationError {
-            fn from(e: wit::MigrationError) -> Self {
-                match e {
-                    wit::MigrationError::InvalidInput(m) => Self::InvalidInput(m),
-                    wit::MigrationError::UnsupportedShape(m) => Self::UnsupportedShape(m),
-                    wit::MigrationError::NeedsOperator(m) => Self::NeedsOperator(m),
                 }
             }
         }

@@ -1,7 +1,6 @@
 //! Host bindings for `cutover:migration@1.0.0`: the state crosses as one string.
 
-use crate::manifest::{self as host, DeadlineAction, Precondition};
-use crate::migration::{self, Action, StreamDescriptor};
+use crate::migration::{self, Action};
 use crate::sandbox::store::HostState;
 
 /// The contract version these bindings implement.

@@ -1,7 +1,6 @@
 //! Host bindings for `cutover:migration@1.1.0`: 1.0.0 plus the state streams.
 
-use crate::manifest::{self as host, DeadlineAction, Precondition};
-use crate::migration::{self, Action, StreamDescriptor};
+use crate::migration::{self, Action};
 use crate::sandbox::store::HostState;
 use wasmtime::component::Resource;
 

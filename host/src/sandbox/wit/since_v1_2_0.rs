@@ -1,8 +1,7 @@
 //! Host bindings for `cutover:migration@1.2.0`: 1.1.0 plus Elastic connector documents
 //! (`migrate-connector`) and the `full-sync` action.
 
-use crate::manifest::{self as host, DeadlineAction, Precondition};
-use crate::migration::{self, Action, ConnectorInput, StreamDescriptor};
+use crate::migration::{self, Action, ConnectorInput};
 use crate::sandbox::store::HostState;
 use wasmtime::component::Resource;
 

@@ -1,6 +1,7 @@
 use super::*;
 use crate::discovered::Discovered;
-use crate::{Action, Connection, Outcome, catalog, json, state};
+use crate::testing::{self, cleared, stream_state};
+use crate::{Action, Connection, catalog, json, state};
 
 const OLD: &str = r#"{"streams": [
   {"name": "orders", "json_schema": {"type": "object", "properties": {"id": {"type": "integer"}, "updated_at": {"type": "string"}}},
@@ -84,52 +85,18 @@ fn compiled(table: Table) -> (Compiled, Discovered) {
     (c, Discovered::new("2.0.0", NEW))
 }
 
-fn declared(name: &str) -> Value {
-    let c: Value = serde_json::from_str(OLD).unwrap();
-    c["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap()
-        .clone()
-}
-
 fn entry(name: &str, mode: &str, dest: &str) -> Value {
-    let stream = declared(name);
-    let mut e = json!({"stream": stream, "sync_mode": mode, "destination_sync_mode": dest});
-    if let Some(c) = e["stream"].get("default_cursor_field").cloned() {
-        e["cursor_field"] = c;
-    }
-    if let Some(k) = e["stream"].get("source_defined_primary_key").cloned() {
-        e["primary_key"] = k;
-    }
-    e
-}
-
-fn stream_state(name: &str, value: Value) -> Value {
-    json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": value}})
+    testing::configured(testing::stream(OLD, name), mode, dest)
+        .declared_cursor_and_key()
+        .into()
 }
 
 fn connection(streams: Vec<Value>, state: Vec<Value>) -> Connection {
-    Connection {
-        id: "c".into(),
-        connector: "airbyte/source-x".into(),
-        version: "1.4.0".into(),
-        config: json!({"api_key": "k", "is_paid_account": false}),
-        catalog: json!({"streams": streams}),
-        state,
-    }
-}
-
-fn cleared(out: &Outcome) -> Vec<String> {
-    out.actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::ClearStream { stream, .. } => Some(stream.name.clone()),
-            _ => None,
-        })
-        .collect()
+    testing::connection("airbyte/source-x", "1.4.0")
+        .config(json!({"api_key": "k", "is_paid_account": false}))
+        .streams(streams)
+        .state(state)
+        .build()
 }
 
 #[test]
