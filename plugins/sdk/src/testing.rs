@@ -71,6 +71,12 @@ impl ConnectionBuilder {
     pub fn build(self) -> Connection {
         self.connection
     }
+
+    /// The connection with this whole catalog and these state messages: what a plugin's
+    /// tests vary most.
+    pub fn build_with(self, catalog: Value, state: Vec<Value>) -> Connection {
+        self.catalog(catalog).state(state).build()
+    }
 }
 
 impl From<ConnectionBuilder> for Connection {
@@ -170,6 +176,15 @@ pub fn stream(catalog: &str, name: &str) -> Value {
 pub fn fixture(path: impl AsRef<Path>) -> String {
     let path = path.as_ref();
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The stream `name` of the `AirbyteCatalog` in the file at `catalog` (a version's
+/// discovered catalog among a plugin's fixtures), if it has one.
+///
+/// # Panics
+/// If the file cannot be read or is not a catalog.
+pub fn catalog_stream(catalog: impl AsRef<Path>, name: &str) -> Option<Value> {
+    find_stream(&fixture(catalog), name)
 }
 
 /// The names of the streams an outcome asks the operator to clear, in order.

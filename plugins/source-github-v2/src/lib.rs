@@ -211,6 +211,7 @@ const GUIDE: &str = include_str!("../GUIDE.md");
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cutover_plugin::testing::{self, cleared};
     use cutover_plugin::{StreamDescriptor, json, state};
 
     /// How many `+1`/`-1` reaction properties `schema` still declares.
@@ -241,9 +242,11 @@ mod tests {
     }
 
     fn entry(name: &str, mode: &str, dest: &str, schema: Value) -> Value {
-        json!({"stream": {"name": name, "json_schema": schema, "supported_sync_modes": ["full_refresh", "incremental"],
-                          "source_defined_cursor": true, "default_cursor_field": ["updated_at"], "source_defined_primary_key": [["id"]]},
-               "sync_mode": mode, "cursor_field": ["updated_at"], "destination_sync_mode": dest, "primary_key": [["id"]]})
+        let stream = json!({"name": name, "json_schema": schema, "supported_sync_modes": ["full_refresh", "incremental"],
+                            "source_defined_cursor": true, "default_cursor_field": ["updated_at"], "source_defined_primary_key": [["id"]]});
+        testing::configured(stream, mode, dest)
+            .declared_cursor_and_key()
+            .into()
     }
 
     fn top(r: Value) -> Value {
@@ -251,28 +254,13 @@ mod tests {
     }
 
     fn connection(catalog: Value, state: Vec<Value>) -> Connection {
-        Connection {
-            id: "c".into(),
-            connector: "airbyte/source-github".into(),
-            version: "1.9.2".into(),
-            config: json!({"credentials": {"option_title": "PAT Credentials", "personal_access_token": "x"}, "repositories": ["a/b"]}),
-            catalog,
-            state,
-        }
+        testing::connection("airbyte/source-github", "1.9.2")
+            .config(json!({"credentials": {"option_title": "PAT Credentials", "personal_access_token": "x"}, "repositories": ["a/b"]}))
+            .build_with(catalog, state)
     }
 
     fn stream_state(name: &str) -> Value {
-        json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": {"a/b": {"updated_at": "2025-10-01T00:00:00Z"}}}})
-    }
-
-    fn cleared(out: &Outcome) -> Vec<String> {
-        out.actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::ClearStream { stream, .. } => Some(stream.name.clone()),
-                _ => None,
-            })
-            .collect()
+        testing::stream_state(name, json!({"a/b": {"updated_at": "2025-10-01T00:00:00Z"}}))
     }
 
     #[test]
@@ -404,43 +392,29 @@ mod tests {
     /// The real 1.9.2 catalog, migrated, declares exactly the 2.0.0 schemas of the scoped streams.
     #[test]
     fn real_1_9_2_schemas_become_the_2_0_0_schemas() {
-        let old: Value = serde_json::from_str(include_str!(
-            "../../../tests/fixtures/source-github/1.9.2/catalog.json"
-        ))
-        .unwrap();
-        let new: Value = serde_json::from_str(include_str!(
-            "../../../tests/fixtures/source-github/2.0.0/catalog.json"
-        ))
-        .unwrap();
-        let declared = |c: &Value, n: &str| {
-            c["streams"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|s| s["name"] == n)
-                .unwrap()
-                .clone()
-        };
+        let old = include_str!("../../../tests/fixtures/source-github/1.9.2/catalog.json");
+        let new = include_str!("../../../tests/fixtures/source-github/2.0.0/catalog.json");
+        let declared = testing::stream;
         let names = SCOPED
             .iter()
             .chain([&"issue_timeline_events", &"pull_requests"]);
-        let streams: Vec<Value> = names.clone().map(|n| json!({"stream": declared(&old, n), "sync_mode": "incremental", "destination_sync_mode": "append"})).collect();
+        let streams: Vec<Value> = names.clone().map(|n| json!({"stream": declared(old, n), "sync_mode": "incremental", "destination_sync_mode": "append"})).collect();
         let out = GithubV2::migrate(connection(json!({"streams": streams}), vec![])).unwrap();
         for name in SCOPED {
             let got = &catalog::find(&out.catalog, name).unwrap()["stream"];
             assert_eq!(
                 serde_json::to_string(got).unwrap(),
-                serde_json::to_string(&declared(&new, name)).unwrap(),
+                serde_json::to_string(&declared(new, name)).unwrap(),
                 "{name}"
             );
         }
         assert_eq!(
             catalog::find(&out.catalog, "pull_requests").unwrap()["stream"],
-            declared(&old, "pull_requests")
+            declared(old, "pull_requests")
         );
         assert_eq!(
             catalog::find(&out.catalog, "issue_timeline_events").unwrap()["stream"],
-            declared(&old, "issue_timeline_events")
+            declared(old, "issue_timeline_events")
         );
         assert_eq!(cleared(&out), SCOPED);
         // Conformed to the real 2.0.0 catalog, every stream is as 2.0.0 declares it.
@@ -449,7 +423,7 @@ mod tests {
         for name in names {
             assert_eq!(
                 catalog::find(&out.catalog, name).unwrap()["stream"],
-                declared(&new, name),
+                declared(new, name),
                 "{name}"
             );
         }

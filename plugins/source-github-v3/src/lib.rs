@@ -179,51 +179,37 @@ const GUIDE: &str = include_str!("../GUIDE.md");
 mod tests {
     use super::*;
     use cutover_plugin::StreamDescriptor;
+    use cutover_plugin::testing::{self, cleared};
 
     fn declared(version: &str, name: &str) -> Value {
-        let text = match version {
-            "2.0.0" => include_str!("../../../tests/fixtures/source-github/2.0.0/catalog.json"),
-            "3.0.0" => include_str!("../../../tests/fixtures/source-github/3.0.0/catalog.json"),
-            _ => unreachable!(),
-        };
-        let c: Value = serde_json::from_str(text).unwrap();
-        c["streams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap()
-            .clone()
+        testing::stream(
+            match version {
+                "2.0.0" => include_str!("../../../tests/fixtures/source-github/2.0.0/catalog.json"),
+                "3.0.0" => include_str!("../../../tests/fixtures/source-github/3.0.0/catalog.json"),
+                _ => unreachable!(),
+            },
+            name,
+        )
     }
 
     fn entry(name: &str, mode: &str, dest: &str) -> Value {
-        json!({"stream": declared("2.0.0", name), "sync_mode": mode, "cursor_field": ["updated_at"],
-               "destination_sync_mode": dest, "primary_key": [["id"]]})
+        testing::configured(declared("2.0.0", name), mode, dest)
+            .cursor(&["updated_at"])
+            .primary_key(json!([["id"]]))
+            .into()
     }
 
     fn connection(catalog: Value, state: Vec<Value>) -> Connection {
-        Connection {
-            id: "c".into(),
-            connector: "airbyte/source-github".into(),
-            version: "2.0.0".into(),
-            config: json!({"credentials": {"option_title": "PAT Credentials", "personal_access_token": "x"}, "repositories": ["a/b"]}),
-            catalog,
-            state,
-        }
+        testing::connection("airbyte/source-github", "2.0.0")
+            .config(json!({"credentials": {"option_title": "PAT Credentials", "personal_access_token": "x"}, "repositories": ["a/b"]}))
+            .build_with(catalog, state)
     }
 
     fn runs_state() -> Value {
-        json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "workflow_runs"}, "stream_state": {"a/b": {"updated_at": "2025-12-01T00:00:00Z"}}}})
-    }
-
-    fn cleared(out: &Outcome) -> Vec<String> {
-        out.actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::ClearStream { stream, .. } => Some(stream.name.clone()),
-                _ => None,
-            })
-            .collect()
+        testing::stream_state(
+            "workflow_runs",
+            json!({"a/b": {"updated_at": "2025-12-01T00:00:00Z"}}),
+        )
     }
 
     #[test]

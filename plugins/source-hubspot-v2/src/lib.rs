@@ -161,25 +161,17 @@ writes to it any more.
 mod tests {
     use super::*;
     use cutover_plugin::json;
+    use cutover_plugin::testing::{self, stream_state};
 
     fn connection(catalog: Value, state: Vec<Value>) -> Connection {
-        Connection {
-            id: "c".into(),
-            connector: "airbyte/source-hubspot".into(),
-            version: "1.4.1".into(),
-            config: json!({"start_date": "2023-01-01T00:00:00Z", "credentials": {"credentials_title": "Private App Credentials", "access_token": "x"}}),
-            catalog,
-            state,
-        }
+        testing::connection("airbyte/source-hubspot", "1.4.1")
+            .config(json!({"start_date": "2023-01-01T00:00:00Z", "credentials": {"credentials_title": "Private App Credentials", "access_token": "x"}}))
+            .build_with(catalog, state)
     }
 
     fn entry(name: &str, mode: &str, dest: &str) -> Value {
-        json!({"stream": {"name": name, "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh", "incremental"]},
-               "sync_mode": mode, "destination_sync_mode": dest})
-    }
-
-    fn stream_state(name: &str, s: Value) -> Value {
-        json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": s}})
+        let stream = json!({"name": name, "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh", "incremental"]});
+        testing::configured(stream, mode, dest).into()
     }
 
     #[test]

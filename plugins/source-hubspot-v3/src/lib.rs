@@ -146,74 +146,34 @@ After applying:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cutover_plugin::testing;
 
     fn connection(catalog: Value) -> Connection {
-        Connection {
-            id: "c".into(),
-            connector: "airbyte/source-hubspot".into(),
-            version: "2.0.2".into(),
-            config: json!({"start_date": "2023-01-01T00:00:00Z", "credentials": {"credentials_title": "Private App Credentials", "access_token": "x"}}),
-            catalog,
-            state: vec![
-                json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "contacts"}, "stream_state": {"updatedAt": "2024-01-01T00:00:00Z"}}}),
-            ],
-        }
+        let contacts = json!({"updatedAt": "2024-01-01T00:00:00Z"});
+        testing::connection("airbyte/source-hubspot", "2.0.2")
+            .config(json!({"start_date": "2023-01-01T00:00:00Z", "credentials": {"credentials_title": "Private App Credentials", "access_token": "x"}}))
+            .build_with(catalog, vec![testing::stream_state("contacts", contacts)])
     }
 
     fn fixture(version: &str, name: &str) -> Value {
-        let path = format!(
-            "{}/../../tests/fixtures/source-hubspot/{version}/catalog.json",
-            env!("CARGO_MANIFEST_DIR")
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/source-hubspot"
         );
-        let catalog: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        catalog["streams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap()
-            .clone()
+        testing::catalog_stream(format!("{dir}/{version}/catalog.json"), name).unwrap()
     }
 
     fn entry(stream: Value, mode: &str) -> Value {
-        json!({"stream": stream, "sync_mode": mode, "destination_sync_mode": "overwrite", "primary_key": [["id"]]})
-    }
-
-    /// Pointers of every schema node present in both, whose type keywords differ.
-    fn type_diff(old: &Value, new: &Value, at: String, out: &mut Vec<(String, Value)>) {
-        let keys = ["type", "format", "airbyte_type"];
-        if keys.iter().any(|k| old.get(k) != new.get(k)) {
-            let picked: serde_json::Map<String, Value> = keys
-                .iter()
-                .filter_map(|k| new.get(*k).map(|v| ((*k).to_owned(), v.clone())))
-                .collect();
-            out.push((at.clone(), Value::Object(picked)));
-        }
-        for key in ["properties"] {
-            if let (Some(a), Some(b)) = (
-                old.get(key).and_then(Value::as_object),
-                new.get(key).and_then(Value::as_object),
-            ) {
-                for (name, child) in a {
-                    if let Some(other) = b.get(name) {
-                        type_diff(child, other, format!("{at}/{key}/{name}"), out);
-                    }
-                }
-            }
-        }
-        if let (Some(a), Some(b)) = (old.get("items"), new.get("items")) {
-            type_diff(a, b, format!("{at}/items"), out);
-        }
+        testing::configured(stream, mode, "overwrite")
+            .primary_key(json!([["id"]]))
+            .into()
     }
 
     #[test]
     fn type_changes_are_the_real_schema_diff() {
-        let mut diff = Vec::new();
-        type_diff(
+        let diff = testing::type_changes(
             &fixture("2.0.2", STREAM)["json_schema"],
             &fixture("3.0.0", STREAM)["json_schema"],
-            String::new(),
-            &mut diff,
         );
         let table: Vec<(String, Value)> = TYPE_CHANGES
             .iter()
@@ -221,12 +181,9 @@ mod tests {
             .collect();
         assert_eq!(diff, table);
         // 2.0.0 is 2.0.2 there, and 3.x after 3.0.0 changes no type of the stream.
-        let mut later = Vec::new();
-        type_diff(
+        let later = testing::type_changes(
             &fixture("3.0.0", STREAM)["json_schema"],
             &fixture("3.3.0", STREAM)["json_schema"],
-            String::new(),
-            &mut later,
         );
         assert!(later.is_empty());
     }
@@ -240,13 +197,7 @@ mod tests {
         let state = c.state.clone();
         let out = HubspotV3::migrate(c).unwrap();
         let schema = &catalog::find(&out.catalog, STREAM).unwrap()["stream"]["json_schema"];
-        let mut left = Vec::new();
-        type_diff(
-            schema,
-            &fixture("3.0.0", STREAM)["json_schema"],
-            String::new(),
-            &mut left,
-        );
+        let left = testing::type_changes(schema, &fixture("3.0.0", STREAM)["json_schema"]);
         assert!(left.is_empty(), "{left:?}");
         assert_eq!(out.catalog["streams"][1], other);
         assert_eq!(out.state, state);

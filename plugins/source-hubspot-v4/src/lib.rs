@@ -198,77 +198,37 @@ included, change type.
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cutover_plugin::testing::{self, stream_state};
 
     fn connection(catalog: Value, state: Vec<Value>) -> Connection {
-        Connection {
-            id: "c".into(),
-            connector: "airbyte/source-hubspot".into(),
-            version: "3.3.0".into(),
-            config: json!({"credentials": {"credentials_title": "Private App Credentials", "access_token": "x"}}),
-            catalog,
-            state,
-        }
+        testing::connection("airbyte/source-hubspot", "3.3.0")
+            .config(json!({"credentials": {"credentials_title": "Private App Credentials", "access_token": "x"}}))
+            .build_with(catalog, state)
     }
 
     fn fixture(version: &str, name: &str) -> Value {
-        let path = format!(
-            "{}/../../tests/fixtures/source-hubspot/{version}/catalog.json",
-            env!("CARGO_MANIFEST_DIR")
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/source-hubspot"
         );
-        let catalog: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        catalog["streams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap()
-            .clone()
+        testing::catalog_stream(format!("{dir}/{version}/catalog.json"), name).unwrap()
     }
 
     fn entry(stream: Value, mode: &str) -> Value {
         let pk = stream["source_defined_primary_key"].clone();
-        json!({"stream": stream, "sync_mode": mode, "cursor_field": ["timestamp"], "destination_sync_mode": "append_dedup", "primary_key": pk})
-    }
-
-    fn stream_state(name: &str, s: Value) -> Value {
-        json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": s}})
-    }
-
-    /// Pointers of every schema node present in both, whose type keywords differ.
-    fn type_diff(old: &Value, new: &Value, at: String, out: &mut Vec<(String, Value)>) {
-        let keys = ["type", "format", "airbyte_type"];
-        if keys.iter().any(|k| old.get(k) != new.get(k)) {
-            let picked: serde_json::Map<String, Value> = keys
-                .iter()
-                .filter_map(|k| new.get(*k).map(|v| ((*k).to_owned(), v.clone())))
-                .collect();
-            out.push((at.clone(), Value::Object(picked)));
-        }
-        if let (Some(a), Some(b)) = (
-            old.get("properties").and_then(Value::as_object),
-            new.get("properties").and_then(Value::as_object),
-        ) {
-            for (name, child) in a {
-                if let Some(other) = b.get(name) {
-                    type_diff(child, other, format!("{at}/properties/{name}"), out);
-                }
-            }
-        }
-        if let (Some(a), Some(b)) = (old.get("items"), new.get("items")) {
-            type_diff(a, b, format!("{at}/items"), out);
-        }
+        testing::configured(stream, mode, "append_dedup")
+            .cursor(&["timestamp"])
+            .primary_key(pk)
+            .into()
     }
 
     #[test]
     fn type_changes_are_the_real_schema_diff() {
         for from in ["3.0.0", "3.3.0"] {
             for name in SCOPED {
-                let mut diff = Vec::new();
-                type_diff(
+                let diff = testing::type_changes(
                     &fixture(from, name)["json_schema"],
                     &fixture("4.0.0", name)["json_schema"],
-                    String::new(),
-                    &mut diff,
                 );
                 let table: Vec<(String, Value)> = TYPE_CHANGES
                     .iter()
@@ -305,12 +265,9 @@ mod tests {
         ];
         let out = HubspotV4::migrate(connection(catalog, states.clone())).unwrap();
         for name in SCOPED {
-            let mut left = Vec::new();
-            type_diff(
+            let left = testing::type_changes(
                 &catalog::find(&out.catalog, name).unwrap()["stream"]["json_schema"],
                 &fixture("4.0.0", name)["json_schema"],
-                String::new(),
-                &mut left,
             );
             assert!(left.is_empty(), "{name}: {left:?}");
         }

@@ -251,30 +251,20 @@ After applying:
 mod tests {
     use super::*;
     use cutover_plugin::json;
+    use cutover_plugin::testing::{self, stream_state};
 
     fn connection(catalog: Value, state: Vec<Value>) -> Connection {
-        Connection {
-            id: "c".into(),
-            connector: "airbyte/source-hubspot".into(),
-            version: "4.12.2".into(),
-            config: json!({"credentials": {"credentials_title": "Private App Credentials", "access_token": "x"}}),
-            catalog,
-            state,
-        }
+        testing::connection("airbyte/source-hubspot", "4.12.2")
+            .config(json!({"credentials": {"credentials_title": "Private App Credentials", "access_token": "x"}}))
+            .build_with(catalog, state)
     }
 
     fn fixture(version: &str, name: &str) -> Option<Value> {
-        let path = format!(
-            "{}/../../tests/fixtures/source-hubspot/{version}/catalog.json",
-            env!("CARGO_MANIFEST_DIR")
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/source-hubspot"
         );
-        let catalog: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        catalog["streams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .cloned()
+        testing::catalog_stream(format!("{dir}/{version}/catalog.json"), name)
     }
 
     fn entry(name: &str, mode: &str) -> Value {
@@ -284,10 +274,6 @@ mod tests {
             e["cursor_field"] = e["stream"]["default_cursor_field"].clone();
         }
         e
-    }
-
-    fn stream_state(name: &str, s: Value) -> Value {
-        json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": s}})
     }
 
     #[test]

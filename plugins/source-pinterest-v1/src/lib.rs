@@ -111,17 +111,13 @@ streams with date-time fields change column types.
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cutover_plugin::testing;
     use cutover_plugin::{Value, json};
 
     fn connection(catalog: Value, state: Vec<Value>) -> Connection {
-        Connection {
-            id: "c".into(),
-            connector: "airbyte/source-pinterest".into(),
-            version: "0.8.2".into(),
-            config: json!({"start_date": "2023-01-01"}),
-            catalog,
-            state,
-        }
+        testing::connection("airbyte/source-pinterest", "0.8.2")
+            .config(json!({"start_date": "2023-01-01"}))
+            .build_with(catalog, state)
     }
 
     #[test]

@@ -212,24 +212,16 @@ Requires an Airbyte platform that resets single streams (0.50 or later).
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cutover_plugin::testing::{self, stream_state};
 
     fn connection(catalog: Value, state: Vec<Value>, config: Value) -> Connection {
-        Connection {
-            id: "c".into(),
-            connector: "airbyte/source-pinterest".into(),
-            version: "1.3.3".into(),
-            config,
-            catalog,
-            state,
-        }
+        testing::connection("airbyte/source-pinterest", "1.3.3")
+            .config(config)
+            .build_with(catalog, state)
     }
 
     fn entry(name: &str, mode: &str) -> Value {
-        json!({"stream": {"name": name, "json_schema": {}}, "sync_mode": mode, "destination_sync_mode": "append"})
-    }
-
-    fn stream_state(name: &str, s: Value) -> Value {
-        json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": s}})
+        testing::configured(json!({"name": name, "json_schema": {}}), mode, "append").into()
     }
 
     #[test]
