@@ -159,6 +159,55 @@ pub fn check_known(
     Ok(())
 }
 
+/// A connector's streams: those it always has, and the reports its config defines as a
+/// list under a key (custom insights, custom reports), each a stream of its own.
+#[derive(Clone, Copy, Debug)]
+pub struct KnownStreams<'a> {
+    /// The connector's name in messages, such as `source-facebook-marketing`.
+    pub connector: &'a str,
+    /// Whether a stream is one every connection of the version can have.
+    pub builtin: fn(&str) -> bool,
+    /// The config key listing the custom reports, such as `custom_insights`.
+    pub reports_key: &'a str,
+    /// The class-name prefix the connector gives a report's stream (see
+    /// [`naming::config_stream_names`](crate::naming::config_stream_names)), such as `Custom`.
+    pub report_class_prefix: &'a str,
+}
+
+impl KnownStreams<'_> {
+    /// The stream names of the reports `config` defines.
+    pub fn reports(&self, config: &Value) -> Result<Vec<String>> {
+        crate::naming::config_stream_names(config, self.reports_key, self.report_class_prefix)
+    }
+
+    /// Refuses a catalog that configures a stream that is neither built in nor one of the
+    /// reports `config` defines, naming it and what to do; returns the reports' stream names.
+    pub fn check(&self, config: &Value, catalog: &Value) -> Result<Vec<String>> {
+        let reports = self.reports(config)?;
+        check_known(
+            catalog,
+            |name| (self.builtin)(name) || reports.iter().any(|r| r == name),
+            |name| {
+                format!(
+                    "stream {name} is neither a {} stream nor one of the config's {}; remove it from the catalog (refresh the schema) and retry",
+                    self.connector, self.reports_key
+                )
+            },
+        )?;
+        Ok(reports)
+    }
+}
+
+/// Whether a sync of this configured stream replaces its destination table anyway (full
+/// refresh into an `overwrite` mode): such a stream needs no clear when its shape changes.
+pub fn rewrites_table(entry: &Value) -> bool {
+    entry.get("sync_mode").and_then(Value::as_str) == Some("full_refresh")
+        && entry
+            .get("destination_sync_mode")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.starts_with("overwrite"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

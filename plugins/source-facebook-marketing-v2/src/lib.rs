@@ -29,11 +29,11 @@
 //! longer declares, and (where provable from the state) review a `start_date` older than the
 //! 37 months a cleared stream can get back.
 
-use cutover_plugin::naming;
 use cutover_plugin::{
     Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value,
     catalog, json, state,
 };
+use facebook_marketing_streams::{CONNECTOR, INSIGHTS, custom_insights};
 
 /// The streams the connector's `scopedImpact` lists for 2.0.0.
 pub const SCOPED: &[&str] = &[
@@ -45,45 +45,6 @@ pub const SCOPED: &[&str] = &[
     "ads_insights_region",
     "ads_insights_dma",
     "ads_insights_action_product_id",
-];
-
-/// The built-in insights streams (offline discover of 1.4.2 and 2.0.0: the same 20). Every one
-/// reads `ads_insights.json`, so every one changes, scoped or not.
-pub const INSIGHTS: &[&str] = &[
-    "ads_insights",
-    "ads_insights_age_and_gender",
-    "ads_insights_country",
-    "ads_insights_region",
-    "ads_insights_dma",
-    "ads_insights_platform_and_device",
-    "ads_insights_action_type",
-    "ads_insights_action_carousel_card",
-    "ads_insights_action_conversion_device",
-    "ads_insights_action_product_id",
-    "ads_insights_action_reaction",
-    "ads_insights_action_video_sound",
-    "ads_insights_action_video_type",
-    "ads_insights_delivery_device",
-    "ads_insights_delivery_platform",
-    "ads_insights_delivery_platform_and_device_platform",
-    "ads_insights_demographics_age",
-    "ads_insights_demographics_country",
-    "ads_insights_demographics_dma_region",
-    "ads_insights_demographics_gender",
-];
-
-/// The other built-in streams of 1.x and 2.0.0 (their schemas do not change).
-pub const OTHER_STREAMS: &[&str] = &[
-    "ad_account",
-    "ad_sets",
-    "ads",
-    "ad_creatives",
-    "campaigns",
-    "custom_conversions",
-    "custom_audiences",
-    "images",
-    "videos",
-    "activities",
 ];
 
 /// Properties `ads_insights.json` loses in 2.0.0.
@@ -155,7 +116,7 @@ pub struct FacebookMarketingV2;
 impl Migration for FacebookMarketingV2 {
     fn manifest() -> Manifest {
         Manifest {
-            connector: "airbyte/source-facebook-marketing".into(),
+            connector: CONNECTOR.into(),
             applies_to: ">=1.0.0, <2.0.0".into(),
             produces: "2.0.0".into(),
             message: "All Ads-Insights-* streams now have updated schemas. Users will need to retest source configuration, refresh the source schema and reset affected streams after upgrading. Please pay attention that data older than 37 months will become unavailable due to FaceBook limitations. For more information [visit](https://docs.airbyte.com/integrations/sources/facebook-marketing-migrations)".into(),
@@ -169,8 +130,7 @@ impl Migration for FacebookMarketingV2 {
     }
 
     fn migrate(connection: Connection) -> Result<Outcome> {
-        let customs = naming::config_stream_names(&connection.config, "custom_insights", "Custom")?;
-        check_catalog(&connection.catalog, &customs)?;
+        let customs = custom_insights(&connection)?;
         let mut out = connection.into_outcome();
         let config_changed = migrate_config(&mut out)?;
 
@@ -240,7 +200,7 @@ impl Migration for FacebookMarketingV2 {
         let mut cleared = Vec::new();
         for name in &synced_scoped {
             let entry = catalog::find(&out.catalog, name).expect("listed above");
-            if rewrites_table(entry) {
+            if catalog::rewrites_table(entry) {
                 continue;
             }
             cleared.push(*name);
@@ -254,15 +214,6 @@ impl Migration for FacebookMarketingV2 {
         }
         Ok(out)
     }
-}
-
-/// Whether a sync of this entry replaces the destination table anyway (full refresh, overwrite).
-fn rewrites_table(entry: &Value) -> bool {
-    entry.get("sync_mode").and_then(Value::as_str) == Some("full_refresh")
-        && entry
-            .get("destination_sync_mode")
-            .and_then(Value::as_str)
-            .is_some_and(|m| m.starts_with("overwrite"))
 }
 
 /// The config migrations of `config_migrations.py` plus the custom insights fields 2.0.0 refuses.
@@ -448,23 +399,6 @@ fn cursor_dates(s: &Value) -> Vec<Date> {
     dates
 }
 
-/// Every configured stream must be a built-in stream or one of the config's custom insights.
-fn check_catalog(catalog: &Value, customs: &[String]) -> Result<()> {
-    catalog::check_known(
-        catalog,
-        |name| {
-            INSIGHTS.contains(&name)
-                || OTHER_STREAMS.contains(&name)
-                || customs.iter().any(|c| c == name)
-        },
-        |name| {
-            format!(
-                "stream {name} is neither a source-facebook-marketing stream nor one of the config's custom_insights; remove it from the catalog (refresh the schema) and retry"
-            )
-        },
-    )
-}
-
 cutover_plugin::export!(FacebookMarketingV2);
 
 const GUIDE: &str = "\
@@ -498,6 +432,8 @@ custom insights field the plan lists.
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cutover_plugin::testing;
+    use facebook_marketing_streams::OTHER_STREAMS;
 
     const OLD: &str =
         include_str!("../../../tests/fixtures/source-facebook-marketing/1.4.2/catalog.json");
@@ -507,12 +443,7 @@ mod tests {
         include_str!("../../../tests/fixtures/source-facebook-marketing/2.0.0/spec.json");
 
     fn declared(catalog: &str, name: &str) -> Value {
-        let c: Value = serde_json::from_str(catalog).unwrap();
-        catalog::streams(&c)
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap()
-            .clone()
+        testing::stream(catalog, name)
     }
 
     fn entry(stream: Value, mode: &str) -> Value {
@@ -521,18 +452,13 @@ mod tests {
         } else {
             "overwrite"
         };
-        json!({"stream": stream, "sync_mode": mode, "destination_sync_mode": dest})
+        testing::configured(stream, mode, dest).into()
     }
 
     fn connection(config: Value, catalog: Value, state: Vec<Value>) -> Connection {
-        Connection {
-            id: "c".into(),
-            connector: "airbyte/source-facebook-marketing".into(),
-            version: "1.4.2".into(),
-            config,
-            catalog,
-            state,
-        }
+        testing::connection(CONNECTOR, "1.4.2")
+            .config(config)
+            .build_with(catalog, state)
     }
 
     fn config() -> Value {

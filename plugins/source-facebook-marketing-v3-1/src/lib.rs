@@ -24,10 +24,10 @@
 //! 3.2.0, a non-breaking minor whose connector applies it itself at startup; the 3.1.0 spec still
 //! requires a root `access_token`, so no plugin up to 3.1.0 may move it.
 
-use cutover_plugin::naming;
 use cutover_plugin::{
     Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog, json,
 };
+use facebook_marketing_streams::{CONNECTOR, INSIGHTS, custom_insights};
 
 /// The fields 3.1.0 removes (`_REMOVED_FIELDS` in its spec.py).
 pub const REMOVED: &[&str] = &["conversion_lead_rate", "cost_per_conversion_lead"];
@@ -46,50 +46,12 @@ pub const ACTION_STATS: &[&str] = &[
     "value",
 ];
 
-/// The built-in insights streams of 3.0.0 and 3.1.0 (offline discover: the same 20).
-pub const INSIGHTS: &[&str] = &[
-    "ads_insights",
-    "ads_insights_age_and_gender",
-    "ads_insights_country",
-    "ads_insights_region",
-    "ads_insights_dma",
-    "ads_insights_platform_and_device",
-    "ads_insights_action_type",
-    "ads_insights_action_carousel_card",
-    "ads_insights_action_conversion_device",
-    "ads_insights_action_product_id",
-    "ads_insights_action_reaction",
-    "ads_insights_action_video_sound",
-    "ads_insights_action_video_type",
-    "ads_insights_delivery_device",
-    "ads_insights_delivery_platform",
-    "ads_insights_delivery_platform_and_device_platform",
-    "ads_insights_demographics_age",
-    "ads_insights_demographics_country",
-    "ads_insights_demographics_dma_region",
-    "ads_insights_demographics_gender",
-];
-
-/// The other built-in streams (unchanged in 3.1.0).
-pub const OTHER_STREAMS: &[&str] = &[
-    "ad_account",
-    "ad_sets",
-    "ads",
-    "ad_creatives",
-    "campaigns",
-    "custom_conversions",
-    "custom_audiences",
-    "images",
-    "videos",
-    "activities",
-];
-
 pub struct FacebookMarketingV31;
 
 impl Migration for FacebookMarketingV31 {
     fn manifest() -> Manifest {
         Manifest {
-            connector: "airbyte/source-facebook-marketing".into(),
+            connector: CONNECTOR.into(),
             applies_to: ">=3.0.0, <3.1.0".into(),
             produces: "3.1.0".into(),
             message: "The `AdsInsights` Reports now don't have the possibility to fetch the root level properties `cost_per_conversion_lead` and `conversion_lead_rate`. These will therefore be removed.".into(),
@@ -103,8 +65,7 @@ impl Migration for FacebookMarketingV31 {
     }
 
     fn migrate(connection: Connection) -> Result<Outcome> {
-        let customs = naming::config_stream_names(&connection.config, "custom_insights", "Custom")?;
-        check_catalog(&connection.catalog, &customs)?;
+        let customs = custom_insights(&connection)?;
         let mut out = connection.into_outcome();
 
         let config_changed = migrate_custom_fields(&mut out)?;
@@ -216,23 +177,6 @@ fn migrate_custom_fields(out: &mut Outcome) -> Result<bool> {
     Ok(changed)
 }
 
-/// Every configured stream must be a built-in stream or one of the config's custom insights.
-fn check_catalog(catalog: &Value, customs: &[String]) -> Result<()> {
-    catalog::check_known(
-        catalog,
-        |name| {
-            INSIGHTS.contains(&name)
-                || OTHER_STREAMS.contains(&name)
-                || customs.iter().any(|c| c == name)
-        },
-        |name| {
-            format!(
-                "stream {name} is neither a source-facebook-marketing stream nor one of the config's custom_insights; remove it from the catalog (refresh the schema) and retry"
-            )
-        },
-    )
-}
-
 cutover_plugin::export!(FacebookMarketingV31);
 
 const GUIDE: &str = "\
@@ -257,6 +201,8 @@ After applying:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cutover_plugin::testing;
+    use facebook_marketing_streams::OTHER_STREAMS;
 
     const OLD: &str =
         include_str!("../../../tests/fixtures/source-facebook-marketing/3.0.0/catalog.json");
@@ -268,16 +214,13 @@ mod tests {
         include_str!("../../../tests/fixtures/source-facebook-marketing/3.1.0/spec.json");
 
     fn declared(catalog: &str, name: &str) -> Value {
-        let c: Value = serde_json::from_str(catalog).unwrap();
-        catalog::streams(&c)
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap()
-            .clone()
+        testing::stream(catalog, name)
     }
 
     fn entry(stream: Value) -> Value {
-        json!({"stream": stream, "sync_mode": "incremental", "cursor_field": ["date_start"], "destination_sync_mode": "append"})
+        testing::configured(stream, "incremental", "append")
+            .cursor(&["date_start"])
+            .into()
     }
 
     fn config() -> Value {
@@ -287,14 +230,10 @@ mod tests {
     }
 
     fn connection(config: Value, catalog: Value) -> Connection {
-        Connection {
-            id: "c".into(),
-            connector: "airbyte/source-facebook-marketing".into(),
-            version: "3.0.0".into(),
-            config,
-            catalog,
-            state: vec![],
-        }
+        testing::connection(CONNECTOR, "3.0.0")
+            .config(config)
+            .catalog(catalog)
+            .build()
     }
 
     #[test]

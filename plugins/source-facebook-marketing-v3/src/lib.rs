@@ -17,11 +17,11 @@
 //! (the destination column changes type and the rows' key changes).
 //! A connection that syncs no such stream comes out with only the version bump.
 
-use cutover_plugin::naming;
 use cutover_plugin::{
     Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value,
     catalog,
 };
+use facebook_marketing_streams::{CONNECTOR, custom_insights};
 
 /// The asset breakdowns whose type changes, with 3.0.0's schema of the breakdown and of its id
 /// (`schemas/ads_insights_breakdowns.json` of 3.0.0).
@@ -63,46 +63,12 @@ pub const ASSET_BREAKDOWNS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The built-in streams of 2.x and 3.0.0 (offline discover: the same 30, same schemas).
-pub const BUILTIN_STREAMS: &[&str] = &[
-    "ad_account",
-    "ad_sets",
-    "ads",
-    "ad_creatives",
-    "ads_insights",
-    "ads_insights_age_and_gender",
-    "ads_insights_country",
-    "ads_insights_region",
-    "ads_insights_dma",
-    "ads_insights_platform_and_device",
-    "ads_insights_action_type",
-    "ads_insights_action_carousel_card",
-    "ads_insights_action_conversion_device",
-    "ads_insights_action_product_id",
-    "ads_insights_action_reaction",
-    "ads_insights_action_video_sound",
-    "ads_insights_action_video_type",
-    "ads_insights_delivery_device",
-    "ads_insights_delivery_platform",
-    "ads_insights_delivery_platform_and_device_platform",
-    "ads_insights_demographics_age",
-    "ads_insights_demographics_country",
-    "ads_insights_demographics_dma_region",
-    "ads_insights_demographics_gender",
-    "campaigns",
-    "custom_conversions",
-    "custom_audiences",
-    "images",
-    "videos",
-    "activities",
-];
-
 pub struct FacebookMarketingV3;
 
 impl Migration for FacebookMarketingV3 {
     fn manifest() -> Manifest {
         Manifest {
-            connector: "airbyte/source-facebook-marketing".into(),
+            connector: CONNECTOR.into(),
             applies_to: ">=2.0.0, <3.0.0".into(),
             produces: "3.0.0".into(),
             message: "There are breaking schema changes to Custom Insights Streams that use body_asset, call_to_action_asset, description_asset, image_asset, link_url_asset, title_asset or video_asset.  If you use any of these streams, you will need to retest source configuration, refresh the source schema and clear affected streams after upgrading.".into(),
@@ -116,8 +82,7 @@ impl Migration for FacebookMarketingV3 {
     }
 
     fn migrate(connection: Connection) -> Result<Outcome> {
-        let customs = naming::config_stream_names(&connection.config, "custom_insights", "Custom")?;
-        check_catalog(&connection.catalog, &customs)?;
+        let customs = custom_insights(&connection)?;
         let mut out = connection.into_outcome();
         let mut affected = Vec::new();
         for entry in catalog::streams_mut(&mut out.catalog) {
@@ -134,7 +99,7 @@ impl Migration for FacebookMarketingV3 {
                     d.name,
                     changed.join(", ")
                 ));
-                affected.push((d.name, rewrites_table(entry)));
+                affected.push((d.name, catalog::rewrites_table(entry)));
             }
         }
         if affected.is_empty() {
@@ -229,28 +194,6 @@ fn parse(s: &str) -> Value {
     serde_json::from_str(s).expect("the embedded schemas are valid JSON")
 }
 
-/// Whether a sync of this entry replaces the destination table anyway (full refresh, overwrite).
-fn rewrites_table(entry: &Value) -> bool {
-    entry.get("sync_mode").and_then(Value::as_str) == Some("full_refresh")
-        && entry
-            .get("destination_sync_mode")
-            .and_then(Value::as_str)
-            .is_some_and(|m| m.starts_with("overwrite"))
-}
-
-/// Every configured stream must be a built-in stream or one of the config's custom insights.
-fn check_catalog(catalog: &Value, customs: &[String]) -> Result<()> {
-    catalog::check_known(
-        catalog,
-        |name| BUILTIN_STREAMS.contains(&name) || customs.iter().any(|c| c == name),
-        |name| {
-            format!(
-                "stream {name} is neither a source-facebook-marketing stream nor one of the config's custom_insights; remove it from the catalog (refresh the schema) and retry"
-            )
-        },
-    )
-}
-
 cutover_plugin::export!(FacebookMarketingV3);
 
 const GUIDE: &str = "\
@@ -279,6 +222,8 @@ full refresh | overwrite.
 mod tests {
     use super::*;
     use cutover_plugin::json;
+    use cutover_plugin::testing;
+    use facebook_marketing_streams::{INSIGHTS, OTHER_STREAMS};
 
     const OLD: &str =
         include_str!("../../../tests/fixtures/source-facebook-marketing/2.1.9/catalog.json");
@@ -286,12 +231,7 @@ mod tests {
         include_str!("../../../tests/fixtures/source-facebook-marketing/3.0.0/catalog.json");
 
     fn declared(catalog: &str, name: &str) -> Value {
-        let c: Value = serde_json::from_str(catalog).unwrap();
-        catalog::streams(&c)
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap()
-            .clone()
+        testing::stream(catalog, name)
     }
 
     fn entry(stream: Value, mode: &str) -> Value {
@@ -304,22 +244,19 @@ mod tests {
         } else {
             "overwrite"
         };
-        json!({"stream": stream, "sync_mode": mode, "cursor_field": ["date_start"], "destination_sync_mode": dest, "primary_key": pk})
+        testing::configured(stream, mode, dest)
+            .cursor(&["date_start"])
+            .primary_key(pk)
+            .into()
     }
 
     fn connection(catalog: Value) -> Connection {
-        Connection {
-            id: "c".into(),
-            connector: "airbyte/source-facebook-marketing".into(),
-            version: "2.1.9".into(),
-            config: json!({"account_ids": ["111111111111111"], "access_token": "t",
+        let report_state = json!({"111111111111111": {"date_start": "2024-05-01", "slices": []}, "time_increment": 1});
+        testing::connection(CONNECTOR, "2.1.9")
+            .config(json!({"account_ids": ["111111111111111"], "access_token": "t",
                 "custom_insights": [{"name": "asset_report", "fields": ["ad_id", "impressions", "clicks", "spend"], "breakdowns": ["body_asset", "image_asset"]},
-                                    {"name": "leads", "fields": ["ad_id", "impressions", "spend", "cost_per_conversion_lead", "conversion_lead_rate"]}]}),
-            catalog,
-            state: vec![
-                json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "customasset_report"}, "stream_state": {"111111111111111": {"date_start": "2024-05-01", "slices": []}, "time_increment": 1}}}),
-            ],
-        }
+                                    {"name": "leads", "fields": ["ad_id", "impressions", "spend", "cost_per_conversion_lead", "conversion_lead_rate"]}]}))
+            .build_with(catalog, vec![testing::stream_state("customasset_report", report_state)])
     }
 
     #[test]
@@ -353,8 +290,9 @@ mod tests {
 
     #[test]
     fn every_other_stream_is_declared_the_same_and_left_alone() {
-        let names: Vec<&str> = BUILTIN_STREAMS
+        let names: Vec<&str> = INSIGHTS
             .iter()
+            .chain(OTHER_STREAMS)
             .copied()
             .chain(["customleads"])
             .collect();
