@@ -50,6 +50,7 @@ struct Named<'a> {
 /// What conforming changed in one configured stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Conformed {
+    /// The configured stream.
     pub stream: StreamDescriptor,
     /// The discovered fields that differed from the version's.
     pub fields: Vec<&'static str>,
@@ -63,6 +64,7 @@ impl Discovered {
         Self { version, catalog }
     }
 
+    /// The connector version whose catalog this is.
     pub fn version(&self) -> &'static str {
         self.version
     }

@@ -14,14 +14,57 @@
 //! Everything except the component glue also builds natively, so a plugin's logic is unit
 //! tested with plain `cargo test` and then again through the real sandbox by the host's tests.
 //!
-//! ```text
-//! struct Mine;
-//! impl cutover_plugin::Migration for Mine {
-//!     fn manifest() -> cutover_plugin::Manifest { /* … */ }
-//!     fn migrate(c: cutover_plugin::Connection) -> cutover_plugin::Result<cutover_plugin::Outcome> { /* … */ }
-//! }
-//! cutover_plugin::export!(Mine);
+//! A whole plugin: source-example 2.0.0 renamed its `users` stream to `members`, in the
+//! catalog and in the state, and asks for the schema to be refreshed.
+//!
 //! ```
+//! use cutover_plugin::{Action, Connection, Manifest, Migration, Outcome, Result, catalog, json, state};
+//!
+//! struct ExampleV2;
+//!
+//! impl Migration for ExampleV2 {
+//!     fn manifest() -> Manifest {
+//!         Manifest {
+//!             connector: "airbyte/source-example".into(),
+//!             applies_to: ">=1.0.0, <2.0.0".into(),
+//!             produces: "2.0.0".into(),
+//!             message: "The users stream is now called members.".into(),
+//!             scoped_streams: vec!["users".into()],
+//!             ..Manifest::default()
+//!         }
+//!     }
+//!
+//!     fn migrate(connection: Connection) -> Result<Outcome> {
+//!         let mut out = connection.into_outcome();
+//!         if catalog::rename_stream(&mut out.catalog, "users", "members") {
+//!             state::rename_stream(&mut out.state, "users", "members");
+//!             out.action(Action::RefreshSchema { reason: "users is now members".into() });
+//!         }
+//!         Ok(out)
+//!     }
+//! }
+//!
+//! cutover_plugin::export!(ExampleV2);
+//!
+//! // Natively, the same code runs in a plain test:
+//! # fn main() -> Result<()> {
+//! assert!(ExampleV2::manifest().check().is_ok());
+//! let connection = Connection::parse(
+//!     "c".into(),
+//!     "airbyte/source-example".into(),
+//!     "1.4.0".into(),
+//!     r#"{"api_key": "k"}"#,
+//!     r#"{"streams": [{"stream": {"name": "users", "json_schema": {}}, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}"#,
+//!     r#"[{"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"updated_at": "2024-01-01"}}}]"#,
+//! )?;
+//! let out = ExampleV2::migrate(connection)?;
+//! assert!(catalog::find(&out.catalog, "members").is_some());
+//! assert_eq!(state::stream_state(&out.state, "members"), Some(&json!({"updated_at": "2024-01-01"})));
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
 
 pub mod breaking;
 pub mod catalog;

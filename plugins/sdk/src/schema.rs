@@ -45,8 +45,11 @@ fn is_date_time(schema: &Value) -> bool {
 /// JSON Pointer in the stream's json_schema, and the schema keywords the new version gives
 /// it (merged over the old ones).
 pub struct TypeChange {
+    /// The stream.
     pub stream: &'static str,
+    /// The property's JSON Pointer within the stream's `json_schema`.
     pub pointer: &'static str,
+    /// The schema keywords the new version gives the property.
     pub new: fn() -> Value,
 }
 

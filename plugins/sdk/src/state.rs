@@ -15,8 +15,11 @@ pub use partition::legacy_to_per_partition;
 /// The form of one state message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// A per-stream message (`"type": "STREAM"`).
     Stream,
+    /// One message for every stream (`"type": "GLOBAL"`).
     Global,
+    /// The untyped state of older connectors (`"type": "LEGACY"` or none).
     Legacy,
 }
 

@@ -10,8 +10,11 @@ pub use cutover_contract::MigrationError as Error;
 /// One connection, parsed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Connection {
+    /// The connection's id in the fleet.
     pub id: String,
+    /// The connector, as `<vendor>/<image>`.
     pub connector: String,
+    /// The connector version the documents are valid for now.
     pub version: String,
     /// The source config.
     pub config: Value,
@@ -84,10 +87,15 @@ impl Connection {
 /// [`Connection`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawConnection {
+    /// The connection's id in the fleet.
     pub id: String,
+    /// The connector, as `<vendor>/<image>`.
     pub connector: String,
+    /// The connector version the documents are valid for now.
     pub version: String,
+    /// The source config, as JSON text.
     pub config: String,
+    /// The `ConfiguredAirbyteCatalog`, as JSON text.
     pub catalog: String,
     /// A JSON array of `AirbyteStateMessage`.
     pub state: String,
@@ -111,9 +119,13 @@ impl RawConnection {
 /// written to the [`StateOut`] the migration was given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawOutcome {
+    /// The migrated config, as JSON text.
     pub config: String,
+    /// The migrated catalog, as JSON text.
     pub catalog: String,
+    /// What the operator must still do.
     pub actions: Vec<Action>,
+    /// Remarks for the plan.
     pub notes: Vec<String>,
 }
 
@@ -193,10 +205,15 @@ impl std::io::Write for StateOut<'_> {
 /// The migrated connection and what is left to do.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
+    /// The migrated source config.
     pub config: Value,
+    /// The migrated `ConfiguredAirbyteCatalog`.
     pub catalog: Value,
+    /// The migrated `AirbyteStateMessage`s.
     pub state: Vec<Value>,
+    /// What the operator must still do.
     pub actions: Vec<Action>,
+    /// Remarks for the plan.
     pub notes: Vec<String>,
 }
 

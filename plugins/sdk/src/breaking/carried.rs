@@ -19,8 +19,11 @@ pub const MAGIC: [u8; 16] = *b"cutover:breaking";
 /// (little-endian `u32`s), zero in the engine as compiled.
 #[repr(C)]
 pub struct Slot {
+    /// MAGIC while the slot is unfilled.
     pub magic: [u8; 16],
+    /// Where the joined data starts in linear memory.
     pub address: u32,
+    /// How many bytes it has.
     pub length: u32,
 }
 

@@ -20,6 +20,7 @@ pub enum Change {
 }
 
 impl Change {
+    /// The change in the words a plan shows.
     pub fn describe(&self) -> &'static str {
         match self {
             Change::Schema => "schema",

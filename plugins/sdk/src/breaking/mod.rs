@@ -57,11 +57,13 @@ pub struct Table {
     pub produces: String,
     /// The `breakingChanges` entry's message.
     pub message: String,
+    /// The upgrade deadline, `YYYY-MM-DD`, if the entry sets one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade_deadline: Option<String>,
     /// `auto_upgrade` or `disable` (the platform's default when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_action: Option<String>,
+    /// The migration guide's address.
     pub documentation_url: String,
     /// The entry's `scopedImpact` streams.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -69,6 +71,7 @@ pub struct Table {
     /// The last version before the break and the breaking version, whose real catalogs
     /// (and specs) the build reads.
     pub old: Side,
+    /// The breaking version.
     pub new: Side,
     /// Streams renamed: old name → new name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -96,6 +99,7 @@ pub struct Table {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Side {
+    /// The connector version.
     pub version: String,
     /// Path of its discovered `AirbyteCatalog`, relative to the table.
     pub catalog: String,
@@ -108,11 +112,24 @@ pub struct Side {
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ConfigChange {
     /// Moves (or renames) a field; nothing happens when it is absent.
-    Move { from: String, to: String },
+    Move {
+        /// The field's pointer now.
+        from: String,
+        /// Its pointer in the new version.
+        to: String,
+    },
     /// Sets a field the new version requires when the config lacks it.
-    Default { at: String, value: Value },
+    Default {
+        /// The field's pointer.
+        at: String,
+        /// The value it gets.
+        value: Value,
+    },
     /// Removes a field the new version no longer accepts.
-    Drop { at: String },
+    Drop {
+        /// The field's pointer.
+        at: String,
+    },
 }
 
 /// A breaking version ready to migrate connections: the table, the catalog diff, and the
@@ -120,6 +137,7 @@ pub enum ConfigChange {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Compiled {
+    /// The table it was compiled from.
     pub table: Table,
     /// For each stream of the new version that differs from the old (under its new name
     /// when renamed), what changed.

@@ -16,8 +16,10 @@ pub struct Requirement {
     pub field: String,
     /// What the operator does, e.g. "create a V2 API token in AppsFlyer and set it".
     pub action: String,
+    /// Only when this holds is the field required (always, when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<Condition>,
+    /// The config already satisfies the requirement when this holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub satisfied: Option<Condition>,
 }
@@ -26,6 +28,7 @@ pub struct Requirement {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
+    /// The config field tested, as an RFC 6901 pointer.
     pub pointer: String,
     /// The value is one of these; absent: the value is present and not empty.
     #[serde(default, rename = "one-of", skip_serializing_if = "Vec::is_empty")]
@@ -43,6 +46,7 @@ pub struct Condition {
 }
 
 impl Condition {
+    /// Whether `config` passes the test.
     pub fn holds(&self, config: &Value) -> bool {
         let value = config.pointer(&self.pointer);
         let held = if let Some(prefix) = &self.starts_with {

@@ -8,9 +8,13 @@ use serde_json::{Map, Value};
 /// The type of a configuration field (`type` in the field's object).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldType {
+    /// A string (`str`, also when `type` is absent).
     Str,
+    /// An integer (`int`).
     Int,
+    /// A boolean (`bool`).
     Bool,
+    /// A list of strings (`list`).
     List,
 }
 
@@ -25,6 +29,7 @@ impl FieldType {
         }
     }
 
+    /// The type named `name` (`str`, `int`, `bool` or `list`).
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "str" => Some(Self::Str),
@@ -35,6 +40,7 @@ impl FieldType {
         }
     }
 
+    /// The type's name, as a field's `type` holds it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Str => "str",
@@ -105,8 +111,11 @@ impl FieldType {
 /// One version's default configuration of one data source.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Defaults {
+    /// The data source, such as `sharepoint_online`.
     pub service_type: String,
+    /// The connectors service version.
     pub version: String,
+    /// Each configuration field's default object, by key.
     pub fields: Map<String, Value>,
 }
 

@@ -8,9 +8,11 @@ use serde_json::{Map, Value};
 /// One Elastic connector, parsed: the document as `GET _connector/<id>` returns it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Connector {
+    /// The connector's id.
     pub id: String,
     /// The connectors service version the document is valid for now.
     pub version: String,
+    /// The whole document.
     pub document: Map<String, Value>,
 }
 
@@ -54,12 +56,14 @@ impl Connector {
         })
     }
 
+    /// The data source, such as `sharepoint_online` (checked to be a string when parsed).
     pub fn service_type(&self) -> &str {
         self.document["service_type"]
             .as_str()
             .expect("checked when parsed")
     }
 
+    /// The `configuration` object (checked to be an object when parsed).
     pub fn configuration(&self) -> &Configuration {
         self.document["configuration"]
             .as_object()
@@ -100,13 +104,18 @@ impl Connector {
 /// The migrated connector and what is left to do.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConnectorOutcome {
+    /// The connector's id.
     pub id: String,
+    /// The migrated document.
     pub document: Map<String, Value>,
+    /// What the operator must still do.
     pub actions: Vec<Action>,
+    /// Remarks for the plan.
     pub notes: Vec<String>,
 }
 
 impl ConnectorOutcome {
+    /// The data source, or empty when the document has none.
     pub fn service_type(&self) -> &str {
         self.document
             .get("service_type")
@@ -114,12 +123,14 @@ impl ConnectorOutcome {
             .unwrap_or("")
     }
 
+    /// The `configuration` object.
     pub fn configuration(&self) -> &Configuration {
         self.document["configuration"]
             .as_object()
             .expect("a connector document has a configuration")
     }
 
+    /// The `configuration` object, to change.
     pub fn configuration_mut(&mut self) -> &mut Configuration {
         self.document["configuration"]
             .as_object_mut()

@@ -34,6 +34,7 @@ pub enum State {
 }
 
 impl State {
+    /// The filter's key in a domain's object (`active`, `draft`).
     pub fn key(self) -> &'static str {
         match self {
             State::Active => "active",
@@ -45,8 +46,11 @@ impl State {
 /// Where a filter sits in the document: `filtering[index].<state>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Place {
+    /// The domain's place in the `filtering` list.
     pub index: usize,
+    /// The domain, such as `DEFAULT`.
     pub domain: String,
+    /// Which of its two filters.
     pub state: State,
 }
 
