@@ -199,6 +199,90 @@ pub fn cleared(outcome: &Outcome) -> Vec<String> {
         .collect()
 }
 
+/// Every stream of an `AirbyteCatalog` given as JSON text (a version's real discovered
+/// catalog), configured as a user would: incrementally with its declared cursor and key where
+/// it supports that and declares a cursor, else as a full refresh that overwrites.
+pub fn every_stream(catalog: &str) -> Vec<Value> {
+    let catalog: Value = serde_json::from_str(catalog).expect("a catalog is JSON");
+    catalog["streams"]
+        .as_array()
+        .expect("a catalog has a \"streams\" array")
+        .iter()
+        .map(|stream| {
+            let incremental = stream["supported_sync_modes"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|m| m == "incremental"))
+                && stream.get("default_cursor_field").is_some();
+            if incremental {
+                configured(stream.clone(), "incremental", "append_dedup")
+                    .declared_cursor_and_key()
+                    .into()
+            } else {
+                configured(stream.clone(), "full_refresh", "overwrite").into()
+            }
+        })
+        .collect()
+}
+
+/// Where a migrated catalog departs from the target version's real discovered catalog
+/// (`target`, JSON text): each configured stream the target has whose discovered fields
+/// ([`DISCOVERED_FIELDS`](crate::discovered::DISCOVERED_FIELDS): schema, sync modes, cursor,
+/// primary key) differ, with those fields. Empty when the plugin produces what the version
+/// discovers; a test asserting that fails as soon as a plugin or a fixture drifts.
+pub fn catalog_drift(migrated: &Value, target: &str) -> Vec<(String, Vec<&'static str>)> {
+    let mut drift = Vec::new();
+    for entry in crate::catalog::streams(migrated) {
+        let stream = &entry["stream"];
+        let Some(name) = stream["name"].as_str() else {
+            continue;
+        };
+        let Some(discovered) = find_stream(target, name) else {
+            continue;
+        };
+        let fields: Vec<&'static str> = crate::discovered::DISCOVERED_FIELDS
+            .into_iter()
+            .filter(|f| stream.get(*f) != discovered.get(*f))
+            .collect();
+        if !fields.is_empty() {
+            drift.push((name.to_owned(), fields));
+        }
+    }
+    drift
+}
+
+/// Migrates `connection` (its config and version; its catalog and state are replaced)
+/// syncing [`every_stream`] of `old` (the version migrated from, its
+/// real discovered catalog as JSON text) with `migrate` (a plugin's
+/// [`Migration::migrate_and_conform`](crate::Migration::migrate_and_conform), what its
+/// component runs) and checks the result against `new`, the produced version's real
+/// catalog: every stream `new` has must leave as `new` declares it, but those named in
+/// `unlike` (a custom report whose two discovers were configured differently, because the
+/// old version refused what the new one's config asks for: say so at the call).
+///
+/// # Panics
+/// If the migration refuses, or naming each stream and field that drifted ([`catalog_drift`]).
+pub fn assert_every_stream_conforms(
+    migrate: impl Fn(Connection) -> crate::Result<Outcome>,
+    connection: Connection,
+    old: &str,
+    new: &str,
+    unlike: &[&str],
+) {
+    let connection = Connection {
+        catalog: json!({ "streams": every_stream(old) }),
+        state: Vec::new(),
+        ..connection
+    };
+    let out = migrate(connection)
+        .unwrap_or_else(|e| panic!("migrating every stream of the old catalog: {e}"));
+    let mut drift = catalog_drift(&out.catalog, new);
+    drift.retain(|(stream, _)| !unlike.contains(&stream.as_str()));
+    assert!(
+        drift.is_empty(),
+        "streams that leave unlike the target version's catalog (stream, fields): {drift:?}"
+    );
+}
+
 /// Where two JSON schemas type a field differently: for each field of `old` that `new`
 /// has too (under `properties` and `items`, recursively), whose `type`, `format` or
 /// `airbyte_type` differ, its JSON pointer within the schema and those keywords as `new`
@@ -262,6 +346,24 @@ mod tests {
             ]
         );
         assert!(type_changes(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn drift_names_each_stream_and_field_that_departs_from_the_target() {
+        let target = r#"{"streams": [
+            {"name": "a", "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh"]},
+            {"name": "b", "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh", "incremental"],
+             "source_defined_cursor": true, "default_cursor_field": ["at"]}]}"#;
+        let mut streams = every_stream(target);
+        assert_eq!(streams[1]["sync_mode"], "incremental");
+        assert_eq!(streams[1]["cursor_field"], json!(["at"]));
+        assert!(catalog_drift(&json!({ "streams": streams.clone() }), target).is_empty());
+        streams[1]["stream"]["default_cursor_field"] = json!(["updated"]);
+        streams.push(configured(json!({"name": "custom"}), "full_refresh", "overwrite").into());
+        assert_eq!(
+            catalog_drift(&json!({ "streams": streams }), target),
+            [("b".to_owned(), vec!["default_cursor_field"])]
+        );
     }
 
     #[test]

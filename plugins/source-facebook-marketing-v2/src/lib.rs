@@ -649,4 +649,21 @@ mod tests {
             Err(Error::UnsupportedShape(_))
         ));
     }
+
+    /// Every stream 1.4.2 discovers (the custom insights of its discover's config included)
+    /// leaves as 2.0.0 discovers it. But `customleads`: 2.0.0's discover asked for the lead
+    /// fields 1.4.2 refused, so its schema has two properties no migrated config asks for.
+    #[test]
+    fn every_stream_leaves_as_2_0_0_discovers_it() {
+        let c = testing::connection(CONNECTOR, "1.4.2")
+            .config(config())
+            .build();
+        testing::assert_every_stream_conforms(
+            FacebookMarketingV2::migrate_and_conform,
+            c,
+            OLD,
+            NEW,
+            &["customleads"],
+        );
+    }
 }

@@ -316,4 +316,20 @@ mod tests {
             Err(Error::UnsupportedShape(_))
         ));
     }
+
+    /// Every stream 3.0.0 discovers (the custom insights of its discover's config included)
+    /// leaves as 3.1.0 discovers it.
+    #[test]
+    fn every_stream_leaves_as_3_1_0_discovers_it() {
+        let c = testing::connection(CONNECTOR, "3.0.0")
+            .config(config())
+            .build();
+        testing::assert_every_stream_conforms(
+            FacebookMarketingV31::migrate_and_conform,
+            c,
+            OLD,
+            NEW,
+            &[],
+        );
+    }
 }

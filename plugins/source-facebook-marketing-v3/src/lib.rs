@@ -250,13 +250,20 @@ mod tests {
             .into()
     }
 
+    fn config() -> Value {
+        json!({"account_ids": ["111111111111111"], "access_token": "t",
+            "custom_insights": [{"name": "asset_report", "fields": ["ad_id", "impressions", "clicks", "spend"], "breakdowns": ["body_asset", "image_asset"]},
+                                {"name": "leads", "fields": ["ad_id", "impressions", "spend", "cost_per_conversion_lead", "conversion_lead_rate"]}]})
+    }
+
     fn connection(catalog: Value) -> Connection {
         let report_state = json!({"111111111111111": {"date_start": "2024-05-01", "slices": []}, "time_increment": 1});
         testing::connection(CONNECTOR, "2.1.9")
-            .config(json!({"account_ids": ["111111111111111"], "access_token": "t",
-                "custom_insights": [{"name": "asset_report", "fields": ["ad_id", "impressions", "clicks", "spend"], "breakdowns": ["body_asset", "image_asset"]},
-                                    {"name": "leads", "fields": ["ad_id", "impressions", "spend", "cost_per_conversion_lead", "conversion_lead_rate"]}]}))
-            .build_with(catalog, vec![testing::stream_state("customasset_report", report_state)])
+            .config(config())
+            .build_with(
+                catalog,
+                vec![testing::stream_state("customasset_report", report_state)],
+            )
     }
 
     #[test]
@@ -358,5 +365,21 @@ mod tests {
             FacebookMarketingV3::migrate(connection(c)),
             Err(Error::UnsupportedShape(_))
         ));
+    }
+
+    /// Every stream 2.1.9 discovers (the custom insights of its discover's config included)
+    /// leaves as 3.0.0 discovers it.
+    #[test]
+    fn every_stream_leaves_as_3_0_0_discovers_it() {
+        let c = testing::connection(CONNECTOR, "2.1.9")
+            .config(config())
+            .build();
+        testing::assert_every_stream_conforms(
+            FacebookMarketingV3::migrate_and_conform,
+            c,
+            OLD,
+            NEW,
+            &[],
+        );
     }
 }

@@ -436,4 +436,16 @@ mod tests {
         assert!(m.message.contains("plus_one and minus_one"));
         assert_eq!(m.upgrade_deadline.as_deref(), Some("2025-11-21"));
     }
+
+    /// Every stream 1.9.2 discovers leaves as 2.0.0 discovers it.
+    #[test]
+    fn every_stream_leaves_as_2_0_0_discovers_it() {
+        testing::assert_every_stream_conforms(
+            GithubV2::migrate_and_conform,
+            connection(json!({}), vec![]),
+            include_str!("../../../tests/fixtures/source-github/1.9.2/catalog.json"),
+            include_str!("../../../tests/fixtures/source-github/2.0.0/catalog.json"),
+            &[],
+        );
+    }
 }

@@ -311,4 +311,16 @@ mod tests {
         assert_eq!(m.upgrade_deadline.as_deref(), Some("2026-02-02"));
         assert!(m.message.contains("[id, run_attempt]"));
     }
+
+    /// Every stream 2.7.1 discovers leaves as 3.0.0 discovers it.
+    #[test]
+    fn every_stream_leaves_as_3_0_0_discovers_it() {
+        testing::assert_every_stream_conforms(
+            GithubV3::migrate_and_conform,
+            connection(json!({}), vec![]),
+            include_str!("../../../tests/fixtures/source-github/2.7.1/catalog.json"),
+            include_str!("../../../tests/fixtures/source-github/3.0.0/catalog.json"),
+            &[],
+        );
+    }
 }

@@ -287,4 +287,16 @@ mod tests {
             );
         }
     }
+
+    /// Every stream 1.4.1 discovers leaves as 2.0.0 discovers it.
+    #[test]
+    fn every_stream_leaves_as_2_0_0_discovers_it() {
+        testing::assert_every_stream_conforms(
+            HubspotV2::migrate_and_conform,
+            connection(json!({}), vec![]),
+            include_str!("../../../tests/fixtures/source-hubspot/1.4.1/catalog.json"),
+            include_str!("../../../tests/fixtures/source-hubspot/2.0.0/catalog.json"),
+            &[],
+        );
+    }
 }

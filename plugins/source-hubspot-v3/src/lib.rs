@@ -235,4 +235,16 @@ mod tests {
             Err(Error::InvalidInput(_))
         ));
     }
+
+    /// Every stream 2.0.2 discovers leaves as 3.0.0 discovers it.
+    #[test]
+    fn every_stream_leaves_as_3_0_0_discovers_it() {
+        testing::assert_every_stream_conforms(
+            HubspotV3::migrate_and_conform,
+            connection(json!({})),
+            include_str!("../../../tests/fixtures/source-hubspot/2.0.2/catalog.json"),
+            include_str!("../../../tests/fixtures/source-hubspot/3.0.0/catalog.json"),
+            &[],
+        );
+    }
 }

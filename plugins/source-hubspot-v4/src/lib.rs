@@ -329,4 +329,16 @@ mod tests {
             );
         }
     }
+
+    /// Every stream 3.3.0 discovers leaves as 4.0.0 discovers it.
+    #[test]
+    fn every_stream_leaves_as_4_0_0_discovers_it() {
+        testing::assert_every_stream_conforms(
+            HubspotV4::migrate_and_conform,
+            connection(json!({}), vec![]),
+            include_str!("../../../tests/fixtures/source-hubspot/3.3.0/catalog.json"),
+            include_str!("../../../tests/fixtures/source-hubspot/4.0.0/catalog.json"),
+            &[],
+        );
+    }
 }

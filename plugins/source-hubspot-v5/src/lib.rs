@@ -378,4 +378,16 @@ mod tests {
             ));
         }
     }
+
+    /// Every stream 4.12.2 discovers leaves as 5.0.0 discovers it.
+    #[test]
+    fn every_stream_leaves_as_5_0_0_discovers_it() {
+        testing::assert_every_stream_conforms(
+            HubspotV5::migrate_and_conform,
+            connection(json!({}), vec![]),
+            include_str!("../../../tests/fixtures/source-hubspot/4.12.2/catalog.json"),
+            include_str!("../../../tests/fixtures/source-hubspot/5.0.0/catalog.json"),
+            &[],
+        );
+    }
 }

@@ -307,4 +307,22 @@ mod tests {
                 .all(|s| STREAMS.iter().any(|(n, inc)| n == s && *inc))
         );
     }
+
+    /// Every stream 1.3.3 discovers leaves as 2.0.0 discovers it.
+    #[test]
+    fn every_stream_leaves_as_2_0_0_discovers_it() {
+        testing::assert_every_stream_conforms(
+            PinterestV2::migrate_and_conform,
+            connection(
+                json!({}),
+                vec![],
+                json!({"start_date": "2023-01-01", "custom_reports": [{"name": "vip_campaigns", "level": "CAMPAIGN", "granularity": "DAY",
+                    "columns": ["SPEND_IN_DOLLAR", "IMPRESSION_1", "TOTAL_CLICKTHROUGH"], "click_window_days": 30, "engagement_window_days": 30,
+                    "view_window_days": 30, "conversion_report_time": "TIME_OF_AD_ACTION", "attribution_types": ["INDIVIDUAL", "HOUSEHOLD"]}]}),
+            ),
+            include_str!("../../../tests/fixtures/source-pinterest/1.3.3/catalog.json"),
+            include_str!("../../../tests/fixtures/source-pinterest/2.0.0/catalog.json"),
+            &[],
+        );
+    }
 }
