@@ -187,6 +187,27 @@ pub fn catalog_stream(catalog: impl AsRef<Path>, name: &str) -> Option<Value> {
     find_stream(&fixture(catalog), name)
 }
 
+/// A connector's fixtures folder (`tests/fixtures/source-<name>` in this repository),
+/// holding each imported version's real `catalog.json` and `spec.json` in a folder named
+/// after the version.
+#[derive(Clone, Copy, Debug)]
+pub struct Fixtures(pub &'static str);
+
+impl Fixtures {
+    /// The text of `version`'s discovered catalog.
+    ///
+    /// # Panics
+    /// If it cannot be read.
+    pub fn catalog(self, version: &str) -> String {
+        fixture(format!("{}/{version}/catalog.json", self.0))
+    }
+
+    /// The stream `name` of `version`'s discovered catalog, if that version has it.
+    pub fn stream(self, version: &str, name: &str) -> Option<Value> {
+        find_stream(&self.catalog(version), name)
+    }
+}
+
 /// The names of the streams an outcome asks the operator to clear, in order.
 pub fn cleared(outcome: &Outcome) -> Vec<String> {
     outcome

@@ -432,7 +432,7 @@ custom insights field the plan lists.
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cutover_plugin::testing;
+    use cutover_plugin::testing::{self, stream as declared};
     use facebook_marketing_streams::OTHER_STREAMS;
 
     const OLD: &str =
@@ -441,10 +441,6 @@ mod tests {
         include_str!("../../../tests/fixtures/source-facebook-marketing/2.0.0/catalog.json");
     const SPEC: &str =
         include_str!("../../../tests/fixtures/source-facebook-marketing/2.0.0/spec.json");
-
-    fn declared(catalog: &str, name: &str) -> Value {
-        testing::stream(catalog, name)
-    }
 
     fn entry(stream: Value, mode: &str) -> Value {
         let dest = if mode == "incremental" {

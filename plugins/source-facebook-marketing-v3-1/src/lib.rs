@@ -201,7 +201,7 @@ After applying:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cutover_plugin::testing;
+    use cutover_plugin::testing::{self, stream as declared};
     use facebook_marketing_streams::OTHER_STREAMS;
 
     const OLD: &str =
@@ -212,10 +212,6 @@ mod tests {
         include_str!("../../../tests/fixtures/source-facebook-marketing/3.0.0/spec.json");
     const NEW_SPEC: &str =
         include_str!("../../../tests/fixtures/source-facebook-marketing/3.1.0/spec.json");
-
-    fn declared(catalog: &str, name: &str) -> Value {
-        testing::stream(catalog, name)
-    }
 
     fn entry(stream: Value) -> Value {
         testing::configured(stream, "incremental", "append")

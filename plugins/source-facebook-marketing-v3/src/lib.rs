@@ -222,17 +222,13 @@ full refresh | overwrite.
 mod tests {
     use super::*;
     use cutover_plugin::json;
-    use cutover_plugin::testing;
+    use cutover_plugin::testing::{self, stream as declared};
     use facebook_marketing_streams::{INSIGHTS, OTHER_STREAMS};
 
     const OLD: &str =
         include_str!("../../../tests/fixtures/source-facebook-marketing/2.1.9/catalog.json");
     const NEW: &str =
         include_str!("../../../tests/fixtures/source-facebook-marketing/3.0.0/catalog.json");
-
-    fn declared(catalog: &str, name: &str) -> Value {
-        testing::stream(catalog, name)
-    }
 
     fn entry(stream: Value, mode: &str) -> Value {
         let pk = stream

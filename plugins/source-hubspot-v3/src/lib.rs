@@ -155,12 +155,13 @@ mod tests {
             .build_with(catalog, vec![testing::stream_state("contacts", contacts)])
     }
 
+    const HUBSPOT: testing::Fixtures = testing::Fixtures(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/source-hubspot"
+    ));
+
     fn fixture(version: &str, name: &str) -> Value {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/source-hubspot"
-        );
-        testing::catalog_stream(format!("{dir}/{version}/catalog.json"), name).unwrap()
+        HUBSPOT.stream(version, name).unwrap()
     }
 
     fn entry(stream: Value, mode: &str) -> Value {

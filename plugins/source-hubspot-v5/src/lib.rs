@@ -259,12 +259,13 @@ mod tests {
             .build_with(catalog, state)
     }
 
+    const HUBSPOT: testing::Fixtures = testing::Fixtures(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/source-hubspot"
+    ));
+
     fn fixture(version: &str, name: &str) -> Option<Value> {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/source-hubspot"
-        );
-        testing::catalog_stream(format!("{dir}/{version}/catalog.json"), name)
+        HUBSPOT.stream(version, name)
     }
 
     fn entry(name: &str, mode: &str) -> Value {
