@@ -12,7 +12,7 @@
 /// the same in every contract version so far; [`Action`](crate::Action) is not (1.2.0 added
 /// `full-sync`), so each side converts it itself.
 ///
-/// ```ignore
+/// ```text
 /// use bindings::cutover::migration::host as wit_log;
 /// use bindings::cutover::migration::types as wit;
 /// cutover_contract::wit_conversions!(types: wit, log: wit_log);
@@ -82,4 +82,109 @@ macro_rules! __both_ways {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    //! The macro against types shaped as bindings generate them for `types` and `host`.
+
+    mod wit {
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Manifest {
+            pub connector: String,
+            pub applies_to: String,
+            pub produces: String,
+            pub message: String,
+            pub upgrade_deadline: Option<String>,
+            pub deadline_action: Option<DeadlineAction>,
+            pub documentation_url: String,
+            pub scoped_streams: Vec<String>,
+            pub preconditions: Vec<Precondition>,
+            pub guide: String,
+        }
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub enum DeadlineAction {
+            Disable,
+            AutoUpgrade,
+        }
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Precondition {
+            pub subject: String,
+            pub requirement: String,
+        }
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct StreamDescriptor {
+            pub name: String,
+            pub namespace: Option<String>,
+        }
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum MigrationError {
+            InvalidInput(String),
+            UnsupportedShape(String),
+            NeedsOperator(String),
+        }
+    }
+
+    mod wit_log {
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub enum Level {
+            Trace,
+            Debug,
+            Info,
+            Warn,
+            Error,
+        }
+    }
+
+    crate::wit_conversions!(types: wit, log: wit_log);
+
+    fn round_trip<T, W>(value: T) -> T
+    where
+        T: Clone + Into<W>,
+        W: Into<T>,
+    {
+        let generated: W = value.into();
+        generated.into()
+    }
+
+    #[test]
+    fn every_record_converts_both_ways_unchanged() {
+        let manifest = crate::Manifest {
+            connector: "airbyte/source-example".into(),
+            applies_to: ">=1.0.0, <2.0.0".into(),
+            produces: "2.0.0".into(),
+            message: "m".into(),
+            upgrade_deadline: Some("2025-01-31".into()),
+            deadline_action: Some(crate::DeadlineAction::AutoUpgrade),
+            documentation_url: "https://example.com".into(),
+            scoped_streams: vec!["users".into()],
+            preconditions: vec![crate::Precondition::new("platform", ">=0.50.0")],
+            guide: "g".into(),
+        };
+        assert_eq!(round_trip::<_, wit::Manifest>(manifest.clone()), manifest);
+        let stream = crate::StreamDescriptor {
+            name: "users".into(),
+            namespace: Some("ns".into()),
+        };
+        assert_eq!(
+            round_trip::<_, wit::StreamDescriptor>(stream.clone()),
+            stream
+        );
+        for error in [
+            crate::MigrationError::InvalidInput("a".into()),
+            crate::MigrationError::UnsupportedShape("b".into()),
+            crate::MigrationError::NeedsOperator("c".into()),
+        ] {
+            assert_eq!(round_trip::<_, wit::MigrationError>(error.clone()), error);
+        }
+        use crate::LogLevel::*;
+        for level in [Trace, Debug, Info, Warn, Error] {
+            assert_eq!(round_trip::<_, wit_log::Level>(level), level);
+        }
+        assert_eq!(
+            wit_log::Level::from(Warn),
+            wit_log::Level::Warn,
+            "each level keeps its name"
+        );
+    }
 }
