@@ -160,10 +160,6 @@ mod tests {
         "/../../tests/fixtures/source-hubspot"
     ));
 
-    fn fixture(version: &str, name: &str) -> Value {
-        HUBSPOT.stream(version, name).unwrap()
-    }
-
     fn entry(stream: Value, mode: &str) -> Value {
         testing::configured(stream, mode, "overwrite")
             .primary_key(json!([["id"]]))
@@ -173,8 +169,8 @@ mod tests {
     #[test]
     fn type_changes_are_the_real_schema_diff() {
         let diff = testing::type_changes(
-            &fixture("2.0.2", STREAM)["json_schema"],
-            &fixture("3.0.0", STREAM)["json_schema"],
+            &HUBSPOT.stream("2.0.2", STREAM).unwrap()["json_schema"],
+            &HUBSPOT.stream("3.0.0", STREAM).unwrap()["json_schema"],
         );
         let table: Vec<(String, Value)> = TYPE_CHANGES
             .iter()
@@ -183,22 +179,24 @@ mod tests {
         assert_eq!(diff, table);
         // 2.0.0 is 2.0.2 there, and 3.x after 3.0.0 changes no type of the stream.
         let later = testing::type_changes(
-            &fixture("3.0.0", STREAM)["json_schema"],
-            &fixture("3.3.0", STREAM)["json_schema"],
+            &HUBSPOT.stream("3.0.0", STREAM).unwrap()["json_schema"],
+            &HUBSPOT.stream("3.3.0", STREAM).unwrap()["json_schema"],
         );
         assert!(later.is_empty());
     }
 
     #[test]
     fn retypes_the_real_catalog_and_keeps_the_rest() {
-        let other = entry(fixture("2.0.2", "owners"), "full_refresh");
-        let catalog =
-            json!({"streams": [entry(fixture("2.0.2", STREAM), "full_refresh"), other.clone()]});
+        let other = entry(HUBSPOT.stream("2.0.2", "owners").unwrap(), "full_refresh");
+        let catalog = json!({"streams": [entry(HUBSPOT.stream("2.0.2", STREAM).unwrap(), "full_refresh"), other.clone()]});
         let c = connection(catalog);
         let state = c.state.clone();
         let out = HubspotV3::migrate(c).unwrap();
         let schema = &catalog::find(&out.catalog, STREAM).unwrap()["stream"]["json_schema"];
-        let left = testing::type_changes(schema, &fixture("3.0.0", STREAM)["json_schema"]);
+        let left = testing::type_changes(
+            schema,
+            &HUBSPOT.stream("3.0.0", STREAM).unwrap()["json_schema"],
+        );
         assert!(left.is_empty(), "{left:?}");
         assert_eq!(out.catalog["streams"][1], other);
         assert_eq!(out.state, state);
@@ -211,7 +209,7 @@ mod tests {
 
     #[test]
     fn deselected_fields_and_other_streams_need_nothing() {
-        let mut stream = fixture("2.0.2", STREAM);
+        let mut stream = HUBSPOT.stream("2.0.2", STREAM).unwrap();
         let props = stream["json_schema"]["properties"].as_object_mut().unwrap();
         props.shift_remove("aifeatures");
         props.shift_remove("styleSettings");
@@ -222,7 +220,8 @@ mod tests {
         assert_eq!(out.catalog["streams"][0]["stream"], stream);
         assert!(out.actions.is_empty());
 
-        let catalog = json!({"streams": [entry(fixture("2.0.2", "owners"), "full_refresh")]});
+        let catalog =
+            json!({"streams": [entry(HUBSPOT.stream("2.0.2", "owners").unwrap(), "full_refresh")]});
         let out = HubspotV3::migrate(connection(catalog.clone())).unwrap();
         assert_eq!(out.catalog, catalog);
         assert!(out.actions.is_empty() && out.notes.is_empty());
@@ -230,7 +229,8 @@ mod tests {
 
     #[test]
     fn incremental_marketing_emails_is_refused() {
-        let catalog = json!({"streams": [entry(fixture("2.0.2", STREAM), "incremental")]});
+        let catalog =
+            json!({"streams": [entry(HUBSPOT.stream("2.0.2", STREAM).unwrap(), "incremental")]});
         assert!(matches!(
             HubspotV3::migrate(connection(catalog)),
             Err(Error::InvalidInput(_))

@@ -211,10 +211,6 @@ mod tests {
         "/../../tests/fixtures/source-hubspot"
     ));
 
-    fn fixture(version: &str, name: &str) -> Value {
-        HUBSPOT.stream(version, name).unwrap()
-    }
-
     fn entry(stream: Value, mode: &str) -> Value {
         let pk = stream["source_defined_primary_key"].clone();
         testing::configured(stream, mode, "append_dedup")
@@ -228,8 +224,8 @@ mod tests {
         for from in ["3.0.0", "3.3.0"] {
             for name in SCOPED {
                 let diff = testing::type_changes(
-                    &fixture(from, name)["json_schema"],
-                    &fixture("4.0.0", name)["json_schema"],
+                    &HUBSPOT.stream(from, name).unwrap()["json_schema"],
+                    &HUBSPOT.stream("4.0.0", name).unwrap()["json_schema"],
                 );
                 let table: Vec<(String, Value)> = TYPE_CHANGES
                     .iter()
@@ -237,7 +233,10 @@ mod tests {
                     .map(|c| (c.pointer.to_owned(), (c.new)()))
                     .collect();
                 assert_eq!(diff, table, "{from} {name}");
-                let (old, new) = (fixture(from, name), fixture("4.0.0", name));
+                let (old, new) = (
+                    HUBSPOT.stream(from, name).unwrap(),
+                    HUBSPOT.stream("4.0.0", name).unwrap(),
+                );
                 for key in [
                     "supported_sync_modes",
                     "default_cursor_field",
@@ -251,9 +250,14 @@ mod tests {
 
     #[test]
     fn retypes_both_streams_and_keeps_state() {
-        let other = entry(fixture("3.3.0", "contacts_property_history"), "incremental");
-        let catalog = json!({"streams": [entry(fixture("3.3.0", "deals_property_history"), "incremental"), other.clone(),
-                                         entry(fixture("3.3.0", "companies_property_history"), "full_refresh")]});
+        let other = entry(
+            HUBSPOT
+                .stream("3.3.0", "contacts_property_history")
+                .unwrap(),
+            "incremental",
+        );
+        let catalog = json!({"streams": [entry(HUBSPOT.stream("3.3.0", "deals_property_history").unwrap(), "incremental"), other.clone(),
+                                         entry(HUBSPOT.stream("3.3.0", "companies_property_history").unwrap(), "full_refresh")]});
         let states = vec![
             stream_state(
                 "deals_property_history",
@@ -268,7 +272,7 @@ mod tests {
         for name in SCOPED {
             let left = testing::type_changes(
                 &catalog::find(&out.catalog, name).unwrap()["stream"]["json_schema"],
-                &fixture("4.0.0", name)["json_schema"],
+                &HUBSPOT.stream("4.0.0", name).unwrap()["json_schema"],
             );
             assert!(left.is_empty(), "{name}: {left:?}");
         }
@@ -292,7 +296,7 @@ mod tests {
 
     #[test]
     fn connections_without_the_streams_only_change_version() {
-        let catalog = json!({"streams": [entry(fixture("3.3.0", "contacts_property_history"), "incremental")]});
+        let catalog = json!({"streams": [entry(HUBSPOT.stream("3.3.0", "contacts_property_history").unwrap(), "incremental")]});
         let states = vec![stream_state(
             "contacts_property_history",
             json!({"timestamp": 1}),
@@ -304,8 +308,7 @@ mod tests {
 
     #[test]
     fn unreadable_cursors_are_refused() {
-        let catalog =
-            json!({"streams": [entry(fixture("3.3.0", "deals_property_history"), "incremental")]});
+        let catalog = json!({"streams": [entry(HUBSPOT.stream("3.3.0", "deals_property_history").unwrap(), "incremental")]});
         for bad in [
             json!({"timestamp": "2024-03-01T00:00:00Z"}),
             json!({"updatedAt": 1}),

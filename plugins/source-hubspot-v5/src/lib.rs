@@ -264,12 +264,8 @@ mod tests {
         "/../../tests/fixtures/source-hubspot"
     ));
 
-    fn fixture(version: &str, name: &str) -> Option<Value> {
-        HUBSPOT.stream(version, name)
-    }
-
     fn entry(name: &str, mode: &str) -> Value {
-        let stream = fixture("4.12.2", name).unwrap();
+        let stream = HUBSPOT.stream("4.12.2", name).unwrap();
         let mut e = json!({"stream": stream, "sync_mode": mode, "destination_sync_mode": "append"});
         if mode == "incremental" {
             e["cursor_field"] = e["stream"]["default_cursor_field"].clone();
@@ -281,16 +277,16 @@ mod tests {
     fn the_streams_are_the_real_ones() {
         for name in REMOVED {
             assert!(
-                fixture("4.12.2", name).is_some() && fixture("5.0.0", name).is_none(),
+                HUBSPOT.stream("4.12.2", name).is_some() && HUBSPOT.stream("5.0.0", name).is_none(),
                 "{name}"
             );
         }
         assert_eq!(
-            fixture("5.0.0", MOVED).unwrap(),
+            HUBSPOT.stream("5.0.0", MOVED).unwrap(),
             serde_json::from_str::<Value>(DECLARED).unwrap()
         );
-        let old = fixture("4.12.2", MOVED).unwrap();
-        let new = fixture("5.0.0", MOVED).unwrap();
+        let old = HUBSPOT.stream("4.12.2", MOVED).unwrap();
+        let new = HUBSPOT.stream("5.0.0", MOVED).unwrap();
         assert_eq!(old["default_cursor_field"], new["default_cursor_field"]);
         assert_eq!(
             old["source_defined_primary_key"],
