@@ -598,14 +598,7 @@ mod tests {
             FacebookMarketingV2::migrate(connection(c, json!({"streams": streams}), state.clone()))
                 .unwrap();
         assert_eq!(out.state, state);
-        let cleared: Vec<_> = out
-            .actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::ClearStream { stream, .. } => Some(stream.name.as_str()),
-                _ => None,
-            })
-            .collect();
+        let cleared = testing::cleared(&out);
         assert_eq!(cleared, vec!["ads_insights"]);
         assert!(
             out.actions.iter().any(

@@ -279,14 +279,7 @@ mod tests {
         assert_eq!(out.catalog["streams"][1], other);
         assert_eq!(out.state, states);
         assert!(matches!(out.actions[0], Action::RefreshSchema { .. }));
-        let cleared: Vec<_> = out
-            .actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::ClearStream { stream, .. } => Some(stream.name.as_str()),
-                _ => None,
-            })
-            .collect();
+        let cleared = testing::cleared(&out);
         assert_eq!(cleared, SCOPED);
 
         let again = HubspotV4::migrate(connection(out.catalog.clone(), out.state.clone())).unwrap();

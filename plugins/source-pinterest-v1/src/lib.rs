@@ -149,14 +149,7 @@ mod tests {
                 ["airbyte_type"],
             TIMESTAMP
         );
-        let cleared: Vec<_> = out
-            .actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::ClearStream { stream, .. } => Some(stream.name.as_str()),
-                _ => None,
-            })
-            .collect();
+        let cleared = testing::cleared(&out);
         assert_eq!(cleared, vec!["advertiser_report", "boards"]);
         assert!(matches!(out.actions[0], Action::RefreshSchema { .. }));
     }

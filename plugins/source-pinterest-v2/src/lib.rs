@@ -242,15 +242,8 @@ mod tests {
             Some(&json!({"states": []}))
         );
         assert_eq!(out.state[2], states[2]);
-        let cleared: Vec<_> = out
-            .actions
-            .iter()
-            .map(|a| match a {
-                Action::ClearStream { stream, .. } => stream.name.clone(),
-                _ => String::new(),
-            })
-            .collect();
-        assert_eq!(cleared, vec!["campaigns"]);
+        assert_eq!(testing::cleared(&out), ["campaigns"]);
+        assert_eq!(out.actions.len(), 1, "the clear is the only action");
     }
 
     #[test]
