@@ -33,6 +33,7 @@ pub mod distribution;
 pub mod document;
 pub mod elastic;
 pub mod fleet;
+pub mod ground;
 pub mod ledger;
 pub mod manifest;
 pub mod migration;

@@ -10,11 +10,12 @@ use crate::connection::Connection;
 use crate::cores;
 use crate::document::Document;
 use crate::fleet::{Entry, Fleet};
+use crate::ground::sha256_hex;
 use crate::manifest::DeadlineAction;
 use crate::migration::{Action, Input};
 use crate::policy::{self, Step};
 use crate::redact::Secrets;
-use crate::registry::{Plugin, Registry, sha256_hex};
+use crate::registry::{Plugin, Registry};
 use crate::sandbox::{LogLine, Sandbox};
 use anyhow::{Context, Result, bail};
 use semver::Version;
@@ -255,6 +256,45 @@ struct IdOnly {
 }
 
 impl ConnectionPlan {
+    /// Redacts the plan with `secrets`: its patches, reason, notes, actions and the log of
+    /// every step. `before` is the config the plan starts from.
+    pub fn redact(&mut self, secrets: &Secrets, before: &Value) {
+        let Changes {
+            config,
+            catalog,
+            state,
+            document,
+        } = &mut self.changes;
+        secrets.redact_config_patch(config, before);
+        secrets.redact_patch(catalog);
+        secrets.redact_patch(state);
+        secrets.redact_patch(document);
+        if let Some(reason) = &mut self.reason {
+            secrets.scrub_string(reason);
+        }
+        self.notes.iter_mut().for_each(|n| secrets.scrub_string(n));
+        for action in &mut self.actions {
+            match action {
+                Action::RefreshSchema { reason }
+                | Action::RetestSource { reason }
+                | Action::FullSync { reason } => secrets.scrub_string(reason),
+                Action::ClearStream { stream, reason } => {
+                    secrets.scrub_string(&mut stream.name);
+                    secrets.scrub_string(reason);
+                }
+                Action::ReviewField { pointer, reason } => {
+                    secrets.scrub_string(pointer);
+                    secrets.scrub_string(reason);
+                }
+            }
+        }
+        for step in &mut self.steps {
+            step.log
+                .iter_mut()
+                .for_each(|l| secrets.scrub_string(&mut l.message));
+        }
+    }
+
     /// The plan without what only a reader of the plan needs (diffs, actions, notes,
     /// per-step details): what apply keeps of each connection while it works through a
     /// fleet. Apply takes the actions from each migration as it writes it.
@@ -576,16 +616,14 @@ impl Planner<'_> {
         let mut secrets = Secrets::new();
         let mut plan = self.plan_document(entry, &mut secrets);
         match &entry.parsed {
-            Ok(Document::Airbyte(connection)) => {
-                secrets.redact_plan(&mut plan, connection.config())
-            }
+            Ok(Document::Airbyte(connection)) => plan.redact(&secrets, connection.config()),
             // An Elastic document's secrets are its `sensitive` configuration fields.
             Ok(Document::Elastic(_)) => match serde_json::from_slice::<Value>(&entry.bytes) {
                 Ok(document) => {
                     secrets.learn_config(&document);
-                    secrets.redact_plan(&mut plan, &Value::Null);
+                    plan.redact(&secrets, &Value::Null);
                 }
-                Err(_) => secrets.redact_plan(&mut plan, &Value::Null),
+                Err(_) => plan.redact(&secrets, &Value::Null),
             },
             Err(_) => {}
         }

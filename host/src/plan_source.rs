@@ -427,7 +427,7 @@ mod tests {
             .collect();
         let whole_text =
             serde_json::to_vec(&(&plan.fleet, &plan.options, &plan.plugins, items)).unwrap();
-        assert_eq!(a.sha256, crate::registry::sha256_hex(&whole_text));
+        assert_eq!(a.sha256, crate::ground::sha256_hex(&whole_text));
 
         // An error of the caller's stops the reading and comes back as it was.
         let mut seen = 0;

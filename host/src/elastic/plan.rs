@@ -8,10 +8,11 @@ use super::jobs;
 use super::stack;
 use super::versions::Known;
 use crate::fleet::Entry;
+use crate::ground::sha256_hex;
 use crate::migration::ConnectorInput;
 use crate::plan::{Breaking, Changes, ConnectionPlan, Planner, PluginRef, Status, StepPlan};
 use crate::policy::Step;
-use crate::registry::{Plugin, sha256_hex};
+use crate::registry::Plugin;
 use semver::Version;
 use serde_json::{Map, Value};
 

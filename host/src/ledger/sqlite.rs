@@ -10,8 +10,9 @@
 //! The schema is versioned (`PRAGMA user_version`): each step of `MIGRATIONS` upgrades a
 //! ledger one version, and a ledger newer than this binary is refused rather than misread.
 
-use super::{Change, Ledger, NewChange, NewFailure, Run, RunKind, Step, actor, now, worker};
-use crate::registry::sha256_hex;
+use super::{Change, Ledger, NewChange, NewFailure, Run, RunKind, Step};
+use crate::ground::sha256_hex;
+use crate::ground::{actor, now, worker};
 use anyhow::{Context, Result, bail};
 use rusqlite::{Connection as Db, OptionalExtension, params};
 use std::path::Path;

@@ -10,11 +10,12 @@
 //! ([`DocumentWriter::settle`]). Anything else was written by someone else and stops the
 //! run before it writes.
 
-use super::{Writer, failpoint, lock::FleetLock};
+use super::{Writer, lock::FleetLock};
 use crate::fleet::Fleet;
+use crate::ground::failpoint;
+use crate::ground::sha256_hex;
 use crate::ledger::sqlite::SqliteLedger;
 use crate::ledger::{Ledger, NewChange, NewFailure, RunKind};
-use crate::registry::sha256_hex;
 use crate::store::{DocumentWriter, Settled, StoreError, Write};
 use anyhow::{Context, Result, bail};
 use std::path::Path;

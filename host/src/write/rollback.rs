@@ -9,8 +9,8 @@
 
 use super::Writer;
 use crate::fleet::Fleet;
+use crate::ground::sha256_hex;
 use crate::ledger::{NewChange, RunKind};
-use crate::registry::sha256_hex;
 use anyhow::{Result, bail};
 use serde::Serialize;
 
@@ -110,7 +110,7 @@ pub fn rollback(
     let mut restored: Vec<String> = already.iter().map(|c| c.connection_id.clone()).collect();
     let mut failed = Vec::new();
     let mut notes = Vec::new();
-    for batch in restores.chunks(super::apply::BATCH) {
+    for batch in restores.chunks(crate::ground::BATCH) {
         let mut bytes = Vec::with_capacity(batch.len());
         for c in batch {
             let current = fleet.documents().read(&c.key)?;

@@ -574,7 +574,7 @@ pub fn applied(applied: &Applied) -> String {
 }
 
 /// What a worker says when the run of its plan (or the run it was to join) is over.
-pub fn run_over(over: &cutover::store::postgres::work::Finished) -> String {
+pub fn run_over(over: &cutover::write::shared::Finished) -> String {
     let on = over.finished_at.as_deref().unwrap_or("an unknown date");
     if over.status == "completed" {
         format!(

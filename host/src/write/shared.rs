@@ -14,13 +14,14 @@
 //! A lost connection (a database restart) fails only the request in flight: the worker
 //! reconnects, finds out whether its last commit made it, and goes on.
 
-use super::PgFleet;
-use super::connect::{RECONNECT_FOR, is_connection_lost};
-use super::writer::{WRITER_LOCK, begin_run, commit, worker_name};
-use crate::ledger::{NewChange, NewFailure, RunKind, now};
+use super::transaction::{WRITER_LOCK, begin_run, commit, worker_name};
+use crate::ground::failpoint;
+use crate::ground::now;
+use crate::ledger::{NewChange, NewFailure, RunKind};
 use crate::plan::{ConnectionPlan, Options, PluginRef, Status};
 use crate::plan_source::PlanSource;
-use crate::write::failpoint;
+use crate::store::postgres::PgFleet;
+use crate::store::postgres::connect::{RECONNECT_FOR, Target, is_connection_lost};
 use anyhow::{Context, Result, bail};
 use postgres::Client;
 use std::sync::Arc;
@@ -201,14 +202,14 @@ impl PgFleet {
                     let lease_seconds = i32::try_from(self.lease_seconds()).unwrap_or(i32::MAX);
                     client.execute(
                         "INSERT INTO cutover.workers (id, run_id, actor, pid, lease_seconds) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-                        &[&id, &run, &crate::ledger::actor(), &(std::process::id() as i32), &lease_seconds],
+                        &[&id, &run, &crate::ground::actor(), &(std::process::id() as i32), &lease_seconds],
                     )?;
                 }
                 Ok((client, found))
             })();
             match started {
                 Err(e) if is_connection_lost(&e) && Instant::now() < deadline => {
-                    self.target.lost();
+                    self.target().lost();
                     tracing::warn!(
                         "starting work on the run: lost the database ({e:#}); trying again"
                     );
@@ -225,7 +226,7 @@ impl PgFleet {
         let renewer = std::thread::spawn({
             let (stop, target, id, seconds) = (
                 stop.clone(),
-                self.target.clone(),
+                self.target().clone(),
                 id.clone(),
                 self.lease_seconds(),
             );
@@ -510,7 +511,7 @@ impl Items {
                 error: c.reason.as_deref().unwrap_or(""),
             })
             .collect();
-        super::writer::record_failures(tx, self.run, &worker_name(), &failed)
+        super::transaction::record_failures(tx, self.run, &worker_name(), &failed)
     }
 }
 
@@ -564,7 +565,7 @@ fn take_shared_lock(client: &mut Client, summary: &str) -> Result<()> {
 
 /// Renews a worker's leases and heartbeat every third of a lease, on its own connection,
 /// until told to stop. A lost connection is opened again at the next turn.
-fn renew(stop: &AtomicBool, target: &super::connect::Target, worker: &str, seconds: u64) {
+fn renew(stop: &AtomicBool, target: &Target, worker: &str, seconds: u64) {
     let period = Duration::from_millis(seconds * 1000 / 3).max(Duration::from_millis(100));
     let mut client: Option<Client> = None;
     let mut next = Instant::now() + period;
@@ -592,7 +593,10 @@ fn renew(stop: &AtomicBool, target: &super::connect::Target, worker: &str, secon
             )
             .and_then(|_| c.execute("UPDATE cutover.workers SET heartbeat_at = now() WHERE id = $1", &[&worker]));
         if let Err(e) = renewed {
-            tracing::warn!("renewing leases: {}", super::connect::source_chain(&e));
+            tracing::warn!(
+                "renewing leases: {}",
+                crate::store::postgres::connect::source_chain(&e)
+            );
             client = None;
         }
     }
@@ -630,7 +634,7 @@ impl Worker<'_> {
             match f(&mut self.client, &self.id, self.run) {
                 Ok(value) => return Ok(value),
                 Err(e) if is_connection_lost(&e) && Instant::now() < deadline => {
-                    self.fleet.target.lost();
+                    self.fleet.target().lost();
                     tracing::warn!("{what}: lost the database ({e:#}); reconnecting");
                     std::thread::sleep(wait);
                     wait = (wait * 2).min(Duration::from_secs(5));
