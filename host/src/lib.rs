@@ -39,7 +39,6 @@ pub mod manifest;
 pub mod migration;
 pub mod per_version;
 pub mod plan;
-pub mod plan_source;
 pub mod platform;
 pub mod policy;
 pub mod private_files;

@@ -11,7 +11,7 @@ use crate::fleet::{Entry, Fleet};
 use crate::ground::BATCH;
 use crate::ledger::{NewChange, NewFailure, RunKind, Step};
 use crate::plan::{ConnectionPlan, PluginRef, Status};
-use crate::plan_source::{PlanSource, Survey};
+use crate::plan::{PlanSource, Survey};
 use anyhow::{Result, bail};
 use serde::Serialize;
 
@@ -107,7 +107,7 @@ pub fn refusal(survey: &Survey) -> Option<String> {
 /// Checks a saved plan against the fleet as it is now: every connection it writes (or
 /// records as failed) is planned again, from its document as read now (`migrate`), and must
 /// give what the plan says. The plan is gone through a slice at a time, so a plan read from
-/// its file ([`crate::plan_source::SavedPlan`]) is never held whole.
+/// its file ([`crate::plan::SavedPlan`]) is never held whole.
 pub fn check_saved(
     plan: &dyn PlanSource,
     fleet: &Fleet,

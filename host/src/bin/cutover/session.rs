@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use cutover::fleet::Fleet;
 use cutover::plan::{Options, Plan, Planner};
-use cutover::plan_source::{PlanSource, PlanWriter, SavedPlan};
+use cutover::plan::{PlanSource, PlanWriter, SavedPlan};
 use cutover::registry::Registry;
 use cutover::sandbox::{CompileCache, Sandbox};
 use cutover::write::apply;

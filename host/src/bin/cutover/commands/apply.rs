@@ -3,7 +3,7 @@
 //! each write would send.
 
 use anyhow::{Result, bail};
-use cutover::plan_source::PlanSource;
+use cutover::plan::PlanSource;
 use cutover::terminal::block;
 use cutover::write;
 use cutover::write::apply::{self, Applied};

@@ -2,7 +2,7 @@
 //! (or as JSON) and to a saved plan file as it is made; nothing is written to the fleet.
 
 use anyhow::Result;
-use cutover::plan_source::PlanWriter;
+use cutover::plan::PlanWriter;
 use cutover::terminal::block;
 use std::io::Write;
 use std::path::{Path, PathBuf};
