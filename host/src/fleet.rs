@@ -132,6 +132,15 @@ impl Fleet {
         Ok(dir)
     }
 
+    /// The fleet with its documents seen through `wrap` (a test counts the reads).
+    #[cfg(test)]
+    pub(crate) fn wrap_documents(
+        &mut self,
+        wrap: impl FnOnce(Arc<dyn Documents>) -> Arc<dyn Documents>,
+    ) {
+        self.documents = wrap(self.documents.clone());
+    }
+
     /// Where the documents live.
     pub fn documents(&self) -> &dyn Documents {
         &*self.documents

@@ -89,7 +89,11 @@ impl Planner<'_> {
                     while !stop.load(Relaxed) {
                         let i = next.fetch_add(1, Relaxed);
                         let Some((key, problem)) = documents.get(i) else { break };
-                        let plan = self.fleet.read(key).map(|entry| {
+                        let entry = match selection.take(key) {
+                            Some(bytes) => Ok(Entry::new(key, bytes)),
+                            None => self.fleet.read(key),
+                        };
+                        let plan = entry.map(|entry| {
                             let mut plan = match problem {
                                 Some(problem) => PlanBuilder::new(key, entry.sha256.clone()).stop(Status::Invalid, problem.clone()),
                                 None => self.plan_entry(&entry),
@@ -183,5 +187,128 @@ impl Planner<'_> {
                 format!("{}: {e}", self.fleet.display_key(&entry.key)),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::Fleet;
+    use crate::plan::Options;
+    use crate::registry::Registry;
+    use crate::sandbox::{Limits, Sandbox};
+    use crate::store::{DocumentWriter, Documents};
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    /// A store that counts each document's reads.
+    struct Counting {
+        inner: Arc<dyn Documents>,
+        reads: Mutex<BTreeMap<String, usize>>,
+    }
+
+    impl Documents for Counting {
+        fn summary(&self) -> String {
+            self.inner.summary()
+        }
+        fn identity(&self) -> String {
+            self.inner.identity()
+        }
+        fn keys(&self) -> Result<Vec<String>> {
+            self.inner.keys()
+        }
+        fn read(&self, key: &str) -> Result<Vec<u8>> {
+            *self
+                .reads
+                .lock()
+                .unwrap()
+                .entry(key.to_owned())
+                .or_default() += 1;
+            self.inner.read(key)
+        }
+        fn display_key(&self, key: &str) -> String {
+            self.inner.display_key(key)
+        }
+        fn writer(&self) -> Result<Box<dyn DocumentWriter + '_>> {
+            self.inner.writer()
+        }
+        fn id_of(&self, key: &str) -> Option<String> {
+            self.inner.id_of(key)
+        }
+    }
+
+    fn connection(id: &str) -> String {
+        serde_json::json!({
+            "id": id, "name": id, "connector": "airbyte/source-example", "version": "1.0.0",
+            "config": {}, "catalog": {"streams": []}, "state": []
+        })
+        .to_string()
+    }
+
+    /// A directory fleet's documents are read once per plan: selecting reads each to learn
+    /// its id and keeps it for planning. Two documents with one id are both invalid, and
+    /// one that is not a connection too, each read once all the same.
+    #[test]
+    fn a_plan_reads_each_document_of_a_directory_fleet_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let connections = dir.path().join("connections");
+        std::fs::create_dir(&connections).unwrap();
+        for (key, text) in [
+            ("a", connection("a")),
+            ("b", connection("b")),
+            ("c1", connection("c")),
+            ("c2", connection("c")),
+            ("broken", "{not json".to_owned()),
+        ] {
+            std::fs::write(connections.join(format!("{key}.json")), text).unwrap();
+        }
+        let mut fleet = Fleet::open(dir.path()).unwrap();
+        let counting = Arc::new(Counting {
+            inner: Arc::new(crate::store::directory::DirDocuments::open(&connections).unwrap()),
+            reads: Mutex::new(BTreeMap::new()),
+        });
+        let seen = counting.clone();
+        fleet.wrap_documents(|_| counting);
+        let sandbox = Sandbox::new(Limits::default()).unwrap();
+        let registry = Registry::load(
+            &dir.path().join("plugins"),
+            &sandbox,
+            &Default::default(),
+            None,
+        )
+        .unwrap();
+        let options = Options::default();
+        let planner = Planner {
+            fleet: &fleet,
+            registry: &registry,
+            sandbox: &sandbox,
+            options: &options,
+            run_plugins: false,
+        };
+        let plan = planner.plan(|_| {}).unwrap();
+        let statuses: Vec<(&str, Status)> = plan
+            .connections
+            .iter()
+            .map(|c| (c.key.as_str(), c.status))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("a", Status::Blocked),
+                ("b", Status::Blocked),
+                ("broken", Status::Invalid),
+                ("c1", Status::Invalid),
+                ("c2", Status::Invalid),
+            ]
+        );
+        let counted = seen.reads.lock().unwrap().clone();
+        assert_eq!(
+            counted,
+            ["a", "b", "broken", "c1", "c2"]
+                .map(|k| (k.to_owned(), 1))
+                .into_iter()
+                .collect::<BTreeMap<_, _>>(),
+            "each document is read once"
+        );
     }
 }
