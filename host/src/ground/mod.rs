@@ -1,6 +1,6 @@
 //! The ground floor: facts every layer above may use and that know nothing of connectors,
 //! plans or stores. Content digests, files replaced atomically ([`atomic`]), crash-test
-//! hooks ([`failpoint`]), the clock and the actor of a run ([`clock`]), and the batch size
+//! hooks ([`mod@failpoint`]), the clock and the actor of a run ([`clock`]), and the batch size
 //! the write path and the stores share.
 
 pub mod atomic;

@@ -22,8 +22,8 @@ mod types;
 
 pub use airbyte::read_outcome;
 pub use chain::{Called, Feed, Planner, Stop, step_error, unrun};
-pub use file::{PlanSource, PlanWriter, SavedPlan, Survey};
-pub use select::Selection;
+pub use file::{PlanSource, PlanWriter, SavedPlan, Survey, Surveying};
+pub use select::{KEPT_BYTES, Selection};
 pub use types::{
     Breaking, Changes, ConnectionPlan, FORMAT, Options, Plan, PlanBuilder, PluginRef, Status,
     StepPlan, Summary,

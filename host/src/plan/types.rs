@@ -217,7 +217,7 @@ pub struct ConnectionPlan {
     #[serde(skip)]
     pub output: Option<Vec<u8>>,
     /// The document as planned from, with its secrets masked, for showing what each patch
-    /// replaces: filled only by [`Planner::plan_each_shown`], so that whoever shows a plan
+    /// replaces: filled only by [`super::Planner::plan_each_shown`], so that whoever shows a plan
     /// reads no document again, and never saved.
     #[serde(skip)]
     pub shown_before: Option<Value>,

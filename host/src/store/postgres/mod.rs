@@ -3,11 +3,13 @@
 //! same fleet and see each other's runs.
 //!
 //! Why it needs no journal: a batch's new documents, their snapshots and their ledger rows
-//! commit in one transaction (`writer`), so a crash leaves each batch wholly done or not
+//! commit in one transaction ([`crate::write::transaction`]), so a crash leaves each batch wholly done or not
 //! begun. Why several hosts can share an apply: a run's connections are rows of the
 //! database, leased a batch at a time with `SELECT … FOR UPDATE SKIP LOCKED`; a worker
 //! renews its lease while it works, a lease whose worker died expires and is taken over,
-//! and a batch's writes commit only while its worker still holds the lease ([`work`]).
+//! and a batch's writes commit only while its worker still holds the lease ([`crate::write::shared`]).
+//! This module connects, keeps the schema, reads documents and history, and writes
+//! documents inside a transaction; the write path owns the runs.
 //! Writers that must be alone (a rollback, a pin, an import) take an advisory lock that
 //! apply workers hold shared; the server frees it when its holder's session ends, however
 //! it ends.
