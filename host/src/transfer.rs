@@ -8,7 +8,7 @@
 //! (only into a ledger with no runs), then the documents, as one recorded `import` run.
 
 use crate::fleet::Fleet;
-use crate::ledger::{NewChange, RunKind};
+use crate::ledger::{NewChange, RunKind, RunStatus};
 use crate::store::LedgerHome;
 use crate::write;
 use anyhow::{Context, Result, bail};
@@ -199,7 +199,7 @@ pub fn import(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
                 result.context("importing a document")?;
             }
         }
-        writer.finish(id, "completed", &detail)?;
+        writer.finish(id, RunStatus::Completed, &detail)?;
     }
     Ok(Moved {
         exported: false,

@@ -34,6 +34,99 @@ impl RunKind {
     }
 }
 
+/// A state the ledger stores as text: the text of each variant ([`as_str`](RunStatus::as_str)),
+/// read back by `FromStr`. The texts are the ledger's, in SQLite and PostgreSQL alike: they
+/// never change.
+macro_rules! stored_as_text {
+    ($name:ident, $what:literal, { $($variant:ident => $text:literal,)+ }) => {
+        impl $name {
+            /// Every variant, in declaration order.
+            #[allow(dead_code)]
+            const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
+
+            /// The text the ledger stores.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!("{s:?} is not a {} this cutover knows", $what)),
+                }
+            }
+        }
+    };
+}
+
+/// How a run stands, as the ledger stores it (`running`, `completed`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Going, or interrupted before it could say otherwise.
+    Running,
+    /// Every connection it meant to write was written.
+    Completed,
+    /// Some were written, some failed.
+    Partial,
+    /// None was written.
+    Failed,
+    /// Its process died; the next writer found it so.
+    Interrupted,
+    /// Every write it made was rolled back since.
+    RolledBack,
+}
+
+stored_as_text!(RunStatus, "run status", {
+    Running => "running",
+    Completed => "completed",
+    Partial => "partial",
+    Failed => "failed",
+    Interrupted => "interrupted",
+    RolledBack => "rolled-back",
+});
+
+impl RunStatus {
+    /// How a run that wrote `written` connections and failed `failed` ends.
+    pub fn ended(written: usize, failed: usize) -> Self {
+        if failed == 0 {
+            RunStatus::Completed
+        } else if written == 0 {
+            RunStatus::Failed
+        } else {
+            RunStatus::Partial
+        }
+    }
+}
+
+/// What became of one change, as the ledger stores it (`written`, `rolled-back`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeState {
+    /// Recorded before the document is written (a journaled store): not settled yet.
+    Intent,
+    /// The document holds the change.
+    Written,
+    /// The write did not happen; the document holds what it held.
+    Aborted,
+    /// Written, then restored by a rollback.
+    RolledBack,
+    /// The connection could not be migrated; nothing was written.
+    Failed,
+}
+
+stored_as_text!(ChangeState, "change state", {
+    Intent => "intent",
+    Written => "written",
+    Aborted => "aborted",
+    RolledBack => "rolled-back",
+    Failed => "failed",
+});
+
 /// A document write to record: what it replaces, with what, through which steps.
 pub struct NewChange<'a> {
     pub connection_id: &'a str,
@@ -122,4 +215,41 @@ pub trait Ledger {
     /// version they migrated to; rollback writes the version they restored. (What an
     /// Elastic connector document is valid for: [`crate::elastic::versions`].)
     fn versions_written(&self) -> Result<Vec<(String, String, i64)>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ledger's stored text is what it always was, and reads back as the same state.
+    #[test]
+    fn states_keep_their_stored_text() {
+        let runs = RunStatus::ALL.map(RunStatus::as_str);
+        assert_eq!(
+            runs,
+            [
+                "running",
+                "completed",
+                "partial",
+                "failed",
+                "interrupted",
+                "rolled-back"
+            ]
+        );
+        for status in RunStatus::ALL {
+            assert_eq!(status.as_str().parse(), Ok(status));
+        }
+        let changes = ChangeState::ALL.map(ChangeState::as_str);
+        assert_eq!(
+            changes,
+            ["intent", "written", "aborted", "rolled-back", "failed"]
+        );
+        for state in ChangeState::ALL {
+            assert_eq!(state.as_str().parse(), Ok(state));
+        }
+        assert!("done".parse::<RunStatus>().is_err());
+        assert_eq!(RunStatus::ended(3, 0), RunStatus::Completed);
+        assert_eq!(RunStatus::ended(0, 2), RunStatus::Failed);
+        assert_eq!(RunStatus::ended(1, 2), RunStatus::Partial);
+    }
 }

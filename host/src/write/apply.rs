@@ -9,7 +9,7 @@ use super::Writer;
 use crate::cores;
 use crate::fleet::{Entry, Fleet};
 use crate::ground::BATCH;
-use crate::ledger::{NewChange, NewFailure, RunKind, Step};
+use crate::ledger::{NewChange, NewFailure, RunKind, RunStatus, Step};
 use crate::plan::{ConnectionPlan, PluginRef, Status};
 use crate::plan::{PlanSource, Survey};
 use anyhow::{Result, bail};
@@ -280,13 +280,7 @@ pub fn apply(
         write(previous, &mut *writer, &mut applied, &mut progress)?;
         write(pending, &mut *writer, &mut applied, &mut progress)
     })?;
-    let status = if applied.failed.is_empty() {
-        "completed"
-    } else if applied.written.is_empty() {
-        "failed"
-    } else {
-        "partial"
-    };
+    let status = RunStatus::ended(applied.written.len(), applied.failed.len());
     let detail = serde_json::json!({
         "options": options,
         "summary": summary,

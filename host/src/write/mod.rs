@@ -24,7 +24,7 @@ pub mod shared;
 pub mod transaction;
 
 use crate::fleet::Fleet;
-use crate::ledger::{Ledger, NewChange, NewFailure, RunKind};
+use crate::ledger::{ChangeState, Ledger, NewChange, NewFailure, RunKind, RunStatus};
 use crate::store::LedgerHome;
 use anyhow::Result;
 
@@ -45,10 +45,10 @@ pub trait Writer {
     fn record_failure(&mut self, run: i64, failure: &NewFailure) -> Result<()>;
     /// Marks changes of an earlier run as rolled back.
     fn mark_rolled_back(&mut self, changes: &[i64]) -> Result<()>;
-    /// Ends a run with a status (`completed`, `partial`, `failed`).
-    fn finish(&mut self, run: i64, status: &str, detail: &serde_json::Value) -> Result<()>;
+    /// Ends a run with a status (completed, partial, failed).
+    fn finish(&mut self, run: i64, status: RunStatus, detail: &serde_json::Value) -> Result<()>;
     /// Changes a finished run's status (one whose writes were all rolled back).
-    fn set_status(&mut self, run: i64, status: &str) -> Result<()>;
+    fn set_status(&mut self, run: i64, status: RunStatus) -> Result<()>;
     /// Copies every run of another fleet's ledger, with its changes, snapshots and steps,
     /// keeping their ids; refused unless this ledger has no runs yet. Returns how many.
     fn import_history(&mut self, source: &dyn Ledger) -> Result<usize>;
@@ -66,7 +66,7 @@ pub fn history_with_snapshots(
                 .changes
                 .iter()
                 .map(|c| {
-                    if c.state == "failed" {
+                    if c.state == ChangeState::Failed.as_str() {
                         Ok(None)
                     } else {
                         source.snapshot(c.id).map(Some)

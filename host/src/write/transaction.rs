@@ -10,7 +10,7 @@ use super::Writer;
 use crate::ground::failpoint;
 use crate::ground::sha256_hex;
 use crate::ground::{actor, now};
-use crate::ledger::{Ledger, NewChange, NewFailure, RunKind};
+use crate::ledger::{Ledger, NewChange, NewFailure, RunKind, RunStatus};
 use crate::store::Write;
 use crate::store::postgres::connect::explain;
 use crate::store::postgres::documents::replace;
@@ -139,18 +139,18 @@ impl Writer for PgWriter {
         Ok(())
     }
 
-    fn finish(&mut self, run: i64, status: &str, detail: &serde_json::Value) -> Result<()> {
+    fn finish(&mut self, run: i64, status: RunStatus, detail: &serde_json::Value) -> Result<()> {
         self.client.execute(
             "UPDATE cutover.runs SET finished_at = $2, status = $3, detail = $4 WHERE id = $1",
-            &[&run, &now(), &status, detail],
+            &[&run, &now(), &status.as_str(), detail],
         )?;
         Ok(())
     }
 
-    fn set_status(&mut self, run: i64, status: &str) -> Result<()> {
+    fn set_status(&mut self, run: i64, status: RunStatus) -> Result<()> {
         self.client.execute(
             "UPDATE cutover.runs SET status = $2 WHERE id = $1",
-            &[&run, &status],
+            &[&run, &status.as_str()],
         )?;
         Ok(())
     }

@@ -21,7 +21,7 @@ use worker::renew;
 
 use super::transaction::{WRITER_LOCK, begin_run, worker_name};
 use crate::ground::failpoint;
-use crate::ledger::{NewFailure, RunKind};
+use crate::ledger::{NewFailure, RunKind, RunStatus};
 use crate::plan::PlanSource;
 use crate::plan::{ConnectionPlan, Options, PluginRef, Status};
 use crate::store::postgres::PgFleet;
@@ -155,7 +155,10 @@ impl PgFleet {
             ) else {
                 bail!("run {run} is a {kind} run, not a shared apply that workers can join");
             };
-            if !matches!(status.as_str(), "running" | "interrupted") {
+            if !matches!(
+                status.parse(),
+                Ok(RunStatus::Running | RunStatus::Interrupted)
+            ) {
                 return match finished(client, run)? {
                     Some(over) => Ok(Joining::Over(over)),
                     None => bail!("run {run} is {status}: there is nothing left to join"),
@@ -343,15 +346,15 @@ fn join(client: &mut Client, run: i64) -> Result<Found> {
             &[&run],
         )?
         .map(|r| r.get(0));
-    let found = match status.as_deref() {
-        Some("interrupted") => {
+    let found = match status.as_deref().map(str::parse) {
+        Some(Ok(RunStatus::Interrupted)) => {
             tx.execute(
                 "UPDATE cutover.runs SET status = 'running', finished_at = NULL WHERE id = $1",
                 &[&run],
             )?;
             Found::Run(run)
         }
-        Some("running") | None => Found::Run(run),
+        Some(Ok(RunStatus::Running)) | None => Found::Run(run),
         Some(_) => match finished(&mut tx, run)? {
             Some(over) => Found::Over(over),
             None => Found::Run(run),
@@ -410,7 +413,7 @@ fn create_or_join(
     )?;
     if let Some(last) = last {
         let (run, status): (i64, String) = (last.get(0), last.get(1));
-        if status == "interrupted" {
+        if status.parse() == Ok(RunStatus::Interrupted) {
             tx.execute(
                 "UPDATE cutover.runs SET status = 'running', finished_at = NULL WHERE id = $1",
                 &[&run],

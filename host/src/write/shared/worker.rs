@@ -4,7 +4,7 @@
 
 use super::{Committed, Lease, Next, RunEnd, take_shared_lock};
 use crate::ground::{failpoint, now};
-use crate::ledger::{NewChange, NewFailure};
+use crate::ledger::{NewChange, NewFailure, RunStatus};
 use crate::plan::{ConnectionPlan, Status};
 use crate::store::postgres::PgFleet;
 use crate::store::postgres::connect::{RECONNECT_FOR, Target, is_connection_lost};
@@ -222,8 +222,8 @@ impl Worker<'_> {
             let (connections, written, failed, workers): (i64, i64, i64, i64) = (totals.get(0), totals.get(1), totals.get(2), totals.get(3));
             tx.execute("UPDATE cutover.workers SET state = 'done', heartbeat_at = now() WHERE id = $1", &[&id])?;
             let mut end = RunEnd { run, ended: false, status: status.clone(), connections, written, failed, workers };
-            if open == 0 && status == "running" {
-                end.status = if failed == 0 { "completed" } else if written == 0 { "failed" } else { "partial" }.into();
+            if open == 0 && status == RunStatus::Running.as_str() {
+                end.status = RunStatus::ended(written as usize, failed as usize).as_str().into();
                 let detail = serde_json::json!({"shared": true, "connections": connections, "written": written, "failed": failed, "workers": workers});
                 tx.execute(
                     "UPDATE cutover.runs SET status = $2, finished_at = $3, detail = detail || $4 WHERE id = $1",

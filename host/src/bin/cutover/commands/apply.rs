@@ -3,6 +3,7 @@
 //! each write would send.
 
 use anyhow::{Result, bail};
+use cutover::ledger::RunStatus;
 use cutover::plan::PlanSource;
 use cutover::terminal::block;
 use cutover::write;
@@ -143,7 +144,7 @@ fn apply_shared(
         } else {
             print!("{}", block(&render::run_over(over)));
         }
-        Ok(if over.status == "completed" {
+        Ok(if over.status == RunStatus::Completed.as_str() {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)

@@ -3,7 +3,7 @@
 
 use super::undo_hint;
 use cutover::fleet::Fleet;
-use cutover::ledger::Run;
+use cutover::ledger::{Run, RunStatus};
 use cutover::terminal::line;
 use cutover::write::apply::Applied;
 use std::fmt::Write;
@@ -36,7 +36,7 @@ pub fn applied(applied: &Applied) -> String {
             let _ = writeln!(
                 out,
                 "Run {run} {}: {} of {} connection(s) written, {} failed, by {} worker(s).{}",
-                if end.ended || end.status != "running" {
+                if end.ended || end.status != RunStatus::Running.as_str() {
                     format!("is {}", end.status)
                 } else {
                     "goes on with the other workers".to_owned()
@@ -95,7 +95,7 @@ pub fn applied(applied: &Applied) -> String {
 /// What a worker says when the run of its plan (or the run it was to join) is over.
 pub fn run_over(over: &cutover::write::shared::Finished) -> String {
     let on = over.finished_at.as_deref().unwrap_or("an unknown date");
-    if over.status == "completed" {
+    if over.status == RunStatus::Completed.as_str() {
         format!(
             "Run {} applied this plan on {on}; nothing to do ({} connection(s) written).\n",
             over.run, over.written
@@ -111,7 +111,10 @@ pub fn run_over(over: &cutover::write::shared::Finished) -> String {
 /// The runs still going (a shared run's workers, leases and progress), for `status`.
 pub fn live_runs(runs: &[Run]) -> String {
     let mut out = String::new();
-    for r in runs.iter().filter(|r| r.status == "running") {
+    for r in runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Running.as_str())
+    {
         let _ = writeln!(
             out,
             "\nRun {} ({}) is going, started by {} at {}.",
