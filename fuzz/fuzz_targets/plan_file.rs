@@ -3,7 +3,7 @@
 #![no_main]
 
 use cutover::plan::Plan;
-use cutover::plan_source::PlanSource;
+use cutover::plan::PlanSource;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

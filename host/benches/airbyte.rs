@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 const TOKEN: &str = "bench-token";
 const LATENCY: Duration = Duration::from_millis(5);
-/// How many connections apply hands the backend at once (`apply::BATCH`).
+/// How many connections apply hands the backend at once (`ground::BATCH`).
 const BATCH: usize = 256;
 
 fn main() {

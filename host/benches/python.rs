@@ -13,8 +13,8 @@
 //! `cargo bench -p cutover --bench python` (`-- state` or `-- calls` runs one part);
 //! BENCHMARKS.md records a run.
 
+use cutover::ground::sha256_hex;
 use cutover::migration::Input;
-use cutover::registry::sha256_hex;
 use cutover::sandbox::{CompileCache, Limits, Sandbox, SandboxError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

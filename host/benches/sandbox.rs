@@ -37,7 +37,7 @@ fn input_from(doc: &serde_json::Value) -> Input {
 
 fn main() {
     let wasm = std::fs::read(cutover_tests::plugin("source-pinterest-v2")).unwrap();
-    let sha = cutover::registry::sha256_hex(&wasm);
+    let sha = cutover::ground::sha256_hex(&wasm);
     let limits = Limits {
         timeout_ms: 60_000,
         ..Limits::default()

@@ -322,9 +322,9 @@ fn copy_fleet(from: &Path, to: &Path) {
 /// beyond the writes themselves.
 fn lease_overhead(server: &postgres::Server) {
     use cutover::plan::{ConnectionPlan, Status};
-    use cutover::store::postgres::work::{Committed, Next, Start, Started};
+    use cutover::write::shared::{Committed, Next, Start, Started};
     let url = server.database("bench_lease");
-    let settings = cutover::settings::StoreSettings {
+    let settings = cutover::store::postgres::settings::StoreSettings {
         url: Some(url.clone()),
         ..Default::default()
     };

@@ -21,10 +21,10 @@ use crate::catalogs::Catalogs;
 use crate::document::Document;
 use crate::elastic::spec::ElasticSpecs;
 use crate::elastic::versions::Versions;
-use crate::registry::sha256_hex;
+use crate::ground::sha256_hex;
 use crate::settings::Settings;
 use crate::specs::Specs;
-use crate::store::{self, Documents, LedgerHome};
+use crate::store::{self, Backend, Documents, LedgerHome};
 use anyhow::{Context, Result, bail};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -96,7 +96,7 @@ impl Fleet {
         if let Some(ca_file) = &mut settings.store.ca_file {
             *ca_file = root.join(&*ca_file);
         }
-        let backend = store::open(&root, &root.join(".cutover"), &settings)?;
+        let backend = open_backend(&root, &root.join(".cutover"), &settings)?;
         Ok(Self {
             documents: backend.documents,
             ledger: backend.ledger,
@@ -130,6 +130,15 @@ impl Fleet {
         let dir = self.root.join(".cutover");
         crate::private_files::owner_only_dir(&dir)?;
         Ok(dir)
+    }
+
+    /// The fleet with its documents seen through `wrap` (a test counts the reads).
+    #[cfg(test)]
+    pub(crate) fn wrap_documents(
+        &mut self,
+        wrap: impl FnOnce(Arc<dyn Documents>) -> Arc<dyn Documents>,
+    ) {
+        self.documents = wrap(self.documents.clone());
     }
 
     /// Where the documents live.
@@ -254,5 +263,45 @@ impl Fleet {
             "no connection {id:?} in fleet {}; `cutover status` lists them",
             self.documents.summary()
         )
+    }
+}
+
+/// The backend a fleet's settings choose: PostgreSQL when `[store] url` (or `--fleet
+/// postgres://…`) names a database, an Elasticsearch cluster when `[elastic] url` does, an
+/// Airbyte deployment when `[airbyte]` names one, else the `connections/` directory under
+/// `root`, with the ledger in `state_dir`.
+fn open_backend(root: &Path, state_dir: &Path, settings: &Settings) -> Result<Backend> {
+    if let Some(airbyte) = &settings.airbyte {
+        if settings.store.url.is_some() || settings.elastic.url.is_some() {
+            anyhow::bail!(
+                "cutover.toml names [airbyte] and also [store] url or [elastic] url; a fleet's documents live in one place"
+            );
+        }
+        return Ok(Backend {
+            documents: Arc::new(store::airbyte::AirbyteDocuments::open(root, airbyte)?),
+            ledger: LedgerHome::Sqlite(state_dir.join("ledger.sqlite")),
+        });
+    }
+    match (&settings.store.url, &settings.elastic.url) {
+        (Some(_), Some(_)) => anyhow::bail!(
+            "cutover.toml names both a database ([store] url) and a cluster ([elastic] url); a fleet's documents live in one place"
+        ),
+        (Some(url), None) => {
+            let fleet = Arc::new(store::postgres::PgFleet::connect(url, &settings.store)?);
+            Ok(Backend {
+                documents: fleet.clone(),
+                ledger: LedgerHome::Postgres(fleet),
+            })
+        }
+        (None, Some(_)) => Ok(Backend {
+            documents: Arc::new(store::elastic::ElasticDocuments::open(&settings.elastic)?),
+            ledger: LedgerHome::Sqlite(state_dir.join("ledger.sqlite")),
+        }),
+        (None, None) => Ok(Backend {
+            documents: Arc::new(store::directory::DirDocuments::open(
+                &root.join("connections"),
+            )?),
+            ledger: LedgerHome::Sqlite(state_dir.join("ledger.sqlite")),
+        }),
     }
 }

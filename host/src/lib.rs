@@ -23,6 +23,23 @@
 //! connector's metadata.
 //!
 //! The `cutover` binary is a thin command line over this library.
+//!
+//! # Layers
+//!
+//! Each module uses only its own layer and those below it (`.ci/module-graph` declares them
+//! and checks it), bottom to top:
+//!
+//! - **ground** ([`ground`], [`private_files`], [`cores`], [`terminal`]): digests, atomic
+//!   files, failpoints, the clock and actor, worker counts, inert text.
+//! - **contract** ([`migration`], [`manifest`], [`document`], [`connection`], [`elastic`],
+//!   [`platform`], [`per_version`], [`specs`], [`catalogs`], [`redact`], [`trust`]): what a
+//!   plugin and a document are.
+//! - **ledger** ([`ledger`]); **sandbox** ([`sandbox`], [`registry`], [`policy`],
+//!   [`conformance`]); **store** ([`store`], each backend with its settings).
+//! - **settings** ([`settings`]) and **fleet** ([`fleet`]): a fleet opened.
+//! - **plan** ([`plan`]): a good place to start following what cutover does; then **write**
+//!   ([`mod@write`], [`transfer`]).
+//! - **author** ([`author`]) and **distribution** ([`distribution`]) on top.
 
 pub mod author;
 pub mod catalogs;
@@ -33,12 +50,12 @@ pub mod distribution;
 pub mod document;
 pub mod elastic;
 pub mod fleet;
+pub mod ground;
 pub mod ledger;
 pub mod manifest;
 pub mod migration;
 pub mod per_version;
 pub mod plan;
-pub mod plan_source;
 pub mod platform;
 pub mod policy;
 pub mod private_files;

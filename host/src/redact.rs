@@ -30,8 +30,6 @@
 //! the sandbox keeps a plugin from sending anything anywhere, so what it can do is show a
 //! secret to whoever reads cutover's output, and that output is what is scrubbed.
 
-use crate::migration::Action;
-use crate::plan::{Changes, ConnectionPlan};
 use json_patch::{MoveOperation, Patch, PatchOperation};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -280,7 +278,7 @@ impl Secrets {
         }
     }
 
-    fn scrub_string(&self, s: &mut String) {
+    pub fn scrub_string(&self, s: &mut String) {
         if let Cow::Owned(clean) = self.scrub(s) {
             *s = clean;
         }
@@ -389,45 +387,6 @@ impl Secrets {
                 PatchOperation::Test(t) => self.scrub_value(&mut t.value),
                 PatchOperation::Remove(_) | PatchOperation::Move(_) | PatchOperation::Copy(_) => {}
             }
-        }
-    }
-
-    /// Redacts a whole connection's plan: its patches, reason, notes, actions and the log
-    /// of every step. `before` is the config the plan starts from.
-    pub fn redact_plan(&self, plan: &mut ConnectionPlan, before: &Value) {
-        let Changes {
-            config,
-            catalog,
-            state,
-            document,
-        } = &mut plan.changes;
-        self.redact_config_patch(config, before);
-        self.redact_patch(catalog);
-        self.redact_patch(state);
-        self.redact_patch(document);
-        if let Some(reason) = &mut plan.reason {
-            self.scrub_string(reason);
-        }
-        plan.notes.iter_mut().for_each(|n| self.scrub_string(n));
-        for action in &mut plan.actions {
-            match action {
-                Action::RefreshSchema { reason }
-                | Action::RetestSource { reason }
-                | Action::FullSync { reason } => self.scrub_string(reason),
-                Action::ClearStream { stream, reason } => {
-                    self.scrub_string(&mut stream.name);
-                    self.scrub_string(reason);
-                }
-                Action::ReviewField { pointer, reason } => {
-                    self.scrub_string(pointer);
-                    self.scrub_string(reason);
-                }
-            }
-        }
-        for step in &mut plan.steps {
-            step.log
-                .iter_mut()
-                .for_each(|l| self.scrub_string(&mut l.message));
         }
     }
 }

@@ -6,6 +6,7 @@
 //! another.
 
 use crate::cores;
+use crate::ground::sha256_hex;
 use crate::manifest::Manifest;
 use crate::policy::Candidate;
 use crate::sandbox::wit::ContractVersion;
@@ -13,13 +14,7 @@ use crate::sandbox::{CompileCache, LoadedPlugin, Sandbox};
 use crate::trust::{Lock, Trust};
 use anyhow::{Context, Result, bail};
 use semver::{Version, VersionReq};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-
-/// The sha256 of some bytes, as lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 /// One plugin, loaded.
 pub struct Plugin {

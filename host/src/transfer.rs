@@ -8,7 +8,7 @@
 //! (only into a ledger with no runs), then the documents, as one recorded `import` run.
 
 use crate::fleet::Fleet;
-use crate::ledger::{NewChange, RunKind};
+use crate::ledger::{NewChange, RunKind, RunStatus};
 use crate::store::LedgerHome;
 use crate::write;
 use anyhow::{Context, Result, bail};
@@ -49,7 +49,7 @@ pub fn export(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
     for key in &keys {
         let bytes = fleet.documents().read(key)?;
         // A new file from a temporary one: owner-only, as documents hold credentials.
-        crate::store::directory::write_atomic(&connections.join(format!("{key}.json")), &bytes)?;
+        crate::ground::write_atomic(&connections.join(format!("{key}.json")), &bytes)?;
     }
     let mut runs = 0;
     if with_ledger {
@@ -169,7 +169,7 @@ pub fn import(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
             serde_json::json!({"from": dir.display().to_string(), "documents": writes.len()});
         let id = writer.begin(RunKind::Import, &detail)?;
         run = Some(id);
-        for batch in writes.chunks(write::apply::BATCH) {
+        for batch in writes.chunks(crate::ground::BATCH) {
             let bytes: Vec<(Vec<u8>, String)> = batch
                 .iter()
                 .map(|key| {
@@ -199,7 +199,7 @@ pub fn import(fleet: &Fleet, dir: &Path, with_ledger: bool) -> Result<Moved> {
                 result.context("importing a document")?;
             }
         }
-        writer.finish(id, "completed", &detail)?;
+        writer.finish(id, RunStatus::Completed, &detail)?;
     }
     Ok(Moved {
         exported: false,

@@ -68,7 +68,7 @@ impl Lock {
             "# The sha256 of every plugin this fleet runs, written by `cutover plugin add`.\n# A plugin file that is not listed here, or no longer matches, is refused.\n\n{}",
             toml::to_string(&sorted)?
         );
-        crate::store::directory::write_atomic(&dir.join(LOCK_FILE), text.as_bytes())
+        crate::ground::write_atomic(&dir.join(LOCK_FILE), text.as_bytes())
     }
 
     pub fn get(&self, file: &str) -> Option<&Locked> {

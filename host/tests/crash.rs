@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 /// More than one batch, so a kill can land in a batch that reuses the files the one
 /// before it replaced.
-const CONNECTIONS: usize = cutover::write::apply::BATCH + 44;
+const CONNECTIONS: usize = cutover::ground::BATCH + 44;
 
 fn cutover(fleet: &Fleet, args: &[&str], failpoint: Option<&str>) -> Run {
     let env: Vec<(&str, &str)> = failpoint
@@ -88,12 +88,7 @@ fn expected_new() -> BTreeMap<String, Vec<u8>> {
 fn apply_killed_at_every_boundary_converges() {
     let new = expected_new();
     for point in ["after-intent", "after-write"] {
-        for n in [
-            1,
-            CONNECTIONS / 2,
-            cutover::write::apply::BATCH + 10,
-            CONNECTIONS,
-        ] {
+        for n in [1, CONNECTIONS / 2, cutover::ground::BATCH + 10, CONNECTIONS] {
             let fleet = fleet();
             let old = fleet.documents();
             let spec = format!("{point}:{n}");
@@ -105,7 +100,7 @@ fn apply_killed_at_every_boundary_converges() {
             let (_, written) = old_or_new(&fleet, &old, &new);
             // Intents are committed a batch at a time: a kill after the nth intent leaves
             // the batches before its own written, and nothing of its own.
-            let batch = cutover::write::apply::BATCH;
+            let batch = cutover::ground::BATCH;
             let expect = if point == "after-write" {
                 n
             } else {

@@ -141,7 +141,7 @@ fn one_engine_many_components_each_with_its_own_digest_manifest_and_no_new_impor
     let lock = std::fs::read_to_string(fleet.path().join("plugins").join("plugins.lock")).unwrap();
     for b in &bytes {
         assert!(
-            lock.contains(&cutover::registry::sha256_hex(b)),
+            lock.contains(&cutover::ground::sha256_hex(b)),
             "each digest is pinned: {lock}"
         );
     }

@@ -6,9 +6,9 @@
 //! pinned in `plugins.lock`. A refused plugin leaves the directory as it was.
 
 use crate::fleet::Fleet;
+use crate::ground::write_atomic;
 use crate::registry::{Plugin, Registry};
 use crate::sandbox::Sandbox;
-use crate::store::directory::write_atomic;
 use crate::trust::{LOCK_FILE, Lock, Locked, signature_path};
 use crate::write::lock::FleetLock;
 use anyhow::{Context, Result, bail};
@@ -84,7 +84,7 @@ impl Admission {
     pub fn check(&mut self, file: &Path, trust: &crate::trust::Trust) -> Result<&Plugin> {
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         let plugin = Registry::load_one(file, &self.sandbox, trust, None, None)?;
-        if plugin.sha256 != crate::registry::sha256_hex(&bytes) {
+        if plugin.sha256 != crate::ground::sha256_hex(&bytes) {
             bail!("{} changed while it was being checked", file.display());
         }
         let signature = match signature_path(file) {

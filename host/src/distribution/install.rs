@@ -51,7 +51,7 @@ fn stage_and_check(
     }
     let (description, layer) = artifact::check_component(&manifest)?;
     let wasm = client.blob(repository, &layer)?;
-    let sha256 = crate::registry::sha256_hex(&wasm);
+    let sha256 = crate::ground::sha256_hex(&wasm);
     if sha256 != description.sha256 {
         bail!(
             "its component's sha256 is {sha256}, but its manifest names {}: the registry served other bytes",

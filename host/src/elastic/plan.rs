@@ -8,10 +8,13 @@ use super::jobs;
 use super::stack;
 use super::versions::Known;
 use crate::fleet::Entry;
+use crate::ground::sha256_hex;
 use crate::migration::ConnectorInput;
-use crate::plan::{Breaking, Changes, ConnectionPlan, Planner, PluginRef, Status, StepPlan};
+use crate::plan::{
+    Called, Changes, ConnectionPlan, Feed, PlanBuilder, Planner, Status, Stop, step_error, unrun,
+};
 use crate::policy::Step;
-use crate::registry::{Plugin, sha256_hex};
+use crate::registry::Plugin;
 use semver::Version;
 use serde_json::{Map, Value};
 
@@ -44,16 +47,9 @@ fn target(planner: &Planner, connector: &Connector) -> Option<Version> {
 /// Plans one Elastic connector document.
 pub fn plan(planner: &Planner, entry: &Entry, connector: &Connector) -> ConnectionPlan {
     let fleet = planner.fleet;
-    let mut plan = ConnectionPlan::invalid(&entry.key, entry.sha256.clone(), String::new());
-    plan.reason = None;
-    plan.id = connector.id.clone();
-    plan.name = connector.name.clone();
-    plan.connector = Some(connector.connector());
-    let stop = |mut plan: ConnectionPlan, status: Status, reason: String| {
-        plan.status = status;
-        plan.reason = Some(reason);
-        plan
-    };
+    let mut plan = PlanBuilder::new(&entry.key, entry.sha256.clone())
+        .id(connector.id.clone())
+        .named(connector.name.clone(), connector.connector());
     let label = format!(
         "{}: connector {} ({})",
         fleet.display_key(&entry.key),
@@ -63,106 +59,82 @@ pub fn plan(planner: &Planner, entry: &Entry, connector: &Connector) -> Connecti
 
     let (version, known) = match fleet.elastic_versions().and_then(|v| v.of(&entry.key)) {
         Ok(v) => v,
-        Err(e) => return stop(plan, Status::Blocked, format!("{label}: {e}")),
+        Err(e) => return plan.stop(Status::Blocked, format!("{label}: {e}")),
     };
     plan.from = Some(version.clone());
     let specs = fleet.elastic_specs();
     if let Err(e) = specs.check_service_type(&connector.service_type, &version) {
-        return stop(plan, Status::Invalid, format!("{label}: {e}"));
+        return plan.stop(Status::Invalid, format!("{label}: {e}"));
     }
     if let Err(e) = specs.check_values(&connector.service_type, &version, connector.configuration())
     {
-        return stop(
-            plan,
+        return plan.stop(
             Status::Invalid,
             format!("{label}: {e} (in {version}'s default configuration)"),
         );
     }
     let Some(target) = target(planner, connector) else {
-        return stop(
-            plan,
+        return plan.stop(
             Status::Blocked,
             format!("{label}: no target version; set [elastic] target = \"X.Y.Z\" in cutover.toml"),
         );
     };
     plan.to = Some(target.clone());
     if let Some(reason) = fleet.settings.elastic.pins.get(&connector.id) {
-        return stop(
-            plan,
+        return plan.stop(
             Status::Pinned,
             format!("pinned in cutover.toml at {version}: {reason}"),
         );
     }
     if version >= target {
-        plan.status = Status::UpToDate;
-        plan.reason = match known {
+        let reason = match known {
             Known::Ledger { run } => Some(format!("migrated to {version} by run {run}")),
             Known::Declared if version > target => {
                 Some(format!("already past the fleet's target {target}"))
             }
             Known::Declared => None,
         };
-        return plan;
+        return plan.build(Status::UpToDate, reason);
     }
     let jobs_note = match jobs::plan_note(&connector.jobs) {
         Ok(note) => note,
-        Err(e) => return stop(plan, Status::Blocked, format!("{label}: {e}")),
+        Err(e) => return plan.stop(Status::Blocked, format!("{label}: {e}")),
     };
     let plugins = candidates(planner, &connector.service_type);
     let steps = match chain::chain(&connector.connector(), &version, &target, &plugins) {
         Ok(steps) => steps,
-        Err(e) => return stop(plan, Status::Blocked, e.to_string()),
+        Err(e) => return plan.stop(Status::Blocked, e.to_string()),
     };
     if let Err(e) = check_stack(planner, &steps, &plugins) {
-        return stop(plan, Status::Blocked, format!("{label}: {e}"));
+        return plan.stop(Status::Blocked, format!("{label}: {e}"));
     }
     if !planner.run_plugins {
-        plan.steps = steps
-            .iter()
-            .map(|s| step_plan(s, &plugins, String::new(), String::new(), None))
-            .collect();
-        plan.status = status(
-            planner,
-            connector,
-            steps.iter().any(|s| matches!(s, Step::Plugin { .. })),
-            &mut plan,
-        );
-        return plan;
+        plan.steps = unrun(&steps, &plugins);
+        let breaking = steps.iter().any(|s| matches!(s, Step::Plugin { .. }));
+        let (status, reason) = planner.decide(&connector.id, breaking);
+        return plan.build(status, reason);
     }
-    match run_chain(planner, connector, steps, plugins, &mut plan) {
-        Ok(()) => {}
-        Err((status, reason)) => {
-            plan.output = None;
-            plan.output_sha256 = None;
-            return stop(plan, status, reason);
-        }
+    let original = connector.plugin_document();
+    let mut feed = Elastic {
+        connector,
+        text: serde_json::to_string(&original).expect("a JSON object serializes"),
+        document: original.clone(),
+        original,
+        service_type: connector.service_type.clone(),
+        changed_to: None,
+        target,
+    };
+    if let Err((status, reason)) = planner.run_steps(&mut feed, steps, plugins, &mut plan) {
+        return plan.stop(status, reason);
     }
     if let Some(note) = jobs_note {
         plan.notes.push(note);
     }
     let breaking = plan.steps.iter().any(|s| s.plugin.is_some());
-    plan.status = status(planner, connector, breaking, &mut plan);
+    let (status, reason) = planner.decide(&connector.id, breaking);
+    let mut plan = plan.build(status, reason);
+    planner.as_written(entry, &mut plan);
     plan
-}
-
-/// Migrate, upgrade or wait for the opt-in.
-fn status(
-    planner: &Planner,
-    connector: &Connector,
-    breaking: bool,
-    plan: &mut ConnectionPlan,
-) -> Status {
-    if !breaking {
-        Status::Upgrade
-    } else if planner.options.all || planner.options.opt_in.contains(&connector.id) {
-        Status::Migrate
-    } else {
-        plan.reason = Some(format!(
-            "breaking upgrade: opt in with --opt-in {} (or --all) to apply it",
-            connector.id
-        ));
-        Status::NeedsOptIn
-    }
 }
 
 fn check_stack(planner: &Planner, steps: &[Step], plugins: &[&Plugin]) -> Result<(), String> {
@@ -180,81 +152,54 @@ fn check_stack(planner: &Planner, steps: &[Step], plugins: &[&Plugin]) -> Result
     stack::check(&settings.elastic.stack, &settings.platform, each)
 }
 
-fn step_plan(
-    step: &Step,
-    plugins: &[&Plugin],
-    input_sha256: String,
-    output_sha256: String,
-    breaking: Option<Breaking>,
-) -> StepPlan {
-    StepPlan {
-        from: step.from().clone(),
-        to: step.to().clone(),
-        plugin: match step {
-            Step::Plugin { plugin, .. } => Some(PluginRef::from(plugins[*plugin])),
-            Step::Automatic { .. } => None,
-        },
-        breaking,
-        input_sha256,
-        output_sha256,
-        log: Vec::new(),
-        log_dropped: 0,
-    }
+/// A connector document through a chain: one document in and one out per step. A step
+/// that changes the service type hands the rest of the chain to the new type's plugins,
+/// checked against the stack in turn.
+struct Elastic<'c> {
+    connector: &'c Connector,
+    /// The document as it was, and as the last step left it (also as the text the next
+    /// plugin receives).
+    original: Map<String, Value>,
+    document: Map<String, Value>,
+    text: String,
+    service_type: String,
+    /// The service type the last step changed the connector to, if it did.
+    changed_to: Option<String>,
+    target: Version,
 }
 
-/// Runs the chain on the document, step by step. A step that changes the service type
-/// hands the rest of the chain to the new type's plugins, checked against the stack in
-/// turn. Fills in steps, changes, actions, notes and the output document.
-fn run_chain<'a>(
-    planner: &Planner<'a>,
-    connector: &Connector,
-    mut steps: Vec<Step>,
-    mut plugins: Vec<&'a Plugin>,
-    plan: &mut ConnectionPlan,
-) -> Result<(), (Status, String)> {
-    let fleet = planner.fleet;
-    let specs = fleet.elastic_specs();
-    let target = plan
-        .to
-        .clone()
-        .expect("a target is set before the chain runs");
-    let original = connector.plugin_document();
-    let mut document = original.clone();
-    let mut text = serde_json::to_string(&document).expect("a JSON object serializes");
-    let mut service_type = connector.service_type.clone();
-    let mut next = 0;
-    while next < steps.len() {
-        let step = steps[next].clone();
-        next += 1;
-        let input_sha256 = sha256_hex(text.as_bytes());
-        let (from, to) = (step.from().clone(), step.to().clone());
-        let Step::Plugin { plugin, .. } = step else {
-            plan.steps.push(step_plan(
-                &step,
-                &plugins,
-                input_sha256.clone(),
-                input_sha256,
-                None,
-            ));
-            continue;
-        };
-        let p = plugins[plugin];
-        let failed = |e: String| {
-            (
-                Status::Failed,
-                format!("step {from} → {to}, plugin {}: {e}", p.label()),
-            )
-        };
+impl<'p> Feed<'p> for Elastic<'_> {
+    fn sha256(&self) -> String {
+        sha256_hex(self.text.as_bytes())
+    }
+
+    fn automatic(
+        &mut self,
+        _planner: &Planner<'p>,
+        _from: &Version,
+        _to: &Version,
+    ) -> Result<(), Stop> {
+        Ok(())
+    }
+
+    fn call(
+        &mut self,
+        planner: &Planner<'p>,
+        p: &Plugin,
+        from: &Version,
+        to: &Version,
+    ) -> Result<Called, Stop> {
+        let failed = |e: String| (Status::Failed, step_error(from, to, p, e));
         let input = ConnectorInput {
-            id: connector.id.clone(),
+            id: self.connector.id.clone(),
             version: from.to_string(),
-            document: text.clone(),
+            document: self.text.clone(),
         };
         let call = planner
             .sandbox
             .migrate_connector(&p.loaded, &input)
             .map_err(|e| failed(e.to_string()))?;
-        let migrated = read_document(&call.value.document, &connector.id)
+        let migrated = read_document(&call.value.document, &self.connector.id)
             .map_err(|e| failed(format!("returned {e}")))?;
         let new_type = migrated["service_type"]
             .as_str()
@@ -267,74 +212,68 @@ fn run_chain<'a>(
         // source carries no data source's defaults: fields its version adds are left to the
         // connectors service, which adds missing fields when it starts; none may be left over.
         let exact = p.manifest.connector != super::EVERY_SOURCE;
-        specs
-            .check_output(&new_type, &to, config, exact)
+        planner
+            .fleet
+            .elastic_specs()
+            .check_output(&new_type, to, config, exact)
             .map_err(failed)?;
-        document = migrated;
-        text = serde_json::to_string(&document).expect("a JSON object serializes");
-        let m = &p.manifest;
-        plan.steps.push(StepPlan {
+        self.document = migrated;
+        self.text = serde_json::to_string(&self.document).expect("a JSON object serializes");
+        self.changed_to = (new_type != self.service_type).then_some(new_type);
+        Ok(Called {
             log: call.log,
             log_dropped: call.log_dropped,
-            ..step_plan(
-                &step,
-                &plugins,
-                input_sha256,
-                sha256_hex(text.as_bytes()),
-                Some(Breaking {
-                    message: m.message.clone(),
-                    upgrade_deadline: m.upgrade_deadline.clone(),
-                    deadline_action: m.deadline_action,
-                    documentation_url: m.documentation_url.clone(),
-                    scoped_streams: m.scoped_streams.clone(),
-                    affected: true,
-                    // An Elastic connector has no streams; its plugins are checked against
-                    // the data sources' default configurations instead.
-                    unlisted_changes: Vec::new(),
-                }),
-            )
-        });
-        for a in call.value.actions {
-            if !plan.actions.contains(&a) {
-                plan.actions.push(a);
-            }
-        }
-        plan.notes
-            .extend(call.value.notes.into_iter().map(|n| format!("{to}: {n}")));
-        if new_type != service_type {
-            // The rest of the chain belongs to the new data source's plugins.
-            service_type = new_type;
-            plugins = candidates(planner, &service_type);
-            let rest = chain::chain(
-                &super::connector_name(&service_type),
-                &to,
-                &target,
-                &plugins,
-            )
-            .map_err(|e| (Status::Blocked, e.to_string()))?;
-            check_stack(planner, &rest, &plugins).map_err(|e| {
-                (
-                    Status::Blocked,
-                    format!("connector {} (now {service_type}): {e}", connector.id),
-                )
-            })?;
-            steps.truncate(next);
-            steps.extend(rest);
-        }
+            actions: call.value.actions,
+            notes: call.value.notes,
+            affected: true,
+            // An Elastic connector has no streams; its plugins are checked against the data
+            // sources' default configurations instead.
+            unlisted_changes: Vec::new(),
+        })
     }
-    plan.connector = Some(super::connector_name(&service_type));
-    let diff = json_patch::diff(
-        &Value::Object(original.clone()),
-        &Value::Object(document.clone()),
-    );
-    plan.changes = Changes {
-        document: super::redact::patch(diff, &original, &document),
-        ..Changes::default()
-    };
-    let output = connector.migrated_bytes(&document);
-    plan.output_sha256 = Some(sha256_hex(&output));
-    plan.output = Some(output);
-    Ok(())
+
+    fn follow(
+        &mut self,
+        planner: &Planner<'p>,
+        to: &Version,
+    ) -> Result<Option<(Vec<Step>, Vec<&'p Plugin>)>, Stop> {
+        let Some(service_type) = self.changed_to.take() else {
+            return Ok(None);
+        };
+        // The rest of the chain belongs to the new data source's plugins.
+        self.service_type = service_type;
+        let plugins = candidates(planner, &self.service_type);
+        let rest = chain::chain(
+            &super::connector_name(&self.service_type),
+            to,
+            &self.target,
+            &plugins,
+        )
+        .map_err(|e| (Status::Blocked, e.to_string()))?;
+        check_stack(planner, &rest, &plugins).map_err(|e| {
+            (
+                Status::Blocked,
+                format!(
+                    "connector {} (now {}): {e}",
+                    self.connector.id, self.service_type
+                ),
+            )
+        })?;
+        Ok(Some((rest, plugins)))
+    }
+
+    fn finish(&mut self, plan: &mut PlanBuilder, _last: Option<&Version>) -> Vec<u8> {
+        plan.connector = Some(super::connector_name(&self.service_type));
+        let diff = json_patch::diff(
+            &Value::Object(self.original.clone()),
+            &Value::Object(self.document.clone()),
+        );
+        plan.changes = Changes {
+            document: super::redact::patch(diff, &self.original, &self.document),
+            ..Changes::default()
+        };
+        self.connector.migrated_bytes(&self.document)
+    }
 }
 
 /// Reads the document a plugin returned: a connector document with the same id, a service

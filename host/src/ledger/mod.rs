@@ -34,6 +34,99 @@ impl RunKind {
     }
 }
 
+/// A state the ledger stores as text: the text of each variant ([`as_str`](RunStatus::as_str)),
+/// read back by `FromStr`. The texts are the ledger's, in SQLite and PostgreSQL alike: they
+/// never change.
+macro_rules! stored_as_text {
+    ($name:ident, $what:literal, { $($variant:ident => $text:literal,)+ }) => {
+        impl $name {
+            /// Every variant, in declaration order.
+            #[allow(dead_code)]
+            const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
+
+            /// The text the ledger stores.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!("{s:?} is not a {} this cutover knows", $what)),
+                }
+            }
+        }
+    };
+}
+
+/// How a run stands, as the ledger stores it (`running`, `completed`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Going, or interrupted before it could say otherwise.
+    Running,
+    /// Every connection it meant to write was written.
+    Completed,
+    /// Some were written, some failed.
+    Partial,
+    /// None was written.
+    Failed,
+    /// Its process died; the next writer found it so.
+    Interrupted,
+    /// Every write it made was rolled back since.
+    RolledBack,
+}
+
+stored_as_text!(RunStatus, "run status", {
+    Running => "running",
+    Completed => "completed",
+    Partial => "partial",
+    Failed => "failed",
+    Interrupted => "interrupted",
+    RolledBack => "rolled-back",
+});
+
+impl RunStatus {
+    /// How a run that wrote `written` connections and failed `failed` ends.
+    pub fn ended(written: usize, failed: usize) -> Self {
+        if failed == 0 {
+            RunStatus::Completed
+        } else if written == 0 {
+            RunStatus::Failed
+        } else {
+            RunStatus::Partial
+        }
+    }
+}
+
+/// What became of one change, as the ledger stores it (`written`, `rolled-back`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeState {
+    /// Recorded before the document is written (a journaled store): not settled yet.
+    Intent,
+    /// The document holds the change.
+    Written,
+    /// The write did not happen; the document holds what it held.
+    Aborted,
+    /// Written, then restored by a rollback.
+    RolledBack,
+    /// The connection could not be migrated; nothing was written.
+    Failed,
+}
+
+stored_as_text!(ChangeState, "change state", {
+    Intent => "intent",
+    Written => "written",
+    Aborted => "aborted",
+    RolledBack => "rolled-back",
+    Failed => "failed",
+});
+
 /// A document write to record: what it replaces, with what, through which steps.
 pub struct NewChange<'a> {
     pub connection_id: &'a str,
@@ -124,68 +217,39 @@ pub trait Ledger {
     fn versions_written(&self) -> Result<Vec<(String, String, i64)>>;
 }
 
-/// Now, as RFC 3339 UTC.
-pub fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("formatting the current time")
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Who is running cutover: `user@host`.
-///
-/// The user is the account the process runs as, looked up from its uid as `id -un` does,
-/// not `$USER`: a service account, a container or cron often has no `USER`, and a variable
-/// anyone can set is a poor witness in a ledger. Only a uid with no account falls back to
-/// the environment, and then to `uid N`.
-pub fn actor() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into());
-    format!("{}@{host}", user_name())
-}
-
-/// The name of the account the process runs as (see [`actor`]).
-fn user_name() -> String {
-    #[cfg(target_os = "linux")]
-    if let Some(name) = account_name(unsafe { libc::geteuid() }) {
-        return name;
+    /// The ledger's stored text is what it always was, and reads back as the same state.
+    #[test]
+    fn states_keep_their_stored_text() {
+        let runs = RunStatus::ALL.map(RunStatus::as_str);
+        assert_eq!(
+            runs,
+            [
+                "running",
+                "completed",
+                "partial",
+                "failed",
+                "interrupted",
+                "rolled-back"
+            ]
+        );
+        for status in RunStatus::ALL {
+            assert_eq!(status.as_str().parse(), Ok(status));
+        }
+        let changes = ChangeState::ALL.map(ChangeState::as_str);
+        assert_eq!(
+            changes,
+            ["intent", "written", "aborted", "rolled-back", "failed"]
+        );
+        for state in ChangeState::ALL {
+            assert_eq!(state.as_str().parse(), Ok(state));
+        }
+        assert!("done".parse::<RunStatus>().is_err());
+        assert_eq!(RunStatus::ended(3, 0), RunStatus::Completed);
+        assert_eq!(RunStatus::ended(0, 2), RunStatus::Failed);
+        assert_eq!(RunStatus::ended(1, 2), RunStatus::Partial);
     }
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| {
-            #[cfg(target_os = "linux")]
-            return format!("uid {}", unsafe { libc::geteuid() });
-            #[cfg(not(target_os = "linux"))]
-            return "unknown".into();
-        })
-}
-
-/// The account name of `uid` from the system's user database, if it has one.
-#[cfg(target_os = "linux")]
-fn account_name(uid: libc::uid_t) -> Option<String> {
-    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    let mut buffer = vec![0 as libc::c_char; 4096];
-    // SAFETY: every pointer refers to memory owned here and sized as passed; on success
-    // `pw_name` points into `buffer`, which outlives its use below.
-    let status = unsafe {
-        libc::getpwuid_r(
-            uid,
-            &mut entry,
-            buffer.as_mut_ptr(),
-            buffer.len(),
-            &mut found,
-        )
-    };
-    if status != 0 || found.is_null() || entry.pw_name.is_null() {
-        return None;
-    }
-    let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
-    let name = name.to_string_lossy().into_owned();
-    (!name.is_empty()).then_some(name)
-}
-
-/// Which process is writing: `user@host pid N`.
-pub fn worker() -> String {
-    format!("{} pid {}", actor(), std::process::id())
 }

@@ -10,8 +10,9 @@
 //! The schema is versioned (`PRAGMA user_version`): each step of `MIGRATIONS` upgrades a
 //! ledger one version, and a ledger newer than this binary is refused rather than misread.
 
-use super::{Change, Ledger, NewChange, NewFailure, Run, RunKind, Step, actor, now, worker};
-use crate::registry::sha256_hex;
+use super::{Change, ChangeState, Ledger, NewChange, NewFailure, Run, RunKind, RunStatus, Step};
+use crate::ground::sha256_hex;
+use crate::ground::{actor, now, worker};
 use anyhow::{Context, Result, bail};
 use rusqlite::{Connection as Db, OptionalExtension, params};
 use std::path::Path;
@@ -159,19 +160,24 @@ impl SqliteLedger {
     }
 
     /// Ends a run with a status (`completed`, `partial`, `failed`).
-    pub fn finish_run(&self, run: i64, status: &str, detail: &serde_json::Value) -> Result<()> {
+    pub fn finish_run(
+        &self,
+        run: i64,
+        status: RunStatus,
+        detail: &serde_json::Value,
+    ) -> Result<()> {
         self.db.execute(
             "UPDATE runs SET finished_at = ?2, status = ?3, detail = ?4 WHERE id = ?1",
-            params![run, now(), status, detail.to_string()],
+            params![run, now(), status.as_str(), detail.to_string()],
         )?;
         Ok(())
     }
 
     /// Changes a finished run's status (a run whose writes were all rolled back).
-    pub fn set_status(&self, run: i64, status: &str) -> Result<()> {
+    pub fn set_status(&self, run: i64, status: RunStatus) -> Result<()> {
         self.db.execute(
             "UPDATE runs SET status = ?2 WHERE id = ?1",
-            params![run, status],
+            params![run, status.as_str()],
         )?;
         Ok(())
     }
@@ -235,12 +241,12 @@ impl SqliteLedger {
 
     /// Sets several changes' states (`written`, `aborted`, `rolled-back`) in one
     /// transaction; a settled change no longer keeps its pending bytes.
-    pub fn mark(&mut self, marks: &[(i64, &str)]) -> Result<()> {
+    pub fn mark(&mut self, marks: &[(i64, ChangeState)]) -> Result<()> {
         let tx = self.db.transaction()?;
         {
             let mut stmt = tx.prepare_cached("UPDATE changes SET state = ?2, pending = NULL, pending_actions = NULL WHERE id = ?1")?;
             for (id, state) in marks {
-                stmt.execute(params![id, state])?;
+                stmt.execute(params![id, state.as_str()])?;
             }
         }
         tx.commit().context("committing the change states")?;

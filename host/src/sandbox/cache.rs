@@ -8,7 +8,7 @@
 //! recompiled and rewritten. The cache lives inside the fleet (`.cutover/cache`): whoever can
 //! write there can also write the plugins and the ledger, so it is protected like them.
 
-use crate::registry::sha256_hex;
+use crate::ground::sha256_hex;
 use anyhow::{Context, Result};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -87,7 +87,7 @@ impl CompileCache {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
         let code = component.serialize().map_err(anyhow::Error::from)?;
-        crate::store::directory::write_atomic(code_path, &code)?;
-        crate::store::directory::write_atomic(digest_path, sha256_hex(&code).as_bytes())
+        crate::ground::write_atomic(code_path, &code)?;
+        crate::ground::write_atomic(digest_path, sha256_hex(&code).as_bytes())
     }
 }

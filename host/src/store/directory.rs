@@ -8,7 +8,8 @@
 //! ledger settles ([`crate::write`]).
 
 use super::{DocumentWriter, Documents, StoreError, Write};
-use crate::registry::sha256_hex;
+use crate::ground::atomic::{TEMP_PREFIX, TEMP_SUFFIX, stage};
+use crate::ground::sha256_hex;
 use anyhow::{Context, Result, bail};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -225,27 +226,6 @@ fn remove_leftovers(dir: &Path) -> Result<usize> {
     Ok(removed)
 }
 
-/// How cutover's temporary files are named: hidden, and never `*.json`.
-const TEMP_PREFIX: &str = ".cutover-";
-const TEMP_SUFFIX: &str = ".tmp";
-
-/// Writes `bytes` to a new temporary file beside `path`, not yet flushed.
-fn stage(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
-    let dir = path
-        .parent()
-        .context("a document path has a parent directory")?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    crate::private_files::keep_mode(tmp.as_file(), path)
-        .with_context(|| format!("setting the mode of {}", path.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(tmp)
-}
-
 /// A new document written beside its destination, not yet flushed.
 enum Staged {
     /// In a temporary file created for it.
@@ -370,25 +350,6 @@ fn flush_all(dir: &Path, staged: &[Result<Staged>]) -> Result<()> {
         }
         Ok(())
     }
-}
-
-/// Writes `bytes` to `path` so that readers (and crashes) see the old file or the new one,
-/// never a mix.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .context("a document path has a parent directory")?;
-    let tmp = stage(path, bytes)?;
-    tmp.as_file()
-        .sync_all()
-        .with_context(|| format!("flushing {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("replacing {}", path.display()))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("flushing directory {}", dir.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]

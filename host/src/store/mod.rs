@@ -26,9 +26,8 @@ pub mod elastic;
 pub mod postgres;
 
 use crate::migration::Action;
-use crate::settings::Settings;
 use anyhow::Result;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Where a fleet's connection documents live.
@@ -199,42 +198,4 @@ pub enum LedgerHome {
     Sqlite(PathBuf),
     /// The same PostgreSQL database as the documents; writes are transactions.
     Postgres(Arc<postgres::PgFleet>),
-}
-
-/// The backend a fleet's settings choose: PostgreSQL when `[store] url` (or `--fleet
-/// postgres://…`) names a database, an Elasticsearch cluster when `[elastic] url` does, an
-/// Airbyte deployment when `[airbyte]` names one, else the `connections/` directory under
-/// `root`, with the ledger in `state_dir`.
-pub fn open(root: &Path, state_dir: &Path, settings: &Settings) -> Result<Backend> {
-    if let Some(airbyte) = &settings.airbyte {
-        if settings.store.url.is_some() || settings.elastic.url.is_some() {
-            anyhow::bail!(
-                "cutover.toml names [airbyte] and also [store] url or [elastic] url; a fleet's documents live in one place"
-            );
-        }
-        return Ok(Backend {
-            documents: Arc::new(airbyte::AirbyteDocuments::open(root, airbyte)?),
-            ledger: LedgerHome::Sqlite(state_dir.join("ledger.sqlite")),
-        });
-    }
-    match (&settings.store.url, &settings.elastic.url) {
-        (Some(_), Some(_)) => anyhow::bail!(
-            "cutover.toml names both a database ([store] url) and a cluster ([elastic] url); a fleet's documents live in one place"
-        ),
-        (Some(url), None) => {
-            let fleet = Arc::new(postgres::PgFleet::connect(url, &settings.store)?);
-            Ok(Backend {
-                documents: fleet.clone(),
-                ledger: LedgerHome::Postgres(fleet),
-            })
-        }
-        (None, Some(_)) => Ok(Backend {
-            documents: Arc::new(elastic::ElasticDocuments::open(&settings.elastic)?),
-            ledger: LedgerHome::Sqlite(state_dir.join("ledger.sqlite")),
-        }),
-        (None, None) => Ok(Backend {
-            documents: Arc::new(directory::DirDocuments::open(&root.join("connections"))?),
-            ledger: LedgerHome::Sqlite(state_dir.join("ledger.sqlite")),
-        }),
-    }
 }

@@ -8,9 +8,10 @@
 use super::Writer;
 use crate::cores;
 use crate::fleet::{Entry, Fleet};
-use crate::ledger::{NewChange, NewFailure, RunKind, Step};
+use crate::ground::BATCH;
+use crate::ledger::{NewChange, NewFailure, RunKind, RunStatus, Step};
 use crate::plan::{ConnectionPlan, PluginRef, Status};
-use crate::plan_source::{PlanSource, Survey};
+use crate::plan::{PlanSource, Survey};
 use anyhow::{Result, bail};
 use serde::Serialize;
 
@@ -27,7 +28,7 @@ pub struct Applied {
     /// For a run shared by several workers: how the run stands as this worker leaves it
     /// (`written` and `failed` above are this worker's share).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub shared: Option<crate::store::postgres::work::RunEnd>,
+    pub shared: Option<crate::write::shared::RunEnd>,
     /// What the operator must still do for the connections written, each action once with
     /// the connections it concerns (as many as a fleet has, without growing with it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -106,7 +107,7 @@ pub fn refusal(survey: &Survey) -> Option<String> {
 /// Checks a saved plan against the fleet as it is now: every connection it writes (or
 /// records as failed) is planned again, from its document as read now (`migrate`), and must
 /// give what the plan says. The plan is gone through a slice at a time, so a plan read from
-/// its file ([`crate::plan_source::SavedPlan`]) is never held whole.
+/// its file ([`crate::plan::SavedPlan`]) is never held whole.
 pub fn check_saved(
     plan: &dyn PlanSource,
     fleet: &Fleet,
@@ -279,13 +280,7 @@ pub fn apply(
         write(previous, &mut *writer, &mut applied, &mut progress)?;
         write(pending, &mut *writer, &mut applied, &mut progress)
     })?;
-    let status = if applied.failed.is_empty() {
-        "completed"
-    } else if applied.written.is_empty() {
-        "failed"
-    } else {
-        "partial"
-    };
+    let status = RunStatus::ended(applied.written.len(), applied.failed.len());
     let detail = serde_json::json!({
         "options": options,
         "summary": summary,
@@ -437,11 +432,6 @@ fn migrate_again(
     })
 }
 
-/// How many connections are written per batch: their intents share one ledger commit and
-/// their documents one flush. Large enough to amortize the flushes, small enough that an
-/// interrupted run leaves little to settle and a batch's snapshots stay in memory briefly.
-pub const BATCH: usize = 256;
-
 /// The journal entry of one planned write.
 fn new_change<'a>(c: &'a ConnectionPlan, before: &'a [u8]) -> NewChange<'a> {
     NewChange {
@@ -473,16 +463,16 @@ fn new_change<'a>(c: &'a ConnectionPlan, before: &'a [u8]) -> NewChange<'a> {
 
 /// Works on a run shared by every worker that starts on the same plan (or joins the run),
 /// on any host: a leased batch at a time, until every batch of the run is done
-/// ([`crate::store::postgres::work`]). Each connection is migrated again and written only
+/// ([`crate::write::shared`]). Each connection is migrated again and written only
 /// if it gives exactly what was planned, as in [`apply`]. While one batch commits, the
 /// next is leased and migrated (on every core), as [`apply`] overlaps its batches.
 pub fn apply_shared(
     fleet: &Fleet,
-    mut worker: crate::store::postgres::Worker<'_>,
+    mut worker: crate::write::shared::Worker<'_>,
     migrate: impl Fn(&Entry) -> ConnectionPlan + Sync,
     mut progress: impl FnMut(&ConnectionPlan),
 ) -> Result<Applied> {
-    use crate::store::postgres::work::{Lease, Next};
+    use crate::write::shared::{Lease, Next};
     let mut applied = Applied {
         run: Some(worker.run()),
         ..Default::default()
@@ -529,13 +519,13 @@ pub fn apply_shared(
 
 /// Commits one leased batch of a shared run, and counts what it did.
 fn commit_leased(
-    worker: &mut crate::store::postgres::Worker<'_>,
-    lease: &crate::store::postgres::work::Lease,
+    worker: &mut crate::write::shared::Worker<'_>,
+    lease: &crate::write::shared::Lease,
     migrated: Vec<Result<(ConnectionPlan, Vec<u8>)>>,
     applied: &mut Applied,
     progress: &mut impl FnMut(&ConnectionPlan),
 ) -> Result<()> {
-    use crate::store::postgres::work::Committed;
+    use crate::write::shared::Committed;
     let mut ready = Vec::with_capacity(migrated.len());
     let mut errors = Vec::new();
     for (planned, migrated) in lease.items.iter().zip(migrated) {

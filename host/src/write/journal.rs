@@ -10,11 +10,12 @@
 //! ([`DocumentWriter::settle`]). Anything else was written by someone else and stops the
 //! run before it writes.
 
-use super::{Writer, failpoint, lock::FleetLock};
+use super::{Writer, lock::FleetLock};
 use crate::fleet::Fleet;
+use crate::ground::failpoint;
+use crate::ground::sha256_hex;
 use crate::ledger::sqlite::SqliteLedger;
-use crate::ledger::{Ledger, NewChange, NewFailure, RunKind};
-use crate::registry::sha256_hex;
+use crate::ledger::{ChangeState, Ledger, NewChange, NewFailure, RunKind, RunStatus};
 use crate::store::{DocumentWriter, Settled, StoreError, Write};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
@@ -74,8 +75,8 @@ impl<'a> Journaled<'a> {
                 }
             };
             match state {
-                Settled::Written => marks.push((p.change, "written")),
-                Settled::Aborted => marks.push((p.change, "aborted")),
+                Settled::Written => marks.push((p.change, ChangeState::Written)),
+                Settled::Aborted => marks.push((p.change, ChangeState::Aborted)),
                 Settled::Conflict => conflicts.push(fleet.documents().display_key(&p.key)),
             }
         }
@@ -142,11 +143,18 @@ impl Writer for Journaled<'_> {
                 )
             })
         };
-        let marks: Vec<(i64, &str)> = ids
+        let marks: Vec<(i64, ChangeState)> = ids
             .iter()
             .zip(&results)
             .filter(|(_, r)| !partial(r))
-            .map(|(id, r)| (*id, if r.is_ok() { "written" } else { "aborted" }))
+            .map(|(id, r)| {
+                let state = if r.is_ok() {
+                    ChangeState::Written
+                } else {
+                    ChangeState::Aborted
+                };
+                (*id, state)
+            })
             .collect();
         self.ledger.mark(&marks)?;
         Ok(ids
@@ -165,15 +173,18 @@ impl Writer for Journaled<'_> {
     }
 
     fn mark_rolled_back(&mut self, changes: &[i64]) -> Result<()> {
-        let marks: Vec<(i64, &str)> = changes.iter().map(|&c| (c, "rolled-back")).collect();
+        let marks: Vec<(i64, ChangeState)> = changes
+            .iter()
+            .map(|&c| (c, ChangeState::RolledBack))
+            .collect();
         self.ledger.mark(&marks)
     }
 
-    fn finish(&mut self, run: i64, status: &str, detail: &serde_json::Value) -> Result<()> {
+    fn finish(&mut self, run: i64, status: RunStatus, detail: &serde_json::Value) -> Result<()> {
         self.ledger.finish_run(run, status, detail)
     }
 
-    fn set_status(&mut self, run: i64, status: &str) -> Result<()> {
+    fn set_status(&mut self, run: i64, status: RunStatus) -> Result<()> {
         self.ledger.set_status(run, status)
     }
 

@@ -49,8 +49,8 @@ impl FleetLock {
             file,
             "pid {} · {} · `cutover {command}` · since {}",
             std::process::id(),
-            crate::ledger::actor(),
-            crate::ledger::now()
+            crate::ground::actor(),
+            crate::ground::now()
         )?;
         file.flush()?;
         Ok(Self { _file: file })

@@ -9,8 +9,9 @@
 //!   platform's API). The intent and the snapshot are committed to the ledger first, the
 //!   documents replaced, then the intent marked; a crash in between is settled at the next
 //!   run by comparing each document with both sides of its intent.
-//! - PostgreSQL ([`crate::store::postgres`]): the documents, their snapshots and the ledger
-//!   rows of a batch commit in one transaction; nothing is left to settle.
+//! - [`transaction`]: a PostgreSQL fleet ([`crate::store::postgres`]): the documents, their
+//!   snapshots and the ledger rows of a batch commit in one transaction; nothing is left to
+//!   settle. Several hosts share one apply through [`shared`] runs.
 //!
 //! [`apply`] and [`rollback`] are the runs built on it.
 
@@ -19,9 +20,11 @@ pub mod journal;
 pub mod lock;
 pub mod pin;
 pub mod rollback;
+pub mod shared;
+pub mod transaction;
 
 use crate::fleet::Fleet;
-use crate::ledger::{Ledger, NewChange, NewFailure, RunKind};
+use crate::ledger::{ChangeState, Ledger, NewChange, NewFailure, RunKind, RunStatus};
 use crate::store::LedgerHome;
 use anyhow::Result;
 
@@ -42,10 +45,10 @@ pub trait Writer {
     fn record_failure(&mut self, run: i64, failure: &NewFailure) -> Result<()>;
     /// Marks changes of an earlier run as rolled back.
     fn mark_rolled_back(&mut self, changes: &[i64]) -> Result<()>;
-    /// Ends a run with a status (`completed`, `partial`, `failed`).
-    fn finish(&mut self, run: i64, status: &str, detail: &serde_json::Value) -> Result<()>;
+    /// Ends a run with a status (completed, partial, failed).
+    fn finish(&mut self, run: i64, status: RunStatus, detail: &serde_json::Value) -> Result<()>;
     /// Changes a finished run's status (one whose writes were all rolled back).
-    fn set_status(&mut self, run: i64, status: &str) -> Result<()>;
+    fn set_status(&mut self, run: i64, status: RunStatus) -> Result<()>;
     /// Copies every run of another fleet's ledger, with its changes, snapshots and steps,
     /// keeping their ids; refused unless this ledger has no runs yet. Returns how many.
     fn import_history(&mut self, source: &dyn Ledger) -> Result<usize>;
@@ -63,7 +66,7 @@ pub fn history_with_snapshots(
                 .changes
                 .iter()
                 .map(|c| {
-                    if c.state == "failed" {
+                    if c.state == ChangeState::Failed.as_str() {
                         Ok(None)
                     } else {
                         source.snapshot(c.id).map(Some)
@@ -79,7 +82,7 @@ pub fn history_with_snapshots(
 pub fn open<'a>(fleet: &'a Fleet, command: &str) -> Result<Box<dyn Writer + 'a>> {
     match fleet.ledger_home() {
         LedgerHome::Sqlite(path) => Ok(Box::new(journal::Journaled::open(fleet, path, command)?)),
-        LedgerHome::Postgres(pg) => Ok(Box::new(pg.writer(command)?)),
+        LedgerHome::Postgres(pg) => Ok(Box::new(transaction::PgWriter::open(pg, command)?)),
     }
 }
 
@@ -89,50 +92,4 @@ pub fn write_one(writer: &mut dyn Writer, run: i64, change: &NewChange) -> Resul
         .write_batch(run, std::slice::from_ref(change))?
         .pop()
         .expect("one result per change")
-}
-
-/// Crash-test hooks: with `CUTOVER_FAILPOINT=<name>:<n>`, the process kills itself
-/// (`SIGKILL`, no cleanup) the `n`th time it passes failpoint `<name>`; with
-/// `CUTOVER_PAUSE=<name>:<ms>[,<name>:<ms>…]` it sleeps there each time (so that tests
-/// can have several workers overlap); with `CUTOVER_GATE=<name>:<path>[,…]` it creates
-/// `<path>.reached` there and waits until `<path>` exists (so that a test can act at that
-/// very moment: change a document, restart the server, let a run end). Only the crash
-/// consistency tests set them.
-pub fn failpoint(name: &str) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static HITS: AtomicUsize = AtomicUsize::new(0);
-    if let Ok(specs) = std::env::var("CUTOVER_GATE") {
-        for (point, path) in specs.split(',').filter_map(|spec| spec.split_once(':')) {
-            if point == name {
-                let gate = std::path::Path::new(path);
-                let _ = std::fs::write(gate.with_extension("reached"), b"");
-                while !gate.exists() {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-            }
-        }
-    }
-    if let Ok(specs) = std::env::var("CUTOVER_PAUSE") {
-        for (point, ms) in specs.split(',').filter_map(|spec| spec.split_once(':')) {
-            if point == name {
-                std::thread::sleep(std::time::Duration::from_millis(ms.parse().unwrap_or(0)));
-            }
-        }
-    }
-    let Ok(spec) = std::env::var("CUTOVER_FAILPOINT") else {
-        return;
-    };
-    let Some((point, n)) = spec.split_once(':') else {
-        return;
-    };
-    if point != name {
-        return;
-    }
-    let n: usize = n.parse().unwrap_or(1);
-    if HITS.fetch_add(1, Ordering::SeqCst) + 1 == n {
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &std::process::id().to_string()])
-            .status();
-        std::process::abort();
-    }
 }

@@ -5,7 +5,7 @@ use super::{Writer, write_one};
 use crate::connection::{Connection, Pin};
 use crate::document::Document;
 use crate::fleet::Fleet;
-use crate::ledger::{NewChange, RunKind};
+use crate::ledger::{NewChange, RunKind, RunStatus};
 use anyhow::{Result, bail};
 
 /// What setting a pin did.
@@ -60,6 +60,6 @@ pub fn set(fleet: &Fleet, id: &str, pin: Option<Pin>) -> Result<Pinned> {
             actions: &[],
         },
     )?;
-    writer.finish(run, "completed", &detail)?;
+    writer.finish(run, RunStatus::Completed, &detail)?;
     Ok(Pinned::Now(connection.with_pin(pin)))
 }

@@ -9,8 +9,8 @@
 
 use super::Writer;
 use crate::fleet::Fleet;
-use crate::ledger::{NewChange, RunKind};
-use crate::registry::sha256_hex;
+use crate::ground::sha256_hex;
+use crate::ledger::{ChangeState, NewChange, RunKind, RunStatus};
 use anyhow::{Result, bail};
 use serde::Serialize;
 
@@ -49,7 +49,7 @@ pub fn rollback(
     let changes: Vec<_> = record
         .changes
         .into_iter()
-        .filter(|c| c.state == "written")
+        .filter(|c| c.state == ChangeState::Written.as_str())
         .filter(|c| connection.is_none_or(|id| c.connection_id == id))
         .collect();
     if changes.is_empty() {
@@ -110,7 +110,7 @@ pub fn rollback(
     let mut restored: Vec<String> = already.iter().map(|c| c.connection_id.clone()).collect();
     let mut failed = Vec::new();
     let mut notes = Vec::new();
-    for batch in restores.chunks(super::apply::BATCH) {
+    for batch in restores.chunks(crate::ground::BATCH) {
         let mut bytes = Vec::with_capacity(batch.len());
         for c in batch {
             let current = fleet.documents().read(&c.key)?;
@@ -158,21 +158,21 @@ pub fn rollback(
         writer.mark_rolled_back(&done)?;
     }
     let status = if failed.is_empty() {
-        "completed"
+        RunStatus::Completed
     } else {
-        "partial"
+        RunStatus::Partial
     };
     writer.finish(
         rollback_run,
         status,
         &serde_json::json!({"of_run": of_run, "restored": restored.len(), "failed": failed.len()}),
     )?;
-    if writer
-        .ledger()
-        .run(of_run)?
-        .is_some_and(|r| r.changes.iter().all(|c| c.state != "written"))
-    {
-        writer.set_status(of_run, "rolled-back")?;
+    if writer.ledger().run(of_run)?.is_some_and(|r| {
+        r.changes
+            .iter()
+            .all(|c| c.state != ChangeState::Written.as_str())
+    }) {
+        writer.set_status(of_run, RunStatus::RolledBack)?;
     }
     if !failed.is_empty() {
         bail!(

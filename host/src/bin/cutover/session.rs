@@ -2,15 +2,15 @@
 //! the ways of planning an apply needs, and the progress bar of long runs.
 
 use anyhow::{Context, Result};
+use clap::Args;
 use cutover::fleet::Fleet;
 use cutover::plan::{Options, Plan, Planner};
-use cutover::plan_source::{PlanSource, PlanWriter, SavedPlan};
+use cutover::plan::{PlanSource, PlanWriter, SavedPlan};
 use cutover::registry::Registry;
 use cutover::sandbox::{CompileCache, Sandbox};
 use cutover::write::apply;
 use indicatif::{ProgressBar, ProgressStyle};
-
-use crate::commands::Select;
+use semver::Version;
 
 /// What every command that runs plugins needs.
 ///
@@ -152,4 +152,41 @@ pub fn progress_bar(len: u64, what: &'static str) -> ProgressBar {
     );
     bar.set_message(what);
     bar
+}
+
+/// Which connections a plan covers and what the operator opts in to.
+#[derive(Args, Clone, Default)]
+pub struct Select {
+    /// Opt every connection in to breaking (major) upgrades.
+    #[arg(long)]
+    all: bool,
+    /// Opt this connection in to breaking upgrades (repeatable, or comma-separated).
+    #[arg(long = "opt-in", value_name = "ID", value_delimiter = ',')]
+    opt_in: Vec<String>,
+    /// Upgrade a connector to this version instead of cutover.toml's target.
+    #[arg(long, value_name = "CONNECTOR=VERSION", value_parser = parse_target)]
+    target: Vec<(String, Version)>,
+    /// Plan only these connections (repeatable, or comma-separated).
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+fn parse_target(s: &str) -> Result<(String, Version), String> {
+    let (connector, version) = s.split_once('=').ok_or_else(|| {
+        format!("{s:?} is not CONNECTOR=VERSION (e.g. airbyte/source-pinterest=2.0.0)")
+    })?;
+    let version =
+        Version::parse(version).map_err(|e| format!("{version:?} is not a semver version: {e}"))?;
+    Ok((connector.to_owned(), version))
+}
+
+impl Select {
+    pub fn options(&self) -> Options {
+        Options {
+            all: self.all,
+            opt_in: self.opt_in.iter().cloned().collect(),
+            targets: self.target.iter().cloned().collect(),
+            only: self.only.iter().cloned().collect(),
+        }
+    }
 }

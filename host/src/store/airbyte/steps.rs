@@ -17,6 +17,9 @@
 //! Each part is written only if it differs from what the server holds, so a step that is
 //! already done is skipped: a retried or resumed write never does a part twice. Everything
 //! that could refuse the write is checked before the first request.
+//!
+//! Over 600 lines because the tests of that order, each against the server's rule it
+//! follows, are as long as the code; the code itself is the one plan above.
 
 use super::document::{Parts, Remote, canonical};
 use super::mapping;

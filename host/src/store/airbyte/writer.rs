@@ -151,7 +151,7 @@ impl<'a> AirbyteWriter<'a> {
                 match sent {
                     Ok(()) => {
                         *landed = true;
-                        crate::write::failpoint("airbyte-write");
+                        crate::ground::failpoint("airbyte-write");
                     }
                     Err(failed) => {
                         *landed |= !failed.refused;

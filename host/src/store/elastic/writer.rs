@@ -23,7 +23,7 @@ use super::ElasticDocuments;
 use super::client::EsError;
 use super::document::{self, Listed, segment};
 use crate::elastic::jobs::{FIELD, Job};
-use crate::registry::sha256_hex;
+use crate::ground::sha256_hex;
 use crate::store::{DocumentWriter, Settled, StoreError, Write};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Map, Value, json};

@@ -12,7 +12,7 @@
 //! one is given (a private CA), else against the public roots. Without either, as over a
 //! Unix socket, connections are plain.
 
-use crate::settings::StoreSettings;
+use super::settings::StoreSettings;
 use anyhow::{Context, Result, anyhow, bail};
 use postgres::config::SslMode;
 use postgres::{Client, Config, NoTls};
@@ -56,7 +56,7 @@ impl Target {
         config.keepalives_idle(Duration::from_secs(30));
         config.application_name(&format!(
             "cutover {} pid {}",
-            crate::ledger::actor(),
+            crate::ground::actor(),
             std::process::id()
         ));
         let tls = match (config.get_ssl_mode(), &settings.ca_file) {

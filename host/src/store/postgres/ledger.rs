@@ -1,7 +1,7 @@
 //! The ledger of a PostgreSQL fleet, as history and rollback read it. A shared apply run
 //! that is still going shows its progress and its workers, whichever host asks.
 
-use crate::ledger::{Change, Ledger, Run, Step};
+use crate::ledger::{Change, Ledger, Run, RunStatus, Step};
 use anyhow::{Result, bail};
 use postgres::Client;
 use std::cell::RefCell;
@@ -98,7 +98,7 @@ impl PgLedger {
                 c.steps = steps.remove(&c.id).unwrap_or_default();
             }
             if run.kind == "apply"
-                && run.status == "running"
+                && run.status == RunStatus::Running.as_str()
                 && let Some(live) = self.live(run.id)?
                 && let serde_json::Value::Object(detail) = &mut run.detail
             {

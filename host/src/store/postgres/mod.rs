@@ -3,31 +3,31 @@
 //! same fleet and see each other's runs.
 //!
 //! Why it needs no journal: a batch's new documents, their snapshots and their ledger rows
-//! commit in one transaction (`writer`), so a crash leaves each batch wholly done or not
+//! commit in one transaction ([`crate::write::transaction`]), so a crash leaves each batch wholly done or not
 //! begun. Why several hosts can share an apply: a run's connections are rows of the
 //! database, leased a batch at a time with `SELECT … FOR UPDATE SKIP LOCKED`; a worker
 //! renews its lease while it works, a lease whose worker died expires and is taken over,
-//! and a batch's writes commit only while its worker still holds the lease ([`work`]).
+//! and a batch's writes commit only while its worker still holds the lease ([`crate::write::shared`]).
+//! This module connects, keeps the schema, reads documents and history, and writes
+//! documents inside a transaction; the write path owns the runs.
 //! Writers that must be alone (a rollback, a pin, an import) take an advisory lock that
 //! apply workers hold shared; the server frees it when its holder's session ends, however
 //! it ends.
 
-mod connect;
+pub(crate) mod connect;
+pub(crate) mod documents;
 mod ledger;
 mod schema;
-pub mod work;
-mod writer;
+pub mod settings;
 
 pub use connect::is_connection_lost;
 pub use ledger::PgLedger;
-pub use work::Worker;
-pub use writer::PgWriter;
 
 use super::{DocumentWriter, Documents, StoreError};
-use crate::settings::StoreSettings;
 use anyhow::{Context, Result};
 use connect::Target;
 use postgres::Client;
+use settings::StoreSettings;
 use std::sync::Mutex;
 
 /// A fleet whose documents and ledger live in PostgreSQL.
@@ -47,7 +47,7 @@ impl PgFleet {
     pub fn connect(url: &str, settings: &StoreSettings) -> Result<Self> {
         let target = Target::new(url, settings)?;
         let id: String = target.with_new("opening the fleet", |client| {
-            crate::write::failpoint("fleet-connected");
+            crate::ground::failpoint("fleet-connected");
             schema::ensure(client, &target.summary)?;
             Ok(client
                 .query_one("SELECT id FROM cutover.fleet", &[])
@@ -133,16 +133,19 @@ impl PgFleet {
         ))
     }
 
-    /// Runs `f` on a new connection, again on another if a restart cuts it
-    /// ([`connect::Target::with_new`]).
-    fn with_new<T>(&self, what: &str, f: impl FnMut(&mut Client) -> Result<T>) -> Result<T> {
-        self.target.with_new(what, f)
+    /// Where the database is, for the write path's own connections.
+    pub(crate) fn target(&self) -> &Target {
+        &self.target
     }
 
-    /// The write path of one run: transactions, under the fleet's advisory lock (shared by
-    /// apply workers, exclusive for everything else).
-    pub fn writer(&self, command: &str) -> Result<PgWriter> {
-        PgWriter::open(self, command)
+    /// Runs `f` on a new connection, again on another if a restart cuts it
+    /// ([`connect::Target::with_new`]).
+    pub(crate) fn with_new<T>(
+        &self,
+        what: &str,
+        f: impl FnMut(&mut Client) -> Result<T>,
+    ) -> Result<T> {
+        self.target.with_new(what, f)
     }
 }
 
@@ -209,7 +212,7 @@ impl Documents for PgFleet {
     }
 
     /// Document writes alone, each batch one transaction. A PostgreSQL fleet's own runs do
-    /// not use it: [`PgWriter`] commits the ledger rows in the same transaction.
+    /// not use it: [`crate::write::transaction::PgWriter`] commits the ledger rows in the same transaction.
     fn writer(&self) -> Result<Box<dyn DocumentWriter + '_>> {
         Ok(Box::new(DocumentsOnly {
             client: self.connect_new()?,
@@ -232,7 +235,7 @@ impl DocumentWriter for DocumentsOnly {
     ) -> Vec<Result<()>> {
         let committed = (|| -> Result<Vec<Result<()>>> {
             let mut tx = self.client.transaction()?;
-            let results = writer::replace(&mut tx, writes)?;
+            let results = documents::replace(&mut tx, writes)?;
             tx.commit()
                 .map_err(|e| connect::explain(e, &self.summary))?;
             Ok(results)

@@ -3,15 +3,17 @@
 //! each write would send.
 
 use anyhow::{Result, bail};
-use cutover::plan_source::PlanSource;
+use cutover::ledger::RunStatus;
+use cutover::plan::PlanSource;
 use cutover::terminal::block;
 use cutover::write;
 use cutover::write::apply::{self, Applied};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{Select, print_json};
+use super::print_json;
 use crate::render;
+use crate::session::Select;
 use crate::session::{Loaded, load, progress_bar};
 
 #[derive(clap::Args)]
@@ -133,16 +135,16 @@ fn apply_shared(
     join: Option<i64>,
     json: bool,
 ) -> Result<ExitCode> {
-    use cutover::store::postgres::work::{Joining, Start, Started};
+    use cutover::write::shared::{Joining, Start, Started};
     let plugins: Vec<cutover::plan::PluginRef> =
         loaded.registry.all().iter().map(Into::into).collect();
-    let over = |over: &cutover::store::postgres::work::Finished| -> Result<ExitCode> {
+    let over = |over: &cutover::write::shared::Finished| -> Result<ExitCode> {
         if json {
             print_json(over)?;
         } else {
             print!("{}", block(&render::run_over(over)));
         }
-        Ok(if over.status == "completed" {
+        Ok(if over.status == RunStatus::Completed.as_str() {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)

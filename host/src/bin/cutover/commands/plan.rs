@@ -2,14 +2,14 @@
 //! (or as JSON) and to a saved plan file as it is made; nothing is written to the fleet.
 
 use anyhow::Result;
-use cutover::plan_source::PlanWriter;
+use cutover::plan::PlanWriter;
 use cutover::terminal::block;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::Select;
 use crate::render;
+use crate::session::Select;
 use crate::session::{load, progress_bar};
 
 #[derive(clap::Args)]
@@ -56,7 +56,7 @@ impl PlanArgs {
                 ))
             )?;
         }
-        let today = cutover::ledger::now()[..10].to_owned();
+        let today = cutover::ground::now()[..10].to_owned();
         let mut summary = cutover::plan::Summary::default();
         let mut waiting = Vec::new();
         let mut blocked = Vec::new();

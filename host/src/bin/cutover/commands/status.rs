@@ -2,6 +2,7 @@
 //! and the runs going on in a shared fleet.
 
 use anyhow::Result;
+use cutover::ledger::RunStatus;
 use cutover::plan::Options;
 use cutover::terminal::block;
 use std::path::Path;
@@ -33,7 +34,7 @@ impl StatusArgs {
                     .ledger()?
                     .runs(None, 20)?
                     .into_iter()
-                    .filter(|r| r.status == "running")
+                    .filter(|r| r.status == RunStatus::Running.as_str())
                     .collect(),
                 cutover::store::LedgerHome::Sqlite(_) => Vec::new(),
             };

@@ -6,15 +6,18 @@
 //! for a rollback, a pin or an import, which must see no other writer. The server frees the
 //! lock when the session ends, so a killed process never leaves the fleet locked.
 
-use super::connect::explain;
-use super::{PgFleet, PgLedger};
-use crate::ledger::{Ledger, NewChange, NewFailure, RunKind, actor, now};
-use crate::registry::sha256_hex;
-use crate::store::{StoreError, Write};
-use crate::write::{Writer, failpoint};
+use super::Writer;
+use crate::ground::failpoint;
+use crate::ground::sha256_hex;
+use crate::ground::{actor, now};
+use crate::ledger::{Ledger, NewChange, NewFailure, RunKind, RunStatus};
+use crate::store::Write;
+use crate::store::postgres::connect::explain;
+use crate::store::postgres::documents::replace;
+use crate::store::postgres::{PgFleet, PgLedger};
 use anyhow::{Context, Result, bail};
 use postgres::{Client, GenericClient};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Names the fleet's writer lock among advisory locks.
 pub(super) const WRITER_LOCK: i64 = 0x6375_746f_7665_7202;
@@ -75,7 +78,7 @@ impl PgWriter {
     }
 }
 
-pub(super) use crate::ledger::worker as worker_name;
+pub(super) use crate::ground::worker as worker_name;
 
 /// The sessions holding the writer lock, as their application names say.
 fn lock_holders(client: &mut Client) -> Result<Vec<String>> {
@@ -136,24 +139,24 @@ impl Writer for PgWriter {
         Ok(())
     }
 
-    fn finish(&mut self, run: i64, status: &str, detail: &serde_json::Value) -> Result<()> {
+    fn finish(&mut self, run: i64, status: RunStatus, detail: &serde_json::Value) -> Result<()> {
         self.client.execute(
             "UPDATE cutover.runs SET finished_at = $2, status = $3, detail = $4 WHERE id = $1",
-            &[&run, &now(), &status, detail],
+            &[&run, &now(), &status.as_str(), detail],
         )?;
         Ok(())
     }
 
-    fn set_status(&mut self, run: i64, status: &str) -> Result<()> {
+    fn set_status(&mut self, run: i64, status: RunStatus) -> Result<()> {
         self.client.execute(
             "UPDATE cutover.runs SET status = $2 WHERE id = $1",
-            &[&run, &status],
+            &[&run, &status.as_str()],
         )?;
         Ok(())
     }
 
     fn import_history(&mut self, source: &dyn Ledger) -> Result<usize> {
-        let runs = crate::write::history_with_snapshots(source)?;
+        let runs = super::history_with_snapshots(source)?;
         let mut tx = self.client.transaction()?;
         let existing: i64 = tx
             .query_one("SELECT count(*) FROM cutover.runs", &[])?
@@ -212,66 +215,6 @@ pub(super) fn begin_run(
         &[&kind.as_str(), &now(), &actor(), &env!("CARGO_PKG_VERSION"), detail, &plan_sha256, &options, &plugins],
     )?;
     Ok(row.get(0))
-}
-
-/// Replaces documents inside the caller's transaction, each only where it still holds the
-/// bytes its write replaces (a conditional update, by sha256; a write of a new document,
-/// whose `before` is empty, only where there is none). One result per write.
-pub(super) fn replace(
-    tx: &mut impl GenericClient,
-    writes: &[Write<'_>],
-) -> Result<Vec<Result<()>>> {
-    let keys: Vec<&str> = writes.iter().map(|w| w.key).collect();
-    let before_sha: Vec<String> = writes.iter().map(|w| sha256_hex(w.before)).collect();
-    let after_sha: Vec<String> = writes.iter().map(|w| sha256_hex(w.after)).collect();
-    let after: Vec<&[u8]> = writes.iter().map(|w| w.after).collect();
-    let new: Vec<bool> = writes.iter().map(|w| w.before.is_empty()).collect();
-    let mut replaced: HashSet<String> = tx
-        .query(
-            "UPDATE cutover.documents d SET body = u.after, sha256 = u.after_sha, updated_at = now()
-             FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::bool[]) AS u(key, before_sha, after, after_sha, new)
-             WHERE d.key = u.key AND d.sha256 = u.before_sha AND NOT u.new
-             RETURNING d.key",
-            &[&keys, &before_sha, &after, &after_sha, &new],
-        )
-        .context("replacing documents")?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    if new.iter().any(|n| *n) {
-        let created = tx
-            .query(
-                "INSERT INTO cutover.documents (key, body, sha256)
-                 SELECT key, after, after_sha FROM unnest($1::text[], $2::bytea[], $3::text[], $4::bool[]) AS u(key, after, after_sha, new)
-                 WHERE new
-                 ON CONFLICT (key) DO NOTHING RETURNING key",
-                &[&keys, &after, &after_sha, &new],
-            )
-            .context("creating documents")?;
-        replaced.extend(created.iter().map(|r| r.get::<_, String>(0)));
-    }
-    Ok(writes
-        .iter()
-        .zip(&before_sha)
-        .map(|(w, before)| {
-            if replaced.contains(w.key) {
-                Ok(())
-            } else {
-                Err(StoreError::Conflict {
-                    key: w.key.to_owned(),
-                    detail: if w.before.is_empty() {
-                        "a document with this key already exists".to_owned()
-                    } else {
-                        format!(
-                            "it no longer holds sha256 {}, which the write replaces",
-                            &before[..12]
-                        )
-                    },
-                }
-                .into())
-            }
-        })
-        .collect())
 }
 
 /// Writes a batch inside the caller's transaction: the documents ([`replace`]), each

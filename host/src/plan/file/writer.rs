@@ -2,7 +2,7 @@
 //! and [`crate::plan::Plan::read`] read back: the header's fields, then the `connections`
 //! array as it grows. Nothing holds the whole plan, so memory does not grow with the fleet.
 
-use crate::plan::{ConnectionPlan, Plan};
+use crate::plan::types::{ConnectionPlan, Plan};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};

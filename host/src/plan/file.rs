@@ -14,7 +14,7 @@ mod writer;
 
 pub use writer::PlanWriter;
 
-use crate::plan::{ConnectionPlan, Plan, Status, Summary};
+use super::types::{ConnectionPlan, Plan, Status, Summary};
 use anyhow::{Context, Result};
 use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use std::path::{Path, PathBuf};
@@ -340,6 +340,35 @@ impl From<SlimConnection> for ConnectionPlan {
     }
 }
 
+/// Reading a saved plan whole.
+impl Plan {
+    /// Reads a saved plan, streaming it from the file, each connection slimmed as it is
+    /// read.
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("reading plan {}", path.display()))?;
+        Self::read_from(std::io::BufReader::new(file), Some(path))
+    }
+
+    /// Parses a saved plan.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self> {
+        Self::read_from(bytes, None)
+    }
+
+    /// A saved plan with its connections collected, as [`SavedPlan`] reads them.
+    fn read_from(reader: impl std::io::Read, path: Option<&std::path::Path>) -> Result<Self> {
+        let mut connections = Vec::new();
+        let header = read_each_from(reader, path, &mut |_, c| {
+            connections.push(c.clone());
+            Ok(())
+        })?;
+        Ok(Plan {
+            connections,
+            ..header
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,7 +456,7 @@ mod tests {
             .collect();
         let whole_text =
             serde_json::to_vec(&(&plan.fleet, &plan.options, &plan.plugins, items)).unwrap();
-        assert_eq!(a.sha256, crate::registry::sha256_hex(&whole_text));
+        assert_eq!(a.sha256, crate::ground::sha256_hex(&whole_text));
 
         // An error of the caller's stops the reading and comes back as it was.
         let mut seen = 0;
