@@ -39,6 +39,10 @@ pub struct ImportArgs {
     /// Where the connectors' venvs are (default: $CARGO_TARGET_DIR/connectors).
     #[arg(long)]
     venvs: Option<PathBuf>,
+    /// A git directory of airbytehq/airbyte with its history: a manifest-only version's
+    /// manifest.yaml (and components.py) is taken from the commit that released it.
+    #[arg(long)]
+    monorepo: Option<PathBuf>,
 }
 
 pub fn import(args: ImportArgs) -> Result<ExitCode> {
@@ -49,6 +53,7 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
         fixtures: args.fixtures,
         plugins: args.plugins,
         venvs: args.venvs.unwrap_or_else(default_venvs),
+        monorepo: args.monorepo,
     })?;
     println!(
         "{}",
