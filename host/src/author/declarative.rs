@@ -217,6 +217,81 @@ launch(source, args)
 mod tests {
     use super::*;
 
+    /// A monorepo whose connector goes 1.0.0 (Python) → 2.0.0 (manifest-only, CDK 7.6.5
+    /// base image, components) → a later commit still at 2.0.0 with another manifest.
+    fn monorepo(dir: &Path) -> PathBuf {
+        let work = dir.join("work");
+        let folder = work.join("airbyte-integrations/connectors/source-x");
+        std::fs::create_dir_all(&folder).unwrap();
+        let git = |args: &[&str]| {
+            let ok = Command::new("git")
+                .arg("-C")
+                .arg(&work)
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                .args(args)
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        let commit = |metadata: &str, manifest: Option<&str>, message: &str| {
+            std::fs::write(folder.join("metadata.yaml"), metadata).unwrap();
+            if let Some(m) = manifest {
+                std::fs::write(folder.join("manifest.yaml"), m).unwrap();
+                std::fs::write(folder.join(COMPONENTS), "class C: pass\n").unwrap();
+            }
+            git(&["add", "-A"]);
+            git(&["commit", "-qm", message]);
+        };
+        commit(
+            "data:\n  dockerImageTag: 1.0.0\n  tags:\n    - language:python\n",
+            None,
+            "1.0.0",
+        );
+        let manifest_only = "data:\n  connectorBuildOptions:\n    baseImage: docker.io/airbyte/source-declarative-manifest:7.6.5@sha256:00\n  dockerImageTag: \"2.0.0\"\n  tags:\n    - language:manifest-only\n";
+        commit(
+            manifest_only,
+            Some("version: 6.0.0\nstreams: [first]\n"),
+            "2.0.0",
+        );
+        commit(
+            &format!("{manifest_only}# docs\n"),
+            Some("version: 6.0.0\nstreams: [later]\n"),
+            "docs",
+        );
+        work.join(".git")
+    }
+
+    #[test]
+    fn a_manifest_only_version_is_taken_from_the_commit_that_released_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = monorepo(dir.path());
+        let here = dir.path().join("fixtures/2.0.0");
+        let kept = from_history(&repo, "source-x", "2.0.0", &here)
+            .unwrap()
+            .expect("2.0.0 is manifest-only");
+        assert_eq!(kept.declarative.airbyte_cdk, "7.6.5");
+        assert_eq!(kept.declarative.airbyte_cdk_from, "baseImage");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&kept.manifest).unwrap()).unwrap();
+        assert_eq!(
+            manifest["streams"][0], "first",
+            "the manifest of the commit where the tag became 2.0.0, not a later one"
+        );
+        assert!(kept.components.unwrap().is_file());
+        assert_eq!(read(&here).unwrap().unwrap().declarative, kept.declarative);
+        let python = from_history(
+            &repo,
+            "source-x",
+            "1.0.0",
+            &dir.path().join("fixtures/1.0.0"),
+        );
+        assert!(python.unwrap().is_none(), "a Python version is no manifest");
+        assert!(from_history(&repo, "source-x", "3.0.0", &here).is_err());
+    }
+
     #[test]
     fn the_image_tag_is_read_quoted_or_not() {
         assert_eq!(
