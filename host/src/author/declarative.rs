@@ -200,7 +200,10 @@ args = sys.argv[1:]
 parsed = AirbyteEntrypoint.parse_args(args)
 with open(os.environ["CUTOVER_MANIFEST"]) as f:
     manifest = json.load(f)
-given = {"source_config": manifest}
+# What YamlDeclarativeSource passes when a command gives no catalog, config or state
+# (older CDKs require all three).
+from airbyte_cdk.models import ConfiguredAirbyteCatalog
+given = {"source_config": manifest, "catalog": ConfiguredAirbyteCatalog(streams=[]), "config": {}, "state": []}
 if getattr(parsed, "config", None):
     given["config"] = Source.read_config(parsed.config)
     given["config_path"] = parsed.config
