@@ -123,7 +123,7 @@ impl Installed {
     /// CDK it runs on.
     pub fn ensure(root: &Path, source: &str, version: &str, here: &Path) -> Result<Self> {
         let installed = Self::at(root, source, version, here)?;
-        if installed.entry().is_file() {
+        if installed.is_installed() {
             return Ok(installed);
         }
         let package = match &installed.runtime {
@@ -179,16 +179,29 @@ impl Installed {
     /// The venv of `source` `version` if it is there, without installing.
     pub fn existing(root: &Path, source: &str, version: &str, here: &Path) -> Result<Option<Self>> {
         let installed = Self::at(root, source, version, here)?;
-        Ok(installed.entry().is_file().then_some(installed))
+        Ok(installed.is_installed().then_some(installed))
     }
 
-    /// The program the venv runs: the connector's console script, or the CDK's
-    /// `source-declarative-manifest` (whose presence shows the CDK is installed).
-    fn entry(&self) -> PathBuf {
+    /// Whether the venv holds what runs the version: the connector's console script, or
+    /// the CDK's distribution at that version (CDKs before 6 have no
+    /// `source-declarative-manifest` script to look for).
+    fn is_installed(&self) -> bool {
         match &self.runtime {
-            Runtime::Package => self.dir.join("bin").join(&self.name),
-            Runtime::Declarative(_) => self.dir.join("bin").join("source-declarative-manifest"),
+            Runtime::Package => self.entry().is_file(),
+            Runtime::Declarative(kept) => {
+                let dist = format!("airbyte_cdk-{}.dist-info", kept.declarative.airbyte_cdk);
+                std::fs::read_dir(self.dir.join("lib"))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|python| python.path().join("site-packages").join(&dist).is_dir())
+            }
         }
+    }
+
+    /// The connector's console script (a manifest runs through its own runner script).
+    fn entry(&self) -> PathBuf {
+        self.dir.join("bin").join(&self.name)
     }
 
     /// What a manifest-only version ran on, for reports: `airbyte-cdk 7.6.5 (baseImage)`.
