@@ -28,9 +28,20 @@ impl Result {
         let today = time::OffsetDateTime::now_utc().date();
         Self {
             plugin: report.plugin.clone(),
-            how: match report.how {
-                How::NewConnector => "new connector run (spec, discover, read)".into(),
-                How::Static => "static (committed spec and catalog)".into(),
+            how: {
+                let mut how = match report.how {
+                    How::NewConnector => "new connector run (spec, discover, read)".to_owned(),
+                    How::Static => "static (committed spec and catalog)".to_owned(),
+                };
+                if let Some(cdk) = &report.runs_on {
+                    how.push_str(&format!("; manifest on {cdk}"));
+                }
+                if let Some(recorded) = &report.recorded {
+                    how.push_str(&format!(
+                        "; discover answered from recorded responses: {recorded}"
+                    ));
+                }
+                how
             },
             passed: report.passed(),
             checks: report.checks.len(),

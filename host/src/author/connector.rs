@@ -8,6 +8,7 @@
 //! config, the catalog and the state, and emit a state from them), and nothing leaves the
 //! machine.
 
+use super::declarative;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,10 @@ try:
     import requests, requests.adapters
     from requests.models import Response
 
+    # Recorded responses (a version's `responses.json`): the first whose `url` is part of
+    # the request's URL answers it; every other request gets the empty page.
+    _recorded = json.loads(os.environ.get("CUTOVER_RESPONSES") or "{}").get("responses", [])
+
     def _empty_page(self, request, **kwargs):
         log = os.environ.get("CUTOVER_REQUEST_LOG")
         if log:
@@ -27,7 +32,12 @@ try:
                 f.write(json.dumps({"method": request.method, "url": request.url}) + "\n")
         r = Response()
         r.status_code = 200
-        r._content = os.environ.get("CUTOVER_EMPTY_PAGE", "{}").encode()
+        body = os.environ.get("CUTOVER_EMPTY_PAGE", "{}")
+        for recorded in _recorded:
+            if recorded.get("url", "\0") in request.url:
+                body = json.dumps(recorded.get("body"))
+                break
+        r._content = body.encode()
         r.headers["Content-Type"] = "application/json"
         r.url = request.url
         r.request = request
@@ -53,39 +63,92 @@ pub struct Installed {
     /// The body every request is answered with: `{}`, or the connector's own empty page
     /// where its paginator reads fields `{}` lacks ([`Installed::answering`]).
     pub empty_page: String,
+    /// What runs: the connector's own package, or a manifest on the CDK.
+    pub runtime: Runtime,
+    /// Responses recorded for the requests `discover` makes (`responses.json` beside the
+    /// version's fixtures), for connectors whose schemas come from the API.
+    pub responses: Option<String>,
 }
 
+/// What a connector version runs as.
+pub enum Runtime {
+    /// `airbyte-source-<name>==<version>` from PyPI, in its own venv.
+    Package,
+    /// A manifest-only version: its manifest (and components) run by `airbyte-cdk`'s
+    /// declarative source, in a venv per CDK version shared by every manifest on it.
+    Declarative(declarative::Kept),
+}
+
+/// The recorded responses of a version's fixture folder, if it has them.
+pub const RESPONSES: &str = "responses.json";
+
 impl Installed {
-    /// The venv of `source-<name>` `version` under `root`, installed from PyPI if missing.
-    pub fn ensure(root: &Path, source: &str, version: &str) -> Result<Self> {
-        let dir = root.join(format!(
-            "{}-{version}",
-            source.trim_start_matches("source-")
-        ));
-        let installed = Self {
+    /// Connector `source` at `version`, whose fixtures are (or go) in `here`: the venv under
+    /// `root` that runs it, if installed. A manifest-only version (`declarative.json` in
+    /// `here`) runs on the venv of its CDK version, `airbyte-cdk-<version>`.
+    fn at(root: &Path, source: &str, version: &str, here: &Path) -> Result<Self> {
+        let runtime = match declarative::read(here)? {
+            Some(kept) => Runtime::Declarative(kept),
+            None => Runtime::Package,
+        };
+        let dir = match &runtime {
+            Runtime::Package => root.join(format!(
+                "{}-{version}",
+                source.trim_start_matches("source-")
+            )),
+            Runtime::Declarative(kept) => {
+                root.join(format!("airbyte-cdk-{}", kept.declarative.airbyte_cdk))
+            }
+        };
+        let responses = match std::fs::read_to_string(here.join(RESPONSES)) {
+            Ok(text) => {
+                serde_json::from_str::<Value>(&text)
+                    .with_context(|| format!("{} is not JSON", here.join(RESPONSES).display()))?;
+                Some(text)
+            }
+            Err(_) => None,
+        };
+        Ok(Self {
             name: source.to_owned(),
             version: version.to_owned(),
             dir,
             empty_page: "{}".into(),
-        };
-        if installed.entry().is_file() {
+            runtime,
+            responses,
+        })
+    }
+
+    /// The venv of `source` `version` under `root` (see [`Installed::existing`]), installed
+    /// from PyPI if missing: the connector's package, or for a manifest-only version the
+    /// CDK it runs on.
+    pub fn ensure(root: &Path, source: &str, version: &str, here: &Path) -> Result<Self> {
+        let installed = Self::at(root, source, version, here)?;
+        if installed.is_installed() {
             return Ok(installed);
         }
+        let package = match &installed.runtime {
+            Runtime::Package => format!("airbyte-{source}=={version}"),
+            Runtime::Declarative(kept) => format!("airbyte-cdk=={}", kept.declarative.airbyte_cdk),
+        };
         // Older connectors pin CDKs that break on newer interpreters (dataclass defaults
         // Python 3.11 refuses): each interpreter is tried until `spec` runs.
         let mut failures = Vec::new();
         for python in interpreters() {
-            tracing::info!(%source, %version, %python, "installing the connector from PyPI");
+            tracing::info!(%source, %version, %python, %package, "installing from PyPI");
             let _ = std::fs::remove_dir_all(&installed.dir);
             let attempt = run(Command::new(&python)
                 .args(["-m", "venv"])
                 .arg(&installed.dir))
             .and_then(|()| {
+                // No byte-compiling at install: a connector imports a small part of what
+                // it installs, and Python compiles (and caches) that on first use. This
+                // makes a cold install markedly quicker, which CI's sample pays each time.
                 run(Command::new(installed.dir.join("bin/pip")).args([
                     "install",
                     "--quiet",
                     "--disable-pip-version-check",
-                    &format!("airbyte-{source}=={version}"),
+                    "--no-compile",
+                    &package,
                 ]))
             })
             .and_then(|()| {
@@ -99,7 +162,7 @@ impl Installed {
         }
         let _ = std::fs::remove_dir_all(&installed.dir);
         bail!(
-            "airbyte-{source}=={version} cannot be installed and run here: {}",
+            "{package} cannot be installed and run here: {}",
             failures.join("; ")
         )
     }
@@ -113,23 +176,43 @@ impl Installed {
         self
     }
 
-    /// The venv if it is there, without installing., without installing.
-    pub fn existing(root: &Path, source: &str, version: &str) -> Option<Self> {
-        let dir = root.join(format!(
-            "{}-{version}",
-            source.trim_start_matches("source-")
-        ));
-        let installed = Self {
-            name: source.to_owned(),
-            version: version.to_owned(),
-            dir,
-            empty_page: "{}".into(),
-        };
-        installed.entry().is_file().then_some(installed)
+    /// The venv of `source` `version` if it is there, without installing.
+    pub fn existing(root: &Path, source: &str, version: &str, here: &Path) -> Result<Option<Self>> {
+        let installed = Self::at(root, source, version, here)?;
+        Ok(installed.is_installed().then_some(installed))
     }
 
+    /// Whether the venv holds what runs the version: the connector's console script, or
+    /// the CDK's distribution at that version (CDKs before 6 have no
+    /// `source-declarative-manifest` script to look for).
+    fn is_installed(&self) -> bool {
+        match &self.runtime {
+            Runtime::Package => self.entry().is_file(),
+            Runtime::Declarative(kept) => {
+                let dist = format!("airbyte_cdk-{}.dist-info", kept.declarative.airbyte_cdk);
+                std::fs::read_dir(self.dir.join("lib"))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|python| python.path().join("site-packages").join(&dist).is_dir())
+            }
+        }
+    }
+
+    /// The connector's console script (a manifest runs through its own runner script).
     fn entry(&self) -> PathBuf {
         self.dir.join("bin").join(&self.name)
+    }
+
+    /// What a manifest-only version ran on, for reports: `airbyte-cdk 7.6.5 (baseImage)`.
+    pub fn runs_on(&self) -> Option<String> {
+        match &self.runtime {
+            Runtime::Package => None,
+            Runtime::Declarative(kept) => Some(format!(
+                "airbyte-cdk {} ({})",
+                kept.declarative.airbyte_cdk, kept.declarative.airbyte_cdk_from
+            )),
+        }
     }
 
     /// Runs the connector with `args`, offline, and returns the Airbyte messages it printed.
@@ -137,10 +220,36 @@ impl Installed {
         let site = work.join("offline");
         std::fs::create_dir_all(&site)?;
         std::fs::write(site.join("sitecustomize.py"), OFFLINE)?;
-        let output = Command::new(self.entry())
+        // Through the venv's interpreter, not the script's `#!` line: a venv moved to
+        // another folder keeps working.
+        let mut command = Command::new(self.dir.join("bin").join("python"));
+        let mut path = vec![site];
+        match &self.runtime {
+            Runtime::Package => {
+                command.arg(self.entry());
+            }
+            Runtime::Declarative(kept) => {
+                let runner = work.join("declarative");
+                std::fs::create_dir_all(&runner)?;
+                std::fs::write(runner.join("cutover_declarative.py"), declarative::RUNNER)?;
+                if let Some(components) = &kept.components {
+                    std::fs::copy(components, runner.join("components.py"))
+                        .with_context(|| format!("copying {}", components.display()))?;
+                }
+                command
+                    .arg(runner.join("cutover_declarative.py"))
+                    .env("CUTOVER_MANIFEST", std::path::absolute(&kept.manifest)?);
+                path.push(runner);
+            }
+        }
+        let output = command
             .args(args)
             .current_dir(work)
-            .env("PYTHONPATH", &site)
+            .env("PYTHONPATH", std::env::join_paths(&path)?)
+            .env(
+                "CUTOVER_RESPONSES",
+                self.responses.as_deref().unwrap_or_default(),
+            )
             .env("CUTOVER_REQUEST_LOG", work.join("requests.jsonl"))
             .env("AIRBYTE_NO_TELEMETRY", "1")
             .env("CUTOVER_EMPTY_PAGE", &self.empty_page)
@@ -297,10 +406,19 @@ fn value_for(schema: &Value, required_only: bool) -> Value {
     }
     // An example or default of another type than the property's (specs have them) would
     // be refused by the connector's own validation.
-    let fits = |v: &Value| match schema.get("type") {
-        Some(Value::String(t)) => type_name(v) == t || (t == "number" && v.is_number()),
-        Some(Value::Array(ts)) => ts.iter().any(|t| t.as_str() == Some(type_name(v))),
-        _ => true,
+    // An empty object as the default of a `oneOf` (tiktok-marketing's credentials) is no
+    // branch at all: the connector refuses it.
+    let no_branch = |v: &Value| {
+        v.as_object().is_some_and(|o| o.is_empty())
+            && (schema.get("oneOf").is_some() || schema.get("anyOf").is_some())
+    };
+    let fits = |v: &Value| {
+        !no_branch(v)
+            && match schema.get("type") {
+                Some(Value::String(t)) => type_name(v) == t || (t == "number" && v.is_number()),
+                Some(Value::Array(ts)) => ts.iter().any(|t| t.as_str() == Some(type_name(v))),
+                _ => true,
+            }
     };
     for candidate in [
         schema
@@ -403,6 +521,17 @@ fn type_name(v: &Value) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_empty_default_of_a_one_of_takes_its_first_branch() {
+        let spec = json!({"type": "object", "required": ["credentials"], "properties": {"credentials": {
+            "type": "object", "default": {}, "oneOf": [
+                {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}]}}});
+        assert_eq!(
+            config_from_spec(&spec),
+            json!({"credentials": {"token": "cutover-verification"}})
+        );
+    }
 
     #[test]
     fn an_example_of_another_type_is_not_taken() {

@@ -39,6 +39,10 @@ pub struct Request {
     pub plugins: PathBuf,
     /// Where the connectors' venvs are (and are installed).
     pub venvs: PathBuf,
+    /// A git directory of airbytehq/airbyte with its history, where a manifest-only
+    /// version's manifest is taken from ([`super::declarative`]); needed only for versions
+    /// not yet kept.
+    pub monorepo: Option<PathBuf>,
 }
 
 /// Imports one breaking version; returns the plugin's folder.
@@ -72,6 +76,7 @@ pub fn import(request: &Request) -> Result<PathBuf> {
             version,
             &connector_fixtures,
             &request.venvs,
+            request.monorepo.as_deref(),
             work.path(),
         )?;
     }
@@ -195,9 +200,13 @@ fn record_state(
     if let Ok(recorded) = read_json(&path) {
         return Ok(recorded.as_array().cloned().unwrap_or_default());
     }
-    let Some(installed) = Installed::existing(venvs, source, version) else {
+    let Some(installed) = Installed::existing(venvs, source, version, &fixtures.join(version))?
+    else {
         return Ok(Vec::new());
     };
+    // Answered as the verification answers: with the connector's own empty page.
+    let installed =
+        installed.answering(std::fs::read_to_string(fixtures.join("empty-page.json")).ok());
     let catalog = read_json(&fixtures.join(version).join("catalog.json"))?;
     let config = read_json(&fixtures.join(version).join("config.json"))?;
     let table = Table::default();
@@ -278,15 +287,28 @@ fn recorded_state<'a>(recorded: &'a [Value], name: &str) -> Option<&'a Value> {
 }
 
 /// One side's spec, config and catalog, made by the real connector unless already there.
-fn side(source: &str, version: &str, fixtures: &Path, venvs: &Path, work: &Path) -> Result<()> {
+/// A manifest-only version's manifest comes from the monorepo's history the first time.
+fn side(
+    source: &str,
+    version: &str,
+    fixtures: &Path,
+    venvs: &Path,
+    monorepo: Option<&Path>,
+    work: &Path,
+) -> Result<()> {
     let here = fixtures.join(version);
+    if let Some(monorepo) = monorepo
+        && super::declarative::read(&here)?.is_none()
+    {
+        super::declarative::from_history(monorepo, source, version, &here)?;
+    }
     let spec_path = here.join("spec.json");
     let catalog_path = here.join("catalog.json");
     let config_path = here.join("config.json");
     if spec_path.is_file() && catalog_path.is_file() && config_path.is_file() {
         return Ok(());
     }
-    let installed = Installed::ensure(venvs, source, version)?;
+    let installed = Installed::ensure(venvs, source, version, &here)?;
     let spec = installed.spec(work)?;
     write_if_changed(&spec_path, &pretty(&spec))?;
     // A connector's own config.json (values a spec's patterns demand) wins over one made

@@ -13,6 +13,7 @@
 
 pub mod catalogue;
 pub mod connector;
+pub mod declarative;
 pub mod elastic_template;
 pub mod generated;
 pub mod golden;

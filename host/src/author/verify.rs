@@ -40,6 +40,11 @@ pub enum How {
 pub struct Report {
     pub plugin: String,
     pub how: How,
+    /// For a manifest-only version, the CDK its manifest ran on.
+    pub runs_on: Option<String>,
+    /// Where the responses `discover` was answered with come from, when the version's
+    /// schemas come from the API (its `responses.json`'s `about`).
+    pub recorded: Option<String>,
     /// Each check that ran, `case: what`, with its problems (none when it passed).
     pub checks: Vec<Check>,
 }
@@ -73,10 +78,21 @@ pub fn verify(dir: &Path, venvs: &Path, install: bool) -> Result<Report> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // The new version's fixture folder: where a manifest-only version keeps its manifest.
+    let here = generated::resolve(dir, &table.new.spec)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let installed = if install {
-        Installed::ensure(venvs, &source, &table.new.version).ok()
+        match Installed::ensure(venvs, &source, &table.new.version, &here) {
+            Ok(installed) => Some(installed),
+            Err(e) => {
+                tracing::warn!("{name}: checked statically: {e:#}");
+                None
+            }
+        }
     } else {
-        Installed::existing(venvs, &source, &table.new.version)
+        Installed::existing(venvs, &source, &table.new.version, &here)?
     };
     // A connector whose paginator reads fields an empty `{}` lacks keeps its empty page
     // beside its fixtures.
@@ -157,9 +173,22 @@ pub fn verify(dir: &Path, venvs: &Path, install: bool) -> Result<Report> {
             detail,
         });
     }
+    let runs_on = installed.as_ref().and_then(Installed::runs_on);
+    let recorded = installed
+        .as_ref()
+        .and_then(|i| i.responses.as_deref())
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        .map(|r| {
+            r["about"]
+                .as_str()
+                .unwrap_or("recorded responses")
+                .to_owned()
+        });
     Ok(Report {
         plugin: name,
         how,
+        runs_on,
+        recorded,
         checks,
     })
 }
