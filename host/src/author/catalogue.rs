@@ -280,15 +280,48 @@ pub fn render(census_path: &Path, plugins_dir: &Path, results_dir: &Path) -> Any
         };
         writeln!(
             out,
-            "| {star} | {} | {} | {} | {} | {} | {plugin} | {how} | {} |",
+            "| {star} | {} | {} | {} | {} | {} | {plugin} | {} | {} |",
             r.connector,
             r.version,
             r.deadline,
             r.class,
             r.sides,
-            result.replace('|', "\\|")
+            cell(&how),
+            cell(&result)
         )
         .unwrap();
     }
     Ok(out)
+}
+
+/// The longest a table cell's text gets: a failure's first problem can be a whole Python
+/// traceback, which belongs in the result's JSON, not in the catalogue's row.
+const CELL_CHARS: usize = 240;
+
+/// Text as one Markdown table cell: on one line (a newline would end the row), pipes
+/// escaped, and cut at [`CELL_CHARS`] with an ellipsis.
+fn cell(text: &str) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cut: String = one_line.chars().take(CELL_CHARS).collect();
+    let cut = if cut.len() < one_line.len() {
+        format!("{}…", cut.trim_end())
+    } else {
+        cut
+    };
+    cut.replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CELL_CHARS, cell};
+
+    #[test]
+    fn a_cell_stays_on_its_row() {
+        assert_eq!(cell("a | b\n  c"), "a \\| b c");
+        let traceback = format!("Traceback:\n{}", "  File \"x.py\", line 1\n".repeat(40));
+        let shown = cell(&traceback);
+        assert!(!shown.contains('\n'));
+        assert!(shown.ends_with('…'), "{shown}");
+        assert!(shown.chars().count() <= CELL_CHARS + 1);
+    }
 }
