@@ -114,6 +114,18 @@ fn field(stream: &Value, name: &str) -> Value {
 /// Conforms every configured stream `target` knows to it; see the module docs. Returns
 /// the streams that changed.
 pub fn conform(catalog: &mut Value, target: &Discovered) -> Result<Vec<Conformed>> {
+    conform_except(catalog, target, &[])
+}
+
+/// [`conform`], leaving alone the streams named in `defined_by_config`: streams a
+/// connection's config defines (a connector's custom reports) can share a name with a
+/// stream the version discovered for the config its catalog was made with, and then carry
+/// the user's fields, not those.
+pub fn conform_except(
+    catalog: &mut Value,
+    target: &Discovered,
+    defined_by_config: &[String],
+) -> Result<Vec<Conformed>> {
     let index = target.index()?;
     let mut changed = Vec::new();
     for entry in catalog::streams_mut(catalog) {
@@ -122,6 +134,9 @@ pub fn conform(catalog: &mut Value, target: &Discovered) -> Result<Vec<Conformed
                 "a configured stream has no stream.name".into(),
             ));
         };
+        if defined_by_config.contains(&stream.name) {
+            continue;
+        }
         let Some(raw) = index.get(&stream.name) else {
             continue;
         };
@@ -147,7 +162,17 @@ impl Outcome {
     /// Conforms the migrated catalog to `target` (see [`conform`]) and notes each stream
     /// whose discovered fields or the user's choices changed.
     pub fn conform_to(&mut self, target: &Discovered) -> Result<Vec<Conformed>> {
-        let changed = conform(&mut self.catalog, target)?;
+        self.conform_to_except(target, &[])
+    }
+
+    /// [`Outcome::conform_to`], leaving alone the streams the config defines
+    /// ([`conform_except`]).
+    pub fn conform_to_except(
+        &mut self,
+        target: &Discovered,
+        defined_by_config: &[String],
+    ) -> Result<Vec<Conformed>> {
+        let changed = conform_except(&mut self.catalog, target, defined_by_config)?;
         for c in &changed {
             let mut what = Vec::new();
             if !c.fields.is_empty() {

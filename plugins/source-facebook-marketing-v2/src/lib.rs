@@ -29,6 +29,7 @@
 //! longer declares, and (where provable from the state) review a `start_date` older than the
 //! 37 months a cleared stream can get back.
 
+use cutover_plugin::discovered::Discovered;
 use cutover_plugin::{
     Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value,
     catalog, json, state,
@@ -127,6 +128,12 @@ impl Migration for FacebookMarketingV2 {
             preconditions: Vec::new(),
             guide: GUIDE.into(),
         }
+    }
+
+    /// Every built-in stream leaves as 2.0.0 discovers it; see
+    /// [`facebook_marketing_streams::migrate_and_conform`].
+    fn migrate_and_conform(connection: Connection) -> Result<Outcome> {
+        facebook_marketing_streams::migrate_and_conform::<Self>(connection, &CATALOG)
     }
 
     fn migrate(connection: Connection) -> Result<Outcome> {
@@ -400,6 +407,12 @@ fn cursor_dates(s: &Value) -> Vec<Date> {
 }
 
 cutover_plugin::export!(FacebookMarketingV2);
+
+/// The 2.0.0 catalog as an offline `discover` of the real package prints it.
+const CATALOG: Discovered = Discovered::new(
+    "2.0.0",
+    include_str!("../../../tests/fixtures/source-facebook-marketing/2.0.0/catalog.json"),
+);
 
 const GUIDE: &str = "\
 ## Upgrading to 2.0.0

@@ -24,6 +24,7 @@
 //! 3.2.0, a non-breaking minor whose connector applies it itself at startup; the 3.1.0 spec still
 //! requires a root `access_token`, so no plugin up to 3.1.0 may move it.
 
+use cutover_plugin::discovered::Discovered;
 use cutover_plugin::{
     Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog, json,
 };
@@ -62,6 +63,12 @@ impl Migration for FacebookMarketingV31 {
             preconditions: Vec::new(),
             guide: GUIDE.into(),
         }
+    }
+
+    /// Every built-in stream leaves as 3.1.0 discovers it; see
+    /// [`facebook_marketing_streams::migrate_and_conform`].
+    fn migrate_and_conform(connection: Connection) -> Result<Outcome> {
+        facebook_marketing_streams::migrate_and_conform::<Self>(connection, &CATALOG)
     }
 
     fn migrate(connection: Connection) -> Result<Outcome> {
@@ -178,6 +185,12 @@ fn migrate_custom_fields(out: &mut Outcome) -> Result<bool> {
 }
 
 cutover_plugin::export!(FacebookMarketingV31);
+
+/// The 3.1.0 catalog as an offline `discover` of the real package prints it.
+const CATALOG: Discovered = Discovered::new(
+    "3.1.0",
+    include_str!("../../../tests/fixtures/source-facebook-marketing/3.1.0/catalog.json"),
+);
 
 const GUIDE: &str = "\
 ## Upgrading to 3.1.0

@@ -17,6 +17,7 @@
 //! (the destination column changes type and the rows' key changes).
 //! A connection that syncs no such stream comes out with only the version bump.
 
+use cutover_plugin::discovered::Discovered;
 use cutover_plugin::{
     Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value,
     catalog,
@@ -79,6 +80,12 @@ impl Migration for FacebookMarketingV3 {
             preconditions: Vec::new(),
             guide: GUIDE.into(),
         }
+    }
+
+    /// Every built-in stream leaves as 3.0.0 discovers it; see
+    /// [`facebook_marketing_streams::migrate_and_conform`].
+    fn migrate_and_conform(connection: Connection) -> Result<Outcome> {
+        facebook_marketing_streams::migrate_and_conform::<Self>(connection, &CATALOG)
     }
 
     fn migrate(connection: Connection) -> Result<Outcome> {
@@ -195,6 +202,12 @@ fn parse(s: &str) -> Value {
 }
 
 cutover_plugin::export!(FacebookMarketingV3);
+
+/// The 3.0.0 catalog as an offline `discover` of the real package prints it.
+const CATALOG: Discovered = Discovered::new(
+    "3.0.0",
+    include_str!("../../../tests/fixtures/source-facebook-marketing/3.0.0/catalog.json"),
+);
 
 const GUIDE: &str = "\
 ## Upgrading to 3.0.0

@@ -5,7 +5,8 @@
 //! keeps what its own breaking change is about.
 
 use cutover_plugin::catalog::KnownStreams;
-use cutover_plugin::{Connection, Result};
+use cutover_plugin::discovered::Discovered;
+use cutover_plugin::{Connection, Migration, Outcome, Result};
 
 /// The connector, as a manifest names it.
 pub const CONNECTOR: &str = "airbyte/source-facebook-marketing";
@@ -67,6 +68,22 @@ pub const KNOWN: KnownStreams<'static> = KnownStreams {
 /// stream names of its custom insights.
 pub fn custom_insights(connection: &Connection) -> Result<Vec<String>> {
     KNOWN.check(&connection.config, &connection.catalog)
+}
+
+/// `P::migrate`, then every built-in stream conformed to the real catalog of the version `P`
+/// produces (`target`): schema, sync modes, cursor and key as that version discovers them,
+/// whether the version's own change touched the stream or not (minors between breaking
+/// versions change descriptions and fields too). The config's custom insights are left as
+/// `P` made them: `target` was discovered with other custom insights, which may share a
+/// name with the user's.
+pub fn migrate_and_conform<P: Migration>(
+    connection: Connection,
+    target: &'static Discovered,
+) -> Result<Outcome> {
+    let customs = custom_insights(&connection)?;
+    let mut out = P::migrate(connection)?;
+    out.conform_to_except(target, &customs)?;
+    Ok(out)
 }
 
 #[cfg(test)]
