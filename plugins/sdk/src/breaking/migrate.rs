@@ -134,8 +134,11 @@ impl Compiled {
                         out.note(format!("config: {from} moved to {to}"));
                     }
                 }
-                ConfigChange::Default { at, value } => {
-                    if out.config.pointer(at).is_none() {
+                ConfigChange::Default { at, value, when } => {
+                    let applies = when
+                        .as_deref()
+                        .is_none_or(|when| out.config.pointer(when).is_some());
+                    if applies && out.config.pointer(at).is_none() {
                         config::set_field(&mut out.config, at, value.clone())?;
                         out.note(format!("config: {at} set to {value}, the new default"));
                     }

@@ -124,6 +124,10 @@ pub enum ConfigChange {
         at: String,
         /// The value it gets.
         value: Value,
+        /// Only when this field is present (a connector's own config migration that picks a
+        /// value by what the config has, such as an auth type by which secrets it holds).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        when: Option<String>,
     },
     /// Removes a field the new version no longer accepts.
     Drop {
@@ -341,7 +345,16 @@ impl ConfigChange {
     fn describe(&self) -> String {
         match self {
             ConfigChange::Move { from, to } => format!("{from} moves to {to}"),
-            ConfigChange::Default { at, value } => format!("{at} defaults to {value}"),
+            ConfigChange::Default {
+                at,
+                value,
+                when: None,
+            } => format!("{at} defaults to {value}"),
+            ConfigChange::Default {
+                at,
+                value,
+                when: Some(when),
+            } => format!("{at} defaults to {value} where {when} is set"),
             ConfigChange::Drop { at } => format!("{at} is dropped"),
         }
     }

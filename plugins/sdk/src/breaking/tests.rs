@@ -71,6 +71,7 @@ fn table() -> Table {
             ConfigChange::Default {
                 at: "/region".into(),
                 value: json!("us"),
+                when: None,
             },
             ConfigChange::Drop {
                 at: "/is_paid_account".into(),
@@ -307,4 +308,47 @@ fn the_manifest_and_guide_come_from_the_data() {
         m.guide
     );
     assert!(m.guide.contains("- enviroments is renamed environments"));
+}
+
+/// A connector's own config migration that picks a value by what the config holds (Facebook
+/// Marketing's secrets moved under `credentials`, `Client` when a client id is there,
+/// `Service` otherwise), as moves and defaults in order.
+#[test]
+fn a_default_can_depend_on_what_the_config_holds() {
+    let mut t = table();
+    t.config = ["client_id", "access_token"]
+        .into_iter()
+        .map(|field| ConfigChange::Move {
+            from: format!("/{field}"),
+            to: format!("/credentials/{field}"),
+        })
+        .chain([
+            ConfigChange::Default {
+                at: "/credentials/auth_type".into(),
+                value: json!("Client"),
+                when: Some("/credentials/client_id".into()),
+            },
+            ConfigChange::Default {
+                at: "/credentials/auth_type".into(),
+                value: json!("Service"),
+                when: None,
+            },
+        ])
+        .collect();
+    let (c, target) = compiled(t);
+    for (config, auth_type) in [
+        (json!({"access_token": "t"}), "Service"),
+        (json!({"access_token": "t", "client_id": "i"}), "Client"),
+    ] {
+        let mut conn = connection(vec![], vec![]);
+        conn.config = config;
+        let out = c.migrate(conn, &target).unwrap();
+        assert_eq!(
+            out.config["credentials"]["auth_type"], auth_type,
+            "{}",
+            out.config
+        );
+        assert_eq!(out.config["credentials"]["access_token"], "t");
+        assert!(out.config.get("access_token").is_none());
+    }
 }
