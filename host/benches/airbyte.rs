@@ -19,6 +19,7 @@ use cutover::store::airbyte::settings::AirbyteSettings;
 use cutover::store::{Documents, Write};
 use cutover_doubles::airbyte::seed::define_pinterest;
 use cutover_doubles::airbyte::{AirbyteDouble, ConnectionSeed};
+use cutover_tests::measure::cpu_time;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -208,19 +209,6 @@ impl Run {
         let n = self.keys.len() as f64;
         (took, reads as f64 / n, writes as f64 / n, cpu)
     }
-}
-
-/// CPU time (user and system, every thread: the client's and the double's) the process has
-/// used so far.
-fn cpu_time() -> Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let usage = unsafe {
-        let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 fn is_write(path: &str) -> bool {

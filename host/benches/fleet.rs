@@ -19,19 +19,8 @@ use cutover::fleet::Fleet;
 use cutover::plan::{Options, Planner};
 use cutover::registry::Registry;
 use cutover::sandbox::Sandbox;
+use cutover_tests::measure::{cpu_time, median, plan_process};
 use std::time::Instant;
-
-/// CPU time (user and system, every thread) the process has used so far.
-fn cpu_time() -> std::time::Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let usage = unsafe {
-        let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let tv = |t: libc::timeval| std::time::Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
 
 /// Starts a new peak-memory measurement (Linux: resets `VmHWM` to the current RSS).
 fn reset_peak_rss() {
@@ -258,30 +247,7 @@ fn cold_start() {
     let plugins = std::fs::read_dir(dir.path().join("plugins"))
         .unwrap()
         .count();
-    let run = || {
-        let start = Instant::now();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
-            .args([
-                "--fleet",
-                dir.path().to_str().unwrap(),
-                "plan",
-                "--all",
-                "--only",
-                "c000000",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        start.elapsed()
-    };
-    let median = |mut times: Vec<std::time::Duration>| {
-        times.sort();
-        times[times.len() / 2]
-    };
+    let run = || plan_process(env!("CARGO_BIN_EXE_cutover"), dir.path(), "c000000");
     let cold = median(
         (0..5)
             .map(|_| {

@@ -9,6 +9,7 @@
 //! - [`Fleet`] lays out a fixture fleet in a temporary directory, from the bundled example
 //!   fleet or from scratch, and reads it back byte for byte.
 
+pub mod measure;
 pub mod postgres;
 pub mod registry;
 
