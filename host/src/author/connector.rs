@@ -66,7 +66,8 @@ pub struct Installed {
     /// What runs: the connector's own package, or a manifest on the CDK.
     pub runtime: Runtime,
     /// Responses recorded for the requests `discover` makes (`responses.json` beside the
-    /// version's fixtures), for connectors whose schemas come from the API.
+    /// version's fixtures, or beside the connector's), for connectors whose discover calls
+    /// the API.
     pub responses: Option<String>,
 }
 
@@ -100,14 +101,23 @@ impl Installed {
                 root.join(format!("airbyte-cdk-{}", kept.declarative.airbyte_cdk))
             }
         };
-        let responses = match std::fs::read_to_string(here.join(RESPONSES)) {
-            Ok(text) => {
+        // The version's own recorded responses, else the connector's (answers every version
+        // of it needs, such as a token and an empty list of accounts).
+        let mut responses = None;
+        for path in [
+            Some(here.join(RESPONSES)),
+            here.parent().map(|p| p.join(RESPONSES)),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Ok(text) = std::fs::read_to_string(&path) {
                 serde_json::from_str::<Value>(&text)
-                    .with_context(|| format!("{} is not JSON", here.join(RESPONSES).display()))?;
-                Some(text)
+                    .with_context(|| format!("{} is not JSON", path.display()))?;
+                responses = Some(text);
+                break;
             }
-            Err(_) => None,
-        };
+        }
         Ok(Self {
             name: source.to_owned(),
             version: version.to_owned(),

@@ -308,7 +308,10 @@ fn side(
     if spec_path.is_file() && catalog_path.is_file() && config_path.is_file() {
         return Ok(());
     }
-    let installed = Installed::ensure(venvs, source, version, &here)?;
+    // Discovered as the verification reads: with the connector's own empty page, where its
+    // discover already calls the API (Shopify's access scopes, a token refresh).
+    let installed = Installed::ensure(venvs, source, version, &here)?
+        .answering(std::fs::read_to_string(fixtures.join("empty-page.json")).ok());
     let spec = installed.spec(work)?;
     write_if_changed(&spec_path, &pretty(&spec))?;
     // A connector's own config.json (values a spec's patterns demand) wins over one made
