@@ -152,7 +152,8 @@ impl Project {
         self.stage_target_catalog(&stage)?;
         tracing::info!(plugin = %self.name, "building the plugin with componentize-py");
         let partial = out_dir.join(format!(".{}.partial", self.wasm_name()));
-        let output = Command::new(&componentize.program)
+        let output = Command::new(&componentize.python)
+            .arg(&componentize.program)
             .args(["-q", "-d"])
             .arg(&wit)
             .args(["-w", "plugin", "componentize", "--stub-wasi", "-p"])
@@ -361,7 +362,12 @@ fn stage_sources(stage: &Path, sources: &[(PathBuf, PathBuf)]) -> Result<()> {
 
 /// componentize-py, in a virtual environment of its own.
 pub struct Toolchain {
+    /// Its console script.
     pub program: PathBuf,
+    /// The environment's interpreter, which runs the script: the script's `#!` line names
+    /// the folder the environment was made in, and a build folder can be moved (a cache
+    /// restored elsewhere); the interpreter finds its environment wherever it is.
+    pub python: PathBuf,
 }
 
 impl Toolchain {
@@ -371,11 +377,17 @@ impl Toolchain {
     pub fn ensure(dir: &Path) -> Result<Self> {
         let venv = dir.join(format!("componentize-py-{COMPONENTIZE_PY}"));
         let program = venv.join("bin").join("componentize-py");
+        let interpreter = venv.join("bin").join("python");
         let ready = venv.join(".ready");
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let _installing = exclusive(&dir.join(format!(".componentize-py-{COMPONENTIZE_PY}.lock")))?;
-        if program.is_file() && ready.is_file() {
-            return Ok(Self { program });
+        // `is_file` follows the interpreter's link: an environment whose interpreter is
+        // gone is made again.
+        if program.is_file() && interpreter.is_file() && ready.is_file() {
+            return Ok(Self {
+                program,
+                python: interpreter,
+            });
         }
         let python = std::env::var("CUTOVER_PYTHON").unwrap_or_else(|_| "python3".into());
         eprintln!(
@@ -415,7 +427,10 @@ impl Toolchain {
             );
         }
         std::fs::write(&ready, COMPONENTIZE_PY)?;
-        Ok(Self { program })
+        Ok(Self {
+            program,
+            python: interpreter,
+        })
     }
 }
 
