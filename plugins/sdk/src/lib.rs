@@ -75,7 +75,9 @@ mod log;
 pub mod naming;
 pub mod schema;
 pub mod state;
-#[cfg(any(test, feature = "testing"))]
+// Only where a plugin's unit tests run (natively): never in a plugin's component, and no
+// feature to enable, so a workspace's tests build the SDK as its plugins' builds do.
+#[cfg(not(target_family = "wasm"))]
 pub mod testing;
 mod types;
 

@@ -1,8 +1,8 @@
 //! Builders for an Airbyte plugin's unit tests: the connection a test migrates, its
 //! configured streams and state messages, streams read from a version's real discovered
 //! catalog, and what an outcome asks for. Every plugin's tests need the same documents in
-//! the same shapes, so they are written once here (behind the `testing` feature, which a
-//! plugin enables in its `[dev-dependencies]`).
+//! the same shapes, so they are written once here (compiled where tests run, natively; not
+//! in a plugin's component).
 //!
 //! ```
 //! use cutover_plugin::testing::{self, configured, connection, stream_state};
