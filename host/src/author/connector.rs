@@ -9,6 +9,7 @@
 //! machine.
 
 use super::declarative;
+use super::source_tree::{self, SourceTree};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -78,19 +79,27 @@ pub enum Runtime {
     /// A manifest-only version: its manifest (and components) run by `airbyte-cdk`'s
     /// declarative source, in a venv per CDK version shared by every manifest on it.
     Declarative(declarative::Kept),
+    /// A version that shipped as an image only: its source tree from the monorepo, in its
+    /// own venv ([`source_tree`]).
+    SourceTree(SourceTree),
 }
 
 /// The recorded responses of a version's fixture folder, if it has them.
 pub const RESPONSES: &str = "responses.json";
+
+/// The file a venv built from a source tree gets once it ran `spec`: the interpreter it
+/// was built with. A half-built venv has none and is built again.
+const INSTALLED: &str = "cutover-installed";
 
 impl Installed {
     /// Connector `source` at `version`, whose fixtures are (or go) in `here`: the venv under
     /// `root` that runs it, if installed. A manifest-only version (`declarative.json` in
     /// `here`) runs on the venv of its CDK version, `airbyte-cdk-<version>`.
     fn at(root: &Path, source: &str, version: &str, here: &Path) -> Result<Self> {
-        let runtime = match declarative::read(here)? {
-            Some(kept) => Runtime::Declarative(kept),
-            None => Runtime::Package,
+        let runtime = match (declarative::read(here)?, source_tree::read(here)?) {
+            (Some(kept), _) => Runtime::Declarative(kept),
+            (None, Some(tree)) => Runtime::SourceTree(tree),
+            (None, None) => Runtime::Package,
         };
         let dir = match &runtime {
             Runtime::Package => root.join(format!(
@@ -100,6 +109,10 @@ impl Installed {
             Runtime::Declarative(kept) => {
                 root.join(format!("airbyte-cdk-{}", kept.declarative.airbyte_cdk))
             }
+            Runtime::SourceTree(_) => root.join(format!(
+                "{}-{version}-source",
+                source.trim_start_matches("source-")
+            )),
         };
         // The version's own recorded responses, else the connector's (answers every version
         // of it needs, such as a token and an empty list of accounts).
@@ -129,52 +142,86 @@ impl Installed {
     }
 
     /// The venv of `source` `version` under `root` (see [`Installed::existing`]), installed
-    /// from PyPI if missing: the connector's package, or for a manifest-only version the
-    /// CDK it runs on.
-    pub fn ensure(root: &Path, source: &str, version: &str, here: &Path) -> Result<Self> {
+    /// if missing: the connector's package or, for a manifest-only version, the CDK it runs
+    /// on, from PyPI; for an image-only version, its source tree from `monorepo` (a git
+    /// directory of airbytehq/airbyte), which must then be given.
+    pub fn ensure(
+        root: &Path,
+        source: &str,
+        version: &str,
+        here: &Path,
+        monorepo: Option<&Path>,
+    ) -> Result<Self> {
         let installed = Self::at(root, source, version, here)?;
         if installed.is_installed() {
             return Ok(installed);
         }
-        let package = match &installed.runtime {
-            Runtime::Package => format!("airbyte-{source}=={version}"),
-            Runtime::Declarative(kept) => format!("airbyte-cdk=={}", kept.declarative.airbyte_cdk),
+        let (what, pythons) = match &installed.runtime {
+            Runtime::Package => (format!("airbyte-{source}=={version}"), interpreters(None)),
+            Runtime::Declarative(kept) => (
+                format!("airbyte-cdk=={}", kept.declarative.airbyte_cdk),
+                interpreters(None),
+            ),
+            Runtime::SourceTree(tree) => {
+                if monorepo.is_none() {
+                    bail!(
+                        "{source} {version} shipped as an image only and is installed from its \
+                         source at {}: give the monorepo (--monorepo <airbytehq/airbyte git dir>)",
+                        tree.commit
+                    );
+                }
+                (
+                    format!("{source} {version} from its source at {}", tree.commit),
+                    interpreters(Some(&tree.python)),
+                )
+            }
         };
         // Older connectors pin CDKs that break on newer interpreters (dataclass defaults
         // Python 3.11 refuses): each interpreter is tried until `spec` runs.
         let mut failures = Vec::new();
-        for python in interpreters() {
-            tracing::info!(%source, %version, %python, %package, "installing from PyPI");
-            let _ = std::fs::remove_dir_all(&installed.dir);
-            let attempt = run(Command::new(&python)
-                .args(["-m", "venv"])
-                .arg(&installed.dir))
-            .and_then(|()| {
-                // No byte-compiling at install: a connector imports a small part of what
-                // it installs, and Python compiles (and caches) that on first use. This
-                // makes a cold install markedly quicker, which CI's sample pays each time.
-                run(Command::new(installed.dir.join("bin/pip")).args([
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--no-compile",
-                    &package,
-                ]))
-            })
-            .and_then(|()| {
+        for python in pythons {
+            tracing::info!(%source, %version, %python, %what, "installing");
+            let attempt = installed.install(&python, root, monorepo).and_then(|()| {
                 let work = tempfile::tempdir()?;
                 installed.spec(work.path()).map(drop)
             });
             match attempt {
-                Ok(()) => return Ok(installed),
+                Ok(()) => {
+                    std::fs::write(installed.dir.join(INSTALLED), &python)?;
+                    return Ok(installed);
+                }
                 Err(e) => failures.push(format!("{python}: {e:#}")),
             }
         }
         let _ = std::fs::remove_dir_all(&installed.dir);
         bail!(
-            "{package} cannot be installed and run here: {}",
+            "{what} cannot be installed and run here: {}",
             failures.join("; ")
         )
+    }
+
+    /// One attempt at installing the venv with `python`.
+    fn install(&self, python: &str, root: &Path, monorepo: Option<&Path>) -> Result<()> {
+        let package = match &self.runtime {
+            Runtime::Package => format!("airbyte-{}=={}", self.name, self.version),
+            Runtime::Declarative(kept) => format!("airbyte-cdk=={}", kept.declarative.airbyte_cdk),
+            Runtime::SourceTree(tree) => {
+                let monorepo = monorepo.context("an image-only version needs the monorepo")?;
+                return source_tree::install(tree, monorepo, python, &self.dir, root);
+            }
+        };
+        let _ = std::fs::remove_dir_all(&self.dir);
+        run_quietly(Command::new(python).args(["-m", "venv"]).arg(&self.dir))?;
+        // No byte-compiling at install: a connector imports a small part of what it
+        // installs, and Python compiles (and caches) that on first use. This makes a cold
+        // install markedly quicker, which CI's sample pays each time.
+        run_quietly(Command::new(self.dir.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            &package,
+        ]))
     }
 
     /// Answers every request with `page` (a connector's `empty-page.json`: an empty page
@@ -198,6 +245,7 @@ impl Installed {
     fn is_installed(&self) -> bool {
         match &self.runtime {
             Runtime::Package => self.entry().is_file(),
+            Runtime::SourceTree(_) => self.dir.join(INSTALLED).is_file(),
             Runtime::Declarative(kept) => {
                 let dist = format!("airbyte_cdk-{}.dist-info", kept.declarative.airbyte_cdk);
                 std::fs::read_dir(self.dir.join("lib"))
@@ -218,6 +266,12 @@ impl Installed {
     pub fn runs_on(&self) -> Option<String> {
         match &self.runtime {
             Runtime::Package => None,
+            Runtime::SourceTree(tree) => Some(format!(
+                "image only: built from its source at {} on Python {}, dependencies as of {}",
+                &tree.commit[..tree.commit.len().min(12)],
+                tree.python,
+                tree.resolved_as_of.split('T').next().unwrap_or_default()
+            )),
             Runtime::Declarative(kept) => Some(format!(
                 "airbyte-cdk {} ({})",
                 kept.declarative.airbyte_cdk, kept.declarative.airbyte_cdk_from
@@ -237,6 +291,9 @@ impl Installed {
         match &self.runtime {
             Runtime::Package => {
                 command.arg(self.entry());
+            }
+            Runtime::SourceTree(_) => {
+                command.arg(source_tree::source_dir(&self.dir).join("main.py"));
             }
             Runtime::Declarative(kept) => {
                 let runner = work.join("declarative");
@@ -348,14 +405,21 @@ impl Installed {
     }
 }
 
-/// The interpreters a connector is installed with, in order: the Python versions
-/// `CUTOVER_CONNECTOR_PYTHONS` names (space-separated), else 3.11 then 3.10; each as
-/// `python3.X` on PATH, or else as pyenv's latest install of that version.
-fn interpreters() -> Vec<String> {
+/// The interpreters a connector is installed with, in order: `preferred` (the Python its
+/// image ran) first, then the Python versions `CUTOVER_CONNECTOR_PYTHONS` names
+/// (space-separated), else 3.11 then 3.10; each as `python3.X` on PATH, or else as pyenv's
+/// latest install of that version.
+fn interpreters(preferred: Option<&str>) -> Vec<String> {
     let versions =
         std::env::var("CUTOVER_CONNECTOR_PYTHONS").unwrap_or_else(|_| "3.11 3.10".into());
-    versions
-        .split_whitespace()
+    let mut order: Vec<&str> = preferred.into_iter().collect();
+    order.extend(
+        versions
+            .split_whitespace()
+            .filter(|v| Some(*v) != preferred),
+    );
+    order
+        .into_iter()
         .filter_map(|v| {
             let name = format!("python{v}");
             let runs = |program: &str| {
@@ -385,7 +449,8 @@ fn interpreters() -> Vec<String> {
         .collect()
 }
 
-fn run(command: &mut Command) -> Result<()> {
+/// Runs an install step; its error is the end of what it printed to stderr.
+pub(super) fn run_quietly(command: &mut Command) -> Result<()> {
     let output = command.output()?;
     if !output.status.success() {
         bail!("{}", tail(&String::from_utf8_lossy(&output.stderr)));

@@ -22,7 +22,6 @@
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The file that marks a version as manifest-only.
 pub const FILE: &str = "declarative.json";
@@ -88,57 +87,17 @@ pub fn from_history(
     version: &str,
     here: &Path,
 ) -> Result<Option<Kept>> {
-    let folder = format!("airbyte-integrations/connectors/{source}");
-    let metadata = format!("{folder}/metadata.yaml");
-    let git = |args: &[&str]| -> Result<String> {
-        let output = Command::new("git")
-            .arg("--git-dir")
-            .arg(monorepo)
-            .args(args)
-            .output()
-            .with_context(|| format!("running git on {}", monorepo.display()))?;
-        if !output.status.success() {
-            bail!(
-                "git {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    };
-    // Newest first: the oldest commit of the newest run of commits whose metadata says
-    // `version` is where it became that version.
-    let mut became = None;
-    for commit in git(&["log", "--format=%H", "--", &metadata])?.lines() {
-        let text = git(&["show", &format!("{commit}:{metadata}")]).unwrap_or_default();
-        if image_tag(&text).as_deref() == Some(version) {
-            became = Some((commit.to_owned(), text));
-        } else if became.is_some() {
-            break;
-        }
-    }
-    let Some((commit, text)) = became else {
-        bail!(
-            "no commit of {} sets {metadata}'s dockerImageTag to {version}",
-            monorepo.display()
-        );
-    };
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text)
-        .with_context(|| format!("{metadata} at {commit} is not YAML"))?;
-    let manifest_only = doc["data"]["tags"]
-        .as_sequence()
-        .into_iter()
-        .flatten()
-        .any(|t| t.as_str() == Some("language:manifest-only"));
-    if !manifest_only {
+    let released = super::history::released(monorepo, source, version)?;
+    if released.language() != Some("manifest-only") {
         return Ok(None);
     }
-    let yaml = git(&["show", &format!("{commit}:{folder}/manifest.yaml")]).with_context(|| {
+    let (commit, folder, doc) = (&released.commit, &released.folder, &released.metadata);
+    let yaml = released.show(monorepo, "manifest.yaml").with_context(|| {
         format!("{source} {version} is manifest-only but has no manifest.yaml at {commit}")
     })?;
     let manifest: serde_json::Value = serde_yaml::from_str(&yaml)
         .with_context(|| format!("{folder}/manifest.yaml at {commit} is not YAML"))?;
-    let components = git(&["show", &format!("{commit}:{folder}/{COMPONENTS}")]).ok();
+    let components = released.show(monorepo, COMPONENTS).ok();
     let base_image = doc["data"]["connectorBuildOptions"]["baseImage"]
         .as_str()
         .and_then(|image| image.split_once("source-declarative-manifest:"))
@@ -156,7 +115,7 @@ pub fn from_history(
     let declarative = Declarative {
         airbyte_cdk,
         airbyte_cdk_from,
-        commit,
+        commit: commit.clone(),
         components: components.is_some(),
     };
     std::fs::create_dir_all(here)?;
@@ -171,14 +130,6 @@ pub fn from_history(
         &super::import::pretty(&serde_json::to_value(&declarative)?),
     )?;
     read(here)
-}
-
-/// `data.dockerImageTag` of a metadata.yaml's text.
-fn image_tag(text: &str) -> Option<String> {
-    text.lines()
-        .map(str::trim)
-        .find_map(|l| l.strip_prefix("dockerImageTag:"))
-        .map(|t| t.trim().trim_matches('"').trim_matches('\'').to_owned())
 }
 
 /// The script the CDK's interpreter runs a manifest with: what `source-declarative-manifest`
@@ -219,6 +170,7 @@ launch(source, args)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
 
     /// A monorepo whose connector goes 1.0.0 (Python) → 2.0.0 (manifest-only, CDK 7.6.5
     /// base image, components) → a later commit still at 2.0.0 with another manifest.
@@ -293,17 +245,5 @@ mod tests {
         );
         assert!(python.unwrap().is_none(), "a Python version is no manifest");
         assert!(from_history(&repo, "source-x", "3.0.0", &here).is_err());
-    }
-
-    #[test]
-    fn the_image_tag_is_read_quoted_or_not() {
-        assert_eq!(
-            image_tag("data:\n  dockerImageTag: \"1.0.0\"\n").as_deref(),
-            Some("1.0.0")
-        );
-        assert_eq!(
-            image_tag("data:\n  dockerImageTag: 4.10.18\n").as_deref(),
-            Some("4.10.18")
-        );
     }
 }

@@ -297,10 +297,15 @@ fn side(
     work: &Path,
 ) -> Result<()> {
     let here = fixtures.join(version);
+    // A version not on PyPI comes from the monorepo's history: a manifest-only one as its
+    // manifest, a Python one that shipped as an image only as its source tree.
     if let Some(monorepo) = monorepo
         && super::declarative::read(&here)?.is_none()
+        && super::source_tree::read(&here)?.is_none()
+        && super::declarative::from_history(monorepo, source, version, &here)?.is_none()
+        && !on_pypi(source, version)?
     {
-        super::declarative::from_history(monorepo, source, version, &here)?;
+        super::source_tree::from_history(monorepo, source, version, &here)?;
     }
     let spec_path = here.join("spec.json");
     let catalog_path = here.join("catalog.json");
@@ -310,7 +315,7 @@ fn side(
     }
     // Discovered as the verification reads: with the connector's own empty page, where its
     // discover already calls the API (Shopify's access scopes, a token refresh).
-    let installed = Installed::ensure(venvs, source, version, &here)?
+    let installed = Installed::ensure(venvs, source, version, &here, monorepo)?
         .answering(std::fs::read_to_string(fixtures.join("empty-page.json")).ok());
     let spec = installed.spec(work)?;
     write_if_changed(&spec_path, &pretty(&spec))?;
@@ -326,6 +331,36 @@ fn side(
         .with_context(|| format!("discovering {source} {version} offline"))?;
     write_if_changed(&catalog_path, &pretty(&catalog))?;
     Ok(())
+}
+
+/// Whether PyPI has `airbyte-<source>` at `version` (Airbyte published Python connectors
+/// there from 2024 on; older versions shipped as images only).
+fn on_pypi(source: &str, version: &str) -> Result<bool> {
+    // pip, not an HTTP client of our own: it honours the machine's index and certificates.
+    let package = format!("airbyte-{source}=={version}");
+    let work = tempfile::tempdir()?;
+    let output = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-d",
+        ])
+        .arg(work.path())
+        .arg(&package)
+        .output()
+        .context("running pip")?;
+    if output.status.success() {
+        return Ok(true);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("No matching distribution") {
+        return Ok(false);
+    }
+    bail!("asking PyPI for {package}: {}", stderr.trim())
 }
 
 /// A connection at the old version syncing every stream it discovers: incrementally

@@ -65,8 +65,8 @@ impl Report {
 }
 
 /// Verifies the generated plugin at `dir` against its new connector in `venvs`
-/// (installed there if `install`).
-pub fn verify(dir: &Path, venvs: &Path, install: bool) -> Result<Report> {
+/// (installed there if `install`; an image-only version from its source in `monorepo`).
+pub fn verify(dir: &Path, venvs: &Path, install: bool, monorepo: Option<&Path>) -> Result<Report> {
     let table = generated::read_table(dir)?;
     let source = table
         .connector
@@ -84,7 +84,7 @@ pub fn verify(dir: &Path, venvs: &Path, install: bool) -> Result<Report> {
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let installed = if install {
-        match Installed::ensure(venvs, &source, &table.new.version, &here) {
+        match Installed::ensure(venvs, &source, &table.new.version, &here, monorepo) {
             Ok(installed) => Some(installed),
             Err(e) => {
                 tracing::warn!("{name}: checked statically: {e:#}");

@@ -40,7 +40,8 @@ pub struct ImportArgs {
     #[arg(long)]
     venvs: Option<PathBuf>,
     /// A git directory of airbytehq/airbyte with its history: a manifest-only version's
-    /// manifest.yaml (and components.py) is taken from the commit that released it.
+    /// manifest.yaml (and components.py) is taken from the commit that released it, and a
+    /// version that shipped as an image only is installed from its source there.
     #[arg(long)]
     monorepo: Option<PathBuf>,
 }
@@ -85,6 +86,10 @@ pub struct VerifyArgs {
     /// Write each report as JSON into this folder (`<plugin>.json`).
     #[arg(long)]
     results: Option<PathBuf>,
+    /// A git directory of airbytehq/airbyte with its history, where a version that shipped
+    /// as an image only is installed from its source.
+    #[arg(long)]
+    monorepo: Option<PathBuf>,
 }
 
 pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
@@ -92,7 +97,7 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let mut failed = 0;
     for dir in &args.plugins {
         let started = std::time::Instant::now();
-        let report = verify::verify(dir, &venvs, args.install)
+        let report = verify::verify(dir, &venvs, args.install, args.monorepo.as_deref())
             .with_context(|| format!("verifying {}", dir.display()))?;
         let unreal = args.require_real && report.how == verify::How::Static;
         let verdict = if unreal {
