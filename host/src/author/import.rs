@@ -18,7 +18,7 @@
 //! Every file is written only when its content changes, so importing an unchanged version
 //! again changes nothing.
 
-use super::connector::{self, Installed};
+use super::connector::Installed;
 use super::metadata;
 use anyhow::{Context, Result, bail};
 use cutover_plugin::breaking::{Side, Table};
@@ -323,7 +323,7 @@ fn side(
     // from the spec.
     let config = match read_json(&fixtures.join("config.json")) {
         Ok(c) => c,
-        Err(_) => connector::config_from_spec(&spec),
+        Err(_) => super::spec_config::config_from_spec(&spec),
     };
     write_if_changed(&config_path, &pretty(&config))?;
     let catalog = installed

@@ -26,4 +26,5 @@ pub mod package;
 pub mod python;
 pub mod scaffold;
 pub mod source_tree;
+pub mod spec_config;
 pub mod verify;
