@@ -286,7 +286,13 @@ impl Installed {
         std::fs::write(site.join("sitecustomize.py"), OFFLINE)?;
         // Through the venv's interpreter, not the script's `#!` line: a venv moved to
         // another folder keeps working.
-        let mut command = Command::new(self.dir.join("bin").join("python"));
+        // Under coreutils' `timeout`: offline, a connector that polls an async job or retries
+        // an answer it dislikes may never end.
+        let limit = time_limit();
+        let mut command = Command::new("timeout");
+        command
+            .args(["--kill-after=10", &limit.to_string()])
+            .arg(self.dir.join("bin").join("python"));
         let mut path = vec![site];
         match &self.runtime {
             Runtime::Package => {
@@ -342,6 +348,17 @@ impl Installed {
                 trace["trace"]["error"]["internal_message"]
                     .as_str()
                     .unwrap_or_default()
+            );
+        }
+        if output.status.code() == Some(124) || output.status.code() == Some(137) {
+            bail!(
+                "{} {} {} did not end within {limit} s offline (every request answered by the \
+                 empty page or a recorded response); a connector that polls or retries forever \
+                 offline cannot be run here: record the answers it waits for in responses.json, \
+                 or raise {TIME_LIMIT}",
+                self.name,
+                self.version,
+                args[0],
             );
         }
         if !output.status.success() {
@@ -447,6 +464,17 @@ fn interpreters(preferred: Option<&str>) -> Vec<String> {
             runs(&path).then_some(path)
         })
         .collect()
+}
+
+/// The variable that sets how long one connector command may run, in seconds.
+pub const TIME_LIMIT: &str = "CUTOVER_CONNECTOR_TIME_LIMIT";
+
+/// How long one connector command may run: [`TIME_LIMIT`], else 300 s.
+fn time_limit() -> u64 {
+    std::env::var(TIME_LIMIT)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
 }
 
 /// Runs an install step; its error is the end of what it printed to stderr.
