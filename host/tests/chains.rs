@@ -99,8 +99,8 @@ fn add_real_version(fleet: &Fleet, connector: &str, version: &str) -> bool {
 }
 
 /// A connection at the first step's old version (its first golden case's input), taken
-/// through every step in one run.
-fn chain(connector: &str, versions: &[&str], steps: &[Step]) -> Value {
+/// through every step in one run: its plan and the document written.
+fn chain(connector: &str, versions: &[&str], steps: &[Step]) -> (Value, Value) {
     assert_eq!(versions.len(), steps.len());
     let out = tempfile::tempdir().unwrap();
     let last = versions.last().unwrap();
@@ -139,7 +139,7 @@ fn chain(connector: &str, versions: &[&str], steps: &[Step]) -> Value {
     let plan = cutover_tests::cutover(BIN, fleet.path(), &["plan", "--all", "--json"])
         .expect(0)
         .json();
-    let c = &plan["connections"][0];
+    let c = plan["connections"][0].clone();
     assert_eq!(c["status"], "migrate", "{c}");
     let planned: Vec<&str> = c["steps"]
         .as_array()
@@ -188,12 +188,12 @@ fn chain(connector: &str, versions: &[&str], steps: &[Step]) -> Value {
 
     cutover_tests::cutover(BIN, fleet.path(), &["rollback"]).expect(0);
     assert_eq!(fleet.documents(), before, "rollback restores every byte");
-    after
+    (c, after)
 }
 
 #[test]
 fn amazon_ads_from_4_1_0_to_7_0_0_in_one_run() {
-    let after = chain(
+    let (plan, after) = chain(
         "airbyte/source-amazon-ads",
         &["5.0.0", "6.0.0", "7.0.0"],
         &[
@@ -217,6 +217,31 @@ fn amazon_ads_from_4_1_0_to_7_0_0_in_one_run() {
             "6.0.0 removed {removed}: {streams:?}"
         );
     }
+    // 6.0.0 asks for a clear of sponsored_display_report_stream, which 7.0.0 splits away:
+    // the chain's plan keeps no clear of a stream the connection no longer syncs, and says
+    // which it left out.
+    let cleared: Vec<&str> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "clear-stream")
+        .filter_map(|a| a["stream"]["name"].as_str())
+        .collect();
+    assert!(
+        cleared.contains(&"sponsored_display_campaigns_report_stream"),
+        "the streams split off are cleared: {cleared:?}"
+    );
+    for name in &cleared {
+        assert!(
+            streams.contains(name),
+            "a clear of {name}, which 7.0.0 does not sync"
+        );
+    }
+    let notes = plan["notes"].to_string();
+    assert!(
+        notes.contains("not cleared: sponsored_display_report_stream"),
+        "{notes}"
+    );
 }
 
 #[test]

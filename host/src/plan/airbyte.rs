@@ -251,6 +251,7 @@ impl<'p> Feed<'p> for Airbyte<'_, '_> {
             ..
         } = &self.documents;
         plan.changes = Changes::between(self.connection, config, catalog, state);
+        drop_clears_of_removed_streams(plan, catalog);
         let to = last.unwrap_or(&self.connection.version);
         // A valid document, so the next run can read it: the connection's own fields are
         // unchanged and `read_outcome` checked the three documents' shapes.
@@ -260,6 +261,38 @@ impl<'p> Feed<'p> for Airbyte<'_, '_> {
             "a migrated document must parse"
         );
         output
+    }
+}
+
+/// A clear asked for by one step of a chain for a stream a later step removed (split away,
+/// or dropped by the new version) clears nothing the connection still syncs: the operator
+/// would be sent to clear a stream that is gone. Such clears leave the plan with a note.
+fn drop_clears_of_removed_streams(plan: &mut PlanBuilder, catalog: &Value) {
+    let synced: BTreeSet<(Option<&str>, &str)> = catalog["streams"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let stream = &s["stream"];
+            Some((stream["namespace"].as_str(), stream["name"].as_str()?))
+        })
+        .collect();
+    let mut gone = Vec::new();
+    plan.actions.retain(|action| match action {
+        crate::migration::Action::ClearStream { stream, .. }
+            if !synced.contains(&(stream.namespace.as_deref(), stream.name.as_str())) =>
+        {
+            gone.push(stream.name.clone());
+            false
+        }
+        _ => true,
+    });
+    if !gone.is_empty() {
+        plan.notes.push(format!(
+            "not cleared: {} (a step asked for a clear, a later step removed the stream from \
+             the catalog)",
+            gone.join(", ")
+        ));
     }
 }
 
