@@ -15,6 +15,7 @@
 
 mod airbyte;
 mod chain;
+mod diff;
 mod file;
 mod planner;
 mod select;

@@ -165,12 +165,13 @@ fn is_empty_patch(p: &json_patch::Patch) -> bool {
 }
 
 impl Changes {
-    /// The patches from a connection's documents to new ones.
+    /// The patches from a connection's documents to new ones, the catalog's and state's
+    /// stream by stream ([`super::diff`]).
     pub fn between(old: &Connection, config: &Value, catalog: &Value, state: &Value) -> Self {
         Self {
             config: json_patch::diff(old.config(), config),
-            catalog: json_patch::diff(old.catalog(), catalog),
-            state: json_patch::diff(&old.state_ref(), state),
+            catalog: super::diff::catalog(old.catalog(), catalog),
+            state: super::diff::state(&old.state_ref(), state),
             document: json_patch::Patch(Vec::new()),
         }
     }

@@ -227,7 +227,16 @@ fn render_patch(out: &mut String, label: &str, patch: &json_patch::Patch, before
             Op::Copy(c) => ('>', format!("{} ⇒ {}", c.from, c.path), None),
             Op::Test(t) => ('?', t.path.to_string(), Some(&t.value)),
         };
-        let shown = line(&readable_path(&path, before, &stream_label)).into_owned();
+        // An added stream is named by itself: its index is in the new array, not the old.
+        let added_stream = match (sign, value.and_then(stream_label), path.rsplit_once('/')) {
+            ('+', Some(name), Some((parent, index))) if index.parse::<usize>().is_ok() => Some(
+                format!("{}[{name}]", readable_path(parent, before, &stream_label)),
+            ),
+            _ => None,
+        };
+        let shown =
+            line(&added_stream.unwrap_or_else(|| readable_path(&path, before, &stream_label)))
+                .into_owned();
         let old = before.pointer(&path).filter(|_| sign != '+');
         match (old, value) {
             (_, Some(n)) if redact::is_mask(n) => {
