@@ -72,7 +72,9 @@ fn positions<'a>(keys: &[StreamKey<'a>]) -> Option<HashMap<StreamKey<'a>, usize>
 /// reordered).
 fn by_stream(old: &[Value], new: &[Value], at: &str) -> Option<Patch> {
     let (old_keys, new_keys) = (keys(old)?, keys(new)?);
-    let (old_at, new_at) = (positions(&old_keys)?, positions(&new_keys)?);
+    // A stream twice in either cannot be paired.
+    positions(&old_keys)?;
+    let new_at = positions(&new_keys)?;
     // The kept streams, in old order, must be in new order too.
     let kept: Vec<usize> = old_keys
         .iter()
