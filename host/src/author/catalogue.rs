@@ -33,8 +33,8 @@ impl Result {
                     How::NewConnector => "new connector run (spec, discover, read)".to_owned(),
                     How::Static => "static (committed spec and catalog)".to_owned(),
                 };
-                if let Some(cdk) = &report.runs_on {
-                    how.push_str(&format!("; manifest on {cdk}"));
+                if let Some(runs_on) = &report.runs_on {
+                    how.push_str(&format!("; {runs_on}"));
                 }
                 if let Some(recorded) = &report.recorded {
                     how.push_str(&format!(

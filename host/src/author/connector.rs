@@ -262,7 +262,8 @@ impl Installed {
         self.dir.join("bin").join(&self.name)
     }
 
-    /// What a manifest-only version ran on, for reports: `airbyte-cdk 7.6.5 (baseImage)`.
+    /// What a version ran on when it is not its PyPI package, for reports: `manifest on
+    /// airbyte-cdk 7.6.5 (baseImage)`, or the source tree an image-only version was built from.
     pub fn runs_on(&self) -> Option<String> {
         match &self.runtime {
             Runtime::Package => None,
@@ -273,7 +274,7 @@ impl Installed {
                 tree.resolved_as_of.split('T').next().unwrap_or_default()
             )),
             Runtime::Declarative(kept) => Some(format!(
-                "airbyte-cdk {} ({})",
+                "manifest on airbyte-cdk {} ({})",
                 kept.declarative.airbyte_cdk, kept.declarative.airbyte_cdk_from
             )),
         }
