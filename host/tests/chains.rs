@@ -288,3 +288,29 @@ fn hubspot_from_1_x_to_6_0_0_through_hand_written_plugins_and_a_manifest_only_ve
         ],
     );
 }
+
+#[test]
+fn recharge_through_two_generated_breaks_in_one_run() {
+    let (_, after) = chain(
+        "airbyte/source-recharge",
+        &["2.0.0", "3.0.0"],
+        &[
+            Step::Generated("source-recharge-2.0.0"),
+            Step::Generated("source-recharge-3.0.0"),
+        ],
+    );
+    let streams = after["catalog"]["streams"].as_array().unwrap();
+    assert!(
+        !streams.iter().any(|s| s["stream"]["name"] == "products"),
+        "3.0.0 removed products"
+    );
+    let shop = streams
+        .iter()
+        .find(|s| s["stream"]["name"] == "shop")
+        .unwrap();
+    assert_eq!(
+        shop["primary_key"],
+        json!([["id"]]),
+        "2.0.0 keyed shop by id"
+    );
+}
