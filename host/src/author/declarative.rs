@@ -169,54 +169,27 @@ launch(source, args)
 
 #[cfg(test)]
 mod tests {
+    use super::super::history::TestMonorepo;
     use super::*;
-    use std::process::Command;
 
     /// A monorepo whose connector goes 1.0.0 (Python) → 2.0.0 (manifest-only, CDK 7.6.5
     /// base image, components) → a later commit still at 2.0.0 with another manifest.
     fn monorepo(dir: &Path) -> PathBuf {
-        let work = dir.join("work");
-        let folder = work.join("airbyte-integrations/connectors/source-x");
-        std::fs::create_dir_all(&folder).unwrap();
-        let git = |args: &[&str]| {
-            let ok = Command::new("git")
-                .arg("-C")
-                .arg(&work)
-                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-                .args(args)
-                .output()
-                .unwrap()
-                .status
-                .success();
-            assert!(ok, "git {args:?}");
-        };
-        git(&["init", "-q"]);
-        let commit = |metadata: &str, manifest: Option<&str>, message: &str| {
-            std::fs::write(folder.join("metadata.yaml"), metadata).unwrap();
-            if let Some(m) = manifest {
-                std::fs::write(folder.join("manifest.yaml"), m).unwrap();
-                std::fs::write(folder.join(COMPONENTS), "class C: pass\n").unwrap();
-            }
-            git(&["add", "-A"]);
-            git(&["commit", "-qm", message]);
-        };
-        commit(
-            "data:\n  dockerImageTag: 1.0.0\n  tags:\n    - language:python\n",
-            None,
-            "1.0.0",
-        );
+        let repo = TestMonorepo::new(dir);
+        repo.put(
+            "metadata.yaml",
+            Some("data:\n  dockerImageTag: 1.0.0\n  tags:\n    - language:python\n"),
+        )
+        .commit("1.0.0");
         let manifest_only = "data:\n  connectorBuildOptions:\n    baseImage: docker.io/airbyte/source-declarative-manifest:7.6.5@sha256:00\n  dockerImageTag: \"2.0.0\"\n  tags:\n    - language:manifest-only\n";
-        commit(
-            manifest_only,
-            Some("version: 6.0.0\nstreams: [first]\n"),
-            "2.0.0",
-        );
-        commit(
-            &format!("{manifest_only}# docs\n"),
-            Some("version: 6.0.0\nstreams: [later]\n"),
-            "docs",
-        );
-        work.join(".git")
+        repo.put("metadata.yaml", Some(manifest_only))
+            .put("manifest.yaml", Some("version: 6.0.0\nstreams: [first]\n"))
+            .put(COMPONENTS, Some("class C: pass\n"))
+            .commit("2.0.0");
+        repo.put("metadata.yaml", Some(&format!("{manifest_only}# docs\n")))
+            .put("manifest.yaml", Some("version: 6.0.0\nstreams: [later]\n"))
+            .commit("docs");
+        repo.git_dir()
     }
 
     #[test]

@@ -103,6 +103,62 @@ fn image_tag(text: &str) -> Option<String> {
         .map(|t| t.trim().trim_matches('"').trim_matches('\'').to_owned())
 }
 
+/// A monorepo made in a test: one connector, `source-x`, committed version by version.
+#[cfg(test)]
+pub(crate) struct TestMonorepo {
+    work: std::path::PathBuf,
+}
+
+#[cfg(test)]
+impl TestMonorepo {
+    pub fn new(dir: &Path) -> Self {
+        let work = dir.join("work");
+        std::fs::create_dir_all(work.join("airbyte-integrations/connectors/source-x")).unwrap();
+        let repo = Self { work };
+        repo.git(&["init", "-q"]);
+        repo
+    }
+
+    /// Writes (or with `None` removes) a file of the connector's folder.
+    pub fn put(&self, file: &str, text: Option<&str>) -> &Self {
+        let path = self
+            .work
+            .join("airbyte-integrations/connectors/source-x")
+            .join(file);
+        match text {
+            Some(text) => std::fs::write(path, text).unwrap(),
+            None => std::fs::remove_file(path).unwrap(),
+        }
+        self
+    }
+
+    /// Commits everything, dated 2023-09-06T19:12:41+03:00.
+    pub fn commit(&self, message: &str) -> &Self {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-qm", message]);
+        self
+    }
+
+    /// The git directory, as `released` takes it.
+    pub fn git_dir(&self) -> std::path::PathBuf {
+        self.work.join(".git")
+    }
+
+    fn git(&self, args: &[&str]) {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(&self.work)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .env("GIT_COMMITTER_DATE", "2023-09-06T19:12:41+03:00")
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -240,52 +240,31 @@ fn uv(tools: &Path) -> Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::history::TestMonorepo;
     use super::*;
 
     /// A monorepo whose connector goes 1.0.0 (Dockerfile on python:3.9) → 2.0.0 (base image
     /// 2.0.0) → 3.0.0 (Java).
     fn monorepo(dir: &Path) -> PathBuf {
-        let work = dir.join("work");
-        let folder = work.join("airbyte-integrations/connectors/source-x");
-        std::fs::create_dir_all(&folder).unwrap();
-        let git = |args: &[&str]| {
-            let ok = Command::new("git")
-                .arg("-C")
-                .arg(&work)
-                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-                .args(args)
-                .env("GIT_COMMITTER_DATE", "2023-09-06T19:12:41+03:00")
-                .output()
-                .unwrap()
-                .status
-                .success();
-            assert!(ok, "git {args:?}");
-        };
-        git(&["init", "-q"]);
-        let commit = |metadata: &str, message: &str| {
-            std::fs::write(folder.join("metadata.yaml"), metadata).unwrap();
-            git(&["add", "-A"]);
-            git(&["commit", "-qm", message]);
-        };
-        std::fs::write(
-            folder.join("Dockerfile"),
-            "FROM python:3.9.11-slim\nCOPY . .\n",
+        let repo = TestMonorepo::new(dir);
+        repo.put("Dockerfile", Some("FROM python:3.9.11-slim\nCOPY . .\n"))
+            .put(
+                "metadata.yaml",
+                Some("data:\n  dockerImageTag: 1.0.0\n  tags:\n    - language:python\n"),
+            )
+            .commit("1.0.0");
+        repo.put("Dockerfile", None)
+            .put(
+                "metadata.yaml",
+                Some("data:\n  connectorBuildOptions:\n    baseImage: docker.io/airbyte/python-connector-base:2.0.0@sha256:c4\n  dockerImageTag: 2.0.0\n  tags:\n    - language:python\n"),
+            )
+            .commit("2.0.0");
+        repo.put(
+            "metadata.yaml",
+            Some("data:\n  dockerImageTag: 3.0.0\n  tags:\n    - language:java\n"),
         )
-        .unwrap();
-        commit(
-            "data:\n  dockerImageTag: 1.0.0\n  tags:\n    - language:python\n",
-            "1.0.0",
-        );
-        std::fs::remove_file(folder.join("Dockerfile")).unwrap();
-        commit(
-            "data:\n  connectorBuildOptions:\n    baseImage: docker.io/airbyte/python-connector-base:2.0.0@sha256:c4\n  dockerImageTag: 2.0.0\n  tags:\n    - language:python\n",
-            "2.0.0",
-        );
-        commit(
-            "data:\n  dockerImageTag: 3.0.0\n  tags:\n    - language:java\n",
-            "3.0.0",
-        );
-        work.join(".git")
+        .commit("3.0.0");
+        repo.git_dir()
     }
 
     #[test]
