@@ -67,7 +67,8 @@ pub fn from_history(
     let released = history::released(monorepo, source, version)?;
     match released.language() {
         Some("manifest-only") => return Ok(None),
-        Some("python") | None => {}
+        // A low-code connector of that time was a Python package carrying its manifest.
+        Some("python" | "low-code") | None => {}
         Some(other) => bail!(
             "{source} {version} is a {other} connector (released at {}): only Python and \
              manifest-only connectors run here, so its sides must be checked statically",
@@ -243,8 +244,8 @@ mod tests {
     use super::super::history::TestMonorepo;
     use super::*;
 
-    /// A monorepo whose connector goes 1.0.0 (Dockerfile on python:3.9) → 2.0.0 (base image
-    /// 2.0.0) → 3.0.0 (Java).
+    /// A monorepo whose connector goes 1.0.0 (Dockerfile on python:3.9) → 2.0.0 (low-code,
+    /// base image 2.0.0) → 3.0.0 (Java).
     fn monorepo(dir: &Path) -> PathBuf {
         let repo = TestMonorepo::new(dir);
         repo.put("Dockerfile", Some("FROM python:3.9.11-slim\nCOPY . .\n"))
@@ -256,7 +257,7 @@ mod tests {
         repo.put("Dockerfile", None)
             .put(
                 "metadata.yaml",
-                Some("data:\n  connectorBuildOptions:\n    baseImage: docker.io/airbyte/python-connector-base:2.0.0@sha256:c4\n  dockerImageTag: 2.0.0\n  tags:\n    - language:python\n"),
+                Some("data:\n  connectorBuildOptions:\n    baseImage: docker.io/airbyte/python-connector-base:2.0.0@sha256:c4\n  dockerImageTag: 2.0.0\n  tags:\n    - language:low-code\n"),
             )
             .commit("2.0.0");
         repo.put(
@@ -289,7 +290,7 @@ mod tests {
         assert_eq!(
             (tree.python.as_str(), tree.python_from.as_str()),
             ("3.10", "python-connector-base:2.0.0"),
-            "the base image's Python wins, and 2.x is 3.10"
+            "a low-code package is Python; the base image's Python wins, and 2.x is 3.10"
         );
 
         let java = from_history(&repo, "source-x", "3.0.0", &dir.path().join("3")).unwrap_err();
