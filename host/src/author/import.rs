@@ -315,8 +315,26 @@ fn side(
     }
     // Discovered as the verification reads: with the connector's own empty page, where its
     // discover already calls the API (Shopify's access scopes, a token refresh).
-    let installed = Installed::ensure(venvs, source, version, &here, monorepo)?
-        .answering(std::fs::read_to_string(fixtures.join("empty-page.json")).ok());
+    let installed = match Installed::ensure(venvs, source, version, &here, monorepo) {
+        Ok(installed) => installed,
+        // A package on PyPI that leaves its CDK unpinned now installs today's CDK, which its
+        // code may not run on; its image was built from its source as of its release.
+        Err(e)
+            if monorepo.is_some()
+                && super::declarative::read(&here)?.is_none()
+                && super::source_tree::read(&here)?.is_none() =>
+        {
+            let monorepo = monorepo.expect("checked above");
+            tracing::warn!(
+                "{source} {version} from PyPI does not run here ({e:#}); building it from its source"
+            );
+            super::source_tree::from_history(monorepo, source, version, &here)?
+                .with_context(|| format!("{source} {version} from PyPI does not run here: {e:#}"))?;
+            Installed::ensure(venvs, source, version, &here, Some(monorepo))?
+        }
+        Err(e) => return Err(e),
+    }
+    .answering(std::fs::read_to_string(fixtures.join("empty-page.json")).ok());
     let spec = installed.spec(work)?;
     write_if_changed(&spec_path, &pretty(&spec))?;
     // A connector's own config.json (values a spec's patterns demand) wins over one made
