@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 /// A config that a spec accepts, made from the spec itself: each required property from its
-/// `const`, first `examples` entry, `default`, first `enum` value or a value of its type
+/// `const`, `default`, first `examples` entry, first `enum` value or a value of its type
 /// and format; a `oneOf` takes its first branch. Where a pattern rejects what this makes,
 /// a `config.json` beside the connector's fixtures gives the values instead.
 pub fn config_from_spec(spec: &Value) -> Value {
@@ -34,12 +34,15 @@ fn value_for(schema: &Value, required_only: bool) -> Value {
                 _ => true,
             }
     };
+    // The default before an example: it is what a user who left the field alone runs
+    // with (Stripe's `slice_range` defaults to 365 days; its first example, 1, makes an
+    // offline read ask for every day since the start date).
     for candidate in [
+        schema.get("default"),
         schema
             .get("examples")
             .and_then(Value::as_array)
             .and_then(|e| e.first()),
-        schema.get("default"),
         schema
             .get("enum")
             .and_then(Value::as_array)
@@ -145,6 +148,12 @@ mod tests {
             config_from_spec(&spec),
             json!({"credentials": {"token": "cutover-verification"}})
         );
+    }
+
+    #[test]
+    fn the_default_comes_before_an_example() {
+        let spec = json!({"type": "object", "required": ["slice_range"], "properties": {"slice_range": {"type": "integer", "default": 365, "examples": [1, 3, 10]}}});
+        assert_eq!(config_from_spec(&spec), json!({"slice_range": 365}));
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
     println!(
         "{}",
         line(&format!(
-            "{}: review plugin.json (renamed, split, config, records-changed, state-changed, needs-operator), then `cutover plugin test --bless {}`",
+            "{}: review plugin.json (renamed, split, config, records-changed, state-changed, needs-operator), then `cutover plugin test --bless {}` (golden inputs and the old side's state.json are kept as they are: delete them to make them again after changing a config.json or responses.json)",
             dir.display(),
             dir.display()
         ))
