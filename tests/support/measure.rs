@@ -1,5 +1,5 @@
 //! What the benchmarks measure with: the process's CPU time, medians, and a `cutover plan`
-//! run as a new process.
+//! run as a new process, cold (no compile cache) and warm.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -43,4 +43,27 @@ pub fn plan_process(bin: &str, fleet: &Path, only: &str) -> Duration {
         String::from_utf8_lossy(&out.stderr)
     );
     start.elapsed()
+}
+
+/// A plan's cold start, as [`plan_process`] measures it: the median of `cold` runs each with
+/// the fleet's compile cache (`.cutover/cache`) removed first, then the median of `warm`
+/// runs with it kept.
+pub struct ColdStart {
+    pub cold: Duration,
+    pub warm: Duration,
+}
+
+/// Measures [`ColdStart`] of `cutover --fleet FLEET plan --all --only ID`.
+pub fn cold_start(bin: &str, fleet: &Path, only: &str, cold: usize, warm: usize) -> ColdStart {
+    let run = || plan_process(bin, fleet, only);
+    let cold = median(
+        (0..cold)
+            .map(|_| {
+                let _ = std::fs::remove_dir_all(fleet.join(".cutover/cache"));
+                run()
+            })
+            .collect(),
+    );
+    let warm = median((0..warm).map(|_| run()).collect());
+    ColdStart { cold, warm }
 }
