@@ -19,7 +19,7 @@ use cutover::fleet::Fleet;
 use cutover::plan::{Options, Planner};
 use cutover::registry::Registry;
 use cutover::sandbox::Sandbox;
-use cutover_tests::measure::{cpu_time, median, plan_process};
+use cutover_tests::measure::{self, ColdStart, cpu_time};
 use std::time::Instant;
 
 /// Starts a new peak-memory measurement (Linux: resets `VmHWM` to the current RSS).
@@ -247,16 +247,8 @@ fn cold_start() {
     let plugins = std::fs::read_dir(dir.path().join("plugins"))
         .unwrap()
         .count();
-    let run = || plan_process(env!("CARGO_BIN_EXE_cutover"), dir.path(), "c000000");
-    let cold = median(
-        (0..5)
-            .map(|_| {
-                let _ = std::fs::remove_dir_all(dir.path().join(".cutover/cache"));
-                run()
-            })
-            .collect(),
-    );
-    let warm = median((0..5).map(|_| run()).collect());
+    let ColdStart { cold, warm } =
+        measure::cold_start(env!("CARGO_BIN_EXE_cutover"), dir.path(), "c000000", 5, 5);
     println!(
         "{:<24} {:>12.2?}   ({plugins} plugins compiled)",
         "cold plan, no cache", cold

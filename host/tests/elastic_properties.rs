@@ -166,8 +166,8 @@ fn check(
         version: s.from.into(),
         document: doc.to_string(),
     };
-    let first = sandbox.migrate_connector(&plugin.loaded, &input);
-    let second = sandbox.migrate_connector(&plugin.loaded, &input);
+    let first = sandbox.migrate_connector(plugin.code(sandbox).unwrap(), &input);
+    let second = sandbox.migrate_connector(plugin.code(sandbox).unwrap(), &input);
     let out = match (first, second) {
         (Ok(a), Ok(b)) => {
             prop_assert_eq!(&a.value.document, &b.value.document, "deterministic");
@@ -434,8 +434,8 @@ fn elastic_plugins_carry_sync_rules_in_the_new_shape_or_refuse_naming_them() {
                     version: from.into(),
                     document: doc.to_string(),
                 };
-                let first = sandbox.migrate_connector(&plugin.loaded, &input);
-                let second = sandbox.migrate_connector(&plugin.loaded, &input);
+                let first = sandbox.migrate_connector(plugin.code(&sandbox).unwrap(), &input);
+                let second = sandbox.migrate_connector(plugin.code(&sandbox).unwrap(), &input);
                 match (expect, first, second) {
                     (Expect::Rules(active, draft), Ok(a), Ok(b)) => {
                         prop_assert_eq!(&a.value.document, &b.value.document, "deterministic");

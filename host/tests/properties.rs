@@ -224,7 +224,7 @@ fn migrate(
     doc: &Value,
 ) -> Result<(Value, Value, Value, Vec<Action>), SandboxError> {
     let input = Input::of_document(doc).unwrap();
-    let call = sandbox.migrate(&plugin.loaded, &input)?;
+    let call = sandbox.migrate(plugin.code(sandbox).unwrap(), &input)?;
     let (config, catalog, state) =
         read_outcome(&call.value).expect("the plugin returns documents of the right shapes");
     Ok((config, catalog, state, call.value.actions))
@@ -428,7 +428,7 @@ fn raw_outcome(
     doc: &Value,
 ) -> Result<(String, String, String, Vec<Action>, Vec<String>), String> {
     let input = Input::of_document(doc).unwrap();
-    match sandbox.migrate(&plugin.loaded, &input) {
+    match sandbox.migrate(plugin.code(sandbox).unwrap(), &input) {
         Ok(call) => {
             let o = call.value;
             Ok((o.config, o.catalog, o.state, o.actions, o.notes))

@@ -285,7 +285,8 @@ impl Golden<'_> {
             input.catalog(),
             &input.state(),
         );
-        let result = match self.sandbox.migrate(&self.plugin.loaded, &call) {
+        let code = self.plugin.code(self.sandbox)?;
+        let result = match self.sandbox.migrate(code, &call) {
             Err(SandboxError::Refused(e)) => Err(e.to_string()),
             Err(e) => bail!("case {}: {e}", case.name),
             Ok(call) => {
@@ -335,7 +336,8 @@ impl Golden<'_> {
             document: serde_json::to_string(&input.plugin_document())
                 .expect("a JSON object serializes"),
         };
-        let result = match self.sandbox.migrate_connector(&self.plugin.loaded, &call) {
+        let code = self.plugin.code(self.sandbox)?;
+        let result = match self.sandbox.migrate_connector(code, &call) {
             Err(SandboxError::Refused(e)) => Err(e.to_string()),
             Err(e) => bail!("case {}: {e}", case.name),
             Ok(call) => {

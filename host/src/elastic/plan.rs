@@ -195,9 +195,12 @@ impl<'p> Feed<'p> for Elastic<'_> {
             version: from.to_string(),
             document: self.text.clone(),
         };
+        let code = p
+            .code(planner.sandbox)
+            .map_err(|e| failed(format!("{e:#}")))?;
         let call = planner
             .sandbox
-            .migrate_connector(&p.loaded, &input)
+            .migrate_connector(code, &input)
             .map_err(|e| failed(e.to_string()))?;
         let migrated = read_document(&call.value.document, &self.connector.id)
             .map_err(|e| failed(format!("returned {e}")))?;

@@ -177,24 +177,24 @@ impl<'p> Feed<'p> for Airbyte<'_, '_> {
         to: &Version,
     ) -> Result<Called, Stop> {
         let failed = |e: String| (Status::Failed, e);
+        let code = plugin
+            .code(planner.sandbox)
+            .map_err(|e| failed(step_error(from, to, plugin, format!("{e:#}"))))?;
         let input = self.documents.take_input(self.connection, from);
-        let call = planner
-            .sandbox
-            .migrate(&plugin.loaded, &input)
-            .map_err(|e| {
-                // A plugin that needs what only the operator can give plans as such.
-                let status = if matches!(
-                    e,
-                    crate::sandbox::SandboxError::Refused(
-                        crate::migration::MigrationError::NeedsOperator(_)
-                    )
-                ) {
-                    Status::NeedsOperator
-                } else {
-                    Status::Failed
-                };
-                (status, step_error(from, to, plugin, e))
-            })?;
+        let call = planner.sandbox.migrate(code, &input).map_err(|e| {
+            // A plugin that needs what only the operator can give plans as such.
+            let status = if matches!(
+                e,
+                crate::sandbox::SandboxError::Refused(
+                    crate::migration::MigrationError::NeedsOperator(_)
+                )
+            ) {
+                Status::NeedsOperator
+            } else {
+                Status::Failed
+            };
+            (status, step_error(from, to, plugin, e))
+        })?;
         let (c, k, st) = read_outcome(&call.value)
             .map_err(|e| failed(step_error(from, to, plugin, format!("returned {e}"))))?;
         self.secrets.learn_config(&c);

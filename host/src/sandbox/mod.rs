@@ -16,7 +16,7 @@ mod ungranted;
 mod wasi;
 pub mod wit;
 
-pub use cache::CompileCache;
+pub use cache::{CompileCache, Description};
 pub use output::OutputLimit;
 pub use store::{LimitHit, LogLevel, LogLine, MemoryUse};
 
@@ -276,6 +276,11 @@ impl Sandbox {
         })
     }
 
+    /// The engine plugins are compiled for: the compile cache's entries are keyed by it.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
@@ -288,9 +293,20 @@ impl Sandbox {
         sha256: &str,
         cache: Option<&CompileCache>,
     ) -> Result<LoadedPlugin> {
+        self.load_with(sha256, cache, || Ok(std::borrow::Cow::Borrowed(bytes)))
+    }
+
+    /// As [`Self::load`], with the plugin's bytes read only if they must be compiled: a hit
+    /// in `cache` needs nothing but the digest. `bytes` must return bytes of that digest.
+    pub fn load_with<'b>(
+        &self,
+        sha256: &str,
+        cache: Option<&CompileCache>,
+        bytes: impl FnOnce() -> Result<std::borrow::Cow<'b, [u8]>>,
+    ) -> Result<LoadedPlugin> {
         let component = match cache {
-            Some(cache) => cache.component(&self.engine, bytes, sha256)?,
-            None => Component::new(&self.engine, bytes)
+            Some(cache) => cache.component(&self.engine, sha256, bytes)?,
+            None => Component::new(&self.engine, &bytes()?)
                 .map_err(anyhow::Error::from)
                 .context("it is not a valid WebAssembly component")?,
         };

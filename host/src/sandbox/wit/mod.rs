@@ -48,6 +48,11 @@ impl ContractVersion {
         }
     }
 
+    /// The known version written as `text` (what [`Self::as_str`] returns).
+    pub fn parse(text: &str) -> Option<Self> {
+        KNOWN.into_iter().find(|known| known.as_str() == text)
+    }
+
     pub fn version(self) -> Version {
         Version::parse(self.as_str()).expect("each contract module names a semver version")
     }
