@@ -31,7 +31,7 @@ impl Migration for MongodbV2 {
             connector: "airbyte/source-mongodb-v2".into(),
             applies_to: ">=1.0.0, <2.0.0".into(),
             produces: "2.0.0".into(),
-            message: "**Important: This version introduces multiple database support for MongoDB v2 source connector.** This update changes the configuration schema from a single `database` field to a `databases` array field, allowing you to sync data from multiple MongoDB databases in a single connection.".into(),
+            message: "**Important: This version introduces multiple database support for MongoDB v2 source connector.**\nThis update changes the configuration schema from a single `database` field to a `databases` array field, allowing you to sync data from multiple MongoDB databases in a single connection.\n**What to expect when upgrading:**\n1. You will need to reconfigure your MongoDB source connector to use the new `databases` array field 2. If you're using CDC incremental sync mode, we recommend testing this upgrade in a staging environment first\n**Migration steps:**\n1. After upgrading, edit your MongoDB source configuration 2. Add your existing database to the new `databases` array field 3. Add any additional databases you want to sync 4. Save the configuration and run a sync\nFor more information, please refer to the [MongoDB v2 documentation](https://docs.airbyte.com/integrations/sources/mongodb-v2) and the [migration guide](https://docs.airbyte.com/integrations/sources/mongodb-v2-migrations).".into(),
             upgrade_deadline: Some("2025-08-31".into()),
             deadline_action: None,
             documentation_url: "https://docs.airbyte.com/integrations/sources/mongodb-v2-migrations#2.0.0".into(),

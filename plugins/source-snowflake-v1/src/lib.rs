@@ -36,7 +36,7 @@ impl Migration for SnowflakeV1 {
             connector: "airbyte/source-snowflake".into(),
             applies_to: ">=0.1.0, <1.0.0".into(),
             produces: "1.0.0".into(),
-            message: "**Important: This version introduces Airbyte certified source connector to replace community supported connector.** 1. The certified connector configuration spec should be compatible with community version. 2. Full refresh sync mode should remain the same. 3. For incremental sync mode, a full refresh will be triggered for next sync because the connection state will not be compatible. New state will be populated after full refresh is completed.".into(),
+            message: "**Important: This version introduces Airbyte certified source connector to replace community supported connector.**\n**What to expect when upgrading:**\n1. The certified connector configuration spec should be compatible with community version. 2. Full refresh sync mode should remain the same. 3. For incremental sync mode, a full refresh will be triggered for next sync because the connection state will not be compatible. New state will be populated after full refresh is completed.".into(),
             upgrade_deadline: Some("2025-09-30".into()),
             deadline_action: None,
             documentation_url: "https://docs.airbyte.com/integrations/sources/snowflake-migrations#1.0.0".into(),
