@@ -10,14 +10,21 @@
 //! "Key Pair Authentication" and "username/password". The community connector also read a
 //! hidden OAuth form and, with no `credentials` object, a top-level `username`/`password`.
 //!
-//! What this plugin does: for every stream the connection syncs incrementally, drops its state
-//! and asks for the stream to be cleared (its re-read then replaces the destination's rows
-//! instead of appending them a second time); full refresh streams keep theirs. A top-level
-//! `username`/`password` moves into `credentials`. An OAuth config is refused
-//! (`needs-operator`): only the operator has the password or key pair 1.0.0 needs.
+//! Why every per-stream state goes, not only the incremental streams': 0.x (Java CDK 0.20.4)
+//! writes a cursor state (`{"cursor_field": [...], "cursor": ..., ...}`) and reads it only for
+//! incremental streams, so a full refresh stream's state is a leftover of an earlier
+//! incremental period that 0.x ignores. 1.0.0's Bulk CDK reads every stream's state as
+//! `{"primary_key": {...}, "cursors": {...}}`; an old state has neither, and for a full refresh
+//! stream that reads as "snapshot complete" (`DefaultJdbcPartitionFactory.create`): the
+//! stream would sync no rows, and an overwrite would empty its table. For an incremental
+//! stream it reads as a cold start, the one-time full refresh the guide describes.
 //!
-//! Streams are matched by name *and* namespace (a Snowflake schema): two schemas may hold
-//! tables of the same name, one synced incrementally and one not.
+//! What this plugin does: drops the old state of every stream (and a legacy whole-connection
+//! state), and asks for each stream synced incrementally to be cleared (its re-read then
+//! replaces the destination's rows instead of appending them a second time); full refresh
+//! streams need no clear and keep their sync as it is. A top-level `username`/`password`
+//! moves into `credentials`. An OAuth config is refused (`needs-operator`): only the operator
+//! has the password or key pair 1.0.0 needs.
 
 use cutover_plugin::{
     Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value,
@@ -66,13 +73,13 @@ impl Migration for SnowflakeV1 {
                 incremental.push(descriptor);
             }
         }
-        let dropped = drop_states(&mut out.state, &incremental)?;
+        let dropped = drop_states(&mut out.state)?;
         if dropped.legacy {
             out.note("the legacy (whole-connection) state is dropped: 1.0.0 reads per-stream states only");
         }
         if !dropped.streams.is_empty() {
             out.note(format!(
-                "state dropped for {}: 1.0.0 cannot read the community connector's cursor state",
+                "state dropped for {}: 1.0.0 cannot read the community connector's cursor states (a full refresh stream's would read as a finished snapshot)",
                 dropped.streams.join(", ")
             ));
         }
@@ -132,16 +139,15 @@ struct Dropped {
     legacy: bool,
 }
 
-/// Drops the per-stream state of each stream in `incremental` (matching name and namespace),
-/// and any legacy state: the community connector's cursor states, which 1.0.0 cannot read.
-fn drop_states(states: &mut Vec<Value>, incremental: &[StreamDescriptor]) -> Result<Dropped> {
+/// Drops every per-stream state and any legacy state: the community connector's cursor
+/// states, which 1.0.0 cannot read (see the module's documentation).
+fn drop_states(states: &mut Vec<Value>) -> Result<Dropped> {
     let mut dropped = Dropped {
         streams: Vec::new(),
         legacy: false,
     };
-    let mut kept = Vec::with_capacity(states.len());
-    for message in std::mem::take(states) {
-        match state::kind(&message) {
+    for message in states.iter() {
+        match state::kind(message) {
             Some(state::Kind::Stream) => {
                 let d = &message["stream"]["stream_descriptor"];
                 let descriptor = StreamDescriptor {
@@ -151,11 +157,7 @@ fn drop_states(states: &mut Vec<Value>, incremental: &[StreamDescriptor]) -> Res
                         .and_then(Value::as_str)
                         .map(str::to_owned),
                 };
-                if incremental.contains(&descriptor) {
-                    dropped.streams.push(descriptor.to_string());
-                } else {
-                    kept.push(message);
-                }
+                dropped.streams.push(descriptor.to_string());
             }
             Some(state::Kind::Legacy) => dropped.legacy = true,
             Some(state::Kind::Global) | None => {
@@ -166,7 +168,7 @@ fn drop_states(states: &mut Vec<Value>, incremental: &[StreamDescriptor]) -> Res
             }
         }
     }
-    *states = kept;
+    states.clear();
     Ok(dropped)
 }
 
@@ -211,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn incremental_states_are_dropped_and_cleared_full_refresh_kept() {
+    fn every_old_state_is_dropped_and_incremental_streams_cleared() {
         let streams = vec![
             entry("ORDERS", "SALES", "incremental"),
             entry("ORDERS", "ARCHIVE", "full_refresh"),
@@ -222,7 +224,7 @@ mod tests {
         ];
         let out = SnowflakeV1::migrate(connection(config(credentials()), streams.clone(), states))
             .unwrap();
-        assert_eq!(out.state, vec![stream_state("ORDERS", "ARCHIVE")]);
+        assert!(out.state.is_empty());
         assert_eq!(out.catalog, json!({"streams": streams}));
         assert_eq!(out.config, config(credentials()));
         assert_eq!(cleared(&out), ["ORDERS"]);
