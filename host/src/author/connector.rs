@@ -1,59 +1,51 @@
 //! A real Airbyte source connector, installed from PyPI into a venv and run offline:
-//! `spec`, `discover` and `read`, with every HTTP request answered by an empty page.
+//! `spec`, `discover` and `read`, with every HTTP request answered by an empty page or a
+//! recorded response.
 //!
 //! The connectors are the real packages (`airbyte-source-<name>==<version>`). Offline means
-//! the `requests` transport is replaced, in the connector's own process, by one that
-//! answers `200 {}` and records what was asked (`OFFLINE`): declarative streams then
-//! read no records, which is what a verification wants (the connector must accept the
-//! config, the catalog and the state, and emit a state from them), and nothing leaves the
-//! machine.
+//! the `requests` transport (and `http.client`'s connection, for clients that speak it
+//! themselves) is replaced, in the connector's own process, by one that answers `200 {}`
+//! and records what was asked ([`offline::SITECUSTOMIZE`]): streams then read no records,
+//! which is what a verification wants (the connector must accept the config, the catalog
+//! and the state, and emit a state from them), and nothing leaves the machine. Where `{}` lacks the pagination fields a connector reads, the connector's
+//! `empty-page.json` (beside its version folders) is the empty page instead.
+//!
+//! # Recorded responses
+//!
+//! Some requests cannot be answered by an empty page: a token endpoint must give a token,
+//! a connector may need one account from a list, a report job must finish. A
+//! `responses.json` in the version's fixture folder, or else in the connector's, answers
+//! them, in `spec`, `discover` and `read` alike (each run starts its sequences anew):
+//!
+//! ```json
+//! {
+//!   "note": "not <vendor>'s answers: shaped like them from <the connector's code, schema or test fixture>",
+//!   "responses": [
+//!     {"url": "/auth/o2/token", "method": "POST", "body": {"access_token": "t"}},
+//!     {"url": "/v2/profiles", "status": 200, "headers": {"x-rate-limit": "10"}, "body": []},
+//!     {"url": "/export/1", "sequence": [{"body": {"status": "pending"}}, {"body": {"status": "done"}}]},
+//!     {"url": "/export/1/file", "headers": {"Content-Type": "text/csv"}, "text": "id\n"}
+//!   ]
+//! }
+//! ```
+//!
+//! - The first entry whose `url` is part of the request's URL, and whose `method` (if it
+//!   has one, any case) is the request's, answers; every other request gets the empty page.
+//! - An answer is `status` (default 200), `headers` (added to a JSON `Content-Type`), and
+//!   `body` (JSON) or `text` (sent as it is); with neither, the empty page.
+//! - `sequence` instead of an answer: the answers in turn, one per matching request; the
+//!   last repeats.
+//! - `note` is required (the older `about` is read as it): these answers are never the
+//!   vendor's, and it says where their shape came from, so every result made with them
+//!   can say so. [`offline::Recorded::parse`] refuses an unknown field, a body beside a
+//!   text, or a sequence beside an answer.
 
 use super::declarative;
+use super::offline::{self, Recorded};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// `sitecustomize.py` for the connector's interpreter: no request reaches the network.
-const OFFLINE: &str = r#"
-import json, os
-try:
-    import requests, requests.adapters
-    from requests.models import Response
-
-    # Recorded responses (a version's `responses.json`): the first whose `url` is part of
-    # the request's URL answers it; every other request gets the empty page.
-    _recorded = json.loads(os.environ.get("CUTOVER_RESPONSES") or "{}").get("responses", [])
-
-    def _empty_page(self, request, **kwargs):
-        log = os.environ.get("CUTOVER_REQUEST_LOG")
-        if log:
-            with open(log, "a") as f:
-                f.write(json.dumps({"method": request.method, "url": request.url}) + "\n")
-        r = Response()
-        r.status_code = 200
-        body = os.environ.get("CUTOVER_EMPTY_PAGE", "{}")
-        for recorded in _recorded:
-            if recorded.get("url", "\0") in request.url:
-                body = json.dumps(recorded.get("body"))
-                break
-        r._content = body.encode()
-        r.headers["Content-Type"] = "application/json"
-        r.url = request.url
-        r.request = request
-        r.encoding = "utf-8"
-        try:
-            import io, urllib3
-            r.raw = urllib3.HTTPResponse(body=io.BytesIO(r._content), status=200, preload_content=False,
-                                         request_url=request.url, headers={"Content-Type": "application/json"})
-        except Exception:
-            pass
-        return r
-
-    requests.adapters.HTTPAdapter.send = _empty_page
-except ImportError:
-    pass
-"#;
 
 /// One connector version in its venv.
 pub struct Installed {
@@ -65,10 +57,9 @@ pub struct Installed {
     pub empty_page: String,
     /// What runs: the connector's own package, or a manifest on the CDK.
     pub runtime: Runtime,
-    /// Responses recorded for the requests `discover` makes (`responses.json` beside the
-    /// version's fixtures, or beside the connector's), for connectors whose discover calls
-    /// the API.
-    pub responses: Option<String>,
+    /// Responses recorded for the requests an empty page cannot answer (`responses.json`
+    /// beside the version's fixtures, or beside the connector's).
+    pub responses: Option<Recorded>,
 }
 
 /// What a connector version runs as.
@@ -111,10 +102,8 @@ impl Installed {
         .into_iter()
         .flatten()
         {
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                serde_json::from_str::<Value>(&text)
-                    .with_context(|| format!("{} is not JSON", path.display()))?;
-                responses = Some(text);
+            if let Some(recorded) = Recorded::read(&path)? {
+                responses = Some(recorded);
                 break;
             }
         }
@@ -229,7 +218,7 @@ impl Installed {
     pub fn run(&self, args: &[&str], work: &Path) -> Result<Vec<Value>> {
         let site = work.join("offline");
         std::fs::create_dir_all(&site)?;
-        std::fs::write(site.join("sitecustomize.py"), OFFLINE)?;
+        std::fs::write(site.join("sitecustomize.py"), offline::SITECUSTOMIZE)?;
         // Through the venv's interpreter, not the script's `#!` line: a venv moved to
         // another folder keeps working.
         let mut command = Command::new(self.dir.join("bin").join("python"));
@@ -258,10 +247,16 @@ impl Installed {
             .env("PYTHONPATH", std::env::join_paths(&path)?)
             .env(
                 "CUTOVER_RESPONSES",
-                self.responses.as_deref().unwrap_or_default(),
+                match &self.responses {
+                    Some(recorded) => serde_json::to_string(recorded)?,
+                    None => String::new(),
+                },
             )
             .env("CUTOVER_REQUEST_LOG", work.join("requests.jsonl"))
             .env("AIRBYTE_NO_TELEMETRY", "1")
+            // A fixed hash seed: connectors that build a schema by iterating a set
+            // (facebook-marketing's) discover the same catalog on every run.
+            .env("PYTHONHASHSEED", "0")
             .env("CUTOVER_EMPTY_PAGE", &self.empty_page)
             .output()
             .with_context(|| format!("running {} {}", self.name, args.join(" ")))?;

@@ -21,6 +21,7 @@ pub mod guide;
 pub mod import;
 pub mod join;
 pub mod metadata;
+pub mod offline;
 pub mod package;
 pub mod python;
 pub mod scaffold;

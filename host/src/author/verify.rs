@@ -8,10 +8,10 @@
 //! 1. the migrated config validates against the spec that connector prints;
 //! 2. every synced stream of the migrated catalog is what that connector discovers for
 //!    the migrated config (schema, sync modes, cursor, primary key);
-//! 3. a `read` with every HTTP request answered by an empty page accepts the migrated
-//!    config, catalog and state, and the state it emits for each stream cutover kept a
-//!    state for does not go back: a stream whose progress is kept must not restart from
-//!    `start_date`.
+//! 3. a `read` with every HTTP request answered by an empty page (or a recorded response,
+//!    see [`super::connector`]) accepts the migrated config, catalog and state, and the
+//!    state it emits for each stream cutover kept a state for does not go back: a stream
+//!    whose progress is kept must not restart from `start_date`.
 //!
 //! A version that cannot be installed here is checked statically: the cases' configs
 //! against the committed spec and catalogs (what `plugin test` does), and the report says so.
@@ -42,8 +42,8 @@ pub struct Report {
     pub how: How,
     /// For a manifest-only version, the CDK its manifest ran on.
     pub runs_on: Option<String>,
-    /// Where the responses `discover` was answered with come from, when the version's
-    /// schemas come from the API (its `responses.json`'s `about`).
+    /// Where the recorded responses the connector was answered with come from (its
+    /// `responses.json`'s `note`), when it had some.
     pub recorded: Option<String>,
     /// Each check that ran, `case: what`, with its problems (none when it passed).
     pub checks: Vec<Check>,
@@ -176,14 +176,8 @@ pub fn verify(dir: &Path, venvs: &Path, install: bool) -> Result<Report> {
     let runs_on = installed.as_ref().and_then(Installed::runs_on);
     let recorded = installed
         .as_ref()
-        .and_then(|i| i.responses.as_deref())
-        .and_then(|text| serde_json::from_str::<Value>(text).ok())
-        .map(|r| {
-            r["about"]
-                .as_str()
-                .unwrap_or("recorded responses")
-                .to_owned()
-        });
+        .and_then(|i| i.responses.as_ref())
+        .map(|r| r.note.clone());
     Ok(Report {
         plugin: name,
         how,
