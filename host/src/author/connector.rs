@@ -24,13 +24,15 @@
 //!     {"url": "/auth/o2/token", "method": "POST", "body": {"access_token": "t"}},
 //!     {"url": "/v2/profiles", "status": 200, "headers": {"x-rate-limit": "10"}, "body": []},
 //!     {"url": "/export/1", "sequence": [{"body": {"status": "pending"}}, {"body": {"status": "done"}}]},
-//!     {"url": "/export/1/file", "headers": {"Content-Type": "text/csv"}, "text": "id\n"}
+//!     {"url": "/export/1/file", "headers": {"Content-Type": "text/csv"}, "text": "id\n"},
+//!     {"url": "/graphql.json", "body_contains": "bulkOperationRunQuery", "body": {"data": {}}}
 //!   ]
 //! }
 //! ```
 //!
-//! - The first entry whose `url` is part of the request's URL, and whose `method` (if it
-//!   has one, any case) is the request's, answers; every other request gets the empty page.
+//! - The first entry whose `url` is part of the request's URL, whose `method` (if it has
+//!   one, any case) is the request's, and whose `body_contains` (if it has one) is part of
+//!   the request's body, answers; every other request gets the empty page.
 //! - An answer is `status` (default 200), `headers` (added to a JSON `Content-Type`), and
 //!   `body` (JSON) or `text` (sent as it is); with neither, the empty page.
 //! - `sequence` instead of an answer: the answers in turn, one per matching request; the
@@ -73,6 +75,10 @@ pub enum Runtime {
 
 /// The recorded responses of a version's fixture folder, if it has them.
 pub const RESPONSES: &str = "responses.json";
+
+/// pip constraints for installing a version (beside its fixtures), where its package's
+/// own requirements no longer install what it ran on.
+pub const CONSTRAINTS: &str = "constraints.txt";
 
 impl Installed {
     /// Connector `source` at `version`, whose fixtures are (or go) in `here`: the venv under
@@ -129,6 +135,10 @@ impl Installed {
             Runtime::Package => format!("airbyte-{source}=={version}"),
             Runtime::Declarative(kept) => format!("airbyte-cdk=={}", kept.declarative.airbyte_cdk),
         };
+        // A package that leaves its CDK unpinned gets today's, which its code may no longer
+        // run on: the version's `constraints.txt` (pip's format, each line saying why)
+        // holds it to the CDK it was released with.
+        let constraints = std::path::absolute(here.join(CONSTRAINTS))?;
         // Older connectors pin CDKs that break on newer interpreters (dataclass defaults
         // Python 3.11 refuses): each interpreter is tried until `spec` runs.
         let mut failures = Vec::new();
@@ -142,13 +152,17 @@ impl Installed {
                 // No byte-compiling at install: a connector imports a small part of what
                 // it installs, and Python compiles (and caches) that on first use. This
                 // makes a cold install markedly quicker, which CI's sample pays each time.
-                run(Command::new(installed.dir.join("bin/pip")).args([
+                let mut pip = Command::new(installed.dir.join("bin/pip"));
+                pip.args([
                     "install",
                     "--quiet",
                     "--disable-pip-version-check",
                     "--no-compile",
-                    &package,
-                ]))
+                ]);
+                if constraints.is_file() {
+                    pip.arg("--constraint").arg(&constraints);
+                }
+                run(pip.arg(&package))
             })
             .and_then(|()| {
                 let work = tempfile::tempdir()?;

@@ -23,15 +23,21 @@ _recorded = json.loads(os.environ.get("CUTOVER_RESPONSES") or "{}").get("respons
 # How many times each recorded entry with a `sequence` has answered, by its index.
 _turns = {}
 
-def _answer(method, url):
+def _answer(method, url, body=None):
     """(status, headers, body bytes) for a request: the first recorded entry whose `url`
-    is part of the URL (and whose `method`, if it has one, is the request's), else the
-    empty page."""
+    is part of the URL (and whose `method` and `body_contains`, if it has them, match the
+    request's), else the empty page."""
     empty = os.environ.get("CUTOVER_EMPTY_PAGE", "{}")
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    elif not isinstance(body, str):
+        body = ""  # none, or streamed from a file or generator: not looked into
     for index, entry in enumerate(_recorded):
         if entry.get("url", "\0") not in url:
             continue
         if entry.get("method") and entry["method"].upper() != method.upper():
+            continue
+        if "body_contains" in entry and entry["body_contains"] not in body:
             continue
         answer = entry
         if "sequence" in entry:
@@ -76,11 +82,22 @@ def _putrequest(self, method, url, *args, **kwargs):
     if "://" not in url:
         scheme = "https" if isinstance(self, http.client.HTTPSConnection) else "http"
         url = "%s://%s%s" % (scheme, self.host, url)
-    self._cutover_request = (method, url)
+    self._cutover_request = (method, url, b"")
+
+def _send(self, data):
+    if isinstance(data, str):
+        data = data.encode("latin-1")
+    if isinstance(data, bytes):
+        method, url, body = self._cutover_request
+        self._cutover_request = (method, url, body + data)
+
+def _endheaders(self, message_body=None, **kwargs):
+    if message_body is not None:
+        _send(self, message_body)
 
 def _getresponse(self):
-    method, url = self._cutover_request
-    status, headers, body = _answer(method, url)
+    method, url, sent = self._cutover_request
+    status, headers, body = _answer(method, url, sent)
     _log(method, url, status)
     head = "HTTP/1.1 %d %s\r\n" % (status, _phrase(status))
     for name, value in headers.items():
@@ -93,8 +110,8 @@ def _getresponse(self):
 http.client.HTTPConnection.connect = lambda self: None
 http.client.HTTPConnection.putrequest = _putrequest
 http.client.HTTPConnection.putheader = lambda self, header, *values: None
-http.client.HTTPConnection.endheaders = lambda self, message_body=None, **kwargs: None
-http.client.HTTPConnection.send = lambda self, data: None
+http.client.HTTPConnection.endheaders = _endheaders
+http.client.HTTPConnection.send = _send
 http.client.HTTPConnection.getresponse = _getresponse
 
 try:
@@ -102,8 +119,8 @@ try:
     from requests.models import Response
     from requests.structures import CaseInsensitiveDict
 
-    def _send(self, request, **kwargs):
-        status, headers, body = _answer(request.method, request.url)
+    def _adapter_send(self, request, **kwargs):
+        status, headers, body = _answer(request.method, request.url, request.body)
         _log(request.method, request.url, status)
         r = Response()
         r.status_code = status
@@ -122,7 +139,7 @@ try:
             pass
         return r
 
-    requests.adapters.HTTPAdapter.send = _send
+    requests.adapters.HTTPAdapter.send = _adapter_send
 except ImportError:
     pass
 "#;
@@ -147,6 +164,10 @@ pub struct Entry {
     /// Only requests of this method (any method when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
+    /// Only requests whose body contains this text: a GraphQL API takes every query at one
+    /// URL, and tells them apart by the query in the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
     #[serde(flatten)]
     pub answer: Answer,
     /// Answers given in turn, one per request; the last repeats. Instead of `answer`.
@@ -172,7 +193,14 @@ pub struct Answer {
 
 /// The fields of an [`Entry`] (with an [`Answer`]'s) and of an answer in a sequence.
 const ENTRY_FIELDS: &[&str] = &[
-    "url", "method", "sequence", "status", "headers", "body", "text",
+    "url",
+    "method",
+    "body_contains",
+    "sequence",
+    "status",
+    "headers",
+    "body",
+    "text",
 ];
 const ANSWER_FIELDS: &[&str] = &["status", "headers", "body", "text"];
 
@@ -301,9 +329,9 @@ mod tests {
         }
     }
 
-    /// The transport's choice of answer, run by a real interpreter: by URL and method, in
-    /// sequence with the last repeating, with status, headers and a text body; the empty
-    /// page for the rest.
+    /// The transport's choice of answer, run by a real interpreter: by URL, method and
+    /// body, in sequence with the last repeating, with status, headers and a text body;
+    /// the empty page for the rest. Then through `http.client`, body and all.
     #[test]
     fn requests_are_answered_by_url_method_and_turn() {
         let dir = tempfile::tempdir().unwrap();
@@ -311,6 +339,7 @@ mod tests {
         let responses = json!({"note": "n", "responses": [
             {"url": "/token", "method": "POST", "body": {"access_token": "t"}},
             {"url": "/token", "status": 405},
+            {"url": "/graphql", "body_contains": "products(", "body": {"data": {"products": {"nodes": []}}}},
             {"url": "/jobs/1", "sequence": [
                 {"status": 429, "headers": {"Retry-After": "0"}},
                 {"body": {"status": "done"}}]},
@@ -321,14 +350,15 @@ print(json.dumps([[st, h, b.decode()] for st, h, b in [
     s._answer("post", "https://x/token"), s._answer("GET", "https://x/token"),
     s._answer("GET", "https://x/jobs/1"), s._answer("GET", "https://x/jobs/1"),
     s._answer("GET", "https://x/jobs/1"), s._answer("GET", "https://x/export.csv"),
-    s._answer("GET", "https://x/other")]]))
+    s._answer("GET", "https://x/other"), s._answer("POST", "https://x/graphql", b'{"query": "{ products(first: 1) { id } }"}'),
+    s._answer("POST", "https://x/graphql", '{"query": "{ shop { id } }"}')]]))
 # The same answers through `http.client` (what recurly's client speaks), with no network.
 import http.client
 c = http.client.HTTPSConnection("x.invalid")
 c.request("POST", "/token", body="{}", headers={"Authorization": "Basic x"})
 r = c.getresponse()
 print(json.dumps([r.status, r.getheader("Content-Type"), r.read().decode()]))
-c.request("GET", "/export.csv")
+c.request("POST", "/graphql", body=b'{"query": "{ products(first: 9) { id } }"}')
 r = c.getresponse()
 print(json.dumps([r.status, r.getheader("Content-Type"), r.read().decode()]))
 "#;
@@ -349,7 +379,7 @@ print(json.dumps([r.status, r.getheader("Content-Type"), r.read().decode()]))
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        let [answers, token, csv] = &lines[..] else {
+        let [answers, token, graphql] = &lines[..] else {
             panic!("three lines expected: {stdout}")
         };
         let json = json!({"Content-Type": "application/json"});
@@ -363,12 +393,21 @@ print(json.dumps([r.status, r.getheader("Content-Type"), r.read().decode()]))
                 [200, json, r#"{"status": "done"}"#],
                 [200, {"Content-Type": "text/csv"}, "id\n1\n"],
                 [200, json, r#"{"data": []}"#],
+                [200, json, r#"{"data": {"products": {"nodes": []}}}"#],
+                [200, json, r#"{"data": []}"#],
             ])
         );
         assert_eq!(
             *token,
             json!([200, "application/json", r#"{"access_token": "t"}"#])
         );
-        assert_eq!(*csv, json!([200, "text/csv", "id\n1\n"]));
+        assert_eq!(
+            *graphql,
+            json!([
+                200,
+                "application/json",
+                r#"{"data": {"products": {"nodes": []}}}"#
+            ])
+        );
     }
 }
