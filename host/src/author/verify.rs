@@ -263,10 +263,24 @@ fn progress_problems(before: &Value, kept: &Value, messages: &[Value]) -> (Vec<S
 }
 
 /// The greatest cursor-like leaf of a state: date or date-time strings, compared as text
-/// (ISO 8601 sorts as time); integers as zero-padded text.
+/// (ISO 8601 sorts as time); integers as zero-padded text. An RFC 3339 date-time is first
+/// written in UTC with every fraction digit, so that one instant written two ways
+/// (`…00Z`, `…00+00:00`, `…00.000Z`) compares equal.
 fn max_leaf(state: &Value) -> Option<String> {
+    use time::format_description::well_known::Rfc3339;
     match state {
-        Value::String(s) if s.len() >= 10 && s.as_bytes()[4] == b'-' => Some(s.clone()),
+        Value::String(s) if s.len() >= 10 && s.as_bytes()[4] == b'-' => Some(
+            time::OffsetDateTime::parse(s, &Rfc3339)
+                .ok()
+                .and_then(|t| {
+                    t.to_offset(time::UtcOffset::UTC)
+                        .format(time::macros::format_description!(
+                            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
+                        ))
+                        .ok()
+                })
+                .unwrap_or_else(|| s.clone()),
+        ),
         Value::Number(n) => n.as_u64().map(|n| format!("{n:020}")),
         Value::Object(map) => map.values().filter_map(max_leaf).max(),
         Value::Array(items) => items.iter().filter_map(max_leaf).max(),
@@ -294,6 +308,17 @@ mod tests {
             json!({"type": "STATE", "state": stream_state(json!({"updated_at": "2017-01-25T00:00:00Z"}))}),
         ];
         assert_eq!(progress_problems(&kept, &kept, &back).0.len(), 1);
+        let same_instant = vec![
+            json!({"type": "STATE", "state": stream_state(json!({"updated_at": "2024-06-01T02:00:00+02:00"}))}),
+        ];
+        assert!(
+            progress_problems(&kept, &kept, &same_instant).0.is_empty(),
+            "one instant in another offset is not a step back"
+        );
+        let an_hour_back = vec![
+            json!({"type": "STATE", "state": stream_state(json!({"updated_at": "2024-06-01T00:00:00+01:00"}))}),
+        ];
+        assert_eq!(progress_problems(&kept, &kept, &an_hour_back).0.len(), 1);
         let changed = json!([]);
         assert!(
             progress_problems(&changed, &kept, &back).0.is_empty(),
