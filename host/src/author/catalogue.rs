@@ -38,7 +38,7 @@ impl Result {
                 }
                 if let Some(recorded) = &report.recorded {
                     how.push_str(&format!(
-                        "; discover answered from recorded responses: {recorded}"
+                        "; requests answered from recorded responses: {recorded}"
                     ));
                 }
                 how

@@ -1,60 +1,54 @@
 //! A real Airbyte source connector, installed from PyPI into a venv and run offline:
-//! `spec`, `discover` and `read`, with every HTTP request answered by an empty page.
+//! `spec`, `discover` and `read`, with every HTTP request answered by an empty page or a
+//! recorded response.
 //!
 //! The connectors are the real packages (`airbyte-source-<name>==<version>`). Offline means
-//! the `requests` transport is replaced, in the connector's own process, by one that
-//! answers `200 {}` and records what was asked (`OFFLINE`): declarative streams then
-//! read no records, which is what a verification wants (the connector must accept the
-//! config, the catalog and the state, and emit a state from them), and nothing leaves the
-//! machine.
+//! the `requests` transport (and `http.client`'s connection, for clients that speak it
+//! themselves) is replaced, in the connector's own process, by one that answers `200 {}`
+//! and records what was asked ([`offline::SITECUSTOMIZE`]): streams then read no records,
+//! which is what a verification wants (the connector must accept the config, the catalog
+//! and the state, and emit a state from them), and nothing leaves the machine. Where `{}` lacks the pagination fields a connector reads, the connector's
+//! `empty-page.json` (beside its version folders) is the empty page instead.
+//!
+//! # Recorded responses
+//!
+//! Some requests cannot be answered by an empty page: a token endpoint must give a token,
+//! a connector may need one account from a list, a report job must finish. A
+//! `responses.json` in the version's fixture folder, or else in the connector's, answers
+//! them, in `spec`, `discover` and `read` alike (each run starts its sequences anew):
+//!
+//! ```json
+//! {
+//!   "note": "not <vendor>'s answers: shaped like them from <the connector's code, schema or test fixture>",
+//!   "responses": [
+//!     {"url": "/auth/o2/token", "method": "POST", "body": {"access_token": "t"}},
+//!     {"url": "/v2/profiles", "status": 200, "headers": {"x-rate-limit": "10"}, "body": []},
+//!     {"url": "/export/1", "sequence": [{"body": {"status": "pending"}}, {"body": {"status": "done"}}]},
+//!     {"url": "/export/1/file", "headers": {"Content-Type": "text/csv"}, "text": "id\n"},
+//!     {"url": "/graphql.json", "body_contains": "bulkOperationRunQuery", "body": {"data": {}}}
+//!   ]
+//! }
+//! ```
+//!
+//! - The first entry whose `url` is part of the request's URL, whose `method` (if it has
+//!   one, any case) is the request's, and whose `body_contains` (if it has one) is part of
+//!   the request's body, answers; every other request gets the empty page.
+//! - An answer is `status` (default 200), `headers` (added to a JSON `Content-Type`), and
+//!   `body` (JSON) or `text` (sent as it is); with neither, the empty page.
+//! - `sequence` instead of an answer: the answers in turn, one per matching request; the
+//!   last repeats.
+//! - `note` is required (the older `about` is read as it): these answers are never the
+//!   vendor's, and it says where their shape came from, so every result made with them
+//!   can say so. [`offline::Recorded::parse`] refuses an unknown field, a body beside a
+//!   text, or a sequence beside an answer.
 
 use super::declarative;
+use super::offline::{self, Recorded};
 use super::source_tree::{self, SourceTree};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// `sitecustomize.py` for the connector's interpreter: no request reaches the network.
-const OFFLINE: &str = r#"
-import json, os
-try:
-    import requests, requests.adapters
-    from requests.models import Response
-
-    # Recorded responses (a version's `responses.json`): the first whose `url` is part of
-    # the request's URL answers it; every other request gets the empty page.
-    _recorded = json.loads(os.environ.get("CUTOVER_RESPONSES") or "{}").get("responses", [])
-
-    def _empty_page(self, request, **kwargs):
-        log = os.environ.get("CUTOVER_REQUEST_LOG")
-        if log:
-            with open(log, "a") as f:
-                f.write(json.dumps({"method": request.method, "url": request.url}) + "\n")
-        r = Response()
-        r.status_code = 200
-        body = os.environ.get("CUTOVER_EMPTY_PAGE", "{}")
-        for recorded in _recorded:
-            if recorded.get("url", "\0") in request.url:
-                body = json.dumps(recorded.get("body"))
-                break
-        r._content = body.encode()
-        r.headers["Content-Type"] = "application/json"
-        r.url = request.url
-        r.request = request
-        r.encoding = "utf-8"
-        try:
-            import io, urllib3
-            r.raw = urllib3.HTTPResponse(body=io.BytesIO(r._content), status=200, preload_content=False,
-                                         request_url=request.url, headers={"Content-Type": "application/json"})
-        except Exception:
-            pass
-        return r
-
-    requests.adapters.HTTPAdapter.send = _empty_page
-except ImportError:
-    pass
-"#;
 
 /// One connector version in its venv.
 pub struct Installed {
@@ -66,10 +60,9 @@ pub struct Installed {
     pub empty_page: String,
     /// What runs: the connector's own package, or a manifest on the CDK.
     pub runtime: Runtime,
-    /// Responses recorded for the requests `discover` makes (`responses.json` beside the
-    /// version's fixtures, or beside the connector's), for connectors whose discover calls
-    /// the API.
-    pub responses: Option<String>,
+    /// Responses recorded for the requests an empty page cannot answer (`responses.json`
+    /// beside the version's fixtures, or beside the connector's).
+    pub responses: Option<Recorded>,
 }
 
 /// What a connector version runs as.
@@ -90,6 +83,10 @@ pub const RESPONSES: &str = "responses.json";
 /// The file a venv built from a source tree gets once it ran `spec`: the interpreter it
 /// was built with. A half-built venv has none and is built again.
 const INSTALLED: &str = "cutover-installed";
+
+/// pip constraints for installing a version (beside its fixtures), where its package's
+/// own requirements no longer install what it ran on.
+pub const CONSTRAINTS: &str = "constraints.txt";
 
 impl Installed {
     /// Connector `source` at `version`, whose fixtures are (or go) in `here`: the venv under
@@ -124,10 +121,8 @@ impl Installed {
         .into_iter()
         .flatten()
         {
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                serde_json::from_str::<Value>(&text)
-                    .with_context(|| format!("{} is not JSON", path.display()))?;
-                responses = Some(text);
+            if let Some(recorded) = Recorded::read(&path)? {
+                responses = Some(recorded);
                 break;
             }
         }
@@ -176,15 +171,26 @@ impl Installed {
                 )
             }
         };
+        // A package that leaves its CDK unpinned gets today's, which its code may no longer
+        // run on: the version's `constraints.txt` (pip's format, each line saying why)
+        // holds it to the CDK it was released with.
+        let constraints = std::path::absolute(here.join(CONSTRAINTS))?;
         // Older connectors pin CDKs that break on newer interpreters (dataclass defaults
         // Python 3.11 refuses): each interpreter is tried until `spec` runs.
         let mut failures = Vec::new();
         for python in pythons {
             tracing::info!(%source, %version, %python, %what, "installing");
-            let attempt = installed.install(&python, root, monorepo).and_then(|()| {
-                let work = tempfile::tempdir()?;
-                installed.spec(work.path()).map(drop)
-            });
+            let attempt = installed
+                .install(
+                    &python,
+                    root,
+                    monorepo,
+                    Some(constraints.as_path()).filter(|c| c.is_file()),
+                )
+                .and_then(|()| {
+                    let work = tempfile::tempdir()?;
+                    installed.spec(work.path()).map(drop)
+                });
             match attempt {
                 Ok(()) => {
                     std::fs::write(installed.dir.join(INSTALLED), &python)?;
@@ -200,8 +206,15 @@ impl Installed {
         )
     }
 
-    /// One attempt at installing the venv with `python`.
-    fn install(&self, python: &str, root: &Path, monorepo: Option<&Path>) -> Result<()> {
+    /// One attempt at installing the venv with `python` (held to pip's `constraints`, if
+    /// given).
+    fn install(
+        &self,
+        python: &str,
+        root: &Path,
+        monorepo: Option<&Path>,
+        constraints: Option<&Path>,
+    ) -> Result<()> {
         let package = match &self.runtime {
             Runtime::Package => format!("airbyte-{}=={}", self.name, self.version),
             Runtime::Declarative(kept) => format!("airbyte-cdk=={}", kept.declarative.airbyte_cdk),
@@ -215,13 +228,17 @@ impl Installed {
         // No byte-compiling at install: a connector imports a small part of what it
         // installs, and Python compiles (and caches) that on first use. This makes a cold
         // install markedly quicker, which CI's sample pays each time.
-        run_quietly(Command::new(self.dir.join("bin/pip")).args([
+        let mut pip = Command::new(self.dir.join("bin/pip"));
+        pip.args([
             "install",
             "--quiet",
             "--disable-pip-version-check",
             "--no-compile",
-            &package,
-        ]))
+        ]);
+        if let Some(constraints) = constraints {
+            pip.arg("--constraint").arg(constraints);
+        }
+        run_quietly(pip.arg(&package))
     }
 
     /// Answers every request with `page` (a connector's `empty-page.json`: an empty page
@@ -284,7 +301,7 @@ impl Installed {
     pub fn run(&self, args: &[&str], work: &Path) -> Result<Vec<Value>> {
         let site = work.join("offline");
         std::fs::create_dir_all(&site)?;
-        std::fs::write(site.join("sitecustomize.py"), OFFLINE)?;
+        std::fs::write(site.join("sitecustomize.py"), offline::SITECUSTOMIZE)?;
         // Through the venv's interpreter, not the script's `#!` line: a venv moved to
         // another folder keeps working.
         // Under coreutils' `timeout`: offline, a connector that polls an async job or retries
@@ -322,10 +339,16 @@ impl Installed {
             .env("PYTHONPATH", std::env::join_paths(&path)?)
             .env(
                 "CUTOVER_RESPONSES",
-                self.responses.as_deref().unwrap_or_default(),
+                match &self.responses {
+                    Some(recorded) => serde_json::to_string(recorded)?,
+                    None => String::new(),
+                },
             )
             .env("CUTOVER_REQUEST_LOG", work.join("requests.jsonl"))
             .env("AIRBYTE_NO_TELEMETRY", "1")
+            // A fixed hash seed: connectors that build a schema by iterating a set
+            // (facebook-marketing's) discover the same catalog on every run.
+            .env("PYTHONHASHSEED", "0")
             .env("CUTOVER_EMPTY_PAGE", &self.empty_page)
             .output()
             .with_context(|| format!("running {} {}", self.name, args.join(" ")))?;

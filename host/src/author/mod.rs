@@ -22,6 +22,7 @@ pub mod history;
 pub mod import;
 pub mod join;
 pub mod metadata;
+pub mod offline;
 pub mod package;
 pub mod python;
 pub mod scaffold;

@@ -8,10 +8,10 @@
 //! 1. the migrated config validates against the spec that connector prints;
 //! 2. every synced stream of the migrated catalog is what that connector discovers for
 //!    the migrated config (schema, sync modes, cursor, primary key);
-//! 3. a `read` with every HTTP request answered by an empty page accepts the migrated
-//!    config, catalog and state, and the state it emits for each stream cutover kept a
-//!    state for does not go back: a stream whose progress is kept must not restart from
-//!    `start_date`.
+//! 3. a `read` with every HTTP request answered by an empty page (or a recorded response,
+//!    see [`super::connector`]) accepts the migrated config, catalog and state, and the
+//!    state it emits for each stream cutover kept a state for does not go back: a stream
+//!    whose progress is kept must not restart from `start_date`.
 //!
 //! A version that cannot be installed here is checked statically: the cases' configs
 //! against the committed spec and catalogs (what `plugin test` does), and the report says so.
@@ -42,8 +42,8 @@ pub struct Report {
     pub how: How,
     /// For a manifest-only version, the CDK its manifest ran on.
     pub runs_on: Option<String>,
-    /// Where the responses `discover` was answered with come from, when the version's
-    /// schemas come from the API (its `responses.json`'s `about`).
+    /// Where the recorded responses the connector was answered with come from (its
+    /// `responses.json`'s `note`), when it had some.
     pub recorded: Option<String>,
     /// Each check that ran, `case: what`, with its problems (none when it passed).
     pub checks: Vec<Check>,
@@ -176,14 +176,8 @@ pub fn verify(dir: &Path, venvs: &Path, install: bool, monorepo: Option<&Path>) 
     let runs_on = installed.as_ref().and_then(Installed::runs_on);
     let recorded = installed
         .as_ref()
-        .and_then(|i| i.responses.as_deref())
-        .and_then(|text| serde_json::from_str::<Value>(text).ok())
-        .map(|r| {
-            r["about"]
-                .as_str()
-                .unwrap_or("recorded responses")
-                .to_owned()
-        });
+        .and_then(|i| i.responses.as_ref())
+        .map(|r| r.note.clone());
     Ok(Report {
         plugin: name,
         how,
@@ -269,10 +263,24 @@ fn progress_problems(before: &Value, kept: &Value, messages: &[Value]) -> (Vec<S
 }
 
 /// The greatest cursor-like leaf of a state: date or date-time strings, compared as text
-/// (ISO 8601 sorts as time); integers as zero-padded text.
+/// (ISO 8601 sorts as time); integers as zero-padded text. An RFC 3339 date-time is first
+/// written in UTC with every fraction digit, so that one instant written two ways
+/// (`…00Z`, `…00+00:00`, `…00.000Z`) compares equal.
 fn max_leaf(state: &Value) -> Option<String> {
+    use time::format_description::well_known::Rfc3339;
     match state {
-        Value::String(s) if s.len() >= 10 && s.as_bytes()[4] == b'-' => Some(s.clone()),
+        Value::String(s) if s.len() >= 10 && s.as_bytes()[4] == b'-' => Some(
+            time::OffsetDateTime::parse(s, &Rfc3339)
+                .ok()
+                .and_then(|t| {
+                    t.to_offset(time::UtcOffset::UTC)
+                        .format(time::macros::format_description!(
+                            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
+                        ))
+                        .ok()
+                })
+                .unwrap_or_else(|| s.clone()),
+        ),
         Value::Number(n) => n.as_u64().map(|n| format!("{n:020}")),
         Value::Object(map) => map.values().filter_map(max_leaf).max(),
         Value::Array(items) => items.iter().filter_map(max_leaf).max(),
@@ -300,6 +308,17 @@ mod tests {
             json!({"type": "STATE", "state": stream_state(json!({"updated_at": "2017-01-25T00:00:00Z"}))}),
         ];
         assert_eq!(progress_problems(&kept, &kept, &back).0.len(), 1);
+        let same_instant = vec![
+            json!({"type": "STATE", "state": stream_state(json!({"updated_at": "2024-06-01T02:00:00+02:00"}))}),
+        ];
+        assert!(
+            progress_problems(&kept, &kept, &same_instant).0.is_empty(),
+            "one instant in another offset is not a step back"
+        );
+        let an_hour_back = vec![
+            json!({"type": "STATE", "state": stream_state(json!({"updated_at": "2024-06-01T00:00:00+01:00"}))}),
+        ];
+        assert_eq!(progress_problems(&kept, &kept, &an_hour_back).0.len(), 1);
         let changed = json!([]);
         assert!(
             progress_problems(&changed, &kept, &back).0.is_empty(),
