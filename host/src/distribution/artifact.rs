@@ -44,6 +44,16 @@ pub mod keys {
     pub const SHA256: &str = "dev.cutover.plugin.sha256";
 }
 
+/// A message as an annotation's one line: the manifest is written as OLPC canonical JSON
+/// (oci-client), which escapes no control character, and a registry refuses a string with
+/// a raw line break in it (a breaking change's message often has several paragraphs).
+fn one_line(text: &str) -> String {
+    text.split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// What a plugin artifact says of itself, in its manifest's annotations: enough to pick it
 /// for a chain (it is a policy candidate) before downloading it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -72,7 +82,7 @@ impl Description {
             (keys::SHA256.to_owned(), self.sha256.clone()),
         ]);
         if let Some(message) = &self.message {
-            map.insert(keys::DESCRIPTION.to_owned(), message.clone());
+            map.insert(keys::DESCRIPTION.to_owned(), one_line(message));
         }
         map
     }
@@ -325,6 +335,19 @@ mod tests {
             sha256: "ab".repeat(32),
             message: Some("Streams renamed".into()),
         }
+    }
+
+    #[test]
+    fn a_message_of_several_lines_is_annotated_as_one() {
+        let d = Description {
+            message: Some("**Important:**\nfirst.\r\n\tsecond".into()),
+            ..description()
+        };
+        let annotations = d.annotations("x.wasm");
+        assert_eq!(
+            annotations[keys::DESCRIPTION],
+            "**Important:** first. second"
+        );
     }
 
     #[test]
