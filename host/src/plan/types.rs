@@ -166,7 +166,7 @@ fn is_empty_patch(p: &json_patch::Patch) -> bool {
 
 impl Changes {
     /// The patches from a connection's documents to new ones, the catalog's and state's
-    /// stream by stream ([`super::diff`]).
+    /// stream by stream (`plan::diff`).
     pub fn between(old: &Connection, config: &Value, catalog: &Value, state: &Value) -> Self {
         Self {
             config: json_patch::diff(old.config(), config),
