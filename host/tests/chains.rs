@@ -192,11 +192,13 @@ fn chain(connector: &str, versions: &[&str], steps: &[Step]) -> (Value, Value) {
 }
 
 #[test]
-fn amazon_ads_from_4_1_0_to_7_0_0_in_one_run() {
+fn amazon_ads_from_2_3_1_to_7_0_0_in_one_run() {
     let (plan, after) = chain(
         "airbyte/source-amazon-ads",
-        &["5.0.0", "6.0.0", "7.0.0"],
+        &["3.0.0", "4.0.0", "5.0.0", "6.0.0", "7.0.0"],
         &[
+            Step::Generated("source-amazon-ads-3.0.0"),
+            Step::Generated("source-amazon-ads-4.0.0"),
             Step::Generated("source-amazon-ads-5.0.0"),
             Step::Generated("source-amazon-ads-6.0.0"),
             Step::Generated("source-amazon-ads-7.0.0"),
