@@ -101,15 +101,9 @@ fn main() {
             reset_peak_rss();
             let (start, cpu) = (Instant::now(), cpu_time());
             let selection = planner.select().unwrap();
-            let mut migrating = 0;
-            planner
-                .plan_each(&selection, |c| {
-                    migrating += usize::from(c.status == cutover::plan::Status::Migrate);
-                    Ok(())
-                })
-                .unwrap();
+            let summary = planner.summary(&selection).unwrap();
             let (took, cpu) = (start.elapsed(), cpu_time() - cpu);
-            assert_eq!(migrating, n);
+            assert_eq!(summary.get(cutover::plan::Status::Migrate), n);
             row(format!("plan {n}"), n, took, cpu);
         }
         if n <= 10_000 && chosen.part("apply") {
@@ -192,14 +186,9 @@ fn flood() {
             run_plugins: true,
         };
         let selection = planner.select().unwrap();
-        let (start, mut failed) = (Instant::now(), 0);
-        planner
-            .plan_each(&selection, |c| {
-                failed += usize::from(c.status == cutover::plan::Status::Failed);
-                Ok(())
-            })
-            .unwrap();
-        (start.elapsed(), failed)
+        let start = Instant::now();
+        let summary = planner.summary(&selection).unwrap();
+        (start.elapsed(), summary.get(cutover::plan::Status::Failed))
     };
     let unbounded = "actions = 2000000\nnotes = 2000000\ntext_bytes = 1073741824\noutput_bytes = 1073741824\nmemory_bytes = 268435456\n";
     let (quiet, _) = plan(&make(false, ""));

@@ -4,7 +4,7 @@
 
 use super::chain::Planner;
 use super::select::Selection;
-use super::types::{ConnectionPlan, FORMAT, Plan, PlanBuilder, PluginRef, Status};
+use super::types::{ConnectionPlan, FORMAT, Plan, PlanBuilder, PluginRef, Status, Summary};
 use crate::cores;
 use crate::document::Document;
 use crate::fleet::Entry;
@@ -28,6 +28,17 @@ impl Planner<'_> {
             connections,
             ..self.header()
         })
+    }
+
+    /// How many of the selected connections plan to each status, each plan let go as soon
+    /// as it is counted: what a plan of the whole fleet costs without holding it.
+    pub fn summary(&self, selection: &Selection) -> Result<Summary> {
+        let mut summary = Summary::default();
+        self.plan_each(selection, |plan| {
+            summary.count(plan.status);
+            Ok(())
+        })?;
+        Ok(summary)
     }
 
     /// The plan's header: everything but the connections.

@@ -391,13 +391,18 @@ impl Summary {
     pub fn get(&self, s: Status) -> usize {
         self.0.get(&s).copied().unwrap_or(0)
     }
+
+    /// Counts one more connection with status `s`.
+    pub fn count(&mut self, s: Status) {
+        *self.0.entry(s).or_default() += 1;
+    }
 }
 
 impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for c in &self.connections {
-            *s.0.entry(c.status).or_default() += 1;
+            s.count(c.status);
         }
         s
     }

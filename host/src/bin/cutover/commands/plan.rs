@@ -67,7 +67,7 @@ impl PlanArgs {
                 .connector
                 .as_deref()
                 .is_some_and(cutover::platform::Platform::is_elastic);
-            *summary.0.entry(c.status).or_default() += 1;
+            summary.count(c.status);
             if c.status == cutover::plan::Status::NeedsOptIn {
                 waiting.push(c.id.clone());
             }
