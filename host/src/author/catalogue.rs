@@ -270,6 +270,13 @@ pub fn render(census_path: &Path, plugins_dir: &Path, results_dir: &Path) -> Any
                             )
                         },
                     ),
+                    // A Java connector cannot run here: its plugin is held to the spec of
+                    // the commit that released the version, by its golden cases.
+                    None if r.sides.ends_with("Java") => (
+                        plugin,
+                        "golden cases against the released spec (Java: cannot run here)".to_owned(),
+                        "golden cases pass in CI".to_owned(),
+                    ),
                     None => (
                         plugin,
                         "golden cases".to_owned(),
