@@ -315,16 +315,14 @@ fn side(
     }
     // Discovered as the verification reads: with the connector's own empty page, where its
     // discover already calls the API (Shopify's access scopes, a token refresh).
-    let installed = match Installed::ensure(venvs, source, version, &here, monorepo) {
-        Ok(installed) => installed,
+    let installed = match (Installed::ensure(venvs, source, version, &here, monorepo), monorepo) {
+        (Ok(installed), _) => installed,
         // A package on PyPI that leaves its CDK unpinned now installs today's CDK, which its
         // code may not run on; its image was built from its source as of its release.
-        Err(e)
-            if monorepo.is_some()
-                && super::declarative::read(&here)?.is_none()
+        (Err(e), Some(monorepo))
+            if super::declarative::read(&here)?.is_none()
                 && super::source_tree::read(&here)?.is_none() =>
         {
-            let monorepo = monorepo.expect("checked above");
             tracing::warn!(
                 "{source} {version} from PyPI does not run here ({e:#}); building it from its source"
             );
@@ -332,7 +330,7 @@ fn side(
                 .with_context(|| format!("{source} {version} from PyPI does not run here: {e:#}"))?;
             Installed::ensure(venvs, source, version, &here, Some(monorepo))?
         }
-        Err(e) => return Err(e),
+        (Err(e), _) => return Err(e),
     }
     .answering(std::fs::read_to_string(fixtures.join("empty-page.json")).ok());
     let spec = installed.spec(work)?;
