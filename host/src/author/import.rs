@@ -297,16 +297,6 @@ fn side(
     work: &Path,
 ) -> Result<()> {
     let here = fixtures.join(version);
-    // A version not on PyPI comes from the monorepo's history: a manifest-only one as its
-    // manifest, a Python one that shipped as an image only as its source tree.
-    if let Some(monorepo) = monorepo
-        && super::declarative::read(&here)?.is_none()
-        && super::source_tree::read(&here)?.is_none()
-        && super::declarative::from_history(monorepo, source, version, &here)?.is_none()
-        && !on_pypi(source, version)?
-    {
-        super::source_tree::from_history(monorepo, source, version, &here)?;
-    }
     let spec_path = here.join("spec.json");
     let catalog_path = here.join("catalog.json");
     let config_path = here.join("config.json");
@@ -315,24 +305,8 @@ fn side(
     }
     // Discovered as the verification reads: with the connector's own empty page, where its
     // discover already calls the API (Shopify's access scopes, a token refresh).
-    let installed = match (Installed::ensure(venvs, source, version, &here, monorepo), monorepo) {
-        (Ok(installed), _) => installed,
-        // A package on PyPI that leaves its CDK unpinned now installs today's CDK, which its
-        // code may not run on; its image was built from its source as of its release.
-        (Err(e), Some(monorepo))
-            if super::declarative::read(&here)?.is_none()
-                && super::source_tree::read(&here)?.is_none() =>
-        {
-            tracing::warn!(
-                "{source} {version} from PyPI does not run here ({e:#}); building it from its source"
-            );
-            super::source_tree::from_history(monorepo, source, version, &here)?
-                .with_context(|| format!("{source} {version} from PyPI does not run here: {e:#}"))?;
-            Installed::ensure(venvs, source, version, &here, Some(monorepo))?
-        }
-        (Err(e), _) => return Err(e),
-    }
-    .answering(std::fs::read_to_string(fixtures.join("empty-page.json")).ok());
+    let installed = install(venvs, source, version, &here, monorepo)?
+        .answering(std::fs::read_to_string(fixtures.join("empty-page.json")).ok());
     let spec = installed.spec(work)?;
     write_if_changed(&spec_path, &pretty(&spec))?;
     // A connector's own config.json (values a spec's patterns demand) wins over one made
@@ -347,6 +321,51 @@ fn side(
         .with_context(|| format!("discovering {source} {version} offline"))?;
     write_if_changed(&catalog_path, &pretty(&catalog))?;
     Ok(())
+}
+
+/// The connector `source` at `version` installed in `venvs`, from where it can come: PyPI,
+/// or, with the monorepo's history, a manifest-only version's manifest or an image-only
+/// version's source tree (each kept in `here`, the version's fixture folder, the first time).
+pub(super) fn install(
+    venvs: &Path,
+    source: &str,
+    version: &str,
+    here: &Path,
+    monorepo: Option<&Path>,
+) -> Result<Installed> {
+    // A version not on PyPI comes from the monorepo's history: a manifest-only one as its
+    // manifest, a Python one that shipped as an image only as its source tree.
+    if let Some(monorepo) = monorepo
+        && super::declarative::read(here)?.is_none()
+        && super::source_tree::read(here)?.is_none()
+        && super::declarative::from_history(monorepo, source, version, here)?.is_none()
+        && !on_pypi(source, version)?
+    {
+        super::source_tree::from_history(monorepo, source, version, here)?;
+    }
+    Ok(
+        match (
+            Installed::ensure(venvs, source, version, here, monorepo),
+            monorepo,
+        ) {
+            (Ok(installed), _) => installed,
+            // A package on PyPI that leaves its CDK unpinned now installs today's CDK, which its
+            // code may not run on; its image was built from its source as of its release.
+            (Err(e), Some(monorepo))
+                if super::declarative::read(here)?.is_none()
+                    && super::source_tree::read(here)?.is_none() =>
+            {
+                tracing::warn!(
+                    "{source} {version} from PyPI does not run here ({e:#}); building it from its source"
+                );
+                super::source_tree::from_history(monorepo, source, version, here)?.with_context(
+                    || format!("{source} {version} from PyPI does not run here: {e:#}"),
+                )?;
+                Installed::ensure(venvs, source, version, here, Some(monorepo))?
+            }
+            (Err(e), _) => return Err(e),
+        },
+    )
 }
 
 /// Whether PyPI has `airbyte-<source>` at `version` (Airbyte published Python connectors

@@ -13,17 +13,22 @@
 //!    state it emits for each stream cutover kept a state for does not go back: a stream
 //!    whose progress is kept must not restart from `start_date`.
 //!
-//! A version that cannot be installed here is checked statically: the cases' configs
-//! against the committed spec and catalogs (what `plugin test` does), and the report says so.
+//! A version that cannot be installed here (a Java connector) is checked statically: the
+//! cases' configs against the committed spec and catalogs (what `plugin test` does), and the
+//! report says so.
+//!
+//! A hand-written plugin is verified the same way as a generated one: the version it
+//! produces is the folder its `target-spec` is kept in.
 
 use super::connector::Installed;
 use super::generated;
+use super::package::Package;
 use crate::conformance;
 use crate::specs::Spec;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// How a version was verified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -64,27 +69,77 @@ impl Report {
     }
 }
 
-/// Verifies the generated plugin at `dir` against its new connector in `venvs`
-/// (installed there if `install`; an image-only version from its source in `monorepo`).
+/// What a plugin is verified as: the connector and version it produces and that version's
+/// fixture folder (`tests/fixtures/<source>/<version>/`: its spec, catalog and how it
+/// installs).
+struct Produced {
+    /// The plugin's folder name, which its result is recorded under.
+    plugin: String,
+    source: String,
+    version: String,
+    here: PathBuf,
+    /// The committed spec of the version, for a static check.
+    spec: PathBuf,
+}
+
+impl Produced {
+    /// A generated plugin says it in its table; a hand-written one by its `target-spec`, kept
+    /// in the folder of the version it produces.
+    fn of(dir: &Path) -> Result<Self> {
+        let package = Package::open(dir)?;
+        let plugin = std::path::absolute(dir)?
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let spec = package.target_spec.with_context(|| {
+            format!(
+                "{plugin} names no target spec (`target-spec` in [package.metadata.cutover]): \
+                 there is no version to verify it against"
+            )
+        })?;
+        let here = spec.parent().map(Path::to_path_buf).unwrap_or_default();
+        let (source, version) = if package.generated {
+            let table = generated::read_table(dir)?;
+            let source = table.connector.rsplit('/').next().unwrap_or_default();
+            (source.to_owned(), table.new.version)
+        } else {
+            let name = |p: Option<&Path>| {
+                p.and_then(Path::file_name)
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            };
+            (name(here.parent()), name(Some(&here)))
+        };
+        if !source.starts_with("source-") || semver::Version::parse(&version).is_err() {
+            bail!(
+                "{plugin}: its target spec {} is not in a version's fixture folder \
+                 (tests/fixtures/source-<name>/<version>/), so the version it produces is unknown",
+                spec.display()
+            );
+        }
+        Ok(Self {
+            plugin,
+            source,
+            version,
+            here,
+            spec,
+        })
+    }
+}
+
+/// Verifies the plugin at `dir` (generated, or a hand-written crate) against its new
+/// connector in `venvs` (installed there if `install`; a manifest-only or image-only version
+/// from the monorepo's history in `monorepo`).
 pub fn verify(dir: &Path, venvs: &Path, install: bool, monorepo: Option<&Path>) -> Result<Report> {
-    let table = generated::read_table(dir)?;
-    let source = table
-        .connector
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let name = std::path::absolute(dir)?
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // The new version's fixture folder: where a manifest-only version keeps its manifest.
-    let here = generated::resolve(dir, &table.new.spec)
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let Produced {
+        plugin: name,
+        source,
+        version,
+        here,
+        spec,
+    } = Produced::of(dir)?;
     let installed = if install {
-        match Installed::ensure(venvs, &source, &table.new.version, &here, monorepo) {
+        match super::import::install(venvs, &source, &version, &here, monorepo) {
             Ok(installed) => Some(installed),
             Err(e) => {
                 tracing::warn!("{name}: checked statically: {e:#}");
@@ -92,13 +147,12 @@ pub fn verify(dir: &Path, venvs: &Path, install: bool, monorepo: Option<&Path>) 
             }
         }
     } else {
-        Installed::existing(venvs, &source, &table.new.version, &here)?
+        Installed::existing(venvs, &source, &version, &here)?
     };
     // A connector whose paginator reads fields an empty `{}` lacks keeps its empty page
     // beside its fixtures.
-    let empty_page = generated::resolve(dir, &table.new.catalog)
+    let empty_page = here
         .parent()
-        .and_then(Path::parent)
         .map(|connector| connector.join("empty-page.json"))
         .and_then(|p| std::fs::read_to_string(p).ok());
     let installed = installed.map(|i| i.answering(empty_page));
@@ -117,9 +171,7 @@ pub fn verify(dir: &Path, venvs: &Path, install: bool, monorepo: Option<&Path>) 
             std::fs::write(&path, serde_json::to_vec(&spec)?)?;
             Spec::read(&path).map_err(anyhow::Error::msg)?
         }
-        None => {
-            Spec::read(&generated::resolve(dir, &table.new.spec)).map_err(anyhow::Error::msg)?
-        }
+        None => Spec::read(&spec).map_err(anyhow::Error::msg)?,
     };
     for case in cases {
         let expected = case.dir.join("expected.json");
@@ -295,6 +347,35 @@ mod tests {
 
     fn stream_state(value: Value) -> Value {
         json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "s"}, "stream_state": value}})
+    }
+
+    #[test]
+    fn a_plugin_produces_the_version_its_target_spec_is_kept_for() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let produced =
+            |dir: &str| Produced::of(&repo.join(dir)).map(|p| (p.plugin, p.source, p.version));
+        let owned = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());
+        assert_eq!(
+            produced("plugins/source-pinterest-v2").unwrap(),
+            owned("source-pinterest-v2", "source-pinterest", "2.0.0")
+        );
+        assert_eq!(
+            produced("plugins/source-facebook-marketing-v3-1").unwrap(),
+            owned(
+                "source-facebook-marketing-v3-1",
+                "source-facebook-marketing",
+                "3.1.0"
+            )
+        );
+        assert_eq!(
+            produced("plugins/generated/source-recharge-3.0.0").unwrap(),
+            owned("source-recharge-3.0.0", "source-recharge", "3.0.0")
+        );
+        let none = produced("tests/guests/partition-state").unwrap_err();
+        assert!(
+            format!("{none:#}").contains("names no target spec"),
+            "{none:#}"
+        );
     }
 
     #[test]

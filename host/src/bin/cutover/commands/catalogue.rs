@@ -70,7 +70,8 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
 /// Check generated plugins' migrated connections with the real new connector.
 #[derive(Args)]
 pub struct VerifyArgs {
-    /// The generated plugins' folders.
+    /// The plugins' folders: generated ones, or hand-written crates whose `target-spec` is
+    /// in the fixture folder of the version they produce.
     #[arg(required = true)]
     plugins: Vec<PathBuf>,
     /// Where the connectors' venvs are (default: $CARGO_TARGET_DIR/connectors).

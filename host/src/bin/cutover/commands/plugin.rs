@@ -100,7 +100,8 @@ pub enum PluginCommand {
     /// Make a breaking version's plugin (its data) from the connector's metadata.yaml and
     /// its real packages on PyPI.
     Import(catalogue::ImportArgs),
-    /// Check generated plugins with the real new connector (spec, discover, read).
+    /// Check plugins (generated or hand-written) with the real new connector (spec,
+    /// discover, read).
     Verify(catalogue::VerifyArgs),
     /// Write CATALOGUE.md from the census, the plugins and the verification results.
     Catalogue(catalogue::CatalogueArgs),
