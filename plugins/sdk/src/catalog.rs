@@ -122,6 +122,26 @@ pub fn refresh_stream(entry: &mut Value, declared: &Value) -> Vec<&'static str> 
     changed
 }
 
+/// The declared columns (`json_schema.properties`) of a configured stream's `stream`, to add
+/// or retype one. A stream without them was not discovered by a version that declares its
+/// columns, so the error asks for its schema to be refreshed on `refresh_on` (the version
+/// the connection runs) first.
+pub fn properties_mut<'a>(
+    stream: &'a mut Value,
+    name: &dyn std::fmt::Display,
+    refresh_on: &str,
+) -> Result<&'a mut serde_json::Map<String, Value>> {
+    stream
+        .get_mut("json_schema")
+        .and_then(|s| s.get_mut("properties"))
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "{name} has no json_schema.properties; refresh the source schema on {refresh_on} and retry"
+            ))
+        })
+}
+
 /// Applies `f` to the `json_schema` of every configured stream.
 pub fn for_each_schema(catalog: &mut Value, mut f: impl FnMut(&str, &mut Value)) {
     for entry in streams_mut(catalog) {
@@ -221,6 +241,24 @@ mod tests {
             {"stream": {"name": "boards", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
              "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
         ]})
+    }
+
+    #[test]
+    fn properties_are_found_or_a_refresh_is_asked_for() {
+        let mut stream = json!({"name": "users", "json_schema": {"properties": {"id": {}}}});
+        properties_mut(&mut stream, &"users", "2.x")
+            .unwrap()
+            .insert("run_attempt".into(), json!({"type": "integer"}));
+        assert_eq!(
+            stream["json_schema"]["properties"]["run_attempt"]["type"],
+            "integer"
+        );
+        let mut bare = json!({"name": "users", "json_schema": {}});
+        let err = properties_mut(&mut bare, &"users", "2.x").unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidInput(m) if m.contains("users") && m.contains("refresh the source schema on 2.x")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -103,15 +103,7 @@ impl Migration for GithubV3 {
                 )));
             }
         }
-        let Some(properties) = stream
-            .get_mut("json_schema")
-            .and_then(|s| s.get_mut("properties"))
-            .and_then(Value::as_object_mut)
-        else {
-            return Err(Error::InvalidInput(format!(
-                "{STREAM} has no json_schema.properties; refresh the source schema on 2.x and retry"
-            )));
-        };
+        let properties = catalog::properties_mut(&mut entry["stream"], &STREAM, "2.x")?;
         if !properties.contains_key("run_attempt") {
             properties.insert("run_attempt".into(), run_attempt());
             changes.push(

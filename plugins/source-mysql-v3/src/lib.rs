@@ -83,15 +83,7 @@ impl Migration for MysqlV3 {
             };
             let mut changes = Vec::new();
             let stream = &mut entry["stream"];
-            let Some(properties) = stream
-                .get_mut("json_schema")
-                .and_then(|s| s.get_mut("properties"))
-                .and_then(Value::as_object_mut)
-            else {
-                return Err(Error::InvalidInput(format!(
-                    "{descriptor} has no json_schema.properties; refresh the source schema on 2.x and retry"
-                )));
-            };
+            let properties = catalog::properties_mut(stream, &descriptor, "2.x")?;
             match properties.get(CDC_CURSOR) {
                 None => {
                     properties.insert(CDC_CURSOR.into(), cdc_cursor_type());
