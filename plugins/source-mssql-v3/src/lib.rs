@@ -22,22 +22,15 @@
 
 use cutover_plugin::{
     Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value,
-    catalog, state,
+    catalog, schema, state,
 };
 
-/// How 2.x declared every date and time column, and every text column.
-fn is_plain_string(schema: &Value) -> bool {
-    schema.as_object().is_some_and(|o| o.len() == 1) && schema["type"] == "string"
-}
-
-/// The columns of a configured stream that may be date or time columns 3.0.0 retypes.
+/// The columns of a configured stream that may be date or time columns 3.0.0 retypes: how
+/// 2.x declared every one of them, and every text column (the CDC metadata columns aside).
 fn plain_string_columns(entry: &Value) -> Vec<&str> {
-    entry["stream"]["json_schema"]["properties"]
-        .as_object()
+    schema::bare_typed(&entry["stream"]["json_schema"], "string")
         .into_iter()
-        .flatten()
-        .filter(|(name, schema)| !name.starts_with("_ab_cdc_") && is_plain_string(schema))
-        .map(|(name, _)| name.as_str())
+        .filter(|name| !name.starts_with("_ab_cdc_"))
         .collect()
 }
 
