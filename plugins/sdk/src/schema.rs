@@ -54,12 +54,16 @@ pub fn bare_typed<'a>(schema: &'a Value, type_name: &str) -> Vec<&'a str> {
     };
     properties
         .iter()
-        .filter(|(_, p)| {
-            p.as_object().is_some_and(|o| o.len() == 1)
-                && (p["type"] == type_name || p["type"] == serde_json::json!(["null", type_name]))
-        })
+        .filter(|(_, p)| is_bare(p, type_name))
         .map(|(name, _)| name.as_str())
         .collect()
+}
+
+/// Whether `schema` is declared by `type` alone, `type_name` or `["null", type_name]` (see
+/// [`bare_typed`]).
+pub fn is_bare(schema: &Value, type_name: &str) -> bool {
+    schema.as_object().is_some_and(|o| o.len() == 1)
+        && (schema["type"] == type_name || schema["type"] == serde_json::json!(["null", type_name]))
 }
 
 /// A property whose type changes in a new connector version: the stream, the property's

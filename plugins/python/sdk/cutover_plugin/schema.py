@@ -7,7 +7,7 @@ from . import jsontext
 from .config import pointer
 from .types import UnsupportedShape
 
-__all__ = ["mark_date_time", "bare_typed", "TypeChange", "retype"]
+__all__ = ["mark_date_time", "bare_typed", "is_bare", "TypeChange", "retype"]
 
 _MISSING = object()
 
@@ -49,11 +49,13 @@ def bare_typed(schema, type_name):
     properties = schema.get("properties") if isinstance(schema, dict) else None
     if not isinstance(properties, dict):
         return []
-    return [
-        name
-        for name, p in properties.items()
-        if isinstance(p, dict) and len(p) == 1 and p.get("type") in (type_name, ["null", type_name])
-    ]
+    return [name for name, p in properties.items() if is_bare(p, type_name)]
+
+
+def is_bare(schema, type_name):
+    """Whether `schema` is declared by `type` alone, `type_name` or `["null", type_name]`
+    (see `bare_typed`)."""
+    return isinstance(schema, dict) and len(schema) == 1 and schema.get("type") in (type_name, ["null", type_name])
 
 
 @dataclass(frozen=True)
