@@ -68,6 +68,7 @@
 
 pub mod breaking;
 pub mod catalog;
+pub mod cdc;
 pub mod config;
 pub mod discovered;
 pub mod elastic;

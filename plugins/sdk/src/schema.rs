@@ -41,6 +41,31 @@ fn is_date_time(schema: &Value) -> bool {
     stringy && schema.get("format").and_then(Value::as_str) == Some("date-time")
 }
 
+/// The top-level properties of `schema` (a stream's json_schema) declared by `type` alone,
+/// `type_name` or `["null", type_name]`, with no `format`, `airbyte_type` or other keyword.
+///
+/// A database source may declare columns of different database types alike this way (mssql
+/// 2.x its text and its date and time columns as `string`; firebolt 0.x its integer and
+/// boolean columns as `integer`). When a new version tells them apart, these are the columns
+/// that may change, and the connection's own catalog cannot say which of them do.
+pub fn bare_typed<'a>(schema: &'a Value, type_name: &str) -> Vec<&'a str> {
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .filter(|(_, p)| is_bare(p, type_name))
+        .map(|(name, _)| name.as_str())
+        .collect()
+}
+
+/// Whether `schema` is declared by `type` alone, `type_name` or `["null", type_name]` (see
+/// [`bare_typed`]).
+pub fn is_bare(schema: &Value, type_name: &str) -> bool {
+    schema.as_object().is_some_and(|o| o.len() == 1)
+        && (schema["type"] == type_name || schema["type"] == serde_json::json!(["null", type_name]))
+}
+
 /// A property whose type changes in a new connector version: the stream, the property's
 /// JSON Pointer in the stream's json_schema, and the schema keywords the new version gives
 /// it (merged over the old ones).
@@ -146,5 +171,19 @@ mod tests {
         );
         let mut odd = serde_json::json!({"properties": {"id": 3}});
         assert!(retype(&mut odd, "deals", CHANGES).is_err());
+    }
+
+    #[test]
+    fn bare_typed_finds_only_columns_nothing_else_tells_apart() {
+        let schema = serde_json::json!({"type": "object", "properties": {
+            "name": {"type": "string"},
+            "born": {"type": ["null", "string"]},
+            "day": {"type": "string", "format": "date"},
+            "n": {"type": "integer"},
+            "tags": {"type": "array", "items": {"type": "string"}}
+        }});
+        assert_eq!(bare_typed(&schema, "string"), ["name", "born"]);
+        assert_eq!(bare_typed(&schema, "integer"), ["n"]);
+        assert!(bare_typed(&serde_json::json!({}), "string").is_empty());
     }
 }

@@ -110,6 +110,7 @@ fn rust(call: &Call) -> Value {
             let n = schema::mark_date_time(&mut a[0], &s[1]);
             Ok(json!([n, a[0]]))
         }
+        "schema.bare_typed" => Ok(json!(schema::bare_typed(&a[0], &s[1]))),
         "schema.retype" => {
             let specs = a[2].as_array().unwrap().clone();
             NEW_TYPES.with(|n| *n.borrow_mut() = specs.iter().map(|c| c["new"].clone()).collect());
@@ -569,6 +570,9 @@ fn schema_helpers_agree() {
         500,
     ) {
         calls.push(call("schema.mark_date_time", vec![s.clone(), json!(t)]));
+        for bare in ["string", "integer"] {
+            calls.push(call("schema.bare_typed", vec![s.clone(), json!(bare)]));
+        }
         calls.push(call(
             "schema.retype",
             vec![s, json!("deals"), json!(changes)],

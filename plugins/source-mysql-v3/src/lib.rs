@@ -13,22 +13,10 @@
 //! the incremental streams' configured cursor set to `_ab_cdc_cursor`, and its state is kept.
 //! What the guide leaves to the operator: refresh the schema without the reset, and have
 //! normalization rebuild the deduplicated tables (drop the SCD tables, or reset the stream).
+//! mssql 2.0.0 made the same change, so the catalog work is the SDK's
+//! [`cdc::adopt_default_cursor`]; what is MySQL's own is how its config says CDC.
 
-use cutover_plugin::{
-    Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog, json,
-};
-
-/// The cursor 3.0.0 gives CDC streams (`MySqlSource.CDC_DEFAULT_CURSOR`).
-pub const CDC_CURSOR: &str = "_ab_cdc_cursor";
-
-/// How 3.0.0 declares [`CDC_CURSOR`] in a stream's schema.
-fn cdc_cursor_type() -> Value {
-    json!({"type": "number", "airbyte_type": "integer"})
-}
-
-fn cdc_cursor_field() -> Value {
-    json!([CDC_CURSOR])
-}
+use cutover_plugin::{Connection, Error, Manifest, Migration, Outcome, Result, Value, cdc};
 
 /// Whether the config reads changes with CDC, as `MySqlSource.isCdc` decides: the legacy
 /// string form or the object form of `replication_method`; absent means standard.
@@ -73,73 +61,7 @@ impl Migration for MysqlV3 {
         if !is_cdc(&out.config)? {
             return Ok(out);
         }
-        let mut changed = Vec::new();
-        let mut rebuild = Vec::new();
-        for entry in catalog::streams_mut(&mut out.catalog) {
-            let Some(descriptor) = catalog::descriptor(entry) else {
-                return Err(Error::InvalidInput(
-                    "a configured stream has no stream.name".into(),
-                ));
-            };
-            let mut changes = Vec::new();
-            let stream = &mut entry["stream"];
-            let properties = catalog::properties_mut(stream, &descriptor, "2.x")?;
-            match properties.get(CDC_CURSOR) {
-                None => {
-                    properties.insert(CDC_CURSOR.into(), cdc_cursor_type());
-                    changes.push("schema +_ab_cdc_cursor");
-                }
-                Some(t) if *t == cdc_cursor_type() => {}
-                // 3.0.0 would declare its own type over the column and write the cursor into
-                // it: the table's own values would be lost.
-                Some(t) => {
-                    return Err(Error::NeedsOperator(format!(
-                        "{descriptor} has a column of its own named _ab_cdc_cursor ({t}); 3.0.0 overwrites it with the CDC cursor. Rename the column in the database or stop syncing the stream with CDC, then retry"
-                    )));
-                }
-            }
-            let supports_incremental = stream
-                .get("supported_sync_modes")
-                .and_then(Value::as_array)
-                .is_some_and(|m| m.iter().any(|m| m == "incremental"));
-            if supports_incremental
-                && stream.get("default_cursor_field") != Some(&cdc_cursor_field())
-            {
-                stream["default_cursor_field"] = cdc_cursor_field();
-                changes.push("default_cursor_field [_ab_cdc_cursor]");
-            }
-            let incremental = entry.get("sync_mode").and_then(Value::as_str) == Some("incremental");
-            if incremental && entry.get("cursor_field") != Some(&cdc_cursor_field()) {
-                entry["cursor_field"] = cdc_cursor_field();
-                changes.push("cursor_field [_ab_cdc_cursor]");
-            }
-            if changes.is_empty() {
-                continue;
-            }
-            changed.push(format!("{descriptor}: {}", changes.join(", ")));
-            if incremental
-                && entry.get("destination_sync_mode").and_then(Value::as_str)
-                    == Some("append_dedup")
-            {
-                rebuild.push(descriptor);
-            }
-        }
-        if changed.is_empty() {
-            return Ok(out);
-        }
-        out.note(format!(
-            "CDC mode: {}; the state (binlog position) is kept",
-            changed.join("; ")
-        ));
-        out.action(Action::RefreshSchema {
-            reason: "3.0.0 declares _ab_cdc_cursor on CDC streams and makes it their default cursor; skip the reset the refresh offers".into(),
-        });
-        for stream in rebuild {
-            out.action(Action::ClearStream {
-                stream,
-                reason: "normalization must rebuild its deduplicated tables with the new cursor _ab_cdc_cursor: clear the stream, or instead drop its SCD tables in the destination and sync".into(),
-            });
-        }
+        cdc::adopt_default_cursor(&mut out, "2.x", "3.0.0")?;
         Ok(out)
     }
 }
@@ -151,7 +73,15 @@ const GUIDE: &str = include_str!("../GUIDE.md");
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cutover_plugin::cdc::{
+        DEFAULT_CURSOR as CDC_CURSOR, default_cursor_type as cdc_cursor_type,
+    };
     use cutover_plugin::testing::{self, cleared};
+    use cutover_plugin::{Action, catalog, json};
+
+    fn cdc_cursor_field() -> Value {
+        json!([CDC_CURSOR])
+    }
 
     fn stream(name: &str, modes: &[&str]) -> Value {
         json!({

@@ -7,7 +7,7 @@ from . import jsontext
 from .config import pointer
 from .types import UnsupportedShape
 
-__all__ = ["mark_date_time", "TypeChange", "retype"]
+__all__ = ["mark_date_time", "bare_typed", "is_bare", "TypeChange", "retype"]
 
 _MISSING = object()
 
@@ -40,6 +40,22 @@ def _is_date_time(schema):
     kind = schema.get("type")
     stringy = kind == "string" or (isinstance(kind, list) and "string" in kind)
     return stringy and schema.get("format") == "date-time"
+
+
+def bare_typed(schema, type_name):
+    """The top-level properties of `schema` (a stream's json_schema) declared by `type`
+    alone, `type_name` or `["null", type_name]`, with no `format`, `airbyte_type` or other
+    keyword: columns a database source may declare alike for different database types."""
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return []
+    return [name for name, p in properties.items() if is_bare(p, type_name)]
+
+
+def is_bare(schema, type_name):
+    """Whether `schema` is declared by `type` alone, `type_name` or `["null", type_name]`
+    (see `bare_typed`)."""
+    return isinstance(schema, dict) and len(schema) == 1 and schema.get("type") in (type_name, ["null", type_name])
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ HELPERS = {
     "config.set_field": lambda c, at, v: [config.set_field(c, at, v), c],
     "config.remove_field": lambda c, at: [config.remove_field(c, at), c],
     "schema.mark_date_time": lambda s, t: [schema.mark_date_time(s, t), s],
+    "schema.bare_typed": lambda s, t: schema.bare_typed(s, t),
     "schema.retype": lambda s, stream, changes: [schema.retype(s, stream, type_changes(changes)), s],
     "state.kind": lambda m: kind_of(state.kind(m)),
     "state.stream_state": lambda s, name: option(state.stream_state(s, name, default=state.ABSENT)),

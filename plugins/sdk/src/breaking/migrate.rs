@@ -108,22 +108,12 @@ impl Compiled {
 
     /// Refuses a connection whose config lacks what only its operator can give.
     fn refuse_unmet(&self, connection: &Connection) -> Result<()> {
-        let unmet: Vec<String> = self
-            .table
-            .needs_operator
-            .iter()
-            .filter(|r| r.unmet(&connection.config))
-            .map(|r| format!("{}: {}", r.field, r.action))
-            .collect();
-        if unmet.is_empty() {
-            return Ok(());
-        }
-        Err(Error::NeedsOperator(format!(
-            "{} {} needs what only the operator can supply; nothing is written until it is: {}",
-            self.table.connector,
-            self.table.produces,
-            unmet.join("; ")
-        )))
+        super::refuse_unmet(
+            &self.table.connector,
+            &self.table.produces,
+            &self.table.needs_operator,
+            &connection.config,
+        )
     }
 
     fn rewrite_config(&self, out: &mut Outcome) -> Result<()> {

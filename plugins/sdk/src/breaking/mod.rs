@@ -38,7 +38,7 @@ mod migrate;
 mod requirement;
 
 pub use diff::{Change, normalized_schema, schema_changes};
-pub use requirement::{Condition, Requirement};
+pub use requirement::{Condition, Requirement, refuse_unmet};
 
 use crate::{DeadlineAction, Error, Manifest, Result};
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,6 @@
 //! What only the operator can supply: a new credential, a value only the user knows.
 
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -83,6 +84,33 @@ impl Requirement {
     }
 }
 
+/// Refuses a connection whose `config` leaves any of `requirements` unmet: an
+/// [`Error::NeedsOperator`] naming each such field and its action, so nothing is written for
+/// the connection until the operator supplies them. `Ok` when every one is met.
+///
+/// Generated plugins refuse this way from their table's `needs-operator`; a hand-written
+/// plugin whose break needs a credential only the user has (a database source has no table)
+/// calls it with its own requirements, so both refuse in the same words.
+pub fn refuse_unmet(
+    connector: &str,
+    produces: &str,
+    requirements: &[Requirement],
+    config: &Value,
+) -> Result<()> {
+    let unmet: Vec<String> = requirements
+        .iter()
+        .filter(|r| r.unmet(config))
+        .map(|r| format!("{}: {}", r.field, r.action))
+        .collect();
+    if unmet.is_empty() {
+        return Ok(());
+    }
+    Err(Error::NeedsOperator(format!(
+        "{connector} {produces} needs what only the operator can supply; nothing is written until it is: {}",
+        unmet.join("; ")
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +151,33 @@ mod tests {
         assert!(!oauth.unmet(
             &json!({"credentials": {"credentials": "oauth2.0", "token_expiry_date": "2026-01-01"}})
         ));
+    }
+
+    #[test]
+    fn refusal_names_every_unmet_field_and_nothing_met() {
+        let require = |field: &str, action: &str| Requirement {
+            field: field.into(),
+            action: action.into(),
+            when: None,
+            satisfied: None,
+        };
+        let requirements = [
+            require("/client_id", "set the service account id"),
+            require("/account", "set the account name"),
+        ];
+        let config = json!({"account": "acme"});
+        match refuse_unmet("airbyte/source-x", "2.0.0", &requirements, &config) {
+            Err(Error::NeedsOperator(m)) => {
+                assert!(m.starts_with("airbyte/source-x 2.0.0 needs"), "{m}");
+                assert!(m.contains("/client_id: set the service account id"), "{m}");
+                assert!(
+                    !m.contains("/account"),
+                    "a met requirement is not named: {m}"
+                );
+            }
+            other => panic!("expected needs-operator, got {other:?}"),
+        }
+        let config = json!({"account": "acme", "client_id": "id"});
+        assert!(refuse_unmet("airbyte/source-x", "2.0.0", &requirements, &config).is_ok());
     }
 }
