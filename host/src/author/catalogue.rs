@@ -202,22 +202,21 @@ fn results(dir: &Path) -> BTreeMap<String, Result> {
     found
 }
 
-/// The whole of CATALOGUE.md.
-pub fn render(census_path: &Path, plugins_dir: &Path, results_dir: &Path) -> AnyResult<String> {
+/// The whole of CATALOGUE.md: the census's breaking versions, then those found after its
+/// snapshot (`newer`, a table in the census's §1 form), if any.
+pub fn render(
+    census_path: &Path,
+    newer: Option<&Path>,
+    plugins_dir: &Path,
+    results_dir: &Path,
+) -> AnyResult<String> {
     let (rows, most_used) = census(census_path)?;
+    let newer = newer.map(census).transpose()?.map(|(rows, _)| rows);
     let plugins = plugins(plugins_dir)?;
     let results = results(results_dir);
     let priority =
         |r: &Row| r.deadline.as_str() >= "2024-06-01" || most_used.contains(&r.connector);
-    let covered = rows
-        .iter()
-        .filter(|r| plugins.contains_key(&(r.connector.clone(), r.version.clone())))
-        .count();
-    let verified = rows
-        .iter()
-        .filter_map(|r| plugins.get(&(r.connector.clone(), r.version.clone())))
-        .filter(|p| results.get(&p.name).is_some_and(|r| r.passed))
-        .count();
+    let (covered, verified) = coverage(&rows, &plugins, &results);
     let mut out = String::new();
     writeln!(out, "# Catalogue of breaking versions\n").unwrap();
     writeln!(
@@ -232,13 +231,53 @@ pub fn render(census_path: &Path, plugins_dir: &Path, results_dir: &Path) -> Any
     )
     .unwrap();
     writeln!(out, "Plugin kinds: *hand-written* (a crate under `plugins/`), *generated* (a table under `plugins/generated/`, joined to the generic engine), *needs-operator* (a generated plugin that refuses until the operator supplies a value). Verification: *new connector run*: the migrated golden connections validated against the spec the real new connector prints, compared with what it discovers, and read by it with every HTTP request answered by an empty page (the state it emits must not go back); *static*: against the committed spec and catalog only; *golden cases*: the plugin's golden cases through the sandbox (every plugin has these, run in CI).\n").unwrap();
+    write_table(&mut out, &rows, &plugins, &results, priority);
+    if let Some(newer) = newer {
+        let (covered, verified) = coverage(&newer, &plugins, &results);
+        writeln!(out, "\n## Breaking versions after the census\n").unwrap();
+        writeln!(
+            out,
+            "Majors published after the census's snapshot (`newer-majors.md` beside it: found on PyPI, each with its migration guide where one was found; their `breakingChanges` entries are not in the snapshot). Not counted above. {covered} of {} have a plugin; {verified} of them passed the verification by the real new connector.\n",
+            newer.len()
+        )
+        .unwrap();
+        write_table(&mut out, &newer, &plugins, &results, priority);
+    }
+    Ok(out)
+}
+
+/// How many of `rows` have a plugin, and how many of those passed the verification.
+fn coverage(
+    rows: &[Row],
+    plugins: &BTreeMap<(String, String), Plugin>,
+    results: &BTreeMap<String, Result>,
+) -> (usize, usize) {
+    let found: Vec<&Plugin> = rows
+        .iter()
+        .filter_map(|r| plugins.get(&(r.connector.clone(), r.version.clone())))
+        .collect();
+    let verified = found
+        .iter()
+        .filter(|p| results.get(&p.name).is_some_and(|r| r.passed))
+        .count();
+    (found.len(), verified)
+}
+
+/// One table of breaking versions, a row each with its plugin and how it was verified.
+fn write_table(
+    out: &mut String,
+    rows: &[Row],
+    plugins: &BTreeMap<(String, String), Plugin>,
+    results: &BTreeMap<String, Result>,
+    priority: impl Fn(&Row) -> bool,
+) {
     writeln!(
         out,
         "| | connector | version | deadline | class | sides (census) | plugin | verified | result |"
     )
     .unwrap();
     writeln!(out, "|---|---|---|---|---|---|---|---|---|").unwrap();
-    for r in &rows {
+    for r in rows {
         let star = if priority(r) { "★" } else { "" };
         let (plugin, how, result) = match plugins.get(&(r.connector.clone(), r.version.clone())) {
             None => (
@@ -298,7 +337,6 @@ pub fn render(census_path: &Path, plugins_dir: &Path, results_dir: &Path) -> Any
         )
         .unwrap();
     }
-    Ok(out)
 }
 
 /// The longest a table cell's text gets: a failure's first problem can be a whole Python
@@ -320,7 +358,46 @@ fn cell(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{CELL_CHARS, cell};
+    use super::{CELL_CHARS, cell, render};
+
+    const HEADER: &str = "| connector | version | deadline | deadlineAction | scopedImpact | class | what breaks | sides | bucket |\n|---|---|---|---|---|---|---|---|---|\n";
+
+    #[test]
+    fn versions_after_the_census_have_their_own_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let census = dir.path().join("census.md");
+        std::fs::write(
+            &census,
+            format!("## 1. Every breaking version\n\n{HEADER}| faker | 6.0.0 | 2024-04-01 |  | — | e | id | PyPI 5.0.2 → PyPI | i |\n"),
+        )
+        .unwrap();
+        let newer = dir.path().join("newer-majors.md");
+        std::fs::write(
+            &newer,
+            format!("## 1. Breaking versions after the snapshot\n\n{HEADER}| faker | 7.0.0 |  |  | — | a | schemas | PyPI 6.2.38 → PyPI | i |\n"),
+        )
+        .unwrap();
+        let plugins = dir.path().join("plugins");
+        std::fs::create_dir_all(&plugins).unwrap();
+        let results = dir.path().join("results");
+        let without = render(&census, None, &plugins, &results).unwrap();
+        assert!(
+            without.contains("0 of 1 breaking versions have a plugin"),
+            "{without}"
+        );
+        assert!(!without.contains("7.0.0"));
+        let with = render(&census, Some(&newer), &plugins, &results).unwrap();
+        let (before, after) = with
+            .split_once("## Breaking versions after the census")
+            .unwrap();
+        assert!(
+            before.contains("0 of 1 breaking versions"),
+            "the census's count stays its own"
+        );
+        assert!(before.contains("| faker | 6.0.0 |") && !before.contains("7.0.0"));
+        assert!(after.contains("0 of 1 have a plugin"), "{after}");
+        assert!(after.contains("| faker | 7.0.0 |"), "{after}");
+    }
 
     #[test]
     fn a_cell_stays_on_its_row() {

@@ -150,6 +150,10 @@ pub struct CatalogueArgs {
     /// The census (its §1 table lists every breaking version).
     #[arg(long)]
     census: PathBuf,
+    /// Breaking versions found after the census's snapshot, in its §1 form (default:
+    /// `newer-majors.md` beside the census, if there is one).
+    #[arg(long)]
+    newer: Option<PathBuf>,
     /// The repository's plugins folder (hand-written crates and generated/).
     #[arg(long, default_value = "plugins")]
     plugins: PathBuf,
@@ -161,7 +165,10 @@ pub struct CatalogueArgs {
 }
 
 pub fn write_catalogue(args: CatalogueArgs) -> Result<ExitCode> {
-    let text = catalogue::render(&args.census, &args.plugins, &args.results)?;
+    let newer = args
+        .newer
+        .or_else(|| Some(args.census.with_file_name("newer-majors.md")).filter(|p| p.is_file()));
+    let text = catalogue::render(&args.census, newer.as_deref(), &args.plugins, &args.results)?;
     import::write_if_changed(&args.out, text.as_bytes())?;
     println!("{}", line(&format!("wrote {}", args.out.display())));
     Ok(ExitCode::SUCCESS)
