@@ -1,6 +1,6 @@
 //! [`Compiled::migrate`]: one connection through a breaking version made from data.
 
-use super::{Compiled, ConfigChange};
+use super::{Compiled, ConfigChange, DateFormat};
 use crate::discovered::Discovered;
 use crate::{Action, Connection, Error, Outcome, Result, StreamDescriptor, catalog, config, state};
 use serde_json::Value;
@@ -118,12 +118,15 @@ impl Compiled {
         if unmet.is_empty() {
             return Ok(());
         }
-        Err(Error::NeedsOperator(format!(
-            "{} {} needs what only the operator can supply; nothing is written until it is: {}",
-            self.table.connector,
-            self.table.produces,
-            unmet.join("; ")
-        )))
+        Err(self.needs_operator(&unmet.join("; ")))
+    }
+
+    /// The refusal of a connection that lacks `what` (the field and the action).
+    fn needs_operator(&self, what: &str) -> Error {
+        Error::NeedsOperator(format!(
+            "{} {} needs what only the operator can supply; nothing is written until it is: {what}",
+            self.table.connector, self.table.produces
+        ))
     }
 
     fn rewrite_config(&self, out: &mut Outcome) -> Result<()> {
@@ -151,8 +154,42 @@ impl Compiled {
                         ));
                     }
                 }
+                ConfigChange::Reformat { at, from, to } => {
+                    self.reformat(out, at, from, to)?;
+                }
             }
         }
+        Ok(())
+    }
+
+    /// [`ConfigChange::Reformat`]: the value is named nowhere (the field could be one the
+    /// operator keeps private), only its pointer and the formats.
+    fn reformat(
+        &self,
+        out: &mut Outcome,
+        at: &str,
+        from: &DateFormat,
+        to: &DateFormat,
+    ) -> Result<()> {
+        let Some(value) = out.config.pointer(at) else {
+            return Ok(());
+        };
+        let text = value.as_str();
+        if text.is_some_and(|t| to.read(t).is_some()) {
+            return Ok(());
+        }
+        let Some(moment) = text.and_then(|t| from.read(t)) else {
+            return Err(self.needs_operator(&format!(
+                "{at}: its value is not a real date written {from} (nor {to}); set it as {to}"
+            )));
+        };
+        let Some(rewritten) = to.write(&moment) else {
+            return Err(self.needs_operator(&format!(
+                "{at}: its value holds more than {to} can (a time of day); set it as {to}"
+            )));
+        };
+        config::set_field(&mut out.config, at, Value::String(rewritten))?;
+        out.note(format!("config: {at} rewritten from {from} to {to}"));
         Ok(())
     }
 

@@ -3,9 +3,9 @@
 //! Most breaking versions Airbyte declares are changes that the two versions' real
 //! discovered catalogs describe: a stream's schema, primary key or cursor changed, a stream
 //! was removed. What the catalogs cannot show is small and per version: a stream renamed or
-//! split, a config field moved, renamed, given a default or dropped, streams whose records
-//! changed although their schema did not, state whose shape changed, and values only the
-//! operator can give. A [`Table`] holds exactly that, beside the connector's
+//! split, a config field moved, renamed, given a default, dropped or its date rewritten in
+//! a new format, streams whose records changed although their schema did not, state whose
+//! shape changed, and values only the operator can give. A [`Table`] holds exactly that, beside the connector's
 //! `breakingChanges` entry; [`compile`] joins it with the two catalogs into a [`Compiled`]
 //! version, whose [`Compiled::migrate`] migrates any connection at the old version:
 //!
@@ -33,10 +33,12 @@
 //! (the new one) and a list of what changed, not two catalogs to compare on every call.
 
 pub mod carried;
+mod date_format;
 mod diff;
 mod migrate;
 mod requirement;
 
+pub use date_format::DateFormat;
 pub use diff::{Change, normalized_schema, schema_changes};
 pub use requirement::{Condition, Requirement};
 
@@ -133,6 +135,21 @@ pub enum ConfigChange {
     Drop {
         /// The field's pointer.
         at: String,
+    },
+    /// Rewrites a date the new version wants in another format, e.g. a `start_date` from
+    /// `YYYY-MM-DD` to `YYYY-MM-DDTHH:mm:ssZ` (`2024-01-31` becomes `2024-01-31T00:00:00Z`):
+    /// the formats are patterns of `YYYY MM DD HH mm ss SSS` ([`DateFormat`]). Nothing
+    /// happens when the field is absent or already a real date in `to`. A value in neither
+    /// format, or one `to` cannot hold whole (a time of day into a date-only format), is
+    /// never guessed at: the connection needs its operator, who is told the field and the
+    /// format (not the value).
+    Reformat {
+        /// The field's pointer.
+        at: String,
+        /// The format the old version took.
+        from: DateFormat,
+        /// The format the new version takes.
+        to: DateFormat,
     },
 }
 
@@ -246,7 +263,9 @@ impl Table {
         for change in &self.config {
             let pointers: Vec<&str> = match change {
                 ConfigChange::Move { from, to } => vec![from, to],
-                ConfigChange::Default { at, .. } | ConfigChange::Drop { at } => vec![at],
+                ConfigChange::Default { at, .. }
+                | ConfigChange::Drop { at }
+                | ConfigChange::Reformat { at, .. } => vec![at],
             };
             if let Some(p) = pointers.iter().find(|p| !p.starts_with('/')) {
                 return bad(format!("config pointer {p:?} does not start with /"));
@@ -356,6 +375,9 @@ impl ConfigChange {
                 when: Some(when),
             } => format!("{at} defaults to {value} where {when} is set"),
             ConfigChange::Drop { at } => format!("{at} is dropped"),
+            ConfigChange::Reformat { at, from, to } => {
+                format!("{at} is rewritten from {from} to {to}")
+            }
         }
     }
 }

@@ -352,3 +352,139 @@ fn a_default_can_depend_on_what_the_config_holds() {
         assert!(out.config.get("access_token").is_none());
     }
 }
+
+/// timely 1.0.0: `start_date` goes from `YYYY-MM-DD` to `YYYY-MM-DDTHH:mm:ssZ`.
+fn reformatting() -> (Compiled, Discovered) {
+    reformatting_between("YYYY-MM-DD", "YYYY-MM-DDTHH:mm:ssZ")
+}
+
+fn reformatting_between(from: &str, to: &str) -> (Compiled, Discovered) {
+    let mut t = table();
+    t.config = vec![ConfigChange::Reformat {
+        at: "/start_date".into(),
+        from: DateFormat::parse(from).unwrap(),
+        to: DateFormat::parse(to).unwrap(),
+    }];
+    compiled(t)
+}
+
+fn with_start_date(start_date: Option<Value>) -> Connection {
+    let mut conn = connection(vec![entry("orders", "incremental", "append")], vec![]);
+    conn.config = match start_date {
+        Some(d) => json!({"api_key": "k", "start_date": d}),
+        None => json!({"api_key": "k"}),
+    };
+    conn
+}
+
+#[test]
+fn a_date_is_rewritten_into_the_new_format_and_one_already_in_it_is_left() {
+    let (c, target) = reformatting();
+    let out = c
+        .migrate(with_start_date(Some(json!("2024-01-31"))), &target)
+        .unwrap();
+    assert_eq!(
+        out.config,
+        json!({"api_key": "k", "start_date": "2024-01-31T00:00:00Z"})
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n == "config: /start_date rewritten from YYYY-MM-DD to YYYY-MM-DDTHH:mm:ssZ"),
+        "{:?}",
+        out.notes
+    );
+
+    let out = c
+        .migrate(
+            with_start_date(Some(json!("2023-06-01T08:30:00Z"))),
+            &target,
+        )
+        .unwrap();
+    assert_eq!(out.config["start_date"], "2023-06-01T08:30:00Z");
+    assert!(!out.notes.iter().any(|n| n.contains("rewritten")));
+
+    let out = c.migrate(with_start_date(None), &target).unwrap();
+    assert_eq!(
+        out.config,
+        json!({"api_key": "k"}),
+        "an absent field stays absent"
+    );
+}
+
+#[test]
+fn a_date_in_neither_format_needs_the_operator_and_is_not_echoed() {
+    let (c, target) = reformatting();
+    for value in [
+        json!("31/01/2024"),
+        json!("2024-02-30"),
+        json!("2024-01-31T10:00:00"),
+        json!(""),
+        json!(20240131),
+        Value::Null,
+    ] {
+        match c.migrate(with_start_date(Some(value.clone())), &target) {
+            Err(Error::NeedsOperator(m)) => {
+                assert!(
+                    m.contains("/start_date: its value is not a real date written YYYY-MM-DD (nor YYYY-MM-DDTHH:mm:ssZ)")
+                        && m.contains("set it as YYYY-MM-DDTHH:mm:ssZ"),
+                    "{m}"
+                );
+                if let Some(text) = value.as_str().filter(|t| !t.is_empty()) {
+                    assert!(!m.contains(text), "the value is not echoed: {m}");
+                }
+            }
+            other => panic!("{value}: expected needs-operator, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_reformat_is_kept_in_the_table_as_its_patterns() {
+    let (c, _) = reformatting();
+    let json = serde_json::to_value(&c.table.config).unwrap();
+    assert_eq!(
+        json,
+        json!([{"op": "reformat", "at": "/start_date", "from": "YYYY-MM-DD", "to": "YYYY-MM-DDTHH:mm:ssZ"}])
+    );
+    assert_eq!(Compiled::from_json(&c.to_json()).unwrap(), c);
+    assert!(
+        c.guide()
+            .contains("- config: /start_date is rewritten from YYYY-MM-DD to YYYY-MM-DDTHH:mm:ssZ"),
+        "{}",
+        c.guide()
+    );
+    let bad =
+        json!([{"op": "reformat", "at": "/start_date", "from": "YY-MM-DD", "to": "YYYY-MM-DD"}]);
+    let err = serde_json::from_value::<Vec<ConfigChange>>(bad).unwrap_err();
+    assert!(err.to_string().contains("\"YY-MM-DD\""), "{err}");
+    let mut t = table();
+    t.config = vec![ConfigChange::Reformat {
+        at: "start_date".into(),
+        from: DateFormat::parse("YYYY-MM-DD").unwrap(),
+        to: DateFormat::parse("YYYY-MM-DDTHH:mm:ssZ").unwrap(),
+    }];
+    assert!(compile(t, OLD, NEW).is_err(), "a pointer must start with /");
+}
+
+#[test]
+fn a_time_of_day_the_new_format_cannot_hold_needs_the_operator() {
+    let (c, target) = reformatting_between("YYYY-MM-DDTHH:mm:ssZ", "YYYY-MM-DD");
+    let out = c
+        .migrate(
+            with_start_date(Some(json!("2024-01-31T00:00:00Z"))),
+            &target,
+        )
+        .unwrap();
+    assert_eq!(out.config["start_date"], "2024-01-31");
+    match c.migrate(
+        with_start_date(Some(json!("2024-01-31T10:00:00Z"))),
+        &target,
+    ) {
+        Err(Error::NeedsOperator(m)) => assert!(
+            m.contains("/start_date: its value holds more than YYYY-MM-DD can (a time of day)"),
+            "{m}"
+        ),
+        other => panic!("expected needs-operator, got {other:?}"),
+    }
+}
