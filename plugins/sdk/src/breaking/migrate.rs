@@ -32,14 +32,21 @@ impl Compiled {
 
         let conformed = out.conform_to(target)?;
         let produces = &self.table.produces;
+        let keeps_state = |name: &str| self.table.state_kept.iter().any(|s| s == name);
+        // Streams whose cursor changed and whose state the new version still reads.
+        let mut kept = BTreeSet::new();
         for c in &conformed {
             if c.choices.contains(&"cursor_field") {
-                add(
-                    &mut reasons,
-                    &c.stream.name,
-                    "the cursor it syncs by changed",
-                );
-                drop_state.insert(c.stream.name.clone());
+                if keeps_state(&c.stream.name) {
+                    kept.insert(c.stream.name.clone());
+                } else {
+                    add(
+                        &mut reasons,
+                        &c.stream.name,
+                        "the cursor it syncs by changed",
+                    );
+                    drop_state.insert(c.stream.name.clone());
+                }
             }
             if c.choices.contains(&"sync_mode") {
                 drop_state.insert(c.stream.name.clone());
@@ -59,6 +66,10 @@ impl Compiled {
                 );
             }
             for change in self.changed.get(name).into_iter().flatten() {
+                if *change == super::Change::Cursor && keeps_state(name) {
+                    kept.insert(name.to_owned());
+                    continue;
+                }
                 if change.rereads() {
                     add(
                         &mut reasons,
@@ -77,6 +88,11 @@ impl Compiled {
                 add(&mut reasons, name, "its state changed shape");
                 drop_state.insert(name.to_owned());
             }
+        }
+        for name in &kept {
+            out.note(format!(
+                "{name}: its cursor changed, but {produces} reads the state the old one left: the state is kept and the cursor change asks no clear"
+            ));
         }
         for name in &drop_state {
             if state::remove_stream(&mut out.state, name).is_some() {

@@ -17,7 +17,9 @@
 //! - a stream the new version no longer has is dropped from the catalog and the state,
 //!   with a note (its data stays in the destination);
 //! - the state of every stream whose cursor and state shape did not change is kept byte
-//!   for byte; the others lose it (the new version could not read it);
+//!   for byte, and so is that of a stream the table says keeps its state although its
+//!   cursor changed (the new version reads the old cursor's value); the others lose it (the
+//!   new version could not read it);
 //! - a clear is asked for exactly the synced streams whose data must be re-read: the
 //!   union of `scopedImpact`, the catalog diff, and the table's lists. `scopedImpact`
 //!   alone is not enough: it is written by hand and misses streams (github 2.0.0 forgot
@@ -89,6 +91,12 @@ pub struct Table {
     /// re-read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub state_changed: Vec<String>,
+    /// Streams whose cursor changed although the new version still reads the state the
+    /// old cursor left (its code falls back to the old cursor's key, or the guide says
+    /// their state carries): the state is kept byte for byte, and the cursor change alone
+    /// asks no clear. Only with that evidence: otherwise a changed cursor drops the state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub state_kept: Vec<String>,
     /// Config rewrites, applied in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub config: Vec<ConfigChange>,
@@ -186,6 +194,12 @@ pub fn compile(table: Table, old_catalog: &str, new_catalog: &str) -> Result<Com
             )));
         }
     }
+    if let Some(name) = table.state_kept.iter().find(|n| !new.contains_key(*n)) {
+        return Err(Error::UnsupportedShape(format!(
+            "{} keeps the state of {name}, which {} does not discover",
+            table.produces, table.new.version
+        )));
+    }
     for (from, parts) in &table.split {
         if let Some(part) = parts.iter().find(|p| !new.contains_key(*p)) {
             return Err(Error::UnsupportedShape(format!(
@@ -259,6 +273,13 @@ impl Table {
         }
         if let Some(name) = self.renamed.keys().find(|n| self.split.contains_key(*n)) {
             return bad(format!("{name} is both renamed and split"));
+        }
+        if let Some(name) = self
+            .state_kept
+            .iter()
+            .find(|n| self.state_changed.contains(n))
+        {
+            return bad(format!("{name} both keeps its state and changes its shape"));
         }
         for change in &self.config {
             let pointers: Vec<&str> = match change {
@@ -349,6 +370,12 @@ impl Compiled {
         }
         if !t.state_changed.is_empty() {
             lines.push(format!("- state shape changed: {}", list(&t.state_changed)));
+        }
+        if !t.state_kept.is_empty() {
+            lines.push(format!(
+                "- state kept although the cursor changed (the new version reads it): {}",
+                list(&t.state_kept)
+            ));
         }
         for change in &t.config {
             lines.push(format!("- config: {}", change.describe()));

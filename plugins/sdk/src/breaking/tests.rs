@@ -63,6 +63,7 @@ fn table() -> Table {
         .into(),
         records_changed: Vec::new(),
         state_changed: Vec::new(),
+        state_kept: Vec::new(),
         config: vec![
             ConfigChange::Move {
                 from: "/api_key".into(),
@@ -487,4 +488,67 @@ fn a_time_of_day_the_new_format_cannot_hold_needs_the_operator() {
         ),
         other => panic!("expected needs-operator, got {other:?}"),
     }
+}
+
+/// stripe 4.0.0: the cursor went from `created` to `updated`, and 4.0.0 reads a state
+/// still keyed `created` (its `legacy_cursor_field`).
+#[test]
+fn a_state_the_new_version_reads_is_kept_although_the_cursor_changed() {
+    let mut t = table();
+    t.state_kept = vec!["events".into()];
+    // Only the cursor changes: events' `created` keeps its old schema.
+    let new: &'static str = Box::leak(
+        NEW.replace(
+            r#""created": {"type": "string", "format": "date-time"}"#,
+            r#""created": {"type": "string"}"#,
+        )
+        .into_boxed_str(),
+    );
+    let c = compile(t.clone(), OLD, new).unwrap();
+    assert_eq!(c.changed.get("events"), Some(&vec![Change::Cursor]));
+    let target = Discovered::new("2.0.0", new);
+    let conn = connection(
+        vec![
+            entry("events", "incremental", "append_dedup"),
+            entry("shop", "full_refresh", "append"),
+        ],
+        vec![stream_state("events", json!({"created": "2025-03-01"}))],
+    );
+    let out = c.migrate(conn.clone(), &target).unwrap();
+    assert_eq!(
+        state::stream_state(&out.state, "events"),
+        Some(&json!({"created": "2025-03-01"})),
+        "kept byte for byte"
+    );
+    assert_eq!(
+        catalog::find(&out.catalog, "events").unwrap()["cursor_field"],
+        json!(["updated"]),
+        "the catalog still takes the new cursor"
+    );
+    assert_eq!(
+        cleared(&out),
+        ["shop"],
+        "the cursor change alone clears nothing"
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.starts_with("events: its cursor changed, but 2.0.0 reads the state")),
+        "{:?}",
+        out.notes
+    );
+
+    // Another reason to re-read still clears it.
+    let mut scoped = t.clone();
+    scoped.scoped_impact = vec!["events".into()];
+    let c = compile(scoped, OLD, new).unwrap();
+    let out = c.migrate(conn, &target).unwrap();
+    assert_eq!(cleared(&out), ["events", "shop"]);
+
+    let mut both = t.clone();
+    both.state_changed = vec!["events".into()];
+    assert!(compile(both, OLD, NEW).is_err(), "kept and changed at once");
+    let mut unknown = t;
+    unknown.state_kept = vec!["nowhere".into()];
+    assert!(compile(unknown, OLD, NEW).is_err());
 }
