@@ -15,6 +15,7 @@ impl Compiled {
     /// because a plugin carries it for its whole life).
     pub fn migrate(&self, connection: Connection, target: &Discovered) -> Result<Outcome> {
         self.refuse_unmet(&connection)?;
+        let renewals = self.renewals(&connection.config);
         let mut out = connection.into_outcome();
         for entry in catalog::streams(&out.catalog) {
             if catalog::descriptor(entry).is_none() {
@@ -119,7 +120,25 @@ impl Compiled {
                 stream,
             });
         }
+        renewals.into_iter().for_each(|a| out.action(a));
         Ok(out)
+    }
+
+    /// A `review-field` action for each value the table asks to renew, judged like the
+    /// refusals on the config the connection has before the migration.
+    fn renewals(&self, config: &Value) -> Vec<Action> {
+        self.table
+            .needs_operator
+            .iter()
+            .filter(|r| r.asks_renewal(config))
+            .map(|r| Action::ReviewField {
+                pointer: r.field.clone(),
+                reason: format!(
+                    "renew it before the first sync at {}: {}",
+                    self.table.produces, r.action
+                ),
+            })
+            .collect()
     }
 
     /// Refuses a connection whose config lacks what only its operator can give.

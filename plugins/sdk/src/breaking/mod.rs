@@ -100,7 +100,7 @@ pub struct Table {
     /// Config rewrites, applied in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub config: Vec<ConfigChange>,
-    /// What only the operator can supply.
+    /// What only the operator can supply, or must renew ([`Requirement`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needs_operator: Vec<Requirement>,
 }
@@ -381,7 +381,12 @@ impl Compiled {
             lines.push(format!("- config: {}", change.describe()));
         }
         for r in &t.needs_operator {
-            lines.push(format!("- needs the operator: {}: {}", r.field, r.action));
+            let what = if r.renew {
+                "renewed by the operator"
+            } else {
+                "needs the operator"
+            };
+            lines.push(format!("- {what}: {}: {}", r.field, r.action));
         }
         lines.join("\n") + "\n"
     }

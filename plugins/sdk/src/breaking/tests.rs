@@ -268,6 +268,7 @@ fn what_only_the_operator_can_give_refuses_the_connection_until_given() {
         action: "set the account's subdomain (acme for acme.zendesk.com)".into(),
         when: None,
         satisfied: None,
+        renew: false,
     }];
     let (c, target) = compiled(t);
     let conn = connection(vec![entry("orders", "incremental", "append")], vec![]);
@@ -551,4 +552,48 @@ fn a_state_the_new_version_reads_is_kept_although_the_cursor_changed() {
     let mut unknown = t;
     unknown.state_kept = vec!["nowhere".into()];
     assert!(compile(unknown, OLD, NEW).is_err());
+}
+
+/// pardot 1.0.0: every connection re-authenticates although it holds a refresh token.
+#[test]
+fn a_credential_to_renew_migrates_the_connection_and_asks_for_it() {
+    let mut t = table();
+    t.needs_operator = vec![Requirement {
+        field: "/api_key".into(),
+        action: "go through the authentication flow again".into(),
+        when: None,
+        satisfied: None,
+        renew: true,
+    }];
+    let (c, target) = compiled(t);
+    let conn = connection(vec![entry("orders", "incremental", "append")], vec![]);
+    let out = c.migrate(conn.clone(), &target).unwrap();
+    let asked: Vec<&Action> = out
+        .actions
+        .iter()
+        .filter(|a| matches!(a, Action::ReviewField { .. }))
+        .collect();
+    assert_eq!(
+        asked,
+        [&Action::ReviewField {
+            pointer: "/api_key".into(),
+            reason:
+                "renew it before the first sync at 2.0.0: go through the authentication flow again"
+                    .into(),
+        }],
+        "judged on the config before the table moves /api_key"
+    );
+    assert!(
+        c.guide().contains(
+            "- renewed by the operator: /api_key: go through the authentication flow again"
+        ),
+        "{}",
+        c.guide()
+    );
+    let mut without = conn;
+    without.config = json!({"is_paid_account": false});
+    assert!(matches!(
+        c.migrate(without, &target),
+        Err(Error::NeedsOperator(m)) if m.contains("/api_key: go through")
+    ));
 }
