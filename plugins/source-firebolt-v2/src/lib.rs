@@ -33,6 +33,7 @@ fn requirements() -> Vec<Requirement> {
         action: action.into(),
         when: None,
         satisfied: None,
+        renew: false,
     };
     vec![
         require(

@@ -1,6 +1,6 @@
 //! [`Compiled::migrate`]: one connection through a breaking version made from data.
 
-use super::{Compiled, ConfigChange};
+use super::{Compiled, ConfigChange, DateFormat};
 use crate::discovered::Discovered;
 use crate::{Action, Connection, Error, Outcome, Result, StreamDescriptor, catalog, config, state};
 use serde_json::Value;
@@ -15,6 +15,7 @@ impl Compiled {
     /// because a plugin carries it for its whole life).
     pub fn migrate(&self, connection: Connection, target: &Discovered) -> Result<Outcome> {
         self.refuse_unmet(&connection)?;
+        let renewals = self.renewals(&connection.config);
         let mut out = connection.into_outcome();
         for entry in catalog::streams(&out.catalog) {
             if catalog::descriptor(entry).is_none() {
@@ -32,14 +33,21 @@ impl Compiled {
 
         let conformed = out.conform_to(target)?;
         let produces = &self.table.produces;
+        let keeps_state = |name: &str| self.table.state_kept.iter().any(|s| s == name);
+        // Streams whose cursor changed and whose state the new version still reads.
+        let mut kept = BTreeSet::new();
         for c in &conformed {
             if c.choices.contains(&"cursor_field") {
-                add(
-                    &mut reasons,
-                    &c.stream.name,
-                    "the cursor it syncs by changed",
-                );
-                drop_state.insert(c.stream.name.clone());
+                if keeps_state(&c.stream.name) {
+                    kept.insert(c.stream.name.clone());
+                } else {
+                    add(
+                        &mut reasons,
+                        &c.stream.name,
+                        "the cursor it syncs by changed",
+                    );
+                    drop_state.insert(c.stream.name.clone());
+                }
             }
             if c.choices.contains(&"sync_mode") {
                 drop_state.insert(c.stream.name.clone());
@@ -59,6 +67,10 @@ impl Compiled {
                 );
             }
             for change in self.changed.get(name).into_iter().flatten() {
+                if *change == super::Change::Cursor && keeps_state(name) {
+                    kept.insert(name.to_owned());
+                    continue;
+                }
                 if change.rereads() {
                     add(
                         &mut reasons,
@@ -77,6 +89,11 @@ impl Compiled {
                 add(&mut reasons, name, "its state changed shape");
                 drop_state.insert(name.to_owned());
             }
+        }
+        for name in &kept {
+            out.note(format!(
+                "{name}: its cursor changed, but {produces} reads the state the old one left: the state is kept and the cursor change asks no clear"
+            ));
         }
         for name in &drop_state {
             if state::remove_stream(&mut out.state, name).is_some() {
@@ -103,7 +120,25 @@ impl Compiled {
                 stream,
             });
         }
+        renewals.into_iter().for_each(|a| out.action(a));
         Ok(out)
+    }
+
+    /// A `review-field` action for each value the table asks to renew, judged like the
+    /// refusals on the config the connection has before the migration.
+    fn renewals(&self, config: &Value) -> Vec<Action> {
+        self.table
+            .needs_operator
+            .iter()
+            .filter(|r| r.asks_renewal(config))
+            .map(|r| Action::ReviewField {
+                pointer: r.field.clone(),
+                reason: format!(
+                    "renew it before the first sync at {}: {}",
+                    self.table.produces, r.action
+                ),
+            })
+            .collect()
     }
 
     /// Refuses a connection whose config lacks what only its operator can give.
@@ -114,6 +149,11 @@ impl Compiled {
             &self.table.needs_operator,
             &connection.config,
         )
+    }
+
+    /// The refusal of a connection that lacks `what` (the field and the action).
+    fn needs_operator(&self, what: &str) -> Error {
+        super::requirement::needs_operator(&self.table.connector, &self.table.produces, what)
     }
 
     fn rewrite_config(&self, out: &mut Outcome) -> Result<()> {
@@ -141,8 +181,42 @@ impl Compiled {
                         ));
                     }
                 }
+                ConfigChange::Reformat { at, from, to } => {
+                    self.reformat(out, at, from, to)?;
+                }
             }
         }
+        Ok(())
+    }
+
+    /// [`ConfigChange::Reformat`]: the value is named nowhere (the field could be one the
+    /// operator keeps private), only its pointer and the formats.
+    fn reformat(
+        &self,
+        out: &mut Outcome,
+        at: &str,
+        from: &DateFormat,
+        to: &DateFormat,
+    ) -> Result<()> {
+        let Some(value) = out.config.pointer(at) else {
+            return Ok(());
+        };
+        let text = value.as_str();
+        if text.is_some_and(|t| to.read(t).is_some()) {
+            return Ok(());
+        }
+        let Some(moment) = text.and_then(|t| from.read(t)) else {
+            return Err(self.needs_operator(&format!(
+                "{at}: its value is not a real date written {from} (nor {to}); set it as {to}"
+            )));
+        };
+        let Some(rewritten) = to.write(&moment) else {
+            return Err(self.needs_operator(&format!(
+                "{at}: its value holds more than {to} can (a time of day); set it as {to}"
+            )));
+        };
+        config::set_field(&mut out.config, at, Value::String(rewritten))?;
+        out.note(format!("config: {at} rewritten from {from} to {to}"));
         Ok(())
     }
 

@@ -3,9 +3,9 @@
 //! Most breaking versions Airbyte declares are changes that the two versions' real
 //! discovered catalogs describe: a stream's schema, primary key or cursor changed, a stream
 //! was removed. What the catalogs cannot show is small and per version: a stream renamed or
-//! split, a config field moved, renamed, given a default or dropped, streams whose records
-//! changed although their schema did not, state whose shape changed, and values only the
-//! operator can give. A [`Table`] holds exactly that, beside the connector's
+//! split, a config field moved, renamed, given a default, dropped or its date rewritten in
+//! a new format, streams whose records changed although their schema did not, state whose
+//! shape changed, and values only the operator can give. A [`Table`] holds exactly that, beside the connector's
 //! `breakingChanges` entry; [`compile`] joins it with the two catalogs into a [`Compiled`]
 //! version, whose [`Compiled::migrate`] migrates any connection at the old version:
 //!
@@ -17,7 +17,9 @@
 //! - a stream the new version no longer has is dropped from the catalog and the state,
 //!   with a note (its data stays in the destination);
 //! - the state of every stream whose cursor and state shape did not change is kept byte
-//!   for byte; the others lose it (the new version could not read it);
+//!   for byte, and so is that of a stream the table says keeps its state although its
+//!   cursor changed (the new version reads the old cursor's value); the others lose it (the
+//!   new version could not read it);
 //! - a clear is asked for exactly the synced streams whose data must be re-read: the
 //!   union of `scopedImpact`, the catalog diff, and the table's lists. `scopedImpact`
 //!   alone is not enough: it is written by hand and misses streams (github 2.0.0 forgot
@@ -33,10 +35,12 @@
 //! (the new one) and a list of what changed, not two catalogs to compare on every call.
 
 pub mod carried;
+mod date_format;
 mod diff;
 mod migrate;
 mod requirement;
 
+pub use date_format::DateFormat;
 pub use diff::{Change, normalized_schema, schema_changes};
 pub use requirement::{Condition, Requirement, refuse_unmet};
 
@@ -87,10 +91,16 @@ pub struct Table {
     /// re-read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub state_changed: Vec<String>,
+    /// Streams whose cursor changed although the new version still reads the state the
+    /// old cursor left (its code falls back to the old cursor's key, or the guide says
+    /// their state carries): the state is kept byte for byte, and the cursor change alone
+    /// asks no clear. Only with that evidence: otherwise a changed cursor drops the state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub state_kept: Vec<String>,
     /// Config rewrites, applied in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub config: Vec<ConfigChange>,
-    /// What only the operator can supply.
+    /// What only the operator can supply, or must renew ([`Requirement`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needs_operator: Vec<Requirement>,
 }
@@ -134,6 +144,21 @@ pub enum ConfigChange {
         /// The field's pointer.
         at: String,
     },
+    /// Rewrites a date the new version wants in another format, e.g. a `start_date` from
+    /// `YYYY-MM-DD` to `YYYY-MM-DDTHH:mm:ssZ` (`2024-01-31` becomes `2024-01-31T00:00:00Z`):
+    /// the formats are patterns of `YYYY MM DD HH mm ss SSS` ([`DateFormat`]). Nothing
+    /// happens when the field is absent or already a real date in `to`. A value in neither
+    /// format, or one `to` cannot hold whole (a time of day into a date-only format), is
+    /// never guessed at: the connection needs its operator, who is told the field and the
+    /// format (not the value).
+    Reformat {
+        /// The field's pointer.
+        at: String,
+        /// The format the old version took.
+        from: DateFormat,
+        /// The format the new version takes.
+        to: DateFormat,
+    },
 }
 
 /// A breaking version ready to migrate connections: the table, the catalog diff, and the
@@ -168,6 +193,12 @@ pub fn compile(table: Table, old_catalog: &str, new_catalog: &str) -> Result<Com
                 table.produces, table.new.version
             )));
         }
+    }
+    if let Some(name) = table.state_kept.iter().find(|n| !new.contains_key(*n)) {
+        return Err(Error::UnsupportedShape(format!(
+            "{} keeps the state of {name}, which {} does not discover",
+            table.produces, table.new.version
+        )));
     }
     for (from, parts) in &table.split {
         if let Some(part) = parts.iter().find(|p| !new.contains_key(*p)) {
@@ -243,10 +274,19 @@ impl Table {
         if let Some(name) = self.renamed.keys().find(|n| self.split.contains_key(*n)) {
             return bad(format!("{name} is both renamed and split"));
         }
+        if let Some(name) = self
+            .state_kept
+            .iter()
+            .find(|n| self.state_changed.contains(n))
+        {
+            return bad(format!("{name} both keeps its state and changes its shape"));
+        }
         for change in &self.config {
             let pointers: Vec<&str> = match change {
                 ConfigChange::Move { from, to } => vec![from, to],
-                ConfigChange::Default { at, .. } | ConfigChange::Drop { at } => vec![at],
+                ConfigChange::Default { at, .. }
+                | ConfigChange::Drop { at }
+                | ConfigChange::Reformat { at, .. } => vec![at],
             };
             if let Some(p) = pointers.iter().find(|p| !p.starts_with('/')) {
                 return bad(format!("config pointer {p:?} does not start with /"));
@@ -331,11 +371,22 @@ impl Compiled {
         if !t.state_changed.is_empty() {
             lines.push(format!("- state shape changed: {}", list(&t.state_changed)));
         }
+        if !t.state_kept.is_empty() {
+            lines.push(format!(
+                "- state kept although the cursor changed (the new version reads it): {}",
+                list(&t.state_kept)
+            ));
+        }
         for change in &t.config {
             lines.push(format!("- config: {}", change.describe()));
         }
         for r in &t.needs_operator {
-            lines.push(format!("- needs the operator: {}: {}", r.field, r.action));
+            let what = if r.renew {
+                "renewed by the operator"
+            } else {
+                "needs the operator"
+            };
+            lines.push(format!("- {what}: {}: {}", r.field, r.action));
         }
         lines.join("\n") + "\n"
     }
@@ -356,6 +407,9 @@ impl ConfigChange {
                 when: Some(when),
             } => format!("{at} defaults to {value} where {when} is set"),
             ConfigChange::Drop { at } => format!("{at} is dropped"),
+            ConfigChange::Reformat { at, from, to } => {
+                format!("{at} is rewritten from {from} to {to}")
+            }
         }
     }
 }

@@ -10,6 +10,14 @@ use serde_json::Value;
 /// authenticating with OAuth) and is met once the config `satisfied` (default: `field`
 /// holds a non-empty value). Until then the connection is refused with the field and the
 /// action, and nothing is written for it.
+///
+/// A requirement to `renew` asks for a new value although the field holds one (a
+/// credential the guide asks every connection to obtain again through the new version's
+/// authentication flow). No config shows whether that happened (the platform masks
+/// secrets), and the new flow only exists at the new version, so refusing would never end:
+/// a connection holding a value is migrated with a `review-field` action on the field
+/// saying what to do before its next sync (unless `satisfied` shows it was done); one
+/// without a value is refused as usual.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Requirement {
@@ -23,6 +31,9 @@ pub struct Requirement {
     /// The config already satisfies the requirement when this holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub satisfied: Option<Condition>,
+    /// The value present must be renewed at the new version (see the type's docs).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub renew: bool,
 }
 
 /// A test of one config value.
@@ -65,22 +76,42 @@ impl Condition {
 }
 
 impl Requirement {
-    /// Whether `config` still lacks what this asks for.
+    /// Whether `config` still lacks what this asks for: the connection is refused. A
+    /// requirement to renew lacks only a value.
     pub fn unmet(&self, config: &Value) -> bool {
-        if self.when.as_ref().is_some_and(|w| !w.holds(config)) {
+        if !self.applies(config) {
             return false;
         }
-        let satisfied = match &self.satisfied {
-            Some(c) => c.holds(config),
-            None => Condition {
-                pointer: self.field.clone(),
-                one_of: Vec::new(),
-                starts_with: None,
-                not: false,
-            }
-            .holds(config),
-        };
-        !satisfied
+        if self.renew {
+            return !self.present(config);
+        }
+        !self
+            .satisfied
+            .as_ref()
+            .map_or_else(|| self.present(config), |c| c.holds(config))
+    }
+
+    /// Whether `config` holds a value this asks to renew: the connection is migrated and
+    /// its operator asked to renew the field.
+    pub fn asks_renewal(&self, config: &Value) -> bool {
+        self.renew
+            && self.applies(config)
+            && self.present(config)
+            && !self.satisfied.as_ref().is_some_and(|c| c.holds(config))
+    }
+
+    fn applies(&self, config: &Value) -> bool {
+        self.when.as_ref().is_none_or(|w| w.holds(config))
+    }
+
+    fn present(&self, config: &Value) -> bool {
+        Condition {
+            pointer: self.field.clone(),
+            one_of: Vec::new(),
+            starts_with: None,
+            not: false,
+        }
+        .holds(config)
     }
 }
 
@@ -105,10 +136,15 @@ pub fn refuse_unmet(
     if unmet.is_empty() {
         return Ok(());
     }
-    Err(Error::NeedsOperator(format!(
-        "{connector} {produces} needs what only the operator can supply; nothing is written until it is: {}",
-        unmet.join("; ")
-    )))
+    Err(needs_operator(connector, produces, &unmet.join("; ")))
+}
+
+/// The refusal of a connection that lacks `what` (the field and the action), in the words
+/// every refusal of a breaking version uses.
+pub(crate) fn needs_operator(connector: &str, produces: &str, what: &str) -> Error {
+    Error::NeedsOperator(format!(
+        "{connector} {produces} needs what only the operator can supply; nothing is written until it is: {what}"
+    ))
 }
 
 #[cfg(test)]
@@ -123,6 +159,7 @@ mod tests {
             action: "set the Zendesk subdomain".into(),
             when: None,
             satisfied: None,
+            renew: false,
         };
         assert!(r.unmet(&json!({})));
         assert!(r.unmet(&json!({"subdomain": ""})));
@@ -143,6 +180,7 @@ mod tests {
                 starts_with: Some("2026".into()),
                 not: false,
             }),
+            renew: false,
         };
         assert!(!oauth.unmet(&json!({"credentials": {"credentials": "api_token"}})));
         assert!(
@@ -160,6 +198,7 @@ mod tests {
             action: action.into(),
             when: None,
             satisfied: None,
+            renew: false,
         };
         let requirements = [
             require("/client_id", "set the service account id"),
@@ -179,5 +218,45 @@ mod tests {
         }
         let config = json!({"account": "acme", "client_id": "id"});
         assert!(refuse_unmet("airbyte/source-x", "2.0.0", &requirements, &config).is_ok());
+    }
+
+    #[test]
+    fn a_value_to_renew_is_asked_for_not_refused() {
+        let r = Requirement {
+            field: "/refresh_token".into(),
+            action: "re-authenticate".into(),
+            when: Some(Condition {
+                pointer: "/auth_type".into(),
+                one_of: vec![json!("oauth")],
+                starts_with: None,
+                not: false,
+            }),
+            satisfied: None,
+            renew: true,
+        };
+        let held = json!({"auth_type": "oauth", "refresh_token": "**********"});
+        assert!(!r.unmet(&held), "a value is there: not refused");
+        assert!(r.asks_renewal(&held), "but renewed");
+        let absent = json!({"auth_type": "oauth"});
+        assert!(r.unmet(&absent), "nothing to renew: refused as usual");
+        assert!(!r.asks_renewal(&absent));
+        let other = json!({"auth_type": "key", "refresh_token": "r"});
+        assert!(!r.unmet(&other) && !r.asks_renewal(&other), "not selected");
+        let marked = Requirement {
+            satisfied: Some(Condition {
+                pointer: "/renewed".into(),
+                one_of: vec![json!(true)],
+                starts_with: None,
+                not: false,
+            }),
+            ..r
+        };
+        assert!(marked.asks_renewal(&held));
+        let mut renewed = held;
+        renewed["renewed"] = json!(true);
+        assert!(
+            !marked.asks_renewal(&renewed),
+            "satisfied shows it was done"
+        );
     }
 }

@@ -63,6 +63,7 @@ fn table() -> Table {
         .into(),
         records_changed: Vec::new(),
         state_changed: Vec::new(),
+        state_kept: Vec::new(),
         config: vec![
             ConfigChange::Move {
                 from: "/api_key".into(),
@@ -267,6 +268,7 @@ fn what_only_the_operator_can_give_refuses_the_connection_until_given() {
         action: "set the account's subdomain (acme for acme.zendesk.com)".into(),
         when: None,
         satisfied: None,
+        renew: false,
     }];
     let (c, target) = compiled(t);
     let conn = connection(vec![entry("orders", "incremental", "append")], vec![]);
@@ -351,4 +353,247 @@ fn a_default_can_depend_on_what_the_config_holds() {
         assert_eq!(out.config["credentials"]["access_token"], "t");
         assert!(out.config.get("access_token").is_none());
     }
+}
+
+/// timely 1.0.0: `start_date` goes from `YYYY-MM-DD` to `YYYY-MM-DDTHH:mm:ssZ`.
+fn reformatting() -> (Compiled, Discovered) {
+    reformatting_between("YYYY-MM-DD", "YYYY-MM-DDTHH:mm:ssZ")
+}
+
+fn reformatting_between(from: &str, to: &str) -> (Compiled, Discovered) {
+    let mut t = table();
+    t.config = vec![ConfigChange::Reformat {
+        at: "/start_date".into(),
+        from: DateFormat::parse(from).unwrap(),
+        to: DateFormat::parse(to).unwrap(),
+    }];
+    compiled(t)
+}
+
+fn with_start_date(start_date: Option<Value>) -> Connection {
+    let mut conn = connection(vec![entry("orders", "incremental", "append")], vec![]);
+    conn.config = match start_date {
+        Some(d) => json!({"api_key": "k", "start_date": d}),
+        None => json!({"api_key": "k"}),
+    };
+    conn
+}
+
+#[test]
+fn a_date_is_rewritten_into_the_new_format_and_one_already_in_it_is_left() {
+    let (c, target) = reformatting();
+    let out = c
+        .migrate(with_start_date(Some(json!("2024-01-31"))), &target)
+        .unwrap();
+    assert_eq!(
+        out.config,
+        json!({"api_key": "k", "start_date": "2024-01-31T00:00:00Z"})
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n == "config: /start_date rewritten from YYYY-MM-DD to YYYY-MM-DDTHH:mm:ssZ"),
+        "{:?}",
+        out.notes
+    );
+
+    let out = c
+        .migrate(
+            with_start_date(Some(json!("2023-06-01T08:30:00Z"))),
+            &target,
+        )
+        .unwrap();
+    assert_eq!(out.config["start_date"], "2023-06-01T08:30:00Z");
+    assert!(!out.notes.iter().any(|n| n.contains("rewritten")));
+
+    let out = c.migrate(with_start_date(None), &target).unwrap();
+    assert_eq!(
+        out.config,
+        json!({"api_key": "k"}),
+        "an absent field stays absent"
+    );
+}
+
+#[test]
+fn a_date_in_neither_format_needs_the_operator_and_is_not_echoed() {
+    let (c, target) = reformatting();
+    for value in [
+        json!("31/01/2024"),
+        json!("2024-02-30"),
+        json!("2024-01-31T10:00:00"),
+        json!(""),
+        json!(20240131),
+        Value::Null,
+    ] {
+        match c.migrate(with_start_date(Some(value.clone())), &target) {
+            Err(Error::NeedsOperator(m)) => {
+                assert!(
+                    m.contains("/start_date: its value is not a real date written YYYY-MM-DD (nor YYYY-MM-DDTHH:mm:ssZ)")
+                        && m.contains("set it as YYYY-MM-DDTHH:mm:ssZ"),
+                    "{m}"
+                );
+                if let Some(text) = value.as_str().filter(|t| !t.is_empty()) {
+                    assert!(!m.contains(text), "the value is not echoed: {m}");
+                }
+            }
+            other => panic!("{value}: expected needs-operator, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_reformat_is_kept_in_the_table_as_its_patterns() {
+    let (c, _) = reformatting();
+    let json = serde_json::to_value(&c.table.config).unwrap();
+    assert_eq!(
+        json,
+        json!([{"op": "reformat", "at": "/start_date", "from": "YYYY-MM-DD", "to": "YYYY-MM-DDTHH:mm:ssZ"}])
+    );
+    assert_eq!(Compiled::from_json(&c.to_json()).unwrap(), c);
+    assert!(
+        c.guide()
+            .contains("- config: /start_date is rewritten from YYYY-MM-DD to YYYY-MM-DDTHH:mm:ssZ"),
+        "{}",
+        c.guide()
+    );
+    let bad =
+        json!([{"op": "reformat", "at": "/start_date", "from": "YY-MM-DD", "to": "YYYY-MM-DD"}]);
+    let err = serde_json::from_value::<Vec<ConfigChange>>(bad).unwrap_err();
+    assert!(err.to_string().contains("\"YY-MM-DD\""), "{err}");
+    let mut t = table();
+    t.config = vec![ConfigChange::Reformat {
+        at: "start_date".into(),
+        from: DateFormat::parse("YYYY-MM-DD").unwrap(),
+        to: DateFormat::parse("YYYY-MM-DDTHH:mm:ssZ").unwrap(),
+    }];
+    assert!(compile(t, OLD, NEW).is_err(), "a pointer must start with /");
+}
+
+#[test]
+fn a_time_of_day_the_new_format_cannot_hold_needs_the_operator() {
+    let (c, target) = reformatting_between("YYYY-MM-DDTHH:mm:ssZ", "YYYY-MM-DD");
+    let out = c
+        .migrate(
+            with_start_date(Some(json!("2024-01-31T00:00:00Z"))),
+            &target,
+        )
+        .unwrap();
+    assert_eq!(out.config["start_date"], "2024-01-31");
+    match c.migrate(
+        with_start_date(Some(json!("2024-01-31T10:00:00Z"))),
+        &target,
+    ) {
+        Err(Error::NeedsOperator(m)) => assert!(
+            m.contains("/start_date: its value holds more than YYYY-MM-DD can (a time of day)"),
+            "{m}"
+        ),
+        other => panic!("expected needs-operator, got {other:?}"),
+    }
+}
+
+/// stripe 4.0.0: the cursor went from `created` to `updated`, and 4.0.0 reads a state
+/// still keyed `created` (its `legacy_cursor_field`).
+#[test]
+fn a_state_the_new_version_reads_is_kept_although_the_cursor_changed() {
+    let mut t = table();
+    t.state_kept = vec!["events".into()];
+    // Only the cursor changes: events' `created` keeps its old schema.
+    let new: &'static str = Box::leak(
+        NEW.replace(
+            r#""created": {"type": "string", "format": "date-time"}"#,
+            r#""created": {"type": "string"}"#,
+        )
+        .into_boxed_str(),
+    );
+    let c = compile(t.clone(), OLD, new).unwrap();
+    assert_eq!(c.changed.get("events"), Some(&vec![Change::Cursor]));
+    let target = Discovered::new("2.0.0", new);
+    let conn = connection(
+        vec![
+            entry("events", "incremental", "append_dedup"),
+            entry("shop", "full_refresh", "append"),
+        ],
+        vec![stream_state("events", json!({"created": "2025-03-01"}))],
+    );
+    let out = c.migrate(conn.clone(), &target).unwrap();
+    assert_eq!(
+        state::stream_state(&out.state, "events"),
+        Some(&json!({"created": "2025-03-01"})),
+        "kept byte for byte"
+    );
+    assert_eq!(
+        catalog::find(&out.catalog, "events").unwrap()["cursor_field"],
+        json!(["updated"]),
+        "the catalog still takes the new cursor"
+    );
+    assert_eq!(
+        cleared(&out),
+        ["shop"],
+        "the cursor change alone clears nothing"
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.starts_with("events: its cursor changed, but 2.0.0 reads the state")),
+        "{:?}",
+        out.notes
+    );
+
+    // Another reason to re-read still clears it.
+    let mut scoped = t.clone();
+    scoped.scoped_impact = vec!["events".into()];
+    let c = compile(scoped, OLD, new).unwrap();
+    let out = c.migrate(conn, &target).unwrap();
+    assert_eq!(cleared(&out), ["events", "shop"]);
+
+    let mut both = t.clone();
+    both.state_changed = vec!["events".into()];
+    assert!(compile(both, OLD, NEW).is_err(), "kept and changed at once");
+    let mut unknown = t;
+    unknown.state_kept = vec!["nowhere".into()];
+    assert!(compile(unknown, OLD, NEW).is_err());
+}
+
+/// pardot 1.0.0: every connection re-authenticates although it holds a refresh token.
+#[test]
+fn a_credential_to_renew_migrates_the_connection_and_asks_for_it() {
+    let mut t = table();
+    t.needs_operator = vec![Requirement {
+        field: "/api_key".into(),
+        action: "go through the authentication flow again".into(),
+        when: None,
+        satisfied: None,
+        renew: true,
+    }];
+    let (c, target) = compiled(t);
+    let conn = connection(vec![entry("orders", "incremental", "append")], vec![]);
+    let out = c.migrate(conn.clone(), &target).unwrap();
+    let asked: Vec<&Action> = out
+        .actions
+        .iter()
+        .filter(|a| matches!(a, Action::ReviewField { .. }))
+        .collect();
+    assert_eq!(
+        asked,
+        [&Action::ReviewField {
+            pointer: "/api_key".into(),
+            reason:
+                "renew it before the first sync at 2.0.0: go through the authentication flow again"
+                    .into(),
+        }],
+        "judged on the config before the table moves /api_key"
+    );
+    assert!(
+        c.guide().contains(
+            "- renewed by the operator: /api_key: go through the authentication flow again"
+        ),
+        "{}",
+        c.guide()
+    );
+    let mut without = conn;
+    without.config = json!({"is_paid_account": false});
+    assert!(matches!(
+        c.migrate(without, &target),
+        Err(Error::NeedsOperator(m)) if m.contains("/api_key: go through")
+    ));
 }
