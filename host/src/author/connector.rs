@@ -39,7 +39,10 @@
 //!   last repeats.
 //! - `note` is required (the older `about` is read as it): these answers are never the
 //!   vendor's, and it says where their shape came from, so every result made with them
-//!   can say so. [`offline::Recorded::parse`] refuses an unknown field, a body beside a
+//!   can say so.
+//! - `no_waiting` (optional) says why the connector's `time.sleep` returns at once: a
+//!   report polled every 30 s or a rate limit of a request a minute has nothing to wait
+//!   for offline; the result says it too. [`offline::Recorded::parse`] refuses an unknown field, a body beside a
 //!   text, or a sequence beside an answer.
 
 use super::declarative;

@@ -19,7 +19,14 @@ use std::path::Path;
 pub const SITECUSTOMIZE: &str = r#"
 import json, os
 
-_recorded = json.loads(os.environ.get("CUTOVER_RESPONSES") or "{}").get("responses", [])
+_options = json.loads(os.environ.get("CUTOVER_RESPONSES") or "{}")
+_recorded = _options.get("responses", [])
+
+if _options.get("no_waiting"):
+    # A report the connector polls for, or a rate limit it keeps, has nothing to wait for
+    # when every answer is recorded: its sleeps return at once.
+    import time
+    time.sleep = lambda seconds=0: None
 # How many times each recorded entry with a `sequence` has answered, by its index.
 _turns = {}
 
@@ -153,6 +160,12 @@ pub struct Recorded {
     /// connector's own code, schemas or test fixtures). Shown with every result they made.
     #[serde(alias = "about")]
     pub note: String,
+    /// Why the connector's `time.sleep` returns at once here (a report polled every 30 s, a
+    /// rate limit of one request a minute): offline, every answer is already there, and a
+    /// read of two years of reports would otherwise take hours. Absent: it sleeps as it
+    /// would against the vendor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_waiting: Option<String>,
     pub responses: Vec<Entry>,
 }
 
@@ -214,6 +227,15 @@ impl Answer {
 }
 
 impl Recorded {
+    /// What a result made with these answers says of them: the note, and why the
+    /// connector did not wait, if it did not.
+    pub fn described(&self) -> String {
+        match &self.no_waiting {
+            Some(why) => format!("{} Its waits returned at once: {why}", self.note),
+            None => self.note.clone(),
+        }
+    }
+
     /// Parses and checks a `responses.json`'s text.
     pub fn parse(text: &str) -> Result<Self> {
         let value: Value = serde_json::from_str(text)?;
@@ -234,6 +256,13 @@ impl Recorded {
             bail!(
                 "its note is empty: say whose answers these are not, and where their shape comes from"
             );
+        }
+        if recorded
+            .no_waiting
+            .as_ref()
+            .is_some_and(|why| why.trim().is_empty())
+        {
+            bail!("its no_waiting is empty: say what the connector waits for");
         }
         for entry in &recorded.responses {
             let answers = match &entry.sequence {
@@ -324,9 +353,55 @@ mod tests {
                 r#"{"note": "n", "responses": [{"url": "/x", "status": 9}]}"#,
                 "a status out of range",
             ),
+            (
+                r#"{"note": "n", "no_waiting": "", "responses": []}"#,
+                "no waiting without a reason",
+            ),
         ] {
             assert!(Recorded::parse(text).is_err(), "{why} was accepted");
         }
+    }
+
+    /// A connector's sleeps return at once only where the file says why, and its results
+    /// say so too.
+    #[test]
+    fn waits_return_at_once_only_where_the_file_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sitecustomize.py"), SITECUSTOMIZE).unwrap();
+        let slept = |responses: &Value| {
+            let output = Command::new("python3")
+                .args([
+                    "-S",
+                    "-c",
+                    "import sitecustomize, time; t = time.monotonic(); time.sleep(2); print(time.monotonic() - t)",
+                ])
+                .env("PYTHONPATH", dir.path())
+                .env("CUTOVER_RESPONSES", responses.to_string())
+                .output()
+                .expect("python3 runs (the connectors need it)");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout)
+                .trim()
+                .parse::<f64>()
+                .unwrap()
+        };
+        let waiting = json!({"note": "n", "responses": []});
+        assert!(
+            slept(&waiting) >= 2.0,
+            "a connector sleeps as it would by default"
+        );
+        let text =
+            r#"{"note": "n", "no_waiting": "reports are polled every 30 s", "responses": []}"#;
+        let recorded = Recorded::parse(text).unwrap();
+        assert!(slept(&serde_json::to_value(&recorded).unwrap()) < 1.0);
+        assert_eq!(
+            recorded.described(),
+            "n Its waits returned at once: reports are polled every 30 s"
+        );
     }
 
     /// The transport's choice of answer, run by a real interpreter: by URL, method and

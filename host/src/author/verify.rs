@@ -22,6 +22,7 @@
 
 use super::connector::Installed;
 use super::generated;
+use super::offline::Recorded;
 use super::package::Package;
 use crate::conformance;
 use crate::specs::Spec;
@@ -229,7 +230,7 @@ pub fn verify(dir: &Path, venvs: &Path, install: bool, monorepo: Option<&Path>) 
     let recorded = installed
         .as_ref()
         .and_then(|i| i.responses.as_ref())
-        .map(|r| r.note.clone());
+        .map(Recorded::described);
     Ok(Report {
         plugin: name,
         how,
