@@ -4,8 +4,9 @@
 //!
 //! The connectors are the real packages (`airbyte-source-<name>==<version>`). Offline means
 //! the `requests` transport (and `http.client`'s connection, for clients that speak it
-//! themselves) is replaced, in the connector's own process, by one that answers `200 {}`
-//! and records what was asked ([`offline::SITECUSTOMIZE`]): streams then read no records,
+//! themselves, and the gRPC channel, for clients such as google-ads') is replaced, in the
+//! connector's own process, by one that answers `200 {}` (a gRPC call: the empty message, or
+//! the empty stream) and records what was asked ([`offline::SITECUSTOMIZE`]): streams then read no records,
 //! which is what a verification wants (the connector must accept the config, the catalog
 //! and the state, and emit a state from them), and nothing leaves the machine. Where `{}` lacks the pagination fields a connector reads, the connector's
 //! `empty-page.json` (beside its version folders) is the empty page instead.
@@ -25,7 +26,9 @@
 //!     {"url": "/v2/profiles", "status": 200, "headers": {"x-rate-limit": "10"}, "body": []},
 //!     {"url": "/export/1", "sequence": [{"body": {"status": "pending"}}, {"body": {"status": "done"}}]},
 //!     {"url": "/export/1/file", "headers": {"Content-Type": "text/csv"}, "text": "id\n"},
-//!     {"url": "/graphql.json", "body_contains": "bulkOperationRunQuery", "body": {"data": {}}}
+//!     {"url": "/graphql.json", "body_contains": "bulkOperationRunQuery", "body": {"data": {}}},
+//!     {"url": "GoogleAdsService/Search", "body_contains": "FROM customer",
+//!      "body": {"results": [{"customer": {"id": "1", "manager": false}}]}}
 //!   ]
 //! }
 //! ```
@@ -37,6 +40,14 @@
 //!   `body` (JSON) or `text` (sent as it is); with neither, the empty page.
 //! - `sequence` instead of an answer: the answers in turn, one per matching request; the
 //!   last repeats.
+//! - A gRPC call is a `POST` whose URL is its method's path
+//!   (`/google.ads.googleads.v15.services.GoogleAdsService/Search`: an entry's `url` can
+//!   name the service and method alone, to answer every API version) and whose body is its
+//!   serialized request (where a query's text can be found by `body_contains`). Its answer's
+//!   `body` is the response message in protobuf's JSON form (`json_format.ParseDict` onto
+//!   the method's response type; field names as in the `.proto` or in camelCase), a list of
+//!   them for a streaming call; with none, the empty message, or the empty stream. `status`,
+//!   `headers` and `text` do not apply: every call ends `OK`.
 //! - `note` is required (the older `about` is read as it): these answers are never the
 //!   vendor's, and it says where their shape came from, so every result made with them
 //!   can say so.
@@ -85,7 +96,7 @@ pub const RESPONSES: &str = "responses.json";
 
 /// The file a venv built from a source tree gets once it ran `spec`: the interpreter it
 /// was built with. A half-built venv has none and is built again.
-const INSTALLED: &str = "cutover-installed";
+pub(crate) const INSTALLED: &str = "cutover-installed";
 
 /// pip constraints for installing a version (beside its fixtures), where its package's
 /// own requirements no longer install what it ran on.

@@ -1,6 +1,7 @@
-//! What answers a connector's HTTP requests when it runs offline: the `sitecustomize.py`
-//! that replaces the transport in the connector's own process, and the recorded responses
-//! (`responses.json`) it answers from. The format is described in [`super::connector`].
+//! What answers a connector's requests when it runs offline: the `sitecustomize.py` that
+//! replaces the HTTP transports and the gRPC channel in the connector's own process, and the
+//! recorded responses (`responses.json`) it answers from. The format is described in
+//! [`super::connector`].
 //!
 //! The answer is chosen in Python (the connector's process), so the Rust side only checks
 //! a `responses.json` is well formed before any connector sees it: a typo in a field
@@ -14,142 +15,10 @@ use std::path::Path;
 
 /// `sitecustomize.py` for the connector's interpreter: no request reaches the network.
 ///
-/// `_answer` is plain Python (no `requests`) so that it can be tested with any interpreter;
-/// the transports below only turn its answer into their own response object.
-pub const SITECUSTOMIZE: &str = r#"
-import json, os
-
-_options = json.loads(os.environ.get("CUTOVER_RESPONSES") or "{}")
-_recorded = _options.get("responses", [])
-
-if _options.get("no_waiting"):
-    # A report the connector polls for, or a rate limit it keeps, has nothing to wait for
-    # when every answer is recorded: its sleeps return at once.
-    import time
-    time.sleep = lambda seconds=0: None
-# How many times each recorded entry with a `sequence` has answered, by its index.
-_turns = {}
-
-def _answer(method, url, body=None):
-    """(status, headers, body bytes) for a request: the first recorded entry whose `url`
-    is part of the URL (and whose `method` and `body_contains`, if it has them, match the
-    request's), else the empty page."""
-    empty = os.environ.get("CUTOVER_EMPTY_PAGE", "{}")
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    elif not isinstance(body, str):
-        body = ""  # none, or streamed from a file or generator: not looked into
-    for index, entry in enumerate(_recorded):
-        if entry.get("url", "\0") not in url:
-            continue
-        if entry.get("method") and entry["method"].upper() != method.upper():
-            continue
-        if "body_contains" in entry and entry["body_contains"] not in body:
-            continue
-        answer = entry
-        if "sequence" in entry:
-            turn = _turns.get(index, 0)
-            _turns[index] = turn + 1
-            answer = entry["sequence"][min(turn, len(entry["sequence"]) - 1)]
-        headers = {"Content-Type": "application/json"}
-        headers.update(answer.get("headers") or {})
-        if "text" in answer:
-            body = answer["text"]
-        elif "body" in answer:
-            body = json.dumps(answer["body"])
-        else:
-            body = empty
-        return int(answer.get("status", 200)), headers, body.encode()
-    return 200, {"Content-Type": "application/json"}, empty.encode()
-
-def _log(method, url, status):
-    log = os.environ.get("CUTOVER_REQUEST_LOG")
-    if log:
-        with open(log, "a") as f:
-            f.write(json.dumps({"method": method, "url": url, "status": status}) + "\n")
-
-import http, http.client, io
-
-def _phrase(status):
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-# Clients that speak `http.client` themselves (recurly's): the request is noted instead of
-# sent, and the answer read back through `http.client`'s own response parser.
-class _Socket:
-    def __init__(self, data):
-        self._data = data
-
-    def makefile(self, mode, *args, **kwargs):
-        return io.BytesIO(self._data)
-
-def _putrequest(self, method, url, *args, **kwargs):
-    if "://" not in url:
-        scheme = "https" if isinstance(self, http.client.HTTPSConnection) else "http"
-        url = "%s://%s%s" % (scheme, self.host, url)
-    self._cutover_request = (method, url, b"")
-
-def _send(self, data):
-    if isinstance(data, str):
-        data = data.encode("latin-1")
-    if isinstance(data, bytes):
-        method, url, body = self._cutover_request
-        self._cutover_request = (method, url, body + data)
-
-def _endheaders(self, message_body=None, **kwargs):
-    if message_body is not None:
-        _send(self, message_body)
-
-def _getresponse(self):
-    method, url, sent = self._cutover_request
-    status, headers, body = _answer(method, url, sent)
-    _log(method, url, status)
-    head = "HTTP/1.1 %d %s\r\n" % (status, _phrase(status))
-    for name, value in headers.items():
-        head += "%s: %s\r\n" % (name, value)
-    head += "Content-Length: %d\r\n\r\n" % len(body)
-    response = self.response_class(_Socket(head.encode("latin-1") + body), method=method)
-    response.begin()
-    return response
-
-http.client.HTTPConnection.connect = lambda self: None
-http.client.HTTPConnection.putrequest = _putrequest
-http.client.HTTPConnection.putheader = lambda self, header, *values: None
-http.client.HTTPConnection.endheaders = _endheaders
-http.client.HTTPConnection.send = _send
-http.client.HTTPConnection.getresponse = _getresponse
-
-try:
-    import requests, requests.adapters
-    from requests.models import Response
-    from requests.structures import CaseInsensitiveDict
-
-    def _adapter_send(self, request, **kwargs):
-        status, headers, body = _answer(request.method, request.url, request.body)
-        _log(request.method, request.url, status)
-        r = Response()
-        r.status_code = status
-        r.reason = _phrase(status)
-        r._content = body
-        r.headers = CaseInsensitiveDict(headers)
-        r.url = request.url
-        r.request = request
-        r.encoding = "utf-8"
-        r.connection = self
-        try:
-            import urllib3
-            r.raw = urllib3.HTTPResponse(body=io.BytesIO(body), status=status, preload_content=False,
-                                         request_url=request.url, headers=headers)
-        except Exception:
-            pass
-        return r
-
-    requests.adapters.HTTPAdapter.send = _adapter_send
-except ImportError:
-    pass
-"#;
+/// Its choice of answer (`_recorded_answer`) is plain Python (no `requests`, no `grpc`) so
+/// that it can be tested with any interpreter; the transports only turn its answer into
+/// their own response object. Kept as a Python file so that it reads (and lints) as one.
+pub const SITECUSTOMIZE: &str = include_str!("sitecustomize.py");
 
 /// A `responses.json`: answers for requests the empty page cannot answer (a token, a list
 /// of accounts the connector needs one of, a job's status), shaped like the vendor's.
@@ -307,6 +176,7 @@ impl Recorded {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::path::PathBuf;
     use std::process::Command;
 
     #[test]
@@ -437,25 +307,15 @@ c.request("POST", "/graphql", body=b'{"query": "{ products(first: 9) { id } }"}'
 r = c.getresponse()
 print(json.dumps([r.status, r.getheader("Content-Type"), r.read().decode()]))
 "#;
-        let output = Command::new("python3")
-            .args(["-S", "-c", script])
-            .env("PYTHONPATH", dir.path())
-            .env("CUTOVER_RESPONSES", responses.to_string())
-            .env("CUTOVER_EMPTY_PAGE", r#"{"data": []}"#)
-            .output()
-            .expect("python3 runs (the connectors need it)");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+        let (lines, _) = run_python(
+            Path::new("python3"),
+            &["-S"],
+            dir.path(),
+            script,
+            &responses,
         );
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let lines: Vec<Value> = stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
         let [answers, token, graphql] = &lines[..] else {
-            panic!("three lines expected: {stdout}")
+            panic!("three lines expected: {lines:?}")
         };
         let json = json!({"Content-Type": "application/json"});
         assert_eq!(
@@ -484,5 +344,191 @@ print(json.dumps([r.status, r.getheader("Content-Type"), r.read().decode()]))
                 r#"{"data": {"products": {"nodes": []}}}"#
             ])
         );
+    }
+
+    /// Runs `script` with `python` (and `args`), `dir` (holding the `sitecustomize.py`)
+    /// first on its path, answering from `responses`: the JSON lines it printed, and those
+    /// of its request log.
+    fn run_python(
+        python: &Path,
+        args: &[&str],
+        dir: &Path,
+        script: &str,
+        responses: &Value,
+    ) -> (Vec<Value>, Vec<Value>) {
+        let log = dir.join("requests.jsonl");
+        let output = Command::new(python)
+            .args(args)
+            .args(["-c", script])
+            .env("PYTHONPATH", dir)
+            .env("CUTOVER_RESPONSES", responses.to_string())
+            .env("CUTOVER_EMPTY_PAGE", r#"{"data": []}"#)
+            .env("CUTOVER_REQUEST_LOG", &log)
+            .output()
+            .expect("python3 runs (the connectors need it)");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json_lines = |text: &str| -> Vec<Value> {
+            text.lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+                .collect()
+        };
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        (
+            json_lines(&String::from_utf8_lossy(&output.stdout)),
+            json_lines(&logged),
+        )
+    }
+
+    /// The gRPC channel, with stand-ins for `grpc` and protobuf's `json_format` (plain
+    /// Python has neither): calls are matched by method path and serialized request, a
+    /// recorded body is read into the response type (a list: a stream of them), and the
+    /// rest get the empty message or the empty stream, through every way gRPC's callables
+    /// are called. The real modules are [`google_ads_calls_are_answered_offline`]'s.
+    #[test]
+    fn grpc_calls_are_answered_by_method_path() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sitecustomize.py"), SITECUSTOMIZE).unwrap();
+        std::fs::write(
+            dir.path().join("grpc.py"),
+            "class Channel: pass\nclass Call: pass\nclass Future: pass\n\
+             class StatusCode:\n    OK = 'OK'\n\
+             def secure_channel(*a, **k): raise OSError('the network')\n\
+             insecure_channel = secure_channel\n",
+        )
+        .unwrap();
+        let protobuf = dir.path().join("google").join("protobuf");
+        std::fs::create_dir_all(&protobuf).unwrap();
+        std::fs::write(dir.path().join("google").join("__init__.py"), "").unwrap();
+        std::fs::write(protobuf.join("__init__.py"), "").unwrap();
+        std::fs::write(
+            protobuf.join("json_format.py"),
+            "def ParseDict(js, message):\n    message.update(js)\n",
+        )
+        .unwrap();
+        let responses = json!({"note": "n", "responses": [
+            {"url": "/token", "body": {"access_token": "t"}},
+            {"url": "Service/Search", "body_contains": "FROM customer", "body": {"id": 1}},
+            {"url": "Service/Stream", "body": [{"page": 1}, {"page": 2}]}]});
+        let script = r#"
+import json, grpc, sitecustomize
+class Message(dict):
+    def SerializeToString(self):
+        return json.dumps(self, sort_keys=True).encode()
+def parse(data):
+    return Message(json.loads(data or b"{}"))
+channel = grpc.secure_channel("googleads.googleapis.com:443", object())
+search = channel.unary_unary("/v1.Service/Search", request_serializer=str.encode, response_deserializer=parse)
+stream = channel.unary_stream("/v1.Service/Stream", request_serializer=str.encode, response_deserializer=parse)
+other = channel.unary_stream("/v1.Service/Other", request_serializer=str.encode, response_deserializer=parse)
+response, call = search.with_call("SELECT customer.id FROM customer")
+print(json.dumps([
+    search("SELECT customer.id FROM customer"), response, call.code(), list(call.trailing_metadata()),
+    search.future("SELECT campaign.id FROM campaign").result(),
+    list(stream("SELECT 1")), list(other("SELECT 1")),
+    isinstance(channel, grpc.Channel)]))
+try:
+    channel.unary_unary("/v1.Service/Stream", response_deserializer=parse)("x")
+    print(json.dumps("a list answered a unary call"))
+except ValueError as e:
+    print(json.dumps("refused"))
+"#;
+        let (lines, log) = run_python(
+            Path::new("python3"),
+            &["-S"],
+            dir.path(),
+            script,
+            &responses,
+        );
+        assert_eq!(
+            lines,
+            vec![
+                json!([{"id": 1}, {"id": 1}, "OK", [], {}, [{"page": 1}, {"page": 2}], [], true]),
+                json!("refused")
+            ]
+        );
+        assert_eq!(log.len(), 6, "{log:?}");
+        assert_eq!(
+            log[0],
+            json!({"method": "POST", "url": "/v1.Service/Search", "status": 200})
+        );
+    }
+
+    /// google-ads' own client (its interceptors, its proto-plus messages, api_core's
+    /// wrappers) through the channel, in a google-ads venv if one was installed beside
+    /// this build (`<target>/connectors`, or `$CUTOVER_VENVS`); without one there is
+    /// nothing to run it with, and the test says so.
+    #[test]
+    fn google_ads_calls_are_answered_offline() {
+        let Some(python) = google_ads_python() else {
+            eprintln!("no google-ads venv found: the real gRPC client is not exercised");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sitecustomize.py"), SITECUSTOMIZE).unwrap();
+        let responses = json!({"note": "n", "responses": [
+            {"url": "GoogleAdsService/Search", "body_contains": "FROM customer",
+             "body": {"results": [{"customer": {"id": "42", "manager": false, "time_zone": "Europe/Paris"}}]}},
+            {"url": "GoogleAdsService/SearchStream",
+             "body": [{"results": [{"campaign": {"id": "7"}}]}, {"results": [{"campaign": {"id": "8"}}]}]}]});
+        let script = r#"
+import json
+from google.auth.credentials import AnonymousCredentials
+from google.ads.googleads.client import GoogleAdsClient
+client = GoogleAdsClient(credentials=AnonymousCredentials(), developer_token="d", use_proto_plus=True)
+service = client.get_service("GoogleAdsService")
+def search(query):
+    request = client.get_type("SearchGoogleAdsRequest")
+    request.query, request.customer_id = query, "42"
+    return list(service.search(request))
+stream = client.get_type("SearchGoogleAdsStreamRequest")
+stream.query, stream.customer_id = "SELECT campaign.id FROM campaign", "42"
+fields = client.get_type("SearchGoogleAdsFieldsRequest")
+fields.query = "SELECT name WHERE name = 'campaign.id'"
+print(json.dumps([
+    [[r.customer.id, r.customer.manager, r.customer.time_zone] for r in search("SELECT customer.id FROM customer")],
+    len(search("SELECT campaign.id FROM campaign")),
+    [r.campaign.id for batch in service.search_stream(stream) for r in batch.results],
+    len(list(client.get_service("GoogleAdsFieldService").search_google_ads_fields(request=fields)))]))
+"#;
+        let (lines, log) = run_python(&python, &[], dir.path(), script, &responses);
+        assert_eq!(
+            lines,
+            vec![json!([[[42, false, "Europe/Paris"]], 0, [7, 8], 0])]
+        );
+        assert_eq!(log.len(), 4, "{log:?}");
+        assert!(
+            log[0]["url"]
+                .as_str()
+                .unwrap()
+                .ends_with("services.GoogleAdsService/Search"),
+            "{log:?}"
+        );
+    }
+
+    /// The interpreter of a google-ads venv, if this build's connectors hold one.
+    fn google_ads_python() -> Option<PathBuf> {
+        let venvs = match std::env::var_os("CUTOVER_VENVS") {
+            Some(venvs) => PathBuf::from(venvs),
+            // The test runs as <target>/debug/deps/<test>: the venvs are <target>/connectors.
+            None => std::env::current_exe()
+                .ok()?
+                .ancestors()
+                .nth(3)?
+                .join("connectors"),
+        };
+        let mut found: Vec<PathBuf> = std::fs::read_dir(venvs)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("google-ads-"))
+            // A half-built venv (still installing, or failed) has no mark.
+            .filter(|e| e.path().join(crate::author::connector::INSTALLED).is_file())
+            .map(|e| e.path().join("bin").join("python"))
+            .collect();
+        found.sort();
+        found.pop()
     }
 }
