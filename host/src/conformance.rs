@@ -240,13 +240,16 @@ fn check_stream(key: &StreamKey, configured: &Value, problems: &mut Vec<String>)
     }
 }
 
-/// A discovered field of a stream, with the defaults Airbyte reads a missing one as.
+/// A discovered field of a stream, with the defaults Airbyte reads a missing one as. Sync
+/// modes and the fields of a composite primary key are sets: a connector may list them in
+/// any order (facebook-marketing builds a custom insights stream's key from a Python set of
+/// its breakdowns, so the order is the hash seed's).
 fn discovered(stream: &Value, field: &str) -> Value {
     match (field, stream.get(field)) {
-        ("supported_sync_modes", Some(Value::Array(modes))) => {
-            let mut modes: Vec<&Value> = modes.iter().collect();
-            modes.sort_by_key(|m| m.as_str().unwrap_or(""));
-            Value::Array(modes.into_iter().cloned().collect())
+        ("supported_sync_modes" | "source_defined_primary_key", Some(Value::Array(items))) => {
+            let mut items: Vec<&Value> = items.iter().collect();
+            items.sort_by_key(|item| item.to_string());
+            Value::Array(items.into_iter().cloned().collect())
         }
         ("source_defined_cursor", None) => Value::Bool(false),
         ("default_cursor_field" | "source_defined_primary_key", None) => Value::Array(Vec::new()),
@@ -410,5 +413,22 @@ mod tests {
         );
         assert!(unlisted_changes(&catalog, &target, &["a".into()]).is_empty());
         assert!(unlisted_changes(&catalog, &target, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_composite_key_in_another_order_is_the_same_key() {
+        let stream = |key: Value| {
+            json!({"name": "customasset_report", "supported_sync_modes": ["full_refresh", "incremental"],
+                   "source_defined_primary_key": key})
+        };
+        let ours = stream(json!([["date_start"], ["account_id"], ["body_asset"]]));
+        let theirs = stream(json!([["account_id"], ["body_asset"], ["date_start"]]));
+        assert!(differences(&ours, &theirs).is_empty());
+        let other = stream(json!([["account_id"], ["date_start"]]));
+        assert_eq!(
+            differences(&ours, &other).len(),
+            1,
+            "a field less is another key"
+        );
     }
 }
