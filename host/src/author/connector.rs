@@ -51,6 +51,8 @@
 //! - `note` is required (the older `about` is read as it): these answers are never the
 //!   vendor's, and it says where their shape came from, so every result made with them
 //!   can say so.
+//! - `commands` (optional) limits an entry to some connector commands (`"commands":
+//!   ["read"]`): an answer a read needs but that would change what discover declares.
 //! - `no_waiting` (optional) says why the connector's `time.sleep` returns at once: a
 //!   report polled every 30 s or a rate limit of a request a minute has nothing to wait
 //!   for offline; the result says it too. [`offline::Recorded::parse`] refuses an unknown field, a body beside a
@@ -359,6 +361,7 @@ impl Installed {
                 },
             )
             .env("CUTOVER_REQUEST_LOG", work.join("requests.jsonl"))
+            .env("CUTOVER_COMMAND", args.first().copied().unwrap_or_default())
             .env("AIRBYTE_NO_TELEMETRY", "1")
             // A fixed hash seed: connectors that build a schema by iterating a set
             // (facebook-marketing's) discover the same catalog on every run.

@@ -50,6 +50,11 @@ pub struct Entry {
     /// URL, and tells them apart by the query in the body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_contains: Option<String>,
+    /// Only in these connector commands (`spec`, `check`, `discover`, `read`): an answer
+    /// that would change what discover declares (hubspot's custom properties) but that a
+    /// read needs, given to the read alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<Vec<String>>,
     #[serde(flatten)]
     pub answer: Answer,
     /// Answers given in turn, one per request; the last repeats. Instead of `answer`.
@@ -78,6 +83,7 @@ const ENTRY_FIELDS: &[&str] = &[
     "url",
     "method",
     "body_contains",
+    "commands",
     "sequence",
     "status",
     "headers",
@@ -85,6 +91,8 @@ const ENTRY_FIELDS: &[&str] = &[
     "text",
 ];
 const ANSWER_FIELDS: &[&str] = &["status", "headers", "body", "text"];
+/// The connector commands an entry's `commands` may name.
+const COMMANDS: &[&str] = &["spec", "check", "discover", "read"];
 
 impl Answer {
     fn is_empty(&self) -> bool {
@@ -146,6 +154,18 @@ impl Recorded {
                 }
                 None => vec![&entry.answer],
             };
+            if let Some(unknown) = entry
+                .commands
+                .iter()
+                .flatten()
+                .find(|c| !COMMANDS.contains(&c.as_str()))
+            {
+                bail!(
+                    "{}: `{unknown}` is no connector command (known: {})",
+                    entry.url,
+                    COMMANDS.join(", ")
+                );
+            }
             for answer in answers {
                 if answer.body.is_some() && answer.text.is_some() {
                     bail!("{}: both a JSON body and a text", entry.url);
@@ -227,9 +247,39 @@ mod tests {
                 r#"{"note": "n", "no_waiting": "", "responses": []}"#,
                 "no waiting without a reason",
             ),
+            (
+                r#"{"note": "n", "responses": [{"url": "/x", "commands": ["sync"]}]}"#,
+                "an unknown command",
+            ),
         ] {
             assert!(Recorded::parse(text).is_err(), "{why} was accepted");
         }
+    }
+
+    /// An entry limited to some commands answers in those alone.
+    #[test]
+    fn an_entry_for_the_read_answers_the_read_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sitecustomize.py"), SITECUSTOMIZE).unwrap();
+        let responses = json!({"note": "n", "responses": [
+            {"url": "/properties", "commands": ["read"], "body": [{"name": "custom"}]}]});
+        let answered = |command: &str| {
+            let output = Command::new("python3")
+                .args(["-S", "-c", "import sitecustomize as s; print(s._answer('GET', 'https://x/properties')[2].decode())"])
+                .env("PYTHONPATH", dir.path())
+                .env("CUTOVER_RESPONSES", responses.to_string())
+                .env("CUTOVER_COMMAND", command)
+                .output()
+                .expect("python3 runs (the connectors need it)");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        };
+        assert_eq!(answered("read"), r#"[{"name": "custom"}]"#);
+        assert_eq!(answered("discover"), "{}", "discover gets the empty page");
     }
 
     /// A connector's sleeps return at once only where the file says why, and its results

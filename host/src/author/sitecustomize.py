@@ -22,7 +22,8 @@ _turns = {}
 
 def _recorded_answer(method, url, body=None):
     """The recorded answer for a request: that of the first entry whose `url` is part of
-    the URL (and whose `method` and `body_contains`, if it has them, match the request's),
+    the URL (and whose `method`, `body_contains` and `commands`, if it has them, match the
+    request's and the connector command's),
     the entry's next turn if it has a `sequence`; None when no entry matches."""
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
@@ -34,6 +35,8 @@ def _recorded_answer(method, url, body=None):
         if entry.get("method") and entry["method"].upper() != method.upper():
             continue
         if "body_contains" in entry and entry["body_contains"] not in body:
+            continue
+        if "commands" in entry and os.environ.get("CUTOVER_COMMAND") not in entry["commands"]:
             continue
         if "sequence" not in entry:
             return entry
