@@ -28,13 +28,7 @@ const USER_CREDENTIALS: [&str; 2] = ["username", "password"];
 /// What 2.0.0 requires and only the operator has: its spec's required fields that 1.0.0's
 /// spec did not require (`database`, required by both, carries over).
 fn requirements() -> Vec<Requirement> {
-    let require = |field: &str, action: &str| Requirement {
-        field: field.into(),
-        action: action.into(),
-        when: None,
-        satisfied: None,
-        renew: false,
-    };
+    let require = Requirement::always;
     vec![
         require(
             "/client_id",

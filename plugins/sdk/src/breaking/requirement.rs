@@ -76,6 +76,17 @@ impl Condition {
 }
 
 impl Requirement {
+    /// A field every connection must have, and what the operator does to supply it.
+    pub fn always(field: &str, action: &str) -> Self {
+        Self {
+            field: field.into(),
+            action: action.into(),
+            when: None,
+            satisfied: None,
+            renew: false,
+        }
+    }
+
     /// Whether `config` still lacks what this asks for: the connection is refused. A
     /// requirement to renew lacks only a value.
     pub fn unmet(&self, config: &Value) -> bool {
@@ -193,13 +204,7 @@ mod tests {
 
     #[test]
     fn refusal_names_every_unmet_field_and_nothing_met() {
-        let require = |field: &str, action: &str| Requirement {
-            field: field.into(),
-            action: action.into(),
-            when: None,
-            satisfied: None,
-            renew: false,
-        };
+        let require = Requirement::always;
         let requirements = [
             require("/client_id", "set the service account id"),
             require("/account", "set the account name"),
