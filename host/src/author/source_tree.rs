@@ -67,8 +67,9 @@ pub fn from_history(
     let released = history::released(monorepo, source, version)?;
     match released.language() {
         Some("manifest-only") => return Ok(None),
-        // A low-code connector of that time was a Python package carrying its manifest.
-        Some("python" | "low-code") | None => {}
+        // A low-code connector of that time was a Python package carrying its manifest
+        // (tagged `language:lowcode` in 2023, `language:low-code` later).
+        Some("python" | "low-code" | "lowcode") | None => {}
         Some(other) => bail!(
             "{source} {version} is a {other} connector (released at {}): only Python and \
              manifest-only connectors run here, so its sides must be checked statically",
@@ -245,7 +246,7 @@ mod tests {
     use super::*;
 
     /// A monorepo whose connector goes 1.0.0 (Dockerfile on python:3.9) → 2.0.0 (low-code,
-    /// base image 2.0.0) → 3.0.0 (Java).
+    /// tagged as in 2023, base image 2.0.0) → 3.0.0 (Java).
     fn monorepo(dir: &Path) -> PathBuf {
         let repo = TestMonorepo::new(dir);
         repo.put("Dockerfile", Some("FROM python:3.9.11-slim\nCOPY . .\n"))
@@ -257,7 +258,7 @@ mod tests {
         repo.put("Dockerfile", None)
             .put(
                 "metadata.yaml",
-                Some("data:\n  connectorBuildOptions:\n    baseImage: docker.io/airbyte/python-connector-base:2.0.0@sha256:c4\n  dockerImageTag: 2.0.0\n  tags:\n    - language:low-code\n"),
+                Some("data:\n  connectorBuildOptions:\n    baseImage: docker.io/airbyte/python-connector-base:2.0.0@sha256:c4\n  dockerImageTag: 2.0.0\n  tags:\n    - language:lowcode\n"),
             )
             .commit("2.0.0");
         repo.put(
