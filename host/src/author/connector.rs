@@ -236,7 +236,7 @@ impl Installed {
             Runtime::Declarative(kept) => format!("airbyte-cdk=={}", kept.declarative.airbyte_cdk),
             Runtime::SourceTree(tree) => {
                 let monorepo = monorepo.context("an image-only version needs the monorepo")?;
-                return source_tree::install(tree, monorepo, python, &self.dir, root);
+                return source_tree::install(tree, monorepo, python, &self.dir, root, constraints);
             }
         };
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -95,12 +95,16 @@ pub fn git(monorepo: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// `data.dockerImageTag` of a metadata.yaml's text.
+/// `data.dockerImageTag` of a metadata.yaml's text: the connector's own, not a registry's
+/// override (`registries.cloud.dockerImageTag`, which pins a registry back to an older
+/// version while the code moves on, and may come first in the file).
 fn image_tag(text: &str) -> Option<String> {
-    text.lines()
-        .map(str::trim)
-        .find_map(|l| l.strip_prefix("dockerImageTag:"))
-        .map(|t| t.trim().trim_matches('"').trim_matches('\'').to_owned())
+    let metadata: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    match &metadata["data"]["dockerImageTag"] {
+        serde_yaml::Value::String(tag) => Some(tag.clone()),
+        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// A monorepo made in a test: one connector, `source-x`, committed version by version.
@@ -173,5 +177,8 @@ mod tests {
             image_tag("data:\n  dockerImageTag: 4.10.18\n").as_deref(),
             Some("4.10.18")
         );
+        // typeform's metadata when the cloud registry was pinned back to 1.0.0 after 1.1.0.
+        let pinned_back = "data:\n  registries:\n    cloud:\n      dockerImageTag: 1.0.0\n      enabled: true\n  dockerImageTag: 1.1.0\n";
+        assert_eq!(image_tag(pinned_back).as_deref(), Some("1.1.0"));
     }
 }

@@ -165,13 +165,16 @@ pub fn source_dir(venv: &Path) -> PathBuf {
 }
 
 /// Builds `venv` with `python`: the tree at its commit, installed with its dependencies as
-/// of that commit's date. `uv` comes from PyPI into `tools` the first time.
+/// of that commit's date, held to `constraints` (the version's `constraints.txt`: a pin of
+/// that date that a resolver today would not take, such as a version since yanked). `uv`
+/// comes from PyPI into `tools` the first time.
 pub fn install(
     tree: &SourceTree,
     monorepo: &Path,
     python: &str,
     venv: &Path,
     tools: &Path,
+    constraints: Option<&Path>,
 ) -> Result<()> {
     let src = source_dir(venv);
     let _ = std::fs::remove_dir_all(venv);
@@ -207,14 +210,15 @@ pub fn install(
     }
     let uv = uv(tools)?;
     super::connector::run_quietly(Command::new(python).args(["-m", "venv"]).arg(venv))?;
-    super::connector::run_quietly(
-        Command::new(uv)
-            .args(["pip", "install", "--quiet", "--no-compile", "--python"])
-            .arg(venv.join("bin/python"))
-            .args(["--exclude-newer", &tree.resolved_as_of])
-            .arg(&src),
-    )
-    .with_context(|| {
+    let mut install = Command::new(uv);
+    install
+        .args(["pip", "install", "--quiet", "--no-compile", "--python"])
+        .arg(venv.join("bin/python"))
+        .args(["--exclude-newer", &tree.resolved_as_of]);
+    if let Some(constraints) = constraints {
+        install.arg("--constraint").arg(constraints);
+    }
+    super::connector::run_quietly(install.arg(&src)).with_context(|| {
         format!(
             "installing {} at {} with its dependencies as of {}",
             tree.folder, tree.commit, tree.resolved_as_of
