@@ -55,7 +55,8 @@
 //!   ["read"]`): an answer a read needs but that would change what discover declares.
 //! - `no_waiting` (optional) says why the connector's `time.sleep` returns at once: a
 //!   report polled every 30 s or a rate limit of a request a minute has nothing to wait
-//!   for offline; the result says it too. [`offline::Recorded::parse`] refuses an unknown field, a body beside a
+//!   for offline; airbyte-cdk's rate limiter, which keeps its window on the clock, then
+//!   lets every call through. The result says it too. [`offline::Recorded::parse`] refuses an unknown field, a body beside a
 //!   text, or a sequence beside an answer.
 
 use super::declarative;

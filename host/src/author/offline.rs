@@ -314,10 +314,41 @@ mod tests {
             slept(&waiting) >= 2.0,
             "a connector sleeps as it would by default"
         );
+        // airbyte-cdk's rate limiter (a stand-in with its module path and method) refuses
+        // by default, and lets every call through when waits return at once.
+        let limiter = dir.path().join("airbyte_cdk/sources/streams");
+        std::fs::create_dir_all(&limiter).unwrap();
+        for package in [
+            "airbyte_cdk",
+            "airbyte_cdk/sources",
+            "airbyte_cdk/sources/streams",
+        ] {
+            std::fs::write(dir.path().join(package).join("__init__.py"), "").unwrap();
+        }
+        std::fs::write(
+            limiter.join("call_rate.py"),
+            "class APIBudget:\n    def _do_acquire(self, request):\n        raise RuntimeError('Rate limit=1/1.0m is already full')\n",
+        )
+        .unwrap();
+        let acquire = |responses: &Value| {
+            Command::new("python3")
+                .args(["-S", "-c", "import sitecustomize\nfrom airbyte_cdk.sources.streams.call_rate import APIBudget\nAPIBudget()._do_acquire('GET /reports')"])
+                .env("PYTHONPATH", dir.path())
+                .env("CUTOVER_RESPONSES", responses.to_string())
+                .output()
+                .expect("python3 runs (the connectors need it)")
+                .status
+                .success()
+        };
+        assert!(!acquire(&waiting), "the limiter refuses by default");
         let text =
             r#"{"note": "n", "no_waiting": "reports are polled every 30 s", "responses": []}"#;
         let recorded = Recorded::parse(text).unwrap();
         assert!(slept(&serde_json::to_value(&recorded).unwrap()) < 1.0);
+        assert!(
+            acquire(&serde_json::to_value(&recorded).unwrap()),
+            "every call is let through"
+        );
         assert_eq!(
             recorded.described(),
             "n Its waits returned at once: reports are polled every 30 s"

@@ -15,8 +15,42 @@ _recorded = _options.get("responses", [])
 if _options.get("no_waiting"):
     # A report the connector polls for, or a rate limit it keeps, has nothing to wait for
     # when every answer is recorded: its sleeps return at once.
-    import time
+    import importlib.abc, sys, time
     time.sleep = lambda seconds=0: None
+
+    # airbyte-cdk's rate limiter keeps its window on the clock (pyrate_limiter), so with
+    # sleeps that return at once it would refuse the call instead of waiting: every call is
+    # let through, and the buckets' leak threads (a loop around a sleep) are not started.
+    _unlimited = {
+        "airbyte_cdk.sources.streams.call_rate": ("APIBudget", "_do_acquire"),
+        "pyrate_limiter.abstracts.bucket": ("BucketFactory", "schedule_leak"),
+    }
+
+    class _Unlimiting(importlib.abc.MetaPathFinder):
+        """Finds the limiter's modules as the other finders do, and opens them once run."""
+
+        def find_spec(self, name, path, target=None):
+            if name not in _unlimited:
+                return None
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(name, path, target)
+                if spec is None or spec.loader is None:
+                    continue
+                run = spec.loader.exec_module
+                cls, method = _unlimited[name]
+
+                def exec_module(module, run=run, cls=cls, method=method):
+                    run(module)
+                    if hasattr(getattr(module, cls, None), method):
+                        setattr(getattr(module, cls), method, lambda self, *args, **kwargs: None)
+
+                spec.loader.exec_module = exec_module
+                return spec
+            return None
+
+    sys.meta_path.insert(0, _Unlimiting())
 # How many times each recorded entry with a `sequence` has answered, by its index.
 _turns = {}
 
