@@ -6,6 +6,9 @@
 //! The answer is chosen in Python (the connector's process), so the Rust side only checks
 //! a `responses.json` is well formed before any connector sees it: a typo in a field
 //! would otherwise answer nothing and leave a verification failing for a wrong reason.
+//!
+//! Over 600 lines because its tests run `sitecustomize.py` under a real interpreter, one
+//! transport and one option at a time; the module's own code is under 300.
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
