@@ -338,10 +338,24 @@ pub(super) fn install(
     if let Some(monorepo) = monorepo
         && super::declarative::read(here)?.is_none()
         && super::source_tree::read(here)?.is_none()
-        && super::declarative::from_history(monorepo, source, version, here)?.is_none()
-        && !on_pypi(source, version)?
     {
-        super::source_tree::from_history(monorepo, source, version, here)?;
+        match super::declarative::from_history(monorepo, source, version, here) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                if !on_pypi(source, version)? {
+                    super::source_tree::from_history(monorepo, source, version, here)?;
+                }
+            }
+            // A version released after the monorepo's history ends is on PyPI alone.
+            Err(e) => {
+                if !on_pypi(source, version)? {
+                    return Err(e);
+                }
+                tracing::debug!(
+                    "{source} {version}: not in the monorepo's history ({e:#}); from PyPI"
+                );
+            }
+        }
     }
     Ok(
         match (
