@@ -316,29 +316,41 @@ fn progress_problems(before: &Value, kept: &Value, messages: &[Value]) -> (Vec<S
 }
 
 /// The greatest cursor-like leaf of a state: date or date-time strings, compared as text
-/// (ISO 8601 sorts as time); integers as zero-padded text. An RFC 3339 date-time is first
-/// written in UTC with every fraction digit, so that one instant written two ways
-/// (`…00Z`, `…00+00:00`, `…00.000Z`) compares equal.
+/// (ISO 8601 sorts as time); integers as zero-padded text. A date or date-time is first
+/// written as an instant in UTC with every fraction digit, so that one instant written
+/// several ways compares equal: with an offset (`…00Z`, `…00+00:00`, `…00.000Z`), without
+/// one (`2024-06-01T00:00:00`, which connectors read as UTC), or as a date (`2024-06-01`,
+/// its midnight in UTC).
 fn max_leaf(state: &Value) -> Option<String> {
-    use time::format_description::well_known::Rfc3339;
     match state {
-        Value::String(s) if s.len() >= 10 && s.as_bytes()[4] == b'-' => Some(
-            time::OffsetDateTime::parse(s, &Rfc3339)
-                .ok()
-                .and_then(|t| {
-                    t.to_offset(time::UtcOffset::UTC)
-                        .format(time::macros::format_description!(
-                            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
-                        ))
-                        .ok()
-                })
-                .unwrap_or_else(|| s.clone()),
-        ),
+        Value::String(s) if s.len() >= 10 && s.as_bytes()[4] == b'-' => {
+            Some(as_instant(s).unwrap_or_else(|| s.clone()))
+        }
         Value::Number(n) => n.as_u64().map(|n| format!("{n:020}")),
         Value::Object(map) => map.values().filter_map(max_leaf).max(),
         Value::Array(items) => items.iter().filter_map(max_leaf).max(),
         _ => None,
     }
+}
+
+/// A date or date-time as the instant it names, in UTC, written with every fraction digit.
+fn as_instant(text: &str) -> Option<String> {
+    use time::format_description::well_known::{Iso8601, Rfc3339};
+    use time::macros::format_description;
+    let utc = time::OffsetDateTime::parse(text, &Rfc3339)
+        .map(|t| t.to_offset(time::UtcOffset::UTC))
+        .or_else(|_| {
+            time::PrimitiveDateTime::parse(text, &Iso8601::DEFAULT).map(|t| t.assume_utc())
+        })
+        .or_else(|_| {
+            time::Date::parse(text, format_description!("[year]-[month]-[day]"))
+                .map(|d| d.midnight().assume_utc())
+        })
+        .ok()?;
+    utc.format(format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
+    ))
+    .ok()
 }
 
 #[cfg(test)]
@@ -397,6 +409,24 @@ mod tests {
             progress_problems(&kept, &kept, &same_instant).0.is_empty(),
             "one instant in another offset is not a step back"
         );
+        let naive = vec![
+            json!({"type": "STATE", "state": stream_state(json!({"updated_at": "2024-06-01T00:00:00"}))}),
+        ];
+        assert!(
+            progress_problems(&kept, &kept, &naive).0.is_empty(),
+            "a date-time without an offset is read as UTC"
+        );
+        let date = vec![
+            json!({"type": "STATE", "state": stream_state(json!({"updated_at": "2024-06-01"}))}),
+        ];
+        assert!(
+            progress_problems(&kept, &kept, &date).0.is_empty(),
+            "a date is its midnight"
+        );
+        let day_before = vec![
+            json!({"type": "STATE", "state": stream_state(json!({"updated_at": "2024-05-31"}))}),
+        ];
+        assert_eq!(progress_problems(&kept, &kept, &day_before).0.len(), 1);
         let an_hour_back = vec![
             json!({"type": "STATE", "state": stream_state(json!({"updated_at": "2024-06-01T00:00:00+01:00"}))}),
         ];
