@@ -202,6 +202,22 @@ mod tests {
     use std::path::PathBuf;
     use std::process::Command;
 
+    /// Runs `script` under a plain interpreter with `sitecustomize.py` of `dir` loaded, the
+    /// recorded `responses` and the connector `command`; its output, or None if it failed.
+    fn python(dir: &Path, script: &str, responses: &Value, command: &str) -> Option<String> {
+        let output = Command::new("python3")
+            .args(["-S", "-c", script])
+            .env("PYTHONPATH", dir)
+            .env("CUTOVER_RESPONSES", responses.to_string())
+            .env("CUTOVER_COMMAND", command)
+            .output()
+            .expect("python3 runs (the connectors need it)");
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+
     #[test]
     fn the_old_format_and_the_new_one_parse() {
         let old = Recorded::parse(
@@ -267,19 +283,13 @@ mod tests {
         let responses = json!({"note": "n", "responses": [
             {"url": "/properties", "commands": ["read"], "body": [{"name": "custom"}]}]});
         let answered = |command: &str| {
-            let output = Command::new("python3")
-                .args(["-S", "-c", "import sitecustomize as s; print(s._answer('GET', 'https://x/properties')[2].decode())"])
-                .env("PYTHONPATH", dir.path())
-                .env("CUTOVER_RESPONSES", responses.to_string())
-                .env("CUTOVER_COMMAND", command)
-                .output()
-                .expect("python3 runs (the connectors need it)");
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+            python(
+                dir.path(),
+                "import sitecustomize as s; print(s._answer('GET', 'https://x/properties')[2].decode())",
+                &responses,
+                command,
+            )
+            .expect("the script runs")
         };
         assert_eq!(answered("read"), r#"[{"name": "custom"}]"#);
         assert_eq!(answered("discover"), "{}", "discover gets the empty page");
@@ -292,25 +302,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("sitecustomize.py"), SITECUSTOMIZE).unwrap();
         let slept = |responses: &Value| {
-            let output = Command::new("python3")
-                .args([
-                    "-S",
-                    "-c",
-                    "import sitecustomize, time; t = time.monotonic(); time.sleep(2); print(time.monotonic() - t)",
-                ])
-                .env("PYTHONPATH", dir.path())
-                .env("CUTOVER_RESPONSES", responses.to_string())
-                .output()
-                .expect("python3 runs (the connectors need it)");
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            String::from_utf8_lossy(&output.stdout)
-                .trim()
-                .parse::<f64>()
-                .unwrap()
+            python(
+                dir.path(),
+                "import sitecustomize, time; t = time.monotonic(); time.sleep(2); print(time.monotonic() - t)",
+                responses,
+                "read",
+            )
+            .expect("the script runs")
+            .parse::<f64>()
+            .unwrap()
         };
         let waiting = json!({"note": "n", "responses": []});
         assert!(
@@ -334,14 +334,13 @@ mod tests {
         )
         .unwrap();
         let acquire = |responses: &Value| {
-            Command::new("python3")
-                .args(["-S", "-c", "import sitecustomize\nfrom airbyte_cdk.sources.streams.call_rate import APIBudget\nAPIBudget()._do_acquire('GET /reports')"])
-                .env("PYTHONPATH", dir.path())
-                .env("CUTOVER_RESPONSES", responses.to_string())
-                .output()
-                .expect("python3 runs (the connectors need it)")
-                .status
-                .success()
+            python(
+                dir.path(),
+                "import sitecustomize\nfrom airbyte_cdk.sources.streams.call_rate import APIBudget\nAPIBudget()._do_acquire('GET /reports')",
+                responses,
+                "read",
+            )
+            .is_some()
         };
         assert!(!acquire(&waiting), "the limiter refuses by default");
         let text =
