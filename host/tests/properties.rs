@@ -396,13 +396,25 @@ fn one_plan_chains_each_connector_from_its_oldest_plugin_to_its_newest() {
             .expect(0)
             .json();
         let c = &plan["connections"][0];
-        assert_eq!(c["status"], "migrate", "{connector}: {c}");
         let steps: Vec<&str> = c["steps"]
             .as_array()
             .unwrap()
             .iter()
             .filter_map(|s| s["plugin"]["file"].as_str())
             .collect();
+        if c["status"] == "needs-operator" {
+            // A break only the operator can finish stops the chain at its own step, every
+            // step before it planned: firebolt 0.x signs in as a user, which 2.0.0 refuses
+            // until the operator supplies a service account.
+            let reason = c["reason"].as_str().unwrap_or_default();
+            assert!(
+                reason.contains(&last.plugin.file),
+                "{connector}: only the last break may need the operator: {c}"
+            );
+            assert_eq!(steps.len(), chain.len() - 1, "{connector}: {steps:?}");
+            continue;
+        }
+        assert_eq!(c["status"], "migrate", "{connector}: {c}");
         assert_eq!(
             steps.len(),
             chain.len(),
