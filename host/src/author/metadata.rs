@@ -142,7 +142,9 @@ pub fn parse(text: &str) -> Result<BreakingChanges> {
             applies_to,
             produces: version.to_string(),
             message: change.message.trim().to_owned(),
-            upgrade_deadline: Some(change.upgrade_deadline),
+            // Airbyte's schema requires the field; an entry written for a break its
+            // connector's metadata does not list yet may have no date to give (`""`).
+            upgrade_deadline: Some(change.upgrade_deadline).filter(|d| !d.trim().is_empty()),
             deadline_action,
             documentation_url: change
                 .migration_documentation_url
@@ -256,6 +258,17 @@ data:
             "https://docs.airbyte.com/integrations/sources/pinterest-migrations#2.0.0"
         );
         assert!(two.check().is_ok(), "the manifest is one the host accepts");
+    }
+
+    #[test]
+    fn an_empty_deadline_is_none() {
+        let undated = YAML.replace("upgradeDeadline: \"2024-06-03\"", "upgradeDeadline: \"\"");
+        let b = parse(&undated).unwrap();
+        assert_eq!(b.manifests[1].upgrade_deadline, None);
+        assert_eq!(
+            b.manifests[0].upgrade_deadline.as_deref(),
+            Some("2023-12-14")
+        );
     }
 
     #[test]
