@@ -15,8 +15,9 @@
 //!
 //! Some requests cannot be answered by an empty page: a token endpoint must give a token,
 //! a connector may need one account from a list, a report job must finish. A
-//! `responses.json` in the version's fixture folder, or else in the connector's, answers
-//! them, in `spec`, `discover` and `read` alike (each run starts its sequences anew):
+//! `responses.json` in the connector's fixture folder answers them for every version, in
+//! `spec`, `discover` and `read` alike (each run starts its sequences anew); one in a
+//! version's folder adds that version's own answers, which come first:
 //!
 //! ```json
 //! {
@@ -77,8 +78,8 @@ pub struct Installed {
     pub empty_page: String,
     /// What runs: the connector's own package, or a manifest on the CDK.
     pub runtime: Runtime,
-    /// Responses recorded for the requests an empty page cannot answer (`responses.json`
-    /// beside the version's fixtures, or beside the connector's).
+    /// Responses recorded for the requests an empty page cannot answer: the version's
+    /// `responses.json`, then the connector's ([`Recorded::layered`]).
     pub responses: Option<Recorded>,
 }
 
@@ -128,21 +129,14 @@ impl Installed {
                 source.trim_start_matches("source-")
             )),
         };
-        // The version's own recorded responses, else the connector's (answers every version
-        // of it needs, such as a token and an empty list of accounts).
-        let mut responses = None;
-        for path in [
-            Some(here.join(RESPONSES)),
-            here.parent().map(|p| p.join(RESPONSES)),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if let Some(recorded) = Recorded::read(&path)? {
-                responses = Some(recorded);
-                break;
-            }
-        }
+        // The version's own recorded responses first, then the connector's (answers every
+        // version of it needs, such as a token and an empty list of accounts).
+        let own = Recorded::read(&here.join(RESPONSES))?;
+        let connectors = match here.parent() {
+            Some(parent) => Recorded::read(&parent.join(RESPONSES))?,
+            None => None,
+        };
+        let responses = Recorded::layered(own, connectors);
         Ok(Self {
             name: source.to_owned(),
             version: version.to_owned(),

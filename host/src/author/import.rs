@@ -309,9 +309,12 @@ fn side(
         .answering(std::fs::read_to_string(fixtures.join("empty-page.json")).ok());
     let spec = installed.spec(work)?;
     write_if_changed(&spec_path, &pretty(&spec))?;
-    // A connector's own config.json (values a spec's patterns demand) wins over one made
-    // from the spec.
-    let config = match read_json(&fixtures.join("config.json")) {
+    // The version's own config.json (kept from an earlier run, or written for a version
+    // whose spec's patterns the connector's cannot meet: sftp-bulk's two `start_date`
+    // formats exclude each other), else the connector's (values a spec's patterns demand),
+    // else one made from the spec.
+    let config = match read_json(&config_path).or_else(|_| read_json(&fixtures.join("config.json")))
+    {
         Ok(c) => c,
         Err(_) => super::spec_config::config_from_spec(&spec),
     };

@@ -116,6 +116,23 @@ impl Recorded {
         }
     }
 
+    /// A version's recorded responses layered over its connector's: the version's entries
+    /// first, so that they answer before the connector's where both match a request, and
+    /// the connector's after them, so that a version file holds only what differs for that
+    /// version (a copy of the connector's token entry would drift from it). Both notes are
+    /// kept; the version's `no_waiting` wins, else the connector's applies.
+    pub fn layered(version: Option<Self>, connector: Option<Self>) -> Option<Self> {
+        match (version, connector) {
+            (Some(mut version), Some(connector)) => {
+                version.note = format!("{} {}", version.note.trim_end(), connector.note);
+                version.no_waiting = version.no_waiting.or(connector.no_waiting);
+                version.responses.extend(connector.responses);
+                Some(version)
+            }
+            (version, connector) => version.or(connector),
+        }
+    }
+
     /// Parses and checks a `responses.json`'s text.
     pub fn parse(text: &str) -> Result<Self> {
         let value: Value = serde_json::from_str(text)?;
@@ -293,6 +310,57 @@ mod tests {
         };
         assert_eq!(answered("read"), r#"[{"name": "custom"}]"#);
         assert_eq!(answered("discover"), "{}", "discover gets the empty page");
+    }
+
+    /// A version's file adds to its connector's: its own entries answer first, the
+    /// connector's answer what it does not name, and the result names both notes.
+    #[test]
+    fn a_version_file_answers_before_its_connectors() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sitecustomize.py"), SITECUSTOMIZE).unwrap();
+        let version = Recorded::parse(
+            r#"{"note": "version's.", "responses": [{"url": "/scopes", "body": ["read_orders"]}]}"#,
+        )
+        .unwrap();
+        let connector = Recorded::parse(
+            r#"{"note": "connector's.", "no_waiting": "a report is polled", "responses": [
+                {"url": "/scopes", "body": []}, {"url": "/shop", "body": {"id": 1}}]}"#,
+        )
+        .unwrap();
+        let layered = Recorded::layered(Some(version.clone()), Some(connector.clone())).unwrap();
+        assert_eq!(layered.note, "version's. connector's.");
+        assert_eq!(layered.no_waiting.as_deref(), Some("a report is polled"));
+        let responses = serde_json::to_value(&layered).unwrap();
+        let answered = |url: &str| {
+            python(
+                dir.path(),
+                &format!("import sitecustomize as s; print(s._answer('GET', 'https://x{url}')[2].decode())"),
+                &responses,
+                "read",
+            )
+            .expect("the script runs")
+        };
+        assert_eq!(
+            answered("/scopes"),
+            r#"["read_orders"]"#,
+            "the version's entry first"
+        );
+        assert_eq!(
+            answered("/shop"),
+            r#"{"id": 1}"#,
+            "the connector's entry after it"
+        );
+        assert_eq!(answered("/other"), "{}");
+        // One file alone is itself.
+        assert_eq!(
+            Recorded::layered(None, Some(connector)).unwrap().note,
+            "connector's."
+        );
+        assert_eq!(
+            Recorded::layered(Some(version), None).unwrap().note,
+            "version's."
+        );
+        assert!(Recorded::layered(None, None).is_none());
     }
 
     /// A connector's sleeps return at once only where the file says why, and its results

@@ -30,6 +30,60 @@ pub fn descriptor(entry: &Value) -> Option<StreamDescriptor> {
     StreamDescriptor::from_json(entry.get("stream")?)
 }
 
+/// A configured stream and the columns of it that a migration names.
+///
+/// A database source's catalog is the connection's own, and its types often cannot say
+/// which columns a new version retypes (a `string` may be a date the old version did not
+/// know): such a migration lists each stream with the columns that *may* change, for the
+/// operator to check after the schema refresh.
+pub struct StreamColumns<'a> {
+    /// The stream, by name and namespace.
+    pub stream: StreamDescriptor,
+    /// The configured entry (its sync modes tell whether earlier rows keep the old types).
+    pub entry: &'a Value,
+    /// The columns named, in the order the migration found them.
+    pub columns: Vec<String>,
+}
+
+impl std::fmt::Display for StreamColumns<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.stream, self.columns.join(", "))
+    }
+}
+
+impl StreamColumns<'_> {
+    /// `a (x, y); b (z)`: the list a note shows.
+    pub fn listed(streams: &[Self]) -> String {
+        streams
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Every configured stream for which `columns` names at least one column, in catalog
+/// order. A stream without a name is refused: the plan could not say which it meant.
+pub fn streams_with_columns<'a, C: Into<String>>(
+    catalog: &'a Value,
+    mut columns: impl FnMut(&'a Value) -> Vec<C>,
+) -> Result<Vec<StreamColumns<'a>>> {
+    let mut found = Vec::new();
+    for entry in streams(catalog) {
+        let stream = descriptor(entry)
+            .ok_or_else(|| Error::InvalidInput("a configured stream has no stream.name".into()))?;
+        let columns: Vec<String> = columns(entry).into_iter().map(Into::into).collect();
+        if !columns.is_empty() {
+            found.push(StreamColumns {
+                stream,
+                entry,
+                columns,
+            });
+        }
+    }
+    Ok(found)
+}
+
 /// The configured entry for `name`, if the connection syncs it.
 pub fn find<'a>(catalog: &'a Value, name: &str) -> Option<&'a Value> {
     streams(catalog)

@@ -13,7 +13,8 @@
 //! schema refresh that tells. It changes no document.
 
 use cutover_plugin::{
-    Action, Connection, Error, Manifest, Migration, Outcome, Result, Value, catalog, schema,
+    Action, Connection, Manifest, Migration, Outcome, Result, Value, catalog,
+    catalog::StreamColumns, schema,
 };
 
 /// The bare types 0.2.1 gave columns that 1.0.0 may type otherwise: `integer` (BOOLEAN) and
@@ -63,29 +64,22 @@ impl Migration for FireboltV1 {
 
     fn migrate(connection: Connection) -> Result<Outcome> {
         let mut out = connection.into_outcome();
-        let mut candidates = Vec::new();
-        let mut appended = Vec::new();
-        for entry in catalog::streams(&out.catalog) {
-            let Some(descriptor) = catalog::descriptor(entry) else {
-                return Err(Error::InvalidInput(
-                    "a configured stream has no stream.name".into(),
-                ));
-            };
-            let columns = columns_that_may_change(&entry["stream"]["json_schema"]);
-            if columns.is_empty() {
-                continue;
-            }
-            candidates.push(format!("{descriptor} ({})", columns.join(", ")));
-            if entry.get("destination_sync_mode").and_then(Value::as_str) != Some("overwrite") {
-                appended.push(descriptor.to_string());
-            }
-        }
+        let candidates = catalog::streams_with_columns(&out.catalog, |entry| {
+            columns_that_may_change(&entry["stream"]["json_schema"])
+        })?;
         if candidates.is_empty() {
             return Ok(out);
         }
+        let appended: Vec<String> = candidates
+            .iter()
+            .filter(|c| {
+                c.entry.get("destination_sync_mode").and_then(Value::as_str) != Some("overwrite")
+            })
+            .map(|c| c.stream.to_string())
+            .collect();
         out.note(format!(
             "columns 0.x declared as bare integer (a BOOLEAN may be one) or string (a PGDATE, TIMESTAMPNTZ or TIMESTAMPTZ may be one), which 1.0.0 may retype: {}",
-            candidates.join("; ")
+            StreamColumns::listed(&candidates)
         ));
         if !appended.is_empty() {
             out.note(format!(

@@ -21,8 +21,8 @@
 //! keep their JDBC types, so their cursors keep their format).
 
 use cutover_plugin::{
-    Action, Connection, Error, Manifest, Migration, Outcome, Result, StreamDescriptor, Value,
-    catalog, schema, state,
+    Action, Connection, Manifest, Migration, Outcome, Result, StreamDescriptor, Value, catalog,
+    catalog::StreamColumns, schema, state,
 };
 
 /// The columns of a configured stream that may be date or time columns 3.0.0 retypes: how
@@ -91,18 +91,10 @@ impl Migration for MssqlV3 {
 
     fn migrate(connection: Connection) -> Result<Outcome> {
         let mut out = connection.into_outcome();
-        let mut candidates = Vec::new();
-        for entry in catalog::streams(&out.catalog) {
-            let Some(descriptor) = catalog::descriptor(entry) else {
-                return Err(Error::InvalidInput(
-                    "a configured stream has no stream.name".into(),
-                ));
-            };
-            let columns = plain_string_columns(entry);
-            if !columns.is_empty() {
-                candidates.push(format!("{descriptor} ({})", columns.join(", ")));
-            }
-        }
+        let candidates = StreamColumns::listed(&catalog::streams_with_columns(
+            &out.catalog,
+            plain_string_columns,
+        )?);
         let unreadable: Vec<StreamDescriptor> =
             out.state.iter().filter_map(offset_cursor_stream).collect();
         out.state
@@ -120,8 +112,7 @@ impl Migration for MssqlV3 {
             return Ok(out);
         }
         out.note(format!(
-            "columns 2.x declared as plain strings, any of which may be a date, datetime, datetime2, datetimeoffset, smalldatetime or time column that 3.0.0 retypes: {}",
-            candidates.join("; ")
+            "columns 2.x declared as plain strings, any of which may be a date, datetime, datetime2, datetimeoffset, smalldatetime or time column that 3.0.0 retypes: {candidates}"
         ));
         out.action(Action::RefreshSchema {
             reason: "3.0.0 declares date and time columns with their Airbyte types (date, time, timestamp with or without time zone) where 2.x declared strings; refresh, skip the reset the refresh offers, and let the next sync propagate the types. If that sync fails, clear the streams it names (the guide)".into(),

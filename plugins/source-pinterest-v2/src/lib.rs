@@ -209,6 +209,18 @@ their history, which would otherwise duplicate rows in the destination.
 Requires an Airbyte platform that resets single streams (0.50 or later).
 ";
 
+// Why the golden case `fixtures/all-streams` starts on 2026-11-01 (the case format has no note
+// field): it syncs the twelve built-in report streams, and 2.0.0 fails every one of them when
+// `start_date` lies more than 913 days before the read. Its `_validate_and_transform` writes
+// the reset date back as a string (1.x and 2.0.2 keep a DateTime, airbytehq/airbyte#39367),
+// and `IncrementalPinterestStream.stream_slices` then runs `min(start_date, pendulum.now())`
+// ("'<' not supported between instances of 'DateTime' and 'str'"), from the CDK's availability
+// check, which asks for the first slice without the stream's state: a kept state does not help.
+// A fault of the connector, not of this migration, which leaves `start_date` alone. 2026-11-01
+// is the newest start_date the case allows (1.x takes any YYYY-MM-DD; every cursor of the
+// case's four weeks of history lies after it and before the day the case was written,
+// 2026-12-07), so the verifier's read of that case keeps working until 2029-05-02.
+// The other cases keep older start dates: they sync no built-in report stream.
 #[cfg(test)]
 mod tests {
     use super::*;
