@@ -212,7 +212,7 @@ impl Compiled {
         };
         let Some(rewritten) = to.write(&moment) else {
             return Err(self.needs_operator(&format!(
-                "{at}: its value holds more than {to} can (a time of day); set it as {to}"
+                "{at}: its value holds more than {to} can (a time of day or a finer fraction of a second); set it as {to}"
             )));
         };
         config::set_field(&mut out.config, at, Value::String(rewritten))?;

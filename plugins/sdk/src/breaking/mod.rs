@@ -146,7 +146,7 @@ pub enum ConfigChange {
     },
     /// Rewrites a date the new version wants in another format, e.g. a `start_date` from
     /// `YYYY-MM-DD` to `YYYY-MM-DDTHH:mm:ssZ` (`2024-01-31` becomes `2024-01-31T00:00:00Z`):
-    /// the formats are patterns of `YYYY MM DD HH mm ss SSS` ([`DateFormat`]). Nothing
+    /// the formats are patterns of `YYYY MM DD HH mm ss SSS SSSSSS` ([`DateFormat`]). Nothing
     /// happens when the field is absent or already a real date in `to`. A value in neither
     /// format, or one `to` cannot hold whole (a time of day into a date-only format), is
     /// never guessed at: the connection needs its operator, who is told the field and the
