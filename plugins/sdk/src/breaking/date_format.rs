@@ -174,7 +174,7 @@ impl DateFormat {
             .into_iter()
             .find(|f| held(*f))
             .map_or(1_000_000, Field::scale);
-        if lost || moment.0[Field::Millis.index()] % unit != 0 {
+        if lost || !moment.0[Field::Millis.index()].is_multiple_of(unit) {
             return None;
         }
         let mut out = String::with_capacity(self.pattern.len());
