@@ -25,7 +25,7 @@ use crate::{Error, Outcome, Result, StreamDescriptor};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The discovered catalog of one connector version, as JSON text.
 pub struct Discovered {
@@ -126,6 +126,27 @@ pub fn conform_except(
     target: &Discovered,
     defined_by_config: &[String],
 ) -> Result<Vec<Conformed>> {
+    conform_streams(catalog, target, defined_by_config, &BTreeMap::new())
+}
+
+/// [`conform`], where each configured stream named in `stand_ins` is conformed to the
+/// version's stream its value names, keeping its own name: a stream a connection's config
+/// names (a file connector's `stream_name`) is the stream the version discovered under the
+/// name the config of its real catalog gave.
+pub fn conform_standing_for(
+    catalog: &mut Value,
+    target: &Discovered,
+    stand_ins: &BTreeMap<String, String>,
+) -> Result<Vec<Conformed>> {
+    conform_streams(catalog, target, &[], stand_ins)
+}
+
+fn conform_streams(
+    catalog: &mut Value,
+    target: &Discovered,
+    defined_by_config: &[String],
+    stand_ins: &BTreeMap<String, String>,
+) -> Result<Vec<Conformed>> {
     let index = target.index()?;
     let mut changed = Vec::new();
     for entry in catalog::streams_mut(catalog) {
@@ -137,7 +158,8 @@ pub fn conform_except(
         if defined_by_config.contains(&stream.name) {
             continue;
         }
-        let Some(raw) = index.get(&stream.name) else {
+        let known = stand_ins.get(&stream.name).unwrap_or(&stream.name);
+        let Some(raw) = index.get(known) else {
             continue;
         };
         let declared = parse(raw)?;
@@ -147,6 +169,8 @@ pub fn conform_except(
             .collect();
         let before = entry.clone();
         let choices = catalog::refresh_stream(entry, &declared);
+        // A stand-in keeps its own name: the connection's config names it.
+        entry["stream"]["name"] = Value::String(stream.name.clone());
         if !fields.is_empty() || !choices.is_empty() || *entry != before {
             changed.push(Conformed {
                 stream,
@@ -173,7 +197,24 @@ impl Outcome {
         defined_by_config: &[String],
     ) -> Result<Vec<Conformed>> {
         let changed = conform_except(&mut self.catalog, target, defined_by_config)?;
-        for c in &changed {
+        self.note_conformed(target, &changed);
+        Ok(changed)
+    }
+
+    /// [`Outcome::conform_to`], each stream named in `stand_ins` conformed to the stream its
+    /// value names ([`conform_standing_for`]).
+    pub fn conform_to_standing_for(
+        &mut self,
+        target: &Discovered,
+        stand_ins: &BTreeMap<String, String>,
+    ) -> Result<Vec<Conformed>> {
+        let changed = conform_standing_for(&mut self.catalog, target, stand_ins)?;
+        self.note_conformed(target, &changed);
+        Ok(changed)
+    }
+
+    fn note_conformed(&mut self, target: &Discovered, changed: &[Conformed]) {
+        for c in changed {
             let mut what = Vec::new();
             if !c.fields.is_empty() {
                 what.push(format!(
@@ -192,7 +233,6 @@ impl Outcome {
                 self.note(format!("{}: {}", c.stream.name, what.join("; ")));
             }
         }
-        Ok(changed)
     }
 }
 

@@ -4,12 +4,16 @@
 //! `start_date` as `YYYY-MM-DDTHH:mm:ssZ` where 0.4.13 took `YYYY-MM-DD`). The rewrite must
 //! be exact and never a guess, so a [`DateFormat`] reads only the one pattern it is given,
 //! checks the calendar (no 31 April, 29 February only in a leap year) and refuses to write
-//! a value into a pattern that would lose part of it. Seven tokens cover the formats
+//! a value into a pattern that would lose part of it. Eight tokens cover the formats
 //! Airbyte's specs use; a date library in the wasm engine would be far more than this needs.
 //!
 //! Tokens: `YYYY` (year), `MM` (month), `DD` (day), `HH` (hour, 00–23), `mm` (minute), `ss`
-//! (second, 00–59), `SSS` (milliseconds), each a fixed number of digits and used at most
-//! once; a pattern has at least `YYYY`, `MM` and `DD`. Every other character is matched
+//! (second, 00–59), `SSS` (milliseconds) and `SSSSSS` (microseconds: the file-based CDK's
+//! `%Y-%m-%dT%H:%M:%S.%fZ`, as sftp-bulk 1.0.0 and s3 4.x take their `start_date`), each a
+//! fixed number of digits and used at most once; `SSS` and `SSSSSS` both write the fraction
+//! of the second, so a pattern has at most one of them, and `.123` read by `SSS` is written
+//! `.123000` by `SSSSSS`, while `.123456` cannot be written by `SSS` (nor `.000001` by a
+//! pattern with no fraction). A pattern has at least `YYYY`, `MM` and `DD`. Every other character is matched
 //! literally, but among letters only `T` and `Z` may be literals, so a mistyped token (`YY`,
 //! `hh`) is refused instead of being matched as text. There is no time-zone arithmetic: a
 //! `Z` is a literal, and a value is carried figure for figure (`2024-01-31` written as
@@ -42,11 +46,13 @@ enum Field {
     Minute,
     Second,
     Millis,
+    Micros,
 }
 
-/// The tokens, longest first so `SSS` is not read as something shorter.
-const TOKENS: [(&str, Field); 7] = [
+/// The tokens, longest first so `SSSSSS` is not read as `SSS` twice.
+const TOKENS: [(&str, Field); 8] = [
     ("YYYY", Field::Year),
+    ("SSSSSS", Field::Micros),
     ("SSS", Field::Millis),
     ("MM", Field::Month),
     ("DD", Field::Day),
@@ -60,18 +66,36 @@ impl Field {
         match self {
             Field::Year => 4,
             Field::Millis => 3,
+            Field::Micros => 6,
             _ => 2,
         }
     }
 
+    /// Where the field's value is kept in a [`Moment`]: both fractions in the last place.
     fn index(self) -> usize {
-        self as usize
+        match self {
+            Field::Micros => Field::Millis as usize,
+            _ => self as usize,
+        }
+    }
+
+    /// How many microseconds one unit of the field is (1 but for a fraction in millis).
+    fn scale(self) -> u32 {
+        match self {
+            Field::Millis => 1000,
+            _ => 1,
+        }
+    }
+
+    fn is_fraction(self) -> bool {
+        matches!(self, Field::Millis | Field::Micros)
     }
 }
 
-/// A date and time read from a value: year, month, day, hour, minute, second, millis.
+/// A date and time read from a value: year, month, day, hour, minute, second, and the
+/// fraction of the second in microseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Moment([u16; 7]);
+pub struct Moment([u32; 7]);
 
 impl DateFormat {
     /// Reads a pattern, refusing one with an unknown letter, a repeated token or no date.
@@ -83,13 +107,19 @@ impl DateFormat {
                 if parts.contains(&Part::Field(*field)) {
                     return Err(format!("date format {pattern:?} repeats {token}"));
                 }
+                let fraction = |p: &Part| matches!(p, Part::Field(f) if f.is_fraction());
+                if field.is_fraction() && parts.iter().any(fraction) {
+                    return Err(format!(
+                        "date format {pattern:?} has two fractions of the second (SSS and SSSSSS)"
+                    ));
+                }
                 parts.push(Part::Field(*field));
                 rest = &rest[token.len()..];
                 continue;
             }
             if c.is_ascii_alphanumeric() && c != 'T' && c != 'Z' {
                 return Err(format!(
-                    "date format {pattern:?} has {c:?}, which is neither a token (YYYY MM DD HH mm ss SSS) nor a literal T or Z"
+                    "date format {pattern:?} has {c:?}, which is neither a token (YYYY MM DD HH mm ss SSS SSSSSS) nor a literal T or Z"
                 ));
             }
             parts.push(Part::Literal(c));
@@ -124,7 +154,7 @@ impl DateFormat {
                     if !digits.bytes().all(|b| b.is_ascii_digit()) {
                         return None;
                     }
-                    moment.0[field.index()] = digits.parse().ok()?;
+                    moment.0[field.index()] = digits.parse::<u32>().ok()? * field.scale();
                     rest = &rest[field.width()..];
                 }
             }
@@ -133,13 +163,18 @@ impl DateFormat {
     }
 
     /// `moment` in this format, unless the format cannot hold it whole (a time of day
-    /// written into a date-only format would be lost).
+    /// written into a date-only format, or microseconds into milliseconds, would be lost).
     pub fn write(&self, moment: &Moment) -> Option<String> {
         let held = |field: Field| self.parts.contains(&Part::Field(field));
-        let lost = [Field::Hour, Field::Minute, Field::Second, Field::Millis]
+        let lost = [Field::Hour, Field::Minute, Field::Second]
             .into_iter()
             .any(|f| !held(f) && moment.0[f.index()] != 0);
-        if lost {
+        // The finest fraction the format holds, in microseconds (none: a whole second).
+        let unit = [Field::Micros, Field::Millis]
+            .into_iter()
+            .find(|f| held(*f))
+            .map_or(1_000_000, Field::scale);
+        if lost || !moment.0[Field::Millis.index()].is_multiple_of(unit) {
             return None;
         }
         let mut out = String::with_capacity(self.pattern.len());
@@ -148,7 +183,8 @@ impl DateFormat {
                 Part::Literal(c) => out.push(c),
                 Part::Field(field) => {
                     let width = field.width();
-                    out.push_str(&format!("{:0width$}", moment.0[field.index()]));
+                    let value = moment.0[field.index()] / field.scale();
+                    out.push_str(&format!("{value:0width$}"));
                 }
             }
         }
@@ -277,6 +313,60 @@ mod tests {
     }
 
     #[test]
+    fn microseconds_are_read_and_written_and_never_cut() {
+        let micros = "YYYY-MM-DDTHH:mm:ss.SSSSSSZ";
+        assert_eq!(
+            rewrite("YYYY-MM-DDTHH:mm:ssZ", micros, "2024-01-01T10:20:30Z").as_deref(),
+            Some("2024-01-01T10:20:30.000000Z")
+        );
+        assert_eq!(
+            rewrite(
+                "YYYY-MM-DDTHH:mm:ss.SSSZ",
+                micros,
+                "2024-01-01T10:20:30.123Z"
+            )
+            .as_deref(),
+            Some("2024-01-01T10:20:30.123000Z")
+        );
+        assert_eq!(
+            rewrite(
+                micros,
+                "YYYY-MM-DDTHH:mm:ss.SSSZ",
+                "2024-01-01T10:20:30.123000Z"
+            )
+            .as_deref(),
+            Some("2024-01-01T10:20:30.123Z")
+        );
+        assert_eq!(
+            rewrite(micros, micros, "2024-01-01T10:20:30.999999Z").as_deref(),
+            Some("2024-01-01T10:20:30.999999Z")
+        );
+        for lossy in ["YYYY-MM-DDTHH:mm:ss.SSSZ", "YYYY-MM-DDTHH:mm:ssZ"] {
+            assert_eq!(
+                rewrite(micros, lossy, "2024-01-01T10:20:30.123456Z"),
+                None,
+                "{lossy}"
+            );
+        }
+        assert_eq!(
+            rewrite(
+                micros,
+                "YYYY-MM-DDTHH:mm:ssZ",
+                "2024-01-01T10:20:30.000001Z"
+            ),
+            None
+        );
+        let f = format(micros);
+        for bad in [
+            "2024-01-01T10:20:30.12345Z",
+            "2024-01-01T10:20:30.123Z",
+            "2024-01-01T10:20:30.1234567Z",
+        ] {
+            assert_eq!(f.read(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn a_pattern_with_an_unknown_letter_a_repeat_or_no_date_is_refused() {
         for bad in [
             "YY-MM-DD",
@@ -285,6 +375,8 @@ mod tests {
             "YYYY-MM",
             "HH:mm",
             "YYYY-MM-DD+01",
+            "YYYY-MM-DDTHH:mm:ss.SSS.SSSSSSZ",
+            "YYYY-MM-DDTHH:mm:ss.SSSSSS.SSSZ",
         ] {
             let parsed = DateFormat::parse(bad);
             // `+01` has digits outside a token: refused like a letter.

@@ -24,16 +24,36 @@ impl Compiled {
                 ));
             }
         }
+        let stand_ins = self.stand_ins(&out.catalog, target)?;
         self.rewrite_config(&mut out)?;
         let mut reasons = Reasons::new();
         let mut drop_state = BTreeSet::new();
-        self.carry_renamed(&mut out);
-        self.split_streams(&mut out, &mut reasons, &mut drop_state);
-        self.drop_removed(&mut out);
+        self.carry_renamed(&mut out, &stand_ins);
+        self.split_streams(&mut out, &mut reasons, &mut drop_state, &stand_ins);
+        self.drop_removed(&mut out, &stand_ins);
+        // The stand-ins that kept their names, each with the catalogs' name of its stream.
+        let standing: BTreeMap<String, String> = stand_ins
+            .iter()
+            .filter(|s| catalog::find(&out.catalog, s).is_some())
+            .filter_map(|s| Some((s.clone(), self.table.named_by_config.clone()?)))
+            .collect();
+        for (stream, named) in &standing {
+            out.note(format!(
+                "{stream}: named by the config, it is the stream {} discovered as {named}: migrated as {named} is, with {}'s {named} as it was discovered",
+                self.table.old.version, self.table.produces
+            ));
+        }
+        // The catalogs' name of a synced stream, by which the diff and the lists know it.
+        let known = |name: &str| -> String {
+            standing
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| name.to_owned())
+        };
 
-        let conformed = out.conform_to(target)?;
+        let conformed = out.conform_to_standing_for(target, &standing)?;
         let produces = &self.table.produces;
-        let keeps_state = |name: &str| self.table.state_kept.iter().any(|s| s == name);
+        let keeps_state = |name: &str| self.table.state_kept.contains(&known(name));
         // Streams whose cursor changed and whose state the new version still reads.
         let mut kept = BTreeSet::new();
         for c in &conformed {
@@ -59,14 +79,15 @@ impl Compiled {
             .collect();
         for stream in &synced {
             let name = stream.name.as_str();
-            if self.table.scoped_impact.iter().any(|s| s == name) {
+            let known = known(name);
+            if self.table.scoped_impact.contains(&known) {
                 add(
                     &mut reasons,
                     name,
                     &format!("{produces} lists it in scopedImpact"),
                 );
             }
-            for change in self.changed.get(name).into_iter().flatten() {
+            for change in self.changed.get(&known).into_iter().flatten() {
                 if *change == super::Change::Cursor && keeps_state(name) {
                     kept.insert(name.to_owned());
                     continue;
@@ -82,10 +103,10 @@ impl Compiled {
                     drop_state.insert(name.to_owned());
                 }
             }
-            if self.table.records_changed.iter().any(|s| s == name) {
+            if self.table.records_changed.contains(&known) {
                 add(&mut reasons, name, "its records changed");
             }
-            if self.table.state_changed.iter().any(|s| s == name) {
+            if self.table.state_changed.contains(&known) {
                 add(&mut reasons, name, "its state changed shape");
                 drop_state.insert(name.to_owned());
             }
@@ -212,7 +233,7 @@ impl Compiled {
         };
         let Some(rewritten) = to.write(&moment) else {
             return Err(self.needs_operator(&format!(
-                "{at}: its value holds more than {to} can (a time of day); set it as {to}"
+                "{at}: its value holds more than {to} can (a time of day or a finer fraction of a second); set it as {to}"
             )));
         };
         config::set_field(&mut out.config, at, Value::String(rewritten))?;
@@ -220,19 +241,81 @@ impl Compiled {
         Ok(())
     }
 
-    fn carry_renamed(&self, out: &mut Outcome) {
-        for (from, to) in &self.table.renamed {
-            if catalog::find(&out.catalog, to).is_some() {
-                continue;
+    /// The synced streams that stand for the table's `named-by-config` stream
+    /// ([`super::Table::named_by_config`]): every one the old version's catalog does not know
+    /// by name, that is one the new version does not discover and the table does not
+    /// rename, split or remove. When that stream moves (renamed or split), a connection
+    /// syncing more than one of it is refused: they would become one.
+    fn stand_ins(&self, catalog: &Value, target: &Discovered) -> Result<Vec<String>> {
+        let Some(named) = &self.table.named_by_config else {
+            return Ok(Vec::new());
+        };
+        let t = &self.table;
+        let mut found = Vec::new();
+        for stream in catalog::streams(catalog)
+            .iter()
+            .filter_map(catalog::descriptor)
+        {
+            let name = stream.name;
+            let known = name == *named
+                || t.renamed.contains_key(&name)
+                || t.split.contains_key(&name)
+                || self.removed.contains(&name)
+                || target.stream(&name)?.is_some();
+            if !known {
+                found.push(name);
             }
-            if catalog::rename_stream(&mut out.catalog, from, to) {
-                let carried = state::rename_stream(&mut out.state, from, to);
-                out.note(format!(
-                    "{from} is {to} in {}: its selection{} carried",
-                    self.table.produces,
-                    if carried { " and state are" } else { " is" }
-                ));
+        }
+        let moves = t.renamed.contains_key(named) || t.split.contains_key(named);
+        let synced = found.len() + usize::from(catalog::find(catalog, named).is_some());
+        if moves && synced > 1 {
+            return Err(Error::InvalidInput(format!(
+                "{} streams ({}) stand for {named}, the one stream {} names by its config and {} moves: a connection at {} syncs one",
+                synced,
+                found.join(", "),
+                t.connector,
+                t.produces,
+                t.old.version
+            )));
+        }
+        Ok(found)
+    }
+
+    /// `name` and, when it is the stream the config names, the synced streams that stand
+    /// for it.
+    fn and_stand_ins<'a>(
+        &'a self,
+        name: &'a str,
+        stand_ins: &'a [String],
+    ) -> impl Iterator<Item = &'a str> {
+        let standing = self.table.named_by_config.as_deref() == Some(name);
+        std::iter::once(name).chain(
+            stand_ins
+                .iter()
+                .filter(move |_| standing)
+                .map(String::as_str),
+        )
+    }
+
+    fn carry_renamed(&self, out: &mut Outcome, stand_ins: &[String]) {
+        for (named, to) in &self.table.renamed {
+            for from in self.and_stand_ins(named, stand_ins) {
+                self.carry_one(out, from, to);
             }
+        }
+    }
+
+    fn carry_one(&self, out: &mut Outcome, from: &str, to: &str) {
+        if catalog::find(&out.catalog, to).is_some() {
+            return;
+        }
+        if catalog::rename_stream(&mut out.catalog, from, to) {
+            let carried = state::rename_stream(&mut out.state, from, to);
+            out.note(format!(
+                "{from} is {to} in {}: its selection{} carried",
+                self.table.produces,
+                if carried { " and state are" } else { " is" }
+            ));
         }
     }
 
@@ -241,8 +324,13 @@ impl Compiled {
         out: &mut Outcome,
         reasons: &mut Reasons,
         drop_state: &mut BTreeSet<String>,
+        stand_ins: &[String],
     ) {
-        for (from, parts) in &self.table.split {
+        let splits = self.table.split.iter().flat_map(|(named, parts)| {
+            self.and_stand_ins(named, stand_ins)
+                .map(move |from| (from, parts))
+        });
+        for (from, parts) in splits {
             let Some(entry) = catalog::find(&out.catalog, from).cloned() else {
                 continue;
             };
@@ -266,8 +354,12 @@ impl Compiled {
         }
     }
 
-    fn drop_removed(&self, out: &mut Outcome) {
-        for name in &self.removed {
+    fn drop_removed(&self, out: &mut Outcome, stand_ins: &[String]) {
+        let removed = self
+            .removed
+            .iter()
+            .flat_map(|named| self.and_stand_ins(named, stand_ins));
+        for name in removed {
             if remove_entry(&mut out.catalog, name) {
                 state::remove_stream(&mut out.state, name);
                 out.note(format!(

@@ -12,6 +12,8 @@
 //! - every synced stream is conformed to the new catalog (schema, sync modes, cursor,
 //!   primary key), keeping the user's selections where they remain valid
 //!   ([`crate::discovered`]);
+//! - a stream the user's config names is migrated as the stream the catalogs hold under
+//!   the name their config gave ([`Table::named_by_config`]);
 //! - a renamed stream carries its configuration and its state under the new name; a split
 //!   stream becomes each of its parts, with the user's choices, and no state;
 //! - a stream the new version no longer has is dropped from the catalog and the state,
@@ -97,6 +99,22 @@ pub struct Table {
     /// asks no clear. Only with that evidence: otherwise a changed cursor drops the state.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub state_kept: Vec<String>,
+    /// For a connector whose streams the user's config names (sftp-bulk 0.1.x's
+    /// `stream_name`, s3 3.x's `dataset`, amazon-sqs 0.1.x's queue URL), the stream of the
+    /// old catalog that stands for every stream a connection syncs under a name the catalogs
+    /// do not know. The two catalogs were discovered with one config, so they hold that
+    /// stream under the name it gave (`orders`); a connection whose config named it
+    /// `contacts` syncs the same stream, and the catalog diff by name would pass it through
+    /// with its old schema, cursor and state. Each such stream is migrated as the named one
+    /// is: renamed, split or removed with it (then one connection may sync only one such
+    /// stream), otherwise it keeps its own name (the new version names it by the config too)
+    /// and takes the changes the diff and the lists above name for it, and the new catalog's
+    /// stream of that name under its own name. Only for a stream whose changes do not depend
+    /// on what the config names: its schema is the one discovered for the catalogs' config
+    /// (a file connector's columns come from that config's files), as for a connection that
+    /// kept the catalogs' name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub named_by_config: Option<String>,
     /// Config rewrites, applied in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub config: Vec<ConfigChange>,
@@ -146,7 +164,7 @@ pub enum ConfigChange {
     },
     /// Rewrites a date the new version wants in another format, e.g. a `start_date` from
     /// `YYYY-MM-DD` to `YYYY-MM-DDTHH:mm:ssZ` (`2024-01-31` becomes `2024-01-31T00:00:00Z`):
-    /// the formats are patterns of `YYYY MM DD HH mm ss SSS` ([`DateFormat`]). Nothing
+    /// the formats are patterns of `YYYY MM DD HH mm ss SSS SSSSSS` ([`DateFormat`]). Nothing
     /// happens when the field is absent or already a real date in `to`. A value in neither
     /// format, or one `to` cannot hold whole (a time of day into a date-only format), is
     /// never guessed at: the connection needs its operator, who is told the field and the
@@ -207,6 +225,14 @@ pub fn compile(table: Table, old_catalog: &str, new_catalog: &str) -> Result<Com
                 table.produces, table.new.version
             )));
         }
+    }
+    if let Some(name) = &table.named_by_config
+        && !old.contains_key(name)
+    {
+        return Err(Error::UnsupportedShape(format!(
+            "{} says {name} is named by the config, but {} does not discover {name}",
+            table.produces, table.old.version
+        )));
     }
     let mut changed = BTreeMap::new();
     let mut removed = Vec::new();
@@ -280,6 +306,11 @@ impl Table {
             .find(|n| self.state_changed.contains(n))
         {
             return bad(format!("{name} both keeps its state and changes its shape"));
+        }
+        if let Some(name) = &self.named_by_config
+            && name.trim().is_empty()
+        {
+            return bad("named-by-config names no stream".into());
         }
         for change in &self.config {
             let pointers: Vec<&str> = match change {
@@ -375,6 +406,12 @@ impl Compiled {
             lines.push(format!(
                 "- state kept although the cursor changed (the new version reads it): {}",
                 list(&t.state_kept)
+            ));
+        }
+        if let Some(name) = &t.named_by_config {
+            lines.push(format!(
+                "- {name} is named by the config: every synced stream {} does not know by name is migrated as {name}",
+                t.old.version
             ));
         }
         for change in &t.config {

@@ -64,6 +64,7 @@ fn table() -> Table {
         records_changed: Vec::new(),
         state_changed: Vec::new(),
         state_kept: Vec::new(),
+        named_by_config: None,
         config: vec![
             ConfigChange::Move {
                 from: "/api_key".into(),
@@ -484,7 +485,7 @@ fn a_time_of_day_the_new_format_cannot_hold_needs_the_operator() {
         &target,
     ) {
         Err(Error::NeedsOperator(m)) => assert!(
-            m.contains("/start_date: its value holds more than YYYY-MM-DD can (a time of day)"),
+            m.contains("/start_date: its value holds more than YYYY-MM-DD can (a time of day"),
             "{m}"
         ),
         other => panic!("expected needs-operator, got {other:?}"),
@@ -596,4 +597,114 @@ fn a_credential_to_renew_migrates_the_connection_and_asks_for_it() {
         c.migrate(without, &target),
         Err(Error::NeedsOperator(m)) if m.contains("/api_key: go through")
     ));
+}
+
+/// A stream `name` of the old catalog, synced under the name `as_named` a config gave it.
+fn entry_named(name: &str, as_named: &str, mode: &str, dest: &str) -> Value {
+    let mut e = entry(name, mode, dest);
+    e["stream"]["name"] = json!(as_named);
+    e
+}
+
+#[test]
+fn a_stream_the_config_names_is_migrated_as_the_catalogs_stream_whatever_its_name() {
+    let tickets = || entry_named("events", "tickets", "incremental", "append_dedup");
+    let state = || vec![stream_state("tickets", json!({"created": "2025-03-01"}))];
+    // Without the field, the diff by name passes tickets through as it was: the fault.
+    let (c, target) = compiled(table());
+    let out = c
+        .migrate(connection(vec![tickets()], state()), &target)
+        .unwrap();
+    assert!(cleared(&out).is_empty());
+    assert_eq!(
+        state::stream_state(&out.state, "tickets"),
+        Some(&json!({"created": "2025-03-01"}))
+    );
+
+    let mut t = table();
+    t.named_by_config = Some("events".into());
+    let (c, target) = compiled(t);
+    let shop = entry("shop", "full_refresh", "append");
+    let out = c
+        .migrate(connection(vec![tickets(), shop], state()), &target)
+        .unwrap();
+    assert_eq!(cleared(&out), ["tickets", "shop"]);
+    let e = catalog::find(&out.catalog, "tickets").expect("it keeps its own name");
+    assert_eq!(e["cursor_field"], json!(["updated"]));
+    assert_eq!(e["stream"]["default_cursor_field"], json!(["updated"]));
+    assert_eq!(
+        e["stream"]["json_schema"]["properties"]["created"]["format"], "date-time",
+        "the new schema"
+    );
+    assert!(catalog::find(&out.catalog, "events").is_none());
+    assert_eq!(state::stream_state(&out.state, "tickets"), None);
+    assert!(
+        out.notes.iter().any(|n| n.starts_with(
+            "tickets: named by the config, it is the stream 1.4.0 discovered as events"
+        )),
+        "{:?}",
+        out.notes
+    );
+    assert!(c.guide().contains("events is named by the config"));
+}
+
+#[test]
+fn a_stream_the_config_names_is_renamed_or_removed_with_the_catalogs_stream() {
+    let mut t = table();
+    t.named_by_config = Some("enviroments".into());
+    let (c, target) = compiled(t);
+    let conn = |streams| {
+        connection(
+            streams,
+            vec![stream_state("envs", json!({"updated_at": "2025-02-01"}))],
+        )
+    };
+    let envs = || entry_named("enviroments", "envs", "incremental", "append");
+    let out = c.migrate(conn(vec![envs()]), &target).unwrap();
+    assert!(catalog::find(&out.catalog, "envs").is_none());
+    assert_eq!(
+        state::stream_state(&out.state, "environments"),
+        Some(&json!({"updated_at": "2025-02-01"})),
+        "renamed with its state"
+    );
+    let two = vec![
+        envs(),
+        entry_named("enviroments", "staging", "incremental", "append"),
+    ];
+    match c.migrate(conn(two), &target) {
+        Err(Error::InvalidInput(m)) => assert!(m.contains("envs, staging"), "{m}"),
+        other => panic!("two streams cannot become one: {other:?}"),
+    }
+
+    let mut t = table();
+    t.named_by_config = Some("products".into());
+    let (c, target) = compiled(t);
+    let mine = entry_named("products", "my_products", "full_refresh", "append");
+    let out = c.migrate(connection(vec![mine], vec![]), &target).unwrap();
+    assert!(catalog::find(&out.catalog, "my_products").is_none());
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.starts_with("my_products: removed in 2.0.0"))
+    );
+}
+
+#[test]
+fn a_config_named_stream_the_old_catalog_lacks_or_no_name_is_refused() {
+    let mut t = table();
+    t.named_by_config = Some("tickets".into());
+    match compile(t, OLD, NEW) {
+        Err(Error::UnsupportedShape(m)) => {
+            assert!(m.contains("1.4.0 does not discover tickets"), "{m}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let mut t = table();
+    t.named_by_config = Some(" ".into());
+    assert!(compile(t, OLD, NEW).is_err());
+    let text = r#"{"connector": "a", "applies-to": "<2.0.0", "produces": "2.0.0", "message": "m",
+        "documentation-url": "u", "old": {"version": "1.0.0", "catalog": "o", "spec": "s"},
+        "new": {"version": "2.0.0", "catalog": "n", "spec": "s"}, "named-by-config": "orders"}"#;
+    let parsed: Table = serde_json::from_str(text).unwrap();
+    assert_eq!(parsed.named_by_config.as_deref(), Some("orders"));
 }
