@@ -3,8 +3,9 @@
 //! recorded response.
 //!
 //! The connectors are the real packages (`airbyte-source-<name>==<version>`). Offline means
-//! the `requests` transport (and `http.client`'s connection, for clients that speak it
-//! themselves, and the gRPC channel, for clients such as google-ads') is replaced, in the
+//! the `requests` transport (and `httpx`'s transports, sync and async, for clients built on
+//! it such as firebolt-sdk; `http.client`'s connection, for clients that speak it
+//! themselves; and the gRPC channel, for clients such as google-ads') is replaced, in the
 //! connector's own process, by one that answers `200 {}` (a gRPC call: the empty message, or
 //! the empty stream) and records what was asked ([`offline::SITECUSTOMIZE`]): streams then read no records,
 //! which is what a verification wants (the connector must accept the config, the catalog
