@@ -363,6 +363,13 @@ impl Installed {
             // (facebook-marketing's) discover the same catalog on every run.
             .env("PYTHONHASHSEED", "0")
             .env("CUTOVER_EMPTY_PAGE", &self.empty_page)
+            // What a connector keeps in the user's folders (firebolt-sdk caches its token in
+            // the data folder) stays in this run's, as it would in the command's own
+            // container: no run answers from another's cache, and nothing is left in $HOME.
+            .env(
+                "XDG_DATA_HOME",
+                work.join(format!("data-{}", args.first().copied().unwrap_or("run"))),
+            )
             .output()
             .with_context(|| format!("running {} {}", self.name, args.join(" ")))?;
         let messages: Vec<Value> = String::from_utf8_lossy(&output.stdout)
