@@ -1,7 +1,7 @@
 //! What answers a connector's requests when it runs offline: the `sitecustomize.py` that
-//! replaces the HTTP transports (`requests`, `httpx` sync and async, `http.client`) and the gRPC channel in the connector's own process, and the
-//! recorded responses (`responses.json`) it answers from. The format is described in
-//! [`super::connector`].
+//! replaces the HTTP transports (`requests`, `httpx` sync and async, `http.client`) and the
+//! gRPC channel in the connector's own process, and the recorded responses
+//! (`responses.json`) it answers from. The format is described in [`super::connector`].
 //!
 //! The answer is chosen in Python (the connector's process), so the Rust side only checks
 //! a `responses.json` is well formed before any connector sees it: a typo in a field
