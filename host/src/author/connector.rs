@@ -3,8 +3,9 @@
 //! recorded response.
 //!
 //! The connectors are the real packages (`airbyte-source-<name>==<version>`). Offline means
-//! the `requests` transport (and `http.client`'s connection, for clients that speak it
-//! themselves, and the gRPC channel, for clients such as google-ads') is replaced, in the
+//! the `requests` transport (and `httpx`'s transports, sync and async, for clients built on
+//! it such as firebolt-sdk; `http.client`'s connection, for clients that speak it
+//! themselves; and the gRPC channel, for clients such as google-ads') is replaced, in the
 //! connector's own process, by one that answers `200 {}` (a gRPC call: the empty message, or
 //! the empty stream) and records what was asked ([`offline::SITECUSTOMIZE`]): streams then read no records,
 //! which is what a verification wants (the connector must accept the config, the catalog
@@ -362,6 +363,13 @@ impl Installed {
             // (facebook-marketing's) discover the same catalog on every run.
             .env("PYTHONHASHSEED", "0")
             .env("CUTOVER_EMPTY_PAGE", &self.empty_page)
+            // What a connector keeps in the user's folders (firebolt-sdk caches its token in
+            // the data folder) stays in this run's, as it would in the command's own
+            // container: no run answers from another's cache, and nothing is left in $HOME.
+            .env(
+                "XDG_DATA_HOME",
+                work.join(format!("data-{}", args.first().copied().unwrap_or("run"))),
+            )
             .output()
             .with_context(|| format!("running {} {}", self.name, args.join(" ")))?;
         let messages: Vec<Value> = String::from_utf8_lossy(&output.stdout)

@@ -1,7 +1,7 @@
 //! What answers a connector's requests when it runs offline: the `sitecustomize.py` that
-//! replaces the HTTP transports and the gRPC channel in the connector's own process, and the
-//! recorded responses (`responses.json`) it answers from. The format is described in
-//! [`super::connector`].
+//! replaces the HTTP transports (`requests`, `httpx` sync and async, `http.client`) and the
+//! gRPC channel in the connector's own process, and the recorded responses
+//! (`responses.json`) it answers from. The format is described in [`super::connector`].
 //!
 //! The answer is chosen in Python (the connector's process), so the Rust side only checks
 //! a `responses.json` is well formed before any connector sees it: a typo in a field
@@ -660,8 +660,143 @@ print(json.dumps([
         );
     }
 
+    /// The `httpx` transports, with a stand-in `httpx` (plain Python has none): a sync
+    /// and an async request are answered by URL, method and body, as `requests`' are, and
+    /// noted. The real module is [`httpx_clients_are_answered_offline`]'s.
+    #[test]
+    fn httpx_requests_are_answered_sync_and_async() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sitecustomize.py"), SITECUSTOMIZE).unwrap();
+        std::fs::write(
+            dir.path().join("httpx.py"),
+            "class Request:\n\
+             \x20   def __init__(self, method, url, content=b''):\n\
+             \x20       self.method, self.url, self._content = method, url, content\n\
+             \x20   def read(self):\n        return self._content\n\
+             \x20   async def aread(self):\n        return self._content\n\
+             class Response:\n\
+             \x20   def __init__(self, status_code, headers=None, content=b'', request=None):\n\
+             \x20       self.status_code, self.headers, self.content, self.request = status_code, headers, content, request\n\
+             class HTTPTransport:\n\
+             \x20   def handle_request(self, request):\n        raise OSError('the network')\n\
+             class AsyncHTTPTransport:\n\
+             \x20   async def handle_async_request(self, request):\n        raise OSError('the network')\n",
+        )
+        .unwrap();
+        let script = r#"
+import asyncio, json, httpx, sitecustomize
+def shown(r):
+    return [r.status_code, r.headers["Content-Type"], r.content.decode(), r.request.url]
+login = httpx.HTTPTransport().handle_request(httpx.Request("POST", "https://api.x/auth/v1/login", b'{"username": "u"}'))
+async def queries():
+    transport = httpx.AsyncHTTPTransport()
+    return [await transport.handle_async_request(httpx.Request("POST", "https://engine.x/?database=d", body))
+            for body in [b"SELECT * FROM information_schema.columns", b"SELECT 1"]]
+print(json.dumps([shown(r) for r in [login] + asyncio.run(queries())]))
+"#;
+        let (lines, log) = run_python(
+            Path::new("python3"),
+            &["-S"],
+            dir.path(),
+            script,
+            &firebolt_like_responses(),
+        );
+        assert_eq!(
+            lines,
+            vec![json!([
+                [
+                    200,
+                    "application/json",
+                    r#"{"access_token": "t"}"#,
+                    "https://api.x/auth/v1/login"
+                ],
+                [
+                    200,
+                    "application/json",
+                    r#"{"rows": 1}"#,
+                    "https://engine.x/?database=d"
+                ],
+                [
+                    200,
+                    "application/json",
+                    r#"{"data": []}"#,
+                    "https://engine.x/?database=d"
+                ]
+            ])]
+        );
+        assert_eq!(
+            log,
+            vec![
+                json!({"method": "POST", "url": "https://api.x/auth/v1/login", "status": 200}),
+                json!({"method": "POST", "url": "https://engine.x/?database=d", "status": 200}),
+                json!({"method": "POST", "url": "https://engine.x/?database=d", "status": 200}),
+            ]
+        );
+    }
+
+    /// A login, and two queries told apart by their body at one URL.
+    fn firebolt_like_responses() -> Value {
+        json!({"note": "n", "responses": [
+            {"url": "/auth/v1/login", "method": "POST", "body": {"access_token": "t"}},
+            {"url": "engine.x/", "body_contains": "information_schema.columns", "body": {"rows": 1}}]})
+    }
+
+    /// The real `httpx` (its `Client` and `AsyncClient`, their URL joining, query params and
+    /// content encoding) through the transports, in a connector venv that has it installed
+    /// beside this build; without one there is nothing to run it with, and the test says so.
+    #[test]
+    fn httpx_clients_are_answered_offline() {
+        let Some(python) = httpx_python() else {
+            eprintln!("no connector venv with httpx found: the real httpx is not exercised");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sitecustomize.py"), SITECUSTOMIZE).unwrap();
+        let script = r#"
+import asyncio, json, httpx
+with httpx.Client(base_url="https://api.x") as client:
+    login = client.post("/auth/v1/login", json={"username": "u"})
+async def query(body):
+    async with httpx.AsyncClient() as client:
+        return await client.post("https://engine.x/", params={"database": "d"}, content=body)
+answers = [login] + [asyncio.run(query(b)) for b in ["SELECT * FROM information_schema.columns", "SELECT 1"]]
+print(json.dumps([[r.status_code, r.json(), str(r.request.url)] for r in answers]))
+"#;
+        let (lines, log) = run_python(&python, &[], dir.path(), script, &firebolt_like_responses());
+        assert_eq!(
+            lines,
+            vec![json!([
+                [200, {"access_token": "t"}, "https://api.x/auth/v1/login"],
+                [200, {"rows": 1}, "https://engine.x/?database=d"],
+                [200, {"data": []}, "https://engine.x/?database=d"]
+            ])]
+        );
+        assert_eq!(log.len(), 3, "{log:?}");
+    }
+
     /// The interpreter of a google-ads venv, if this build's connectors hold one.
     fn google_ads_python() -> Option<PathBuf> {
+        connector_python(|venv| {
+            venv.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("google-ads-"))
+        })
+    }
+
+    /// The interpreter of a connector venv with `httpx` installed (firebolt's), if this
+    /// build's connectors hold one.
+    fn httpx_python() -> Option<PathBuf> {
+        connector_python(|venv| {
+            std::fs::read_dir(venv.join("lib"))
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok())
+                .any(|python| python.path().join("site-packages/httpx").is_dir())
+        })
+    }
+
+    /// The interpreter of the last (by name) fully installed venv among this build's
+    /// connectors (`<target>/connectors`, or `$CUTOVER_VENVS`) that `wanted` accepts.
+    fn connector_python(wanted: impl Fn(&Path) -> bool) -> Option<PathBuf> {
         let venvs = match std::env::var_os("CUTOVER_VENVS") {
             Some(venvs) => PathBuf::from(venvs),
             // The test runs as <target>/debug/deps/<test>: the venvs are <target>/connectors.
@@ -674,9 +809,9 @@ print(json.dumps([
         let mut found: Vec<PathBuf> = std::fs::read_dir(venvs)
             .ok()?
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with("google-ads-"))
             // A half-built venv (still installing, or failed) has no mark.
             .filter(|e| e.path().join(crate::author::connector::INSTALLED).is_file())
+            .filter(|e| wanted(&e.path()))
             .map(|e| e.path().join("bin").join("python"))
             .collect();
         found.sort();

@@ -1,7 +1,7 @@
 """Loaded by the connector's interpreter before the connector: no request reaches the network.
 
-HTTP requests (`requests`, and `http.client` for clients that speak it themselves) are
-answered by the recorded answer that matches them (CUTOVER_RESPONSES, a responses.json),
+HTTP requests (`requests`, `httpx` for clients built on it, sync or async, and
+`http.client` for clients that speak it themselves) are answered by the recorded answer that matches them (CUTOVER_RESPONSES, a responses.json),
 else by the empty page (CUTOVER_EMPTY_PAGE); gRPC calls by the recorded answer that matches
 their method path, else by the empty message or the empty stream. Each is noted in
 CUTOVER_REQUEST_LOG. The choice of answer is plain Python, testable with any interpreter;
@@ -179,6 +179,28 @@ try:
         return r
 
     requests.adapters.HTTPAdapter.send = _adapter_send
+except ImportError:
+    pass
+
+# Clients built on `httpx` (firebolt-sdk's): its transports, sync and async, answer instead
+# of opening a connection, so that its clients, auth flows and redirects run as they would.
+try:
+    import httpx
+
+    def _httpx_response(request, sent):
+        url = str(request.url)
+        status, headers, body = _answer(request.method, url, sent)
+        _log(request.method, url, status)
+        return httpx.Response(status, headers=headers, content=body, request=request)
+
+    def _httpx_handle(self, request):
+        return _httpx_response(request, request.read())
+
+    async def _httpx_handle_async(self, request):
+        return _httpx_response(request, await request.aread())
+
+    httpx.HTTPTransport.handle_request = _httpx_handle
+    httpx.AsyncHTTPTransport.handle_async_request = _httpx_handle_async
 except ImportError:
     pass
 

@@ -7,7 +7,13 @@
 //!
 //! 1. the migrated config validates against the spec that connector prints;
 //! 2. every synced stream of the migrated catalog is what that connector discovers for
-//!    the migrated config (schema, sync modes, cursor, primary key);
+//!    the migrated config (schema, sync modes, cursor, primary key). A migration that
+//!    asks for a schema refresh (a database source's, whose catalog is the connection's own
+//!    tables: it cannot rewrite columns it does not know) leaves the schemas to that
+//!    refresh: each synced stream must still be discovered with the same sync modes,
+//!    cursor and primary key, and the schemas the refresh takes are listed in the check's
+//!    detail rather than as problems; the read then runs with them, as the connection
+//!    will once refreshed;
 //! 3. a `read` with every HTTP request answered by an empty page (or a recorded response,
 //!    see [`super::connector`]) accepts the migrated config, catalog and state, and the
 //!    state it emits for each stream cutover kept a state for does not go back: a stream
@@ -25,6 +31,7 @@ use super::generated;
 use super::offline::Recorded;
 use super::package::Package;
 use crate::conformance;
+use crate::migration::Action;
 use crate::specs::Spec;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -202,19 +209,31 @@ pub fn verify(dir: &Path, venvs: &Path, install: bool, monorepo: Option<&Path>) 
         let case_work = work.path().join(&case.name);
         std::fs::create_dir_all(&case_work)?;
         let discovered = installed.discover(config, &case_work);
+        let refresh = asks_for_refresh(&case.dir)?;
+        let mut catalog = migrated["catalog"].clone();
+        let (problems, refreshed) = match &discovered {
+            Ok(found) => catalog_problems(&mut catalog, found, refresh),
+            Err(e) => (vec![format!("discover failed: {e:#}")], Vec::new()),
+        };
+        let synced = cutover_plugin::catalog::streams(&catalog).len();
         checks.push(Check {
             case: case.name.clone(),
-            what: "every synced stream is what the new connector discovers".into(),
-            problems: match &discovered {
-                Ok(catalog) => catalog_problems(&migrated["catalog"], catalog),
-                Err(e) => vec![format!("discover failed: {e:#}")],
+            what: if refresh {
+                "every synced stream is what the new connector discovers, its schema once refreshed as the migration asks".into()
+            } else {
+                "every synced stream is what the new connector discovers".into()
             },
-            detail: format!(
-                "{} synced stream(s)",
-                cutover_plugin::catalog::streams(&migrated["catalog"]).len()
-            ),
+            problems,
+            detail: if refreshed.is_empty() {
+                format!("{synced} synced stream(s)")
+            } else {
+                format!(
+                    "{synced} synced stream(s); the refresh takes the new schema of {}",
+                    refreshed.join("; ")
+                )
+            },
         });
-        let read = installed.read(config, &migrated["catalog"], &migrated["state"], &case_work);
+        let read = installed.read(config, &catalog, &migrated["state"], &case_work);
         let (problems, detail) = match &read {
             Ok(messages) => progress_problems(&input["state"], &migrated["state"], messages),
             Err(e) => (vec![format!("read failed: {e:#}")], String::new()),
@@ -240,12 +259,35 @@ pub fn verify(dir: &Path, venvs: &Path, install: bool, monorepo: Option<&Path>) 
     })
 }
 
+/// Whether a case's migration leaves a schema refresh to the operator (its `actions.json`).
+fn asks_for_refresh(case: &Path) -> Result<bool> {
+    let path = case.join("actions.json");
+    let actions: Vec<Action> = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a list of actions", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    Ok(actions
+        .iter()
+        .any(|a| matches!(a, Action::RefreshSchema { .. })))
+}
+
 /// Each synced stream that differs from the connector's discovered one, by the fields
-/// the connector decides.
-fn catalog_problems(migrated: &Value, discovered: &Value) -> Vec<String> {
-    let mut problems = Vec::new();
-    for entry in cutover_plugin::catalog::streams(migrated) {
-        let name = entry["stream"]["name"].as_str().unwrap_or_default();
+/// the connector decides. With `refresh`, a schema that differs is not a problem but is
+/// taken into `migrated` (what the refresh does), and its stream is listed with how it
+/// differed.
+fn catalog_problems(
+    migrated: &mut Value,
+    discovered: &Value,
+    refresh: bool,
+) -> (Vec<String>, Vec<String>) {
+    let (mut problems, mut refreshed) = (Vec::new(), Vec::new());
+    for entry in cutover_plugin::catalog::streams_mut(migrated) {
+        let name = entry["stream"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let Some(found) = discovered["streams"]
             .as_array()
             .into_iter()
@@ -256,10 +298,15 @@ fn catalog_problems(migrated: &Value, discovered: &Value) -> Vec<String> {
             continue;
         };
         for d in conformance::differences(&entry["stream"], found) {
-            problems.push(format!("{name}: {d}"));
+            if refresh && d.starts_with("json_schema ") {
+                refreshed.push(format!("{name} ({d})"));
+                entry["stream"]["json_schema"] = found["json_schema"].clone();
+            } else {
+                problems.push(format!("{name}: {d}"));
+            }
         }
     }
-    problems
+    (problems, refreshed)
 }
 
 /// For every stream whose state cutover kept (unchanged from the input), the state the
@@ -360,6 +407,52 @@ mod tests {
 
     fn stream_state(value: Value) -> Value {
         json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "s"}, "stream_state": value}})
+    }
+
+    /// A schema that differs is a problem, unless the migration asks for a refresh: then
+    /// the refresh takes it (and the read runs with it), but a stream the connector no
+    /// longer discovers, or whose sync modes changed, still is one.
+    #[test]
+    fn a_refresh_takes_the_new_schemas_and_nothing_else() {
+        let stream = |name: &str, column: &str, modes: Value| {
+            json!({"name": name, "json_schema": {"type": "object", "properties": {"c": {"type": column}}},
+                   "supported_sync_modes": modes})
+        };
+        let full = json!(["full_refresh"]);
+        let migrated = json!({"streams": [
+            {"stream": stream("orders", "integer", full.clone()), "sync_mode": "full_refresh"},
+            {"stream": stream("events", "string", full.clone()), "sync_mode": "full_refresh"},
+            {"stream": stream("gone", "string", full.clone()), "sync_mode": "full_refresh"}]});
+        let discovered = json!({"streams": [
+            stream("orders", "boolean", full.clone()),
+            stream("events", "string", json!(["full_refresh", "incremental"]))]});
+        let mut kept = migrated.clone();
+        let (problems, refreshed) = catalog_problems(&mut kept, &discovered, false);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(refreshed.is_empty());
+        assert_eq!(
+            kept, migrated,
+            "without a refresh, the catalog is read as migrated"
+        );
+        let mut refreshed_catalog = migrated.clone();
+        let (problems, refreshed) = catalog_problems(&mut refreshed_catalog, &discovered, true);
+        assert_eq!(
+            problems,
+            vec![
+                "events: supported_sync_modes is [\"full_refresh\"], not [\"full_refresh\",\"incremental\"]".to_owned(),
+                "gone: the new connector does not discover it".to_owned()
+            ]
+        );
+        assert_eq!(refreshed.len(), 1);
+        assert!(
+            refreshed[0].starts_with("orders (json_schema differs at /properties/c/type"),
+            "{refreshed:?}"
+        );
+        assert_eq!(
+            refreshed_catalog["streams"][0]["stream"]["json_schema"]["properties"]["c"],
+            json!({"type": "boolean"})
+        );
+        assert_eq!(refreshed_catalog["streams"][0]["sync_mode"], "full_refresh");
     }
 
     #[test]
