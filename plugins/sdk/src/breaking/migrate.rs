@@ -111,6 +111,13 @@ impl Compiled {
                 drop_state.insert(name.to_owned());
             }
         }
+        for stream in &synced {
+            if let Some(fault) = self.table.connector_faults.get(&stream.name) {
+                out.note(format!(
+                    "{stream}: {produces} itself cannot read it, whatever the migration does: {fault}"
+                ));
+            }
+        }
         for name in &kept {
             out.note(format!(
                 "{name}: its cursor changed, but {produces} reads the state the old one left: the state is kept and the cursor change asks no clear"

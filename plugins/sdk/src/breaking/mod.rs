@@ -115,6 +115,14 @@ pub struct Table {
     /// kept the catalogs' name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub named_by_config: Option<String>,
+    /// Streams the new version itself cannot read, whatever the migration does: a fault in
+    /// the connector's code, found by the verification with the real new connector and
+    /// traced there (stream → what fails, why, and where it is fixed, if anywhere). A
+    /// connection that syncs one is told so in its plan before it upgrades: the migration
+    /// cannot mend the connector, but the operator can deselect the stream or land on a
+    /// release that reads it. The verification still reads such a stream, and fails there.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub connector_faults: BTreeMap<String, String>,
     /// Config rewrites, applied in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub config: Vec<ConfigChange>,
@@ -226,6 +234,16 @@ pub fn compile(table: Table, old_catalog: &str, new_catalog: &str) -> Result<Com
             )));
         }
     }
+    if let Some((name, _)) = table
+        .connector_faults
+        .iter()
+        .find(|(n, _)| !new.contains_key(*n))
+    {
+        return Err(Error::UnsupportedShape(format!(
+            "{} names a fault of {name}, which {} does not discover",
+            table.produces, table.new.version
+        )));
+    }
     if let Some(name) = &table.named_by_config
         && !old.contains_key(name)
     {
@@ -299,6 +317,15 @@ impl Table {
         }
         if let Some(name) = self.renamed.keys().find(|n| self.split.contains_key(*n)) {
             return bad(format!("{name} is both renamed and split"));
+        }
+        if let Some(name) = self
+            .connector_faults
+            .iter()
+            .find_map(|(n, why)| why.trim().is_empty().then_some(n))
+        {
+            return bad(format!(
+                "connector-faults says nothing of {name}: say what fails and why"
+            ));
         }
         if let Some(name) = self
             .state_kept

@@ -65,6 +65,7 @@ fn table() -> Table {
         state_changed: Vec::new(),
         state_kept: Vec::new(),
         named_by_config: None,
+        connector_faults: BTreeMap::new(),
         config: vec![
             ConfigChange::Move {
                 from: "/api_key".into(),
@@ -707,4 +708,49 @@ fn a_config_named_stream_the_old_catalog_lacks_or_no_name_is_refused() {
         "new": {"version": "2.0.0", "catalog": "n", "spec": "s"}, "named-by-config": "orders"}"#;
     let parsed: Table = serde_json::from_str(text).unwrap();
     assert_eq!(parsed.named_by_config.as_deref(), Some("orders"));
+}
+
+/// A stream the new version cannot read is named in the plan of a connection that syncs it,
+/// and only there; a fault of a stream the new version lacks, or one that says nothing, is
+/// refused when the table is compiled.
+#[test]
+fn a_fault_of_the_new_connector_is_told_to_the_connections_that_sync_the_stream() {
+    let mut t = table();
+    t.connector_faults.insert(
+        "orders".into(),
+        "its partition router yields plain dicts (fixed in 2.0.1)".into(),
+    );
+    let (c, target) = compiled(t.clone());
+    let syncing = c
+        .migrate(
+            connection(vec![entry("orders", "incremental", "append")], vec![]),
+            &target,
+        )
+        .unwrap();
+    assert!(
+        syncing
+            .notes
+            .iter()
+            .any(|n| n.starts_with("orders: 2.0.0 itself cannot read it")
+                && n.contains("plain dicts (fixed in 2.0.1)")),
+        "{:?}",
+        syncing.notes
+    );
+    let not_syncing = c
+        .migrate(
+            connection(vec![entry("shop", "full_refresh", "overwrite")], vec![]),
+            &target,
+        )
+        .unwrap();
+    assert!(
+        !not_syncing.notes.iter().any(|n| n.contains("cannot read")),
+        "{:?}",
+        not_syncing.notes
+    );
+    let mut gone = t.clone();
+    gone.connector_faults.insert("products".into(), "x".into());
+    assert!(compile(gone, OLD, NEW).is_err(), "2.0.0 has no products");
+    let mut silent = t;
+    silent.connector_faults.insert("shop".into(), " ".into());
+    assert!(compile(silent, OLD, NEW).is_err());
 }
