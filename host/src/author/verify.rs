@@ -212,7 +212,9 @@ pub fn verify(dir: &Path, venvs: &Path, install: bool, monorepo: Option<&Path>) 
         let refresh = asks_for_refresh(&case.dir)?;
         let mut catalog = migrated["catalog"].clone();
         let (problems, refreshed) = match &discovered {
-            Ok(found) => catalog_problems(&mut catalog, found, refresh),
+            Ok(found) => {
+                catalog_problems(&mut catalog, found, refresh.then_some(&input["catalog"]))
+            }
             Err(e) => (vec![format!("discover failed: {e:#}")], Vec::new()),
         };
         let synced = cutover_plugin::catalog::streams(&catalog).len();
@@ -274,13 +276,15 @@ fn asks_for_refresh(case: &Path) -> Result<bool> {
 }
 
 /// Each synced stream that differs from the connector's discovered one, by the fields
-/// the connector decides. With `refresh`, a schema that differs is not a problem but is
-/// taken into `migrated` (what the refresh does), and its stream is listed with how it
-/// differed.
+/// the connector decides. With `left_to_refresh` (the case's input catalog, when its
+/// migration asks for a schema refresh), a schema the migration left as the input had it
+/// is not a problem but is taken into `migrated` (what the refresh does), and its stream
+/// is listed with how it differed; a schema the migration rewrote must be the discovered
+/// one, refresh or not, so the refresh never hides a wrong rewrite.
 fn catalog_problems(
     migrated: &mut Value,
     discovered: &Value,
-    refresh: bool,
+    left_to_refresh: Option<&Value>,
 ) -> (Vec<String>, Vec<String>) {
     let (mut problems, mut refreshed) = (Vec::new(), Vec::new());
     for entry in cutover_plugin::catalog::streams_mut(migrated) {
@@ -297,8 +301,13 @@ fn catalog_problems(
             problems.push(format!("{name}: the new connector does not discover it"));
             continue;
         };
+        let untouched = left_to_refresh
+            .and_then(|input| cutover_plugin::catalog::find(input, &name))
+            .is_some_and(|before| {
+                before["stream"]["json_schema"] == entry["stream"]["json_schema"]
+            });
         for d in conformance::differences(&entry["stream"], found) {
-            if refresh && d.starts_with("json_schema ") {
+            if untouched && d.starts_with("json_schema ") {
                 refreshed.push(format!("{name} ({d})"));
                 entry["stream"]["json_schema"] = found["json_schema"].clone();
             } else {
@@ -409,9 +418,10 @@ mod tests {
         json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "s"}, "stream_state": value}})
     }
 
-    /// A schema that differs is a problem, unless the migration asks for a refresh: then
-    /// the refresh takes it (and the read runs with it), but a stream the connector no
-    /// longer discovers, or whose sync modes changed, still is one.
+    /// A schema that differs is a problem, unless the migration asks for a refresh and left
+    /// that schema as it was: then the refresh takes it (and the read runs with it), but a
+    /// schema the migration rewrote, a stream the connector no longer discovers, or one
+    /// whose sync modes changed, still is one.
     #[test]
     fn a_refresh_takes_the_new_schemas_and_nothing_else() {
         let stream = |name: &str, column: &str, modes: Value| {
@@ -427,7 +437,7 @@ mod tests {
             stream("orders", "boolean", full.clone()),
             stream("events", "string", json!(["full_refresh", "incremental"]))]});
         let mut kept = migrated.clone();
-        let (problems, refreshed) = catalog_problems(&mut kept, &discovered, false);
+        let (problems, refreshed) = catalog_problems(&mut kept, &discovered, None);
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(refreshed.is_empty());
         assert_eq!(
@@ -435,7 +445,8 @@ mod tests {
             "without a refresh, the catalog is read as migrated"
         );
         let mut refreshed_catalog = migrated.clone();
-        let (problems, refreshed) = catalog_problems(&mut refreshed_catalog, &discovered, true);
+        let (problems, refreshed) =
+            catalog_problems(&mut refreshed_catalog, &discovered, Some(&migrated));
         assert_eq!(
             problems,
             vec![
@@ -453,6 +464,18 @@ mod tests {
             json!({"type": "boolean"})
         );
         assert_eq!(refreshed_catalog["streams"][0]["sync_mode"], "full_refresh");
+        // A schema the migration rewrote (here to `number`) is held to the discovered one.
+        let mut rewritten = migrated.clone();
+        rewritten["streams"][0]["stream"]["json_schema"]["properties"]["c"]["type"] =
+            json!("number");
+        let (problems, refreshed) = catalog_problems(&mut rewritten, &discovered, Some(&migrated));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("orders: json_schema differs")),
+            "{problems:?}"
+        );
+        assert!(refreshed.is_empty(), "{refreshed:?}");
     }
 
     #[test]
