@@ -76,6 +76,10 @@ struct Plugin {
     name: String,
     kind: &'static str,
     needs_operator: bool,
+    /// The table's `connector-faults`: streams the new version itself cannot read (the
+    /// table says why). A failed row names them first, so a reader can tell a fault of the
+    /// connector from one of the migration.
+    connector_faults: Vec<String>,
 }
 
 fn census(path: &Path) -> AnyResult<(Vec<Row>, BTreeSet<String>)> {
@@ -156,6 +160,7 @@ fn plugins(dir: &Path) -> AnyResult<BTreeMap<(String, String), Plugin>> {
                     name: name.to_owned(),
                     kind: "hand-written",
                     needs_operator: false,
+                    connector_faults: Vec::new(),
                 },
             );
         }
@@ -183,6 +188,7 @@ fn plugins(dir: &Path) -> AnyResult<BTreeMap<(String, String), Plugin>> {
                     name,
                     kind: "generated",
                     needs_operator: !table.needs_operator.is_empty(),
+                    connector_faults: table.connector_faults.keys().cloned().collect(),
                 },
             );
         }
@@ -299,8 +305,15 @@ fn write_table(
                         if res.passed {
                             format!("pass, {} checks ({})", res.checks, res.date)
                         } else {
+                            let fault = match &p.connector_faults[..] {
+                                [] => String::new(),
+                                faults => format!(
+                                    " (the new connector's own fault, in the table's connector-faults: {})",
+                                    faults.join(", ")
+                                ),
+                            };
                             format!(
-                                "FAIL: {} ({})",
+                                "FAIL{fault}: {} ({})",
                                 res.problems
                                     .first()
                                     .map(String::as_str)
@@ -397,6 +410,53 @@ mod tests {
         assert!(before.contains("| faker | 6.0.0 |") && !before.contains("7.0.0"));
         assert!(after.contains("0 of 1 have a plugin"), "{after}");
         assert!(after.contains("| faker | 7.0.0 |"), "{after}");
+    }
+
+    /// A failed row whose table names faults of the new connector says so before the
+    /// problem; one without says nothing more.
+    #[test]
+    fn a_failure_the_table_traces_to_the_connector_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let census = dir.path().join("census.md");
+        std::fs::write(
+            &census,
+            format!("## 1. Every breaking version\n\n{HEADER}| orb | 2.0.0 | 2024-12-30 |  | — | a | schemas | PyPI 1.2.4 → PyPI | i |\n| gitlab | 3.0.0 | 2024-02-13 |  | — | a | schemas | PyPI 2.1.2 → PyPI | i |\n"),
+        )
+        .unwrap();
+        let plugins = dir.path().join("plugins");
+        let results = dir.path().join("results");
+        std::fs::create_dir_all(&results).unwrap();
+        for (name, version, faults) in [
+            (
+                "orb",
+                "2.0.0",
+                r#", "connector-faults": {"subscription_usage": "plain dicts"}"#,
+            ),
+            ("gitlab", "3.0.0", ""),
+        ] {
+            let table = plugins.join(format!("generated/source-{name}-{version}"));
+            std::fs::create_dir_all(&table).unwrap();
+            let side = r#"{"version": "1.0.0", "catalog": "c.json", "spec": "s.json"}"#;
+            std::fs::write(
+                table.join("plugin.json"),
+                format!(r#"{{"connector": "airbyte/source-{name}", "applies-to": "<{version}", "produces": "{version}", "message": "m", "documentation-url": "d", "old": {side}, "new": {side}{faults}}}"#),
+            )
+            .unwrap();
+            std::fs::write(
+                results.join(format!("source-{name}-{version}.json")),
+                format!(r#"{{"plugin": "source-{name}-{version}", "how": "h", "passed": false, "checks": 2, "problems": ["read failed"], "date": "2026-12-07"}}"#),
+            )
+            .unwrap();
+        }
+        let text = render(&census, None, &plugins, &results).unwrap();
+        assert!(
+            text.contains("FAIL (the new connector's own fault, in the table's connector-faults: subscription_usage): read failed (2026-12-07)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| FAIL: read failed (2026-12-07) |"),
+            "{text}"
+        );
     }
 
     #[test]
