@@ -65,6 +65,11 @@ After applying, clear each of the seven streams the connection syncs incremental
 their history, which would otherwise duplicate rows in the destination.
 
 Requires an Airbyte platform that resets single streams (0.50 or later).
+
+Upgrade to 2.0.2 or later rather than 2.0.0 itself: 2.0.0 fails every built-in report stream \
+(`'<' not supported between instances of 'DateTime' and 'str'`) when `start_date` lies more than \
+913 days before the sync, a fault of the connector fixed in 2.0.2 (airbytehq/airbyte#39367). \
+This migration is the same for both.
 """
 
 
